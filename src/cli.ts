@@ -1,0 +1,70 @@
+import { ConfigError, loadConfig } from './config/config.js';
+import { readEnvironment } from './config/env.js';
+import { connectDatabase, DatabaseUnreachableError } from './db/connect.js';
+import { migrate, MigrationError } from './db/migrate.js';
+import { VERSION } from './lib/version.js';
+import { startServer } from './server.js';
+
+const USAGE = `parley ${VERSION} — self-hostable AI chatbot backend
+
+Usage:
+  parley serve      start the API server (applies pending migrations first)
+  parley migrate    apply pending database migrations and exit
+  parley --version  print the version
+
+Configuration comes from environment variables and ./.env (see README.md).`;
+
+/** Known failures print one line and exit non-zero; nothing else is printed. */
+function fail(error: unknown): never {
+  if (error instanceof ConfigError) process.stderr.write(`parley: configuration error: ${error.message}\n`);
+  else if (error instanceof DatabaseUnreachableError || error instanceof MigrationError) process.stderr.write(`parley: ${error.message}\n`);
+  else process.stderr.write(`parley: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
+
+async function serve(): Promise<void> {
+  const server = await startServer(readEnvironment());
+  const onSignal = (signal: NodeJS.Signals) => {
+    server.stop(signal).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+async function runMigrations(): Promise<void> {
+  const config = loadConfig(readEnvironment());
+  const database = await connectDatabase(config);
+  try {
+    await migrate(database.sql, (line) => process.stdout.write(`${line}\n`));
+  } finally {
+    await database.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command] = argv;
+  switch (command) {
+    case 'serve':
+      return serve();
+    case 'migrate':
+      return runMigrations();
+    case '--version':
+    case '-v':
+      process.stdout.write(`${VERSION}\n`);
+      return;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return;
+    default:
+      process.stderr.write(`parley: unknown command "${command}"\n\n${USAGE}\n`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch(fail);

@@ -1,0 +1,112 @@
+import {
+  ConfigValueError,
+  parseBoolean,
+  parseDuration,
+  parseEnum,
+  parseInteger,
+  parseList,
+  parseRate,
+  parseSize,
+  parseUrl,
+  type RateRule,
+} from './parsers.js';
+import { CONFIG_VARIABLES } from './variables.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  nodeEnv: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | null;
+  databasePoolMax: number;
+  /** Null until resolved: development generates one (see secrets.ts). */
+  jwtSecret: string | null;
+  accessTokenTtlMs: number;
+  refreshTokenTtlMs: number;
+  refreshReuseGraceMs: number;
+  authLocal: boolean;
+  authCacheMs: number;
+  bodyLimit: number;
+  corsOrigins: string[];
+  trustProxy: boolean;
+  logLevel: LogLevel;
+  logPretty: boolean;
+  metricsToken: string | null;
+  redisUrl: string | null;
+  redisFailureMode: 'open' | 'closed';
+  rateLimits: {
+    loginAccount: RateRule | null;
+    loginIp: RateRule | null;
+    registerIp: RateRule | null;
+  };
+  shutdownGraceMs: number;
+}
+
+/** A configuration problem, phrased as the one line the process prints before it stops. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const MIN_SECRET_BYTES = 32;
+const documented = new Map(CONFIG_VARIABLES.map((v) => [v.name, v]));
+
+function reader(env: Env) {
+  return function read<T>(name: string, parse: (raw: string) => T, fallback: T): T {
+    const doc = documented.get(name);
+    if (!doc) throw new Error(`configuration variable ${name} is read but not documented in variables.ts`);
+    for (const key of [name, ...(doc.aliases ?? [])]) {
+      const raw = env[key];
+      if (raw === undefined || raw === '') continue;
+      try {
+        return parse(raw);
+      } catch (error) {
+        if (!(error instanceof ConfigValueError)) throw error;
+        const shown = /SECRET|TOKEN|PASSWORD|KEY|DATABASE_URL|REDIS_URL/.test(key) ? '' : ` (got "${raw.slice(0, 80)}")`;
+        throw new ConfigError(`${key} must be ${error.message}${shown}`);
+      }
+    }
+    return fallback;
+  };
+}
+
+const text = (raw: string) => raw;
+
+export function loadConfig(env: Env): Config {
+  const read = reader(env);
+  const nodeEnv = read('NODE_ENV', (raw) => parseEnum(raw, ['development', 'production', 'test'] as const), 'development');
+  const jwtSecret = read('JWT_SECRET', text, null as string | null);
+  if (nodeEnv === 'production' && (jwtSecret === null || Buffer.byteLength(jwtSecret) < MIN_SECRET_BYTES)) {
+    throw new ConfigError(`JWT_SECRET (or SECRET_KEY) must be set to at least ${MIN_SECRET_BYTES} bytes when NODE_ENV=production`);
+  }
+  return {
+    nodeEnv,
+    host: read('HOST', text, '127.0.0.1'),
+    port: read('PORT', (raw) => parseInteger(raw, 0, 65535), 8000),
+    dataDir: read('DATA_DIR', text, './data'),
+    databaseUrl: read('DATABASE_URL', (raw) => parseUrl(raw, ['postgres', 'postgresql']), null as string | null),
+    databasePoolMax: read('DATABASE_POOL_MAX', (raw) => parseInteger(raw, 1, 1000), 10),
+    jwtSecret,
+    accessTokenTtlMs: read('ACCESS_TOKEN_TTL', parseDuration, 15 * 60_000),
+    refreshTokenTtlMs: read('REFRESH_TOKEN_TTL', parseDuration, 30 * 86_400_000),
+    refreshReuseGraceMs: read('REFRESH_REUSE_GRACE', (raw) => (raw.trim() === '0' ? 0 : parseDuration(raw)), 10_000),
+    authLocal: read('AUTH_LOCAL', parseBoolean, true),
+    authCacheMs: read('AUTH_CACHE_MS', (raw) => parseInteger(raw, 0, 60_000), 2000),
+    bodyLimit: read('BODY_LIMIT', parseSize, 1024 * 1024),
+    corsOrigins: read('CORS_ORIGINS', parseList, [] as string[]),
+    trustProxy: read('TRUST_PROXY', parseBoolean, false),
+    logLevel: read('LOG_LEVEL', (raw) => parseEnum(raw, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'),
+    logPretty: read('LOG_PRETTY', parseBoolean, false),
+    metricsToken: read('METRICS_TOKEN', text, null as string | null),
+    redisUrl: read('REDIS_URL', (raw) => parseUrl(raw, ['redis', 'rediss']), null as string | null),
+    redisFailureMode: read('REDIS_FAILURE_MODE', (raw) => parseEnum(raw, ['open', 'closed'] as const), 'open'),
+    rateLimits: {
+      loginAccount: read('RATE_LIMIT_LOGIN_ACCOUNT', parseRate, { limit: 10, windowMs: 60_000 } as RateRule | null),
+      loginIp: read('RATE_LIMIT_LOGIN_IP', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
+      registerIp: read('RATE_LIMIT_REGISTER_IP', parseRate, { limit: 10, windowMs: 3_600_000 } as RateRule | null),
+    },
+    shutdownGraceMs: read('SHUTDOWN_GRACE_MS', (raw) => parseInteger(raw, 0, 600_000), 10_000),
+  };
+}

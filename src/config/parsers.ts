@@ -1,0 +1,88 @@
+// Value parsers for environment variables. Each returns the parsed value or throws
+// a ConfigValueError whose message says what the variable expects.
+
+export class ConfigValueError extends Error {}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "15m", "30d", "10s", "250ms" or a bare number of seconds → milliseconds. */
+export function parseDuration(raw: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!match) throw new ConfigValueError('a duration such as 30s, 15m, 12h or 30d');
+  const value = Number(match[1]) * DURATION_UNITS[match[2] ?? 's']!;
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigValueError('a positive duration such as 30s, 15m or 30d');
+  return Math.round(value);
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1000,
+  mb: 1000 ** 2,
+  kib: 1024,
+  mib: 1024 ** 2,
+};
+
+/** "1048576", "512kb", "1MiB" → bytes. */
+export function parseSize(raw: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = SIZE_UNITS[(match?.[2] || 'b').toLowerCase()];
+  if (!match || unit === undefined) throw new ConfigValueError('a size in bytes, or with a unit: 512kb, 1mb, 1MiB');
+  const bytes = Math.floor(Number(match[1]) * unit);
+  if (bytes < 1) throw new ConfigValueError('a positive size');
+  return bytes;
+}
+
+export function parseInteger(raw: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigValueError(`an integer between ${min} and ${max}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigValueError(`an integer between ${min} and ${max}`);
+  return value;
+}
+
+export function parseBoolean(raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  throw new ConfigValueError('true or false');
+}
+
+export function parseEnum<T extends string>(raw: string, allowed: readonly T[]): T {
+  const value = raw.trim().toLowerCase() as T;
+  if (!allowed.includes(value)) throw new ConfigValueError(`one of ${allowed.join(', ')}`);
+  return value;
+}
+
+export function parseList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+export interface RateRule {
+  limit: number;
+  windowMs: number;
+}
+
+/** "10/1m", "30/60s" or "off" (→ null: the limit is not applied). */
+export function parseRate(raw: string): RateRule | null {
+  const value = raw.trim().toLowerCase();
+  if (value === 'off') return null;
+  const match = /^(\d+)\s*\/\s*(\d*)(ms|s|m|h|d)$/.exec(value);
+  if (!match) throw new ConfigValueError('a rate such as 10/1m, 30/60s or off');
+  const limit = Number(match[1]);
+  const windowMs = Number(match[2] || '1') * DURATION_UNITS[match[3]!]!;
+  if (limit < 1 || windowMs < 1000) throw new ConfigValueError('a rate of at least 1 per second-long window, such as 10/1m, or off');
+  return { limit, windowMs };
+}
+
+export function parseUrl(raw: string, protocols: readonly string[]): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigValueError(`a URL (${protocols.join(' or ')})`);
+  }
+  if (!protocols.includes(url.protocol.replace(/:$/, ''))) throw new ConfigValueError(`a URL (${protocols.join(' or ')})`);
+  return raw;
+}

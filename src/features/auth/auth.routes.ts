@@ -1,0 +1,136 @@
+import type { FastifyReply, onRequestHookHandler } from 'fastify';
+import { Type } from 'typebox';
+import { AppError } from '../../errors/app-error.js';
+import { emptyBodyAsObject } from '../../http/hooks.js';
+import { bearerSecurity, problems } from '../../http/schemas.js';
+import type { App } from '../../http/types.js';
+import { UserSchema, toUser } from '../users/users.schemas.js';
+import type { AuthService, TokenAnswer } from './auth.service.js';
+import { LoginBody, LogoutBody, RefreshBody, RegisterBody, TokenAnswerSchema, TokenForm } from './auth.schemas.js';
+import { callerOf } from './authenticate.js';
+
+export interface AuthRoutesDeps {
+  auth: AuthService;
+  authenticate: onRequestHookHandler;
+  /** AUTH_LOCAL: when false, only /v1/auth/me remains (external identities). */
+  localAccounts: boolean;
+}
+
+const tags = ['auth'];
+
+// Token answers must not be cached by browsers or proxies (RFC 6749 §5.1).
+function sendTokens(reply: FastifyReply, status: number, answer: TokenAnswer) {
+  return reply.code(status).header('cache-control', 'no-store').send(answer);
+}
+
+function missing(path: string): AppError {
+  return new AppError('validation_failed', 'The request does not match the expected schema', { errors: [{ path, message: 'is required' }] });
+}
+
+export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
+  const { auth, authenticate } = deps;
+
+  app.get(
+    '/v1/auth/me',
+    {
+      onRequest: authenticate,
+      schema: { tags, summary: 'The signed-in user', security: bearerSecurity, response: { 200: UserSchema, ...problems(401) } },
+    },
+    async (request) => toUser(callerOf(request).user),
+  );
+
+  if (!deps.localAccounts) return;
+
+  app.post(
+    '/v1/auth/register',
+    {
+      schema: {
+        tags,
+        summary: 'Create an account and sign in',
+        body: RegisterBody,
+        response: { 201: TokenAnswerSchema, ...problems(400, 409, 413, 422, 429) },
+      },
+    },
+    async (request, reply) => sendTokens(reply, 201, await auth.register(request.body, { ip: request.ip })),
+  );
+
+  app.post(
+    '/v1/auth/login',
+    {
+      schema: {
+        tags,
+        summary: 'Sign in with username or email and password',
+        body: LoginBody,
+        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { username, email, password } = request.body;
+      const identifier = username ?? email;
+      if (!identifier) throw missing('body.username');
+      return sendTokens(reply, 200, await auth.login({ identifier, password }, { ip: request.ip }));
+    },
+  );
+
+  app.post(
+    '/v1/auth/token',
+    {
+      schema: {
+        tags,
+        summary: 'OAuth2 token endpoint (password and refresh_token grants)',
+        description: 'Send `application/x-www-form-urlencoded` as OAuth2 clients do (JSON is accepted too). Unknown fields are ignored.',
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: TokenForm,
+        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const form = request.body;
+      const grant = form.grant_type ?? 'password';
+      if (grant === 'password') {
+        if (!form.username) throw missing('body.username');
+        if (!form.password) throw missing('body.password');
+        return sendTokens(reply, 200, await auth.login({ identifier: form.username, password: form.password }, { ip: request.ip }));
+      }
+      if (grant === 'refresh_token') {
+        if (!form.refresh_token) throw missing('body.refresh_token');
+        return sendTokens(reply, 200, await auth.refresh(form.refresh_token));
+      }
+      throw new AppError('unsupported_grant_type', 'grant_type must be "password" or "refresh_token"', {
+        extra: { error: 'unsupported_grant_type' },
+      });
+    },
+  );
+
+  app.post(
+    '/v1/auth/refresh',
+    {
+      schema: {
+        tags,
+        summary: 'Exchange a refresh token for a new pair (the old one stops working)',
+        body: RefreshBody,
+        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422) },
+      },
+    },
+    async (request, reply) => sendTokens(reply, 200, await auth.refresh(request.body.refresh_token)),
+  );
+
+  app.post(
+    '/v1/auth/logout',
+    {
+      onRequest: authenticate,
+      preValidation: emptyBodyAsObject,
+      schema: {
+        tags,
+        summary: 'End this session: its access and refresh tokens stop working at once',
+        security: bearerSecurity,
+        body: LogoutBody,
+        response: { 204: Type.Null(), ...problems(401, 422) },
+      },
+    },
+    async (request, reply) => {
+      await auth.logout(callerOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,146 @@
+import type { RateRule } from '../../config/parsers.js';
+import type { UserRow } from '../../db/schema.js';
+import { isUniqueViolation } from '../../db/errors.js';
+import { AppError } from '../../errors/app-error.js';
+import type { Clock } from '../../lib/clock.js';
+import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
+import type { UsersRepo } from '../users/users.repo.js';
+import { toUser, type User } from '../users/users.schemas.js';
+import type { PasswordHasher } from './passwords.js';
+import type { Caller, SessionGuard } from './session-guard.js';
+import type { SessionsRepo } from './sessions.repo.js';
+import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken, type AccessTokens } from './tokens.js';
+
+export interface TokenAnswer {
+  access_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+  refresh_token: string;
+  user: User;
+}
+
+export interface ClientContext {
+  ip: string;
+}
+
+export interface AuthServiceDeps {
+  users: UsersRepo;
+  sessions: SessionsRepo;
+  passwords: PasswordHasher;
+  tokens: AccessTokens;
+  guard: SessionGuard;
+  limiter: RateLimiter;
+  clock: Clock;
+  settings: {
+    refreshTokenTtlMs: number;
+    refreshReuseGraceMs: number;
+    limits: { loginAccount: RateRule | null; loginIp: RateRule | null; registerIp: RateRule | null };
+  };
+}
+
+// An address that signed in to an account recently is not locked out by failures
+// from elsewhere, so an attacker cannot keep the real user out of their account.
+const KNOWN_ADDRESS = 'login_known';
+const KNOWN_ADDRESS_TTL_MS = 30 * 86_400_000;
+
+const invalidCredentials = () => new AppError('invalid_credentials', 'The username/email or password is incorrect');
+const invalidRefresh = (detail = 'The refresh token is not valid') =>
+  new AppError('invalid_token', detail, { extra: { error: 'invalid_grant' } });
+
+export function createAuthService(deps: AuthServiceDeps) {
+  const { users, sessions, passwords, tokens, guard, limiter, clock, settings } = deps;
+  const policies = {
+    loginAccount: { name: 'login_account', rule: settings.limits.loginAccount },
+    loginIp: { name: 'login_ip', rule: settings.limits.loginIp },
+    registerIp: { name: 'register_ip', rule: settings.limits.registerIp },
+  };
+
+  async function answer(user: UserRow, sessionId: string): Promise<TokenAnswer> {
+    const now = clock.now();
+    const refresh = newRefreshToken();
+    await sessions.addRefreshToken(sessionId, refresh.hash, now, new Date(now.getTime() + settings.refreshTokenTtlMs));
+    const access = await tokens.sign({ userId: user.id, sessionId });
+    return { access_token: access.token, token_type: 'bearer', expires_in: access.expiresIn, refresh_token: refresh.token, user: toUser(user) };
+  }
+
+  async function startSession(user: UserRow): Promise<TokenAnswer> {
+    const session = await sessions.create(user.id, clock.now());
+    return answer(user, session.id);
+  }
+
+  async function continueSession(sessionId: string): Promise<TokenAnswer> {
+    const found = await sessions.findWithUser(sessionId);
+    if (!found || found.session.revokedAt || !found.user.isActive) throw invalidRefresh('This session has ended; sign in again');
+    await sessions.touch(sessionId, clock.now());
+    return answer(found.user, sessionId);
+  }
+
+  async function register(input: { username: string; password: string; email?: string | null }, client: ClientContext) {
+    await limiter.consume(policies.registerIp, client.ip);
+    const taken = () => new AppError('username_taken', `The username "${input.username}" is already taken`);
+    if (await users.findLocalByUsername(input.username)) throw taken();
+    const passwordHash = await passwords.hash(input.password);
+    let user: UserRow;
+    try {
+      user = await users.insertLocal({ username: input.username, email: input.email ?? null, passwordHash }, clock.now());
+    } catch (error) {
+      if (isUniqueViolation(error)) throw taken();
+      throw error;
+    }
+    return startSession(user);
+  }
+
+  async function login(input: { identifier: string; password: string }, client: ClientContext) {
+    await limiter.consume(policies.loginIp, client.ip);
+    const account = input.identifier.toLowerCase();
+    const known = await limiter.recalls(KNOWN_ADDRESS, `${account}|${client.ip}`);
+    if (!known) await limiter.check(policies.loginAccount, account);
+
+    const user = account.includes('@') ? await users.findLocalByEmail(account) : await users.findLocalByUsername(account);
+    let ok = false;
+    if (user?.passwordHash) {
+      const check = await passwords.verify(user.passwordHash, input.password);
+      ok = check.ok && user.isActive;
+      if (ok && check.needsRehash) await users.setPasswordHash(user.id, await passwords.hash(input.password), clock.now());
+    } else {
+      // Same work for an unknown account as for a wrong password: no timing oracle.
+      await passwords.verifyDummy(input.password);
+    }
+    if (!ok || !user) {
+      await limiter.record(policies.loginAccount, account);
+      throw invalidCredentials();
+    }
+    await limiter.remember(KNOWN_ADDRESS, `${account}|${client.ip}`, KNOWN_ADDRESS_TTL_MS);
+    return startSession(user);
+  }
+
+  async function refresh(refreshToken: string): Promise<TokenAnswer> {
+    if (!looksLikeRefreshToken(refreshToken)) throw invalidRefresh();
+    const hash = hashRefreshToken(refreshToken);
+    const now = clock.now();
+    const rotated = await sessions.rotate(hash, now);
+    if (rotated) return continueSession(rotated.sessionId);
+
+    const token = await sessions.findToken(hash);
+    if (!token) throw invalidRefresh();
+    if (!token.rotatedAt) throw invalidRefresh('The refresh token has expired; sign in again');
+    if (now.getTime() - token.rotatedAt.getTime() <= settings.refreshReuseGraceMs) {
+      // Two tabs refreshing with the same token at once: both get a working pair.
+      return continueSession(token.sessionId);
+    }
+    await sessions.revoke(token.sessionId, 'refresh_token_reused', now);
+    guard.forget(token.sessionId);
+    throw new AppError('refresh_token_reused', 'This refresh token was already used; the session has been ended for safety', {
+      extra: { error: 'invalid_grant' },
+    });
+  }
+
+  async function logout(caller: Caller): Promise<void> {
+    await sessions.revoke(caller.sessionId, 'logout', clock.now());
+    guard.forget(caller.sessionId);
+  }
+
+  return { register, login, refresh, logout };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

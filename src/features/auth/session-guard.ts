@@ -1,0 +1,58 @@
+import { AppError } from '../../errors/app-error.js';
+import type { UserRow } from '../../db/schema.js';
+import type { Clock } from '../../lib/clock.js';
+import type { SessionsRepo } from './sessions.repo.js';
+import type { AccessTokens } from './tokens.js';
+
+export interface Caller {
+  user: UserRow;
+  sessionId: string;
+}
+
+export interface SessionGuard {
+  /** Verifies an access token and that its session and user are still live. */
+  authenticate(accessToken: string): Promise<Caller>;
+  /** Drops what this instance remembers about a session (logout, revocation). */
+  forget(sessionId: string): void;
+}
+
+interface Cached {
+  caller: Caller | null;
+  until: number;
+}
+
+const MAX_CACHED = 10_000;
+
+/**
+ * Logout and deactivation must bite at once, so every request checks the session and
+ * the user. The answer is reused for at most `cacheMs` on this instance; local logouts
+ * clear it immediately.
+ */
+export function createSessionGuard(deps: { sessions: SessionsRepo; tokens: AccessTokens; clock: Clock; cacheMs: number }): SessionGuard {
+  const cache = new Map<string, Cached>();
+
+  async function load(sessionId: string, userId: string): Promise<Caller | null> {
+    const now = Date.now();
+    const hit = cache.get(sessionId);
+    if (hit && hit.until > now) return hit.caller;
+    const row = await deps.sessions.findWithUser(sessionId);
+    const caller = row && !row.session.revokedAt && row.user.isActive && row.user.id === userId ? { user: row.user, sessionId } : null;
+    if (deps.cacheMs > 0) {
+      if (cache.size >= MAX_CACHED) cache.clear();
+      cache.set(sessionId, { caller, until: now + deps.cacheMs });
+    }
+    return caller;
+  }
+
+  return {
+    async authenticate(accessToken) {
+      const claims = await deps.tokens.verify(accessToken);
+      const caller = await load(claims.sessionId, claims.userId);
+      if (!caller) throw new AppError('invalid_token', 'This session has ended; sign in again');
+      return caller;
+    },
+    forget(sessionId) {
+      cache.delete(sessionId);
+    },
+  };
+}

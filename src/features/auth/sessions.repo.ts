@@ -1,0 +1,57 @@
+import { and, eq, gt, isNull } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { refreshTokens, sessions, users, type RefreshTokenRow, type SessionRow, type UserRow } from '../../db/schema.js';
+import { newId } from '../../lib/ids.js';
+
+export interface SessionsRepo {
+  create(userId: string, now: Date): Promise<SessionRow>;
+  addRefreshToken(sessionId: string, tokenHash: string, now: Date, expiresAt: Date): Promise<void>;
+  /** Marks an unexpired, unrotated token as rotated; undefined when another request did it first or it is unusable. */
+  rotate(tokenHash: string, now: Date): Promise<RefreshTokenRow | undefined>;
+  findToken(tokenHash: string): Promise<RefreshTokenRow | undefined>;
+  findWithUser(sessionId: string): Promise<{ session: SessionRow; user: UserRow } | undefined>;
+  revoke(sessionId: string, reason: string, now: Date): Promise<void>;
+  touch(sessionId: string, now: Date): Promise<void>;
+}
+
+export function createSessionsRepo(db: Db): SessionsRepo {
+  return {
+    async create(userId, now) {
+      const [row] = await db.insert(sessions).values({ id: newId(), userId, createdAt: now, lastRefreshedAt: now }).returning();
+      return row!;
+    },
+    async addRefreshToken(sessionId, tokenHash, now, expiresAt) {
+      await db.insert(refreshTokens).values({ id: newId(), sessionId, tokenHash, createdAt: now, expiresAt });
+    },
+    async rotate(tokenHash, now) {
+      const [row] = await db
+        .update(refreshTokens)
+        .set({ rotatedAt: now })
+        .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt), gt(refreshTokens.expiresAt, now)))
+        .returning();
+      return row;
+    },
+    async findToken(tokenHash) {
+      const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, tokenHash)).limit(1);
+      return row;
+    },
+    async findWithUser(sessionId) {
+      const [row] = await db
+        .select({ session: sessions, user: users })
+        .from(sessions)
+        .innerJoin(users, eq(users.id, sessions.userId))
+        .where(eq(sessions.id, sessionId))
+        .limit(1);
+      return row;
+    },
+    async revoke(sessionId, reason, now) {
+      await db
+        .update(sessions)
+        .set({ revokedAt: now, revokedReason: reason })
+        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+    },
+    async touch(sessionId, now) {
+      await db.update(sessions).set({ lastRefreshedAt: now }).where(eq(sessions.id, sessionId));
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import secureJson from 'secure-json-parse';
+import { AppError } from '../errors/app-error.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function decodeUtf8(body: Buffer, code: 'invalid_json' | 'invalid_form'): string {
+  try {
+    return utf8.decode(body);
+  } catch {
+    throw new AppError(code, 'The request body is not valid UTF-8');
+  }
+}
+
+function parseJson(body: Buffer): unknown {
+  const text = decodeUtf8(body, 'invalid_json');
+  if (text.trim() === '') return undefined;
+  try {
+    // protoAction "error": {"__proto__": …} is refused rather than silently kept.
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch {
+    throw new AppError('invalid_json', 'The request body is not valid JSON');
+  }
+}
+
+function decodeFormComponent(value: string): string {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    throw new AppError('invalid_form', 'The form body has malformed percent-encoding or invalid UTF-8');
+  }
+}
+
+/** application/x-www-form-urlencoded, as OAuth2 clients send it. A repeated field is refused. */
+function parseForm(body: Buffer): Record<string, string> {
+  const text = decodeUtf8(body, 'invalid_form');
+  const fields: Record<string, string> = Object.create(null);
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = decodeFormComponent(eq === -1 ? pair : pair.slice(0, eq));
+    const value = decodeFormComponent(eq === -1 ? '' : pair.slice(eq + 1));
+    if (name in fields) throw new AppError('invalid_form', `The form field "${name}" appears more than once`);
+    fields[name] = value;
+  }
+  return { ...fields };
+}
+
+/** Only JSON and forms are accepted; anything else answers 415. */
+export function registerBodyParsers(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  for (const type of ['application/json', /^application\/[a-z0-9.-]+\+json$/]) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => {
+      try {
+        done(null, parseJson(body as Buffer));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    });
+  }
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, parseForm(body as unknown as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+}

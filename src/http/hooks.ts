@@ -1,0 +1,60 @@
+import type { IncomingMessage } from 'node:http';
+import type { FastifyError } from 'fastify';
+import { describeError } from '../db/errors.js';
+import { AppError } from '../errors/app-error.js';
+import { newId } from '../lib/ids.js';
+import type { Metrics } from '../observability/metrics.js';
+import { toProblem } from './problem.js';
+import type { App } from './types.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Reuses a well-formed x-request-id from the caller (or a proxy), else makes one. */
+export function requestIdFor(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : newId();
+}
+
+const pathOf = (url: string) => url.split('?', 1)[0] ?? url;
+
+export function registerHttpHooks(app: App, metrics: Metrics): void {
+  app.decorateRequest('caller', null);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  // One log line per request: no bodies, no headers, no query strings.
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpRequests.inc({ method: request.method, route, status: reply.statusCode });
+    metrics.httpDuration.observe({ method: request.method, route }, seconds);
+    request.log.info(
+      {
+        method: request.method,
+        path: pathOf(request.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+        user_id: request.caller?.user.id,
+      },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    const { problem, unexpected } = toProblem(error, request.id);
+    if (unexpected) request.log.error({ err: describeError(error) }, 'unexpected error');
+    else if (problem.status >= 500) request.log.warn({ err: describeError(error), code: problem.body.code }, 'service unavailable');
+    return reply.code(problem.status).headers(problem.headers).type('application/problem+json').send(problem.body);
+  });
+
+  app.setNotFoundHandler((request) => {
+    throw new AppError('not_found', `No route ${request.method} ${pathOf(request.url)}`);
+  });
+}
+
+/** preValidation hook for routes whose JSON body may be left out entirely: none counts as {}. */
+export async function emptyBodyAsObject(request: { body: unknown }): Promise<void> {
+  request.body ??= {};
+}

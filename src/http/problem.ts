@@ -1,0 +1,132 @@
+// The single place where errors become HTTP answers: RFC 9457 problem+json.
+import { AppError, type ErrorCode, type FieldError } from '../errors/app-error.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+
+const STATUS: Record<ErrorCode, number> = {
+  unauthorized: 401,
+  invalid_token: 401,
+  invalid_credentials: 401,
+  refresh_token_reused: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  username_taken: 409,
+  bad_request: 400,
+  invalid_json: 400,
+  invalid_form: 400,
+  validation_failed: 422,
+  unsupported_grant_type: 400,
+  unsupported_media_type: 415,
+  payload_too_large: 413,
+  rate_limited: 429,
+  database_unavailable: 503,
+  service_unavailable: 503,
+  internal_error: 500,
+};
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  request_id: string;
+  errors?: FieldError[];
+  [extra: string]: unknown;
+}
+
+export interface Problem {
+  status: number;
+  body: ProblemBody;
+  headers: Record<string, string>;
+}
+
+interface FastifyLikeError {
+  code?: string;
+  statusCode?: number;
+  validation?: Array<{ instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }>;
+  validationContext?: string;
+}
+
+/** Turns a Fastify error (parsing, validation, limits) into our vocabulary. */
+function fromFastify(error: FastifyLikeError & Error): AppError | null {
+  if (error.validation) {
+    const part = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'body');
+    return new AppError('validation_failed', 'The request does not match the expected schema', {
+      errors: error.validation.map((issue) => toFieldError(part, issue)),
+    });
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'The request body is larger than this server accepts');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'Send application/json (or application/x-www-form-urlencoded where documented)');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError('invalid_json', 'The request body is empty or its length is wrong');
+  }
+  return null;
+}
+
+function toFieldError(part: string, issue: NonNullable<FastifyLikeError['validation']>[number]): FieldError {
+  const segments = issue.instancePath.split('/').filter(Boolean);
+  if (issue.keyword === 'required') segments.push(String(issue.params.missingProperty));
+  if (issue.keyword === 'additionalProperties') {
+    segments.push(String(issue.params.additionalProperty));
+    return { path: [part, ...segments].join('.'), message: 'is not an accepted field' };
+  }
+  const message = issue.keyword === 'required' ? 'is required' : (issue.message ?? 'is invalid');
+  return { path: [part, ...segments].join('.'), message };
+}
+
+export function toProblem(error: unknown, requestId: string): { problem: Problem; unexpected: boolean } {
+  let appError: AppError;
+  let unexpected = false;
+  if (error instanceof AppError) appError = error;
+  else if (isDatabaseUnavailable(error)) appError = new AppError('database_unavailable', 'The database is unavailable; try again shortly');
+  else {
+    const mapped = error instanceof Error ? fromFastify(error as FastifyLikeError & Error) : null;
+    const status = (error as FastifyLikeError | null)?.statusCode;
+    if (mapped) appError = mapped;
+    else if (status && status >= 400 && status < 500) appError = new AppError('bad_request', (error as Error).message);
+    else {
+      unexpected = true;
+      appError = new AppError('internal_error', 'Something went wrong on our side; the error was logged');
+    }
+  }
+  const status = STATUS[appError.code];
+  const headers: Record<string, string> = {};
+  const body: ProblemBody = {
+    ...appError.extra,
+    type: `urn:parley:problem:${appError.code}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail: appError.message,
+    code: appError.code,
+    request_id: requestId,
+  };
+  if (appError.errors) body.errors = appError.errors;
+  if (status === 401) headers['www-authenticate'] = 'Bearer';
+  if (appError.rateLimit) {
+    const { policy, limit, windowSeconds, remaining, resetSeconds } = appError.rateLimit;
+    headers['retry-after'] = String(resetSeconds);
+    headers['ratelimit-policy'] = `"${policy}";q=${limit};w=${windowSeconds}`;
+    headers.ratelimit = `"${policy}";r=${remaining};t=${resetSeconds}`;
+  }
+  return { problem: { status, body, headers }, unexpected };
+}

@@ -1,0 +1,43 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpDuration: Histogram<'method' | 'route'>;
+  passwordHashing: Counter<'operation'>;
+  rateLimitRefusals: Counter<'policy'>;
+}
+
+/** One registry per app instance, so several apps in one process (tests) never share counters. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'parley_' });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'parley_http_requests_total',
+      help: 'HTTP requests answered, by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'parley_http_request_duration_seconds',
+      help: 'Time to answer HTTP requests',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    passwordHashing: new Counter({
+      name: 'parley_password_hash_operations_total',
+      help: 'Password hash computations (hash, verify), the main CPU cost of sign-in',
+      labelNames: ['operation'],
+      registers: [registry],
+    }),
+    rateLimitRefusals: new Counter({
+      name: 'parley_rate_limit_refusals_total',
+      help: 'Requests refused by a rate limit, by policy',
+      labelNames: ['policy'],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,90 @@
+import { Redis } from 'ioredis';
+
+export interface WindowState {
+  count: number;
+  /** Milliseconds until the window ends. */
+  resetMs: number;
+}
+
+/** Fixed-window counters. The window starts at a key's first hit. */
+export interface RateLimitStore {
+  hit(key: string, windowMs: number): Promise<WindowState>;
+  peek(key: string): Promise<WindowState | null>;
+  close(): Promise<void>;
+}
+
+export function createMemoryStore(now: () => number = Date.now): RateLimitStore {
+  const windows = new Map<string, { count: number; resetAt: number }>();
+  // Expired windows are dropped periodically so keys an attacker invents do not pile up.
+  const sweeper = setInterval(() => {
+    const time = now();
+    for (const [key, window] of windows) if (window.resetAt <= time) windows.delete(key);
+  }, 30_000);
+  sweeper.unref();
+
+  const live = (key: string) => {
+    const window = windows.get(key);
+    if (window && window.resetAt > now()) return window;
+    windows.delete(key);
+    return undefined;
+  };
+
+  return {
+    async hit(key, windowMs) {
+      let window = live(key);
+      if (!window) {
+        window = { count: 0, resetAt: now() + windowMs };
+        windows.set(key, window);
+      }
+      window.count += 1;
+      return { count: window.count, resetMs: window.resetAt - now() };
+    },
+    async peek(key) {
+      const window = live(key);
+      return window ? { count: window.count, resetMs: window.resetAt - now() } : null;
+    },
+    async close() {
+      clearInterval(sweeper);
+      windows.clear();
+    },
+  };
+}
+
+const HIT_SCRIPT = `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}`;
+
+/** Shared counters for several instances. Commands fail fast when Redis is away (no offline queue). */
+export function createRedisStore(url: string, onError: (error: Error) => void): RateLimitStore {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 1000,
+    keyPrefix: 'parley:rl:',
+  });
+  redis.on('error', onError);
+  redis.defineCommand('parleyHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
+  const hit = (redis as unknown as { parleyHit(key: string, windowMs: number): Promise<[number, number]> }).parleyHit.bind(redis);
+
+  return {
+    async hit(key, windowMs) {
+      const [count, ttl] = await hit(key, windowMs);
+      return { count: Number(count), resetMs: Number(ttl) };
+    },
+    async peek(key) {
+      const result = await redis.multi().get(key).pttl(key).exec();
+      const count = Number(result?.[0]?.[1] ?? 0);
+      const ttl = Number(result?.[1]?.[1] ?? -2);
+      return count > 0 && ttl > 0 ? { count, resetMs: ttl } : null;
+    },
+    async close() {
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
+import { buildApp } from './app.js';
+import { loadConfig, type Env } from './config/config.js';
+import { resolveJwtSecret } from './config/secrets.js';
+import { connectDatabase } from './db/connect.js';
+import { migrate } from './db/migrate.js';
+import { loggerOptions } from './observability/logger.js';
+
+export interface RunningServer {
+  url: string;
+  stop(reason: string): Promise<void>;
+}
+
+export async function startServer(env: Env): Promise<RunningServer> {
+  const config = loadConfig(env);
+  const log = pino(loggerOptions(config)) as FastifyBaseLogger;
+  const { secret, generated } = resolveJwtSecret(config);
+  if (generated) log.warn(`generated a development JWT secret in ${config.dataDir}/jwt-secret; set JWT_SECRET in production`);
+
+  const database = await connectDatabase(config);
+  log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
+  await migrate(database.sql, (line) => log.info(line));
+
+  const app = await buildApp({ config: { ...config, jwtSecret: secret }, database });
+  const url = await app.listen({ host: config.host, port: config.port });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string) => {
+    stopping ??= (async () => {
+      log.info({ reason, grace_ms: config.shutdownGraceMs }, 'shutting down: no new connections, finishing running requests');
+      const force = setTimeout(() => {
+        log.warn('shutdown grace period over; closing remaining connections');
+        app.server.closeAllConnections();
+      }, config.shutdownGraceMs);
+      force.unref();
+      await app.close();
+      clearTimeout(force);
+      await database.close();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+  return { url, stop };
+}
