@@ -22,6 +22,7 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | null;
   databasePoolMax: number;
+  databaseWaitMs: number;
   /** Null until resolved: development generates one (see secrets.ts). */
   jwtSecret: string | null;
   accessTokenTtlMs: number;
@@ -88,6 +89,7 @@ export function loadConfig(env: Env): Config {
     dataDir: read('DATA_DIR', text, './data'),
     databaseUrl: read('DATABASE_URL', (raw) => parseUrl(raw, ['postgres', 'postgresql']), null as string | null),
     databasePoolMax: read('DATABASE_POOL_MAX', (raw) => parseInteger(raw, 1, 1000), 10),
+    databaseWaitMs: read('DATABASE_WAIT', parseDuration, 10_000),
     jwtSecret,
     accessTokenTtlMs: read('ACCESS_TOKEN_TTL', parseDuration, 15 * 60_000),
     refreshTokenTtlMs: read('REFRESH_TOKEN_TTL', parseDuration, 30 * 86_400_000),

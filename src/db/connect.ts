@@ -19,10 +19,11 @@ export function describeDatabaseUrl(url: string): string {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Opens the configured database and waits for it to answer, retrying for up to `waitMs`
+ * Opens the configured database and waits for it to answer, retrying for up to DATABASE_WAIT
  * (a database container often starts after the app); then gives up with one clear line.
  */
-export async function connectDatabase(config: Config, waitMs = 10_000): Promise<Database> {
+export async function connectDatabase(config: Config): Promise<Database> {
+  const waitMs = config.databaseWaitMs;
   const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), poolMax: config.databasePoolMax });
   const deadline = Date.now() + waitMs;
   for (let attempt = 1; ; attempt++) {

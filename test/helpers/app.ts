@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Config, type Env } from '../../src/config/config.js';
+import { openDatabase, type Database } from '../../src/db/client.js';
+import { migrate } from '../../src/db/migrate.js';
+import type { App } from '../../src/http/types.js';
+
+export interface TestApp {
+  app: App;
+  database: Database;
+  config: Config & { jwtSecret: string };
+  /** Every log line the app wrote, as text. */
+  logs: string[];
+  request(options: InjectOptions): Promise<LightMyRequestResponse>;
+  count(table: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Limits high enough that factories never trip them; tests of limits set their own. */
+const RELAXED_LIMITS: Env = {
+  RATE_LIMIT_LOGIN_ACCOUNT: '1000/1m',
+  RATE_LIMIT_LOGIN_IP: '1000/1m',
+  RATE_LIMIT_REGISTER_IP: '1000/1m',
+};
+
+/**
+ * A fresh database for one test file: PGlite in memory, or, with TEST_DATABASE_URL,
+ * a new schema on that PostgreSQL server (dropped on close).
+ */
+export async function createTestDatabase(): Promise<{ database: Database; drop(): Promise<void> }> {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) {
+    const database = await openDatabase({ url: null, pgliteDir: null });
+    await migrate(database.sql);
+    return { database, drop: () => database.close() };
+  }
+  const schema = `test_${randomBytes(6).toString('hex')}`;
+  const admin = await openDatabase({ url, pgliteDir: null, poolMax: 1 });
+  await admin.sql.exec(`CREATE SCHEMA ${schema}`);
+  const database = await openDatabase({ url, pgliteDir: null, poolMax: 4, searchPath: schema });
+  await migrate(database.sql);
+  return {
+    database,
+    async drop() {
+      await database.close();
+      await admin.sql.exec(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.close();
+    },
+  };
+}
+
+export async function createTestApp(env: Env = {}): Promise<TestApp> {
+  const { database, drop } = await createTestDatabase();
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...RELAXED_LIMITS, ...env });
+  const resolved = { ...config, jwtSecret: config.jwtSecret ?? randomBytes(48).toString('base64url') };
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const app = await buildApp({ config: resolved, database, logStream });
+  return {
+    app,
+    database,
+    config: resolved,
+    logs,
+    request: (options) => app.inject(options),
+    async count(table) {
+      const rows = await database.sql.query<{ n: number | string }>(`SELECT count(*) AS n FROM ${table}`);
+      return Number(rows[0]?.n ?? 0);
+    },
+    async close() {
+      await app.close();
+      await drop();
+    },
+  };
+}
+
+export const json = (response: LightMyRequestResponse) => response.json() as Record<string, unknown> & { [key: string]: any };
