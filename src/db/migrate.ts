@@ -54,7 +54,11 @@ function checkHistory(migrations: Migration[], done: Map<string, string>): void 
  * lock so that several instances starting at once apply each migration exactly once.
  */
 export async function migrate(sql: SqlRunner, log: (line: string) => void = () => {}, migrations = loadMigrations()): Promise<string[]> {
-  await sql.exec(LEDGER);
+  // Under the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL.
+  await sql.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    await tx.exec(LEDGER);
+  });
   const appliedNow: string[] = [];
   for (const migration of migrations) {
     const ran = await sql.transaction(async (tx) => {

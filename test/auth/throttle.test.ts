@@ -1,0 +1,309 @@
+import { Redis } from 'ioredis';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, json, type TestApp } from '../helpers/app.js';
+import { metricValue, registerUser, uniqueUsername } from '../helpers/factories.js';
+
+// Client addresses come from the documentation ranges (RFC 5737); each test uses its own.
+const WRONG = 'not the password';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const login = (t: TestApp, username: string, password: string, ip: string) =>
+  t.request({ method: 'POST', url: '/v1/auth/login', payload: { username, password }, remoteAddress: ip });
+
+const passwordGrant = (t: TestApp, username: string, password: string, ip: string) =>
+  t.request({
+    method: 'POST',
+    url: '/v1/auth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ grant_type: 'password', username, password }).toString(),
+    remoteAddress: ip,
+  });
+
+/** Asserts a 429 with Retry-After and the IETF RateLimit fields of `policy` (§12); returns Retry-After. */
+function expectRateLimited(response: LightMyRequestResponse, policy: string, limit: number, windowSeconds: number): number {
+  expect(response.statusCode, response.body).toBe(429);
+  expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(json(response)).toMatchObject({ status: 429, code: 'rate_limited' });
+  const retryAfter = String(response.headers['retry-after']);
+  expect(retryAfter).toMatch(/^\d+$/);
+  const seconds = Number(retryAfter);
+  expect(seconds).toBeGreaterThanOrEqual(1);
+  expect(seconds).toBeLessThanOrEqual(windowSeconds);
+  expect(response.headers['ratelimit-policy']).toBe(`"${policy}";q=${limit};w=${windowSeconds}`);
+  expect(response.headers.ratelimit).toBe(`"${policy}";r=0;t=${seconds}`);
+  return seconds;
+}
+
+const verifications = (t: TestApp) => metricValue(t, 'parley_password_hash_operations_total', { operation: 'verify' });
+const refusals = (t: TestApp, policy: string) => metricValue(t, 'parley_rate_limit_refusals_total', { policy });
+
+describe('failed logins per account (RATE_LIMIT_LOGIN_ACCOUNT=3/2s)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMIT_LOGIN_ACCOUNT: '3/2s' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('refuses the 4th attempt with 429, even with the right password, and lets it in again after the window', async () => {
+    const user = await registerUser(t);
+    const ip = '192.0.2.10';
+    for (let i = 0; i < 3; i++) {
+      const response = await login(t, user.username, WRONG, ip);
+      expect(response.statusCode).toBe(401);
+      expect(json(response).code).toBe('invalid_credentials');
+    }
+    const verifiesBefore = await verifications(t);
+    const refused = await login(t, user.username, user.password, ip);
+    expectRateLimited(refused, 'login_account', 3, 2);
+    // A refused attempt costs no password hashing (no CPU amplification).
+    expect(await verifications(t)).toBe(verifiesBefore);
+
+    // The lock-out never outlasts the window.
+    await sleep(2200);
+    const again = await login(t, user.username, user.password, ip);
+    expect(again.statusCode).toBe(200);
+    expect(json(again).user.id).toBe(user.id);
+  });
+
+  it('counts the account whatever the case of the username', async () => {
+    const user = await registerUser(t);
+    const ip = '192.0.2.11';
+    for (const name of [user.username, user.username.toUpperCase(), user.username]) {
+      expect((await login(t, name, WRONG, ip)).statusCode).toBe(401);
+    }
+    expectRateLimited(await login(t, user.username.toUpperCase(), user.password, ip), 'login_account', 3, 2);
+  });
+
+  it('throttles an unknown username exactly like a real one (no enumeration through 429s)', async () => {
+    const real = await registerUser(t);
+    const ghost = uniqueUsername('ghost');
+    const ip = '192.0.2.20';
+    for (let i = 0; i < 3; i++) {
+      expect((await login(t, real.username, WRONG, ip)).statusCode).toBe(401);
+      const unknown = await login(t, ghost, WRONG, ip);
+      expect(unknown.statusCode).toBe(401);
+      expect(json(unknown).code).toBe('invalid_credentials');
+    }
+    const realRefused = await login(t, real.username, WRONG, ip);
+    const ghostRefused = await login(t, ghost, WRONG, ip);
+    expectRateLimited(realRefused, 'login_account', 3, 2);
+    expectRateLimited(ghostRefused, 'login_account', 3, 2);
+    const strip = (response: LightMyRequestResponse) => ({ ...json(response), request_id: undefined });
+    expect(strip(ghostRefused)).toEqual(strip(realRefused));
+  });
+
+  it('does not lock the real user out: an address that signed in before keeps working while new ones are refused', async () => {
+    const user = await registerUser(t);
+    const [userIp, attackerIp, newIp] = ['198.51.100.2', '203.0.113.66', '198.51.100.3'];
+    expect((await login(t, user.username, user.password, userIp)).statusCode).toBe(200);
+
+    for (let i = 0; i < 3; i++) expect((await login(t, user.username, WRONG, attackerIp)).statusCode).toBe(401);
+    expectRateLimited(await login(t, user.username, WRONG, attackerIp), 'login_account', 3, 2);
+    // Even the right password does not get the attacker's address in.
+    expectRateLimited(await login(t, user.username, user.password, attackerIp), 'login_account', 3, 2);
+
+    const fromUser = await login(t, user.username, user.password, userIp);
+    expect(fromUser.statusCode).toBe(200);
+    expect(json(fromUser).user.id).toBe(user.id);
+    expectRateLimited(await login(t, user.username, user.password, newIp), 'login_account', 3, 2);
+  });
+
+  it('counts refusals in parley_rate_limit_refusals_total{policy="login_account"}', async () => {
+    const ghost = uniqueUsername('ghost');
+    const ip = '192.0.2.30';
+    const before = await refusals(t, 'login_account');
+    for (let i = 0; i < 3; i++) expect((await login(t, ghost, WRONG, ip)).statusCode).toBe(401);
+    expect(await refusals(t, 'login_account')).toBe(before);
+    expectRateLimited(await login(t, ghost, WRONG, ip), 'login_account', 3, 2);
+    expectRateLimited(await login(t, ghost, WRONG, ip), 'login_account', 3, 2);
+    expect(await refusals(t, 'login_account')).toBe(before + 2);
+  });
+});
+
+describe('login attempts per address (RATE_LIMIT_LOGIN_IP=5/1m)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMIT_LOGIN_IP: '5/1m' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('refuses the 6th attempt from one address, across usernames, and leaves other addresses alone', async () => {
+    const user = await registerUser(t);
+    const ip = '192.0.2.40';
+    for (let i = 0; i < 5; i++) expect((await login(t, uniqueUsername('spray'), WRONG, ip)).statusCode).toBe(401);
+    const before = await refusals(t, 'login_ip');
+    expectRateLimited(await login(t, user.username, user.password, ip), 'login_ip', 5, 60);
+    expect(await refusals(t, 'login_ip')).toBe(before + 1);
+
+    const elsewhere = await login(t, user.username, user.password, '192.0.2.41');
+    expect(elsewhere.statusCode).toBe(200);
+    expect(json(elsewhere).user.id).toBe(user.id);
+  });
+
+  it('counts the OAuth2 password grant on /v1/auth/token like /v1/auth/login', async () => {
+    const user = await registerUser(t);
+    const ip = '192.0.2.42';
+    for (let i = 0; i < 3; i++) expect((await login(t, uniqueUsername('spray'), WRONG, ip)).statusCode).toBe(401);
+    for (let i = 0; i < 2; i++) expect((await passwordGrant(t, uniqueUsername('spray'), WRONG, ip)).statusCode).toBe(401);
+    expectRateLimited(await passwordGrant(t, user.username, user.password, ip), 'login_ip', 5, 60);
+    expectRateLimited(await login(t, user.username, user.password, ip), 'login_ip', 5, 60);
+
+    const other = '192.0.2.43';
+    for (let i = 0; i < 5; i++) expect((await passwordGrant(t, uniqueUsername('spray'), WRONG, other)).statusCode).toBe(401);
+    expectRateLimited(await login(t, user.username, user.password, other), 'login_ip', 5, 60);
+  });
+});
+
+describe('registrations per address (RATE_LIMIT_REGISTER_IP=2/1h)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMIT_REGISTER_IP: '2/1h' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('refuses the third registration from one address and creates no user for it', async () => {
+    const ip = '192.0.2.50';
+    await registerUser(t, { ip });
+    await registerUser(t, { ip });
+    const users = await t.count('users');
+    const username = uniqueUsername('third');
+    const refused = await t.request({
+      method: 'POST',
+      url: '/v1/auth/register',
+      payload: { username, password: 'a long enough password' },
+      remoteAddress: ip,
+    });
+    expectRateLimited(refused, 'register_ip', 2, 3600);
+    expect(await t.count('users')).toBe(users);
+    const rows = await t.database.sql.query('SELECT id FROM users WHERE lower(username) = lower($1)', [username]);
+    expect(rows).toHaveLength(0);
+
+    // Another address still registers.
+    await registerUser(t, { ip: '192.0.2.51' });
+    expect(await t.count('users')).toBe(users + 1);
+  });
+});
+
+describe('a limit set to off', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMIT_LOGIN_ACCOUNT: 'off' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('is not applied: 20 failures, then the right password signs in', async () => {
+    const user = await registerUser(t);
+    const ip = '192.0.2.60';
+    for (let i = 0; i < 20; i++) expect((await login(t, user.username, WRONG, ip)).statusCode).toBe(401);
+    expect((await login(t, user.username, user.password, ip)).statusCode).toBe(200);
+    expect(await refusals(t, 'login_account')).toBe(0);
+  });
+});
+
+describe('limits kept in Redis', () => {
+  const redisUrl = process.env.TEST_REDIS_URL;
+  const inCi = process.env.CI === 'true';
+  const usedUsernames: string[] = [];
+
+  afterAll(async () => {
+    if (!redisUrl || usedUsernames.length === 0) return;
+    // Tidy the shared Redis: "known address" entries live for 30 days.
+    const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      for (const username of usedUsernames) {
+        const keys = await redis.keys(`parley:rl:*${username}*`);
+        if (keys.length) await redis.del(...keys);
+      }
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it.skipIf(!redisUrl && !inCi)(
+    `share the per-account limit between two instances${redisUrl ? '' : ' (skipped: set TEST_REDIS_URL, e.g. redis://127.0.0.1:6379, to run)'}`,
+    async () => {
+      if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
+      const env = { REDIS_URL: redisUrl, RATE_LIMIT_LOGIN_ACCOUNT: '3/2s' };
+      const one = await createTestApp(env);
+      const two = await createTestApp(env);
+      try {
+        // Both instances know the same account (one database in production; one per app here).
+        const username = uniqueUsername('shared');
+        usedUsernames.push(username);
+        const password = 'the shared password';
+        await registerUser(one, { username, password });
+        await registerUser(two, { username, password });
+
+        const ip = '192.0.2.70';
+        for (let i = 0; i < 3; i++) expect((await login(one, username, WRONG, ip)).statusCode).toBe(401);
+        const before = await refusals(two, 'login_account');
+        expectRateLimited(await login(two, username, password, ip), 'login_account', 3, 2);
+        expect(await refusals(two, 'login_account')).toBe(before + 1);
+        expectRateLimited(await login(one, username, password, ip), 'login_account', 3, 2);
+
+        await sleep(2200);
+        expect((await login(two, username, password, ip)).statusCode).toBe(200);
+
+        // A known address is remembered for every instance too.
+        const attacker = '203.0.113.70';
+        for (let i = 0; i < 3; i++) expect((await login(two, username, WRONG, attacker)).statusCode).toBe(401);
+        expectRateLimited(await login(one, username, password, attacker), 'login_account', 3, 2);
+        expect((await login(one, username, password, ip)).statusCode).toBe(200);
+      } finally {
+        await one.close();
+        await two.close();
+      }
+    },
+  );
+
+  it('fails open by default when Redis cannot be reached: sign-in keeps working, no crash', async () => {
+    const t = await createTestApp({ REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_LOGIN_ACCOUNT: '3/2s' });
+    try {
+      const user = await registerUser(t, { ip: '192.0.2.80' });
+      const ip = '192.0.2.81';
+      expect((await login(t, user.username, WRONG, ip)).statusCode).toBe(401);
+      const ok = await login(t, user.username, user.password, ip);
+      expect(ok.statusCode).toBe(200);
+      expect(json(ok).user.id).toBe(user.id);
+      expect((await t.request({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+      // The outage is reported to the operator, not hidden.
+      expect(t.logs.some((line) => /"level":40/.test(line) && /rate limit|redis/i.test(line))).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('answers 503 service_unavailable with REDIS_FAILURE_MODE=closed when Redis cannot be reached', async () => {
+    const t = await createTestApp({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_FAILURE_MODE: 'closed' });
+    try {
+      const users = await t.count('users');
+      const register = await t.request({
+        method: 'POST',
+        url: '/v1/auth/register',
+        payload: { username: uniqueUsername('closed'), password: 'a long enough password' },
+        remoteAddress: '192.0.2.90',
+      });
+      expect(register.statusCode).toBe(503);
+      expect(json(register).code).toBe('service_unavailable');
+      expect(await t.count('users')).toBe(users);
+
+      const response = await login(t, uniqueUsername('closed'), 'some password', '192.0.2.91');
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(json(response).code).toBe('service_unavailable');
+      expect((await t.request({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+});
