@@ -18,6 +18,9 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const { secret, generated } = resolveJwtSecret(config);
   if (generated) log.warn(`generated a development JWT secret in ${config.dataDir}/jwt-secret; set JWT_SECRET in production`);
 
+  // A stray rejection is a bug to log, not a reason to drop every open connection.
+  process.on('unhandledRejection', (reason) => log.error({ err: { message: String((reason as Error)?.message ?? reason) } }, 'unhandled rejection'));
+
   const database = await connectDatabase(config);
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
   await migrate(database.sql, (line) => log.info(line));

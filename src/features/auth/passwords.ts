@@ -23,7 +23,8 @@ export interface PasswordHasher {
 const isBcrypt = (stored: string) => /^\$2[aby]\$\d{2}\$/.test(stored);
 
 export function createPasswordHasher(onOperation: (operation: 'hash' | 'verify') => void): PasswordHasher {
-  let dummy: Promise<string> | undefined;
+  // Computed up front so that the first unknown-user login costs no more than any other.
+  const dummy = argon2Hash(randomBytes(32).toString('base64url'), ARGON2);
 
   async function verify(stored: string, password: string): Promise<PasswordCheck> {
     onOperation('verify');
@@ -45,7 +46,6 @@ export function createPasswordHasher(onOperation: (operation: 'hash' | 'verify')
     },
     verify,
     async verifyDummy(password) {
-      dummy ??= argon2Hash(randomBytes(32).toString('base64url'), ARGON2);
       await verify(await dummy, password);
     },
   };
