@@ -68,6 +68,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     ? createRedisStore(config.redisUrl, (error) => app.log.warn({ err: { message: error.message } }, 'redis error'))
     : createMemoryStore();
   app.addHook('onClose', () => store.close());
+  // Without this, the first requests after start would find Redis "down" and fail open or closed.
+  await store.ready();
   const limiter = createRateLimiter({
     store,
     failureMode: config.redisFailureMode,

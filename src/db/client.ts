@@ -83,6 +83,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   if (options.pgliteDir) mkdirSync(options.pgliteDir, { recursive: true });
   const client = options.pgliteDir ? new PGlite(options.pgliteDir) : new PGlite();
+  return usePglite(client);
+}
+
+/** A Database over an existing PGlite instance (which it closes on close()). */
+export async function usePglite(client: PGlite): Promise<Database> {
   await client.waitReady;
   return {
     kind: 'pglite',

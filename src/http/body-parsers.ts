@@ -46,7 +46,7 @@ function parseForm(body: Buffer): Record<string, string> {
   return { ...fields };
 }
 
-/** Only JSON and forms are accepted; anything else answers 415. */
+/** JSON only; anything else answers 415. Routes that take forms add registerFormParser in their own scope. */
 export function registerBodyParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   for (const type of ['application/json', /^application\/[a-z0-9.-]+\+json$/]) {
@@ -58,6 +58,13 @@ export function registerBodyParsers(app: FastifyInstance): void {
       }
     });
   }
+}
+
+/**
+ * Forms only where a protocol demands them (the OAuth2 token endpoint): elsewhere a form
+ * post, which browsers send cross-site without a preflight, answers 415.
+ */
+export function registerFormParser(app: FastifyInstance): void {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_req, body, done) => {
     try {
       done(null, parseForm(body as unknown as Buffer));

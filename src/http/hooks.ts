@@ -54,7 +54,7 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
   });
 }
 
-/** preValidation hook for routes whose JSON body may be left out entirely: none counts as {}. */
+/** preValidation hook for routes whose JSON body may be left out entirely: none counts as {} (but `null` is still refused). */
 export async function emptyBodyAsObject(request: { body: unknown }): Promise<void> {
-  request.body ??= {};
+  if (request.body === undefined) request.body = {};
 }

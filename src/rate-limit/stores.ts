@@ -8,6 +8,8 @@ export interface WindowState {
 
 /** Fixed-window counters. The window starts at a key's first hit. */
 export interface RateLimitStore {
+  /** Resolves once the store can answer (or has given up trying; failures then follow the failure mode). */
+  ready(): Promise<void>;
   hit(key: string, windowMs: number): Promise<WindowState>;
   peek(key: string): Promise<WindowState | null>;
   close(): Promise<void>;
@@ -30,6 +32,7 @@ export function createMemoryStore(now: () => number = Date.now): RateLimitStore 
   };
 
   return {
+    async ready() {},
     async hit(key, windowMs) {
       let window = live(key);
       if (!window) {
@@ -73,6 +76,18 @@ export function createRedisStore(url: string, onError: (error: Error) => void): 
   const hit = (redis as unknown as { parleyHit(key: string, windowMs: number): Promise<[number, number]> }).parleyHit.bind(redis);
 
   return {
+    async ready() {
+      if (redis.status === 'ready') return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          redis.off('ready', done).off('error', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 2000);
+        redis.once('ready', done).once('error', done);
+      });
+    },
     async hit(key, windowMs) {
       const [count, ttl] = await hit(key, windowMs);
       return { count: Number(count), resetMs: Number(ttl) };

@@ -171,7 +171,15 @@ describe('forged access tokens', () => {
   it("refuses a validly signed token that names user A with user B's session", async () => {
     const a = await registerUser(t);
     const b = await registerUser(t);
-    // Both sessions are live and a token of B's own session would pass.
+    expect((await meWith(a.accessToken)).statusCode).toBe(200);
+    const token = await forge(a, { claims: { sub: a.id, sid: sessionIdOf(b) } });
+    expectRefused(await meWith(token));
+  });
+
+  it("refuses user A's token on user B's session even while B's session was just checked (cached)", async () => {
+    const a = await registerUser(t);
+    const b = await registerUser(t);
+    // Both sessions are live, and a token of B's own session passes (and is remembered).
     expect((await meWith(await forge(b))).statusCode).toBe(200);
     expect((await meWith(a.accessToken)).statusCode).toBe(200);
     const token = await forge(a, { claims: { sub: a.id, sid: sessionIdOf(b) } });

@@ -1,6 +1,7 @@
 import type { FastifyReply, onRequestHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../errors/app-error.js';
+import { registerFormParser } from '../../http/body-parsers.js';
 import { emptyBodyAsObject } from '../../http/hooks.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
@@ -72,35 +73,11 @@ export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
     },
   );
 
-  app.post(
-    '/v1/auth/token',
-    {
-      schema: {
-        tags,
-        summary: 'OAuth2 token endpoint (password and refresh_token grants)',
-        description: 'Send `application/x-www-form-urlencoded` as OAuth2 clients do (JSON is accepted too). Unknown fields are ignored.',
-        consumes: ['application/x-www-form-urlencoded', 'application/json'],
-        body: TokenForm,
-        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422, 429) },
-      },
-    },
-    async (request, reply) => {
-      const form = request.body;
-      const grant = form.grant_type ?? 'password';
-      if (grant === 'password') {
-        if (!form.username) throw missing('body.username');
-        if (!form.password) throw missing('body.password');
-        return sendTokens(reply, 200, await auth.login({ identifier: form.username, password: form.password }, { ip: request.ip }));
-      }
-      if (grant === 'refresh_token') {
-        if (!form.refresh_token) throw missing('body.refresh_token');
-        return sendTokens(reply, 200, await auth.refresh(form.refresh_token));
-      }
-      throw new AppError('unsupported_grant_type', 'grant_type must be "password" or "refresh_token"', {
-        extra: { error: 'unsupported_grant_type' },
-      });
-    },
-  );
+  // Its own scope, so the form parser applies to this route only.
+  app.register(async (scope) => {
+    registerFormParser(scope);
+    registerTokenRoute(scope as App, auth);
+  });
 
   app.post(
     '/v1/auth/refresh',
@@ -131,6 +108,38 @@ export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
     async (request, reply) => {
       await auth.logout(callerOf(request));
       return reply.code(204).send(null);
+    },
+  );
+}
+
+function registerTokenRoute(app: App, auth: AuthService): void {
+  app.post(
+    '/v1/auth/token',
+    {
+      schema: {
+        tags,
+        summary: 'OAuth2 token endpoint (password and refresh_token grants)',
+        description: 'Send `application/x-www-form-urlencoded` as OAuth2 clients do (JSON is accepted too). Unknown fields are ignored.',
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: TokenForm,
+        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const form = request.body;
+      const grant = form.grant_type ?? 'password';
+      if (grant === 'password') {
+        if (!form.username) throw missing('body.username');
+        if (!form.password) throw missing('body.password');
+        return sendTokens(reply, 200, await auth.login({ identifier: form.username, password: form.password }, { ip: request.ip }));
+      }
+      if (grant === 'refresh_token') {
+        if (!form.refresh_token) throw missing('body.refresh_token');
+        return sendTokens(reply, 200, await auth.refresh(form.refresh_token));
+      }
+      throw new AppError('unsupported_grant_type', 'grant_type must be "password" or "refresh_token"', {
+        extra: { error: 'unsupported_grant_type' },
+      });
     },
   );
 }

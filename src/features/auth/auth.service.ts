@@ -92,11 +92,14 @@ export function createAuthService(deps: AuthServiceDeps) {
 
   async function login(input: { identifier: string; password: string }, client: ClientContext) {
     await limiter.consume(policies.loginIp, client.ip);
-    const account = input.identifier.toLowerCase();
+    const identifier = input.identifier.toLowerCase();
+    const user = identifier.includes('@') ? await users.findLocalByEmail(identifier) : await users.findLocalByUsername(identifier);
+    // One counter per account however it is named (username or email); unknown names get
+    // their own counter, so a 429 says nothing about whether an account exists.
+    const account = user ? `user:${user.id}` : `name:${identifier}`;
     const known = await limiter.recalls(KNOWN_ADDRESS, `${account}|${client.ip}`);
     if (!known) await limiter.check(policies.loginAccount, account);
 
-    const user = account.includes('@') ? await users.findLocalByEmail(account) : await users.findLocalByUsername(account);
     let ok = false;
     if (user?.passwordHash) {
       const check = await passwords.verify(user.passwordHash, input.password);
@@ -124,7 +127,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     const token = await sessions.findToken(hash);
     if (!token) throw invalidRefresh();
     if (!token.rotatedAt) throw invalidRefresh('The refresh token has expired; sign in again');
-    if (now.getTime() - token.rotatedAt.getTime() <= settings.refreshReuseGraceMs) {
+    if (now.getTime() - token.rotatedAt.getTime() < settings.refreshReuseGraceMs) {
       // Two tabs refreshing with the same token at once: both get a working pair.
       return continueSession(token.sessionId);
     }

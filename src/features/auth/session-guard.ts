@@ -34,7 +34,8 @@ export function createSessionGuard(deps: { sessions: SessionsRepo; tokens: Acces
   async function load(sessionId: string, userId: string): Promise<Caller | null> {
     const now = Date.now();
     const hit = cache.get(sessionId);
-    if (hit && hit.until > now) return hit.caller;
+    // A cached session still answers only to a token of its own user.
+    if (hit && hit.until > now) return hit.caller && hit.caller.user.id === userId ? hit.caller : null;
     const row = await deps.sessions.findWithUser(sessionId);
     const caller = row && !row.session.revokedAt && row.user.isActive && row.user.id === userId ? { user: row.user, sessionId } : null;
     if (deps.cacheMs > 0) {
