@@ -77,6 +77,16 @@ describe('failed logins per account (RATE_LIMIT_LOGIN_ACCOUNT=3/2s)', () => {
     expectRateLimited(await login(t, user.username.toUpperCase(), user.password, ip), 'login_account', 3, 2);
   });
 
+  it('counts one account whether it is named by username or by email', async () => {
+    const email = `${uniqueUsername('mail')}@example.com`;
+    const user = await registerUser(t, { email });
+    const ip = '192.0.2.12';
+    expect((await login(t, user.username, WRONG, ip)).statusCode).toBe(401);
+    expect((await t.request({ method: 'POST', url: '/v1/auth/login', payload: { email, password: WRONG }, remoteAddress: ip })).statusCode).toBe(401);
+    expect((await login(t, email.toUpperCase(), WRONG, ip)).statusCode).toBe(401);
+    expectRateLimited(await login(t, user.username, user.password, ip), 'login_account', 3, 2);
+  });
+
   it('throttles an unknown username exactly like a real one (no enumeration through 429s)', async () => {
     const real = await registerUser(t);
     const ghost = uniqueUsername('ghost');
@@ -214,6 +224,7 @@ describe('limits kept in Redis', () => {
   // Without TEST_REDIS_URL the shared-Redis test is skipped with its reason, except in CI where a skip is a failure.
   const skipRedis = !redisUrl && process.env.CI !== 'true';
   const skipReason = skipRedis ? ' (skipped: set TEST_REDIS_URL, e.g. redis://127.0.0.1:6379, to run)' : '';
+  // Usernames and user ids whose keys the test leaves in Redis.
   const usedUsernames: string[] = [];
 
   afterAll(async () => {
@@ -237,14 +248,14 @@ describe('limits kept in Redis', () => {
       if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
       const env = { REDIS_URL: redisUrl, RATE_LIMIT_LOGIN_ACCOUNT: '3/2s' };
       const one = await createTestApp(env);
-      const two = await createTestApp(env);
+      const two = await createTestApp(env, { sharedWith: one });
       try {
-        // Both instances know the same account (one database in production; one per app here).
+        // Two instances on one database, as behind a load balancer.
         const username = uniqueUsername('shared');
         usedUsernames.push(username);
         const password = 'the shared password';
-        await registerUser(one, { username, password });
-        await registerUser(two, { username, password });
+        const registered = await registerUser(one, { username, password });
+        usedUsernames.push(registered.id);
 
         const ip = '192.0.2.70';
         for (let i = 0; i < 3; i++) expect((await login(one, username, WRONG, ip)).statusCode).toBe(401);
@@ -262,8 +273,8 @@ describe('limits kept in Redis', () => {
         expectRateLimited(await login(one, username, password, attacker), 'login_account', 3, 2);
         expect((await login(one, username, password, ip)).statusCode).toBe(200);
       } finally {
-        await one.close();
         await two.close();
+        await one.close();
       }
 
       // Redis is up: the very first request after start must not be refused as if it were down.

@@ -69,8 +69,11 @@ export async function createTestDatabase(): Promise<{ database: Database; drop()
   };
 }
 
-export async function createTestApp(env: Env = {}): Promise<TestApp> {
-  const { database, drop } = await createTestDatabase();
+/** `sharedWith`: a second instance on the same database (as several instances behind a load balancer); close it first. */
+export async function createTestApp(env: Env = {}, options: { sharedWith?: TestApp } = {}): Promise<TestApp> {
+  const { database, drop } = options.sharedWith
+    ? { database: options.sharedWith.database, drop: async () => {} }
+    : await createTestDatabase();
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...RELAXED_LIMITS, ...env });
   const resolved = { ...config, jwtSecret: config.jwtSecret ?? randomBytes(48).toString('base64url') };
   const logs: string[] = [];
