@@ -22,8 +22,8 @@ import { createValidatorCompiler } from './http/validation.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { VERSION } from './lib/version.js';
 import { loggerOptions } from './observability/logger.js';
-import { createMetrics } from './observability/metrics.js';
-import { createRateLimiter } from './rate-limit/rate-limiter.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createRateLimiter, type RateLimiter } from './rate-limit/rate-limiter.js';
 import { createMemoryStore, createRedisStore } from './rate-limit/stores.js';
 
 export interface AppOptions {
@@ -64,38 +64,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   await registerOpenApi(app, VERSION);
 
-  const store = config.redisUrl
-    ? createRedisStore(config.redisUrl, (error) => app.log.warn({ err: { message: error.message } }, 'redis error'))
-    : createMemoryStore();
-  app.addHook('onClose', () => store.close());
-  // Without this, the first requests after start would find Redis "down" and fail open or closed.
-  await store.ready();
-  const limiter = createRateLimiter({
-    store,
-    failureMode: config.redisFailureMode,
-    onRefused: (policy) => metrics.rateLimitRefusals.inc({ policy }),
-    onStoreError: (error) => app.log.warn({ err: { message: (error as Error).message } }, 'rate limit store unavailable'),
-  });
-
-  const users = createUsersRepo(database.db);
-  const sessions = createSessionsRepo(database.db);
-  const tokens = createAccessTokens({ secret: config.jwtSecret, ttlMs: config.accessTokenTtlMs, clock });
-  const guard = createSessionGuard({ sessions, tokens, clock, cacheMs: config.authCacheMs });
-  const passwords = createPasswordHasher((operation) => metrics.passwordHashing.inc({ operation }));
-  const auth = createAuthService({
-    users,
-    sessions,
-    passwords,
-    tokens,
-    guard,
-    limiter,
-    clock,
-    settings: {
-      refreshTokenTtlMs: config.refreshTokenTtlMs,
-      refreshReuseGraceMs: config.refreshReuseGraceMs,
-      limits: config.rateLimits,
-    },
-  });
+  const limiter = await createLimiter(app, config, metrics);
+  const { auth, guard } = createAuth({ config, database, limiter, metrics, clock });
 
   registerHealthRoutes(app, {
     version: VERSION,
@@ -108,4 +78,41 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   await app.ready();
   return app;
+}
+
+async function createLimiter(app: App, config: AppOptions['config'], metrics: Metrics): Promise<RateLimiter> {
+  const store = config.redisUrl
+    ? createRedisStore(config.redisUrl, (error) => app.log.warn({ err: { message: error.message } }, 'redis error'))
+    : createMemoryStore();
+  app.addHook('onClose', () => store.close());
+  // Without this, the first requests after start would find Redis "down" and fail open or closed.
+  await store.ready();
+  return createRateLimiter({
+    store,
+    failureMode: config.redisFailureMode,
+    onRefused: (policy) => metrics.rateLimitRefusals.inc({ policy }),
+    onStoreError: (error) => app.log.warn({ err: { message: (error as Error).message } }, 'rate limit store unavailable'),
+  });
+}
+
+function createAuth(deps: { config: AppOptions['config']; database: Database; limiter: RateLimiter; metrics: Metrics; clock: Clock }) {
+  const { config, database, limiter, metrics, clock } = deps;
+  const sessions = createSessionsRepo(database.db);
+  const tokens = createAccessTokens({ secret: config.jwtSecret, ttlMs: config.accessTokenTtlMs, clock });
+  const guard = createSessionGuard({ sessions, tokens, clock, cacheMs: config.authCacheMs });
+  const auth = createAuthService({
+    users: createUsersRepo(database.db),
+    sessions,
+    passwords: createPasswordHasher((operation) => metrics.passwordHashing.inc({ operation })),
+    tokens,
+    guard,
+    limiter,
+    clock,
+    settings: {
+      refreshTokenTtlMs: config.refreshTokenTtlMs,
+      refreshReuseGraceMs: config.refreshReuseGraceMs,
+      limits: config.rateLimits,
+    },
+  });
+  return { auth, guard };
 }
