@@ -46,12 +46,12 @@ export function registerHealthRoutes(app: App, deps: HealthDeps): void {
   app.get(
     '/ready',
     { schema: { tags, summary: 'Readiness: the database answers and its migrations are current', response: { 200: ReadySchema, 503: ReadySchema } } },
-    async (_request, reply) => {
+    async (request, reply) => {
       let pending: string[] | null = null;
       try {
         pending = await pendingMigrations(deps.sql, deps.migrations);
       } catch (error) {
-        _request.log.warn({ err: { message: (error as Error).message } }, 'readiness check: database unreachable');
+        request.log.warn({ err: { message: (error as Error).message } }, 'readiness check: database unreachable');
       }
       if (pending === null) return reply.code(503).send({ status: 'unavailable', database: 'unreachable', migrations: 'unknown' });
       if (pending.length > 0) return reply.code(503).send({ status: 'unavailable', database: 'ok', migrations: 'pending' });
