@@ -12,6 +12,7 @@ import { createPasswordHasher } from './features/auth/passwords.js';
 import { createSessionGuard } from './features/auth/session-guard.js';
 import { createSessionsRepo } from './features/auth/sessions.repo.js';
 import { createAccessTokens } from './features/auth/tokens.js';
+import { registerChatFeatures } from './features/chat/register.js';
 import { registerHealthRoutes } from './features/health/health.routes.js';
 import { createUsersRepo } from './features/users/users.repo.js';
 import { registerBodyParsers } from './http/body-parsers.js';
@@ -74,7 +75,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     metrics,
     metricsToken: config.metricsToken,
   });
-  registerAuthRoutes(app, { auth, authenticate: requireCaller(guard), localAccounts: config.authLocal });
+  const authenticate = requireCaller(guard);
+  registerAuthRoutes(app, { auth, authenticate, localAccounts: config.authLocal });
+  registerChatFeatures(app, { config, database, limiter, authenticate, clock });
 
   await app.ready();
   return app;

@@ -10,6 +10,8 @@ import {
   parseUrl,
   type RateRule,
 } from './parsers.js';
+import { ConfigError } from './errors.js';
+import { loadLlmConfig, type LlmConfig } from './llm-config.js';
 import { CONFIG_VARIABLES } from './variables.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -42,14 +44,17 @@ export interface Config {
     loginAccount: RateRule | null;
     loginIp: RateRule | null;
     registerIp: RateRule | null;
+    messagesUser: RateRule | null;
   };
   shutdownGraceMs: number;
+  llm: LlmConfig;
+  /** Prompt size per turn (system part, knowledge, history and the new message), in tokens. */
+  contextTokenBudget: number;
+  maxMessageChars: number;
+  sseHeartbeatMs: number;
 }
 
-/** A configuration problem, phrased as the one line the process prints before it stops. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 const MIN_SECRET_BYTES = 32;
 const documented = new Map(CONFIG_VARIABLES.map((v) => [v.name, v]));
@@ -108,7 +113,12 @@ export function loadConfig(env: Env): Config {
       loginAccount: read('RATE_LIMIT_LOGIN_ACCOUNT', parseRate, { limit: 10, windowMs: 60_000 } as RateRule | null),
       loginIp: read('RATE_LIMIT_LOGIN_IP', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
       registerIp: read('RATE_LIMIT_REGISTER_IP', parseRate, { limit: 10, windowMs: 3_600_000 } as RateRule | null),
+      messagesUser: read('RATE_LIMIT_MESSAGES_USER', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
     },
     shutdownGraceMs: read('SHUTDOWN_GRACE_MS', (raw) => parseInteger(raw, 0, 600_000), 10_000),
+    llm: loadLlmConfig(read, env),
+    contextTokenBudget: read('CONTEXT_TOKEN_BUDGET', (raw) => parseInteger(raw, 500, 2_000_000), 8000),
+    maxMessageChars: read('MAX_MESSAGE_CHARS', (raw) => parseInteger(raw, 1, 1_000_000), 32_000),
+    sseHeartbeatMs: read('SSE_HEARTBEAT_MS', (raw) => parseInteger(raw, 100, 300_000), 15_000),
   };
 }

@@ -61,4 +61,33 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'RATE_LIMIT_LOGIN_IP', default: '30/1m', description: 'Login attempts per client address and window.' },
   { name: 'RATE_LIMIT_REGISTER_IP', default: '10/1h', description: 'Registrations per client address and window.' },
   { name: 'SHUTDOWN_GRACE_MS', default: '10000', description: 'On SIGTERM/SIGINT, how long running requests may take before the process exits.' },
+  { name: 'RATE_LIMIT_MESSAGES_USER', default: '60/1m', description: 'Chat messages (sent or regenerated) per user and window.' },
+  {
+    name: 'LLM_PROVIDER',
+    default: 'builtin',
+    description:
+      '`builtin` (offline responder, no key), `openai`, `openrouter`, `groq`, `ollama`, or `openai-compatible` (any server speaking the OpenAI chat API, with `LLM_BASE_URL`).',
+  },
+  { name: 'LLM_BASE_URL', default: '(the preset\'s)', description: 'Base URL of the OpenAI-compatible API, e.g. `http://127.0.0.1:8080/v1`. Required for `openai-compatible`.' },
+  { name: 'LLM_API_KEY', default: '(none)', description: 'API key sent to the provider. Required for `openai`, `openrouter` and `groq`.' },
+  { name: 'OPENAI_API_KEY', default: '(none)', description: 'Read as the key for `openai` and `openai-compatible` when `LLM_API_KEY` is unset.' },
+  { name: 'OPENROUTER_API_KEY', default: '(none)', description: 'Read as the key for `openrouter` when `LLM_API_KEY` is unset.' },
+  { name: 'GROQ_API_KEY', default: '(none)', description: 'Read as the key for `groq` when `LLM_API_KEY` is unset.' },
+  {
+    name: 'LLM_MODEL',
+    aliases: ['OPENAI_MODEL'],
+    default: '(the preset\'s; `builtin` for builtin)',
+    description: 'Model used by chatbots that name none. Required for `openai-compatible`.',
+  },
+  { name: 'LLM_MODELS', default: '`LLM_MODEL`', description: 'Comma-separated models a chatbot may choose (`LLM_MODEL` is always allowed).' },
+  {
+    name: 'LLM_TIMEOUT_MS',
+    default: '60000',
+    description: 'A model call fails when no answer (or, streaming, no next chunk) arrives within this time.',
+  },
+  { name: 'LLM_MAX_RETRIES', default: '2', description: 'Retries after a 429, 5xx, timeout or network failure, before any text arrived.' },
+  { name: 'LLM_RETRY_BASE_MS', default: '500', description: 'First retry delay; doubles each retry, with jitter. A `Retry-After` from the provider is honoured.' },
+  { name: 'CONTEXT_TOKEN_BUDGET', default: '8000', description: 'Tokens of prompt per turn: older history is left out once it is spent.' },
+  { name: 'MAX_MESSAGE_CHARS', default: '32000', description: 'Longest message content accepted, in Unicode code points (longer answers 422).' },
+  { name: 'SSE_HEARTBEAT_MS', default: '15000', description: 'Interval of comment heartbeats on open event streams, so proxies keep them open.' },
 ];

@@ -61,3 +61,16 @@ export function describeError(error: unknown): { type: string; code?: string; me
     message: typeof target.message === 'string' ? target.message.slice(0, 500) : String(target),
   };
 }
+
+/** The constraint a violation names (postgres.js: constraint_name, PGlite: constraint). */
+export function constraintName(error: unknown): string | undefined {
+  for (const layer of causes(error)) {
+    const name = layer.constraint_name ?? layer.constraint;
+    if (typeof name === 'string') return name;
+  }
+  return undefined;
+}
+
+export function isForeignKeyViolation(error: unknown): boolean {
+  return databaseErrorCode(error) === '23503';
+}

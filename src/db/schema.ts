@@ -1,6 +1,6 @@
 // Drizzle table definitions. They mirror the SQL migrations in /migrations, which
 // are the source of truth for the database; test/db/schema.test.ts checks they agree.
-import { boolean, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -38,6 +38,126 @@ export const refreshTokens = pgTable('refresh_tokens', {
   expiresAt: timestamptz('expires_at').notNull(),
   rotatedAt: timestamptz('rotated_at'),
 });
+
+/** Written as a literal Parley computes (src/features/knowledge/search-text.ts), never parsed by PostgreSQL. */
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+
+export const chatbots = pgTable('chatbots', {
+  id: uuid('id').primaryKey(),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  name: text('name').notNull(),
+  description: text('description').notNull().default(''),
+  slug: text('slug').notNull(),
+  isPublic: boolean('is_public').notNull().default(false),
+  isDefault: boolean('is_default').notNull().default(false),
+  systemPrompt: text('system_prompt').notNull().default(''),
+  greeting: text('greeting').notNull().default(''),
+  model: text('model').notNull(),
+  temperature: real('temperature'),
+  maxTokens: integer('max_tokens'),
+  useProfile: boolean('use_profile').notNull().default(false),
+  allowedOrigins: text('allowed_origins').array().notNull().default([]),
+  tokenBudgetMonthly: bigint('token_budget_monthly', { mode: 'number' }),
+  collect: jsonb('collect'),
+  webhookUrl: text('webhook_url'),
+  knowledgeChunks: integer('knowledge_chunks').notNull().default(0),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+  updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+});
+
+export const knowledgeDocuments = pgTable('knowledge_documents', {
+  id: uuid('id').primaryKey(),
+  chatbotId: uuid('chatbot_id')
+    .notNull()
+    .references(() => chatbots.id, { onDelete: 'cascade' }),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  title: text('title').notNull(),
+  content: text('content').notNull(),
+  chunkCount: integer('chunk_count').notNull(),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+});
+
+export const knowledgeChunks = pgTable('knowledge_chunks', {
+  id: uuid('id').primaryKey(),
+  documentId: uuid('document_id')
+    .notNull()
+    .references(() => knowledgeDocuments.id, { onDelete: 'cascade' }),
+  chatbotId: uuid('chatbot_id')
+    .notNull()
+    .references(() => chatbots.id, { onDelete: 'cascade' }),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  position: integer('position').notNull(),
+  content: text('content').notNull(),
+  tokens: integer('tokens').notNull(),
+  search: tsvector('search').notNull(),
+});
+
+export const conversations = pgTable('conversations', {
+  id: uuid('id').primaryKey(),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  chatbotId: uuid('chatbot_id')
+    .notNull()
+    .references(() => chatbots.id, { onDelete: 'cascade' }),
+  title: text('title'),
+  status: text('status', { enum: ['active', 'completed'] }).notNull().default('active'),
+  context: text('context'),
+  messageCount: integer('message_count').notNull().default(0),
+  busyReplyId: uuid('busy_reply_id'),
+  busyUntil: timestamptz('busy_until'),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+  updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+});
+
+export const messages = pgTable('messages', {
+  id: uuid('id').primaryKey(),
+  conversationId: uuid('conversation_id')
+    .notNull()
+    .references(() => conversations.id, { onDelete: 'cascade' }),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  role: text('role', { enum: ['user', 'assistant'] }).notNull(),
+  content: text('content').notNull(),
+  status: text('status', { enum: ['complete', 'interrupted', 'failed'] }).notNull().default('complete'),
+  tokens: integer('tokens').notNull(),
+  model: text('model'),
+  promptTokens: integer('prompt_tokens'),
+  completionTokens: integer('completion_tokens'),
+  latencyMs: integer('latency_ms'),
+  errorCode: text('error_code'),
+  feedbackRating: text('feedback_rating', { enum: ['like', 'dislike'] }),
+  feedbackComment: text('feedback_comment'),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+});
+
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    fingerprint: text('fingerprint').notNull(),
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    expiresAt: timestamptz('expires_at').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.key] })],
+);
+
+export type ChatbotRow = typeof chatbots.$inferSelect;
+export type KnowledgeDocumentRow = typeof knowledgeDocuments.$inferSelect;
+export type ConversationRow = typeof conversations.$inferSelect;
+export type MessageRow = typeof messages.$inferSelect;
 
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;

@@ -11,6 +11,12 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   method_not_allowed: 405,
   username_taken: 409,
+  slug_taken: 409,
+  conversation_busy: 409,
+  nothing_to_regenerate: 409,
+  idempotency_key_reused: 422,
+  idempotency_key_in_use: 409,
+  llm_unavailable: 502,
   bad_request: 400,
   invalid_json: 400,
   invalid_form: 400,
@@ -36,6 +42,7 @@ const TITLES: Record<number, string> = {
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
 

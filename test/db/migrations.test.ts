@@ -38,7 +38,17 @@ describe('migrations', () => {
   });
 
   it('match the Drizzle schema: every column the code uses exists with its nullability', async () => {
-    for (const table of [schema.users, schema.sessions, schema.refreshTokens]) {
+    for (const table of [
+      schema.users,
+      schema.sessions,
+      schema.refreshTokens,
+      schema.chatbots,
+      schema.knowledgeDocuments,
+      schema.knowledgeChunks,
+      schema.conversations,
+      schema.messages,
+      schema.idempotencyKeys,
+    ]) {
       const config = getTableConfig(table);
       const rows = await database.sql.query<{ column_name: string; is_nullable: string }>(
         `SELECT column_name, is_nullable FROM information_schema.columns

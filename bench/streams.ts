@@ -1,0 +1,122 @@
+/**
+ * Phase 5: many concurrent open streams. Each stream is a raw node:http request on its own socket
+ * (no agent, no keep-alive) that counts as open once `event: message.start` arrived. The fake LLM
+ * sends one word and then waits ten minutes, so every upstream call stays open until we leave.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { pool, type ChatApi } from './client.js';
+import { rssBytes, sleep, type FakeLlmProcess } from './processes.js';
+
+export interface StreamTarget {
+  api: ChatApi;
+  token: string;
+  conversation: string;
+}
+
+const OPEN_WINDOW = 256; // streams being opened at once; far below the listen backlogs, so no SYN is dropped
+const STREAM_MESSAGE = 'Please tell me a long story.';
+
+/** Creates `count` conversations on a server, `perUser` per account, 64 requests at a time. */
+export async function createTargets(api: ChatApi, count: number, runId: string, label: string, perUser = 500): Promise<StreamTarget[]> {
+  const tokens = await pool(Math.ceil(count / perUser), 4, (i) => api.register(`${runId}-${label}${i}`));
+  const targets = await pool(count, 64, async (i) => {
+    const token = tokens[Math.floor(i / perUser)]!;
+    return { api, token, conversation: await api.createConversation(token) };
+  });
+  // Drop the keep-alive sockets used to create them: they would count in the server's descriptors and memory.
+  api.agent.destroy();
+  return targets;
+}
+
+/** Opens one stream; resolves with its socket once `message.start` arrived. A 409 (previous turn still closing) is retried. */
+function openStream(target: StreamTarget, attempt = 0): Promise<net.Socket> {
+  const body = JSON.stringify({ content: STREAM_MESSAGE, stream: true });
+  const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), accept: 'text/event-stream' };
+  if (target.token) headers.authorization = `Bearer ${target.token}`;
+  return new Promise((resolve, reject) => {
+    const req = http.request(target.api.messagesUrl(target.conversation), { method: 'POST', headers, agent: false });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error('no message.start within 60 s'));
+    }, 60_000);
+    req.on('response', (res) => {
+      if (res.statusCode === 409 && attempt < 20) {
+        clearTimeout(timer);
+        res.resume();
+        setTimeout(() => openStream(target, attempt + 1).then(resolve, reject), 200);
+        return;
+      }
+      if (res.statusCode !== 200) {
+        clearTimeout(timer);
+        res.resume();
+        reject(new Error(`stream answered ${res.statusCode}`));
+        return;
+      }
+      let seen = '';
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString('utf8');
+        if (seen.includes('event: message.start')) {
+          clearTimeout(timer);
+          res.off('data', onData);
+          res.resume(); // keep reading (and dropping) whatever follows
+          resolve(req.socket!);
+        }
+      };
+      res.on('data', onData);
+    });
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    req.end(body);
+  });
+}
+
+/** Opens every target's stream, at most OPEN_WINDOW being opened at once; all stay open. */
+export async function openStreams(targets: StreamTarget[], log: (line: string) => void): Promise<{ sockets: net.Socket[]; seconds: number }> {
+  const started = performance.now();
+  let opened = 0;
+  const progress = setInterval(() => log(`  … ${opened}/${targets.length} streams open`), 3000);
+  try {
+    const sockets = await pool(targets.length, OPEN_WINDOW, async (i) => {
+      const socket = await openStream(targets[i]!);
+      opened++;
+      return socket;
+    });
+    return { sockets, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    clearInterval(progress);
+  }
+}
+
+export interface CloseResult {
+  /** ms from destroying the first client socket until the fake LLM had no open call left (NaN: not within 15 s). */
+  allClosedMs: number;
+  /** Upstream calls still open 1 s after the clients left. */
+  openAt1s: number;
+  openBefore: number;
+}
+
+/** Destroys every client socket at once, then watches the fake LLM's open calls drop. */
+export async function closeAll(sockets: net.Socket[], fakes: FakeLlmProcess[]): Promise<CloseResult> {
+  const openNow = async () => (await Promise.all(fakes.map((f) => f.stats()))).reduce((sum, s) => sum + s.open, 0);
+  const openBefore = await openNow();
+  const started = performance.now();
+  for (const socket of sockets) socket.destroy();
+  let openAt1s = NaN;
+  for (;;) {
+    const open = await openNow();
+    const elapsed = performance.now() - started;
+    if (elapsed >= 1000 && Number.isNaN(openAt1s)) openAt1s = open;
+    if (open === 0) return { allClosedMs: elapsed, openAt1s: Number.isNaN(openAt1s) ? 0 : openAt1s, openBefore };
+    if (elapsed > 15_000) return { allClosedMs: NaN, openAt1s, openBefore };
+    await sleep(5);
+  }
+}
+
+/** Resident memory after a pause, so that memory freed by the set-up work has a chance to go back. */
+export async function settledRss(pid: number, pauseMs = 2000): Promise<number> {
+  await sleep(pauseMs);
+  return rssBytes(pid);
+}

@@ -1,0 +1,82 @@
+import type { onRequestHookHandler } from 'fastify';
+import { emptyBodyAsObject } from '../../http/hooks.js';
+import { IdParams } from '../../http/params.js';
+import { bearerSecurity, problems } from '../../http/schemas.js';
+import { wantsEventStream } from '../../http/sse.js';
+import type { App } from '../../http/types.js';
+import { callerOf } from '../auth/authenticate.js';
+import { ChatAnswer, ChatBody, RegenerateAnswer, RegenerateBody, SendMessageBody, StopAnswer, StopBody, STREAM_DESCRIPTION, TurnAnswer } from './chat.schemas.js';
+import type { ChatService } from './chat.service.js';
+import type { TurnResponder } from './turn-responder.js';
+
+const tags = ['chat'];
+const security = bearerSecurity;
+const turnProblems = problems(400, 401, 404, 409, 413, 422, 429, 502);
+
+export function registerChatRoutes(app: App, deps: { chat: ChatService; responder: TurnResponder; authenticate: onRequestHookHandler }): void {
+  const { chat, responder, authenticate } = deps;
+
+  app.post(
+    '/v1/conversations/:id/messages',
+    {
+      onRequest: authenticate,
+      schema: { tags, security, summary: 'Send a message and get the reply', description: STREAM_DESCRIPTION, params: IdParams, body: SendMessageBody, response: { 201: TurnAnswer, ...turnProblems } },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const { stream, ...input } = request.body;
+      return responder.respond(
+        request,
+        reply,
+        { caller, streaming: wantsEventStream(request, stream), shape: (r) => ({ user_message: r.userMessage, reply: r.reply }) },
+        (options) => chat.send(caller, request.params.id, input, options),
+      );
+    },
+  );
+
+  app.post(
+    '/v1/conversations/:id/regenerate',
+    {
+      onRequest: authenticate,
+      preValidation: emptyBodyAsObject,
+      schema: { tags, security, summary: 'Answer the last message again, replacing the last reply', description: STREAM_DESCRIPTION, params: IdParams, body: RegenerateBody, response: { 201: RegenerateAnswer, ...turnProblems } },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      return responder.respond(
+        request,
+        reply,
+        { caller, streaming: wantsEventStream(request, request.body.stream), shape: (r) => ({ reply: r.reply }) },
+        (options) => chat.regenerate(caller, request.params.id, options),
+      );
+    },
+  );
+
+  app.post(
+    '/v1/conversations/:id/stop',
+    {
+      onRequest: authenticate,
+      preValidation: emptyBodyAsObject,
+      schema: { tags, security, summary: 'End the reply being generated, keeping what was produced', params: IdParams, body: StopBody, response: { 200: StopAnswer, ...problems(401, 404, 422) } },
+    },
+    async (request) => chat.stop(callerOf(request), request.params.id),
+  );
+
+  app.post(
+    '/v1/chat',
+    {
+      onRequest: authenticate,
+      schema: { tags, security, summary: 'One call: send a message, in a new conversation unless one is named', description: STREAM_DESCRIPTION, body: ChatBody, response: { 201: ChatAnswer, ...turnProblems } },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const { stream, ...input } = request.body;
+      return responder.respond(
+        request,
+        reply,
+        { caller, streaming: wantsEventStream(request, stream), shape: (r) => ({ conversation_id: r.conversationId, user_message: r.userMessage, reply: r.reply }) },
+        (options) => chat.chat(caller, input, options),
+      );
+    },
+  );
+}

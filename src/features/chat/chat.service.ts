@@ -1,0 +1,285 @@
+// One chat turn, end to end: lock the conversation, store the user's message, build a
+// bounded prompt, call the model (streaming or not), store the reply whatever happened.
+import type { RateRule } from '../../config/parsers.js';
+import { isForeignKeyViolation } from '../../db/errors.js';
+import { AppError } from '../../errors/app-error.js';
+import type { Clock } from '../../lib/clock.js';
+import { isUuid } from '../../lib/ids.js';
+import { codePointLength, conversationTitle, isBlank } from '../../lib/text.js';
+import { isLlmError, LlmError } from '../../llm/errors.js';
+import { countTokens } from '../../llm/tokens.js';
+import type { ChatModel, KnowledgeHit } from '../../llm/types.js';
+import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
+import type { Caller } from '../auth/session-guard.js';
+import { conversationBusy, conversationNotFound, type ConversationsService } from '../conversations/conversations.service.js';
+import { toMessage, type Message } from '../conversations/conversations.schemas.js';
+import type { KnowledgeSearch } from '../knowledge/knowledge.service.js';
+import type { Generations } from './generations.js';
+import { buildPrompt, historyAllowance } from './prompt.js';
+import type { HistoryMessage, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
+
+export interface TurnEvents {
+  /** The turn is under way: the conversation is locked and the user message stored. */
+  start(info: { conversationId: string; userMessage: Message | null; replyId: string }): void;
+  delta(replyId: string, text: string): void;
+}
+
+export interface TurnResult {
+  conversationId: string;
+  userMessage: Message | null;
+  reply: Message;
+  /** Set when the model failed: the reply is stored `failed`. */
+  failure: LlmError | null;
+}
+
+export interface TurnOptions {
+  /** Streaming: receives the start and each delta. Without it the model may answer in one piece. */
+  events?: TurnEvents;
+  /** Aborts the model call when the client leaves (streaming). */
+  clientGone?: AbortSignal;
+}
+
+export interface ChatService {
+  send(caller: Caller, conversationId: string, input: { content: string; context?: string }, options?: TurnOptions): Promise<TurnResult>;
+  chat(
+    caller: Caller,
+    input: { message: string; conversation_id?: string; chatbot_id?: string; context?: string },
+    options?: TurnOptions,
+  ): Promise<TurnResult>;
+  regenerate(caller: Caller, conversationId: string, options?: TurnOptions): Promise<TurnResult>;
+  stop(caller: Caller, conversationId: string): Promise<{ stopped: boolean }>;
+}
+
+export interface ChatDeps {
+  turns: TurnsRepo;
+  conversations: ConversationsService;
+  knowledge: KnowledgeSearch;
+  model: ChatModel;
+  generations: Generations;
+  limiter: RateLimiter;
+  clock: Clock;
+  newId: () => string;
+  settings: {
+    defaultModel: string;
+    allowedModels: readonly string[];
+    contextTokenBudget: number;
+    maxMessageChars: number;
+    messagesPerUser: RateRule | null;
+  };
+}
+
+const LEASE_MS = 120_000;
+const MESSAGE_OVERHEAD = 3;
+
+function invalid(path: string, message: string): AppError {
+  return new AppError('validation_failed', 'The request does not match the expected schema', { errors: [{ path, message }] });
+}
+
+export function createChatService(deps: ChatDeps): ChatService {
+  const { turns, conversations, knowledge, model, generations, limiter, clock, newId, settings } = deps;
+  const messagesPolicy = { name: 'messages_user', rule: settings.messagesPerUser };
+
+  function checkContent(path: string, content: string) {
+    if (isBlank(content)) throw invalid(path, 'must not be empty');
+    if (codePointLength(content) > settings.maxMessageChars) throw invalid(path, `must be at most ${settings.maxMessageChars} characters`);
+  }
+
+  async function lockFailure(userId: string, conversationId: string): Promise<never> {
+    throw (await turns.isBusy(userId, conversationId)) ? conversationBusy() : conversationNotFound();
+  }
+
+  /** Knowledge gets at most a quarter of the budget; history what the rest leaves. */
+  async function gather(caller: Caller, target: TurnTarget, turn: Turn) {
+    const { message, messageTokens, turnContext } = turn;
+    const parts = {
+      systemPrompt: target.systemPrompt,
+      profile: null, // the owner's profile joins here once profiles exist (§4)
+      conversationContext: target.context,
+      turnContext,
+      message,
+      messageTokens,
+      budget: settings.contextTokenBudget,
+    };
+    const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
+    const allowance = historyAllowance(parts, turnContext ? countTokens(turnContext) : 0);
+    const [history, hits] = await Promise.all([
+      turn.history ?? (allowance > 0 ? turns.history(caller.user.id, target.conversationId, allowance, MESSAGE_OVERHEAD) : []),
+      target.knowledgeChunks > 0 ? knowledge.find(caller.user.id, target.chatbotId, message, knowledgeTokens) : Promise.resolve<KnowledgeHit[]>([]),
+    ]);
+    return { parts, history, hits };
+  }
+
+  interface Turn {
+    replyId: string;
+    message: string;
+    messageTokens: number;
+    turnContext: string | null;
+    /** Already read (regenerate); otherwise read within the budget. */
+    history: HistoryMessage[] | null;
+    replaces: string | null;
+    userMessage: Message | null;
+  }
+
+  async function generate(caller: Caller, target: TurnTarget, turn: Turn, options: TurnOptions): Promise<TurnResult> {
+    const { generation, finish } = generations.start(target.conversationId);
+    // A reply may take longer than the lease: keep it while the model is still answering.
+    const renew = setInterval(() => {
+      turns.renew(caller.user.id, target.conversationId, turn.replyId, LEASE_MS).catch(() => {});
+    }, LEASE_MS / 2);
+    const onClientGone = () => generations.stop(target.conversationId, 'client_left');
+    options.clientGone?.addEventListener('abort', onClientGone, { once: true });
+    const modelId = allowedModel(target.model);
+    let text = '';
+    let failure: LlmError | null = null;
+    let unexpected: unknown = null;
+    let promptTokens = 0;
+    let usage: { promptTokens: number; completionTokens: number } | null = null;
+    const started = performance.now();
+    try {
+      options.events?.start({ conversationId: target.conversationId, userMessage: turn.userMessage, replyId: turn.replyId });
+      if (options.clientGone?.aborted) onClientGone();
+      const { parts, history, hits } = await gather(caller, target, turn);
+      const built = buildPrompt({ ...parts, knowledge: hits, history });
+      promptTokens = built.tokens;
+      const onDelta = options.events
+        ? (delta: string) => {
+            text += delta;
+            options.events!.delta(turn.replyId, delta);
+          }
+        : undefined;
+      const answer = await model.generate(
+        {
+          model: modelId,
+          messages: built.messages,
+          temperature: target.temperature,
+          maxTokens: target.maxTokens,
+          knowledge: hits,
+          greeting: target.greeting,
+          signal: generation.controller.signal,
+        },
+        onDelta,
+      );
+      text = answer.text;
+      usage = answer.usage;
+    } catch (error) {
+      if (!isLlmError(error)) unexpected = error;
+      else if (!(error.failure === 'aborted' && generation.reason)) failure = error;
+    } finally {
+      clearInterval(renew);
+      options.clientGone?.removeEventListener('abort', onClientGone);
+    }
+    // Stored whatever happened, so a user message never dangles without its reply.
+    const failed = failure !== null || unexpected !== null;
+    const reply = await store(caller, target.conversationId, {
+      id: turn.replyId,
+      content: text,
+      status: failed ? 'failed' : generation.reason ? 'interrupted' : 'complete',
+      tokens: countTokens(text),
+      model: modelId,
+      promptTokens: usage?.promptTokens ?? promptTokens,
+      completionTokens: usage?.completionTokens ?? countTokens(text),
+      latencyMs: Math.round(performance.now() - started),
+      errorCode: failure ? failure.failure : unexpected ? 'internal_error' : null,
+      replaces: turn.replaces,
+    }).finally(finish);
+    if (unexpected) throw unexpected;
+    return { conversationId: target.conversationId, userMessage: turn.userMessage, reply, failure };
+  }
+
+  function allowedModel(chosen: string): string {
+    return settings.allowedModels.includes(chosen) ? chosen : settings.defaultModel;
+  }
+
+  async function store(caller: Caller, conversationId: string, reply: StoredReply): Promise<Message> {
+    try {
+      const row = await turns.finish(caller.user.id, conversationId, reply, clock.now());
+      if (row) return toMessage(row);
+    } catch (error) {
+      if (!isForeignKeyViolation(error)) throw error;
+    }
+    // The conversation was deleted while its reply was generated.
+    throw conversationNotFound();
+  }
+
+  async function send(caller: Caller, conversationId: string, input: { content: string; context?: string }, options: TurnOptions = {}) {
+    checkContent('body.content', input.content);
+    if (!isUuid(conversationId)) throw conversationNotFound();
+    await limiter.consume(messagesPolicy, caller.user.id);
+    const id = conversationId.toLowerCase();
+    const now = clock.now();
+    // Ids are time-ordered and history is read in id order: the message must sort before its reply.
+    const messageId = newId();
+    const replyId = newId();
+    const tokens = countTokens(input.content);
+    const target = await turns.begin(
+      caller.user.id,
+      id,
+      { replyId, leaseMs: LEASE_MS },
+      { id: messageId, content: input.content, tokens, title: conversationTitle(input.content) },
+      now,
+    );
+    if (!target) return lockFailure(caller.user.id, id);
+    const userMessage = toMessage({
+      id: messageId,
+      role: 'user',
+      content: input.content,
+      status: 'complete',
+      createdAt: now,
+      promptTokens: null,
+      completionTokens: null,
+      latencyMs: null,
+      errorCode: null,
+      feedbackRating: null,
+      feedbackComment: null,
+    });
+    return generate(
+      caller,
+      target,
+      { replyId, message: input.content, messageTokens: tokens, turnContext: input.context ?? null, history: null, replaces: null, userMessage },
+      options,
+    );
+  }
+
+  return {
+    send,
+    async chat(caller, input, options = {}) {
+      checkContent('body.message', input.message);
+      let conversationId = input.conversation_id;
+      if (conversationId === undefined) {
+        const created = await conversations.create(caller, { chatbot_id: input.chatbot_id });
+        conversationId = created.id;
+      } else if (input.chatbot_id !== undefined) {
+        throw invalid('body.chatbot_id', 'give either conversation_id or chatbot_id, not both');
+      }
+      return send(caller, conversationId, { content: input.message, context: input.context }, options);
+    },
+    async regenerate(caller, conversationId, options = {}) {
+      if (!isUuid(conversationId)) throw conversationNotFound();
+      await limiter.consume(messagesPolicy, caller.user.id);
+      const id = conversationId.toLowerCase();
+      const replyId = newId();
+      const target = await turns.begin(caller.user.id, id, { replyId, leaseMs: LEASE_MS }, null, clock.now());
+      if (!target) return lockFailure(caller.user.id, id);
+      try {
+        const history = await turns.history(caller.user.id, id, settings.contextTokenBudget, MESSAGE_OVERHEAD);
+        const replaced = history[0]?.role === 'assistant' ? history[0] : null;
+        const rest = replaced ? history.slice(1) : history;
+        const last = rest[0];
+        if (!last || last.role !== 'user') throw new AppError('nothing_to_regenerate', 'There is no message to answer again in this conversation');
+        return await generate(
+          caller,
+          target,
+          { replyId, message: last.content, messageTokens: last.tokens, turnContext: null, history: rest.slice(1), replaces: replaced?.id ?? null, userMessage: null },
+          options,
+        );
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'nothing_to_regenerate') await turns.release(caller.user.id, id, replyId);
+        throw error;
+      }
+    },
+    async stop(caller, conversationId) {
+      await conversations.get(caller, conversationId);
+      return { stopped: generations.stop(conversationId.toLowerCase(), 'stopped') };
+    },
+  };
+}

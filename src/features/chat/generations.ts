@@ -1,0 +1,66 @@
+// Replies being generated on this instance: so `stop` can end one, a client leaving can
+// abort its own, and shutdown can wait for them or store what they produced.
+
+export type EndReason = 'client_left' | 'stopped' | 'shutdown';
+
+export interface Generation {
+  conversationId: string;
+  controller: AbortController;
+  /** Why the generation was aborted, if it was. */
+  reason: EndReason | null;
+  done: Promise<void>;
+}
+
+export interface Generations {
+  start(conversationId: string): { generation: Generation; finish(): void };
+  /** Aborts the generation running in this conversation here; false when none runs here. */
+  stop(conversationId: string, reason: EndReason): boolean;
+  open(): number;
+  /** Waits up to `graceMs` for running generations, then aborts the rest and waits for them to be stored. */
+  drain(graceMs: number): Promise<void>;
+}
+
+export function createGenerations(): Generations {
+  const running = new Map<string, Generation>();
+
+  const abort = (generation: Generation, reason: EndReason) => {
+    if (generation.controller.signal.aborted) return;
+    generation.reason = reason;
+    generation.controller.abort(new Error(reason));
+  };
+
+  return {
+    start(conversationId) {
+      let finish!: () => void;
+      const done = new Promise<void>((resolve) => (finish = resolve));
+      const generation: Generation = { conversationId, controller: new AbortController(), reason: null, done };
+      running.set(conversationId, generation);
+      return {
+        generation,
+        finish() {
+          if (running.get(conversationId) === generation) running.delete(conversationId);
+          finish();
+        },
+      };
+    },
+    stop(conversationId, reason) {
+      const generation = running.get(conversationId);
+      if (!generation) return false;
+      abort(generation, reason);
+      return true;
+    },
+    open: () => running.size,
+    async drain(graceMs) {
+      if (running.size === 0) return;
+      const all = () => Promise.all([...running.values()].map((g) => g.done));
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), graceMs)));
+      const outcome = await Promise.race([all().then(() => 'done' as const), expired]);
+      clearTimeout(timer);
+      if (outcome === 'expired') {
+        for (const generation of running.values()) abort(generation, 'shutdown');
+        await all();
+      }
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// Idempotency-Key (§6, §12): the first answer to a (user, key) is kept for 24 h and
+// replayed; the same key with another request is refused, and so is a repeat that
+// arrives while the first is still running.
+import { createHash } from 'node:crypto';
+import type { SqlRunner } from '../../db/client.js';
+import { AppError } from '../../errors/app-error.js';
+
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+export type Claim =
+  | { state: 'new' }
+  | { state: 'replay'; status: number; body: unknown };
+
+export interface Idempotency {
+  /** Claims the key for this request, or answers with the stored response. Throws 409/422 otherwise. */
+  claim(userId: string, key: string, fingerprint: string): Promise<Claim>;
+  complete(userId: string, key: string, status: number, body: unknown): Promise<void>;
+  /** Frees the key when the request changed nothing (refused before it started). */
+  abandon(userId: string, key: string): Promise<void>;
+  sweep(): Promise<number>;
+}
+
+export function idempotencyKeyOf(header: string | string[] | undefined): string | null {
+  if (header === undefined) return null;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !KEY.test(value)) {
+    throw new AppError('validation_failed', 'Idempotency-Key must be 1–255 visible ASCII characters', {
+      errors: [{ path: 'headers.idempotency-key', message: 'must be 1–255 visible ASCII characters' }],
+    });
+  }
+  return value;
+}
+
+/** What makes two requests "the same": method, path and body. */
+export function fingerprint(method: string, path: string, body: unknown): string {
+  return createHash('sha256').update(`${method} ${path}\n${JSON.stringify(body ?? null)}`).digest('base64url');
+}
+
+export function createIdempotency(sql: SqlRunner): Idempotency {
+  return {
+    async claim(userId, key, print) {
+      const claimed = await sql.query<{ key: string }>(
+        `INSERT INTO idempotency_keys (user_id, key, fingerprint, created_at, expires_at)
+         VALUES ($1, $2, $3, now(), now() + $4::int * interval '1 millisecond')
+         ON CONFLICT (user_id, key) DO UPDATE
+            SET fingerprint = EXCLUDED.fingerprint, response_status = NULL, response_body = NULL,
+                created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+          WHERE idempotency_keys.expires_at < now()
+         RETURNING key`,
+        [userId, key, print, IDEMPOTENCY_TTL_MS],
+      );
+      if (claimed.length > 0) return { state: 'new' };
+      const [row] = await sql.query<{ fingerprint: string; response_status: number | null; response_body: unknown }>(
+        'SELECT fingerprint, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
+        [userId, key],
+      );
+      // Removed between the two statements (expired and swept): claim again.
+      if (!row) return this.claim(userId, key, print);
+      if (row.fingerprint !== print) {
+        throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used for a different request; use a new key');
+      }
+      if (row.response_status === null) {
+        throw new AppError('idempotency_key_in_use', 'A request with this Idempotency-Key is still running; retry when it has finished');
+      }
+      const body = typeof row.response_body === 'string' ? JSON.parse(row.response_body) : row.response_body;
+      return { state: 'replay', status: row.response_status, body };
+    },
+    async complete(userId, key, status, body) {
+      await sql.query('UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb WHERE user_id = $1 AND key = $2', [
+        userId,
+        key,
+        status,
+        JSON.stringify(body),
+      ]);
+    },
+    async abandon(userId, key) {
+      await sql.query('DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND response_status IS NULL', [userId, key]);
+    },
+    async sweep() {
+      const rows = await sql.query<{ key: string }>('DELETE FROM idempotency_keys WHERE expires_at < now() RETURNING key');
+      return rows.length;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// Wires chatbots, knowledge, conversations and chat turns into the app.
+import type { onRequestHookHandler } from 'fastify';
+import type { AppOptions } from '../../app.js';
+import type { Database } from '../../db/client.js';
+import { createHeartbeats } from '../../http/sse.js';
+import type { App } from '../../http/types.js';
+import type { Clock } from '../../lib/clock.js';
+import { newId } from '../../lib/ids.js';
+import { createChatModel } from '../../llm/models.js';
+import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
+import { createChatbotsRepo } from '../chatbots/chatbots.repo.js';
+import { registerChatbotRoutes } from '../chatbots/chatbots.routes.js';
+import { createChatbotsService } from '../chatbots/chatbots.service.js';
+import { createConversationsRepo } from '../conversations/conversations.repo.js';
+import { registerConversationRoutes } from '../conversations/conversations.routes.js';
+import { createConversationsService } from '../conversations/conversations.service.js';
+import { createKnowledgeRepo } from '../knowledge/knowledge.repo.js';
+import { registerKnowledgeRoutes } from '../knowledge/knowledge.routes.js';
+import { createKnowledgeService } from '../knowledge/knowledge.service.js';
+import { registerChatRoutes } from './chat.routes.js';
+import { createChatService } from './chat.service.js';
+import { createGenerations } from './generations.js';
+import { createIdempotency } from './idempotency.js';
+import { createTurnResponder } from './turn-responder.js';
+import { createTurnsRepo } from './turns.repo.js';
+
+const SWEEP_EVERY_MS = 3_600_000;
+
+export function registerChatFeatures(
+  app: App,
+  deps: { config: AppOptions['config']; database: Database; limiter: RateLimiter; authenticate: onRequestHookHandler; clock: Clock },
+): void {
+  const { config, database, limiter, authenticate, clock } = deps;
+  const { llm } = config;
+
+  const chatbots = createChatbotsService({
+    chatbots: createChatbotsRepo(database.db, newId),
+    clock,
+    models: { allowed: llm.models, default: llm.model },
+  });
+  const knowledge = createKnowledgeService({ knowledge: createKnowledgeRepo(database.db, database.sql), chatbots, clock, newId });
+  const conversations = createConversationsService({ conversations: createConversationsRepo(database.db), chatbots, clock, newId });
+  const generations = createGenerations();
+  const chat = createChatService({
+    turns: createTurnsRepo(database.sql),
+    conversations,
+    knowledge,
+    model: createChatModel(llm),
+    generations,
+    limiter,
+    clock,
+    newId,
+    settings: {
+      defaultModel: llm.model,
+      allowedModels: llm.models,
+      contextTokenBudget: config.contextTokenBudget,
+      maxMessageChars: config.maxMessageChars,
+      messagesPerUser: config.rateLimits.messagesUser,
+    },
+  });
+  const heartbeats = createHeartbeats(config.sseHeartbeatMs);
+  const idempotency = createIdempotency(database.sql);
+  const responder = createTurnResponder({ idempotency, heartbeats });
+
+  registerChatbotRoutes(app, { chatbots, authenticate });
+  registerKnowledgeRoutes(app, { knowledge, authenticate });
+  registerConversationRoutes(app, { conversations, authenticate });
+  registerChatRoutes(app, { chat, responder, authenticate });
+
+  const sweep = setInterval(() => {
+    idempotency.sweep().catch((error: Error) => app.log.warn({ err: { message: error.message } }, 'idempotency sweep failed'));
+  }, SWEEP_EVERY_MS);
+  sweep.unref();
+  // Running replies get the shutdown grace to finish; what remains is stored as interrupted.
+  app.addHook('preClose', async () => {
+    clearInterval(sweep);
+    await generations.drain(config.shutdownGraceMs);
+    heartbeats.stop();
+  });
+}

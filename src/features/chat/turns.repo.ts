@@ -1,0 +1,217 @@
+// The SQL of one chat turn, written to keep round trips few: a turn is begin (lock the
+// conversation, store the user message, read the chatbot), history (+ knowledge, in
+// parallel), and finish (store the reply, release the lock).
+import type { SqlRunner } from '../../db/client.js';
+import type { MessageFields } from '../conversations/conversations.schemas.js';
+
+export interface TurnTarget {
+  conversationId: string;
+  chatbotId: string;
+  title: string | null;
+  context: string | null;
+  systemPrompt: string;
+  greeting: string;
+  model: string;
+  temperature: number | null;
+  maxTokens: number | null;
+  knowledgeChunks: number;
+  useProfile: boolean;
+}
+
+export type HistoryMessage = {
+  id: string;
+  role: 'user' | 'assistant';
+  content: string;
+  status: 'complete' | 'interrupted' | 'failed';
+  tokens: number;
+}
+
+export interface StoredReply {
+  id: string;
+  content: string;
+  status: 'complete' | 'interrupted' | 'failed';
+  tokens: number;
+  model: string;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  latencyMs: number | null;
+  errorCode: string | null;
+  /** The reply this one replaces (regenerate). */
+  replaces: string | null;
+}
+
+export interface TurnsRepo {
+  /** Locks the conversation for `replyId` and stores the user message; null when missing or busy. */
+  begin(userId: string, conversationId: string, lock: { replyId: string; leaseMs: number }, message: { id: string; content: string; tokens: number; title: string | null } | null, now: Date): Promise<TurnTarget | null>;
+  /** Why begin() found nothing. */
+  isBusy(userId: string, conversationId: string): Promise<boolean | null>;
+  /** Newest first, up to `maxTokens` of content (message overhead included). */
+  history(userId: string, conversationId: string, maxTokens: number, overhead: number): Promise<HistoryMessage[]>;
+  /** Stores the reply and releases the lock; null when the conversation is gone. */
+  finish(userId: string, conversationId: string, reply: StoredReply, now: Date): Promise<MessageFields | null>;
+  /** Extends the lock of a reply still being generated. */
+  renew(userId: string, conversationId: string, replyId: string, leaseMs: number): Promise<void>;
+  /** Releases the lock without storing anything. */
+  release(userId: string, conversationId: string, replyId: string): Promise<void>;
+}
+
+const HISTORY_ROWS = 500;
+
+type TargetRow = {
+  id: string;
+  chatbot_id: string;
+  title: string | null;
+  context: string | null;
+  system_prompt: string;
+  greeting: string;
+  model: string;
+  temperature: number | null;
+  max_tokens: number | null;
+  knowledge_chunks: number;
+  use_profile: boolean;
+}
+
+const toTarget = (row: TargetRow): TurnTarget => ({
+  conversationId: row.id,
+  chatbotId: row.chatbot_id,
+  title: row.title,
+  context: row.context,
+  systemPrompt: row.system_prompt,
+  greeting: row.greeting,
+  model: row.model,
+  temperature: row.temperature === null ? null : Number(row.temperature),
+  maxTokens: row.max_tokens === null ? null : Number(row.max_tokens),
+  knowledgeChunks: Number(row.knowledge_chunks),
+  useProfile: row.use_profile,
+});
+
+const BEGIN_WITH_MESSAGE = `
+WITH c AS (
+  UPDATE conversations
+     SET busy_reply_id = $3, busy_until = now() + $4::int * interval '1 millisecond',
+         message_count = message_count + 1, updated_at = $5, title = COALESCE(title, $6)
+   WHERE id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < now())
+  RETURNING id, chatbot_id, title, context
+), m AS (
+  INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
+  SELECT $7::uuid, c.id, $2, 'user', $8::text, 'complete', $9::int, $5::timestamptz FROM c
+)
+SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile
+  FROM c JOIN chatbots b ON b.id = c.chatbot_id`;
+
+const BEGIN_ONLY = `
+WITH c AS (
+  UPDATE conversations
+     SET busy_reply_id = $3, busy_until = now() + $4::int * interval '1 millisecond', updated_at = $5
+   WHERE id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < now())
+  RETURNING id, chatbot_id, title, context
+)
+SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile
+  FROM c JOIN chatbots b ON b.id = c.chatbot_id`;
+
+// The window sum keeps only what fits the budget, so content beyond it never leaves the database.
+const HISTORY = `
+SELECT id, role, content, status, tokens FROM (
+  SELECT id, role, content, status, tokens, sum(tokens + $4) OVER (ORDER BY id DESC) AS running
+    FROM (SELECT id, role, content, status, tokens FROM messages
+           WHERE conversation_id = $1 AND user_id = $2
+           ORDER BY id DESC LIMIT ${HISTORY_ROWS}) recent
+) budgeted
+ WHERE running <= $3
+ ORDER BY id DESC`;
+
+const FINISH = `
+WITH d AS (
+  DELETE FROM messages WHERE id = $13::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant' RETURNING 1
+), r AS (
+  INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, model,
+                        prompt_tokens, completion_tokens, latency_ms, error_code, created_at)
+  SELECT $1::uuid, c.id, c.user_id, 'assistant', $4::text, $5::text, $6::int, $7::text, $8::int, $9::int, $10::int, $11::text, $12::timestamptz
+    FROM conversations c WHERE c.id = $2 AND c.user_id = $3
+  RETURNING id, content, status, created_at, prompt_tokens, completion_tokens, latency_ms, error_code
+), u AS (
+  UPDATE conversations
+     SET message_count = message_count + (SELECT count(*) FROM r) - (SELECT count(*) FROM d),
+         updated_at = $12,
+         busy_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_reply_id END,
+         busy_until = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_until END
+   WHERE id = $2 AND user_id = $3
+)
+SELECT * FROM r`;
+
+export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
+  return {
+    async begin(userId, conversationId, lock, message, now) {
+      const rows = message
+        ? await sql.query<TargetRow>(BEGIN_WITH_MESSAGE, [conversationId, userId, lock.replyId, lock.leaseMs, now, message.title, message.id, message.content, message.tokens])
+        : await sql.query<TargetRow>(BEGIN_ONLY, [conversationId, userId, lock.replyId, lock.leaseMs, now]);
+      return rows[0] ? toTarget(rows[0]) : null;
+    },
+    async isBusy(userId, conversationId) {
+      const rows = await sql.query<{ busy: boolean }>(
+        'SELECT (busy_until IS NOT NULL AND busy_until >= now()) AS busy FROM conversations WHERE id = $1 AND user_id = $2',
+        [conversationId, userId],
+      );
+      return rows[0] ? rows[0].busy : null;
+    },
+    async history(userId, conversationId, maxTokens, overhead) {
+      const rows = await sql.query<HistoryMessage>(HISTORY, [conversationId, userId, maxTokens, overhead]);
+      return rows.map((row) => ({ ...row, tokens: Number(row.tokens) }));
+    },
+    async finish(userId, conversationId, reply, now) {
+      const rows = await sql.query<{
+        id: string;
+        content: string;
+        status: StoredReply['status'];
+        created_at: Date | string;
+        prompt_tokens: number | null;
+        completion_tokens: number | null;
+        latency_ms: number | null;
+        error_code: string | null;
+      }>(FINISH, [
+        reply.id,
+        conversationId,
+        userId,
+        reply.content,
+        reply.status,
+        reply.tokens,
+        reply.model,
+        reply.promptTokens,
+        reply.completionTokens,
+        reply.latencyMs,
+        reply.errorCode,
+        now,
+        reply.replaces,
+      ]);
+      const row = rows[0];
+      if (!row) return null;
+      return {
+        id: row.id,
+        role: 'assistant',
+        content: row.content,
+        status: row.status,
+        createdAt: new Date(row.created_at),
+        promptTokens: row.prompt_tokens,
+        completionTokens: row.completion_tokens,
+        latencyMs: row.latency_ms,
+        errorCode: row.error_code,
+        feedbackRating: null,
+        feedbackComment: null,
+      };
+    },
+    async renew(userId, conversationId, replyId, leaseMs) {
+      await sql.query(
+        `UPDATE conversations SET busy_until = now() + $4::int * interval '1 millisecond'
+          WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3`,
+        [conversationId, userId, replyId, leaseMs],
+      );
+    },
+    async release(userId, conversationId, replyId) {
+      await sql.query(
+        `UPDATE conversations SET busy_reply_id = NULL, busy_until = NULL
+          WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3`,
+        [conversationId, userId, replyId],
+      );
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import type { onRequestHookHandler } from 'fastify';
+import { Type } from 'typebox';
+import { IdParams } from '../../http/params.js';
+import { bearerSecurity, problems } from '../../http/schemas.js';
+import type { App } from '../../http/types.js';
+import { callerOf } from '../auth/authenticate.js';
+import { ChatbotPage, ChatbotSchema, CreateChatbotBody, ListChatbotsQuery, UpdateChatbotBody } from './chatbots.schemas.js';
+import type { ChatbotsService } from './chatbots.service.js';
+
+const tags = ['chatbots'];
+
+export function registerChatbotRoutes(app: App, deps: { chatbots: ChatbotsService; authenticate: onRequestHookHandler }): void {
+  const { chatbots, authenticate } = deps;
+  const security = bearerSecurity;
+
+  app.post(
+    '/v1/chatbots',
+    {
+      onRequest: authenticate,
+      schema: { tags, security, summary: 'Create a chatbot', body: CreateChatbotBody, response: { 201: ChatbotSchema, ...problems(400, 401, 409, 413, 422) } },
+    },
+    async (request, reply) => reply.code(201).send(await chatbots.create(callerOf(request), request.body)),
+  );
+
+  app.get(
+    '/v1/chatbots',
+    {
+      onRequest: authenticate,
+      schema: { tags, security, summary: 'Your chatbots, newest first', querystring: ListChatbotsQuery, response: { 200: ChatbotPage, ...problems(401, 403, 422) } },
+    },
+    async (request) => chatbots.list(callerOf(request), request.query),
+  );
+
+  app.get(
+    '/v1/chatbots/:id',
+    { onRequest: authenticate, schema: { tags, security, summary: 'One of your chatbots', params: IdParams, response: { 200: ChatbotSchema, ...problems(401, 404) } } },
+    async (request) => chatbots.get(callerOf(request), request.params.id),
+  );
+
+  app.patch(
+    '/v1/chatbots/:id',
+    {
+      onRequest: authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'Change a chatbot',
+        params: IdParams,
+        body: UpdateChatbotBody,
+        response: { 200: ChatbotSchema, ...problems(400, 401, 404, 409, 413, 422) },
+      },
+    },
+    async (request) => chatbots.update(callerOf(request), request.params.id, request.body),
+  );
+
+  app.delete(
+    '/v1/chatbots/:id',
+    {
+      onRequest: authenticate,
+      schema: { tags, security, summary: 'Delete a chatbot with its knowledge and conversations', params: IdParams, response: { 204: Type.Null(), ...problems(401, 404) } },
+    },
+    async (request, reply) => {
+      await chatbots.remove(callerOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+}

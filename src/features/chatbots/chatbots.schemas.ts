@@ -1,0 +1,109 @@
+import { Type, type Static } from 'typebox';
+import type { ChatbotRow } from '../../db/schema.js';
+import { CursorQuery, LimitQuery, pageOf } from '../../http/pagination.js';
+
+const Slug = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$',
+  description: 'URL-safe: lowercase letters, digits and inner hyphens',
+});
+const Origin = Type.String({ maxLength: 300, pattern: '^https?://[^/\\s?#]+$', description: 'An origin such as https://example.com' });
+
+const writable = {
+  name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
+  description: Type.String({ maxLength: 2000 }),
+  slug: Slug,
+  is_public: Type.Boolean(),
+  system_prompt: Type.String({ maxLength: 20_000 }),
+  greeting: Type.String({ maxLength: 2000 }),
+  model: Type.String({ minLength: 1, maxLength: 200, description: 'One of the models the server allows (LLM_MODELS)' }),
+  temperature: Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()]),
+  max_tokens: Type.Union([Type.Integer({ minimum: 1, maximum: 200_000 }), Type.Null()]),
+  use_profile: Type.Boolean(),
+  allowed_origins: Type.Array(Origin, { maxItems: 50 }),
+  token_budget_monthly: Type.Union([Type.Integer({ minimum: 0, maximum: 1e15 }), Type.Null()]),
+};
+
+const { name, ...rest } = writable;
+const optionalRest = {
+  description: Type.Optional(rest.description),
+  slug: Type.Optional(rest.slug),
+  is_public: Type.Optional(rest.is_public),
+  system_prompt: Type.Optional(rest.system_prompt),
+  greeting: Type.Optional(rest.greeting),
+  model: Type.Optional(rest.model),
+  temperature: Type.Optional(rest.temperature),
+  max_tokens: Type.Optional(rest.max_tokens),
+  use_profile: Type.Optional(rest.use_profile),
+  allowed_origins: Type.Optional(rest.allowed_origins),
+  token_budget_monthly: Type.Optional(rest.token_budget_monthly),
+};
+
+export const CreateChatbotBody = Type.Object({ name, ...optionalRest }, { additionalProperties: false, title: 'NewChatbot' });
+export type CreateChatbotInput = Static<typeof CreateChatbotBody>;
+
+export const UpdateChatbotBody = Type.Object(
+  { name: Type.Optional(name), ...optionalRest },
+  { additionalProperties: false, minProperties: 1, title: 'ChatbotChanges' },
+);
+export type UpdateChatbotInput = Static<typeof UpdateChatbotBody>;
+
+export const ChatbotSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    name: Type.String(),
+    description: Type.String(),
+    slug: Type.String(),
+    is_public: Type.Boolean(),
+    is_default: Type.Boolean({ description: 'The chatbot used when a client names none' }),
+    system_prompt: Type.String(),
+    greeting: Type.String(),
+    model: Type.String(),
+    temperature: Type.Union([Type.Number(), Type.Null()]),
+    max_tokens: Type.Union([Type.Integer(), Type.Null()]),
+    use_profile: Type.Boolean(),
+    allowed_origins: Type.Array(Type.String()),
+    token_budget_monthly: Type.Union([Type.Integer(), Type.Null()]),
+    collect: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+    webhook_url: Type.Union([Type.String(), Type.Null()]),
+    created_at: Type.String({ format: 'date-time' }),
+    updated_at: Type.String({ format: 'date-time' }),
+  },
+  { title: 'Chatbot' },
+);
+export type Chatbot = Static<typeof ChatbotSchema>;
+
+export const ChatbotPage = pageOf(ChatbotSchema, 'ChatbotPage');
+
+export const ListChatbotsQuery = Type.Object(
+  {
+    limit: LimitQuery,
+    cursor: Type.Optional(CursorQuery),
+    all: Type.Optional(Type.Boolean({ description: 'Admins: every user\'s chatbots' })),
+  },
+  { additionalProperties: false },
+);
+
+export function toChatbot(row: ChatbotRow): Chatbot {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    slug: row.slug,
+    is_public: row.isPublic,
+    is_default: row.isDefault,
+    system_prompt: row.systemPrompt,
+    greeting: row.greeting,
+    model: row.model,
+    temperature: row.temperature,
+    max_tokens: row.maxTokens,
+    use_profile: row.useProfile,
+    allowed_origins: row.allowedOrigins,
+    token_budget_monthly: row.tokenBudgetMonthly,
+    collect: (row.collect as Record<string, unknown> | null) ?? null,
+    webhook_url: row.webhookUrl,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}

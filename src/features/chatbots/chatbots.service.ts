@@ -1,0 +1,112 @@
+import { AppError } from '../../errors/app-error.js';
+import { decodeCursor, isIsoTime, toPage, type Page } from '../../http/pagination.js';
+import type { Clock } from '../../lib/clock.js';
+import { isUuid } from '../../lib/ids.js';
+import type { Caller } from '../auth/session-guard.js';
+import type { ChatbotChanges, ChatbotsRepo, ChatbotValues } from './chatbots.repo.js';
+import { toChatbot, type Chatbot, type CreateChatbotInput, type UpdateChatbotInput } from './chatbots.schemas.js';
+import type { ChatbotRow } from '../../db/schema.js';
+import { slugify } from './slugs.js';
+
+export interface ChatbotsService {
+  create(caller: Caller, input: CreateChatbotInput): Promise<Chatbot>;
+  list(caller: Caller, query: { limit: number; cursor?: string; all?: boolean }): Promise<Page<Chatbot>>;
+  get(caller: Caller, id: string): Promise<Chatbot>;
+  update(caller: Caller, id: string, input: UpdateChatbotInput): Promise<Chatbot>;
+  remove(caller: Caller, id: string): Promise<void>;
+  /** The chatbot a request names (must be the caller's), or the caller's default, created on first need. */
+  resolve(caller: Caller, id: string | undefined): Promise<ChatbotRow>;
+}
+
+export interface ChatbotsDeps {
+  chatbots: ChatbotsRepo;
+  clock: Clock;
+  models: { allowed: readonly string[]; default: string };
+}
+
+const notFound = () => new AppError('not_found', 'No chatbot with this id');
+const slugTaken = (slug: string) => new AppError('slug_taken', `The slug "${slug}" is taken; choose another`);
+
+function toValues(input: UpdateChatbotInput): ChatbotChanges {
+  const map: Record<string, keyof ChatbotValues> = {
+    name: 'name',
+    description: 'description',
+    slug: 'slug',
+    is_public: 'isPublic',
+    system_prompt: 'systemPrompt',
+    greeting: 'greeting',
+    model: 'model',
+    temperature: 'temperature',
+    max_tokens: 'maxTokens',
+    use_profile: 'useProfile',
+    allowed_origins: 'allowedOrigins',
+    token_budget_monthly: 'tokenBudgetMonthly',
+  };
+  const values: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(input)) {
+    if (value !== undefined && map[field]) values[map[field]] = value;
+  }
+  return values as ChatbotChanges;
+}
+
+export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
+  const { chatbots, clock, models } = deps;
+
+  function checkModel(model: string | undefined) {
+    if (model !== undefined && !models.allowed.includes(model)) {
+      throw new AppError('validation_failed', 'This server does not offer that model', {
+        errors: [{ path: 'body.model', message: `must be one of: ${models.allowed.join(', ')}` }],
+      });
+    }
+  }
+
+  async function owned(caller: Caller, id: string): Promise<ChatbotRow> {
+    if (!isUuid(id)) throw notFound();
+    const row = await chatbots.find(caller.user.id, id.toLowerCase());
+    if (!row) throw notFound();
+    return row;
+  }
+
+  return {
+    async create(caller, input) {
+      checkModel(input.model);
+      const { slug: _slug, ...changes } = toValues(input);
+      const values = { ...changes, name: input.name.trim(), model: input.model ?? models.default };
+      const slug = input.slug ? { exact: input.slug } : { base: slugify(values.name) };
+      const row = await chatbots.insert(caller.user.id, values, slug, clock.now());
+      if (!row) throw slugTaken(input.slug!);
+      return toChatbot(row);
+    },
+    async list(caller, query) {
+      if (query.all && caller.user.role !== 'admin') throw new AppError('forbidden', 'Only admins may list every user\'s chatbots');
+      const after = decodeCursor(query.cursor, [isIsoTime, isUuid]);
+      const rows = await chatbots.list(query.all ? null : caller.user.id, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
+      return toPage(rows, query.limit, toChatbot, (row) => [row.createdAt.toISOString(), row.id]);
+    },
+    async get(caller, id) {
+      return toChatbot(await owned(caller, id));
+    },
+    async update(caller, id, input) {
+      checkModel(input.model);
+      const current = await owned(caller, id);
+      const changes = toValues(input);
+      if (changes.name !== undefined) changes.name = changes.name.trim();
+      const row = await chatbots.update(caller.user.id, current.id, changes, clock.now());
+      if (row === null) throw slugTaken(input.slug!);
+      if (!row) throw notFound();
+      return toChatbot(row);
+    },
+    async remove(caller, id) {
+      const row = await owned(caller, id);
+      if (!(await chatbots.remove(caller.user.id, row.id))) throw notFound();
+    },
+    async resolve(caller, id) {
+      if (id !== undefined) return owned(caller, id);
+      const existing = await chatbots.findDefault(caller.user.id);
+      if (existing) return existing;
+      const values: Omit<ChatbotValues, 'slug'> = { name: 'Assistant', model: models.default, isDefault: true };
+      const row = await chatbots.insert(caller.user.id, values, { base: slugify(`${caller.user.username}-assistant`) }, clock.now());
+      return row!;
+    },
+  };
+}

@@ -1,0 +1,24 @@
+const MAX_BASE = 50;
+
+/** "Acme Support!" → "acme-support"; names with no Latin letters or digits fall back to "chatbot". */
+export function slugify(name: string): string {
+  const base = name
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, MAX_BASE)
+    .replace(/-+$/g, '');
+  return base || 'chatbot';
+}
+
+/** The first free slug: base, then base-2, base-3… given the taken ones that share the base. */
+export function nextFreeSlug(base: string, taken: readonly string[]): string {
+  const used = new Set(taken);
+  if (!used.has(base)) return base;
+  for (let n = 2; ; n++) {
+    const candidate = `${base}-${n}`;
+    if (!used.has(candidate)) return candidate;
+  }
+}

@@ -1,0 +1,106 @@
+import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { conversations, messages, type ConversationRow, type MessageRow } from '../../db/schema.js';
+
+export interface ConversationFilter {
+  chatbotId?: string;
+  status?: 'active' | 'completed';
+}
+
+export type ConversationChanges = Partial<Pick<ConversationRow, 'title' | 'status' | 'context'>>;
+
+export interface ConversationsRepo {
+  insert(row: Pick<ConversationRow, 'id' | 'userId' | 'chatbotId' | 'title' | 'context'>, now: Date): Promise<ConversationRow>;
+  find(userId: string, id: string): Promise<ConversationRow | undefined>;
+  /** Newest activity first; `after` is the (updated_at, id) of the last row seen. */
+  list(userId: string, filter: ConversationFilter, limit: number, after: [Date, string] | null): Promise<ConversationRow[]>;
+  update(userId: string, id: string, changes: ConversationChanges, now: Date): Promise<ConversationRow | undefined>;
+  remove(userId: string, id: string): Promise<boolean>;
+  /** Deletes every message unless a reply is being generated: 'busy', 'gone' or 'cleared'. */
+  clear(userId: string, id: string, now: Date): Promise<'busy' | 'gone' | 'cleared'>;
+  /** Oldest first; `after` is the id of the last message seen (ids are time-ordered). */
+  messages(userId: string, conversationId: string, limit: number, after: string | null): Promise<MessageRow[]>;
+  findMessage(userId: string, id: string): Promise<MessageRow | undefined>;
+  setFeedback(userId: string, id: string, rating: 'like' | 'dislike' | null, comment: string | null): Promise<MessageRow | undefined>;
+}
+
+export function createConversationsRepo(db: Db): ConversationsRepo {
+  const owned = (userId: string, id: string) => and(eq(conversations.id, id), eq(conversations.userId, userId));
+
+  return {
+    async insert(row, now) {
+      const [created] = await db
+        .insert(conversations)
+        .values({ ...row, createdAt: now, updatedAt: now })
+        .returning();
+      return created!;
+    },
+    async find(userId, id) {
+      const [row] = await db.select().from(conversations).where(owned(userId, id)).limit(1);
+      return row;
+    },
+    async list(userId, filter, limit, after) {
+      const conditions: SQL[] = [eq(conversations.userId, userId)];
+      if (filter.chatbotId) conditions.push(eq(conversations.chatbotId, filter.chatbotId));
+      if (filter.status) conditions.push(eq(conversations.status, filter.status));
+      if (after) conditions.push(sql`(${conversations.updatedAt}, ${conversations.id}) < (${after[0]}, ${after[1]})`);
+      return db
+        .select()
+        .from(conversations)
+        .where(and(...conditions))
+        .orderBy(desc(conversations.updatedAt), desc(conversations.id))
+        .limit(limit + 1);
+    },
+    async update(userId, id, changes, now) {
+      const [row] = await db
+        .update(conversations)
+        .set({ ...changes, updatedAt: now })
+        .where(owned(userId, id))
+        .returning();
+      return row;
+    },
+    async remove(userId, id) {
+      const rows = await db.delete(conversations).where(owned(userId, id)).returning({ id: conversations.id });
+      return rows.length > 0;
+    },
+    async clear(userId, id, now) {
+      return db.transaction(async (tx) => {
+        const [row] = await tx
+          .update(conversations)
+          .set({ messageCount: 0, updatedAt: now })
+          .where(and(owned(userId, id), sql`(${conversations.busyUntil} IS NULL OR ${conversations.busyUntil} < now())`))
+          .returning({ id: conversations.id });
+        if (!row) {
+          const [exists] = await tx.select({ id: conversations.id }).from(conversations).where(owned(userId, id));
+          return exists ? 'busy' : 'gone';
+        }
+        await tx.delete(messages).where(and(eq(messages.conversationId, id), eq(messages.userId, userId)));
+        return 'cleared';
+      });
+    },
+    async messages(userId, conversationId, limit, after) {
+      return db
+        .select()
+        .from(messages)
+        .where(and(eq(messages.conversationId, conversationId), eq(messages.userId, userId), after ? sql`${messages.id} > ${after}` : undefined))
+        .orderBy(asc(messages.id))
+        .limit(limit + 1);
+    },
+    async findMessage(userId, id) {
+      const [row] = await db
+        .select()
+        .from(messages)
+        .where(and(eq(messages.id, id), eq(messages.userId, userId)))
+        .limit(1);
+      return row;
+    },
+    async setFeedback(userId, id, rating, comment) {
+      const [row] = await db
+        .update(messages)
+        .set({ feedbackRating: rating, feedbackComment: comment })
+        .where(and(eq(messages.id, id), eq(messages.userId, userId), eq(messages.role, 'assistant')))
+        .returning();
+      return row;
+    },
+  };
+}

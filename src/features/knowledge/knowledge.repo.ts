@@ -1,0 +1,99 @@
+import { and, desc, eq, sql } from 'drizzle-orm';
+import type { Db, SqlRunner } from '../../db/client.js';
+import { chatbots, knowledgeChunks, knowledgeDocuments, type KnowledgeDocumentRow } from '../../db/schema.js';
+import type { KnowledgeHit } from '../../llm/types.js';
+
+export interface NewChunk {
+  content: string;
+  tokens: number;
+  /** A tsvector literal (search-text.ts). */
+  search: string;
+}
+
+type DocumentSummary = Pick<KnowledgeDocumentRow, 'id' | 'title' | 'chunkCount' | 'createdAt'>;
+
+export interface KnowledgeRepo {
+  insert(userId: string, chatbotId: string, doc: { id: string; title: string; content: string }, chunks: NewChunk[], ids: () => string, now: Date): Promise<DocumentSummary>;
+  list(userId: string, chatbotId: string, limit: number, after: [Date, string] | null): Promise<DocumentSummary[]>;
+  remove(userId: string, chatbotId: string, documentId: string): Promise<boolean>;
+  /** Best chunks for a tsquery literal, by full-text rank. */
+  search(userId: string, chatbotId: string, query: string, limit: number): Promise<Array<KnowledgeHit & { tokens: number }>>;
+}
+
+const summary = {
+  id: knowledgeDocuments.id,
+  title: knowledgeDocuments.title,
+  chunkCount: knowledgeDocuments.chunkCount,
+  createdAt: knowledgeDocuments.createdAt,
+};
+
+export function createKnowledgeRepo(db: Db, raw: SqlRunner): KnowledgeRepo {
+  return {
+    async insert(userId, chatbotId, doc, chunks, ids, now) {
+      return db.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(knowledgeDocuments)
+          .values({ ...doc, chatbotId, userId, chunkCount: chunks.length, createdAt: now })
+          .returning(summary);
+        if (chunks.length > 0) {
+          await tx.insert(knowledgeChunks).values(
+            chunks.map((chunk, position) => ({
+              id: ids(),
+              documentId: doc.id,
+              chatbotId,
+              userId,
+              position,
+              content: chunk.content,
+              tokens: chunk.tokens,
+              search: chunk.search,
+            })),
+          );
+        }
+        await tx
+          .update(chatbots)
+          .set({ knowledgeChunks: sql`${chatbots.knowledgeChunks} + ${chunks.length}` })
+          .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)));
+        return row!;
+      });
+    },
+    async list(userId, chatbotId, limit, after) {
+      return db
+        .select(summary)
+        .from(knowledgeDocuments)
+        .where(
+          and(
+            eq(knowledgeDocuments.chatbotId, chatbotId),
+            eq(knowledgeDocuments.userId, userId),
+            after ? sql`(${knowledgeDocuments.createdAt}, ${knowledgeDocuments.id}) < (${after[0]}, ${after[1]})` : undefined,
+          ),
+        )
+        .orderBy(desc(knowledgeDocuments.createdAt), desc(knowledgeDocuments.id))
+        .limit(limit + 1);
+    },
+    async remove(userId, chatbotId, documentId) {
+      return db.transaction(async (tx) => {
+        const [gone] = await tx
+          .delete(knowledgeDocuments)
+          .where(and(eq(knowledgeDocuments.id, documentId), eq(knowledgeDocuments.chatbotId, chatbotId), eq(knowledgeDocuments.userId, userId)))
+          .returning({ chunks: knowledgeDocuments.chunkCount });
+        if (!gone) return false;
+        await tx
+          .update(chatbots)
+          .set({ knowledgeChunks: sql`greatest(${chatbots.knowledgeChunks} - ${gone.chunks}, 0)` })
+          .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)));
+        return true;
+      });
+    },
+    async search(userId, chatbotId, query, limit) {
+      const rows = await raw.query<{ content: string; rank: number; tokens: number }>(
+        `SELECT content, tokens, ts_rank(search, q) AS rank
+           FROM knowledge_chunks, CAST($3 AS tsquery) AS q
+          WHERE chatbot_id = $1 AND user_id = $2 AND search @@ q
+          ORDER BY rank DESC, document_id, position
+          LIMIT $4`,
+        [chatbotId, userId, query, limit],
+      );
+      return rows.map((row) => ({ content: row.content, tokens: Number(row.tokens), rank: Number(row.rank) }));
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { AppError } from '../../errors/app-error.js';
+import { decodeCursor, isIsoTime, toPage, type Page } from '../../http/pagination.js';
+import type { Clock } from '../../lib/clock.js';
+import { isUuid } from '../../lib/ids.js';
+import type { KnowledgeHit } from '../../llm/types.js';
+import type { Caller } from '../auth/session-guard.js';
+import type { ChatbotsService } from '../chatbots/chatbots.service.js';
+import { chunkDocument } from './chunking.js';
+import type { KnowledgeRepo } from './knowledge.repo.js';
+import { toDocument, type CreateDocumentInput, type Document } from './knowledge.schemas.js';
+import { toTsqueryLiteral, toTsvectorLiteral } from './search-text.js';
+
+export interface KnowledgeService {
+  add(caller: Caller, chatbotId: string, input: CreateDocumentInput): Promise<Document>;
+  list(caller: Caller, chatbotId: string, query: { limit: number; cursor?: string }): Promise<Page<Document>>;
+  remove(caller: Caller, chatbotId: string, documentId: string): Promise<void>;
+}
+
+export interface KnowledgeSearch {
+  /** The chunks most relevant to `text`, best first, within `maxTokens` in all. */
+  find(userId: string, chatbotId: string, text: string, maxTokens: number): Promise<KnowledgeHit[]>;
+}
+
+const CHUNK_TOKENS = 400;
+const CANDIDATES = 8;
+const MAX_HITS = 3;
+
+export function createKnowledgeService(deps: { knowledge: KnowledgeRepo; chatbots: ChatbotsService; clock: Clock; newId: () => string }): KnowledgeService & KnowledgeSearch {
+  const { knowledge, chatbots, clock, newId } = deps;
+
+  return {
+    async add(caller, chatbotId, input) {
+      const chatbot = await chatbots.resolve(caller, chatbotId);
+      const chunks = chunkDocument(input.content, { maxTokens: CHUNK_TOKENS }).map((chunk) => ({
+        content: chunk.content,
+        tokens: chunk.tokens,
+        // The title is searchable too: a question naming the document finds its chunks.
+        search: toTsvectorLiteral(`${input.title}\n${chunk.content}`),
+      }));
+      const doc = { id: newId(), title: input.title.trim(), content: input.content };
+      return toDocument(await knowledge.insert(caller.user.id, chatbot.id, doc, chunks, newId, clock.now()));
+    },
+    async list(caller, chatbotId, query) {
+      const chatbot = await chatbots.resolve(caller, chatbotId);
+      const after = decodeCursor(query.cursor, [isIsoTime, isUuid]);
+      const rows = await knowledge.list(caller.user.id, chatbot.id, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
+      return toPage(rows, query.limit, toDocument, (row) => [row.createdAt.toISOString(), row.id]);
+    },
+    async remove(caller, chatbotId, documentId) {
+      const chatbot = await chatbots.resolve(caller, chatbotId);
+      const gone = isUuid(documentId) && (await knowledge.remove(caller.user.id, chatbot.id, documentId.toLowerCase()));
+      if (!gone) throw new AppError('not_found', 'No knowledge document with this id');
+    },
+    async find(userId, chatbotId, text, maxTokens) {
+      const query = toTsqueryLiteral(text);
+      if (!query) return [];
+      const hits = await knowledge.search(userId, chatbotId, query, CANDIDATES);
+      const chosen: KnowledgeHit[] = [];
+      let spent = 0;
+      for (const hit of hits) {
+        if (chosen.length >= MAX_HITS || spent + hit.tokens > maxTokens) break;
+        chosen.push({ content: hit.content, rank: hit.rank });
+        spent += hit.tokens;
+      }
+      return chosen;
+    },
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Language-neutral full-text terms. PostgreSQL's own parser depends on the database locale
+ * and keeps a run of Chinese as one token (電路板 is never found inside 我們生產電路板), so
+ * Parley builds lexemes here and hands PostgreSQL literal tsvector/tsquery values, which
+ * the casts store as given instead of parsing them again.
+ */
+
+const words = new Intl.Segmenter(undefined, { granularity: 'word' });
+
+/** Scripts written without spaces between words, where dictionaries disagree on word edges. */
+const CJK = /[\p{Script_Extensions=Han}\p{Script_Extensions=Hiragana}\p{Script_Extensions=Katakana}\p{Script_Extensions=Hangul}]/u;
+const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
+const LETTER_DIGIT_OR_MARK = /[\p{L}\p{N}\p{M}]/u;
+/** Typographic apostrophes would otherwise keep "it’s" and "it's" apart. */
+const CURLY_APOSTROPHE = /[\u2018\u2019]/g;
+
+const MAX_TERM_LENGTH = 100;
+const MAX_POSITION = 16383;
+const MAX_POSITIONS_PER_LEXEME = 256;
+const MAX_LEXEME_BYTES = 2046;
+/** PostgreSQL rejects tsvectors whose lexemes add up to 1 MB; stay clear with room for positions. */
+const MAX_LITERAL_BYTES = 1_000_000;
+const MAX_QUERY_TERMS = 64;
+
+interface Term {
+  term: string;
+  position: number;
+}
+
+const isCjk = (char: string) => CJK.test(char) && LETTER_DIGIT_OR_MARK.test(char);
+
+/**
+ * Bigrams over every run of CJK characters, including across word edges: ICU's dictionary
+ * may cut the same phrase differently in a document and in a query (or after an ICU
+ * upgrade), but any two-character sub-phrase of the document is always one of its bigrams.
+ * A bigram equal to the word itself is skipped so two-character words are not counted twice.
+ */
+function cjkBigrams(word: string, previous: string | undefined): string[] {
+  const bigrams: string[] = [];
+  let last = previous;
+  for (const char of word) {
+    if (!isCjk(char)) {
+      last = undefined;
+      continue;
+    }
+    if (last !== undefined && last + char !== word) bigrams.push(last + char);
+    last = char;
+  }
+  return bigrams;
+}
+
+function lastChar(s: string): string | undefined {
+  const chars = Array.from(s);
+  return chars[chars.length - 1];
+}
+
+function keep(term: string): boolean {
+  return LETTER_OR_DIGIT.test(term) && Array.from(term).length <= MAX_TERM_LENGTH;
+}
+
+/** Terms with 1-based word positions; bigrams share the position of the word they end in. */
+function positionedTerms(text: string): Term[] {
+  const normalized = text.normalize('NFKC').replace(CURLY_APOSTROPHE, "'").toLowerCase();
+  const terms: Term[] = [];
+  let position = 0;
+  let previousCjk: string | undefined;
+  for (const { segment, isWordLike } of words.segment(normalized)) {
+    if (!isWordLike) {
+      previousCjk = undefined;
+      continue;
+    }
+    const found = [segment, ...cjkBigrams(segment, previousCjk)].filter(keep);
+    const tail = lastChar(segment);
+    previousCjk = tail !== undefined && isCjk(tail) ? tail : undefined;
+    if (found.length === 0) continue;
+    position++;
+    for (const term of found) terms.push({ term, position });
+  }
+  return terms;
+}
+
+/** Lexemes in order of appearance, with repeats, as stored in and searched for in the index. */
+export function searchTerms(text: string): string[] {
+  return positionedTerms(text).map(({ term }) => term);
+}
+
+/** Quoting for both tsvector and tsquery literals: quotes doubled, backslashes escaped. */
+function quote(term: string): string {
+  return `'${term.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+function byteLength(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+/** Lexeme → its distinct positions, capped the way PostgreSQL would otherwise reject or clamp them. */
+function positionsByLexeme(text: string): Map<string, number[]> {
+  const lexemes = new Map<string, number[]>();
+  for (const { term, position } of positionedTerms(text)) {
+    if (byteLength(term) >= MAX_LEXEME_BYTES) continue;
+    const capped = Math.min(position, MAX_POSITION);
+    const positions = lexemes.get(term) ?? [];
+    if (positions.length === 0) lexemes.set(term, positions);
+    if (positions.length < MAX_POSITIONS_PER_LEXEME && positions[positions.length - 1] !== capped) positions.push(capped);
+  }
+  return lexemes;
+}
+
+/**
+ * A tsvector literal such as `'term':1,5 'other':2`, to be cast with `::tsvector`.
+ * Empty text gives '', which PostgreSQL accepts as the empty tsvector.
+ */
+export function toTsvectorLiteral(text: string): string {
+  const entries: string[] = [];
+  let bytes = 0;
+  for (const [lexeme, positions] of positionsByLexeme(text)) {
+    const entry = `${quote(lexeme)}:${positions.join(',')}`;
+    const size = byteLength(entry) + 1;
+    // Lexemes come in order of first appearance, so a huge document keeps its beginning.
+    if (bytes + size > MAX_LITERAL_BYTES) break;
+    entries.push(entry);
+    bytes += size;
+  }
+  return entries.join(' ');
+}
+
+/**
+ * A tsquery literal matching any of the text's distinct terms (`'a' | 'b'`), to be cast
+ * with `::tsquery`; null when the text has no terms. OR, because ts_rank then orders
+ * documents by how many terms they share, and a question rarely repeats a document's words.
+ */
+export function toTsqueryLiteral(text: string): string | null {
+  const distinct = [...new Set(searchTerms(text))]
+    .filter((term) => byteLength(term) < MAX_LEXEME_BYTES)
+    .slice(0, MAX_QUERY_TERMS);
+  return distinct.length === 0 ? null : distinct.map(quote).join(' | ');
+}

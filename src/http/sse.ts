@@ -1,0 +1,99 @@
+// Server-Sent Events (§6.1): headers go out at once, every event is written the moment
+// it exists (no buffering), a comment heartbeat keeps proxies from closing idle streams.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+export interface EventStream {
+  send(event: string, data: unknown): void;
+  end(): void;
+  /** Aborts when the client goes away before the stream ended. */
+  readonly clientGone: AbortSignal;
+  readonly open: boolean;
+}
+
+export interface Heartbeats {
+  add(stream: { beat(): void }): () => void;
+  size(): number;
+  stop(): void;
+}
+
+/** One timer for every open stream, rather than one per stream. */
+export function createHeartbeats(intervalMs: number): Heartbeats {
+  const streams = new Set<{ beat(): void }>();
+  let timer: NodeJS.Timeout | null = null;
+  return {
+    add(stream) {
+      streams.add(stream);
+      if (!timer) {
+        timer = setInterval(() => {
+          for (const each of streams) each.beat();
+        }, intervalMs);
+        timer.unref();
+      }
+      return () => {
+        streams.delete(stream);
+        if (streams.size === 0 && timer) {
+          clearInterval(timer);
+          timer = null;
+        }
+      };
+    },
+    size: () => streams.size,
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      streams.clear();
+    },
+  };
+}
+
+export function wantsEventStream(request: FastifyRequest, stream: boolean | undefined): boolean {
+  if (stream !== undefined) return stream;
+  return /\btext\/event-stream\b/i.test(request.headers.accept ?? '');
+}
+
+/** Takes the response over from Fastify and writes the SSE head now. */
+export function openEventStream(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats): EventStream {
+  const raw = reply.raw;
+  const controller = new AbortController();
+  let open = true;
+  reply.hijack();
+  // Headers set by hooks (request id, CORS) live on the Fastify reply until it sends.
+  raw.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  raw.flushHeaders();
+  request.raw.socket?.setNoDelay(true);
+
+  const forget = heartbeats.add({ beat: () => open && raw.write(': keep-alive\n\n') });
+  const close = () => {
+    if (!open) return;
+    open = false;
+    forget();
+  };
+  raw.on('close', () => {
+    if (open) controller.abort(new Error('client left'));
+    close();
+  });
+
+  return {
+    send(event, data) {
+      if (!open) return;
+      raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    end() {
+      if (!open) return;
+      close();
+      raw.end();
+    },
+    get clientGone() {
+      return controller.signal;
+    },
+    get open() {
+      return open;
+    },
+  };
+}
