@@ -66,7 +66,9 @@ function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv): Omit<C
     lines.push(line);
     if (lines.length > 40) lines.shift();
   };
+  // Parley logs (JSON lines) go to stdout, its fatal one-liners to stderr: keep both.
   createInterface({ input: child.stderr! }).on('line', keep);
+  if (name.startsWith('parley')) createInterface({ input: child.stdout! }).on('line', keep);
   child.on('exit', () => live.delete(child));
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;

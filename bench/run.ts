@@ -218,7 +218,7 @@ async function main(): Promise<void> {
   say('stopping the shared fake LLM, baseline and Parley before phase 5');
   await Promise.all([fake.stop(), baselineProcess.stop(), parleyProcess.stop()]);
 
-  await phase(5, `${STREAMS.toLocaleString('en-US')} concurrent open streams`, 'Each stream is a raw node:http request on its own socket (no keep-alive) that counts as open once `message.start` arrived; the fake LLM sends one word and then waits 10 minutes, so every upstream call stays open. RSS per stream = (RSS with all open − RSS before opening, after creating the conversations and a 2 s pause) ÷ streams. Then every client socket is destroyed at once and we watch the fake LLM’s open calls drop to 0.', (section, say) =>
+  await phase(5, `${STREAMS.toLocaleString('en-US')} concurrent open streams`, 'Each stream is a raw node:http request on its own socket (no keep-alive) that counts as open once `message.start` arrived; the fake LLM sends one word at once and then one every 20 s, so every upstream call stays open (a live but slow model; Parley’s default LLM_TIMEOUT_MS allows 60 s between chunks). RSS per stream = (RSS with all open − RSS before opening, after creating the conversations and a 2 s pause) ÷ streams. Then every client socket is destroyed at once and we watch the fake LLM’s open calls drop to 0.', (section, say) =>
     streamsPhase(section, say, { runId: RUN_ID, streams: STREAMS, databaseUrl: DATABASE_URL, withParley }),
   );
 

@@ -1,7 +1,7 @@
 /**
  * Phase 5: many concurrent open streams. Each stream is a raw node:http request on its own socket
  * (no agent, no keep-alive) that counts as open once `event: message.start` arrived. The fake LLM
- * sends one word and then waits ten minutes, so every upstream call stays open until we leave.
+ * sends one word every 20 s, so every upstream call stays open for minutes, until we leave.
  */
 import http from 'node:http';
 import type net from 'node:net';
@@ -15,7 +15,9 @@ export interface StreamTarget {
 }
 
 const OPEN_WINDOW = 256; // streams being opened at once; far below the listen backlogs, so no SYN is dropped
-const STREAM_MESSAGE = 'Please tell me a long story.';
+// The fake LLM's reply echoes this (~35 words, one chunk each), so a stream lasts ~35 × the chunk delay.
+const STREAM_MESSAGE =
+  'Please tell me a long story about a lighthouse keeper, the sea, the winter storms, the ships that passed in the night and the letters she wrote every evening to a friend far away.';
 
 /** Creates `count` conversations on a server, `perUser` per account, 64 requests at a time. */
 export async function createTargets(api: ChatApi, count: number, runId: string, label: string, perUser = 500): Promise<StreamTarget[]> {
@@ -28,6 +30,9 @@ export async function createTargets(api: ChatApi, count: number, runId: string, 
   api.agent.destroy();
   return targets;
 }
+
+/** Streams whose response ended (or failed) after `message.start`, while they should have stayed open. */
+export const endedEarly = { count: 0, errors: new Map<string, number>() };
 
 /** Opens one stream; resolves with its socket once `message.start` arrived. A 409 (previous turn still closing) is retried. */
 function openStream(target: StreamTarget, attempt = 0): Promise<net.Socket> {
@@ -54,16 +59,27 @@ function openStream(target: StreamTarget, attempt = 0): Promise<net.Socket> {
         return;
       }
       let seen = '';
-      const onData = (chunk: Buffer) => {
+      let started = false;
+      res.on('data', (chunk: Buffer) => {
+        if (started) {
+          // Only an error event matters from here on (kept short: thousands of streams).
+          const error = /event: error\ndata: \{"code":"([^"]+)"/.exec(chunk.toString('utf8'));
+          if (error) endedEarly.errors.set(error[1]!, (endedEarly.errors.get(error[1]!) ?? 0) + 1);
+          return;
+        }
         seen += chunk.toString('utf8');
         if (seen.includes('event: message.start')) {
+          started = true;
+          seen = '';
           clearTimeout(timer);
-          res.off('data', onData);
-          res.resume(); // keep reading (and dropping) whatever follows
           resolve(req.socket!);
         }
-      };
-      res.on('data', onData);
+      });
+      res.on('error', () => {}); // our own destroy() at the end
+      // The server ending a stream we did not close means it did not stay open.
+      res.on('end', () => {
+        if (started) endedEarly.count++;
+      });
     });
     req.on('error', (error) => {
       clearTimeout(timer);
@@ -96,6 +112,8 @@ export interface CloseResult {
   /** Upstream calls still open 1 s after the clients left. */
   openAt1s: number;
   openBefore: number;
+  /** Still open when we stopped watching (15 s). */
+  openAtEnd: number;
 }
 
 /** Destroys every client socket at once, then watches the fake LLM's open calls drop. */
@@ -109,8 +127,8 @@ export async function closeAll(sockets: net.Socket[], fakes: FakeLlmProcess[]): 
     const open = await openNow();
     const elapsed = performance.now() - started;
     if (elapsed >= 1000 && Number.isNaN(openAt1s)) openAt1s = open;
-    if (open === 0) return { allClosedMs: elapsed, openAt1s: Number.isNaN(openAt1s) ? 0 : openAt1s, openBefore };
-    if (elapsed > 15_000) return { allClosedMs: NaN, openAt1s, openBefore };
+    if (open === 0) return { allClosedMs: elapsed, openAt1s: Number.isNaN(openAt1s) ? 0 : openAt1s, openBefore, openAtEnd: 0 };
+    if (elapsed > 15_000) return { allClosedMs: NaN, openAt1s, openBefore, openAtEnd: open };
     await sleep(5);
   }
 }

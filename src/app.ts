@@ -16,7 +16,7 @@ import { registerChatFeatures } from './features/chat/register.js';
 import { registerHealthRoutes } from './features/health/health.routes.js';
 import { createUsersRepo } from './features/users/users.repo.js';
 import { registerBodyParsers } from './http/body-parsers.js';
-import { registerHttpHooks, requestIdFor } from './http/hooks.js';
+import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
 import { registerOpenApi } from './http/openapi.js';
 import type { App } from './http/types.js';
 import { createValidatorCompiler } from './http/validation.js';
@@ -52,6 +52,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     genReqId: requestIdFor,
     requestIdHeader: false,
     return503OnClosing: true,
+    frameworkErrors: frameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());

@@ -51,10 +51,16 @@ function pgliteRunner(client: Pick<PGlite, 'query' | 'exec'> & { transaction?: P
   };
 }
 
+/**
+ * Drizzle's postgres.js driver switches the shared client's date serialisers off (it formats
+ * dates itself), so raw queries send dates as ISO strings.
+ */
+const toWire = (value: unknown) => (value instanceof Date ? value.toISOString() : value);
+
 function postgresRunner(client: postgres.Sql | postgres.TransactionSql): SqlRunner {
   return {
     async query<T>(text: string, params: unknown[] = []) {
-      return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[];
+      return (await client.unsafe(text, params.map(toWire) as postgres.ParameterOrJSON<never>[])) as unknown as T[];
     },
     async exec(text) {
       await client.unsafe(text);

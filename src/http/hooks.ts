@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { describeError } from '../db/errors.js';
 import { AppError } from '../errors/app-error.js';
 import { newId } from '../lib/ids.js';
@@ -57,4 +57,18 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
 /** preValidation hook for routes whose JSON body may be left out entirely: none counts as {} (but `null` is still refused). */
 export async function emptyBodyAsObject(request: { body: unknown }): Promise<void> {
   if (request.body === undefined) request.body = {};
+}
+
+/**
+ * Errors the router raises before any hook runs (a path parameter over 100 characters,
+ * broken percent-encoding): answered like every other error. An over-long id names
+ * nothing, so it is a 404.
+ */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const mapped =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new AppError('not_found', `No resource at ${pathOf(request.url).slice(0, 200)}`)
+      : new AppError('bad_request', 'The request URL is malformed');
+  const { problem } = toProblem(mapped, request.id);
+  reply.code(problem.status).headers({ ...problem.headers, 'x-request-id': request.id }).type('application/problem+json').send(problem.body);
 }

@@ -66,7 +66,9 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
     'x-accel-buffering': 'no',
   });
   raw.flushHeaders();
-  request.raw.socket?.setNoDelay(true);
+  // Small events must not wait for more data to fill a packet (the socket is absent under inject).
+  const socket = request.raw.socket as { setNoDelay?: (on: boolean) => void } | null;
+  if (typeof socket?.setNoDelay === 'function') socket.setNoDelay(true);
 
   const forget = heartbeats.add({ beat: () => open && raw.write(': keep-alive\n\n') });
   const close = () => {

@@ -19,10 +19,47 @@ function lastUserText(request: ModelRequest): string {
   return '';
 }
 
-export function builtinAnswer(request: ModelRequest): string {
+/** Splits a text into lexical terms (the knowledge index's own, so matching agrees with search). */
+export type Terms = (text: string) => string[];
+
+const HEADING = /^#{1,6}\s/;
+
+/** Paragraphs of a chunk, each heading kept with the paragraph under it. */
+function passages(chunk: string): string[] {
+  const blocks = chunk.split(/\n\s*\n/).map((block) => block.trim()).filter(Boolean);
+  const result: string[] = [];
+  let heading = '';
+  for (const block of blocks) {
+    if (HEADING.test(block) && !block.includes('\n')) {
+      heading = block;
+      continue;
+    }
+    result.push(heading ? `${heading}\n\n${block}` : block);
+    heading = '';
+  }
+  if (heading) result.push(heading);
+  return result;
+}
+
+/** The passage of the best chunk that shares the most terms with the question. */
+function bestPassage(chunk: string, question: string, terms: Terms): string {
+  const wanted = new Set(terms(question));
+  let best = chunk.trim();
+  let bestScore = 0;
+  for (const passage of passages(chunk)) {
+    const score = new Set(terms(passage).filter((term) => wanted.has(term))).size;
+    if (score > bestScore) {
+      best = passage;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+export function builtinAnswer(request: ModelRequest, terms: Terms): string {
   const question = lastUserText(request);
   const best = request.knowledge[0];
-  if (best && !GREETING.test(question)) return best.content.trim();
+  if (best && !GREETING.test(question)) return bestPassage(best.content, question, terms);
   if (GREETING.test(question) || question.trim() === '') return request.greeting.trim() || DEFAULT_GREETING;
   return FALLBACK;
 }
@@ -34,10 +71,10 @@ function pieces(text: string): string[] {
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export function createBuiltinModel(): ChatModel {
+export function createBuiltinModel(terms: Terms): ChatModel {
   return {
     async generate(request, onDelta) {
-      const text = builtinAnswer(request);
+      const text = builtinAnswer(request, terms);
       if (onDelta) {
         for (const piece of pieces(text)) {
           // Yielding between words lets a disconnect or stop interrupt, as with a real model.

@@ -1,11 +1,11 @@
 import type { LlmConfig } from '../config/llm-config.js';
-import { createBuiltinModel } from './builtin.js';
+import { createBuiltinModel, type Terms } from './builtin.js';
 import { createRemoteModel } from './openai-compatible.js';
 import type { ChatModel } from './types.js';
 
 /** The model behind every reply, as configured by LLM_* (§6.3). */
-export function createChatModel(config: LlmConfig): ChatModel {
-  if (config.provider === 'builtin' || !config.baseUrl) return createBuiltinModel();
+export function createChatModel(config: LlmConfig, deps: { terms: Terms }): ChatModel {
+  if (config.provider === 'builtin' || !config.baseUrl) return createBuiltinModel(deps.terms);
   return createRemoteModel({
     name: config.provider,
     baseUrl: config.baseUrl,

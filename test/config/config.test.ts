@@ -48,7 +48,9 @@ describe('loadConfig defaults (§12)', () => {
       loginAccount: { limit: 10, windowMs: 60_000 },
       loginIp: { limit: 30, windowMs: 60_000 },
       registerIp: { limit: 10, windowMs: 3_600_000 },
+      messagesUser: { limit: 60, windowMs: 60_000 },
     });
+    expect(config).toMatchObject({ contextTokenBudget: 8000, maxMessageChars: 32_000, sseHeartbeatMs: 15_000 });
   });
 
   it('treats an empty value as unset', () => {
@@ -85,6 +87,7 @@ describe('loadConfig defaults (§12)', () => {
       loginAccount: { limit: 30, windowMs: 60_000 },
       loginIp: null,
       registerIp: { limit: 5, windowMs: 86_400_000 },
+      messagesUser: { limit: 60, windowMs: 60_000 },
     });
     expect(loadConfig({ BODY_LIMIT: '1MiB' }).bodyLimit).toBe(1024 * 1024);
   });

@@ -13,10 +13,11 @@ import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { Caller } from '../auth/session-guard.js';
 import { conversationBusy, conversationNotFound, type ConversationsService } from '../conversations/conversations.service.js';
 import { toMessage, type Message } from '../conversations/conversations.schemas.js';
-import type { KnowledgeSearch } from '../knowledge/knowledge.service.js';
+import { pickKnowledge, type KnowledgeSearch } from '../knowledge/knowledge.service.js';
+import { toTsqueryLiteral } from '../knowledge/search-text.js';
 import type { Generations } from './generations.js';
-import { buildPrompt, historyAllowance } from './prompt.js';
-import type { HistoryMessage, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
+import { buildPrompt } from './prompt.js';
+import type { HistoryMessage, KnowledgeCandidate, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
 
 export interface TurnEvents {
   /** The turn is under way: the conversation is locked and the user message stored. */
@@ -70,6 +71,7 @@ export interface ChatDeps {
 
 const LEASE_MS = 120_000;
 const MESSAGE_OVERHEAD = 3;
+const KNOWLEDGE_CANDIDATES = 8;
 
 function invalid(path: string, message: string): AppError {
   return new AppError('validation_failed', 'The request does not match the expected schema', { errors: [{ path, message }] });
@@ -88,25 +90,15 @@ export function createChatService(deps: ChatDeps): ChatService {
     throw (await turns.isBusy(userId, conversationId)) ? conversationBusy() : conversationNotFound();
   }
 
-  /** Knowledge gets at most a quarter of the budget; history what the rest leaves. */
-  async function gather(caller: Caller, target: TurnTarget, turn: Turn) {
-    const { message, messageTokens, turnContext } = turn;
-    const parts = {
-      systemPrompt: target.systemPrompt,
-      profile: null, // the owner's profile joins here once profiles exist (§4)
-      conversationContext: target.context,
-      turnContext,
-      message,
-      messageTokens,
-      budget: settings.contextTokenBudget,
+  const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
+
+  /** What begin() needs to read history and knowledge in the same statement. */
+  function readPlan(message: string, messageTokens: number) {
+    return {
+      historyTokens: Math.max(0, settings.contextTokenBudget - messageTokens - MESSAGE_OVERHEAD),
+      knowledgeQuery: toTsqueryLiteral(message),
+      knowledgeLimit: KNOWLEDGE_CANDIDATES,
     };
-    const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
-    const allowance = historyAllowance(parts, turnContext ? countTokens(turnContext) : 0);
-    const [history, hits] = await Promise.all([
-      turn.history ?? (allowance > 0 ? turns.history(caller.user.id, target.conversationId, allowance, MESSAGE_OVERHEAD) : []),
-      target.knowledgeChunks > 0 ? knowledge.find(caller.user.id, target.chatbotId, message, knowledgeTokens) : Promise.resolve<KnowledgeHit[]>([]),
-    ]);
-    return { parts, history, hits };
   }
 
   interface Turn {
@@ -114,8 +106,9 @@ export function createChatService(deps: ChatDeps): ChatService {
     message: string;
     messageTokens: number;
     turnContext: string | null;
-    /** Already read (regenerate); otherwise read within the budget. */
-    history: HistoryMessage[] | null;
+    /** Newest first, as begin() read it. */
+    history: HistoryMessage[];
+    knowledge: KnowledgeCandidate[];
     replaces: string | null;
     userMessage: Message | null;
   }
@@ -138,8 +131,18 @@ export function createChatService(deps: ChatDeps): ChatService {
     try {
       options.events?.start({ conversationId: target.conversationId, userMessage: turn.userMessage, replyId: turn.replyId });
       if (options.clientGone?.aborted) onClientGone();
-      const { parts, history, hits } = await gather(caller, target, turn);
-      const built = buildPrompt({ ...parts, knowledge: hits, history });
+      const hits = pickKnowledge(turn.knowledge, knowledgeTokens);
+      const built = buildPrompt({
+        systemPrompt: target.systemPrompt,
+        profile: null, // the owner's profile joins here once profiles exist (§4)
+        conversationContext: target.context,
+        turnContext: turn.turnContext,
+        knowledge: hits,
+        history: turn.history,
+        message: turn.message,
+        messageTokens: turn.messageTokens,
+        budget: settings.contextTokenBudget,
+      });
       promptTokens = built.tokens;
       const onDelta = options.events
         ? (delta: string) => {
@@ -211,14 +214,17 @@ export function createChatService(deps: ChatDeps): ChatService {
     const messageId = newId();
     const replyId = newId();
     const tokens = countTokens(input.content);
-    const target = await turns.begin(
+    const started = await turns.begin(
       caller.user.id,
       id,
-      { replyId, leaseMs: LEASE_MS },
-      { id: messageId, content: input.content, tokens, title: conversationTitle(input.content) },
+      {
+        lock: { replyId, leaseMs: LEASE_MS },
+        message: { id: messageId, content: input.content, tokens, title: conversationTitle(input.content) },
+        ...readPlan(input.content, tokens),
+      },
       now,
     );
-    if (!target) return lockFailure(caller.user.id, id);
+    if (!started) return lockFailure(caller.user.id, id);
     const userMessage = toMessage({
       id: messageId,
       role: 'user',
@@ -234,8 +240,17 @@ export function createChatService(deps: ChatDeps): ChatService {
     });
     return generate(
       caller,
-      target,
-      { replyId, message: input.content, messageTokens: tokens, turnContext: input.context ?? null, history: null, replaces: null, userMessage },
+      started.target,
+      {
+        replyId,
+        message: input.content,
+        messageTokens: tokens,
+        turnContext: input.context ?? null,
+        history: started.history,
+        knowledge: started.knowledge,
+        replaces: null,
+        userMessage,
+      },
       options,
     );
   }
@@ -258,24 +273,25 @@ export function createChatService(deps: ChatDeps): ChatService {
       await limiter.consume(messagesPolicy, caller.user.id);
       const id = conversationId.toLowerCase();
       const replyId = newId();
-      const target = await turns.begin(caller.user.id, id, { replyId, leaseMs: LEASE_MS }, null, clock.now());
-      if (!target) return lockFailure(caller.user.id, id);
-      try {
-        const history = await turns.history(caller.user.id, id, settings.contextTokenBudget, MESSAGE_OVERHEAD);
-        const replaced = history[0]?.role === 'assistant' ? history[0] : null;
-        const rest = replaced ? history.slice(1) : history;
-        const last = rest[0];
-        if (!last || last.role !== 'user') throw new AppError('nothing_to_regenerate', 'There is no message to answer again in this conversation');
-        return await generate(
-          caller,
-          target,
-          { replyId, message: last.content, messageTokens: last.tokens, turnContext: null, history: rest.slice(1), replaces: replaced?.id ?? null, userMessage: null },
-          options,
-        );
-      } catch (error) {
-        if (error instanceof AppError && error.code === 'nothing_to_regenerate') await turns.release(caller.user.id, id, replyId);
-        throw error;
+      const plan = { historyTokens: settings.contextTokenBudget, knowledgeQuery: null, knowledgeLimit: 0 };
+      const started = await turns.begin(caller.user.id, id, { lock: { replyId, leaseMs: LEASE_MS }, message: null, ...plan }, clock.now());
+      if (!started) return lockFailure(caller.user.id, id);
+      const { history } = started;
+      const replaced = history[0]?.role === 'assistant' ? history[0] : null;
+      const rest = replaced ? history.slice(1) : history;
+      const last = rest[0];
+      if (!last || last.role !== 'user') {
+        await turns.release(caller.user.id, id, replyId);
+        throw new AppError('nothing_to_regenerate', 'There is no message to answer again in this conversation');
       }
+      // The message being answered again decides which knowledge applies: one more search.
+      const knowledgeRows = started.target.knowledgeChunks > 0 ? await knowledge.search(caller.user.id, started.target.chatbotId, last.content, KNOWLEDGE_CANDIDATES) : [];
+      return generate(
+        caller,
+        started.target,
+        { replyId, message: last.content, messageTokens: last.tokens, turnContext: null, history: rest.slice(1), knowledge: knowledgeRows, replaces: replaced?.id ?? null, userMessage: null },
+        options,
+      );
     },
     async stop(caller, conversationId) {
       await conversations.get(caller, conversationId);

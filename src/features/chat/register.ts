@@ -17,6 +17,7 @@ import { createConversationsService } from '../conversations/conversations.servi
 import { createKnowledgeRepo } from '../knowledge/knowledge.repo.js';
 import { registerKnowledgeRoutes } from '../knowledge/knowledge.routes.js';
 import { createKnowledgeService } from '../knowledge/knowledge.service.js';
+import { searchTerms } from '../knowledge/search-text.js';
 import { registerChatRoutes } from './chat.routes.js';
 import { createChatService } from './chat.service.js';
 import { createGenerations } from './generations.js';
@@ -45,7 +46,7 @@ export function registerChatFeatures(
     turns: createTurnsRepo(database.sql),
     conversations,
     knowledge,
-    model: createChatModel(llm),
+    model: createChatModel(llm, { terms: searchTerms }),
     generations,
     limiter,
     clock,

@@ -84,8 +84,15 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
       return outcome;
     } catch (error) {
       const open = stream as EventStream | null;
-      // Before the stream began, a failure is an ordinary HTTP error.
-      if (!open) throw error;
+      if (!open) {
+        // Taken over but never opened: nobody else can answer now, so close the response.
+        if (reply.sent || reply.raw.headersSent) {
+          reply.raw.destroy();
+          return null;
+        }
+        // Before the stream began, a failure is an ordinary HTTP error.
+        throw error;
+      }
       const { problem, unexpected } = toProblem(error, request.id);
       if (unexpected) request.log.error({ err: { message: (error as Error).message } }, 'chat turn failed after streaming began');
       open.send('error', { code: problem.body.code, message: problem.body.detail });

@@ -40,13 +40,39 @@ export interface StoredReply {
   replaces: string | null;
 }
 
+export interface KnowledgeCandidate {
+  content: string;
+  tokens: number;
+  rank: number;
+}
+
+export interface TurnStart {
+  target: TurnTarget;
+  /** Newest first, within the history bound; the new user message is not among them. */
+  history: HistoryMessage[];
+  /** Best knowledge chunks for the message, best first. */
+  knowledge: KnowledgeCandidate[];
+}
+
+export interface BeginRequest {
+  lock: { replyId: string; leaseMs: number };
+  /** The user message to store; null to answer the last one again (regenerate). */
+  message: { id: string; content: string; tokens: number; title: string | null } | null;
+  /** Upper bound for the history read (message overhead included). */
+  historyTokens: number;
+  /** A tsquery literal for the knowledge search, or null for none. */
+  knowledgeQuery: string | null;
+  knowledgeLimit: number;
+}
+
 export interface TurnsRepo {
-  /** Locks the conversation for `replyId` and stores the user message; null when missing or busy. */
-  begin(userId: string, conversationId: string, lock: { replyId: string; leaseMs: number }, message: { id: string; content: string; tokens: number; title: string | null } | null, now: Date): Promise<TurnTarget | null>;
+  /**
+   * One statement: locks the conversation, stores the user message, and reads the chatbot,
+   * the history and the best knowledge chunks. Null when the conversation is missing or busy.
+   */
+  begin(userId: string, conversationId: string, request: BeginRequest, now: Date): Promise<TurnStart | null>;
   /** Why begin() found nothing. */
   isBusy(userId: string, conversationId: string): Promise<boolean | null>;
-  /** Newest first, up to `maxTokens` of content (message overhead included). */
-  history(userId: string, conversationId: string, maxTokens: number, overhead: number): Promise<HistoryMessage[]>;
   /** Stores the reply and releases the lock; null when the conversation is gone. */
   finish(userId: string, conversationId: string, reply: StoredReply, now: Date): Promise<MessageFields | null>;
   /** Extends the lock of a reply still being generated. */
@@ -58,6 +84,8 @@ export interface TurnsRepo {
 const HISTORY_ROWS = 500;
 
 type TargetRow = {
+  history: unknown;
+  knowledge: unknown;
   id: string;
   chatbot_id: string;
   title: string | null;
@@ -70,6 +98,9 @@ type TargetRow = {
   knowledge_chunks: number;
   use_profile: boolean;
 }
+
+/** json columns arrive parsed from postgres.js and PGlite alike, but be sure. */
+const parseJson = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
 
 const toTarget = (row: TargetRow): TurnTarget => ({
   conversationId: row.id,
@@ -85,40 +116,52 @@ const toTarget = (row: TargetRow): TurnTarget => ({
   useProfile: row.use_profile,
 });
 
-const BEGIN_WITH_MESSAGE = `
-WITH c AS (
-  UPDATE conversations
-     SET busy_reply_id = $3, busy_until = now() + $4::int * interval '1 millisecond',
-         message_count = message_count + 1, updated_at = $5, title = COALESCE(title, $6)
-   WHERE id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < now())
-  RETURNING id, chatbot_id, title, context
-), m AS (
+// The lock and the user message are committed without waiting for the disk: the finish
+// statement's durable commit flushes them too, before the client hears back. One fsync per turn.
+// History and knowledge read the snapshot from before the insert, so the new message is not in it.
+function beginSql(withMessage: boolean): string {
+  const bump = withMessage ? 'message_count = message_count + 1, title = COALESCE(title, $6),' : '';
+  const insert = withMessage
+    ? `, m AS (
   INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
   SELECT $7::uuid, c.id, $2, 'user', $8::text, 'complete', $9::int, $5::timestamptz FROM c
-)
-SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile
-  FROM c JOIN chatbots b ON b.id = c.chatbot_id`;
-
-const BEGIN_ONLY = `
-WITH c AS (
+)`
+    : // Keeps the parameter list the same shape for both variants.
+      `, unused AS (SELECT $6::text, $7::uuid, $8::text, $9::int)`;
+  return `
+WITH s AS (SELECT set_config('synchronous_commit', 'off', true) AS sync),
+c AS (
   UPDATE conversations
-     SET busy_reply_id = $3, busy_until = now() + $4::int * interval '1 millisecond', updated_at = $5
+     SET busy_reply_id = $3, busy_until = now() + $4::int * interval '1 millisecond', ${bump} updated_at = $5
    WHERE id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < now())
   RETURNING id, chatbot_id, title, context
+)${insert},
+h AS (
+  SELECT id, role, content, status, tokens FROM (
+    SELECT id, role, content, status, tokens, sum(tokens + 3) OVER (ORDER BY id DESC) AS running
+      FROM (SELECT id, role, content, status, tokens FROM messages
+             WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM c)
+             ORDER BY id DESC LIMIT ${HISTORY_ROWS}) recent
+  ) budgeted
+   WHERE running <= $10::int
+),
+k AS (
+  SELECT content, tokens, ts_rank(search, q) AS rank
+    FROM knowledge_chunks, CAST($11::text AS tsquery) AS q
+   WHERE chatbot_id = (SELECT chatbot_id FROM c) AND user_id = $2 AND search @@ q
+   ORDER BY rank DESC, document_id, position
+   LIMIT $12::int
 )
-SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile
-  FROM c JOIN chatbots b ON b.id = c.chatbot_id`;
+SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile,
+       (SELECT coalesce(json_agg(json_build_object('id', h.id, 'role', h.role, 'content', h.content, 'status', h.status, 'tokens', h.tokens)
+                                 ORDER BY h.id DESC), '[]'::json) FROM h) AS history,
+       (SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
+                                 ORDER BY k.rank DESC), '[]'::json) FROM k) AS knowledge
+  FROM c JOIN chatbots b ON b.id = c.chatbot_id CROSS JOIN s`;
+}
 
-// The window sum keeps only what fits the budget, so content beyond it never leaves the database.
-const HISTORY = `
-SELECT id, role, content, status, tokens FROM (
-  SELECT id, role, content, status, tokens, sum(tokens + $4) OVER (ORDER BY id DESC) AS running
-    FROM (SELECT id, role, content, status, tokens FROM messages
-           WHERE conversation_id = $1 AND user_id = $2
-           ORDER BY id DESC LIMIT ${HISTORY_ROWS}) recent
-) budgeted
- WHERE running <= $3
- ORDER BY id DESC`;
+const BEGIN_WITH_MESSAGE = beginSql(true);
+const BEGIN_ONLY = beginSql(false);
 
 const FINISH = `
 WITH d AS (
@@ -141,11 +184,20 @@ SELECT * FROM r`;
 
 export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
   return {
-    async begin(userId, conversationId, lock, message, now) {
-      const rows = message
-        ? await sql.query<TargetRow>(BEGIN_WITH_MESSAGE, [conversationId, userId, lock.replyId, lock.leaseMs, now, message.title, message.id, message.content, message.tokens])
-        : await sql.query<TargetRow>(BEGIN_ONLY, [conversationId, userId, lock.replyId, lock.leaseMs, now]);
-      return rows[0] ? toTarget(rows[0]) : null;
+    async begin(userId, conversationId, request, now) {
+      const { lock, message } = request;
+      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit];
+      const rows = await sql.query<TargetRow>(
+        message ? BEGIN_WITH_MESSAGE : BEGIN_ONLY,
+        message
+          ? [conversationId, userId, lock.replyId, lock.leaseMs, now, message.title, message.id, message.content, message.tokens, ...shared]
+          : [conversationId, userId, lock.replyId, lock.leaseMs, now, null, null, null, null, ...shared],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      const history = parseJson<HistoryMessage[]>(row.history).map((m) => ({ ...m, tokens: Number(m.tokens) }));
+      const knowledge = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
+      return { target: toTarget(row), history, knowledge };
     },
     async isBusy(userId, conversationId) {
       const rows = await sql.query<{ busy: boolean }>(
@@ -153,10 +205,6 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
         [conversationId, userId],
       );
       return rows[0] ? rows[0].busy : null;
-    },
-    async history(userId, conversationId, maxTokens, overhead) {
-      const rows = await sql.query<HistoryMessage>(HISTORY, [conversationId, userId, maxTokens, overhead]);
-      return rows.map((row) => ({ ...row, tokens: Number(row.tokens) }));
     },
     async finish(userId, conversationId, reply, now) {
       const rows = await sql.query<{

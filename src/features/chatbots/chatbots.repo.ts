@@ -67,7 +67,7 @@ export function createChatbotsRepo(db: Db, newId: () => string): ChatbotsRepo {
     async list(userId, limit, after) {
       const conditions: SQL[] = [];
       if (userId) conditions.push(eq(chatbots.userId, userId));
-      if (after) conditions.push(sql`(${chatbots.createdAt}, ${chatbots.id}) < (${after[0]}, ${after[1]})`);
+      if (after) conditions.push(sql`(${chatbots.createdAt}, ${chatbots.id}) < (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)`);
       return db
         .select()
         .from(chatbots)

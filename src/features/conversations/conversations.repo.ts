@@ -43,7 +43,7 @@ export function createConversationsRepo(db: Db): ConversationsRepo {
       const conditions: SQL[] = [eq(conversations.userId, userId)];
       if (filter.chatbotId) conditions.push(eq(conversations.chatbotId, filter.chatbotId));
       if (filter.status) conditions.push(eq(conversations.status, filter.status));
-      if (after) conditions.push(sql`(${conversations.updatedAt}, ${conversations.id}) < (${after[0]}, ${after[1]})`);
+      if (after) conditions.push(sql`(${conversations.updatedAt}, ${conversations.id}) < (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)`);
       return db
         .select()
         .from(conversations)

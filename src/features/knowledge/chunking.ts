@@ -1,5 +1,5 @@
 import { countTokens, isWithinTokenLimit } from 'gpt-tokenizer';
-import { splitGraphemes } from '../../lib/text.js';
+import { segment, splitGraphemes } from '../../lib/text.js';
 
 export interface Chunk {
   content: string;
@@ -19,10 +19,10 @@ export interface ChunkOptions {
  */
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 const tokenCount = (text: string): number => countTokens(text, PLAIN_TEXT);
+/** English averages about 4 characters a token and CJK about 1; few texts exceed 10. */
+const MAX_CHARS_PER_TOKEN = 10;
 
-const sentenceSegmenter = new Intl.Segmenter(undefined, { granularity: 'sentence' });
-const wordSegmenter = new Intl.Segmenter(undefined, { granularity: 'word' });
-const segments = (segmenter: Intl.Segmenter, text: string) => Array.from(segmenter.segment(text), (s) => s.segment);
+const segments = (text: string, granularity: 'sentence' | 'word') => Array.from(segment(text, granularity), (s) => s.segment);
 
 /**
  * Split points from most to least preferred; each returns pieces that concatenate back to
@@ -32,8 +32,8 @@ const segments = (segmenter: Intl.Segmenter, text: string) => Array.from(segment
 const SPLITTERS: Array<(text: string) => string[]> = [
   (text) => text.split(/(?<=\n[ \t]*\n)/),
   (text) => text.split(/(?<=\n)/),
-  (text) => segments(sentenceSegmenter, text),
-  (text) => segments(wordSegmenter, text),
+  (text) => segments(text, 'sentence'),
+  (text) => segments(text, 'word'),
   splitGraphemes,
 ];
 const SENTENCES = 2;
@@ -94,8 +94,12 @@ class ChunkWriter {
   }
 
   fits(text: string, head = this.head, body = this.body): boolean {
-    // Stops tokenizing once over the limit: a whole long section is tried before it is cut.
-    return isWithinTokenLimit(this.render(head, body + text), this.maxTokens, PLAIN_TEXT) !== false;
+    const candidate = this.render(head, body + text);
+    // BPE is quadratic in the length of one pre-token (a line of CJK, a base64 blob): a long
+    // section must be turned down without being tokenized. Judging by length can only make
+    // an unusually dense chunk smaller, never larger.
+    if (candidate.length > this.maxTokens * MAX_CHARS_PER_TOKEN) return false;
+    return isWithinTokenLimit(candidate, this.maxTokens, PLAIN_TEXT) !== false;
   }
 
   hasText(): boolean {
@@ -180,9 +184,12 @@ function place(writer: ChunkWriter, pieces: string[], level: number, continuatio
       writer.continueSection(continuationHead, piece);
       if (writer.fits(piece)) continue;
     }
-    // Only a single grapheme bigger than the whole budget gets here last; it is kept whole.
-    if (level >= SPLITTERS.length) writer.append(piece);
-    else place(writer, SPLITTERS[level]!(piece), level + 1, continuationHead);
+    // Levels that would leave the piece whole are skipped rather than tried again.
+    let finer = level;
+    while (finer < SPLITTERS.length && SPLITTERS[finer]!(piece).length < 2) finer++;
+    // A single grapheme bigger than the whole budget is kept whole, over the limit.
+    if (finer >= SPLITTERS.length) writer.append(piece);
+    else place(writer, SPLITTERS[finer]!(piece), finer + 1, continuationHead);
     i++;
   }
 }

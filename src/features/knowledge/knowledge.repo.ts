@@ -64,7 +64,7 @@ export function createKnowledgeRepo(db: Db, raw: SqlRunner): KnowledgeRepo {
           and(
             eq(knowledgeDocuments.chatbotId, chatbotId),
             eq(knowledgeDocuments.userId, userId),
-            after ? sql`(${knowledgeDocuments.createdAt}, ${knowledgeDocuments.id}) < (${after[0]}, ${after[1]})` : undefined,
+            after ? sql`(${knowledgeDocuments.createdAt}, ${knowledgeDocuments.id}) < (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)` : undefined,
           ),
         )
         .orderBy(desc(knowledgeDocuments.createdAt), desc(knowledgeDocuments.id))

@@ -17,13 +17,25 @@ export interface KnowledgeService {
 }
 
 export interface KnowledgeSearch {
-  /** The chunks most relevant to `text`, best first, within `maxTokens` in all. */
-  find(userId: string, chatbotId: string, text: string, maxTokens: number): Promise<KnowledgeHit[]>;
+  /** Candidate chunks for `text`, best first (see pickKnowledge). */
+  search(userId: string, chatbotId: string, text: string, limit: number): Promise<Array<KnowledgeHit & { tokens: number }>>;
+}
+
+const MAX_HITS = 3;
+
+/** The best candidates that fit in `maxTokens`, at most three. */
+export function pickKnowledge(candidates: ReadonlyArray<KnowledgeHit & { tokens: number }>, maxTokens: number): KnowledgeHit[] {
+  const chosen: KnowledgeHit[] = [];
+  let spent = 0;
+  for (const hit of candidates) {
+    if (chosen.length >= MAX_HITS || spent + hit.tokens > maxTokens) break;
+    chosen.push({ content: hit.content, rank: hit.rank });
+    spent += hit.tokens;
+  }
+  return chosen;
 }
 
 const CHUNK_TOKENS = 400;
-const CANDIDATES = 8;
-const MAX_HITS = 3;
 
 export function createKnowledgeService(deps: { knowledge: KnowledgeRepo; chatbots: ChatbotsService; clock: Clock; newId: () => string }): KnowledgeService & KnowledgeSearch {
   const { knowledge, chatbots, clock, newId } = deps;
@@ -51,18 +63,9 @@ export function createKnowledgeService(deps: { knowledge: KnowledgeRepo; chatbot
       const gone = isUuid(documentId) && (await knowledge.remove(caller.user.id, chatbot.id, documentId.toLowerCase()));
       if (!gone) throw new AppError('not_found', 'No knowledge document with this id');
     },
-    async find(userId, chatbotId, text, maxTokens) {
+    async search(userId, chatbotId, text, limit) {
       const query = toTsqueryLiteral(text);
-      if (!query) return [];
-      const hits = await knowledge.search(userId, chatbotId, query, CANDIDATES);
-      const chosen: KnowledgeHit[] = [];
-      let spent = 0;
-      for (const hit of hits) {
-        if (chosen.length >= MAX_HITS || spent + hit.tokens > maxTokens) break;
-        chosen.push({ content: hit.content, rank: hit.rank });
-        spent += hit.tokens;
-      }
-      return chosen;
+      return query ? knowledge.search(userId, chatbotId, query, limit) : [];
     },
   };
 }

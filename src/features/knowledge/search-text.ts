@@ -5,7 +5,7 @@
  * the casts store as given instead of parsing them again.
  */
 
-const words = new Intl.Segmenter(undefined, { granularity: 'word' });
+import { segment } from '../../lib/text.js';
 
 /** Scripts written without spaces between words, where dictionaries disagree on word edges. */
 const CJK = /[\p{Script_Extensions=Han}\p{Script_Extensions=Hiragana}\p{Script_Extensions=Katakana}\p{Script_Extensions=Hangul}]/u;
@@ -64,13 +64,13 @@ function positionedTerms(text: string): Term[] {
   const terms: Term[] = [];
   let position = 0;
   let previousCjk: string | undefined;
-  for (const { segment, isWordLike } of words.segment(normalized)) {
+  for (const { segment: word, isWordLike } of segment(normalized, 'word')) {
     if (!isWordLike) {
       previousCjk = undefined;
       continue;
     }
-    const found = [segment, ...cjkBigrams(segment, previousCjk)].filter(keep);
-    const tail = lastChar(segment);
+    const found = [word, ...cjkBigrams(word, previousCjk)].filter(keep);
+    const tail = lastChar(word);
     previousCjk = tail !== undefined && isCjk(tail) ? tail : undefined;
     if (found.length === 0) continue;
     position++;

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { searchTerms, toTsqueryLiteral, toTsvectorLiteral } from '../../src/features/knowledge/search-text.js';
+
+/** Every pair of neighbouring characters in each run of Han characters. */
+function hanBigrams(text: string): string[] {
+  return (text.match(/\p{Script=Han}+/gu) ?? []).flatMap((run) => {
+    const chars = Array.from(run);
+    return chars.slice(1).map((char, i) => chars[i] + char);
+  });
+}
+
+describe('searchTerms', () => {
+  it('lowercases and NFKC-normalises English words, keeping digits and apostrophes', () => {
+    expect(searchTerms('Hello, World! It’s 3.14 — ＡＢＣ e-mail ﬁle')).toEqual(['hello', 'world', "it's", '3.14', 'abc', 'e', 'mail', 'file']);
+  });
+
+  it('keeps repeats in order of appearance', () => {
+    expect(searchTerms('The cat and the hat')).toEqual(['the', 'cat', 'and', 'the', 'hat']);
+  });
+
+  it('drops punctuation and symbols', () => {
+    expect(searchTerms('... —— ！？「」 ___ 🇧🇩 👍 * #')).toEqual([]);
+    expect(searchTerms('')).toEqual([]);
+  });
+
+  it('adds overlapping bigrams for Chinese, so a sub-phrase of a word is a term', () => {
+    const terms = searchTerms('我們生產電路板');
+    expect(terms).toEqual(expect.arrayContaining(['我們', '生產', '電路板', '電路', '路板']));
+    expect(terms).toEqual(expect.arrayContaining(hanBigrams('我們生產電路板')));
+    expect(searchTerms('電路板')).toEqual(['電路板', '電路', '路板']);
+    for (const term of terms) expect('我們生產電路板').toContain(term);
+  });
+
+  it('covers every two-character sub-phrase of a Chinese sentence, however the dictionary cut it', () => {
+    const text = '我的公司是電子業，我們生產電路板。員工人數是五十人';
+    expect(searchTerms(text)).toEqual(expect.arrayContaining(hanBigrams(text)));
+    // Punctuation ends a run: no bigram spans "，".
+    expect(searchTerms(text)).not.toContain('業我');
+  });
+
+  it('keeps single-character Chinese words and does not count a two-character word twice', () => {
+    expect(searchTerms('是')).toEqual(['是']);
+    expect(searchTerms('公司')).toEqual(['公司']);
+  });
+
+  it('keeps Bengali words whole, with their vowel signs and viramas, and makes no bigrams', () => {
+    expect(searchTerms('আমাদের কোম্পানি সার্কিট বোর্ড তৈরি করে।')).toEqual(['আমাদের', 'কোম্পানি', 'সার্কিট', 'বোর্ড', 'তৈরি', 'করে']);
+    expect(searchTerms('২০২৪ সালে ৫০ জন')).toEqual(['২০২৪', 'সালে', '৫০', 'জন']);
+  });
+
+  it('adds bigrams for Japanese and Korean too', () => {
+    expect(searchTerms('한국어')).toEqual(['한국어', '한국', '국어']);
+    expect(searchTerms('タワー')).toEqual(expect.arrayContaining(['タワ', 'ワー']));
+  });
+
+  it('handles mixed-language text', () => {
+    const terms = searchTerms('Parley 支援 বাংলা and 中文 v2');
+    expect(terms).toEqual(expect.arrayContaining(['parley', '支援', 'বাংলা', 'and', '中文', 'v2']));
+    expect(terms).not.toContain('援中');
+  });
+
+  it('drops terms longer than 100 characters', () => {
+    expect(searchTerms('a'.repeat(100))).toEqual(['a'.repeat(100)]);
+    expect(searchTerms(`${'a'.repeat(101)} ok`)).toEqual(['ok']);
+  });
+});
+
+describe('toTsvectorLiteral', () => {
+  it('lists each lexeme once with its 1-based word positions', () => {
+    expect(toTsvectorLiteral('The cat and the hat')).toBe("'the':1,4 'cat':2 'and':3 'hat':5");
+  });
+
+  it('doubles quotes inside lexemes', () => {
+    expect(toTsvectorLiteral("It's Joe's")).toBe("'it''s':1 'joe''s':2");
+  });
+
+  it('gives bigrams the position of their word', () => {
+    expect(toTsvectorLiteral('電路板')).toBe("'電路板':1 '電路':1 '路板':1");
+  });
+
+  it('is empty for text without terms', () => {
+    expect(toTsvectorLiteral('')).toBe('');
+    expect(toTsvectorLiteral(' 。！ ')).toBe('');
+  });
+
+  it('keeps at most 256 positions per lexeme', () => {
+    const positions = Array.from({ length: 256 }, (_, i) => i + 1).join(',');
+    expect(toTsvectorLiteral('x '.repeat(1000))).toBe(`'x':${positions}`);
+  });
+
+  it('caps positions at 16383', () => {
+    const text = `${Array.from({ length: 16390 }, (_, i) => `w${i}`).join(' ')} last last`;
+    expect(toTsvectorLiteral(text)).toMatch(/ 'last':16383$/);
+  });
+
+  it('stays under 1 MB, keeping the beginning of a huge text', () => {
+    const text = Array.from({ length: 150_000 }, (_, i) => `lexeme${i}`).join(' ');
+    const literal = toTsvectorLiteral(text);
+    expect(Buffer.byteLength(literal)).toBeLessThan(1_000_000);
+    expect(Buffer.byteLength(literal)).toBeGreaterThan(900_000);
+    expect(literal.startsWith("'lexeme0':1 'lexeme1':2 ")).toBe(true);
+    expect(literal).toMatch(/'lexeme\d+':\d+$/);
+  });
+});
+
+describe('toTsqueryLiteral', () => {
+  it('ORs the distinct terms', () => {
+    expect(toTsqueryLiteral('Where is the board? The board!')).toBe("'where' | 'is' | 'the' | 'board'");
+  });
+
+  it('escapes quotes', () => {
+    expect(toTsqueryLiteral("what's")).toBe("'what''s'");
+  });
+
+  it('includes Chinese bigrams', () => {
+    expect(toTsqueryLiteral('電路板')).toBe("'電路板' | '電路' | '路板'");
+  });
+
+  it('is null when there is nothing to search for', () => {
+    expect(toTsqueryLiteral('')).toBeNull();
+    expect(toTsqueryLiteral('?! 。 👍')).toBeNull();
+  });
+
+  it('keeps the first 64 distinct terms', () => {
+    const literal = toTsqueryLiteral(Array.from({ length: 100 }, (_, i) => `t${i} t${i}`).join(' '))!;
+    expect(literal.split(' | ')).toHaveLength(64);
+    expect(literal.endsWith("'t63'")).toBe(true);
+  });
+});
