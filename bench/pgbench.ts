@@ -60,7 +60,10 @@ export function runPgbench(databaseUrl: string, conversationIds: string[], secon
   const run = spawnSync('pgbench', ['-n', '-c', '32', '-j', '2', '-T', String(seconds), '-f', TURN_SQL, databaseUrl], { encoding: 'utf8' });
   const output = `${run.stdout}\n${run.stderr}`;
   const tps = /tps = ([\d.]+)/.exec(output);
-  if (run.status !== 0 || !tps) throw new Error(`pgbench failed (${run.status}):\n${output.slice(-2000)}`);
+  if (run.status !== 0 || !tps) {
+    const firstError = output.split('\n').find((line) => line.includes('ERROR')) ?? output.trim().split('\n')[0];
+    throw new Error(`pgbench failed (exit ${run.status}): ${firstError?.trim()}\n${output.slice(-2000)}`);
+  }
   const failed = /number of failed transactions: (\d+)/.exec(output);
   return { tps: Number(tps[1]), placeholder, failedTransactions: failed ? Number(failed[1]) : 0 };
 }

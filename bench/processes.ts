@@ -69,8 +69,14 @@ function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv): Omit<C
   // Parley logs (JSON lines) go to stdout, its fatal one-liners to stderr: keep both.
   createInterface({ input: child.stderr! }).on('line', keep);
   if (name.startsWith('parley')) createInterface({ input: child.stdout! }).on('line', keep);
-  child.on('exit', () => live.delete(child));
+  let stopping = false;
+  child.on('exit', (code, signal) => {
+    live.delete(child);
+    // A server dying in the middle of a phase is a finding: say so at once, with its last words.
+    if (!stopping) console.error(`\n!! ${name} (pid ${child.pid}) exited unexpectedly (${signal ?? code}); last output:\n${lines.join('\n')}\n`);
+  });
   const stop = async () => {
+    stopping = true;
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');

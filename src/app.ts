@@ -78,7 +78,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   const authenticate = requireCaller(guard);
   registerAuthRoutes(app, { auth, authenticate, localAccounts: config.authLocal });
-  registerChatFeatures(app, { config, database, limiter, authenticate, clock });
+  registerChatFeatures(app, { config, database, limiter, authenticate, clock, metrics });
 
   await app.ready();
   return app;

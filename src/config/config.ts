@@ -70,7 +70,7 @@ function reader(env: Env) {
         return parse(raw);
       } catch (error) {
         if (!(error instanceof ConfigValueError)) throw error;
-        const shown = /SECRET|TOKEN|PASSWORD|KEY|DATABASE_URL|REDIS_URL/.test(key) ? '' : ` (got "${raw.slice(0, 80)}")`;
+        const shown = /SECRET|(?<!CONTEXT_)TOKEN(?!_TTL|_BUDGET)|PASSWORD|KEY|DATABASE_URL|REDIS_URL/.test(key) ? '' : ` (got "${raw.slice(0, 80)}")`;
         throw new ConfigError(`${key} must be ${error.message}${shown}`);
       }
     }

@@ -1,12 +1,12 @@
 // Keyset pagination (§2): `?limit=` 1–100 (default 20) and an opaque `?cursor=` naming the
 // last row seen, so pages stay stable while rows are added.
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import { AppError } from '../errors/app-error.js';
 
 export const LimitQuery = Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size (1–100)' });
 export const CursorQuery = Type.String({ minLength: 1, maxLength: 200, description: 'Opaque cursor from `next_cursor`' });
 
-export const pageOf = <T extends import('typebox').TSchema>(item: T, title: string) =>
+export const pageOf = <T extends TSchema>(item: T, title: string) =>
   Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) }, { title });
 
 export interface Page<T> {

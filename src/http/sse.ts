@@ -17,12 +17,13 @@ export interface Heartbeats {
 }
 
 /** One timer for every open stream, rather than one per stream. */
-export function createHeartbeats(intervalMs: number): Heartbeats {
+export function createHeartbeats(intervalMs: number, onCount: (open: number) => void = () => {}): Heartbeats {
   const streams = new Set<{ beat(): void }>();
   let timer: NodeJS.Timeout | null = null;
   return {
     add(stream) {
       streams.add(stream);
+      onCount(streams.size);
       if (!timer) {
         timer = setInterval(() => {
           for (const each of streams) each.beat();
@@ -31,6 +32,7 @@ export function createHeartbeats(intervalMs: number): Heartbeats {
       }
       return () => {
         streams.delete(stream);
+        onCount(streams.size);
         if (streams.size === 0 && timer) {
           clearInterval(timer);
           timer = null;

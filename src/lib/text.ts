@@ -20,7 +20,7 @@ export interface Segment {
 
 /**
  * Node 20's V8 walks Intl.Segmenter's segments in time quadratic in the input's length
- * (a 110 000-character Chinese text takes 20 s; fixed in V8 12.4), so text is segmented a
+ * (a 110 000-character Chinese text takes 20 s; later V8 versions fixed it), so text is segmented a
  * window at a time. Each window's last segment may run past its end and is segmented
  * again with the next window; a single segment filling a whole window (a base64 blob as
  * one "word", a very long sentence) is cut at its last word or grapheme boundary instead.

@@ -2,7 +2,7 @@
 // provider level (doStream/doGenerate): Parley does its own retries, timeouts and
 // accounting, so the higher-level helpers would only add layers per token.
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import type { LanguageModelV3, LanguageModelV3Prompt, LanguageModelV3Usage } from '@ai-sdk/provider';
+import type { LanguageModelV3, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
 import { APICallError } from '@ai-sdk/provider';
 import { LlmError } from './errors.js';
 import { parseRetryAfter, withRetries, type RetryPolicy } from './retry.js';
@@ -137,7 +137,7 @@ export function createRemoteModel(settings: RemoteModelSettings): ChatModel {
 }
 
 async function readStream(
-  stream: ReadableStream<import('@ai-sdk/provider').LanguageModelV3StreamPart>,
+  stream: ReadableStream<LanguageModelV3StreamPart>,
   touch: () => void,
   onDelta: (text: string) => void,
   markStarted: () => void,

@@ -5,8 +5,31 @@ import { countTokens as count } from 'gpt-tokenizer';
 /** Per-message overhead of chat formatting (role markers), as OpenAI documents it. */
 export const MESSAGE_OVERHEAD_TOKENS = 3;
 
+// BPE cost grows with the square of a run's length (a long stretch of Chinese with no
+// punctuation, a base64 blob): such runs are counted in slices, which keeps the count within
+// a token or two of the exact one and the time linear.
+const HAS_LONG_RUN = /\S{257}/u;
+const LONG_RUN = /\S{257,}/gu;
+const SLICE = 256;
+
 export function countTokens(text: string): number {
-  return text.length === 0 ? 0 : count(text);
+  if (text.length === 0) return 0;
+  if (!HAS_LONG_RUN.test(text)) return count(text);
+  let total = 0;
+  let last = 0;
+  for (const match of text.matchAll(LONG_RUN)) {
+    total += count(text.slice(last, match.index));
+    const run = match[0];
+    for (let start = 0; start < run.length; ) {
+      let end = Math.min(start + SLICE, run.length);
+      // Never cut a surrogate pair in two.
+      if (end < run.length && /[\uD800-\uDBFF]/.test(run[end - 1]!)) end -= 1;
+      total += count(run.slice(start, end));
+      start = end;
+    }
+    last = match.index + run.length;
+  }
+  return total + (last < text.length ? count(text.slice(last)) : 0);
 }
 
 const cache = new Map<string, number>();

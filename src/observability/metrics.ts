@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -6,7 +6,14 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route'>;
   passwordHashing: Counter<'operation'>;
   rateLimitRefusals: Counter<'policy'>;
+  replies: Counter<'status'>;
+  modelLatency: Histogram<'status'>;
+  firstToken: Histogram;
+  tokens: Counter<'kind'>;
+  openStreams: Gauge;
 }
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** One registry per app instance, so several apps in one process (tests) never share counters. */
 export function createMetrics(): Metrics {
@@ -39,5 +46,31 @@ export function createMetrics(): Metrics {
       labelNames: ['policy'],
       registers: [registry],
     }),
+    replies: new Counter({
+      name: 'parley_replies_total',
+      help: 'Model replies stored, by status (complete, interrupted, failed)',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
+    modelLatency: new Histogram({
+      name: 'parley_model_latency_seconds',
+      help: 'Time the model took for a reply, retries included',
+      labelNames: ['status'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    firstToken: new Histogram({
+      name: 'parley_time_to_first_token_seconds',
+      help: 'Streamed replies: time from the model call to its first text',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    tokens: new Counter({
+      name: 'parley_tokens_total',
+      help: 'Tokens sent to (prompt) and received from (completion) models',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    openStreams: new Gauge({ name: 'parley_open_streams', help: 'Event streams open now', registers: [registry] }),
   };
 }

@@ -6,9 +6,9 @@ import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { codePointLength, conversationTitle, isBlank } from '../../lib/text.js';
-import { isLlmError, LlmError } from '../../llm/errors.js';
+import { isLlmError, type LlmError } from '../../llm/errors.js';
 import { countTokens } from '../../llm/tokens.js';
-import type { ChatModel, KnowledgeHit } from '../../llm/types.js';
+import type { ChatModel } from '../../llm/types.js';
 import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { Caller } from '../auth/session-guard.js';
 import { conversationBusy, conversationNotFound, type ConversationsService } from '../conversations/conversations.service.js';
@@ -51,7 +51,17 @@ export interface ChatService {
   stop(caller: Caller, conversationId: string): Promise<{ stopped: boolean }>;
 }
 
+/** What a stored reply tells operations (metrics). */
+export interface ReplyReport {
+  status: 'complete' | 'interrupted' | 'failed';
+  latencyMs: number;
+  firstTokenMs: number | null;
+  promptTokens: number;
+  completionTokens: number;
+}
+
 export interface ChatDeps {
+  onReply?: (report: ReplyReport) => void;
   turns: TurnsRepo;
   conversations: ConversationsService;
   knowledge: KnowledgeSearch;
@@ -127,6 +137,7 @@ export function createChatService(deps: ChatDeps): ChatService {
     let unexpected: unknown = null;
     let promptTokens = 0;
     let usage: { promptTokens: number; completionTokens: number } | null = null;
+    let firstTokenMs: number | null = null;
     const started = performance.now();
     try {
       options.events?.start({ conversationId: target.conversationId, userMessage: turn.userMessage, replyId: turn.replyId });
@@ -146,6 +157,7 @@ export function createChatService(deps: ChatDeps): ChatService {
       promptTokens = built.tokens;
       const onDelta = options.events
         ? (delta: string) => {
+            firstTokenMs ??= performance.now() - started;
             text += delta;
             options.events!.delta(turn.replyId, delta);
           }
@@ -185,6 +197,13 @@ export function createChatService(deps: ChatDeps): ChatService {
       errorCode: failure ? failure.failure : unexpected ? 'internal_error' : null,
       replaces: turn.replaces,
     }).finally(finish);
+    deps.onReply?.({
+      status: reply.status,
+      latencyMs: reply.latency_ms ?? 0,
+      firstTokenMs,
+      promptTokens: reply.usage?.prompt_tokens ?? 0,
+      completionTokens: reply.usage?.completion_tokens ?? 0,
+    });
     if (unexpected) throw unexpected;
     return { conversationId: target.conversationId, userMessage: turn.userMessage, reply, failure };
   }

@@ -5,6 +5,7 @@ import type { Database } from '../../db/client.js';
 import { createHeartbeats } from '../../http/sse.js';
 import type { App } from '../../http/types.js';
 import type { Clock } from '../../lib/clock.js';
+import type { Metrics } from '../../observability/metrics.js';
 import { newId } from '../../lib/ids.js';
 import { createChatModel } from '../../llm/models.js';
 import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
@@ -29,9 +30,9 @@ const SWEEP_EVERY_MS = 3_600_000;
 
 export function registerChatFeatures(
   app: App,
-  deps: { config: AppOptions['config']; database: Database; limiter: RateLimiter; authenticate: onRequestHookHandler; clock: Clock },
+  deps: { config: AppOptions['config']; database: Database; limiter: RateLimiter; authenticate: onRequestHookHandler; clock: Clock; metrics: Metrics },
 ): void {
-  const { config, database, limiter, authenticate, clock } = deps;
+  const { config, database, limiter, authenticate, clock, metrics } = deps;
   const { llm } = config;
 
   const chatbots = createChatbotsService({
@@ -49,6 +50,13 @@ export function registerChatFeatures(
     model: createChatModel(llm, { terms: searchTerms }),
     generations,
     limiter,
+    onReply: (report) => {
+      metrics.replies.inc({ status: report.status });
+      metrics.modelLatency.observe({ status: report.status }, report.latencyMs / 1000);
+      if (report.firstTokenMs !== null) metrics.firstToken.observe(report.firstTokenMs / 1000);
+      metrics.tokens.inc({ kind: 'prompt' }, report.promptTokens);
+      metrics.tokens.inc({ kind: 'completion' }, report.completionTokens);
+    },
     clock,
     newId,
     settings: {
@@ -59,7 +67,7 @@ export function registerChatFeatures(
       messagesPerUser: config.rateLimits.messagesUser,
     },
   });
-  const heartbeats = createHeartbeats(config.sseHeartbeatMs);
+  const heartbeats = createHeartbeats(config.sseHeartbeatMs, (open) => metrics.openStreams.set(open));
   const idempotency = createIdempotency(database.sql);
   const responder = createTurnResponder({ idempotency, heartbeats });
 

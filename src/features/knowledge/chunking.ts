@@ -48,7 +48,7 @@ interface Section {
   trail: string[];
 }
 
-const HEADING = /^ {0,3}(#{1,6})(?:[ \t]|$)/;
+const HEADING = /^ {0,3}(#{1,6})(?:[ \t\n]|$)/;
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 
 /** ATX headings outside fenced code (where "# comment" is code, not structure). */
@@ -205,8 +205,10 @@ function headingContext(lines: string[], budget: number): string {
 
 function placeSection(writer: ChunkWriter, section: Section, maxTokens: number): void {
   if (writer.fits(section.text)) return writer.append(section.text);
-  writer.flush();
-  if (writer.fits(section.text)) return writer.append(section.text);
+  if (writer.hasText()) {
+    writer.flush();
+    if (writer.fits(section.text)) return writer.append(section.text);
+  }
   const budget = Math.floor(maxTokens / 4);
   const continuationHead = headingContext(section.trail, budget);
   const ownHeading = section.heading !== null && tokenCount(section.heading) <= budget;

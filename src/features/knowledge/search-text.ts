@@ -14,7 +14,9 @@ const LETTER_DIGIT_OR_MARK = /[\p{L}\p{N}\p{M}]/u;
 /** Typographic apostrophes would otherwise keep "it’s" and "it's" apart. */
 const CURLY_APOSTROPHE = /[\u2018\u2019]/g;
 
+/** Longer "words" are hashes, URLs and base64 that nobody types into a question. */
 const MAX_TERM_LENGTH = 100;
+// PostgreSQL's tsvector limits: past them it clamps positions silently or rejects the value.
 const MAX_POSITION = 16383;
 const MAX_POSITIONS_PER_LEXEME = 256;
 const MAX_LEXEME_BYTES = 2046;
