@@ -112,6 +112,7 @@ export const conversations = pgTable('conversations', {
   messageCount: integer('message_count').notNull().default(0),
   busyReplyId: uuid('busy_reply_id'),
   busyUntil: timestamptz('busy_until'),
+  stopReplyId: uuid('stop_reply_id'),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
   updatedAt: timestamptz('updated_at').notNull().defaultNow(),
 });

@@ -239,6 +239,7 @@ describe('POST /v1/conversations/{id}/stop', () => {
       const done = await answer;
       expect(done.statusCode, done.body).toBe(201);
       expect(json(done).reply.status).toBe('interrupted');
+      await fake.waitFor((requests) => requests[0]?.closedAt != null, 2000);
       expect(fake.requests[0]!.aborted).toBe(true);
     } finally {
       await two.close();

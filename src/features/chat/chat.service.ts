@@ -49,6 +49,8 @@ export interface ChatService {
   ): Promise<TurnResult>;
   regenerate(caller: Caller, conversationId: string, options?: TurnOptions): Promise<TurnResult>;
   stop(caller: Caller, conversationId: string): Promise<{ stopped: boolean }>;
+  /** Stops the replies running here that a stop request (from any instance) names. */
+  applyStopRequests(): Promise<void>;
 }
 
 /** What a stored reply tells operations (metrics). */
@@ -124,7 +126,7 @@ export function createChatService(deps: ChatDeps): ChatService {
   }
 
   async function generate(caller: Caller, target: TurnTarget, turn: Turn, options: TurnOptions): Promise<TurnResult> {
-    const { generation, finish } = generations.start(target.conversationId);
+    const { generation, finish } = generations.start(target.conversationId, turn.replyId);
     // A reply may take longer than the lease: keep it while the model is still answering.
     const renew = setInterval(() => {
       turns.renew(caller.user.id, target.conversationId, turn.replyId, LEASE_MS).catch(() => {});
@@ -313,8 +315,16 @@ export function createChatService(deps: ChatDeps): ChatService {
       );
     },
     async stop(caller, conversationId) {
-      await conversations.get(caller, conversationId);
-      return { stopped: generations.stop(conversationId.toLowerCase(), 'stopped') };
+      const conversation = await conversations.get(caller, conversationId);
+      // Recorded for whichever instance runs the reply (it polls), and applied at once when it runs here.
+      const requested = await turns.requestStop(caller.user.id, conversation.id);
+      const here = generations.stop(conversation.id, 'stopped');
+      return { stopped: requested || here };
+    },
+    async applyStopRequests() {
+      const ids = generations.replyIds();
+      if (ids.length === 0) return;
+      for (const replyId of await turns.stopsRequested(ids)) generations.stopReply(replyId, 'stopped');
     },
   };
 }

@@ -5,6 +5,7 @@ export type EndReason = 'client_left' | 'stopped' | 'shutdown';
 
 export interface Generation {
   conversationId: string;
+  replyId: string;
   controller: AbortController;
   /** Why the generation was aborted, if it was. */
   reason: EndReason | null;
@@ -12,7 +13,11 @@ export interface Generation {
 }
 
 export interface Generations {
-  start(conversationId: string): { generation: Generation; finish(): void };
+  start(conversationId: string, replyId: string): { generation: Generation; finish(): void };
+  /** Replies running here now. */
+  replyIds(): string[];
+  /** Aborts the generation of this reply if it runs here. */
+  stopReply(replyId: string, reason: EndReason): boolean;
   /** Aborts the generation running in this conversation here; false when none runs here. */
   stop(conversationId: string, reason: EndReason): boolean;
   open(): number;
@@ -30,10 +35,10 @@ export function createGenerations(): Generations {
   };
 
   return {
-    start(conversationId) {
+    start(conversationId, replyId) {
       let finish!: () => void;
       const done = new Promise<void>((resolve) => (finish = resolve));
-      const generation: Generation = { conversationId, controller: new AbortController(), reason: null, done };
+      const generation: Generation = { conversationId, replyId, controller: new AbortController(), reason: null, done };
       running.set(conversationId, generation);
       return {
         generation,
@@ -48,6 +53,15 @@ export function createGenerations(): Generations {
       if (!generation) return false;
       abort(generation, reason);
       return true;
+    },
+    replyIds: () => [...running.values()].map((generation) => generation.replyId),
+    stopReply(replyId, reason) {
+      for (const generation of running.values()) {
+        if (generation.replyId !== replyId) continue;
+        abort(generation, reason);
+        return true;
+      }
+      return false;
     },
     open: () => running.size,
     async drain(graceMs) {

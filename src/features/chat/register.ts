@@ -27,6 +27,8 @@ import { createTurnResponder } from './turn-responder.js';
 import { createTurnsRepo } from './turns.repo.js';
 
 const SWEEP_EVERY_MS = 3_600_000;
+/** A stop sent to another instance takes effect within this time. */
+const STOP_POLL_MS = 500;
 
 export function registerChatFeatures(
   app: App,
@@ -80,9 +82,14 @@ export function registerChatFeatures(
     idempotency.sweep().catch((error: Error) => app.log.warn({ err: { message: error.message } }, 'idempotency sweep failed'));
   }, SWEEP_EVERY_MS);
   sweep.unref();
+  const stopPoll = setInterval(() => {
+    chat.applyStopRequests().catch((error: Error) => app.log.warn({ err: { message: error.message } }, 'checking stop requests failed'));
+  }, STOP_POLL_MS);
+  stopPoll.unref();
   // Running replies get the shutdown grace to finish; what remains is stored as interrupted.
   app.addHook('preClose', async () => {
     clearInterval(sweep);
+    clearInterval(stopPoll);
     await generations.drain(config.shutdownGraceMs);
     heartbeats.stop();
   });

@@ -38,14 +38,14 @@ function sendJson(reply: FastifyReply, outcome: Outcome, replayed: boolean) {
 }
 
 /** A stored answer replayed as the events it would have produced. */
-function replayAsEvents(stream: EventStream, outcome: Outcome) {
+function replayAsEvents(stream: EventStream, outcome: Outcome, conversationId: string | null) {
   if (outcome.status >= 400) {
     stream.send('error', { code: outcome.body.code, message: outcome.body.detail });
     return stream.end();
   }
   const replyMessage = outcome.body.reply as Message;
   stream.send('message.start', {
-    conversation_id: outcome.body.conversation_id ?? null,
+    conversation_id: outcome.body.conversation_id ?? conversationId,
     user_message: outcome.body.user_message ?? null,
     reply_id: replyMessage.id,
   });
@@ -112,7 +112,8 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
           const outcome = { status: claim.status, body: claim.body as Record<string, unknown> };
           if (!turn.streaming) return sendJson(reply, outcome, true);
           reply.header('idempotent-replayed', 'true');
-          return replayAsEvents(openEventStream(request, reply, heartbeats), outcome);
+          const named = (request.params as { id?: string } | undefined)?.id?.toLowerCase() ?? null;
+          return replayAsEvents(openEventStream(request, reply, heartbeats), outcome, named);
         }
       }
       let outcome: Outcome | null;

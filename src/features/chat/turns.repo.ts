@@ -77,6 +77,10 @@ export interface TurnsRepo {
   finish(userId: string, conversationId: string, reply: StoredReply, now: Date): Promise<MessageFields | null>;
   /** Extends the lock of a reply still being generated. */
   renew(userId: string, conversationId: string, replyId: string, leaseMs: number): Promise<void>;
+  /** Asks whichever instance generates this conversation's reply to stop; false when none is running. */
+  requestStop(userId: string, conversationId: string): Promise<boolean>;
+  /** Of these running replies, the ones someone asked to stop. */
+  stopsRequested(replyIds: string[]): Promise<string[]>;
   /** Releases the lock without storing anything. */
   release(userId: string, conversationId: string, replyId: string): Promise<void>;
 }
@@ -177,7 +181,8 @@ WITH d AS (
      SET message_count = message_count + (SELECT count(*) FROM r) - (SELECT count(*) FROM d),
          updated_at = $12,
          busy_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_reply_id END,
-         busy_until = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_until END
+         busy_until = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_until END,
+         stop_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE stop_reply_id END
    WHERE id = $2 AND user_id = $3
 )
 SELECT * FROM r`;
@@ -254,9 +259,28 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
         [conversationId, userId, replyId, leaseMs],
       );
     },
+    async requestStop(userId, conversationId) {
+      const rows = await sql.query<{ id: string }>(
+        `UPDATE conversations SET stop_reply_id = busy_reply_id
+          WHERE id = $1 AND user_id = $2 AND busy_reply_id IS NOT NULL AND busy_until >= now()
+         RETURNING id`,
+        [conversationId, userId],
+      );
+      return rows.length > 0;
+    },
+    async stopsRequested(replyIds) {
+      if (replyIds.length === 0) return [];
+      // One query per poll for every reply running here, whoever owns it.
+      const rows = await sql.query<{ reply_id: string }>(
+        `SELECT stop_reply_id AS reply_id FROM conversations
+          WHERE busy_reply_id = ANY(string_to_array($1, ',')::uuid[]) AND stop_reply_id = busy_reply_id`,
+        [replyIds.join(',')],
+      );
+      return rows.map((row) => row.reply_id);
+    },
     async release(userId, conversationId, replyId) {
       await sql.query(
-        `UPDATE conversations SET busy_reply_id = NULL, busy_until = NULL
+        `UPDATE conversations SET busy_reply_id = NULL, busy_until = NULL, stop_reply_id = NULL
           WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3`,
         [conversationId, userId, replyId],
       );
