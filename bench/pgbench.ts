@@ -62,7 +62,7 @@ export function runPgbench(databaseUrl: string, conversationIds: string[], secon
   const tps = /tps = ([\d.]+)/.exec(output);
   if (run.status !== 0 || !tps) {
     const firstError = output.split('\n').find((line) => line.includes('ERROR')) ?? output.trim().split('\n')[0];
-    throw new Error(`pgbench failed (exit ${run.status}): ${firstError?.trim()}\n${output.slice(-2000)}`);
+    throw new Error(`pgbench failed (exit ${run.status}): ${firstError?.trim()}\n${output.trim().split("\n").slice(-4).join("\n")}`);
   }
   const failed = /number of failed transactions: (\d+)/.exec(output);
   return { tps: Number(tps[1]), placeholder, failedTransactions: failed ? Number(failed[1]) : 0 };

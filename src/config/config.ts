@@ -24,6 +24,7 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | null;
   databasePoolMax: number;
+  databasePrepare: boolean;
   databaseWaitMs: number;
   /** Null until resolved: development generates one (see secrets.ts). */
   jwtSecret: string | null;
@@ -94,6 +95,7 @@ export function loadConfig(env: Env): Config {
     dataDir: read('DATA_DIR', text, './data'),
     databaseUrl: read('DATABASE_URL', (raw) => parseUrl(raw, ['postgres', 'postgresql']), null as string | null),
     databasePoolMax: read('DATABASE_POOL_MAX', (raw) => parseInteger(raw, 1, 1000), 10),
+    databasePrepare: read('DATABASE_PREPARE', parseBoolean, true),
     databaseWaitMs: read('DATABASE_WAIT', parseDuration, 10_000),
     jwtSecret,
     accessTokenTtlMs: read('ACCESS_TOKEN_TTL', parseDuration, 15 * 60_000),

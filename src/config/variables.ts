@@ -21,6 +21,11 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'DATABASE_WAIT', default: '10s', description: 'At start-up, how long to keep retrying an unreachable database before exiting.' },
   { name: 'DATABASE_POOL_MAX', default: '10', description: 'Maximum PostgreSQL connections per instance.' },
   {
+    name: 'DATABASE_PREPARE',
+    default: 'true',
+    description: 'Use named prepared statements. Set `false` behind a transaction-mode pooler that cannot keep them (PgBouncer before 1.21).',
+  },
+  {
     name: 'JWT_SECRET',
     aliases: ['SECRET_KEY'],
     default: '(generated in development)',

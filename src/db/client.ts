@@ -34,6 +34,8 @@ export interface DatabaseOptions {
   poolMax?: number;
   /** PostgreSQL schema to work in (tests use a fresh one per file). */
   searchPath?: string;
+  /** Named prepared statements (off behind poolers that cannot keep them). */
+  prepare?: boolean;
 }
 
 function pgliteRunner(client: Pick<PGlite, 'query' | 'exec'> & { transaction?: PGlite['transaction'] }): SqlRunner {
@@ -57,17 +59,18 @@ function pgliteRunner(client: Pick<PGlite, 'query' | 'exec'> & { transaction?: P
  */
 const toWire = (value: unknown) => (value instanceof Date ? value.toISOString() : value);
 
-function postgresRunner(client: postgres.Sql | postgres.TransactionSql): SqlRunner {
+function postgresRunner(client: postgres.Sql | postgres.TransactionSql, prepare: boolean): SqlRunner {
   return {
     async query<T>(text: string, params: unknown[] = []) {
-      return (await client.unsafe(text, params.map(toWire) as postgres.ParameterOrJSON<never>[])) as unknown as T[];
+      // Prepared once per connection: a turn's statements are planned once, not on every call.
+      return (await client.unsafe(text, params.map(toWire) as postgres.ParameterOrJSON<never>[], { prepare: prepare && params.length > 0 })) as unknown as T[];
     },
     async exec(text) {
       await client.unsafe(text);
     },
     async transaction(fn) {
-      if (!('begin' in client)) return fn(postgresRunner(client));
-      return (await client.begin((tx) => fn(postgresRunner(tx)))) as Awaited<ReturnType<typeof fn>>;
+      if (!('begin' in client)) return fn(postgresRunner(client, prepare));
+      return (await client.begin((tx) => fn(postgresRunner(tx, prepare)))) as Awaited<ReturnType<typeof fn>>;
     },
   };
 }
@@ -76,6 +79,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (options.url) {
     const client = postgres(options.url, {
       max: options.poolMax ?? 10,
+      prepare: options.prepare ?? true,
       connect_timeout: 5,
       onnotice: () => {},
       connection: options.searchPath ? { search_path: options.searchPath } : {},
@@ -83,7 +87,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return {
       kind: 'postgres',
       db: drizzlePostgres(client, { schema }) as unknown as Db,
-      sql: postgresRunner(client),
+      sql: postgresRunner(client, options.prepare ?? true),
       close: () => client.end({ timeout: 5 }),
     };
   }
