@@ -95,8 +95,12 @@ function dropTrailingBlank(parts: string[]): string[] {
  * whitespace collapsed, at most `max` grapheme clusters including the closing "…" when cut.
  * Reads only as far into the line as the title needs, so a huge message costs no more.
  */
+const SIMPLE_SHORT = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
+
 export function conversationTitle(content: string, max = 60): string | null {
   if (!Number.isInteger(max) || max < 2) throw new RangeError(`max must be an integer ≥ 2, got ${max}`);
+  // Most first messages are one short line of plain ASCII: every character is its own cluster.
+  if (content.length <= max && SIMPLE_SHORT.test(content)) return content;
   const line = content.split(LINE_BREAK).find((candidate) => !isBlank(candidate));
   if (line === undefined) return null;
   const kept: string[] = [];

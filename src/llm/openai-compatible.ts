@@ -1,12 +1,15 @@
-// Remote models through the AI SDK's OpenAI-compatible provider, called at the
-// provider level (doStream/doGenerate): Parley does its own retries, timeouts and
-// accounting, so the higher-level helpers would only add layers per token.
+// Remote models. Whole answers go through the AI SDK's OpenAI-compatible provider at the
+// provider level (doGenerate): Parley does its own retries, timeouts and accounting.
+// Streamed answers use stream-client.ts: the SDK's stream pipeline holds ~128 KiB per open
+// stream against ~20 KiB for a plain HTTP reader (docs/decisions.md).
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import type { LanguageModelV3, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
+import type { LanguageModelV3, LanguageModelV3Prompt, LanguageModelV3Usage } from '@ai-sdk/provider';
 import { APICallError } from '@ai-sdk/provider';
 import { LlmError } from './errors.js';
-import { parseRetryAfter, withRetries, type RetryPolicy } from './retry.js';
-import type { ChatModel, ModelAnswer, ModelRequest, PromptMessage, Usage } from './types.js';
+import { streamBody, streamCompletion } from './stream-client.js';
+import { fromStatus } from './http-failures.js';
+import { withRetries, type RetryPolicy } from './retry.js';
+import type { ChatModel, ModelRequest, PromptMessage, Usage } from './types.js';
 
 export interface RemoteModelSettings {
   name: string;
@@ -31,31 +34,14 @@ function toUsage(usage: LanguageModelV3Usage | undefined): Usage | null {
   return { promptTokens: prompt ?? 0, completionTokens: completion ?? 0 };
 }
 
-function describeBody(body: string | undefined): string {
-  return (body ?? '').slice(0, 300);
-}
 
 /** Maps whatever the provider or fetch threw to an LlmError. */
 export function classify(error: unknown, timedOut: boolean, cancelled: boolean): LlmError {
-  if (error instanceof LlmError) return error;
   if (cancelled) return new LlmError('aborted', 'The request was cancelled', { cause: error });
   if (timedOut) return new LlmError('timeout', 'The model did not answer in time', { cause: error });
+  if (error instanceof LlmError) return error;
   if (APICallError.isInstance(error)) {
-    const status = error.statusCode;
-    const retryAfterMs = parseRetryAfter(error.responseHeaders?.['retry-after']);
-    const body = describeBody(error.responseBody);
-    if (status === 429 && /insufficient_quota/.test(body)) {
-      return new LlmError('quota_exceeded', 'The model provider reports the account is out of quota', { status, cause: error });
-    }
-    if (status === 429) return new LlmError('rate_limited', 'The model provider is rate limiting', { status, retryAfterMs, cause: error });
-    if (status === 408 || (status !== undefined && status >= 500)) {
-      return new LlmError('server_error', `The model provider failed (${status})`, { status, retryAfterMs, cause: error });
-    }
-    // No status, or a 2xx whose body broke off (the connection dropped mid-answer).
-    if (status === undefined || (status >= 200 && status < 300)) {
-      return new LlmError('network_error', 'The model provider could not be reached or cut the answer short', { status, cause: error });
-    }
-    return new LlmError('rejected', `The model provider refused the request (${status}): ${body}`, { status, cause: error });
+    return fromStatus(error.statusCode, error.responseHeaders?.['retry-after'], error.responseBody, error);
   }
   return new LlmError('network_error', `The model call failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
@@ -115,8 +101,17 @@ export function createRemoteModel(settings: RemoteModelSettings): ChatModel {
         const text = result.content.map((part) => (part.type === 'text' ? part.text : '')).join('');
         return { text, usage: toUsage(result.usage) };
       }
-      const { stream } = await modelFor(request.model).doStream(options);
-      return await readStream(stream, attempt.touch, onDelta, markStarted);
+      return await streamCompletion({
+        url: `${settings.baseUrl}/chat/completions`,
+        apiKey: settings.apiKey,
+        body: streamBody(request),
+        signal: attempt.signal,
+        touch: attempt.touch,
+        onDelta: (text) => {
+          markStarted();
+          onDelta(text);
+        },
+      });
     } catch (error) {
       throw classify(error, attempt.timedOut(), request.signal.aborted);
     } finally {
@@ -134,45 +129,4 @@ export function createRemoteModel(settings: RemoteModelSettings): ChatModel {
       );
     },
   };
-}
-
-async function readStream(
-  stream: ReadableStream<LanguageModelV3StreamPart>,
-  touch: () => void,
-  onDelta: (text: string) => void,
-  markStarted: () => void,
-): Promise<ModelAnswer> {
-  let text = '';
-  let usage: Usage | null = null;
-  let finished = false;
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value: part } = await reader.read();
-      if (done) break;
-      touch();
-      if (part.type === 'text-delta' && part.delta) {
-        text += part.delta;
-        markStarted();
-        onDelta(part.delta);
-      } else if (part.type === 'error') {
-        throw new LlmError('stream_error', `The model stream failed: ${errorText(part.error)}`, { cause: part.error });
-      } else if (part.type === 'finish') {
-        finished = true;
-        usage = toUsage(part.usage);
-        if (part.finishReason.unified === 'error') throw new LlmError('stream_error', 'The model stream ended with an error');
-      }
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  // A stream that stops without its finish event was cut, not completed.
-  if (!finished) throw new LlmError('stream_error', 'The model stream ended before the reply was complete');
-  return { text, usage };
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (error && typeof error === 'object' && 'message' in error) return String((error as { message: unknown }).message);
-  return typeof error === 'string' ? error : 'unknown error';
 }

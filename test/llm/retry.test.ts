@@ -233,8 +233,13 @@ describe('classify (provider errors → LlmError)', () => {
     expect(classify(cut, true, true).failure).toBe('aborted');
   });
 
-  it('keeps an LlmError as it is', () => {
+  it('keeps an LlmError as it is, unless the call timed out or was cancelled', () => {
     const error = new LlmError('stream_error', 'The model stream failed');
-    expect(classify(error, true, true)).toBe(error);
+    expect(classify(error, false, false)).toBe(error);
+    // The idle timer aborts the request, which surfaces as "aborted": it is a timeout, and retryable.
+    const timedOut = classify(new LlmError('aborted', 'The request was cancelled'), true, false);
+    expect(timedOut.failure).toBe('timeout');
+    expect(timedOut.retryable).toBe(true);
+    expect(classify(new LlmError('aborted', 'The request was cancelled'), true, true).failure).toBe('aborted');
   });
 });

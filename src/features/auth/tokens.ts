@@ -19,9 +19,16 @@ export interface AccessTokens {
   verify(token: string): Promise<AccessClaims>;
 }
 
+const VERIFIED_CACHE = 10_000;
+const CLOCK_TOLERANCE_S = 5;
+
 export function createAccessTokens(options: { secret: string; ttlMs: number; clock: Clock }): AccessTokens {
   const key = new TextEncoder().encode(options.secret);
   const expiresIn = Math.floor(options.ttlMs / 1000);
+  // The signature check (WebCrypto HMAC) is the costliest part of a request here; a token
+  // string already verified in full is accepted again until its own expiry. Keyed by the whole
+  // token, signature included, so a changed token is checked afresh.
+  const verified = new Map<string, AccessClaims & { exp: number }>();
 
   return {
     async sign({ userId, sessionId }) {
@@ -37,6 +44,11 @@ export function createAccessTokens(options: { secret: string; ttlMs: number; clo
       return { token, expiresIn };
     },
     async verify(token) {
+      const known = verified.get(token);
+      if (known) {
+        if (options.clock.now().getTime() / 1000 <= known.exp + CLOCK_TOLERANCE_S) return { userId: known.userId, sessionId: known.sessionId };
+        verified.delete(token);
+      }
       try {
         const { payload } = await jwtVerify(token, key, {
           algorithms: ['HS256'],
@@ -45,12 +57,15 @@ export function createAccessTokens(options: { secret: string; ttlMs: number; clo
           typ: ACCESS_TOKEN_TYP,
           requiredClaims: ['sub', 'sid', 'exp', 'iat'],
           currentDate: options.clock.now(),
-          clockTolerance: 5,
+          clockTolerance: CLOCK_TOLERANCE_S,
         });
         if (payload.typ !== 'access' || typeof payload.sid !== 'string' || !isUuid(payload.sid) || !isUuid(payload.sub ?? '')) {
           throw new AppError('invalid_token', 'The access token is not valid');
         }
-        return { userId: payload.sub!, sessionId: payload.sid };
+        const claims = { userId: payload.sub!, sessionId: payload.sid };
+        if (verified.size >= VERIFIED_CACHE) verified.clear();
+        verified.set(token, { ...claims, exp: payload.exp! });
+        return claims;
       } catch (error) {
         if (error instanceof AppError) throw error;
         const detail = error instanceof joseErrors.JWTExpired ? 'The access token has expired' : 'The access token is not valid';
