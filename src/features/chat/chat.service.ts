@@ -5,6 +5,7 @@ import { isForeignKeyViolation } from '../../db/errors.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
+import { createLoopGate } from '../../lib/loop-gate.js';
 import { codePointLength, conversationTitle, isBlank } from '../../lib/text.js';
 import { isLlmError, type LlmError } from '../../llm/errors.js';
 import { countTokens } from '../../llm/tokens.js';
@@ -82,6 +83,7 @@ export interface ChatDeps {
 }
 
 const LEASE_MS = 120_000;
+const afterDisconnect = createLoopGate(16);
 const MESSAGE_OVERHEAD = 3;
 const KNOWLEDGE_CANDIDATES = 8;
 
@@ -185,6 +187,8 @@ export function createChatService(deps: ChatDeps): ChatService {
       clearInterval(renew);
       options.clientGone?.removeEventListener('abort', onClientGone);
     }
+    // A client that left: let the loop take other disconnects (and abort their model calls) first.
+    if (generation.reason === 'client_left') await afterDisconnect();
     // Stored whatever happened, so a user message never dangles without its reply.
     const failed = failure !== null || unexpected !== null;
     const reply = await store(caller, target.conversationId, {
