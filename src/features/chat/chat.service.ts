@@ -127,25 +127,28 @@ export function createChatService(deps: ChatDeps): ChatService {
     userMessage: Message | null;
   }
 
-  async function generate(caller: Caller, target: TurnTarget, turn: Turn, options: TurnOptions): Promise<TurnResult> {
-    const { generation, finish } = generations.start(target.conversationId, turn.replyId);
-    // A reply may take longer than the lease: keep it while the model is still answering.
-    const renew = setInterval(() => {
-      turns.renew(caller.user.id, target.conversationId, turn.replyId, LEASE_MS).catch(() => {});
-    }, LEASE_MS / 2);
-    const onClientGone = () => generations.stop(target.conversationId, 'client_left');
-    options.clientGone?.addEventListener('abort', onClientGone, { once: true });
-    const modelId = allowedModel(target.model);
-    let text = '';
-    let failure: LlmError | null = null;
-    let unexpected: unknown = null;
-    let promptTokens = 0;
-    let usage: { promptTokens: number; completionTokens: number } | null = null;
-    let firstTokenMs: number | null = null;
+  /** What the model produced, and how the call ended. */
+  interface Produced {
+    text: string;
+    usage: { promptTokens: number; completionTokens: number } | null;
+    promptTokens: number;
+    firstTokenMs: number | null;
+    failure: LlmError | null;
+    unexpected: unknown;
+  }
+
+  async function callModel(
+    target: TurnTarget,
+    turn: Turn,
+    options: TurnOptions,
+    signal: AbortSignal,
+    reason: () => string | null,
+    begin: () => void,
+  ): Promise<Produced> {
+    const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null };
     const started = performance.now();
     try {
-      options.events?.start({ conversationId: target.conversationId, userMessage: turn.userMessage, replyId: turn.replyId });
-      if (options.clientGone?.aborted) onClientGone();
+      begin();
       const hits = pickKnowledge(turn.knowledge, knowledgeTokens);
       const built = buildPrompt({
         systemPrompt: target.systemPrompt,
@@ -158,46 +161,65 @@ export function createChatService(deps: ChatDeps): ChatService {
         messageTokens: turn.messageTokens,
         budget: settings.contextTokenBudget,
       });
-      promptTokens = built.tokens;
+      produced.promptTokens = built.tokens;
       const onDelta = options.events
         ? (delta: string) => {
-            firstTokenMs ??= performance.now() - started;
-            text += delta;
+            produced.firstTokenMs ??= performance.now() - started;
+            produced.text += delta;
             options.events!.delta(turn.replyId, delta);
           }
         : undefined;
-      const answer = await model.generate(
-        {
-          model: modelId,
-          messages: built.messages,
-          temperature: target.temperature,
-          maxTokens: target.maxTokens,
-          knowledge: hits,
-          greeting: target.greeting,
-          signal: generation.controller.signal,
-        },
-        onDelta,
-      );
-      text = answer.text;
-      usage = answer.usage;
+      const request = {
+        model: allowedModel(target.model),
+        messages: built.messages,
+        temperature: target.temperature,
+        maxTokens: target.maxTokens,
+        knowledge: hits,
+        greeting: target.greeting,
+        signal,
+      };
+      const answer = await model.generate(request, onDelta);
+      produced.text = answer.text;
+      produced.usage = answer.usage;
     } catch (error) {
-      if (!isLlmError(error)) unexpected = error;
-      else if (!(error.failure === 'aborted' && generation.reason)) failure = error;
+      if (!isLlmError(error)) produced.unexpected = error;
+      // Aborted on purpose (client left, stop, shutdown) is an interruption, not a failure.
+      else if (!(error.failure === 'aborted' && reason())) produced.failure = error;
+    }
+    return produced;
+  }
+
+  async function generate(caller: Caller, target: TurnTarget, turn: Turn, options: TurnOptions): Promise<TurnResult> {
+    const { generation, finish } = generations.start(target.conversationId, turn.replyId);
+    // A reply may take longer than the lease: keep it while the model is still answering.
+    const renew = setInterval(() => {
+      turns.renew(caller.user.id, target.conversationId, turn.replyId, LEASE_MS).catch(() => {});
+    }, LEASE_MS / 2);
+    const onClientGone = () => generations.stop(target.conversationId, 'client_left');
+    options.clientGone?.addEventListener('abort', onClientGone, { once: true });
+    const started = performance.now();
+    let produced: Produced;
+    // callModel never throws: whatever happens is in `produced`.
+    try {
+      produced = await callModel(target, turn, options, generation.controller.signal, () => generation.reason, () => {
+        options.events?.start({ conversationId: target.conversationId, userMessage: turn.userMessage, replyId: turn.replyId });
+        if (options.clientGone?.aborted) onClientGone();
+      });
     } finally {
       clearInterval(renew);
       options.clientGone?.removeEventListener('abort', onClientGone);
     }
     // A client that left: let the loop take other disconnects (and abort their model calls) first.
     if (generation.reason === 'client_left') await afterDisconnect();
+    const { text, usage, failure, unexpected } = produced;
     // Stored whatever happened, so a user message never dangles without its reply.
-    const failed = failure !== null || unexpected !== null;
     const reply = await store(caller, target.conversationId, {
       id: turn.replyId,
       content: text,
-      status: failed ? 'failed' : generation.reason ? 'interrupted' : 'complete',
+      status: failure || unexpected ? 'failed' : generation.reason ? 'interrupted' : 'complete',
       tokens: countTokens(text),
-      model: modelId,
-      promptTokens: usage?.promptTokens ?? promptTokens,
+      model: allowedModel(target.model),
+      promptTokens: usage?.promptTokens ?? produced.promptTokens,
       completionTokens: usage?.completionTokens ?? countTokens(text),
       latencyMs: Math.round(performance.now() - started),
       errorCode: failure ? failure.failure : unexpected ? 'internal_error' : null,
@@ -206,7 +228,7 @@ export function createChatService(deps: ChatDeps): ChatService {
     deps.onReply?.({
       status: reply.status,
       latencyMs: reply.latency_ms ?? 0,
-      firstTokenMs,
+      firstTokenMs: produced.firstTokenMs,
       promptTokens: reply.usage?.prompt_tokens ?? 0,
       completionTokens: reply.usage?.completion_tokens ?? 0,
     });
