@@ -1,0 +1,179 @@
+// OpenAI-compatible chat completions over node:http(s), streamed or whole. Lean on purpose:
+// per call it costs a fraction of the AI SDK's CPU, and an open stream holds one socket, one
+// string buffer and a line splitter (measurements in docs/decisions.md).
+import http from 'node:http';
+import https from 'node:https';
+import { LlmError } from './errors.js';
+import { fromStatus } from './http-failures.js';
+import type { ModelAnswer, ModelRequest, Usage } from './types.js';
+
+const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+const MAX_ERROR_BODY = 64 * 1024;
+const MAX_LINE = 1024 * 1024;
+
+export function requestBody(request: ModelRequest, stream: boolean): string {
+  return JSON.stringify({
+    model: request.model,
+    messages: request.messages,
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+    ...(request.temperature !== null ? { temperature: request.temperature } : {}),
+    ...(request.maxTokens !== null ? { max_tokens: request.maxTokens } : {}),
+  });
+}
+
+interface Call {
+  url: string;
+  apiKey: string | null;
+  body: string;
+  signal: AbortSignal;
+  /** Called whenever bytes arrive (idle timeout). */
+  touch: () => void;
+}
+
+interface StreamCall extends Call {
+  onDelta: (text: string) => void;
+}
+
+interface Completion {
+  error?: { message?: string };
+  choices?: Array<{ message?: { content?: string | null } }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+}
+
+interface Chunk {
+  error?: { message?: string };
+  choices?: Array<{ delta?: { content?: string | null }; finish_reason?: string | null }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+}
+
+/** Applies one `data:` payload; true once the stream said it is finished. */
+function applyChunk(payload: string, state: { text: string; usage: Usage | null; finished: boolean }, onDelta: (text: string) => void) {
+  if (payload === '[DONE]') {
+    state.finished = true;
+    return;
+  }
+  let chunk: Chunk;
+  try {
+    chunk = JSON.parse(payload) as Chunk;
+  } catch {
+    throw new LlmError('stream_error', 'The model stream sent something that is not JSON');
+  }
+  if (chunk.error) throw new LlmError('stream_error', `The model stream failed: ${chunk.error.message ?? 'unknown error'}`);
+  const choice = chunk.choices?.[0];
+  const delta = choice?.delta?.content;
+  if (delta) {
+    state.text += delta;
+    onDelta(delta);
+  }
+  if (choice?.finish_reason) state.finished = true;
+  if (chunk.usage) state.usage = { promptTokens: chunk.usage.prompt_tokens ?? 0, completionTokens: chunk.usage.completion_tokens ?? 0 };
+}
+
+function readFailure(response: http.IncomingMessage, reject: (error: unknown) => void) {
+  let body = '';
+  response.setEncoding('utf8');
+  response.on('data', (part: string) => {
+    if (body.length < MAX_ERROR_BODY) body += part;
+  });
+  const retryAfter = response.headers['retry-after'];
+  response.on('end', () => reject(fromStatus(response.statusCode, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, body, null)));
+  response.on('error', (error) => reject(fromStatus(response.statusCode, undefined, body, error)));
+}
+
+type Settle = { resolve: (answer: ModelAnswer) => void; fail: (error: unknown) => void; settled: () => boolean };
+
+/** Posts the body and hands a 200 answer to `onOk`; anything else becomes an LlmError. */
+function post(call: Call, onOk: (response: http.IncomingMessage, settle: Settle) => void): Promise<ModelAnswer> {
+  return new Promise<ModelAnswer>((resolve, reject) => {
+    const url = new URL(call.url);
+    const secure = url.protocol === 'https:';
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(call.body)) };
+    if (call.apiKey) headers.authorization = `Bearer ${call.apiKey}`;
+    let settled = false;
+    const finish = () => {
+      settled = true;
+      call.signal.removeEventListener('abort', onAbort);
+    };
+    const settle: Settle = {
+      resolve(answer) {
+        if (settled) return;
+        finish();
+        resolve(answer);
+      },
+      fail(error) {
+        if (settled) return;
+        finish();
+        request.destroy();
+        reject(error);
+      },
+      settled: () => settled,
+    };
+    const onAbort = () => settle.fail(new LlmError('aborted', 'The request was cancelled'));
+    const request = (secure ? https : http).request(url, { method: 'POST', headers, agent: secure ? agents.https : agents.http }, (response) => {
+      call.touch();
+      if (response.statusCode !== 200) return readFailure(response, settle.fail);
+      response.on('close', () => {
+        if (!response.complete) settle.fail(fromStatus(200, undefined, undefined, new Error('connection closed mid-answer')));
+      });
+      response.on('error', (error) => settle.fail(fromStatus(200, undefined, undefined, error)));
+      onOk(response, settle);
+    });
+    request.on('error', (error) => settle.fail(fromStatus(undefined, undefined, undefined, error)));
+    if (call.signal.aborted) return onAbort();
+    call.signal.addEventListener('abort', onAbort, { once: true });
+    request.end(call.body);
+  });
+}
+
+/** A whole answer. */
+export function completion(call: Call): Promise<ModelAnswer> {
+  return post(call, (response, settle) => {
+    let body = '';
+    response.setEncoding('utf8');
+    response.on('data', (part: string) => {
+      call.touch();
+      body += part;
+    });
+    response.on('end', () => {
+      let parsed: Completion;
+      try {
+        parsed = JSON.parse(body) as Completion;
+      } catch {
+        return settle.fail(new LlmError('rejected', 'The model provider answered something that is not JSON'));
+      }
+      if (parsed.error) return settle.fail(new LlmError('server_error', `The model provider failed: ${parsed.error.message ?? 'unknown error'}`));
+      const usage = parsed.usage ? { promptTokens: parsed.usage.prompt_tokens ?? 0, completionTokens: parsed.usage.completion_tokens ?? 0 } : null;
+      settle.resolve({ text: parsed.choices?.[0]?.message?.content ?? '', usage });
+    });
+  });
+}
+
+/** A streamed answer: each piece of text goes to `onDelta` as it arrives. */
+export function streamCompletion(call: StreamCall): Promise<ModelAnswer> {
+  return post(call, (response, settle) => {
+    const state = { text: '', usage: null as Usage | null, finished: false };
+    let buffer = '';
+    response.setEncoding('utf8');
+    response.on('data', (part: string) => {
+      if (settle.settled()) return;
+      call.touch();
+      buffer += part;
+      let newline: number;
+      try {
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, newline).replace(/\r$/, '');
+          buffer = buffer.slice(newline + 1);
+          if (line.startsWith('data:')) applyChunk(line.slice(5).trim(), state, call.onDelta);
+        }
+        if (buffer.length > MAX_LINE) throw new LlmError('stream_error', 'The model stream sent an oversized event');
+      } catch (error) {
+        settle.fail(error);
+      }
+    });
+    response.on('end', () => {
+      // A stream that stops without saying it finished was cut, not completed.
+      if (!state.finished) return settle.fail(new LlmError('stream_error', 'The model stream ended before the reply was complete'));
+      settle.resolve({ text: state.text, usage: state.usage });
+    });
+  });
+}
