@@ -42,6 +42,22 @@ export function postJson(url: string, body: unknown, options: { agent?: http.Age
   });
 }
 
+/** Set-up requests (not measured ones) that met a reset connection and were sent again. */
+export const setupRetries: string[] = [];
+
+/** Set-up calls retry a reset keep-alive connection (a request racing the server closing an idle socket). */
+async function setupCall(what: string, call: () => Promise<JsonAnswer>): Promise<JsonAnswer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (attempt >= 3 || (code !== 'ECONNRESET' && code !== 'EPIPE')) throw error;
+      setupRetries.push(`${what}: ${code}`);
+    }
+  }
+}
+
 /** A server under test: Parley (with accounts) or the baseline (without). */
 export class ChatApi {
   readonly agent = keepAliveAgent(64);
@@ -52,13 +68,13 @@ export class ChatApi {
 
   async register(username: string): Promise<string> {
     if (!this.withAuth) return '';
-    const answer = await postJson(`${this.url}/v1/auth/register`, { username, password: 'bench-password-123' }, { agent: this.agent });
+    const answer = await setupCall('register', () => postJson(`${this.url}/v1/auth/register`, { username, password: 'bench-password-123' }, { agent: this.agent }));
     if (answer.status !== 201) throw new Error(`register ${username}: ${answer.status} ${JSON.stringify(answer.body)}`);
     return answer.body.access_token as string;
   }
 
   async createConversation(token: string): Promise<string> {
-    const answer = await postJson(`${this.url}/v1/conversations`, {}, { agent: this.agent, token });
+    const answer = await setupCall('create conversation', () => postJson(`${this.url}/v1/conversations`, {}, { agent: this.agent, token }));
     if (answer.status !== 201) throw new Error(`create conversation: ${answer.status} ${JSON.stringify(answer.body)}`);
     return answer.body.id as string;
   }

@@ -49,6 +49,8 @@ export interface Child {
   process: ChildProcess;
   /** Last lines of stdout/stderr, shown when something fails. */
   logTail(): string;
+  /** The V8 inspector's WebSocket URL when started with `inspect` (used only to ask for a full GC). */
+  inspectorUrl(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -84,7 +86,11 @@ function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv): Omit<C
     await exited;
     clearTimeout(timer);
   };
-  return { name, pid: child.pid, process: child, logTail: () => lines.join('\n'), stop };
+  let inspector: string | undefined;
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    inspector ??= /Debugger listening on (ws:\/\/\S+)/.exec(line)?.[1];
+  });
+  return { name, pid: child.pid, process: child, logTail: () => lines.join('\n'), inspectorUrl: () => inspector, stop };
 }
 
 /** Resolves with the `url` of the first JSON line on stdout (how the fake and the baseline say they listen). */
@@ -166,8 +172,12 @@ export async function startFakeLlmProcess(delays: { firstTokenDelayMs?: number; 
   };
 }
 
-export async function startBaseline(llmUrl: string): Promise<Child> {
-  const base = spawnNode('baseline', ['--import', 'tsx', 'bench/baseline-server.ts'], { LLM_BASE_URL: llmUrl, PORT: '0' });
+// Phase 5 servers listen for the inspector on loopback, so the bench can ask V8 for a full garbage
+// collection before reading RSS; without it, garbage left by the set-up hides or inflates the growth.
+const INSPECT = '--inspect=127.0.0.1:0';
+
+export async function startBaseline(llmUrl: string, options: { inspect?: boolean } = {}): Promise<Child> {
+  const base = spawnNode('baseline', [...(options.inspect ? [INSPECT] : []), '--import', 'tsx', 'bench/baseline-server.ts'], { LLM_BASE_URL: llmUrl, PORT: '0' });
   return { ...base, url: await waitForUrlLine(base) };
 }
 
@@ -176,6 +186,7 @@ export interface ParleyOptions {
   databaseUrl?: string;
   /** Used only without databaseUrl: the embedded PGlite folder (a fresh temp dir when absent). */
   dataDir?: string;
+  inspect?: boolean;
 }
 
 export async function startParley(name: string, options: ParleyOptions): Promise<Child> {
@@ -199,7 +210,7 @@ export async function startParley(name: string, options: ParleyOptions): Promise
   };
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   else env.DATA_DIR = options.dataDir ?? tempDir('data');
-  const base = spawnNode(name, ['bin/parley.js', 'serve'], env);
+  const base = spawnNode(name, [...(options.inspect ? [INSPECT] : []), 'bin/parley.js', 'serve'], env);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   let exited = false;
@@ -216,6 +227,22 @@ export async function startParley(name: string, options: ParleyOptions): Promise
     await sleep(100);
   }
   return { ...base, url };
+}
+
+// Runs in a short-lived helper process: Node 20 has WebSocket only behind --experimental-websocket.
+const GC_SCRIPT = `
+const ws = new WebSocket(process.argv[1]);
+ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+ws.onmessage = (m) => { if (JSON.parse(m.data).id === 1) { ws.close(); process.exit(0); } };
+ws.onerror = () => process.exit(2);
+setTimeout(() => process.exit(3), 30000);`;
+
+/** Asks a server started with `inspect` for a full garbage collection; false when it cannot. */
+export async function forceGc(child: Child): Promise<boolean> {
+  const url = child.inspectorUrl();
+  if (!url) return false;
+  const helper = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', GC_SCRIPT, url], { stdio: 'ignore' });
+  return new Promise((resolve) => helper.on('exit', (code) => resolve(code === 0)));
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -8,7 +8,7 @@
  * comes last, after the shared fake LLM, baseline and Parley of the other phases are stopped.
  */
 import { spawnSync } from 'node:child_process';
-import { ChatApi } from './client.js';
+import { ChatApi, setupRetries } from './client.js';
 import { deltaGaps, directTtft, directTurns, serverTtft, turnLatency, type Distribution } from './latency.js';
 import { PROMPT_TURNS, promptTokens, throughput, type ThroughputResult } from './load.js';
 import { postgresVersion, runPgbench } from './pgbench.js';
@@ -218,10 +218,11 @@ async function main(): Promise<void> {
   say('stopping the shared fake LLM, baseline and Parley before phase 5');
   await Promise.all([fake.stop(), baselineProcess.stop(), parleyProcess.stop()]);
 
-  await phase(5, `${STREAMS.toLocaleString('en-US')} concurrent open streams`, 'Each stream is a raw node:http request on its own socket (no keep-alive) that counts as open once `message.start` arrived; the fake LLM sends one word at once and then one every 20 s, so every upstream call stays open (a live but slow model; Parley’s default LLM_TIMEOUT_MS allows 60 s between chunks). RSS per stream = (RSS with all open − RSS before opening, after creating the conversations and a 2 s pause) ÷ streams. Then every client socket is destroyed at once and we watch the fake LLM’s open calls drop to 0.', (section, say) =>
+  await phase(5, `${STREAMS.toLocaleString('en-US')} concurrent open streams`, 'Each stream is a raw node:http request on its own socket (no keep-alive) that counts as open once `message.start` arrived; the fake LLM sends one word at once and then one every 20 s, so every upstream call stays open (a live but slow model; Parley’s default LLM_TIMEOUT_MS allows 60 s between chunks). RSS per stream = (RSS with all open − RSS before opening, after creating the conversations) ÷ streams; before each reading the bench asks V8 for two full garbage collections (the phase-5 servers listen for the inspector on loopback for that alone) and waits 1–2 s. In PGlite mode the embedded database’s memory is part of Parley’s RSS. Then every client socket is destroyed at once and we watch the fake LLM’s open calls drop to 0.', (section, say) =>
     streamsPhase(section, say, { runId: RUN_ID, streams: STREAMS, databaseUrl: DATABASE_URL, withParley }),
   );
 
+  if (setupRetries.length > 0) problems.push(`${setupRetries.length} set-up request(s) met a reset connection and were sent again: ${[...new Set(setupRetries)].join(', ')}.`);
   const markdown = renderReport({
     command: `${DATABASE_URL ? 'DATABASE_URL=postgres://… ' : ''}BENCH_DURATION=${DURATION} BENCH_STREAMS=${STREAMS} npm run bench`,
     settings: [`BENCH_DURATION=${DURATION} s per throughput phase, BENCH_STREAMS=${STREAMS}, CONTEXT_TOKEN_BUDGET=${BUDGET}`, `Run id (username prefix): ${RUN_ID}`],

@@ -30,22 +30,26 @@ interface Measured {
   upstreamOpen: number;
   close: CloseResult;
   perServer: string[];
+  /** Every RSS reading followed a forced full GC. */
+  collected: boolean;
 }
 
 /** Opens every target's stream (each server's share), measures RSS per stream and the close. */
 async function measure(shares: Array<{ server: Child; targets: StreamTarget[] }>, fake: FakeLlmProcess, say: (line: string) => void): Promise<Measured> {
   const all = shares.flatMap((s) => s.targets);
   say(`waiting for memory to settle, then opening ${all.length} streams (${shares.map((s) => `${s.server.name}: ${s.targets.length}`).join(', ')})`);
-  const before = await Promise.all(shares.map((s) => settledRss(s.server.pid)));
+  const before = await Promise.all(shares.map((s) => settledRss(s.server, 2000)));
   const endedBefore = endedEarly.count;
   endedEarly.errors.clear();
   const { sockets, seconds } = await openStreams(all, say);
-  const after = await Promise.all(shares.map((s) => settledRss(s.server.pid, 1000)));
+  const after = await Promise.all(shares.map((s) => settledRss(s.server, 1000)));
+  const collected = [...before, ...after].every((r) => r.collected);
+  if (!collected) say('warning: could not force a garbage collection through the inspector; RSS includes garbage');
   const upstreamOpen = (await fake.stats()).open;
   const ended = endedEarly.count - endedBefore;
   say(`all ${sockets.length} streams got message.start in ${num(seconds)} s; ${ended} ended since; the fake LLM holds ${upstreamOpen} open calls`);
   if (endedEarly.errors.size > 0) say(`error events seen: ${JSON.stringify(Object.fromEntries(endedEarly.errors))}`);
-  const perServer = shares.map((s, i) => `${s.server.name}: ${s.targets.length} streams, RSS ${num(before[i]! / 2 ** 20)} → ${num(after[i]! / 2 ** 20)} MiB, ${openFds(s.server.pid)} descriptors open`);
+  const perServer = shares.map((s, i) => `${s.server.name}: ${s.targets.length} streams, RSS ${num(before[i]!.rss / 2 ** 20)} → ${num(after[i]!.rss / 2 ** 20)} MiB, ${openFds(s.server.pid)} descriptors open`);
   for (const line of perServer) say(line);
   say('destroying every client socket at once');
   const close = await closeAll(sockets, [fake]);
@@ -53,7 +57,8 @@ async function measure(shares: Array<{ server: Child; targets: StreamTarget[] }>
   return {
     streams: sockets.length,
     openSeconds: seconds,
-    rssPerStreamKiB: shares.map((s, i) => (after[i]! - before[i]!) / 1024 / s.targets.length),
+    rssPerStreamKiB: shares.map((s, i) => (after[i]!.rss - before[i]!.rss) / 1024 / s.targets.length),
+    collected,
     endedEarly: ended,
     upstreamOpen,
     close,
@@ -81,7 +86,7 @@ export async function streamsPhase(section: Section, say: (line: string) => void
     const fit = (server: Child) => Math.floor((fdLimit(server.pid) - openFds(server.pid) - FD_MARGIN) / 2);
     const baselineFake = await startFakeLlmProcess(SLOW);
     started.push(baselineFake);
-    const baselineProcess = await startBaseline(baselineFake.url);
+    const baselineProcess = await startBaseline(baselineFake.url, { inspect: true });
     started.push(baselineProcess);
     let single = Math.min(options.streams, fit(baselineProcess));
     let parley: Child | undefined;
@@ -89,7 +94,7 @@ export async function streamsPhase(section: Section, say: (line: string) => void
     if (options.withParley) {
       fake = await startFakeLlmProcess(SLOW);
       started.push(fake);
-      parley = await startParley('parley-a', { llmUrl: fake.url, databaseUrl: options.databaseUrl });
+      parley = await startParley('parley-a', { llmUrl: fake.url, databaseUrl: options.databaseUrl, inspect: true });
       started.push(parley);
       single = Math.min(single, fit(parley));
       say(`one Parley process may open ${fdLimit(parley.pid)} files, 2 per stream: ${single} of ${options.streams} streams fit in one instance`);
@@ -107,7 +112,7 @@ export async function streamsPhase(section: Section, say: (line: string) => void
       const shares = [{ server: parley, targets: [] as StreamTarget[] }];
       if (single < options.streams) {
         say(`${options.streams} streams need ≈ ${2 * options.streams} sockets in one Parley process: the other ${options.streams - single} go to a second instance`);
-        parleyB = await startParley('parley-b', { llmUrl: fake.url, databaseUrl: options.databaseUrl, dataDir: options.databaseUrl ? undefined : tempDir('data-b') });
+        parleyB = await startParley('parley-b', { llmUrl: fake.url, databaseUrl: options.databaseUrl, dataDir: options.databaseUrl ? undefined : tempDir('data-b'), inspect: true });
         started.push(parleyB);
         shares.push({ server: parleyB, targets: [] });
       }

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { pool, type ChatApi } from './client.js';
-import { rssBytes, sleep, type FakeLlmProcess } from './processes.js';
+import { forceGc, rssBytes, sleep, type Child, type FakeLlmProcess } from './processes.js';
 
 export interface StreamTarget {
   api: ChatApi;
@@ -133,8 +133,9 @@ export async function closeAll(sockets: net.Socket[], fakes: FakeLlmProcess[]): 
   }
 }
 
-/** Resident memory after a pause, so that memory freed by the set-up work has a chance to go back. */
-export async function settledRss(pid: number, pauseMs = 2000): Promise<number> {
+/** Resident memory after two full garbage collections (when the server allows it) and a pause. */
+export async function settledRss(server: Child, pauseMs = 1000): Promise<{ rss: number; collected: boolean }> {
+  const collected = (await forceGc(server)) && (await forceGc(server));
   await sleep(pauseMs);
-  return rssBytes(pid);
+  return { rss: rssBytes(server.pid), collected };
 }
