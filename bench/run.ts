@@ -17,7 +17,8 @@ import { atLeast, atMost, describeMachine, machineBusy, num, ratio, renderReport
 import { streamsPhase } from './streams-phase.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const REPORT = `${ROOT}docs/benchmarks.md`;
+// BENCH_REPORT writes elsewhere (e.g. docs/benchmarks-pglite.md for the embedded database's run).
+const REPORT = process.env.BENCH_REPORT ? `${ROOT}${process.env.BENCH_REPORT}` : `${ROOT}docs/benchmarks.md`;
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];

@@ -144,11 +144,11 @@ export function createChatService(deps: ChatDeps): ChatService {
     signal: AbortSignal,
     reason: () => string | null,
     begin: () => void,
+    abort: () => void,
   ): Promise<Produced> {
     const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null };
     const started = performance.now();
     try {
-      begin();
       const hits = pickKnowledge(turn.knowledge, knowledgeTokens);
       const built = buildPrompt({
         systemPrompt: target.systemPrompt,
@@ -178,7 +178,16 @@ export function createChatService(deps: ChatDeps): ChatService {
         greeting: target.greeting,
         signal,
       };
-      const answer = await model.generate(request, onDelta);
+      // The request leaves first; message.start is written while the model works on it.
+      const pending = model.generate(request, onDelta);
+      try {
+        begin();
+      } catch (error) {
+        abort();
+        await pending.catch(() => {});
+        throw error;
+      }
+      const answer = await pending;
       produced.text = answer.text;
       produced.usage = answer.usage;
     } catch (error) {
@@ -201,10 +210,18 @@ export function createChatService(deps: ChatDeps): ChatService {
     let produced: Produced;
     // callModel never throws: whatever happens is in `produced`.
     try {
-      produced = await callModel(target, turn, options, generation.controller.signal, () => generation.reason, () => {
-        options.events?.start({ conversationId: target.conversationId, userMessage: turn.userMessage, replyId: turn.replyId });
-        if (options.clientGone?.aborted) onClientGone();
-      });
+      produced = await callModel(
+        target,
+        turn,
+        options,
+        generation.controller.signal,
+        () => generation.reason,
+        () => {
+          options.events?.start({ conversationId: target.conversationId, userMessage: turn.userMessage, replyId: turn.replyId });
+          if (options.clientGone?.aborted) onClientGone();
+        },
+        () => generation.controller.abort(new Error('stream could not open')),
+      );
     } finally {
       clearInterval(renew);
       options.clientGone?.removeEventListener('abort', onClientGone);
