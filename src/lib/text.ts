@@ -95,12 +95,16 @@ function dropTrailingBlank(parts: string[]): string[] {
  * whitespace collapsed, at most `max` grapheme clusters including the closing "…" when cut.
  * Reads only as far into the line as the title needs, so a huge message costs no more.
  */
-const SIMPLE_SHORT = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
+const PLAIN_LINE = /^[\x20-\x7e]*$/;
 
 export function conversationTitle(content: string, max = 60): string | null {
   if (!Number.isInteger(max) || max < 2) throw new RangeError(`max must be an integer ≥ 2, got ${max}`);
-  // Most first messages are one short line of plain ASCII: every character is its own cluster.
-  if (content.length <= max && SIMPLE_SHORT.test(content)) return content;
+  // Most first messages are one line of printable ASCII, where every character is its own cluster.
+  if (PLAIN_LINE.test(content)) {
+    const line = content.replace(/ {2,}/g, ' ').trim();
+    if (line === '') return null;
+    return line.length <= max ? line : `${line.slice(0, max - 1).trimEnd()}…`;
+  }
   const line = content.split(LINE_BREAK).find((candidate) => !isBlank(candidate));
   if (line === undefined) return null;
   const kept: string[] = [];
