@@ -69,11 +69,13 @@ export async function createTestDatabase(): Promise<{ database: Database; drop()
   };
 }
 
-/** `sharedWith`: a second instance on the same database (as several instances behind a load balancer); close it first. */
-export async function createTestApp(env: Env = {}, options: { sharedWith?: TestApp } = {}): Promise<TestApp> {
-  const { database, drop } = options.sharedWith
-    ? { database: options.sharedWith.database, drop: async () => {} }
-    : await createTestDatabase();
+/**
+ * `sharedWith`: a second instance on the same database (as several instances behind a load
+ * balancer); close it first. `database`: an app on a database the test owns (and drops).
+ */
+export async function createTestApp(env: Env = {}, options: { sharedWith?: TestApp; database?: Database } = {}): Promise<TestApp> {
+  const given = options.database ?? options.sharedWith?.database;
+  const { database, drop } = given ? { database: given, drop: async () => {} } : await createTestDatabase();
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...RELAXED_LIMITS, ...env });
   const resolved = { ...config, jwtSecret: config.jwtSecret ?? randomBytes(48).toString('base64url') };
   const logs: string[] = [];

@@ -1,0 +1,69 @@
+// Shutdown (§11): running replies get SHUTDOWN_GRACE_MS to finish; what is still running then
+// is stopped and stored as interrupted, so no user message is left without its reply.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
+import { createTestApp, createTestDatabase } from '../helpers/app.js';
+import { chattingUser, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
+
+let fake: FakeLlm;
+beforeAll(async () => {
+  fake = await startFakeLlm();
+});
+afterAll(async () => {
+  await fake?.close();
+});
+
+async function storedReplies(database: Awaited<ReturnType<typeof createTestDatabase>>['database'], conversationId: string) {
+  return database.sql.query<{ role: string; status: string; content: string }>(
+    'SELECT role, status, content FROM messages WHERE conversation_id = $1 ORDER BY id',
+    [conversationId],
+  );
+}
+
+describe('shutdown with replies still being generated', () => {
+  it('lets a reply that finishes within the grace period complete', async () => {
+    const { database, drop } = await createTestDatabase();
+    const t = await createTestApp(fakeLlmEnv(fake.url, { SHUTDOWN_GRACE_MS: '3000' }), { database });
+    try {
+      const { user, conversation } = await chattingUser(t);
+      fake.setDelays({ firstTokenDelayMs: 300 });
+      const answer = sendMessage(t, user, conversation.id, { content: 'Finish before we close' });
+      await fake.waitFor((requests) => requests.length === 1);
+      await t.app.close();
+      expect((await answer).statusCode).toBe(201);
+      const rows = await storedReplies(database, conversation.id);
+      expect(rows.map((row) => [row.role, row.status])).toEqual([
+        ['user', 'complete'],
+        ['assistant', 'complete'],
+      ]);
+    } finally {
+      fake.reset();
+      await drop();
+    }
+  });
+
+  it('stores a reply still running when the grace period ends as interrupted, and closes its model call', async () => {
+    const { database, drop } = await createTestDatabase();
+    const t = await createTestApp(fakeLlmEnv(fake.url, { SHUTDOWN_GRACE_MS: '200' }), { database });
+    try {
+      const { user, conversation } = await chattingUser(t);
+      fake.setDelays({ firstTokenDelayMs: 5000 });
+      const answer = sendMessage(t, user, conversation.id, { content: 'Still thinking when we close' });
+      await fake.waitFor((requests) => requests.length === 1);
+      await t.app.close();
+      const done = await answer;
+      expect(done.statusCode, done.body).toBe(201);
+      expect(done.json().reply.status).toBe('interrupted');
+      const rows = await storedReplies(database, conversation.id);
+      expect(rows.map((row) => [row.role, row.status])).toEqual([
+        ['user', 'complete'],
+        ['assistant', 'interrupted'],
+      ]);
+      await fake.waitFor((requests) => requests[0]?.closedAt != null, 2000);
+      expect(fake.requests[0]!.aborted).toBe(true);
+    } finally {
+      fake.reset();
+      await drop();
+    }
+  });
+});
