@@ -8,6 +8,7 @@ import { loadMigrations, type Migration } from './db/migrate.js';
 import { createAuthService } from './features/auth/auth.service.js';
 import { registerAuthRoutes } from './features/auth/auth.routes.js';
 import { requireCaller } from './features/auth/authenticate.js';
+import { createExternalIdentities } from './features/auth/external-identity.js';
 import { createPasswordHasher } from './features/auth/passwords.js';
 import { createSessionGuard } from './features/auth/session-guard.js';
 import { createSessionsRepo } from './features/auth/sessions.repo.js';
@@ -76,7 +77,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
     metrics,
     metricsToken: config.metricsToken,
   });
-  const authenticate = requireCaller(guard);
+  const external = createExternalIdentities({
+    issuers: config.externalIssuers,
+    users: createUsersRepo(database.db),
+    clock,
+    cacheMs: config.authCacheMs,
+    log: app.log,
+  });
+  const authenticate = requireCaller(guard, external);
   registerAuthRoutes(app, { auth, authenticate, localAccounts: config.authLocal });
   registerChatFeatures(app, { config, database, limiter, authenticate, clock, metrics });
 

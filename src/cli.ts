@@ -3,6 +3,7 @@ import { readEnvironment } from './config/env.js';
 import { connectDatabase, DatabaseUnreachableError } from './db/connect.js';
 import { migrate, MigrationError } from './db/migrate.js';
 import { VERSION } from './lib/version.js';
+import { mintToken } from './cli-token.js';
 import { startServer } from './server.js';
 
 const USAGE = `parley ${VERSION} — self-hostable AI chatbot backend
@@ -10,6 +11,8 @@ const USAGE = `parley ${VERSION} — self-hostable AI chatbot backend
 Usage:
   parley serve      start the API server (applies pending migrations first)
   parley migrate    apply pending database migrations and exit
+  parley token      mint a JWT of a configured external issuer: --user-id <id> --username <name>
+                    [--issuer external|supabase] [--expires 24h|none]
   parley --version  print the version
 
 Configuration comes from environment variables and ./.env (see README.md).`;
@@ -51,6 +54,9 @@ async function main(argv: string[]): Promise<void> {
       return serve();
     case 'migrate':
       return runMigrations();
+    case 'token':
+      process.stdout.write(`${await mintToken(argv.slice(1), readEnvironment())}\n`);
+      return;
     case '--version':
     case '-v':
       process.stdout.write(`${VERSION}\n`);

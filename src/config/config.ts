@@ -11,6 +11,7 @@ import {
   type RateRule,
 } from './parsers.js';
 import { ConfigError } from './errors.js';
+import { loadExternalIssuers, type ExternalIssuer } from './issuers-config.js';
 import { loadLlmConfig, type LlmConfig } from './llm-config.js';
 import { CONFIG_VARIABLES } from './variables.js';
 
@@ -49,6 +50,7 @@ export interface Config {
   };
   shutdownGraceMs: number;
   llm: LlmConfig;
+  externalIssuers: ExternalIssuer[];
   /** Prompt size per turn (system part, knowledge, history and the new message), in tokens. */
   contextTokenBudget: number;
   maxMessageChars: number;
@@ -119,6 +121,7 @@ export function loadConfig(env: Env): Config {
     },
     shutdownGraceMs: read('SHUTDOWN_GRACE_MS', (raw) => parseInteger(raw, 0, 600_000), 10_000),
     llm: loadLlmConfig(read, env),
+    externalIssuers: loadExternalIssuers(read),
     contextTokenBudget: read('CONTEXT_TOKEN_BUDGET', (raw) => parseInteger(raw, 500, 2_000_000), 8000),
     maxMessageChars: read('MAX_MESSAGE_CHARS', (raw) => parseInteger(raw, 1, 1_000_000), 32_000),
     sseHeartbeatMs: read('SSE_HEARTBEAT_MS', (raw) => parseInteger(raw, 100, 300_000), 15_000),

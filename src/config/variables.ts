@@ -95,4 +95,14 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'CONTEXT_TOKEN_BUDGET', default: '8000', description: 'Tokens of prompt per turn: older history is left out once it is spent.' },
   { name: 'MAX_MESSAGE_CHARS', default: '32000', description: 'Longest message content accepted, in Unicode code points (longer answers 422).' },
   { name: 'SSE_HEARTBEAT_MS', default: '15000', description: 'Interval of comment heartbeats on open event streams, so proxies keep them open.' },
+  {
+    name: 'EXTERNAL_JWT_SECRET',
+    default: '(none)',
+    description: "Shared secret (HS256) of another system whose users call Parley with that system's JWT; each new user is created on first sight.",
+  },
+  { name: 'EXTERNAL_JWT_ISSUER', default: '(none)', description: 'The `iss` those tokens must carry (unset: tokens without `iss` are accepted).' },
+  { name: 'EXTERNAL_JWT_AUDIENCE', default: '(none)', description: 'The `aud` those tokens must carry (unset: not checked).' },
+  { name: 'EXTERNAL_JWT_REQUIRE_EXP', default: 'true', description: 'Refuse external tokens without `exp` (`false` for test tokens that carry none).' },
+  { name: 'SUPABASE_JWT_SECRET', default: '(none)', description: 'Supabase preset: accept Supabase Auth tokens (HS256, `aud` `authenticated`, a `sub`).' },
+  { name: 'SUPABASE_URL', default: '(none)', description: 'With the Supabase preset, tokens must carry `iss` = `${SUPABASE_URL}/auth/v1`.' },
 ];

@@ -139,6 +139,8 @@ export function createAuthService(deps: AuthServiceDeps) {
   }
 
   async function logout(caller: Caller): Promise<void> {
+    // An external user's session belongs to their own system; there is nothing here to end.
+    if (!caller.sessionId) return;
     await sessions.revoke(caller.sessionId, 'logout', clock.now());
     guard.forget(caller.sessionId);
   }

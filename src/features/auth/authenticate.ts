@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
+import type { ExternalIdentities } from './external-identity.js';
 import type { Caller, SessionGuard } from './session-guard.js';
 
 declare module 'fastify' {
@@ -17,13 +18,13 @@ export function bearerToken(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
-/** onRequest hook: the caller must present a live access token. */
-export function requireCaller(guard: SessionGuard) {
+/** onRequest hook: the caller must present a live access token, Parley's own or an external issuer's. */
+export function requireCaller(guard: SessionGuard, external?: ExternalIdentities) {
   return async function authenticate(request: FastifyRequest): Promise<void> {
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new AppError('unauthorized', 'Send an access token: Authorization: Bearer <token>');
     if (token.length > MAX_TOKEN_LENGTH) throw new AppError('invalid_token', 'The access token is not valid');
-    request.caller = await guard.authenticate(token);
+    request.caller = external?.claims(token) ? await external.authenticate(token) : await guard.authenticate(token);
   };
 }
 

@@ -6,7 +6,8 @@ import type { AccessTokens } from './tokens.js';
 
 export interface Caller {
   user: UserRow;
-  sessionId: string;
+  /** Null for users of an external issuer: their sessions live in that system. */
+  sessionId: string | null;
 }
 
 export interface SessionGuard {

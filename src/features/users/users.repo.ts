@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { users, type UserRow } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
@@ -9,7 +9,16 @@ export interface NewLocalUser {
   passwordHash: string;
 }
 
+export interface ExternalIdentity {
+  issuer: string;
+  externalId: string;
+  username: string;
+  email: string | null;
+}
+
 export interface UsersRepo {
+  /** Creates the user of an external identity on first sight, or updates a changed username/email. */
+  syncExternal(identity: ExternalIdentity, now: Date): Promise<{ user: UserRow; change: 'created' | 'updated' | 'none' }>;
   insertLocal(user: NewLocalUser, now: Date): Promise<UserRow>;
   findById(id: string): Promise<UserRow | undefined>;
   findLocalByUsername(username: string): Promise<UserRow | undefined>;
@@ -21,6 +30,29 @@ export interface UsersRepo {
 export function createUsersRepo(db: Db): UsersRepo {
   const local = isNull(users.issuer);
   return {
+    async syncExternal(identity, now) {
+      // One statement, so concurrent first requests with one token create exactly one user.
+      const [row] = await db
+        .insert(users)
+        .values({ id: newId(), ...identity, createdAt: now, updatedAt: now })
+        .onConflictDoUpdate({
+          target: [users.issuer, users.externalId],
+          targetWhere: sql`${users.issuer} IS NOT NULL`,
+          set: { username: sql`excluded.username`, email: sql`excluded.email`, updatedAt: now },
+          setWhere: sql`${users.username} IS DISTINCT FROM excluded.username OR ${users.email} IS DISTINCT FROM excluded.email`,
+        })
+        .returning({ ...getTableColumns(users), inserted: sql<boolean>`(xmax = 0)` });
+      if (row) {
+        const { inserted, ...user } = row;
+        return { user, change: inserted ? 'created' : 'updated' };
+      }
+      const [existing] = await db
+        .select()
+        .from(users)
+        .where(and(eq(users.issuer, identity.issuer), eq(users.externalId, identity.externalId)))
+        .limit(1);
+      return { user: existing!, change: 'none' };
+    },
     async insertLocal(user, now) {
       const [row] = await db
         .insert(users)

@@ -1,0 +1,36 @@
+// `parley token`: mints a JWT as a configured external HS256 issuer would (like the seeds'
+// test_token.py), to try Parley as a user of that system.
+import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
+import { loadConfig, type Env } from './config/config.js';
+import { parseDuration } from './config/parsers.js';
+
+export const TOKEN_USAGE = `parley token --user-id <id> --username <name> [--issuer external|supabase] [--expires 24h|none]`;
+
+export async function mintToken(argv: string[], env: Env): Promise<string> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'user-id': { type: 'string' },
+      username: { type: 'string' },
+      issuer: { type: 'string' },
+      expires: { type: 'string', default: '24h' },
+    },
+    strict: true,
+  });
+  const userId = values['user-id'];
+  const username = values.username;
+  if (!userId || !username) throw new Error(`--user-id and --username are required\nusage: ${TOKEN_USAGE}`);
+  const issuers = loadConfig(env).externalIssuers;
+  if (issuers.length === 0) throw new Error('no external issuer is configured: set EXTERNAL_JWT_SECRET (or SUPABASE_JWT_SECRET)');
+  const issuer = values.issuer ? issuers.find((candidate) => candidate.name === values.issuer) : issuers[0];
+  if (!issuer) throw new Error(`no issuer named "${values.issuer}"; configured: ${issuers.map((i) => i.name).join(', ')}`);
+
+  const claims: Record<string, unknown> = { user_id: userId, username };
+  if (issuer.name === 'supabase') Object.assign(claims, { sub: userId, email: username, role: 'authenticated' });
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: issuer.algorithm, typ: 'JWT' }).setIssuedAt();
+  if (issuer.issuer) jwt.setIssuer(issuer.issuer);
+  if (issuer.audience) jwt.setAudience(issuer.audience);
+  if (values.expires !== 'none') jwt.setExpirationTime(Math.floor(Date.now() / 1000) + Math.floor(parseDuration(values.expires!) / 1000));
+  return jwt.sign(new TextEncoder().encode(issuer.secret));
+}

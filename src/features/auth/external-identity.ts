@@ -1,0 +1,116 @@
+// Users of another system (§3.2) arrive with that system's JWT. A token is routed to an issuer
+// by its `iss`, verified with that issuer's pinned algorithm and key, mapped to a user id and
+// username, and the local user is created or updated to match.
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ExternalIssuer } from '../../config/issuers-config.js';
+import { AppError } from '../../errors/app-error.js';
+import type { Clock } from '../../lib/clock.js';
+import type { UsersRepo } from '../users/users.repo.js';
+import type { Caller } from './session-guard.js';
+import { ACCESS_TOKEN_ISSUER } from './tokens.js';
+
+export interface ExternalIdentities {
+  /** Whether this token is for an external issuer rather than one of Parley's own. */
+  claims(token: string): boolean;
+  authenticate(token: string): Promise<Caller>;
+}
+
+const MAX_NAME = 200;
+const MAX_CACHED = 10_000;
+const invalid = (detail: string) => new AppError('invalid_token', detail);
+
+function stringClaim(payload: JWTPayload, names: string[]): string | null {
+  for (const name of names) {
+    const value = payload[name];
+    if (typeof value === 'string' && value.trim() !== '') return value.trim();
+    // A numeric user id (the seeds' main system) is taken as its decimal string.
+    if (name === 'user_id' && typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  }
+  return null;
+}
+
+function identityOf(issuer: ExternalIssuer, payload: JWTPayload) {
+  const externalId = stringClaim(payload, ['user_id', 'sub']);
+  if (!externalId) throw invalid('The token carries no user id (user_id or sub)');
+  const username = stringClaim(payload, ['username', 'preferred_username', 'email']);
+  if (!username) throw invalid('The token carries no username (username, preferred_username or email)');
+  if (externalId.length > MAX_NAME || username.length > MAX_NAME) throw invalid('The token\'s user id or username is too long');
+  const email = typeof payload.email === 'string' && payload.email.length <= MAX_NAME ? payload.email : null;
+  return { issuer: issuer.name, externalId, username, email };
+}
+
+export function createExternalIdentities(deps: {
+  issuers: ExternalIssuer[];
+  users: UsersRepo;
+  clock: Clock;
+  cacheMs: number;
+  log: FastifyBaseLogger;
+}): ExternalIdentities {
+  const { issuers, users, clock, log } = deps;
+  const keys = new Map(issuers.map((issuer) => [issuer.name, new TextEncoder().encode(issuer.secret)]));
+  const cache = new Map<string, { caller: Caller; until: number }>();
+
+  /** Issuers that name the token's `iss`, else those that name none, in configuration order. */
+  function candidates(iss: unknown): ExternalIssuer[] {
+    const named = typeof iss === 'string' ? issuers.filter((issuer) => issuer.issuer === iss) : [];
+    return named.length > 0 ? named : issuers.filter((issuer) => issuer.issuer === null);
+  }
+
+  async function verify(token: string): Promise<{ issuer: ExternalIssuer; payload: JWTPayload }> {
+    let iss: unknown;
+    try {
+      // Parley's own access tokens are never taken for external ones.
+      if (decodeProtectedHeader(token).typ === 'at+jwt') throw invalid('The access token is not valid');
+      iss = decodeJwt(token).iss;
+    } catch {
+      throw invalid('The access token is not valid');
+    }
+    for (const issuer of candidates(iss)) {
+      try {
+        const { payload } = await jwtVerify(token, keys.get(issuer.name)!, {
+          algorithms: [issuer.algorithm],
+          issuer: issuer.issuer ?? undefined,
+          audience: issuer.audience ?? undefined,
+          requiredClaims: issuer.requireExp ? ['exp'] : [],
+          clockTolerance: issuer.clockToleranceS,
+          currentDate: clock.now(),
+        });
+        return { issuer, payload };
+      } catch {
+        // Another issuer may still verify it.
+      }
+    }
+    throw invalid('The access token is not valid');
+  }
+
+  return {
+    claims(token) {
+      if (issuers.length === 0) return false;
+      try {
+        return decodeJwt(token).iss !== ACCESS_TOKEN_ISSUER;
+      } catch {
+        return false;
+      }
+    },
+    async authenticate(token) {
+      const { issuer, payload } = await verify(token);
+      const identity = identityOf(issuer, payload);
+      const key = [identity.issuer, identity.externalId, identity.username, identity.email ?? ''].join('\u0000');
+      const hit = cache.get(key);
+      const now = Date.now();
+      let caller = hit && hit.until > now ? hit.caller : null;
+      if (!caller) {
+        const { user, change } = await users.syncExternal(identity, clock.now());
+        if (change !== 'none') log.info({ issuer: identity.issuer, external_id: identity.externalId, user_id: user.id }, `external user ${change}`);
+        caller = { user, sessionId: null };
+        if (deps.cacheMs > 0) {
+          if (cache.size >= MAX_CACHED) cache.clear();
+          cache.set(key, { caller, until: now + deps.cacheMs });
+        }
+      }
+      if (!caller.user.isActive) throw invalid('This account is deactivated');
+      return caller;
+    },
+  };
+}
