@@ -84,7 +84,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     cacheMs: config.authCacheMs,
     log: app.log,
   });
-  const authenticate = requireCaller(guard, external);
+  const authenticate = requireCaller(guard, external, config.adminUsernames);
   registerAuthRoutes(app, { auth, authenticate, localAccounts: config.authLocal });
   registerChatFeatures(app, { config, database, limiter, authenticate, clock, metrics });
 

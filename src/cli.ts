@@ -4,6 +4,7 @@ import { connectDatabase, DatabaseUnreachableError } from './db/connect.js';
 import { migrate, MigrationError } from './db/migrate.js';
 import { VERSION } from './lib/version.js';
 import { mintToken } from './cli-token.js';
+import { runUsersCommand } from './cli-users.js';
 import { startServer } from './server.js';
 
 const USAGE = `parley ${VERSION} — self-hostable AI chatbot backend
@@ -11,6 +12,7 @@ const USAGE = `parley ${VERSION} — self-hostable AI chatbot backend
 Usage:
   parley serve      start the API server (applies pending migrations first)
   parley migrate    apply pending database migrations and exit
+  parley users      promote|demote|deactivate|activate <username> [--issuer <name>]
   parley token      mint a JWT of a configured external issuer: --user-id <id> --username <name>
                     [--issuer external|supabase] [--expires 24h|none]
   parley --version  print the version
@@ -47,6 +49,16 @@ async function runMigrations(): Promise<void> {
   }
 }
 
+async function usersCommand(argv: string[]): Promise<void> {
+  const config = loadConfig(readEnvironment());
+  const database = await connectDatabase(config);
+  try {
+    process.stdout.write(`${await runUsersCommand(argv, database.sql)}\n`);
+  } finally {
+    await database.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command] = argv;
   switch (command) {
@@ -54,6 +66,8 @@ async function main(argv: string[]): Promise<void> {
       return serve();
     case 'migrate':
       return runMigrations();
+    case 'users':
+      return usersCommand(argv.slice(1));
     case 'token':
       process.stdout.write(`${await mintToken(argv.slice(1), readEnvironment())}\n`);
       return;

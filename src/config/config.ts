@@ -51,6 +51,7 @@ export interface Config {
   shutdownGraceMs: number;
   llm: LlmConfig;
   externalIssuers: ExternalIssuer[];
+  adminUsernames: string[];
   /** Prompt size per turn (system part, knowledge, history and the new message), in tokens. */
   contextTokenBudget: number;
   maxMessageChars: number;
@@ -122,6 +123,7 @@ export function loadConfig(env: Env): Config {
     shutdownGraceMs: read('SHUTDOWN_GRACE_MS', (raw) => parseInteger(raw, 0, 600_000), 10_000),
     llm: loadLlmConfig(read, env),
     externalIssuers: loadExternalIssuers(read),
+    adminUsernames: read('ADMIN_USERNAMES', parseList, [] as string[]),
     contextTokenBudget: read('CONTEXT_TOKEN_BUDGET', (raw) => parseInteger(raw, 500, 2_000_000), 8000),
     maxMessageChars: read('MAX_MESSAGE_CHARS', (raw) => parseInteger(raw, 1, 1_000_000), 32_000),
     sseHeartbeatMs: read('SSE_HEARTBEAT_MS', (raw) => parseInteger(raw, 100, 300_000), 15_000),

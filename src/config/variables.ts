@@ -105,4 +105,5 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'EXTERNAL_JWT_REQUIRE_EXP', default: 'true', description: 'Refuse external tokens without `exp` (`false` for test tokens that carry none).' },
   { name: 'SUPABASE_JWT_SECRET', default: '(none)', description: 'Supabase preset: accept Supabase Auth tokens (HS256, `aud` `authenticated`, a `sub`).' },
   { name: 'SUPABASE_URL', default: '(none)', description: 'With the Supabase preset, tokens must carry `iss` = `${SUPABASE_URL}/auth/v1`.' },
+  { name: 'ADMIN_USERNAMES', default: '(none)', description: 'Comma-separated local usernames that are admins (as `parley users promote` makes them).' },
 ];

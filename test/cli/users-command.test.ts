@@ -1,0 +1,63 @@
+// `parley users promote|demote|deactivate|activate` and ADMIN_USERNAMES (§3 roles).
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintToken } from '../../src/cli-token.js';
+import { runUsersCommand } from '../../src/cli-users.js';
+import { createTestApp, json, type TestApp } from '../helpers/app.js';
+import { bearer, registerUser, uniqueUsername } from '../helpers/factories.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ AUTH_CACHE_MS: '0' });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const me = (token: string, app: TestApp = t) => app.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(token) });
+const listAll = (token: string, app: TestApp = t) => app.request({ method: 'GET', url: '/v1/chatbots?all=true', headers: bearer(token) });
+
+describe('parley users', () => {
+  it('promotes a user to admin and demotes them again (names match regardless of case)', async () => {
+    const user = await registerUser(t);
+    expect(await runUsersCommand(['promote', user.username.toUpperCase()], t.database.sql)).toContain('is now an admin');
+    expect(json(await me(user.accessToken)).role).toBe('admin');
+    expect((await listAll(user.accessToken)).statusCode).toBe(200);
+    await runUsersCommand(['demote', user.username], t.database.sql);
+    expect(json(await me(user.accessToken)).role).toBe('user');
+    expect((await listAll(user.accessToken)).statusCode).toBe(403);
+  });
+
+  it('deactivates a user: their next request is refused, until activated again', async () => {
+    const user = await registerUser(t);
+    await runUsersCommand(['deactivate', user.username], t.database.sql);
+    expect((await me(user.accessToken)).statusCode).toBe(401);
+    await runUsersCommand(['activate', user.username], t.database.sql);
+    expect((await me(user.accessToken)).statusCode).toBe(200);
+  });
+
+  it('says so when no such user exists, and explains its usage', async () => {
+    await expect(runUsersCommand(['promote', uniqueUsername()], t.database.sql)).rejects.toThrow(/no local user named/);
+    await expect(runUsersCommand(['crown', 'someone'], t.database.sql)).rejects.toThrow(/usage: parley users/);
+    await expect(runUsersCommand(['promote'], t.database.sql)).rejects.toThrow(/usage: parley users/);
+  });
+});
+
+describe('ADMIN_USERNAMES', () => {
+  it('makes the named local accounts admins, never an external user who claims the name', async () => {
+    const name = uniqueUsername('boss');
+    const secret = randomBytes(32).toString('hex');
+    const app = await createTestApp({ ADMIN_USERNAMES: `someone_else, ${name.toUpperCase()}`, EXTERNAL_JWT_SECRET: secret }, { sharedWith: t });
+    try {
+      const boss = await registerUser(app, { username: name });
+      const other = await registerUser(app);
+      expect(json(await me(boss.accessToken, app)).role).toBe('admin');
+      expect((await listAll(boss.accessToken, app)).statusCode).toBe(200);
+      expect(json(await me(other.accessToken, app)).role).toBe('user');
+      const impostor = await mintToken(['--user-id', 'x1', '--username', name], { EXTERNAL_JWT_SECRET: secret });
+      expect(json(await me(impostor, app))).toMatchObject({ username: name, issuer: 'external', role: 'user' });
+    } finally {
+      await app.close();
+    }
+  });
+});
