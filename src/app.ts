@@ -13,6 +13,8 @@ import { createPasswordHasher } from './features/auth/passwords.js';
 import { createSessionGuard } from './features/auth/session-guard.js';
 import { createSessionsRepo } from './features/auth/sessions.repo.js';
 import { createAccessTokens } from './features/auth/tokens.js';
+import { createAdminRepo } from './features/admin/admin.repo.js';
+import { registerAdminRoutes } from './features/admin/admin.routes.js';
 import { registerChatFeatures } from './features/chat/register.js';
 import { registerHealthRoutes } from './features/health/health.routes.js';
 import { createUsersRepo } from './features/users/users.repo.js';
@@ -87,6 +89,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const authenticate = requireCaller(guard, external, config.adminUsernames);
   registerAuthRoutes(app, { auth, authenticate, localAccounts: config.authLocal });
   registerChatFeatures(app, { config, database, limiter, authenticate, clock, metrics });
+  registerAdminRoutes(app, { admin: createAdminRepo(database.db, database.sql), authenticate, clock });
 
   await app.ready();
   return app;

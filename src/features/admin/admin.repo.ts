@@ -1,0 +1,52 @@
+import { and, asc, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
+import type { Db, SqlRunner } from '../../db/client.js';
+import { users, type UserRow } from '../../db/schema.js';
+
+export interface AdminRepo {
+  /** Oldest first; `after` is the id of the last user seen (ids are time-ordered). */
+  listUsers(search: string | null, limit: number, after: string | null): Promise<UserRow[]>;
+  updateUser(id: string, changes: { role?: 'user' | 'admin'; isActive?: boolean }, now: Date): Promise<UserRow | undefined>;
+  stats(): Promise<{ users: number; chatbots: number; conversations: number; messages: number; prompt: number; completion: number }>;
+}
+
+/** LIKE wildcards in a search are taken literally. */
+const literal = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export function createAdminRepo(db: Db, raw: SqlRunner): AdminRepo {
+  return {
+    async listUsers(search, limit, after) {
+      const conditions: SQL[] = [];
+      if (search) {
+        const pattern = `%${literal(search)}%`;
+        conditions.push(or(ilike(users.username, pattern), ilike(users.email, pattern))!);
+      }
+      if (after) conditions.push(sql`${users.id} > ${after}`);
+      return db
+        .select()
+        .from(users)
+        .where(and(...conditions))
+        .orderBy(asc(users.id))
+        .limit(limit + 1);
+    },
+    async updateUser(id, changes, now) {
+      const [row] = await db
+        .update(users)
+        .set({ ...changes, updatedAt: now })
+        .where(eq(users.id, id))
+        .returning();
+      return row;
+    },
+    async stats() {
+      const [row] = await raw.query<Record<string, number | string>>(
+        `SELECT (SELECT count(*) FROM users) AS users,
+                (SELECT count(*) FROM chatbots) AS chatbots,
+                (SELECT count(*) FROM conversations) AS conversations,
+                (SELECT count(*) FROM messages) AS messages,
+                (SELECT coalesce(sum(prompt_tokens), 0) FROM messages) AS prompt,
+                (SELECT coalesce(sum(completion_tokens), 0) FROM messages) AS completion`,
+      );
+      const n = (key: string) => Number(row?.[key] ?? 0);
+      return { users: n('users'), chatbots: n('chatbots'), conversations: n('conversations'), messages: n('messages'), prompt: n('prompt'), completion: n('completion') };
+    },
+  };
+}

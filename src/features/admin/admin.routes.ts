@@ -1,0 +1,63 @@
+// Administration (§3 roles): users and usage across the server. To anyone but an admin these
+// routes do not exist (404), so their presence reveals nothing.
+import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import { AppError } from '../../errors/app-error.js';
+import { decodeCursor, toPage } from '../../http/pagination.js';
+import { IdParams, resourceId } from '../../http/params.js';
+import { bearerSecurity, problems } from '../../http/schemas.js';
+import type { App } from '../../http/types.js';
+import type { Clock } from '../../lib/clock.js';
+import { isUuid } from '../../lib/ids.js';
+import { callerOf } from '../auth/authenticate.js';
+import { toUser, UserSchema } from '../users/users.schemas.js';
+import type { AdminRepo } from './admin.repo.js';
+import { ListUsersQuery, StatsSchema, UpdateUserBody, UserPage } from './admin.schemas.js';
+
+const tags = ['admin'];
+const security = bearerSecurity;
+
+async function adminsOnly(request: FastifyRequest): Promise<void> {
+  if (callerOf(request).user.role !== 'admin') throw new AppError('not_found', `No route ${request.method} ${request.url.split('?', 1)[0]}`);
+}
+
+export function registerAdminRoutes(
+  app: App,
+  deps: { admin: AdminRepo; authenticate: onRequestHookHandler; clock: Clock },
+): void {
+  const { admin, authenticate, clock } = deps;
+  const onRequest = [authenticate, adminsOnly];
+
+  app.get(
+    '/v1/admin/users',
+    { onRequest, schema: { tags, security, summary: 'Every user (admins)', querystring: ListUsersQuery, response: { 200: UserPage, ...problems(401, 404, 422) } } },
+    async (request) => {
+      const after = decodeCursor(request.query.cursor, [isUuid]);
+      const rows = await admin.listUsers(request.query.q ?? null, request.query.limit, after ? after[0]! : null);
+      return toPage(rows, request.query.limit, toUser, (row) => [row.id]);
+    },
+  );
+
+  app.patch(
+    '/v1/admin/users/:id',
+    {
+      onRequest,
+      schema: { tags, security, summary: 'Change a user\'s role or deactivate them (admins)', params: IdParams, body: UpdateUserBody, response: { 200: UserSchema, ...problems(400, 401, 404, 422) } },
+    },
+    async (request) => {
+      const id = resourceId(request.params.id, 'user');
+      const { role, is_active } = request.body;
+      const row = await admin.updateUser(id, { role, isActive: is_active }, clock.now());
+      if (!row) throw new AppError('not_found', 'No user with this id');
+      return toUser(row);
+    },
+  );
+
+  app.get(
+    '/v1/admin/stats',
+    { onRequest, schema: { tags, security, summary: 'Counts and token usage across the server (admins)', response: { 200: StatsSchema, ...problems(401, 404) } } },
+    async () => {
+      const stats = await admin.stats();
+      return { users: stats.users, chatbots: stats.chatbots, conversations: stats.conversations, messages: stats.messages, tokens: { prompt: stats.prompt, completion: stats.completion } };
+    },
+  );
+}
