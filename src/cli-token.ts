@@ -21,14 +21,16 @@ export async function mintToken(argv: string[], env: Env): Promise<string> {
   const userId = values['user-id'];
   const username = values.username;
   if (!userId || !username) throw new Error(`--user-id and --username are required\nusage: ${TOKEN_USAGE}`);
-  const issuers = loadConfig(env).externalIssuers;
-  if (issuers.length === 0) throw new Error('no external issuer is configured: set EXTERNAL_JWT_SECRET (or SUPABASE_JWT_SECRET)');
-  const issuer = values.issuer ? issuers.find((candidate) => candidate.name === values.issuer) : issuers[0];
-  if (!issuer) throw new Error(`no issuer named "${values.issuer}"; configured: ${issuers.map((i) => i.name).join(', ')}`);
+  // Only an issuer whose secret Parley holds can be imitated.
+  const issuers = loadConfig(env).externalIssuers.filter((issuer) => issuer.kind === 'secret');
+  if (issuers.length === 0) throw new Error('no shared-secret issuer is configured: set EXTERNAL_JWT_SECRET (or SUPABASE_JWT_SECRET)');
+  const found = values.issuer ? issuers.find((candidate) => candidate.name === values.issuer) : issuers[0];
+  if (!found || found.kind !== 'secret') throw new Error(`no issuer named "${values.issuer}"; configured: ${issuers.map((i) => i.name).join(', ')}`);
 
+  const issuer = found;
   const claims: Record<string, unknown> = { user_id: userId, username };
   if (issuer.name === 'supabase') Object.assign(claims, { sub: userId, email: username, role: 'authenticated' });
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: issuer.algorithm, typ: 'JWT' }).setIssuedAt();
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt();
   if (issuer.issuer) jwt.setIssuer(issuer.issuer);
   if (issuer.audience) jwt.setAudience(issuer.audience);
   if (values.expires !== 'none') jwt.setExpirationTime(Math.floor(Date.now() / 1000) + Math.floor(parseDuration(values.expires!) / 1000));

@@ -1,13 +1,13 @@
 // External JWT issuers configured by env (§3.2): the seeds' shared-secret setup and the
 // Supabase preset. Users of another system call Parley with the token they already have.
 import { ConfigError } from './errors.js';
-import { parseBoolean, parseUrl } from './parsers.js';
+import { ConfigValueError, parseBoolean, parseList, parseUrl } from './parsers.js';
 
-export interface ExternalIssuer {
+export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
+
+interface IssuerBase {
   /** Stored with each user it creates: users are unique per (issuer name, external id). */
   name: string;
-  algorithm: 'HS256';
-  secret: string;
   /** The `iss` a token must carry; null accepts tokens without one (tried in configuration order). */
   issuer: string | null;
   audience: string | null;
@@ -15,10 +15,33 @@ export interface ExternalIssuer {
   clockToleranceS: number;
 }
 
+/** A shared secret (HS256), as the seeds' main system and Supabase's legacy keys use. */
+export interface SecretIssuer extends IssuerBase {
+  kind: 'secret';
+  algorithms: ['HS256'];
+  secret: string;
+}
+
+/** Public keys from a remote JWK set (Auth0, Keycloak, any OIDC provider); algorithms pinned. */
+export interface JwksIssuer extends IssuerBase {
+  kind: 'jwks';
+  algorithms: string[];
+  jwksUrl: string;
+}
+
+export type ExternalIssuer = SecretIssuer | JwksIssuer;
+
 type Read = <T>(name: string, parse: (raw: string) => T, fallback: T) => T;
 
 const text = (raw: string) => raw;
 const MIN_SECRET_BYTES = 16;
+
+function parseAlgorithms(raw: string): string[] {
+  const list = parseList(raw);
+  const known: readonly string[] = JWKS_ALGORITHMS;
+  if (list.length === 0 || !list.every((alg) => known.includes(alg))) throw new ConfigValueError(`a list of: ${JWKS_ALGORITHMS.join(', ')}`);
+  return list;
+}
 
 function checkSecret(name: string, secret: string): string {
   if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) throw new ConfigError(`${name} must be at least ${MIN_SECRET_BYTES} bytes`);
@@ -31,9 +54,24 @@ export function loadExternalIssuers(read: Read): ExternalIssuer[] {
   const requireExp = read('EXTERNAL_JWT_REQUIRE_EXP', parseBoolean, true);
   if (secret) {
     issuers.push({
+      kind: 'secret',
       name: 'external',
-      algorithm: 'HS256',
+      algorithms: ['HS256'],
       secret: checkSecret('EXTERNAL_JWT_SECRET', secret),
+      issuer: read('EXTERNAL_JWT_ISSUER', text, null as string | null),
+      audience: read('EXTERNAL_JWT_AUDIENCE', text, null as string | null),
+      requireExp,
+      clockToleranceS: 30,
+    });
+  }
+  const jwksUrl = read('EXTERNAL_JWKS_URL', (raw) => parseUrl(raw, ['http', 'https']), null as string | null);
+  if (jwksUrl) {
+    const algorithms = read('EXTERNAL_JWKS_ALGORITHMS', parseAlgorithms, ['RS256', 'ES256', 'EdDSA']);
+    issuers.push({
+      kind: 'jwks',
+      name: 'external-jwks',
+      algorithms,
+      jwksUrl,
       issuer: read('EXTERNAL_JWT_ISSUER', text, null as string | null),
       audience: read('EXTERNAL_JWT_AUDIENCE', text, null as string | null),
       requireExp,
@@ -44,8 +82,9 @@ export function loadExternalIssuers(read: Read): ExternalIssuer[] {
   if (supabaseSecret) {
     const url = read('SUPABASE_URL', (raw) => parseUrl(raw, ['http', 'https']).replace(/\/+$/, ''), null as string | null);
     issuers.push({
+      kind: 'secret',
       name: 'supabase',
-      algorithm: 'HS256',
+      algorithms: ['HS256'],
       secret: checkSecret('SUPABASE_JWT_SECRET', supabaseSecret),
       issuer: url ? `${url}/auth/v1` : null,
       audience: 'authenticated',

@@ -103,6 +103,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'EXTERNAL_JWT_ISSUER', default: '(none)', description: 'The `iss` those tokens must carry (unset: tokens without `iss` are accepted).' },
   { name: 'EXTERNAL_JWT_AUDIENCE', default: '(none)', description: 'The `aud` those tokens must carry (unset: not checked).' },
   { name: 'EXTERNAL_JWT_REQUIRE_EXP', default: 'true', description: 'Refuse external tokens without `exp` (`false` for test tokens that carry none).' },
+  {
+    name: 'EXTERNAL_JWKS_URL',
+    default: '(none)',
+    description: 'JWK set URL of an issuer that signs with private keys (RS256, ES256, EdDSA: Auth0, Keycloak, any OIDC provider). Keys are cached; unknown key ids refetch at most every 30 s.',
+  },
+  { name: 'EXTERNAL_JWKS_ALGORITHMS', default: 'RS256,ES256,EdDSA', description: 'Algorithms accepted from the `EXTERNAL_JWKS_URL` issuer.' },
   { name: 'SUPABASE_JWT_SECRET', default: '(none)', description: 'Supabase preset: accept Supabase Auth tokens (HS256, `aud` `authenticated`, a `sub`).' },
   { name: 'SUPABASE_URL', default: '(none)', description: 'With the Supabase preset, tokens must carry `iss` = `${SUPABASE_URL}/auth/v1`.' },
   { name: 'ADMIN_USERNAMES', default: '(none)', description: 'Comma-separated local usernames that are admins (as `parley users promote` makes them).' },

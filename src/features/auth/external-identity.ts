@@ -1,7 +1,7 @@
 // Users of another system (§3.2) arrive with that system's JWT. A token is routed to an issuer
 // by its `iss`, verified with that issuer's pinned algorithm and key, mapped to a user id and
 // username, and the local user is created or updated to match.
-import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import { AppError } from '../../errors/app-error.js';
@@ -18,6 +18,9 @@ export interface ExternalIdentities {
 
 const MAX_NAME = 200;
 const MAX_CACHED = 10_000;
+const JWKS_COOLDOWN_MS = 30_000;
+// Keys stay usable while the issuer's server is down; a rotation shows up through an unknown kid.
+const JWKS_CACHE_MS = 24 * 3_600_000;
 const invalid = (detail: string) => new AppError('invalid_token', detail);
 
 function stringClaim(payload: JWTPayload, names: string[]): string | null {
@@ -48,7 +51,16 @@ export function createExternalIdentities(deps: {
   log: FastifyBaseLogger;
 }): ExternalIdentities {
   const { issuers, users, clock, log } = deps;
-  const keys = new Map(issuers.map((issuer) => [issuer.name, new TextEncoder().encode(issuer.secret)]));
+  // A remote set is fetched on first need, cached, and refetched for an unknown key id at most once
+  // per cooldown, so a flood of made-up `kid`s costs one request, and cached keys outlive an outage.
+  const keys = new Map(
+    issuers.map((issuer) => [
+      issuer.name,
+      issuer.kind === 'secret'
+        ? new TextEncoder().encode(issuer.secret)
+        : createRemoteJWKSet(new URL(issuer.jwksUrl), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: JWKS_CACHE_MS, timeoutDuration: 5000 }),
+    ]),
+  );
   const cache = new Map<string, { caller: Caller; until: number }>();
 
   /** Issuers that name the token's `iss`, else those that name none, in configuration order. */
@@ -68,14 +80,16 @@ export function createExternalIdentities(deps: {
     }
     for (const issuer of candidates(iss)) {
       try {
-        const { payload } = await jwtVerify(token, keys.get(issuer.name)!, {
-          algorithms: [issuer.algorithm],
+        const key = keys.get(issuer.name)!;
+        const options = {
+          algorithms: issuer.algorithms,
           issuer: issuer.issuer ?? undefined,
           audience: issuer.audience ?? undefined,
           requiredClaims: issuer.requireExp ? ['exp'] : [],
           clockTolerance: issuer.clockToleranceS,
           currentDate: clock.now(),
-        });
+        };
+        const { payload } = key instanceof Uint8Array ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
         return { issuer, payload };
       } catch {
         // Another issuer may still verify it.

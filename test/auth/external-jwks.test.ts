@@ -1,0 +1,108 @@
+// An issuer that signs with private keys and publishes a JWK set (Auth0, Keycloak, OIDC), side
+// by side with the shared-secret issuer and local accounts (§3.2).
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeJwks, type FakeJwks } from '../fake-jwks/fake-jwks.js';
+import { createTestApp, json, type TestApp } from '../helpers/app.js';
+import { bearer, registerUser } from '../helpers/factories.js';
+
+type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
+
+let jwks: FakeJwks;
+let elsewhere: FakeJwks;
+let t: TestApp;
+let rsa: KeyPair;
+let ec: KeyPair;
+let publicJwk: JWK;
+const SECRET = randomBytes(32).toString('hex');
+const ISSUER = 'https://id.example.com/';
+
+beforeAll(async () => {
+  rsa = await generateKeyPair('RS256', { extractable: true });
+  ec = await generateKeyPair('ES256', { extractable: true });
+  publicJwk = { ...(await exportJWK(rsa.publicKey)), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
+  jwks = await startFakeJwks([publicJwk, { ...(await exportJWK(ec.publicKey)), kid: 'ec-1', alg: 'ES256', use: 'sig' }]);
+  elsewhere = await startFakeJwks([]);
+  t = await createTestApp({ EXTERNAL_JWKS_URL: jwks.url, EXTERNAL_JWT_ISSUER: ISSUER, EXTERNAL_JWT_AUDIENCE: 'parley', EXTERNAL_JWT_SECRET: SECRET, AUTH_CACHE_MS: '0' });
+});
+afterAll(async () => {
+  await t?.close();
+  await jwks?.close();
+  await elsewhere?.close();
+});
+
+const now = () => Math.floor(Date.now() / 1000);
+const me = (token: string) => t.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(token) });
+const claims = (extra: JWTPayload = {}) => ({ sub: `auth0|${randomBytes(5).toString('hex')}`, preferred_username: 'oidc_user', iss: ISSUER, aud: 'parley', exp: now() + 600, ...extra });
+
+function signRs(payload: JWTPayload, header: Record<string, unknown> = {}) {
+  return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1', ...header }).sign(rsa.privateKey);
+}
+
+describe('a JWKS issuer (EXTERNAL_JWKS_URL)', () => {
+  it('accepts RS256 and ES256 tokens, next to shared-secret tokens and local accounts', async () => {
+    const who = await me(await signRs(claims()));
+    expect(who.statusCode, who.body).toBe(200);
+    expect(json(who)).toMatchObject({ username: 'oidc_user', issuer: 'external-jwks' });
+    const es = await new SignJWT(claims({ preferred_username: 'ec_user' })).setProtectedHeader({ alg: 'ES256', kid: 'ec-1' }).sign(ec.privateKey);
+    expect(json(await me(es)).username).toBe('ec_user');
+    // EXTERNAL_JWT_ISSUER and _AUDIENCE apply to both env issuers: the token names the same iss.
+    const hs = await new SignJWT({ user_id: 'u1', username: 'secret_user', iss: ISSUER, aud: 'parley', exp: now() + 60 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET));
+    expect(json(await me(hs)).issuer).toBe('external');
+    const local = await registerUser(t);
+    expect(json(await me(local.accessToken)).id).toBe(local.id);
+  });
+
+  it('refuses an HS256 token signed with the issuer\'s public key as the secret', async () => {
+    const pem = await exportSPKI(rsa.publicKey);
+    const forged = await new SignJWT(claims()).setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' }).sign(new TextEncoder().encode(pem));
+    expect((await me(forged)).statusCode).toBe(401);
+  });
+
+  it('refuses odd key ids with 401 and no crash', async () => {
+    for (const kid of ['../../etc/passwd', "' OR 1=1 --", 'k'.repeat(10_000), '\u0000']) {
+      const answer = await me(await signRs(claims(), { kid }));
+      expect(answer.statusCode, kid.slice(0, 20)).toBe(401);
+      expect(json(answer).code).toBe('invalid_token');
+    }
+    expect((await t.request({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+  });
+
+  it('never fetches keys named in the token (jku, x5u) and ignores an embedded jwk', async () => {
+    const attacker = await generateKeyPair('RS256', { extractable: true });
+    const attackerJwk = { ...(await exportJWK(attacker.publicKey)), kid: 'evil' };
+    const before = elsewhere.fetches();
+    const token = await new SignJWT(claims())
+      .setProtectedHeader({ alg: 'RS256', kid: 'evil', jku: elsewhere.url, x5u: elsewhere.url, jwk: attackerJwk })
+      .sign(attacker.privateKey);
+    expect((await me(token)).statusCode).toBe(401);
+    expect(elsewhere.fetches()).toBe(before);
+  });
+
+  it('fetches the key set at most once per cooldown, however many unknown key ids arrive', async () => {
+    await me(await signRs(claims()));
+    const before = jwks.fetches();
+    const tokens = await Promise.all(Array.from({ length: 1000 }, (_, i) => signRs(claims(), { kid: `random-${i}-${randomBytes(3).toString('hex')}` })));
+    const answers = await Promise.all(tokens.map((token) => me(token)));
+    expect(answers.every((answer) => answer.statusCode === 401)).toBe(true);
+    expect(jwks.fetches() - before).toBeLessThanOrEqual(1);
+  });
+
+  it('keeps accepting cached keys while the key server is down, and refuses unknown keys', async () => {
+    expect((await me(await signRs(claims()))).statusCode).toBe(200);
+    jwks.setDown(true);
+    try {
+      expect((await me(await signRs(claims()))).statusCode).toBe(200);
+      expect((await me(await signRs(claims(), { kid: 'rotated-2' }))).statusCode).toBe(401);
+    } finally {
+      jwks.setDown(false);
+    }
+  });
+
+  it('checks iss, aud and exp for these tokens too', async () => {
+    for (const extra of [{ iss: 'https://other.example.com/' }, { aud: 'someone-else' }, { exp: now() - 3600 }]) {
+      expect((await me(await signRs(claims(extra)))).statusCode).toBe(401);
+    }
+  });
+});
