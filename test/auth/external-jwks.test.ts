@@ -100,6 +100,13 @@ describe('a JWKS issuer (EXTERNAL_JWKS_URL)', () => {
     }
   });
 
+  it('answers a 20 KB Authorization header with 431 or 401, and keeps serving', async () => {
+    const base = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const answer = await fetch(`${base}/v1/auth/me`, { headers: { authorization: `Bearer ${'a'.repeat(20_000)}` } });
+    expect([401, 431]).toContain(answer.status);
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+
   it('checks iss, aud and exp for these tokens too', async () => {
     for (const extra of [{ iss: 'https://other.example.com/' }, { aud: 'someone-else' }, { exp: now() - 3600 }]) {
       expect((await me(await signRs(claims(extra)))).statusCode).toBe(401);
