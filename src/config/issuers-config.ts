@@ -1,6 +1,7 @@
 // External JWT issuers configured by env (§3.2): the seeds' shared-secret setup and the
 // Supabase preset. Users of another system call Parley with the token they already have.
 import { ConfigError } from './errors.js';
+import { loadIssuersFile } from './issuers-file.js';
 import { ConfigValueError, parseBoolean, parseList, parseUrl } from './parsers.js';
 
 export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
@@ -13,6 +14,11 @@ interface IssuerBase {
   audience: string | null;
   requireExp: boolean;
   clockToleranceS: number;
+  /** Claims tried in order for the user id and the username (defaults: user_id, sub / username, preferred_username, email). */
+  userIdClaims?: string[];
+  usernameClaims?: string[];
+  /** A claim whose value (or one of whose values) in `adminValues` makes the user an admin. */
+  roleClaim?: { claim: string; adminValues: string[] };
 }
 
 /** A shared secret (HS256), as the seeds' main system and Supabase's legacy keys use. */
@@ -50,6 +56,7 @@ function checkSecret(name: string, secret: string): string {
 
 export function loadExternalIssuers(read: Read): ExternalIssuer[] {
   const issuers: ExternalIssuer[] = [];
+  issuers.push(...read('AUTH_ISSUERS_FILE', (path) => loadIssuersFile(path), [] as ExternalIssuer[]));
   const secret = read('EXTERNAL_JWT_SECRET', text, null as string | null);
   const requireExp = read('EXTERNAL_JWT_REQUIRE_EXP', parseBoolean, true);
   if (secret) {
@@ -92,5 +99,8 @@ export function loadExternalIssuers(read: Read): ExternalIssuer[] {
       clockToleranceS: 30,
     });
   }
+  const names = issuers.map((issuer) => issuer.name);
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice) throw new ConfigError(`two external issuers are named "${twice}"; names must be unique`);
   return issuers;
 }

@@ -104,6 +104,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'EXTERNAL_JWT_AUDIENCE', default: '(none)', description: 'The `aud` those tokens must carry (unset: not checked).' },
   { name: 'EXTERNAL_JWT_REQUIRE_EXP', default: 'true', description: 'Refuse external tokens without `exp` (`false` for test tokens that carry none).' },
   {
+    name: 'AUTH_ISSUERS_FILE',
+    default: '(none)',
+    description:
+      'JSON file of external issuers: `[{name, secret | jwks_url, algorithms?, issuer?, audience?, require_exp?, clock_tolerance_s?, claims?: {user_id?, username?}, role?: {claim, admin_values}}]`. Used alongside the env issuers.',
+  },
+  {
     name: 'EXTERNAL_JWKS_URL',
     default: '(none)',
     description: 'JWK set URL of an issuer that signs with private keys (RS256, ES256, EdDSA: Auth0, Keycloak, any OIDC provider). Keys are cached; unknown key ids refetch at most every 30 s.',

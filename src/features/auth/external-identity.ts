@@ -33,11 +33,24 @@ function stringClaim(payload: JWTPayload, names: string[]): string | null {
   return null;
 }
 
+const DEFAULT_ID_CLAIMS = ['user_id', 'sub'];
+const DEFAULT_NAME_CLAIMS = ['username', 'preferred_username', 'email'];
+
+/** Whether the issuer's role claim (a string or a list) holds one of its admin values. */
+function claimsAdmin(issuer: ExternalIssuer, payload: JWTPayload): boolean {
+  if (!issuer.roleClaim) return false;
+  const value = payload[issuer.roleClaim.claim];
+  const values = Array.isArray(value) ? value : [value];
+  return values.some((item) => typeof item === 'string' && issuer.roleClaim!.adminValues.includes(item));
+}
+
 function identityOf(issuer: ExternalIssuer, payload: JWTPayload) {
-  const externalId = stringClaim(payload, ['user_id', 'sub']);
-  if (!externalId) throw invalid('The token carries no user id (user_id or sub)');
-  const username = stringClaim(payload, ['username', 'preferred_username', 'email']);
-  if (!username) throw invalid('The token carries no username (username, preferred_username or email)');
+  const idClaims = issuer.userIdClaims ?? DEFAULT_ID_CLAIMS;
+  const nameClaims = issuer.usernameClaims ?? DEFAULT_NAME_CLAIMS;
+  const externalId = stringClaim(payload, idClaims);
+  if (!externalId) throw invalid(`The token carries no user id (${idClaims.join(' or ')})`);
+  const username = stringClaim(payload, nameClaims);
+  if (!username) throw invalid(`The token carries no username (${nameClaims.join(', ')})`);
   if (externalId.length > MAX_NAME || username.length > MAX_NAME) throw invalid('The token\'s user id or username is too long');
   const email = typeof payload.email === 'string' && payload.email.length <= MAX_NAME ? payload.email : null;
   return { issuer: issuer.name, externalId, username, email };
@@ -124,6 +137,8 @@ export function createExternalIdentities(deps: {
         }
       }
       if (!caller.user.isActive) throw invalid('This account is deactivated');
+      // A mapped role claim makes this request an admin's; it never demotes a promoted user.
+      if (caller.user.role !== 'admin' && claimsAdmin(issuer, payload)) return { ...caller, user: { ...caller.user, role: 'admin' } };
       return caller;
     },
   };

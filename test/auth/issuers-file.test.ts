@@ -1,0 +1,90 @@
+// AUTH_ISSUERS_FILE: several issuers, each with its own claim mapping and role claim (§3.2, §12).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { startFakeJwks, type FakeJwks } from '../fake-jwks/fake-jwks.js';
+import { createTestApp, json, type TestApp } from '../helpers/app.js';
+import { bearer } from '../helpers/factories.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'parley-issuers-'));
+const SECRET = randomBytes(32).toString('hex');
+let jwks: FakeJwks;
+let t: TestApp;
+let signRs: (payload: JWTPayload) => Promise<string>;
+
+function writeIssuers(content: unknown): string {
+  const path = join(dir, `${randomBytes(4).toString('hex')}.json`);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+beforeAll(async () => {
+  const keys = await generateKeyPair('RS256', { extractable: true });
+  jwks = await startFakeJwks([{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'RS256' }]);
+  signRs = (payload) => new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setExpirationTime('10m').sign(keys.privateKey);
+  const path = writeIssuers([
+    { name: 'crm', secret: SECRET, issuer: 'crm', claims: { user_id: ['uid'], username: ['name'] }, role: { claim: 'roles', admin_values: ['parley-admin'] } },
+    { name: 'keycloak', jwks_url: jwks.url, issuer: 'https://kc.example.com/realms/main', algorithms: ['RS256'] },
+  ]);
+  t = await createTestApp({ AUTH_ISSUERS_FILE: path, AUTH_CACHE_MS: '0' });
+});
+afterAll(async () => {
+  await t?.close();
+  await jwks?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const me = (token: string) => t.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(token) });
+const crm = (payload: JWTPayload) =>
+  new SignJWT({ iss: 'crm', ...payload }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode(SECRET));
+
+describe('issuers from AUTH_ISSUERS_FILE', () => {
+  it('maps each issuer\'s own claims to the user id and username', async () => {
+    const uid = randomBytes(4).toString('hex');
+    const who = await me(await crm({ uid, name: 'Carla CRM', user_id: 'ignored', username: 'ignored' }));
+    expect(who.statusCode, who.body).toBe(200);
+    expect(json(who)).toMatchObject({ username: 'Carla CRM', issuer: 'crm' });
+    const missing = await me(await crm({ name: 'no id' }));
+    expect(missing.statusCode).toBe(401);
+    expect(json(missing).detail).toMatch(/uid/);
+  });
+
+  it('makes a user an admin through the mapped role claim, and only through an allowed value', async () => {
+    const admin = await crm({ uid: randomBytes(4).toString('hex'), name: 'Boss', roles: ['staff', 'parley-admin'] });
+    expect(json(await me(admin)).role).toBe('admin');
+    expect((await t.request({ method: 'GET', url: '/v1/admin/stats', headers: bearer(admin) })).statusCode).toBe(200);
+    const staff = await crm({ uid: randomBytes(4).toString('hex'), name: 'Staff', roles: 'staff' });
+    expect(json(await me(staff)).role).toBe('user');
+    expect((await t.request({ method: 'GET', url: '/v1/admin/stats', headers: bearer(staff) })).statusCode).toBe(404);
+  });
+
+  it('routes by iss to the JWKS issuer, with the default claims', async () => {
+    const token = await signRs({ iss: 'https://kc.example.com/realms/main', sub: 'kc-1', preferred_username: 'kc_user' });
+    expect(json(await me(token))).toMatchObject({ username: 'kc_user', issuer: 'keycloak' });
+    // A token naming another issuer's iss is checked with that issuer's key only.
+    expect((await me(await signRs({ iss: 'crm', uid: 'x', name: 'forged' }))).statusCode).toBe(401);
+  });
+
+  it('stops at start-up with one line for a malformed file', () => {
+    const bad: Array<[unknown, RegExp]> = [
+      ['{not json', /cannot read .* as JSON/],
+      [{ issuers: 'x' }, /expected an array/],
+      [[{ name: 'a', secret: SECRET, jwks_url: 'https://x.example/jwks' }], /exactly one of secret and jwks_url/],
+      [[{ name: 'a', secret: 'short' }], /at least 16 bytes/],
+      [[{ name: 'a', secret: SECRET, colour: 'red' }], /unknown fields: colour/],
+      [[{ name: 'a', jwks_url: 'https://x.example/jwks', algorithms: ['HS256'] }], /algorithms must be among/],
+      [[{ name: 'a', secret: SECRET }, { name: 'a', secret: SECRET }], /named "a"/],
+      [[{ name: 'Bad Name', secret: SECRET }], /name must be/],
+    ];
+    for (const [content, message] of bad) {
+      const path = writeIssuers(content);
+      expect(() => loadConfig({ AUTH_ISSUERS_FILE: path }), String(message)).toThrow(ConfigError);
+      expect(() => loadConfig({ AUTH_ISSUERS_FILE: path })).toThrow(message);
+    }
+    expect(() => loadConfig({ AUTH_ISSUERS_FILE: join(dir, 'missing.json') })).toThrow(/cannot read/);
+  });
+});
