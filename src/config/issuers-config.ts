@@ -86,18 +86,15 @@ export function loadExternalIssuers(read: Read): ExternalIssuer[] {
     });
   }
   const supabaseSecret = read('SUPABASE_JWT_SECRET', text, null as string | null);
+  const supabaseUrl = read('SUPABASE_URL', (raw) => parseUrl(raw, ['http', 'https']).replace(/\/+$/, ''), null as string | null);
+  const supabase = { name: 'supabase', issuer: supabaseUrl ? `${supabaseUrl}/auth/v1` : null, audience: 'authenticated', requireExp: true, clockToleranceS: 30 };
+  // Supabase requires a `sub` (anon and service keys have none); the username is the email.
+  const supabaseClaims = { userIdClaims: ['sub'], usernameClaims: ['email', 'phone', 'sub'] };
   if (supabaseSecret) {
-    const url = read('SUPABASE_URL', (raw) => parseUrl(raw, ['http', 'https']).replace(/\/+$/, ''), null as string | null);
-    issuers.push({
-      kind: 'secret',
-      name: 'supabase',
-      algorithms: ['HS256'],
-      secret: checkSecret('SUPABASE_JWT_SECRET', supabaseSecret),
-      issuer: url ? `${url}/auth/v1` : null,
-      audience: 'authenticated',
-      requireExp: true,
-      clockToleranceS: 30,
-    });
+    issuers.push({ ...supabase, ...supabaseClaims, kind: 'secret', algorithms: ['HS256'], secret: checkSecret('SUPABASE_JWT_SECRET', supabaseSecret) });
+  } else if (supabaseUrl) {
+    // Projects on asymmetric signing keys publish them; no secret needed.
+    issuers.push({ ...supabase, ...supabaseClaims, kind: 'jwks', algorithms: ['ES256', 'RS256'], jwksUrl: `${supabaseUrl}/auth/v1/.well-known/jwks.json` });
   }
   const names = issuers.map((issuer) => issuer.name);
   const twice = names.find((name, i) => names.indexOf(name) !== i);

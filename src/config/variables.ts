@@ -116,6 +116,10 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   },
   { name: 'EXTERNAL_JWKS_ALGORITHMS', default: 'RS256,ES256,EdDSA', description: 'Algorithms accepted from the `EXTERNAL_JWKS_URL` issuer.' },
   { name: 'SUPABASE_JWT_SECRET', default: '(none)', description: 'Supabase preset: accept Supabase Auth tokens (HS256, `aud` `authenticated`, a `sub`).' },
-  { name: 'SUPABASE_URL', default: '(none)', description: 'With the Supabase preset, tokens must carry `iss` = `${SUPABASE_URL}/auth/v1`.' },
+  {
+    name: 'SUPABASE_URL',
+    default: '(none)',
+    description: 'Supabase preset: tokens must carry `iss` = `${SUPABASE_URL}/auth/v1`; without `SUPABASE_JWT_SECRET`, keys come from the project\'s JWKS.',
+  },
   { name: 'ADMIN_USERNAMES', default: '(none)', description: 'Comma-separated local usernames that are admins (as `parley users promote` makes them).' },
 ];

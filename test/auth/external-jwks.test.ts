@@ -113,3 +113,21 @@ describe('a JWKS issuer (EXTERNAL_JWKS_URL)', () => {
     }
   });
 });
+
+describe('the Supabase preset on asymmetric keys (SUPABASE_URL without a secret)', () => {
+  it('verifies tokens with the project\'s published keys', async () => {
+    const base = jwks.url.replace(/\/jwks\.json$/, '');
+    const app = await createTestApp({ SUPABASE_URL: base }, { sharedWith: t });
+    try {
+      const sign = (payload: JWTPayload) =>
+        new SignJWT({ iss: `${base}/auth/v1`, aud: 'authenticated', exp: now() + 600, ...payload }).setProtectedHeader({ alg: 'ES256', kid: 'ec-1' }).sign(ec.privateKey);
+      const who = await app.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(await sign({ sub: randomBytes(8).toString('hex'), email: 'sb@example.com' })) });
+      expect(who.statusCode, who.body).toBe(200);
+      expect(json(who)).toMatchObject({ username: 'sb@example.com', issuer: 'supabase' });
+      const anon = await app.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(await sign({ role: 'anon', email: 'x@example.com' })) });
+      expect(anon.statusCode).toBe(401);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 /**
- * A fake JWK-set server for tests: a real HTTP server that serves `{keys}` at `/jwks.json`,
+ * A fake JWK-set server for tests: a real HTTP server that serves `{keys}` at `/jwks.json` (and at
+ * Supabase's `/auth/v1/.well-known/jwks.json`),
  * counts what it was asked, and can be taken "down" (answers 503) to test cached keys.
  */
 import http from 'node:http';
@@ -25,7 +26,8 @@ export async function startFakeJwks(keys: JWK[]): Promise<FakeJwks> {
       response.writeHead(503).end();
       return;
     }
-    if (request.url !== '/jwks.json') {
+    // Also where Supabase publishes a project's keys.
+    if (request.url !== '/jwks.json' && request.url !== '/auth/v1/.well-known/jwks.json') {
       response.writeHead(404).end();
       return;
     }
