@@ -9,5 +9,3 @@ export function resourceId(value: string, what: string): string {
   if (!isUuid(value)) throw new AppError('not_found', `No ${what} with this id`);
   return value.toLowerCase();
 }
-
-export const notFound = (what: string) => new AppError('not_found', `No ${what} with this id`);

@@ -7,7 +7,6 @@ import type { ChatModel } from './types.js';
 export function createChatModel(config: LlmConfig, deps: { terms: Terms }): ChatModel {
   if (config.provider === 'builtin' || !config.baseUrl) return createBuiltinModel(deps.terms);
   return createRemoteModel({
-    name: config.provider,
     baseUrl: config.baseUrl,
     apiKey: config.apiKey,
     timeoutMs: config.timeoutMs,

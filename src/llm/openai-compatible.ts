@@ -8,7 +8,6 @@ import { withRetries, type RetryPolicy } from './retry.js';
 import type { ChatModel, ModelRequest } from './types.js';
 
 export interface RemoteModelSettings {
-  name: string;
   baseUrl: string;
   apiKey: string | null;
   timeoutMs: number;

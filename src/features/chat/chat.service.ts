@@ -137,15 +137,19 @@ export function createChatService(deps: ChatDeps): ChatService {
     unexpected: unknown;
   }
 
-  async function callModel(
-    target: TurnTarget,
-    turn: Turn,
-    options: TurnOptions,
-    signal: AbortSignal,
-    reason: () => string | null,
-    begin: () => void,
-    abort: () => void,
-  ): Promise<Produced> {
+  /** How generate() steers one model call. */
+  interface Control {
+    modelId: string;
+    signal: AbortSignal;
+    /** Why the call was aborted on purpose, if it was. */
+    reason: () => string | null;
+    /** Announces the turn (message.start) once the model request is on its way. */
+    begin: () => void;
+    abort: () => void;
+  }
+
+  async function callModel(target: TurnTarget, turn: Turn, options: TurnOptions, control: Control): Promise<Produced> {
+    const { modelId, signal, reason, begin, abort } = control;
     const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null };
     const started = performance.now();
     try {
@@ -170,7 +174,7 @@ export function createChatService(deps: ChatDeps): ChatService {
           }
         : undefined;
       const request = {
-        model: allowedModel(target.model),
+        model: modelId,
         messages: built.messages,
         temperature: target.temperature,
         maxTokens: target.maxTokens,
@@ -207,21 +211,20 @@ export function createChatService(deps: ChatDeps): ChatService {
     const onClientGone = () => generations.stop(target.conversationId, 'client_left');
     options.clientGone?.addEventListener('abort', onClientGone, { once: true });
     const started = performance.now();
+    const modelId = allowedModel(target.model);
     let produced: Produced;
     // callModel never throws: whatever happens is in `produced`.
     try {
-      produced = await callModel(
-        target,
-        turn,
-        options,
-        generation.controller.signal,
-        () => generation.reason,
-        () => {
+      produced = await callModel(target, turn, options, {
+        modelId,
+        signal: generation.controller.signal,
+        reason: () => generation.reason,
+        begin: () => {
           options.events?.start({ conversationId: target.conversationId, userMessage: turn.userMessage, replyId: turn.replyId });
           if (options.clientGone?.aborted) onClientGone();
         },
-        () => generation.controller.abort(new Error('stream could not open')),
-      );
+        abort: () => generation.controller.abort(new Error('stream could not open')),
+      });
     } finally {
       clearInterval(renew);
       options.clientGone?.removeEventListener('abort', onClientGone);
@@ -229,15 +232,16 @@ export function createChatService(deps: ChatDeps): ChatService {
     // A client that left: let the loop take other disconnects (and abort their model calls) first.
     if (generation.reason === 'client_left') await afterDisconnect();
     const { text, usage, failure, unexpected } = produced;
+    const tokens = countTokens(text);
     // Stored whatever happened, so a user message never dangles without its reply.
     const reply = await store(caller, target.conversationId, {
       id: turn.replyId,
       content: text,
       status: failure || unexpected ? 'failed' : generation.reason ? 'interrupted' : 'complete',
-      tokens: countTokens(text),
-      model: allowedModel(target.model),
+      tokens,
+      model: modelId,
       promptTokens: usage?.promptTokens ?? produced.promptTokens,
-      completionTokens: usage?.completionTokens ?? countTokens(text),
+      completionTokens: usage?.completionTokens ?? tokens,
       latencyMs: Math.round(performance.now() - started),
       errorCode: failure ? failure.failure : unexpected ? 'internal_error' : null,
       replaces: turn.replaces,

@@ -15,7 +15,8 @@ export interface PromptParts {
   profile: string | null;
   conversationContext: string | null;
   turnContext: string | null;
-  knowledge: KnowledgeHit[];
+  /** With the token counts stored for each chunk. */
+  knowledge: Array<KnowledgeHit & { tokens: number }>;
   /** Newest first, as stored; failed replies are left out here. */
   history: HistoryMessage[];
   message: string;
@@ -59,16 +60,21 @@ function turnSystem(parts: PromptParts): string | null {
 
 const cost = (tokens: number) => tokens + MESSAGE_OVERHEAD_TOKENS;
 
-/** How many tokens of history a turn can afford, before knowing the history itself. */
-export function historyAllowance(parts: Omit<PromptParts, 'history' | 'knowledge'>, knowledgeTokens: number): number {
-  const fixed = cost(countTokensCached(stableSystem({ ...parts, knowledge: [], history: [] }))) + cost(parts.messageTokens) + knowledgeTokens;
-  return Math.max(0, parts.budget - fixed);
+/**
+ * Tokens of the per-turn part. Knowledge chunks were counted when they were stored, so only the
+ * frame around them (and the turn's own context) is counted here.
+ */
+function turnSystemTokens(parts: PromptParts): number {
+  const frame = turnSystem({ ...parts, knowledge: parts.knowledge.map((hit) => ({ ...hit, content: '' })) });
+  if (frame === null) return 0;
+  const chunks = parts.knowledge.reduce((sum, hit) => sum + hit.tokens, 0);
+  return (parts.turnContext ? countTokens(frame) : countTokensCached(frame)) + chunks;
 }
 
 export function buildPrompt(parts: PromptParts): BuiltPrompt {
   const system = stableSystem(parts);
   const perTurn = turnSystem(parts);
-  let spent = cost(countTokensCached(system)) + cost(parts.messageTokens) + (perTurn ? cost(countTokens(perTurn)) : 0);
+  let spent = cost(countTokensCached(system)) + cost(parts.messageTokens) + (perTurn ? cost(turnSystemTokens(parts)) : 0);
   const kept: HistoryMessage[] = [];
   for (const message of parts.history) {
     if (message.status === 'failed' || message.content.length === 0) continue;

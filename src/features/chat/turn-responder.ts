@@ -31,6 +31,10 @@ function failureOutcome(request: FastifyRequest, result: TurnResult): Outcome {
   return { status: problem.status, body: problem.body };
 }
 
+function outcomeOf(request: FastifyRequest, result: TurnResult, shape: (r: TurnResult) => Record<string, unknown>): Outcome {
+  return result.failure ? failureOutcome(request, result) : { status: 201, body: shape(result) };
+}
+
 function sendJson(reply: FastifyReply, outcome: Outcome, replayed: boolean) {
   if (replayed) reply.header('idempotent-replayed', 'true');
   if (outcome.status >= 400) reply.type('application/problem+json');
@@ -74,7 +78,7 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
           },
         },
       });
-      const outcome = result.failure ? failureOutcome(request, result) : { status: 201, body: shape(result) };
+      const outcome = outcomeOf(request, result, shape);
       const open = stream as EventStream | null;
       if (open) {
         if (result.failure) open.send('error', { code: 'llm_unavailable', message: outcome.body.detail });
@@ -120,8 +124,7 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
       try {
         if (turn.streaming) outcome = await streamTurn(request, reply, turn.shape, run);
         else {
-          const result = await run({});
-          outcome = result.failure ? failureOutcome(request, result) : { status: 201, body: turn.shape(result) };
+          outcome = outcomeOf(request, await run({}), turn.shape);
         }
       } catch (error) {
         // Refused (not found, busy, invalid, limited) or broken: no answer to replay, so the key is free again.

@@ -24,12 +24,12 @@ export interface KnowledgeSearch {
 const MAX_HITS = 3;
 
 /** The best candidates that fit in `maxTokens`, at most three. */
-export function pickKnowledge(candidates: ReadonlyArray<KnowledgeHit & { tokens: number }>, maxTokens: number): KnowledgeHit[] {
-  const chosen: KnowledgeHit[] = [];
+export function pickKnowledge<T extends KnowledgeHit & { tokens: number }>(candidates: readonly T[], maxTokens: number): T[] {
+  const chosen: T[] = [];
   let spent = 0;
   for (const hit of candidates) {
     if (chosen.length >= MAX_HITS || spent + hit.tokens > maxTokens) break;
-    chosen.push({ content: hit.content, rank: hit.rank });
+    chosen.push(hit);
     spent += hit.tokens;
   }
   return chosen;
