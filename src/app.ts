@@ -5,6 +5,8 @@ import { pino, type DestinationStream } from 'pino';
 import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
 import { loadMigrations, type Migration } from './db/migrate.js';
+import { verifyAppRole } from './db/row-security.js';
+import { createScoped, type Scoped } from './db/scope.js';
 import { createAuthService } from './features/auth/auth.service.js';
 import { registerAuthRoutes } from './features/auth/auth.routes.js';
 import { requireCaller } from './features/auth/authenticate.js';
@@ -42,6 +44,9 @@ export interface AppOptions {
 
 export async function buildApp(options: AppOptions): Promise<App> {
   const { config, database } = options;
+  // Fail closed: never serve with a role that row security would not apply to.
+  await verifyAppRole(database.app.sql);
+  const scoped = createScoped(database.app);
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics();
   const logger = options.logStream ? pino(loggerOptions({ ...config, logPretty: false }), options.logStream) : pino(loggerOptions(config));
@@ -70,18 +75,18 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await registerOpenApi(app, VERSION);
 
   const limiter = await createLimiter(app, config, metrics);
-  const { auth, guard } = createAuth({ config, database, limiter, metrics, clock });
+  const { auth, guard } = createAuth({ config, scoped, limiter, metrics, clock });
 
   registerHealthRoutes(app, {
     version: VERSION,
-    sql: database.sql,
+    sql: database.app.sql,
     migrations: options.migrations ?? loadMigrations(),
     metrics,
     metricsToken: config.metricsToken,
   });
   const external = createExternalIdentities({
     issuers: config.externalIssuers,
-    users: createUsersRepo(database.db),
+    users: createUsersRepo(scoped),
     clock,
     cacheMs: config.authCacheMs,
     log: app.log,
@@ -89,7 +94,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const authenticate = requireCaller(guard, external, config.adminUsernames);
   registerAuthRoutes(app, { auth, authenticate, localAccounts: config.authLocal });
   registerChatFeatures(app, { config, database, limiter, authenticate, clock, metrics });
-  registerAdminRoutes(app, { admin: createAdminRepo(database.db, database.sql), authenticate, clock });
+  registerAdminRoutes(app, { admin: createAdminRepo(scoped), authenticate, clock });
 
   await app.ready();
   return app;
@@ -110,13 +115,13 @@ async function createLimiter(app: App, config: AppOptions['config'], metrics: Me
   });
 }
 
-function createAuth(deps: { config: AppOptions['config']; database: Database; limiter: RateLimiter; metrics: Metrics; clock: Clock }) {
-  const { config, database, limiter, metrics, clock } = deps;
-  const sessions = createSessionsRepo(database.db);
+function createAuth(deps: { config: AppOptions['config']; scoped: Scoped; limiter: RateLimiter; metrics: Metrics; clock: Clock }) {
+  const { config, scoped, limiter, metrics, clock } = deps;
+  const sessions = createSessionsRepo(scoped);
   const tokens = createAccessTokens({ secret: config.jwtSecret, ttlMs: config.accessTokenTtlMs, clock });
   const guard = createSessionGuard({ sessions, tokens, clock, cacheMs: config.authCacheMs });
   const auth = createAuthService({
-    users: createUsersRepo(database.db),
+    users: createUsersRepo(scoped),
     sessions,
     passwords: createPasswordHasher((operation) => metrics.passwordHashing.inc({ operation })),
     tokens,

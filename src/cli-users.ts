@@ -18,16 +18,20 @@ export async function runUsersCommand(argv: string[], sql: SqlRunner): Promise<s
   const [action, username, ...rest] = positionals;
   if (!action || !(action in CHANGES) || !username || rest.length > 0) throw new Error(`usage: ${USERS_USAGE}`);
   const change = CHANGES[action as keyof typeof CHANGES];
-  // Local usernames are unique regardless of case; an external user is named with its issuer.
-  const rows = values.issuer
-    ? await sql.query<{ id: string; username: string }>(
-        `UPDATE users SET ${change.set}, updated_at = now() WHERE issuer = $1 AND username = $2 RETURNING id, username`,
-        [values.issuer, username],
-      )
-    : await sql.query<{ id: string; username: string }>(
-        `UPDATE users SET ${change.set}, updated_at = now() WHERE issuer IS NULL AND lower(username) = lower($1) RETURNING id, username`,
-        [username],
-      );
+  // Row security is forced on the owner too: the change runs in the admin scope.
+  const rows = await sql.transaction(async (tx) => {
+    await tx.query("SELECT set_config('app.scope', 'admin', true)");
+    // Local usernames are unique regardless of case; an external user is named with its issuer.
+    return values.issuer
+      ? tx.query<{ id: string; username: string }>(
+          `UPDATE users SET ${change.set}, updated_at = now() WHERE issuer = $1 AND username = $2 RETURNING id, username`,
+          [values.issuer, username],
+        )
+      : tx.query<{ id: string; username: string }>(
+          `UPDATE users SET ${change.set}, updated_at = now() WHERE issuer IS NULL AND lower(username) = lower($1) RETURNING id, username`,
+          [username],
+        );
+  });
   if (rows.length === 0) throw new Error(`no ${values.issuer ? `user of issuer "${values.issuer}"` : 'local user'} named "${username}"`);
   return rows.map((row) => `${row.username} (${row.id}) ${change.done}`).join('\n');
 }

@@ -5,6 +5,7 @@ import { loadConfig, type Env } from './config/config.js';
 import { resolveJwtSecret } from './config/secrets.js';
 import { connectDatabase } from './db/connect.js';
 import { migrate } from './db/migrate.js';
+import { prepareAppRole } from './db/row-security.js';
 import { loggerOptions } from './observability/logger.js';
 
 export interface RunningServer {
@@ -24,6 +25,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const database = await connectDatabase(config);
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
   await migrate(database.sql, (line) => log.info(line));
+  await prepareAppRole(database, (line) => log.info(line));
 
   const app = await buildApp({ config: { ...config, jwtSecret: secret }, database });
   const url = await app.listen({ host: config.host, port: config.port });

@@ -6,6 +6,7 @@ import {
   parseInteger,
   parseList,
   parseRate,
+  parseRoleName,
   parseSize,
   parseUrl,
   type RateRule,
@@ -25,6 +26,7 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | null;
   databasePoolMax: number;
+  databaseAppRole: string;
   databasePrepare: boolean;
   databaseWaitMs: number;
   /** Null until resolved: development generates one (see secrets.ts). */
@@ -97,6 +99,7 @@ export function loadConfig(env: Env): Config {
     port: read('PORT', (raw) => parseInteger(raw, 0, 65535), 8000),
     dataDir: read('DATA_DIR', text, './data'),
     databaseUrl: read('DATABASE_URL', (raw) => parseUrl(raw, ['postgres', 'postgresql']), null as string | null),
+    databaseAppRole: read('DATABASE_APP_ROLE', parseRoleName, 'parley_app'),
     databasePoolMax: read('DATABASE_POOL_MAX', (raw) => parseInteger(raw, 1, 1000), 10),
     databasePrepare: read('DATABASE_PREPARE', parseBoolean, true),
     databaseWaitMs: read('DATABASE_WAIT', parseDuration, 10_000),

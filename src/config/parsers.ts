@@ -86,3 +86,9 @@ export function parseUrl(raw: string, protocols: readonly string[]): string {
   if (!protocols.includes(url.protocol.replace(/:$/, ''))) throw new ConfigValueError(`a URL (${protocols.join(' or ')})`);
   return raw;
 }
+
+/** A PostgreSQL role name we can write into SQL without quoting surprises. */
+export function parseRoleName(raw: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigValueError('a role name: lowercase letters, digits and _, starting with a letter or _');
+  return raw;
+}

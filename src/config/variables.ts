@@ -19,6 +19,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     description: 'PostgreSQL (≥ 14) connection string. Without it Parley uses an embedded PGlite database in `DATA_DIR/pglite`.',
   },
   { name: 'DATABASE_WAIT', default: '10s', description: 'At start-up, how long to keep retrying an unreachable database before exiting.' },
+  {
+    name: 'DATABASE_APP_ROLE',
+    default: 'parley_app',
+    description:
+      'The role requests run as, subject to Row Level Security. Created at start-up if missing (the connecting role needs CREATEROLE, or create it yourself: `CREATE ROLE parley_app NOLOGIN; GRANT parley_app TO <owner>`). It must not own the tables, be a superuser or have BYPASSRLS.',
+  },
   { name: 'DATABASE_POOL_MAX', default: '10', description: 'Maximum PostgreSQL connections per instance.' },
   {
     name: 'DATABASE_PREPARE',

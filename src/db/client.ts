@@ -19,12 +19,30 @@ export interface SqlRunner {
   transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
 }
 
-export interface Database {
-  kind: 'pglite' | 'postgres';
+export interface Access {
   db: Db;
   sql: SqlRunner;
+}
+
+/** What requests use: the application's role, which row security applies to (§10). */
+export interface AppAccess extends Access {
+  role: string;
+  /** One transaction; `fn` gets a Drizzle and a raw handle on it. */
+  transaction<T>(fn: (tx: Access) => Promise<T>): Promise<T>;
+}
+
+export interface Database {
+  kind: 'pglite' | 'postgres';
+  /** The connecting role, which owns the tables: migrations, the CLI, and tests looking behind the app's back. */
+  db: Db;
+  sql: SqlRunner;
+  app: AppAccess;
+  /** Called once the app role exists (row-security.ts); until then `app` must not be used. */
+  enterAppRole(): Promise<void>;
   close(): Promise<void>;
 }
+
+export const DEFAULT_APP_ROLE = 'parley_app';
 
 export interface DatabaseOptions {
   /** PostgreSQL connection string; without it an embedded PGlite is used. */
@@ -36,6 +54,15 @@ export interface DatabaseOptions {
   searchPath?: string;
   /** Named prepared statements (off behind poolers that cannot keep them). */
   prepare?: boolean;
+  /** The role requests run as (default parley_app). */
+  appRole?: string;
+}
+
+/** The raw client under a Drizzle transaction, so raw SQL can join it. */
+function clientOf(tx: unknown): unknown {
+  const client = (tx as { session?: { client?: unknown } }).session?.client;
+  if (!client) throw new Error('a Drizzle transaction without a session client');
+  return client;
 }
 
 function pgliteRunner(client: Pick<PGlite, 'query' | 'exec'> & { transaction?: PGlite['transaction'] }): SqlRunner {
@@ -76,33 +103,77 @@ function postgresRunner(client: postgres.Sql | postgres.TransactionSql, prepare:
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.url) {
-    const client = postgres(options.url, {
-      max: options.poolMax ?? 10,
-      prepare: options.prepare ?? true,
-      connect_timeout: 5,
-      onnotice: () => {},
-      connection: options.searchPath ? { search_path: options.searchPath } : {},
-    });
-    return {
-      kind: 'postgres',
-      db: drizzlePostgres(client, { schema }) as unknown as Db,
-      sql: postgresRunner(client, options.prepare ?? true),
-      close: () => client.end({ timeout: 5 }),
-    };
-  }
+  const role = options.appRole ?? DEFAULT_APP_ROLE;
+  if (options.url) return usePostgres(options.url, options, role);
   if (options.pgliteDir) mkdirSync(options.pgliteDir, { recursive: true });
   const client = options.pgliteDir ? new PGlite(options.pgliteDir) : new PGlite();
-  return usePglite(client);
+  return usePglite(client, role);
+}
+
+function usePostgres(url: string, options: DatabaseOptions, role: string): Database {
+  const prepare = options.prepare ?? true;
+  const shared = { prepare, connect_timeout: 5, onnotice: () => {} };
+  const searchPath = options.searchPath ? { search_path: options.searchPath } : {};
+  // The owner's pool is busy only at start-up (migrations); it lets its connections go.
+  const owner = postgres(url, { ...shared, max: 2, idle_timeout: 30, connection: searchPath });
+  // Every connection of the app's pool starts as the app role (a startup parameter, so no
+  // statement of ours runs before it); connections open lazily, after the role exists.
+  const app = postgres(url, { ...shared, max: options.poolMax ?? 10, connection: { ...searchPath, role } });
+  const appDb = drizzlePostgres(app, { schema }) as unknown as Db;
+  return {
+    kind: 'postgres',
+    db: drizzlePostgres(owner, { schema }) as unknown as Db,
+    sql: postgresRunner(owner, prepare),
+    app: {
+      role,
+      db: appDb,
+      sql: postgresRunner(app, prepare),
+      transaction: (fn) => appDb.transaction((tx) => fn({ db: tx, sql: postgresRunner(clientOf(tx) as postgres.TransactionSql, prepare) })),
+    },
+    enterAppRole: async () => {},
+    close: async () => {
+      await Promise.all([app.end({ timeout: 5 }), owner.end({ timeout: 5 })]);
+    },
+  };
+}
+
+type PgliteTransaction = Parameters<Parameters<PGlite['transaction']>[0]>[0];
+
+/**
+ * PGlite is one session, which works as the app role once enterAppRole() ran; the owner's
+ * handle wraps each use in a transaction that steps back to the session's own role.
+ */
+function asOwner(client: PGlite) {
+  const run = <T>(fn: (tx: PgliteTransaction) => Promise<T>) =>
+    client.transaction(async (tx) => {
+      await tx.exec('SET LOCAL ROLE NONE');
+      return fn(tx);
+    });
+  return {
+    query: (text: string, params?: unknown[], options?: object) => run((tx) => tx.query(text, params, options)),
+    exec: (text: string) => run((tx) => tx.exec(text)),
+    transaction: run,
+  };
 }
 
 /** A Database over an existing PGlite instance (which it closes on close()). */
-export async function usePglite(client: PGlite): Promise<Database> {
+export async function usePglite(client: PGlite, role = DEFAULT_APP_ROLE): Promise<Database> {
   await client.waitReady;
+  const owner = asOwner(client);
+  const appDb = drizzlePglite(client, { schema }) as unknown as Db;
   return {
     kind: 'pglite',
-    db: drizzlePglite(client, { schema }) as unknown as Db,
-    sql: pgliteRunner(client),
+    db: drizzlePglite({ client: owner as unknown as PGlite, schema }) as unknown as Db,
+    sql: pgliteRunner(owner as unknown as PGlite),
+    app: {
+      role,
+      db: appDb,
+      sql: pgliteRunner(client),
+      transaction: (fn) => appDb.transaction((tx) => fn({ db: tx, sql: pgliteRunner(clientOf(tx) as PgliteTransaction) })),
+    },
+    enterAppRole: async () => {
+      await client.exec(`SET ROLE ${role}`);
+    },
     close: () => client.close(),
   };
 }

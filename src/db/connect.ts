@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function connectDatabase(config: Config): Promise<Database> {
   const waitMs = config.databaseWaitMs;
-  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), poolMax: config.databasePoolMax, prepare: config.databasePrepare });
+  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), poolMax: config.databasePoolMax, prepare: config.databasePrepare, appRole: config.databaseAppRole });
   const deadline = Date.now() + waitMs;
   for (let attempt = 1; ; attempt++) {
     try {

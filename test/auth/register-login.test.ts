@@ -1,5 +1,6 @@
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScoped } from '../../src/db/scope.js';
 import { createUsersRepo } from '../../src/features/users/users.repo.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { bearer, metricValue, registerUser, uniqueUsername } from '../helpers/factories.js';
@@ -153,7 +154,7 @@ describe('POST /v1/auth/login', () => {
   });
 
   it('accepts an imported bcrypt hash and replaces it with argon2id on success', async () => {
-    const users = createUsersRepo(t.database.db);
+    const users = createUsersRepo(createScoped(t.database.app));
     const username = uniqueUsername('legacy');
     const row = await users.insertLocal({ username, email: null, passwordHash: bcrypt.hashSync('legacy secret', 10) }, new Date());
     expect((await login({ username, password: 'wrong secret' })).statusCode).toBe(401);

@@ -6,6 +6,7 @@ import { loadConfig, type Config, type Env } from '../../src/config/config.js';
 import { PGlite } from '@electric-sql/pglite';
 import { openDatabase, usePglite, type Database } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
+import { prepareAppRole } from '../../src/db/row-security.js';
 import type { App } from '../../src/http/types.js';
 
 export interface TestApp {
@@ -52,6 +53,7 @@ export async function createTestDatabase(): Promise<{ database: Database; drop()
   const url = process.env.TEST_DATABASE_URL;
   if (!url) {
     const database = await usePglite(new PGlite({ loadDataDir: await migratedPgliteSnapshot() }));
+    await prepareAppRole(database);
     return { database, drop: () => database.close() };
   }
   const schema = `test_${randomBytes(6).toString('hex')}`;
@@ -59,6 +61,7 @@ export async function createTestDatabase(): Promise<{ database: Database; drop()
   await admin.sql.exec(`CREATE SCHEMA ${schema}`);
   const database = await openDatabase({ url, pgliteDir: null, poolMax: 4, searchPath: schema });
   await migrate(database.sql);
+  await prepareAppRole(database);
   return {
     database,
     async drop() {

@@ -1,5 +1,5 @@
 import { and, asc, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
-import type { Db, SqlRunner } from '../../db/client.js';
+import type { Scoped } from '../../db/scope.js';
 import { users, type UserRow } from '../../db/schema.js';
 
 export interface AdminRepo {
@@ -12,7 +12,7 @@ export interface AdminRepo {
 /** LIKE wildcards in a search are taken literally. */
 const literal = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-export function createAdminRepo(db: Db, raw: SqlRunner): AdminRepo {
+export function createAdminRepo(scoped: Scoped): AdminRepo {
   return {
     async listUsers(search, limit, after) {
       const conditions: SQL[] = [];
@@ -21,29 +21,35 @@ export function createAdminRepo(db: Db, raw: SqlRunner): AdminRepo {
         conditions.push(or(ilike(users.username, pattern), ilike(users.email, pattern))!);
       }
       if (after) conditions.push(sql`${users.id} > ${after}`);
-      return db
-        .select()
-        .from(users)
-        .where(and(...conditions))
-        .orderBy(asc(users.id))
-        .limit(limit + 1);
+      return scoped.system('admin', ({ db }) =>
+        db
+          .select()
+          .from(users)
+          .where(and(...conditions))
+          .orderBy(asc(users.id))
+          .limit(limit + 1),
+      );
     },
     async updateUser(id, changes, now) {
-      const [row] = await db
-        .update(users)
-        .set({ ...changes, updatedAt: now })
-        .where(eq(users.id, id))
-        .returning();
+      const [row] = await scoped.system('admin', ({ db }) =>
+        db
+          .update(users)
+          .set({ ...changes, updatedAt: now })
+          .where(eq(users.id, id))
+          .returning(),
+      );
       return row;
     },
     async stats() {
-      const [row] = await raw.query<Record<string, number | string>>(
-        `SELECT (SELECT count(*) FROM users) AS users,
-                (SELECT count(*) FROM chatbots) AS chatbots,
-                (SELECT count(*) FROM conversations) AS conversations,
-                (SELECT count(*) FROM messages) AS messages,
-                (SELECT coalesce(sum(prompt_tokens), 0) FROM messages) AS prompt,
-                (SELECT coalesce(sum(completion_tokens), 0) FROM messages) AS completion`,
+      const [row] = await scoped.system('admin', ({ sql }) =>
+        sql.query<Record<string, number | string>>(
+          `SELECT (SELECT count(*) FROM users) AS users,
+                  (SELECT count(*) FROM chatbots) AS chatbots,
+                  (SELECT count(*) FROM conversations) AS conversations,
+                  (SELECT count(*) FROM messages) AS messages,
+                  (SELECT coalesce(sum(prompt_tokens), 0) FROM messages) AS prompt,
+                  (SELECT coalesce(sum(completion_tokens), 0) FROM messages) AS completion`,
+        ),
       );
       const n = (key: string) => Number(row?.[key] ?? 0);
       return { users: n('users'), chatbots: n('chatbots'), conversations: n('conversations'), messages: n('messages'), prompt: n('prompt'), completion: n('completion') };

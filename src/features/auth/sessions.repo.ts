@@ -1,5 +1,6 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import type { Access } from '../../db/client.js';
+import type { Scoped } from '../../db/scope.js';
 import { refreshTokens, sessions, users, type RefreshTokenRow, type SessionRow, type UserRow } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
 
@@ -14,44 +15,52 @@ export interface SessionsRepo {
   touch(sessionId: string, now: Date): Promise<void>;
 }
 
-export function createSessionsRepo(db: Db): SessionsRepo {
+// Refresh tokens arrive before anyone is known, so sessions work in the `auth` scope.
+export function createSessionsRepo(scoped: Scoped): SessionsRepo {
+  const auth = <T>(fn: (db: Access['db']) => Promise<T>) => scoped.system('auth', ({ db }) => fn(db));
   return {
     async create(userId, now) {
-      const [row] = await db.insert(sessions).values({ id: newId(), userId, createdAt: now, lastRefreshedAt: now }).returning();
+      const [row] = await auth((db) => db.insert(sessions).values({ id: newId(), userId, createdAt: now, lastRefreshedAt: now }).returning());
       return row!;
     },
     async addRefreshToken(sessionId, tokenHash, now, expiresAt) {
-      await db.insert(refreshTokens).values({ id: newId(), sessionId, tokenHash, createdAt: now, expiresAt });
+      await auth((db) => db.insert(refreshTokens).values({ id: newId(), sessionId, tokenHash, createdAt: now, expiresAt }));
     },
     async rotate(tokenHash, now) {
-      const [row] = await db
-        .update(refreshTokens)
-        .set({ rotatedAt: now })
-        .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt), gt(refreshTokens.expiresAt, now)))
-        .returning();
+      const [row] = await auth((db) =>
+        db
+          .update(refreshTokens)
+          .set({ rotatedAt: now })
+          .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt), gt(refreshTokens.expiresAt, now)))
+          .returning(),
+      );
       return row;
     },
     async findToken(tokenHash) {
-      const [row] = await db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, tokenHash)).limit(1);
+      const [row] = await auth((db) => db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, tokenHash)).limit(1));
       return row;
     },
     async findWithUser(sessionId) {
-      const [row] = await db
-        .select({ session: sessions, user: users })
-        .from(sessions)
-        .innerJoin(users, eq(users.id, sessions.userId))
-        .where(eq(sessions.id, sessionId))
-        .limit(1);
+      const [row] = await auth((db) =>
+        db
+          .select({ session: sessions, user: users })
+          .from(sessions)
+          .innerJoin(users, eq(users.id, sessions.userId))
+          .where(eq(sessions.id, sessionId))
+          .limit(1),
+      );
       return row;
     },
     async revoke(sessionId, reason, now) {
-      await db
-        .update(sessions)
-        .set({ revokedAt: now, revokedReason: reason })
-        .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+      await auth((db) =>
+        db
+          .update(sessions)
+          .set({ revokedAt: now, revokedReason: reason })
+          .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
+      );
     },
     async touch(sessionId, now) {
-      await db.update(sessions).set({ lastRefreshedAt: now }).where(eq(sessions.id, sessionId));
+      await auth((db) => db.update(sessions).set({ lastRefreshedAt: now }).where(eq(sessions.id, sessionId)));
     },
   };
 }

@@ -2,7 +2,7 @@
 // replayed; the same key with another request is refused, and so is a repeat that
 // arrives while the first is still running.
 import { createHash } from 'node:crypto';
-import type { SqlRunner } from '../../db/client.js';
+import type { Scoped } from '../../db/scope.js';
 import { AppError } from '../../errors/app-error.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
@@ -37,24 +37,30 @@ export function fingerprint(method: string, path: string, body: unknown): string
   return createHash('sha256').update(`${method} ${path}\n${JSON.stringify(body ?? null)}`).digest('base64url');
 }
 
-export function createIdempotency(sql: SqlRunner): Idempotency {
+type Stored = { fingerprint: string; response_status: number | null; response_body: unknown };
+
+export function createIdempotency(scoped: Scoped): Idempotency {
   return {
     async claim(userId, key, print) {
-      const claimed = await sql.query<{ key: string }>(
-        `INSERT INTO idempotency_keys (user_id, key, fingerprint, created_at, expires_at)
-         VALUES ($1, $2, $3, now(), now() + $4::int * interval '1 millisecond')
-         ON CONFLICT (user_id, key) DO UPDATE
-            SET fingerprint = EXCLUDED.fingerprint, response_status = NULL, response_body = NULL,
-                created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
-          WHERE idempotency_keys.expires_at < now()
-         RETURNING key`,
-        [userId, key, print, IDEMPOTENCY_TTL_MS],
-      );
-      if (claimed.length > 0) return { state: 'new' };
-      const [row] = await sql.query<{ fingerprint: string; response_status: number | null; response_body: unknown }>(
-        'SELECT fingerprint, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2',
-        [userId, key],
-      );
+      const row = await scoped.user(userId, async ({ sql }) => {
+        const claimed = await sql.query<{ key: string }>(
+          `INSERT INTO idempotency_keys (user_id, key, fingerprint, created_at, expires_at)
+           VALUES ($1, $2, $3, now(), now() + $4::int * interval '1 millisecond')
+           ON CONFLICT (user_id, key) DO UPDATE
+              SET fingerprint = EXCLUDED.fingerprint, response_status = NULL, response_body = NULL,
+                  created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+            WHERE idempotency_keys.expires_at < now()
+           RETURNING key`,
+          [userId, key, print, IDEMPOTENCY_TTL_MS],
+        );
+        if (claimed.length > 0) return 'new' as const;
+        const [stored] = await sql.query<Stored>('SELECT fingerprint, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2', [
+          userId,
+          key,
+        ]);
+        return stored;
+      });
+      if (row === 'new') return { state: 'new' };
       // Removed between the two statements (expired and swept): claim again.
       if (!row) return this.claim(userId, key, print);
       if (row.fingerprint !== print) {
@@ -67,18 +73,20 @@ export function createIdempotency(sql: SqlRunner): Idempotency {
       return { state: 'replay', status: row.response_status, body };
     },
     async complete(userId, key, status, body) {
-      await sql.query('UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb WHERE user_id = $1 AND key = $2', [
-        userId,
-        key,
-        status,
-        JSON.stringify(body),
-      ]);
+      await scoped.user(userId, ({ sql }) =>
+        sql.query('UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb WHERE user_id = $1 AND key = $2', [
+          userId,
+          key,
+          status,
+          JSON.stringify(body),
+        ]),
+      );
     },
     async abandon(userId, key) {
-      await sql.query('DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND response_status IS NULL', [userId, key]);
+      await scoped.user(userId, ({ sql }) => sql.query('DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND response_status IS NULL', [userId, key]));
     },
     async sweep() {
-      const rows = await sql.query<{ key: string }>('DELETE FROM idempotency_keys WHERE expires_at < now() RETURNING key');
+      const rows = await scoped.system('sweep', ({ sql }) => sql.query<{ key: string }>('DELETE FROM idempotency_keys WHERE expires_at < now() RETURNING key'));
       return rows.length;
     },
   };

@@ -9,6 +9,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { newId } from '../../lib/ids.js';
 import { createChatModel } from '../../llm/models.js';
 import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
+import { createScoped } from '../../db/scope.js';
 import { createChatbotsRepo } from '../chatbots/chatbots.repo.js';
 import { registerChatbotRoutes } from '../chatbots/chatbots.routes.js';
 import { createChatbotsService } from '../chatbots/chatbots.service.js';
@@ -36,17 +37,18 @@ export function registerChatFeatures(
 ): void {
   const { config, database, limiter, authenticate, clock, metrics } = deps;
   const { llm } = config;
+  const scoped = createScoped(database.app);
 
   const chatbots = createChatbotsService({
-    chatbots: createChatbotsRepo(database.db, newId),
+    chatbots: createChatbotsRepo(scoped, newId),
     clock,
     models: { allowed: llm.models, default: llm.model },
   });
-  const knowledge = createKnowledgeService({ knowledge: createKnowledgeRepo(database.db, database.sql), chatbots, clock, newId });
-  const conversations = createConversationsService({ conversations: createConversationsRepo(database.db), chatbots, clock, newId });
+  const knowledge = createKnowledgeService({ knowledge: createKnowledgeRepo(scoped), chatbots, clock, newId });
+  const conversations = createConversationsService({ conversations: createConversationsRepo(scoped), chatbots, clock, newId });
   const generations = createGenerations();
   const chat = createChatService({
-    turns: createTurnsRepo(database.sql),
+    turns: createTurnsRepo(database.app.sql),
     conversations,
     knowledge,
     model: createChatModel(llm, { terms: searchTerms }),
@@ -70,7 +72,7 @@ export function registerChatFeatures(
     },
   });
   const heartbeats = createHeartbeats(config.sseHeartbeatMs, (open) => metrics.openStreams.set(open));
-  const idempotency = createIdempotency(database.sql);
+  const idempotency = createIdempotency(scoped);
   const responder = createTurnResponder({ idempotency, heartbeats });
 
   registerChatbotRoutes(app, { chatbots, authenticate });

@@ -1,7 +1,9 @@
 // The SQL of one chat turn, written to keep round trips few: a turn is begin (lock the
-// conversation, store the user message, read the chatbot), history (+ knowledge, in
-// parallel), and finish (store the reply, release the lock).
+// conversation, store the user message, read the chatbot, history and knowledge) and finish
+// (store the reply, release the lock). Each statement names its user for row security
+// with a gate (db/scope.ts) rather than a transaction of its own: no extra round trip.
 import type { SqlRunner } from '../../db/client.js';
+import { scopeGate, userGate } from '../../db/scope.js';
 import type { MessageFields } from '../conversations/conversations.schemas.js';
 
 export interface TurnTarget {
@@ -161,7 +163,8 @@ SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b
                                  ORDER BY h.id DESC), '[]'::json) FROM h) AS history,
        (SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
                                  ORDER BY k.rank DESC), '[]'::json) FROM k) AS knowledge
-  FROM c JOIN chatbots b ON b.id = c.chatbot_id CROSS JOIN s`;
+  FROM c JOIN chatbots b ON b.id = c.chatbot_id CROSS JOIN s
+ WHERE ${userGate('$2')}`;
 }
 
 const BEGIN_WITH_MESSAGE = beginSql(true);
@@ -185,7 +188,7 @@ WITH d AS (
          stop_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE stop_reply_id END
    WHERE id = $2 AND user_id = $3
 )
-SELECT * FROM r`;
+SELECT * FROM r WHERE ${userGate('$3')}`;
 
 export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
   return {
@@ -206,7 +209,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
     },
     async isBusy(userId, conversationId) {
       const rows = await sql.query<{ busy: boolean }>(
-        'SELECT (busy_until IS NOT NULL AND busy_until >= now()) AS busy FROM conversations WHERE id = $1 AND user_id = $2',
+        `SELECT (busy_until IS NOT NULL AND busy_until >= now()) AS busy FROM conversations WHERE id = $1 AND user_id = $2 AND ${userGate('$2')}`,
         [conversationId, userId],
       );
       return rows[0] ? rows[0].busy : null;
@@ -255,14 +258,14 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
     async renew(userId, conversationId, replyId, leaseMs) {
       await sql.query(
         `UPDATE conversations SET busy_until = now() + $4::int * interval '1 millisecond'
-          WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3`,
+          WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3 AND ${userGate('$2')}`,
         [conversationId, userId, replyId, leaseMs],
       );
     },
     async requestStop(userId, conversationId) {
       const rows = await sql.query<{ id: string }>(
         `UPDATE conversations SET stop_reply_id = busy_reply_id
-          WHERE id = $1 AND user_id = $2 AND busy_reply_id IS NOT NULL AND busy_until >= now()
+          WHERE id = $1 AND user_id = $2 AND busy_reply_id IS NOT NULL AND busy_until >= now() AND ${userGate('$2')}
          RETURNING id`,
         [conversationId, userId],
       );
@@ -273,7 +276,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
       // One query per poll for every reply running here, whoever owns it.
       const rows = await sql.query<{ reply_id: string }>(
         `SELECT stop_reply_id AS reply_id FROM conversations
-          WHERE busy_reply_id = ANY(string_to_array($1, ',')::uuid[]) AND stop_reply_id = busy_reply_id`,
+          WHERE busy_reply_id = ANY(string_to_array($1, ',')::uuid[]) AND stop_reply_id = busy_reply_id AND ${scopeGate('stop-poll')}`,
         [replyIds.join(',')],
       );
       return rows.map((row) => row.reply_id);
@@ -281,7 +284,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
     async release(userId, conversationId, replyId) {
       await sql.query(
         `UPDATE conversations SET busy_reply_id = NULL, busy_until = NULL, stop_reply_id = NULL
-          WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3`,
+          WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3 AND ${userGate('$2')}`,
         [conversationId, userId, replyId],
       );
     },

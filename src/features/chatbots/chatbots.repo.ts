@@ -1,7 +1,8 @@
 import { and, desc, eq, or, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
 import { constraintName, isUniqueViolation } from '../../db/errors.js';
 import { chatbots, type ChatbotRow } from '../../db/schema.js';
+import type { Access } from '../../db/client.js';
+import type { Scoped } from '../../db/scope.js';
 import { nextFreeSlug } from './slugs.js';
 
 export type ChatbotValues = Omit<typeof chatbots.$inferInsert, 'id' | 'userId' | 'createdAt' | 'updatedAt' | 'knowledgeChunks'>;
@@ -21,12 +22,15 @@ export interface ChatbotsRepo {
 
 const MAX_SLUG_ATTEMPTS = 5;
 
-export function createChatbotsRepo(db: Db, newId: () => string): ChatbotsRepo {
+export function createChatbotsRepo(scoped: Scoped, newId: () => string): ChatbotsRepo {
+  // Slugs are unique across users, so this one read looks at everyone's (the `slugs` scope).
   async function takenLike(base: string): Promise<string[]> {
-    const rows = await db
-      .select({ slug: chatbots.slug })
-      .from(chatbots)
-      .where(or(eq(chatbots.slug, base), sql`${chatbots.slug} ~ ${`^${base}-[0-9]+$`}`));
+    const rows = await scoped.system('slugs', ({ db }) =>
+      db
+        .select({ slug: chatbots.slug })
+        .from(chatbots)
+        .where(or(eq(chatbots.slug, base), sql`${chatbots.slug} ~ ${`^${base}-[0-9]+$`}`)),
+    );
     return rows.map((row) => row.slug);
   }
 
@@ -35,10 +39,12 @@ export function createChatbotsRepo(db: Db, newId: () => string): ChatbotsRepo {
       for (let attempt = 0; attempt < MAX_SLUG_ATTEMPTS; attempt++) {
         const chosen = 'exact' in slug ? slug.exact : nextFreeSlug(slug.base, await takenLike(slug.base));
         try {
-          const [row] = await db
-            .insert(chatbots)
-            .values({ ...values, id: newId(), userId, slug: chosen, createdAt: now, updatedAt: now })
-            .returning();
+          const [row] = await scoped.user(userId, ({ db }) =>
+            db
+              .insert(chatbots)
+              .values({ ...values, id: newId(), userId, slug: chosen, createdAt: now, updatedAt: now })
+              .returning(),
+          );
           return row!;
         } catch (error) {
           if (!isUniqueViolation(error)) throw error;
@@ -53,35 +59,43 @@ export function createChatbotsRepo(db: Db, newId: () => string): ChatbotsRepo {
       throw new Error(`could not find a free slug for "${'base' in slug ? slug.base : slug.exact}"`);
     },
     async find(userId, id) {
-      const [row] = await db.select().from(chatbots).where(and(eq(chatbots.id, id), eq(chatbots.userId, userId))).limit(1);
+      const [row] = await scoped.user(userId, ({ db }) =>
+        db.select().from(chatbots).where(and(eq(chatbots.id, id), eq(chatbots.userId, userId))).limit(1),
+      );
       return row;
     },
     async findDefault(userId) {
-      const [row] = await db
-        .select()
-        .from(chatbots)
-        .where(and(eq(chatbots.userId, userId), eq(chatbots.isDefault, true)))
-        .limit(1);
+      const [row] = await scoped.user(userId, ({ db }) =>
+        db
+          .select()
+          .from(chatbots)
+          .where(and(eq(chatbots.userId, userId), eq(chatbots.isDefault, true)))
+          .limit(1),
+      );
       return row;
     },
     async list(userId, limit, after) {
       const conditions: SQL[] = [];
       if (userId) conditions.push(eq(chatbots.userId, userId));
       if (after) conditions.push(sql`(${chatbots.createdAt}, ${chatbots.id}) < (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)`);
-      return db
-        .select()
-        .from(chatbots)
-        .where(and(...conditions))
-        .orderBy(desc(chatbots.createdAt), desc(chatbots.id))
-        .limit(limit + 1);
+      const page = ({ db }: Access) =>
+        db
+          .select()
+          .from(chatbots)
+          .where(and(...conditions))
+          .orderBy(desc(chatbots.createdAt), desc(chatbots.id))
+          .limit(limit + 1);
+      return userId ? scoped.user(userId, page) : scoped.system('admin', page);
     },
     async update(userId, id, changes, now) {
       try {
-        const [row] = await db
-          .update(chatbots)
-          .set({ ...changes, updatedAt: now })
-          .where(and(eq(chatbots.id, id), eq(chatbots.userId, userId)))
-          .returning();
+        const [row] = await scoped.user(userId, ({ db }) =>
+          db
+            .update(chatbots)
+            .set({ ...changes, updatedAt: now })
+            .where(and(eq(chatbots.id, id), eq(chatbots.userId, userId)))
+            .returning(),
+        );
         return row;
       } catch (error) {
         if (isUniqueViolation(error)) return null;
@@ -89,10 +103,12 @@ export function createChatbotsRepo(db: Db, newId: () => string): ChatbotsRepo {
       }
     },
     async remove(userId, id) {
-      const rows = await db
-        .delete(chatbots)
-        .where(and(eq(chatbots.id, id), eq(chatbots.userId, userId)))
-        .returning({ id: chatbots.id });
+      const rows = await scoped.user(userId, ({ db }) =>
+        db
+          .delete(chatbots)
+          .where(and(eq(chatbots.id, id), eq(chatbots.userId, userId)))
+          .returning({ id: chatbots.id }),
+      );
       return rows.length > 0;
     },
   };

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import type { Scoped } from '../../db/scope.js';
 import { conversations, messages, type ConversationRow, type MessageRow } from '../../db/schema.js';
 
 export interface ConversationFilter {
@@ -24,19 +24,21 @@ export interface ConversationsRepo {
   setFeedback(userId: string, id: string, rating: 'like' | 'dislike' | null, comment: string | null): Promise<MessageRow | undefined>;
 }
 
-export function createConversationsRepo(db: Db): ConversationsRepo {
+export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
   const owned = (userId: string, id: string) => and(eq(conversations.id, id), eq(conversations.userId, userId));
 
   return {
     async insert(row, now) {
-      const [created] = await db
-        .insert(conversations)
-        .values({ ...row, createdAt: now, updatedAt: now })
-        .returning();
+      const [created] = await scoped.user(row.userId, ({ db }) =>
+        db
+          .insert(conversations)
+          .values({ ...row, createdAt: now, updatedAt: now })
+          .returning(),
+      );
       return created!;
     },
     async find(userId, id) {
-      const [row] = await db.select().from(conversations).where(owned(userId, id)).limit(1);
+      const [row] = await scoped.user(userId, ({ db }) => db.select().from(conversations).where(owned(userId, id)).limit(1));
       return row;
     },
     async list(userId, filter, limit, after) {
@@ -44,27 +46,31 @@ export function createConversationsRepo(db: Db): ConversationsRepo {
       if (filter.chatbotId) conditions.push(eq(conversations.chatbotId, filter.chatbotId));
       if (filter.status) conditions.push(eq(conversations.status, filter.status));
       if (after) conditions.push(sql`(${conversations.updatedAt}, ${conversations.id}) < (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)`);
-      return db
-        .select()
-        .from(conversations)
-        .where(and(...conditions))
-        .orderBy(desc(conversations.updatedAt), desc(conversations.id))
-        .limit(limit + 1);
+      return scoped.user(userId, ({ db }) =>
+        db
+          .select()
+          .from(conversations)
+          .where(and(...conditions))
+          .orderBy(desc(conversations.updatedAt), desc(conversations.id))
+          .limit(limit + 1),
+      );
     },
     async update(userId, id, changes, now) {
-      const [row] = await db
-        .update(conversations)
-        .set({ ...changes, updatedAt: now })
-        .where(owned(userId, id))
-        .returning();
+      const [row] = await scoped.user(userId, ({ db }) =>
+        db
+          .update(conversations)
+          .set({ ...changes, updatedAt: now })
+          .where(owned(userId, id))
+          .returning(),
+      );
       return row;
     },
     async remove(userId, id) {
-      const rows = await db.delete(conversations).where(owned(userId, id)).returning({ id: conversations.id });
+      const rows = await scoped.user(userId, ({ db }) => db.delete(conversations).where(owned(userId, id)).returning({ id: conversations.id }));
       return rows.length > 0;
     },
     async clear(userId, id, now) {
-      return db.transaction(async (tx) => {
+      return scoped.user(userId, async ({ db: tx }) => {
         const [row] = await tx
           .update(conversations)
           .set({ messageCount: 0, updatedAt: now })
@@ -79,27 +85,33 @@ export function createConversationsRepo(db: Db): ConversationsRepo {
       });
     },
     async messages(userId, conversationId, limit, after) {
-      return db
-        .select()
-        .from(messages)
-        .where(and(eq(messages.conversationId, conversationId), eq(messages.userId, userId), after ? sql`${messages.id} > ${after}` : undefined))
-        .orderBy(asc(messages.id))
-        .limit(limit + 1);
+      return scoped.user(userId, ({ db }) =>
+        db
+          .select()
+          .from(messages)
+          .where(and(eq(messages.conversationId, conversationId), eq(messages.userId, userId), after ? sql`${messages.id} > ${after}` : undefined))
+          .orderBy(asc(messages.id))
+          .limit(limit + 1),
+      );
     },
     async findMessage(userId, id) {
-      const [row] = await db
-        .select()
-        .from(messages)
-        .where(and(eq(messages.id, id), eq(messages.userId, userId)))
-        .limit(1);
+      const [row] = await scoped.user(userId, ({ db }) =>
+        db
+          .select()
+          .from(messages)
+          .where(and(eq(messages.id, id), eq(messages.userId, userId)))
+          .limit(1),
+      );
       return row;
     },
     async setFeedback(userId, id, rating, comment) {
-      const [row] = await db
-        .update(messages)
-        .set({ feedbackRating: rating, feedbackComment: comment })
-        .where(and(eq(messages.id, id), eq(messages.userId, userId), eq(messages.role, 'assistant')))
-        .returning();
+      const [row] = await scoped.user(userId, ({ db }) =>
+        db
+          .update(messages)
+          .set({ feedbackRating: rating, feedbackComment: comment })
+          .where(and(eq(messages.id, id), eq(messages.userId, userId), eq(messages.role, 'assistant')))
+          .returning(),
+      );
       return row;
     },
   };

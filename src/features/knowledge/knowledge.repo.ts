@@ -1,5 +1,5 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
-import type { Db, SqlRunner } from '../../db/client.js';
+import type { Scoped } from '../../db/scope.js';
 import { chatbots, knowledgeChunks, knowledgeDocuments, type KnowledgeDocumentRow } from '../../db/schema.js';
 import type { KnowledgeHit } from '../../llm/types.js';
 
@@ -27,10 +27,10 @@ const summary = {
   createdAt: knowledgeDocuments.createdAt,
 };
 
-export function createKnowledgeRepo(db: Db, raw: SqlRunner): KnowledgeRepo {
+export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
   return {
     async insert(userId, chatbotId, doc, chunks, ids, now) {
-      return db.transaction(async (tx) => {
+      return scoped.user(userId, async ({ db: tx }) => {
         const [row] = await tx
           .insert(knowledgeDocuments)
           .values({ ...doc, chatbotId, userId, chunkCount: chunks.length, createdAt: now })
@@ -57,21 +57,23 @@ export function createKnowledgeRepo(db: Db, raw: SqlRunner): KnowledgeRepo {
       });
     },
     async list(userId, chatbotId, limit, after) {
-      return db
-        .select(summary)
-        .from(knowledgeDocuments)
-        .where(
-          and(
-            eq(knowledgeDocuments.chatbotId, chatbotId),
-            eq(knowledgeDocuments.userId, userId),
-            after ? sql`(${knowledgeDocuments.createdAt}, ${knowledgeDocuments.id}) < (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)` : undefined,
-          ),
-        )
-        .orderBy(desc(knowledgeDocuments.createdAt), desc(knowledgeDocuments.id))
-        .limit(limit + 1);
+      return scoped.user(userId, ({ db }) =>
+        db
+          .select(summary)
+          .from(knowledgeDocuments)
+          .where(
+            and(
+              eq(knowledgeDocuments.chatbotId, chatbotId),
+              eq(knowledgeDocuments.userId, userId),
+              after ? sql`(${knowledgeDocuments.createdAt}, ${knowledgeDocuments.id}) < (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)` : undefined,
+            ),
+          )
+          .orderBy(desc(knowledgeDocuments.createdAt), desc(knowledgeDocuments.id))
+          .limit(limit + 1),
+      );
     },
     async remove(userId, chatbotId, documentId) {
-      return db.transaction(async (tx) => {
+      return scoped.user(userId, async ({ db: tx }) => {
         const [gone] = await tx
           .delete(knowledgeDocuments)
           .where(and(eq(knowledgeDocuments.id, documentId), eq(knowledgeDocuments.chatbotId, chatbotId), eq(knowledgeDocuments.userId, userId)))
@@ -85,13 +87,15 @@ export function createKnowledgeRepo(db: Db, raw: SqlRunner): KnowledgeRepo {
       });
     },
     async search(userId, chatbotId, query, limit) {
-      const rows = await raw.query<{ content: string; rank: number; tokens: number }>(
-        `SELECT content, tokens, ts_rank(search, q) AS rank
-           FROM knowledge_chunks, CAST($3 AS tsquery) AS q
-          WHERE chatbot_id = $1 AND user_id = $2 AND search @@ q
-          ORDER BY rank DESC, document_id, position
-          LIMIT $4`,
-        [chatbotId, userId, query, limit],
+      const rows = await scoped.user(userId, ({ sql }) =>
+        sql.query<{ content: string; rank: number; tokens: number }>(
+          `SELECT content, tokens, ts_rank(search, q) AS rank
+             FROM knowledge_chunks, CAST($3 AS tsquery) AS q
+            WHERE chatbot_id = $1 AND user_id = $2 AND search @@ q
+            ORDER BY rank DESC, document_id, position
+            LIMIT $4`,
+          [chatbotId, userId, query, limit],
+        ),
       );
       return rows.map((row) => ({ content: row.content, tokens: Number(row.tokens), rank: Number(row.rank) }));
     },

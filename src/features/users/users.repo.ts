@@ -1,5 +1,5 @@
 import { and, asc, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.js';
+import type { Scoped } from '../../db/scope.js';
 import { users, type UserRow } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
 
@@ -27,10 +27,12 @@ export interface UsersRepo {
   setPasswordHash(id: string, passwordHash: string, now: Date): Promise<void>;
 }
 
-export function createUsersRepo(db: Db): UsersRepo {
+// Sign-in and sync look users up by name or external id, before anyone is known: the `auth`
+// scope. A known user reads and changes only their own row.
+export function createUsersRepo(scoped: Scoped): UsersRepo {
   const local = isNull(users.issuer);
   return {
-    async syncExternal(identity, now) {
+    syncExternal: (identity, now) => scoped.system('auth', async ({ db }) => {
       // One statement, so concurrent first requests with one token create exactly one user.
       const [row] = await db
         .insert(users)
@@ -51,28 +53,30 @@ export function createUsersRepo(db: Db): UsersRepo {
         .from(users)
         .where(and(eq(users.issuer, identity.issuer), eq(users.externalId, identity.externalId)))
         .limit(1);
-      return { user: existing!, change: 'none' };
-    },
+      return { user: existing!, change: 'none' as const };
+    }),
     async insertLocal(user, now) {
-      const [row] = await db
-        .insert(users)
-        .values({ id: newId(), ...user, createdAt: now, updatedAt: now })
-        .returning();
+      const [row] = await scoped.system('auth', ({ db }) =>
+        db
+          .insert(users)
+          .values({ id: newId(), ...user, createdAt: now, updatedAt: now })
+          .returning(),
+      );
       return row!;
     },
     async findById(id) {
-      const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+      const [row] = await scoped.user(id, ({ db }) => db.select().from(users).where(eq(users.id, id)).limit(1));
       return row;
     },
-    async findLocalByUsername(username) {
+    findLocalByUsername: (username) => scoped.system('auth', async ({ db }) => {
       const [row] = await db
         .select()
         .from(users)
         .where(and(local, sql`lower(${users.username}) = lower(${username})`))
         .limit(1);
       return row;
-    },
-    async findLocalByEmail(email) {
+    }),
+    findLocalByEmail: (email) => scoped.system('auth', async ({ db }) => {
       const [row] = await db
         .select()
         .from(users)
@@ -80,9 +84,9 @@ export function createUsersRepo(db: Db): UsersRepo {
         .orderBy(asc(users.createdAt), asc(users.id))
         .limit(1);
       return row;
-    },
+    }),
     async setPasswordHash(id, passwordHash, now) {
-      await db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id));
+      await scoped.user(id, ({ db }) => db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id)));
     },
   };
 }

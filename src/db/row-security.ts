@@ -1,0 +1,88 @@
+// Sets up the role requests run as (§10): it gets the table privileges it needs, but it does
+// not own the tables, is no superuser and cannot bypass row security. Runs as the owner after
+// migrations, on every start, so new tables are granted too.
+import type { Database, SqlRunner } from './client.js';
+
+export class RowSecurityError extends Error {
+  override name = 'RowSecurityError';
+}
+
+/** Every table that holds a user's data; each has row security enabled and forced. */
+export const TENANT_TABLES = [
+  'users',
+  'sessions',
+  'refresh_tokens',
+  'chatbots',
+  'knowledge_documents',
+  'knowledge_chunks',
+  'conversations',
+  'messages',
+  'idempotency_keys',
+] as const;
+
+// Roles belong to the whole server: instances (and schemas) starting together take turns.
+const ROLE_LOCK_KEY = 7_142_002;
+
+const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export async function prepareAppRole(database: Database, log: (line: string) => void = () => {}): Promise<void> {
+  const role = database.app.role;
+  if (!ROLE_NAME.test(role)) throw new RowSecurityError(`app role "${role}" is not a plain lowercase role name`);
+  await database.sql.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLE_LOCK_KEY]);
+    const [me] = await tx.query<{ name: string }>('SELECT current_user AS name');
+    if (me?.name === role) throw new RowSecurityError(`DATABASE_APP_ROLE ${role} is the role DATABASE_URL connects as; it must be a separate role that does not own the tables`);
+    const [existing] = await tx.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+    if (!existing) {
+      log(`creating role ${role} for requests`);
+      await tx.exec(`DO $$ BEGIN CREATE ROLE ${role} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
+    }
+    const [member] = await tx.query<{ yes: boolean }>("SELECT pg_has_role(current_user, $1, 'MEMBER') AS yes", [role]);
+    if (!member?.yes) await tx.exec(`GRANT ${role} TO CURRENT_USER`);
+    const [schema] = await tx.query<{ name: string }>('SELECT current_schema() AS name');
+    const where = `"${schema!.name.replace(/"/g, '""')}"`;
+    await tx.exec(`GRANT USAGE ON SCHEMA ${where} TO ${role};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${where} TO ${role};
+      REVOKE INSERT, UPDATE, DELETE ON parley_migrations FROM ${role}`);
+  });
+  await database.enterAppRole();
+  await verifyAppRole(database.app.sql, log);
+}
+
+interface RoleFacts {
+  role: string;
+  superuser: boolean;
+  bypass: boolean;
+  owns: string | null;
+  unprotected: string | null;
+}
+
+/** What the role requests run as can do; used at start-up and by the tests. */
+export async function appRoleFacts(sql: SqlRunner): Promise<RoleFacts> {
+  const [facts] = await sql.query<RoleFacts & Record<string, unknown>>(
+    `SELECT current_user AS role, r.rolsuper AS superuser, r.rolbypassrls AS bypass,
+            (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c
+              WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind = 'r'
+                AND pg_has_role(current_user, c.relowner, 'USAGE')) AS owns,
+            (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c
+              WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relname = ANY(string_to_array($1, ','))
+                AND NOT (c.relrowsecurity AND c.relforcerowsecurity)) AS unprotected
+       FROM pg_roles r WHERE r.rolname = current_user`,
+    [TENANT_TABLES.join(',')],
+  );
+  return facts!;
+}
+
+/** Refuses to serve when requests would not be subject to row security. */
+export async function verifyAppRole(sql: SqlRunner, log: (line: string) => void = () => {}): Promise<void> {
+  const facts = await appRoleFacts(sql);
+  const problem = facts.superuser
+    ? 'is a superuser'
+    : facts.bypass
+      ? 'has BYPASSRLS'
+      : facts.owns
+        ? `owns (or inherits the owner of) ${facts.owns}`
+        : null;
+  if (problem) throw new RowSecurityError(`requests run as role ${facts.role}, which ${problem}; row security would not apply. Set DATABASE_APP_ROLE to a role without these rights`);
+  if (facts.unprotected) log(`row security is off for ${facts.unprotected}; every user's rows there are visible to every request`);
+}
