@@ -1,0 +1,236 @@
+// Row Level Security (§10): the database itself keeps users apart, whatever a query forgets.
+// Raw SQL here runs as the role requests use, with no WHERE on the user, so only the
+// policies stand between one user and another's rows.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { openDatabase, usePglite, type Access, type Database } from '../../src/db/client.js';
+import { appRoleFacts, prepareAppRole, RowSecurityError, TENANT_TABLES, verifyAppRole } from '../../src/db/row-security.js';
+import { createScoped, type SystemScope } from '../../src/db/scope.js';
+import { createTurnsRepo } from '../../src/features/chat/turns.repo.js';
+import { createTestApp, createTestDatabase, type TestApp } from '../helpers/app.js';
+import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
+import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { PGlite } from '@electric-sql/pglite';
+
+let t: TestApp;
+let a: RegisteredUser;
+let b: RegisteredUser;
+let aConversation: string;
+let bConversation: string;
+
+/** A user with a row in every tenant table: chatbot, knowledge, conversation, messages, idempotency key, session. */
+async function userWithEverything(): Promise<{ user: RegisteredUser; conversation: string }> {
+  const user = await registerUser(t);
+  const bot = await createChatbot(t, user, { name: 'Isolated' });
+  const doc = await t.request({
+    method: 'POST',
+    url: `/v1/chatbots/${bot.id}/knowledge`,
+    headers: bearer(user.accessToken),
+    payload: { title: 'Opening hours', content: 'We open at nine and close at five.' },
+  });
+  expect(doc.statusCode).toBe(201);
+  const conversation = await createConversation(t, user, { chatbot_id: bot.id });
+  const sent = await sendMessage(t, user, conversation.id, { content: 'When do you open?' }, { 'idempotency-key': `k-${user.id}` });
+  expect(sent.statusCode).toBe(201);
+  return { user, conversation: conversation.id };
+}
+
+/** Each table's rows as (owner user id) — refresh tokens through their session. */
+const OWNER: Record<(typeof TENANT_TABLES)[number], string> = {
+  users: 'SELECT id::text AS owner FROM users',
+  sessions: 'SELECT user_id::text AS owner FROM sessions',
+  refresh_tokens: 'SELECT s.user_id::text AS owner FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id',
+  chatbots: 'SELECT user_id::text AS owner FROM chatbots',
+  knowledge_documents: 'SELECT user_id::text AS owner FROM knowledge_documents',
+  knowledge_chunks: 'SELECT user_id::text AS owner FROM knowledge_chunks',
+  conversations: 'SELECT user_id::text AS owner FROM conversations',
+  messages: 'SELECT user_id::text AS owner FROM messages',
+  idempotency_keys: 'SELECT user_id::text AS owner FROM idempotency_keys',
+};
+
+/** One transaction as the app role with app.user_id (and app.scope) set by hand. */
+function asApp<T>(settings: { userId?: string; scope?: string }, fn: (tx: Access) => Promise<T>): Promise<T> {
+  return t.database.app.transaction(async (tx) => {
+    if (settings.userId) await tx.sql.query("SELECT set_config('app.user_id', $1, true)", [settings.userId]);
+    if (settings.scope) await tx.sql.query("SELECT set_config('app.scope', $1, true)", [settings.scope]);
+    return fn(tx);
+  });
+}
+
+async function owners(tx: Access, table: keyof typeof OWNER): Promise<string[]> {
+  return (await tx.sql.query<{ owner: string }>(OWNER[table])).map((row) => row.owner);
+}
+
+beforeAll(async () => {
+  t = await createTestApp();
+  ({ user: a, conversation: aConversation } = await userWithEverything());
+  ({ user: b, conversation: bConversation } = await userWithEverything());
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('the role requests run as', () => {
+  it('is neither superuser nor BYPASSRLS nor owner, and every tenant table has row security forced', async () => {
+    const facts = await appRoleFacts(t.database.app.sql);
+    expect(facts.role).toBe('parley_app');
+    expect(facts.superuser).toBe(false);
+    expect(facts.bypass).toBe(false);
+    expect(facts.owns).toBeNull();
+    expect(facts.unprotected).toBeNull();
+    const [owner] = await t.database.sql.query<{ role: string }>('SELECT current_user AS role');
+    expect(owner!.role).not.toBe(facts.role);
+  });
+
+  it('covers every table with a user_id column (a new table cannot be forgotten)', async () => {
+    const rows = await t.database.sql.query<{ table_name: string }>(
+      `SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'user_id'`,
+    );
+    for (const { table_name } of rows) expect(TENANT_TABLES, table_name).toContain(table_name);
+  });
+
+  it('keeps a server from starting when requests would bypass row security', async () => {
+    const config = { ...loadConfig({ NODE_ENV: 'test' }), jwtSecret: 'x'.repeat(48) };
+    // A database whose app handle was never switched to the app role: on PGlite the session's
+    // superuser; on PostgreSQL the app pool told to use the connecting superuser.
+    const unsafe: Database = process.env.TEST_DATABASE_URL
+      ? await openDatabase({ url: process.env.TEST_DATABASE_URL, pgliteDir: null, poolMax: 1, appRole: 'postgres' })
+      : await usePglite(new PGlite());
+    try {
+      await expect(verifyAppRole(unsafe.app.sql)).rejects.toThrow(/superuser/);
+      await expect(buildApp({ config, database: unsafe })).rejects.toBeInstanceOf(RowSecurityError);
+    } finally {
+      await unsafe.close();
+    }
+  });
+});
+
+describe('with app.user_id = B', () => {
+  it('every tenant table shows none of A\'s rows, and B\'s own', async () => {
+    await asApp({ userId: b.id }, async (tx) => {
+      for (const table of TENANT_TABLES) {
+        const seen = await owners(tx, table);
+        expect(seen, table).not.toContain(a.id);
+        expect(seen, table).toContain(b.id);
+        expect(new Set(seen), table).toEqual(new Set([b.id]));
+      }
+    });
+  });
+
+  it('cannot change, delete or add rows of A', async () => {
+    await asApp({ userId: b.id }, async (tx) => {
+      expect(await tx.sql.query("UPDATE conversations SET title = 'taken' WHERE id = $1 RETURNING id", [aConversation])).toEqual([]);
+      expect(await tx.sql.query('DELETE FROM messages WHERE conversation_id = $1 RETURNING id', [aConversation])).toEqual([]);
+      expect(await tx.sql.query("UPDATE users SET role = 'admin' WHERE id = $1 RETURNING id", [a.id])).toEqual([]);
+    });
+    await expect(
+      asApp({ userId: b.id }, (tx) =>
+        tx.sql.query(
+          `INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
+           VALUES (gen_random_uuid(), $1, $2, 'user', 'planted', 'complete', 1, now())`,
+          [aConversation, a.id],
+        ),
+      ),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/row-level security/) });
+    const [untouched] = await t.database.sql.query<{ title: string | null; n: string }>(
+      'SELECT c.title, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS n FROM conversations c WHERE c.id = $1',
+      [aConversation],
+    );
+    expect(untouched!.title).not.toBe('taken');
+    expect(Number(untouched!.n)).toBe(2);
+  });
+});
+
+describe('with app.user_id unset', () => {
+  it('every tenant table is empty, inside a transaction or out', async () => {
+    await asApp({}, async (tx) => {
+      for (const table of TENANT_TABLES) expect(await owners(tx, table), table).toEqual([]);
+    });
+    for (const table of TENANT_TABLES) expect(await t.database.app.sql.query(OWNER[table]), table).toEqual([]);
+    // The rows are there: the owner sees them.
+    expect(await t.count('messages')).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('a pooled connection', () => {
+  it('carries no setting from the request before it', async () => {
+    // One connection, so the second use is surely the same one.
+    const single: Database = process.env.TEST_DATABASE_URL
+      ? await openDatabase({ url: process.env.TEST_DATABASE_URL, pgliteDir: null, poolMax: 1, searchPath: await schemaOf(t.database) })
+      : t.database;
+    try {
+      const scoped = createScoped(single.app);
+      expect((await scoped.user(a.id, (tx) => tx.sql.query(OWNER.conversations))).length).toBeGreaterThan(0);
+      const after = await single.app.sql.query<{ user_id: string | null; scope: string | null }>(
+        "SELECT current_setting('app.user_id', true) AS user_id, current_setting('app.scope', true) AS scope",
+      );
+      expect(after[0]!.user_id ?? '').toBe('');
+      expect(after[0]!.scope ?? '').toBe('');
+      expect(await single.app.sql.query(OWNER.conversations)).toEqual([]);
+
+      // The chat hot path names its user inside the statement: the same holds after it.
+      const turns = createTurnsRepo(single.app.sql);
+      expect(await turns.isBusy(a.id, aConversation)).toBe(false);
+      expect(await single.app.sql.query(OWNER.conversations)).toEqual([]);
+      // ...and it answers only for its own user.
+      expect(await turns.isBusy(b.id, aConversation)).toBeNull();
+    } finally {
+      if (single !== t.database) await single.close();
+    }
+  });
+});
+
+async function schemaOf(database: Database): Promise<string> {
+  const [row] = await database.sql.query<{ name: string }>('SELECT current_schema() AS name');
+  return row!.name;
+}
+
+describe('scopes for paths that serve no single user', () => {
+  const count = (scope: SystemScope, table: keyof typeof OWNER) => asApp({ scope }, async (tx) => (await owners(tx, table)).length);
+
+  it('auth reads accounts and sessions but no chat content', async () => {
+    expect(await count('auth', 'users')).toBeGreaterThanOrEqual(2);
+    expect(await count('auth', 'refresh_tokens')).toBeGreaterThanOrEqual(2);
+    for (const table of ['chatbots', 'conversations', 'messages', 'knowledge_chunks', 'idempotency_keys'] as const) {
+      expect(await count('auth', table), table).toBe(0);
+    }
+  });
+
+  it('stop-poll reads conversations only; slugs reads chatbots only', async () => {
+    expect(await count('stop-poll', 'conversations')).toBeGreaterThanOrEqual(2);
+    expect(await count('stop-poll', 'messages')).toBe(0);
+    expect(await count('stop-poll', 'users')).toBe(0);
+    expect(await count('slugs', 'chatbots')).toBeGreaterThanOrEqual(2);
+    expect(await count('slugs', 'messages')).toBe(0);
+    expect(await count('slugs', 'users')).toBe(0);
+  });
+
+  it('admin reads everything but cannot change chat content', async () => {
+    expect(await count('admin', 'messages')).toBeGreaterThanOrEqual(4);
+    expect(await asApp({ scope: 'admin' }, (tx) => tx.sql.query('DELETE FROM messages WHERE conversation_id = $1 RETURNING id', [bConversation]))).toEqual([]);
+    expect(await t.count('messages')).toBeGreaterThanOrEqual(4);
+  });
+
+  it('sweep deletes only expired idempotency keys', async () => {
+    const deleted = await asApp({ scope: 'sweep' }, (tx) => tx.sql.query('DELETE FROM idempotency_keys RETURNING key'));
+    expect(deleted).toEqual([]);
+    await t.database.sql.query("UPDATE idempotency_keys SET expires_at = now() - interval '1 minute' WHERE user_id = $1", [a.id]);
+    const swept = await asApp({ scope: 'sweep' }, (tx) => tx.sql.query<{ key: string }>('DELETE FROM idempotency_keys RETURNING key'));
+    expect(swept.map((row) => row.key)).toEqual([`k-${a.id}`]);
+    expect(await t.count('idempotency_keys')).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('a fresh database', () => {
+  it('gets the app role and its grants from prepareAppRole, twice without harm', async () => {
+    const { database, drop } = await createTestDatabase();
+    try {
+      await prepareAppRole(database);
+      const facts = await appRoleFacts(database.app.sql);
+      expect(facts.superuser || facts.bypass || facts.owns !== null).toBe(false);
+    } finally {
+      await drop();
+    }
+  });
+});
