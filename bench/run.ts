@@ -4,7 +4,7 @@
  * docs/benchmarks.md. Env: BENCH_DURATION (s per throughput phase, default 10), BENCH_STREAMS
  * (default 10000), DATABASE_URL (PostgreSQL instead of embedded PGlite; also enables pgbench).
  *
- * Phases run in the order 1, 2, 3, 4, 6, 5: phase 5 needs fresh processes and the most memory, so it
+ * Phases run in the order 1, 2, 3, 4, 6, 7, 5: phase 5 needs fresh processes and the most memory, so it
  * comes last, after the shared fake LLM, baseline and Parley of the other phases are stopped.
  */
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import { PROMPT_TURNS, promptTokens, throughput, type ThroughputResult } from '.
 import { postgresVersion, runPgbench } from './pgbench.js';
 import { cpuTimeMs, startBaseline, startFakeLlmProcess, startParley, type Child } from './processes.js';
 import { atLeast, atMost, describeMachine, machineBusy, num, ratio, renderReport, withUnit, writeReport, type Row, type Section } from './report.js';
+import { rlsPhase } from './rls-phase.js';
 import { streamsPhase } from './streams-phase.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -214,6 +215,11 @@ async function main(): Promise<void> {
       section.rows.push({ measure: `Prompt tokens at turn ${turn}`, parley: num(value, 0), baseline: num(base[turn] ?? NaN, 0), ratio: ratio(value, base[turn] ?? NaN), target, verdict });
     }
     section.notes.push('The fake LLM counts prompt tokens with gpt-tokenizer over the messages’ text plus 3 per message, so framing adds a little over what the server budgets.');
+  });
+
+  await phase(7, 'Row Level Security cost on the chat turn', `Phase 1's load (32 connections, non-streamed turns, ${DURATION} s after a 3 s warm-up) on Parley alone, six rounds alternating row security on and off. "Parley" is on (every tenant table's policies enforced, as always); "Baseline" is off: the tables' owner ran \`ALTER TABLE … DISABLE ROW LEVEL SECURITY\` on every tenant table, so the same server and SQL run without policies. ${DATABASE_URL ? 'Toggled live on the database phase 1 used.' : 'PGlite lives inside the Parley process, so a separate Parley is stopped, its folder toggled, and started again for each round.'}`, async (section, say) => {
+    if (!withParley) throw new Error('Parley cannot answer a chat turn');
+    await rlsPhase(section, say, { runId: RUN_ID, seconds: DURATION, llmUrl: fake.url, databaseUrl: DATABASE_URL, parley: parleyProcess });
   });
 
   say('stopping the shared fake LLM, baseline and Parley before phase 5');
