@@ -276,7 +276,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
       // One query per poll for every reply running here, whoever owns it.
       const rows = await sql.query<{ reply_id: string }>(
         `SELECT stop_reply_id AS reply_id FROM conversations
-          WHERE busy_reply_id = ANY(string_to_array($1, ',')::uuid[]) AND stop_reply_id = busy_reply_id AND ${scopeGate('stop-poll')}`,
+          WHERE stop_reply_id = ANY(string_to_array($1, ',')::uuid[]) AND stop_reply_id = busy_reply_id AND ${scopeGate('stop-poll')}`,
         [replyIds.join(',')],
       );
       return rows.map((row) => row.reply_id);
