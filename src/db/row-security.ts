@@ -39,14 +39,19 @@ export async function prepareAppRole(database: Database, log: (line: string) => 
     }
     const [member] = await tx.query<{ yes: boolean }>("SELECT pg_has_role(current_user, $1, 'MEMBER') AS yes", [role]);
     if (!member?.yes) await tx.exec(`GRANT ${role} TO CURRENT_USER`);
-    const [schema] = await tx.query<{ name: string }>('SELECT current_schema() AS name');
+    const [schema] = await tx.query<{ name: string; usable: boolean }>(
+      "SELECT current_schema() AS name, has_schema_privilege($1, current_schema(), 'USAGE') AS usable",
+      [role],
+    );
     const where = `"${schema!.name.replace(/"/g, '""')}"`;
-    await tx.exec(`GRANT USAGE ON SCHEMA ${where} TO ${role};
-      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${where} TO ${role};
+    // `public` is usable by everyone already, and often not the owner's to grant on.
+    if (!schema!.usable) await tx.exec(`GRANT USAGE ON SCHEMA ${where} TO ${role}`);
+    await tx.exec(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${where} TO ${role};
       REVOKE INSERT, UPDATE, DELETE ON parley_migrations FROM ${role}`);
   });
   await database.enterAppRole();
   await verifyAppRole(database.app.sql, log);
+  log(`requests run as role ${role}, under row security`);
 }
 
 interface RoleFacts {
