@@ -109,6 +109,27 @@ describe('an external HS256 issuer (EXTERNAL_JWT_SECRET)', () => {
     expect(await externalUsers(id)).toHaveLength(0);
   });
 
+  it('refuses a token naming a critical header extension it does not understand', async () => {
+    const id = uniqueId();
+    const token = await new SignJWT({ user_id: id, username: 'critical' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', crit: ['urn:example:policy'], 'urn:example:policy': 'strict' })
+      .setExpirationTime(now() + 3600)
+      .sign(new TextEncoder().encode(SECRET), { crit: { 'urn:example:policy': true } });
+    const answer = await me(token);
+    expect(answer.statusCode, answer.body).toBe(401);
+    expect(json(answer).code).toBe('invalid_token');
+    expect(await externalUsers(id)).toHaveLength(0);
+  });
+
+  it('answers 401, never 500, to a token whose header is not JSON', async () => {
+    const payload = Buffer.from(JSON.stringify({ user_id: uniqueId(), username: 'x', exp: now() + 60 })).toString('base64url');
+    for (const header of ['not json', '[1,2]', '"alg"']) {
+      const answer = await me(`${Buffer.from(header).toString('base64url')}.${payload}.c2lnbmF0dXJl`);
+      expect(answer.statusCode, header).toBe(401);
+      expect(json(answer).code, header).toBe('invalid_token');
+    }
+  });
+
   it('accepts tokens without exp when EXTERNAL_JWT_REQUIRE_EXP=false (the seeds\' test tokens)', async () => {
     const relaxed = await createTestApp({ EXTERNAL_JWT_SECRET: SECRET, EXTERNAL_JWT_REQUIRE_EXP: 'false' }, { sharedWith: t });
     try {
@@ -173,5 +194,30 @@ describe('the Supabase preset (SUPABASE_JWT_SECRET)', () => {
     const b = json(await me(await supabase({ sub: id, email: 'twin@example.com', aud: 'authenticated' })));
     expect(a.id).not.toBe(b.id);
     expect([a.issuer, b.issuer]).toEqual(['external', 'supabase']);
+  });
+
+  it('keeps the same sub of two issuers apart on their later requests too', async () => {
+    const id = uniqueId();
+    const external = await sign({ sub: id, username: 'twin_again' });
+    const project = await supabase({ sub: id, email: 'twin_again@example.com', aud: 'authenticated' });
+    const first = [json(await me(external)).id, json(await me(project)).id];
+    expect(first[0]).not.toBe(first[1]);
+    // Nothing changed, so these find the users created above rather than writing them.
+    expect([json(await me(external)).id, json(await me(project)).id]).toEqual(first);
+  });
+
+  it('routes a token by its iss: one issuer\'s key cannot sign for another\'s iss, nor skip the iss it requires', async () => {
+    const id = uniqueId();
+    const claimsSupabase = { iss: `${SUPABASE_URL}/auth/v1`, sub: id, user_id: id, username: 'crosser', email: 'crosser@example.com', aud: 'authenticated' };
+    const answers = [
+      // Signed with the EXTERNAL_JWT_SECRET issuer's key (which accepts any iss) but naming Supabase.
+      await me(await sign(claimsSupabase)),
+      // Signed with Supabase's key but without the iss that Supabase's issuer requires.
+      await me(await sign({ sub: id, email: 'crosser@example.com', aud: 'authenticated' }, { secret: SUPABASE_SECRET })),
+    ];
+    expect(answers.map((answer) => answer.statusCode)).toEqual([401, 401]);
+    expect(answers.map((answer) => json(answer).code)).toEqual(['invalid_token', 'invalid_token']);
+    expect(await externalUsers(id, 'external')).toHaveLength(0);
+    expect(await externalUsers(id, 'supabase')).toHaveLength(0);
   });
 });

@@ -60,6 +60,20 @@ describe('a JWKS issuer (EXTERNAL_JWKS_URL)', () => {
     expect((await me(forged)).statusCode).toBe(401);
   });
 
+  it('pins the algorithms: with EXTERNAL_JWKS_ALGORITHMS=RS256, an ES256 token signed with a published key is refused', async () => {
+    const pinned = await createTestApp({ EXTERNAL_JWKS_URL: jwks.url, EXTERNAL_JWT_ISSUER: ISSUER, EXTERNAL_JWT_AUDIENCE: 'parley', EXTERNAL_JWKS_ALGORITHMS: 'RS256', AUTH_CACHE_MS: '0' }, { sharedWith: t });
+    try {
+      const ask = (token: string) => pinned.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(token) });
+      expect((await ask(await signRs(claims()))).statusCode).toBe(200);
+      const es = await new SignJWT(claims({ preferred_username: 'es_pinned_out' })).setProtectedHeader({ alg: 'ES256', kid: 'ec-1' }).sign(ec.privateKey);
+      const answer = await ask(es);
+      expect(answer.statusCode, answer.body).toBe(401);
+      expect(json(answer).code).toBe('invalid_token');
+    } finally {
+      await pinned.close();
+    }
+  });
+
   it('refuses odd key ids with 401 and no crash', async () => {
     for (const kid of ['../../etc/passwd', "' OR 1=1 --", 'k'.repeat(10_000), '\u0000']) {
       const answer = await me(await signRs(claims(), { kid }));
@@ -67,6 +81,24 @@ describe('a JWKS issuer (EXTERNAL_JWKS_URL)', () => {
       expect(json(answer).code).toBe('invalid_token');
     }
     expect((await t.request({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+  });
+
+  it('refuses a 10 KB key id without fetching the key set', async () => {
+    const fresh = await startFakeJwks([publicJwk]);
+    const app = await createTestApp({ EXTERNAL_JWKS_URL: fresh.url, EXTERNAL_JWT_ISSUER: ISSUER, EXTERNAL_JWT_AUDIENCE: 'parley', AUTH_CACHE_MS: '0' }, { sharedWith: t });
+    try {
+      const ask = (token: string) => app.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(token) });
+      const answer = await ask(await signRs(claims(), { kid: 'k'.repeat(10_000) }));
+      expect(answer.statusCode).toBe(401);
+      expect(json(answer).code).toBe('invalid_token');
+      expect(fresh.fetches()).toBe(0);
+      // The same app does use this key server for a token it can verify.
+      expect((await ask(await signRs(claims()))).statusCode).toBe(200);
+      expect(fresh.fetches()).toBe(1);
+    } finally {
+      await app.close();
+      await fresh.close();
+    }
   });
 
   it('never fetches keys named in the token (jku, x5u) and ignores an embedded jwk', async () => {
@@ -86,6 +118,17 @@ describe('a JWKS issuer (EXTERNAL_JWKS_URL)', () => {
     const tokens = await Promise.all(Array.from({ length: 1000 }, (_, i) => signRs(claims(), { kid: `random-${i}-${randomBytes(3).toString('hex')}` })));
     const answers = await Promise.all(tokens.map((token) => me(token)));
     expect(answers.every((answer) => answer.statusCode === 401)).toBe(true);
+    expect(jwks.fetches() - before).toBeLessThanOrEqual(1);
+  });
+
+  it('fetches the key set at most once per cooldown when unknown key ids keep arriving, batch after batch', async () => {
+    await me(await signRs(claims()));
+    const before = jwks.fetches();
+    for (let batch = 0; batch < 20; batch++) {
+      const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => signRs(claims(), { kid: `later-${batch}-${i}-${randomBytes(3).toString('hex')}` })));
+      const answers = await Promise.all(tokens.map((token) => me(token)));
+      expect(answers.every((answer) => answer.statusCode === 401)).toBe(true);
+    }
     expect(jwks.fetches() - before).toBeLessThanOrEqual(1);
   });
 

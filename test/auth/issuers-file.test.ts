@@ -15,6 +15,7 @@ const SECRET = randomBytes(32).toString('hex');
 let jwks: FakeJwks;
 let t: TestApp;
 let signRs: (payload: JWTPayload) => Promise<string>;
+let signEs: (payload: JWTPayload) => Promise<string>;
 
 function writeIssuers(content: unknown): string {
   const path = join(dir, `${randomBytes(4).toString('hex')}.json`);
@@ -24,8 +25,11 @@ function writeIssuers(content: unknown): string {
 
 beforeAll(async () => {
   const keys = await generateKeyPair('RS256', { extractable: true });
-  jwks = await startFakeJwks([{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'RS256' }]);
+  // The set also publishes an EC key, which the keycloak issuer (pinned to RS256) must not accept.
+  const ecKeys = await generateKeyPair('ES256', { extractable: true });
+  jwks = await startFakeJwks([{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'RS256' }, { ...(await exportJWK(ecKeys.publicKey)), kid: 'e1' }]);
   signRs = (payload) => new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setExpirationTime('10m').sign(keys.privateKey);
+  signEs = (payload) => new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid: 'e1' }).setExpirationTime('10m').sign(ecKeys.privateKey);
   const path = writeIssuers([
     { name: 'crm', secret: SECRET, issuer: 'crm', claims: { user_id: ['uid'], username: ['name'] }, role: { claim: 'roles', admin_values: ['parley-admin'] } },
     { name: 'keycloak', jwks_url: jwks.url, issuer: 'https://kc.example.com/realms/main', algorithms: ['RS256'] },
@@ -67,6 +71,27 @@ describe('issuers from AUTH_ISSUERS_FILE', () => {
     expect(json(await me(token))).toMatchObject({ username: 'kc_user', issuer: 'keycloak' });
     // A token naming another issuer's iss is checked with that issuer's key only.
     expect((await me(await signRs({ iss: 'crm', uid: 'x', name: 'forged' }))).statusCode).toBe(401);
+  });
+
+  it('holds each issuer to its own algorithms: keycloak (RS256 only) refuses an ES256 token signed with a key it publishes', async () => {
+    const answer = await me(await signEs({ iss: 'https://kc.example.com/realms/main', sub: 'kc-es', preferred_username: 'kc_es_user' }));
+    expect(answer.statusCode, answer.body).toBe(401);
+    expect(json(answer).code).toBe('invalid_token');
+  });
+
+  it('requires exp unless the file says require_exp: false', async () => {
+    const uid = randomBytes(4).toString('hex');
+    const endless = await new SignJWT({ iss: 'crm', uid, name: 'Endless' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET));
+    const answer = await me(endless);
+    expect(answer.statusCode, answer.body).toBe(401);
+    expect(json(answer).code).toBe('invalid_token');
+    const relaxedPath = writeIssuers([{ name: 'crm', secret: SECRET, issuer: 'crm', require_exp: false, claims: { user_id: ['uid'], username: ['name'] } }]);
+    const relaxed = await createTestApp({ AUTH_ISSUERS_FILE: relaxedPath, AUTH_CACHE_MS: '0' }, { sharedWith: t });
+    try {
+      expect((await relaxed.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(endless) })).statusCode).toBe(200);
+    } finally {
+      await relaxed.close();
+    }
   });
 
   it('stops at start-up with one line for a malformed file', () => {

@@ -36,6 +36,28 @@ describe('parley users', () => {
     expect((await me(user.accessToken)).statusCode).toBe(200);
   });
 
+  it('changes only the local account of that name, or only the external user with --issuer', async () => {
+    const name = uniqueUsername('twin');
+    const secret = randomBytes(32).toString('hex');
+    const app = await createTestApp({ EXTERNAL_JWT_SECRET: secret, AUTH_CACHE_MS: '0' }, { sharedWith: t });
+    try {
+      const local = await registerUser(app, { username: name });
+      const external = await mintToken(['--user-id', randomBytes(4).toString('hex'), '--username', name], { EXTERNAL_JWT_SECRET: secret });
+      expect(json(await me(external, app))).toMatchObject({ username: name, issuer: 'external', role: 'user' });
+
+      await runUsersCommand(['promote', name], app.database.sql);
+      expect(json(await me(local.accessToken, app)).role).toBe('admin');
+      expect(json(await me(external, app)).role).toBe('user');
+
+      expect(await runUsersCommand(['deactivate', name, '--issuer', 'external'], app.database.sql)).toContain('is deactivated');
+      expect((await me(external, app)).statusCode).toBe(401);
+      expect((await me(local.accessToken, app)).statusCode).toBe(200);
+      await expect(runUsersCommand(['activate', name, '--issuer', 'elsewhere'], app.database.sql)).rejects.toThrow(/no user of issuer "elsewhere"/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('says so when no such user exists, and explains its usage', async () => {
     await expect(runUsersCommand(['promote', uniqueUsername()], t.database.sql)).rejects.toThrow(/no local user named/);
     await expect(runUsersCommand(['crown', 'someone'], t.database.sql)).rejects.toThrow(/usage: parley users/);
