@@ -32,6 +32,20 @@ function optionalString(value: unknown, where: string): string | null {
   return value;
 }
 
+function optionalBoolean(value: unknown, where: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new ConfigError(`AUTH_ISSUERS_FILE: ${where} must be true or false`);
+  return value;
+}
+
+function clockTolerance(value: unknown, where: string): number {
+  if (value === undefined) return 30;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 600) {
+    throw new ConfigError(`AUTH_ISSUERS_FILE: ${where} must be a whole number of seconds from 0 to 600`);
+  }
+  return value;
+}
+
 function toIssuer(raw: FileIssuer, index: number): ExternalIssuer {
   const at = `issuer ${index + 1}`;
   const unknown = Object.keys(raw).filter((key) => !FIELDS.has(key));
@@ -42,8 +56,8 @@ function toIssuer(raw: FileIssuer, index: number): ExternalIssuer {
     name,
     issuer: optionalString(raw.issuer, `${name}.issuer`),
     audience: optionalString(raw.audience, `${name}.audience`),
-    requireExp: raw.require_exp === undefined ? true : raw.require_exp === true,
-    clockToleranceS: typeof raw.clock_tolerance_s === 'number' && raw.clock_tolerance_s >= 0 && raw.clock_tolerance_s <= 600 ? raw.clock_tolerance_s : 30,
+    requireExp: optionalBoolean(raw.require_exp, `${name}.require_exp`) ?? true,
+    clockToleranceS: clockTolerance(raw.clock_tolerance_s, `${name}.clock_tolerance_s`),
     userIdClaims: raw.claims?.user_id === undefined ? undefined : strings(raw.claims.user_id, `${name}.claims.user_id`),
     usernameClaims: raw.claims?.username === undefined ? undefined : strings(raw.claims.username, `${name}.claims.username`),
     roleClaim: raw.role === undefined ? undefined : { claim: optionalString(raw.role.claim, `${name}.role.claim`)!, adminValues: strings(raw.role.admin_values, `${name}.role.admin_values`) },

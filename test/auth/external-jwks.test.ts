@@ -74,6 +74,12 @@ describe('a JWKS issuer (EXTERNAL_JWKS_URL)', () => {
     }
   });
 
+  it('accepts an RFC 9068 access token (typ at+jwt) from the provider', async () => {
+    const answer = await me(await signRs(claims({ preferred_username: 'rfc9068_user' }), { typ: 'at+jwt' }));
+    expect(answer.statusCode, answer.body).toBe(200);
+    expect(json(answer).username).toBe('rfc9068_user');
+  });
+
   it('refuses odd key ids with 401 and no crash', async () => {
     for (const kid of ['../../etc/passwd', "' OR 1=1 --", 'k'.repeat(10_000), '\u0000']) {
       const answer = await me(await signRs(claims(), { kid }));

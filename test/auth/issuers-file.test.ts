@@ -104,6 +104,9 @@ describe('issuers from AUTH_ISSUERS_FILE', () => {
       [[{ name: 'a', jwks_url: 'https://x.example/jwks', algorithms: ['HS256'] }], /algorithms must be among/],
       [[{ name: 'a', secret: SECRET }, { name: 'a', secret: SECRET }], /named "a"/],
       [[{ name: 'Bad Name', secret: SECRET }], /name must be/],
+      // A typo must not quietly switch the exp requirement off or change the tolerance.
+      ...['true', 'yes', 1, null].map((value): [unknown, RegExp] => [[{ name: 'a', secret: SECRET, require_exp: value }], /a\.require_exp must be true or false/]),
+      ...['30', 5000, -1, 1.5].map((value): [unknown, RegExp] => [[{ name: 'a', secret: SECRET, clock_tolerance_s: value }], /a\.clock_tolerance_s must be a whole number/]),
     ];
     for (const [content, message] of bad) {
       const path = writeIssuers(content);

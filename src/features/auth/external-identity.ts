@@ -85,9 +85,11 @@ export function createExternalIdentities(deps: {
   async function verify(token: string): Promise<{ issuer: ExternalIssuer; payload: JWTPayload }> {
     let iss: unknown;
     try {
-      // Parley's own access tokens are never taken for external ones.
-      if (decodeProtectedHeader(token).typ === 'at+jwt') throw invalid('The access token is not valid');
+      decodeProtectedHeader(token);
       iss = decodeJwt(token).iss;
+      // Parley's own access tokens are never taken for external ones. (By iss, not by typ: an
+      // external provider may issue RFC 9068 `at+jwt` access tokens too.)
+      if (iss === ACCESS_TOKEN_ISSUER) throw invalid('The access token is not valid');
     } catch {
       throw invalid('The access token is not valid');
     }
