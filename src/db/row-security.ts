@@ -65,13 +65,13 @@ interface RoleFacts {
 /** What the role requests run as can do; used at start-up and by the tests. */
 export async function appRoleFacts(sql: SqlRunner): Promise<RoleFacts> {
   const [facts] = await sql.query<RoleFacts & Record<string, unknown>>(
-    `SELECT current_user AS role, r.rolsuper AS superuser, r.rolbypassrls AS bypass,
-            (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c
-              WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind = 'r'
-                AND pg_has_role(current_user, c.relowner, 'USAGE')) AS owns,
-            (SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c
-              WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relname = ANY(string_to_array($1, ','))
-                AND NOT (c.relrowsecurity AND c.relforcerowsecurity)) AS unprotected
+    `WITH t AS (
+       SELECT c.relname, c.relowner, c.relrowsecurity AND c.relforcerowsecurity AS forced FROM pg_class c
+        WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind = 'r'
+     )
+     SELECT current_user AS role, r.rolsuper AS superuser, r.rolbypassrls AS bypass,
+            (SELECT string_agg(relname, ', ' ORDER BY relname) FROM t WHERE pg_has_role(current_user, relowner, 'USAGE')) AS owns,
+            (SELECT string_agg(relname, ', ' ORDER BY relname) FROM t WHERE relname = ANY(string_to_array($1, ',')) AND NOT forced) AS unprotected
        FROM pg_roles r WHERE r.rolname = current_user`,
     [TENANT_TABLES.join(',')],
   );

@@ -85,6 +85,7 @@ export function createExternalIdentities(deps: {
   async function verify(token: string): Promise<{ issuer: ExternalIssuer; payload: JWTPayload }> {
     let iss: unknown;
     try {
+      // A header that is not a JSON object is refused here, before any issuer is tried.
       decodeProtectedHeader(token);
       iss = decodeJwt(token).iss;
       // Parley's own access tokens are never taken for external ones. (By iss, not by typ: an
