@@ -18,7 +18,7 @@ export function requestIdFor(request: IncomingMessage): string {
 const pathOf = (url: string) => url.split('?', 1)[0] ?? url;
 
 export function registerHttpHooks(app: App, metrics: Metrics): void {
-  app.decorateRequest('caller', null);
+  app.decorateRequest('principal', null);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -36,7 +36,7 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
         path: pathOf(request.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
-        user_id: request.caller?.user.id,
+        user_id: request.principal?.ownerId,
       },
       'request',
     );

@@ -3,7 +3,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export interface EventStream {
+  /** A named event: `event: name` then `data: json`. */
   send(event: string, data: unknown): void;
+  /** A data-only frame (the OpenAI and AI SDK protocols): `data: json`, or the text as given. */
+  data(data: unknown): void;
   end(): void;
   /** Aborts when the client goes away before the stream ended. */
   readonly clientGone: AbortSignal;
@@ -57,7 +60,7 @@ export function wantsEventStream(request: FastifyRequest, stream: boolean | unde
  * Takes the response over from Fastify and sets the SSE head. The head leaves with the first
  * event, which every caller sends at once (one packet instead of two before the first token).
  */
-export function openEventStream(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats): EventStream {
+export function openEventStream(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats, headers: Record<string, string> = {}): EventStream {
   const raw = reply.raw;
   const controller = new AbortController();
   let open = true;
@@ -69,6 +72,7 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
+    ...headers,
   });
   // Small events must not wait for more data to fill a packet (the socket is absent under inject).
   const socket = request.raw.socket as { setNoDelay?: (on: boolean) => void } | null;
@@ -89,6 +93,10 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
     send(event, data) {
       if (!open) return;
       raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
+    data(data) {
+      if (!open) return;
+      raw.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
     },
     end() {
       if (!open) return;

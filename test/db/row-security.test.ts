@@ -8,6 +8,7 @@ import { openDatabase, usePglite, type Access, type Database } from '../../src/d
 import { appRoleFacts, prepareAppRole, RowSecurityError, TENANT_TABLES, verifyAppRole } from '../../src/db/row-security.js';
 import { createScoped, type SystemScope } from '../../src/db/scope.js';
 import { createTurnsRepo } from '../../src/features/chat/turns.repo.js';
+import { newId } from '../../src/lib/ids.js';
 import { createTestApp, createTestDatabase, type TestApp } from '../helpers/app.js';
 import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
@@ -171,10 +172,12 @@ describe('a pooled connection', () => {
 
       // The chat hot path names its user inside the statement: the same holds after it.
       const turns = createTurnsRepo(single.app.sql);
-      expect(await turns.isBusy(a.id, aConversation)).toBe(false);
+      const plan = { lock: { replyId: newId(), leaseMs: 1000 }, message: null, historyTokens: 100, historyMinRows: 0, knowledgeQuery: null, knowledgeLimit: 0 };
+      expect((await turns.begin(a.id, aConversation, plan, new Date())).state).toBe('started');
+      await turns.release(a.id, aConversation, plan.lock.replyId);
       expect(await single.app.sql.query(OWNER.conversations)).toEqual([]);
       // ...and it answers only for its own user.
-      expect(await turns.isBusy(b.id, aConversation)).toBeNull();
+      expect((await turns.begin(b.id, aConversation, plan, new Date())).state).toBe('missing');
     } finally {
       if (single !== t.database) await single.close();
     }

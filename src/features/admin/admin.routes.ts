@@ -8,7 +8,7 @@ import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
-import { callerOf } from '../auth/authenticate.js';
+import { principalOf } from '../auth/authenticate.js';
 import { toUser, UserSchema } from '../users/users.schemas.js';
 import type { AdminRepo } from './admin.repo.js';
 import { ListUsersQuery, StatsSchema, UpdateUserBody, UserPage } from './admin.schemas.js';
@@ -17,7 +17,7 @@ const tags = ['admin'];
 const security = bearerSecurity;
 
 async function adminsOnly(request: FastifyRequest): Promise<void> {
-  if (callerOf(request).user.role !== 'admin') throw new AppError('not_found', `No route ${request.method} ${request.url.split('?', 1)[0]}`);
+  if (principalOf(request).role !== 'admin') throw new AppError('not_found', `No route ${request.method} ${request.url.split('?', 1)[0]}`);
 }
 
 export function registerAdminRoutes(

@@ -5,10 +5,10 @@ import { registerFormParser } from '../../http/body-parsers.js';
 import { emptyBodyAsObject } from '../../http/hooks.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
-import { UserSchema, toUser } from '../users/users.schemas.js';
+import { UserSchema } from '../users/users.schemas.js';
 import type { AuthService, TokenAnswer } from './auth.service.js';
 import { LoginBody, LogoutBody, RefreshBody, RegisterBody, TokenAnswerSchema, TokenForm } from './auth.schemas.js';
-import { callerOf } from './authenticate.js';
+import { principalOf } from './authenticate.js';
 
 export interface AuthRoutesDeps {
   auth: AuthService;
@@ -37,7 +37,7 @@ export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
       onRequest: authenticate,
       schema: { tags, summary: 'The signed-in user', security: bearerSecurity, response: { 200: UserSchema, ...problems(401) } },
     },
-    async (request) => toUser(callerOf(request).user),
+    async (request) => auth.me(principalOf(request)),
   );
 
   if (!deps.localAccounts) return;
@@ -106,7 +106,7 @@ export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
       },
     },
     async (request, reply) => {
-      await auth.logout(callerOf(request));
+      await auth.logout(principalOf(request));
       return reply.code(204).send(null);
     },
   );

@@ -7,7 +7,8 @@ import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { UsersRepo } from '../users/users.repo.js';
 import { toUser, type User } from '../users/users.schemas.js';
 import type { PasswordHasher } from './passwords.js';
-import type { Caller, SessionGuard } from './session-guard.js';
+import type { Principal } from './principal.js';
+import type { SessionGuard } from './session-guard.js';
 import type { SessionsRepo } from './sessions.repo.js';
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken, type AccessTokens } from './tokens.js';
 
@@ -138,14 +139,21 @@ export function createAuthService(deps: AuthServiceDeps) {
     });
   }
 
-  async function logout(caller: Caller): Promise<void> {
+  async function logout(caller: Principal): Promise<void> {
     // An external user's session belongs to their own system; there is nothing here to end.
     if (!caller.sessionId) return;
     await sessions.revoke(caller.sessionId, 'logout', clock.now());
     guard.forget(caller.sessionId);
   }
 
-  return { register, login, refresh, logout };
+  /** The signed-in user as stored, with the role this request acts with. */
+  async function me(caller: Principal): Promise<User> {
+    const row = caller.kind === 'user' ? await users.findById(caller.actorId) : undefined;
+    if (!row) throw new AppError('invalid_token', 'This session has ended; sign in again');
+    return { ...toUser(row), role: caller.role };
+  }
+
+  return { register, login, refresh, logout, me };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

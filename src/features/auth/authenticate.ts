@@ -1,16 +1,27 @@
+// One dispatcher for every kind of bearer credential: Parley's own access tokens, external
+// issuers' JWTs, and (as channels arrive) visitor tokens and chatbot API keys. Each kind is a
+// strategy that recognises its tokens cheaply; the first that claims a token decides it.
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
-import type { ExternalIdentities } from './external-identity.js';
-import type { Caller, SessionGuard } from './session-guard.js';
+import type { Principal } from './principal.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    caller: Caller | null;
+    principal: Principal | null;
   }
 }
 
 // A JWT is three base64url parts; anything longer than this is not one of ours.
 const MAX_TOKEN_LENGTH = 4096;
+
+export interface CredentialStrategy {
+  /** Whether this token is of this kind (no I/O, no verification). */
+  claims(token: string): boolean;
+  /** Verifies the token; throws AppError `invalid_token` (or a 503 for an infrastructure fault). */
+  authenticate(token: string): Promise<Principal>;
+}
+
+export type Authenticate = (request: FastifyRequest) => Promise<void>;
 
 export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
@@ -18,21 +29,36 @@ export function bearerToken(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
-/** onRequest hook: the caller must present a live access token, Parley's own or an external issuer's. */
-export function requireCaller(guard: SessionGuard, external?: ExternalIdentities, adminUsernames: readonly string[] = []) {
-  const admins = new Set(adminUsernames.map((name) => name.toLowerCase()));
-  return async function authenticate(request: FastifyRequest): Promise<void> {
+const missing = () => new AppError('unauthorized', 'Send an access token: Authorization: Bearer <token>');
+
+/**
+ * onRequest hook: the caller must present a live credential. Strategies are tried in order;
+ * the last one is the fallback for tokens no other claims (Parley's own access tokens).
+ */
+export function createAuthenticate(strategies: readonly CredentialStrategy[], fallback: CredentialStrategy): Authenticate {
+  return async function authenticate(request) {
     const token = bearerToken(request.headers.authorization);
-    if (!token) throw new AppError('unauthorized', 'Send an access token: Authorization: Bearer <token>');
+    if (!token) throw missing();
     if (token.length > MAX_TOKEN_LENGTH) throw new AppError('invalid_token', 'The access token is not valid');
-    const caller = external?.claims(token) ? await external.authenticate(token) : await guard.authenticate(token);
-    // ADMIN_USERNAMES names local accounts only: an external token cannot claim an admin's name.
-    const named = caller.user.issuer === null && admins.has(caller.user.username.toLowerCase());
-    request.caller = named && caller.user.role !== 'admin' ? { ...caller, user: { ...caller.user, role: 'admin' } } : caller;
+    const strategy = strategies.find((candidate) => candidate.claims(token)) ?? fallback;
+    request.principal = await strategy.authenticate(token);
   };
 }
 
-export function callerOf(request: FastifyRequest): Caller {
-  if (!request.caller) throw new AppError('unauthorized', 'Send an access token: Authorization: Bearer <token>');
-  return request.caller;
+/** ADMIN_USERNAMES names local accounts only: an external token cannot claim an admin's name. */
+export function withNamedAdmins(strategy: CredentialStrategy, adminUsernames: readonly string[]): CredentialStrategy {
+  const admins = new Set(adminUsernames.map((name) => name.toLowerCase()));
+  if (admins.size === 0) return strategy;
+  return {
+    claims: strategy.claims,
+    async authenticate(token) {
+      const principal = await strategy.authenticate(token);
+      return admins.has(principal.username.toLowerCase()) ? { ...principal, role: 'admin' } : principal;
+    },
+  };
+}
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw missing();
+  return request.principal;
 }

@@ -2,18 +2,18 @@
 // by its `iss`, verified with that issuer's pinned algorithm and key, mapped to a user id and
 // username, and the local user is created or updated to match.
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
-import type { FastifyBaseLogger } from 'fastify';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
+import type { UserRow } from '../../db/schema.js';
 import type { UsersRepo } from '../users/users.repo.js';
-import type { Caller } from './session-guard.js';
+import { userPrincipal, type Principal } from './principal.js';
 import { ACCESS_TOKEN_ISSUER } from './tokens.js';
 
 export interface ExternalIdentities {
   /** Whether this token is for an external issuer rather than one of Parley's own. */
   claims(token: string): boolean;
-  authenticate(token: string): Promise<Caller>;
+  authenticate(token: string): Promise<Principal>;
 }
 
 const MAX_NAME = 200;
@@ -61,7 +61,7 @@ export function createExternalIdentities(deps: {
   users: UsersRepo;
   clock: Clock;
   cacheMs: number;
-  log: FastifyBaseLogger;
+  log: { info(fields: object, message: string): void };
 }): ExternalIdentities {
   const { issuers, users, clock, log } = deps;
   // A remote set is fetched on first need, cached, and refetched for an unknown key id at most once
@@ -74,7 +74,7 @@ export function createExternalIdentities(deps: {
         : createRemoteJWKSet(new URL(issuer.jwksUrl), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: JWKS_CACHE_MS, timeoutDuration: 5000 }),
     ]),
   );
-  const cache = new Map<string, { caller: Caller; until: number }>();
+  const cache = new Map<string, { user: UserRow; until: number }>();
 
   /** Issuers that name the token's `iss`, else those that name none, in configuration order. */
   function candidates(iss: unknown): ExternalIssuer[] {
@@ -129,20 +129,20 @@ export function createExternalIdentities(deps: {
       const key = [identity.issuer, identity.externalId, identity.username, identity.email ?? ''].join('\u0000');
       const hit = cache.get(key);
       const now = Date.now();
-      let caller = hit && hit.until > now ? hit.caller : null;
-      if (!caller) {
-        const { user, change } = await users.syncExternal(identity, clock.now());
-        if (change !== 'none') log.info({ issuer: identity.issuer, external_id: identity.externalId, user_id: user.id }, `external user ${change}`);
-        caller = { user, sessionId: null };
+      let user = hit && hit.until > now ? hit.user : null;
+      if (!user) {
+        const synced = await users.syncExternal(identity, clock.now());
+        user = synced.user;
+        if (synced.change !== 'none') log.info({ issuer: identity.issuer, external_id: identity.externalId, user_id: user.id }, `external user ${synced.change}`);
         if (deps.cacheMs > 0) {
           if (cache.size >= MAX_CACHED) cache.clear();
-          cache.set(key, { caller, until: now + deps.cacheMs });
+          cache.set(key, { user, until: now + deps.cacheMs });
         }
       }
-      if (!caller.user.isActive) throw invalid('This account is deactivated');
+      if (!user.isActive) throw invalid('This account is deactivated');
       // A mapped role claim makes this request an admin's; it never demotes a promoted user.
-      if (caller.user.role !== 'admin' && claimsAdmin(issuer, payload)) return { ...caller, user: { ...caller.user, role: 'admin' } };
-      return caller;
+      const role = user.role === 'admin' || claimsAdmin(issuer, payload) ? 'admin' : 'user';
+      return userPrincipal({ id: user.id, username: user.username, role }, null);
     },
   };
 }

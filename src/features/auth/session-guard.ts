@@ -1,24 +1,19 @@
 import { AppError } from '../../errors/app-error.js';
-import type { UserRow } from '../../db/schema.js';
 import type { Clock } from '../../lib/clock.js';
 import type { SessionsRepo } from './sessions.repo.js';
 import type { AccessTokens } from './tokens.js';
 
-export interface Caller {
-  user: UserRow;
-  /** Null for users of an external issuer: their sessions live in that system. */
-  sessionId: string | null;
-}
+import { userPrincipal, type Principal } from './principal.js';
 
 export interface SessionGuard {
   /** Verifies an access token and that its session and user are still live. */
-  authenticate(accessToken: string): Promise<Caller>;
+  authenticate(accessToken: string): Promise<Principal>;
   /** Drops what this instance remembers about a session (logout, revocation). */
   forget(sessionId: string): void;
 }
 
 interface Cached {
-  caller: Caller | null;
+  principal: Principal | null;
   until: number;
 }
 
@@ -32,26 +27,26 @@ const MAX_CACHED = 10_000;
 export function createSessionGuard(deps: { sessions: SessionsRepo; tokens: AccessTokens; clock: Clock; cacheMs: number }): SessionGuard {
   const cache = new Map<string, Cached>();
 
-  async function load(sessionId: string, userId: string): Promise<Caller | null> {
+  async function load(sessionId: string, userId: string): Promise<Principal | null> {
     const now = Date.now();
     const hit = cache.get(sessionId);
     // A cached session still answers only to a token of its own user.
-    if (hit && hit.until > now) return hit.caller && hit.caller.user.id === userId ? hit.caller : null;
+    if (hit && hit.until > now) return hit.principal && hit.principal.actorId === userId ? hit.principal : null;
     const row = await deps.sessions.findWithUser(sessionId);
-    const caller = row && !row.session.revokedAt && row.user.isActive && row.user.id === userId ? { user: row.user, sessionId } : null;
+    const principal = row && !row.session.revokedAt && row.user.isActive && row.user.id === userId ? userPrincipal(row.user, sessionId) : null;
     if (deps.cacheMs > 0) {
       if (cache.size >= MAX_CACHED) cache.clear();
-      cache.set(sessionId, { caller, until: now + deps.cacheMs });
+      cache.set(sessionId, { principal, until: now + deps.cacheMs });
     }
-    return caller;
+    return principal;
   }
 
   return {
     async authenticate(accessToken) {
       const claims = await deps.tokens.verify(accessToken);
-      const caller = await load(claims.sessionId, claims.userId);
-      if (!caller) throw new AppError('invalid_token', 'This session has ended; sign in again');
-      return caller;
+      const principal = await load(claims.sessionId, claims.userId);
+      if (!principal) throw new AppError('invalid_token', 'This session has ended; sign in again');
+      return principal;
     },
     forget(sessionId) {
       cache.delete(sessionId);

@@ -1,10 +1,9 @@
-import type { onRequestHookHandler } from 'fastify';
 import { emptyBodyAsObject } from '../../http/hooks.js';
 import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import { wantsEventStream } from '../../http/sse.js';
 import type { App } from '../../http/types.js';
-import { callerOf } from '../auth/authenticate.js';
+import { principalOf, type Authenticate } from '../auth/authenticate.js';
 import { ChatAnswer, ChatBody, RegenerateAnswer, RegenerateBody, SendMessageBody, StopAnswer, StopBody, STREAM_DESCRIPTION, TurnAnswer } from './chat.schemas.js';
 import type { ChatService } from './chat.service.js';
 import type { TurnResponder } from './turn-responder.js';
@@ -13,7 +12,7 @@ const tags = ['chat'];
 const security = bearerSecurity;
 const turnProblems = problems(400, 401, 404, 409, 413, 422, 429, 502);
 
-export function registerChatRoutes(app: App, deps: { chat: ChatService; responder: TurnResponder; authenticate: onRequestHookHandler }): void {
+export function registerChatRoutes(app: App, deps: { chat: ChatService; responder: TurnResponder; authenticate: Authenticate }): void {
   const { chat, responder, authenticate } = deps;
 
   app.post(
@@ -23,7 +22,7 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
       schema: { tags, security, summary: 'Send a message and get the reply', description: STREAM_DESCRIPTION, params: IdParams, body: SendMessageBody, response: { 201: TurnAnswer, ...turnProblems } },
     },
     async (request, reply) => {
-      const caller = callerOf(request);
+      const caller = principalOf(request);
       const { stream, ...input } = request.body;
       return responder.respond(
         request,
@@ -42,7 +41,7 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
       schema: { tags, security, summary: 'Answer the last message again, replacing the last reply', description: STREAM_DESCRIPTION, params: IdParams, body: RegenerateBody, response: { 201: RegenerateAnswer, ...turnProblems } },
     },
     async (request, reply) => {
-      const caller = callerOf(request);
+      const caller = principalOf(request);
       return responder.respond(
         request,
         reply,
@@ -59,7 +58,7 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
       preValidation: emptyBodyAsObject,
       schema: { tags, security, summary: 'End the reply being generated, keeping what was produced', params: IdParams, body: StopBody, response: { 200: StopAnswer, ...problems(401, 404, 422) } },
     },
-    async (request) => chat.stop(callerOf(request), request.params.id),
+    async (request) => chat.stop(principalOf(request), request.params.id),
   );
 
   app.post(
@@ -69,7 +68,7 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
       schema: { tags, security, summary: 'One call: send a message, in a new conversation unless one is named', description: STREAM_DESCRIPTION, body: ChatBody, response: { 201: ChatAnswer, ...turnProblems } },
     },
     async (request, reply) => {
-      const caller = callerOf(request);
+      const caller = principalOf(request);
       const { stream, ...input } = request.body;
       return responder.respond(
         request,

@@ -1,26 +1,25 @@
-// Shapes a chat turn into an HTTP answer: JSON or an event stream, with Idempotency-Key
-// replays, and model failures as 502 (or an SSE `error` once the stream has begun).
+// Shapes a chat turn into an HTTP answer: JSON or an event stream in the route's protocol,
+// with Idempotency-Key replays, and model failures as 502 (or a stream error once it began).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import { toProblem } from '../../http/problem.js';
 import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
-import type { Caller } from '../auth/session-guard.js';
-import type { Message } from '../conversations/conversations.schemas.js';
-import type { TurnOptions, TurnResult } from './chat.service.js';
+import type { Jobs } from '../../jobs/jobs.js';
+import type { Principal } from '../auth/principal.js';
 import { fingerprint, idempotencyKeyOf, type Idempotency } from './idempotency.js';
+import { parleyEvents, type Outcome, type StreamProtocol } from './stream-protocol.js';
+import type { TurnOptions, TurnResult } from './turn-engine.js';
 
-export interface TurnResponder {
-  respond(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    turn: { caller: Caller; streaming: boolean; shape: (result: TurnResult) => Record<string, unknown> },
-    run: (options: TurnOptions) => Promise<TurnResult>,
-  ): Promise<FastifyReply | void>;
+export interface TurnRequest {
+  caller: Principal;
+  streaming: boolean;
+  shape: (result: TurnResult) => Record<string, unknown>;
+  /** How the stream is written; Parley's `message.*` events by default. */
+  protocol?: StreamProtocol;
 }
 
-interface Outcome {
-  status: number;
-  body: Record<string, unknown>;
+export interface TurnResponder {
+  respond(request: FastifyRequest, reply: FastifyReply, turn: TurnRequest, run: (options: TurnOptions) => Promise<TurnResult>): Promise<FastifyReply | void>;
 }
 
 function failureOutcome(request: FastifyRequest, result: TurnResult): Outcome {
@@ -41,27 +40,10 @@ function sendJson(reply: FastifyReply, outcome: Outcome, replayed: boolean) {
   return reply.code(outcome.status).send(outcome.body);
 }
 
-/** A stored answer replayed as the events it would have produced. */
-function replayAsEvents(stream: EventStream, outcome: Outcome, conversationId: string | null) {
-  if (outcome.status >= 400) {
-    stream.send('error', { code: outcome.body.code, message: outcome.body.detail });
-    return stream.end();
-  }
-  const replyMessage = outcome.body.reply as Message;
-  stream.send('message.start', {
-    conversation_id: outcome.body.conversation_id ?? conversationId,
-    user_message: outcome.body.user_message ?? null,
-    reply_id: replyMessage.id,
-  });
-  if (replyMessage.content) stream.send('message.delta', { reply_id: replyMessage.id, delta: replyMessage.content });
-  stream.send('message.end', { reply: replyMessage });
-  stream.end();
-}
+export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats: Heartbeats; jobs: Jobs }): TurnResponder {
+  const { idempotency, heartbeats, jobs } = deps;
 
-export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats: Heartbeats }): TurnResponder {
-  const { idempotency, heartbeats } = deps;
-
-  async function streamTurn(request: FastifyRequest, reply: FastifyReply, shape: (r: TurnResult) => Record<string, unknown>, run: (o: TurnOptions) => Promise<TurnResult>) {
+  async function streamTurn(request: FastifyRequest, reply: FastifyReply, turn: TurnRequest, protocol: StreamProtocol, run: (o: TurnOptions) => Promise<TurnResult>) {
     let stream: EventStream | null = null;
     const gone = new AbortController();
     try {
@@ -69,20 +51,20 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
         clientGone: gone.signal,
         events: {
           start(info) {
-            stream = openEventStream(request, reply, heartbeats);
+            stream = openEventStream(request, reply, heartbeats, protocol.headers);
             stream.clientGone.addEventListener('abort', () => gone.abort(), { once: true });
-            stream.send('message.start', { conversation_id: info.conversationId, user_message: info.userMessage, reply_id: info.replyId });
+            protocol.start(stream, info);
           },
           delta(replyId, delta) {
-            stream?.send('message.delta', { reply_id: replyId, delta });
+            if (stream) protocol.delta(stream, replyId, delta);
           },
         },
       });
-      const outcome = outcomeOf(request, result, shape);
+      const outcome = outcomeOf(request, result, turn.shape);
       const open = stream as EventStream | null;
       if (open) {
-        if (result.failure) open.send('error', { code: 'llm_unavailable', message: outcome.body.detail });
-        else open.send('message.end', { reply: result.reply });
+        if (result.failure) protocol.error(open, { code: 'llm_unavailable', message: String(outcome.body.detail) });
+        else protocol.end(open, result);
         open.end();
       }
       return outcome;
@@ -98,44 +80,52 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
         throw error;
       }
       const { problem, unexpected } = toProblem(error, request.id);
-      if (unexpected) request.log.error({ err: { message: (error as Error).message } }, 'chat turn failed after streaming began');
-      open.send('error', { code: problem.body.code, message: problem.body.detail });
+      if (unexpected) request.log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'chat turn failed after streaming began');
+      protocol.error(open, { code: String(problem.body.code), message: String(problem.body.detail) });
       open.end();
       return null;
     }
   }
 
+  async function respond(request: FastifyRequest, reply: FastifyReply, turn: TurnRequest, run: (options: TurnOptions) => Promise<TurnResult>) {
+    const protocol = turn.protocol ?? parleyEvents;
+    const key = idempotencyKeyOf(request.headers['idempotency-key']);
+    const ownerId = turn.caller.ownerId;
+    if (key) {
+      const path = request.url.split('?', 1)[0]!;
+      const claim = await idempotency.claim(ownerId, key, fingerprint(request.method, path, request.body));
+      if (claim.state === 'replay') {
+        const outcome = { status: claim.status, body: claim.body as Record<string, unknown> };
+        if (!turn.streaming) return sendJson(reply, outcome, true);
+        reply.header('idempotent-replayed', 'true');
+        const named = (request.params as { id?: string } | undefined)?.id?.toLowerCase() ?? null;
+        const stream = openEventStream(request, reply, heartbeats, protocol.headers);
+        protocol.replay(stream, outcome, named);
+        return stream.end();
+      }
+    }
+    let outcome: Outcome | null;
+    try {
+      outcome = turn.streaming ? await streamTurn(request, reply, turn, protocol, run) : outcomeOf(request, await run({}), turn.shape);
+    } catch (error) {
+      // Refused (not found, busy, invalid, limited) or broken: no answer to replay, so the key is free again.
+      if (key) await idempotency.abandon(ownerId, key).catch(() => {});
+      throw error;
+    }
+    if (key) {
+      if (outcome) await idempotency.complete(ownerId, key, outcome.status, outcome.body);
+      else await idempotency.abandon(ownerId, key);
+    }
+    if (!turn.streaming && outcome) return sendJson(reply, outcome, false);
+  }
+
   return {
-    async respond(request, reply, turn, run) {
-      const key = idempotencyKeyOf(request.headers['idempotency-key']);
-      const userId = turn.caller.user.id;
-      if (key) {
-        const path = request.url.split('?', 1)[0]!;
-        const claim = await idempotency.claim(userId, key, fingerprint(request.method, path, request.body));
-        if (claim.state === 'replay') {
-          const outcome = { status: claim.status, body: claim.body as Record<string, unknown> };
-          if (!turn.streaming) return sendJson(reply, outcome, true);
-          reply.header('idempotent-replayed', 'true');
-          const named = (request.params as { id?: string } | undefined)?.id?.toLowerCase() ?? null;
-          return replayAsEvents(openEventStream(request, reply, heartbeats), outcome, named);
-        }
-      }
-      let outcome: Outcome | null;
-      try {
-        if (turn.streaming) outcome = await streamTurn(request, reply, turn.shape, run);
-        else {
-          outcome = outcomeOf(request, await run({}), turn.shape);
-        }
-      } catch (error) {
-        // Refused (not found, busy, invalid, limited) or broken: no answer to replay, so the key is free again.
-        if (key) await idempotency.abandon(userId, key).catch(() => {});
-        throw error;
-      }
-      if (key) {
-        if (outcome) await idempotency.complete(userId, key, outcome.status, outcome.body);
-        else await idempotency.abandon(userId, key);
-      }
-      if (!turn.streaming && outcome) return sendJson(reply, outcome, false);
+    respond(request, reply, turn, run) {
+      const answered = respond(request, reply, turn, run);
+      // Shutdown waits for answers being written, so a stream ends with its final event.
+      // (Its failure is the request's to answer, not the job's to log.)
+      if (turn.streaming) jobs.track('stream', answered.catch(() => {}));
+      return answered;
     },
   };
 }

@@ -49,6 +49,7 @@ export interface KnowledgeCandidate {
 }
 
 export interface TurnStart {
+  state: 'started';
   target: TurnTarget;
   /** Newest first, within the history bound; the new user message is not among them. */
   history: HistoryMessage[];
@@ -62,6 +63,8 @@ export interface BeginRequest {
   message: { id: string; content: string; tokens: number; title: string | null } | null;
   /** Upper bound for the history read (message overhead included). */
   historyTokens: number;
+  /** The newest messages read whatever their size (regenerate needs the message it answers). */
+  historyMinRows: number;
   /** A tsquery literal for the knowledge search, or null for none. */
   knowledgeQuery: string | null;
   knowledgeLimit: number;
@@ -70,11 +73,10 @@ export interface BeginRequest {
 export interface TurnsRepo {
   /**
    * One statement: locks the conversation, stores the user message, and reads the chatbot,
-   * the history and the best knowledge chunks. Null when the conversation is missing or busy.
+   * the history and the best knowledge chunks. When it cannot start, says why from the same
+   * snapshot (a second statement would race the other turn's finish).
    */
-  begin(userId: string, conversationId: string, request: BeginRequest, now: Date): Promise<TurnStart | null>;
-  /** Why begin() found nothing. */
-  isBusy(userId: string, conversationId: string): Promise<boolean | null>;
+  begin(userId: string, conversationId: string, request: BeginRequest, now: Date): Promise<TurnStart | { state: 'busy' | 'missing' }>;
   /** Stores the reply and releases the lock; null when the conversation is gone. */
   finish(userId: string, conversationId: string, reply: StoredReply, now: Date): Promise<MessageFields | null>;
   /** Extends the lock of a reply still being generated. */
@@ -88,8 +90,14 @@ export interface TurnsRepo {
 }
 
 const HISTORY_ROWS = 500;
+/**
+ * A running instance ends a stopped reply within its stop poll (0.5 s). A turn that does not end
+ * by then has nobody running it (a crashed instance, a lost turn): its lock lapses after this.
+ */
+export const STOP_HONOURED_WITHIN_MS = 5_000;
 
 type TargetRow = {
+  found: boolean;
   history: unknown;
   knowledge: unknown;
   id: string;
@@ -138,18 +146,19 @@ function beginSql(withMessage: boolean): string {
 WITH s AS (SELECT set_config('synchronous_commit', 'off', true) AS sync),
 c AS (
   UPDATE conversations
-     SET busy_reply_id = $3, busy_until = now() + $4::int * interval '1 millisecond', ${bump} updated_at = $5
+     SET busy_reply_id = $3, stop_reply_id = NULL, busy_until = now() + $4::int * interval '1 millisecond', ${bump} updated_at = $5
    WHERE id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < now())
   RETURNING id, chatbot_id, title, context
 )${insert},
 h AS (
   SELECT id, role, content, status, tokens FROM (
-    SELECT id, role, content, status, tokens, sum(tokens + 3) OVER (ORDER BY id DESC) AS running
+    SELECT id, role, content, status, tokens, sum(tokens + 3) OVER (ORDER BY id DESC) AS running,
+           row_number() OVER (ORDER BY id DESC) AS rn
       FROM (SELECT id, role, content, status, tokens FROM messages
              WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM c)
              ORDER BY id DESC LIMIT ${HISTORY_ROWS}) recent
   ) budgeted
-   WHERE running <= $10::int
+   WHERE running <= $10::int OR rn <= $13::int
 ),
 k AS (
   SELECT content, tokens, ts_rank(search, q) AS rank
@@ -157,13 +166,17 @@ k AS (
    WHERE chatbot_id = (SELECT chatbot_id FROM c) AND user_id = $2 AND search @@ q
    ORDER BY rank DESC, document_id, position
    LIMIT $12::int
+),
+t AS (
+  SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile,
+         (SELECT coalesce(json_agg(json_build_object('id', h.id, 'role', h.role, 'content', h.content, 'status', h.status, 'tokens', h.tokens)
+                                   ORDER BY h.id DESC), '[]'::json) FROM h) AS history,
+         (SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
+                                   ORDER BY k.rank DESC), '[]'::json) FROM k) AS knowledge
+    FROM c JOIN chatbots b ON b.id = c.chatbot_id CROSS JOIN s
 )
-SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile,
-       (SELECT coalesce(json_agg(json_build_object('id', h.id, 'role', h.role, 'content', h.content, 'status', h.status, 'tokens', h.tokens)
-                                 ORDER BY h.id DESC), '[]'::json) FROM h) AS history,
-       (SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
-                                 ORDER BY k.rank DESC), '[]'::json) FROM k) AS knowledge
-  FROM c JOIN chatbots b ON b.id = c.chatbot_id CROSS JOIN s
+SELECT t.*, t.id IS NOT NULL OR EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2) AS found
+  FROM (SELECT 1) AS one LEFT JOIN t ON true
  WHERE ${userGate('$2')}`;
 }
 
@@ -194,7 +207,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
   return {
     async begin(userId, conversationId, request, now) {
       const { lock, message } = request;
-      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit];
+      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows];
       const rows = await sql.query<TargetRow>(
         message ? BEGIN_WITH_MESSAGE : BEGIN_ONLY,
         message
@@ -202,17 +215,10 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
           : [conversationId, userId, lock.replyId, lock.leaseMs, now, null, null, null, null, ...shared],
       );
       const row = rows[0];
-      if (!row) return null;
+      if (!row || row.id === null) return { state: row?.found ? 'busy' : 'missing' };
       const history = parseJson<HistoryMessage[]>(row.history).map((m) => ({ ...m, tokens: Number(m.tokens) }));
       const knowledge = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
-      return { target: toTarget(row), history, knowledge };
-    },
-    async isBusy(userId, conversationId) {
-      const rows = await sql.query<{ busy: boolean }>(
-        `SELECT (busy_until IS NOT NULL AND busy_until >= now()) AS busy FROM conversations WHERE id = $1 AND user_id = $2 AND ${userGate('$2')}`,
-        [conversationId, userId],
-      );
-      return rows[0] ? rows[0].busy : null;
+      return { state: 'started', target: toTarget(row), history, knowledge };
     },
     async finish(userId, conversationId, reply, now) {
       const rows = await sql.query<{
@@ -258,13 +264,14 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
     async renew(userId, conversationId, replyId, leaseMs) {
       await sql.query(
         `UPDATE conversations SET busy_until = now() + $4::int * interval '1 millisecond'
-          WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3 AND ${userGate('$2')}`,
+          WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3 AND stop_reply_id IS NULL AND ${userGate('$2')}`,
         [conversationId, userId, replyId, leaseMs],
       );
     },
     async requestStop(userId, conversationId) {
       const rows = await sql.query<{ id: string }>(
-        `UPDATE conversations SET stop_reply_id = busy_reply_id
+        `UPDATE conversations SET stop_reply_id = busy_reply_id,
+                busy_until = LEAST(busy_until, now() + ${STOP_HONOURED_WITHIN_MS} * interval '1 millisecond')
           WHERE id = $1 AND user_id = $2 AND busy_reply_id IS NOT NULL AND busy_until >= now() AND ${userGate('$2')}
          RETURNING id`,
         [conversationId, userId],

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
-import { callerOf } from '../auth/authenticate.js';
+import { principalOf } from '../auth/authenticate.js';
 import { ChatbotPage, ChatbotSchema, CreateChatbotBody, ListChatbotsQuery, UpdateChatbotBody } from './chatbots.schemas.js';
 import type { ChatbotsService } from './chatbots.service.js';
 
@@ -19,7 +19,7 @@ export function registerChatbotRoutes(app: App, deps: { chatbots: ChatbotsServic
       onRequest: authenticate,
       schema: { tags, security, summary: 'Create a chatbot', body: CreateChatbotBody, response: { 201: ChatbotSchema, ...problems(400, 401, 409, 413, 422) } },
     },
-    async (request, reply) => reply.code(201).send(await chatbots.create(callerOf(request), request.body)),
+    async (request, reply) => reply.code(201).send(await chatbots.create(principalOf(request), request.body)),
   );
 
   app.get(
@@ -28,13 +28,13 @@ export function registerChatbotRoutes(app: App, deps: { chatbots: ChatbotsServic
       onRequest: authenticate,
       schema: { tags, security, summary: 'Your chatbots, newest first', querystring: ListChatbotsQuery, response: { 200: ChatbotPage, ...problems(401, 403, 422) } },
     },
-    async (request) => chatbots.list(callerOf(request), request.query),
+    async (request) => chatbots.list(principalOf(request), request.query),
   );
 
   app.get(
     '/v1/chatbots/:id',
     { onRequest: authenticate, schema: { tags, security, summary: 'One of your chatbots', params: IdParams, response: { 200: ChatbotSchema, ...problems(401, 404) } } },
-    async (request) => chatbots.get(callerOf(request), request.params.id),
+    async (request) => chatbots.get(principalOf(request), request.params.id),
   );
 
   app.patch(
@@ -50,7 +50,7 @@ export function registerChatbotRoutes(app: App, deps: { chatbots: ChatbotsServic
         response: { 200: ChatbotSchema, ...problems(400, 401, 404, 409, 413, 422) },
       },
     },
-    async (request) => chatbots.update(callerOf(request), request.params.id, request.body),
+    async (request) => chatbots.update(principalOf(request), request.params.id, request.body),
   );
 
   app.delete(
@@ -60,7 +60,7 @@ export function registerChatbotRoutes(app: App, deps: { chatbots: ChatbotsServic
       schema: { tags, security, summary: 'Delete a chatbot with its knowledge and conversations', params: IdParams, response: { 204: Type.Null(), ...problems(401, 404) } },
     },
     async (request, reply) => {
-      await chatbots.remove(callerOf(request), request.params.id);
+      await chatbots.remove(principalOf(request), request.params.id);
       return reply.code(204).send(null);
     },
   );

@@ -2,20 +2,20 @@ import { AppError } from '../../errors/app-error.js';
 import { decodeCursor, isIsoTime, toPage, type Page } from '../../http/pagination.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
-import type { Caller } from '../auth/session-guard.js';
+import type { Principal } from '../auth/principal.js';
 import type { ChatbotChanges, ChatbotsRepo, ChatbotValues } from './chatbots.repo.js';
 import { toChatbot, type Chatbot, type CreateChatbotInput, type UpdateChatbotInput } from './chatbots.schemas.js';
 import type { ChatbotRow } from '../../db/schema.js';
 import { slugify } from './slugs.js';
 
 export interface ChatbotsService {
-  create(caller: Caller, input: CreateChatbotInput): Promise<Chatbot>;
-  list(caller: Caller, query: { limit: number; cursor?: string; all?: boolean }): Promise<Page<Chatbot>>;
-  get(caller: Caller, id: string): Promise<Chatbot>;
-  update(caller: Caller, id: string, input: UpdateChatbotInput): Promise<Chatbot>;
-  remove(caller: Caller, id: string): Promise<void>;
+  create(caller: Principal, input: CreateChatbotInput): Promise<Chatbot>;
+  list(caller: Principal, query: { limit: number; cursor?: string; all?: boolean }): Promise<Page<Chatbot>>;
+  get(caller: Principal, id: string): Promise<Chatbot>;
+  update(caller: Principal, id: string, input: UpdateChatbotInput): Promise<Chatbot>;
+  remove(caller: Principal, id: string): Promise<void>;
   /** The chatbot a request names (must be the caller's), or the caller's default, created on first need. */
-  resolve(caller: Caller, id: string | undefined): Promise<ChatbotRow>;
+  resolve(caller: Principal, id: string | undefined): Promise<ChatbotRow>;
 }
 
 export interface ChatbotsDeps {
@@ -60,9 +60,9 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
     }
   }
 
-  async function owned(caller: Caller, id: string): Promise<ChatbotRow> {
+  async function owned(caller: Principal, id: string): Promise<ChatbotRow> {
     if (!isUuid(id)) throw notFound();
-    const row = await chatbots.find(caller.user.id, id.toLowerCase());
+    const row = await chatbots.find(caller.ownerId, id.toLowerCase());
     if (!row) throw notFound();
     return row;
   }
@@ -73,14 +73,14 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
       const { slug: _slug, ...changes } = toValues(input);
       const values = { ...changes, name: input.name.trim(), model: input.model ?? models.default };
       const slug = input.slug ? { exact: input.slug } : { base: slugify(values.name) };
-      const row = await chatbots.insert(caller.user.id, values, slug, clock.now());
+      const row = await chatbots.insert(caller.ownerId, values, slug, clock.now());
       if (!row) throw slugTaken(input.slug!);
       return toChatbot(row);
     },
     async list(caller, query) {
-      if (query.all && caller.user.role !== 'admin') throw new AppError('forbidden', 'Only admins may list every user\'s chatbots');
+      if (query.all && caller.role !== 'admin') throw new AppError('forbidden', 'Only admins may list every user\'s chatbots');
       const after = decodeCursor(query.cursor, [isIsoTime, isUuid]);
-      const rows = await chatbots.list(query.all ? null : caller.user.id, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
+      const rows = await chatbots.list(query.all ? null : caller.ownerId, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
       return toPage(rows, query.limit, toChatbot, (row) => [row.createdAt.toISOString(), row.id]);
     },
     async get(caller, id) {
@@ -91,21 +91,21 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
       const current = await owned(caller, id);
       const changes = toValues(input);
       if (changes.name !== undefined) changes.name = changes.name.trim();
-      const row = await chatbots.update(caller.user.id, current.id, changes, clock.now());
+      const row = await chatbots.update(caller.ownerId, current.id, changes, clock.now());
       if (row === null) throw slugTaken(input.slug!);
       if (!row) throw notFound();
       return toChatbot(row);
     },
     async remove(caller, id) {
       const row = await owned(caller, id);
-      if (!(await chatbots.remove(caller.user.id, row.id))) throw notFound();
+      if (!(await chatbots.remove(caller.ownerId, row.id))) throw notFound();
     },
     async resolve(caller, id) {
       if (id !== undefined) return owned(caller, id);
-      const existing = await chatbots.findDefault(caller.user.id);
+      const existing = await chatbots.findDefault(caller.ownerId);
       if (existing) return existing;
       const values: Omit<ChatbotValues, 'slug'> = { name: 'Assistant', model: models.default, isDefault: true };
-      const row = await chatbots.insert(caller.user.id, values, { base: slugify(`${caller.user.username}-assistant`) }, clock.now());
+      const row = await chatbots.insert(caller.ownerId, values, { base: slugify(`${caller.username}-assistant`) }, clock.now());
       return row!;
     },
   };

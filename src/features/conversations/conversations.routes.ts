@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
-import { callerOf } from '../auth/authenticate.js';
+import { principalOf } from '../auth/authenticate.js';
 import {
   ConversationPage,
   ConversationSchema,
@@ -37,7 +37,7 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
       onRequest: authenticate,
       schema: { tags, security, summary: 'Start a conversation', body: CreateConversationBody, response: { 201: ConversationSchema, ...problems(400, 401, 404, 413, 422) } },
     },
-    async (request, reply) => reply.code(201).send(toConversation(await conversations.create(callerOf(request), request.body))),
+    async (request, reply) => reply.code(201).send(toConversation(await conversations.create(principalOf(request), request.body))),
   );
 
   app.get(
@@ -46,19 +46,19 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
       onRequest: authenticate,
       schema: { tags, security, summary: 'Your conversations, latest activity first', querystring: ListConversationsQuery, response: { 200: ConversationPage, ...problems(401, 404, 422) } },
     },
-    async (request) => conversations.list(callerOf(request), request.query),
+    async (request) => conversations.list(principalOf(request), request.query),
   );
 
   app.get(
     '/v1/conversations/latest',
     { onRequest: authenticate, schema: { tags, security, summary: 'Your active conversation with the latest activity', response: { 200: ConversationSchema, ...problems(401, 404) } } },
-    async (request) => conversations.latest(callerOf(request)),
+    async (request) => conversations.latest(principalOf(request)),
   );
 
   app.get(
     '/v1/conversations/:id',
     { onRequest: authenticate, schema: { tags, security, summary: 'One of your conversations', params: IdParams, response: { 200: ConversationSchema, ...problems(401, 404) } } },
-    async (request) => conversations.get(callerOf(request), request.params.id),
+    async (request) => conversations.get(principalOf(request), request.params.id),
   );
 
   app.patch(
@@ -67,14 +67,14 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
       onRequest: authenticate,
       schema: { tags, security, summary: 'Rename, complete or reopen a conversation', params: IdParams, body: UpdateConversationBody, response: { 200: ConversationSchema, ...problems(400, 401, 404, 413, 422) } },
     },
-    async (request) => conversations.update(callerOf(request), request.params.id, request.body),
+    async (request) => conversations.update(principalOf(request), request.params.id, request.body),
   );
 
   app.delete(
     '/v1/conversations/:id',
     { onRequest: authenticate, schema: { tags, security, summary: 'Delete a conversation and its messages', params: IdParams, response: { 204: Type.Null(), ...problems(401, 404) } } },
     async (request, reply) => {
-      await conversations.remove(callerOf(request), request.params.id);
+      await conversations.remove(principalOf(request), request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -85,7 +85,7 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
       onRequest: authenticate,
       schema: { tags, security, summary: 'A conversation\'s messages, oldest first', params: IdParams, querystring: ListMessagesQuery, response: { 200: MessagePage, ...problems(401, 404, 422) } },
     },
-    async (request) => conversations.messages(callerOf(request), request.params.id, request.query),
+    async (request) => conversations.messages(principalOf(request), request.params.id, request.query),
   );
 
   app.delete(
@@ -95,7 +95,7 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
       schema: { tags, security, summary: 'Clear the history and keep the conversation', params: IdParams, response: { 204: Type.Null(), ...problems(401, 404, 409) } },
     },
     async (request, reply) => {
-      await conversations.clear(callerOf(request), request.params.id);
+      await conversations.clear(principalOf(request), request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -106,6 +106,6 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
       onRequest: authenticate,
       schema: { tags, security, summary: 'Rate a reply (like, dislike, or null to clear)', params: IdParams, body: FeedbackBody, response: { 200: MessageSchema, ...problems(400, 401, 404, 413, 422) } },
     },
-    async (request) => conversations.feedback(callerOf(request), request.params.id, request.body),
+    async (request) => conversations.feedback(principalOf(request), request.params.id, request.body),
   );
 }

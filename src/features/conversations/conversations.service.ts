@@ -4,7 +4,7 @@ import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { splitGraphemes } from '../../lib/text.js';
 import type { ConversationRow } from '../../db/schema.js';
-import type { Caller } from '../auth/session-guard.js';
+import type { Principal } from '../auth/principal.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
 import type { ConversationsRepo } from './conversations.repo.js';
 import {
@@ -19,15 +19,15 @@ import {
 } from './conversations.schemas.js';
 
 export interface ConversationsService {
-  create(caller: Caller, input: CreateConversationInput): Promise<ConversationRow>;
-  list(caller: Caller, query: ListConversationsInput): Promise<Page<Conversation>>;
-  latest(caller: Caller): Promise<Conversation>;
-  get(caller: Caller, id: string): Promise<Conversation>;
-  update(caller: Caller, id: string, input: UpdateConversationInput): Promise<Conversation>;
-  remove(caller: Caller, id: string): Promise<void>;
-  clear(caller: Caller, id: string): Promise<void>;
-  messages(caller: Caller, id: string, query: { limit: number; cursor?: string }): Promise<Page<Message>>;
-  feedback(caller: Caller, messageId: string, input: { rating: 'like' | 'dislike' | null; comment?: string | null }): Promise<Message>;
+  create(caller: Principal, input: CreateConversationInput): Promise<ConversationRow>;
+  list(caller: Principal, query: ListConversationsInput): Promise<Page<Conversation>>;
+  latest(caller: Principal): Promise<Conversation>;
+  get(caller: Principal, id: string): Promise<Conversation>;
+  update(caller: Principal, id: string, input: UpdateConversationInput): Promise<Conversation>;
+  remove(caller: Principal, id: string): Promise<void>;
+  clear(caller: Principal, id: string): Promise<void>;
+  messages(caller: Principal, id: string, query: { limit: number; cursor?: string }): Promise<Page<Message>>;
+  feedback(caller: Principal, messageId: string, input: { rating: 'like' | 'dislike' | null; comment?: string | null }): Promise<Message>;
 }
 
 export const conversationNotFound = () => new AppError('not_found', 'No conversation with this id');
@@ -53,8 +53,8 @@ export function createConversationsService(deps: {
 }): ConversationsService {
   const { conversations, chatbots, clock, newId } = deps;
 
-  async function owned(caller: Caller, id: string): Promise<ConversationRow> {
-    const row = isUuid(id) ? await conversations.find(caller.user.id, id.toLowerCase()) : undefined;
+  async function owned(caller: Principal, id: string): Promise<ConversationRow> {
+    const row = isUuid(id) ? await conversations.find(caller.ownerId, id.toLowerCase()) : undefined;
     if (!row) throw conversationNotFound();
     return row;
   }
@@ -63,14 +63,14 @@ export function createConversationsService(deps: {
     async create(caller, input) {
       const title = checkTitle(input.title) ?? null;
       const chatbot = await chatbots.resolve(caller, input.chatbot_id);
-      return conversations.insert({ id: newId(), userId: caller.user.id, chatbotId: chatbot.id, title, context: input.context ?? null }, clock.now());
+      return conversations.insert({ id: newId(), userId: caller.ownerId, chatbotId: chatbot.id, title, context: input.context ?? null }, clock.now());
     },
     async list(caller, query) {
       let chatbotId: string | undefined;
       if (query.chatbot_id !== undefined) chatbotId = (await chatbots.resolve(caller, query.chatbot_id)).id;
       const after = decodeCursor(query.cursor, [isIsoTime, isUuid]);
       const rows = await conversations.list(
-        caller.user.id,
+        caller.ownerId,
         { chatbotId, status: query.status },
         query.limit,
         after ? [new Date(after[0]!), after[1]!] : null,
@@ -78,7 +78,7 @@ export function createConversationsService(deps: {
       return toPage(rows, query.limit, toConversation, (row) => [row.updatedAt.toISOString(), row.id]);
     },
     async latest(caller) {
-      const [row] = await conversations.list(caller.user.id, { status: 'active' }, 1, null);
+      const [row] = await conversations.list(caller.ownerId, { status: 'active' }, 1, null);
       if (!row) throw new AppError('not_found', 'You have no active conversation');
       return toConversation(row);
     },
@@ -91,30 +91,30 @@ export function createConversationsService(deps: {
       if (input.title !== undefined) changes.title = checkTitle(input.title) ?? null;
       if (input.status !== undefined) changes.status = input.status;
       if (input.context !== undefined) changes.context = input.context;
-      const row = await conversations.update(caller.user.id, current.id, changes, clock.now());
+      const row = await conversations.update(caller.ownerId, current.id, changes, clock.now());
       if (!row) throw conversationNotFound();
       return toConversation(row);
     },
     async remove(caller, id) {
       const row = await owned(caller, id);
-      if (!(await conversations.remove(caller.user.id, row.id))) throw conversationNotFound();
+      if (!(await conversations.remove(caller.ownerId, row.id))) throw conversationNotFound();
     },
     async clear(caller, id) {
       const row = await owned(caller, id);
-      const result = await conversations.clear(caller.user.id, row.id, clock.now());
+      const result = await conversations.clear(caller.ownerId, row.id, clock.now());
       if (result === 'busy') throw conversationBusy();
       if (result === 'gone') throw conversationNotFound();
     },
     async messages(caller, id, query) {
       const conversation = await owned(caller, id);
       const after = decodeCursor(query.cursor, [isUuid]);
-      const rows = await conversations.messages(caller.user.id, conversation.id, query.limit, after ? after[0]!.toLowerCase() : null);
+      const rows = await conversations.messages(caller.ownerId, conversation.id, query.limit, after ? after[0]!.toLowerCase() : null);
       return toPage(rows, query.limit, toMessage, (row) => [row.id]);
     },
     async feedback(caller, messageId, input) {
       const notFound = () => new AppError('not_found', 'No reply with this id');
       if (!isUuid(messageId)) throw notFound();
-      const row = await conversations.setFeedback(caller.user.id, messageId.toLowerCase(), input.rating, input.comment ?? null);
+      const row = await conversations.setFeedback(caller.ownerId, messageId.toLowerCase(), input.rating, input.comment ?? null);
       if (!row) throw notFound();
       return toMessage(row);
     },

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
-import { callerOf } from '../auth/authenticate.js';
+import { principalOf } from '../auth/authenticate.js';
 import { CreateDocumentBody, DocumentPage, DocumentParams, DocumentSchema, ListDocumentsQuery } from './knowledge.schemas.js';
 import type { KnowledgeService } from './knowledge.service.js';
 
@@ -26,7 +26,7 @@ export function registerKnowledgeRoutes(app: App, deps: { knowledge: KnowledgeSe
         response: { 201: DocumentSchema, ...problems(400, 401, 404, 413, 422) },
       },
     },
-    async (request, reply) => reply.code(201).send(await knowledge.add(callerOf(request), request.params.id, request.body)),
+    async (request, reply) => reply.code(201).send(await knowledge.add(principalOf(request), request.params.id, request.body)),
   );
 
   app.get(
@@ -35,7 +35,7 @@ export function registerKnowledgeRoutes(app: App, deps: { knowledge: KnowledgeSe
       onRequest: authenticate,
       schema: { tags, security, summary: 'A chatbot\'s knowledge documents, newest first', params: IdParams, querystring: ListDocumentsQuery, response: { 200: DocumentPage, ...problems(401, 404, 422) } },
     },
-    async (request) => knowledge.list(callerOf(request), request.params.id, request.query),
+    async (request) => knowledge.list(principalOf(request), request.params.id, request.query),
   );
 
   app.delete(
@@ -45,7 +45,7 @@ export function registerKnowledgeRoutes(app: App, deps: { knowledge: KnowledgeSe
       schema: { tags, security, summary: 'Remove a knowledge document', params: DocumentParams, response: { 204: Type.Null(), ...problems(401, 404) } },
     },
     async (request, reply) => {
-      await knowledge.remove(callerOf(request), request.params.id, request.params.doc_id);
+      await knowledge.remove(principalOf(request), request.params.id, request.params.doc_id);
       return reply.code(204).send(null);
     },
   );

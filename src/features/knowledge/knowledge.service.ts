@@ -3,7 +3,7 @@ import { decodeCursor, isIsoTime, toPage, type Page } from '../../http/paginatio
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import type { KnowledgeHit } from '../../llm/types.js';
-import type { Caller } from '../auth/session-guard.js';
+import type { Principal } from '../auth/principal.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
 import { chunkDocument } from './chunking.js';
 import type { KnowledgeRepo } from './knowledge.repo.js';
@@ -11,9 +11,9 @@ import { toDocument, type CreateDocumentInput, type Document } from './knowledge
 import { toTsqueryLiteral, toTsvectorLiteral } from './search-text.js';
 
 export interface KnowledgeService {
-  add(caller: Caller, chatbotId: string, input: CreateDocumentInput): Promise<Document>;
-  list(caller: Caller, chatbotId: string, query: { limit: number; cursor?: string }): Promise<Page<Document>>;
-  remove(caller: Caller, chatbotId: string, documentId: string): Promise<void>;
+  add(caller: Principal, chatbotId: string, input: CreateDocumentInput): Promise<Document>;
+  list(caller: Principal, chatbotId: string, query: { limit: number; cursor?: string }): Promise<Page<Document>>;
+  remove(caller: Principal, chatbotId: string, documentId: string): Promise<void>;
 }
 
 export interface KnowledgeSearch {
@@ -50,17 +50,17 @@ export function createKnowledgeService(deps: { knowledge: KnowledgeRepo; chatbot
         search: toTsvectorLiteral(`${input.title}\n${chunk.content}`),
       }));
       const doc = { id: newId(), title: input.title.trim(), content: input.content };
-      return toDocument(await knowledge.insert(caller.user.id, chatbot.id, doc, chunks, newId, clock.now()));
+      return toDocument(await knowledge.insert(caller.ownerId, chatbot.id, doc, chunks, newId, clock.now()));
     },
     async list(caller, chatbotId, query) {
       const chatbot = await chatbots.resolve(caller, chatbotId);
       const after = decodeCursor(query.cursor, [isIsoTime, isUuid]);
-      const rows = await knowledge.list(caller.user.id, chatbot.id, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
+      const rows = await knowledge.list(caller.ownerId, chatbot.id, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
       return toPage(rows, query.limit, toDocument, (row) => [row.createdAt.toISOString(), row.id]);
     },
     async remove(caller, chatbotId, documentId) {
       const chatbot = await chatbots.resolve(caller, chatbotId);
-      const gone = isUuid(documentId) && (await knowledge.remove(caller.user.id, chatbot.id, documentId.toLowerCase()));
+      const gone = isUuid(documentId) && (await knowledge.remove(caller.ownerId, chatbot.id, documentId.toLowerCase()));
       if (!gone) throw new AppError('not_found', 'No knowledge document with this id');
     },
     async search(userId, chatbotId, text, limit) {

@@ -1,0 +1,182 @@
+// The composition root: every repository, service and background job of one instance is
+// built here, from configuration and the database, and nowhere else. app.ts turns the result
+// into HTTP routes; the CLI and tests can build the same services without a server.
+import type { Config } from './config/config.js';
+import type { Database } from './db/client.js';
+import { createScoped } from './db/scope.js';
+import { createAdminRepo } from './features/admin/admin.repo.js';
+import { createAuthService } from './features/auth/auth.service.js';
+import { createAuthenticate, withNamedAdmins, type Authenticate } from './features/auth/authenticate.js';
+import { createExternalIdentities } from './features/auth/external-identity.js';
+import { createPasswordHasher } from './features/auth/passwords.js';
+import { createSessionGuard } from './features/auth/session-guard.js';
+import { createSessionsRepo } from './features/auth/sessions.repo.js';
+import { createAccessTokens } from './features/auth/tokens.js';
+import { createChatService } from './features/chat/chat.service.js';
+import { createGenerations } from './features/chat/generations.js';
+import { createIdempotency } from './features/chat/idempotency.js';
+import { createTurnEngine, type AfterTurn } from './features/chat/turn-engine.js';
+import { createTurnResponder } from './features/chat/turn-responder.js';
+import { createTurnsRepo } from './features/chat/turns.repo.js';
+import { createChatbotsRepo } from './features/chatbots/chatbots.repo.js';
+import { createChatbotsService } from './features/chatbots/chatbots.service.js';
+import { createConversationsRepo } from './features/conversations/conversations.repo.js';
+import { createConversationsService } from './features/conversations/conversations.service.js';
+import { createKnowledgeRepo } from './features/knowledge/knowledge.repo.js';
+import { createKnowledgeService } from './features/knowledge/knowledge.service.js';
+import { searchTerms } from './features/knowledge/search-text.js';
+import { createUsersRepo } from './features/users/users.repo.js';
+import { createHeartbeats } from './http/sse.js';
+import { createJobs } from './jobs/jobs.js';
+import type { Clock } from './lib/clock.js';
+import { newId } from './lib/ids.js';
+import { createChatModel } from './llm/models.js';
+import type { Metrics } from './observability/metrics.js';
+import { createRateLimiter, type RateLimiter } from './rate-limit/rate-limiter.js';
+import { createMemoryStore, createRedisStore } from './rate-limit/stores.js';
+
+/** Configuration with the JWT secret resolved. */
+export type AppConfig = Config & { jwtSecret: string };
+
+export interface ComposeLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface ComposeDeps {
+  config: AppConfig;
+  database: Database;
+  clock: Clock;
+  metrics: Metrics;
+  log: ComposeLog;
+}
+
+const SWEEP_EVERY_MS = 3_600_000;
+/** A stop sent to another instance takes effect within this time. */
+const STOP_POLL_MS = 500;
+/** How long a turn holds its conversation before the lock lapses (renewed while the model answers). */
+const LEASE_MS = 120_000;
+/** After the grace, how long shutdown waits for stores and final stream events. */
+const DRAIN_AFTER_GRACE_MS = 5_000;
+
+async function createLimiter(config: AppConfig, metrics: Metrics, log: ComposeLog): Promise<{ limiter: RateLimiter; close(): Promise<void> }> {
+  const store = config.redisUrl
+    ? createRedisStore(config.redisUrl, (error) => log.warn({ err: { message: error.message } }, 'redis error'))
+    : createMemoryStore();
+  // Without this, the first requests after start would find Redis "down" and fail open or closed.
+  await store.ready();
+  const limiter = createRateLimiter({
+    store,
+    failureMode: config.redisFailureMode,
+    onRefused: (policy) => metrics.rateLimitRefusals.inc({ policy }),
+    onStoreError: (error) => log.warn({ err: { message: (error as Error).message } }, 'rate limit store unavailable'),
+  });
+  return { limiter, close: () => store.close() };
+}
+
+function replyMetrics(metrics: Metrics): AfterTurn {
+  return (report) => {
+    metrics.replies.inc({ status: report.status });
+    metrics.modelLatency.observe({ status: report.status }, report.latencyMs / 1000);
+    if (report.firstTokenMs !== null) metrics.firstToken.observe(report.firstTokenMs / 1000);
+    metrics.tokens.inc({ kind: 'prompt' }, report.promptTokens);
+    metrics.tokens.inc({ kind: 'completion' }, report.completionTokens);
+  };
+}
+
+function composeAuth(deps: ComposeDeps, limiter: RateLimiter) {
+  const { config, database, clock, metrics, log } = deps;
+  const scoped = createScoped(database.app);
+  const users = createUsersRepo(scoped);
+  const sessions = createSessionsRepo(scoped);
+  const tokens = createAccessTokens({ secret: config.jwtSecret, ttlMs: config.accessTokenTtlMs, clock });
+  const guard = createSessionGuard({ sessions, tokens, clock, cacheMs: config.authCacheMs });
+  const auth = createAuthService({
+    users,
+    sessions,
+    passwords: createPasswordHasher((operation) => metrics.passwordHashing.inc({ operation })),
+    tokens,
+    guard,
+    limiter,
+    clock,
+    settings: { refreshTokenTtlMs: config.refreshTokenTtlMs, refreshReuseGraceMs: config.refreshReuseGraceMs, limits: config.rateLimits },
+  });
+  const external = createExternalIdentities({ issuers: config.externalIssuers, users, clock, cacheMs: config.authCacheMs, log });
+  // Parley's own access tokens are what no other strategy claims.
+  const own = withNamedAdmins({ claims: () => true, authenticate: (token) => guard.authenticate(token) }, config.adminUsernames);
+  const authenticate: Authenticate = createAuthenticate([external], own);
+  return { auth, authenticate };
+}
+
+function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<typeof createJobs>) {
+  const { config, database, clock, metrics, log } = deps;
+  const { llm } = config;
+  const scoped = createScoped(database.app);
+  const chatbots = createChatbotsService({ chatbots: createChatbotsRepo(scoped, newId), clock, models: { allowed: llm.models, default: llm.model } });
+  const knowledge = createKnowledgeService({ knowledge: createKnowledgeRepo(scoped), chatbots, clock, newId });
+  const conversations = createConversationsService({ conversations: createConversationsRepo(scoped), chatbots, clock, newId });
+  const generations = createGenerations();
+  const turns = createTurnsRepo(database.app.sql);
+  const engine = createTurnEngine({
+    turns,
+    model: createChatModel(llm, { terms: searchTerms }),
+    generations,
+    jobs,
+    clock,
+    log,
+    afterTurn: [replyMetrics(metrics)],
+    settings: { defaultModel: llm.model, allowedModels: llm.models, contextTokenBudget: config.contextTokenBudget, leaseMs: LEASE_MS },
+  });
+  const chat = createChatService({
+    turns,
+    engine,
+    conversations,
+    knowledge,
+    generations,
+    limiter,
+    clock,
+    newId,
+    settings: { contextTokenBudget: config.contextTokenBudget, maxMessageChars: config.maxMessageChars, messagesPerUser: config.rateLimits.messagesUser, leaseMs: LEASE_MS },
+  });
+  const heartbeats = createHeartbeats(config.sseHeartbeatMs, (open) => metrics.openStreams.set(open));
+  const idempotency = createIdempotency(scoped);
+  const responder = createTurnResponder({ idempotency, heartbeats, jobs });
+
+  jobs.every('idempotency sweep', SWEEP_EVERY_MS, async () => {
+    await idempotency.sweep();
+  });
+  jobs.every('stop poll', STOP_POLL_MS, () => chat.applyStopRequests());
+  return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats };
+}
+
+export async function composeServices(deps: ComposeDeps) {
+  const { config, database, log } = deps;
+  const { limiter, close: closeLimiter } = await createLimiter(config, deps.metrics, log);
+  const jobs = createJobs(log);
+  const { auth, authenticate } = composeAuth(deps, limiter);
+  const chat = composeChat(deps, limiter, jobs);
+  const admin = createAdminRepo(createScoped(database.app));
+  return {
+    auth,
+    authenticate,
+    admin,
+    limiter,
+    jobs,
+    ...chat,
+    /** Starts background work (after the server is ready). */
+    start: () => jobs.start(),
+    /**
+     * Shutdown: running replies get the grace to finish; what remains is stopped and stored as
+     * interrupted; then their streams get their final events, and background stores a bounded wait.
+     */
+    async drain() {
+      await chat.generations.drain(config.shutdownGraceMs);
+      await jobs.drain(DRAIN_AFTER_GRACE_MS);
+      chat.heartbeats.stop();
+    },
+    close: closeLimiter,
+  };
+}
+
+export type Services = Awaited<ReturnType<typeof composeServices>>;

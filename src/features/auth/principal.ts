@@ -1,0 +1,30 @@
+// Who is calling, whatever the channel: a signed-in user (own account or an external
+// issuer's), and next a public chatbot's visitor or a chatbot API key. Services take this,
+// never a user row. The tenant is always `ownerId`: the user who owns what the call reaches.
+import type { UserRow } from '../../db/schema.js';
+
+export type Role = UserRow['role'];
+
+export type PrincipalKind = 'user' | 'visitor' | 'apiKey';
+
+export interface Principal {
+  kind: PrincipalKind;
+  /** The tenant: row security and every repository key on this user. */
+  ownerId: string;
+  /** Who acts: the user's id, the visitor's id, or the key's id. */
+  actorId: string;
+  role: Role;
+  /** For users: their username (names the default chatbot). */
+  username: string;
+  /** Visitors and keys reach one chatbot only. */
+  chatbotId?: string;
+  /** The end user a key acts for (`user` in the request). */
+  endUser?: string;
+  /** A Parley session; null for external users, visitors and keys. */
+  sessionId: string | null;
+}
+
+/** A signed-in user acting for themself. */
+export function userPrincipal(user: { id: string; username: string; role: Role }, sessionId: string | null): Principal {
+  return { kind: 'user', ownerId: user.id, actorId: user.id, role: user.role, username: user.username, sessionId };
+}

@@ -1,0 +1,49 @@
+// How a turn is written as an event stream. The turn is the same for every channel; the
+// protocol decides the frames: Parley's `message.*` events here, OpenAI chunks and AI SDK UI
+// message chunks as those channels arrive.
+import type { Message } from '../conversations/conversations.schemas.js';
+import type { EventStream } from '../../http/sse.js';
+import type { TurnResult } from './turn-engine.js';
+
+/** A stored answer to replay (Idempotency-Key) or a refusal: status and JSON body. */
+export interface Outcome {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface StreamProtocol {
+  /** Extra response headers for the stream (protocol markers). */
+  headers?: Record<string, string>;
+  start(stream: EventStream, info: { conversationId: string; userMessage: Message | null; replyId: string }): void;
+  delta(stream: EventStream, replyId: string, text: string): void;
+  /** The stored reply (complete or interrupted). */
+  end(stream: EventStream, result: TurnResult): void;
+  /** A failure after the stream began: one error frame, then the stream ends. */
+  error(stream: EventStream, error: { code: string; message: string }): void;
+  /** A stored answer replayed as the frames it would have produced. */
+  replay(stream: EventStream, outcome: Outcome, conversationId: string | null): void;
+}
+
+/** Parley's own events (SPEC §6.1). */
+export const parleyEvents: StreamProtocol = {
+  start(stream, info) {
+    stream.send('message.start', { conversation_id: info.conversationId, user_message: info.userMessage, reply_id: info.replyId });
+  },
+  delta(stream, replyId, delta) {
+    stream.send('message.delta', { reply_id: replyId, delta });
+  },
+  end(stream, result) {
+    stream.send('message.end', { reply: result.reply });
+  },
+  error(stream, error) {
+    stream.send('error', error);
+  },
+  replay(stream, outcome, conversationId) {
+    if (outcome.status >= 400) return this.error(stream, { code: String(outcome.body.code), message: String(outcome.body.detail) });
+    const reply = outcome.body.reply as Message;
+    const conversation = (outcome.body.conversation_id as string | undefined) ?? conversationId;
+    this.start(stream, { conversationId: conversation ?? '', userMessage: (outcome.body.user_message as Message | undefined) ?? null, replyId: reply.id });
+    if (reply.content) this.delta(stream, reply.id, reply.content);
+    stream.send('message.end', { reply });
+  },
+};

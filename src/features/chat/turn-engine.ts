@@ -1,0 +1,282 @@
+// The turn engine: for a conversation already locked by begin(), build the bounded prompt,
+// call the model (streaming or not), and store the reply whatever happened. Every channel
+// (Parley's API, public visitors, API keys, the OpenAI and AI SDK protocols) runs its turns
+// through here; what differs between them is how the turn is started and how it is written out.
+//
+// Invariant: every generation that starts is finished — its reply stored (or, if the database
+// refuses even a bare `failed` reply, its lock released) and its slot in `generations` freed —
+// under any failure: a thrown error, a model fault, the database going away while storing.
+import { isDatabaseUnavailable, isForeignKeyViolation } from '../../db/errors.js';
+import type { Jobs } from '../../jobs/jobs.js';
+import { createLoopGate } from '../../lib/loop-gate.js';
+import { isLlmError, type LlmError } from '../../llm/errors.js';
+import { countTokens } from '../../llm/tokens.js';
+import type { ChatModel } from '../../llm/types.js';
+import type { Principal } from '../auth/principal.js';
+import { conversationNotFound } from '../conversations/conversations.service.js';
+import { toMessage, type Message } from '../conversations/conversations.schemas.js';
+import { pickKnowledge } from '../knowledge/knowledge.service.js';
+import type { Generation, Generations } from './generations.js';
+import { buildPrompt } from './prompt.js';
+import type { HistoryMessage, KnowledgeCandidate, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
+
+export interface TurnEvents {
+  /** The turn is under way: the conversation is locked and the user message stored. */
+  start(info: { conversationId: string; userMessage: Message | null; replyId: string }): void;
+  delta(replyId: string, text: string): void;
+}
+
+export interface TurnOptions {
+  /** Streaming: receives the start and each delta. Without it the model may answer in one piece. */
+  events?: TurnEvents;
+  /** Aborts the model call when the client leaves (streaming). */
+  clientGone?: AbortSignal;
+}
+
+export interface TurnResult {
+  conversationId: string;
+  userMessage: Message | null;
+  reply: Message;
+  /** Set when the model failed: the reply is stored `failed`. */
+  failure: LlmError | null;
+}
+
+/** A turn begin() has started: what the model is asked, and what the reply replaces. */
+export interface TurnPlan {
+  replyId: string;
+  message: string;
+  messageTokens: number;
+  turnContext: string | null;
+  /** Newest first, as begin() read it. */
+  history: HistoryMessage[];
+  knowledge: KnowledgeCandidate[];
+  /** The reply this one replaces (regenerate). */
+  replaces: string | null;
+  userMessage: Message | null;
+}
+
+/** What a stored reply tells operations (metrics, usage) and features (collection). */
+export interface TurnReport {
+  principal: Principal;
+  target: TurnTarget;
+  reply: Message;
+  status: Message['status'];
+  latencyMs: number;
+  firstTokenMs: number | null;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** Runs after the reply is stored; a failing hook is logged and never fails the turn. */
+export type AfterTurn = (report: TurnReport) => void | Promise<void>;
+
+export interface TurnEngineDeps {
+  turns: TurnsRepo;
+  model: ChatModel;
+  generations: Generations;
+  jobs: Jobs;
+  clock: { now(): Date };
+  afterTurn?: AfterTurn[];
+  log: { warn(fields: object, message: string): void; error(fields: object, message: string): void };
+  settings: { defaultModel: string; allowedModels: readonly string[]; contextTokenBudget: number; leaseMs: number };
+}
+
+export interface TurnEngine {
+  run(principal: Principal, target: TurnTarget, plan: TurnPlan, options?: TurnOptions): Promise<TurnResult>;
+}
+
+/** What the model produced, and how the call ended. */
+interface Produced {
+  text: string;
+  usage: { promptTokens: number; completionTokens: number } | null;
+  promptTokens: number;
+  firstTokenMs: number | null;
+  failure: LlmError | null;
+  unexpected: unknown;
+}
+
+const afterDisconnect = createLoopGate(16);
+/** Storing a reply while the database is unreachable is retried this long, in the background. */
+const STORE_RETRY_FOR_MS = 10 * 60_000;
+const STORE_RETRY_MAX_DELAY_MS = 5_000;
+
+export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
+  const { turns, model, generations, jobs, clock, log, settings } = deps;
+  const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
+  const allowedModel = (chosen: string) => (settings.allowedModels.includes(chosen) ? chosen : settings.defaultModel);
+
+  async function callModel(target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string): Promise<Produced> {
+    const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null };
+    const started = performance.now();
+    const { signal } = generation.controller;
+    try {
+      const hits = pickKnowledge(plan.knowledge, knowledgeTokens);
+      const built = buildPrompt({
+        systemPrompt: target.systemPrompt,
+        profile: null, // the owner's profile joins here once profiles exist (§4)
+        conversationContext: target.context,
+        turnContext: plan.turnContext,
+        knowledge: hits,
+        history: plan.history,
+        message: plan.message,
+        messageTokens: plan.messageTokens,
+        budget: settings.contextTokenBudget,
+      });
+      produced.promptTokens = built.tokens;
+      const events = options.events;
+      const onDelta = events
+        ? (delta: string) => {
+            produced.firstTokenMs ??= performance.now() - started;
+            produced.text += delta;
+            events.delta(plan.replyId, delta);
+          }
+        : undefined;
+      const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, knowledge: hits, greeting: target.greeting, signal };
+      // The request leaves first; the start event is written while the model works on it.
+      const pending = model.generate(request, onDelta);
+      try {
+        events?.start({ conversationId: target.conversationId, userMessage: plan.userMessage, replyId: plan.replyId });
+        if (options.clientGone?.aborted) generations.stop(target.conversationId, 'client_left');
+      } catch (error) {
+        generation.controller.abort(new Error('stream could not open'));
+        await pending.catch(() => {});
+        throw error;
+      }
+      const answer = await pending;
+      produced.text = answer.text;
+      produced.usage = answer.usage;
+    } catch (error) {
+      if (!isLlmError(error)) produced.unexpected = error;
+      // Aborted on purpose (client left, stop, shutdown) is an interruption, not a failure.
+      else if (!(error.failure === 'aborted' && generation.reason)) produced.failure = error;
+    }
+    return produced;
+  }
+
+  function replyOf(plan: TurnPlan, produced: Produced, generation: Generation, modelId: string, latencyMs: number): StoredReply {
+    const { text, usage, failure, unexpected } = produced;
+    let tokens = 0;
+    try {
+      tokens = countTokens(text);
+    } catch (error) {
+      produced.unexpected ??= error;
+    }
+    return {
+      id: plan.replyId,
+      content: text,
+      status: failure || produced.unexpected ? 'failed' : generation.reason ? 'interrupted' : 'complete',
+      tokens,
+      model: modelId,
+      promptTokens: usage?.promptTokens ?? produced.promptTokens,
+      completionTokens: usage?.completionTokens ?? tokens,
+      latencyMs,
+      errorCode: failure ? failure.failure : unexpected || produced.unexpected ? 'internal_error' : null,
+      replaces: plan.replaces,
+    };
+  }
+
+  async function storeOnce(ownerId: string, conversationId: string, reply: StoredReply): Promise<Message> {
+    try {
+      const row = await turns.finish(ownerId, conversationId, reply, clock.now());
+      if (row) return toMessage(row);
+    } catch (error) {
+      if (!isForeignKeyViolation(error)) throw error;
+    }
+    // The conversation was deleted while its reply was generated.
+    throw conversationNotFound();
+  }
+
+  /** Keeps trying to store a reply while the database is away; the lease holds the conversation meanwhile. */
+  function storeWhenBack(ownerId: string, conversationId: string, reply: StoredReply) {
+    const until = Date.now() + STORE_RETRY_FOR_MS;
+    const attempt = async (delay: number): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      try {
+        await storeOnce(ownerId, conversationId, reply);
+        log.warn({ conversation_id: conversationId, reply_id: reply.id }, 'reply stored after the database came back');
+      } catch (error) {
+        if (isDatabaseUnavailable(error) && Date.now() < until) return attempt(Math.min(delay * 2, STORE_RETRY_MAX_DELAY_MS));
+        throw error;
+      }
+    };
+    jobs.track('store reply', attempt(250));
+  }
+
+  /**
+   * Stores the reply. When the database refuses it, stores a bare `failed` reply instead (the
+   * content may be what it refused), else releases the lock; when the database is unreachable,
+   * keeps trying in the background. Whatever happens the error reaches the caller (500/503).
+   */
+  async function store(ownerId: string, conversationId: string, reply: StoredReply): Promise<Message> {
+    try {
+      return await storeOnce(ownerId, conversationId, reply);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) {
+        storeWhenBack(ownerId, conversationId, reply);
+        throw error;
+      }
+      if ((error as { code?: string }).code === 'not_found') throw error;
+      log.error({ conversation_id: conversationId, reply_id: reply.id, err: { message: (error as Error).message } }, 'storing a reply failed');
+      const bare = { ...reply, content: '', tokens: 0, status: 'failed' as const, errorCode: 'internal_error' };
+      const fallback = await storeOnce(ownerId, conversationId, bare).catch(async () => {
+        await turns.release(ownerId, conversationId, reply.id).catch(() => {});
+        return null;
+      });
+      if (fallback) return fallback;
+      throw error;
+    }
+  }
+
+  async function report(hooks: AfterTurn[], turnReport: TurnReport) {
+    for (const hook of hooks) {
+      try {
+        await hook(turnReport);
+      } catch (error) {
+        log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'an after-turn step failed');
+      }
+    }
+  }
+
+  return {
+    async run(principal, target, plan, options = {}) {
+      const { generation, finish } = generations.start(target.conversationId, plan.replyId);
+      const { ownerId } = principal;
+      // A reply may take longer than the lease: keep it while the model is still answering.
+      const renew = setInterval(() => {
+        turns.renew(ownerId, target.conversationId, plan.replyId, settings.leaseMs).catch(() => {});
+      }, settings.leaseMs / 2);
+      renew.unref();
+      const onClientGone = () => generations.stop(target.conversationId, 'client_left');
+      options.clientGone?.addEventListener('abort', onClientGone, { once: true });
+      const started = performance.now();
+      const modelId = allowedModel(target.model);
+      try {
+        // callModel never throws: whatever happens is in `produced`.
+        const produced = await callModel(target, plan, options, generation, modelId);
+        clearInterval(renew);
+        // A client that left: let the loop take other disconnects (and abort their model calls) first.
+        if (generation.reason === 'client_left') await afterDisconnect();
+        const stored = replyOf(plan, produced, generation, modelId, Math.round(performance.now() - started));
+        // Stored whatever happened, so a user message never dangles without its reply.
+        const reply = await store(ownerId, target.conversationId, stored);
+        const usage = reply.usage;
+        await report(deps.afterTurn ?? [], {
+          principal,
+          target,
+          reply,
+          status: reply.status,
+          latencyMs: reply.latency_ms ?? 0,
+          firstTokenMs: produced.firstTokenMs,
+          promptTokens: usage?.prompt_tokens ?? 0,
+          completionTokens: usage?.completion_tokens ?? 0,
+        });
+        if (produced.unexpected) throw produced.unexpected;
+        return { conversationId: target.conversationId, userMessage: plan.userMessage, reply, failure: produced.failure };
+      } finally {
+        clearInterval(renew);
+        options.clientGone?.removeEventListener('abort', onClientGone);
+        finish();
+      }
+    },
+  };
+}

@@ -1,0 +1,79 @@
+// Background work of one instance in one place: periodic tasks (idempotency sweep, the
+// cross-instance stop poll, next the webhook worker) and one-off tasks that must outlive the
+// request that started them (a reply stored once the database is back). Shutdown stops the
+// timers and waits, for a bounded time, for what is still running.
+
+export interface JobsLog {
+  warn(fields: object, message: string): void;
+}
+
+export interface Jobs {
+  /** Runs `task` every `everyMs` once started; a failing run is logged and the next one runs. */
+  every(name: string, everyMs: number, task: () => Promise<void>): void;
+  /** Keeps a one-off task in view so shutdown can wait for it. */
+  track(name: string, task: Promise<unknown>): void;
+  start(): void;
+  /** Stops the timers and waits up to `timeoutMs` for running tasks. */
+  drain(timeoutMs: number): Promise<void>;
+  running(): number;
+}
+
+interface Periodic {
+  name: string;
+  everyMs: number;
+  task: () => Promise<void>;
+  timer: NodeJS.Timeout | null;
+  busy: boolean;
+}
+
+export function createJobs(log: JobsLog): Jobs {
+  const periodic: Periodic[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  let started = false;
+  let stopped = false;
+
+  const keep = (name: string, task: Promise<unknown>) => {
+    const settled = task.then(
+      () => undefined,
+      (error: Error) => log.warn({ job: name, err: { message: error?.message ?? String(error) } }, `${name} failed`),
+    );
+    inFlight.add(settled);
+    void settled.finally(() => inFlight.delete(settled));
+  };
+
+  const schedule = (job: Periodic) => {
+    job.timer = setInterval(() => {
+      // A slow run (database down) is not stacked on by the next tick.
+      if (job.busy || stopped) return;
+      job.busy = true;
+      keep(job.name, job.task().finally(() => (job.busy = false)));
+    }, job.everyMs);
+    job.timer.unref();
+  };
+
+  return {
+    every(name, everyMs, task) {
+      const job: Periodic = { name, everyMs, task, timer: null, busy: false };
+      periodic.push(job);
+      if (started && !stopped) schedule(job);
+    },
+    track(name, task) {
+      keep(name, task);
+    },
+    start() {
+      if (started) return;
+      started = true;
+      for (const job of periodic) schedule(job);
+    },
+    async drain(timeoutMs) {
+      stopped = true;
+      for (const job of periodic) if (job.timer) clearInterval(job.timer);
+      if (inFlight.size === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      await Promise.race([Promise.all([...inFlight]), expired]);
+      clearTimeout(timer);
+    },
+    running: () => inFlight.size,
+  };
+}
