@@ -1,41 +1,12 @@
 // External JWT issuers configured by env (§3.2): the seeds' shared-secret setup and the
 // Supabase preset. Users of another system call Parley with the token they already have.
 import { ConfigError } from './errors.js';
+import { DEFAULT_JWKS_ALGORITHMS, JWKS_ALGORITHMS, type ExternalIssuer } from './issuer-types.js';
 import { loadIssuersFile } from './issuers-file.js';
 import { ConfigValueError, parseBoolean, parseList, parseUrl } from './parsers.js';
 
-export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
-
-interface IssuerBase {
-  /** Stored with each user it creates: users are unique per (issuer name, external id). */
-  name: string;
-  /** The `iss` a token must carry; null accepts tokens without one (tried in configuration order). */
-  issuer: string | null;
-  audience: string | null;
-  requireExp: boolean;
-  clockToleranceS: number;
-  /** Claims tried in order for the user id and the username (defaults: user_id, sub / username, preferred_username, email). */
-  userIdClaims?: string[];
-  usernameClaims?: string[];
-  /** A claim whose value (or one of whose values) in `adminValues` makes the user an admin. */
-  roleClaim?: { claim: string; adminValues: string[] };
-}
-
-/** A shared secret (HS256), as the seeds' main system and Supabase's legacy keys use. */
-export interface SecretIssuer extends IssuerBase {
-  kind: 'secret';
-  algorithms: ['HS256'];
-  secret: string;
-}
-
-/** Public keys from a remote JWK set (Auth0, Keycloak, any OIDC provider); algorithms pinned. */
-export interface JwksIssuer extends IssuerBase {
-  kind: 'jwks';
-  algorithms: string[];
-  jwksUrl: string;
-}
-
-export type ExternalIssuer = SecretIssuer | JwksIssuer;
+// Re-exported so the rest of the code keeps importing issuers from the config that loads them.
+export type { ExternalIssuer, JwksIssuer, SecretIssuer } from './issuer-types.js';
 
 type Read = <T>(name: string, parse: (raw: string) => T, fallback: T) => T;
 
@@ -73,7 +44,7 @@ export function loadExternalIssuers(read: Read): ExternalIssuer[] {
   }
   const jwksUrl = read('EXTERNAL_JWKS_URL', (raw) => parseUrl(raw, ['http', 'https']), null as string | null);
   if (jwksUrl) {
-    const algorithms = read('EXTERNAL_JWKS_ALGORITHMS', parseAlgorithms, ['RS256', 'ES256', 'EdDSA']);
+    const algorithms = read('EXTERNAL_JWKS_ALGORITHMS', parseAlgorithms, [...DEFAULT_JWKS_ALGORITHMS]);
     issuers.push({
       kind: 'jwks',
       name: 'external-jwks',

@@ -2,7 +2,7 @@
 // algorithms, claim mapping and an optional role claim. Checked in full at start-up.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors.js';
-import { JWKS_ALGORITHMS, type ExternalIssuer } from './issuers-config.js';
+import { DEFAULT_JWKS_ALGORITHMS, JWKS_ALGORITHMS, type ExternalIssuer } from './issuer-types.js';
 
 interface FileIssuer {
   name?: unknown;
@@ -71,7 +71,7 @@ function toIssuer(raw: FileIssuer, index: number): ExternalIssuer {
     return { ...base, kind: 'secret', algorithms: ['HS256'], secret };
   }
   const known: readonly string[] = JWKS_ALGORITHMS;
-  const algorithms = raw.algorithms === undefined ? ['RS256', 'ES256', 'EdDSA'] : strings(raw.algorithms, `${name}.algorithms`);
+  const algorithms = raw.algorithms === undefined ? [...DEFAULT_JWKS_ALGORITHMS] : strings(raw.algorithms, `${name}.algorithms`);
   if (!algorithms.every((alg) => known.includes(alg))) throw new ConfigError(`AUTH_ISSUERS_FILE: ${name}.algorithms must be among ${JWKS_ALGORITHMS.join(', ')}`);
   if (!/^https?:\/\//.test(jwksUrl!)) throw new ConfigError(`AUTH_ISSUERS_FILE: ${name}.jwks_url must be an http(s) URL`);
   return { ...base, kind: 'jwks', algorithms, jwksUrl: jwksUrl! };
