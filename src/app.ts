@@ -13,7 +13,7 @@ import { registerChatbotRoutes } from './features/chatbots/chatbots.routes.js';
 import { registerConversationRoutes } from './features/conversations/conversations.routes.js';
 import { registerHealthRoutes } from './features/health/health.routes.js';
 import { registerKnowledgeRoutes } from './features/knowledge/knowledge.routes.js';
-import { registerBodyParsers } from './http/body-parsers.js';
+import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
 import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
 import { registerOpenApi } from './http/openapi.js';
 import type { App } from './http/types.js';
@@ -57,6 +57,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   app.setValidatorCompiler(createValidatorCompiler());
   registerBodyParsers(app);
+  registerAbsentBodyAsEmpty(app);
   registerHttpHooks(app, metrics);
   const anyOrigin = config.corsOrigins.includes('*');
   await app.register(cors, {

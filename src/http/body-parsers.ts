@@ -46,6 +46,20 @@ function parseForm(body: Buffer): Record<string, string> {
   return { ...fields };
 }
 
+/**
+ * An absent or empty body reads as `{}` (SPEC §2): a POST whose fields are all optional passes
+ * (the seeds' mobile app creates a conversation with a bare POST), and one with required fields
+ * names the first missing field. A JSON `null` sent on purpose is still refused by the schema.
+ */
+export function registerAbsentBodyAsEmpty(app: FastifyInstance): void {
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.body === undefined && (request.routeOptions.schema?.body as { type?: unknown } | undefined)?.type === 'object') {
+      request.body = {};
+    }
+    done();
+  });
+}
+
 /** JSON only; anything else answers 415. Routes that take forms add registerFormParser in their own scope. */
 export function registerBodyParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();

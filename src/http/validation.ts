@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
 import type { FormatsPlugin } from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
@@ -9,6 +9,62 @@ const addFormats = (ajvFormats as unknown as { default: FormatsPlugin }).default
 const common: Options = { allErrors: true, removeAdditional: false, useDefaults: true, strict: false };
 
 /**
+ * Where a string breaks what text can be: NUL, which PostgreSQL refuses in text (it would
+ * answer 500 after reaching the database), or a lone surrogate, which would be stored as
+ * U+FFFD and so differ from what was answered. Both are refused here, before any work.
+ */
+// With the u flag a well-formed pair is one code point, so only a lone surrogate matches.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function textFault(value: unknown, path: string, depth = 0): ErrorObject | null {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return fault(path, 'must not contain the NUL character (U+0000)');
+    if (LONE_SURROGATE.test(value)) return fault(path, 'must be valid Unicode text (a lone surrogate was sent)');
+    return null;
+  }
+  // Schemas bound nesting long before this; the bound only keeps a hostile body from the stack.
+  if (value === null || typeof value !== 'object' || depth > 64) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = textFault(value[i], `${path}/${i}`, depth + 1);
+      if (found) return found;
+    }
+    return null;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const keyFault = textFault(key, `${path}/${key}`, depth + 1);
+    if (keyFault) return keyFault;
+    const found = textFault(item, `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+function fault(instancePath: string, message: string): ErrorObject {
+  return { instancePath, keyword: 'text', params: {}, message, schemaPath: '#' };
+}
+
+type Checked = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+/** Ajv's validation plus the text rule, reporting errors the way Fastify reads Ajv's. */
+function withTextRule(validate: ValidateFunction): Checked {
+  const checked: Checked = (value) => {
+    const found = textFault(value, '');
+    if (found) {
+      checked.errors = [found];
+      return false;
+    }
+    if (!validate(value)) {
+      checked.errors = validate.errors;
+      return false;
+    }
+    checked.errors = null;
+    return true;
+  };
+  return checked;
+}
+
+/**
  * Bodies are validated as sent: no type coercion ("123" is not a number) and unknown fields
  * are refused by the schemas. Query strings and params arrive as text, so they are coerced.
  */
@@ -16,5 +72,8 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const bodyAjv = new Ajv({ ...common, coerceTypes: false });
   const textAjv = new Ajv({ ...common, coerceTypes: 'array' });
   for (const ajv of [bodyAjv, textAjv]) addFormats(ajv);
-  return ({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
+  return ({ schema, httpPart }) => {
+    const validate = (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
+    return httpPart === 'headers' ? validate : withTextRule(validate);
+  };
 }

@@ -1,6 +1,6 @@
-// One tokenizer for budgets and usage estimates: o200k (GPT-4o family). Other models'
-// tokenizers differ by a few percent, which the budget absorbs.
-import { countTokens as count } from 'gpt-tokenizer';
+// The one token counter of the code base (prompt budgets, usage estimates, knowledge chunks):
+// o200k (GPT-4o family). Other models' tokenizers differ by a few percent, which the budget absorbs.
+import { countTokens as countBpe } from 'gpt-tokenizer';
 
 /** Per-message overhead of chat formatting (role markers), as OpenAI documents it. */
 export const MESSAGE_OVERHEAD_TOKENS = 3;
@@ -11,6 +11,13 @@ export const MESSAGE_OVERHEAD_TOKENS = 3;
 const HAS_LONG_RUN = /\S{257}/u;
 const LONG_RUN = /\S{257,}/gu;
 const SLICE = 256;
+
+/**
+ * Text is text: "<|endoftext|>" or "<|im_start|>" in a message, a system prompt, a document
+ * or a model's reply is counted as the characters it is (the tokenizer throws otherwise).
+ */
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+const count = (text: string) => countBpe(text, PLAIN_TEXT);
 
 export function countTokens(text: string): number {
   if (text.length === 0) return 0;

@@ -1,4 +1,4 @@
-import { countTokens, isWithinTokenLimit } from 'gpt-tokenizer';
+import { countTokens } from '../../llm/tokens.js';
 import { segment, splitGraphemes } from '../../lib/text.js';
 
 export interface Chunk {
@@ -13,12 +13,8 @@ export interface ChunkOptions {
   overlapTokens?: number;
 }
 
-/**
- * Uploaded documents may contain "<|endoftext|>" as plain text; the tokenizer throws on
- * special tokens unless told to read them as ordinary characters.
- */
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
-const tokenCount = (text: string): number => countTokens(text, PLAIN_TEXT);
+// The same counter as the turn's budget, so a chunk's stored count is what a turn spends on it.
+const tokenCount = countTokens;
 /** English averages about 4 characters a token and CJK about 1; few texts exceed 10. */
 const MAX_CHARS_PER_TOKEN = 10;
 
@@ -99,7 +95,7 @@ class ChunkWriter {
     // section must be turned down without being tokenized. Judging by length can only make
     // an unusually dense chunk smaller, never larger.
     if (candidate.length > this.maxTokens * MAX_CHARS_PER_TOKEN) return false;
-    return isWithinTokenLimit(candidate, this.maxTokens, PLAIN_TEXT) !== false;
+    return tokenCount(candidate) <= this.maxTokens;
   }
 
   hasText(): boolean {
