@@ -39,7 +39,8 @@ export interface Database {
   app: AppAccess;
   /** Called once the app role exists (row-security.ts); until then `app` must not be used. */
   enterAppRole(): Promise<void>;
-  close(): Promise<void>;
+  /** `graceSeconds`: how long running queries may finish before their connections are cut (PostgreSQL). */
+  close(options?: { graceSeconds?: number }): Promise<void>;
 }
 
 export const DEFAULT_APP_ROLE = 'parley_app';
@@ -110,9 +111,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return usePglite(client, role);
 }
 
+const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 1);
+
 function usePostgres(url: string, options: DatabaseOptions, role: string): Database {
   const prepare = options.prepare ?? true;
-  const shared = { prepare, connect_timeout: 5, onnotice: () => {} };
+  // postgres.js waits before each reconnect, growing to 20 s after six failed connects in a
+  // row; that wait made start-up overrun DATABASE_WAIT. A second at most keeps retries cheap.
+  const shared = { prepare, connect_timeout: 5, backoff: reconnectDelaySeconds, onnotice: () => {} };
   const searchPath = options.searchPath ? { search_path: options.searchPath } : {};
   // The owner's pool is busy only at start-up (migrations); it lets its connections go.
   const owner = postgres(url, { ...shared, max: 2, idle_timeout: 30, connection: searchPath });
@@ -131,8 +136,8 @@ function usePostgres(url: string, options: DatabaseOptions, role: string): Datab
       transaction: (fn) => appDb.transaction((tx) => fn({ db: tx, sql: postgresRunner(clientOf(tx) as postgres.TransactionSql, prepare) })),
     },
     enterAppRole: async () => {},
-    close: async () => {
-      await Promise.all([app.end({ timeout: 5 }), owner.end({ timeout: 5 })]);
+    close: async ({ graceSeconds = 5 } = {}) => {
+      await Promise.all([app.end({ timeout: graceSeconds }), owner.end({ timeout: graceSeconds })]);
     },
   };
 }

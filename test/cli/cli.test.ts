@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,6 +131,30 @@ describe('parley serve: configuration errors', () => {
     expect(line).toMatch(/\bDATABASE_URL\b/);
     expect(line).not.toContain(password);
     expect(result.stdout).not.toContain(password);
+  });
+
+  // SPEC §12: retried for up to DATABASE_WAIT, then exit. The second of slack covers Node's own start.
+  it('a refused DATABASE_URL gives up within DATABASE_WAIT + 1 s, however many attempts failed', { timeout: 20_000 }, async () => {
+    const result = await run(['serve'], { DATABASE_URL: `postgres://127.0.0.1:${await freePort()}/x`, DATABASE_WAIT: '5s', DATA_DIR: tempDir('parley-data-') });
+    expect(result.code).toBe(1);
+    expect(oneLine(result.stderr)).toMatch(/^parley: cannot reach DATABASE_URL \(127\.0\.0\.1:\d+\/x\) after \d+ attempts over 5s: ECONNREFUSED$/);
+    expect(result.ms).toBeLessThanOrEqual(6_000);
+  });
+
+  it('a DATABASE_URL that accepts connections but never answers gives up within DATABASE_WAIT + 1 s', { timeout: 20_000 }, async () => {
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => void held.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      const result = await run(['serve'], { DATABASE_URL: `postgres://127.0.0.1:${port}/x`, DATABASE_WAIT: '3s', DATA_DIR: tempDir('parley-data-') });
+      expect(result.code).toBe(1);
+      expect(oneLine(result.stderr)).toMatch(/cannot reach DATABASE_URL .* over 3s/);
+      expect(result.ms).toBeLessThanOrEqual(4_000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
 
