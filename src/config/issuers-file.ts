@@ -1,80 +1,120 @@
 // AUTH_ISSUERS_FILE: several external issuers in one JSON file, each with its key, pinned
 // algorithms, claim mapping and an optional role claim. Checked in full at start-up.
 import { readFileSync } from 'node:fs';
+import { Type, type Static, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import type { TLocalizedValidationError } from 'typebox/error';
 import { ConfigError } from './errors.js';
 import { DEFAULT_JWKS_ALGORITHMS, JWKS_ALGORITHMS, type ExternalIssuer } from './issuer-types.js';
 
-interface FileIssuer {
-  name?: unknown;
-  secret?: unknown;
-  jwks_url?: unknown;
-  algorithms?: unknown;
-  issuer?: unknown;
-  audience?: unknown;
-  require_exp?: unknown;
-  clock_tolerance_s?: unknown;
-  claims?: { user_id?: unknown; username?: unknown };
-  role?: { claim?: unknown; admin_values?: unknown };
-}
+// Each field carries the sentence that tells an operator what it takes (`must`): the schema's
+// own messages ("must be boolean") name JSON types, not what the setting means.
+const nonEmpty = (must?: string) => Type.String({ minLength: 1, ...(must && { must }) });
+const orNull = <T extends TSchema>(schema: T, must: string) => Type.Union([schema, Type.Null()], { must });
+const claimList = () => Type.Array(Type.String({ minLength: 1 }), { minItems: 1, must: 'be a non-empty list of strings' });
 
-const FIELDS = new Set(['name', 'secret', 'jwks_url', 'algorithms', 'issuer', 'audience', 'require_exp', 'clock_tolerance_s', 'claims', 'role']);
+const NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 
-function strings(value: unknown, where: string): string[] {
-  if (!Array.isArray(value) || value.length === 0 || !value.every((item) => typeof item === 'string' && item !== '')) {
-    throw new ConfigError(`AUTH_ISSUERS_FILE: ${where} must be a non-empty list of strings`);
+const Issuer = Type.Object(
+  {
+    name: Type.String({ pattern: NAME.source, must: 'be 1–40 of a-z, 0-9, _ and -' }),
+    secret: Type.Optional(orNull(nonEmpty(), 'be a string')),
+    jwks_url: Type.Optional(orNull(Type.String({ pattern: '^https?://' }), 'be an http(s) URL')),
+    algorithms: Type.Optional(
+      Type.Array(Type.Union(JWKS_ALGORITHMS.map((alg) => Type.Literal(alg))), {
+        minItems: 1,
+        must: `be among ${JWKS_ALGORITHMS.join(', ')} (a non-empty list)`,
+      }),
+    ),
+    issuer: Type.Optional(orNull(nonEmpty(), 'be a non-empty string or null')),
+    audience: Type.Optional(orNull(nonEmpty(), 'be a non-empty string or null')),
+    // Strictly a boolean: "false" or 0 read as false would quietly accept tokens that never expire.
+    require_exp: Type.Optional(Type.Boolean({ must: 'be true or false' })),
+    clock_tolerance_s: Type.Optional(Type.Integer({ minimum: 0, maximum: 600, must: 'be a whole number of seconds from 0 to 600' })),
+    claims: Type.Optional(
+      Type.Object({ user_id: Type.Optional(claimList()), username: Type.Optional(claimList()) }, { additionalProperties: false, must: 'be an object' }),
+    ),
+    role: Type.Optional(
+      Type.Object(
+        { claim: nonEmpty('be a non-empty string'), admin_values: claimList() },
+        { additionalProperties: false, must: 'be an object with claim and admin_values' },
+      ),
+    ),
+  },
+  { additionalProperties: false, must: 'be an object' },
+);
+type FileIssuer = Static<typeof Issuer>;
+
+const TOP_LEVEL = 'expected an array of issuers (or {"issuers": [...]})';
+const issuerList = Type.Array(Issuer);
+const wrappedList = Type.Object({ issuers: issuerList }, { additionalProperties: false });
+const forms = {
+  list: { schema: issuerList, validator: Compile(issuerList), pathStart: 1 },
+  wrapped: { schema: wrappedList, validator: Compile(wrappedList), pathStart: 2 },
+};
+type Form = (typeof forms)[keyof typeof forms];
+
+/** The message of the deepest schema on the error's path that has one. */
+function mustOf(root: TSchema, schemaPath: string): string | undefined {
+  let node: unknown = root;
+  let must: string | undefined;
+  for (const key of schemaPath.split('/').slice(1)) {
+    node = (node as Record<string, unknown> | undefined)?.[key];
+    const own = (node as { must?: unknown } | undefined)?.must;
+    if (typeof own === 'string' && own !== '') must = own;
   }
-  return value as string[];
+  return must;
 }
 
-function optionalString(value: unknown, where: string): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string' || value === '') throw new ConfigError(`AUTH_ISSUERS_FILE: ${where} must be a string`);
-  return value;
+/** Issuers are named by their name when it is valid, so the operator finds the entry at once. */
+function label(list: unknown, path: string[]): string {
+  const [index, ...rest] = path;
+  if (index === undefined) return '';
+  const name = (Array.isArray(list) ? (list[Number(index)] as { name?: unknown } | null) : undefined)?.name;
+  const who = typeof name === 'string' && NAME.test(name) ? name : `issuer ${Number(index) + 1}`;
+  return [who, ...rest.filter((part) => !/^\d+$/.test(part))].join('.');
 }
 
-function optionalBoolean(value: unknown, where: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'boolean') throw new ConfigError(`AUTH_ISSUERS_FILE: ${where} must be true or false`);
-  return value;
-}
-
-function clockTolerance(value: unknown, where: string): number {
-  if (value === undefined) return 30;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 600) {
-    throw new ConfigError(`AUTH_ISSUERS_FILE: ${where} must be a whole number of seconds from 0 to 600`);
+function firstProblem(errors: TLocalizedValidationError[], form: Form, list: unknown): string {
+  const first = errors[0]!;
+  const pathOf = (instancePath: string) => instancePath.split('/').slice(form.pathStart).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  // An unknown field shows up first as a `false` schema for that field; the parent's
+  // additionalProperties error lists all of them, which is the more useful line. It also wins
+  // over a missing field of the same object, which is most often the same field misspelt.
+  const parentPath = first.schemaPath.endsWith('/additionalProperties') ? first.instancePath.replace(/\/[^/]*$/, '') : first.instancePath;
+  const extra = errors.find((error) => error.keyword === 'additionalProperties' && error.instancePath === parentPath);
+  if (extra) {
+    const at = label(list, pathOf(extra.instancePath));
+    const names = (extra.params as { additionalProperties: string[] }).additionalProperties;
+    return `${at === '' ? 'the file' : at} has unknown fields: ${names.join(', ')}`;
   }
-  return value;
+  const path = pathOf(first.instancePath);
+  if (path.length === 0) return TOP_LEVEL;
+  if (first.keyword === 'required') return `${label(list, path)}.${(first.params as { requiredProperties: string[] }).requiredProperties[0]} is required`;
+  return `${label(list, path)} must ${mustOf(form.schema, first.schemaPath) ?? first.message.replace(/^must /, '')}`;
 }
 
-function toIssuer(raw: FileIssuer, index: number): ExternalIssuer {
-  const at = `issuer ${index + 1}`;
-  const unknown = Object.keys(raw).filter((key) => !FIELDS.has(key));
-  if (unknown.length > 0) throw new ConfigError(`AUTH_ISSUERS_FILE: ${at} has unknown fields: ${unknown.join(', ')}`);
-  const name = optionalString(raw.name, `${at}.name`);
-  if (!name || !/^[a-z0-9][a-z0-9_-]{0,39}$/.test(name)) throw new ConfigError(`AUTH_ISSUERS_FILE: ${at}.name must be 1–40 of a-z, 0-9, _ and -`);
+function toIssuer(raw: FileIssuer): ExternalIssuer {
+  const { name } = raw;
   const base = {
     name,
-    issuer: optionalString(raw.issuer, `${name}.issuer`),
-    audience: optionalString(raw.audience, `${name}.audience`),
-    requireExp: optionalBoolean(raw.require_exp, `${name}.require_exp`) ?? true,
-    clockToleranceS: clockTolerance(raw.clock_tolerance_s, `${name}.clock_tolerance_s`),
-    userIdClaims: raw.claims?.user_id === undefined ? undefined : strings(raw.claims.user_id, `${name}.claims.user_id`),
-    usernameClaims: raw.claims?.username === undefined ? undefined : strings(raw.claims.username, `${name}.claims.username`),
-    roleClaim: raw.role === undefined ? undefined : { claim: optionalString(raw.role.claim, `${name}.role.claim`)!, adminValues: strings(raw.role.admin_values, `${name}.role.admin_values`) },
+    issuer: raw.issuer ?? null,
+    audience: raw.audience ?? null,
+    requireExp: raw.require_exp ?? true,
+    clockToleranceS: raw.clock_tolerance_s ?? 30,
+    userIdClaims: raw.claims?.user_id,
+    usernameClaims: raw.claims?.username,
+    roleClaim: raw.role && { claim: raw.role.claim, adminValues: raw.role.admin_values },
   };
-  if (base.roleClaim && !base.roleClaim.claim) throw new ConfigError(`AUTH_ISSUERS_FILE: ${name}.role.claim is required`);
-  const secret = optionalString(raw.secret, `${name}.secret`);
-  const jwksUrl = optionalString(raw.jwks_url, `${name}.jwks_url`);
+  const secret = raw.secret ?? null;
+  const jwksUrl = raw.jwks_url ?? null;
   if ((secret === null) === (jwksUrl === null)) throw new ConfigError(`AUTH_ISSUERS_FILE: ${name} needs exactly one of secret and jwks_url`);
   if (secret !== null) {
+    // Counted in bytes, as HMAC sees the key, not in characters as a schema would.
     if (Buffer.byteLength(secret) < 16) throw new ConfigError(`AUTH_ISSUERS_FILE: ${name}.secret must be at least 16 bytes`);
     return { ...base, kind: 'secret', algorithms: ['HS256'], secret };
   }
-  const known: readonly string[] = JWKS_ALGORITHMS;
-  const algorithms = raw.algorithms === undefined ? [...DEFAULT_JWKS_ALGORITHMS] : strings(raw.algorithms, `${name}.algorithms`);
-  if (!algorithms.every((alg) => known.includes(alg))) throw new ConfigError(`AUTH_ISSUERS_FILE: ${name}.algorithms must be among ${JWKS_ALGORITHMS.join(', ')}`);
-  if (!/^https?:\/\//.test(jwksUrl!)) throw new ConfigError(`AUTH_ISSUERS_FILE: ${name}.jwks_url must be an http(s) URL`);
-  return { ...base, kind: 'jwks', algorithms, jwksUrl: jwksUrl! };
+  return { ...base, kind: 'jwks', algorithms: raw.algorithms ?? [...DEFAULT_JWKS_ALGORITHMS], jwksUrl: jwksUrl! };
 }
 
 export function loadIssuersFile(path: string): ExternalIssuer[] {
@@ -84,7 +124,11 @@ export function loadIssuersFile(path: string): ExternalIssuer[] {
   } catch (error) {
     throw new ConfigError(`AUTH_ISSUERS_FILE: cannot read ${path} as JSON (${(error as Error).message.slice(0, 120)})`);
   }
-  const list = Array.isArray(parsed) ? parsed : (parsed as { issuers?: unknown })?.issuers;
-  if (!Array.isArray(list)) throw new ConfigError('AUTH_ISSUERS_FILE: expected an array of issuers (or {"issuers": [...]})');
-  return list.map((raw, index) => toIssuer((raw ?? {}) as FileIssuer, index));
+  const form = Array.isArray(parsed) ? forms.list : forms.wrapped;
+  const list: unknown = Array.isArray(parsed) ? parsed : (parsed as { issuers?: unknown } | null)?.issuers;
+  if (!form.validator.Check(parsed)) throw new ConfigError(`AUTH_ISSUERS_FILE: ${firstProblem(form.validator.Errors(parsed), form, list)}`);
+  const names = (list as FileIssuer[]).map((issuer) => issuer.name);
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice) throw new ConfigError(`AUTH_ISSUERS_FILE: two issuers are named "${twice}"; names must be unique`);
+  return (list as FileIssuer[]).map(toIssuer);
 }

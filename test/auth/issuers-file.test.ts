@@ -101,6 +101,15 @@ describe('issuers from AUTH_ISSUERS_FILE', () => {
       [[{ name: 'a', secret: SECRET, jwks_url: 'https://x.example/jwks' }], /exactly one of secret and jwks_url/],
       [[{ name: 'a', secret: 'short' }], /at least 16 bytes/],
       [[{ name: 'a', secret: SECRET, colour: 'red' }], /unknown fields: colour/],
+      // A misspelt claim mapping must not fall back to the default claims without a word.
+      [[{ name: 'a', secret: SECRET, claims: { userid: ['uid'] } }], /a\.claims has unknown fields: userid/],
+      [{ issuers: [], version: 2 }, /unknown fields: version/],
+      [[{ name: 'a', secret: SECRET, role: { admin_values: ['x'] } }], /a\.role\.claim is required/],
+      [[{ name: 'a', secret: SECRET, role: { claim: 'roles', admin_values: [] } }], /a\.role\.admin_values must be a non-empty list/],
+      [[{ name: 'a', jwks_url: 'ftp://x.example/jwks' }], /a\.jwks_url must be an http\(s\) URL/],
+      // The entry at fault is named, not only numbered, so it can be found in a long file.
+      [[{ name: 'a', secret: SECRET }, { name: 'b', secret: SECRET, require_exp: 'no' }], /: b\.require_exp must be true or false$/],
+      [[{ name: 'a', secret: SECRET }, null], /issuer 2 must be an object/],
       [[{ name: 'a', jwks_url: 'https://x.example/jwks', algorithms: ['HS256'] }], /algorithms must be among/],
       [[{ name: 'a', secret: SECRET }, { name: 'a', secret: SECRET }], /named "a"/],
       [[{ name: 'Bad Name', secret: SECRET }], /name must be/],
@@ -110,8 +119,17 @@ describe('issuers from AUTH_ISSUERS_FILE', () => {
     ];
     for (const [content, message] of bad) {
       const path = writeIssuers(content);
-      expect(() => loadConfig({ AUTH_ISSUERS_FILE: path }), String(message)).toThrow(ConfigError);
-      expect(() => loadConfig({ AUTH_ISSUERS_FILE: path })).toThrow(message);
+      const error = (() => {
+        try {
+          loadConfig({ AUTH_ISSUERS_FILE: path });
+        } catch (thrown) {
+          return thrown as Error;
+        }
+        return undefined;
+      })();
+      expect(error, String(message)).toBeInstanceOf(ConfigError);
+      expect(error!.message).toMatch(message);
+      expect(error!.message).toMatch(/^AUTH_ISSUERS_FILE: [^\n]+$/);
     }
     expect(() => loadConfig({ AUTH_ISSUERS_FILE: join(dir, 'missing.json') })).toThrow(/cannot read/);
   });
