@@ -17,6 +17,29 @@ export function requestIdFor(request: IncomingMessage): string {
 
 const pathOf = (url: string) => url.split('?', 1)[0] ?? url;
 
+const FRAME = /^\s+at /;
+
+/**
+ * What a failed request logs about its error: the innermost cause's type, code and message
+ * (describeError), and the stack frames of every layer. Frames only: a stack's first lines
+ * repeat its message, and a query error's message quotes the query's parameters (bodies,
+ * password and token hashes). Logged under `error`, which pino's `err` serialiser would rewrite.
+ */
+export function loggableError(error: unknown): { type: string; code?: string; message: string; stack?: string } {
+  const lines: string[] = [];
+  let current = error;
+  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    const layer = current as { name?: unknown; stack?: unknown; cause?: unknown };
+    const frames = typeof layer.stack === 'string' ? layer.stack.split('\n').filter((line) => FRAME.test(line)) : [];
+    if (frames.length > 0) {
+      if (lines.length > 0) lines.push(`caused by ${typeof layer.name === 'string' ? layer.name : 'Error'}:`);
+      lines.push(...frames);
+    }
+    current = layer.cause;
+  }
+  return { ...describeError(error), ...(lines.length > 0 ? { stack: lines.join('\n') } : {}) };
+}
+
 export function registerHttpHooks(app: App, metrics: Metrics): void {
   app.decorateRequest('principal', null);
 
@@ -44,8 +67,9 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const { problem, unexpected } = toProblem(error, request.id);
-    if (unexpected) request.log.error({ err: describeError(error) }, 'unexpected error');
-    else if (problem.status >= 500) request.log.warn({ err: describeError(error), code: problem.body.code }, 'service unavailable');
+    // With the route: a driver's stack may not reach our code (PGlite runs queries from its own queue).
+    if (unexpected) request.log.error({ method: request.method, route: request.routeOptions.url ?? 'unmatched', error: loggableError(error) }, 'unexpected error');
+    else if (problem.status >= 500) request.log.warn({ error: describeError(error), code: problem.body.code }, 'service unavailable');
     return reply.code(problem.status).headers(problem.headers).type('application/problem+json').send(problem.body);
   });
 
