@@ -4,13 +4,41 @@ import { bearerSecurity, problems } from '../../http/schemas.js';
 import { wantsEventStream } from '../../http/sse.js';
 import type { App } from '../../http/types.js';
 import { principalOf, type Authenticate } from '../auth/authenticate.js';
-import { ChatAnswer, ChatBody, RegenerateAnswer, RegenerateBody, SendMessageBody, StopAnswer, StopBody, STREAM_DESCRIPTION, TurnAnswer } from './chat.schemas.js';
+import { ChatAnswer, ChatBody, RegenerateAnswer, RegenerateBody, SendMessageBody, StopAnswer, StopBody, STREAM_DESCRIPTION, TurnAnswer, TurnStreamAnswer } from './chat.schemas.js';
 import type { ChatService } from './chat.service.js';
 import type { TurnResponder } from './turn-responder.js';
 
 const tags = ['chat'];
 const security = bearerSecurity;
 const turnProblems = problems(400, 401, 404, 409, 413, 422, 429, 502);
+
+// A turn answers 201 JSON, or 200 text/event-stream when streamed; both are documented.
+const sendSchema = {
+  tags,
+  security,
+  summary: 'Send a message and get the reply',
+  description: STREAM_DESCRIPTION,
+  params: IdParams,
+  body: SendMessageBody,
+  response: { 200: TurnStreamAnswer, 201: TurnAnswer, ...turnProblems },
+};
+const regenerateSchema = {
+  tags,
+  security,
+  summary: 'Answer the last message again, replacing the last reply',
+  description: STREAM_DESCRIPTION,
+  params: IdParams,
+  body: RegenerateBody,
+  response: { 200: TurnStreamAnswer, 201: RegenerateAnswer, ...turnProblems },
+};
+const chatSchema = {
+  tags,
+  security,
+  summary: 'One call: send a message, in a new conversation unless one is named',
+  description: STREAM_DESCRIPTION,
+  body: ChatBody,
+  response: { 200: TurnStreamAnswer, 201: ChatAnswer, ...turnProblems },
+};
 
 export function registerChatRoutes(app: App, deps: { chat: ChatService; responder: TurnResponder; authenticate: Authenticate }): void {
   const { chat, responder, authenticate } = deps;
@@ -19,7 +47,7 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
     '/v1/conversations/:id/messages',
     {
       onRequest: authenticate,
-      schema: { tags, security, summary: 'Send a message and get the reply', description: STREAM_DESCRIPTION, params: IdParams, body: SendMessageBody, response: { 201: TurnAnswer, ...turnProblems } },
+      schema: sendSchema,
     },
     async (request, reply) => {
       const caller = principalOf(request);
@@ -38,7 +66,7 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
     {
       onRequest: authenticate,
       preValidation: emptyBodyAsObject,
-      schema: { tags, security, summary: 'Answer the last message again, replacing the last reply', description: STREAM_DESCRIPTION, params: IdParams, body: RegenerateBody, response: { 201: RegenerateAnswer, ...turnProblems } },
+      schema: regenerateSchema,
     },
     async (request, reply) => {
       const caller = principalOf(request);
@@ -65,7 +93,7 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
     '/v1/chat',
     {
       onRequest: authenticate,
-      schema: { tags, security, summary: 'One call: send a message, in a new conversation unless one is named', description: STREAM_DESCRIPTION, body: ChatBody, response: { 201: ChatAnswer, ...turnProblems } },
+      schema: chatSchema,
     },
     async (request, reply) => {
       const caller = principalOf(request);

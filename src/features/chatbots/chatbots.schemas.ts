@@ -10,19 +10,29 @@ const Slug = Type.String({
 });
 const Origin = Type.String({ maxLength: 300, pattern: '^https?://[^/\\s?#]+$', description: 'An origin such as https://example.com' });
 
+// Accepted and stored so clients can set them today; nothing reads them until the features
+// named arrive, and the API says so rather than let a caller believe they are enforced.
+const NOT_YET = {
+  is_public: 'Stored; takes effect when public chatbots arrive (not yet): a public chatbot is not reachable without a token yet.',
+  use_profile: 'Stored; takes effect when profiles arrive (not yet): replies do not use the owner\'s profile yet.',
+  allowed_origins:
+    'Stored; takes effect when public chatbots and the widget arrive (not yet): these origins restrict nothing yet (the API follows CORS_ORIGINS).',
+  token_budget_monthly: 'Stored; takes effect when public chatbots arrive (not yet): no monthly token budget is enforced yet.',
+};
+
 const writable = {
   name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
   description: Type.String({ maxLength: 2000 }),
   slug: Slug,
-  is_public: Type.Boolean(),
+  is_public: Type.Boolean({ description: NOT_YET.is_public }),
   system_prompt: Type.String({ maxLength: 20_000 }),
   greeting: Type.String({ maxLength: 2000 }),
   model: Type.String({ minLength: 1, maxLength: 200, description: 'One of the models the server allows (LLM_MODELS)' }),
   temperature: Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()]),
   max_tokens: Type.Union([Type.Integer({ minimum: 1, maximum: 200_000 }), Type.Null()]),
-  use_profile: Type.Boolean(),
-  allowed_origins: Type.Array(Origin, { maxItems: 50 }),
-  token_budget_monthly: Type.Union([Type.Integer({ minimum: 0, maximum: 1e15 }), Type.Null()]),
+  use_profile: Type.Boolean({ description: NOT_YET.use_profile }),
+  allowed_origins: Type.Array(Origin, { maxItems: 50, description: NOT_YET.allowed_origins }),
+  token_budget_monthly: Type.Union([Type.Integer({ minimum: 0, maximum: 1e15 }), Type.Null()], { description: NOT_YET.token_budget_monthly }),
 };
 
 const { name, ...rest } = writable;
@@ -55,16 +65,16 @@ export const ChatbotSchema = Type.Object(
     name: Type.String(),
     description: Type.String(),
     slug: Type.String(),
-    is_public: Type.Boolean(),
+    is_public: Type.Boolean({ description: NOT_YET.is_public }),
     is_default: Type.Boolean({ description: 'The chatbot used when a client names none' }),
     system_prompt: Type.String(),
     greeting: Type.String(),
     model: Type.String(),
     temperature: Type.Union([Type.Number(), Type.Null()]),
     max_tokens: Type.Union([Type.Integer(), Type.Null()]),
-    use_profile: Type.Boolean(),
-    allowed_origins: Type.Array(Type.String()),
-    token_budget_monthly: Type.Union([Type.Integer(), Type.Null()]),
+    use_profile: Type.Boolean({ description: NOT_YET.use_profile }),
+    allowed_origins: Type.Array(Type.String(), { description: NOT_YET.allowed_origins }),
+    token_budget_monthly: Type.Union([Type.Integer(), Type.Null()], { description: NOT_YET.token_budget_monthly }),
     collect: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
     webhook_url: Type.Union([Type.String(), Type.Null()]),
     created_at: Type.String({ format: 'date-time' }),
