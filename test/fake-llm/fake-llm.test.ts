@@ -147,12 +147,52 @@ describe('fake LLM over plain HTTP', () => {
     expect(JSON.parse(data[2]!).usage.completion_tokens).toBe(0);
   });
 
-  it('honours the first-token and between-chunk delays', async () => {
+  // The held-back delays below are far longer than any test timeout, so what arrives
+  // at all shows what went out before the delay: order, not speed.
+  const HELD = 10 * 60_000;
+
+  /** Reads the stream until `until` matches what has arrived, then leaves and waits for the fake to see it. */
+  async function readUntilThenLeave(until: RegExp): Promise<string> {
+    const controller = new AbortController();
+    const res = await chat({ model: 'm', stream: true, messages: userMessages('slow') }, { signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!until.test(text)) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    expect(fake.requests[0]).toMatchObject({ finished: false });
+    controller.abort();
+    await fake.waitFor((requests) => requests[0]?.closedAt != null, 2000);
+    return text;
+  }
+
+  it('sends the headers and the role chunk before the first-token delay, and no content until it ends', async () => {
+    fake.setReply(() => 'one two three four');
+    fake.setDelays({ firstTokenDelayMs: HELD });
+    const text = await readUntilThenLeave(/"role":"assistant"/);
+    expect(text).not.toContain('"content":"one ');
+    expect(text).not.toContain('[DONE]');
+  });
+
+  it('sends each content chunk as soon as it is due: the first arrives while the next is held back', async () => {
+    fake.setReply(() => 'one two three four');
+    fake.setDelays({ firstTokenDelayMs: 0, chunkDelayMs: HELD });
+    const text = await readUntilThenLeave(/"content":"one "/);
+    expect(text).not.toContain('"content":"two "');
+    expect(text).not.toContain('[DONE]');
+  });
+
+  it('waits at least the first-token and between-chunk delays, streaming or not', async () => {
     fake.setReply(() => 'one two three four');
     fake.setDelays({ firstTokenDelayMs: 60, chunkDelayMs: 25 });
+    // Only lower bounds: a busy machine can make the fake slower, never faster.
     const started = now();
     const res = await chat({ model: 'm', stream: true, messages: userMessages('slow') });
-    const headersAt = now() - started;
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let text = '';
@@ -163,10 +203,8 @@ describe('fake LLM over plain HTTP', () => {
       text += decoder.decode(value, { stream: true });
       if (!firstContentAt && text.includes('"content":"one "')) firstContentAt = now() - started;
     }
-    const total = now() - started;
-    expect(headersAt).toBeLessThan(55); // headers (and the role chunk) go out before the first-token delay
     expect(firstContentAt).toBeGreaterThanOrEqual(55);
-    expect(total).toBeGreaterThanOrEqual(60 + 3 * 25 - 5);
+    expect(now() - started).toBeGreaterThanOrEqual(60 + 3 * 25 - 5);
     expect(sseData(text).at(-1)).toBe('[DONE]');
 
     // Non-streaming answers take as long as the stream would have.
