@@ -57,8 +57,8 @@ const SWEEP_EVERY_MS = 3_600_000;
 const STOP_POLL_MS = 500;
 /** How long a turn holds its conversation before the lock lapses (renewed while the model answers). */
 const LEASE_MS = 120_000;
-/** After the grace, how long shutdown waits for stores and final stream events. */
-const DRAIN_AFTER_GRACE_MS = 5_000;
+/** After the grace, how long shutdown waits for stores, then for final stream events. */
+export const DRAIN_AFTER_GRACE_MS = 5_000;
 
 async function createLimiter(config: AppConfig, metrics: Metrics, log: ComposeLog): Promise<{ limiter: RateLimiter; close(): Promise<void> }> {
   const store = config.redisUrl
@@ -171,7 +171,7 @@ export async function composeServices(deps: ComposeDeps) {
      * interrupted; then their streams get their final events, and background stores a bounded wait.
      */
     async drain() {
-      await chat.generations.drain(config.shutdownGraceMs);
+      await chat.generations.drain(config.shutdownGraceMs, DRAIN_AFTER_GRACE_MS);
       await jobs.drain(DRAIN_AFTER_GRACE_MS);
       chat.heartbeats.stop();
     },

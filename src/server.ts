@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
+import { DRAIN_AFTER_GRACE_MS } from './compose.js';
 import { loadConfig, type Env } from './config/config.js';
 import { resolveJwtSecret } from './config/secrets.js';
 import { connectDatabase } from './db/connect.js';
@@ -34,12 +35,19 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const stop = (reason: string) => {
     stopping ??= (async () => {
       log.info({ reason, grace_ms: config.shutdownGraceMs }, 'shutting down: no new connections, finishing running requests');
+      // A backstop only: after the grace, running replies are stopped and stored, and their
+      // streams end with their final event; cutting connections at the grace would lose those.
       const force = setTimeout(() => {
-        log.warn('shutdown grace period over; closing remaining connections');
+        log.warn('shutdown took too long; closing remaining connections');
         app.server.closeAllConnections();
-      }, config.shutdownGraceMs);
+      }, config.shutdownGraceMs + 2 * DRAIN_AFTER_GRACE_MS + 1_000);
       force.unref();
-      await app.close();
+      try {
+        await app.close();
+      } catch (error) {
+        // The database is closed whatever went wrong before, so no write is left half-done.
+        log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'shutdown: closing the server failed');
+      }
       clearTimeout(force);
       await database.close();
       log.info('stopped');

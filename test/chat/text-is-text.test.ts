@@ -158,9 +158,12 @@ describe('NUL is refused where a client sends it and taken out of model replies'
     expect(after).toEqual(before);
   });
 
-  it('a NUL in a query string is refused too', async () => {
-    const response = await t.request({ method: 'GET', url: '/v1/conversations?cursor=a%00b', headers: bearer(user.accessToken) });
+  it('a NUL in a query string is refused too (an admin searching users)', async () => {
+    const admin = await registerUser(t);
+    await t.database.sql.query(`UPDATE users SET role = 'admin' WHERE id = $1`, [admin.id]);
+    const response = await t.request({ method: 'GET', url: '/v1/admin/users?q=a%00b', headers: bearer(admin.accessToken) });
     expect(response.statusCode, response.body).toBe(422);
+    expect(json(response).errors[0]).toMatchObject({ path: 'query.q' });
   });
 
   it('a reply with NUL characters is stored without them, streamed the same, and the conversation is free', async () => {

@@ -21,8 +21,11 @@ export interface Generations {
   /** Aborts the generation running in this conversation here; false when none runs here. */
   stop(conversationId: string, reason: EndReason): boolean;
   open(): number;
-  /** Waits up to `graceMs` for running generations, then aborts the rest and waits for them to be stored. */
-  drain(graceMs: number): Promise<void>;
+  /**
+   * Waits up to `graceMs` for running generations, then aborts the rest and waits up to
+   * `storeMs` more for them to be stored.
+   */
+  drain(graceMs: number, storeMs: number): Promise<void>;
 }
 
 export function createGenerations(): Generations {
@@ -64,17 +67,23 @@ export function createGenerations(): Generations {
       return false;
     },
     open: () => running.size,
-    async drain(graceMs) {
+    async drain(graceMs, storeMs) {
       if (running.size === 0) return;
-      const all = () => Promise.all([...running.values()].map((g) => g.done));
-      let timer: NodeJS.Timeout | undefined;
-      const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(() => resolve('expired'), graceMs)));
-      const outcome = await Promise.race([all().then(() => 'done' as const), expired]);
-      clearTimeout(timer);
-      if (outcome === 'expired') {
-        for (const generation of running.values()) abort(generation, 'shutdown');
-        await all();
-      }
+      const all = () => Promise.all([...running.values()].map((g) => g.done)).then(() => true);
+      if (await within(all(), graceMs)) return;
+      for (const generation of running.values()) abort(generation, 'shutdown');
+      await within(all(), storeMs);
     },
   };
+}
+
+/** Whether `work` ended within `ms`. */
+async function within(work: Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -96,6 +96,30 @@ interface Produced {
 }
 
 const afterDisconnect = createLoopGate(16);
+/**
+ * A model call that has not ended this long after its abort (a stop, a client gone, shutdown)
+ * is abandoned: the turn ends with what was produced, so a model that ignores its signal cannot
+ * hold the conversation, its generation slot or shutdown.
+ */
+const ABANDON_AFTER_ABORT_MS = 1_000;
+
+/** The model's answer, or null when it was abandoned after an abort. */
+function abandonedAfterAbort<T>(pending: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const abandoned = new Promise<null>((resolve) => {
+    onAbort = () => {
+      timer = setTimeout(() => resolve(null), ABANDON_AFTER_ABORT_MS);
+      timer.unref();
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([pending, abandoned]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  });
+}
 /** Storing a reply while the database is unreachable is retried this long, in the background. */
 const STORE_RETRY_FOR_MS = 10 * 60_000;
 const STORE_RETRY_MAX_DELAY_MS = 5_000;
@@ -109,6 +133,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
     const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null };
     const started = performance.now();
     const { signal } = generation.controller;
+    let settled = false;
     try {
       const hits = pickKnowledge(plan.knowledge, knowledgeTokens);
       const built = buildPrompt({
@@ -126,6 +151,8 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       const events = options.events;
       const onDelta = events
         ? (delta: string) => {
+            // An abandoned call may still produce: the reply is already stored without it.
+            if (settled) return;
             produced.firstTokenMs ??= performance.now() - started;
             produced.text += delta;
             events.delta(plan.replyId, delta);
@@ -139,17 +166,20 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         if (options.clientGone?.aborted) generations.stop(target.conversationId, 'client_left');
       } catch (error) {
         generation.controller.abort(new Error('stream could not open'));
-        await pending.catch(() => {});
+        await abandonedAfterAbort(pending, signal).catch(() => {});
         throw error;
       }
-      const answer = await pending;
-      produced.text = answer.text;
-      produced.usage = answer.usage;
+      const answer = await abandonedAfterAbort(pending, signal);
+      if (answer) {
+        produced.text = answer.text;
+        produced.usage = answer.usage;
+      }
     } catch (error) {
       if (!isLlmError(error)) produced.unexpected = error;
       // Aborted on purpose (client left, stop, shutdown) is an interruption, not a failure.
       else if (!(error.failure === 'aborted' && generation.reason)) produced.failure = error;
     }
+    settled = true;
     return produced;
   }
 
