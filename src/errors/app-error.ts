@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'username_taken'
+  | 'email_taken'
   | 'slug_taken'
   | 'conversation_busy'
   | 'nothing_to_regenerate'
@@ -26,6 +27,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'database_unavailable'
   | 'service_unavailable'
+  | 'issuer_unavailable'
   | 'internal_error';
 
 export interface FieldError {

@@ -11,6 +11,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   method_not_allowed: 405,
   username_taken: 409,
+  email_taken: 409,
   slug_taken: 409,
   conversation_busy: 409,
   nothing_to_regenerate: 409,
@@ -27,7 +28,13 @@ const STATUS: Record<ErrorCode, number> = {
   rate_limited: 429,
   database_unavailable: 503,
   service_unavailable: 503,
+  issuer_unavailable: 503,
   internal_error: 500,
+};
+
+// Faults that pass on their own, and how many seconds a client should wait before trying again.
+const RETRY_AFTER_S: Partial<Record<ErrorCode, number>> = {
+  issuer_unavailable: 30,
 };
 
 const TITLES: Record<number, string> = {
@@ -129,6 +136,8 @@ export function toProblem(error: unknown, requestId: string): { problem: Problem
   };
   if (appError.errors) body.errors = appError.errors;
   if (status === 401) headers['www-authenticate'] = 'Bearer';
+  const retryAfter = RETRY_AFTER_S[appError.code];
+  if (retryAfter) headers['retry-after'] = String(retryAfter);
   if (appError.rateLimit) {
     const { policy, limit, windowSeconds, remaining, resetSeconds } = appError.rateLimit;
     headers['retry-after'] = String(resetSeconds);

@@ -49,19 +49,48 @@ describe('POST /v1/auth/register', () => {
     expect(await t.count('users')).toBe(before);
   });
 
-  it('does not reveal that an email is already registered', async () => {
+  it('answers 409 email_taken to an email already in use, whatever its case, and stores nothing', async () => {
     const email = `${uniqueUsername('mail')}@example.com`;
     const first = await registerUser(t, { email });
-    const second = await t.request({
-      method: 'POST',
-      url: '/v1/auth/register',
-      payload: { username: uniqueUsername(), password: 'some password', email },
-    });
-    expect(second.statusCode).toBe(201);
-    // Login by email still reaches the account that registered it first.
+    const before = await t.count('users');
+    for (const payload of [
+      { username: uniqueUsername(), password: 'some password', email },
+      { username: uniqueUsername(), password: 'some password', email: email.toUpperCase() },
+      { password: 'some password', email },
+    ]) {
+      const response = await t.request({ method: 'POST', url: '/v1/auth/register', payload });
+      expect(response.statusCode, JSON.stringify(payload)).toBe(409);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(json(response).code).toBe('email_taken');
+    }
+    expect(await t.count('users')).toBe(before);
+    // Sign-in by email reaches the one account that has it.
     const byEmail = await login({ email, password: first.password });
     expect(byEmail.statusCode).toBe(200);
     expect(json(byEmail).user.id).toBe(first.id);
+  });
+
+  it('is all or nothing: a registration that fails half-way leaves the username and email free for a retry', async () => {
+    const username = uniqueUsername('retry');
+    const email = `${username}@example.com`;
+    const payload = { username, password: 'a long enough password', email };
+    const counts = async () => [await t.count('users'), await t.count('sessions'), await t.count('refresh_tokens')];
+    const before = await counts();
+    // A real fault after the account and its session are written: the refresh token cannot be stored.
+    await t.database.sql.exec('ALTER TABLE refresh_tokens ADD CONSTRAINT refuse_all_tokens CHECK (false) NOT VALID');
+    try {
+      const failed = await t.request({ method: 'POST', url: '/v1/auth/register', payload });
+      expect(failed.statusCode).toBe(500);
+      expect(json(failed).code).toBe('internal_error');
+    } finally {
+      await t.database.sql.exec('ALTER TABLE refresh_tokens DROP CONSTRAINT refuse_all_tokens');
+    }
+    expect(await counts()).toEqual(before);
+
+    const retry = await t.request({ method: 'POST', url: '/v1/auth/register', payload });
+    expect(retry.statusCode, retry.body).toBe(201);
+    expect(json(retry).user).toMatchObject({ username, email });
+    expect((await login({ email, password: payload.password })).statusCode).toBe(200);
   });
 
   it.each([

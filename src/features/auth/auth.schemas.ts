@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { USERNAME_MAX, USERNAME_MIN, USERNAME_PATTERN } from '../users/usernames.js';
 import { UserSchema } from '../users/users.schemas.js';
 
 export const PASSWORD_MIN = 8;
@@ -16,16 +17,20 @@ const Identifier = Type.String({ minLength: 1, maxLength: 254 });
 
 export const RegisterBody = Type.Object(
   {
-    username: Type.String({
-      minLength: 3,
-      maxLength: 32,
-      pattern: '^[A-Za-z0-9_.-]+$',
-      description: '3–32 letters, digits, "_", "." or "-"; unique regardless of case',
-    }),
+    username: Type.Optional(
+      Type.String({
+        minLength: USERNAME_MIN,
+        maxLength: USERNAME_MAX,
+        pattern: USERNAME_PATTERN,
+        description: `${USERNAME_MIN}–${USERNAME_MAX} letters, digits, "_", "." or "-"; unique regardless of case. Without it, one is made from the email (dana@… → "dana", or "dana-2" when taken).`,
+      }),
+    ),
     password: Password,
-    email: Type.Optional(Type.Union([Type.String({ format: 'email', maxLength: 254 }), Type.Null()])),
+    email: Type.Optional(
+      Type.Union([Type.String({ format: 'email', maxLength: 254, description: 'Unique among accounts regardless of case' }), Type.Null()]),
+    ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'Give a `username`, an `email`, or both.' },
 );
 export type RegisterBody = Static<typeof RegisterBody>;
 

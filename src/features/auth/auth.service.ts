@@ -1,10 +1,12 @@
 import type { RateRule } from '../../config/parsers.js';
 import type { UserRow } from '../../db/schema.js';
-import { isUniqueViolation } from '../../db/errors.js';
+import type { Access } from '../../db/client.js';
+import { constraintName, isUniqueViolation } from '../../db/errors.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { UsersRepo } from '../users/users.repo.js';
+import { nextFreeUsername, usernameBase } from '../users/usernames.js';
 import { toUser, type User } from '../users/users.schemas.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Principal } from './principal.js';
@@ -18,6 +20,13 @@ export interface TokenAnswer {
   expires_in: number;
   refresh_token: string;
   user: User;
+}
+
+export interface RegisterInput {
+  /** Without one, the username is made from the email. */
+  username?: string;
+  email?: string | null;
+  password: string;
 }
 
 export interface ClientContext {
@@ -45,6 +54,23 @@ const KNOWN_ADDRESS = 'login_known';
 const KNOWN_ADDRESS_TTL_MS = 30 * 86_400_000;
 
 const invalidCredentials = () => new AppError('invalid_credentials', 'The username/email or password is incorrect');
+const usernameTaken = (username: string) => new AppError('username_taken', `The username "${username}" is already taken`);
+const emailTaken = () => new AppError('email_taken', 'An account with this email already exists; sign in instead');
+const noName = () =>
+  new AppError('validation_failed', 'The request does not match the expected schema', {
+    errors: [{ path: 'body.username', message: 'is required when no email is given' }],
+  });
+/** Which unique rule a failed insert broke (migrations/0001 and 0006 name them). */
+function takenBy(error: unknown): 'username' | 'email' | null {
+  if (!isUniqueViolation(error)) return null;
+  const constraint = constraintName(error);
+  if (constraint === 'users_local_username_key') return 'username';
+  if (constraint === 'users_local_email_key') return 'email';
+  return null;
+}
+// Two sign-ups made from one email's local part at once can pick the same name; the loser tries the next.
+const MAX_MADE_UP_ATTEMPTS = 5;
+
 const invalidRefresh = (detail = 'The refresh token is not valid') =>
   new AppError('invalid_token', detail, { extra: { error: 'invalid_grant' } });
 
@@ -56,39 +82,57 @@ export function createAuthService(deps: AuthServiceDeps) {
     registerIp: { name: 'register_ip', rule: settings.limits.registerIp },
   };
 
-  async function answer(user: UserRow, sessionId: string): Promise<TokenAnswer> {
+  async function answer(repo: SessionsRepo, user: UserRow, sessionId: string): Promise<TokenAnswer> {
     const now = clock.now();
     const refresh = newRefreshToken();
-    await sessions.addRefreshToken(sessionId, refresh.hash, now, new Date(now.getTime() + settings.refreshTokenTtlMs));
+    await repo.addRefreshToken(sessionId, refresh.hash, now, new Date(now.getTime() + settings.refreshTokenTtlMs));
     const access = await tokens.sign({ userId: user.id, sessionId });
     return { access_token: access.token, token_type: 'bearer', expires_in: access.expiresIn, refresh_token: refresh.token, user: toUser(user) };
   }
 
-  async function startSession(user: UserRow): Promise<TokenAnswer> {
-    const session = await sessions.create(user.id, clock.now());
-    return answer(user, session.id);
+  async function startSession(user: UserRow, repo: SessionsRepo = sessions): Promise<TokenAnswer> {
+    const session = await repo.create(user.id, clock.now());
+    return answer(repo, user, session.id);
   }
 
   async function continueSession(sessionId: string): Promise<TokenAnswer> {
     const found = await sessions.findWithUser(sessionId);
     if (!found || found.session.revokedAt || !found.user.isActive) throw invalidRefresh('This session has ended; sign in again');
     await sessions.touch(sessionId, clock.now());
-    return answer(found.user, sessionId);
+    return answer(sessions, found.user, sessionId);
   }
 
-  async function register(input: { username: string; password: string; email?: string | null }, client: ClientContext) {
-    await limiter.consume(policies.registerIp, client.ip);
-    const taken = () => new AppError('username_taken', `The username "${input.username}" is already taken`);
-    if (await users.findLocalByUsername(input.username)) throw taken();
-    const passwordHash = await passwords.hash(input.password);
-    let user: UserRow;
-    try {
-      user = await users.insertLocal({ username: input.username, email: input.email ?? null, passwordHash }, clock.now());
-    } catch (error) {
-      if (isUniqueViolation(error)) throw taken();
-      throw error;
+  /** The account, its session and its refresh token, in the caller's transaction: all or nothing. */
+  async function createAccount(tx: Access, input: { username?: string; email: string | null; passwordHash: string }) {
+    const inTx = users.within(tx);
+    let username = input.username;
+    if (!username) {
+      const base = usernameBase(input.email!);
+      username = nextFreeUsername(base, await inTx.localUsernamesLike(base));
     }
-    return startSession(user);
+    const user = await inTx.insertLocal({ username, email: input.email, passwordHash: input.passwordHash }, clock.now());
+    return startSession(user, sessions.within(tx));
+  }
+
+  async function register(input: RegisterInput, client: ClientContext): Promise<TokenAnswer> {
+    const email = input.email ?? null;
+    if (!input.username && !email) throw noName();
+    await limiter.consume(policies.registerIp, client.ip);
+    // Cheap refusals first, before the deliberately slow hashing; the unique indexes decide races.
+    if (input.username && (await users.findLocalByUsername(input.username))) throw usernameTaken(input.username);
+    if (email && (await users.findLocalByEmail(email))) throw emailTaken();
+    const passwordHash = await passwords.hash(input.password);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await sessions.transaction((tx) => createAccount(tx, { username: input.username, email, passwordHash }));
+      } catch (error) {
+        const taken = takenBy(error);
+        if (taken === 'email') throw emailTaken();
+        if (taken !== 'username') throw error;
+        if (input.username) throw usernameTaken(input.username);
+        if (attempt >= MAX_MADE_UP_ATTEMPTS) throw error;
+      }
+    }
   }
 
   async function login(input: { identifier: string; password: string }, client: ClientContext) {

@@ -1,5 +1,5 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
-import type { Access } from '../../db/client.js';
+import type { Access, Db } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
 import { refreshTokens, sessions, users, type RefreshTokenRow, type SessionRow, type UserRow } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
@@ -13,11 +13,25 @@ export interface SessionsRepo {
   findWithUser(sessionId: string): Promise<{ session: SessionRow; user: UserRow } | undefined>;
   revoke(sessionId: string, reason: string, now: Date): Promise<void>;
   touch(sessionId: string, now: Date): Promise<void>;
+  /**
+   * One transaction in the `auth` scope, for work that must happen entirely or not at all
+   * (registration); repositories join it through `within(tx)`.
+   */
+  transaction<T>(fn: (tx: Access) => Promise<T>): Promise<T>;
+  /** The same repository working inside the caller's transaction. */
+  within(tx: Access): SessionsRepo;
 }
+
+type Run = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+type Open = <T>(fn: (tx: Access) => Promise<T>) => Promise<T>;
 
 // Refresh tokens arrive before anyone is known, so sessions work in the `auth` scope.
 export function createSessionsRepo(scoped: Scoped): SessionsRepo {
-  const auth = <T>(fn: (db: Access['db']) => Promise<T>) => scoped.system('auth', ({ db }) => fn(db));
+  const open: Open = (fn) => scoped.system('auth', fn);
+  return sessionsRepo(open, (fn) => open(({ db }) => fn(db)));
+}
+
+function sessionsRepo(open: Open, auth: Run): SessionsRepo {
   return {
     async create(userId, now) {
       const [row] = await auth((db) => db.insert(sessions).values({ id: newId(), userId, createdAt: now, lastRefreshedAt: now }).returning());
@@ -62,5 +76,8 @@ export function createSessionsRepo(scoped: Scoped): SessionsRepo {
     async touch(sessionId, now) {
       await auth((db) => db.update(sessions).set({ lastRefreshedAt: now }).where(eq(sessions.id, sessionId)));
     },
+    transaction: open,
+    // Inside a transaction, a further `transaction` joins it rather than opening another.
+    within: (tx) => sessionsRepo((fn) => fn(tx), (fn) => fn(tx.db)),
   };
 }

@@ -1,4 +1,5 @@
 import { and, asc, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
+import type { Access, Db } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
 import { users, type UserRow } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
@@ -22,53 +23,66 @@ export interface UsersRepo {
   insertLocal(user: NewLocalUser, now: Date): Promise<UserRow>;
   findById(id: string): Promise<UserRow | undefined>;
   findLocalByUsername(username: string): Promise<UserRow | undefined>;
-  /** The earliest local account that registered this email. */
+  /** The local account with this email (at most one: migrations/0006). */
   findLocalByEmail(email: string): Promise<UserRow | undefined>;
+  /** Local usernames, lowercased, that are `base` or start with `base-`: what a made-up username must avoid. */
+  localUsernamesLike(base: string): Promise<string[]>;
   setPasswordHash(id: string, passwordHash: string, now: Date): Promise<void>;
+  /** The same repository working inside the caller's transaction, under that transaction's scope. */
+  within(tx: Access): UsersRepo;
 }
+
+type Run = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 
 // Sign-in and sync look users up by name or external id, before anyone is known: the `auth`
 // scope. A known user reads and changes only their own row.
 export function createUsersRepo(scoped: Scoped): UsersRepo {
+  return usersRepo(
+    (fn) => scoped.system('auth', ({ db }) => fn(db)),
+    (userId) => (fn) => scoped.user(userId, ({ db }) => fn(db)),
+  );
+}
+
+// One statement, so concurrent first requests with one token create exactly one user.
+async function syncExternal(db: Db, identity: ExternalIdentity, now: Date): ReturnType<UsersRepo['syncExternal']> {
+  const [row] = await db
+    .insert(users)
+    .values({ id: newId(), ...identity, createdAt: now, updatedAt: now })
+    .onConflictDoUpdate({
+      target: [users.issuer, users.externalId],
+      targetWhere: sql`${users.issuer} IS NOT NULL`,
+      set: { username: sql`excluded.username`, email: sql`excluded.email`, updatedAt: now },
+      setWhere: sql`${users.username} IS DISTINCT FROM excluded.username OR ${users.email} IS DISTINCT FROM excluded.email`,
+    })
+    .returning({ ...getTableColumns(users), inserted: sql<boolean>`(xmax = 0)` });
+  if (row) {
+    const { inserted, ...user } = row;
+    return { user, change: inserted ? 'created' : 'updated' };
+  }
+  const [existing] = await db
+    .select()
+    .from(users)
+    .where(and(eq(users.issuer, identity.issuer), eq(users.externalId, identity.externalId)))
+    .limit(1);
+  return { user: existing!, change: 'none' };
+}
+
+function usersRepo(auth: Run, self: (userId: string) => Run): UsersRepo {
   const local = isNull(users.issuer);
   return {
-    syncExternal: (identity, now) => scoped.system('auth', async ({ db }) => {
-      // One statement, so concurrent first requests with one token create exactly one user.
+    syncExternal: (identity, now) => auth((db) => syncExternal(db, identity, now)),
+    insertLocal: (user, now) => auth(async (db) => {
       const [row] = await db
         .insert(users)
-        .values({ id: newId(), ...identity, createdAt: now, updatedAt: now })
-        .onConflictDoUpdate({
-          target: [users.issuer, users.externalId],
-          targetWhere: sql`${users.issuer} IS NOT NULL`,
-          set: { username: sql`excluded.username`, email: sql`excluded.email`, updatedAt: now },
-          setWhere: sql`${users.username} IS DISTINCT FROM excluded.username OR ${users.email} IS DISTINCT FROM excluded.email`,
-        })
-        .returning({ ...getTableColumns(users), inserted: sql<boolean>`(xmax = 0)` });
-      if (row) {
-        const { inserted, ...user } = row;
-        return { user, change: inserted ? 'created' : 'updated' };
-      }
-      const [existing] = await db
-        .select()
-        .from(users)
-        .where(and(eq(users.issuer, identity.issuer), eq(users.externalId, identity.externalId)))
-        .limit(1);
-      return { user: existing!, change: 'none' as const };
-    }),
-    async insertLocal(user, now) {
-      const [row] = await scoped.system('auth', ({ db }) =>
-        db
-          .insert(users)
-          .values({ id: newId(), ...user, createdAt: now, updatedAt: now })
-          .returning(),
-      );
+        .values({ id: newId(), ...user, createdAt: now, updatedAt: now })
+        .returning();
       return row!;
-    },
-    async findById(id) {
-      const [row] = await scoped.user(id, ({ db }) => db.select().from(users).where(eq(users.id, id)).limit(1));
+    }),
+    findById: (id) => self(id)(async (db) => {
+      const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
       return row;
-    },
-    findLocalByUsername: (username) => scoped.system('auth', async ({ db }) => {
+    }),
+    findLocalByUsername: (username) => auth(async (db) => {
       const [row] = await db
         .select()
         .from(users)
@@ -76,7 +90,7 @@ export function createUsersRepo(scoped: Scoped): UsersRepo {
         .limit(1);
       return row;
     }),
-    findLocalByEmail: (email) => scoped.system('auth', async ({ db }) => {
+    findLocalByEmail: (email) => auth(async (db) => {
       const [row] = await db
         .select()
         .from(users)
@@ -85,8 +99,19 @@ export function createUsersRepo(scoped: Scoped): UsersRepo {
         .limit(1);
       return row;
     }),
-    async setPasswordHash(id, passwordHash, now) {
-      await scoped.user(id, ({ db }) => db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id)));
+    localUsernamesLike: (base) => auth(async (db) => {
+      const rows = await db
+        .select({ name: sql<string>`lower(${users.username})` })
+        .from(users)
+        .where(and(local, sql`(lower(${users.username}) = ${base} OR starts_with(lower(${users.username}), ${`${base}-`}))`));
+      return rows.map((row) => row.name);
+    }),
+    setPasswordHash: (id, passwordHash, now) => self(id)(async (db) => {
+      await db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id));
+    }),
+    within: (tx) => {
+      const run: Run = (fn) => fn(tx.db);
+      return usersRepo(run, () => run);
     },
   };
 }
