@@ -1,24 +1,16 @@
 // Sets up the role requests run as (§10): it gets the table privileges it needs, but it does
 // not own the tables, is no superuser and cannot bypass row security. Runs as the owner after
 // migrations, on every start, so new tables are granted too.
+import { getTableName } from 'drizzle-orm';
 import type { Database, SqlRunner } from './client.js';
+import { tenantTables } from './schema.js';
 
 export class RowSecurityError extends Error {
   override name = 'RowSecurityError';
 }
 
-/** Every table that holds a user's data; each has row security enabled and forced. */
-export const TENANT_TABLES = [
-  'users',
-  'sessions',
-  'refresh_tokens',
-  'chatbots',
-  'knowledge_documents',
-  'knowledge_chunks',
-  'conversations',
-  'messages',
-  'idempotency_keys',
-] as const;
+/** The names of the tenant tables (schema.ts), each with row security enabled and forced. */
+export const TENANT_TABLES = tenantTables.map((table) => getTableName(table));
 
 // Roles belong to the whole server: instances (and schemas) starting together take turns.
 const ROLE_LOCK_KEY = 7_142_002;

@@ -155,6 +155,13 @@ export const idempotencyKeys = pgTable(
   (table) => [primaryKey({ columns: [table.userId, table.key] })],
 );
 
+/**
+ * The tables whose rows belong to one user. Row security is enabled and forced on each
+ * (migrations/0004_row_security.sql); start-up and the tests read this list, and a test checks
+ * the database forces it on exactly these. A new table with a user's rows belongs here.
+ */
+export const tenantTables = [users, sessions, refreshTokens, chatbots, knowledgeDocuments, knowledgeChunks, conversations, messages, idempotencyKeys] as const;
+
 export type ChatbotRow = typeof chatbots.$inferSelect;
 export type KnowledgeDocumentRow = typeof knowledgeDocuments.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;

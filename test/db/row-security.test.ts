@@ -13,6 +13,11 @@ import { createTestApp, createTestDatabase, type TestApp } from '../helpers/app.
 import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
 import { PGlite } from '@electric-sql/pglite';
+import { getTableColumns, getTableName, is, Table } from 'drizzle-orm';
+import * as schema from '../../src/db/schema.js';
+
+/** A Drizzle table's columns keyed by their SQL names. */
+const columnsByName = (table: Table) => Object.fromEntries(Object.values(getTableColumns(table)).map((column) => [column.name, column]));
 
 let t: TestApp;
 let a: RegisteredUser;
@@ -84,7 +89,22 @@ describe('the role requests run as', () => {
     expect(owner!.role).not.toBe(facts.role);
   });
 
-  it('covers every table with a user_id column (a new table cannot be forgotten)', async () => {
+  it('row security is forced on exactly the tenant tables of schema.ts, no more, no fewer', async () => {
+    const rows = await t.database.sql.query<{ name: string }>(
+      `SELECT relname AS name FROM pg_class
+        WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND relkind = 'r'
+          AND relrowsecurity AND relforcerowsecurity`,
+    );
+    expect(rows.map((row) => row.name).sort()).toEqual([...TENANT_TABLES].sort());
+  });
+
+  it('covers every table with a user_id column, in schema.ts and in the database (a new table cannot be forgotten)', async () => {
+    const declared = (Object.values(schema) as unknown[])
+      .filter((value): value is Table => is(value, Table))
+      .filter((table) => 'user_id' in columnsByName(table))
+      .map((table) => getTableName(table));
+    expect(declared).toContain('messages');
+    for (const name of declared) expect(TENANT_TABLES, name).toContain(name);
     const rows = await t.database.sql.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'user_id'`,
     );
