@@ -16,8 +16,7 @@ export function createChatModel(config: LlmConfig, deps: { terms: Terms }): Chat
   );
 }
 
-const NUL = /\u0000/g;
-const storable = (text: string) => (text.includes('\u0000') ? text.replace(NUL, '') : text);
+const storable = (text: string) => (text.includes('\u0000') ? text.replaceAll('\u0000', '') : text);
 
 /**
  * PostgreSQL refuses NUL in text, so a reply carrying one could never be stored. It is taken

@@ -1,0 +1,84 @@
+// The database going away while replies are being stored (§6, §11, §12): the generated replies
+// are not lost — they are stored once the database is back — and no conversation stays busy.
+// A TCP proxy between Parley and PostgreSQL cuts every connection and refuses new ones, as a
+// failover or a pooler restart does. PGlite runs inside the process and cannot be cut this way.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../src/db/client.js';
+import { migrate } from '../../src/db/migrate.js';
+import { prepareAppRole } from '../../src/db/row-security.js';
+import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
+import { createTestApp, json, type TestApp } from '../helpers/app.js';
+import { createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
+import { registerUser } from '../helpers/factories.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+const url = process.env.TEST_DATABASE_URL;
+
+describe.runIf(url)('PostgreSQL cut while replies are stored', () => {
+  const schema = `test_outage_${randomBytes(5).toString('hex')}`;
+  let admin: Database;
+  let proxy: TcpProxy;
+  let fake: FakeLlm;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    admin = await openDatabase({ url: url!, pgliteDir: null, poolMax: 1 });
+    await admin.sql.exec(`CREATE SCHEMA ${schema}`);
+    const target = new URL(url!);
+    proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
+    const database = await openDatabase({ url: proxy.url(url!), pgliteDir: null, poolMax: 4, searchPath: schema });
+    await migrate(database.sql);
+    await prepareAppRole(database);
+    fake = await startFakeLlm();
+    t = await createTestApp(fakeLlmEnv(fake.url), { database });
+  });
+  afterAll(async () => {
+    proxy?.refuse(false);
+    await t?.app.close();
+    await t?.database.close();
+    await proxy?.close();
+    await fake?.close();
+    await admin?.sql.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin?.close();
+  });
+
+  it('stores every generated reply when the database is back, and frees every conversation', { timeout: 60_000 }, async () => {
+    const user = await registerUser(t);
+    const conversations = await Promise.all(Array.from({ length: 10 }, () => createConversation(t, user)));
+    fake.setDelays({ firstTokenDelayMs: 400 });
+    const answers = Promise.all(conversations.map((c, i) => sendMessage(t, user, c.id, { content: `question ${i}` })));
+    await fake.waitFor((requests) => requests.length === 10, 10_000);
+
+    // Every connection cut, new ones refused, while the model is still answering.
+    proxy.refuse(true);
+    proxy.resetAll();
+    const during = await answers;
+    for (const answer of during) {
+      expect(answer.statusCode, answer.body).toBe(503);
+      expect(json(answer).code).toBe('database_unavailable');
+    }
+    proxy.refuse(false);
+
+    // The replies arrive in the database by themselves, complete, and the conversations are free.
+    const deadline = Date.now() + 30_000;
+    let stored: Array<{ conversation_id: string; status: string; content: string; busy: boolean }> = [];
+    while (Date.now() < deadline) {
+      stored = await admin.sql.query(
+        `SELECT c.id AS conversation_id, m.status, m.content, (c.busy_until IS NOT NULL AND c.busy_until > now()) AS busy
+           FROM ${schema}.conversations c JOIN ${schema}.messages m ON m.conversation_id = c.id AND m.role = 'assistant'
+          WHERE c.user_id = $1`,
+        [user.id],
+      );
+      if (stored.length === 10 && stored.every((row) => !row.busy)) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(stored).toHaveLength(10);
+    for (const row of stored) expect(row).toMatchObject({ status: 'complete', busy: false });
+    expect(stored.map((row) => row.content).sort()).toEqual(conversations.map((_, i) => `You said: question ${i}`).sort());
+
+    fake.setDelays({ firstTokenDelayMs: 0 });
+    const next = await sendMessage(t, user, conversations[0]!.id, { content: 'and now?' });
+    expect(next.statusCode, next.body).toBe(201);
+  });
+});
