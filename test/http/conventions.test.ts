@@ -263,7 +263,9 @@ describe('OpenAPI and docs', () => {
       schema = doc.components.schemas[name];
     }
     expect(schema.additionalProperties).toBe(false);
-    expect(schema.required).toEqual(expect.arrayContaining(['username', 'password']));
+    // §3: a username, an email or both, and always a password.
+    expect(schema.required).toEqual(['password']);
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['username', 'email', 'password']));
     expect(schema.properties.password.maxLength).toBe(256);
     expect(schema.properties.password.minLength).toBe(8);
   });
