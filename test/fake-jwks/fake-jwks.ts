@@ -1,7 +1,8 @@
 /**
  * A fake JWK-set server for tests: a real HTTP server that serves `{keys}` at `/jwks.json` (and at
  * Supabase's `/auth/v1/.well-known/jwks.json`),
- * counts what it was asked, and can be taken "down" (answers 503) to test cached keys.
+ * counts what it was asked, and can be taken "down" (answers 503, or another status) or stopped
+ * altogether (connections refused) to test cached keys and outages.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,18 +13,19 @@ export interface FakeJwks {
   /** Requests received, any path. */
   fetches(): number;
   setKeys(keys: JWK[]): void;
-  setDown(down: boolean): void;
+  /** While down, every request is answered with `status` (503 unless told). */
+  setDown(down: boolean, status?: number): void;
   close(): Promise<void>;
 }
 
 export async function startFakeJwks(keys: JWK[]): Promise<FakeJwks> {
   let current = keys;
-  let down = false;
+  let down: number | null = null;
   let fetches = 0;
   const server = http.createServer((request, response) => {
     fetches++;
-    if (down) {
-      response.writeHead(503).end();
+    if (down !== null) {
+      response.writeHead(down).end();
       return;
     }
     // Also where Supabase publishes a project's keys.
@@ -41,8 +43,8 @@ export async function startFakeJwks(keys: JWK[]): Promise<FakeJwks> {
     setKeys(next) {
       current = next;
     },
-    setDown(value) {
-      down = value;
+    setDown(value, status = 503) {
+      down = value ? status : null;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,7 +1,7 @@
 // Users of another system (§3.2) arrive with that system's JWT. A token is routed to an issuer
 // by its `iss`, verified with that issuer's pinned algorithm and key, mapped to a user id and
 // username, and the local user is created or updated to match.
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
@@ -22,6 +22,31 @@ const JWKS_COOLDOWN_MS = 30_000;
 // Keys stay usable while the issuer's server is down; a rotation shows up through an unknown kid.
 const JWKS_CACHE_MS = 24 * 3_600_000;
 const invalid = (detail: string) => new AppError('invalid_token', detail);
+
+/** An issuer's key server could not give its keys: an outage on their side, not a bad token. */
+class KeysUnavailable extends Error {
+  override name = 'KeysUnavailable';
+}
+
+// What a key set that was fetched and read says about a token: it names no key there (or too
+// many, or an algorithm no key set holds). Anything else while getting the key is the fetch failing.
+const TOKEN_FAULTS = [errors.JWKSNoMatchingKey, errors.JWKSMultipleMatchingKeys, errors.JOSENotSupported];
+
+/**
+ * A remote set is fetched on first need, cached, and refetched for an unknown key id at most once
+ * per cooldown, so a flood of made-up `kid`s costs one request, and cached keys outlive an outage.
+ */
+function remoteKeys(url: string): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(new URL(url), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: JWKS_CACHE_MS, timeoutDuration: 5000 });
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (TOKEN_FAULTS.some((fault) => error instanceof fault)) throw error;
+      throw new KeysUnavailable(`the key set at ${url} could not be fetched`, { cause: error });
+    }
+  };
+}
 
 function stringClaim(payload: JWTPayload, names: string[]): string | null {
   for (const name of names) {
@@ -56,25 +81,28 @@ function identityOf(issuer: ExternalIssuer, payload: JWTPayload) {
   return { issuer: issuer.name, externalId, username, email };
 }
 
-export function createExternalIdentities(deps: {
-  issuers: ExternalIssuer[];
-  users: UsersRepo;
-  clock: Clock;
-  cacheMs: number;
-  log: { info(fields: object, message: string): void };
-}): ExternalIdentities {
-  const { issuers, users, clock, log } = deps;
-  // A remote set is fetched on first need, cached, and refetched for an unknown key id at most once
-  // per cooldown, so a flood of made-up `kid`s costs one request, and cached keys outlive an outage.
+function verifyOptions(issuer: ExternalIssuer, now: Date) {
+  return {
+    algorithms: issuer.algorithms,
+    issuer: issuer.issuer ?? undefined,
+    audience: issuer.audience ?? undefined,
+    requiredClaims: issuer.requireExp ? ['exp'] : [],
+    clockTolerance: issuer.clockToleranceS,
+    currentDate: now,
+  };
+}
+
+/** The token may well be good, so the client is told to try again rather than to sign in again. */
+function issuerUnavailable(issuer: string, error: KeysUnavailable, log: { warn(fields: object, message: string): void }): AppError {
+  const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
+  log.warn({ issuer, err: { message: `${error.message}: ${cause}` } }, 'external issuer keys unavailable');
+  return new AppError('issuer_unavailable', 'The identity provider\'s keys cannot be fetched right now; try again shortly', { cause: error });
+}
+
+function createVerifier(issuers: ExternalIssuer[], clock: Clock, log: { warn(fields: object, message: string): void }) {
   const keys = new Map(
-    issuers.map((issuer) => [
-      issuer.name,
-      issuer.kind === 'secret'
-        ? new TextEncoder().encode(issuer.secret)
-        : createRemoteJWKSet(new URL(issuer.jwksUrl), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: JWKS_CACHE_MS, timeoutDuration: 5000 }),
-    ]),
+    issuers.map((issuer) => [issuer.name, issuer.kind === 'secret' ? new TextEncoder().encode(issuer.secret) : remoteKeys(issuer.jwksUrl)]),
   );
-  const cache = new Map<string, { user: UserRow; until: number }>();
 
   /** Issuers that name the token's `iss`, else those that name none, in configuration order. */
   function candidates(iss: unknown): ExternalIssuer[] {
@@ -82,7 +110,7 @@ export function createExternalIdentities(deps: {
     return named.length > 0 ? named : issuers.filter((issuer) => issuer.issuer === null);
   }
 
-  async function verify(token: string): Promise<{ issuer: ExternalIssuer; payload: JWTPayload }> {
+  return async function verify(token: string): Promise<{ issuer: ExternalIssuer; payload: JWTPayload }> {
     let iss: unknown;
     try {
       // A header that is not a JSON object is refused here, before any issuer is tried.
@@ -94,25 +122,33 @@ export function createExternalIdentities(deps: {
     } catch {
       throw invalid('The access token is not valid');
     }
+    let outage: { issuer: string; error: KeysUnavailable } | null = null;
     for (const issuer of candidates(iss)) {
       try {
         const key = keys.get(issuer.name)!;
-        const options = {
-          algorithms: issuer.algorithms,
-          issuer: issuer.issuer ?? undefined,
-          audience: issuer.audience ?? undefined,
-          requiredClaims: issuer.requireExp ? ['exp'] : [],
-          clockTolerance: issuer.clockToleranceS,
-          currentDate: clock.now(),
-        };
+        const options = verifyOptions(issuer, clock.now());
         const { payload } = key instanceof Uint8Array ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
         return { issuer, payload };
-      } catch {
+      } catch (error) {
         // Another issuer may still verify it.
+        if (error instanceof KeysUnavailable) outage = { issuer: issuer.name, error };
       }
     }
+    if (outage) throw issuerUnavailable(outage.issuer, outage.error, log);
     throw invalid('The access token is not valid');
-  }
+  };
+}
+
+export function createExternalIdentities(deps: {
+  issuers: ExternalIssuer[];
+  users: UsersRepo;
+  clock: Clock;
+  cacheMs: number;
+  log: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
+}): ExternalIdentities {
+  const { issuers, users, clock, log } = deps;
+  const verify = createVerifier(issuers, clock, log);
+  const cache = new Map<string, { user: UserRow; until: number }>();
 
   return {
     claims(token) {
