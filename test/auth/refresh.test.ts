@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { bearer, registerUser } from '../helpers/factories.js';
+import { bearer, createTestAppWithClock, manualClock, registerUser } from '../helpers/factories.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -14,7 +14,6 @@ afterAll(async () => {
 const refresh = (payload: unknown, app: TestApp = t) => app.request({ method: 'POST', url: '/v1/auth/refresh', payload: payload as object });
 const refreshWith = (token: string, app: TestApp = t) => refresh({ refresh_token: token }, app);
 const meWith = (token: string, app: TestApp = t) => app.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(token) });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Refreshes and insists on success; returns the new pair. */
 async function rotate(token: string, app: TestApp = t): Promise<{ access: string; refresh: string }> {
@@ -41,9 +40,10 @@ describe('POST /v1/auth/refresh', () => {
   });
 
   describe('with no reuse grace', () => {
+    const clock = manualClock();
     let strict: TestApp;
     beforeAll(async () => {
-      strict = await createTestApp({ REFRESH_REUSE_GRACE: '0' });
+      strict = await createTestAppWithClock(clock, { REFRESH_REUSE_GRACE: '0' });
     });
     afterAll(async () => {
       await strict.close();
@@ -54,8 +54,8 @@ describe('POST /v1/auth/refresh', () => {
       const b = await rotate(user.refreshToken, strict);
       // B's access token works (and any cached answer about the session is now fresh).
       expect((await meWith(b.access, strict)).statusCode).toBe(200);
-      // Let the clock move past the rotation instant.
-      await sleep(20);
+      // The clock moves past the rotation instant.
+      clock.advance(20);
 
       const reused = await refreshWith(user.refreshToken, strict);
       expect(reused.statusCode).toBe(401);
@@ -73,7 +73,7 @@ describe('POST /v1/auth/refresh', () => {
       const login = await strict.request({ method: 'POST', url: '/v1/auth/login', payload: { username: user.username, password: user.password } });
       expect(login.statusCode).toBe(200);
       await rotate(user.refreshToken, strict);
-      await sleep(20);
+      clock.advance(20);
       expect(json(await refreshWith(user.refreshToken, strict)).code).toBe('refresh_token_reused');
       expect((await meWith(json(login).access_token, strict)).statusCode).toBe(200);
       await rotate(json(login).refresh_token, strict);
@@ -168,9 +168,10 @@ describe('POST /v1/auth/refresh', () => {
   });
 
   describe('with a one-second refresh token lifetime', () => {
+    const clock = manualClock();
     let brief: TestApp;
     beforeAll(async () => {
-      brief = await createTestApp({ REFRESH_TOKEN_TTL: '1s' });
+      brief = await createTestAppWithClock(clock, { REFRESH_TOKEN_TTL: '1s' });
     });
     afterAll(async () => {
       await brief.close();
@@ -182,7 +183,7 @@ describe('POST /v1/auth/refresh', () => {
       const control = await registerUser(brief);
       await rotate(control.refreshToken, brief);
 
-      await sleep(1_200);
+      clock.advance(1_200);
       const response = await refreshWith(user.refreshToken, brief);
       expect(response.statusCode).toBe(401);
       expect(json(response).code).toBe('invalid_token');

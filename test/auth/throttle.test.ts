@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { metricValue, registerUser, uniqueUsername } from '../helpers/factories.js';
 
@@ -41,10 +41,14 @@ const refusals = (t: TestApp, policy: string) => metricValue(t, 'parley_rate_lim
 describe('failed logins per account (RATE_LIMIT_LOGIN_ACCOUNT=3/2s)', () => {
   let t: TestApp;
   beforeAll(async () => {
+    // Time stands still unless a test moves it, so waiting out a window takes no real time. The
+    // in-memory limiter reads Date itself (it is not handed the app's clock), so Date is what moves.
+    vi.useFakeTimers({ toFake: ['Date'] });
     t = await createTestApp({ RATE_LIMIT_LOGIN_ACCOUNT: '3/2s' });
   });
   afterAll(async () => {
     await t.close();
+    vi.useRealTimers();
   });
 
   it('refuses the 4th attempt with 429, even with the right password, and lets it in again after the window', async () => {
@@ -62,7 +66,7 @@ describe('failed logins per account (RATE_LIMIT_LOGIN_ACCOUNT=3/2s)', () => {
     expect(await verifications(t)).toBe(verifiesBefore);
 
     // The lock-out never outlasts the window.
-    await sleep(2200);
+    vi.setSystemTime(Date.now() + 2_200);
     const again = await login(t, user.username, user.password, ip);
     expect(again.statusCode).toBe(200);
     expect(json(again).user.id).toBe(user.id);
@@ -264,6 +268,7 @@ describe('limits kept in Redis', () => {
         expect(await refusals(two, 'login_account')).toBe(before + 1);
         expectRateLimited(await login(one, username, password, ip), 'login_account', 3, 2);
 
+        // Redis keeps the window's time itself: this one wait is real.
         await sleep(2200);
         expect((await login(two, username, password, ip)).statusCode).toBe(200);
 

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { TestApp } from './app.js';
+import { Writable } from 'node:stream';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Env } from '../../src/config/config.js';
+import type { Clock } from '../../src/lib/clock.js';
+import { createTestDatabase, type TestApp } from './app.js';
 
 export interface RegisteredUser {
   id: string;
@@ -43,4 +47,49 @@ export async function metricValue(t: TestApp, name: string, labels: Record<strin
     if (wanted.every((pair) => line.includes(pair))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
+}
+
+/** A clock that stands still until the test moves it: waiting out a lifetime takes no real time. */
+export interface ManualClock extends Clock {
+  advance(ms: number): void;
+}
+
+export function manualClock(start = new Date()): ManualClock {
+  let time = start.getTime();
+  return {
+    now: () => new Date(time),
+    advance(ms) {
+      time += ms;
+    },
+  };
+}
+
+/** Like createTestApp (on a fresh database of its own), but the app reads the time from `clock`. */
+export async function createTestAppWithClock(clock: Clock, env: Env = {}): Promise<TestApp> {
+  const { database, drop } = await createTestDatabase();
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...env });
+  const resolved = { ...config, jwtSecret: config.jwtSecret ?? randomBytes(48).toString('base64url') };
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const app = await buildApp({ config: resolved, database, logStream, clock });
+  return {
+    app,
+    database,
+    config: resolved,
+    logs,
+    request: (options) => app.inject(options),
+    async count(table) {
+      const rows = await database.sql.query<{ n: number | string }>(`SELECT count(*) AS n FROM ${table}`);
+      return Number(rows[0]?.n ?? 0);
+    },
+    async close() {
+      await app.close();
+      await drop();
+    },
+  };
 }
