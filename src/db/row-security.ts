@@ -3,6 +3,7 @@
 // migrations, on every start, so new tables are granted too.
 import { getTableName } from 'drizzle-orm';
 import type { Database, SqlRunner } from './client.js';
+import { databaseErrorCode } from './errors.js';
 import { tenantTables } from './schema.js';
 
 export class RowSecurityError extends Error {
@@ -22,15 +23,9 @@ export async function prepareAppRole(database: Database, log: (line: string) => 
   if (!ROLE_NAME.test(role)) throw new RowSecurityError(`app role "${role}" is not a plain lowercase role name`);
   await database.sql.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLE_LOCK_KEY]);
-    const [me] = await tx.query<{ name: string }>('SELECT current_user AS name');
-    if (me?.name === role) throw new RowSecurityError(`DATABASE_APP_ROLE ${role} is the role DATABASE_URL connects as; it must be a separate role that does not own the tables`);
-    const [existing] = await tx.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
-    if (!existing) {
-      log(`creating role ${role} for requests`);
-      await tx.exec(`DO $$ BEGIN CREATE ROLE ${role} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
-    }
-    const [member] = await tx.query<{ yes: boolean }>("SELECT pg_has_role(current_user, $1, 'MEMBER') AS yes", [role]);
-    if (!member?.yes) await tx.exec(`GRANT ${role} TO CURRENT_USER`);
+    const [me] = await tx.query<{ name: string; quoted: string }>('SELECT current_user AS name, quote_ident(current_user) AS quoted');
+    if (me!.name === role) throw new RowSecurityError(`DATABASE_APP_ROLE ${role} is the role DATABASE_URL connects as; it must be a separate role that does not own the tables`);
+    await joinAppRole(tx, role, me!.quoted, log);
     const [schema] = await tx.query<{ name: string; usable: boolean }>(
       "SELECT current_schema() AS name, has_schema_privilege($1, current_schema(), 'USAGE') AS usable",
       [role],
@@ -44,6 +39,45 @@ export async function prepareAppRole(database: Database, log: (line: string) => 
   await database.enterAppRole();
   await verifyAppRole(database.app.sql, log);
   log(`requests run as role ${role}, under row security`);
+}
+
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * Creates the app role if missing and makes the connecting role able to SET ROLE to it (the app
+ * pool's connections start as it). Managed services differ: Neon's owner has CREATEROLE, so it
+ * does both itself; on Supabase or RDS an administrator may have to. What to run is then said in
+ * one line rather than as PostgreSQL's bare "must have admin option on role".
+ */
+async function joinAppRole(tx: SqlRunner, role: string, me: string, log: (line: string) => void): Promise<void> {
+  const [existing] = await tx.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+  const otherwise = `or set DATABASE_APP_ROLE to a role ${me} belongs to`;
+  if (!existing) {
+    log(`creating role ${role} for requests`);
+    await refusedAs(tx.exec(`DO $$ BEGIN CREATE ROLE ${role} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`), () =>
+      `cannot create role ${role} (DATABASE_APP_ROLE): the DATABASE_URL role ${me} lacks CREATEROLE. As an administrator run: CREATE ROLE ${role} NOLOGIN; GRANT ${role} TO ${me}; ${otherwise}`,
+    );
+  }
+  // PostgreSQL 16 split membership from the right to SET ROLE: a CREATEROLE creator is made a
+  // member with ADMIN but without SET. Before 16, any member may SET ROLE.
+  const [member] = await tx.query<{ yes: boolean }>(
+    "SELECT pg_has_role(current_user, $1, CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END) AS yes",
+    [role],
+  );
+  if (member?.yes) return;
+  await refusedAs(tx.exec(`GRANT ${role} TO CURRENT_USER`), () =>
+    `cannot use role ${role} (DATABASE_APP_ROLE): the DATABASE_URL role ${me} is not a member and may not grant it. As an administrator run: GRANT ${role} TO ${me}; ${otherwise}`,
+  );
+}
+
+/** A permission error becomes `message()`; anything else passes unchanged. */
+async function refusedAs(statement: Promise<void>, message: () => string): Promise<void> {
+  try {
+    await statement;
+  } catch (error) {
+    if (databaseErrorCode(error) === INSUFFICIENT_PRIVILEGE) throw new RowSecurityError(message());
+    throw error;
+  }
 }
 
 interface RoleFacts {
