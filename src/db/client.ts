@@ -111,12 +111,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return usePglite(client, role);
 }
 
-const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 1);
+const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 0.5);
 
 function usePostgres(url: string, options: DatabaseOptions, role: string): Database {
   const prepare = options.prepare ?? true;
   // postgres.js waits before each reconnect, growing to 20 s after six failed connects in a
-  // row; that wait made start-up overrun DATABASE_WAIT. A second at most keeps retries cheap.
+  // row: start-up overran DATABASE_WAIT, and a database that came up late sat unused. Half a
+  // second at most matches start-up's own retry pace.
   const shared = { prepare, connect_timeout: 5, backoff: reconnectDelaySeconds, onnotice: () => {} };
   const searchPath = options.searchPath ? { search_path: options.searchPath } : {};
   // The owner's pool is busy only at start-up (migrations); it lets its connections go.

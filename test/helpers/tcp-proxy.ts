@@ -13,6 +13,8 @@ export interface TcpProxy {
   refuse(on: boolean): void;
   /** Open client connections. */
   connections(): number;
+  /** Connections accepted since the start, refused ones included: how often a client tried. */
+  attempts(): number;
   close(): Promise<void>;
 }
 
@@ -30,8 +32,10 @@ function cut(socket: Socket): void {
 export async function startTcpProxy({ targetHost, targetPort }: { targetHost: string; targetPort: number }): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let refusing = false;
+  let attempts = 0;
 
   const server = createServer((client) => {
+    attempts++;
     if (refusing) return cut(client);
     const upstream = createConnection({ host: targetHost, port: targetPort });
     const pair: [Socket, Socket] = [client, upstream];
@@ -73,6 +77,7 @@ export async function startTcpProxy({ targetHost, targetPort }: { targetHost: st
       refusing = on;
     },
     connections: () => pairs.size,
+    attempts: () => attempts,
     async close() {
       refusing = true;
       resetAll();
