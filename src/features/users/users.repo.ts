@@ -25,7 +25,11 @@ export interface UsersRepo {
   findLocalByUsername(username: string): Promise<UserRow | undefined>;
   /** The local account with this email (at most one: migrations/0006). */
   findLocalByEmail(email: string): Promise<UserRow | undefined>;
-  /** Local usernames, lowercased, that are `base` or start with `base-`: what a made-up username must avoid. */
+  /**
+   * Local usernames, lowercased, that are `base` or start with `base-`: what a made-up username
+   * must avoid. Inside a caller's transaction (`within`), other sign-ups made from the same base
+   * wait here until that transaction ends, so they choose one after another and never collide.
+   */
   localUsernamesLike(base: string): Promise<string[]>;
   setPasswordHash(id: string, passwordHash: string, now: Date): Promise<void>;
   /** The same repository working inside the caller's transaction, under that transaction's scope. */
@@ -33,6 +37,10 @@ export interface UsersRepo {
 }
 
 type Run = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
+
+// The first key of the transaction-scoped advisory lock that queues sign-ups sharing a username
+// base (the second is the base's hash); migrations lock a single-key space, which never clashes.
+const USERNAME_BASE_LOCK = 7_142_002;
 
 // Sign-in and sync look users up by name or external id, before anyone is known: the `auth`
 // scope. A known user reads and changes only their own row.
@@ -100,6 +108,7 @@ function usersRepo(auth: Run, self: (userId: string) => Run): UsersRepo {
       return row;
     }),
     localUsernamesLike: (base) => auth(async (db) => {
+      await db.execute(sql`SELECT pg_advisory_xact_lock(${USERNAME_BASE_LOCK}, hashtext(${base}))`);
       const rows = await db
         .select({ name: sql<string>`lower(${users.username})` })
         .from(users)
