@@ -35,6 +35,9 @@ export interface FieldError {
   message: string;
 }
 
+/** Where in a request a refused field came from; services leave it to the default, the body. */
+export type InputPart = 'body' | 'query' | 'params' | 'headers';
+
 export interface RateLimitInfo {
   policy: string;
   limit: number;
@@ -48,6 +51,8 @@ export interface AppErrorOptions {
   rateLimit?: RateLimitInfo;
   /** Extra members for the problem body, e.g. OAuth2's `error` on the token endpoint. */
   extra?: Record<string, string>;
+  /** The part of the request `errors` paths are relative to (default: the body). */
+  part?: InputPart;
   cause?: unknown;
 }
 
@@ -57,6 +62,7 @@ export class AppError extends Error {
   readonly errors?: FieldError[];
   readonly rateLimit?: RateLimitInfo;
   readonly extra?: Record<string, string>;
+  readonly part?: InputPart;
 
   constructor(code: ErrorCode, detail: string, options: AppErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
@@ -64,7 +70,19 @@ export class AppError extends Error {
     this.errors = options.errors;
     this.rateLimit = options.rateLimit;
     this.extra = options.extra;
+    this.part = options.part;
   }
+}
+
+/**
+ * A refused input field, named as the service's input (`content`, `model`): which part of an
+ * HTTP request it came from is the HTTP layer's business (src/http/problem.ts prefixes it).
+ */
+export function validationError(field: string, message: string, options: { detail?: string; part?: InputPart } = {}): AppError {
+  return new AppError('validation_failed', options.detail ?? 'The request does not match the expected schema', {
+    errors: [{ path: field, message }],
+    part: options.part,
+  });
 }
 
 export const isAppError = (value: unknown): value is AppError => value instanceof AppError;

@@ -1,5 +1,5 @@
 // The single place where errors become HTTP answers: RFC 9457 problem+json.
-import { AppError, type ErrorCode, type FieldError } from '../errors/app-error.js';
+import { AppError, type ErrorCode, type FieldError, type InputPart } from '../errors/app-error.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -80,9 +80,10 @@ interface FastifyLikeError {
 /** Turns a Fastify error (parsing, validation, limits) into our vocabulary. */
 function fromFastify(error: FastifyLikeError & Error): AppError | null {
   if (error.validation) {
-    const part = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'body');
+    const part = error.validationContext === 'querystring' ? 'query' : ((error.validationContext ?? 'body') as InputPart);
     return new AppError('validation_failed', 'The request does not match the expected schema', {
-      errors: error.validation.map((issue) => toFieldError(part, issue)),
+      errors: error.validation.map((issue) => toFieldError(issue)),
+      part,
     });
   }
   switch (error.code) {
@@ -97,16 +98,20 @@ function fromFastify(error: FastifyLikeError & Error): AppError | null {
   return null;
 }
 
-function toFieldError(part: string, issue: NonNullable<FastifyLikeError['validation']>[number]): FieldError {
+function toFieldError(issue: NonNullable<FastifyLikeError['validation']>[number]): FieldError {
   const segments = issue.instancePath.split('/').filter(Boolean);
   if (issue.keyword === 'required') segments.push(String(issue.params.missingProperty));
   if (issue.keyword === 'additionalProperties') {
     segments.push(String(issue.params.additionalProperty));
-    return { path: [part, ...segments].join('.'), message: 'is not an accepted field' };
+    return { path: segments.join('.'), message: 'is not an accepted field' };
   }
   const message = issue.keyword === 'required' ? 'is required' : (issue.message ?? 'is invalid');
-  return { path: [part, ...segments].join('.'), message };
+  return { path: segments.join('.'), message };
 }
+
+/** Field paths name the part of the request they are in: `body.content`, `query.cursor`. */
+const inRequest = (errors: FieldError[], part: InputPart): FieldError[] =>
+  errors.map((error) => ({ ...error, path: error.path ? `${part}.${error.path}` : part }));
 
 export function toProblem(error: unknown, requestId: string): { problem: Problem; unexpected: boolean } {
   let appError: AppError;
@@ -134,7 +139,7 @@ export function toProblem(error: unknown, requestId: string): { problem: Problem
     code: appError.code,
     request_id: requestId,
   };
-  if (appError.errors) body.errors = appError.errors;
+  if (appError.errors) body.errors = inRequest(appError.errors, appError.part ?? 'body');
   if (status === 401) headers['www-authenticate'] = 'Bearer';
   const retryAfter = RETRY_AFTER_S[appError.code];
   if (retryAfter) headers['retry-after'] = String(retryAfter);

@@ -74,6 +74,7 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
   for (const ajv of [bodyAjv, textAjv]) addFormats(ajv);
   return ({ schema, httpPart }) => {
     const validate = (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
-    return httpPart === 'headers' ? validate : withTextRule(validate);
+    // Path ids that are not ids answer 404 like any unknown id, so the text rule is for bodies and queries.
+    return httpPart === 'body' || httpPart === 'querystring' ? withTextRule(validate) : validate;
   };
 }

@@ -2,7 +2,7 @@
 // routes do not exist (404), so their presence reveals nothing.
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
-import { decodeCursor, toPage } from '../../http/pagination.js';
+import { decodeCursor, toPage } from '../../lib/pages.js';
 import { IdParams, resourceId } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';

@@ -1,6 +1,6 @@
 import type { FastifyReply, onRequestHookHandler } from 'fastify';
 import { Type } from 'typebox';
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 import { registerFormParser } from '../../http/body-parsers.js';
 import { emptyBodyAsObject } from '../../http/hooks.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
@@ -24,8 +24,8 @@ function sendTokens(reply: FastifyReply, status: number, answer: TokenAnswer) {
   return reply.code(status).header('cache-control', 'no-store').send(answer);
 }
 
-function missing(path: string): AppError {
-  return new AppError('validation_failed', 'The request does not match the expected schema', { errors: [{ path, message: 'is required' }] });
+function missing(field: string): AppError {
+  return validationError(field, 'is required');
 }
 
 export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
@@ -68,7 +68,7 @@ export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
     async (request, reply) => {
       const { username, email, password } = request.body;
       const identifier = username ?? email;
-      if (!identifier) throw missing('body.username');
+      if (!identifier) throw missing('username');
       return sendTokens(reply, 200, await auth.login({ identifier, password }, { ip: request.ip }));
     },
   );
@@ -129,12 +129,12 @@ function registerTokenRoute(app: App, auth: AuthService): void {
       const form = request.body;
       const grant = form.grant_type ?? 'password';
       if (grant === 'password') {
-        if (!form.username) throw missing('body.username');
-        if (!form.password) throw missing('body.password');
+        if (!form.username) throw missing('username');
+        if (!form.password) throw missing('password');
         return sendTokens(reply, 200, await auth.login({ identifier: form.username, password: form.password }, { ip: request.ip }));
       }
       if (grant === 'refresh_token') {
-        if (!form.refresh_token) throw missing('body.refresh_token');
+        if (!form.refresh_token) throw missing('refresh_token');
         return sendTokens(reply, 200, await auth.refresh(form.refresh_token));
       }
       throw new AppError('unsupported_grant_type', 'grant_type must be "password" or "refresh_token"', {

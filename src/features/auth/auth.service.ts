@@ -2,7 +2,7 @@ import type { RateRule } from '../../config/parsers.js';
 import type { UserRow } from '../../db/schema.js';
 import type { Access } from '../../db/client.js';
 import { constraintName, isUniqueViolation } from '../../db/errors.js';
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { UsersRepo } from '../users/users.repo.js';
@@ -56,10 +56,7 @@ const KNOWN_ADDRESS_TTL_MS = 30 * 86_400_000;
 const invalidCredentials = () => new AppError('invalid_credentials', 'The username/email or password is incorrect');
 const usernameTaken = (username: string) => new AppError('username_taken', `The username "${username}" is already taken`);
 const emailTaken = () => new AppError('email_taken', 'An account with this email already exists; sign in instead');
-const noName = () =>
-  new AppError('validation_failed', 'The request does not match the expected schema', {
-    errors: [{ path: 'body.username', message: 'is required when no email is given' }],
-  });
+const noName = () => validationError('username', 'is required when no email is given');
 /** Which unique rule a failed insert broke (migrations/0001 and 0006 name them). */
 function takenBy(error: unknown): 'username' | 'email' | null {
   if (!isUniqueViolation(error)) return null;

@@ -2,7 +2,7 @@
 // turn (lock the conversation, store the user message, read history and knowledge: one
 // statement) and hands it to the turn engine, which calls the model and stores the reply.
 import type { RateRule } from '../../config/parsers.js';
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { codePointLength, conversationTitle, isBlank } from '../../lib/text.js';
@@ -52,9 +52,6 @@ export interface ChatDeps {
 const MESSAGE_OVERHEAD = 3;
 const KNOWLEDGE_CANDIDATES = 8;
 
-function invalid(path: string, message: string): AppError {
-  return new AppError('validation_failed', 'The request does not match the expected schema', { errors: [{ path, message }] });
-}
 
 const refused = (state: 'busy' | 'missing') => (state === 'busy' ? conversationBusy() : conversationNotFound());
 
@@ -62,13 +59,13 @@ export function createChatService(deps: ChatDeps): ChatService {
   const { turns, engine, conversations, knowledge, generations, limiter, clock, newId, settings } = deps;
   const messagesPolicy = { name: 'messages_user', rule: settings.messagesPerUser };
 
-  function checkContent(path: string, content: string) {
-    if (isBlank(content)) throw invalid(path, 'must not be empty');
-    if (codePointLength(content) > settings.maxMessageChars) throw invalid(path, `must be at most ${settings.maxMessageChars} characters`);
+  function checkContent(field: string, content: string) {
+    if (isBlank(content)) throw validationError(field, 'must not be empty');
+    if (codePointLength(content) > settings.maxMessageChars) throw validationError(field, `must be at most ${settings.maxMessageChars} characters`);
   }
 
   async function send(caller: Principal, conversationId: string, input: { content: string; context?: string }, options: TurnOptions = {}) {
-    checkContent('body.content', input.content);
+    checkContent('content', input.content);
     if (!isUuid(conversationId)) throw conversationNotFound();
     await limiter.consume(messagesPolicy, caller.ownerId);
     const id = conversationId.toLowerCase();
@@ -154,13 +151,13 @@ export function createChatService(deps: ChatDeps): ChatService {
     send,
     regenerate,
     async chat(caller, input, options = {}) {
-      checkContent('body.message', input.message);
+      checkContent('message', input.message);
       let conversationId = input.conversation_id;
       if (conversationId === undefined) {
         const created = await conversations.create(caller, { chatbot_id: input.chatbot_id });
         conversationId = created.id;
       } else if (input.chatbot_id !== undefined) {
-        throw invalid('body.chatbot_id', 'give either conversation_id or chatbot_id, not both');
+        throw validationError('chatbot_id', 'give either conversation_id or chatbot_id, not both');
       }
       return send(caller, conversationId, { content: input.message, context: input.context }, options);
     },

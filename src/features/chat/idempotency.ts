@@ -3,7 +3,7 @@
 // arrives while the first is still running.
 import { createHash } from 'node:crypto';
 import type { Scoped } from '../../db/scope.js';
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -25,9 +25,7 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
   if (header === undefined) return null;
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined || !KEY.test(value)) {
-    throw new AppError('validation_failed', 'Idempotency-Key must be 1–255 visible ASCII characters', {
-      errors: [{ path: 'headers.idempotency-key', message: 'must be 1–255 visible ASCII characters' }],
-    });
+    throw validationError('idempotency-key', 'must be 1–255 visible ASCII characters', { detail: 'Idempotency-Key must be 1–255 visible ASCII characters', part: 'headers' });
   }
   return value;
 }

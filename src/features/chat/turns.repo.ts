@@ -4,6 +4,7 @@
 // with a gate (db/scope.ts) rather than a transaction of its own: no extra round trip.
 import type { SqlRunner } from '../../db/client.js';
 import { scopeGate, userGate } from '../../db/scope.js';
+import { knowledgeSearchSql } from '../knowledge/knowledge.repo.js';
 import type { MessageFields } from '../conversations/conversations.schemas.js';
 
 export interface TurnTarget {
@@ -161,11 +162,7 @@ h AS (
    WHERE running <= $10::int OR rn <= $13::int
 ),
 k AS (
-  SELECT content, tokens, ts_rank(search, q) AS rank
-    FROM knowledge_chunks, CAST($11::text AS tsquery) AS q
-   WHERE chatbot_id = (SELECT chatbot_id FROM c) AND user_id = $2 AND search @@ q
-   ORDER BY rank DESC, document_id, position
-   LIMIT $12::int
+  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', userId: '$2', query: '$11', limit: '$12' })}
 ),
 t AS (
   SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile,

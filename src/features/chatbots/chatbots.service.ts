@@ -1,5 +1,5 @@
-import { AppError } from '../../errors/app-error.js';
-import { decodeCursor, isIsoTime, toPage, type Page } from '../../http/pagination.js';
+import { AppError, validationError } from '../../errors/app-error.js';
+import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import type { Principal } from '../auth/principal.js';
@@ -54,9 +54,7 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
 
   function checkModel(model: string | undefined) {
     if (model !== undefined && !models.allowed.includes(model)) {
-      throw new AppError('validation_failed', 'This server does not offer that model', {
-        errors: [{ path: 'body.model', message: `must be one of: ${models.allowed.join(', ')}` }],
-      });
+      throw validationError('model', `must be one of: ${models.allowed.join(', ')}`, { detail: 'This server does not offer that model' });
     }
   }
 

@@ -1,5 +1,5 @@
-import { AppError } from '../../errors/app-error.js';
-import { decodeCursor, isIsoTime, toPage, type Page } from '../../http/pagination.js';
+import { AppError, validationError } from '../../errors/app-error.js';
+import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { splitGraphemes } from '../../lib/text.js';
@@ -38,9 +38,7 @@ function checkTitle(title: string | null | undefined): string | null | undefined
   if (typeof title !== 'string') return title;
   const trimmed = title.trim();
   if (splitGraphemes(trimmed).length > MAX_TITLE_GRAPHEMES) {
-    throw new AppError('validation_failed', 'The title is too long', {
-      errors: [{ path: 'body.title', message: `must be at most ${MAX_TITLE_GRAPHEMES} characters` }],
-    });
+    throw validationError('title', `must be at most ${MAX_TITLE_GRAPHEMES} characters`, { detail: 'The title is too long' });
   }
   return trimmed;
 }

@@ -27,6 +27,19 @@ const summary = {
   createdAt: knowledgeDocuments.createdAt,
 };
 
+/**
+ * The one knowledge search: a chunk's full-text rank against a tsquery literal (search-text.ts),
+ * best first, ties in document order. Parameters are SQL expressions (placeholders or subqueries),
+ * so the chat turn can run it inside its own statement.
+ */
+export function knowledgeSearchSql(at: { chatbotId: string; userId: string; query: string; limit: string }): string {
+  return `SELECT content, tokens, ts_rank(search, q) AS rank
+    FROM knowledge_chunks, CAST(${at.query}::text AS tsquery) AS q
+   WHERE chatbot_id = ${at.chatbotId} AND user_id = ${at.userId} AND search @@ q
+   ORDER BY rank DESC, document_id, position
+   LIMIT ${at.limit}::int`;
+}
+
 export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
   return {
     async insert(userId, chatbotId, doc, chunks, ids, now) {
@@ -89,11 +102,7 @@ export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
     async search(userId, chatbotId, query, limit) {
       const rows = await scoped.user(userId, ({ sql }) =>
         sql.query<{ content: string; rank: number; tokens: number }>(
-          `SELECT content, tokens, ts_rank(search, q) AS rank
-             FROM knowledge_chunks, CAST($3 AS tsquery) AS q
-            WHERE chatbot_id = $1 AND user_id = $2 AND search @@ q
-            ORDER BY rank DESC, document_id, position
-            LIMIT $4`,
+          knowledgeSearchSql({ chatbotId: '$1', userId: '$2', query: '$3', limit: '$4' }),
           [chatbotId, userId, query, limit],
         ),
       );

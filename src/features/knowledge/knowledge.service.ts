@@ -1,5 +1,5 @@
 import { AppError } from '../../errors/app-error.js';
-import { decodeCursor, isIsoTime, toPage, type Page } from '../../http/pagination.js';
+import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import type { KnowledgeHit } from '../../llm/types.js';
