@@ -7,6 +7,8 @@ export interface EventStream {
   send(event: string, data: unknown): void;
   /** A data-only frame (the OpenAI and AI SDK protocols): `data: json`, or the text as given. */
   data(data: unknown): void;
+  /** The OpenAI and AI SDK end marker, `data: [DONE]`; the stream stays open until end(). */
+  done(): void;
   end(): void;
   /** Aborts when the client goes away before the stream ended. */
   readonly clientGone: AbortSignal;
@@ -97,6 +99,10 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
     data(data) {
       if (!open) return;
       raw.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+    },
+    done() {
+      if (!open) return;
+      raw.write('data: [DONE]\n\n');
     },
     end() {
       if (!open) return;
