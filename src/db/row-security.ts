@@ -45,9 +45,9 @@ const INSUFFICIENT_PRIVILEGE = '42501';
 
 /**
  * Creates the app role if missing and makes the connecting role able to SET ROLE to it (the app
- * pool's connections start as it). Managed services differ: Neon's owner has CREATEROLE, so it
- * does both itself; on Supabase or RDS an administrator may have to. What to run is then said in
- * one line rather than as PostgreSQL's bare "must have admin option on role".
+ * pool's connections start as it). Managed services differ: an owner with CREATEROLE (Neon's)
+ * does both itself; for a least-privilege owner an administrator has to, and what to run is then
+ * said in one line rather than as PostgreSQL's bare "must have admin option on role".
  */
 async function joinAppRole(tx: SqlRunner, role: string, me: string, log: (line: string) => void): Promise<void> {
   const [existing] = await tx.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
