@@ -22,6 +22,7 @@ import { createChatbotsRepo } from './features/chatbots/chatbots.repo.js';
 import { createChatbotsService } from './features/chatbots/chatbots.service.js';
 import { createConversationsRepo } from './features/conversations/conversations.repo.js';
 import { createConversationsService } from './features/conversations/conversations.service.js';
+import { createChunker, type Chunker } from './features/knowledge/chunker.js';
 import { createKnowledgeRepo } from './features/knowledge/knowledge.repo.js';
 import { createKnowledgeService } from './features/knowledge/knowledge.service.js';
 import { searchTerms } from './features/knowledge/search-text.js';
@@ -60,10 +61,10 @@ const LEASE_MS = 120_000;
 /** After the grace, how long shutdown waits for stores, then for final stream events. */
 export const DRAIN_AFTER_GRACE_MS = 5_000;
 
-async function createLimiter(config: AppConfig, metrics: Metrics, log: ComposeLog): Promise<{ limiter: RateLimiter; close(): Promise<void> }> {
+async function createLimiter(config: AppConfig, clock: Clock, metrics: Metrics, log: ComposeLog): Promise<{ limiter: RateLimiter; close(): Promise<void> }> {
   const store = config.redisUrl
     ? createRedisStore(config.redisUrl, (error) => log.warn({ err: { message: error.message } }, 'redis error'))
-    : createMemoryStore();
+    : createMemoryStore(() => clock.now().getTime());
   // Without this, the first requests after start would find Redis "down" and fail open or closed.
   await store.ready();
   const limiter = createRateLimiter({
@@ -109,12 +110,20 @@ function composeAuth(deps: ComposeDeps, limiter: RateLimiter) {
   return { auth, authenticate };
 }
 
-function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<typeof createJobs>) {
+function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<typeof createJobs>, chunker: Chunker) {
   const { config, database, clock, metrics, log } = deps;
   const { llm } = config;
   const scoped = createScoped(database.app);
   const chatbots = createChatbotsService({ chatbots: createChatbotsRepo(scoped, newId), clock, models: { allowed: llm.models, default: llm.model } });
-  const knowledge = createKnowledgeService({ knowledge: createKnowledgeRepo(scoped), chatbots, clock, newId });
+  const knowledge = createKnowledgeService({
+    knowledge: createKnowledgeRepo(scoped),
+    chatbots,
+    chunker,
+    limiter,
+    clock,
+    newId,
+    settings: { uploadsPerUser: config.rateLimits.knowledgeUser },
+  });
   const conversations = createConversationsService({ conversations: createConversationsRepo(scoped), chatbots, clock, newId });
   const generations = createGenerations();
   const turns = createTurnsRepo(database.app.sql);
@@ -152,10 +161,11 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
 
 export async function composeServices(deps: ComposeDeps) {
   const { config, database, log } = deps;
-  const { limiter, close: closeLimiter } = await createLimiter(config, deps.metrics, log);
+  const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
   const jobs = createJobs(log);
   const { auth, authenticate } = composeAuth(deps, limiter);
-  const chat = composeChat(deps, limiter, jobs);
+  const chunker = createChunker();
+  const chat = composeChat(deps, limiter, jobs, chunker);
   const admin = createAdminRepo(createScoped(database.app));
   return {
     auth,
@@ -175,7 +185,10 @@ export async function composeServices(deps: ComposeDeps) {
       await jobs.drain(DRAIN_AFTER_GRACE_MS);
       chat.heartbeats.stop();
     },
-    close: closeLimiter,
+    async close() {
+      await chunker.close();
+      await closeLimiter();
+    },
   };
 }
 

@@ -84,7 +84,7 @@ describe('SIGTERM with a stream still running', () => {
       const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
       const conversation = (await (await fetch(`${base}/v1/conversations`, { method: 'POST', headers: auth, body: '{}' })).json()) as { id: string };
 
-      fake.setReply(() => 'word '.repeat(200));
+      fake.setReply(() => 'word <|endoftext|> '.repeat(100));
       fake.setDelays({ chunkDelayMs: 100 });
       const response = await fetch(`${base}/v1/conversations/${conversation.id}/messages`, {
         method: 'POST',

@@ -35,6 +35,26 @@ describe('sends racing on one conversation', () => {
   });
 });
 
+describe('stop on a turn nobody is running (its instance crashed)', () => {
+  it('answers {stopped: true} and the conversation takes messages again within seconds, not at the end of the lease', { timeout: 30_000 }, async () => {
+    const { user, conversation } = await chattingUser(t);
+    // What a crashed instance leaves behind: the conversation locked for a reply for two minutes.
+    await t.database.sql.query(
+      `UPDATE conversations SET busy_reply_id = $2, busy_until = now() + interval '120 seconds' WHERE id = $1`,
+      [conversation.id, '0190a4c2-0000-7000-8000-0000000000aa'],
+    );
+    expect((await sendMessage(t, user, conversation.id, { content: 'anyone there?' })).statusCode).toBe(409);
+    const stop = await t.request({ method: 'POST', url: `/v1/conversations/${conversation.id}/stop`, headers: bearer(user.accessToken) });
+    expect(json(stop)).toEqual({ stopped: true });
+    let status = 409;
+    for (let attempt = 0; attempt < 40 && status === 409; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      status = (await sendMessage(t, user, conversation.id, { content: 'and now?' })).statusCode;
+    }
+    expect(status).toBe(201);
+  });
+});
+
 describe('regenerate', () => {
   it('answers again a last message that alone exceeds CONTEXT_TOKEN_BUDGET (a long Chinese message)', async () => {
     const { user, conversation } = await chattingUser(t);
