@@ -28,7 +28,16 @@ export function decodeCursor(cursor: string | undefined, valid: Array<(part: str
   return parts as string[];
 }
 
-export const isIsoTime = (value: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(value) && !Number.isNaN(Date.parse(value));
+/**
+ * A time exactly as this server writes it (`toISOString`). Date.parse alone is not enough: it takes
+ * year 0000, which PostgreSQL has no room for (a 500), and rolls `02-30` or `24:00` over into another
+ * day, up to year 10000, which `toISOString` then writes in a form PostgreSQL cannot read either.
+ */
+export const isIsoTime = (value: string) => {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(value) || value.startsWith('0000')) return false;
+  const time = Date.parse(value);
+  return !Number.isNaN(time) && new Date(time).toISOString() === value;
+};
 
 /** Rows were fetched with limit + 1: the extra one only says whether another page exists. */
 export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, cursorOf: (row: R) => string[]): Page<T> {
