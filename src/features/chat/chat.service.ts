@@ -64,11 +64,8 @@ export function createChatService(deps: ChatDeps): ChatService {
     if (codePointLength(content) > settings.maxMessageChars) throw validationError(field, `must be at most ${settings.maxMessageChars} characters`);
   }
 
-  async function send(caller: Principal, conversationId: string, input: { content: string; context?: string }, options: TurnOptions = {}) {
-    checkContent('content', input.content);
-    if (!isUuid(conversationId)) throw conversationNotFound();
-    await limiter.consume(messagesPolicy, caller.ownerId);
-    const id = conversationId.toLowerCase();
+  /** Locks the conversation and stores the user message; refused (404/409) when it cannot. */
+  async function beginSend(caller: Principal, id: string, input: { content: string; context?: string }) {
     const now = clock.now();
     // Ids are time-ordered and history is read in id order: the message must sort before its reply.
     const messageId = newId();
@@ -111,7 +108,33 @@ export function createChatService(deps: ChatDeps): ChatService {
       replaces: null,
       userMessage,
     };
-    return engine.run(caller, started.target, plan, options);
+    return { target: started.target, plan };
+  }
+
+  async function send(caller: Principal, conversationId: string, input: { content: string; context?: string }, options: TurnOptions = {}) {
+    checkContent('content', input.content);
+    if (!isUuid(conversationId)) throw conversationNotFound();
+    await limiter.consume(messagesPolicy, caller.ownerId);
+    const { target, plan } = await beginSend(caller, conversationId.toLowerCase(), input);
+    return engine.run(caller, target, plan, options);
+  }
+
+  /**
+   * The one-call form in a new conversation. Everything that can refuse the turn is checked before
+   * the conversation exists; should its begin still fail, the conversation goes again, so a refused
+   * request leaves nothing behind (its id was never given out).
+   */
+  async function chatInNew(caller: Principal, input: { message: string; chatbot_id?: string; context?: string }, options: TurnOptions) {
+    await limiter.consume(messagesPolicy, caller.ownerId);
+    const created = await conversations.create(caller, { chatbot_id: input.chatbot_id });
+    let begun: Awaited<ReturnType<typeof beginSend>>;
+    try {
+      begun = await beginSend(caller, created.id, { content: input.message, context: input.context });
+    } catch (error) {
+      await conversations.discardEmpty(caller, created.id).catch(() => {});
+      throw error;
+    }
+    return engine.run(caller, begun.target, begun.plan, options);
   }
 
   async function regenerate(caller: Principal, conversationId: string, options: TurnOptions = {}) {
@@ -152,14 +175,9 @@ export function createChatService(deps: ChatDeps): ChatService {
     regenerate,
     async chat(caller, input, options = {}) {
       checkContent('message', input.message);
-      let conversationId = input.conversation_id;
-      if (conversationId === undefined) {
-        const created = await conversations.create(caller, { chatbot_id: input.chatbot_id });
-        conversationId = created.id;
-      } else if (input.chatbot_id !== undefined) {
-        throw validationError('chatbot_id', 'give either conversation_id or chatbot_id, not both');
-      }
-      return send(caller, conversationId, { content: input.message, context: input.context }, options);
+      if (input.conversation_id === undefined) return chatInNew(caller, input, options);
+      if (input.chatbot_id !== undefined) throw validationError('chatbot_id', 'give either conversation_id or chatbot_id, not both');
+      return send(caller, input.conversation_id, { content: input.message, context: input.context }, options);
     },
     async stop(caller, conversationId) {
       const conversation = await conversations.get(caller, conversationId);

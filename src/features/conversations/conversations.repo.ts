@@ -16,6 +16,8 @@ export interface ConversationsRepo {
   list(userId: string, filter: ConversationFilter, limit: number, after: [Date, string] | null): Promise<ConversationRow[]>;
   update(userId: string, id: string, changes: ConversationChanges, now: Date): Promise<ConversationRow | undefined>;
   remove(userId: string, id: string): Promise<boolean>;
+  /** Deletes the conversation only while it holds no message and no reply is being generated. */
+  removeIfEmpty(userId: string, id: string): Promise<boolean>;
   /** Deletes every message unless a reply is being generated: 'busy', 'gone' or 'cleared'. */
   clear(userId: string, id: string, now: Date): Promise<'busy' | 'gone' | 'cleared'>;
   /** Oldest first; `after` is the id of the last message seen (ids are time-ordered). */
@@ -67,6 +69,15 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
     },
     async remove(userId, id) {
       const rows = await scoped.user(userId, ({ db }) => db.delete(conversations).where(owned(userId, id)).returning({ id: conversations.id }));
+      return rows.length > 0;
+    },
+    async removeIfEmpty(userId, id) {
+      const rows = await scoped.user(userId, ({ db }) =>
+        db
+          .delete(conversations)
+          .where(and(owned(userId, id), eq(conversations.messageCount, 0), sql`${conversations.busyUntil} IS NULL`))
+          .returning({ id: conversations.id }),
+      );
       return rows.length > 0;
     },
     async clear(userId, id, now) {

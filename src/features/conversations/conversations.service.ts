@@ -25,6 +25,8 @@ export interface ConversationsService {
   get(caller: Principal, id: string): Promise<Conversation>;
   update(caller: Principal, id: string, input: UpdateConversationInput): Promise<Conversation>;
   remove(caller: Principal, id: string): Promise<void>;
+  /** Takes back a conversation just created for a turn that could not start, unless something is in it. */
+  discardEmpty(caller: Principal, id: string): Promise<void>;
   clear(caller: Principal, id: string): Promise<void>;
   messages(caller: Principal, id: string, query: { limit: number; cursor?: string }): Promise<Page<Message>>;
   feedback(caller: Principal, messageId: string, input: { rating: 'like' | 'dislike' | null; comment?: string | null }): Promise<Message>;
@@ -96,6 +98,9 @@ export function createConversationsService(deps: {
     async remove(caller, id) {
       const row = await owned(caller, id);
       if (!(await conversations.remove(caller.ownerId, row.id))) throw conversationNotFound();
+    },
+    async discardEmpty(caller, id) {
+      await conversations.removeIfEmpty(caller.ownerId, id);
     },
     async clear(caller, id) {
       const row = await owned(caller, id);
