@@ -90,14 +90,38 @@ function dropTrailingBlank(parts: string[]): string[] {
   return parts.slice(0, end);
 }
 
+/** A title is at most this many grapheme clusters, the closing "…" included (§6, §12). */
+export const MAX_TITLE_GRAPHEMES = 60;
+/**
+ * The longest grapheme a title keeps whole. The longest emoji sequences fit (a kiss with two skin
+ * tones is 15 UTF-16 code units, a subdivision flag 14, a family 11); an "e" with thousands of
+ * combining marks is also one grapheme, and is cut to this rather than stored whole.
+ */
+export const MAX_TITLE_GRAPHEME_UNITS = 16;
+/** Follows from the two above: 60 family emoji (660 code units) fit, an absurd title does not. */
+export const MAX_TITLE_UNITS = MAX_TITLE_GRAPHEMES * MAX_TITLE_GRAPHEME_UNITS;
+
+const MARKS_ONLY = /^[\p{M}\u200d]+$/u;
+
+/** The grapheme's first code points, within MAX_TITLE_GRAPHEME_UNITS, with no joiner left dangling. */
+function clipGrapheme(grapheme: string): string {
+  let clipped = '';
+  for (const point of grapheme) {
+    if (clipped.length + point.length > MAX_TITLE_GRAPHEME_UNITS) break;
+    clipped += point;
+  }
+  return clipped.replace(/\u200d+$/u, '');
+}
+
 /**
  * The title a conversation gets from its first user message: its first non-blank line,
- * whitespace collapsed, at most `max` grapheme clusters including the closing "…" when cut.
+ * whitespace collapsed, at most `max` grapheme clusters including the closing "…" when cut,
+ * each at most MAX_TITLE_GRAPHEME_UNITS code units.
  * Reads only as far into the line as the title needs, so a huge message costs no more.
  */
 const PLAIN_LINE = /^[\x20-\x7e]*$/;
 
-export function conversationTitle(content: string, max = 60): string | null {
+export function conversationTitle(content: string, max = MAX_TITLE_GRAPHEMES): string | null {
   if (!Number.isInteger(max) || max < 2) throw new RangeError(`max must be an integer ≥ 2, got ${max}`);
   // Most first messages are one line of printable ASCII, where every character is its own cluster.
   if (PLAIN_LINE.test(content)) {
@@ -109,9 +133,13 @@ export function conversationTitle(content: string, max = 60): string | null {
   if (line === undefined) return null;
   const kept: string[] = [];
   let cut = false;
+  let clipped = false;
   for (const { segment: grapheme } of segment(line.replace(WHITESPACE_RUN, ' '), 'grapheme')) {
     if (kept.length === 0 && isBlank(grapheme)) continue;
-    if (kept.length < max) kept.push(grapheme);
+    // A grapheme longer than a segmentation window arrives in pieces: the rest of a clipped one goes too.
+    if (clipped && MARKS_ONLY.test(grapheme)) continue;
+    clipped = grapheme.length > MAX_TITLE_GRAPHEME_UNITS;
+    if (kept.length < max) kept.push(clipped ? clipGrapheme(grapheme) : grapheme);
     else if (!isBlank(grapheme)) {
       cut = true;
       break;
@@ -119,4 +147,20 @@ export function conversationTitle(content: string, max = 60): string | null {
   }
   if (!cut) return dropTrailingBlank(kept).join('');
   return `${dropTrailingBlank(kept.slice(0, max - 1)).join('')}…`;
+}
+
+/**
+ * A title given by the user, under the rule of titles taken from a message: whitespace collapsed,
+ * blank graphemes trimmed from both ends; refused when that leaves nothing (it would look empty),
+ * more than MAX_TITLE_GRAPHEMES graphemes, or a grapheme over MAX_TITLE_GRAPHEME_UNITS code units.
+ */
+export function explicitTitle(title: string): { title: string } | { refused: string } {
+  const parts = splitGraphemes(title.replace(WHITESPACE_RUN, ' '));
+  let start = 0;
+  while (start < parts.length && isBlank(parts[start]!)) start++;
+  const kept = dropTrailingBlank(parts.slice(start));
+  if (kept.length === 0) return { refused: 'must not be empty' };
+  if (kept.length > MAX_TITLE_GRAPHEMES) return { refused: `must be at most ${MAX_TITLE_GRAPHEMES} characters` };
+  if (kept.some((grapheme) => grapheme.length > MAX_TITLE_GRAPHEME_UNITS)) return { refused: 'has a character made of too many parts' };
+  return { title: kept.join('') };
 }

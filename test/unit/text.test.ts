@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { codePointLength, conversationTitle, isBlank, segment, splitGraphemes } from '../../src/lib/text.js';
+import { codePointLength, conversationTitle, explicitTitle, isBlank, MAX_TITLE_UNITS, segment, splitGraphemes } from '../../src/lib/text.js';
 
 const FAMILY = '👩‍👩‍👧‍👦';
 const FLAG = '🇧🇩';
@@ -99,6 +99,39 @@ describe('conversationTitle', () => {
     expect(conversationTitle(`${'a'.repeat(58)}❤️bbb`)).toBe(`${'a'.repeat(58)}❤️…`);
   });
 
+  it('keeps 60 family emoji whole, as an explicit title of them is kept', () => {
+    expect(conversationTitle(FAMILY.repeat(60))).toBe(FAMILY.repeat(60));
+    expect(explicitTitle(FAMILY.repeat(60))).toEqual({ title: FAMILY.repeat(60) });
+    expect(conversationTitle(FAMILY.repeat(61))).toBe(`${FAMILY.repeat(59)}…`);
+    expect(explicitTitle(FAMILY.repeat(61))).toEqual({ refused: expect.any(String) });
+  });
+
+  it('cuts a grapheme of absurd length (an "e" with 5,000 combining marks) to its first 16 code units', () => {
+    const title = conversationTitle(`e${'\u0301'.repeat(5_000)} then words`)!;
+    expect(title).toBe(`e${'\u0301'.repeat(15)} then words`);
+    expect(conversationTitle(`x${'\u0301'.repeat(5_000)}`)).toBe(`x${'\u0301'.repeat(15)}`);
+    for (const mark of ['\u0301', '\u0e49', '\u{1d167}']) {
+      expect(conversationTitle(`é ${`a${mark.repeat(300)}`.repeat(80)}`)!.length).toBeLessThanOrEqual(MAX_TITLE_UNITS);
+    }
+  });
+});
+
+describe('explicitTitle', () => {
+  it('refuses what looks empty, as a message of it is refused', () => {
+    for (const blank of ['\u200b\u200b', ' \u200d\ufeff\u2060 ', '\u3164']) {
+      expect(isBlank(blank)).toBe(true);
+      expect(explicitTitle(blank)).toEqual({ refused: 'must not be empty' });
+    }
+  });
+
+  it('trims and collapses as the title from a message does, and refuses a grapheme of absurd length', () => {
+    expect(explicitTitle('  \u200bQuarterly \n\t report\u200b  ')).toEqual({ title: 'Quarterly report' });
+    expect(explicitTitle(`e${'\u0301'.repeat(40)}`)).toEqual({ refused: expect.any(String) });
+    expect(explicitTitle('👩🏽‍❤️‍💋‍👨🏻 🏴󠁧󠁢󠁳󠁣󠁴󠁿')).toEqual({ title: '👩🏽‍❤️‍💋‍👨🏻 🏴󠁧󠁢󠁳󠁣󠁴󠁿' });
+  });
+});
+
+describe('conversationTitle limits', () => {
   it('refuses a maximum with no room for text before the ellipsis', () => {
     expect(() => conversationTitle('hello', 1)).toThrow(RangeError);
   });

@@ -1,11 +1,17 @@
 import { Type, type Static } from 'typebox';
 import type { ConversationRow, MessageRow } from '../../db/schema.js';
 import { CursorQuery, LimitQuery, pageOf } from '../../http/pagination.js';
+import { MAX_TITLE_GRAPHEME_UNITS, MAX_TITLE_GRAPHEMES, MAX_TITLE_UNITS } from '../../lib/text.js';
 
-export const MAX_TITLE_GRAPHEMES = 60;
 export const MAX_CONTEXT_CHARS = 20_000;
 
-const Title = Type.String({ minLength: 1, maxLength: 240, pattern: '\\S', description: `At most ${MAX_TITLE_GRAPHEMES} grapheme clusters` });
+// The service checks graphemes (as the title taken from a first message is cut); this only bounds the parser.
+const Title = Type.String({
+  minLength: 1,
+  maxLength: MAX_TITLE_UNITS,
+  pattern: '\\S',
+  description: `At most ${MAX_TITLE_GRAPHEMES} grapheme clusters of at most ${MAX_TITLE_GRAPHEME_UNITS} UTF-16 code units each; not blank`,
+});
 const Context = Type.String({ maxLength: MAX_CONTEXT_CHARS, description: 'Extra knowledge for this conversation (data for the model, not instructions)' });
 const Status = Type.Union([Type.Literal('active'), Type.Literal('completed')]);
 

@@ -2,13 +2,12 @@ import { AppError, validationError } from '../../errors/app-error.js';
 import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
-import { splitGraphemes } from '../../lib/text.js';
+import { explicitTitle } from '../../lib/text.js';
 import type { ConversationRow } from '../../db/schema.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
 import type { ConversationsRepo } from './conversations.repo.js';
 import {
-  MAX_TITLE_GRAPHEMES,
   toConversation,
   toMessage,
   type Conversation,
@@ -38,11 +37,9 @@ export const conversationBusy = () =>
 
 function checkTitle(title: string | null | undefined): string | null | undefined {
   if (typeof title !== 'string') return title;
-  const trimmed = title.trim();
-  if (splitGraphemes(trimmed).length > MAX_TITLE_GRAPHEMES) {
-    throw validationError('title', `must be at most ${MAX_TITLE_GRAPHEMES} characters`, { detail: 'The title is too long' });
-  }
-  return trimmed;
+  const checked = explicitTitle(title);
+  if ('refused' in checked) throw validationError('title', checked.refused);
+  return checked.title;
 }
 
 export function createConversationsService(deps: {
