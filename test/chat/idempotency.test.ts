@@ -62,6 +62,25 @@ describe('Idempotency-Key on POST /v1/conversations/{id}/messages', () => {
     expect(await messagesOf(user, conversation.id)).toHaveLength(2);
   });
 
+  it('replays the same request written differently: keys in another order, the id in upper case', async () => {
+    const { user, conversation } = await chattingUser(t);
+    const key = newKey();
+    const post = (id: string, body: string) =>
+      t.request({ method: 'POST', url: `/v1/conversations/${id}/messages`, headers: { ...bearer(user.accessToken), 'content-type': 'application/json', ...withKey(key) }, payload: body });
+    const first = await post(conversation.id, JSON.stringify({ content: 'Same words', context: 'Same context' }));
+    expect(first.statusCode, first.body).toBe(201);
+
+    const reordered = await post(conversation.id, '{ "context": "Same context",\n  "content": "Same words" }');
+    const upper = await post(conversation.id.toUpperCase(), JSON.stringify({ context: 'Same context', content: 'Same words' }));
+    for (const again of [reordered, upper]) {
+      expect(again.statusCode, again.body).toBe(201);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(json(again)).toEqual(json(first));
+    }
+    expect(fake.requests).toHaveLength(1);
+    expect((await getConversation(user, conversation.id)).message_count).toBe(2);
+  });
+
   it('refuses the same key with another body: 422 idempotency_key_reused, nothing stored', async () => {
     const { user, conversation } = await chattingUser(t);
     const key = newKey();

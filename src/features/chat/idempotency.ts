@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Scoped } from '../../db/scope.js';
 import { AppError, validationError } from '../../errors/app-error.js';
+import { isUuid } from '../../lib/ids.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -30,9 +31,25 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
   return value;
 }
 
-/** What makes two requests "the same": method, path and body. */
-export function fingerprint(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${path}\n${JSON.stringify(body ?? null)}`).digest('base64url');
+/** JSON with object keys sorted, so the order a client wrote them in does not matter. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, field]) => field !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, field]) => `${JSON.stringify(key)}:${canonicalJson(field)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/**
+ * What makes two requests "the same": method, route, path parameters and body, as parsed. A UUID
+ * names the same resource in either case, and the body's key order carries no meaning, so
+ * neither makes a retry "another request".
+ */
+export function fingerprint(method: string, route: string, params: Record<string, string>, body: unknown): string {
+  const named = Object.fromEntries(Object.entries(params).map(([name, value]) => [name, isUuid(value) ? value.toLowerCase() : value]));
+  return createHash('sha256').update(`${method} ${route}\n${canonicalJson(named)}\n${canonicalJson(body)}`).digest('base64url');
 }
 
 type Stored = { fingerprint: string; response_status: number | null; response_body: unknown };

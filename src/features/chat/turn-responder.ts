@@ -92,8 +92,9 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
     const key = idempotencyKeyOf(request.headers['idempotency-key']);
     const ownerId = turn.caller.ownerId;
     if (key) {
-      const path = request.url.split('?', 1)[0]!;
-      const claim = await idempotency.claim(ownerId, key, fingerprint(request.method, path, request.body));
+      const params = (request.params ?? {}) as Record<string, string>;
+      const route = request.routeOptions.url ?? request.url.split('?', 1)[0]!;
+      const claim = await idempotency.claim(ownerId, key, fingerprint(request.method, route, params, request.body));
       if (claim.state === 'replay') {
         const outcome = { status: claim.status, body: claim.body as Record<string, unknown> };
         if (!turn.streaming) return sendJson(reply, outcome, true);
