@@ -49,6 +49,7 @@ export interface Config {
     loginIp: RateRule | null;
     registerIp: RateRule | null;
     messagesUser: RateRule | null;
+    knowledgeUser: RateRule | null;
   };
   shutdownGraceMs: number;
   llm: LlmConfig;
@@ -122,6 +123,7 @@ export function loadConfig(env: Env): Config {
       loginIp: read('RATE_LIMIT_LOGIN_IP', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
       registerIp: read('RATE_LIMIT_REGISTER_IP', parseRate, { limit: 10, windowMs: 3_600_000 } as RateRule | null),
       messagesUser: read('RATE_LIMIT_MESSAGES_USER', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
+      knowledgeUser: read('RATE_LIMIT_KNOWLEDGE_USER', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
     },
     shutdownGraceMs: read('SHUTDOWN_GRACE_MS', (raw) => parseInteger(raw, 0, 600_000), 10_000),
     llm: loadLlmConfig(read, env),

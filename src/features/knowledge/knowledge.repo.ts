@@ -1,4 +1,5 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
+import type { Access } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
 import { chatbots, knowledgeChunks, knowledgeDocuments, type KnowledgeDocumentRow } from '../../db/schema.js';
 import type { KnowledgeHit } from '../../llm/types.js';
@@ -9,6 +10,8 @@ export interface NewChunk {
   /** A tsvector literal (search-text.ts). */
   search: string;
 }
+
+const INSERT_BATCH = 50;
 
 type DocumentSummary = Pick<KnowledgeDocumentRow, 'id' | 'title' | 'chunkCount' | 'createdAt'>;
 
@@ -40,6 +43,19 @@ export function knowledgeSearchSql(at: { chatbotId: string; userId: string; quer
    LIMIT ${at.limit}::int`;
 }
 
+/**
+ * In batches: one statement for a large document's thousand chunks holds the event loop for
+ * hundreds of milliseconds (building it, and all of PGlite's work, is on this thread).
+ */
+async function insertChunks(tx: Access['db'], documentId: string, chatbotId: string, userId: string, chunks: NewChunk[], ids: () => string) {
+  for (let from = 0; from < chunks.length; from += INSERT_BATCH) {
+    const batch = chunks.slice(from, from + INSERT_BATCH);
+    await tx.insert(knowledgeChunks).values(
+      batch.map((chunk, i) => ({ id: ids(), documentId, chatbotId, userId, position: from + i, content: chunk.content, tokens: chunk.tokens, search: chunk.search })),
+    );
+  }
+}
+
 export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
   return {
     async insert(userId, chatbotId, doc, chunks, ids, now) {
@@ -48,20 +64,7 @@ export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
           .insert(knowledgeDocuments)
           .values({ ...doc, chatbotId, userId, chunkCount: chunks.length, createdAt: now })
           .returning(summary);
-        if (chunks.length > 0) {
-          await tx.insert(knowledgeChunks).values(
-            chunks.map((chunk, position) => ({
-              id: ids(),
-              documentId: doc.id,
-              chatbotId,
-              userId,
-              position,
-              content: chunk.content,
-              tokens: chunk.tokens,
-              search: chunk.search,
-            })),
-          );
-        }
+        await insertChunks(tx, doc.id, chatbotId, userId, chunks, ids);
         await tx
           .update(chatbots)
           .set({ knowledgeChunks: sql`${chatbots.knowledgeChunks} + ${chunks.length}` })

@@ -5,10 +5,12 @@ import { isUuid } from '../../lib/ids.js';
 import type { KnowledgeHit } from '../../llm/types.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
-import { chunkDocument } from './chunking.js';
+import type { RateRule } from '../../config/parsers.js';
+import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
+import type { Chunker } from './chunker.js';
 import type { KnowledgeRepo } from './knowledge.repo.js';
 import { toDocument, type CreateDocumentInput, type Document } from './knowledge.schemas.js';
-import { toTsqueryLiteral, toTsvectorLiteral } from './search-text.js';
+import { toTsqueryLiteral } from './search-text.js';
 
 export interface KnowledgeService {
   add(caller: Principal, chatbotId: string, input: CreateDocumentInput): Promise<Document>;
@@ -37,18 +39,26 @@ export function pickKnowledge<T extends KnowledgeHit & { tokens: number }>(candi
 
 const CHUNK_TOKENS = 400;
 
-export function createKnowledgeService(deps: { knowledge: KnowledgeRepo; chatbots: ChatbotsService; clock: Clock; newId: () => string }): KnowledgeService & KnowledgeSearch {
-  const { knowledge, chatbots, clock, newId } = deps;
+export interface KnowledgeServiceDeps {
+  knowledge: KnowledgeRepo;
+  chatbots: ChatbotsService;
+  chunker: Chunker;
+  limiter: RateLimiter;
+  clock: Clock;
+  newId: () => string;
+  settings: { uploadsPerUser: RateRule | null };
+}
+
+export function createKnowledgeService(deps: KnowledgeServiceDeps): KnowledgeService & KnowledgeSearch {
+  const { knowledge, chatbots, chunker, limiter, clock, newId, settings } = deps;
+  // Each upload costs up to seconds of chunking: one user must not keep the chunker busy for everyone.
+  const uploadsPolicy = { name: 'knowledge_user', rule: settings.uploadsPerUser };
 
   return {
     async add(caller, chatbotId, input) {
+      await limiter.consume(uploadsPolicy, caller.ownerId);
       const chatbot = await chatbots.resolve(caller, chatbotId);
-      const chunks = chunkDocument(input.content, { maxTokens: CHUNK_TOKENS }).map((chunk) => ({
-        content: chunk.content,
-        tokens: chunk.tokens,
-        // The title is searchable too: a question naming the document finds its chunks.
-        search: toTsvectorLiteral(`${input.title}\n${chunk.content}`),
-      }));
+      const chunks = await chunker.prepare(input.title, input.content, CHUNK_TOKENS);
       const doc = { id: newId(), title: input.title.trim(), content: input.content };
       return toDocument(await knowledge.insert(caller.ownerId, chatbot.id, doc, chunks, newId, clock.now()));
     },
