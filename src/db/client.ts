@@ -1,11 +1,61 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire, Module } from 'node:module';
+import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
-import postgres from 'postgres';
+import type postgres from 'postgres';
 import * as schema from './schema.js';
+
+/**
+ * postgres.js 3.4.9 mishandles a connection cut while a transaction holds it (porsager/postgres
+ * #1154, #1208, #1130; fixes not yet released). The transaction's next query (its ROLLBACK at
+ * least) still goes to that connection: its write, flushed on the next tick, finds no socket
+ * and throws where nothing can catch it, which killed the process; a flush cancelled by the
+ * cut is never re-armed, so later queries on the connection wait forever; and the pool parks
+ * the dead connection as "full", where it is never reconnected, until every request waits.
+ * These guards fail such queries with CONNECTION_CLOSED (a 503) and leave the connection to
+ * be reconnected.
+ */
+const DRIVER_GUARDS: Array<[string, string]> = [
+  [
+    '  function execute(q) {\n',
+    "  function execute(q) {\n    if (!socket)\n      return queryError(q, Errors.connection('CONNECTION_CLOSED', options)), true\n",
+  ],
+  [
+    '  function nextWrite(fn) {\n',
+    "  function nextWrite(fn) {\n    if (!socket) {\n      chunk = nextWriteTimer = null\n      error(Errors.connection('CONNECTION_CLOSED', options))\n      return true\n    }\n",
+  ],
+  ['    clearImmediate(nextWriteTimer)\n', '    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n'],
+];
+
+let driver: typeof postgres | undefined;
+
+/**
+ * The driver with the guards above compiled into its connection module. A version whose source
+ * differs (a release with its own fix, say) loads as published, with a warning.
+ */
+export function postgresDriver(): typeof postgres {
+  if (driver) return driver;
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve('postgres');
+  const file = join(dirname(entry), 'connection.js');
+  let source = readFileSync(file, 'utf8');
+  const applies = DRIVER_GUARDS.every(([from]) => source.includes(from));
+  if (applies && !require.cache[file]) {
+    for (const [from, to] of DRIVER_GUARDS) source = source.replaceAll(from, to);
+    const patched = new Module(file) as Module & { _compile(code: string, filename: string): void };
+    patched.filename = file;
+    patched._compile(source, file);
+    patched.loaded = true;
+    require.cache[file] = patched;
+  } else if (!applies) {
+    process.emitWarning('postgres.js differs from the version Parley guards against dropped connections; it is used unguarded', { code: 'PARLEY_DRIVER_UNGUARDED' });
+  }
+  driver = require(entry) as typeof postgres;
+  return driver;
+}
 
 export type Schema = typeof schema;
 /** A Drizzle database or transaction: repositories accept either. */
@@ -121,6 +171,7 @@ function usePostgres(url: string, options: DatabaseOptions, role: string): Datab
   const shared = { prepare, connect_timeout: 5, backoff: reconnectDelaySeconds, onnotice: () => {} };
   const searchPath = options.searchPath ? { search_path: options.searchPath } : {};
   // The owner's pool is busy only at start-up (migrations); it lets its connections go.
+  const postgres = postgresDriver();
   const owner = postgres(url, { ...shared, max: 2, idle_timeout: 30, connection: searchPath });
   // Every connection of the app's pool starts as the app role (a startup parameter, so no
   // statement of ours runs before it); connections open lazily, after the role exists.
