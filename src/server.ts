@@ -22,6 +22,8 @@ export async function startServer(env: Env): Promise<RunningServer> {
 
   // A stray rejection is a bug to log, not a reason to drop every open connection.
   process.on('unhandledRejection', (reason) => log.error({ err: { message: String((reason as Error)?.message ?? reason) } }, 'unhandled rejection'));
+  const running: { stop?: (reason: string) => Promise<void> } = {};
+  exitOnUncaughtException(log, () => running.stop?.('uncaught exception'));
 
   const database = await connectDatabase(config);
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
@@ -54,5 +56,22 @@ export async function startServer(env: Env): Promise<RunningServer> {
     })();
     return stopping;
   };
+  running.stop = stop;
   return { url, stop };
+}
+
+/**
+ * An exception nothing caught leaves the process in a state nobody planned for, so it is not
+ * carried on with: it is logged, running requests get their usual shutdown grace, and the
+ * process exits 1 for its supervisor to start a fresh one. A driver fault on a cut database
+ * connection is not one of these: it fails its request with a 503 (db/client.ts).
+ */
+function exitOnUncaughtException(log: FastifyBaseLogger, stop: () => Promise<void> | undefined) {
+  let exiting = false;
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: { message: error?.message ?? String(error), stack: error?.stack } }, 'uncaught exception: finishing running requests, then exiting');
+    if (exiting) return;
+    exiting = true;
+    void (stop() ?? Promise.resolve()).finally(() => process.exit(1));
+  });
 }
