@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: drives the real Parley server over loopback against a fake LLM that answers at
  * once, measures the same things on a minimal baseline server in the same run, and writes
- * docs/benchmarks.md. Env: BENCH_DURATION (s per throughput phase, default 10), BENCH_STREAMS
+ * docs/benchmarks.md. Env: BENCH_DURATION (s per throughput phase, default 10), BENCH_PHASES (e.g. 1,3,4: only those phases), BENCH_STREAMS
  * (default 10000), DATABASE_URL (PostgreSQL instead of embedded PGlite; also enables pgbench).
  *
  * Phases run in the order 1, 2, 3, 4, 6, 7, 5: phase 5 needs fresh processes and the most memory, so it
@@ -33,6 +33,8 @@ const DURATION = envInt('BENCH_DURATION', 10);
 const STREAMS = envInt('BENCH_STREAMS', 10000);
 const BUDGET = envInt('CONTEXT_TOKEN_BUDGET', 8000);
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
+/** BENCH_PHASES=1,3,4 runs only those phases (a quick before/after of throughput and latency). */
+const ONLY = process.env.BENCH_PHASES ? new Set(process.env.BENCH_PHASES.split(',').map((n) => Number(n.trim()))) : null;
 const RUN_ID = `b${Date.now().toString(36).slice(-7)}`; // usernames unique per run (a PostgreSQL keeps old runs' data)
 const startedAt = new Date();
 
@@ -43,6 +45,7 @@ const dash = '—';
 
 /** Runs one phase; a failure is reported in docs/benchmarks.md and the remaining phases still run. */
 async function phase(n: number, title: string, method: string, body: (section: Section, say: (line: string) => void) => Promise<void>): Promise<void> {
+  if (ONLY && !ONLY.has(n)) return;
   const section: Section = { title: `${n}. ${title}`, method, rows: [], notes: [] };
   sections.set(n, section);
   const say = log(`phase ${n}`);
