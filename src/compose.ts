@@ -27,7 +27,7 @@ import { createKnowledgeRepo } from './features/knowledge/knowledge.repo.js';
 import { createKnowledgeService } from './features/knowledge/knowledge.service.js';
 import { searchTerms } from './features/knowledge/search-text.js';
 import { createUsersRepo } from './features/users/users.repo.js';
-import { createHeartbeats } from './http/sse.js';
+import { createHeartbeats, DEFAULT_STREAM_LIMITS } from './http/sse.js';
 import { createJobs } from './jobs/jobs.js';
 import type { Clock } from './lib/clock.js';
 import { newId } from './lib/ids.js';
@@ -148,7 +148,10 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     newId,
     settings: { contextTokenBudget: config.contextTokenBudget, maxMessageChars: config.maxMessageChars, messagesPerUser: config.rateLimits.messagesUser, leaseMs: LEASE_MS },
   });
-  const heartbeats = createHeartbeats(config.sseHeartbeatMs, (open) => metrics.openStreams.set(open));
+  const heartbeats = createHeartbeats(config.sseHeartbeatMs, (open) => metrics.openStreams.set(open), {
+    ...DEFAULT_STREAM_LIMITS,
+    writeTimeoutMs: config.sseWriteTimeoutMs,
+  });
   const idempotency = createIdempotency(scoped);
   const responder = createTurnResponder({ idempotency, heartbeats, jobs });
 

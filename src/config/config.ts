@@ -59,6 +59,7 @@ export interface Config {
   contextTokenBudget: number;
   maxMessageChars: number;
   sseHeartbeatMs: number;
+  sseWriteTimeoutMs: number;
 }
 
 export { ConfigError };
@@ -132,5 +133,6 @@ export function loadConfig(env: Env): Config {
     contextTokenBudget: read('CONTEXT_TOKEN_BUDGET', (raw) => parseInteger(raw, 500, 2_000_000), 8000),
     maxMessageChars: read('MAX_MESSAGE_CHARS', (raw) => parseInteger(raw, 1, 1_000_000), 32_000),
     sseHeartbeatMs: read('SSE_HEARTBEAT_MS', (raw) => parseInteger(raw, 100, 300_000), 15_000),
+    sseWriteTimeoutMs: read('SSE_WRITE_TIMEOUT_MS', (raw) => parseInteger(raw, 100, 600_000), 30_000),
   };
 }

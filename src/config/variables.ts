@@ -103,6 +103,11 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'MAX_MESSAGE_CHARS', default: '32000', description: 'Longest message content accepted, in Unicode code points (longer answers 422).' },
   { name: 'SSE_HEARTBEAT_MS', default: '15000', description: 'Interval of comment heartbeats on open event streams, so proxies keep them open.' },
   {
+    name: 'SSE_WRITE_TIMEOUT_MS',
+    default: '30000',
+    description: 'An event stream whose client reads nothing this long while events wait (or leaves 1 MiB unread) is closed; its reply is stored as interrupted.',
+  },
+  {
     name: 'EXTERNAL_JWT_SECRET',
     default: '(none)',
     description: "Shared secret (HS256) of another system whose users call Parley with that system's JWT; each new user is created on first sight.",

@@ -15,17 +15,30 @@ export interface EventStream {
   readonly open: boolean;
 }
 
+export interface StreamLimits {
+  /** Bytes a client may leave unread before the stream is dropped. */
+  maxBufferedBytes: number;
+  /** How long a client may read nothing while output waits, before the stream is dropped. */
+  writeTimeoutMs: number;
+}
+
+/** A reader this far behind, or this long stalled, is not reading: a live client drains a reply in milliseconds. */
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxBufferedBytes: 1024 * 1024, writeTimeoutMs: 30_000 };
+
 export interface Heartbeats {
+  /** Every stream's limits on an unread backlog (kept here, the one object every stream gets). */
+  readonly limits: StreamLimits;
   add(stream: { beat(): void }): () => void;
   size(): number;
   stop(): void;
 }
 
 /** One timer for every open stream, rather than one per stream. */
-export function createHeartbeats(intervalMs: number, onCount: (open: number) => void = () => {}): Heartbeats {
+export function createHeartbeats(intervalMs: number, onCount: (open: number) => void = () => {}, limits = DEFAULT_STREAM_LIMITS): Heartbeats {
   const streams = new Set<{ beat(): void }>();
   let timer: NodeJS.Timeout | null = null;
   return {
+    limits,
     add(stream) {
       streams.add(stream);
       onCount(streams.size);
@@ -58,17 +71,11 @@ export function wantsEventStream(request: FastifyRequest, stream: boolean | unde
   return /\btext\/event-stream\b/i.test(request.headers.accept ?? '');
 }
 
-/**
- * Takes the response over from Fastify and sets the SSE head. The head leaves with the first
- * event, which every caller sends at once (one packet instead of two before the first token).
- */
-export function openEventStream(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats, headers: Record<string, string> = {}): EventStream {
-  const raw = reply.raw;
-  const controller = new AbortController();
-  let open = true;
+/** Takes the response over from Fastify and writes the SSE head. */
+function writeHead(request: FastifyRequest, reply: FastifyReply, headers: Record<string, string>): void {
   reply.hijack();
   // Headers set by hooks (request id, CORS) live on the Fastify reply until it sends.
-  raw.writeHead(200, {
+  reply.raw.writeHead(200, {
     ...(reply.getHeaders() as Record<string, string>),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
@@ -79,13 +86,49 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
   // Small events must not wait for more data to fill a packet (the socket is absent under inject).
   const socket = request.raw.socket as { setNoDelay?: (on: boolean) => void } | null;
   if (typeof socket?.setNoDelay === 'function') socket.setNoDelay(true);
+}
 
-  const forget = heartbeats.add({ beat: () => open && raw.write(': keep-alive\n\n') });
+/**
+ * Takes the response over from Fastify and sets the SSE head. The head leaves with the first
+ * event, which every caller sends at once (one packet instead of two before the first token).
+ */
+export function openEventStream(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats, headers: Record<string, string> = {}): EventStream {
+  const { limits } = heartbeats;
+  const raw = reply.raw;
+  const controller = new AbortController();
+  let open = true;
+  let stalled: NodeJS.Timeout | null = null;
+  writeHead(request, reply, headers);
+
   const close = () => {
     if (!open) return;
     open = false;
+    if (stalled) clearTimeout(stalled);
     forget();
   };
+  /** A client that stopped reading is treated as gone: the reply is stored as interrupted and the model call stops. */
+  const drop = (reason: string) => {
+    if (!open) return;
+    controller.abort(new Error(reason));
+    close();
+    raw.destroy();
+  };
+  // Node buffers whatever the socket cannot take, without limit: a client that never reads
+  // would hold a whole long reply (times every such client) in memory, and its socket forever.
+  const write = (text: string) => {
+    if (!open) return;
+    const flushed = raw.write(text);
+    if (raw.writableLength > limits.maxBufferedBytes) return drop('client stopped reading');
+    if (!flushed && !stalled) {
+      stalled = setTimeout(() => drop('client stopped reading'), limits.writeTimeoutMs);
+      stalled.unref();
+    }
+  };
+  raw.on('drain', () => {
+    if (stalled) clearTimeout(stalled);
+    stalled = null;
+  });
+  const forget = heartbeats.add({ beat: () => write(': keep-alive\n\n') });
   raw.on('close', () => {
     if (open) controller.abort(new Error('client left'));
     close();
@@ -93,21 +136,20 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
 
   return {
     send(event, data) {
-      if (!open) return;
-      raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
     data(data) {
-      if (!open) return;
-      raw.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+      write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
     },
     done() {
-      if (!open) return;
-      raw.write('data: [DONE]\n\n');
+      write('data: [DONE]\n\n');
     },
     end() {
       if (!open) return;
       close();
       raw.end();
+      // The last events may still wait for a client that stopped reading: its socket is not kept forever.
+      if (raw.writableNeedDrain) setTimeout(() => raw.destroy(), limits.writeTimeoutMs).unref();
     },
     get clientGone() {
       return controller.signal;
