@@ -20,16 +20,26 @@ const as = (user: RegisteredUser, method: 'GET' | 'PATCH', url: string, payload?
   t.request({ method, url, headers: bearer(user.accessToken), ...(payload ? { payload } : {}) });
 
 describe('admin routes', () => {
-  it('answer 404 to a regular user, and 401 without a token', async () => {
+  it('answer 404 to a regular user, and to callers without a token or with a bad one, like a route that does not exist', async () => {
     const user = await registerUser(t);
+    const unknown = await t.request({ method: 'GET', url: '/v1/admin/nothing-here' });
     for (const [method, url] of [
       ['GET', '/v1/admin/users'],
       ['GET', '/v1/admin/stats'],
       ['PATCH', `/v1/admin/users/${user.id}`],
     ] as const) {
-      const answer = await as(user, method, url, method === 'PATCH' ? { role: 'admin' } : undefined);
-      expect(answer.statusCode, url).toBe(404);
-      expect((await t.request({ method, url })).statusCode, url).toBe(401);
+      const payload = method === 'PATCH' ? { role: 'admin' } : undefined;
+      const answers = [
+        await as(user, method, url, payload),
+        await t.request({ method, url, ...(payload ? { payload } : {}) }),
+        await t.request({ method, url, headers: { authorization: 'Bearer not.a.token' }, ...(payload ? { payload } : {}) }),
+      ];
+      for (const answer of answers) {
+        expect(answer.statusCode, url).toBe(404);
+        expect(json(answer).code, url).toBe('not_found');
+        expect(answer.headers['www-authenticate'], url).toBeUndefined();
+        expect(Object.keys(json(answer)).sort()).toEqual(Object.keys(json(unknown)).sort());
+      }
     }
     expect(json(await as(user, 'GET', '/v1/auth/me')).role).toBe('user');
   });

@@ -1,6 +1,6 @@
 // Administration (§3 roles): users and usage across the server. To anyone but an admin these
-// routes do not exist (404), so their presence reveals nothing.
-import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+// routes do not exist (404), signed in or not, so their presence reveals nothing.
+import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import { decodeCursor, toPage } from '../../lib/pages.js';
 import { IdParams, resourceId } from '../../http/params.js';
@@ -8,7 +8,7 @@ import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
-import { principalOf } from '../auth/authenticate.js';
+import { principalOf, type Authenticate } from '../auth/authenticate.js';
 import { toUser, UserSchema } from '../users/users.schemas.js';
 import type { AdminRepo } from './admin.repo.js';
 import { ListUsersQuery, StatsSchema, UpdateUserBody, UserPage } from './admin.schemas.js';
@@ -16,20 +16,34 @@ import { ListUsersQuery, StatsSchema, UpdateUserBody, UserPage } from './admin.s
 const tags = ['admin'];
 const security = bearerSecurity;
 
-async function adminsOnly(request: FastifyRequest): Promise<void> {
-  if (principalOf(request).role !== 'admin') throw new AppError('not_found', `No route ${request.method} ${request.url.split('?', 1)[0]}`);
+const noRoute = (request: FastifyRequest) => new AppError('not_found', `No route ${request.method} ${request.url.split('?', 1)[0]}`);
+
+/**
+ * A 401 would tell an anonymous caller (or one with a stale token) that the route exists, so a
+ * missing or refused token is a 404 here too. Faults (503) still say what they are.
+ */
+function adminsOnly(authenticate: Authenticate) {
+  return async function adminsOnlyHook(request: FastifyRequest): Promise<void> {
+    try {
+      await authenticate(request);
+    } catch (error) {
+      if (error instanceof AppError && (error.code === 'unauthorized' || error.code === 'invalid_token')) throw noRoute(request);
+      throw error;
+    }
+    if (principalOf(request).role !== 'admin') throw noRoute(request);
+  };
 }
 
 export function registerAdminRoutes(
   app: App,
-  deps: { admin: AdminRepo; authenticate: onRequestHookHandler; clock: Clock },
+  deps: { admin: AdminRepo; authenticate: Authenticate; clock: Clock },
 ): void {
   const { admin, authenticate, clock } = deps;
-  const onRequest = [authenticate, adminsOnly];
+  const onRequest = adminsOnly(authenticate);
 
   app.get(
     '/v1/admin/users',
-    { onRequest, schema: { tags, security, summary: 'Every user (admins)', querystring: ListUsersQuery, response: { 200: UserPage, ...problems(401, 404, 422) } } },
+    { onRequest, schema: { tags, security, summary: 'Every user (admins)', querystring: ListUsersQuery, response: { 200: UserPage, ...problems(404, 422) } } },
     async (request) => {
       const after = decodeCursor(request.query.cursor, [isUuid]);
       const rows = await admin.listUsers(request.query.q ?? null, request.query.limit, after ? after[0]! : null);
@@ -41,7 +55,7 @@ export function registerAdminRoutes(
     '/v1/admin/users/:id',
     {
       onRequest,
-      schema: { tags, security, summary: 'Change a user\'s role or deactivate them (admins)', params: IdParams, body: UpdateUserBody, response: { 200: UserSchema, ...problems(400, 401, 404, 422) } },
+      schema: { tags, security, summary: 'Change a user\'s role or deactivate them (admins)', params: IdParams, body: UpdateUserBody, response: { 200: UserSchema, ...problems(400, 404, 422) } },
     },
     async (request) => {
       const id = resourceId(request.params.id, 'user');
@@ -54,7 +68,7 @@ export function registerAdminRoutes(
 
   app.get(
     '/v1/admin/stats',
-    { onRequest, schema: { tags, security, summary: 'Counts and token usage across the server (admins)', response: { 200: StatsSchema, ...problems(401, 404) } } },
+    { onRequest, schema: { tags, security, summary: 'Counts and token usage across the server (admins)', response: { 200: StatsSchema, ...problems(404) } } },
     async () => {
       const stats = await admin.stats();
       return { users: stats.users, chatbots: stats.chatbots, conversations: stats.conversations, messages: stats.messages, tokens: { prompt: stats.prompt, completion: stats.completion } };
