@@ -50,7 +50,7 @@ function serve(env: Record<string, string>) {
 async function waitForHealth(base: string, exited: Promise<unknown>) {
   let gone = false;
   void exited.then(() => (gone = true));
-  for (let i = 0; i < 300 && !gone; i++) {
+  for (let i = 0; i < 900 && !gone; i++) {
     try {
       if ((await fetch(`${base}/health`)).ok) return;
     } catch {
@@ -62,7 +62,7 @@ async function waitForHealth(base: string, exited: Promise<unknown>) {
 }
 
 describe('SIGTERM with a stream still running', () => {
-  it('ends the stream with message.end (interrupted), stores the reply and exits 0', { timeout: 60_000 }, async () => {
+  it('ends the stream with message.end (interrupted), stores the reply and exits 0', { timeout: 150_000 }, async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const server = serve({

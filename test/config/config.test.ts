@@ -49,8 +49,9 @@ describe('loadConfig defaults (§12)', () => {
       loginIp: { limit: 30, windowMs: 60_000 },
       registerIp: { limit: 10, windowMs: 3_600_000 },
       messagesUser: { limit: 60, windowMs: 60_000 },
+      knowledgeUser: { limit: 30, windowMs: 60_000 },
     });
-    expect(config).toMatchObject({ contextTokenBudget: 8000, maxMessageChars: 32_000, sseHeartbeatMs: 15_000 });
+    expect(config).toMatchObject({ contextTokenBudget: 8000, maxMessageChars: 32_000, sseHeartbeatMs: 15_000, sseWriteTimeoutMs: 30_000 });
   });
 
   it('treats an empty value as unset', () => {
@@ -88,6 +89,7 @@ describe('loadConfig defaults (§12)', () => {
       loginIp: null,
       registerIp: { limit: 5, windowMs: 86_400_000 },
       messagesUser: { limit: 60, windowMs: 60_000 },
+      knowledgeUser: { limit: 30, windowMs: 60_000 },
     });
     expect(loadConfig({ BODY_LIMIT: '1MiB' }).bodyLimit).toBe(1024 * 1024);
   });

@@ -2,6 +2,7 @@
 // with Idempotency-Key replays, and model failures as 502 (or a stream error once it began).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
+import { loggableError } from '../../http/hooks.js';
 import { toProblem } from '../../http/problem.js';
 import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
 import type { Jobs } from '../../jobs/jobs.js';
@@ -43,7 +44,18 @@ function sendJson(reply: FastifyReply, outcome: Outcome, replayed: boolean) {
 export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats: Heartbeats; jobs: Jobs }): TurnResponder {
   const { idempotency, heartbeats, jobs } = deps;
 
-  async function streamTurn(request: FastifyRequest, reply: FastifyReply, turn: TurnRequest, protocol: StreamProtocol, run: (o: TurnOptions) => Promise<TurnResult>) {
+  /**
+   * `settle` records the outcome for the Idempotency-Key before the stream ends: a client that
+   * retries the moment its stream closes gets the replay, not "still running".
+   */
+  async function streamTurn(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    protocol: StreamProtocol,
+    shape: TurnRequest['shape'],
+    run: (o: TurnOptions) => Promise<TurnResult>,
+    settle: (outcome: Outcome | null) => Promise<void>,
+  ): Promise<void> {
     let stream: EventStream | null = null;
     const gone = new AbortController();
     try {
@@ -60,30 +72,31 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
           },
         },
       });
-      const outcome = outcomeOf(request, result, turn.shape);
+      const outcome = outcomeOf(request, result, shape);
       const open = stream as EventStream | null;
       if (open) {
         if (result.failure) protocol.error(open, { code: 'llm_unavailable', message: String(outcome.body.detail) });
         else protocol.end(open, result);
-        open.end();
       }
-      return outcome;
+      await settle(outcome);
+      open?.end();
     } catch (error) {
       const open = stream as EventStream | null;
       if (!open) {
         // Taken over but never opened: nobody else can answer now, so close the response.
         if (reply.sent || reply.raw.headersSent) {
+          await settle(null);
           reply.raw.destroy();
-          return null;
+          return;
         }
         // Before the stream began, a failure is an ordinary HTTP error.
         throw error;
       }
       const { problem, unexpected } = toProblem(error, request.id);
-      if (unexpected) request.log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'chat turn failed after streaming began');
+      if (unexpected) request.log.error({ error: loggableError(error) }, 'chat turn failed after streaming began');
       protocol.error(open, { code: String(problem.body.code), message: String(problem.body.detail) });
+      await settle(null);
       open.end();
-      return null;
     }
   }
 
@@ -105,19 +118,22 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
         return stream.end();
       }
     }
-    let outcome: Outcome | null;
+    // Once streaming, a failure to record the key cannot change the answer: the stream still ends.
+    const settle = async (outcome: Outcome | null) => {
+      if (!key) return;
+      if (outcome) await idempotency.complete(ownerId, key, outcome.status, outcome.body);
+      else await idempotency.abandon(ownerId, key);
+    };
     try {
-      outcome = turn.streaming ? await streamTurn(request, reply, turn, protocol, run) : outcomeOf(request, await run({}), turn.shape);
+      if (turn.streaming) return await streamTurn(request, reply, protocol, turn.shape, run, (outcome) => settle(outcome).catch(() => {}));
+      const outcome = outcomeOf(request, await run({}), turn.shape);
+      await settle(outcome);
+      return sendJson(reply, outcome, false);
     } catch (error) {
       // Refused (not found, busy, invalid, limited) or broken: no answer to replay, so the key is free again.
       if (key) await idempotency.abandon(ownerId, key).catch(() => {});
       throw error;
     }
-    if (key) {
-      if (outcome) await idempotency.complete(ownerId, key, outcome.status, outcome.body);
-      else await idempotency.abandon(ownerId, key);
-    }
-    if (!turn.streaming && outcome) return sendJson(reply, outcome, false);
   }
 
   return {
