@@ -14,6 +14,7 @@ import { registerConversationRoutes } from './features/conversations/conversatio
 import { registerHealthRoutes } from './features/health/health.routes.js';
 import { registerKnowledgeRoutes } from './features/knowledge/knowledge.routes.js';
 import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
+import { clientErrorHandler } from './http/client-errors.js';
 import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
 import { registerOpenApi } from './http/openapi.js';
 import type { App } from './http/types.js';
@@ -53,6 +54,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     requestIdHeader: false,
     return503OnClosing: true,
     frameworkErrors: frameworkError,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());

@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'unsupported_grant_type'
   | 'unsupported_media_type'
   | 'payload_too_large'
+  | 'headers_too_large'
+  | 'request_timeout'
   | 'rate_limited'
   | 'database_unavailable'
   | 'service_unavailable'

@@ -1,0 +1,98 @@
+// §2: every error is problem+json with an x-request-id, including the ones Node raises before
+// the request reaches the app (oversized headers, a broken Content-Length). Sent as raw bytes:
+// an HTTP client would refuse to send them.
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { listen } from '../helpers/chat.js';
+
+let t: TestApp;
+let base: URL;
+beforeAll(async () => {
+  t = await createTestApp();
+  base = new URL(await listen(t));
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Writes each chunk (after `gapMs`), then reads until the server closes; `null` if it never answers within `boundMs`. */
+function rawExchange(port: number, chunks: string[], options: { gapMs?: number; boundMs?: number } = {}): Promise<RawAnswer | null> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    let timer: NodeJS.Timeout | undefined;
+    const bound = setTimeout(() => finish(), options.boundMs ?? 10_000);
+    const finish = () => {
+      clearTimeout(bound);
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(received ? parseAnswer(received) : null);
+    };
+    socket.setEncoding('latin1');
+    socket.on('data', (data: string) => (received += data));
+    socket.on('close', finish);
+    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' || error.code === 'EPIPE' ? finish() : reject(error)));
+    const queue = [...chunks];
+    const next = () => {
+      if (queue.length === 0 || socket.destroyed) return;
+      socket.write(queue.shift()!);
+      timer = setTimeout(next, options.gapMs ?? 0);
+    };
+    socket.on('connect', next);
+  });
+}
+
+function parseAnswer(text: string): RawAnswer {
+  const split = text.indexOf('\r\n\r\n');
+  const [statusLine, ...lines] = text.slice(0, split).split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status: Number(statusLine!.split(' ')[1]), headers, body: text.slice(split + 4) };
+}
+
+function expectProblemAnswer(answer: RawAnswer | null, status: number, code: string): void {
+  expect(answer, 'the server answered').not.toBeNull();
+  expect(answer!.status).toBe(status);
+  expect(answer!.headers['content-type']).toBe('application/problem+json');
+  expect(answer!.headers.connection).toBe('close');
+  const requestId = answer!.headers['x-request-id'];
+  expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+  const body = JSON.parse(answer!.body);
+  expect(body).toEqual({ type: `urn:parley:problem:${code}`, title: expect.any(String), status, detail: expect.any(String), code, request_id: requestId });
+}
+
+async function stillServing(): Promise<void> {
+  const response = await fetch(new URL('/health', base));
+  expect(response.status).toBe(200);
+}
+
+describe('errors Node raises before the app', () => {
+  it('a URL of 100,000 characters is a 431 problem', async () => {
+    const answer = await rawExchange(Number(base.port), [`GET /health?q=${'a'.repeat(100_000)} HTTP/1.1\r\nhost: x\r\n\r\n`]);
+    expectProblemAnswer(answer, 431, 'headers_too_large');
+    await stillServing();
+  });
+
+  it('a Content-Length that is not a number is a 400 problem', async () => {
+    const answer = await rawExchange(Number(base.port), ['POST /v1/auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: abc\r\n\r\n{}']);
+    expectProblemAnswer(answer, 400, 'bad_request');
+    await stillServing();
+  });
+
+  it('Transfer-Encoding together with Content-Length is a 400 problem', async () => {
+    const request = 'POST /v1/auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\ncontent-length: 6\r\n\r\n2\r\n{}\r\n0\r\n\r\n';
+    const answer = await rawExchange(Number(base.port), [request]);
+    expectProblemAnswer(answer, 400, 'bad_request');
+    await stillServing();
+  });
+});
