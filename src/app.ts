@@ -49,6 +49,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // Our own onResponse hook writes one line per request (src/http/hooks.ts).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: config.bodyLimit,
+    // Bounds receiving a request (a body trickled in a byte at a time), never the answer: event
+    // streams outlast it. Node answers a late request through clientErrorHandler (408).
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      // Node looks for late requests only this often (30 s by default), so a slow client could hold on twice as long.
+      connectionsCheckingInterval: Math.max(100, Math.round(config.requestTimeoutMs / 10)),
+    },
     trustProxy: config.trustProxy,
     genReqId: requestIdFor,
     requestIdHeader: false,

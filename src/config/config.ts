@@ -37,6 +37,7 @@ export interface Config {
   authLocal: boolean;
   authCacheMs: number;
   bodyLimit: number;
+  requestTimeoutMs: number;
   corsOrigins: string[];
   trustProxy: boolean;
   logLevel: LogLevel;
@@ -112,6 +113,7 @@ export function loadConfig(env: Env): Config {
     authLocal: read('AUTH_LOCAL', parseBoolean, true),
     authCacheMs: read('AUTH_CACHE_MS', (raw) => parseInteger(raw, 0, 60_000), 2000),
     bodyLimit: read('BODY_LIMIT', parseSize, 1024 * 1024),
+    requestTimeoutMs: read('REQUEST_TIMEOUT_MS', (raw) => parseInteger(raw, 1000, 600_000), 30_000),
     corsOrigins: read('CORS_ORIGINS', parseList, [] as string[]),
     trustProxy: read('TRUST_PROXY', parseBoolean, false),
     logLevel: read('LOG_LEVEL', (raw) => parseEnum(raw, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'),

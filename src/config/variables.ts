@@ -53,6 +53,11 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   },
   { name: 'BODY_LIMIT', default: '1MiB', description: 'Largest request body accepted; larger answers 413.' },
   {
+    name: 'REQUEST_TIMEOUT_MS',
+    default: '30000',
+    description: 'Time allowed to receive a whole request, headers and body; a slower client gets 408. Answers, event streams included, are not bounded by it.',
+  },
+  {
     name: 'CORS_ORIGINS',
     aliases: ['ALLOWED_ORIGINS'],
     default: '(none)',

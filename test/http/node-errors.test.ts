@@ -1,10 +1,12 @@
 // §2: every error is problem+json with an x-request-id, including the ones Node raises before
-// the request reaches the app (oversized headers, a broken Content-Length). Sent as raw bytes:
-// an HTTP client would refuse to send them.
+// the request reaches the app (oversized headers, a broken Content-Length, a request that takes
+// too long to arrive). Sent as raw bytes: an HTTP client would refuse to send them.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { listen } from '../helpers/chat.js';
+import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
+import { bearer } from '../helpers/factories.js';
+import { chattingUser, fakeLlmEnv, listen, parseSse } from '../helpers/chat.js';
 
 let t: TestApp;
 let base: URL;
@@ -60,13 +62,13 @@ function parseAnswer(text: string): RawAnswer {
   return { status: Number(statusLine!.split(' ')[1]), headers, body: text.slice(split + 4) };
 }
 
-function expectProblemAnswer(answer: RawAnswer | null, status: number, code: string): void {
+function expectProblemAnswer(answer: RawAnswer | null, status: number, code: string, givenId?: string): void {
   expect(answer, 'the server answered').not.toBeNull();
   expect(answer!.status).toBe(status);
   expect(answer!.headers['content-type']).toBe('application/problem+json');
   expect(answer!.headers.connection).toBe('close');
   const requestId = answer!.headers['x-request-id'];
-  expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+  expect(requestId).toMatch(givenId ?? /^[0-9a-f-]{36}$/);
   const body = JSON.parse(answer!.body);
   expect(body).toEqual({ type: `urn:parley:problem:${code}`, title: expect.any(String), status, detail: expect.any(String), code, request_id: requestId });
 }
@@ -94,5 +96,44 @@ describe('errors Node raises before the app', () => {
     const answer = await rawExchange(Number(base.port), [request]);
     expectProblemAnswer(answer, 400, 'bad_request');
     await stillServing();
+  });
+});
+
+describe('REQUEST_TIMEOUT_MS', () => {
+  let slow: TestApp;
+  let fake: FakeLlm;
+  let slowBase: URL;
+  beforeAll(async () => {
+    fake = await startFakeLlm({ reply: () => 'one two three four five six seven eight', chunkDelayMs: 400 });
+    slow = await createTestApp(fakeLlmEnv(fake.url, { REQUEST_TIMEOUT_MS: '1000' }));
+    slowBase = new URL(await listen(slow));
+  });
+  afterAll(async () => {
+    await slow?.close();
+    await fake?.close();
+  });
+
+  it('answers 408 to a body trickled in a byte at a time, and keeps serving others', async () => {
+    const body = JSON.stringify({ username: 'trickle', password: 'a long enough password' });
+    const head = `POST /v1/auth/login HTTP/1.1\r\nhost: x\r\nx-request-id: trickle-1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`;
+    // The whole body would take 300 ms a byte, over 15 s; the bound only catches a server that never gives up.
+    const answer = await rawExchange(Number(slowBase.port), [head, ...body.split('')], { gapMs: 300, boundMs: 8000 });
+    expectProblemAnswer(answer, 408, 'request_timeout', 'trickle-1');
+    expect((await fetch(new URL('/health', slowBase))).status).toBe(200);
+  });
+
+  it('does not cut an event stream that lasts longer than the timeout', async () => {
+    const { user, conversation } = await chattingUser(slow);
+    const started = Date.now();
+    const response = await fetch(new URL(`/v1/conversations/${conversation.id}/messages`, slowBase), {
+      method: 'POST',
+      headers: { ...bearer(user.accessToken), 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'Count to eight', stream: true }),
+    });
+    const events = parseSse(await response.text());
+    // Premise of the test, not a speed check: the stream outlived REQUEST_TIMEOUT_MS.
+    expect(Date.now() - started).toBeGreaterThan(1500);
+    expect(events.at(-1)?.event).toBe('message.end');
+    expect(events.filter((event) => event.event === 'message.delta').length).toBeGreaterThan(1);
   });
 });
