@@ -5,8 +5,9 @@ import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
 import { createScoped } from './db/scope.js';
 import { createAdminRepo } from './features/admin/admin.repo.js';
+import { createAdminService } from './features/admin/admin.service.js';
 import { createAuthService } from './features/auth/auth.service.js';
-import { createAuthenticate, withNamedAdmins, type Authenticate } from './features/auth/authenticate.js';
+import { createAuthenticate, namedAdmins, withNamedAdmins, type Authenticate, type NamedAdmins } from './features/auth/authenticate.js';
 import { createExternalIdentities } from './features/auth/external-identity.js';
 import { createPasswordHasher } from './features/auth/passwords.js';
 import { createSessionGuard } from './features/auth/session-guard.js';
@@ -86,7 +87,7 @@ function replyMetrics(metrics: Metrics): AfterTurn {
   };
 }
 
-function composeAuth(deps: ComposeDeps, limiter: RateLimiter) {
+function composeAuth(deps: ComposeDeps, limiter: RateLimiter, admins: NamedAdmins) {
   const { config, database, clock, metrics, log } = deps;
   const scoped = createScoped(database.app);
   const users = createUsersRepo(scoped);
@@ -101,11 +102,12 @@ function composeAuth(deps: ComposeDeps, limiter: RateLimiter) {
     guard,
     limiter,
     clock,
+    admins,
     settings: { refreshTokenTtlMs: config.refreshTokenTtlMs, refreshReuseGraceMs: config.refreshReuseGraceMs, limits: config.rateLimits },
   });
   const external = createExternalIdentities({ issuers: config.externalIssuers, users, clock, cacheMs: config.authCacheMs, log });
   // Parley's own access tokens are what no other strategy claims.
-  const own = withNamedAdmins({ claims: () => true, authenticate: (token) => guard.authenticate(token) }, config.adminUsernames);
+  const own = withNamedAdmins({ claims: () => true, authenticate: (token) => guard.authenticate(token) }, admins);
   const authenticate: Authenticate = createAuthenticate([external], own);
   return { auth, authenticate };
 }
@@ -166,10 +168,11 @@ export async function composeServices(deps: ComposeDeps) {
   const { config, database, log } = deps;
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
   const jobs = createJobs(log);
-  const { auth, authenticate } = composeAuth(deps, limiter);
+  const admins = namedAdmins(config.adminUsernames);
+  const { auth, authenticate } = composeAuth(deps, limiter, admins);
   const chunker = createChunker();
   const chat = composeChat(deps, limiter, jobs, chunker);
-  const admin = createAdminRepo(createScoped(database.app));
+  const admin = createAdminService(createAdminRepo(createScoped(database.app)), admins);
   return {
     auth,
     authenticate,

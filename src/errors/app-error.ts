@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'slug_taken'
   | 'conversation_busy'
   | 'nothing_to_regenerate'
+  | 'role_fixed_by_config'
   | 'idempotency_key_reused'
   | 'idempotency_key_in_use'
   | 'llm_unavailable'

@@ -15,6 +15,7 @@ const STATUS: Record<ErrorCode, number> = {
   slug_taken: 409,
   conversation_busy: 409,
   nothing_to_regenerate: 409,
+  role_fixed_by_config: 409,
   idempotency_key_reused: 422,
   idempotency_key_in_use: 409,
   llm_unavailable: 502,

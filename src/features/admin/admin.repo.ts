@@ -5,6 +5,7 @@ import { users, type UserRow } from '../../db/schema.js';
 export interface AdminRepo {
   /** Oldest first; `after` is the id of the last user seen (ids are time-ordered). */
   listUsers(search: string | null, limit: number, after: string | null): Promise<UserRow[]>;
+  findUser(id: string): Promise<UserRow | undefined>;
   updateUser(id: string, changes: { role?: 'user' | 'admin'; isActive?: boolean }, now: Date): Promise<UserRow | undefined>;
   stats(): Promise<{ users: number; chatbots: number; conversations: number; messages: number; prompt: number; completion: number }>;
 }
@@ -29,6 +30,10 @@ export function createAdminRepo(scoped: Scoped): AdminRepo {
           .orderBy(asc(users.id))
           .limit(limit + 1),
       );
+    },
+    async findUser(id) {
+      const [row] = await scoped.system('admin', ({ db }) => db.select().from(users).where(eq(users.id, id)));
+      return row;
     },
     async updateUser(id, changes, now) {
       const [row] = await scoped.system('admin', ({ db }) =>

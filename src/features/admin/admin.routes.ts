@@ -9,8 +9,8 @@ import type { App } from '../../http/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { principalOf, type Authenticate } from '../auth/authenticate.js';
-import { toUser, UserSchema } from '../users/users.schemas.js';
-import type { AdminRepo } from './admin.repo.js';
+import { UserSchema } from '../users/users.schemas.js';
+import type { AdminService } from './admin.service.js';
 import { ListUsersQuery, StatsSchema, UpdateUserBody, UserPage } from './admin.schemas.js';
 
 const tags = ['admin'];
@@ -36,7 +36,7 @@ function adminsOnly(authenticate: Authenticate) {
 
 export function registerAdminRoutes(
   app: App,
-  deps: { admin: AdminRepo; authenticate: Authenticate; clock: Clock },
+  deps: { admin: AdminService; authenticate: Authenticate; clock: Clock },
 ): void {
   const { admin, authenticate, clock } = deps;
   const onRequest = adminsOnly(authenticate);
@@ -47,7 +47,7 @@ export function registerAdminRoutes(
     async (request) => {
       const after = decodeCursor(request.query.cursor, [isUuid]);
       const rows = await admin.listUsers(request.query.q ?? null, request.query.limit, after ? after[0]! : null);
-      return toPage(rows, request.query.limit, toUser, (row) => [row.id]);
+      return toPage(rows, request.query.limit, admin.shown, (row) => [row.id]);
     },
   );
 
@@ -55,14 +55,12 @@ export function registerAdminRoutes(
     '/v1/admin/users/:id',
     {
       onRequest,
-      schema: { tags, security, summary: 'Change a user\'s role or deactivate them (admins)', params: IdParams, body: UpdateUserBody, response: { 200: UserSchema, ...problems(400, 404, 422) } },
+      schema: { tags, security, summary: 'Change a user\'s role or deactivate them (admins)', params: IdParams, body: UpdateUserBody, response: { 200: UserSchema, ...problems(400, 404, 409, 422) } },
     },
     async (request) => {
       const id = resourceId(request.params.id, 'user');
       const { role, is_active } = request.body;
-      const row = await admin.updateUser(id, { role, isActive: is_active }, clock.now());
-      if (!row) throw new AppError('not_found', 'No user with this id');
-      return toUser(row);
+      return admin.updateUser(id, { role, isActive: is_active }, clock.now());
     },
   );
 

@@ -8,6 +8,7 @@ import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { UsersRepo } from '../users/users.repo.js';
 import { nextFreeUsername, usernameBase } from '../users/usernames.js';
 import { toUser, type User } from '../users/users.schemas.js';
+import type { NamedAdmins } from './authenticate.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Principal } from './principal.js';
 import type { SessionGuard } from './session-guard.js';
@@ -41,6 +42,8 @@ export interface AuthServiceDeps {
   guard: SessionGuard;
   limiter: RateLimiter;
   clock: Clock;
+  /** Answers show the role requests act with, ADMIN_USERNAMES included. */
+  admins: NamedAdmins;
   settings: {
     refreshTokenTtlMs: number;
     refreshReuseGraceMs: number;
@@ -72,7 +75,7 @@ const invalidRefresh = (detail = 'The refresh token is not valid') =>
   new AppError('invalid_token', detail, { extra: { error: 'invalid_grant' } });
 
 export function createAuthService(deps: AuthServiceDeps) {
-  const { users, sessions, passwords, tokens, guard, limiter, clock, settings } = deps;
+  const { users, sessions, passwords, tokens, guard, limiter, clock, admins, settings } = deps;
   const policies = {
     loginAccount: { name: 'login_account', rule: settings.limits.loginAccount },
     loginIp: { name: 'login_ip', rule: settings.limits.loginIp },
@@ -84,7 +87,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     const refresh = newRefreshToken();
     await repo.addRefreshToken(sessionId, refresh.hash, now, new Date(now.getTime() + settings.refreshTokenTtlMs));
     const access = await tokens.sign({ userId: user.id, sessionId });
-    return { access_token: access.token, token_type: 'bearer', expires_in: access.expiresIn, refresh_token: refresh.token, user: toUser(user) };
+    return { access_token: access.token, token_type: 'bearer', expires_in: access.expiresIn, refresh_token: refresh.token, user: { ...toUser(user), role: admins.roleOf(user) } };
   }
 
   async function startSession(user: UserRow, repo: SessionsRepo = sessions): Promise<TokenAnswer> {

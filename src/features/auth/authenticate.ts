@@ -3,7 +3,7 @@
 // strategy that recognises its tokens cheaply; the first that claims a token decides it.
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
-import type { Principal } from './principal.js';
+import type { Principal, Role } from './principal.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -45,15 +45,29 @@ export function createAuthenticate(strategies: readonly CredentialStrategy[], fa
   };
 }
 
-/** ADMIN_USERNAMES names local accounts only: an external token cannot claim an admin's name. */
-export function withNamedAdmins(strategy: CredentialStrategy, adminUsernames: readonly string[]): CredentialStrategy {
-  const admins = new Set(adminUsernames.map((name) => name.toLowerCase()));
-  if (admins.size === 0) return strategy;
+/**
+ * ADMIN_USERNAMES: local accounts that are admins whatever their stored role. The one place that
+ * decides it, for the requests they make and for every answer that shows their role. Local
+ * accounts only: an external token cannot claim an admin's name.
+ */
+export interface NamedAdmins {
+  includes(user: { username: string; issuer: string | null }): boolean;
+  roleOf(user: { username: string; issuer: string | null; role: Role }): Role;
+}
+
+export function namedAdmins(adminUsernames: readonly string[]): NamedAdmins {
+  const names = new Set(adminUsernames.map((name) => name.toLowerCase()));
+  const includes = (user: { username: string; issuer: string | null }) => user.issuer === null && names.has(user.username.toLowerCase());
+  return { includes, roleOf: (user) => (includes(user) ? 'admin' : user.role) };
+}
+
+/** For Parley's own tokens, which are local accounts' (external users come through their issuer's strategy). */
+export function withNamedAdmins(strategy: CredentialStrategy, admins: NamedAdmins): CredentialStrategy {
   return {
     claims: strategy.claims,
     async authenticate(token) {
       const principal = await strategy.authenticate(token);
-      return admins.has(principal.username.toLowerCase()) ? { ...principal, role: 'admin' } : principal;
+      return { ...principal, role: admins.roleOf({ ...principal, issuer: null }) };
     },
   };
 }

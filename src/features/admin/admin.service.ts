@@ -1,0 +1,29 @@
+// What admins see and change about users, with roles as requests act with them: ADMIN_USERNAMES
+// outranks the stored role, so a change it would override is refused rather than silently kept.
+import type { UserRow } from '../../db/schema.js';
+import { AppError } from '../../errors/app-error.js';
+import type { NamedAdmins } from '../auth/authenticate.js';
+import { toUser, type User } from '../users/users.schemas.js';
+import type { AdminRepo } from './admin.repo.js';
+
+export function createAdminService(repo: AdminRepo, admins: NamedAdmins) {
+  const shown = (row: UserRow): User => ({ ...toUser(row), role: admins.roleOf(row) });
+  const noUser = () => new AppError('not_found', 'No user with this id');
+
+  async function updateUser(id: string, changes: { role?: 'user' | 'admin'; isActive?: boolean }, now: Date): Promise<User> {
+    if (changes.role === 'user') {
+      const row = await repo.findUser(id);
+      if (!row) throw noUser();
+      if (admins.includes(row)) {
+        throw new AppError('role_fixed_by_config', `${row.username} is an admin through ADMIN_USERNAMES; take them off that list to change their role`);
+      }
+    }
+    const row = await repo.updateUser(id, changes, now);
+    if (!row) throw noUser();
+    return shown(row);
+  }
+
+  return { listUsers: repo.listUsers, stats: repo.stats, updateUser, shown };
+}
+
+export type AdminService = ReturnType<typeof createAdminService>;
