@@ -119,6 +119,10 @@ describe('REQUEST_TIMEOUT_MS', () => {
     // The whole body would take 300 ms a byte, over 15 s; the bound only catches a server that never gives up.
     const answer = await rawExchange(Number(slowBase.port), [head, ...body.split('')], { gapMs: 300, boundMs: 8000 });
     expectProblemAnswer(answer, 408, 'request_timeout', 'trickle-1');
+    // Logged under the caller's request id; the login that never got its body is not reported as a fault of ours.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(slow.logs.some((line) => line.includes('"client error"') && line.includes('"request_id":"trickle-1"'))).toBe(true);
+    expect(slow.logs.filter((line) => /"level":(50|60)/.test(line))).toEqual([]);
     expect((await fetch(new URL('/health', slowBase))).status).toBe(200);
   });
 
