@@ -13,7 +13,8 @@ import * as schema from './schema.js';
  * #1154, #1208, #1130; fixes not yet released). The transaction's next query (its ROLLBACK at
  * least) still goes to that connection: its write, flushed on the next tick, finds no socket
  * and throws where nothing can catch it, which killed the process; a flush cancelled by the
- * cut is never re-armed, so later queries on the connection wait forever; and the pool parks
+ * cut is never re-armed, so later queries on the connection wait forever; a query queued after
+ * a reset's error event and before its close was never failed; and the pool parks
  * the dead connection as "full", where it is never reconnected, until every request waits.
  * These guards fail such queries with CONNECTION_CLOSED (a 503) and leave the connection to
  * be reconnected.
@@ -28,6 +29,12 @@ const DRIVER_GUARDS: Array<[string, string]> = [
     "  function nextWrite(fn) {\n    if (!socket) {\n      chunk = nextWriteTimer = null\n      error(Errors.connection('CONNECTION_CLOSED', options))\n      return true\n    }\n",
   ],
   ['    clearImmediate(nextWriteTimer)\n', '    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n'],
+  // A reset (hadError) only errored what was in flight when the socket's error event came; a
+  // query queued between that event and the close (a transaction's ROLLBACK) waited forever.
+  [
+    "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
+    "    ;(query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n    query = null\n",
+  ],
 ];
 
 let driver: typeof postgres | undefined;

@@ -164,7 +164,7 @@ describe.runIf(url)('PostgreSQL connections cut under load', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('stays up while its connections are cut under load and serves again after', { timeout: 120_000 }, async () => {
+  it('keeps serving while its connections are cut under load: 503 during the cuts, success after them', { timeout: 120_000 }, async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const databaseUrl = new URL(url!);
@@ -205,17 +205,11 @@ describe.runIf(url)('PostgreSQL connections cut under load', () => {
     await Promise.all([resets, ...loops]);
 
     expect(running.exit(), running.output().slice(-3000)).toBeNull();
-    // What this test holds today: the process stays up (it died in 4 of 4 runs before the driver
-    // guards) and serves again by itself. What it does not hold yet, and only reports: while
-    // connections are cut, some requests get no answer or a 500 (a query sent in the same tick its
-    // connection is cut, porsager/postgres#1130), and a conversation created during the cuts was
-    // once answered 404 on its next message. Those are the next step of the hardening issue.
+    // Every answer is a success or 503 database_unavailable: none hangs, none is a 500 or blames the client.
+    const wrong = answers.filter((answer) => !ok(answer) && !unavailable(answer));
+    expect(wrong, running.output().slice(-3000)).toEqual([]);
     const tally = (test: (answer: Answer) => boolean) => answers.filter(test).length;
-    const others = answers.filter((answer) => !ok(answer) && !unavailable(answer));
-    console.log(
-      `connection resets: ${answers.length} answers, ${tally(ok)} ok, ${tally(unavailable)} 503, ${tally((a) => a.status === 'hang')} ` +
-        `without an answer within ${HANG_MS} ms, others: ${JSON.stringify(others.map((a) => `${a.what} ${a.status} ${a.code ?? ''}`))}`,
-    );
+    console.log(`connection resets: ${answers.length} answers, ${tally(ok)} ok, ${tally(unavailable)} 503`);
     expect(answers.length).toBeGreaterThan(LOOPS);
 
     // Back to normal by itself: every user's next round of requests succeeds.
