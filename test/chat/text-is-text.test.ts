@@ -158,6 +158,23 @@ describe('NUL is refused where a client sends it and taken out of model replies'
     expect(after).toEqual(before);
   });
 
+  it('a lone surrogate is refused (422), not answered as sent and stored as U+FFFD', async () => {
+    const before = await t.count('messages');
+    const response = await t.request({
+      method: 'POST',
+      url: `/v1/conversations/${conversationId}/messages`,
+      headers: { ...bearer(user.accessToken), 'content-type': 'application/json' },
+      payload: '{"content":"x\\ud800y"}',
+    });
+    expect(response.statusCode, response.body).toBe(422);
+    expect(json(response).errors[0]).toMatchObject({ path: 'body.content', message: expect.stringMatching(/surrogate/) });
+    expect(await t.count('messages')).toBe(before);
+    // A well-formed pair is text like any other.
+    const pair = await sendMessage(t, user, conversationId, { content: 'x\ud83d\ude00y' });
+    expect(pair.statusCode, pair.body).toBe(201);
+    expect(json(pair).user_message.content).toBe('x😀y');
+  });
+
   it('a NUL in a query string is refused too (an admin searching users)', async () => {
     const admin = await registerUser(t);
     await t.database.sql.query(`UPDATE users SET role = 'admin' WHERE id = $1`, [admin.id]);
