@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { bearer, createTestAppWithClock, manualClock, registerUser } from '../helpers/factories.js';
+import { bearer, manualClock, registerUser } from '../helpers/factories.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -43,7 +43,7 @@ describe('POST /v1/auth/refresh', () => {
     const clock = manualClock();
     let strict: TestApp;
     beforeAll(async () => {
-      strict = await createTestAppWithClock(clock, { REFRESH_REUSE_GRACE: '0' });
+      strict = await createTestApp({ REFRESH_REUSE_GRACE: '0' }, { clock });
     });
     afterAll(async () => {
       await strict.close();
@@ -171,7 +171,7 @@ describe('POST /v1/auth/refresh', () => {
     const clock = manualClock();
     let brief: TestApp;
     beforeAll(async () => {
-      brief = await createTestAppWithClock(clock, { REFRESH_TOKEN_TTL: '1s' });
+      brief = await createTestApp({ REFRESH_TOKEN_TTL: '1s' }, { clock });
     });
     afterAll(async () => {
       await brief.close();

@@ -8,6 +8,7 @@ import { openDatabase, usePglite, type Database } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { prepareAppRole } from '../../src/db/row-security.js';
 import type { App } from '../../src/http/types.js';
+import type { Clock } from '../../src/lib/clock.js';
 
 export interface TestApp {
   app: App;
@@ -73,10 +74,11 @@ export async function createTestDatabase(): Promise<{ database: Database; drop()
 }
 
 /**
+ * `clock`: the time the app reads (tests move it instead of waiting).
  * `sharedWith`: a second instance on the same database (as several instances behind a load
  * balancer); close it first. `database`: an app on a database the test owns (and drops).
  */
-export async function createTestApp(env: Env = {}, options: { sharedWith?: TestApp; database?: Database } = {}): Promise<TestApp> {
+export async function createTestApp(env: Env = {}, options: { sharedWith?: TestApp; database?: Database; clock?: Clock } = {}): Promise<TestApp> {
   const given = options.database ?? options.sharedWith?.database;
   const { database, drop } = given ? { database: given, drop: async () => {} } : await createTestDatabase();
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...RELAXED_LIMITS, ...env });
@@ -88,7 +90,7 @@ export async function createTestApp(env: Env = {}, options: { sharedWith?: TestA
       done();
     },
   });
-  const app = await buildApp({ config: resolved, database, logStream });
+  const app = await buildApp({ config: resolved, database, logStream, clock: options.clock });
   return {
     app,
     database,

@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { buildApp } from '../../src/app.js';
-import { loadConfig, type Env } from '../../src/config/config.js';
 import type { Clock } from '../../src/lib/clock.js';
-import { createTestDatabase, type TestApp } from './app.js';
+import type { TestApp } from './app.js';
 
 export interface RegisteredUser {
   id: string;
@@ -64,32 +61,3 @@ export function manualClock(start = new Date()): ManualClock {
   };
 }
 
-/** Like createTestApp (on a fresh database of its own), but the app reads the time from `clock`. */
-export async function createTestAppWithClock(clock: Clock, env: Env = {}): Promise<TestApp> {
-  const { database, drop } = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...env });
-  const resolved = { ...config, jwtSecret: config.jwtSecret ?? randomBytes(48).toString('base64url') };
-  const logs: string[] = [];
-  const logStream = new Writable({
-    write(chunk, _encoding, done) {
-      logs.push(String(chunk));
-      done();
-    },
-  });
-  const app = await buildApp({ config: resolved, database, logStream, clock });
-  return {
-    app,
-    database,
-    config: resolved,
-    logs,
-    request: (options) => app.inject(options),
-    async count(table) {
-      const rows = await database.sql.query<{ n: number | string }>(`SELECT count(*) AS n FROM ${table}`);
-      return Number(rows[0]?.n ?? 0);
-    },
-    async close() {
-      await app.close();
-      await drop();
-    },
-  };
-}
