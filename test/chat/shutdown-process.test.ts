@@ -3,13 +3,13 @@
 // and the process closes its database and exits 0.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { parseSse } from '../helpers/chat.js';
+import { freePort } from '../helpers/ports.js';
 
 const BIN = join(fileURLToPath(new URL('../../', import.meta.url)), 'bin', 'parley.js');
 
@@ -23,13 +23,6 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function serve(env: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'parley-shutdown-'));

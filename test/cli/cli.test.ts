@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports.js';
 
 // The real CLI, as `npx parley` runs it (dist/ is built by test/global-setup.ts).
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -72,14 +73,6 @@ async function run(args: string[], env: Record<string, string> = {}, timeoutMs =
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -6,13 +6,13 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { freePort } from '../helpers/ports.js';
 
 const url = process.env.TEST_DATABASE_URL;
 const BIN = join(fileURLToPath(new URL('../../', import.meta.url)), 'bin', 'parley.js');
@@ -23,13 +23,6 @@ const RESET_EVERY_MS = 300;
 /** Far longer than any answer should take, even on a loaded machine: a request past it hangs. */
 const HANG_MS = 15_000;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function serve(env: Record<string, string>, dir: string) {
   const child = spawn(process.execPath, [BIN, 'serve'], {

@@ -5,13 +5,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { freePort } from '../helpers/ports.js';
 
 const SUPERUSER_URL = process.env.TEST_DATABASE_URL;
 const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
@@ -43,13 +43,6 @@ function serve(env: Record<string, string>): Started {
   return { child, output: () => ({ stdout, stderr }), exited };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
