@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Access } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
@@ -45,10 +46,13 @@ export function knowledgeSearchSql(at: { chatbotId: string; userId: string; quer
 
 /**
  * In batches: one statement for a large document's thousand chunks holds the event loop for
- * hundreds of milliseconds (building it, and all of PGlite's work, is on this thread).
+ * hundreds of milliseconds (building it, and all of PGlite's work, is on this thread). PGlite
+ * answers within microtasks, so the batches would still run back to back without ever letting
+ * another request in: each waits for the next turn of the event loop.
  */
 async function insertChunks(tx: Access['db'], documentId: string, chatbotId: string, userId: string, chunks: NewChunk[], ids: () => string) {
   for (let from = 0; from < chunks.length; from += INSERT_BATCH) {
+    if (from > 0) await nextTurn();
     const batch = chunks.slice(from, from + INSERT_BATCH);
     await tx.insert(knowledgeChunks).values(
       batch.map((chunk, i) => ({ id: ids(), documentId, chatbotId, userId, position: from + i, content: chunk.content, tokens: chunk.tokens, search: chunk.search })),

@@ -1,0 +1,99 @@
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { listen } from '../helpers/chat.js';
+import { registerUser, type RegisteredUser } from '../helpers/factories.js';
+
+// Issue 10, point 2: one large upload froze every tenant's requests for up to 20 s (chunking
+// and storing ran on the thread that answers everyone). While the largest documents the
+// service accepts are processed, other requests keep being answered.
+
+/**
+ * Far above what a free event loop shows (about 20 ms here, on a quiet machine), far below the
+ * seconds the freeze lasted, so a busy test machine does not decide it. The 100 ms target is
+ * measured by the benchmark (bench/, uploads phase).
+ */
+const STALL_BOUND_MS = 500;
+
+const CJK = '的一是不了人我在有他这为之大来以个中上们到说国和地也子时道出而要于就下得可你年生';
+function cycled(alphabet: string, chars: number): string {
+  const letters = [...alphabet];
+  let text = '';
+  for (let i = 0; text.length < chars; i++) text += letters[(i * 7) % letters.length];
+  return text.slice(0, chars);
+}
+
+/** Each about 1 MB of UTF-8 within the 500,000-character limit, in the scripts that were slowest. */
+const DOCUMENTS: Array<[string, () => string]> = [
+  ['Chinese', () => cycled(CJK, 330_000)],
+  ['Thai', () => cycled('สวัสดีครับยินดีต้อนรับสู่ระบบของเรา', 330_000)],
+  ['Hangul', () => cycled('안녕하세요우리시스템에오신것을환영합니다', 330_000)],
+  ['Arabic without spaces', () => cycled('مرحبابكمفينظامناالجديدوالمتطور', 490_000)],
+  ['one 499,999-character word', () => 'a'.repeat(499_999)],
+  ['250,000 short lines', () => 'a\n'.repeat(250_000).trimEnd()],
+];
+
+let t: TestApp;
+let base: string;
+let owner: RegisteredUser;
+beforeAll(async () => {
+  t = await createTestApp();
+  base = await listen(t);
+  owner = await registerUser(t);
+});
+afterAll(async () => {
+  await t.close();
+});
+
+/** One GET /health over a fresh connection; resolves with how long the answer took. */
+function timedHealth(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = request(`${base}/health`, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`health ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function upload(chatbotId: string, title: string, content: string): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${base}/v1/chatbots/${chatbotId}/knowledge`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ title, content }),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+describe('a large knowledge upload', () => {
+  it.each(DOCUMENTS)('of %s leaves /health answering while it is chunked and stored', { timeout: 60_000 }, async (label, make) => {
+    const bot = await fetch(`${base}/v1/chatbots`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: label }),
+    }).then((response) => response.json() as Promise<{ id: string }>);
+    const content = make();
+
+    let uploading = true;
+    const waits: number[] = [];
+    const probing = (async () => {
+      while (uploading) {
+        waits.push(await timedHealth());
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    const added = await upload(bot.id, label, content);
+    uploading = false;
+    await probing;
+
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    expect(added.body.chunk_count).toBeGreaterThan(1);
+    const stored = await t.database.sql.query<{ n: number | string }>('SELECT count(*) AS n FROM knowledge_chunks WHERE document_id = $1', [added.body.id]);
+    expect(Number(stored[0]!.n)).toBe(added.body.chunk_count);
+    // Health was asked all along, and never waited behind the upload.
+    expect(waits.length).toBeGreaterThan(5);
+    expect(Math.max(...waits)).toBeLessThan(STALL_BOUND_MS);
+  });
+});
