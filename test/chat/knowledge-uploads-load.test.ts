@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { listen } from '../helpers/chat.js';
+import { LARGE_DOCUMENTS } from '../helpers/documents.js';
 import { registerUser, type RegisteredUser } from '../helpers/factories.js';
 
 // Issue 10, point 2: one large upload froze every tenant's requests for up to 20 s (chunking
@@ -14,24 +15,6 @@ import { registerUser, type RegisteredUser } from '../helpers/factories.js';
  * measured by the benchmark (bench/, uploads phase).
  */
 const STALL_BOUND_MS = 500;
-
-const CJK = '的一是不了人我在有他这为之大来以个中上们到说国和地也子时道出而要于就下得可你年生';
-function cycled(alphabet: string, chars: number): string {
-  const letters = [...alphabet];
-  let text = '';
-  for (let i = 0; text.length < chars; i++) text += letters[(i * 7) % letters.length];
-  return text.slice(0, chars);
-}
-
-/** Each about 1 MB of UTF-8 within the 500,000-character limit, in the scripts that were slowest. */
-const DOCUMENTS: Array<[string, () => string]> = [
-  ['Chinese', () => cycled(CJK, 330_000)],
-  ['Thai', () => cycled('สวัสดีครับยินดีต้อนรับสู่ระบบของเรา', 330_000)],
-  ['Hangul', () => cycled('안녕하세요우리시스템에오신것을환영합니다', 330_000)],
-  ['Arabic without spaces', () => cycled('مرحبابكمفينظامناالجديدوالمتطور', 490_000)],
-  ['one 499,999-character word', () => 'a'.repeat(499_999)],
-  ['250,000 short lines', () => 'a\n'.repeat(250_000).trimEnd()],
-];
 
 let t: TestApp;
 let base: string;
@@ -68,7 +51,7 @@ async function upload(chatbotId: string, title: string, content: string): Promis
 }
 
 describe('a large knowledge upload', () => {
-  it.each(DOCUMENTS)('of %s leaves /health answering while it is chunked and stored', { timeout: 60_000 }, async (label, make) => {
+  it.each(LARGE_DOCUMENTS)('of %s leaves /health answering while it is chunked and stored', { timeout: 60_000 }, async (label, make) => {
     const bot = await fetch(`${base}/v1/chatbots`, {
       method: 'POST',
       headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' },
