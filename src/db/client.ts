@@ -10,53 +10,96 @@ import * as schema from './schema.js';
 
 /**
  * postgres.js 3.4.9 mishandles a connection cut while a transaction holds it (porsager/postgres
- * #1154, #1208, #1130; fixes not yet released). The transaction's next query (its ROLLBACK at
+ * #1154, #1208, #1130, #1186, #1204; fixes not yet released). The transaction's next query (its ROLLBACK at
  * least) still goes to that connection: its write, flushed on the next tick, finds no socket
  * and throws where nothing can catch it, which killed the process; a flush cancelled by the
  * cut is never re-armed, so later queries on the connection wait forever; a query queued after
  * a reset's error event and before its close was never failed; and the pool parks
  * the dead connection as "full", where it is never reconnected, until every request waits.
+ * The pool also reuses the connection object for a new socket, and what belonged to the old
+ * socket reached the new one: an error the server sent just before the cut failed the query that
+ * reopened the connection, and a cut transaction's callback, which still holds the object, sent
+ * its next statement (or its ROLLBACK) inside another request's transaction or ahead of its
+ * first query, after which each query there was handed the answer of the one before it.
+ * Either way one request got another statement's answer (seen: a login given a message
+ * insert's duplicate key error).
  * These guards fail such queries with CONNECTION_CLOSED (a 503) and leave the connection to
- * be reconnected.
+ * be reconnected. Each pair is [published source, guarded source], per file of the driver.
  */
-const DRIVER_GUARDS: Array<[string, string]> = [
-  [
-    '  function execute(q) {\n',
-    "  function execute(q) {\n    if (!socket)\n      return queryError(q, Errors.connection('CONNECTION_CLOSED', options)), true\n",
+const DRIVER_GUARDS: Record<'connection.js' | 'index.js', Array<[string, string]>> = {
+  'connection.js': [
+    [
+      '  function execute(q) {\n',
+      "  function execute(q) {\n    if (!socket)\n      return queryError(q, Errors.connection('CONNECTION_CLOSED', options)), true\n",
+    ],
+    [
+      '  function nextWrite(fn) {\n',
+      "  function nextWrite(fn) {\n    if (!socket) {\n      chunk = nextWriteTimer = null\n      error(Errors.connection('CONNECTION_CLOSED', options))\n      return true\n    }\n",
+    ],
+    ['    clearImmediate(nextWriteTimer)\n', '    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n'],
+    // A reset (hadError) only errored what was in flight when the socket's error event came; a
+    // query queued between that event and the close (a transaction's ROLLBACK) waited forever.
+    [
+      "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
+      "    ;(query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n    query = null\n",
+    ],
+    // What the old socket owed dies with it. An error whose ReadyForQuery the cut swallowed, the
+    // half-read result and its row count, and a query cut while the connection was starting (its
+    // array-type lookup) were kept, and the next socket's first ReadyForQuery settled them: the
+    // query that reopened the connection failed with the old error. Only `initial`, the query
+    // the connection is being opened for, is carried over to the new socket.
+    [
+      '    if (initial)\n      return reconnect()\n',
+      "    result = new Result(), results = errorResponse = null, rows = 0\n    if (initial) {\n      const lost = Errors.connection('CONNECTION_CLOSED', options)\n      query && queryError(query, lost)\n      while (sent.length)\n        queryError(sent.shift(), lost)\n      query = null\n      return reconnect()\n    }\n",
+    ],
+    // A new connection's array-type lookup is awaited by nothing: a cut during it was an
+    // unhandled rejection ("read ECONNRESET"). Its error also fails the query that opened the
+    // connection (errored() rejects both), or the connect is retried; it needs no second owner.
+    ['        return fetchArrayTypes()\n', '        return fetchArrayTypes().catch(noop)\n'],
   ],
-  [
-    '  function nextWrite(fn) {\n',
-    "  function nextWrite(fn) {\n    if (!socket) {\n      chunk = nextWriteTimer = null\n      error(Errors.connection('CONNECTION_CLOSED', options))\n      return true\n    }\n",
+  'index.js': [
+    // sql.begin() holds its connection object for the whole callback, but once the socket
+    // closes the pool reconnects that object for others. A transaction whose connection closed
+    // is over: its queued and later statements (and its COMMIT or ROLLBACK) fail instead of
+    // running on the new socket, in another request's transaction.
+    ['      , prepare = null\n', '      , prepare = null\n      , gone = null\n'],
+    [
+      '        new Promise((_, reject) => connection.onclose = reject)\n',
+      '        new Promise((_, reject) => connection.onclose = e => {\n          gone = e\n          while (queries.length)\n            queries.shift().reject(e)\n          reject(e)\n        })\n',
+    ],
+    [
+      '        q.catch(e => uncaughtError || (uncaughtError = e))\n',
+      '        q.catch(e => uncaughtError || (uncaughtError = e))\n        if (gone)\n          return q.reject(gone)\n',
+    ],
   ],
-  ['    clearImmediate(nextWriteTimer)\n', '    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n'],
-  // A reset (hadError) only errored what was in flight when the socket's error event came; a
-  // query queued between that event and the close (a transaction's ROLLBACK) waited forever.
-  [
-    "    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n",
-    "    ;(query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))\n    query = null\n",
-  ],
-];
+};
 
 let driver: typeof postgres | undefined;
 
 /**
- * The driver with the guards above compiled into its connection module. A version whose source
- * differs (a release with its own fix, say) loads as published, with a warning.
+ * The driver with the guards above compiled into its modules. A version whose source differs
+ * (a release with its own fix, say) loads as published, with a warning.
  */
 export function postgresDriver(): typeof postgres {
   if (driver) return driver;
   const require = createRequire(import.meta.url);
   const entry = require.resolve('postgres');
-  const file = join(dirname(entry), 'connection.js');
-  let source = readFileSync(file, 'utf8');
-  const applies = DRIVER_GUARDS.every(([from]) => source.includes(from));
-  if (applies && !require.cache[file]) {
-    for (const [from, to] of DRIVER_GUARDS) source = source.replaceAll(from, to);
-    const patched = new Module(file) as Module & { _compile(code: string, filename: string): void };
-    patched.filename = file;
-    patched._compile(source, file);
-    patched.loaded = true;
-    require.cache[file] = patched;
+  // connection.js first: index.js requires it, and so gets the guarded one from the cache.
+  const files = (['connection.js', 'index.js'] as const).map((name) => {
+    const file = join(dirname(entry), name);
+    return { file, guards: DRIVER_GUARDS[name], source: readFileSync(file, 'utf8') };
+  });
+  const applies = files.every(({ source, guards }) => guards.every(([from]) => source.includes(from)));
+  if (applies && files.every(({ file }) => !require.cache[file])) {
+    for (const { file, guards, source } of files) {
+      let guarded = source;
+      for (const [from, to] of guards) guarded = guarded.replaceAll(from, to);
+      const patched = new Module(file) as Module & { _compile(code: string, filename: string): void };
+      patched.filename = file;
+      patched._compile(guarded, file);
+      patched.loaded = true;
+      require.cache[file] = patched;
+    }
   } else if (!applies) {
     process.emitWarning('postgres.js differs from the version Parley guards against dropped connections; it is used unguarded', { code: 'PARLEY_DRIVER_UNGUARDED' });
   }
