@@ -10,6 +10,7 @@ import { createAuthService } from './features/auth/auth.service.js';
 import { createAuthenticate, namedAdmins, withNamedAdmins, type Authenticate, type NamedAdmins } from './features/auth/authenticate.js';
 import { createExternalIdentities } from './features/auth/external-identity.js';
 import { createPasswordHasher } from './features/auth/passwords.js';
+import { createLocalRevocations, createRedisRevocations } from './features/auth/revocations.js';
 import { createSessionGuard } from './features/auth/session-guard.js';
 import { createSessionsRepo } from './features/auth/sessions.repo.js';
 import { createAccessTokens } from './features/auth/tokens.js';
@@ -87,29 +88,30 @@ function replyMetrics(metrics: Metrics): AfterTurn {
   };
 }
 
-function composeAuth(deps: ComposeDeps, limiter: RateLimiter, admins: NamedAdmins) {
+async function composeAuth(deps: ComposeDeps, limiter: RateLimiter, admins: NamedAdmins) {
   const { config, database, clock, metrics, log } = deps;
   const scoped = createScoped(database.app);
   const users = createUsersRepo(scoped);
-  const sessions = createSessionsRepo(scoped);
+  const sessions = createSessionsRepo(scoped, database.app.sql);
   const tokens = createAccessTokens({ secret: config.jwtSecret, ttlMs: config.accessTokenTtlMs, clock });
-  const guard = createSessionGuard({ sessions, tokens, clock, cacheMs: config.authCacheMs });
+  const revocations = config.redisUrl ? await createRedisRevocations(config.redisUrl, log) : createLocalRevocations();
+  const guard = createSessionGuard({ sessions, tokens, revocations, cacheMs: config.authCacheMs });
   const auth = createAuthService({
     users,
     sessions,
     passwords: createPasswordHasher((operation) => metrics.passwordHashing.inc({ operation })),
     tokens,
-    guard,
+    revocations,
     limiter,
     clock,
     admins,
     settings: { refreshTokenTtlMs: config.refreshTokenTtlMs, refreshReuseGraceMs: config.refreshReuseGraceMs, limits: config.rateLimits },
   });
-  const external = createExternalIdentities({ issuers: config.externalIssuers, users, clock, cacheMs: config.authCacheMs, log });
+  const external = createExternalIdentities({ issuers: config.externalIssuers, users, clock, cacheMs: config.authCacheMs, revocations, log });
   // Parley's own access tokens are what no other strategy claims.
   const own = withNamedAdmins({ claims: () => true, authenticate: (token) => guard.authenticate(token) }, admins);
   const authenticate: Authenticate = createAuthenticate([external], own);
-  return { auth, authenticate };
+  return { auth, authenticate, revocations };
 }
 
 function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<typeof createJobs>, chunker: Chunker) {
@@ -145,6 +147,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     conversations,
     knowledge,
     generations,
+    jobs,
     limiter,
     clock,
     newId,
@@ -169,10 +172,14 @@ export async function composeServices(deps: ComposeDeps) {
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
   const jobs = createJobs(log);
   const admins = namedAdmins(config.adminUsernames);
-  const { auth, authenticate } = composeAuth(deps, limiter, admins);
+  const { auth, authenticate, revocations } = await composeAuth(deps, limiter, admins);
   const chunker = createChunker();
   const chat = composeChat(deps, limiter, jobs, chunker);
-  const admin = createAdminService(createAdminRepo(createScoped(database.app)), admins);
+  // A session that ends, or a user deactivated, on any instance stops its replies running here.
+  revocations.listen((revoked) => {
+    if (revoked && ('session' in revoked || revoked.deactivated)) chat.generations.stopFor(revoked, 'signed_out');
+  });
+  const admin = createAdminService(createAdminRepo(createScoped(database.app)), admins, revocations);
   return {
     auth,
     authenticate,
@@ -194,6 +201,7 @@ export async function composeServices(deps: ComposeDeps) {
     async close() {
       await chunker.close();
       await closeLimiter();
+      await revocations.close();
     },
   };
 }

@@ -49,7 +49,8 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   {
     name: 'AUTH_CACHE_MS',
     default: '2000',
-    description: 'How long one instance may reuse a session/user check before asking the database again (0 = every request).',
+    description:
+      'How long one instance may reuse a session/user check before asking the database again (0 = every request). Logouts and deactivations clear it at once on every instance that hears them: this one, and with `REDIS_URL` all of them; while Redis is unreachable nothing is reused.',
   },
   { name: 'BODY_LIMIT', default: '1MiB', description: 'Largest request body accepted; larger answers 413.' },
   {
@@ -67,7 +68,11 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'LOG_LEVEL', default: 'info', description: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
   { name: 'LOG_PRETTY', default: 'false', description: 'Human-readable logs instead of JSON lines.' },
   { name: 'METRICS_TOKEN', default: '(none)', description: 'When set, `GET /metrics` requires `Authorization: Bearer <METRICS_TOKEN>`.' },
-  { name: 'REDIS_URL', default: '(none)', description: 'Redis for limits shared by several instances. Without it, limits are kept per instance.' },
+  {
+    name: 'REDIS_URL',
+    default: '(none)',
+    description: 'Redis for limits shared by several instances, and for telling every instance at once of a logout or deactivation. Without it, limits are kept per instance and another instance may accept a logged-out token for up to `AUTH_CACHE_MS`: set it when more than one instance runs.',
+  },
   {
     name: 'REDIS_FAILURE_MODE',
     default: 'open',

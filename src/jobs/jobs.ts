@@ -12,6 +12,11 @@ export interface Jobs {
   every(name: string, everyMs: number, task: () => Promise<void>): void;
   /** Keeps a one-off task in view so shutdown can wait for it. */
   track(name: string, task: Promise<unknown>): void;
+  /**
+   * Runs `task` in the background until it succeeds: again after each failure `retryIf` accepts
+   * (the database away), backing off from 250 ms to 5 s, for at most `forMs`.
+   */
+  retry(name: string, task: () => Promise<unknown>, options: { retryIf(error: unknown): boolean; forMs: number }): void;
   start(): void;
   /** Stops the timers and waits up to `timeoutMs` for running tasks. */
   drain(timeoutMs: number): Promise<void>;
@@ -25,6 +30,9 @@ interface Periodic {
   timer: NodeJS.Timeout | null;
   busy: boolean;
 }
+
+const RETRY_FIRST_DELAY_MS = 250;
+const RETRY_MAX_DELAY_MS = 5_000;
 
 export function createJobs(log: JobsLog): Jobs {
   const periodic: Periodic[] = [];
@@ -59,6 +67,19 @@ export function createJobs(log: JobsLog): Jobs {
     },
     track(name, task) {
       keep(name, task);
+    },
+    retry(name, task, { retryIf, forMs }) {
+      const until = Date.now() + forMs;
+      const attempt = async (delay: number): Promise<void> => {
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        try {
+          await task();
+        } catch (error) {
+          if (retryIf(error) && Date.now() < until) return attempt(Math.min(delay * 2, RETRY_MAX_DELAY_MS));
+          throw error;
+        }
+      };
+      keep(name, attempt(RETRY_FIRST_DELAY_MS));
     },
     start() {
       if (started) return;

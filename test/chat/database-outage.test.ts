@@ -81,4 +81,46 @@ describe.runIf(url)('PostgreSQL cut while replies are stored', () => {
     const next = await sendMessage(t, user, conversations[0]!.id, { content: 'and now?' });
     expect(next.statusCode, next.body).toBe(201);
   });
+
+  it('undoes a turn start that reached the database while its answer was cut: nothing left behind, not busy', { timeout: 60_000 }, async () => {
+    const user = await registerUser(t);
+    const conversation = await createConversation(t, user);
+    // Another transaction holds the conversation's row, so the turn's first statement waits
+    // inside PostgreSQL; the connection is cut meanwhile, and the statement then goes on and
+    // commits, its answer lost: the client hears 503, the database has the turn's start.
+    await admin.sql.transaction(async (tx) => {
+      await tx.query(`SELECT 1 FROM ${schema}.conversations WHERE id = $1 FOR UPDATE`, [conversation.id]);
+      const answer = sendMessage(t, user, conversation.id, { content: 'lost in the cut' });
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const waiting = await tx.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%busy_reply_id%'`);
+        if (Number(waiting[0]!.n) > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      proxy.resetAll();
+      const cut = await answer;
+      expect(cut.statusCode, cut.body).toBe(503);
+      expect(json(cut).code).toBe('database_unavailable');
+    });
+
+    // The refused turn leaves nothing: no message, no lock, once the database answers again.
+    const deadline = Date.now() + 15_000;
+    let state: { messages: number; busy: boolean; count: number } = { messages: -1, busy: true, count: -1 };
+    while (Date.now() < deadline) {
+      const rows = await admin.sql.query<{ messages: number; busy: boolean; count: number }>(
+        `SELECT (SELECT count(*)::int FROM ${schema}.messages WHERE conversation_id = c.id) AS messages,
+                c.busy_reply_id IS NOT NULL AS busy, c.message_count AS count
+           FROM ${schema}.conversations c WHERE c.id = $1`,
+        [conversation.id],
+      );
+      state = rows[0]!;
+      if (state.messages === 0 && !state.busy) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(state).toEqual({ messages: 0, busy: false, count: 0 });
+    const next = await sendMessage(t, user, conversation.id, { content: 'and now?' });
+    expect(next.statusCode, next.body).toBe(201);
+    const listed = json(await t.request({ method: 'GET', url: `/v1/conversations/${conversation.id}/messages`, headers: { authorization: `Bearer ${user.accessToken}` } }));
+    expect(listed.data.map((m: { content: string }) => m.content)).toEqual(['and now?', 'You said: and now?']);
+  });
 });

@@ -1,12 +1,15 @@
 // What admins see and change about users, with roles as requests act with them: ADMIN_USERNAMES
 // outranks the stored role, so a change it would override is refused rather than silently kept.
+// A change applies from the user's next request on every instance, and a deactivated user's
+// running replies stop.
 import type { UserRow } from '../../db/schema.js';
 import { AppError } from '../../errors/app-error.js';
 import type { NamedAdmins } from '../auth/authenticate.js';
+import type { Revocations } from '../auth/revocations.js';
 import { toUser, type User } from '../users/users.schemas.js';
 import type { AdminRepo } from './admin.repo.js';
 
-export function createAdminService(repo: AdminRepo, admins: NamedAdmins) {
+export function createAdminService(repo: AdminRepo, admins: NamedAdmins, revocations: Pick<Revocations, 'announce'>) {
   const shown = (row: UserRow): User => ({ ...toUser(row), role: admins.roleOf(row) });
   const noUser = () => new AppError('not_found', 'No user with this id');
 
@@ -20,6 +23,8 @@ export function createAdminService(repo: AdminRepo, admins: NamedAdmins) {
     }
     const row = await repo.updateUser(id, changes, now);
     if (!row) throw noUser();
+    // Whatever changed (active or not, role), every instance checks this user again.
+    await revocations.announce({ user: row.id, deactivated: !row.isActive });
     return shown(row);
   }
 

@@ -11,7 +11,7 @@ import { toUser, type User } from '../users/users.schemas.js';
 import type { NamedAdmins } from './authenticate.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Principal } from './principal.js';
-import type { SessionGuard } from './session-guard.js';
+import type { Revocations } from './revocations.js';
 import type { SessionsRepo } from './sessions.repo.js';
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken, type AccessTokens } from './tokens.js';
 
@@ -39,7 +39,8 @@ export interface AuthServiceDeps {
   sessions: SessionsRepo;
   passwords: PasswordHasher;
   tokens: AccessTokens;
-  guard: SessionGuard;
+  /** Ended sessions are announced to every instance (caches, running replies). */
+  revocations: Pick<Revocations, 'announce'>;
   limiter: RateLimiter;
   clock: Clock;
   /** Answers show the role requests act with, ADMIN_USERNAMES included. */
@@ -75,7 +76,7 @@ const invalidRefresh = (detail = 'The refresh token is not valid') =>
   new AppError('invalid_token', detail, { extra: { error: 'invalid_grant' } });
 
 export function createAuthService(deps: AuthServiceDeps) {
-  const { users, sessions, passwords, tokens, guard, limiter, clock, admins, settings } = deps;
+  const { users, sessions, passwords, tokens, revocations, limiter, clock, admins, settings } = deps;
   const policies = {
     loginAccount: { name: 'login_account', rule: settings.limits.loginAccount },
     loginIp: { name: 'login_ip', rule: settings.limits.loginIp },
@@ -177,7 +178,7 @@ export function createAuthService(deps: AuthServiceDeps) {
       return continueSession(token.sessionId);
     }
     await sessions.revoke(token.sessionId, 'refresh_token_reused', now);
-    guard.forget(token.sessionId);
+    await revocations.announce({ session: token.sessionId });
     throw new AppError('refresh_token_reused', 'This refresh token was already used; the session has been ended for safety', {
       extra: { error: 'invalid_grant' },
     });
@@ -187,7 +188,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     // An external user's session belongs to their own system; there is nothing here to end.
     if (!caller.sessionId) return;
     await sessions.revoke(caller.sessionId, 'logout', clock.now());
-    guard.forget(caller.sessionId);
+    await revocations.announce({ session: caller.sessionId });
   }
 
   /** The signed-in user as stored, with the role this request acts with. */

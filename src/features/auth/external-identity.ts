@@ -8,6 +8,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { UserRow } from '../../db/schema.js';
 import type { UsersRepo } from '../users/users.repo.js';
 import { userPrincipal, type Principal } from './principal.js';
+import type { Revocations } from './revocations.js';
 import { ACCESS_TOKEN_ISSUER } from './tokens.js';
 
 export interface ExternalIdentities {
@@ -144,11 +145,20 @@ export function createExternalIdentities(deps: {
   users: UsersRepo;
   clock: Clock;
   cacheMs: number;
+  /** The synced user is remembered only while every revocation reaches this instance. */
+  revocations: Pick<Revocations, 'heard' | 'listen'>;
   log: { info(fields: object, message: string): void; warn(fields: object, message: string): void };
 }): ExternalIdentities {
-  const { issuers, users, clock, log } = deps;
+  const { issuers, users, clock, revocations, log } = deps;
   const verify = createVerifier(issuers, clock, log);
   const cache = new Map<string, { user: UserRow; until: number }>();
+  // Bumped by every revocation: a user read before one arrived is not kept.
+  let epoch = 0;
+  revocations.listen((revoked) => {
+    epoch += 1;
+    if (!revoked) cache.clear();
+    else if ('user' in revoked) for (const [key, entry] of cache) if (entry.user.id === revoked.user) cache.delete(key);
+  });
 
   return {
     claims(token) {
@@ -163,14 +173,16 @@ export function createExternalIdentities(deps: {
       const { issuer, payload } = await verify(token);
       const identity = identityOf(issuer, payload);
       const key = [identity.issuer, identity.externalId, identity.username, identity.email ?? ''].join('\u0000');
-      const hit = cache.get(key);
       const now = Date.now();
+      const remember = deps.cacheMs > 0 && revocations.heard();
+      const hit = remember ? cache.get(key) : undefined;
       let user = hit && hit.until > now ? hit.user : null;
       if (!user) {
+        const started = epoch;
         const synced = await users.syncExternal(identity, clock.now());
         user = synced.user;
         if (synced.change !== 'none') log.info({ issuer: identity.issuer, external_id: identity.externalId, user_id: user.id }, `external user ${synced.change}`);
-        if (deps.cacheMs > 0) {
+        if (remember && started === epoch && revocations.heard()) {
           if (cache.size >= MAX_CACHED) cache.clear();
           cache.set(key, { user, until: now + deps.cacheMs });
         }

@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
-import type { Access, Db } from '../../db/client.js';
-import type { Scoped } from '../../db/scope.js';
+import type { Access, Db, SqlRunner } from '../../db/client.js';
+import { scopeGate, type Scoped } from '../../db/scope.js';
 import { refreshTokens, sessions, users, type RefreshTokenRow, type SessionRow, type UserRow } from '../../db/schema.js';
 import { newId } from '../../lib/ids.js';
 
@@ -11,6 +11,8 @@ export interface SessionsRepo {
   rotate(tokenHash: string, now: Date): Promise<RefreshTokenRow | undefined>;
   findToken(tokenHash: string): Promise<RefreshTokenRow | undefined>;
   findWithUser(sessionId: string): Promise<{ session: SessionRow; user: UserRow } | undefined>;
+  /** The user of a session that is not revoked, when that user is active: what every request checks. */
+  findLive(sessionId: string): Promise<LiveSession | undefined>;
   revoke(sessionId: string, reason: string, now: Date): Promise<void>;
   touch(sessionId: string, now: Date): Promise<void>;
   /**
@@ -22,16 +24,26 @@ export interface SessionsRepo {
   within(tx: Access): SessionsRepo;
 }
 
+export interface LiveSession {
+  userId: string;
+  username: string;
+  role: UserRow['role'];
+}
+
+// One statement, no transaction: the check every uncached request makes costs one round trip.
+const FIND_LIVE = `SELECT u.id AS user_id, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id
+  WHERE s.id = $1 AND s.revoked_at IS NULL AND u.is_active AND ${scopeGate('auth')}`;
+
 type Run = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 type Open = <T>(fn: (tx: Access) => Promise<T>) => Promise<T>;
 
 // Refresh tokens arrive before anyone is known, so sessions work in the `auth` scope.
-export function createSessionsRepo(scoped: Scoped): SessionsRepo {
+export function createSessionsRepo(scoped: Scoped, sql: SqlRunner): SessionsRepo {
   const open: Open = (fn) => scoped.system('auth', fn);
-  return sessionsRepo(open, (fn) => open(({ db }) => fn(db)));
+  return sessionsRepo(open, (fn) => open(({ db }) => fn(db)), sql);
 }
 
-function sessionsRepo(open: Open, auth: Run): SessionsRepo {
+function sessionsRepo(open: Open, auth: Run, sql: SqlRunner): SessionsRepo {
   return {
     async create(userId, now) {
       const [row] = await auth((db) => db.insert(sessions).values({ id: newId(), userId, createdAt: now, lastRefreshedAt: now }).returning());
@@ -65,6 +77,10 @@ function sessionsRepo(open: Open, auth: Run): SessionsRepo {
       );
       return row;
     },
+    async findLive(sessionId) {
+      const [row] = await sql.query<{ user_id: string; username: string; role: UserRow['role'] }>(FIND_LIVE, [sessionId]);
+      return row && { userId: row.user_id, username: row.username, role: row.role };
+    },
     async revoke(sessionId, reason, now) {
       await auth((db) =>
         db
@@ -78,6 +94,6 @@ function sessionsRepo(open: Open, auth: Run): SessionsRepo {
     },
     transaction: open,
     // Inside a transaction, a further `transaction` joins it rather than opening another.
-    within: (tx) => sessionsRepo((fn) => fn(tx), (fn) => fn(tx.db)),
+    within: (tx) => sessionsRepo((fn) => fn(tx), (fn) => fn(tx.db), tx.sql),
   };
 }

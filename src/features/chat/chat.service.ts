@@ -2,7 +2,9 @@
 // turn (lock the conversation, store the user message, read history and knowledge: one
 // statement) and hands it to the turn engine, which calls the model and stores the reply.
 import type { RateRule } from '../../config/parsers.js';
+import { isDatabaseUnavailable } from '../../db/errors.js';
 import { AppError, validationError } from '../../errors/app-error.js';
+import type { Jobs } from '../../jobs/jobs.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { codePointLength, conversationTitle, isBlank } from '../../lib/text.js';
@@ -14,8 +16,8 @@ import { toMessage } from '../conversations/conversations.schemas.js';
 import type { KnowledgeSearch } from '../knowledge/knowledge.service.js';
 import { toTsqueryLiteral } from '../knowledge/search-text.js';
 import type { Generations } from './generations.js';
-import type { TurnEngine, TurnOptions, TurnResult } from './turn-engine.js';
-import type { TurnsRepo } from './turns.repo.js';
+import { STORE_RETRY_FOR_MS, type TurnEngine, type TurnOptions, type TurnResult } from './turn-engine.js';
+import type { BeginRequest, TurnsRepo } from './turns.repo.js';
 
 export type { TurnEvents, TurnOptions, TurnResult } from './turn-engine.js';
 
@@ -38,6 +40,7 @@ export interface ChatDeps {
   conversations: ConversationsService;
   knowledge: KnowledgeSearch;
   generations: Generations;
+  jobs: Pick<Jobs, 'retry'>;
   limiter: RateLimiter;
   clock: Clock;
   newId: () => string;
@@ -56,7 +59,7 @@ const KNOWLEDGE_CANDIDATES = 8;
 const refused = (state: 'busy' | 'missing') => (state === 'busy' ? conversationBusy() : conversationNotFound());
 
 export function createChatService(deps: ChatDeps): ChatService {
-  const { turns, engine, conversations, knowledge, generations, limiter, clock, newId, settings } = deps;
+  const { turns, engine, conversations, knowledge, generations, jobs, limiter, clock, newId, settings } = deps;
   const messagesPolicy = { name: 'messages_user', rule: settings.messagesPerUser };
 
   function checkContent(field: string, content: string) {
@@ -64,15 +67,37 @@ export function createChatService(deps: ChatDeps): ChatService {
     if (codePointLength(content) > settings.maxMessageChars) throw validationError(field, `must be at most ${settings.maxMessageChars} characters`);
   }
 
+  /**
+   * begin(), for a turn the caller is told did not happen when the connection drops before its
+   * answer (503). The statement may have committed all the same, holding the conversation for
+   * the lease with a message nobody was shown: once the database answers, that start is taken
+   * back if it happened, and `thenToo` runs (the one-call chat's new conversation goes too).
+   */
+  async function begin(caller: Principal, id: string, request: BeginRequest, now: Date, thenToo?: () => Promise<void>) {
+    try {
+      return await turns.begin(caller.ownerId, id, request, now);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) {
+        const started = { replyId: request.lock.replyId, messageId: request.message?.id ?? null, title: request.message?.title ?? null };
+        const undo = async () => {
+          await turns.undoBegin(caller.ownerId, id, started);
+          await thenToo?.();
+        };
+        jobs.retry('undo a turn start', undo, { retryIf: isDatabaseUnavailable, forMs: STORE_RETRY_FOR_MS });
+      }
+      throw error;
+    }
+  }
+
   /** Locks the conversation and stores the user message; refused (404/409) when it cannot. */
-  async function beginSend(caller: Principal, id: string, input: { content: string; context?: string }) {
+  async function beginSend(caller: Principal, id: string, input: { content: string; context?: string }, thenToo?: () => Promise<void>) {
     const now = clock.now();
     // Ids are time-ordered and history is read in id order: the message must sort before its reply.
     const messageId = newId();
     const replyId = newId();
     const tokens = countTokens(input.content);
-    const started = await turns.begin(
-      caller.ownerId,
+    const started = await begin(
+      caller,
       id,
       {
         lock: { replyId, leaseMs: settings.leaseMs },
@@ -83,6 +108,7 @@ export function createChatService(deps: ChatDeps): ChatService {
         knowledgeLimit: KNOWLEDGE_CANDIDATES,
       },
       now,
+      thenToo,
     );
     if (started.state !== 'started') throw refused(started.state);
     const userMessage = toMessage({
@@ -129,7 +155,8 @@ export function createChatService(deps: ChatDeps): ChatService {
     const created = await conversations.create(caller, { chatbot_id: input.chatbot_id });
     let begun: Awaited<ReturnType<typeof beginSend>>;
     try {
-      begun = await beginSend(caller, created.id, { content: input.message, context: input.context });
+      const discard = () => conversations.discardEmpty(caller, created.id);
+      begun = await beginSend(caller, created.id, { content: input.message, context: input.context }, discard);
     } catch (error) {
       await conversations.discardEmpty(caller, created.id).catch(() => {});
       throw error;
@@ -144,7 +171,7 @@ export function createChatService(deps: ChatDeps): ChatService {
     const replyId = newId();
     // The last reply and the message it answers are read whatever their size.
     const plan = { historyTokens: settings.contextTokenBudget, historyMinRows: 2, knowledgeQuery: null, knowledgeLimit: 0 };
-    const started = await turns.begin(caller.ownerId, id, { lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, clock.now());
+    const started = await begin(caller, id, { lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, clock.now());
     if (started.state !== 'started') throw refused(started.state);
     const { history } = started;
     const replaced = history[0]?.role === 'assistant' ? history[0] : null;

@@ -1,11 +1,20 @@
 // Replies being generated on this instance: so `stop` can end one, a client leaving can
-// abort its own, and shutdown can wait for them or store what they produced.
+// abort its own, a logout or a deactivation can end theirs, and shutdown can wait for them or
+// store what they produced.
 
-export type EndReason = 'client_left' | 'stopped' | 'shutdown';
+/** `signed_out`: the session that asked for the reply ended, or its user was deactivated. */
+export type EndReason = 'client_left' | 'stopped' | 'signed_out' | 'shutdown';
+
+/** Who a reply is generated for: the owner's user id, and the Parley session that asked, if any. */
+export interface GeneratedFor {
+  userId: string;
+  sessionId: string | null;
+}
 
 export interface Generation {
   conversationId: string;
   replyId: string;
+  for: GeneratedFor | null;
   controller: AbortController;
   /** Why the generation was aborted, if it was. */
   reason: EndReason | null;
@@ -13,13 +22,15 @@ export interface Generation {
 }
 
 export interface Generations {
-  start(conversationId: string, replyId: string): { generation: Generation; finish(): void };
+  start(conversationId: string, replyId: string, generatedFor?: GeneratedFor): { generation: Generation; finish(): void };
   /** Replies running here now. */
   replyIds(): string[];
   /** Aborts the generation of this reply if it runs here. */
   stopReply(replyId: string, reason: EndReason): boolean;
   /** Aborts the generation running in this conversation here; false when none runs here. */
   stop(conversationId: string, reason: EndReason): boolean;
+  /** Aborts the generations running here for this session, or for this user; how many. */
+  stopFor(whose: { session: string } | { user: string }, reason: EndReason): number;
   open(): number;
   /**
    * Waits up to `graceMs` for running generations, then aborts the rest and waits up to
@@ -38,10 +49,10 @@ export function createGenerations(): Generations {
   };
 
   return {
-    start(conversationId, replyId) {
+    start(conversationId, replyId, generatedFor) {
       let finish!: () => void;
       const done = new Promise<void>((resolve) => (finish = resolve));
-      const generation: Generation = { conversationId, replyId, controller: new AbortController(), reason: null, done };
+      const generation: Generation = { conversationId, replyId, for: generatedFor ?? null, controller: new AbortController(), reason: null, done };
       running.set(conversationId, generation);
       return {
         generation,
@@ -56,6 +67,16 @@ export function createGenerations(): Generations {
       if (!generation) return false;
       abort(generation, reason);
       return true;
+    },
+    stopFor(whose, reason) {
+      const matches = (by: GeneratedFor | null) => by !== null && ('session' in whose ? by.sessionId === whose.session : by.userId === whose.user);
+      let stopped = 0;
+      for (const generation of running.values()) {
+        if (!matches(generation.for)) continue;
+        abort(generation, reason);
+        stopped += 1;
+      }
+      return stopped;
     },
     replyIds: () => [...running.values()].map((generation) => generation.replyId),
     stopReply(replyId, reason) {

@@ -121,8 +121,7 @@ function abandonedAfterAbort<T>(pending: Promise<T>, signal: AbortSignal): Promi
   });
 }
 /** Storing a reply while the database is unreachable is retried this long, in the background. */
-const STORE_RETRY_FOR_MS = 10 * 60_000;
-const STORE_RETRY_MAX_DELAY_MS = 5_000;
+export const STORE_RETRY_FOR_MS = 10 * 60_000;
 
 export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
   const { turns, model, generations, jobs, clock, log, settings } = deps;
@@ -218,18 +217,11 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
 
   /** Keeps trying to store a reply while the database is away; the lease holds the conversation meanwhile. */
   function storeWhenBack(ownerId: string, conversationId: string, reply: StoredReply) {
-    const until = Date.now() + STORE_RETRY_FOR_MS;
-    const attempt = async (delay: number): Promise<void> => {
-      await new Promise((resolve) => setTimeout(resolve, delay).unref());
-      try {
-        await storeOnce(ownerId, conversationId, reply);
-        log.warn({ conversation_id: conversationId, reply_id: reply.id }, 'reply stored after the database came back');
-      } catch (error) {
-        if (isDatabaseUnavailable(error) && Date.now() < until) return attempt(Math.min(delay * 2, STORE_RETRY_MAX_DELAY_MS));
-        throw error;
-      }
+    const task = async () => {
+      await storeOnce(ownerId, conversationId, reply);
+      log.warn({ conversation_id: conversationId, reply_id: reply.id }, 'reply stored after the database came back');
     };
-    jobs.track('store reply', attempt(250));
+    jobs.retry('store reply', task, { retryIf: isDatabaseUnavailable, forMs: STORE_RETRY_FOR_MS });
   }
 
   /**
@@ -269,7 +261,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
 
   return {
     async run(principal, target, plan, options = {}) {
-      const { generation, finish } = generations.start(target.conversationId, plan.replyId);
+      const { generation, finish } = generations.start(target.conversationId, plan.replyId, { userId: principal.ownerId, sessionId: principal.sessionId });
       const { ownerId } = principal;
       // A reply may take longer than the lease: keep it while the model is still answering.
       const renew = setInterval(() => {

@@ -88,6 +88,12 @@ export interface TurnsRepo {
   stopsRequested(replyIds: string[]): Promise<string[]>;
   /** Releases the lock without storing anything. */
   release(userId: string, conversationId: string, replyId: string): Promise<void>;
+  /**
+   * Takes back a begin() whose answer was lost (the connection dropped): while its lock still
+   * holds, removes its user message (and the title it gave an untitled conversation) and frees
+   * the conversation. Does nothing when that begin never happened.
+   */
+  undoBegin(userId: string, conversationId: string, started: { replyId: string; messageId: string | null; title: string | null }): Promise<void>;
 }
 
 const HISTORY_ROWS = 500;
@@ -200,6 +206,20 @@ WITH d AS (
 )
 SELECT * FROM r WHERE ${userGate('$3')}`;
 
+// The lock is the proof the begin happened and nothing followed it: only its holder writes here.
+const UNDO_BEGIN = `
+WITH d AS (
+  DELETE FROM messages
+   WHERE id = $4::uuid AND conversation_id = $1 AND user_id = $2 AND role = 'user'
+     AND EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3::uuid)
+  RETURNING 1
+)
+UPDATE conversations
+   SET message_count = message_count - (SELECT count(*) FROM d),
+       title = CASE WHEN message_count - (SELECT count(*) FROM d) = 0 AND title = $5::text THEN NULL ELSE title END,
+       busy_reply_id = NULL, busy_until = NULL, stop_reply_id = NULL
+ WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3::uuid AND ${userGate('$2')}`;
+
 export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
   return {
     async begin(userId, conversationId, request, now) {
@@ -291,6 +311,9 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
           WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3 AND ${userGate('$2')}`,
         [conversationId, userId, replyId],
       );
+    },
+    async undoBegin(userId, conversationId, started) {
+      await sql.query(UNDO_BEGIN, [conversationId, userId, started.replyId, started.messageId, started.title]);
     },
   };
 }
