@@ -137,10 +137,14 @@ export interface FakeLlmProcess extends Child {
  * way to read `stats()` or change delays from outside, which phases 4 and 5 need, so this small wrapper
  * around the same `startFakeLlm` adds a line protocol on stdin/stdout.
  */
-export async function startFakeLlmProcess(delays: { firstTokenDelayMs?: number; chunkDelayMs?: number } = {}): Promise<FakeLlmProcess> {
+export async function startFakeLlmProcess(
+  delays: { firstTokenDelayMs?: number; chunkDelayMs?: number } = {},
+  longReply?: { prompt: string; bytes: number },
+): Promise<FakeLlmProcess> {
   const base = spawnNode('fake-llm', ['--import', 'tsx', 'bench/fake-llm-process.ts'], {
     FAKE_LLM_FIRST_TOKEN_DELAY_MS: String(delays.firstTokenDelayMs ?? 0),
     FAKE_LLM_CHUNK_DELAY_MS: String(delays.chunkDelayMs ?? 0),
+    ...(longReply ? { FAKE_LLM_LONG_PROMPT: longReply.prompt, FAKE_LLM_LONG_REPLY_BYTES: String(longReply.bytes) } : {}),
   });
   const url = await waitForUrlLine(base);
   const waiting = new Map<number, (value: any) => void>();
@@ -187,6 +191,8 @@ export interface ParleyOptions {
   /** Used only without databaseUrl: the embedded PGlite folder (a fresh temp dir when absent). */
   dataDir?: string;
   inspect?: boolean;
+  /** More variables for this instance (the soak's rate limits, say); they win over the defaults here. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startParley(name: string, options: ParleyOptions): Promise<Child> {
@@ -208,6 +214,7 @@ export async function startParley(name: string, options: ParleyOptions): Promise
     RATE_LIMIT_LOGIN_ACCOUNT: '1000000/1m',
     RATE_LIMIT_MESSAGES_USER: '1000000/1m',
   };
+  Object.assign(env, options.env);
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   else env.DATA_DIR = options.dataDir ?? tempDir('data');
   const base = spawnNode(name, [...(options.inspect ? [INSPECT] : []), 'bin/parley.js', 'serve'], env);

@@ -2,7 +2,7 @@
  * docs/benchmarks.md: what was run, on what, and every figure next to the baseline measured in the
  * same run with their ratio, the target and how far from it the figure is.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
 export interface Row {
@@ -145,6 +145,28 @@ export function renderReport(input: { command: string; settings: string[]; machi
   return out.join('\n');
 }
 
+// The soak (`npm run bench -- soak`) keeps its own section in the same file, between these markers:
+// a run of the other phases keeps it, and a soak replaces only it.
+export const SOAK_START = '<!-- soak:start -->';
+export const SOAK_END = '<!-- soak:end -->';
+
+function soakBlock(text: string): string | null {
+  const start = text.indexOf(SOAK_START);
+  const end = text.indexOf(SOAK_END, start);
+  return start === -1 || end === -1 ? null : text.slice(start, end + SOAK_END.length);
+}
+
+const existing = (path: string): string => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+
 export function writeReport(path: string, markdown: string): void {
-  writeFileSync(path, markdown);
+  const kept = soakBlock(existing(path));
+  writeFileSync(path, kept ? `${markdown.trimEnd()}\n\n${kept}\n` : markdown);
+}
+
+/** Puts `section` (the soak's markdown, markers excluded) in place of the old one, or at the end. */
+export function writeSoakSection(path: string, section: string): void {
+  const text = existing(path);
+  const block = `${SOAK_START}\n${section.trim()}\n${SOAK_END}`;
+  const old = soakBlock(text);
+  writeFileSync(path, old ? text.replace(old, () => block) : `${text.trimEnd()}\n\n${block}\n`);
 }

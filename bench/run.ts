@@ -3,8 +3,9 @@
  * once, measures the same things on a minimal baseline server in the same run, and writes
  * docs/benchmarks.md. Env: BENCH_DURATION (s per throughput phase, default 10), BENCH_PHASES (e.g. 1,3,4: only those phases), BENCH_STREAMS
  * (default 10000), DATABASE_URL (PostgreSQL instead of embedded PGlite; also enables pgbench).
+ * `npm run bench -- soak [seconds]` runs the soak of bench/soak.ts instead (its own section of the file).
  *
- * Phases run in the order 1, 2, 3, 4, 6, 7, 5: phase 5 needs fresh processes and the most memory, so it
+ * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 5: phase 5 needs fresh processes and the most memory, so it
  * comes last, after the shared fake LLM, baseline and Parley of the other phases are stopped.
  */
 import { spawnSync } from 'node:child_process';
@@ -16,6 +17,7 @@ import { cpuTimeMs, startBaseline, startFakeLlmProcess, startParley, type Child 
 import { atLeast, atMost, describeMachine, machineBusy, num, ratio, renderReport, withUnit, writeReport, type Row, type Section } from './report.js';
 import { rlsPhase } from './rls-phase.js';
 import { streamsPhase } from './streams-phase.js';
+import { uploadsPhase } from './uploads-phase.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 // BENCH_REPORT writes elsewhere (e.g. docs/benchmarks-pglite.md for the embedded database's run).
@@ -225,6 +227,11 @@ async function main(): Promise<void> {
     await rlsPhase(section, say, { runId: RUN_ID, seconds: DURATION, llmUrl: fake.url, databaseUrl: DATABASE_URL, parley: parleyProcess });
   });
 
+  await phase(8, 'Other requests during the largest knowledge uploads', 'One at a time, the largest documents Parley accepts in the shapes slowest to chunk (≈1 MB of Chinese, Thai, Hangul and space-less Arabic, one 499,999-character word, 250,000 short lines) are uploaded to one chatbot while `GET /health` is asked every 10 ms on a fresh connection; "Baseline" is the same probe for 3 s with nothing else running. Chunking runs on a worker thread; storing the chunks yields between batches of 50.', async (section, say) => {
+    if (!withParley) throw new Error('Parley cannot answer a chat turn');
+    await uploadsPhase(section, say, { url: parleyProcess.url, token: await parley.register(`${RUN_ID}-up`) });
+  });
+
   say('stopping the shared fake LLM, baseline and Parley before phase 5');
   await Promise.all([fake.stop(), baselineProcess.stop(), parleyProcess.stop()]);
 
@@ -272,8 +279,10 @@ function addedRows(section: Section, direct: Distribution, base: Distribution, p
   section.notes.push(`Samples: direct ${direct.count}, baseline ${base.count}, Parley ${p?.count ?? 'n/a'}.`);
 }
 
-main().then(
-  () => process.exit(0),
+// `npm run bench -- soak [seconds]`: the soak (bench/soak.ts) instead of the phases.
+const run = process.argv[2] === 'soak' ? import('./soak.js').then((soak) => soak.runSoak(process.argv.slice(3))) : main().then(() => 0);
+run.then(
+  (status) => process.exit(status),
   (error: unknown) => {
     console.error(`\nbench failed: ${error instanceof Error ? error.stack : String(error)}`);
     process.exit(1);
