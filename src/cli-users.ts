@@ -2,6 +2,7 @@
 // the shell. With the embedded database, stop the server first (one process per PGlite folder).
 import { parseArgs } from 'node:util';
 import type { SqlRunner } from './db/client.js';
+import type { Revocation } from './features/auth/revocations.js';
 
 export const USERS_USAGE = 'parley users promote|demote|deactivate|activate <username> [--issuer <name>]';
 
@@ -12,8 +13,11 @@ const CHANGES = {
   activate: { set: 'is_active = true', done: 'is active again' },
 } as const;
 
-/** Applies the change and returns the line to print; throws with a one-line reason otherwise. */
-export async function runUsersCommand(argv: string[], sql: SqlRunner): Promise<string> {
+/**
+ * Applies the change and returns the line to print; throws with a one-line reason otherwise.
+ * `announce` tells running instances (through Redis), so the change bites there at once too.
+ */
+export async function runUsersCommand(argv: string[], sql: SqlRunner, announce?: (revocation: Revocation) => Promise<void>): Promise<string> {
   const { values, positionals } = parseArgs({ args: argv, options: { issuer: { type: 'string' } }, allowPositionals: true, strict: true });
   const [action, username, ...rest] = positionals;
   if (!action || !(action in CHANGES) || !username || rest.length > 0) throw new Error(`usage: ${USERS_USAGE}`);
@@ -33,5 +37,6 @@ export async function runUsersCommand(argv: string[], sql: SqlRunner): Promise<s
         );
   });
   if (rows.length === 0) throw new Error(`no ${values.issuer ? `user of issuer "${values.issuer}"` : 'local user'} named "${username}"`);
+  for (const row of rows) await announce?.({ user: row.id, deactivated: action === 'deactivate' });
   return rows.map((row) => `${row.username} (${row.id}) ${change.done}`).join('\n');
 }

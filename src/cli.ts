@@ -5,6 +5,7 @@ import { migrate, MigrationError } from './db/migrate.js';
 import { VERSION } from './lib/version.js';
 import { mintToken } from './cli-token.js';
 import { runUsersCommand } from './cli-users.js';
+import { createRedisRevocations } from './features/auth/revocations.js';
 import { startServer } from './server.js';
 
 const USAGE = `parley ${VERSION} — self-hostable AI chatbot backend
@@ -52,9 +53,13 @@ async function runMigrations(): Promise<void> {
 async function usersCommand(argv: string[]): Promise<void> {
   const config = loadConfig(readEnvironment());
   const database = await connectDatabase(config);
+  // Running instances hear of the change through Redis, as of an admin's, and apply it at once.
+  const log = { info: () => {}, warn: (_fields: object, message: string) => process.stderr.write(`parley: ${message}\n`) };
+  const revocations = config.redisUrl ? await createRedisRevocations(config.redisUrl, log) : null;
   try {
-    process.stdout.write(`${await runUsersCommand(argv, database.sql)}\n`);
+    process.stdout.write(`${await runUsersCommand(argv, database.sql, revocations ? (revocation) => revocations.announce(revocation) : undefined)}\n`);
   } finally {
+    await revocations?.close();
     await database.close();
   }
 }

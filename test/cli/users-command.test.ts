@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/cli-token.js';
 import { runUsersCommand } from '../../src/cli-users.js';
+import { createRedisRevocations } from '../../src/features/auth/revocations.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, uniqueUsername } from '../helpers/factories.js';
 
@@ -62,6 +63,31 @@ describe('parley users', () => {
     await expect(runUsersCommand(['promote', uniqueUsername()], t.database.sql)).rejects.toThrow(/no local user named/);
     await expect(runUsersCommand(['crown', 'someone'], t.database.sql)).rejects.toThrow(/usage: parley users/);
     await expect(runUsersCommand(['promote'], t.database.sql)).rejects.toThrow(/usage: parley users/);
+  });
+});
+
+describe('parley users with REDIS_URL', () => {
+  const redisUrl = process.env.TEST_REDIS_URL;
+  // Without TEST_REDIS_URL this is skipped, except in CI where a skip is a failure.
+  const skipRedis = !redisUrl && process.env.CI !== 'true';
+
+  it.skipIf(skipRedis)('tells running instances: a deactivated user is refused at their next request, whatever the instance remembered', async () => {
+    if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
+    // Remembering session checks (AUTH_CACHE_MS) as a running instance does.
+    const app = await createTestApp({ REDIS_URL: redisUrl, AUTH_CACHE_MS: '60000' }, { sharedWith: t });
+    const silent = { info() {}, warn() {} };
+    const cli = await createRedisRevocations(redisUrl, silent);
+    try {
+      const user = await registerUser(app);
+      expect((await me(user.accessToken, app)).statusCode).toBe(200);
+      await runUsersCommand(['deactivate', user.username], t.database.sql, (revocation) => cli.announce(revocation));
+      expect((await me(user.accessToken, app)).statusCode).toBe(401);
+      await runUsersCommand(['activate', user.username], t.database.sql, (revocation) => cli.announce(revocation));
+      expect((await me(user.accessToken, app)).statusCode).toBe(200);
+    } finally {
+      await cli.close();
+      await app.close();
+    }
   });
 });
 
