@@ -155,18 +155,34 @@ export const idempotencyKeys = pgTable(
   (table) => [primaryKey({ columns: [table.userId, table.key] })],
 );
 
+/** One per user (§4); absent fields are empty strings. */
+export const profiles = pgTable('profiles', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  name: text('name').notNull().default(''),
+  location: text('location').notNull().default(''),
+  bio: text('bio').notNull().default(''),
+  skills: text('skills').notNull().default(''),
+  experience: text('experience').notNull().default(''),
+  interests: text('interests').notNull().default(''),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+  updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+});
+
 /**
  * The tables whose rows belong to one user. Row security is enabled and forced on each
  * (migrations/0004_row_security.sql); start-up and the tests read this list, and a test checks
  * the database forces it on exactly these. A new table with a user's rows belongs here.
  */
-export const tenantTables = [users, sessions, refreshTokens, chatbots, knowledgeDocuments, knowledgeChunks, conversations, messages, idempotencyKeys] as const;
+export const tenantTables = [users, sessions, refreshTokens, chatbots, knowledgeDocuments, knowledgeChunks, conversations, messages, idempotencyKeys, profiles] as const;
 
 export type ChatbotRow = typeof chatbots.$inferSelect;
 export type KnowledgeDocumentRow = typeof knowledgeDocuments.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 
+export type ProfileRow = typeof profiles.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type RefreshTokenRow = typeof refreshTokens.$inferSelect;

@@ -1,6 +1,6 @@
 // The offline responder (§6.3): no network, deterministic, honest about what it knows.
 import { LlmError } from './errors.js';
-import type { ChatModel, ModelRequest } from './types.js';
+import type { ChatModel, ModelRequest, ProfileFact } from './types.js';
 
 const GREETING = /^\s*(hi|hello|hey|hallo|hola|bonjour|good (morning|afternoon|evening)|你好|您好|嗨|নমস্কার|হ্যালো|আসসালামু আলাইকুম)\b[\s!.,?。！？]*$/iu;
 
@@ -8,7 +8,30 @@ const FALLBACK =
   "I'm the built-in offline responder, so I can only answer from this chatbot's knowledge, and I found nothing in it about that. " +
   'Try other words, or ask the owner to add a document that covers it.';
 
+const FALLBACK_WITH_PROFILE =
+  "I'm the built-in offline responder, so I can only answer from this chatbot's knowledge and its owner's profile, and I found nothing there about that. " +
+  'Try other words, or ask about their skills, experience or interests.';
+
 const DEFAULT_GREETING = 'Hello! Ask me anything about what this chatbot knows.';
+
+/**
+ * Words people ask about each profile field with, beside the field's own label. English only:
+ * the words of the field's text match in any language.
+ */
+const PROFILE_CUES: Record<string, readonly string[]> = {
+  name: ['name', 'called'],
+  location: ['where', 'location', 'located', 'live', 'lives', 'living', 'based', 'city', 'country'],
+  bio: ['who', 'yourself', 'background', 'introduce', 'bio', 'biography'],
+  skills: ['skill', 'know', 'technologies', 'tools', 'expertise', 'good'],
+  experience: ['work', 'worked', 'working', 'job', 'jobs', 'career', 'projects', 'employer'],
+  interests: ['interest', 'hobbies', 'hobby', 'like', 'likes', 'enjoy', 'fun', 'passion'],
+};
+
+/** Words too common to tell one answer from another when they appear in a text. */
+const COMMON = new Set(
+  ('a an the and or of to in on at for with by from is are was were be been do does did you your yours i me my we our it its ' +
+    'what which who where when how why can could would should have has had about tell that this there any some not no please').split(' '),
+);
 
 /** The text of the latest user message. */
 function lastUserText(request: ModelRequest): string {
@@ -41,9 +64,17 @@ function passages(chunk: string): string[] {
   return result;
 }
 
+interface Candidate {
+  text: string;
+  /** Uncommon words shared with the question (profile labels and cues count double). */
+  score: number;
+}
+
+const uncommonShared = (text: string, wanted: Set<string>, terms: Terms) =>
+  new Set(terms(text).filter((term) => wanted.has(term) && !COMMON.has(term))).size;
+
 /** The passage of the best chunk that shares the most terms with the question. */
-function bestPassage(chunk: string, question: string, terms: Terms): string {
-  const wanted = new Set(terms(question));
+function bestPassage(chunk: string, wanted: Set<string>, terms: Terms): Candidate {
   let best = chunk.trim();
   let bestScore = 0;
   for (const passage of passages(chunk)) {
@@ -53,15 +84,35 @@ function bestPassage(chunk: string, question: string, terms: Terms): string {
       bestScore = score;
     }
   }
+  return { text: best, score: uncommonShared(best, wanted, terms) };
+}
+
+/** The profile field the question asks about, by its label and cue words or by the words of its text. */
+function bestFact(profile: readonly ProfileFact[], wanted: Set<string>, terms: Terms): Candidate | null {
+  let best: Candidate | null = null;
+  for (const fact of profile) {
+    const cues = new Set([...terms(fact.label), ...(PROFILE_CUES[fact.key] ?? [])]);
+    const cueScore = [...wanted].filter((term) => cues.has(term)).length * 2;
+    const score = cueScore + uncommonShared(fact.text, wanted, terms);
+    if (score > (best?.score ?? 0)) best = { text: `${fact.label}: ${fact.text}`, score };
+  }
   return best;
 }
 
 export function builtinAnswer(request: ModelRequest, terms: Terms): string {
   const question = lastUserText(request);
-  const best = request.knowledge[0];
-  if (best && !GREETING.test(question)) return bestPassage(best.content, question, terms);
-  if (GREETING.test(question) || question.trim() === '') return request.greeting.trim() || DEFAULT_GREETING;
-  return FALLBACK;
+  const greeting = GREETING.test(question);
+  if (!greeting) {
+    const wanted = new Set(terms(question));
+    const best = request.knowledge[0];
+    const passage = best ? bestPassage(best.content, wanted, terms) : null;
+    const fact = bestFact(request.profile, wanted, terms);
+    // Knowledge was chosen by the search; the profile answers when it matches the question better.
+    if (fact && (!passage || fact.score > passage.score)) return fact.text;
+    if (passage) return passage.text;
+  }
+  if (greeting || question.trim() === '') return request.greeting.trim() || DEFAULT_GREETING;
+  return request.profile.length > 0 ? FALLBACK_WITH_PROFILE : FALLBACK;
 }
 
 /** Words with their trailing whitespace, so the pieces join back to the exact text. */

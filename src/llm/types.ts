@@ -11,6 +11,13 @@ export interface KnowledgeHit {
   rank: number;
 }
 
+/** One filled-in field of the chatbot owner's profile (§4), e.g. {key: 'skills', label: 'Skills', text: '…'}. */
+export interface ProfileFact {
+  key: string;
+  label: string;
+  text: string;
+}
+
 export interface ModelRequest {
   model: string;
   messages: PromptMessage[];
@@ -18,6 +25,8 @@ export interface ModelRequest {
   maxTokens: number | null;
   /** What the builtin responder answers from; remote models see it inside `messages`. */
   knowledge: KnowledgeHit[];
+  /** The owner's profile when the chatbot uses it (else empty); remote models see it inside `messages`. */
+  profile: ProfileFact[];
   greeting: string;
   signal: AbortSignal;
 }

@@ -48,6 +48,7 @@ describe('migrations', () => {
       schema.conversations,
       schema.messages,
       schema.idempotencyKeys,
+      schema.profiles,
     ]) {
       const config = getTableConfig(table);
       const rows = await database.sql.query<{ column_name: string; is_nullable: string }>(

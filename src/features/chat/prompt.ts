@@ -11,7 +11,7 @@ const LANGUAGE_RULE = "Always answer in the language of the user's latest messag
 
 export interface PromptParts {
   systemPrompt: string;
-  /** The owner's profile as text, when the chatbot uses it (§4; filled by the profiles feature). */
+  /** The owner's profile as labelled lines (profiles/profile-text.ts), when the chatbot uses it (§4). */
   profile: string | null;
   conversationContext: string | null;
   turnContext: string | null;

@@ -16,6 +16,7 @@ import type { Principal } from '../auth/principal.js';
 import { conversationNotFound } from '../conversations/conversations.service.js';
 import { toMessage, type Message } from '../conversations/conversations.schemas.js';
 import { pickKnowledge } from '../knowledge/knowledge.service.js';
+import { profileFacts, renderProfile } from '../profiles/profile-text.js';
 import type { Generation, Generations } from './generations.js';
 import { buildPrompt } from './prompt.js';
 import type { HistoryMessage, KnowledgeCandidate, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
@@ -135,9 +136,10 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
     let settled = false;
     try {
       const hits = pickKnowledge(plan.knowledge, knowledgeTokens);
+      const profile = profileFacts(target.profile);
       const built = buildPrompt({
         systemPrompt: target.systemPrompt,
-        profile: null, // the owner's profile joins here once profiles exist (§4)
+        profile: renderProfile(profile),
         conversationContext: target.context,
         turnContext: plan.turnContext,
         knowledge: hits,
@@ -157,7 +159,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
             events.delta(plan.replyId, delta);
           }
         : undefined;
-      const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, knowledge: hits, greeting: target.greeting, signal };
+      const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, knowledge: hits, profile, greeting: target.greeting, signal };
       // The request leaves first; the start event is written while the model works on it.
       const pending = model.generate(request, onDelta);
       try {

@@ -1,11 +1,13 @@
 // The SQL of one chat turn, written to keep round trips few: a turn is begin (lock the
-// conversation, store the user message, read the chatbot, history and knowledge) and finish
-// (store the reply, release the lock). Each statement names its user for row security
-// with a gate (db/scope.ts) rather than a transaction of its own: no extra round trip.
+// conversation, store the user message, read the chatbot with its owner's profile, the history
+// and knowledge) and finish (store the reply, release the lock). Each statement names its user
+// for row security with a gate (db/scope.ts) rather than a transaction of its own: no extra
+// round trip.
 import type { SqlRunner } from '../../db/client.js';
 import { scopeGate, userGate } from '../../db/scope.js';
 import { knowledgeSearchSql } from '../knowledge/knowledge.repo.js';
 import type { MessageFields } from '../conversations/conversations.schemas.js';
+import type { ProfileFields } from '../profiles/profiles.schemas.js';
 
 export interface TurnTarget {
   conversationId: string;
@@ -19,6 +21,8 @@ export interface TurnTarget {
   maxTokens: number | null;
   knowledgeChunks: number;
   useProfile: boolean;
+  /** The owner's profile when the chatbot uses it and the owner wrote one (§4), else null. */
+  profile: ProfileFields | null;
 }
 
 export type HistoryMessage = {
@@ -118,6 +122,7 @@ type TargetRow = {
   max_tokens: number | null;
   knowledge_chunks: number;
   use_profile: boolean;
+  profile: unknown;
 }
 
 /** json columns arrive parsed from postgres.js and PGlite alike, but be sure. */
@@ -135,11 +140,13 @@ const toTarget = (row: TargetRow): TurnTarget => ({
   maxTokens: row.max_tokens === null ? null : Number(row.max_tokens),
   knowledgeChunks: Number(row.knowledge_chunks),
   useProfile: row.use_profile,
+  profile: row.profile === null ? null : parseJson<ProfileFields>(row.profile),
 });
 
 // The lock and the user message are committed without waiting for the disk: the finish
 // statement's durable commit flushes them too, before the client hears back. One fsync per turn.
 // History and knowledge read the snapshot from before the insert, so the new message is not in it.
+// The owner's profile joins the chatbot's row only when the chatbot uses it: no read otherwise.
 function beginSql(withMessage: boolean): string {
   const bump = withMessage ? 'message_count = message_count + 1, title = COALESCE(title, $6),' : '';
   const insert = withMessage
@@ -172,11 +179,16 @@ k AS (
 ),
 t AS (
   SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile,
+         CASE WHEN p.user_id IS NULL THEN NULL
+              ELSE json_build_object('name', p.name, 'location', p.location, 'bio', p.bio, 'skills', p.skills,
+                                     'experience', p.experience, 'interests', p.interests) END AS profile,
          (SELECT coalesce(json_agg(json_build_object('id', h.id, 'role', h.role, 'content', h.content, 'status', h.status, 'tokens', h.tokens)
                                    ORDER BY h.id DESC), '[]'::json) FROM h) AS history,
          (SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
                                    ORDER BY k.rank DESC), '[]'::json) FROM k) AS knowledge
-    FROM c JOIN chatbots b ON b.id = c.chatbot_id CROSS JOIN s
+    FROM c JOIN chatbots b ON b.id = c.chatbot_id
+           LEFT JOIN profiles p ON b.use_profile AND p.user_id = b.user_id
+           CROSS JOIN s
 )
 SELECT t.*, t.id IS NOT NULL OR EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2) AS found
   FROM (SELECT 1) AS one LEFT JOIN t ON true
