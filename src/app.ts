@@ -13,6 +13,8 @@ import { registerChatbotRoutes } from './features/chatbots/chatbots.routes.js';
 import { registerConversationRoutes } from './features/conversations/conversations.routes.js';
 import { registerHealthRoutes } from './features/health/health.routes.js';
 import { registerKnowledgeRoutes } from './features/knowledge/knowledge.routes.js';
+import { registerProfileRoutes } from './features/profiles/profiles.routes.js';
+import { registerPublicRoutes } from './features/public/public.routes.js';
 import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
@@ -94,6 +96,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   registerConversationRoutes(app, { conversations: services.conversations, authenticate });
   registerChatRoutes(app, { chat: services.chat, responder: services.responder, authenticate });
   registerAdminRoutes(app, { admin: services.admin, authenticate, clock });
+  registerProfileRoutes(app, { profiles: services.profiles, authenticate });
+  registerPublicRoutes(app, { publicChatbots: services.publicChatbots });
 
   app.addHook('preClose', () => services.drain());
   app.addHook('onClose', () => services.close());

@@ -28,6 +28,10 @@ import { createChunker, type Chunker } from './features/knowledge/chunker.js';
 import { createKnowledgeRepo } from './features/knowledge/knowledge.repo.js';
 import { createKnowledgeService } from './features/knowledge/knowledge.service.js';
 import { searchTerms } from './features/knowledge/search-text.js';
+import { createProfilesRepo } from './features/profiles/profiles.repo.js';
+import { createProfilesService } from './features/profiles/profiles.service.js';
+import { createPublicChatbotsRepo } from './features/public/public-chatbots.repo.js';
+import { createPublicChatbotsService } from './features/public/public-chatbots.service.js';
 import { createUsersRepo } from './features/users/users.repo.js';
 import { createHeartbeats, DEFAULT_STREAM_LIMITS } from './http/sse.js';
 import { createJobs } from './jobs/jobs.js';
@@ -184,6 +188,8 @@ export async function composeServices(deps: ComposeDeps) {
     auth,
     authenticate,
     admin,
+    profiles: createProfilesService({ profiles: createProfilesRepo(createScoped(database.app)), clock: deps.clock }),
+    publicChatbots: createPublicChatbotsService({ chatbots: createPublicChatbotsRepo(createScoped(database.app)) }),
     limiter,
     jobs,
     ...chat,

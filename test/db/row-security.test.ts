@@ -25,7 +25,7 @@ let b: RegisteredUser;
 let aConversation: string;
 let bConversation: string;
 
-/** A user with a row in every tenant table: chatbot, knowledge, conversation, messages, idempotency key, session. */
+/** A user with a row in every tenant table: chatbot, knowledge, conversation, messages, idempotency key, session, profile. */
 async function userWithEverything(): Promise<{ user: RegisteredUser; conversation: string }> {
   const user = await registerUser(t);
   const bot = await createChatbot(t, user, { name: 'Isolated' });
@@ -39,6 +39,8 @@ async function userWithEverything(): Promise<{ user: RegisteredUser; conversatio
   const conversation = await createConversation(t, user, { chatbot_id: bot.id });
   const sent = await sendMessage(t, user, conversation.id, { content: 'When do you open?' }, { 'idempotency-key': `k-${user.id}` });
   expect(sent.statusCode).toBe(201);
+  const profile = await t.request({ method: 'PUT', url: '/v1/profile', headers: bearer(user.accessToken), payload: { name: user.username, bio: 'Opens at nine.' } });
+  expect(profile.statusCode, profile.body).toBe(200);
   return { user, conversation: conversation.id };
 }
 
@@ -53,6 +55,7 @@ const OWNER: Record<(typeof TENANT_TABLES)[number], string> = {
   conversations: 'SELECT user_id::text AS owner FROM conversations',
   messages: 'SELECT user_id::text AS owner FROM messages',
   idempotency_keys: 'SELECT user_id::text AS owner FROM idempotency_keys',
+  profiles: 'SELECT user_id::text AS owner FROM profiles',
 };
 
 /** One transaction as the app role with app.user_id (and app.scope) set by hand. */
@@ -233,6 +236,64 @@ describe('scopes for paths that serve no single user', () => {
     expect(await count('admin', 'messages')).toBeGreaterThanOrEqual(4);
     expect(await asApp({ scope: 'admin' }, (tx) => tx.sql.query('DELETE FROM messages WHERE conversation_id = $1 RETURNING id', [bConversation]))).toEqual([]);
     expect(await t.count('messages')).toBeGreaterThanOrEqual(4);
+  });
+
+  it('public reads public chatbots and the accounts that own one, and changes nothing', async () => {
+    await t.database.sql.query('UPDATE chatbots SET is_public = true WHERE user_id = $1', [a.id]);
+    try {
+      // Other tests here may leave public chatbots of their own: the owner's view says which to expect.
+      const owning = await t.database.sql.query<{ owner: string }>('SELECT DISTINCT user_id::text AS owner FROM chatbots WHERE is_public');
+      await asApp({ scope: 'public' }, async (tx) => {
+        const bots = await tx.sql.query<{ owner: string; is_public: boolean }>('SELECT user_id::text AS owner, is_public FROM chatbots');
+        expect(bots.map((bot) => bot.owner)).toContain(a.id);
+        expect(bots.map((bot) => bot.owner)).not.toContain(b.id);
+        expect(bots.every((bot) => bot.is_public)).toBe(true);
+        expect(new Set(await owners(tx, 'users'))).toEqual(new Set(owning.map((row) => row.owner)));
+      });
+      for (const table of ['sessions', 'refresh_tokens', 'knowledge_documents', 'knowledge_chunks', 'conversations', 'messages', 'idempotency_keys', 'profiles'] as const) {
+        expect(await count('public', table), table).toBe(0);
+      }
+      await asApp({ scope: 'public' }, async (tx) => {
+        expect(await tx.sql.query("UPDATE chatbots SET system_prompt = 'taken' WHERE user_id = $1 RETURNING id", [a.id])).toEqual([]);
+        expect(await tx.sql.query("UPDATE users SET role = 'admin' WHERE id = $1 RETURNING id", [a.id])).toEqual([]);
+        expect(await tx.sql.query('DELETE FROM chatbots WHERE user_id = $1 RETURNING id', [a.id])).toEqual([]);
+      });
+      // A public chatbot is still not another user's to read through the API's own scope.
+      await asApp({ userId: b.id }, async (tx) => expect(await owners(tx, 'chatbots')).not.toContain(a.id));
+    } finally {
+      await t.database.sql.query('UPDATE chatbots SET is_public = false WHERE user_id = $1', [a.id]);
+    }
+  });
+
+  it('public-profile reads only the profiles, users and chatbots of owners who show a public chatbot using their profile', async () => {
+    const shown = await registerUser(t);
+    const hidden = await registerUser(t);
+    for (const user of [shown, hidden]) {
+      const saved = await t.request({ method: 'PUT', url: '/v1/profile', headers: bearer(user.accessToken), payload: { name: user.username } });
+      expect(saved.statusCode, saved.body).toBe(200);
+    }
+    await createChatbot(t, shown, { name: 'Shown', is_public: true, use_profile: true });
+    await createChatbot(t, shown, { name: 'Private, with profile', use_profile: true });
+    await createChatbot(t, hidden, { name: 'Public, no profile', is_public: true });
+    await createChatbot(t, hidden, { name: 'Private, with profile', use_profile: true });
+
+    await asApp({ scope: 'public-profile' }, async (tx) => {
+      expect(await owners(tx, 'profiles')).toEqual([shown.id]);
+      expect(await owners(tx, 'users')).toEqual([shown.id]);
+      const bots = await tx.sql.query<{ owner: string; is_public: boolean; use_profile: boolean }>(
+        'SELECT user_id::text AS owner, is_public, use_profile FROM chatbots',
+      );
+      expect(bots).toEqual([{ owner: shown.id, is_public: true, use_profile: true }]);
+      for (const table of ['sessions', 'refresh_tokens', 'conversations', 'messages', 'knowledge_documents', 'knowledge_chunks', 'idempotency_keys'] as const) {
+        expect(await owners(tx, table), table).toEqual([]);
+      }
+      // Reading only: nothing shown can be changed.
+      expect(await tx.sql.query("UPDATE profiles SET bio = 'defaced' RETURNING user_id")).toEqual([]);
+      expect(await tx.sql.query("UPDATE users SET role = 'admin' RETURNING id")).toEqual([]);
+      expect(await tx.sql.query('DELETE FROM profiles RETURNING user_id')).toEqual([]);
+    });
+    expect(await count('admin', 'profiles')).toBeGreaterThanOrEqual(4);
+    expect(await count('auth', 'profiles')).toBe(0);
   });
 
   it('sweep deletes only expired idempotency keys', async () => {

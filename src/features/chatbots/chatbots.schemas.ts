@@ -12,9 +12,10 @@ const Origin = Type.String({ maxLength: 300, pattern: '^https?://[^/\\s?#]+$', d
 
 // Accepted and stored so clients can set them today; nothing reads them until the features
 // named arrive, and the API says so rather than let a caller believe they are enforced.
+const USE_PROFILE = "Replies answer from the owner's profile (PUT /v1/profile), given to the model as data";
+
 const NOT_YET = {
-  is_public: 'Stored; takes effect when public chatbots arrive (not yet): a public chatbot is not reachable without a token yet.',
-  use_profile: 'Stored; takes effect when profiles arrive (not yet): replies do not use the owner\'s profile yet.',
+  is_public: 'Shows the chatbot at GET /v1/public/chatbots/{slug|id}; visitors cannot talk to it without a token yet (not yet).',
   allowed_origins:
     'Stored; takes effect when public chatbots and the widget arrive (not yet): these origins restrict nothing yet (the API follows CORS_ORIGINS).',
   token_budget_monthly: 'Stored; takes effect when public chatbots arrive (not yet): no monthly token budget is enforced yet.',
@@ -30,7 +31,7 @@ const writable = {
   model: Type.String({ minLength: 1, maxLength: 200, description: 'One of the models the server allows (LLM_MODELS)' }),
   temperature: Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()]),
   max_tokens: Type.Union([Type.Integer({ minimum: 1, maximum: 200_000 }), Type.Null()]),
-  use_profile: Type.Boolean({ description: NOT_YET.use_profile }),
+  use_profile: Type.Boolean({ description: USE_PROFILE }),
   allowed_origins: Type.Array(Origin, { maxItems: 50, description: NOT_YET.allowed_origins }),
   token_budget_monthly: Type.Union([Type.Integer({ minimum: 0, maximum: 1e15 }), Type.Null()], { description: NOT_YET.token_budget_monthly }),
 };
@@ -72,7 +73,7 @@ export const ChatbotSchema = Type.Object(
     model: Type.String(),
     temperature: Type.Union([Type.Number(), Type.Null()]),
     max_tokens: Type.Union([Type.Integer(), Type.Null()]),
-    use_profile: Type.Boolean({ description: NOT_YET.use_profile }),
+    use_profile: Type.Boolean({ description: USE_PROFILE }),
     allowed_origins: Type.Array(Type.String(), { description: NOT_YET.allowed_origins }),
     token_budget_monthly: Type.Union([Type.Integer(), Type.Null()], { description: NOT_YET.token_budget_monthly }),
     collect: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),

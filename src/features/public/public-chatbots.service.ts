@@ -1,0 +1,56 @@
+import { AppError } from '../../errors/app-error.js';
+import { isUuid } from '../../lib/ids.js';
+import type { ChatbotKey, PublicChatbotRow, PublicChatbotsRepo } from './public-chatbots.repo.js';
+import type { PublicChatbot } from './public-chatbots.schemas.js';
+
+export interface PublicChatbotsService {
+  /** A public chatbot's page, by slug or id; one and the same 404 for private, deleted, unknown or malformed. */
+  get(key: string): Promise<PublicChatbot>;
+}
+
+export interface PublicChatbotsDeps {
+  chatbots: PublicChatbotsRepo;
+}
+
+// Slugs are lowercase letters, digits and hyphens, at most 64 (chatbots.schemas.ts). Anything
+// else names no chatbot and never reaches the database (a NUL would make PostgreSQL fail).
+const SLUG_LIKE = /^[A-Za-z0-9-]{1,64}$/;
+
+const notFound = () => new AppError('not_found', 'No public chatbot with this slug or id');
+
+/**
+ * An id-shaped key is an id and nothing else: a slug may look like an id (the slug rules allow
+ * it), and must not stand in for the chatbot that has that id when that one is private or gone.
+ */
+export function chatbotKey(raw: string): ChatbotKey | null {
+  if (isUuid(raw)) return { id: raw.toLowerCase() };
+  if (SLUG_LIKE.test(raw)) return { slug: raw.toLowerCase() };
+  return null;
+}
+
+// An external user's username may be their email (the claim used when the token has no
+// username, §3.2); a public page never shows an email, so such an owner goes unnamed.
+const shownName = (username: string): string | null => (username.includes('@') ? null : username);
+
+function toPublicChatbot(row: PublicChatbotRow): PublicChatbot {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    description: row.description,
+    greeting: row.greeting,
+    owner: { username: shownName(row.ownerUsername) },
+  };
+}
+
+export function createPublicChatbotsService(deps: PublicChatbotsDeps): PublicChatbotsService {
+  const { chatbots } = deps;
+  return {
+    async get(raw) {
+      const key = chatbotKey(raw);
+      const row = key ? await chatbots.find(key) : undefined;
+      if (!row) throw notFound();
+      return toPublicChatbot(row);
+    },
+  };
+}
