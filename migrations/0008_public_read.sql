@@ -7,8 +7,13 @@
 CREATE POLICY chatbots_public_read ON chatbots FOR SELECT
   USING ((SELECT current_setting('app.scope', true) = 'public') AND is_public);
 
--- The subquery states the rule itself (it would also follow from chatbots' policies beneath it, in
--- this scope), so the policy reads the same in isolation. Correlated on user_id, it is one probe of
--- chatbots_user_idx per account read.
+-- The function states the rule itself (it would also follow from chatbots' policies beneath it, in
+-- this scope), so the policy reads the same in isolation. A PL/pgSQL function rather than a
+-- subquery, for the reason 0007 gives: every statement on users would plan the subquery.
+CREATE FUNCTION owns_public_chatbot(owner uuid) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM chatbots WHERE user_id = owner AND is_public);
+END
+$$;
 CREATE POLICY users_public_owner_read ON users FOR SELECT
-  USING ((SELECT current_setting('app.scope', true) = 'public') AND EXISTS (SELECT 1 FROM chatbots c WHERE c.user_id = users.id AND c.is_public));
+  USING ((SELECT current_setting('app.scope', true) = 'public') AND owns_public_chatbot(id));
