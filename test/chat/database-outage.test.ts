@@ -85,26 +85,38 @@ describe.runIf(url)('PostgreSQL cut while replies are stored', () => {
   it('undoes a turn start that reached the database while its answer was cut: nothing left behind, not busy', { timeout: 60_000 }, async () => {
     const user = await registerUser(t);
     const conversation = await createConversation(t, user);
+    let orphan = 0;
     // Another transaction holds the conversation's row, so the turn's first statement waits
     // inside PostgreSQL; the connection is cut meanwhile, and the statement then goes on and
     // commits, its answer lost: the client hears 503, the database has the turn's start.
     await admin.sql.transaction(async (tx) => {
       await tx.query(`SELECT 1 FROM ${schema}.conversations WHERE id = $1 FOR UPDATE`, [conversation.id]);
       const answer = sendMessage(t, user, conversation.id, { content: 'lost in the cut' });
+      // Exactly the statement this transaction blocks (other test files share the server).
       const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline) {
-        const waiting = await tx.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%busy_reply_id%'`);
-        if (Number(waiting[0]!.n) > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+      let blocked: number[] = [];
+      while (blocked.length === 0 && Date.now() < deadline) {
+        const rows = await tx.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))');
+        blocked = rows.map((row) => Number(row.pid));
+        if (blocked.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
       }
+      expect(blocked, 'the turn start waits behind the held row').toHaveLength(1);
+      orphan = blocked[0]!;
       proxy.resetAll();
       const cut = await answer;
       expect(cut.statusCode, cut.body).toBe(503);
       expect(json(cut).code).toBe('database_unavailable');
     });
 
-    // The refused turn leaves nothing: no message, no lock, once the database answers again.
+    // The start runs to its end once the row is free, its answer going nowhere: wait until its
+    // session is gone, so what follows sees what the start did (and its undoing).
     const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const rows = await admin.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [orphan]);
+      if (Number(rows[0]!.n) === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // The refused turn leaves nothing: no message, no lock, once the database answers again.
     let state: { messages: number; busy: boolean; count: number } = { messages: -1, busy: true, count: -1 };
     while (Date.now() < deadline) {
       const rows = await admin.sql.query<{ messages: number; busy: boolean; count: number }>(
