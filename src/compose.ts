@@ -32,6 +32,7 @@ import { createProfilesRepo } from './features/profiles/profiles.repo.js';
 import { createProfilesService } from './features/profiles/profiles.service.js';
 import { createPublicChatbotsRepo } from './features/public/public-chatbots.repo.js';
 import { createPublicChatbotsService } from './features/public/public-chatbots.service.js';
+import { createDailyMessageCap } from './features/usage/quotas.js';
 import { createUsersRepo } from './features/users/users.repo.js';
 import { createHeartbeats, DEFAULT_STREAM_LIMITS } from './http/sse.js';
 import { createJobs } from './jobs/jobs.js';
@@ -153,6 +154,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     generations,
     jobs,
     limiter,
+    dailyCap: createDailyMessageCap(limiter, config.messagesPerDay),
     clock,
     newId,
     settings: { contextTokenBudget: config.contextTokenBudget, maxMessageChars: config.maxMessageChars, messagesPerUser: config.rateLimits.messagesUser, leaseMs: LEASE_MS },

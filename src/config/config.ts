@@ -51,7 +51,12 @@ export interface Config {
     registerIp: RateRule | null;
     messagesUser: RateRule | null;
     knowledgeUser: RateRule | null;
+    publicVisitor: RateRule | null;
+    publicIp: RateRule | null;
+    publicChatbot: RateRule | null;
   };
+  /** USAGE_MESSAGES_PER_DAY: an account's messages per UTC day; null = no cap. */
+  messagesPerDay: number | null;
   shutdownGraceMs: number;
   llm: LlmConfig;
   externalIssuers: ExternalIssuer[];
@@ -127,7 +132,11 @@ export function loadConfig(env: Env): Config {
       registerIp: read('RATE_LIMIT_REGISTER_IP', parseRate, { limit: 10, windowMs: 3_600_000 } as RateRule | null),
       messagesUser: read('RATE_LIMIT_MESSAGES_USER', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
       knowledgeUser: read('RATE_LIMIT_KNOWLEDGE_USER', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
+      publicVisitor: read('RATE_LIMIT_PUBLIC_VISITOR', parseRate, { limit: 20, windowMs: 60_000 } as RateRule | null),
+      publicIp: read('RATE_LIMIT_PUBLIC_IP', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
+      publicChatbot: read('RATE_LIMIT_PUBLIC_CHATBOT', parseRate, { limit: 600, windowMs: 60_000 } as RateRule | null),
     },
+    messagesPerDay: read('USAGE_MESSAGES_PER_DAY', (raw) => (raw.trim() === 'off' ? null : parseInteger(raw, 1, 1_000_000_000)), null as number | null),
     shutdownGraceMs: read('SHUTDOWN_GRACE_MS', (raw) => parseInteger(raw, 0, 600_000), 10_000),
     llm: loadLlmConfig(read, env),
     externalIssuers: loadExternalIssuers(read),

@@ -85,6 +85,22 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'RATE_LIMIT_MESSAGES_USER', default: '60/1m', description: 'Chat messages (sent or regenerated) per user and window.' },
   { name: 'RATE_LIMIT_KNOWLEDGE_USER', default: '30/1m', description: 'Knowledge documents added per user and window.' },
   {
+    name: 'RATE_LIMIT_PUBLIC_VISITOR',
+    default: '20/1m',
+    description: "Requests per public chatbot visitor and window (a visitor token's visitor; new conversations and their messages).",
+  },
+  {
+    name: 'RATE_LIMIT_PUBLIC_IP',
+    default: '60/1m',
+    description: 'Requests to public chatbots (`/v1/public/chatbots/…`, `/v1/public/conversations/…`) per client address and window: holds a visitor who keeps starting new visitors.',
+  },
+  { name: 'RATE_LIMIT_PUBLIC_CHATBOT', default: '600/1m', description: 'All public requests to one chatbot, from everyone, per window.' },
+  {
+    name: 'USAGE_MESSAGES_PER_DAY',
+    default: 'off',
+    description: "Messages an account may send per UTC day on its own chatbots (429 `quota_exceeded` until midnight UTC). Visitors of public chatbots are held by the public limits and the chatbot's `token_budget_monthly` instead.",
+  },
+  {
     name: 'LLM_PROVIDER',
     default: 'builtin',
     description:

@@ -1,6 +1,6 @@
 // Drizzle table definitions. They mirror the SQL migrations in /migrations, which
 // are the source of truth for the database; test/db/schema.test.ts checks they agree.
-import { bigint, boolean, customType, integer, jsonb, pgTable, primaryKey, real, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, date, integer, jsonb, pgTable, primaryKey, real, smallint, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -113,6 +113,9 @@ export const conversations = pgTable('conversations', {
   busyReplyId: uuid('busy_reply_id'),
   busyUntil: timestamptz('busy_until'),
   stopReplyId: uuid('stop_reply_id'),
+  /** Set for a public visitor's conversation (the owner reads it in the inbox). */
+  visitorId: text('visitor_id'),
+  unreadCount: integer('unread_count').notNull().default(0),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
   updatedAt: timestamptz('updated_at').notNull().defaultNow(),
 });
@@ -170,18 +173,53 @@ export const profiles = pgTable('profiles', {
   updatedAt: timestamptz('updated_at').notNull().defaultNow(),
 });
 
+/** A public chatbot's visitor (§7); `id` is the server's 128-bit random id, `visitor_id` the client's label. */
+export const visitors = pgTable('visitors', {
+  id: text('id').primaryKey(),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  chatbotId: uuid('chatbot_id')
+    .notNull()
+    .references(() => chatbots.id, { onDelete: 'cascade' }),
+  visitorId: text('visitor_id').notNull(),
+  name: text('name'),
+  firstSeen: timestamptz('first_seen').notNull(),
+  lastSeen: timestamptz('last_seen').notNull(),
+});
+
+/** Usage per chatbot, UTC day and shard (§11); written by the turn's finish statement. */
+export const usageDaily = pgTable(
+  'usage_daily',
+  {
+    chatbotId: uuid('chatbot_id')
+      .notNull()
+      .references(() => chatbots.id, { onDelete: 'cascade' }),
+    day: date('day', { mode: 'string' }).notNull(),
+    shard: smallint('shard').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    messages: integer('messages').notNull().default(0),
+    promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull().default(0),
+    completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull().default(0),
+  },
+  (table) => [primaryKey({ columns: [table.chatbotId, table.day, table.shard] })],
+);
+
 /**
  * The tables whose rows belong to one user. Row security is enabled and forced on each
  * (migrations/0004_row_security.sql); start-up and the tests read this list, and a test checks
  * the database forces it on exactly these. A new table with a user's rows belongs here.
  */
-export const tenantTables = [users, sessions, refreshTokens, chatbots, knowledgeDocuments, knowledgeChunks, conversations, messages, idempotencyKeys, profiles] as const;
+export const tenantTables = [users, sessions, refreshTokens, chatbots, knowledgeDocuments, knowledgeChunks, conversations, messages, idempotencyKeys, profiles, visitors, usageDaily] as const;
 
 export type ChatbotRow = typeof chatbots.$inferSelect;
 export type KnowledgeDocumentRow = typeof knowledgeDocuments.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 
+export type VisitorRow = typeof visitors.$inferSelect;
 export type ProfileRow = typeof profiles.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;

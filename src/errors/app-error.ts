@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'headers_too_large'
   | 'request_timeout'
   | 'rate_limited'
+  | 'quota_exceeded'
+  | 'origin_not_allowed'
   | 'database_unavailable'
   | 'service_unavailable'
   | 'issuer_unavailable'

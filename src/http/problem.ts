@@ -29,6 +29,8 @@ const STATUS: Record<ErrorCode, number> = {
   headers_too_large: 431,
   request_timeout: 408,
   rate_limited: 429,
+  quota_exceeded: 429,
+  origin_not_allowed: 403,
   database_unavailable: 503,
   service_unavailable: 503,
   issuer_unavailable: 503,

@@ -55,6 +55,7 @@ async function begin(parts: ReturnType<typeof engineWith>) {
     user.id,
     conversation.id,
     {
+      visitor: null,
       lock: { replyId, leaseMs: 120_000 },
       message: { id: newId(), content: 'hello', tokens: 1, title: 'hello' },
       historyTokens: 7000,

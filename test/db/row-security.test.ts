@@ -56,6 +56,8 @@ const OWNER: Record<(typeof TENANT_TABLES)[number], string> = {
   messages: 'SELECT user_id::text AS owner FROM messages',
   idempotency_keys: 'SELECT user_id::text AS owner FROM idempotency_keys',
   profiles: 'SELECT user_id::text AS owner FROM profiles',
+  visitors: 'SELECT user_id::text AS owner FROM visitors',
+  usage_daily: 'SELECT user_id::text AS owner FROM usage_daily',
 };
 
 /** One transaction as the app role with app.user_id (and app.scope) set by hand. */
@@ -195,7 +197,7 @@ describe('a pooled connection', () => {
 
       // The chat hot path names its user inside the statement: the same holds after it.
       const turns = createTurnsRepo(single.app.sql);
-      const plan = { lock: { replyId: newId(), leaseMs: 1000 }, message: null, historyTokens: 100, historyMinRows: 0, knowledgeQuery: null, knowledgeLimit: 0 };
+      const plan = { visitor: null, lock: { replyId: newId(), leaseMs: 1000 }, message: null, historyTokens: 100, historyMinRows: 0, knowledgeQuery: null, knowledgeLimit: 0 };
       expect((await turns.begin(a.id, aConversation, plan, new Date())).state).toBe('started');
       await turns.release(a.id, aConversation, plan.lock.replyId);
       expect(await single.app.sql.query(OWNER.conversations)).toEqual([]);

@@ -17,7 +17,8 @@ import type { KnowledgeSearch } from '../knowledge/knowledge.service.js';
 import { toTsqueryLiteral } from '../knowledge/search-text.js';
 import type { Generations } from './generations.js';
 import { STORE_RETRY_FOR_MS, type TurnEngine, type TurnOptions, type TurnResult } from './turn-engine.js';
-import type { BeginRequest, TurnsRepo } from './turns.repo.js';
+import type { BeginRequest, TurnRefused, TurnsRepo } from './turns.repo.js';
+import { budgetSpent, type DailyMessageCap } from '../usage/quotas.js';
 
 export type { TurnEvents, TurnOptions, TurnResult } from './turn-engine.js';
 
@@ -42,6 +43,8 @@ export interface ChatDeps {
   generations: Generations;
   jobs: Pick<Jobs, 'retry'>;
   limiter: RateLimiter;
+  /** USAGE_MESSAGES_PER_DAY for accounts. */
+  dailyCap: DailyMessageCap;
   clock: Clock;
   newId: () => string;
   settings: {
@@ -56,11 +59,24 @@ const MESSAGE_OVERHEAD = 3;
 const KNOWLEDGE_CANDIDATES = 8;
 
 
-const refused = (state: 'busy' | 'missing') => (state === 'busy' ? conversationBusy() : conversationNotFound());
+function refused(why: TurnRefused, now: Date): AppError {
+  if (why.state === 'quota') return budgetSpent(why.budget, now);
+  return why.state === 'busy' ? conversationBusy() : conversationNotFound();
+}
+
+/** A visitor's turns reach only their own conversations; an account's, only its own (not its visitors'). */
+const visitorOf = (caller: Principal): string | null => (caller.kind === 'visitor' ? caller.actorId : null);
 
 export function createChatService(deps: ChatDeps): ChatService {
-  const { turns, engine, conversations, knowledge, generations, jobs, limiter, clock, newId, settings } = deps;
+  const { turns, engine, conversations, knowledge, generations, jobs, limiter, dailyCap, clock, newId, settings } = deps;
   const messagesPolicy = { name: 'messages_user', rule: settings.messagesPerUser };
+
+  /** Accounts' own limits; visitors are held by the public limits where their requests come in. */
+  async function admit(caller: Principal) {
+    if (caller.kind === 'visitor') return;
+    await limiter.consume(messagesPolicy, caller.ownerId);
+    await dailyCap.consume(caller.ownerId, clock.now());
+  }
 
   function checkContent(field: string, content: string) {
     if (isBlank(content)) throw validationError(field, 'must not be empty');
@@ -100,6 +116,7 @@ export function createChatService(deps: ChatDeps): ChatService {
       caller,
       id,
       {
+        visitor: visitorOf(caller),
         lock: { replyId, leaseMs: settings.leaseMs },
         message: { id: messageId, content: input.content, tokens, title: conversationTitle(input.content) },
         historyTokens: Math.max(0, settings.contextTokenBudget - tokens - MESSAGE_OVERHEAD),
@@ -110,7 +127,7 @@ export function createChatService(deps: ChatDeps): ChatService {
       now,
       thenToo,
     );
-    if (started.state !== 'started') throw refused(started.state);
+    if (started.state !== 'started') throw refused(started, now);
     const userMessage = toMessage({
       id: messageId,
       role: 'user',
@@ -140,7 +157,7 @@ export function createChatService(deps: ChatDeps): ChatService {
   async function send(caller: Principal, conversationId: string, input: { content: string; context?: string }, options: TurnOptions = {}) {
     checkContent('content', input.content);
     if (!isUuid(conversationId)) throw conversationNotFound();
-    await limiter.consume(messagesPolicy, caller.ownerId);
+    await admit(caller);
     const { target, plan } = await beginSend(caller, conversationId.toLowerCase(), input);
     return engine.run(caller, target, plan, options);
   }
@@ -151,7 +168,7 @@ export function createChatService(deps: ChatDeps): ChatService {
    * request leaves nothing behind (its id was never given out).
    */
   async function chatInNew(caller: Principal, input: { message: string; chatbot_id?: string; context?: string }, options: TurnOptions) {
-    await limiter.consume(messagesPolicy, caller.ownerId);
+    await admit(caller);
     const created = await conversations.create(caller, { chatbot_id: input.chatbot_id });
     let begun: Awaited<ReturnType<typeof beginSend>>;
     try {
@@ -166,13 +183,14 @@ export function createChatService(deps: ChatDeps): ChatService {
 
   async function regenerate(caller: Principal, conversationId: string, options: TurnOptions = {}) {
     if (!isUuid(conversationId)) throw conversationNotFound();
-    await limiter.consume(messagesPolicy, caller.ownerId);
+    await admit(caller);
     const id = conversationId.toLowerCase();
     const replyId = newId();
     // The last reply and the message it answers are read whatever their size.
     const plan = { historyTokens: settings.contextTokenBudget, historyMinRows: 2, knowledgeQuery: null, knowledgeLimit: 0 };
-    const started = await begin(caller, id, { lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, clock.now());
-    if (started.state !== 'started') throw refused(started.state);
+    const now = clock.now();
+    const started = await begin(caller, id, { visitor: visitorOf(caller), lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, now);
+    if (started.state !== 'started') throw refused(started, now);
     const { history } = started;
     const replaced = history[0]?.role === 'assistant' ? history[0] : null;
     const rest = replaced ? history.slice(1) : history;

@@ -62,7 +62,12 @@ export interface TurnStart {
   knowledge: KnowledgeCandidate[];
 }
 
+/** Why a turn could not start: another reply runs, no such conversation (for this caller), or the chatbot's month is spent. */
+export type TurnRefused = { state: 'busy' | 'missing' } | { state: 'quota'; budget: number; spent: number };
+
 export interface BeginRequest {
+  /** A public visitor's turn: only that visitor's conversation, on a chatbot still public. Null: an account's own conversation. */
+  visitor: string | null;
   lock: { replyId: string; leaseMs: number };
   /** The user message to store; null to answer the last one again (regenerate). */
   message: { id: string; content: string; tokens: number; title: string | null } | null;
@@ -81,7 +86,7 @@ export interface TurnsRepo {
    * the history and the best knowledge chunks. When it cannot start, says why from the same
    * snapshot (a second statement would race the other turn's finish).
    */
-  begin(userId: string, conversationId: string, request: BeginRequest, now: Date): Promise<TurnStart | { state: 'busy' | 'missing' }>;
+  begin(userId: string, conversationId: string, request: BeginRequest, now: Date): Promise<TurnStart | TurnRefused>;
   /** Stores the reply and releases the lock; null when the conversation is gone. */
   finish(userId: string, conversationId: string, reply: StoredReply, now: Date): Promise<MessageFields | null>;
   /** Extends the lock of a reply still being generated. */
@@ -109,6 +114,8 @@ export const STOP_HONOURED_WITHIN_MS = 5_000;
 
 type TargetRow = {
   found: boolean;
+  budget: string | number | null;
+  spent: string | number | null;
   history: unknown;
   knowledge: unknown;
   id: string;
@@ -147,21 +154,37 @@ const toTarget = (row: TargetRow): TurnTarget => ({
 // statement's durable commit flushes them too, before the client hears back. One fsync per turn.
 // History and knowledge read the snapshot from before the insert, so the new message is not in it.
 // The owner's profile joins the chatbot's row only when the chatbot uses it: no read otherwise.
+// `q` decides whether the turn may start at all: the conversation is the caller's (a visitor's
+// own, on a chatbot still public; an account's, not a visitor's), and the chatbot's month is not
+// spent (usage_daily, kept by the finish statement). The usage is read only for a chatbot with a budget.
 function beginSql(withMessage: boolean): string {
-  const bump = withMessage ? 'message_count = message_count + 1, title = COALESCE(title, $6),' : '';
+  const bump = withMessage
+    ? 'message_count = message_count + 1, unread_count = unread_count + (visitor_id IS NOT NULL)::int, title = COALESCE(title, $6),'
+    : '';
   const insert = withMessage
     ? `, m AS (
   INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
   SELECT $7::uuid, c.id, $2, 'user', $8::text, 'complete', $9::int, $5::timestamptz FROM c
+), v AS (
+  UPDATE visitors SET last_seen = $5 WHERE id = $14::text AND last_seen < $5::timestamptz - interval '1 minute' AND EXISTS (SELECT 1 FROM c)
 )`
     : // Keeps the parameter list the same shape for both variants.
       `, unused AS (SELECT $6::text, $7::uuid, $8::text, $9::int)`;
   return `
 WITH s AS (SELECT set_config('synchronous_commit', 'off', true) AS sync),
+q AS (
+  SELECT b.token_budget_monthly AS budget,
+         CASE WHEN b.token_budget_monthly IS NULL THEN 0
+              ELSE (SELECT coalesce(sum(u.prompt_tokens + u.completion_tokens), 0) FROM usage_daily u
+                     WHERE u.chatbot_id = b.id AND u.day >= $15::date) END AS spent
+    FROM conversations c0 JOIN chatbots b ON b.id = c0.chatbot_id
+   WHERE c0.id = $1 AND c0.user_id = $2 AND c0.visitor_id IS NOT DISTINCT FROM $14::text AND ($14::text IS NULL OR b.is_public)
+),
 c AS (
   UPDATE conversations
      SET busy_reply_id = $3, stop_reply_id = NULL, busy_until = now() + $4::int * interval '1 millisecond', ${bump} updated_at = $5
    WHERE id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < now())
+     AND EXISTS (SELECT 1 FROM q WHERE q.budget IS NULL OR q.spent < q.budget)
   RETURNING id, chatbot_id, title, context
 )${insert},
 h AS (
@@ -190,7 +213,7 @@ t AS (
            LEFT JOIN profiles p ON b.use_profile AND p.user_id = b.user_id
            CROSS JOIN s
 )
-SELECT t.*, t.id IS NOT NULL OR EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2) AS found
+SELECT t.*, (SELECT budget FROM q) AS budget, (SELECT spent FROM q) AS spent, EXISTS (SELECT 1 FROM q) AS found
   FROM (SELECT 1) AS one LEFT JOIN t ON true
  WHERE ${userGate('$2')}`;
 }
@@ -198,6 +221,11 @@ SELECT t.*, t.id IS NOT NULL OR EXISTS (SELECT 1 FROM conversations WHERE id = $
 const BEGIN_WITH_MESSAGE = beginSql(true);
 const BEGIN_ONLY = beginSql(false);
 
+/** Shards of a chatbot's daily usage row (migrations/0009): concurrent finishes rarely share one. */
+const USAGE_SHARDS = 8;
+
+// The reply counts in its chatbot's usage for the day (UTC) in the same statement: a turn's
+// accounting costs no round trip, and the budget check in begin reads what finishes wrote.
 const FINISH = `
 WITH d AS (
   DELETE FROM messages WHERE id = $13::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant' RETURNING 1
@@ -215,6 +243,13 @@ WITH d AS (
          busy_until = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_until END,
          stop_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE stop_reply_id END
    WHERE id = $2 AND user_id = $3
+), g AS (
+  INSERT INTO usage_daily AS g (chatbot_id, day, shard, user_id, messages, prompt_tokens, completion_tokens)
+  SELECT c.chatbot_id, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::int, c.user_id, ($5::text <> 'failed')::int, coalesce($8::int, 0), coalesce($9::int, 0)
+    FROM conversations c WHERE c.id = $2 AND c.user_id = $3 AND EXISTS (SELECT 1 FROM r)
+  ON CONFLICT (chatbot_id, day, shard) DO UPDATE
+     SET messages = g.messages + EXCLUDED.messages, prompt_tokens = g.prompt_tokens + EXCLUDED.prompt_tokens,
+         completion_tokens = g.completion_tokens + EXCLUDED.completion_tokens
 )
 SELECT * FROM r WHERE ${userGate('$3')}`;
 
@@ -236,7 +271,8 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
   return {
     async begin(userId, conversationId, request, now) {
       const { lock, message } = request;
-      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows];
+      const monthStart = `${now.toISOString().slice(0, 7)}-01`;
+      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows, request.visitor, monthStart];
       const rows = await sql.query<TargetRow>(
         message ? BEGIN_WITH_MESSAGE : BEGIN_ONLY,
         message
@@ -244,7 +280,12 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
           : [conversationId, userId, lock.replyId, lock.leaseMs, now, null, null, null, null, ...shared],
       );
       const row = rows[0];
-      if (!row || row.id === null) return { state: row?.found ? 'busy' : 'missing' };
+      if (!row || row.id === null) {
+        if (!row?.found) return { state: 'missing' };
+        const budget = row.budget === null ? null : Number(row.budget);
+        const spent = Number(row.spent ?? 0);
+        return budget !== null && spent >= budget ? { state: 'quota', budget, spent } : { state: 'busy' };
+      }
       const history = parseJson<HistoryMessage[]>(row.history).map((m) => ({ ...m, tokens: Number(m.tokens) }));
       const knowledge = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
       return { state: 'started', target: toTarget(row), history, knowledge };
@@ -273,6 +314,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
         reply.errorCode,
         now,
         reply.replaces,
+        Math.floor(Math.random() * USAGE_SHARDS),
       ]);
       const row = rows[0];
       if (!row) return null;

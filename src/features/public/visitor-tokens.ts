@@ -1,0 +1,92 @@
+// Visitor tokens (§7): issued and signed by this server for one visitor of one public chatbot.
+// They are their own kind of token — another `typ`, another audience, and a key derived for
+// them alone — so a visitor token is never accepted where a user's access token is, nor the
+// reverse, even by a verifier that forgot to look at the audience.
+import { createHmac, randomBytes } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { AppError } from '../../errors/app-error.js';
+import type { Clock } from '../../lib/clock.js';
+import { isUuid } from '../../lib/ids.js';
+import { ACCESS_TOKEN_ISSUER } from '../auth/tokens.js';
+
+export const VISITOR_TOKEN_AUDIENCE = 'parley-visitor';
+const VISITOR_TOKEN_TYP = 'vt+jwt';
+/** How long a visitor token lives; every new conversation (a visitor coming back) renews it. */
+export const VISITOR_TOKEN_TTL_MS = 30 * 24 * 3_600_000;
+
+const VERIFIED_CACHE = 10_000;
+const CLOCK_TOLERANCE_S = 5;
+
+export interface VisitorClaims {
+  /** The visitor's server-chosen id (128 random bits). */
+  visitor: string;
+  chatbotId: string;
+  /** The chatbot's owner: the tenant of the visitor's rows. */
+  ownerId: string;
+}
+
+export interface VisitorTokens {
+  sign(claims: VisitorClaims): Promise<{ token: string; expiresAt: Date }>;
+  verify(token: string): Promise<VisitorClaims>;
+}
+
+const VISITOR_ID = /^v_[A-Za-z0-9_-]{22}$/;
+
+/** A new visitor's id: 128 bits from the server's random source, never from the client. */
+export const newVisitorId = (): string => `v_${randomBytes(16).toString('base64url')}`;
+
+export const isVisitorId = (value: unknown): value is string => typeof value === 'string' && VISITOR_ID.test(value);
+
+export const invalidVisitorToken = (detail = 'The visitor token is not valid') => new AppError('invalid_token', detail);
+
+export function createVisitorTokens(options: { secret: string; clock: Clock; ttlMs?: number }): VisitorTokens {
+  const key = createHmac('sha256', options.secret).update('parley visitor tokens v1').digest();
+  const ttlS = Math.floor((options.ttlMs ?? VISITOR_TOKEN_TTL_MS) / 1000);
+  // As for access tokens: a token verified in full is accepted again until its expiry without
+  // another HMAC (keyed by the whole token, signature included).
+  const verified = new Map<string, VisitorClaims & { exp: number }>();
+
+  return {
+    async sign(claims) {
+      const now = Math.floor(options.clock.now().getTime() / 1000);
+      const token = await new SignJWT({ typ: 'visitor', cid: claims.chatbotId, oid: claims.ownerId })
+        .setProtectedHeader({ alg: 'HS256', typ: VISITOR_TOKEN_TYP })
+        .setIssuer(ACCESS_TOKEN_ISSUER)
+        .setAudience(VISITOR_TOKEN_AUDIENCE)
+        .setSubject(claims.visitor)
+        .setIssuedAt(now)
+        .setExpirationTime(now + ttlS)
+        .sign(key);
+      return { token, expiresAt: new Date((now + ttlS) * 1000) };
+    },
+    async verify(token) {
+      const known = verified.get(token);
+      if (known) {
+        if (options.clock.now().getTime() / 1000 <= known.exp + CLOCK_TOLERANCE_S) return { visitor: known.visitor, chatbotId: known.chatbotId, ownerId: known.ownerId };
+        verified.delete(token);
+      }
+      try {
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: ['HS256'],
+          issuer: ACCESS_TOKEN_ISSUER,
+          audience: VISITOR_TOKEN_AUDIENCE,
+          typ: VISITOR_TOKEN_TYP,
+          requiredClaims: ['sub', 'cid', 'oid', 'exp', 'iat'],
+          currentDate: options.clock.now(),
+          clockTolerance: CLOCK_TOLERANCE_S,
+        });
+        const { sub, cid, oid } = payload;
+        if (payload.typ !== 'visitor' || !isVisitorId(sub) || typeof cid !== 'string' || !isUuid(cid) || typeof oid !== 'string' || !isUuid(oid)) {
+          throw invalidVisitorToken();
+        }
+        const claims = { visitor: sub, chatbotId: cid, ownerId: oid };
+        if (verified.size >= VERIFIED_CACHE) verified.clear();
+        verified.set(token, { ...claims, exp: payload.exp! });
+        return claims;
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        throw invalidVisitorToken(error instanceof joseErrors.JWTExpired ? 'The visitor token has expired; start a new conversation' : undefined);
+      }
+    },
+  };
+}
