@@ -15,6 +15,8 @@ import { registerHealthRoutes } from './features/health/health.routes.js';
 import { registerKnowledgeRoutes } from './features/knowledge/knowledge.routes.js';
 import { registerProfileRoutes } from './features/profiles/profiles.routes.js';
 import { registerPublicRoutes } from './features/public/public.routes.js';
+import { registerVisitorConversationRoutes } from './features/public/visitor-conversations.routes.js';
+import { registerUsageRoutes } from './features/usage/usage.routes.js';
 import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
@@ -97,7 +99,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
   registerChatRoutes(app, { chat: services.chat, responder: services.responder, authenticate });
   registerAdminRoutes(app, { admin: services.admin, authenticate, clock });
   registerProfileRoutes(app, { profiles: services.profiles, authenticate });
-  registerPublicRoutes(app, { publicChatbots: services.publicChatbots });
+  registerUsageRoutes(app, { usage: services.usage, authenticate });
+  const publicParts = { directory: services.directory, guard: services.publicGuard, visitorTokens: services.visitorTokens };
+  registerPublicRoutes(app, { publicChatbots: services.publicChatbots, visitors: services.visitors, ...publicParts });
+  registerVisitorConversationRoutes(app, { chat: services.chat, conversations: services.conversations, responder: services.responder, ...publicParts });
 
   app.addHook('preClose', () => services.drain());
   app.addHook('onClose', () => services.close());

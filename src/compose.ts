@@ -32,7 +32,14 @@ import { createProfilesRepo } from './features/profiles/profiles.repo.js';
 import { createProfilesService } from './features/profiles/profiles.service.js';
 import { createPublicChatbotsRepo } from './features/public/public-chatbots.repo.js';
 import { createPublicChatbotsService } from './features/public/public-chatbots.service.js';
+import { createPublicDirectory, type PublicDirectory } from './features/public/public-directory.js';
+import { createPublicGuard } from './features/public/public-guard.js';
+import { createVisitorTokens } from './features/public/visitor-tokens.js';
+import { createVisitorsRepo } from './features/public/visitors.repo.js';
+import { createVisitorsService } from './features/public/visitors.service.js';
 import { createDailyMessageCap } from './features/usage/quotas.js';
+import { createUsageRepo } from './features/usage/usage.repo.js';
+import { createUsageService } from './features/usage/usage.service.js';
 import { createUsersRepo } from './features/users/users.repo.js';
 import { createHeartbeats, DEFAULT_STREAM_LIMITS } from './http/sse.js';
 import { createJobs } from './jobs/jobs.js';
@@ -119,11 +126,16 @@ async function composeAuth(deps: ComposeDeps, limiter: RateLimiter, admins: Name
   return { auth, authenticate, revocations };
 }
 
-function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<typeof createJobs>, chunker: Chunker) {
+function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<typeof createJobs>, chunker: Chunker, directory: PublicDirectory) {
   const { config, database, clock, metrics, log } = deps;
   const { llm } = config;
   const scoped = createScoped(database.app);
-  const chatbots = createChatbotsService({ chatbots: createChatbotsRepo(scoped, newId), clock, models: { allowed: llm.models, default: llm.model } });
+  const chatbots = createChatbotsService({
+    chatbots: createChatbotsRepo(scoped, newId),
+    clock,
+    models: { allowed: llm.models, default: llm.model },
+    onChanged: (chatbot) => directory.forget(chatbot),
+  });
   const knowledge = createKnowledgeService({
     knowledge: createKnowledgeRepo(scoped),
     chatbots,
@@ -180,7 +192,13 @@ export async function composeServices(deps: ComposeDeps) {
   const admins = namedAdmins(config.adminUsernames);
   const { auth, authenticate, revocations } = await composeAuth(deps, limiter, admins);
   const chunker = createChunker();
-  const chat = composeChat(deps, limiter, jobs, chunker);
+  const directory = createPublicDirectory({
+    chatbots: createPublicChatbotsRepo(createScoped(database.app)),
+    cacheMs: config.authCacheMs,
+    now: () => deps.clock.now().getTime(),
+  });
+  const chat = composeChat(deps, limiter, jobs, chunker, directory);
+  const visitorTokens = createVisitorTokens({ secret: config.jwtSecret, clock: deps.clock });
   // A session that ends, or a user deactivated, on any instance stops its replies running here.
   revocations.listen((revoked) => {
     if (revoked && ('session' in revoked || revoked.deactivated)) chat.generations.stopFor(revoked, 'signed_out');
@@ -191,7 +209,15 @@ export async function composeServices(deps: ComposeDeps) {
     authenticate,
     admin,
     profiles: createProfilesService({ profiles: createProfilesRepo(createScoped(database.app)), clock: deps.clock }),
-    publicChatbots: createPublicChatbotsService({ chatbots: createPublicChatbotsRepo(createScoped(database.app)) }),
+    usage: createUsageService({ usage: createUsageRepo(createScoped(database.app)), clock: deps.clock }),
+    publicChatbots: createPublicChatbotsService(),
+    directory,
+    visitorTokens,
+    visitors: createVisitorsService({ visitors: createVisitorsRepo(createScoped(database.app)), tokens: visitorTokens, clock: deps.clock, newId }),
+    publicGuard: createPublicGuard({
+      limiter,
+      limits: { visitor: config.rateLimits.publicVisitor, ip: config.rateLimits.publicIp, chatbot: config.rateLimits.publicChatbot },
+    }),
     limiter,
     jobs,
     ...chat,

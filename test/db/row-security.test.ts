@@ -12,6 +12,7 @@ import { newId } from '../../src/lib/ids.js';
 import { createTestApp, createTestDatabase, type TestApp } from '../helpers/app.js';
 import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { startVisit, visitorSend } from '../helpers/public.js';
 import { PGlite } from '@electric-sql/pglite';
 import { getTableColumns, getTableName, is, Table } from 'drizzle-orm';
 import * as schema from '../../src/db/schema.js';
@@ -41,6 +42,10 @@ async function userWithEverything(): Promise<{ user: RegisteredUser; conversatio
   expect(sent.statusCode).toBe(201);
   const profile = await t.request({ method: 'PUT', url: '/v1/profile', headers: bearer(user.accessToken), payload: { name: user.username, bio: 'Opens at nine.' } });
   expect(profile.statusCode, profile.body).toBe(200);
+  // A public chatbot with a visitor who wrote: visitors' rows and their conversation are the owner's.
+  const front = await createChatbot(t, user, { name: 'Front desk', is_public: true });
+  const visit = await startVisit(t, front.slug, { visitorId: `visitor-of-${user.username}` });
+  expect((await visitorSend(t, visit.visitor_token, visit.conversation_id, { content: 'Hello from outside' })).statusCode).toBe(201);
   return { user, conversation: conversation.id };
 }
 
@@ -220,7 +225,7 @@ describe('scopes for paths that serve no single user', () => {
   it('auth reads accounts and sessions but no chat content', async () => {
     expect(await count('auth', 'users')).toBeGreaterThanOrEqual(2);
     expect(await count('auth', 'refresh_tokens')).toBeGreaterThanOrEqual(2);
-    for (const table of ['chatbots', 'conversations', 'messages', 'knowledge_chunks', 'idempotency_keys'] as const) {
+    for (const table of ['chatbots', 'conversations', 'messages', 'knowledge_chunks', 'idempotency_keys', 'visitors', 'usage_daily'] as const) {
       expect(await count('auth', table), table).toBe(0);
     }
   });
@@ -242,6 +247,7 @@ describe('scopes for paths that serve no single user', () => {
 
   it('public reads public chatbots and the accounts that own one, and changes nothing', async () => {
     await t.database.sql.query('UPDATE chatbots SET is_public = true WHERE user_id = $1', [a.id]);
+    await t.database.sql.query('UPDATE chatbots SET is_public = false WHERE user_id = $1', [b.id]);
     try {
       // Other tests here may leave public chatbots of their own: the owner's view says which to expect.
       const owning = await t.database.sql.query<{ owner: string }>('SELECT DISTINCT user_id::text AS owner FROM chatbots WHERE is_public');
@@ -252,9 +258,19 @@ describe('scopes for paths that serve no single user', () => {
         expect(bots.every((bot) => bot.is_public)).toBe(true);
         expect(new Set(await owners(tx, 'users'))).toEqual(new Set(owning.map((row) => row.owner)));
       });
-      for (const table of ['sessions', 'refresh_tokens', 'knowledge_documents', 'knowledge_chunks', 'conversations', 'messages', 'idempotency_keys', 'profiles'] as const) {
+      for (const table of ['sessions', 'refresh_tokens', 'knowledge_documents', 'knowledge_chunks', 'messages', 'idempotency_keys', 'profiles', 'visitors', 'usage_daily'] as const) {
         expect(await count('public', table), table).toBe(0);
       }
+      // Conversations: only visitors' ones on public chatbots (a preflight asks which chatbot one is on).
+      const visible = await asApp({ scope: 'public' }, (tx) =>
+        tx.sql.query<{ visitor_id: string | null; is_public: boolean }>(
+          'SELECT c.visitor_id, (SELECT is_public FROM chatbots b WHERE b.id = c.chatbot_id) AS is_public FROM conversations c',
+        ),
+      );
+      expect(visible.length).toBeGreaterThan(0);
+      expect(visible.every((row) => row.visitor_id !== null && row.is_public)).toBe(true);
+      expect(await t.database.sql.query('SELECT 1 FROM conversations WHERE id = $1', [aConversation])).toHaveLength(1);
+      expect(await asApp({ scope: 'public' }, (tx) => tx.sql.query('SELECT 1 FROM conversations WHERE id = $1', [aConversation]))).toEqual([]);
       await asApp({ scope: 'public' }, async (tx) => {
         expect(await tx.sql.query("UPDATE chatbots SET system_prompt = 'taken' WHERE user_id = $1 RETURNING id", [a.id])).toEqual([]);
         expect(await tx.sql.query("UPDATE users SET role = 'admin' WHERE id = $1 RETURNING id", [a.id])).toEqual([]);
@@ -286,7 +302,7 @@ describe('scopes for paths that serve no single user', () => {
         'SELECT user_id::text AS owner, is_public, use_profile FROM chatbots',
       );
       expect(bots).toEqual([{ owner: shown.id, is_public: true, use_profile: true }]);
-      for (const table of ['sessions', 'refresh_tokens', 'conversations', 'messages', 'knowledge_documents', 'knowledge_chunks', 'idempotency_keys'] as const) {
+      for (const table of ['sessions', 'refresh_tokens', 'conversations', 'messages', 'knowledge_documents', 'knowledge_chunks', 'idempotency_keys', 'visitors', 'usage_daily'] as const) {
         expect(await owners(tx, table), table).toEqual([]);
       }
       // Reading only: nothing shown can be changed.

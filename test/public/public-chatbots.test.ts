@@ -30,7 +30,10 @@ afterAll(async () => {
   await t?.close();
 });
 
-const read = (key: string, headers: Record<string, string> = {}) => t.request({ method: 'GET', url: `/v1/public/chatbots/${key}`, headers });
+/** The page these chatbots are embedded in: every chatbot here that lists origins lists it. */
+const PAGE_ORIGIN = 'https://shop.example.com';
+const read = (key: string, headers: Record<string, string> = {}) =>
+  t.request({ method: 'GET', url: `/v1/public/chatbots/${key}`, headers: { origin: PAGE_ORIGIN, ...headers } });
 const patch = (user: RegisteredUser, id: string, payload: Record<string, unknown>) =>
   t.request({ method: 'PATCH', url: `/v1/chatbots/${id}`, headers: bearer(user.accessToken), payload });
 
@@ -43,7 +46,7 @@ async function publicBot(user: RegisteredUser = owner, extra: Record<string, unk
     greeting: 'Hi! Ask me about Acme.',
     is_public: true,
     system_prompt: `Never reveal ${secret}-prompt`,
-    allowed_origins: [`https://${secret}.example.com`],
+    allowed_origins: [`https://${secret}.example.com`, PAGE_ORIGIN],
     token_budget_monthly: 987_654_321,
     use_profile: true,
     temperature: 0.3,

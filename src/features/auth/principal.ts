@@ -28,3 +28,8 @@ export interface Principal {
 export function userPrincipal(user: { id: string; username: string; role: Role }, sessionId: string | null): Principal {
   return { kind: 'user', ownerId: user.id, actorId: user.id, role: user.role, username: user.username, sessionId };
 }
+
+/** A public chatbot's visitor: acts in the chatbot owner's tenant, on their own conversations only. */
+export function visitorPrincipal(claims: { visitor: string; chatbotId: string; ownerId: string }): Principal {
+  return { kind: 'visitor', ownerId: claims.ownerId, actorId: claims.visitor, role: 'user', username: '', chatbotId: claims.chatbotId, sessionId: null };
+}

@@ -41,6 +41,15 @@ function sendJson(reply: FastifyReply, outcome: Outcome, replayed: boolean) {
   return reply.code(outcome.status).send(outcome.body);
 }
 
+/**
+ * Keys are the caller's (§12): stored in the tenant's rows, so the visitors of one chatbot (and,
+ * later, a key's end users) get a namespace each and never replay one another's answers.
+ */
+function callerKey(caller: Principal, key: string | null): string | null {
+  if (key === null || caller.kind === 'user') return key;
+  return `${caller.kind}:${caller.actorId}:${key}`;
+}
+
 export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats: Heartbeats; jobs: Jobs }): TurnResponder {
   const { idempotency, heartbeats, jobs } = deps;
 
@@ -102,7 +111,7 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
 
   async function respond(request: FastifyRequest, reply: FastifyReply, turn: TurnRequest, run: (options: TurnOptions) => Promise<TurnResult>) {
     const protocol = turn.protocol ?? parleyEvents;
-    const key = idempotencyKeyOf(request.headers['idempotency-key']);
+    const key = callerKey(turn.caller, idempotencyKeyOf(request.headers['idempotency-key']));
     const ownerId = turn.caller.ownerId;
     if (key) {
       const params = (request.params ?? {}) as Record<string, string>;

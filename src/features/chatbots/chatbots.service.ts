@@ -22,6 +22,8 @@ export interface ChatbotsDeps {
   chatbots: ChatbotsRepo;
   clock: Clock;
   models: { allowed: readonly string[]; default: string };
+  /** A chatbot changed or went: whatever this instance keeps about it is stale (the public directory). */
+  onChanged?: (chatbot: { id: string; slug: string }) => void;
 }
 
 const notFound = () => new AppError('not_found', 'No chatbot with this id');
@@ -92,11 +94,13 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
       const row = await chatbots.update(caller.ownerId, current.id, changes, clock.now());
       if (row === null) throw slugTaken(input.slug!);
       if (!row) throw notFound();
+      deps.onChanged?.(current);
       return toChatbot(row);
     },
     async remove(caller, id) {
       const row = await owned(caller, id);
       if (!(await chatbots.remove(caller.ownerId, row.id))) throw notFound();
+      deps.onChanged?.(row);
     },
     async resolve(caller, id) {
       if (id !== undefined) return owned(caller, id);

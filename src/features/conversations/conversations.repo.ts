@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import type { Scoped } from '../../db/scope.js';
 import { conversations, messages, type ConversationRow, type MessageRow } from '../../db/schema.js';
 
@@ -9,10 +9,17 @@ export interface ConversationFilter {
 
 export type ConversationChanges = Partial<Pick<ConversationRow, 'title' | 'status' | 'context'>>;
 
+/** A public visitor: their server id and the one chatbot their token is for. */
+export interface VisitorKey {
+  id: string;
+  chatbotId: string;
+}
+
 export interface ConversationsRepo {
   insert(row: Pick<ConversationRow, 'id' | 'userId' | 'chatbotId' | 'title' | 'context'>, now: Date): Promise<ConversationRow>;
-  find(userId: string, id: string): Promise<ConversationRow | undefined>;
-  /** Newest activity first; `after` is the (updated_at, id) of the last row seen. */
+  /** With `visitor`: only that visitor's conversation on that chatbot. */
+  find(userId: string, id: string, visitor?: VisitorKey): Promise<ConversationRow | undefined>;
+  /** The account's own conversations (not its public chatbots' visitors'), newest activity first; `after` is the (updated_at, id) of the last row seen. */
   list(userId: string, filter: ConversationFilter, limit: number, after: [Date, string] | null): Promise<ConversationRow[]>;
   update(userId: string, id: string, changes: ConversationChanges, now: Date): Promise<ConversationRow | undefined>;
   remove(userId: string, id: string): Promise<boolean>;
@@ -39,12 +46,13 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
       );
       return created!;
     },
-    async find(userId, id) {
-      const [row] = await scoped.user(userId, ({ db }) => db.select().from(conversations).where(owned(userId, id)).limit(1));
+    async find(userId, id, visitor) {
+      const whose = visitor ? and(owned(userId, id), eq(conversations.visitorId, visitor.id), eq(conversations.chatbotId, visitor.chatbotId)) : owned(userId, id);
+      const [row] = await scoped.user(userId, ({ db }) => db.select().from(conversations).where(whose).limit(1));
       return row;
     },
     async list(userId, filter, limit, after) {
-      const conditions: SQL[] = [eq(conversations.userId, userId)];
+      const conditions: SQL[] = [eq(conversations.userId, userId), isNull(conversations.visitorId)];
       if (filter.chatbotId) conditions.push(eq(conversations.chatbotId, filter.chatbotId));
       if (filter.status) conditions.push(eq(conversations.status, filter.status));
       if (after) conditions.push(sql`(${conversations.updatedAt}, ${conversations.id}) < (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)`);

@@ -51,7 +51,9 @@ export function createConversationsService(deps: {
   const { conversations, chatbots, clock, newId } = deps;
 
   async function owned(caller: Principal, id: string): Promise<ConversationRow> {
-    const row = isUuid(id) ? await conversations.find(caller.ownerId, id.toLowerCase()) : undefined;
+    // A visitor reaches only their own conversations on their chatbot (the owner reads them all).
+    const visitor = caller.kind === 'visitor' ? { id: caller.actorId, chatbotId: caller.chatbotId! } : undefined;
+    const row = isUuid(id) ? await conversations.find(caller.ownerId, id.toLowerCase(), visitor) : undefined;
     if (!row) throw conversationNotFound();
     return row;
   }

@@ -1,5 +1,5 @@
-import { and, eq } from 'drizzle-orm';
-import { chatbots, users } from '../../db/schema.js';
+import { and, eq, isNotNull } from 'drizzle-orm';
+import { chatbots, conversations, users } from '../../db/schema.js';
 import type { Scoped } from '../../db/scope.js';
 
 export interface PublicChatbotRow {
@@ -8,7 +8,10 @@ export interface PublicChatbotRow {
   name: string;
   description: string;
   greeting: string;
+  ownerId: string;
   ownerUsername: string;
+  /** Exact origins a browser may call this chatbot's public routes from; empty: any (§7). */
+  allowedOrigins: string[];
 }
 
 /** A chatbot named by its (lowercase) id or by its (lowercase) slug. */
@@ -17,6 +20,8 @@ export type ChatbotKey = { id: string } | { slug: string };
 export interface PublicChatbotsRepo {
   /** The chatbot when it is public and its owner active; undefined for every other. */
   find(key: ChatbotKey): Promise<PublicChatbotRow | undefined>;
+  /** The public chatbot a visitor's conversation belongs to (a browser's preflight names only the conversation). */
+  chatbotOfConversation(conversationId: string): Promise<string | undefined>;
 }
 
 export function createPublicChatbotsRepo(scoped: Scoped): PublicChatbotsRepo {
@@ -32,7 +37,9 @@ export function createPublicChatbotsRepo(scoped: Scoped): PublicChatbotsRepo {
             name: chatbots.name,
             description: chatbots.description,
             greeting: chatbots.greeting,
+            ownerId: chatbots.userId,
             ownerUsername: users.username,
+            allowedOrigins: chatbots.allowedOrigins,
           })
           .from(chatbots)
           .innerJoin(users, eq(users.id, chatbots.userId))
@@ -40,6 +47,17 @@ export function createPublicChatbotsRepo(scoped: Scoped): PublicChatbotsRepo {
           .limit(1),
       );
       return row;
+    },
+    async chatbotOfConversation(conversationId) {
+      // The `public` scope (migrations/0009) shows visitors' conversations of public chatbots.
+      const [row] = await scoped.system('public', ({ db }) =>
+        db
+          .select({ chatbotId: conversations.chatbotId })
+          .from(conversations)
+          .where(and(eq(conversations.id, conversationId), isNotNull(conversations.visitorId)))
+          .limit(1),
+      );
+      return row?.chatbotId;
     },
   };
 }

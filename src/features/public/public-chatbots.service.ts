@@ -1,22 +1,15 @@
-import { AppError } from '../../errors/app-error.js';
 import { isUuid } from '../../lib/ids.js';
-import type { ChatbotKey, PublicChatbotRow, PublicChatbotsRepo } from './public-chatbots.repo.js';
+import type { ChatbotKey, PublicChatbotRow } from './public-chatbots.repo.js';
 import type { PublicChatbot } from './public-chatbots.schemas.js';
 
 export interface PublicChatbotsService {
-  /** A public chatbot's page, by slug or id; one and the same 404 for private, deleted, unknown or malformed. */
-  get(key: string): Promise<PublicChatbot>;
-}
-
-export interface PublicChatbotsDeps {
-  chatbots: PublicChatbotsRepo;
+  /** What a public chatbot's page shows (the chatbot found by the public directory). */
+  page(chatbot: PublicChatbotRow): PublicChatbot;
 }
 
 // Slugs are lowercase letters, digits and hyphens, at most 64 (chatbots.schemas.ts). Anything
 // else names no chatbot and never reaches the database (a NUL would make PostgreSQL fail).
 const SLUG_LIKE = /^[A-Za-z0-9-]{1,64}$/;
-
-const notFound = () => new AppError('not_found', 'No public chatbot with this slug or id');
 
 /**
  * An id-shaped key is an id and nothing else: a slug may look like an id (the slug rules allow
@@ -43,14 +36,6 @@ function toPublicChatbot(row: PublicChatbotRow): PublicChatbot {
   };
 }
 
-export function createPublicChatbotsService(deps: PublicChatbotsDeps): PublicChatbotsService {
-  const { chatbots } = deps;
-  return {
-    async get(raw) {
-      const key = chatbotKey(raw);
-      const row = key ? await chatbots.find(key) : undefined;
-      if (!row) throw notFound();
-      return toPublicChatbot(row);
-    },
-  };
+export function createPublicChatbotsService(): PublicChatbotsService {
+  return { page: toPublicChatbot };
 }

@@ -1,32 +1,114 @@
-// Parley's public face (§7): routes anyone may call without an account. They take no token
-// and look at none, so a stray or stale Authorization header from a host page changes nothing.
+// Parley's public face (§7): a public chatbot's page and the start of a visitor's conversation,
+// by slug or id. Each request passes the chatbot's origins and the public limits first
+// (public-guard.ts); CORS here follows the chatbot, not CORS_ORIGINS.
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../../errors/app-error.js';
 import { problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
+import { bearerToken } from '../auth/authenticate.js';
+import { chatbotKey } from './public-chatbots.service.js';
+import type { PublicChatbotRow } from './public-chatbots.repo.js';
 import { PublicChatbotParams, PublicChatbotSchema } from './public-chatbots.schemas.js';
 import type { PublicChatbotsService } from './public-chatbots.service.js';
+import type { PublicDirectory } from './public-directory.js';
+import type { PublicGuard } from './public-guard.js';
+import type { VisitorClaims, VisitorTokens } from './visitor-tokens.js';
+import { StartVisitBody, VisitSchema } from './visitors.schemas.js';
+import type { VisitorsService } from './visitors.service.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: @fastify/cors (CORS_ORIGINS) leaves the route to answer CORS itself. */
+    cors?: false;
+  }
+}
 
 const tags = ['public'];
+/** Public routes answer CORS per chatbot; the app-wide CORS plugin leaves them alone. */
+export const perChatbotCors: { cors: false } = { cors: false };
 
-export function registerPublicRoutes(app: App, deps: { publicChatbots: PublicChatbotsService }): void {
-  const { publicChatbots } = deps;
+export interface PublicRoutesDeps {
+  publicChatbots: PublicChatbotsService;
+  directory: PublicDirectory;
+  guard: PublicGuard;
+  visitors: VisitorsService;
+  visitorTokens: VisitorTokens;
+}
+
+const noPublicChatbot = () => new AppError('not_found', 'No public chatbot with this slug or id');
+
+export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
+  const { publicChatbots, directory, guard, visitors, visitorTokens } = deps;
+
+  async function publicChatbot(raw: string): Promise<PublicChatbotRow> {
+    const key = chatbotKey(raw);
+    const chatbot = key ? await directory.find(key) : undefined;
+    if (!chatbot) throw noPublicChatbot();
+    return chatbot;
+  }
+
+  /** The visitor token a returning visitor sends; none for a first visit. */
+  async function returningVisitor(request: FastifyRequest): Promise<VisitorClaims | null> {
+    const header = request.headers.authorization;
+    if (header === undefined) return null;
+    const token = bearerToken(header);
+    if (!token) throw new AppError('invalid_token', 'Send the visitor token as Authorization: Bearer <visitor_token>, or no Authorization header for a new visitor');
+    return visitorTokens.verify(token);
+  }
 
   app.get(
     '/v1/public/chatbots/:chatbot',
     {
+      config: perChatbotCors,
       schema: {
         tags,
         security: [],
-        summary: 'A public chatbot\'s name, description, greeting and owner, by slug or id',
-        description: 'No token needed. A private, deleted or unknown chatbot answers the same 404.',
+        summary: "A public chatbot's name, description, greeting and owner, by slug or id",
+        description: 'No token needed (an Authorization header is ignored). A private, deleted or unknown chatbot answers the same 404.',
         params: PublicChatbotParams,
-        response: { 200: PublicChatbotSchema, ...problems(404) },
+        response: { 200: PublicChatbotSchema, ...problems(403, 404, 429) },
       },
     },
     async (request, reply) => {
+      const chatbot = await publicChatbot(request.params.chatbot);
+      guard.origin(request, reply, chatbot);
+      await guard.limit(request, chatbot.id, null);
       // Caches may keep the page but must ask again before reuse: a chatbot made private or
       // deleted stops showing on the next request, not after an expiry.
       reply.header('cache-control', 'no-cache');
-      return publicChatbots.get(request.params.chatbot);
+      return publicChatbots.page(chatbot);
     },
   );
+
+  app.post(
+    '/v1/public/chatbots/:chatbot/conversations',
+    {
+      config: perChatbotCors,
+      schema: {
+        tags,
+        security: [{}, { bearerAuth: [] }],
+        summary: "Start a visitor's conversation with a public chatbot",
+        description:
+          'Without a token, records a new visitor; with `Authorization: Bearer <visitor_token>`, the same visitor starts another conversation. Answers a visitor token for this chatbot, renewed for 30 days.',
+        params: PublicChatbotParams,
+        body: StartVisitBody,
+        response: { 201: VisitSchema, ...problems(400, 401, 403, 404, 413, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const chatbot = await publicChatbot(request.params.chatbot);
+      guard.origin(request, reply, chatbot);
+      // Counted before the token is checked, so a flood of made-up tokens is held like any other.
+      await guard.limit(request, chatbot.id, null);
+      const returning = await returningVisitor(request);
+      if (returning) await guard.limitVisitor(returning.visitor);
+      return reply.code(201).send(await visitors.start(chatbot, request.body, returning));
+    },
+  );
+
+  for (const url of ['/v1/public/chatbots/:chatbot', '/v1/public/chatbots/:chatbot/conversations']) {
+    app.options(url, { config: perChatbotCors, schema: { hide: true, params: PublicChatbotParams } }, async (request, reply) =>
+      guard.preflight(request, reply, await publicChatbot(request.params.chatbot)),
+    );
+  }
 }

@@ -1,0 +1,83 @@
+// What every public request passes before it reaches a service (§7, §12): the chatbot's
+// allowed origins, answered with CORS for that chatbot alone, and the public limits per
+// visitor, per client address and per chatbot. The rest of the API follows CORS_ORIGINS
+// (app.ts); public routes opt out of that and are answered here.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RateRule } from '../../config/parsers.js';
+import { AppError } from '../../errors/app-error.js';
+import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
+import type { PublicChatbotRow } from './public-chatbots.repo.js';
+
+const EXPOSED = 'x-request-id, retry-after, ratelimit, ratelimit-policy, idempotent-replayed';
+const ALLOWED_HEADERS = 'authorization, content-type, accept, idempotency-key, x-request-id';
+const PREFLIGHT_MAX_AGE_S = 600;
+
+export interface PublicLimits {
+  visitor: RateRule | null;
+  ip: RateRule | null;
+  chatbot: RateRule | null;
+}
+
+export interface PublicGuard {
+  /**
+   * Refuses (403 `origin_not_allowed`, no CORS headers) a request from an origin the chatbot does
+   * not list, or without one when it lists any; otherwise lets the browser read the answer.
+   */
+  origin(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow): void;
+  /** Answers a browser's preflight for this chatbot: 204 with what it may send, or the refusal. */
+  preflight(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow): FastifyReply;
+  /** Counts the request against the chatbot's, the address's and (when known) the visitor's limits. */
+  limit(request: FastifyRequest, chatbotId: string, visitor: string | null): Promise<void>;
+  /** The visitor's own limit, once their token is known to be good. */
+  limitVisitor(visitor: string): Promise<void>;
+}
+
+export const originNotAllowed = () =>
+  new AppError('origin_not_allowed', "This chatbot does not accept requests from this origin (its allowed_origins)");
+
+function allows(chatbot: PublicChatbotRow, origin: string | undefined): boolean {
+  if (chatbot.allowedOrigins.length === 0) return true;
+  return origin !== undefined && chatbot.allowedOrigins.includes(origin);
+}
+
+export function createPublicGuard(deps: { limiter: RateLimiter; limits: PublicLimits }): PublicGuard {
+  const { limiter, limits } = deps;
+  const policies = {
+    visitor: { name: 'public_visitor', rule: limits.visitor },
+    ip: { name: 'public_ip', rule: limits.ip },
+    chatbot: { name: 'public_chatbot', rule: limits.chatbot },
+  };
+
+  function origin(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow) {
+    const from = request.headers.origin;
+    if (!allows(chatbot, from)) throw originNotAllowed();
+    // Answers differ by origin (allowed or refused), so caches must keep them apart.
+    reply.header('vary', 'Origin');
+    if (from === undefined) return;
+    reply.header('access-control-allow-origin', from);
+    reply.header('access-control-expose-headers', EXPOSED);
+  }
+
+  return {
+    origin,
+    preflight(request, reply, chatbot) {
+      origin(request, reply, chatbot);
+      return reply
+        .code(204)
+        .header('access-control-allow-methods', 'GET, POST, OPTIONS')
+        .header('access-control-allow-headers', ALLOWED_HEADERS)
+        .header('access-control-max-age', String(PREFLIGHT_MAX_AGE_S))
+        .header('content-length', '0')
+        .send();
+    },
+    async limit(request, chatbotId, visitor) {
+      // Together, so with Redis the three counts travel in one round trip; each refuses on its own.
+      const counted = [limiter.consume(policies.ip, request.ip), limiter.consume(policies.chatbot, chatbotId)];
+      if (visitor) counted.push(limiter.consume(policies.visitor, visitor));
+      const results = await Promise.allSettled(counted);
+      const refused = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (refused) throw refused.reason;
+    },
+    limitVisitor: (visitor) => limiter.consume(policies.visitor, visitor),
+  };
+}

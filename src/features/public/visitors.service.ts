@@ -1,0 +1,33 @@
+// Starting a visitor's conversation with a public chatbot (§7). A visitor is whoever holds a
+// visitor token: without one, a new visitor is recorded; with one, the same visitor starts
+// another conversation and their token is renewed. The page's `visitor_id` is kept as a label.
+import type { Clock } from '../../lib/clock.js';
+import type { PublicChatbotRow } from './public-chatbots.repo.js';
+import { invalidVisitorToken, newVisitorId, type VisitorClaims, type VisitorTokens } from './visitor-tokens.js';
+import type { StartVisitInput, Visit } from './visitors.schemas.js';
+import type { VisitorsRepo, VisitStart } from './visitors.repo.js';
+
+export interface VisitorsService {
+  /** `returning`: the claims of the visitor token the request carried, if any (already verified). */
+  start(chatbot: PublicChatbotRow, input: StartVisitInput, returning: VisitorClaims | null): Promise<Visit>;
+}
+
+export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: VisitorTokens; clock: Clock; newId: () => string }): VisitorsService {
+  const { visitors, tokens, clock, newId } = deps;
+  return {
+    async start(chatbot, input, returning) {
+      if (returning && (returning.chatbotId !== chatbot.id || returning.ownerId !== chatbot.ownerId)) {
+        throw invalidVisitorToken('This visitor token is for another chatbot');
+      }
+      const name = input.visitor_name?.trim() || null;
+      const visitor: VisitStart['visitor'] = returning ? { known: returning.visitor } : { new: newVisitorId(), label: input.visitor_id };
+      const conversationId = newId();
+      const now = clock.now();
+      const started = await visitors.startVisit({ ownerId: chatbot.ownerId, chatbotId: chatbot.id, conversationId, visitor, name }, now);
+      if (!started) throw invalidVisitorToken('This visitor is no longer on record; start again without a token');
+      const visitorKey = 'known' in visitor ? visitor.known : visitor.new;
+      const signed = await tokens.sign({ visitor: visitorKey, chatbotId: chatbot.id, ownerId: chatbot.ownerId });
+      return { conversation_id: conversationId, visitor_token: signed.token, expires_at: signed.expiresAt.toISOString() };
+    },
+  };
+}
