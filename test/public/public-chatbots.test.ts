@@ -172,12 +172,24 @@ describe('GET /v1/public/chatbots/{slug|id}', () => {
     expect((await read(bot.slug)).statusCode).toBe(200);
   });
 
-  it('never lets a slug shaped like an id stand in for the chatbot with that id', async () => {
+  it('never lets a slug shaped like an id stand in for the chatbot with that id: such slugs are refused, and never made from a name', async () => {
     const hidden = await createChatbot(t, owner, { name: 'Private one' });
     const impostor = await registerUser(t);
-    const { bot } = await publicBot(impostor, { slug: hidden.id });
-    expect(bot.slug).toBe(hidden.id);
-    // The address names the private chatbot's id: it stays private, the impostor is not shown.
+    const before = await t.count('chatbots');
+    for (const slug of [hidden.id, randomUUID()]) {
+      const refused = await t.request({ method: 'POST', url: '/v1/chatbots', headers: bearer(impostor.accessToken), payload: { name: 'Impostor', slug, is_public: true } });
+      expect(refused.statusCode, refused.body).toBe(422);
+      expect(json(refused).errors[0].path).toBe('body.slug');
+    }
+    const { bot } = await publicBot(impostor);
+    const renamed = await t.request({ method: 'PATCH', url: `/v1/chatbots/${bot.id}`, headers: bearer(impostor.accessToken), payload: { slug: hidden.id } });
+    expect(renamed.statusCode).toBe(422);
+    expect(await t.count('chatbots')).toBe(before + 1);
+    // A name that is an id gets a slug that is not one.
+    const named = await createChatbot(t, impostor, { name: hidden.id, is_public: true });
+    expect(named.slug).not.toBe(hidden.id);
+    expect(json(await read(named.slug)).id).toBe(named.id);
+    // The address names the private chatbot's id: it stays private.
     expectNotFound(await read(hidden.id));
     expectNotFound(await read(hidden.id.toUpperCase()));
   });

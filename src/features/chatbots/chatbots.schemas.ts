@@ -10,30 +10,30 @@ const Slug = Type.String({
 });
 const Origin = Type.String({ maxLength: 300, pattern: '^https?://[^/\\s?#]+$', description: 'An origin such as https://example.com' });
 
-// Accepted and stored so clients can set them today; nothing reads them until the features
-// named arrive, and the API says so rather than let a caller believe they are enforced.
 const USE_PROFILE = "Replies answer from the owner's profile (PUT /v1/profile), given to the model as data";
 
-const NOT_YET = {
-  is_public: 'Shows the chatbot at GET /v1/public/chatbots/{slug|id}; visitors cannot talk to it without a token yet (not yet).',
+const PUBLIC = {
+  is_public:
+    'Anyone may see the chatbot at GET /v1/public/chatbots/{slug|id} and talk to it as a visitor (POST /v1/public/chatbots/{slug|id}/conversations); its conversations reach you in GET /v1/chatbots/{id}/conversations.',
   allowed_origins:
-    'Stored; takes effect when public chatbots and the widget arrive (not yet): these origins restrict nothing yet (the API follows CORS_ORIGINS).',
-  token_budget_monthly: 'Stored; takes effect when public chatbots arrive (not yet): no monthly token budget is enforced yet.',
+    'Exact origins (https://shop.example.com) browsers may call this chatbot\'s public routes from; a request from another origin, or with none, is refused (403 origin_not_allowed). Empty: any origin, or none.',
+  token_budget_monthly:
+    'Prompt and completion tokens this chatbot may use per calendar month (UTC) on every channel; once spent, turns answer 429 quota_exceeded until the month ends. Null: no budget.',
 };
 
 const writable = {
   name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
   description: Type.String({ maxLength: 2000 }),
   slug: Slug,
-  is_public: Type.Boolean({ description: NOT_YET.is_public }),
+  is_public: Type.Boolean({ description: PUBLIC.is_public }),
   system_prompt: Type.String({ maxLength: 20_000 }),
   greeting: Type.String({ maxLength: 2000 }),
   model: Type.String({ minLength: 1, maxLength: 200, description: 'One of the models the server allows (LLM_MODELS)' }),
   temperature: Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()]),
   max_tokens: Type.Union([Type.Integer({ minimum: 1, maximum: 200_000 }), Type.Null()]),
   use_profile: Type.Boolean({ description: USE_PROFILE }),
-  allowed_origins: Type.Array(Origin, { maxItems: 50, description: NOT_YET.allowed_origins }),
-  token_budget_monthly: Type.Union([Type.Integer({ minimum: 0, maximum: 1e15 }), Type.Null()], { description: NOT_YET.token_budget_monthly }),
+  allowed_origins: Type.Array(Origin, { maxItems: 50, description: PUBLIC.allowed_origins }),
+  token_budget_monthly: Type.Union([Type.Integer({ minimum: 0, maximum: 1e15 }), Type.Null()], { description: PUBLIC.token_budget_monthly }),
 };
 
 const { name, ...rest } = writable;
@@ -66,7 +66,7 @@ export const ChatbotSchema = Type.Object(
     name: Type.String(),
     description: Type.String(),
     slug: Type.String(),
-    is_public: Type.Boolean({ description: NOT_YET.is_public }),
+    is_public: Type.Boolean({ description: PUBLIC.is_public }),
     is_default: Type.Boolean({ description: 'The chatbot used when a client names none' }),
     system_prompt: Type.String(),
     greeting: Type.String(),
@@ -74,8 +74,8 @@ export const ChatbotSchema = Type.Object(
     temperature: Type.Union([Type.Number(), Type.Null()]),
     max_tokens: Type.Union([Type.Integer(), Type.Null()]),
     use_profile: Type.Boolean({ description: USE_PROFILE }),
-    allowed_origins: Type.Array(Type.String(), { description: NOT_YET.allowed_origins }),
-    token_budget_monthly: Type.Union([Type.Integer(), Type.Null()], { description: NOT_YET.token_budget_monthly }),
+    allowed_origins: Type.Array(Type.String(), { description: PUBLIC.allowed_origins }),
+    token_budget_monthly: Type.Union([Type.Integer(), Type.Null()], { description: PUBLIC.token_budget_monthly }),
     collect: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
     webhook_url: Type.Union([Type.String(), Type.Null()]),
     created_at: Type.String({ format: 'date-time' }),

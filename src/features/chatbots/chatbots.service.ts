@@ -60,6 +60,11 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
     }
   }
 
+  /** Public routes take a slug or an id (§7): a slug that looks like an id could never be reached. */
+  function checkSlug(slug: string | undefined) {
+    if (slug !== undefined && isUuid(slug)) throw validationError('slug', 'must not have the shape of an id (a UUID); public routes would read it as one');
+  }
+
   async function owned(caller: Principal, id: string): Promise<ChatbotRow> {
     if (!isUuid(id)) throw notFound();
     const row = await chatbots.find(caller.ownerId, id.toLowerCase());
@@ -70,6 +75,7 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
   return {
     async create(caller, input) {
       checkModel(input.model);
+      checkSlug(input.slug);
       const { slug: _slug, ...changes } = toValues(input);
       const values = { ...changes, name: input.name.trim(), model: input.model ?? models.default };
       const slug = input.slug ? { exact: input.slug } : { base: slugify(values.name) };
@@ -88,6 +94,7 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
     },
     async update(caller, id, input) {
       checkModel(input.model);
+      checkSlug(input.slug);
       const current = await owned(caller, id);
       const changes = toValues(input);
       if (changes.name !== undefined) changes.name = changes.name.trim();

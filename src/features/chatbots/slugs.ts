@@ -1,3 +1,5 @@
+import { isUuid } from '../../lib/ids.js';
+
 const MAX_BASE = 50;
 
 /** "Acme Support!" → "acme-support"; names with no Latin letters or digits fall back to "chatbot". */
@@ -10,7 +12,9 @@ export function slugify(name: string): string {
     .replace(/^-+|-+$/g, '')
     .slice(0, MAX_BASE)
     .replace(/-+$/g, '');
-  return base || 'chatbot';
+  if (!base) return 'chatbot';
+  // A slug shaped like an id would be read as an id by the public routes (§7).
+  return isUuid(base) ? `chatbot-${base}`.slice(0, MAX_BASE).replace(/-+$/g, '') : base;
 }
 
 /** The first free slug: base, then base-2, base-3… given the taken ones that share the base. */
