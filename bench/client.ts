@@ -15,9 +15,9 @@ export function keepAliveAgent(maxSockets = 1): http.Agent {
   return new http.Agent({ keepAlive: true, maxSockets });
 }
 
-export function postJson(url: string, body: unknown, options: { agent?: http.Agent; token?: string } = {}): Promise<JsonAnswer> {
+export function postJson(url: string, body: unknown, options: { agent?: http.Agent; token?: string; headers?: Record<string, string> } = {}): Promise<JsonAnswer> {
   const payload = JSON.stringify(body);
-  const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+  const headers: http.OutgoingHttpHeaders = { ...options.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   return new Promise((resolve, reject) => {
     const started = performance.now();

@@ -23,29 +23,34 @@ export interface ThroughputResult {
 
 const TURN_MESSAGE = 'Hello! Could you tell me in a few words what a benchmark measures and why it matters?';
 
-interface Connection {
-  token: string;
-  conversation: string;
+/** Where one connection sends its turns: its own conversation, with its own credentials. */
+export interface TurnRoute {
+  path: string;
+  headers: Record<string, string>;
 }
+
+const accountRoute = (token: string, conversation: string): TurnRoute => ({
+  path: `/v1/conversations/${conversation}/messages`,
+  headers: token ? { authorization: `Bearer ${token}` } : {},
+});
 
 /**
  * One autocannon run in which connection i sends every request to its own conversation: setupClient is
- * called once per connection and fixes that connection's path and bearer token, so no two connections
+ * called once per connection and fixes that connection's path and headers, so no two connections
  * ever share a conversation (a shared one would answer 409 while the other's turn runs).
  */
-async function autocannonRun(api: ChatApi, connections: Connection[], seconds: number, onLatency?: (ms: number) => void) {
+async function autocannonRun(url: string, routes: TurnRoute[], seconds: number, onLatency?: (ms: number) => void) {
   let nextClient = 0;
   const instance = autocannon({
-    url: api.url,
-    connections: connections.length,
+    url,
+    connections: routes.length,
     duration: seconds,
     timeout: 30,
     setupClient: (client) => {
-      const own = connections[nextClient++ % connections.length]!;
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (own.token) headers.authorization = `Bearer ${own.token}`;
+      const own = routes[nextClient++ % routes.length]!;
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...own.headers };
       // setRequests, not setRequest: autocannon goes back to requests[0] after each response.
-      client.setRequests([{ method: 'POST', path: `/v1/conversations/${own.conversation}/messages`, headers, body: JSON.stringify({ content: TURN_MESSAGE }) }]);
+      client.setRequests([{ method: 'POST', path: own.path, headers, body: JSON.stringify({ content: TURN_MESSAGE }) }]);
     },
   });
   if (onLatency) {
@@ -62,17 +67,35 @@ export async function throughput(api: ChatApi, pid: number, opts: { runId: strin
     const token = await api.register(`${opts.runId}-t${i}`);
     return { token, warm: await api.createConversation(token), measured: await api.createConversation(token) };
   });
+  const result = await measureTurns(
+    api.url,
+    pid,
+    { warm: users.map((u) => accountRoute(u.token, u.warm)), measured: users.map((u) => accountRoute(u.token, u.measured)) },
+    opts,
+    log,
+  );
+  return { ...result, conversations: users.map((u) => u.measured) };
+}
 
-  log(`warm-up: ${opts.warmupSeconds} s, ${opts.connections} connections`);
-  await autocannonRun(api, users.map((u) => ({ token: u.token, conversation: u.warm })), opts.warmupSeconds);
+/** Warm-up on one set of conversations, then the measured run on another: turns/s, latency and server CPU. */
+export async function measureTurns(
+  url: string,
+  pid: number,
+  routes: { warm: TurnRoute[]; measured: TurnRoute[] },
+  opts: { seconds: number; warmupSeconds: number },
+  log: (line: string) => void,
+): Promise<ThroughputResult> {
+  const connections = routes.measured.length;
+  log(`warm-up: ${opts.warmupSeconds} s, ${connections} connections`);
+  await autocannonRun(url, routes.warm, opts.warmupSeconds);
   // The warm-up's last turns were cut mid-flight; let the server finish them before measuring.
   await sleep(1000);
 
-  log(`measuring: ${opts.seconds} s, ${opts.connections} connections, one conversation each, non-streaming`);
+  log(`measuring: ${opts.seconds} s, ${connections} connections, one conversation each, non-streaming`);
   const latencies: number[] = [];
   const cpuBefore = cpuTimeMs(pid);
   const started = performance.now();
-  const result = await autocannonRun(api, users.map((u) => ({ token: u.token, conversation: u.measured })), opts.seconds, (ms) => latencies.push(ms));
+  const result = await autocannonRun(url, routes.measured, opts.seconds, (ms) => latencies.push(ms));
   const seconds = (performance.now() - started) / 1000;
   const cpuMs = cpuTimeMs(pid) - cpuBefore;
   latencies.sort((a, b) => a - b);
@@ -92,7 +115,7 @@ export async function throughput(api: ChatApi, pid: number, opts: { runId: strin
     non2xx: result.non2xx,
     statusCodes,
     cpuMsPerTurn: turns > 0 ? cpuMs / turns : NaN,
-    conversations: users.map((u) => u.measured),
+    conversations: [],
   };
 }
 

@@ -213,6 +213,9 @@ export async function startParley(name: string, options: ParleyOptions): Promise
     RATE_LIMIT_LOGIN_IP: '1000000/1m',
     RATE_LIMIT_LOGIN_ACCOUNT: '1000000/1m',
     RATE_LIMIT_MESSAGES_USER: '1000000/1m',
+    RATE_LIMIT_PUBLIC_VISITOR: '1000000/1m',
+    RATE_LIMIT_PUBLIC_IP: '1000000/1m',
+    RATE_LIMIT_PUBLIC_CHATBOT: '1000000/1m',
   };
   Object.assign(env, options.env);
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;

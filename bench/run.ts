@@ -5,7 +5,7 @@
  * (default 10000), DATABASE_URL (PostgreSQL instead of embedded PGlite; also enables pgbench).
  * `npm run bench -- soak [seconds]` runs the soak of bench/soak.ts instead (its own section of the file).
  *
- * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 5: phase 5 needs fresh processes and the most memory, so it
+ * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 9, 5: phase 5 needs fresh processes and the most memory, so it
  * comes last, after the shared fake LLM, baseline and Parley of the other phases are stopped.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,7 @@ import { PROMPT_TURNS, promptTokens, throughput, type ThroughputResult } from '.
 import { postgresVersion, runPgbench } from './pgbench.js';
 import { cpuTimeMs, startBaseline, startFakeLlmProcess, startParley, type Child } from './processes.js';
 import { atLeast, atMost, describeMachine, machineBusy, num, ratio, renderReport, withUnit, writeReport, type Row, type Section } from './report.js';
+import { publicPhase } from './public-phase.js';
 import { rlsPhase } from './rls-phase.js';
 import { streamsPhase } from './streams-phase.js';
 import { uploadsPhase } from './uploads-phase.js';
@@ -230,6 +231,11 @@ async function main(): Promise<void> {
   await phase(8, 'Other requests during the largest knowledge uploads', 'One at a time, the largest documents Parley accepts in the shapes slowest to chunk (≈1 MB of Chinese, Thai, Hangul and space-less Arabic, one 499,999-character word, 250,000 short lines) are uploaded to one chatbot while `GET /health` is asked every 10 ms on a fresh connection; "Baseline" is the same probe for 3 s with nothing else running. Chunking runs on a worker thread; storing the chunks yields between batches of 50.', async (section, say) => {
     if (!withParley) throw new Error('Parley cannot answer a chat turn');
     await uploadsPhase(section, say, { url: parleyProcess.url, token: await parley.register(`${RUN_ID}-up`) });
+  });
+
+  await phase(9, 'Public chatbot visitors against signed-in users', `Phase 1's load (32 connections, non-streamed turns, ${DURATION} s after a 3 s warm-up) on the same Parley, four rounds alternating: signed-in users, each with their own conversation ("Baseline"), and visitors of one public chatbot, each connection its own visitor with their visitor token and the page's Origin ("Parley"). The chatbot lists allowed origins and has a monthly token budget, so each visitor turn verifies the visitor token, checks the origin, counts three public limits and reads the month's usage. Medians of the two rounds of each.`, async (section, say) => {
+    if (!withParley) throw new Error('Parley cannot answer a chat turn');
+    await publicPhase(section, say, { api: parley, pid: parleyProcess.pid, runId: RUN_ID, seconds: DURATION });
   });
 
   say('stopping the shared fake LLM, baseline and Parley before phase 5');

@@ -2,7 +2,7 @@ import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
-import { composeServices, type AppConfig } from './compose.js';
+import { composeServices, type AppConfig, type Services } from './compose.js';
 import type { Database } from './db/client.js';
 import { loadMigrations, type Migration } from './db/migrate.js';
 import { verifyAppRole } from './db/row-security.js';
@@ -12,6 +12,7 @@ import { registerChatRoutes } from './features/chat/chat.routes.js';
 import { registerChatbotRoutes } from './features/chatbots/chatbots.routes.js';
 import { registerConversationRoutes } from './features/conversations/conversations.routes.js';
 import { registerHealthRoutes } from './features/health/health.routes.js';
+import { registerInboxRoutes } from './features/inbox/inbox.routes.js';
 import { registerKnowledgeRoutes } from './features/knowledge/knowledge.routes.js';
 import { registerProfileRoutes } from './features/profiles/profiles.routes.js';
 import { registerPublicRoutes } from './features/public/public.routes.js';
@@ -26,7 +27,7 @@ import { createValidatorCompiler } from './http/validation.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { VERSION } from './lib/version.js';
 import { loggerOptions } from './observability/logger.js';
-import { createMetrics } from './observability/metrics.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 
 export type { AppConfig } from './compose.js';
 
@@ -83,13 +84,29 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await registerOpenApi(app, VERSION);
 
   const services = await composeServices({ config, database, clock, metrics, log: app.log });
-  const { authenticate } = services;
 
+  registerRoutes(app, services, { config, database, clock, metrics, migrations: options.migrations });
+
+  app.addHook('preClose', () => services.drain());
+  app.addHook('onClose', () => services.close());
+  await app.ready();
+  services.start();
+  return app;
+}
+
+/** Every route of the API, each feature's over its services. */
+function registerRoutes(
+  app: App,
+  services: Services,
+  parts: { config: AppConfig; database: Database; clock: Clock; metrics: Metrics; migrations?: Migration[] },
+): void {
+  const { authenticate } = services;
+  const { config, clock } = parts;
   registerHealthRoutes(app, {
     version: VERSION,
-    sql: database.app.sql,
-    migrations: options.migrations ?? loadMigrations(),
-    metrics,
+    sql: parts.database.app.sql,
+    migrations: parts.migrations ?? loadMigrations(),
+    metrics: parts.metrics,
     metricsToken: config.metricsToken,
   });
   registerAuthRoutes(app, { auth: services.auth, authenticate, localAccounts: config.authLocal });
@@ -99,14 +116,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
   registerChatRoutes(app, { chat: services.chat, responder: services.responder, authenticate });
   registerAdminRoutes(app, { admin: services.admin, authenticate, clock });
   registerProfileRoutes(app, { profiles: services.profiles, authenticate });
+  registerInboxRoutes(app, { inbox: services.inbox, authenticate });
   registerUsageRoutes(app, { usage: services.usage, authenticate });
   const publicParts = { directory: services.directory, guard: services.publicGuard, visitorTokens: services.visitorTokens };
   registerPublicRoutes(app, { publicChatbots: services.publicChatbots, visitors: services.visitors, ...publicParts });
   registerVisitorConversationRoutes(app, { chat: services.chat, conversations: services.conversations, responder: services.responder, ...publicParts });
-
-  app.addHook('preClose', () => services.drain());
-  app.addHook('onClose', () => services.close());
-  await app.ready();
-  services.start();
-  return app;
 }

@@ -24,6 +24,8 @@ import { createChatbotsRepo } from './features/chatbots/chatbots.repo.js';
 import { createChatbotsService } from './features/chatbots/chatbots.service.js';
 import { createConversationsRepo } from './features/conversations/conversations.repo.js';
 import { createConversationsService } from './features/conversations/conversations.service.js';
+import { createInboxRepo } from './features/inbox/inbox.repo.js';
+import { createInboxService } from './features/inbox/inbox.service.js';
 import { createChunker, type Chunker } from './features/knowledge/chunker.js';
 import { createKnowledgeRepo } from './features/knowledge/knowledge.repo.js';
 import { createKnowledgeService } from './features/knowledge/knowledge.service.js';
@@ -209,6 +211,7 @@ export async function composeServices(deps: ComposeDeps) {
     authenticate,
     admin,
     profiles: createProfilesService({ profiles: createProfilesRepo(createScoped(database.app)), clock: deps.clock }),
+    inbox: createInboxService({ inbox: createInboxRepo(createScoped(database.app)), chatbots: chat.chatbots, clock: deps.clock }),
     usage: createUsageService({ usage: createUsageRepo(createScoped(database.app)), clock: deps.clock }),
     publicChatbots: createPublicChatbotsService(),
     directory,

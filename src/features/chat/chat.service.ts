@@ -75,7 +75,15 @@ export function createChatService(deps: ChatDeps): ChatService {
   async function admit(caller: Principal) {
     if (caller.kind === 'visitor') return;
     await limiter.consume(messagesPolicy, caller.ownerId);
-    await dailyCap.consume(caller.ownerId, clock.now());
+    await dailyCap.check(caller.ownerId, clock.now());
+  }
+
+  /**
+   * The day's cap counts turns that started, not requests refused (not found, busy, budget spent).
+   * The conversation is locked by then: a store fault must not leave it so (the limiter logs it).
+   */
+  async function counted(caller: Principal) {
+    if (caller.kind !== 'visitor') await dailyCap.record(caller.ownerId, clock.now()).catch(() => {});
   }
 
   function checkContent(field: string, content: string) {
@@ -128,6 +136,7 @@ export function createChatService(deps: ChatDeps): ChatService {
       thenToo,
     );
     if (started.state !== 'started') throw refused(started, now);
+    await counted(caller);
     const userMessage = toMessage({
       id: messageId,
       role: 'user',
@@ -191,6 +200,7 @@ export function createChatService(deps: ChatDeps): ChatService {
     const now = clock.now();
     const started = await begin(caller, id, { visitor: visitorOf(caller), lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, now);
     if (started.state !== 'started') throw refused(started, now);
+    await counted(caller);
     const { history } = started;
     const replaced = history[0]?.role === 'assistant' ? history[0] : null;
     const rest = replaced ? history.slice(1) : history;

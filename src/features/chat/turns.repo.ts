@@ -225,7 +225,8 @@ const BEGIN_ONLY = beginSql(false);
 const USAGE_SHARDS = 8;
 
 // The reply counts in its chatbot's usage for the day (UTC) in the same statement: a turn's
-// accounting costs no round trip, and the budget check in begin reads what finishes wrote.
+// accounting costs no round trip, and the budget check in begin reads what finishes wrote. A failed
+// reply counts nothing: its prompt tokens are Parley's estimate of a request the model never answered.
 const FINISH = `
 WITH d AS (
   DELETE FROM messages WHERE id = $13::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant' RETURNING 1
@@ -245,7 +246,8 @@ WITH d AS (
    WHERE id = $2 AND user_id = $3
 ), g AS (
   INSERT INTO usage_daily AS g (chatbot_id, day, shard, user_id, messages, prompt_tokens, completion_tokens)
-  SELECT c.chatbot_id, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::int, c.user_id, ($5::text <> 'failed')::int, coalesce($8::int, 0), coalesce($9::int, 0)
+  SELECT c.chatbot_id, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::int, c.user_id, ($5::text <> 'failed')::int,
+         CASE WHEN $5::text <> 'failed' THEN coalesce($8::int, 0) ELSE 0 END, CASE WHEN $5::text <> 'failed' THEN coalesce($9::int, 0) ELSE 0 END
     FROM conversations c WHERE c.id = $2 AND c.user_id = $3 AND EXISTS (SELECT 1 FROM r)
   ON CONFLICT (chatbot_id, day, shard) DO UPDATE
      SET messages = g.messages + EXCLUDED.messages, prompt_tokens = g.prompt_tokens + EXCLUDED.prompt_tokens,

@@ -60,6 +60,26 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
     }
   }
 
+  /**
+   * Origins are compared exactly with what browsers send (§7): lowercase, no default port, no
+   * path, no user or wildcard. One written otherwise could never match, so it is refused here
+   * with the form to write instead, rather than stored to refuse the owner's own site later.
+   */
+  function checkOrigins(origins: string[] | undefined) {
+    for (const [index, origin] of (origins ?? []).entries()) {
+      let canonical: string | null = null;
+      try {
+        canonical = new URL(origin).origin;
+      } catch {
+        canonical = null;
+      }
+      if (canonical !== origin || origin.includes('*')) {
+        const hint = canonical && canonical !== 'null' ? `: write ${canonical}` : '';
+        throw validationError(`allowed_origins.${index}`, `must be an origin exactly as browsers send it (scheme://host[:port], lowercase, no default port)${hint}`);
+      }
+    }
+  }
+
   /** Public routes take a slug or an id (§7): a slug that looks like an id could never be reached. */
   function checkSlug(slug: string | undefined) {
     if (slug !== undefined && isUuid(slug)) throw validationError('slug', 'must not have the shape of an id (a UUID); public routes would read it as one');
@@ -76,6 +96,7 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
     async create(caller, input) {
       checkModel(input.model);
       checkSlug(input.slug);
+      checkOrigins(input.allowed_origins);
       const { slug: _slug, ...changes } = toValues(input);
       const values = { ...changes, name: input.name.trim(), model: input.model ?? models.default };
       const slug = input.slug ? { exact: input.slug } : { base: slugify(values.name) };
@@ -95,6 +116,7 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
     async update(caller, id, input) {
       checkModel(input.model);
       checkSlug(input.slug);
+      checkOrigins(input.allowed_origins);
       const current = await owned(caller, id);
       const changes = toValues(input);
       if (changes.name !== undefined) changes.name = changes.name.trim();

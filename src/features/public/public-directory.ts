@@ -20,6 +20,9 @@ export function createPublicDirectory(deps: { chatbots: PublicChatbotsRepo; cach
   const { chatbots, cacheMs, now } = deps;
   const entries = new Map<string, { row: PublicChatbotRow | undefined; until: number }>();
   const keyOf = (key: ChatbotKey) => ('id' in key ? `id:${key.id}` : `slug:${key.slug}`);
+  // A conversation never changes chatbot: which one it is on is kept (bounded), so preflights
+  // for a conversation cost no query once it is known.
+  const chatbotOf = new Map<string, string>();
 
   async function find(key: ChatbotKey) {
     const name = keyOf(key);
@@ -37,8 +40,14 @@ export function createPublicDirectory(deps: { chatbots: PublicChatbotsRepo; cach
   return {
     find,
     async ofConversation(conversationId) {
-      const chatbotId = await chatbots.chatbotOfConversation(conversationId);
-      return chatbotId ? find({ id: chatbotId }) : undefined;
+      let chatbotId = chatbotOf.get(conversationId);
+      if (!chatbotId) {
+        chatbotId = await chatbots.chatbotOfConversation(conversationId);
+        if (!chatbotId) return undefined;
+        if (chatbotOf.size >= MAX_ENTRIES) chatbotOf.clear();
+        chatbotOf.set(conversationId, chatbotId);
+      }
+      return find({ id: chatbotId });
     },
     forget(chatbot) {
       entries.delete(`id:${chatbot.id}`);

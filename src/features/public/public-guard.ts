@@ -28,8 +28,23 @@ export interface PublicGuard {
   preflight(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow): FastifyReply;
   /** Counts the request against the chatbot's, the address's and (when known) the visitor's limits. */
   limit(request: FastifyRequest, chatbotId: string, visitor: string | null): Promise<void>;
-  /** The visitor's own limit, once their token is known to be good. */
-  limitVisitor(visitor: string): Promise<void>;
+  /** After limitAddress: the visitor's limit (once their token is known to be good), then the chatbot's. */
+  limitRest(chatbotId: string, visitor: string | null): Promise<void>;
+  /** The client address's limit alone (preflights, which name no visitor and cost the chatbot nothing). */
+  limitAddress(request: FastifyRequest): Promise<void>;
+}
+
+/** When several limits refuse, the answer names the longest wait: a client that waits that long gets in. */
+async function refuseLongest(counted: Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(counted);
+  let longest: unknown = null;
+  for (const result of results) {
+    if (result.status === 'fulfilled') continue;
+    const reason = result.reason as unknown;
+    const wait = (error: unknown) => (error instanceof AppError ? (error.rateLimit?.resetSeconds ?? -1) : Infinity);
+    if (longest === null || wait(reason) > wait(longest)) longest = reason;
+  }
+  if (longest !== null) throw longest;
 }
 
 export const originNotAllowed = () =>
@@ -71,13 +86,15 @@ export function createPublicGuard(deps: { limiter: RateLimiter; limits: PublicLi
         .send();
     },
     async limit(request, chatbotId, visitor) {
-      // Together, so with Redis the three counts travel in one round trip; each refuses on its own.
-      const counted = [limiter.consume(policies.ip, request.ip), limiter.consume(policies.chatbot, chatbotId)];
-      if (visitor) counted.push(limiter.consume(policies.visitor, visitor));
-      const results = await Promise.allSettled(counted);
-      const refused = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-      if (refused) throw refused.reason;
+      // The caller's own limits first, together (with Redis, one round trip): one that is held
+      // there must not use up the chatbot's, or a single address or visitor could lock everyone out.
+      await refuseLongest([limiter.consume(policies.ip, request.ip), ...(visitor ? [limiter.consume(policies.visitor, visitor)] : [])]);
+      await limiter.consume(policies.chatbot, chatbotId);
     },
-    limitVisitor: (visitor) => limiter.consume(policies.visitor, visitor),
+    limitAddress: (request) => limiter.consume(policies.ip, request.ip),
+    async limitRest(chatbotId, visitor) {
+      if (visitor) await limiter.consume(policies.visitor, visitor);
+      await limiter.consume(policies.chatbot, chatbotId);
+    },
   };
 }

@@ -98,17 +98,19 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
     async (request, reply) => {
       const chatbot = await publicChatbot(request.params.chatbot);
       guard.origin(request, reply, chatbot);
-      // Counted before the token is checked, so a flood of made-up tokens is held like any other.
-      await guard.limit(request, chatbot.id, null);
+      // The address is counted before the token is checked, so a flood of made-up tokens is held
+      // like any other; the chatbot only once the caller's own limits let the request through.
+      await guard.limitAddress(request);
       const returning = await returningVisitor(request);
-      if (returning) await guard.limitVisitor(returning.visitor);
+      await guard.limitRest(chatbot.id, returning?.visitor ?? null);
       return reply.code(201).send(await visitors.start(chatbot, request.body, returning));
     },
   );
 
   for (const url of ['/v1/public/chatbots/:chatbot', '/v1/public/chatbots/:chatbot/conversations']) {
-    app.options(url, { config: perChatbotCors, schema: { hide: true, params: PublicChatbotParams } }, async (request, reply) =>
-      guard.preflight(request, reply, await publicChatbot(request.params.chatbot)),
-    );
+    app.options(url, { config: perChatbotCors, schema: { hide: true, params: PublicChatbotParams } }, async (request, reply) => {
+      await guard.limitAddress(request);
+      return guard.preflight(request, reply, await publicChatbot(request.params.chatbot));
+    });
   }
 }

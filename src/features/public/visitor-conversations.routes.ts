@@ -119,6 +119,7 @@ export function registerVisitorConversationRoutes(app: App, deps: VisitorConvers
   for (const url of ['/v1/public/conversations/:id/messages', '/v1/public/conversations/:id/stop']) {
     app.options(url, { config: perChatbotCors, schema: { hide: true, params: IdParams } }, async (request, reply) => {
       const { id } = request.params;
+      await guard.limitAddress(request);
       const chatbot = isUuid(id) ? await directory.ofConversation(id.toLowerCase()) : undefined;
       if (!chatbot) throw conversationNotFound();
       return guard.preflight(request, reply, chatbot);

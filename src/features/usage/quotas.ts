@@ -28,26 +28,36 @@ export function budgetSpent(budget: number, now: Date): AppError {
 }
 
 export interface DailyMessageCap {
-  /** Counts one message for this account today (UTC); refuses once the day's cap is reached. */
-  consume(userId: string, now: Date): Promise<void>;
+  /** Refuses once this account has sent the day's (UTC) messages; counts nothing. */
+  check(userId: string, now: Date): Promise<void>;
+  /** Counts one message the account sent today: a turn that started, not one refused. */
+  record(userId: string, now: Date): Promise<void>;
 }
 
 /** USAGE_MESSAGES_PER_DAY: null turns it off. Days are UTC calendar days, not rolling windows. */
 export function createDailyMessageCap(limiter: RateLimiter, perDay: number | null): DailyMessageCap {
+  const policyOn = (now: Date) => {
+    const untilMidnight = DAY_MS - (now.getTime() % DAY_MS);
+    const rule: RateRule = { limit: perDay!, windowMs: untilMidnight };
+    return { policy: { name: 'messages_day', rule }, day: now.toISOString().slice(0, 10) };
+  };
   return {
-    async consume(userId, now) {
+    async check(userId, now) {
       if (perDay === null) return;
-      const day = now.toISOString().slice(0, 10);
-      const untilMidnight = DAY_MS - (now.getTime() % DAY_MS);
-      const rule: RateRule = { limit: perDay, windowMs: untilMidnight };
+      const { policy, day } = policyOn(now);
       try {
-        await limiter.consume({ name: 'messages_day', rule }, `${userId}:${day}`);
+        await limiter.check(policy, `${userId}:${day}`);
       } catch (error) {
         if (!(error instanceof AppError) || error.code !== 'rate_limited' || !error.rateLimit) throw error;
         throw new AppError('quota_exceeded', `You have sent the ${perDay} messages a day this server allows; try again tomorrow (UTC)`, {
           rateLimit: { ...error.rateLimit, windowSeconds: DAY_MS / 1000 },
         });
       }
+    },
+    async record(userId, now) {
+      if (perDay === null) return;
+      const { policy, day } = policyOn(now);
+      await limiter.record(policy, `${userId}:${day}`);
     },
   };
 }

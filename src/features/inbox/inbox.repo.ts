@@ -1,0 +1,88 @@
+import type { Scoped } from '../../db/scope.js';
+
+/** One inbox row as read: the preview is cut to at most `previewChars + 1` code points by the query. */
+export interface InboxEntry {
+  conversationId: string;
+  visitorLabel: string;
+  visitorName: string | null;
+  unreadCount: number;
+  updatedAt: Date;
+  lastMessage: { id: string; role: 'user' | 'assistant'; content: string; createdAt: Date } | null;
+}
+
+export interface InboxRepo {
+  /**
+   * Visitors' conversations of one of the user's chatbots, newest activity first; `after` is the
+   * (updated_at, id) of the last row seen. Fetches `limit + 1` rows (toPage's "is there more").
+   * `previewChars`: the last message's content is read up to one code point past this.
+   */
+  list(userId: string, chatbotId: string, limit: number, after: [Date, string] | null, previewChars: number): Promise<InboxEntry[]>;
+  /** Sets unread_count to 0 without touching updated_at; false when the user has no such conversation. */
+  markRead(userId: string, conversationId: string): Promise<boolean>;
+}
+
+type Row = {
+  id: string;
+  updated_at: Date | string;
+  unread_count: number | string;
+  label: string;
+  name: string | null;
+  m_id: string | null;
+  m_role: 'user' | 'assistant' | null;
+  m_content: string | null;
+  m_created_at: Date | string | null;
+};
+
+// One statement per page. The keyset walks conversations_chatbot_activity_idx (chatbot_id,
+// updated_at DESC, id DESC), skipping the account's own conversations on the chatbot; the last
+// message of each row shown is one probe of messages_conversation_idx (conversation_id, id), ids
+// being time-ordered. left() counts characters, so a long message is never read whole.
+const page = (keyset: boolean) => `
+SELECT c.id, c.updated_at, c.unread_count, v.visitor_id AS label, v.name,
+       m.id AS m_id, m.role AS m_role, m.content AS m_content, m.created_at AS m_created_at
+  FROM conversations c
+  JOIN visitors v ON v.id = c.visitor_id
+  LEFT JOIN LATERAL (
+    SELECT id, role, left(content, $4::int + 1) AS content, created_at
+      FROM messages
+     WHERE conversation_id = c.id AND user_id = $1
+     ORDER BY id DESC
+     LIMIT 1
+  ) m ON true
+ WHERE c.chatbot_id = $2::uuid AND c.user_id = $1 AND c.visitor_id IS NOT NULL
+   ${keyset ? 'AND (c.updated_at, c.id) < ($5::timestamptz, $6::uuid)' : ''}
+ ORDER BY c.updated_at DESC, c.id DESC
+ LIMIT $3::int`;
+
+const FIRST_PAGE = page(false);
+const NEXT_PAGE = page(true);
+
+// Only the count changes: updated_at stays, so reading a conversation does not move it in the inbox.
+const MARK_READ = 'UPDATE conversations SET unread_count = 0 WHERE id = $2::uuid AND user_id = $1 RETURNING id';
+
+const toEntry = (row: Row): InboxEntry => ({
+  conversationId: row.id,
+  visitorLabel: row.label,
+  visitorName: row.name,
+  unreadCount: Number(row.unread_count),
+  updatedAt: new Date(row.updated_at),
+  lastMessage:
+    row.m_id === null
+      ? null
+      : { id: row.m_id, role: row.m_role!, content: row.m_content ?? '', createdAt: new Date(row.m_created_at!) },
+});
+
+export function createInboxRepo(scoped: Scoped): InboxRepo {
+  return {
+    async list(userId, chatbotId, limit, after, previewChars) {
+      const params: unknown[] = [userId, chatbotId, limit + 1, previewChars];
+      if (after) params.push(after[0].toISOString(), after[1]);
+      const rows = await scoped.user(userId, ({ sql }) => sql.query<Row>(after ? NEXT_PAGE : FIRST_PAGE, params));
+      return rows.map(toEntry);
+    },
+    async markRead(userId, conversationId) {
+      const rows = await scoped.user(userId, ({ sql }) => sql.query<{ id: string }>(MARK_READ, [userId, conversationId]));
+      return rows.length > 0;
+    },
+  };
+}
