@@ -184,7 +184,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
     return produced;
   }
 
-  function replyOf(plan: TurnPlan, produced: Produced, generation: Generation, modelId: string, latencyMs: number): StoredReply {
+  function replyOf(target: TurnTarget, plan: TurnPlan, produced: Produced, generation: Generation, modelId: string, latencyMs: number): StoredReply {
     const { text, usage, failure, unexpected } = produced;
     let tokens = 0;
     try {
@@ -203,6 +203,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       latencyMs,
       errorCode: failure ? failure.failure : unexpected || produced.unexpected ? 'internal_error' : null,
       replaces: plan.replaces,
+      chatbotId: target.chatbotId,
     };
   }
 
@@ -280,7 +281,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         clearInterval(renew);
         // A client that left: let the loop take other disconnects (and abort their model calls) first.
         if (generation.reason === 'client_left') await afterDisconnect();
-        const stored = replyOf(plan, produced, generation, modelId, Math.round(performance.now() - started));
+        const stored = replyOf(target, plan, produced, generation, modelId, Math.round(performance.now() - started));
         // Stored whatever happened, so a user message never dangles without its reply.
         const reply = await store(ownerId, target.conversationId, stored);
         const usage = reply.usage;

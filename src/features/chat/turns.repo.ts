@@ -45,6 +45,8 @@ export interface StoredReply {
   errorCode: string | null;
   /** The reply this one replaces (regenerate). */
   replaces: string | null;
+  /** The conversation's chatbot, whose usage the reply adds to. */
+  chatbotId: string;
 }
 
 export interface KnowledgeCandidate {
@@ -83,8 +85,8 @@ export interface BeginRequest {
 export interface TurnsRepo {
   /**
    * One statement: locks the conversation, stores the user message, and reads the chatbot,
-   * the history and the best knowledge chunks. When it cannot start, says why from the same
-   * snapshot (a second statement would race the other turn's finish).
+   * the history and the best knowledge chunks. When it cannot start, a second statement says
+   * why; should the reply that held the conversation have ended in between, it tries again.
    */
   begin(userId: string, conversationId: string, request: BeginRequest, now: Date): Promise<TurnStart | TurnRefused>;
   /** Stores the reply and releases the lock; null when the conversation is gone. */
@@ -113,9 +115,6 @@ const HISTORY_ROWS = 500;
 export const STOP_HONOURED_WITHIN_MS = 5_000;
 
 type TargetRow = {
-  found: boolean;
-  budget: string | number | null;
-  spent: string | number | null;
   history: unknown;
   knowledge: unknown;
   id: string;
@@ -153,40 +152,40 @@ const toTarget = (row: TargetRow): TurnTarget => ({
 // The lock and the user message are committed without waiting for the disk: the finish
 // statement's durable commit flushes them too, before the client hears back. One fsync per turn.
 // History and knowledge read the snapshot from before the insert, so the new message is not in it.
-// The owner's profile joins the chatbot's row only when the chatbot uses it: no read otherwise.
-// `q` decides whether the turn may start at all: the conversation is the caller's (a visitor's
-// own, on a chatbot still public; an account's, not a visitor's), and the chatbot's month is not
-// spent (usage_daily, kept by the finish statement). The usage is read only for a chatbot with a budget.
-function beginSql(withMessage: boolean): string {
-  const bump = withMessage
-    ? 'message_count = message_count + 1, unread_count = unread_count + (visitor_id IS NOT NULL)::int, title = COALESCE(title, $6),'
-    : '';
+// The lock is taken only when the turn may start: the conversation is the caller's (an account's
+// own, or a visitor's own on a chatbot still public) and the chatbot's month is not spent (asked
+// only of a chatbot with a budget). Its chatbot's row comes back with the lock; the owner's
+// profile joins only when the chatbot uses it. Why a turn could not start is asked afterwards
+// (refusalSql), off the path of the turns that do.
+function beginSql(options: { withMessage: boolean; visitor: boolean }): string {
+  const { withMessage, visitor } = options;
+  const bump = withMessage ? `message_count = message_count + 1, ${visitor ? 'unread_count = unread_count + 1, ' : ''}title = COALESCE(title, $6),` : '';
   const insert = withMessage
     ? `, m AS (
   INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
   SELECT $7::uuid, c.id, $2, 'user', $8::text, 'complete', $9::int, $5::timestamptz FROM c
-), v AS (
-  UPDATE visitors SET last_seen = $5 WHERE id = $14::text AND last_seen < $5::timestamptz - interval '1 minute' AND EXISTS (SELECT 1 FROM c)
 )`
     : // Keeps the parameter list the same shape for both variants.
       `, unused AS (SELECT $6::text, $7::uuid, $8::text, $9::int)`;
+  // A visitor seen again: last_seen moves at most once a minute, not with every message.
+  const seen = visitor && withMessage
+    ? `, v AS (
+  UPDATE visitors SET last_seen = $5 WHERE id = $15::text AND last_seen < $5::timestamptz - interval '1 minute' AND EXISTS (SELECT 1 FROM c)
+)`
+    : '';
+  const whose = visitor ? 'u.visitor_id = $15::text AND b.is_public' : 'u.visitor_id IS NULL';
   return `
 WITH s AS (SELECT set_config('synchronous_commit', 'off', true) AS sync),
-q AS (
-  SELECT b.token_budget_monthly AS budget,
-         CASE WHEN b.token_budget_monthly IS NULL THEN 0
-              ELSE (SELECT coalesce(sum(u.prompt_tokens + u.completion_tokens), 0) FROM usage_daily u
-                     WHERE u.chatbot_id = b.id AND u.day >= $15::date) END AS spent
-    FROM conversations c0 JOIN chatbots b ON b.id = c0.chatbot_id
-   WHERE c0.id = $1 AND c0.user_id = $2 AND c0.visitor_id IS NOT DISTINCT FROM $14::text AND ($14::text IS NULL OR b.is_public)
-),
 c AS (
-  UPDATE conversations
+  UPDATE conversations u
      SET busy_reply_id = $3, stop_reply_id = NULL, busy_until = now() + $4::int * interval '1 millisecond', ${bump} updated_at = $5
-   WHERE id = $1 AND user_id = $2 AND (busy_until IS NULL OR busy_until < now())
-     AND EXISTS (SELECT 1 FROM q WHERE q.budget IS NULL OR q.spent < q.budget)
-  RETURNING id, chatbot_id, title, context
-)${insert},
+    FROM chatbots b
+   WHERE u.id = $1 AND u.user_id = $2 AND b.id = u.chatbot_id AND ${whose}
+     AND (u.busy_until IS NULL OR u.busy_until < now())
+     AND (b.token_budget_monthly IS NULL OR budget_spent(b.id, $14::date) < b.token_budget_monthly)
+  RETURNING u.id, u.chatbot_id, u.title, u.context, b.user_id AS owner_id, b.system_prompt, b.greeting, b.model,
+            b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile
+)${insert}${seen},
 h AS (
   SELECT id, role, content, status, tokens FROM (
     SELECT id, role, content, status, tokens, sum(tokens + 3) OVER (ORDER BY id DESC) AS running,
@@ -201,7 +200,7 @@ k AS (
   ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', userId: '$2', query: '$11', limit: '$12' })}
 ),
 t AS (
-  SELECT c.*, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile,
+  SELECT c.*,
          CASE WHEN p.user_id IS NULL THEN NULL
               ELSE json_build_object('name', p.name, 'location', p.location, 'bio', p.bio, 'skills', p.skills,
                                      'experience', p.experience, 'interests', p.interests) END AS profile,
@@ -209,24 +208,35 @@ t AS (
                                    ORDER BY h.id DESC), '[]'::json) FROM h) AS history,
          (SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
                                    ORDER BY k.rank DESC), '[]'::json) FROM k) AS knowledge
-    FROM c JOIN chatbots b ON b.id = c.chatbot_id
-           LEFT JOIN profiles p ON b.use_profile AND p.user_id = b.user_id
+    FROM c LEFT JOIN profiles p ON c.use_profile AND p.user_id = c.owner_id
            CROSS JOIN s
 )
-SELECT t.*, (SELECT budget FROM q) AS budget, (SELECT spent FROM q) AS spent, EXISTS (SELECT 1 FROM q) AS found
-  FROM (SELECT 1) AS one LEFT JOIN t ON true
+SELECT t.* FROM (SELECT 1) AS one LEFT JOIN t ON true
  WHERE ${userGate('$2')}`;
 }
 
-const BEGIN_WITH_MESSAGE = beginSql(true);
-const BEGIN_ONLY = beginSql(false);
+/** Why begin() took no lock: the conversation (as that caller sees it), whether a reply holds it, and the chatbot's month. */
+const REFUSAL = `
+SELECT u.busy_until IS NOT NULL AND u.busy_until >= now() AS busy, b.token_budget_monthly AS budget,
+       CASE WHEN b.token_budget_monthly IS NULL THEN 0 ELSE budget_spent(b.id, $4::date) END AS spent
+  FROM conversations u JOIN chatbots b ON b.id = u.chatbot_id
+ WHERE u.id = $1 AND u.user_id = $2 AND u.visitor_id IS NOT DISTINCT FROM $3::text AND ($3::text IS NULL OR b.is_public)
+   AND ${userGate('$2')}`;
+
+const BEGIN = {
+  account: { message: beginSql({ withMessage: true, visitor: false }), only: beginSql({ withMessage: false, visitor: false }) },
+  visitor: { message: beginSql({ withMessage: true, visitor: true }), only: beginSql({ withMessage: false, visitor: true }) },
+};
+/** begin() tries again this many times when the reply that held the conversation ended just before it was asked why. */
+const BEGIN_ATTEMPTS = 3;
+
 
 /** Shards of a chatbot's daily usage row (migrations/0009): concurrent finishes rarely share one. */
 const USAGE_SHARDS = 8;
 
-// The reply counts in its chatbot's usage for the day (UTC) in the same statement: a turn's
-// accounting costs no round trip, and the budget check in begin reads what finishes wrote. A failed
-// reply counts nothing: its prompt tokens are Parley's estimate of a request the model never answered.
+// The reply counts in its chatbot's usage for the day (UTC) in the same statement (add_usage,
+// migrations/0010): a turn's accounting costs no round trip, and the budget check in begin reads
+// what finishes wrote.
 const FINISH = `
 WITH d AS (
   DELETE FROM messages WHERE id = $13::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant' RETURNING 1
@@ -244,16 +254,9 @@ WITH d AS (
          busy_until = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_until END,
          stop_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE stop_reply_id END
    WHERE id = $2 AND user_id = $3
-), g AS (
-  INSERT INTO usage_daily AS g (chatbot_id, day, shard, user_id, messages, prompt_tokens, completion_tokens)
-  SELECT c.chatbot_id, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::int, c.user_id, ($5::text <> 'failed')::int,
-         CASE WHEN $5::text <> 'failed' THEN coalesce($8::int, 0) ELSE 0 END, CASE WHEN $5::text <> 'failed' THEN coalesce($9::int, 0) ELSE 0 END
-    FROM conversations c WHERE c.id = $2 AND c.user_id = $3 AND EXISTS (SELECT 1 FROM r)
-  ON CONFLICT (chatbot_id, day, shard) DO UPDATE
-     SET messages = g.messages + EXCLUDED.messages, prompt_tokens = g.prompt_tokens + EXCLUDED.prompt_tokens,
-         completion_tokens = g.completion_tokens + EXCLUDED.completion_tokens
 )
-SELECT * FROM r WHERE ${userGate('$3')}`;
+SELECT r.*, add_usage($15::uuid, $3::uuid, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::smallint, $5::text, $8::int, $9::int) AS counted
+  FROM r WHERE ${userGate('$3')}`;
 
 // The lock is the proof the begin happened and nothing followed it: only its holder writes here.
 const UNDO_BEGIN = `
@@ -272,25 +275,31 @@ UPDATE conversations
 export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
   return {
     async begin(userId, conversationId, request, now) {
-      const { lock, message } = request;
+      const { lock, message, visitor } = request;
       const monthStart = `${now.toISOString().slice(0, 7)}-01`;
-      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows, request.visitor, monthStart];
-      const rows = await sql.query<TargetRow>(
-        message ? BEGIN_WITH_MESSAGE : BEGIN_ONLY,
-        message
-          ? [conversationId, userId, lock.replyId, lock.leaseMs, now, message.title, message.id, message.content, message.tokens, ...shared]
-          : [conversationId, userId, lock.replyId, lock.leaseMs, now, null, null, null, null, ...shared],
-      );
-      const row = rows[0];
-      if (!row || row.id === null) {
-        if (!row?.found) return { state: 'missing' };
-        const budget = row.budget === null ? null : Number(row.budget);
-        const spent = Number(row.spent ?? 0);
-        return budget !== null && spent >= budget ? { state: 'quota', budget, spent } : { state: 'busy' };
+      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows, monthStart, ...(visitor ? [visitor] : [])];
+      const statements = visitor ? BEGIN.visitor : BEGIN.account;
+      for (let attempt = 1; ; attempt++) {
+        const rows = await sql.query<TargetRow>(
+          message ? statements.message : statements.only,
+          message
+            ? [conversationId, userId, lock.replyId, lock.leaseMs, now, message.title, message.id, message.content, message.tokens, ...shared]
+            : [conversationId, userId, lock.replyId, lock.leaseMs, now, null, null, null, null, ...shared],
+        );
+        const row = rows[0];
+        if (row && row.id !== null) {
+          const history = parseJson<HistoryMessage[]>(row.history).map((m) => ({ ...m, tokens: Number(m.tokens) }));
+          const knowledge = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
+          return { state: 'started', target: toTarget(row), history, knowledge };
+        }
+        const [why] = await sql.query<{ busy: boolean; budget: string | number | null; spent: string | number }>(REFUSAL, [conversationId, userId, visitor, monthStart]);
+        if (!why) return { state: 'missing' };
+        const budget = why.budget === null ? null : Number(why.budget);
+        const spent = Number(why.spent);
+        if (budget !== null && spent >= budget) return { state: 'quota', budget, spent };
+        // Held when begin looked, free by now: the other reply just ended. Try again.
+        if (why.busy || attempt >= BEGIN_ATTEMPTS) return { state: 'busy' };
       }
-      const history = parseJson<HistoryMessage[]>(row.history).map((m) => ({ ...m, tokens: Number(m.tokens) }));
-      const knowledge = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
-      return { state: 'started', target: toTarget(row), history, knowledge };
     },
     async finish(userId, conversationId, reply, now) {
       const rows = await sql.query<{
@@ -317,6 +326,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
         now,
         reply.replaces,
         Math.floor(Math.random() * USAGE_SHARDS),
+        reply.chatbotId,
       ]);
       const row = rows[0];
       if (!row) return null;
