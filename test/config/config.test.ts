@@ -50,7 +50,11 @@ describe('loadConfig defaults (§12)', () => {
       registerIp: { limit: 10, windowMs: 3_600_000 },
       messagesUser: { limit: 60, windowMs: 60_000 },
       knowledgeUser: { limit: 30, windowMs: 60_000 },
+      publicVisitor: { limit: 20, windowMs: 60_000 },
+      publicIp: { limit: 60, windowMs: 60_000 },
+      publicChatbot: { limit: 600, windowMs: 60_000 },
     });
+    expect(config.messagesPerDay).toBeNull();
     expect(config).toMatchObject({ contextTokenBudget: 8000, maxMessageChars: 32_000, sseHeartbeatMs: 15_000, sseWriteTimeoutMs: 30_000 });
   });
 
@@ -90,7 +94,13 @@ describe('loadConfig defaults (§12)', () => {
       registerIp: { limit: 5, windowMs: 86_400_000 },
       messagesUser: { limit: 60, windowMs: 60_000 },
       knowledgeUser: { limit: 30, windowMs: 60_000 },
+      publicVisitor: { limit: 20, windowMs: 60_000 },
+      publicIp: { limit: 60, windowMs: 60_000 },
+      publicChatbot: { limit: 600, windowMs: 60_000 },
     });
+    expect(loadConfig({ USAGE_MESSAGES_PER_DAY: '500' }).messagesPerDay).toBe(500);
+    expect(loadConfig({ USAGE_MESSAGES_PER_DAY: 'off' }).messagesPerDay).toBeNull();
+    expect(() => loadConfig({ USAGE_MESSAGES_PER_DAY: '0' })).toThrow(/USAGE_MESSAGES_PER_DAY/);
     expect(loadConfig({ BODY_LIMIT: '1MiB' }).bodyLimit).toBe(1024 * 1024);
   });
 });

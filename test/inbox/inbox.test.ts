@@ -257,6 +257,17 @@ describe('POST /v1/conversations/{id}/read', () => {
     expect(again.data[0]!.unread_count).toBe(1);
   });
 
+  it('clearing a visitor\'s history leaves nothing unread', async () => {
+    const bot = await publicBot();
+    const visit = await startVisit(t, bot.slug, { visitorId: 'cleared' });
+    await say(visit, 'one');
+    await say(visit, 'two');
+    expect((await rowOf(bot.id, visit.conversation_id)).unread_count).toBe(2);
+    const cleared = await t.request({ method: 'DELETE', url: `/v1/conversations/${visit.conversation_id}/messages`, headers: bearer(owner.accessToken) });
+    expect(cleared.statusCode).toBe(204);
+    expect(await rowOf(bot.id, visit.conversation_id)).toMatchObject({ unread_count: 0, last_message: null });
+  });
+
   it('takes no body or an empty object; any field is a 422, and marking twice is fine', async () => {
     const bot = await publicBot();
     const visit = await startVisit(t, bot.slug);

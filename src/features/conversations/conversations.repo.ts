@@ -92,7 +92,7 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
       return scoped.user(userId, async ({ db: tx }) => {
         const [row] = await tx
           .update(conversations)
-          .set({ messageCount: 0, updatedAt: now })
+          .set({ messageCount: 0, unreadCount: 0, updatedAt: now })
           .where(and(owned(userId, id), sql`(${conversations.busyUntil} IS NULL OR ${conversations.busyUntil} < now())`))
           .returning({ id: conversations.id });
         if (!row) {
