@@ -119,6 +119,6 @@ function registerRoutes(
   registerInboxRoutes(app, { inbox: services.inbox, authenticate });
   registerUsageRoutes(app, { usage: services.usage, authenticate });
   const publicParts = { directory: services.directory, guard: services.publicGuard, visitorTokens: services.visitorTokens };
-  registerPublicRoutes(app, { publicChatbots: services.publicChatbots, visitors: services.visitors, ...publicParts });
+  registerPublicRoutes(app, { publicChatbots: services.publicChatbots, visitors: services.visitors, authenticate, ...publicParts });
   registerVisitorConversationRoutes(app, { chat: services.chat, conversations: services.conversations, responder: services.responder, ...publicParts });
 }

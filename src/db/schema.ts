@@ -186,6 +186,8 @@ export const visitors = pgTable('visitors', {
   name: text('name'),
   firstSeen: timestamptz('first_seen').notNull(),
   lastSeen: timestamptz('last_seen').notNull(),
+  /** A host site's signed-in user whose visits these are (§7); null for an anonymous visitor. */
+  verifiedUserId: uuid('verified_user_id').references(() => users.id, { onDelete: 'cascade' }),
 });
 
 /** Usage per chatbot, UTC day and shard (§11); written by the turn's finish statement. */

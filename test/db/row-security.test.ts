@@ -314,6 +314,39 @@ describe('scopes for paths that serve no single user', () => {
     expect(await count('auth', 'profiles')).toBe(0);
   });
 
+  it("a verified visitor reads their own visits in another tenant, and nothing else of it", async () => {
+    const host = await registerUser(t);
+    const shopper = await registerUser(t);
+    const bot = await createChatbot(t, host, { name: 'Shop help', is_public: true });
+    const started = await t.request({
+      method: 'POST',
+      url: `/v1/public/chatbots/${bot.slug}/conversations`,
+      headers: bearer(shopper.accessToken),
+      payload: { visitor_id: 'widget' },
+    });
+    expect(started.statusCode, started.body).toBe(201);
+    const visit = started.json() as { conversation_id: string; visitor_token: string };
+    expect((await visitorSend(t, visit.visitor_token, visit.conversation_id, { content: 'Hello' })).statusCode).toBe(201);
+    // An anonymous visitor of the same chatbot, and the host's own conversation: not the shopper's.
+    const anonymous = await startVisit(t, bot.slug, { visitorId: 'someone-else' });
+    expect((await visitorSend(t, anonymous.visitor_token, anonymous.conversation_id, { content: 'Hi' })).statusCode).toBe(201);
+
+    await asApp({ userId: shopper.id }, async (tx) => {
+      const conversations = await tx.sql.query<{ id: string; owner: string }>('SELECT id::text, user_id::text AS owner FROM conversations WHERE user_id = $1', [host.id]);
+      expect(conversations).toEqual([{ id: visit.conversation_id, owner: host.id }]);
+      const messages = await tx.sql.query<{ conversation_id: string }>('SELECT conversation_id::text FROM messages WHERE user_id = $1', [host.id]);
+      expect(messages.map((m) => m.conversation_id)).toEqual([visit.conversation_id, visit.conversation_id]);
+      expect(await tx.sql.query('SELECT 1 FROM visitors WHERE user_id = $1', [host.id])).toHaveLength(1);
+      for (const table of ['chatbots', 'knowledge_documents', 'knowledge_chunks', 'profiles', 'usage_daily', 'sessions', 'idempotency_keys'] as const) {
+        expect((await owners(tx, table)).filter((owner) => owner === host.id), table).toEqual([]);
+      }
+      // Reading only.
+      expect(await tx.sql.query("UPDATE conversations SET title = 'taken' WHERE id = $1 RETURNING id", [visit.conversation_id])).toEqual([]);
+      expect(await tx.sql.query("UPDATE messages SET content = 'taken' WHERE conversation_id = $1 RETURNING id", [visit.conversation_id])).toEqual([]);
+      expect(await tx.sql.query('DELETE FROM visitors WHERE user_id = $1 RETURNING id', [host.id])).toEqual([]);
+    });
+  });
+
   it('sweep deletes only expired idempotency keys', async () => {
     const deleted = await asApp({ scope: 'sweep' }, (tx) => tx.sql.query('DELETE FROM idempotency_keys RETURNING key'));
     expect(deleted).toEqual([]);

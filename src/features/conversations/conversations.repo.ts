@@ -1,6 +1,6 @@
-import { and, asc, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Scoped } from '../../db/scope.js';
-import { conversations, messages, type ConversationRow, type MessageRow } from '../../db/schema.js';
+import { conversations, messages, visitors, type ConversationRow, type MessageRow } from '../../db/schema.js';
 
 export interface ConversationFilter {
   chatbotId?: string;
@@ -28,13 +28,18 @@ export interface ConversationsRepo {
   /** Deletes every message unless a reply is being generated: 'busy', 'gone' or 'cleared'. */
   clear(userId: string, id: string, now: Date): Promise<'busy' | 'gone' | 'cleared'>;
   /** Oldest first; `after` is the id of the last message seen (ids are time-ordered). */
-  messages(userId: string, conversationId: string, limit: number, after: string | null): Promise<MessageRow[]>;
+  /** `tenant`: the conversation's `user_id` (the chatbot owner's, for a verified user's visit). */
+  messages(userId: string, tenant: string, conversationId: string, limit: number, after: string | null): Promise<MessageRow[]>;
   findMessage(userId: string, id: string): Promise<MessageRow | undefined>;
   setFeedback(userId: string, id: string, rating: 'like' | 'dislike' | null, comment: string | null): Promise<MessageRow | undefined>;
 }
 
 export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
   const owned = (userId: string, id: string) => and(eq(conversations.id, id), eq(conversations.userId, userId));
+  // A verified user's visits of other people's public chatbots are theirs to read (§7): they live
+  // in the chatbot owner's tenant, bound to the user by their visitor (migrations/0011).
+  const myVisits = (userId: string) =>
+    sql`${conversations.visitorId} IN (SELECT ${visitors.id} FROM ${visitors} WHERE ${visitors.verifiedUserId} = ${userId}::uuid)`;
 
   return {
     async insert(row, now) {
@@ -47,23 +52,37 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
       return created!;
     },
     async find(userId, id, visitor) {
-      const whose = visitor ? and(owned(userId, id), eq(conversations.visitorId, visitor.id), eq(conversations.chatbotId, visitor.chatbotId)) : owned(userId, id);
+      const whose = visitor
+        ? and(owned(userId, id), eq(conversations.visitorId, visitor.id), eq(conversations.chatbotId, visitor.chatbotId))
+        : and(eq(conversations.id, id), or(eq(conversations.userId, userId), myVisits(userId)));
       const [row] = await scoped.user(userId, ({ db }) => db.select().from(conversations).where(whose).limit(1));
       return row;
     },
     async list(userId, filter, limit, after) {
-      const conditions: SQL[] = [eq(conversations.userId, userId), isNull(conversations.visitorId)];
+      const conditions: SQL[] = [];
       if (filter.chatbotId) conditions.push(eq(conversations.chatbotId, filter.chatbotId));
       if (filter.status) conditions.push(eq(conversations.status, filter.status));
       if (after) conditions.push(sql`(${conversations.updatedAt}, ${conversations.id}) < (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)`);
-      return scoped.user(userId, ({ db }) =>
-        db
+      const newestFirst = [desc(conversations.updatedAt), desc(conversations.id)];
+      // Two index walks, each stopping at the page's end, merged here: one query with an OR would
+      // sort all of a user's conversations for every page.
+      return scoped.user(userId, async ({ db }) => {
+        const own = await db
           .select()
           .from(conversations)
-          .where(and(...conditions))
-          .orderBy(desc(conversations.updatedAt), desc(conversations.id))
-          .limit(limit + 1),
-      );
+          .where(and(eq(conversations.userId, userId), isNull(conversations.visitorId), ...conditions))
+          .orderBy(...newestFirst)
+          .limit(limit + 1);
+        const visits = await db
+          .select()
+          .from(conversations)
+          .where(and(myVisits(userId), ...conditions))
+          .orderBy(...newestFirst)
+          .limit(limit + 1);
+        if (visits.length === 0) return own;
+        const byActivity = (a: ConversationRow, b: ConversationRow) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+        return [...own, ...visits].sort(byActivity).slice(0, limit + 1);
+      });
     },
     async update(userId, id, changes, now) {
       const [row] = await scoped.user(userId, ({ db }) =>
@@ -103,12 +122,12 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
         return 'cleared';
       });
     },
-    async messages(userId, conversationId, limit, after) {
+    async messages(userId, tenant, conversationId, limit, after) {
       return scoped.user(userId, ({ db }) =>
         db
           .select()
           .from(messages)
-          .where(and(eq(messages.conversationId, conversationId), eq(messages.userId, userId), after ? sql`${messages.id} > ${after}` : undefined))
+          .where(and(eq(messages.conversationId, conversationId), eq(messages.userId, tenant), after ? sql`${messages.id} > ${after}` : undefined))
           .orderBy(asc(messages.id))
           .limit(limit + 1),
       );

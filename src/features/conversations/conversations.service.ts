@@ -110,7 +110,7 @@ export function createConversationsService(deps: {
     async messages(caller, id, query) {
       const conversation = await owned(caller, id);
       const after = decodeCursor(query.cursor, [isUuid]);
-      const rows = await conversations.messages(caller.ownerId, conversation.id, query.limit, after ? after[0]!.toLowerCase() : null);
+      const rows = await conversations.messages(caller.ownerId, conversation.userId, conversation.id, query.limit, after ? after[0]!.toLowerCase() : null);
       return toPage(rows, query.limit, toMessage, (row) => [row.id]);
     },
     async feedback(caller, messageId, input) {

@@ -5,14 +5,15 @@ import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import { problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
-import { bearerToken } from '../auth/authenticate.js';
+import { bearerToken, principalOf, type Authenticate } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
 import { chatbotKey } from './public-chatbots.service.js';
 import type { PublicChatbotRow } from './public-chatbots.repo.js';
 import { PublicChatbotParams, PublicChatbotSchema } from './public-chatbots.schemas.js';
 import type { PublicChatbotsService } from './public-chatbots.service.js';
 import type { PublicDirectory } from './public-directory.js';
 import type { PublicGuard } from './public-guard.js';
-import type { VisitorClaims, VisitorTokens } from './visitor-tokens.js';
+import { looksLikeVisitorToken, type VisitorClaims, type VisitorTokens } from './visitor-tokens.js';
 import { StartVisitBody, VisitSchema } from './visitors.schemas.js';
 import type { VisitorsService } from './visitors.service.js';
 
@@ -33,12 +34,14 @@ export interface PublicRoutesDeps {
   guard: PublicGuard;
   visitors: VisitorsService;
   visitorTokens: VisitorTokens;
+  /** Authenticates a host site's signed-in user (every user strategy of the API). */
+  authenticate: Authenticate;
 }
 
 const noPublicChatbot = () => new AppError('not_found', 'No public chatbot with this slug or id');
 
 export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
-  const { publicChatbots, directory, guard, visitors, visitorTokens } = deps;
+  const { publicChatbots, directory, guard, visitors, visitorTokens, authenticate } = deps;
 
   async function publicChatbot(raw: string): Promise<PublicChatbotRow> {
     const key = chatbotKey(raw);
@@ -47,13 +50,20 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
     return chatbot;
   }
 
-  /** The visitor token a returning visitor sends; none for a first visit. */
-  async function returningVisitor(request: FastifyRequest): Promise<VisitorClaims | null> {
+  /**
+   * Who starts the visit: nobody yet (no token: a new visitor), a returning visitor (their visitor
+   * token), or a host site's signed-in user (their access token, Parley's or a configured issuer's).
+   */
+  async function visitorOf(request: FastifyRequest): Promise<{ returning: VisitorClaims } | { user: Principal } | null> {
     const header = request.headers.authorization;
     if (header === undefined) return null;
     const token = bearerToken(header);
-    if (!token) throw new AppError('invalid_token', 'Send the visitor token as Authorization: Bearer <visitor_token>, or no Authorization header for a new visitor');
-    return visitorTokens.verify(token);
+    if (!token) throw new AppError('invalid_token', 'Send a visitor token or your user token as Authorization: Bearer <token>, or no Authorization header for a new visitor');
+    if (looksLikeVisitorToken(token)) return { returning: await visitorTokens.verify(token) };
+    await authenticate(request);
+    const user = principalOf(request);
+    if (user.kind !== 'user') throw new AppError('invalid_token', 'Send a visitor token or a user\'s token');
+    return { user };
   }
 
   app.get(
@@ -89,7 +99,7 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
         security: [{}, { bearerAuth: [] }],
         summary: "Start a visitor's conversation with a public chatbot",
         description:
-          'Without a token, records a new visitor; with `Authorization: Bearer <visitor_token>`, the same visitor starts another conversation. Answers a visitor token for this chatbot, renewed for 30 days.',
+          "Without a token, records a new visitor; with `Authorization: Bearer <visitor_token>`, the same visitor starts another conversation. With a signed-in user's token (Parley's, or a configured issuer's: the host site's user), the conversation is that user's: one visitor per user and chatbot, listed in the user's GET /v1/conversations. Answers a visitor token for this chatbot, renewed for 30 days.",
         params: PublicChatbotParams,
         body: StartVisitBody,
         response: { 201: VisitSchema, ...problems(400, 401, 403, 404, 413, 422, 429) },
@@ -101,9 +111,13 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
       // The address is counted before the token is checked, so a flood of made-up tokens is held
       // like any other; the chatbot only once the caller's own limits let the request through.
       await guard.limitAddress(request);
-      const returning = await returningVisitor(request);
-      await guard.limitRest(chatbot.id, returning?.visitor ?? null);
-      return reply.code(201).send(await visitors.start(chatbot, request.body, returning));
+      const who = await visitorOf(request);
+      if (who && 'user' in who) {
+        await guard.limitRest(chatbot.id, `user:${who.user.actorId}`);
+        return reply.code(201).send(await visitors.startVerified(chatbot, request.body, { id: who.user.actorId, username: who.user.username }));
+      }
+      await guard.limitRest(chatbot.id, who?.returning.visitor ?? null);
+      return reply.code(201).send(await visitors.start(chatbot, request.body, who?.returning ?? null));
     },
   );
 

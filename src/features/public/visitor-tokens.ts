@@ -3,7 +3,7 @@
 // them alone — so a visitor token is never accepted where a user's access token is, nor the
 // reverse, even by a verifier that forgot to look at the audience.
 import { createHmac, randomBytes } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
@@ -36,6 +36,15 @@ const VISITOR_ID = /^v_[A-Za-z0-9_-]{22}$/;
 export const newVisitorId = (): string => `v_${randomBytes(16).toString('base64url')}`;
 
 export const isVisitorId = (value: unknown): value is string => typeof value === 'string' && VISITOR_ID.test(value);
+
+/** Whether a bearer token says it is a visitor token (its header, unverified): which verifier to ask. */
+export function looksLikeVisitorToken(token: string): boolean {
+  try {
+    return decodeProtectedHeader(token).typ === VISITOR_TOKEN_TYP;
+  } catch {
+    return false;
+  }
+}
 
 export const invalidVisitorToken = (detail = 'The visitor token is not valid') => new AppError('invalid_token', detail);
 

@@ -17,7 +17,20 @@ export interface VisitorsRepo {
    * transaction in the owner's tenant. False when a returning visitor is no longer on record.
    */
   startVisit(start: VisitStart, now: Date): Promise<boolean>;
+  /**
+   * A verified user's visit: the one visitor bound to that user on this chatbot (recorded on their
+   * first visit) gets a new conversation. Returns the visitor's id.
+   */
+  startVerifiedVisit(start: Omit<VisitStart, 'visitor'> & { userId: string; label: string; newVisitor: string }, now: Date): Promise<string>;
 }
+
+// One visitor per (chatbot, verified user): a later visit finds it and keeps its first label.
+const VERIFIED_VISITOR = `
+INSERT INTO visitors AS v (id, user_id, chatbot_id, visitor_id, name, first_seen, last_seen, verified_user_id)
+VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+ON CONFLICT (chatbot_id, verified_user_id) WHERE verified_user_id IS NOT NULL
+DO UPDATE SET last_seen = EXCLUDED.last_seen, name = coalesce(EXCLUDED.name, v.name)
+RETURNING id`;
 
 export function createVisitorsRepo(scoped: Scoped): VisitorsRepo {
   return {
@@ -53,6 +66,28 @@ export function createVisitorsRepo(scoped: Scoped): VisitorsRepo {
           updatedAt: now,
         });
         return true;
+      });
+    },
+    async startVerifiedVisit(start, now) {
+      return scoped.user(start.ownerId, async ({ db, sql: raw }) => {
+        const [visitor] = await raw.query<{ id: string }>(VERIFIED_VISITOR, [
+          start.newVisitor,
+          start.ownerId,
+          start.chatbotId,
+          start.label,
+          start.name,
+          now,
+          start.userId,
+        ]);
+        await db.insert(conversations).values({
+          id: start.conversationId,
+          userId: start.ownerId,
+          chatbotId: start.chatbotId,
+          visitorId: visitor!.id,
+          createdAt: now,
+          updatedAt: now,
+        });
+        return visitor!.id;
       });
     },
   };

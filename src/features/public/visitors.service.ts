@@ -10,10 +10,18 @@ import type { VisitorsRepo, VisitStart } from './visitors.repo.js';
 export interface VisitorsService {
   /** `returning`: the claims of the visitor token the request carried, if any (already verified). */
   start(chatbot: PublicChatbotRow, input: StartVisitInput, returning: VisitorClaims | null): Promise<Visit>;
+  /** A host site's signed-in user (their token already verified): their one visitor on this chatbot. */
+  startVerified(chatbot: PublicChatbotRow, input: StartVisitInput, user: { id: string; username: string }): Promise<Visit>;
 }
 
 export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: VisitorTokens; clock: Clock; newId: () => string }): VisitorsService {
   const { visitors, tokens, clock, newId } = deps;
+
+  async function visitOf(chatbot: PublicChatbotRow, conversationId: string, visitor: string): Promise<Visit> {
+    const signed = await tokens.sign({ visitor, chatbotId: chatbot.id, ownerId: chatbot.ownerId });
+    return { conversation_id: conversationId, visitor_token: signed.token, expires_at: signed.expiresAt.toISOString() };
+  }
+
   return {
     async start(chatbot, input, returning) {
       if (returning && (returning.chatbotId !== chatbot.id || returning.ownerId !== chatbot.ownerId)) {
@@ -26,8 +34,16 @@ export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: Vi
       const started = await visitors.startVisit({ ownerId: chatbot.ownerId, chatbotId: chatbot.id, conversationId, visitor, name }, now);
       if (!started) throw invalidVisitorToken('This visitor is no longer on record; start again without a token');
       const visitorKey = 'known' in visitor ? visitor.known : visitor.new;
-      const signed = await tokens.sign({ visitor: visitorKey, chatbotId: chatbot.id, ownerId: chatbot.ownerId });
-      return { conversation_id: conversationId, visitor_token: signed.token, expires_at: signed.expiresAt.toISOString() };
+      return visitOf(chatbot, conversationId, visitorKey);
+    },
+    async startVerified(chatbot, input, user) {
+      const conversationId = newId();
+      const name = input.visitor_name?.trim() || user.username;
+      const visitor = await visitors.startVerifiedVisit(
+        { ownerId: chatbot.ownerId, chatbotId: chatbot.id, conversationId, userId: user.id, label: input.visitor_id, name, newVisitor: newVisitorId() },
+        clock.now(),
+      );
+      return visitOf(chatbot, conversationId, visitor);
     },
   };
 }
