@@ -13,7 +13,7 @@ import { throughput, type ThroughputResult } from './load.js';
 import { startParley, tempDir, type Child } from './processes.js';
 import { atLeast, num, ratio, withUnit, type Section } from './report.js';
 
-const TABLES = ['users', 'sessions', 'refresh_tokens', 'chatbots', 'knowledge_documents', 'knowledge_chunks', 'conversations', 'messages', 'idempotency_keys'];
+const TABLES = ['users', 'sessions', 'refresh_tokens', 'chatbots', 'knowledge_documents', 'knowledge_chunks', 'conversations', 'messages', 'idempotency_keys', 'profiles', 'visitors', 'usage_daily'];
 const toggleSql = (on: boolean) => TABLES.map((table) => `ALTER TABLE ${table} ${on ? 'ENABLE' : 'DISABLE'} ROW LEVEL SECURITY;`).join('\n');
 const dash = '—';
 // Alternating, so drift (a growing database, a warming machine) falls on both sides alike.
