@@ -49,6 +49,24 @@ export default tseslint.config(
     rules: { 'no-restricted-properties': 'off', 'no-restricted-imports': 'off' },
   },
   {
+    // The widget runs in visitors' browsers on other people's pages: text reaches the DOM as
+    // nodes only, never as an HTML string (§7; the XSS corpus in test/widget checks the result).
+    files: ['widget/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'srcdoc', 'write', 'writeln'].map((property) => ({
+          property,
+          message: 'Build DOM nodes (createElement, textContent, append): no HTML strings in the widget.',
+        })),
+      ],
+      'no-restricted-globals': ['error', { name: 'eval', message: 'Host pages run a strict CSP without unsafe-eval.' }],
+      'max-lines': ['warn', { max: 400, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['warn', { max: 60, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', 'no-console': 'off' },
   },

@@ -5,10 +5,11 @@
  * (default 10000), DATABASE_URL (PostgreSQL instead of embedded PGlite; also enables pgbench).
  * `npm run bench -- soak [seconds]` runs the soak of bench/soak.ts instead (its own section of the file).
  *
- * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 9, 5: phase 5 needs fresh processes and the most memory, so it
+ * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 9, 10, 5: phase 5 needs fresh processes and the most memory, so it
  * comes last, after the shared fake LLM, baseline and Parley of the other phases are stopped.
  */
 import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { ChatApi, setupRetries } from './client.js';
 import { deltaGaps, directTtft, directTurns, serverTtft, turnLatency, type Distribution } from './latency.js';
 import { PROMPT_TURNS, promptTokens, throughput, type ThroughputResult } from './load.js';
@@ -19,10 +20,12 @@ import { publicPhase } from './public-phase.js';
 import { rlsPhase } from './rls-phase.js';
 import { streamsPhase } from './streams-phase.js';
 import { uploadsPhase } from './uploads-phase.js';
+import { WIDGET_METHOD, widgetPhase } from './widget-phase.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-// BENCH_REPORT writes elsewhere (e.g. docs/benchmarks-pglite.md for the embedded database's run).
-const REPORT = process.env.BENCH_REPORT ? `${ROOT}${process.env.BENCH_REPORT}` : `${ROOT}docs/benchmarks.md`;
+// BENCH_REPORT writes elsewhere (e.g. docs/benchmarks-pglite.md for the embedded database's run;
+// relative to the repository, or absolute for a scratch run such as /tmp/bench.md).
+const REPORT = resolve(ROOT, process.env.BENCH_REPORT || 'docs/benchmarks.md');
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -236,6 +239,10 @@ async function main(): Promise<void> {
   await phase(9, 'Public chatbot visitors against signed-in users', `Phase 1's load (32 connections, non-streamed turns, ${DURATION} s after a 3 s warm-up) on the same Parley, four rounds alternating: signed-in users, each with their own conversation ("Baseline"), and visitors of one public chatbot, each connection its own visitor with their visitor token and the page's Origin ("Parley"). The chatbot lists allowed origins and has a monthly token budget, so each visitor turn verifies the visitor token, checks the origin, counts three public limits and reads the month's usage. Medians of the two rounds of each.`, async (section, say) => {
     if (!withParley) throw new Error('Parley cannot answer a chat turn');
     await publicPhase(section, say, { api: parley, pid: parleyProcess.pid, runId: RUN_ID, seconds: DURATION });
+  });
+
+  await phase(10, 'The embeddable widget in a real browser', WIDGET_METHOD, async (section, say) => {
+    await widgetPhase(section, say, { api: parley, runId: RUN_ID });
   });
 
   say('stopping the shared fake LLM, baseline and Parley before phase 5');

@@ -1,5 +1,5 @@
-// Builds dist/ when it is missing or older than any source file, so `npm start`
-// always serves the code in the working tree.
+// Builds dist/ when it is missing or older than any source file (the server's in src/, the
+// widget's in widget/src), so `npm start` always serves the code in the working tree.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stamp = join(root, 'dist', 'cli.js');
+const widgetStamp = join(root, 'dist', 'widget', 'manifest.json');
 
 function newestMtime(dir) {
   let newest = 0;
@@ -31,4 +32,9 @@ if (!existsSync(stamp) || sourcesChanged()) {
     cwd: root,
     stdio: 'inherit',
   });
+}
+
+if (!existsSync(widgetStamp) || newestMtime(join(root, 'widget', 'src')) > statSync(widgetStamp).mtimeMs) {
+  process.stdout.write('parley: building the widget (scripts/build-widget.js)…\n');
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-widget.js')], { cwd: root, stdio: 'inherit' });
 }

@@ -18,6 +18,8 @@ import { registerProfileRoutes } from './features/profiles/profiles.routes.js';
 import { registerPublicRoutes } from './features/public/public.routes.js';
 import { registerVisitorConversationRoutes } from './features/public/visitor-conversations.routes.js';
 import { registerUsageRoutes } from './features/usage/usage.routes.js';
+import { loadWidgetAssets } from './features/widget/widget-assets.js';
+import { registerWidgetRoutes } from './features/widget/widget.routes.js';
 import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
@@ -121,4 +123,7 @@ function registerRoutes(
   const publicParts = { directory: services.directory, guard: services.publicGuard, visitorTokens: services.visitorTokens };
   registerPublicRoutes(app, { publicChatbots: services.publicChatbots, visitors: services.visitors, authenticate, ...publicParts });
   registerVisitorConversationRoutes(app, { chat: services.chat, conversations: services.conversations, responder: services.responder, ...publicParts });
+  const assets = loadWidgetAssets();
+  if (assets.missing) app.log.warn(`GET /widget.js answers 503: ${assets.missing}`);
+  registerWidgetRoutes(app, { assets, directory: services.directory });
 }

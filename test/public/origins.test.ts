@@ -125,12 +125,19 @@ function expectAllowedPreflight(response: LightMyRequestResponse, origin: string
   expect(String(response.headers.vary ?? ''), what).toMatch(/\bOrigin\b/i);
 }
 
-function expectOriginRefused(response: LightMyRequestResponse, what: string) {
+function expectOriginRefused(response: LightMyRequestResponse, what: string, readableBy?: string) {
   expect(response.statusCode, `${what}: ${response.body}`).toBe(403);
   expect(response.headers['content-type'], what).toMatch(/^application\/problem\+json/);
   expect(json(response), what).toMatchObject({ status: 403, code: 'origin_not_allowed' });
-  expect(corsHeaders(response), what).toEqual([]);
+  // The chatbot's page, the widget's first request, lets the refused page read why (so the widget
+  // can say the site is not allowed); every other refusal stays unreadable to it.
+  expect(corsHeaders(response), what).toEqual(readableBy ? ['access-control-allow-origin'] : []);
+  if (readableBy) expect(response.headers['access-control-allow-origin'], what).toBe(readableBy);
 }
+
+/** A refused public call: the page (GET) readable by the origin that asked, the rest not at all. */
+const expectCallRefused = (name: string, response: LightMyRequestResponse, origin: string | undefined, what: string) =>
+  expectOriginRefused(response, what, name === 'GET page' ? origin : undefined);
 
 describe('a chatbot with no allowed_origins', () => {
   it('answers every public route from any origin, or with none, and lets the page read the answer', async () => {
@@ -203,7 +210,7 @@ describe('a chatbot that lists its origins', () => {
     llm.reset();
     const before = await stored();
     for (const origin of [undefined, 'https://evil.example']) {
-      for (const { name, call } of publicCalls(bot, visit)) expectOriginRefused(await call(origin), `${name} from ${origin ?? '(no Origin)'}`);
+      for (const { name, call } of publicCalls(bot, visit)) expectCallRefused(name, await call(origin), origin, `${name} from ${origin ?? '(no Origin)'}`);
     }
     // A streamed send is refused the same way, before any stream starts.
     const streamed = await visitorSend(t, visit.visitor_token, visit.conversation_id, { content: 'Stream it', stream: true }, { origin: 'https://evil.example' });
@@ -220,7 +227,7 @@ describe('a chatbot that lists its origins', () => {
     const visit = await startVisit(t, bot.slug, { origin: SHOP });
     const before = await stored();
     for (const origin of NEAR_MISSES) {
-      for (const { name, call } of publicCalls(bot, visit)) expectOriginRefused(await call(origin), `${name} from ${origin}`);
+      for (const { name, call } of publicCalls(bot, visit)) expectCallRefused(name, await call(origin), origin, `${name} from ${origin}`);
       for (const url of preflightUrls(bot, visit.conversation_id)) expectOriginRefused(await preflight(url, origin), `preflight ${url} from ${origin}`);
     }
     expect(await stored()).toEqual(before);
@@ -307,7 +314,7 @@ describe('the rest of the API', () => {
 
   it("does not open a chatbot's public routes to CORS_ORIGINS", async () => {
     const bot = await publicBot({ allowed_origins: [SHOP] });
-    expectOriginRefused(await t.request({ method: 'GET', url: `/v1/public/chatbots/${bot.slug}`, headers: { origin: APP } }), 'page from CORS_ORIGINS');
+    expectOriginRefused(await t.request({ method: 'GET', url: `/v1/public/chatbots/${bot.slug}`, headers: { origin: APP } }), 'page from CORS_ORIGINS', APP);
     expectOriginRefused(await preflight(`/v1/public/chatbots/${bot.slug}/conversations`, APP), 'preflight from CORS_ORIGINS');
   });
 });
@@ -328,8 +335,8 @@ describe('changing allowed_origins', () => {
     llm.reset();
     const before = await stored();
     for (const { name, call } of publicCalls(bot, visit)) {
-      expectOriginRefused(await call('https://old.example'), `${name} from the old origin`);
-      expectOriginRefused(await call(undefined), `${name} without Origin`);
+      expectCallRefused(name, await call('https://old.example'), 'https://old.example', `${name} from the old origin`);
+      expectCallRefused(name, await call(undefined), undefined, `${name} without Origin`);
     }
     for (const url of preflightUrls(bot, visit.conversation_id)) expectOriginRefused(await preflight(url, 'https://old.example'), `preflight ${url}`);
     expect(await stored()).toEqual(before);
@@ -361,7 +368,7 @@ describe('changing allowed_origins', () => {
     });
     expect(changed.statusCode, changed.body).toBe(200);
     expect((await t.request({ method: 'GET', url: `/v1/public/chatbots/${bot.slug}`, headers: { origin: SHOP } })).statusCode).toBe(404);
-    expectOriginRefused(await t.request({ method: 'GET', url: `/v1/public/chatbots/${slug}`, headers: { origin: SHOP } }), 'new slug from the old origin');
+    expectOriginRefused(await t.request({ method: 'GET', url: `/v1/public/chatbots/${slug}`, headers: { origin: SHOP } }), 'new slug from the old origin', SHOP);
     const served = await t.request({ method: 'GET', url: `/v1/public/chatbots/${slug}`, headers: { origin: 'https://new-shop.example' } });
     expect(served.statusCode).toBe(200);
     expect(served.headers['access-control-allow-origin']).toBe('https://new-shop.example');

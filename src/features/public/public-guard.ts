@@ -23,7 +23,7 @@ export interface PublicGuard {
    * Refuses (403 `origin_not_allowed`, no CORS headers) a request from an origin the chatbot does
    * not list, or without one when it lists any; otherwise lets the browser read the answer.
    */
-  origin(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow): void;
+  origin(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow, options?: { readableRefusal?: boolean }): void;
   /** Answers a browser's preflight for this chatbot: 204 with what it may send, or the refusal. */
   preflight(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow): FastifyReply;
   /** Counts the request against the chatbot's, the address's and (when known) the visitor's limits. */
@@ -50,9 +50,20 @@ async function refuseLongest(counted: Promise<void>[]): Promise<void> {
 export const originNotAllowed = () =>
   new AppError('origin_not_allowed', "This chatbot does not accept requests from this origin (its allowed_origins)");
 
-function allows(chatbot: PublicChatbotRow, origin: string | undefined): boolean {
+/**
+ * Parley's own pages (the hosted chat page, GET /c/{slug}) call from Parley's origin: a POST names
+ * it, a same-origin GET carries no Origin and is marked by Sec-Fetch-Site instead. Neither opens
+ * more than a server caller could by sending an allowed Origin itself.
+ */
+function fromOwnPage(request: FastifyRequest, origin: string | undefined): boolean {
+  if (origin === undefined) return request.headers['sec-fetch-site'] === 'same-origin';
+  return origin === `${request.protocol}://${request.host}`;
+}
+
+function allows(chatbot: PublicChatbotRow, request: FastifyRequest, origin: string | undefined): boolean {
   if (chatbot.allowedOrigins.length === 0) return true;
-  return origin !== undefined && chatbot.allowedOrigins.includes(origin);
+  if (origin !== undefined && chatbot.allowedOrigins.includes(origin)) return true;
+  return fromOwnPage(request, origin);
 }
 
 export function createPublicGuard(deps: { limiter: RateLimiter; limits: PublicLimits }): PublicGuard {
@@ -63,9 +74,15 @@ export function createPublicGuard(deps: { limiter: RateLimiter; limits: PublicLi
     chatbot: { name: 'public_chatbot', rule: limits.chatbot },
   };
 
-  function origin(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow) {
+  function origin(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow, options: { readableRefusal?: boolean } = {}) {
     const from = request.headers.origin;
-    if (!allows(chatbot, from)) throw originNotAllowed();
+    if (!allows(chatbot, request, from)) {
+      // The chatbot's page is the widget's first request: a refused site may read why, so the
+      // widget can say the site is not allowed rather than fail like a network error. The
+      // refusal tells nothing the site could not learn by asking without a browser.
+      if (options.readableRefusal && from !== undefined) reply.header('access-control-allow-origin', from).header('vary', 'Origin');
+      throw originNotAllowed();
+    }
     // Answers differ by origin (allowed or refused), so caches must keep them apart.
     reply.header('vary', 'Origin');
     if (from === undefined) return;

@@ -81,7 +81,7 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
     },
     async (request, reply) => {
       const chatbot = await publicChatbot(request.params.chatbot);
-      guard.origin(request, reply, chatbot);
+      guard.origin(request, reply, chatbot, { readableRefusal: true });
       await guard.limit(request, chatbot.id, null);
       // Caches may keep the page but must ask again before reuse: a chatbot made private or
       // deleted stops showing on the next request, not after an expiry.

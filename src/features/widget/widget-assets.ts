@@ -1,0 +1,66 @@
+// The built widget (scripts/build-widget.js writes dist/widget): read once, compressed once, and
+// answered from memory with a strong ETag. widget.js is the one unversioned URL (host pages name
+// it), so caches revalidate it after a few minutes; the panel's name carries its content hash and
+// is cached for a year.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+
+export interface Asset {
+  type: string;
+  etag: string;
+  cacheControl: string;
+  identity: Buffer;
+  gzip: Buffer;
+  br: Buffer;
+}
+
+export interface WidgetAssets {
+  /** `widget.js` or the panel's hashed name; undefined for anything else (or when not built). */
+  get(name: string): Asset | undefined;
+  /** Why the widget cannot be served, when it cannot. */
+  readonly missing: string | null;
+}
+
+const LOADER_CACHE = 'public, max-age=300, stale-while-revalidate=86400';
+const VERSIONED_CACHE = 'public, max-age=31536000, immutable';
+
+function asset(body: Buffer, cacheControl: string): Asset {
+  return {
+    type: 'text/javascript; charset=utf-8',
+    etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+    cacheControl,
+    identity: body,
+    gzip: gzipSync(body, { level: 9 }),
+    br: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
+  };
+}
+
+/** Where the build puts the widget: dist/widget beside src/ and dist/ alike (three levels up from this file). */
+export const WIDGET_DIR = new URL('../../../dist/widget/', import.meta.url);
+
+const loaded = new Map<string, WidgetAssets>();
+
+/** Read and compressed once per process (every app instance of a process serves the same build). */
+export function loadWidgetAssets(dir: URL = WIDGET_DIR): WidgetAssets {
+  let assets = loaded.get(dir.href);
+  if (!assets) {
+    assets = readWidget(dir);
+    if (!assets.missing) loaded.set(dir.href, assets);
+  }
+  return assets;
+}
+
+function readWidget(dir: URL): WidgetAssets {
+  let manifest: { loader: string; panel: string };
+  try {
+    manifest = JSON.parse(readFileSync(new URL('manifest.json', dir), 'utf8')) as { loader: string; panel: string };
+  } catch {
+    return { get: () => undefined, missing: `the widget is not built (no ${new URL('manifest.json', dir).pathname}): run npm run build` };
+  }
+  const files = new Map<string, Asset>([
+    ['widget.js', asset(readFileSync(new URL(manifest.loader, dir)), LOADER_CACHE)],
+    [manifest.panel, asset(readFileSync(new URL(manifest.panel, dir)), VERSIONED_CACHE)],
+  ]);
+  return { get: (name) => files.get(name), missing: null };
+}

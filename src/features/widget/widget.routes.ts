@@ -1,0 +1,96 @@
+// The widget's files (§7, GET /widget.js and the panel it loads) and the hosted chat page
+// (GET /c/{slug}). Static files are answered from memory: compressed as the client accepts,
+// 304 for a matching ETag, and readable from any origin (host pages load them cross-origin).
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { AppError } from '../../errors/app-error.js';
+import type { App } from '../../http/types.js';
+import type { PublicDirectory } from '../public/public-directory.js';
+import { chatbotKey } from '../public/public-chatbots.service.js';
+import { perChatbotCors } from '../public/public.routes.js';
+import { hostedPage, hostedPageCsp, notFoundPage, pageLanguage } from './hosted-page.js';
+import type { Asset, WidgetAssets } from './widget-assets.js';
+
+const tags = ['widget'];
+
+function encodingFor(request: FastifyRequest): 'br' | 'gzip' | null {
+  const accepted = request.headers['accept-encoding'] ?? '';
+  if (/\bbr\b/.test(accepted)) return 'br';
+  if (/\bgzip\b/.test(accepted)) return 'gzip';
+  return null;
+}
+
+function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset) {
+  reply
+    .header('content-type', asset.type)
+    .header('cache-control', asset.cacheControl)
+    .header('etag', asset.etag)
+    .header('vary', 'accept-encoding')
+    .header('access-control-allow-origin', '*')
+    .header('cross-origin-resource-policy', 'cross-origin')
+    .header('x-content-type-options', 'nosniff');
+  const tags = (request.headers['if-none-match'] ?? '').split(',').map((t) => t.trim().replace(/^W\//, ''));
+  if (tags.includes(asset.etag) || tags.includes('*')) return reply.code(304).send();
+  const encoding = encodingFor(request);
+  if (encoding) reply.header('content-encoding', encoding);
+  return reply.send(encoding === 'br' ? asset.br : encoding === 'gzip' ? asset.gzip : asset.identity);
+}
+
+export function registerWidgetRoutes(app: App, deps: { assets: WidgetAssets; directory: PublicDirectory }): void {
+  const { assets, directory } = deps;
+
+  function file(name: string): Asset {
+    if (assets.missing) throw new AppError('service_unavailable', 'The widget is not built on this server');
+    const asset = assets.get(name);
+    if (!asset) throw new AppError('not_found', 'No such widget file');
+    return asset;
+  }
+
+  app.get(
+    '/widget.js',
+    {
+      config: perChatbotCors,
+      schema: {
+        tags,
+        security: [],
+        summary: 'The embeddable widget: <script src=".../widget.js" data-chatbot="slug" async></script>',
+        description: 'A small loader (no framework): draws the chat launcher in a Shadow DOM and loads the panel on first use. Cached for 5 minutes, then revalidated by ETag.',
+      },
+    },
+    async (request, reply) => sendAsset(request, reply, file('widget.js')),
+  );
+
+  app.get(
+    '/widget/:file',
+    {
+      config: perChatbotCors,
+      schema: { tags, security: [], hide: true, params: Type.Object({ file: Type.String({ maxLength: 100 }) }) },
+    },
+    async (request, reply) => sendAsset(request, reply, file(request.params.file)),
+  );
+
+  app.get(
+    '/c/:chatbot',
+    {
+      config: perChatbotCors,
+      schema: {
+        tags,
+        security: [],
+        summary: 'A public chatbot as a full chat page',
+        description: "Server-rendered page that runs the widget full-window. 404 for a private or unknown chatbot. Its frame-ancestors follow the chatbot's allowed_origins.",
+        params: Type.Object({ chatbot: Type.String({ description: 'Slug or id' }) }),
+      },
+    },
+    async (request, reply) => {
+      const key = chatbotKey(request.params.chatbot);
+      const chatbot = key ? await directory.find(key) : undefined;
+      reply.header('content-type', 'text/html; charset=utf-8').header('x-content-type-options', 'nosniff').header('referrer-policy', 'strict-origin-when-cross-origin');
+      if (!chatbot) return reply.code(404).header('content-security-policy', "default-src 'none'; frame-ancestors 'none'").send(notFoundPage());
+      return reply
+        .header('content-security-policy', hostedPageCsp(chatbot))
+        .header('cache-control', 'no-cache')
+        .header('vary', 'accept-language')
+        .send(hostedPage(chatbot, pageLanguage(request.headers['accept-language'])));
+    },
+  );
+}

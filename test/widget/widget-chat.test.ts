@@ -1,0 +1,280 @@
+// The widget in a real browser (Chromium), embedded in a host page on another origin, talking to
+// a real Parley over loopback with the fake LLM behind it: what a site owner's visitor does and
+// sees — the launcher alone until they interact, a reply streaming in, the conversation kept
+// across reloads and tabs, new and earlier conversations, stop, retry after a network failure.
+import type { BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
+import { createChatbot, fakeLlmEnv } from '../helpers/chat.js';
+import { registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { see } from '../helpers/see.js';
+import { describeBrowser, embedPage, launchBrowser, shadow, startHostSite, startParleyServer, type HostSite, type ParleyServer } from '../helpers/browser.js';
+
+let browser: Browser;
+let parley: ParleyServer;
+let site: HostSite;
+let llm: FakeLlm;
+let owner: RegisteredUser;
+let bot: { id: string; slug: string };
+let context: BrowserContext;
+
+const GREETING = 'Hello! Ask me about orders and delivery.';
+
+async function open(attributes: Record<string, string> = {}, page?: Page): Promise<Page> {
+  const url = site.page(`/shop-${bot.slug}`, embedPage({ parleyUrl: parley.url, attributes: { chatbot: bot.slug, ...attributes } }));
+  const tab = page ?? (await context.newPage());
+  await tab.goto(url);
+  await shadow(tab).launcher.click();
+  await expect.poll(() => shadow(tab).messages('assistant').first().textContent()).toContain(GREETING);
+  return tab;
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  await shadow(page).input.fill(text);
+  await shadow(page).input.press('Enter');
+}
+
+const replies = (page: Page) => shadow(page).log.locator('[part~=message][data-role=assistant]:not([data-greeting])');
+
+describeBrowser('the widget on a host page', () => {
+  beforeAll(async () => {
+    llm = await startFakeLlm();
+    parley = await startParleyServer(fakeLlmEnv(llm.url));
+    site = await startHostSite();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await site?.close();
+    await parley?.close();
+    await llm?.close();
+  });
+  beforeEach(async () => {
+    llm.reset();
+    owner = await registerUser(parley.t);
+    bot = await createChatbot(parley.t, owner, { name: 'Shop helper', greeting: GREETING, is_public: true });
+    context = await browser.newContext();
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
+
+  it('costs the host page one script request and nothing else until the visitor opens the chat', async () => {
+    const page = await context.newPage();
+    const toParley: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().startsWith(parley.url)) toParley.push(`${request.method()} ${new URL(request.url()).pathname}`);
+    });
+    await page.goto(site.page('/quiet', embedPage({ parleyUrl: parley.url, attributes: { chatbot: bot.slug } })));
+    await see(shadow(page).launcher).visible();
+    await page.waitForLoadState('networkidle');
+    expect(toParley).toEqual(['GET /widget.js']);
+    expect(page.frames()).toHaveLength(1);
+    // Hover fetches the panel's code, still with no call to the API.
+    await shadow(page).launcher.hover();
+    await expect.poll(() => toParley.some((r) => /^GET \/widget\/panel\.[0-9a-f]+\.js$/.test(r))).toBe(true);
+    expect(toParley.filter((r) => r.includes('/v1/'))).toEqual([]);
+    await shadow(page).launcher.click();
+    await see(shadow(page).panel).visible();
+    await expect.poll(() => toParley.filter((r) => r.includes('/v1/'))).toEqual([`GET /v1/public/chatbots/${bot.slug}`]);
+    expect(await parley.t.count('visitors')).toBe(0);
+  });
+
+  it('streams the reply into the log as it is written, then announces it once', async () => {
+    llm.setReply(() => 'We deliver every weekday between nine and five, and on Saturdays until noon.');
+    llm.setDelays({ chunkDelayMs: 120 });
+    const page = await open();
+    await say(page, 'When do you deliver?');
+    await see(shadow(page).messages('user')).texts(['When do you deliver?']);
+    // Part of the reply is on screen while the model is still writing the rest.
+    await expect.poll(() => replies(page).first().textContent(), { timeout: 10_000 }).toMatch(/We deliver/);
+    expect(llm.requests[0]?.finished).toBe(false);
+    await expect.poll(() => replies(page).first().getAttribute('data-status'), { timeout: 15_000 }).toBe('complete');
+    await see(replies(page).first()).contains('on Saturdays until noon.');
+    await expect.poll(() => page.locator('[data-parley-live]').textContent()).toBe('Shop helper: We deliver every weekday between nine and five, and on Saturdays until noon.');
+    expect(await page.locator('[data-parley-live]').count()).toBe(1);
+  });
+
+  it('keeps the conversation across a reload, restored with one request', async () => {
+    const page = await open();
+    await say(page, 'Where is my order?');
+    await see(replies(page)).texts(['You said: Where is my order?']);
+    const reads: string[] = [];
+    page.on('request', (request) => {
+      if (request.method() === 'GET' && request.url().includes('/messages')) reads.push(request.url());
+    });
+    await page.reload();
+    await shadow(page).launcher.click();
+    await see(shadow(page).messages('user')).texts(['Where is my order?']);
+    await see(replies(page)).texts(['You said: Where is my order?']);
+    expect(reads).toHaveLength(1);
+    // The next message continues the same conversation.
+    await say(page, 'And the tracking number?');
+    await see(replies(page)).texts(['You said: Where is my order?', 'You said: And the tracking number?']);
+    expect(await parley.t.count(`conversations WHERE chatbot_id = '${bot.id}'`)).toBe(1);
+  });
+
+  it('starts a new conversation and goes back to an earlier one', async () => {
+    const page = await open();
+    await say(page, 'First question');
+    await see(replies(page)).texts(['You said: First question']);
+    await shadow(page).part('new').click();
+    await see(shadow(page).messages()).count(1); // the greeting alone
+    await see(shadow(page).input).focused();
+    await say(page, 'Second question');
+    await see(replies(page)).texts(['You said: Second question']);
+    await shadow(page).part('history').click();
+    const listed = shadow(page).part('conversations').locator('button');
+    await see(listed).count(2);
+    await listed.filter({ hasText: 'First question' }).click();
+    await see(shadow(page).messages('user')).texts(['First question']);
+    await see(replies(page)).texts(['You said: First question']);
+    expect(await parley.t.count(`conversations WHERE chatbot_id = '${bot.id}'`)).toBe(2);
+    expect(await parley.t.count(`visitors WHERE chatbot_id = '${bot.id}'`)).toBe(1);
+  });
+
+  it('shows, in another tab, a reply still being written, once it is complete', async () => {
+    llm.setReply(() => 'one two three four five six seven eight nine ten');
+    llm.setDelays({ chunkDelayMs: 200 });
+    const first = await open();
+    await say(first, 'Count to ten');
+    await expect.poll(() => replies(first).first().textContent(), { timeout: 10_000 }).toMatch(/one/);
+    const second = await open({}, await context.newPage());
+    await see(shadow(second).messages('user')).texts(['Count to ten']);
+    await see(replies(second).first()).attribute('data-status', 'writing');
+    await see(replies(second), 15_000).texts(['one two three four five six seven eight nine ten']);
+    await see(replies(first)).texts(['one two three four five six seven eight nine ten']);
+  });
+
+  it('after a reload mid-reply, shows what was written before the page left', async () => {
+    llm.setReply(() => Array.from({ length: 60 }, (_, i) => `word${i}`).join(' '));
+    llm.setDelays({ chunkDelayMs: 100 });
+    const page = await open();
+    await say(page, 'Tell me a long story');
+    await expect.poll(() => replies(page).first().textContent(), { timeout: 10_000 }).toMatch(/word2/);
+    await page.reload();
+    await shadow(page).launcher.click();
+    await see(shadow(page).messages('user')).texts(['Tell me a long story']);
+    await see(replies(page).first(), 15_000).attribute('data-status', 'interrupted');
+    await see(replies(page).first()).contains('word0 word1');
+  });
+
+  it('stops a reply with the stop button, keeping what was written', async () => {
+    llm.setReply(() => Array.from({ length: 80 }, (_, i) => `w${i}`).join(' '));
+    llm.setDelays({ chunkDelayMs: 100 });
+    const page = await open();
+    await say(page, 'Go on and on');
+    await see(shadow(page).stop).visible();
+    await expect.poll(() => replies(page).first().textContent(), { timeout: 10_000 }).toMatch(/w2/);
+    await shadow(page).stop.click();
+    await see(replies(page).first(), 10_000).attribute('data-status', 'interrupted');
+    await see(shadow(page).send).visible();
+    const shown = (await replies(page).first().locator('div').first().textContent()) ?? '';
+    expect(shown).toMatch(/^w0 w1 w2/);
+    expect(shown).not.toContain('w79');
+  });
+
+  it('after a network failure offers a retry that sends the message once', async () => {
+    const page = await open();
+    let failures = 0;
+    await page.route('**/v1/public/conversations/*/messages', async (route) => {
+      if (route.request().method() === 'POST' && failures === 0) {
+        failures += 1;
+        return route.abort('internetdisconnected');
+      }
+      return route.continue();
+    });
+    await say(page, 'Is this thing on?');
+    await see(shadow(page).part('error')).contains('Could not reach the chat');
+    await shadow(page).part('retry').click();
+    await see(replies(page)).texts(['You said: Is this thing on?']);
+    await see(shadow(page).part('error')).hidden();
+    expect(await parley.t.count(`messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.chatbot_id = '${bot.id}' AND m.role = 'user'`)).toBe(1);
+    expect(llm.requests).toHaveLength(1);
+  });
+
+  it("says when a chatbot's monthly budget is spent, sends nothing, and keeps the visitor's words", async () => {
+    const thrifty = await createChatbot(parley.t, owner, { name: 'Thrifty', greeting: GREETING, is_public: true, token_budget_monthly: 1 });
+    bot = thrifty;
+    const page = await open();
+    await say(page, 'First');
+    await see(replies(page)).texts(['You said: First']);
+    await say(page, 'Second');
+    await see(shadow(page).part('error')).contains(/Come back in \d+ (day|days|hour|hours)/);
+    await see(shadow(page).input).value('Second');
+    await see(shadow(page).messages('user')).texts(['First']);
+    expect(llm.requests).toHaveLength(1);
+  });
+
+  it("shows a host site's signed-in user's conversation in that user's own conversations", async () => {
+    const customer = await registerUser(parley.t);
+    const page = await open({ 'user-token': customer.accessToken });
+    await say(page, 'I am signed in');
+    await see(replies(page)).texts(['You said: I am signed in']);
+    const listed = await parley.t.request({ method: 'GET', url: '/v1/conversations', headers: { authorization: `Bearer ${customer.accessToken}` } });
+    expect(listed.statusCode).toBe(200);
+    const conversations = (listed.json() as { data: Array<{ id: string; chatbot_id: string }> }).data;
+    expect(conversations.map((c) => c.chatbot_id)).toEqual([bot.id]);
+  });
+});
+
+describeBrowser('the widget on a site the chatbot does not allow', () => {
+  beforeAll(async () => {
+    llm = await startFakeLlm();
+    parley = await startParleyServer(fakeLlmEnv(llm.url));
+    site = await startHostSite();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await site?.close();
+    await parley?.close();
+    await llm?.close();
+  });
+
+  it('says the site is not allowed, and sends nothing', async () => {
+    owner = await registerUser(parley.t);
+    bot = await createChatbot(parley.t, owner, { name: 'Picky', is_public: true, allowed_origins: ['https://shop.example.com'] });
+    context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(site.page('/elsewhere', embedPage({ parleyUrl: parley.url, attributes: { chatbot: bot.slug } })));
+    await shadow(page).launcher.click();
+    await see(shadow(page).part('error')).contains('This site is not allowed to use this chatbot.');
+    await see(shadow(page).input).disabled();
+    await see(shadow(page).send).disabled();
+    expect(await parley.t.count('visitors')).toBe(0);
+    expect(llm.requests).toHaveLength(0);
+    await context.close();
+  });
+});
+
+describeBrowser('the widget under the public rate limits', () => {
+  beforeAll(async () => {
+    llm = await startFakeLlm();
+    parley = await startParleyServer(fakeLlmEnv(llm.url, { RATE_LIMIT_PUBLIC_VISITOR: '2/1m' }));
+    site = await startHostSite();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await site?.close();
+    await parley?.close();
+    await llm?.close();
+  });
+
+  it('says when the visitor can send again', async () => {
+    owner = await registerUser(parley.t);
+    bot = await createChatbot(parley.t, owner, { name: 'Busy', greeting: GREETING, is_public: true });
+    context = await browser.newContext();
+    const page = await open();
+    for (const text of ['one', 'two']) {
+      await say(page, text);
+      await see(shadow(page).send).visible();
+    }
+    await say(page, 'three');
+    await see(shadow(page).part('error')).contains(/You can send again in \d+ seconds/);
+    await see(shadow(page).input).value('three');
+    await context.close();
+  });
+});

@@ -1,0 +1,135 @@
+// A visitor's chat as the panel runs it: the chatbot's page, the conversation on screen (restored
+// with one request, then waiting for a reply another tab or the page before a reload is still
+// owed), and the refusals a visitor can meet, in their words. Sending lives in sending.ts.
+import { ApiError, type ApiClient, type PublicChatbot, type StoredMessage } from './api-client.js';
+import { inTime, type Locale, type Strings } from './i18n.js';
+import type { Bubble, MessagesView } from './messages-view.js';
+import { createSending } from './sending.js';
+import type { Store } from './store.js';
+
+export interface ChatSurface {
+  title(name: string): void;
+  busy(busy: boolean): void;
+  /** Shows a message; `retry` adds a button that runs it. Null hides it. */
+  error(text: string | null, retry?: () => void): void;
+  /** The chat cannot be used from here (unknown chatbot, site not allowed): input off. */
+  blocked(text: string): void;
+  /** Gives back text the server refused, so the visitor need not type it again. */
+  restore(text: string): void;
+  announce(text: string): void;
+}
+
+export interface ChatDeps {
+  client: ApiClient;
+  store: () => Store;
+  userToken: () => string | null;
+  view: MessagesView;
+  surface: ChatSurface;
+  strings: Strings;
+  locale: Locale;
+}
+
+/** What the parts of a chat share: the conversation on screen and whether the chat can be used. */
+export interface ChatState {
+  shown: string | null;
+  busy: boolean;
+  blocked: boolean;
+  poll: number;
+}
+
+const POLL_MS = 2000;
+const POLL_TRIES = 90;
+
+/** A refusal in the visitor's words, saying when to come back where the server says. */
+export function explain(error: unknown, strings: Strings, locale: Locale): string {
+  if (!(error instanceof ApiError)) return strings.failure;
+  if (error.status === 0) return strings.offline;
+  if (error.code === 'quota_exceeded') return strings.quota.replace('{when}', inTime(locale, error.retryAfter, strings));
+  if (error.status === 429) return strings.rateLimited.replace('{when}', inTime(locale, error.retryAfter, strings));
+  if (error.code === 'origin_not_allowed') return strings.notAllowed;
+  if (error.status === 404) return strings.unavailable;
+  return strings.failure;
+}
+
+export function createChat(deps: ChatDeps) {
+  const { client, view, surface } = deps;
+  const state: ChatState = { shown: null, busy: false, blocked: false, poll: 0 };
+  let page: Promise<PublicChatbot | null> | null = null;
+  const say = (error: unknown) => explain(error, deps.strings, deps.locale);
+
+  /** The chatbot's name and greeting, once; a chatbot that cannot be used here blocks the input. */
+  function chatbotPage(): Promise<PublicChatbot | null> {
+    page ??= client.chatbot().then(
+      (chatbot) => {
+        surface.title(chatbot.name);
+        return chatbot;
+      },
+      (error: unknown) => {
+        if (error instanceof ApiError && (error.code === 'origin_not_allowed' || error.status === 404)) {
+          state.blocked = true;
+          surface.blocked(say(error));
+        } else {
+          surface.error(say(error), () => {
+            page = null;
+            void show(state.shown);
+          });
+        }
+        return null;
+      },
+    );
+    return page;
+  }
+
+  const render = (messages: StoredMessage[]) => {
+    for (const message of messages) view.add(message.role, message.content, message.status);
+  };
+
+  /** Shows a conversation (null: a new one, not yet started), restored with one request. */
+  async function show(id: string | null): Promise<void> {
+    clearTimeout(state.poll);
+    state.shown = id;
+    deps.store().update((saved) => void (saved.current = id));
+    const chatbot = await chatbotPage();
+    if (state.shown !== id) return;
+    view.clear();
+    if (!state.blocked) surface.error(null);
+    if (chatbot?.greeting) view.add('assistant', chatbot.greeting).element.dataset.greeting = '';
+    const token = deps.store().read().token;
+    if (!id || !token || state.blocked) return;
+    try {
+      const messages = await client.messages(token, id);
+      if (state.shown !== id) return;
+      render(messages);
+      if (messages.at(-1)?.role === 'user') awaitReply(id, token, view.add('assistant', '', 'writing'), POLL_TRIES);
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 401 || error.status === 404)) {
+        // Gone (deleted, or the chatbot made private) or no longer ours: start afresh.
+        deps.store().update((saved) => {
+          saved.conversations = saved.conversations.filter((c) => c.id !== id);
+          if (saved.current === id) saved.current = null;
+        });
+        state.shown = null;
+      } else surface.error(say(error), () => void show(id));
+    }
+  }
+
+  /** A reply another tab (or the page before a reload) is still waiting for: shown once stored. */
+  function awaitReply(id: string, token: string, placeholder: Bubble, tries: number) {
+    state.poll = window.setTimeout(async () => {
+      if (state.shown !== id) return;
+      const last = (await client.messages(token, id).catch(() => null))?.at(-1);
+      if (state.shown !== id) return;
+      if (last && last.role === 'assistant') {
+        render([last]);
+        placeholder.element.remove();
+        surface.announce(last.content);
+      } else if (tries > 1) awaitReply(id, token, placeholder, tries - 1);
+      else placeholder.status('failed');
+    }, POLL_MS);
+  }
+
+  const sending = createSending(deps, state, { chatbotPage, say });
+  return { show, shown: () => state.shown, send: sending.send, stop: sending.stop };
+}
+
+export type Chat = ReturnType<typeof createChat>;

@@ -1,0 +1,23 @@
+// The colours every part of the widget uses, and the launcher. Contrast is at least 4.5:1 in
+// both themes; a host page restyles through --parley-* properties and ::part().
+const DARK =
+  '--_accent:var(--parley-accent,#93c5fd);--_on-accent:var(--parley-on-accent,#0b1220);--_bg:var(--parley-background,#18181b);' +
+  '--_fg:var(--parley-text,#f4f4f5);--_muted:#b4b4bc;--_line:#52525b;--_surface:#27272a;--_err-bg:#450a0a;--_err-fg:#fecaca';
+
+export const LAUNCHER_CSS = `
+:host{all:initial;position:fixed;z-index:2147483000;bottom:20px;right:20px;
+--_accent:var(--parley-accent,#1d4ed8);--_on-accent:var(--parley-on-accent,#fff);--_bg:var(--parley-background,#fff);
+--_fg:var(--parley-text,#18181b);--_muted:#52525b;--_line:#a1a1aa;--_surface:#f4f4f5;--_err-bg:#fef2f2;--_err-fg:#7f1d1d;
+font-family:var(--parley-font,system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans TC","Noto Sans Bengali",sans-serif);
+font-size:15px;line-height:1.5;color:var(--_fg)}
+:host([data-position=bottom-left]){right:auto;left:20px}
+:host([data-theme=dark]){${DARK}}
+@media (prefers-color-scheme:dark){:host([data-theme=auto]){${DARK}}}
+:host([data-mode=page]){inset:0;z-index:auto}
+.launcher{width:56px;height:56px;border-radius:50%;border:0;padding:0;background:var(--_accent);color:var(--_on-accent);
+cursor:pointer;display:grid;place-items:center;box-shadow:0 4px 14px rgb(0 0 0/.28);transition:transform .15s}
+.launcher:hover{transform:scale(1.06)}
+.launcher:focus-visible{outline:3px solid #18181b;outline-offset:2px;box-shadow:0 0 0 7px #fff}
+.launcher svg{width:28px;height:28px;fill:currentColor}
+@media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}
+`;

@@ -1,0 +1,107 @@
+// widget.js: what every page view of a host site pays for, so it stays tiny and does no work for
+// a visitor who never chats. It draws the launcher (a real button in an open shadow root), then
+// waits: the panel's code is fetched on hover, focus or first open, and no request reaches the
+// API until the visitor opens the chat.
+import { pickLocale, STRINGS } from './i18n.js';
+import type { MountContext, Panel, ParleyApi, Theme, WidgetOptions } from './contract.js';
+import { LAUNCHER_CSS } from './launcher-styles.js';
+
+declare const PANEL_FILE: string;
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function chatIcon(): SVGSVGElement {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  const path = document.createElementNS(SVG, 'path');
+  path.setAttribute('d', 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z');
+  svg.append(path);
+  return svg;
+}
+
+function readOptions(script: HTMLScriptElement): WidgetOptions {
+  const data = script.dataset;
+  const theme = data.theme === 'light' || data.theme === 'dark' ? data.theme : ('auto' as Theme);
+  return {
+    chatbot: (data.chatbot ?? '').trim(),
+    userToken: data.userToken?.trim() || null,
+    theme,
+    locale: pickLocale(data.locale, document.documentElement.lang, navigator.language),
+    mode: data.mode === 'page' ? 'page' : 'bubble',
+  };
+}
+
+function start(script: HTMLScriptElement): void {
+  const options = readOptions(script);
+  const api = new URL(script.src).origin;
+  const strings = STRINGS[options.locale];
+  const host = document.createElement('parley-widget');
+  host.setAttribute('data-theme', options.theme);
+  host.setAttribute('data-position', script.dataset.position === 'bottom-left' ? 'bottom-left' : 'bottom-right');
+  host.setAttribute('data-mode', options.mode);
+  host.setAttribute('lang', options.locale);
+  const root = host.attachShadow({ mode: 'open' });
+  // A constructed sheet is not an inline <style>: a host page's strict style-src does not block it.
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(LAUNCHER_CSS);
+  root.adoptedStyleSheets = [sheet];
+
+  let launcher: HTMLButtonElement | null = null;
+  if (options.mode === 'bubble') {
+    launcher = document.createElement('button');
+    launcher.type = 'button';
+    launcher.part.add('launcher');
+    launcher.className = 'launcher';
+    launcher.setAttribute('aria-label', strings.open);
+    launcher.setAttribute('aria-expanded', 'false');
+    launcher.setAttribute('aria-haspopup', 'dialog');
+    launcher.append(chatIcon());
+    root.append(launcher);
+  }
+
+  let module: Promise<{ mount(context: MountContext): Panel }> | undefined;
+  let panel: Promise<Panel> | undefined;
+  const load = () => (module ??= import(/* @vite-ignore */ `${api}/widget/${PANEL_FILE}`));
+  const ready = () => (panel ??= load().then((m) => m.mount({ root, host, launcher, api, options, strings })));
+  let isOpen = false;
+
+  const api$: ParleyApi = {
+    version: PANEL_FILE,
+    open() {
+      performance.mark('parley-open');
+      isOpen = true;
+      void ready().then((p) => p.open());
+    },
+    close() {
+      isOpen = false;
+      void panel?.then((p) => p.close());
+    },
+    setUserToken(token) {
+      options.userToken = token || null;
+      void panel?.then((p) => p.setUserToken(options.userToken));
+    },
+    newConversation() {
+      void ready().then((p) => p.newConversation());
+    },
+  };
+  if (launcher) {
+    launcher.addEventListener('pointerenter', () => void load(), { once: true });
+    launcher.addEventListener('focus', () => void load(), { once: true });
+    launcher.addEventListener('click', () => (isOpen ? api$.close() : api$.open()));
+    host.addEventListener('parley:closed', () => (isOpen = false));
+  }
+  (window as unknown as { Parley: ParleyApi }).Parley = api$;
+
+  document.body.append(host);
+  performance.mark('parley-launcher');
+  if (options.mode === 'page' || script.dataset.open === 'true') api$.open();
+}
+
+const script = document.currentScript;
+// Once per page: a second copy of the tag (or of the script) leaves the first widget alone.
+if (script instanceof HTMLScriptElement && !('Parley' in window)) {
+  if (document.body) start(script);
+  else document.addEventListener('DOMContentLoaded', () => start(script), { once: true });
+}

@@ -1,0 +1,79 @@
+// Builds the DOM of a parsed message with createElement and text nodes only: no HTML string is
+// ever parsed, so text that looks like markup stays text. Attributes are limited to an href that
+// passes safeHref (checked again here, in case a tree was built elsewhere), target/rel on links
+// and a code block's language class.
+import { MAX_SOURCE, safeHref, type Block, type Inline } from './markdown.js';
+
+// Links leave the host page: no window.opener for the target, no referrer, and the model's or a
+// visitor's links earn no ranking from the host site.
+const LINK_REL = 'noopener noreferrer nofollow ugc';
+
+export function renderMarkdown(doc: Document, blocks: Block[]): DocumentFragment {
+  const frag = doc.createDocumentFragment();
+  for (const b of blocks) frag.append(renderBlock(doc, b));
+  return frag;
+}
+
+/**
+ * Text exactly as typed: one paragraph, a line break per line end. For text that must not be
+ * read as Markdown at all; visitor text can go through parseMarkdown too, which is as safe.
+ */
+export function renderPlain(doc: Document, text: string): DocumentFragment {
+  const frag = doc.createDocumentFragment();
+  const p = doc.createElement('p');
+  text
+    .slice(0, MAX_SOURCE)
+    .split(/\r\n?|\n/)
+    .forEach((line, i) => {
+      if (i) p.append(doc.createElement('br'));
+      p.append(doc.createTextNode(line));
+    });
+  frag.append(p);
+  return frag;
+}
+
+function renderBlock(doc: Document, b: Block): HTMLElement {
+  if (b.t === 'p') return fill(doc, doc.createElement('p'), b.c);
+  if (b.t === 'pre') {
+    const pre = doc.createElement('pre');
+    const code = doc.createElement('code');
+    code.textContent = b.v;
+    if (b.lang) code.className = `language-${b.lang}`;
+    pre.append(code);
+    return pre;
+  }
+  const list = b.t === 'ol' ? doc.createElement('ol') : doc.createElement('ul');
+  if (b.t === 'ol' && b.start !== 1) (list as HTMLOListElement).start = b.start;
+  for (const item of b.items) list.append(fill(doc, doc.createElement('li'), item));
+  return list;
+}
+
+function fill<P extends ParentNode>(doc: Document, parent: P, c: Inline[]): P {
+  for (const n of c) parent.append(renderInline(doc, n));
+  return parent;
+}
+
+function renderInline(doc: Document, n: Inline): Node {
+  switch (n.t) {
+    case 'text':
+      return doc.createTextNode(n.v);
+    case 'br':
+      return doc.createElement('br');
+    case 'code': {
+      const code = doc.createElement('code');
+      code.textContent = n.v;
+      return code;
+    }
+    case 'link': {
+      const href = safeHref(n.href);
+      if (!href) return fill(doc, doc.createDocumentFragment(), n.c);
+      const a = doc.createElement('a');
+      a.href = href;
+      a.target = '_blank';
+      a.rel = LINK_REL;
+      return fill(doc, a, n.c);
+    }
+    default:
+      return fill(doc, doc.createElement(n.t), n.c);
+  }
+}
