@@ -7,6 +7,8 @@ const strong = (...c: Inline[]): Inline => ({ t: 'strong', c });
 const em = (...c: Inline[]): Inline => ({ t: 'em', c });
 const code = (v: string): Inline => ({ t: 'code', v });
 const link = (href: string, ...c: Inline[]): Inline => ({ t: 'link', href, c });
+/** A link showing its own address as written. */
+const self = (href: string, shown = href): Inline => link(href, text(shown));
 const br: Inline = { t: 'br' };
 const p = (...c: Inline[]): Block => ({ t: 'p', c });
 const ul = (...items: Inline[][]): Block => ({ t: 'ul', items });
@@ -40,11 +42,8 @@ function expectSame(actual: string, expected: string): void {
   let i = 0;
   while (i < expected.length && actual[i] === expected[i]) i++;
   const at = i === expected.length && actual.length === expected.length ? -1 : i;
-  expect({ length: actual.length, firstDifference: at, near: actual.slice(at, at + 20) }).toEqual({
-    length: expected.length,
-    firstDifference: -1,
-    near: '',
-  });
+  const got = { length: actual.length, firstDifference: at, near: actual.slice(at, at + 20) };
+  expect(got).toEqual({ length: expected.length, firstDifference: -1, near: '' });
 }
 
 describe('blocks', () => {
@@ -62,11 +61,8 @@ describe('blocks', () => {
   });
 
   it('renders headings as strong paragraphs, without closing hashes, interrupting a paragraph', () => {
-    expect(parseMarkdown('intro\n## *Getting* started ##\nbody')).toEqual([
-      p(text('intro')),
-      p(strong(em(text('Getting')), text(' started'))),
-      p(text('body')),
-    ]);
+    const heading = p(strong(em(text('Getting')), text(' started')));
+    expect(parseMarkdown('intro\n## *Getting* started ##\nbody')).toEqual([p(text('intro')), heading, p(text('body'))]);
     expect(parseMarkdown('# C#')).toEqual([p(strong(text('C#')))]);
   });
 
@@ -79,10 +75,8 @@ describe('blocks', () => {
 
 describe('fenced code', () => {
   it('keeps the content literal, markup and HTML included, with the language word', () => {
-    expect(parseMarkdown('```ts extra words\nconst a = **b** <i>[x](y)</i>;\n\n  indented\n```\nafter')).toEqual([
-      { t: 'pre', v: 'const a = **b** <i>[x](y)</i>;\n\n  indented', lang: 'ts' },
-      p(text('after')),
-    ]);
+    const pre: Block = { t: 'pre', v: 'const a = **b** <i>[x](y)</i>;\n\n  indented', lang: 'ts' };
+    expect(parseMarkdown('```ts extra words\nconst a = **b** <i>[x](y)</i>;\n\n  indented\n```\nafter')).toEqual([pre, p(text('after'))]);
   });
 
   it('accepts tilde fences, and closes only on a run at least as long as the opening one', () => {
@@ -94,11 +88,8 @@ describe('fenced code', () => {
   });
 
   it('strips the fence indentation from its lines (as under a list item)', () => {
-    expect(parseMarkdown('1. Run:\n   ```sh\n   npm test\n     --watch\n   ```\n2. Done')).toEqual([
-      ol(1, [text('Run:')]),
-      { t: 'pre', v: 'npm test\n  --watch', lang: 'sh' },
-      ol(2, [text('Done')]),
-    ]);
+    const pre: Block = { t: 'pre', v: 'npm test\n  --watch', lang: 'sh' };
+    expect(parseMarkdown('1. Run:\n   ```sh\n   npm test\n     --watch\n   ```\n2. Done')).toEqual([ol(1, [text('Run:')]), pre, ol(2, [text('Done')])]);
   });
 
   it('drops a language word that is not a plain name', () => {
@@ -124,10 +115,8 @@ describe('lists', () => {
   });
 
   it('keeps one list across blank lines between items, and joins an indented paragraph with two breaks', () => {
-    expect(parseMarkdown('1. a\n\n2. b\n\n   more\n\nafter')).toEqual([
-      ol(1, [text('a')], [text('b'), br, br, text('more')]),
-      p(text('after')),
-    ]);
+    const list = ol(1, [text('a')], [text('b'), br, br, text('more')]);
+    expect(parseMarkdown('1. a\n\n2. b\n\n   more\n\nafter')).toEqual([list, p(text('after'))]);
   });
 
   it('keeps a nested item as text of its parent item (one level only)', () => {
@@ -150,33 +139,20 @@ describe('lists', () => {
   });
 
   it('parses links and emphasis in items', () => {
-    expect(parseMarkdown('- see [*docs*](https://docs.example/a)')).toEqual([
-      ul([text('see '), link('https://docs.example/a', em(text('docs')))]),
-    ]);
+    expect(parseMarkdown('- see [*docs*](https://docs.example/a)')).toEqual([ul([text('see '), link('https://docs.example/a', em(text('docs')))])]);
   });
 });
 
 describe('emphasis', () => {
   it('reads ** and __ as strong, * and _ as emphasis, *** as both', () => {
-    expect(inlines('**a** __b__ *c* _d_ ***e***')).toEqual([
-      strong(text('a')),
-      text(' '),
-      strong(text('b')),
-      text(' '),
-      em(text('c')),
-      text(' '),
-      em(text('d')),
-      text(' '),
-      em(strong(text('e'))),
-    ]);
+    const sp = text(' ');
+    const expected = [strong(text('a')), sp, strong(text('b')), sp, em(text('c')), sp, em(text('d')), sp, em(strong(text('e')))];
+    expect(inlines('**a** __b__ *c* _d_ ***e***')).toEqual(expected);
   });
 
   it('nests strong in emphasis and emphasis in strong', () => {
-    expect(inlines('*a **b** c* and **d *e***')).toEqual([
-      em(text('a '), strong(text('b')), text(' c')),
-      text(' and '),
-      strong(text('d '), em(text('e'))),
-    ]);
+    const expected = [em(text('a '), strong(text('b')), text(' c')), text(' and '), strong(text('d '), em(text('e')))];
+    expect(inlines('*a **b** c* and **d *e***')).toEqual(expected);
   });
 
   it('leaves underscores inside words alone, but not asterisks', () => {
@@ -199,11 +175,7 @@ describe('emphasis', () => {
 
 describe('inline code', () => {
   it('keeps its content literal', () => {
-    expect(inlines('run `**x** [a](https://a.example) <b>` now')).toEqual([
-      text('run '),
-      code('**x** [a](https://a.example) <b>'),
-      text(' now'),
-    ]);
+    expect(inlines('run `**x** [a](https://a.example) <b>` now')).toEqual([text('run '), code('**x** [a](https://a.example) <b>'), text(' now')]);
   });
 
   it('pairs runs of equal length, strips one padding space, turns line ends into spaces', () => {
@@ -211,11 +183,8 @@ describe('inline code', () => {
   });
 
   it('binds tighter than emphasis and link brackets', () => {
-    expect(inlines('*a `*` b* [x `]` y](https://x.example)')).toEqual([
-      em(text('a '), code('*'), text(' b')),
-      text(' '),
-      link('https://x.example/', text('x '), code(']'), text(' y')),
-    ]);
+    const linked = link('https://x.example/', text('x '), code(']'), text(' y'));
+    expect(inlines('*a `*` b* [x `]` y](https://x.example)')).toEqual([em(text('a '), code('*'), text(' b')), text(' '), linked]);
   });
 
   it('leaves unmatched backticks as text', () => {
@@ -225,104 +194,59 @@ describe('inline code', () => {
 
 describe('links', () => {
   it('makes links with normalised hrefs, with or without a title', () => {
-    expect(inlines('[a](https://A.example) [b](http://b.example/x "t") [c](<https://c.example/y> (t))')).toEqual([
-      link('https://a.example/', text('a')),
-      text(' '),
-      link('http://b.example/x', text('b')),
-      text(' '),
-      link('https://c.example/y', text('c')),
-    ]);
+    const [a, b, c] = [link('https://a.example/', text('a')), link('http://b.example/x', text('b')), link('https://c.example/y', text('c'))];
+    expect(inlines('[a](https://A.example) [b](http://b.example/x "t") [c](<https://c.example/y> (t))')).toEqual([a, text(' '), b, text(' '), c]);
   });
 
   it('keeps balanced and escaped parentheses in the destination', () => {
-    expect(inlines('[w](https://en.example/Foo_(bar)) [e](https://e.example/a\\)b)')).toEqual([
-      link('https://en.example/Foo_(bar)', text('w')),
-      text(' '),
-      link('https://e.example/a)b', text('e')),
-    ]);
+    const [w, e] = [link('https://en.example/Foo_(bar)', text('w')), link('https://e.example/a)b', text('e'))];
+    expect(inlines('[w](https://en.example/Foo_(bar)) [e](https://e.example/a\\)b)')).toEqual([w, text(' '), e]);
   });
 
   it('allows brackets and emphasis in link text, and links in emphasis', () => {
-    expect(inlines('[a [b] **c**](https://x.example) *[d](mailto:d@x.example)*')).toEqual([
-      link('https://x.example/', text('a [b] '), strong(text('c'))),
-      text(' '),
-      em(link('mailto:d@x.example', text('d'))),
-    ]);
+    const [a, d] = [link('https://x.example/', text('a [b] '), strong(text('c'))), em(link('mailto:d@x.example', text('d')))];
+    expect(inlines('[a [b] **c**](https://x.example) *[d](mailto:d@x.example)*')).toEqual([a, text(' '), d]);
   });
 
   it('renders a link with an unsafe or relative destination as its text only', () => {
-    expect(inlines('[**a**](javascript:alert(1)) [b](/relative) [c](#top) [d]()')).toEqual([
-      strong(text('a')),
-      text(' b c d'),
-    ]);
+    expect(inlines('[**a**](javascript:alert(1)) [b](/relative) [c](#top) [d]()')).toEqual([strong(text('a')), text(' b c d')]);
   });
 
   it('keeps text that only looks like a link', () => {
-    expect(inlines('[a](https://x.example [b] (https://y.example) [c][1] [d]')).toEqual([
-      text('[a]('),
-      link('https://x.example/', text('https://x.example')),
-      text(' [b] ('),
-      link('https://y.example/', text('https://y.example')),
-      text(') [c][1] [d]'),
-    ]);
+    const [x, y] = [self('https://x.example/', 'https://x.example'), self('https://y.example/', 'https://y.example')];
+    expect(inlines('[a](https://x.example [b] (https://y.example) [c][1] [d]')).toEqual([text('[a]('), x, text(' [b] ('), y, text(') [c][1] [d]')]);
   });
 
   it('renders images as links to their source named by the alt text, or as the alt text', () => {
-    expect(inlines('![a *cat*](https://img.example/c.png) ![](https://img.example/d.png) ![x](data:image/png;base64,AA)')).toEqual([
-      link('https://img.example/c.png', text('a cat')),
-      text(' '),
-      link('https://img.example/d.png', text('https://img.example/d.png')),
-      text(' x'),
-    ]);
+    const [cat, bare] = [link('https://img.example/c.png', text('a cat')), self('https://img.example/d.png')];
+    expect(inlines('![a *cat*](https://img.example/c.png) ![](https://img.example/d.png) ![x](data:image/png;base64,AA)')).toEqual([cat, text(' '), bare, text(' x')]);
   });
 
   it('never nests links: an image in a link becomes its alt text, an inner link wins over an outer one', () => {
     expect(inlines('[![badge](https://img.example/b.svg)](https://ci.example)')).toEqual([link('https://ci.example/', text('badge'))]);
-    expect(inlines('[a [b](https://b.example) c](https://a.example)')).toEqual([
-      text('[a '),
-      link('https://b.example/', text('b')),
-      text(' c]('),
-      link('https://a.example/', text('https://a.example')),
-      text(')'),
-    ]);
+    const [b, a] = [link('https://b.example/', text('b')), self('https://a.example/', 'https://a.example')];
+    expect(inlines('[a [b](https://b.example) c](https://a.example)')).toEqual([text('[a '), b, text(' c]('), a, text(')')]);
   });
 });
 
 describe('autolinks and bare URLs', () => {
   it('links <scheme:…> and <address@host>, showing them as written', () => {
-    expect(inlines('<https://a.example/x?y=1> <MAILTO:b@c.example> <d@e.example>')).toEqual([
-      link('https://a.example/x?y=1', text('https://a.example/x?y=1')),
-      text(' '),
-      link('mailto:b@c.example', text('MAILTO:b@c.example')),
-      text(' '),
-      link('mailto:d@e.example', text('d@e.example')),
-    ]);
+    const [a, b, d] = [self('https://a.example/x?y=1'), self('mailto:b@c.example', 'MAILTO:b@c.example'), self('mailto:d@e.example', 'd@e.example')];
+    expect(inlines('<https://a.example/x?y=1> <MAILTO:b@c.example> <d@e.example>')).toEqual([a, text(' '), b, text(' '), d]);
   });
 
   it('keeps unsafe autolinks and anything like HTML as text', () => {
-    expect(inlines('<javascript:alert(1)> <b>x</b> a < b > c &amp; &#60;')).toEqual([
-      text('<javascript:alert(1)> <b>x</b> a < b > c &amp; &#60;'),
-    ]);
+    expect(inlines('<javascript:alert(1)> <b>x</b> a < b > c &amp; &#60;')).toEqual([text('<javascript:alert(1)> <b>x</b> a < b > c &amp; &#60;')]);
   });
 
   it('links bare http(s) URLs, leaving trailing punctuation and unbalanced ) to the sentence', () => {
-    expect(inlines('See https://a.example/x_(y)_z. (http://b.example/c), **https://c.example**!')).toEqual([
-      text('See '),
-      link('https://a.example/x_(y)_z', text('https://a.example/x_(y)_z')),
-      text('. ('),
-      link('http://b.example/c', text('http://b.example/c')),
-      text('), '),
-      strong(link('https://c.example/', text('https://c.example'))),
-      text('!'),
-    ]);
+    const [a, b, c] = [self('https://a.example/x_(y)_z'), self('http://b.example/c'), strong(self('https://c.example/', 'https://c.example'))];
+    const expected = [text('See '), a, text('. ('), b, text('), '), c, text('!')];
+    expect(inlines('See https://a.example/x_(y)_z. (http://b.example/c), **https://c.example**!')).toEqual(expected);
   });
 
   it('does not link a URL inside a word, and ends one at brackets and angle brackets', () => {
-    expect(inlines('xhttps://a.example https://b.example/<i>')).toEqual([
-      text('xhttps://a.example '),
-      link('https://b.example/', text('https://b.example/')),
-      text('<i>'),
-    ]);
+    expect(inlines('xhttps://a.example https://b.example/<i>')).toEqual([text('xhttps://a.example '), self('https://b.example/'), text('<i>')]);
     expect(inlines('[https://shown.example](https://real.example)')).toEqual([link('https://real.example/', text('https://shown.example'))]);
   });
 });
@@ -339,35 +263,13 @@ describe('safeHref', () => {
   });
 
   it.each([
-    'javascript:alert(1)',
-    'JaVaScRiPt:alert(1)',
-    'java\tscript:alert(1)',
-    'java\nscript:alert(1)',
-    '\u0000javascript:alert(1)',
-    ' \u0001 javascript:alert(1)',
-    'java\u202Escript:alert(1)',
-    'java\u200Bscript:alert(1)',
-    '\uFEFFjavascript:alert(1)',
-    'java\u2060script:alert(1)',
-    'java\u2066script:alert(1)',
-    'java\u0085script:alert(1)',
-    '&#106;avascript:alert(1)',
-    '&#x6A;avascript:alert(1)',
-    'javascript&colon;alert(1)',
-    '%6Aavascript:alert(1)',
-    'data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==',
-    'data:text/html,<script>alert(1)</script>',
-    'vbscript:msgbox(1)',
-    'file:///etc/passwd',
-    'blob:https://example.com/0000',
-    'ftp://example.com/',
-    'https:javascript:alert(1)',
-    '//evil.example/',
-    '/relative',
-    'relative/path',
-    '#top',
-    'https://',
-    '',
+    ...['javascript:alert(1)', 'JaVaScRiPt:alert(1)', 'java\tscript:alert(1)', 'java\nscript:alert(1)'],
+    ...['\u0000javascript:alert(1)', ' \u0001 javascript:alert(1)', 'java\u0085script:alert(1)', '\uFEFFjavascript:alert(1)'],
+    ...['java\u202Escript:alert(1)', 'java\u200Bscript:alert(1)', 'java\u2060script:alert(1)', 'java\u2066script:alert(1)'],
+    ...['&#106;avascript:alert(1)', '&#x6A;avascript:alert(1)', 'javascript&colon;alert(1)', '%6Aavascript:alert(1)'],
+    ...['data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==', 'data:text/html,<script>alert(1)</script>'],
+    ...['vbscript:msgbox(1)', 'file:///etc/passwd', 'blob:https://example.com/0000', 'ftp://example.com/'],
+    ...['https:javascript:alert(1)', '//evil.example/', '/relative', 'relative/path', '#top', 'https://', ''],
   ])('refuses %j', (raw) => {
     expect(safeHref(raw)).toBeNull();
   });
@@ -451,16 +353,16 @@ describe('hostile and runaway input', { timeout: 5_000 }, () => {
     expect(depth(inlines('*'.repeat(N / 2) + 'a' + '*'.repeat(N / 2)))).toBeLessThanOrEqual(17);
   });
 
-  it('parses 25 000 links and 25 000 list items', () => {
+  it('parses a text full of links, and 25 000 list items', () => {
     expect(links(parseMarkdown('[a](https://a.example) '.repeat(N / 23)))).toHaveLength(Math.floor(N / 23));
     const [list] = parseMarkdown('- a\n'.repeat(N / 4));
     expect(list).toMatchObject({ t: 'ul' });
     expect((list as { items: unknown[] }).items).toHaveLength(N / 4);
   });
 
-  it('parses images nested thousands deep into one link', () => {
-    const source = '!['.repeat(N / 10) + 'x' + '](https://i.example/p.png)'.repeat(N / 10);
-    expect(links(parseMarkdown(source)).length).toBeGreaterThan(0);
+  it('parses images nested 3 000 deep into one link', () => {
+    const source = '!['.repeat(3000) + 'x' + '](https://i.example/p.png)'.repeat(3000);
+    expect(inlines(source)).toEqual([link('https://i.example/p.png', text('x'))]);
   });
 });
 

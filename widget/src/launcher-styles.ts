@@ -19,5 +19,6 @@ cursor:pointer;display:grid;place-items:center;box-shadow:0 4px 14px rgb(0 0 0/.
 .launcher:hover{transform:scale(1.06)}
 .launcher:focus-visible{outline:3px solid #18181b;outline-offset:2px;box-shadow:0 0 0 7px #fff}
 .launcher svg{width:28px;height:28px;fill:currentColor}
+:host(:not([data-open])) .shut,:host([data-open]) .chat{display:none}
 @media (prefers-reduced-motion:reduce){*{transition:none!important;animation:none!important}}
 `;

@@ -10,15 +10,23 @@ declare const PANEL_FILE: string;
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-function chatIcon(): SVGSVGElement {
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  const path = document.createElementNS(SVG, 'path');
-  path.setAttribute('d', 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z');
-  svg.append(path);
-  return svg;
+/** A speech bubble while the chat is closed, a cross while it is open. */
+function icons(): SVGSVGElement[] {
+  const shapes = {
+    chat: 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z',
+    shut: 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6 10.6 12 5 6.4z',
+  };
+  return Object.entries(shapes).map(([name, d]) => {
+    const svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    svg.setAttribute('class', name);
+    const path = document.createElementNS(SVG, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+    return svg;
+  });
 }
 
 function readOptions(script: HTMLScriptElement): WidgetOptions {
@@ -57,7 +65,7 @@ function start(script: HTMLScriptElement): void {
     launcher.setAttribute('aria-label', strings.open);
     launcher.setAttribute('aria-expanded', 'false');
     launcher.setAttribute('aria-haspopup', 'dialog');
-    launcher.append(chatIcon());
+    launcher.append(...icons());
     root.append(launcher);
   }
 
@@ -72,10 +80,12 @@ function start(script: HTMLScriptElement): void {
     open() {
       performance.mark('parley-open');
       isOpen = true;
+      host.setAttribute('data-open', '');
       void ready().then((p) => p.open());
     },
     close() {
       isOpen = false;
+      host.removeAttribute('data-open');
       void panel?.then((p) => p.close());
     },
     setUserToken(token) {
@@ -90,7 +100,10 @@ function start(script: HTMLScriptElement): void {
     launcher.addEventListener('pointerenter', () => void load(), { once: true });
     launcher.addEventListener('focus', () => void load(), { once: true });
     launcher.addEventListener('click', () => (isOpen ? api$.close() : api$.open()));
-    host.addEventListener('parley:closed', () => (isOpen = false));
+    host.addEventListener('parley:closed', () => {
+      isOpen = false;
+      host.removeAttribute('data-open');
+    });
   }
   (window as unknown as { Parley: ParleyApi }).Parley = api$;
 

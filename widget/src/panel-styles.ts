@@ -23,7 +23,7 @@ button:focus-visible,textarea:focus-visible,a:focus-visible,.list button:focus-v
 .msg ul,.msg ol{padding-left:20px}
 .msg a{color:inherit;text-decoration:underline}
 .msg code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px}
-.msg pre{overflow-x:auto;padding:8px;border-radius:8px;background:rgb(127 127 127/.16);white-space:pre}
+.msg pre{padding:8px;border-radius:8px;background:rgb(127 127 127/.16);white-space:pre-wrap;overflow-wrap:anywhere}
 .note{font-size:13px;color:var(--_muted);margin-top:4px}
 .msg[data-role=user] .note{color:inherit}
 .list{flex:1;overflow-y:auto;padding:8px}
