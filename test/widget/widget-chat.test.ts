@@ -63,7 +63,9 @@ describeBrowser('the widget on a host page', () => {
   it('costs the host page one script request and nothing else until the visitor opens the chat', async () => {
     const page = await context.newPage();
     const toParley: string[] = [];
+    const everything: string[] = [];
     page.on('request', (request) => {
+      everything.push(request.url());
       if (request.url().startsWith(parley.url)) toParley.push(`${request.method()} ${new URL(request.url()).pathname}`);
     });
     await page.goto(site.page('/quiet', embedPage({ parleyUrl: parley.url, attributes: { chatbot: bot.slug } })));
@@ -79,6 +81,34 @@ describeBrowser('the widget on a host page', () => {
     await see(shadow(page).panel).visible();
     await expect.poll(() => toParley.filter((r) => r.includes('/v1/'))).toEqual([`GET /v1/public/chatbots/${bot.slug}`]);
     expect(await parley.t.count('visitors')).toBe(0);
+    // Nothing went anywhere but the host site and Parley.
+    const origins = new Set(everything.map((url) => new URL(url).origin));
+    expect([...origins].sort()).toEqual([parley.url, site.url].sort());
+  });
+
+  it('opens on load with data-open, sits where data-position says, and answers to window.Parley', async () => {
+    const customer = await registerUser(parley.t);
+    const page = await context.newPage();
+    await page.goto(site.page('/api', embedPage({ parleyUrl: parley.url, attributes: { chatbot: bot.slug, open: 'true', position: 'bottom-left' } })));
+    await see(shadow(page).panel).visible();
+    await see(shadow(page).input).focused();
+    const launcher = await shadow(page).launcher.boundingBox();
+    expect(launcher!.x).toBeLessThan(100);
+    await page.evaluate(() => (globalThis as any).Parley.close());
+    await see(shadow(page).panel).hidden();
+    await page.evaluate(() => (globalThis as any).Parley.open());
+    await see(shadow(page).panel).visible();
+    await say(page, 'Before signing in');
+    await see(replies(page)).texts(['You said: Before signing in']);
+    // The host's user signs in: from now on the conversations are theirs.
+    await page.evaluate((token) => (globalThis as any).Parley.setUserToken(token), customer.accessToken);
+    await page.evaluate(() => (globalThis as any).Parley.newConversation());
+    await see(shadow(page).messages()).count(1);
+    await say(page, 'After signing in');
+    await see(replies(page)).texts(['You said: After signing in']);
+    const listed = await parley.t.request({ method: 'GET', url: '/v1/conversations', headers: { authorization: `Bearer ${customer.accessToken}` } });
+    const mine = (listed.json() as { data: Array<{ id: string; chatbot_id: string; message_count: number }> }).data;
+    expect(mine.map((c) => [c.chatbot_id, c.message_count])).toEqual([[bot.id, 2]]);
   });
 
   it('streams the reply into the log as it is written, then announces it once', async () => {

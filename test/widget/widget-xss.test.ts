@@ -47,17 +47,18 @@ async function watch(context: BrowserContext): Promise<string[]> {
 /** What the rendered conversation is made of: element names, attribute names, link protocols, and the live region's children. */
 async function inventory(page: Page, logSelector: string) {
   return page.evaluate((selector) => {
-    const root = (document.querySelector('parley-widget') as HTMLElement).shadowRoot!;
-    const log = root.querySelector(selector)!;
+    // Runs in the page (the test's TypeScript has no DOM types).
+    const document = (globalThis as any).document;
+    const log = document.querySelector('parley-widget').shadowRoot.querySelector(selector);
     const tags = new Set<string>();
     const attributes = new Set<string>();
-    for (const element of Array.from(log.querySelectorAll('*'))) {
+    for (const element of Array.from(log.querySelectorAll('*')) as any[]) {
       tags.add(element.localName);
-      for (const attribute of Array.from(element.attributes)) attributes.add(attribute.name);
+      for (const attribute of Array.from(element.attributes) as any[]) attributes.add(attribute.name);
     }
-    const protocols = new Set(Array.from(log.querySelectorAll('a')).map((a) => new URL((a as HTMLAnchorElement).href).protocol));
+    const protocols = new Set((Array.from(log.querySelectorAll('a')) as any[]).map((a) => new URL(a.href).protocol));
     const live = document.querySelector('[data-parley-live]');
-    return { tags: [...tags].sort(), attributes: [...attributes].sort(), protocols: [...protocols].sort(), liveChildren: live?.children.length ?? 0, text: log.textContent ?? '' };
+    return { tags: [...tags].sort(), attributes: [...attributes].sort(), protocols: [...protocols].sort(), liveChildren: (live?.children.length ?? 0) as number, text: (log.textContent ?? '') as string };
   }, logSelector);
 }
 
@@ -77,7 +78,8 @@ function rememberSeeded(context: BrowserContext, api: string, origin: string) {
   const saved = { label: 'xss', token: seeded.token, expires: seeded.expires, current: seeded.conversation, conversations: [{ id: seeded.conversation, title: 'corpus', at: Date.now() }] };
   return context.addInitScript(
     ({ key, value, origin }) => {
-      if (location.origin === origin) localStorage.setItem(key, value);
+      const page = globalThis as any;
+      if (page.location.origin === origin) page.localStorage.setItem(key, value);
     },
     { key, value: JSON.stringify(saved), origin },
   );
@@ -134,7 +136,7 @@ describeBrowser('hostile text in the widget and the hosted page', () => {
     expect(found.text).toContain("<img src=x onerror=\"__pwned('greeting')\">");
     await expect.poll(() => shadow(page).part('panel').locator('h2').textContent()).toBe(HOSTILE_NAME);
     // The host page gained the widget's element and one live region, nothing else.
-    const body = await page.evaluate(() => Array.from(document.body.children, (e) => e.localName + (e.hasAttribute('data-parley-live') ? '[live]' : '')));
+    const body = await page.evaluate(() => (Array.from((globalThis as any).document.body.children) as any[]).map((e) => e.localName + (e.hasAttribute('data-parley-live') ? '[live]' : '')));
     expect(body).toEqual([...bodyBefore, 'script', 'parley-widget', 'div[live]']);
     await context.close();
   });

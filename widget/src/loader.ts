@@ -72,7 +72,10 @@ function start(script: HTMLScriptElement): void {
   let module: Promise<{ mount(context: MountContext): Panel }> | undefined;
   let panel: Promise<Panel> | undefined;
   const load = () => (module ??= import(/* @vite-ignore */ `${api}/widget/${PANEL_FILE}`));
-  const ready = () => (panel ??= load().then((m) => m.mount({ root, host, launcher, api, options, strings })));
+  // Opening is split into tasks (evaluate the panel, build it, show it) so that no single one
+  // holds the host page's main thread for long, even on a slow phone.
+  const nextTask = () => new Promise((resolve) => setTimeout(resolve));
+  const ready = () => (panel ??= load().then(async (m) => (await nextTask(), m.mount({ root, host, launcher, api, options, strings }))));
   let isOpen = false;
 
   const api$: ParleyApi = {
@@ -81,7 +84,7 @@ function start(script: HTMLScriptElement): void {
       performance.mark('parley-open');
       isOpen = true;
       host.setAttribute('data-open', '');
-      void ready().then((p) => p.open());
+      void ready().then(async (p) => (await nextTask(), isOpen && p.open()));
     },
     close() {
       isOpen = false;
@@ -112,6 +115,8 @@ function start(script: HTMLScriptElement): void {
   if (options.mode === 'page' || script.dataset.open === 'true') api$.open();
 }
 
+// The loader's first statement: with `parley-launcher`, what the loader itself costs the page.
+performance.mark('parley-script');
 const script = document.currentScript;
 // Once per page: a second copy of the tag (or of the script) leaves the first widget alone.
 if (script instanceof HTMLScriptElement && !('Parley' in window)) {

@@ -141,7 +141,8 @@ export function mount(context: MountContext): Panel {
       performance.mark('parley-ready');
       if (!started) {
         started = true;
-        void chat.show(store.read().current);
+        // After the input has focus, in a task of its own: storage, the greeting, the history.
+        setTimeout(() => void chat.show(store.read().current));
       }
     },
     close() {

@@ -48,7 +48,13 @@ function randomLabel(): string {
 }
 
 export function openStore(api: string, chatbot: string, userToken: string | null) {
-  const store = storage();
+  // Opened on first use: the first touch of localStorage can take a while, and opening the
+  // panel should not wait for it.
+  let opened: Pick<Storage, 'getItem' | 'setItem'> | undefined;
+  const store = {
+    getItem: (k: string) => (opened ??= storage()).getItem(k),
+    setItem: (k: string, v: string) => (opened ??= storage()).setItem(k, v),
+  };
   const key = `parley:${api}:${chatbot.toLowerCase()}:${subjectOf(userToken)}`;
   const fresh = (): Saved => ({ label: randomLabel(), token: null, expires: 0, current: null, conversations: [] });
 

@@ -28,6 +28,8 @@ function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset) {
     .header('vary', 'accept-encoding')
     .header('access-control-allow-origin', '*')
     .header('cross-origin-resource-policy', 'cross-origin')
+    // Host sites may see how long the widget took to load in their own monitoring.
+    .header('timing-allow-origin', '*')
     .header('x-content-type-options', 'nosniff');
   const tags = (request.headers['if-none-match'] ?? '').split(',').map((t) => t.trim().replace(/^W\//, ''));
   if (tags.includes(asset.etag) || tags.includes('*')) return reply.code(304).send();
