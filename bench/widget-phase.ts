@@ -34,7 +34,16 @@ const LONG_TASK_OBSERVER = `window.__longTasks = [];
 try {
   new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration }); })
     .observe({ type: 'longtask', buffered: true });
-} catch { window.__longTasks = null; }`;
+} catch { window.__longTasks = null; }
+window.__widgetFrames = [];
+try {
+  new PerformanceObserver((list) => {
+    for (const f of list.getEntries()) {
+      const mine = f.scripts.filter((s) => s.sourceURL.includes('/widget.js') || s.sourceURL.includes('/widget/panel.'));
+      if (mine.length) window.__widgetFrames.push({ start: f.startTime, duration: f.duration, widget: Math.max(...mine.map((s) => s.duration)) });
+    }
+  }).observe({ type: 'long-animation-frame', buffered: true });
+} catch { window.__widgetFrames = null; }`;
 const LOAD_ENDED = `(performance.getEntriesByType('navigation')[0]?.loadEventEnd ?? 0) > 0`;
 const MARKED = (name: string) => `performance.getEntriesByName(${JSON.stringify(name)}, 'mark').length > 0`;
 const MARK_TIME = (name: string) => `performance.getEntriesByName(${JSON.stringify(name)}, 'mark')[0]?.startTime ?? null`;
@@ -45,8 +54,9 @@ const READ_LOAD = `({
   scriptStart: ${MARK_TIME('parley-script')},
   scriptEnd: performance.getEntriesByType('resource').find((e) => e.initiatorType === 'script')?.responseEnd ?? null,
   longTasks: window.__longTasks,
+  widgetFrames: window.__widgetFrames,
 })`;
-const READ_OPEN = `({ open: ${MARK_TIME('parley-open')}, ready: ${MARK_TIME('parley-ready')}, longTasks: window.__longTasks })`;
+const READ_OPEN = `({ open: ${MARK_TIME('parley-open')}, ready: ${MARK_TIME('parley-ready')}, longTasks: window.__longTasks, widgetFrames: window.__widgetFrames })`;
 
 const PARAGRAPH =
   'Tomatoes want six to eight hours of sun, soil that drains and a steady supply of water at the roots rather than on the leaves. ' +
@@ -124,6 +134,12 @@ interface LongTask {
   duration: number;
 }
 
+interface WidgetFrame {
+  start: number;
+  duration: number;
+  widget: number;
+}
+
 interface Load {
   loadEnd: number;
   /** null on the page without the widget. */
@@ -133,6 +149,12 @@ interface Load {
   /** The loader's first statement (`parley-script`); null without the widget. */
   scriptStart: number | null;
   longTasks: LongTask[];
+  /**
+   * Long animation frames (≥ 50 ms) in which the widget's own code ran, with the longest run of
+   * its code in the frame (Long Animation Frames script attribution): long tasks alone cannot
+   * tell the widget's work from the page's or from the benchmark's own evaluations.
+   */
+  widgetFrames: WidgetFrame[];
   /** Only when the launcher was clicked. */
   openToReady?: number;
   openLongTasks?: LongTask[];
@@ -197,15 +219,16 @@ async function coldLoad(browser: Browser, url: string, options: { parleyUrl: str
     await waitFor(LOAD_ENDED, 'the load event end');
     if (options.launcher) await waitFor(MARKED('parley-launcher'), 'the mark parley-launcher');
     await quiet(page);
-    const read = (await page.evaluate(READ_LOAD)) as Omit<Load, 'requests' | 'longTasks'> & { longTasks: LongTask[] | null };
-    if (read.longTasks === null) throw new Error('this Chromium does not report long tasks');
-    const load: Load = { ...read, longTasks: [...read.longTasks], requests: parley.requests };
+    const read = (await page.evaluate(READ_LOAD)) as Omit<Load, 'requests' | 'longTasks' | 'widgetFrames'> & { longTasks: LongTask[] | null; widgetFrames: WidgetFrame[] | null };
+    if (read.longTasks === null || read.widgetFrames === null) throw new Error('this Chromium does not report long tasks and long animation frames');
+    const load: Load = { ...read, longTasks: [...read.longTasks], widgetFrames: [...read.widgetFrames], requests: parley.requests };
     if (options.open) {
       parley.opened();
       await page.click(LAUNCHER);
       await waitFor(MARKED('parley-ready'), 'the mark parley-ready');
       await quiet(page);
-      const opened = (await page.evaluate(READ_OPEN)) as { open: number | null; ready: number; longTasks: LongTask[] };
+      const opened = (await page.evaluate(READ_OPEN)) as { open: number | null; ready: number; longTasks: LongTask[]; widgetFrames: WidgetFrame[] };
+      load.widgetFrames = opened.widgetFrames;
       if (opened.open === null) throw new Error('the panel marked parley-ready but nothing marked parley-open');
       load.openToReady = opened.ready - opened.open;
       load.openLongTasks = opened.longTasks.slice(load.longTasks.length);
@@ -362,6 +385,21 @@ export async function widgetPhase(section: Section, say: (line: string) => void,
   }
 }
 
+/** The widget's own code in long frames: loading and, at 4×, opening. */
+function widgetFrameRow(s: Series): Row {
+  const frames = s.widget.flatMap((l) => l.widgetFrames);
+  const code = Math.max(0, ...frames.map((f) => f.widget));
+  const frame = Math.max(0, ...frames.map((f) => f.duration));
+  return {
+    measure: `Longest run of the widget's own code in one task (Long Animation Frames script attribution), loading${s.rate === SLOW ? ' and opening' : ''}, CPU ${s.rate}× (all ${LOADS} loads; longest long frame it ran in: ${frame === 0 ? 'none' : `${num(frame, 0)} ms`})`,
+    parley: frames.length === 0 ? 'in no long frame' : withUnit(code, 'ms', 0),
+    baseline: dash,
+    ratio: dash,
+    target: 'no task ≥ 50 ms',
+    verdict: code < 50 ? `✅ met: ${frames.length === 0 ? 'never in a long frame' : `longest ${num(code, 0)} ms`}` : `❌ missed: ${num(code, 0)} ms`,
+  };
+}
+
 /** What the loader itself takes on the main thread: its first statement to the launcher in the DOM. */
 function ownRunRow(s: Series): Row {
   const own = s.widget.map((l) => (l.launcher ?? NaN) - (l.scriptStart ?? NaN));
@@ -388,6 +426,7 @@ async function report(section: Section, parleyUrl: string, normal: Series, slow:
     ...timingRows(normal, 25),
     ...timingRows(slow, 60),
     ...[normal, slow].map((s) => ownRunRow(s)),
+    ...[normal, slow].map((s) => widgetFrameRow(s)),
     longTaskRow(`Longest long task from the click to the focused input, CPU ${SLOW}×`, longest(slow.widget, (l) => l.openLongTasks), null),
     { measure: `Click → input focused (\`parley-ready\` − \`parley-open\`), CPU ${SLOW}× (median of ${LOADS})`, parley: withUnit(median(openToReady), 'ms'), baseline: dash, ratio: dash, target: '≤ 150 ms', verdict: atMost(median(openToReady), 150, 'ms', 1) },
     {

@@ -12,6 +12,8 @@ import { createRequire } from 'node:module';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { beforeAll, describe } from 'vitest';
 import type { Env } from '../../src/config/config.js';
+import { startFakeLlm, type FakeLlm, type FakeLlmOptions } from '../fake-llm/fake-llm.js';
+import { fakeLlmEnv } from './chat.js';
 import { createTestApp, type TestApp } from './app.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -273,3 +275,34 @@ export function shadow(page: Page): WidgetParts {
   };
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Everything a widget test stands on
+
+export interface WidgetStage {
+  llm: FakeLlm;
+  parley: ParleyServer;
+  site: HostSite;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/** The fake LLM, Parley on a port talking to it, a host site on another origin, and Chromium. */
+export async function startWidgetStage(options: { env?: Env; llm?: FakeLlmOptions } = {}): Promise<WidgetStage> {
+  const llm = await startFakeLlm(options.llm);
+  const parley = await startParleyServer(fakeLlmEnv(llm.url, options.env as Record<string, string> | undefined));
+  const site = await startHostSite();
+  const browser = await launchBrowser();
+  return {
+    llm,
+    parley,
+    site,
+    browser,
+    async close() {
+      await browser.close();
+      await site.close();
+      await parley.close();
+      await llm.close();
+    },
+  };
+}

@@ -4,12 +4,13 @@
 // only by the sites the chatbot's allowed_origins name.
 import type { Browser, BrowserContext, Locator } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { createChatbot, fakeLlmEnv } from '../helpers/chat.js';
+import type { FakeLlm } from '../fake-llm/fake-llm.js';
+import { createChatbot } from '../helpers/chat.js';
 import { registerUser, type RegisteredUser } from '../helpers/factories.js';
 import { see } from '../helpers/see.js';
-import { cspWatch, describeBrowser, launchBrowser, runAxe, startHostSite, startParleyServer, type HostSite, type ParleyServer } from '../helpers/browser.js';
+import { cspWatch, describeBrowser, runAxe, type HostSite, type ParleyServer, startWidgetStage, type WidgetStage } from '../helpers/browser.js';
 
+let stage: WidgetStage;
 let browser: Browser;
 let parley: ParleyServer;
 let site: HostSite;
@@ -63,17 +64,10 @@ function framingPage(path: string, slug: string): string {
 
 describeBrowser('the hosted chat page', () => {
   beforeAll(async () => {
-    llm = await startFakeLlm();
-    parley = await startParleyServer(fakeLlmEnv(llm.url));
-    site = await startHostSite();
-    browser = await launchBrowser();
+    stage = await startWidgetStage();
+    ({ llm, parley, site, browser } = stage);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await site?.close();
-    await parley?.close();
-    await llm?.close();
-  });
+  afterAll(() => stage?.close());
   beforeEach(async () => {
     llm.reset();
     owner = await registerUser(parley.t);

@@ -7,24 +7,27 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { STRINGS } from '../../widget/src/i18n.js';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { createChatbot, fakeLlmEnv } from '../helpers/chat.js';
+import type { FakeLlm } from '../fake-llm/fake-llm.js';
+import { createChatbot } from '../helpers/chat.js';
 import { registerUser, type RegisteredUser } from '../helpers/factories.js';
 import { see } from '../helpers/see.js';
 import {
   cspWatch,
   describeBrowser,
   embedPage,
-  launchBrowser,
+  
   runAxe,
   shadow,
-  startHostSite,
-  startParleyServer,
+  
+  
   type EmbedOptions,
   type HostSite,
   type ParleyServer,
+  startWidgetStage,
+  type WidgetStage,
 } from '../helpers/browser.js';
 
+let stage: WidgetStage;
 let browser: Browser;
 let parley: ParleyServer;
 let site: HostSite;
@@ -147,17 +150,10 @@ async function contrastRule(page: Page): Promise<{ passedInWidget: number; viola
 
 describeBrowser('the widget for every visitor', () => {
   beforeAll(async () => {
-    llm = await startFakeLlm();
-    parley = await startParleyServer(fakeLlmEnv(llm.url));
-    site = await startHostSite();
-    browser = await launchBrowser();
+    stage = await startWidgetStage();
+    ({ llm, parley, site, browser } = stage);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await site?.close();
-    await parley?.close();
-    await llm?.close();
-  });
+  afterAll(() => stage?.close());
   beforeEach(async () => {
     llm.reset();
     owner = await registerUser(parley.t);

@@ -2,15 +2,15 @@
 // a real Parley over loopback with the fake LLM behind it: what a site owner's visitor does and
 // sees — the launcher alone until they interact, a reply streaming in, the conversation kept
 // across reloads and tabs, new and earlier conversations, stop, retry after a network failure.
-import type { BrowserContext, Page } from 'playwright-core';
-import type { Browser } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { createChatbot, fakeLlmEnv } from '../helpers/chat.js';
+import type { FakeLlm } from '../fake-llm/fake-llm.js';
+import { createChatbot } from '../helpers/chat.js';
 import { registerUser, type RegisteredUser } from '../helpers/factories.js';
 import { see } from '../helpers/see.js';
-import { describeBrowser, embedPage, launchBrowser, shadow, startHostSite, startParleyServer, type HostSite, type ParleyServer } from '../helpers/browser.js';
+import { describeBrowser, embedPage, shadow, type HostSite, type ParleyServer, startWidgetStage, type WidgetStage } from '../helpers/browser.js';
 
+let stage: WidgetStage;
 let browser: Browser;
 let parley: ParleyServer;
 let site: HostSite;
@@ -39,17 +39,10 @@ const replies = (page: Page) => shadow(page).log.locator('[part~=message][data-r
 
 describeBrowser('the widget on a host page', () => {
   beforeAll(async () => {
-    llm = await startFakeLlm();
-    parley = await startParleyServer(fakeLlmEnv(llm.url));
-    site = await startHostSite();
-    browser = await launchBrowser();
+    stage = await startWidgetStage();
+    ({ llm, parley, site, browser } = stage);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await site?.close();
-    await parley?.close();
-    await llm?.close();
-  });
+  afterAll(() => stage?.close());
   beforeEach(async () => {
     llm.reset();
     owner = await registerUser(parley.t);
@@ -251,17 +244,10 @@ describeBrowser('the widget on a host page', () => {
 
 describeBrowser('the widget on a site the chatbot does not allow', () => {
   beforeAll(async () => {
-    llm = await startFakeLlm();
-    parley = await startParleyServer(fakeLlmEnv(llm.url));
-    site = await startHostSite();
-    browser = await launchBrowser();
+    stage = await startWidgetStage();
+    ({ llm, parley, site, browser } = stage);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await site?.close();
-    await parley?.close();
-    await llm?.close();
-  });
+  afterAll(() => stage?.close());
 
   it('says the site is not allowed, and sends nothing', async () => {
     owner = await registerUser(parley.t);
@@ -281,17 +267,10 @@ describeBrowser('the widget on a site the chatbot does not allow', () => {
 
 describeBrowser('the widget under the public rate limits', () => {
   beforeAll(async () => {
-    llm = await startFakeLlm();
-    parley = await startParleyServer(fakeLlmEnv(llm.url, { RATE_LIMIT_PUBLIC_VISITOR: '2/1m' }));
-    site = await startHostSite();
-    browser = await launchBrowser();
+    stage = await startWidgetStage({ env: { RATE_LIMIT_PUBLIC_VISITOR: '2/1m' } });
+    ({ llm, parley, site, browser } = stage);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await site?.close();
-    await parley?.close();
-    await llm?.close();
-  });
+  afterAll(() => stage?.close());
 
   it('says when the visitor can send again', async () => {
     owner = await registerUser(parley.t);

@@ -5,14 +5,15 @@
 // elements and safe links behind.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { describeBrowser, embedPage, launchBrowser, shadow, startHostSite, startParleyServer, type HostSite, type ParleyServer } from '../helpers/browser.js';
-import { createChatbot, fakeLlmEnv } from '../helpers/chat.js';
+import type { FakeLlm } from '../fake-llm/fake-llm.js';
+import { describeBrowser, embedPage, shadow, type HostSite, type ParleyServer, startWidgetStage, type WidgetStage } from '../helpers/browser.js';
+import { createChatbot } from '../helpers/chat.js';
 import { registerUser } from '../helpers/factories.js';
 import { startVisit, visitorSend } from '../helpers/public.js';
 import { see } from '../helpers/see.js';
 import { XSS_CORPUS } from './xss-corpus.js';
 
+let stage: WidgetStage;
 let browser: Browser;
 let parley: ParleyServer;
 let site: HostSite;
@@ -90,10 +91,8 @@ const settle = (page: Page) => page.evaluate(() => new Promise((resolve) => setT
 
 describeBrowser('hostile text in the widget and the hosted page', () => {
   beforeAll(async () => {
-    llm = await startFakeLlm({ reply: replyWithPayload, record: false });
-    parley = await startParleyServer(fakeLlmEnv(llm.url));
-    site = await startHostSite();
-    browser = await launchBrowser();
+    stage = await startWidgetStage({ llm: { reply: replyWithPayload, record: false } });
+    ({ llm, parley, site, browser } = stage);
     const owner = await registerUser(parley.t);
     bot = await createChatbot(parley.t, owner, { name: HOSTILE_NAME, greeting: HOSTILE_GREETING, is_public: true });
     const visit = await startVisit(parley.t, bot.slug, { visitorId: 'corpus' });
@@ -107,12 +106,7 @@ describeBrowser('hostile text in the widget and the hosted page', () => {
     }
     seeded = { token: visit.visitor_token, conversation: visit.conversation_id, expires: Date.parse(visit.expires_at) };
   }, 120_000);
-  afterAll(async () => {
-    await browser?.close();
-    await site?.close();
-    await parley?.close();
-    await llm?.close();
-  });
+  afterAll(() => stage?.close());
 
   it(`has a corpus of ${XSS_CORPUS.length} payloads`, () => {
     expect(XSS_CORPUS.length).toBeGreaterThanOrEqual(60);
