@@ -79,6 +79,17 @@ describeBrowser('the widget on a host page', () => {
     expect([...origins].sort()).toEqual([parley.url, site.url].sort());
   });
 
+  it('draws nothing for a tag that names no chatbot', async () => {
+    const page = await context.newPage();
+    const asked: string[] = [];
+    page.on('request', (request) => void asked.push(new URL(request.url()).pathname));
+    await page.goto(site.page('/no-chatbot', embedPage({ parleyUrl: parley.url, attributes: { theme: 'dark' } })));
+    await page.waitForLoadState('networkidle');
+    expect(asked).toContain('/widget.js');
+    expect(await page.locator('parley-widget').count()).toBe(0);
+    expect(asked.filter((path) => path.startsWith('/v1/') || path.startsWith('/widget/'))).toEqual([]);
+  });
+
   it('opens on load with data-open, sits where data-position says, and answers to window.Parley', async () => {
     const customer = await registerUser(parley.t);
     const page = await context.newPage();

@@ -43,6 +43,8 @@ function readOptions(script: HTMLScriptElement): WidgetOptions {
 
 function start(script: HTMLScriptElement): void {
   const options = readOptions(script);
+  // A tag without data-chatbot names nothing to talk to: draw nothing rather than a dead button.
+  if (!options.chatbot) return;
   const api = new URL(script.src).origin;
   const strings = STRINGS[options.locale];
   const host = document.createElement('parley-widget');
