@@ -425,6 +425,27 @@ describeBrowser('the widget for every visitor', () => {
     expect(await runAxe(page)).toEqual([]);
   });
 
+  it('on a phone, keeps the composer inside the part of the page the visitor sees when it is zoomed', async () => {
+    const page = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    await page.goto(hostPage({ theme: 'light' }, { mobile: true }));
+    const w = shadow(page);
+    await w.launcher.tap();
+    await see(w.messages('assistant')).contains(GREETING);
+    // A pinch shrinks the visual viewport (as an on-screen keyboard does) while the layout one stays.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setPageScaleFactor', { pageScaleFactor: 2 });
+    const placement = () =>
+      page.evaluate(() => {
+        const window = globalThis as any;
+        const form = window.document.querySelector('parley-widget').shadowRoot.querySelector('form[part=composer]');
+        const box = form.getBoundingClientRect();
+        const view = window.visualViewport;
+        return { zoomed: view.scale > 1.5, scale: view.scale, top: view.offsetTop, height: view.height, composerBottom: box.bottom, inside: box.top >= view.offsetTop - 0.5 && box.bottom <= view.offsetTop + view.height + 0.5 };
+      });
+    // The rest of the answer (offsets, heights) is there to read when it fails.
+    await expect.poll(placement).toMatchObject({ zoomed: true, inside: true });
+  });
+
   it('works, styled and without a single violation, on a host page with a strict Content-Security-Policy', async () => {
     const page = await newPage();
     const csp = cspWatch(page);
