@@ -1,13 +1,17 @@
 // The composition root: every repository, service and background job of one instance is
 // built here, from configuration and the database, and nowhere else. app.ts turns the result
 // into HTTP routes; the CLI and tests can build the same services without a server.
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
 import { createScoped } from './db/scope.js';
 import { createAdminRepo } from './features/admin/admin.repo.js';
 import { createAdminService } from './features/admin/admin.service.js';
+import { createApiKeysRepo } from './features/api-keys/api-keys.repo.js';
+import { createApiKeysService } from './features/api-keys/api-keys.service.js';
+import { createKeyCredentials, type KeyCredentials } from './features/api-keys/key-credentials.js';
 import { createAuthService } from './features/auth/auth.service.js';
-import { createAuthenticate, namedAdmins, withNamedAdmins, type Authenticate, type NamedAdmins } from './features/auth/authenticate.js';
+import { bearerToken, createAuthenticate, namedAdmins, withNamedAdmins, type Authenticate, type CredentialStrategy, type NamedAdmins } from './features/auth/authenticate.js';
 import { createExternalIdentities } from './features/auth/external-identity.js';
 import { createPasswordHasher } from './features/auth/passwords.js';
 import { createLocalRevocations, createRedisRevocations } from './features/auth/revocations.js';
@@ -20,6 +24,8 @@ import { createIdempotency } from './features/chat/idempotency.js';
 import { createTurnEngine, type AfterTurn } from './features/chat/turn-engine.js';
 import { createTurnResponder } from './features/chat/turn-responder.js';
 import { createTurnsRepo } from './features/chat/turns.repo.js';
+import { createAnswersRepo } from './features/chat/answers.repo.js';
+import { createReplyProgress } from './features/chat/progress.repo.js';
 import { createChatbotsRepo } from './features/chatbots/chatbots.repo.js';
 import { createChatbotsService } from './features/chatbots/chatbots.service.js';
 import { createConversationsRepo } from './features/conversations/conversations.repo.js';
@@ -36,7 +42,8 @@ import { createPublicChatbotsRepo } from './features/public/public-chatbots.repo
 import { createPublicChatbotsService } from './features/public/public-chatbots.service.js';
 import { createPublicDirectory, type PublicDirectory } from './features/public/public-directory.js';
 import { createPublicGuard } from './features/public/public-guard.js';
-import { createVisitorTokens } from './features/public/visitor-tokens.js';
+import { createVisitorAuthenticate } from './features/public/visitor-conversations.routes.js';
+import { createVisitorTokens, looksLikeVisitorToken } from './features/public/visitor-tokens.js';
 import { createVisitorsRepo } from './features/public/visitors.repo.js';
 import { createVisitorsService } from './features/public/visitors.service.js';
 import { createDailyMessageCap } from './features/usage/quotas.js';
@@ -45,6 +52,7 @@ import { createUsageService } from './features/usage/usage.service.js';
 import { createUsersRepo } from './features/users/users.repo.js';
 import { createHeartbeats, DEFAULT_STREAM_LIMITS } from './http/sse.js';
 import { createJobs } from './jobs/jobs.js';
+import { AppError } from './errors/app-error.js';
 import type { Clock } from './lib/clock.js';
 import { newId } from './lib/ids.js';
 import { createChatModel } from './llm/models.js';
@@ -70,6 +78,8 @@ export interface ComposeDeps {
 }
 
 const SWEEP_EVERY_MS = 3_600_000;
+/** API keys' last use is written this often (coalesced, §8), not on every call. */
+const KEY_USE_FLUSH_MS = 30_000;
 /** A stop sent to another instance takes effect within this time. */
 const STOP_POLL_MS = 500;
 /** How long a turn holds its conversation before the lock lapses (renewed while the model answers). */
@@ -102,9 +112,21 @@ function replyMetrics(metrics: Metrics): AfterTurn {
   };
 }
 
+/** Key-shaped tokens on routes keys do not reach: a valid key is told so (403), any other refused as usual. */
+function keysRefused(keys: KeyCredentials): CredentialStrategy {
+  return {
+    claims: keys.claims,
+    async authenticate(token) {
+      await keys.authenticate(token);
+      throw new AppError('forbidden', 'An API key reaches only its chatbot\'s conversations, /v1/chat, /v1/chat/completions, /v1/models and /v1/ai-sdk/chat');
+    },
+  };
+}
+
 async function composeAuth(deps: ComposeDeps, limiter: RateLimiter, admins: NamedAdmins) {
   const { config, database, clock, metrics, log } = deps;
   const scoped = createScoped(database.app);
+  const keys = createKeyCredentials({ keys: createApiKeysRepo(scoped, database.app.sql), limiter, clock, perKey: config.rateLimits.apiKey });
   const users = createUsersRepo(scoped);
   const sessions = createSessionsRepo(scoped, database.app.sql);
   const tokens = createAccessTokens({ secret: config.jwtSecret, ttlMs: config.accessTokenTtlMs, clock });
@@ -124,8 +146,9 @@ async function composeAuth(deps: ComposeDeps, limiter: RateLimiter, admins: Name
   const external = createExternalIdentities({ issuers: config.externalIssuers, users, clock, cacheMs: config.authCacheMs, revocations, log });
   // Parley's own access tokens are what no other strategy claims.
   const own = withNamedAdmins({ claims: () => true, authenticate: (token) => guard.authenticate(token) }, admins);
-  const authenticate: Authenticate = createAuthenticate([external], own);
-  return { auth, authenticate, revocations };
+  const authenticate: Authenticate = createAuthenticate([external, keysRefused(keys)], own);
+  const authenticateKeys: Authenticate = createAuthenticate([external, keys], own);
+  return { auth, authenticate, authenticateKeys, keys, revocations };
 }
 
 function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<typeof createJobs>, chunker: Chunker, directory: PublicDirectory) {
@@ -150,8 +173,12 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   const conversations = createConversationsService({ conversations: createConversationsRepo(scoped), chatbots, clock, newId });
   const generations = createGenerations();
   const turns = createTurnsRepo(database.app.sql);
+  const answers = createAnswersRepo(database.app.sql);
+  const progress = createReplyProgress(database.app.sql);
   const engine = createTurnEngine({
     turns,
+    answers,
+    progress,
     model: createChatModel(llm, { terms: searchTerms }),
     generations,
     jobs,
@@ -162,6 +189,8 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   });
   const chat = createChatService({
     turns,
+    answers,
+    progress,
     engine,
     conversations,
     knowledge,
@@ -171,7 +200,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     dailyCap: createDailyMessageCap(limiter, config.messagesPerDay),
     clock,
     newId,
-    settings: { contextTokenBudget: config.contextTokenBudget, maxMessageChars: config.maxMessageChars, messagesPerUser: config.rateLimits.messagesUser, leaseMs: LEASE_MS },
+    settings: { contextTokenBudget: config.contextTokenBudget, maxMessageChars: config.maxMessageChars, messagesPerUser: config.rateLimits.messagesUser, messagesPerEndUser: config.rateLimits.apiKeyUser, leaseMs: LEASE_MS },
   });
   const heartbeats = createHeartbeats(config.sseHeartbeatMs, (open) => metrics.openStreams.set(open), {
     ...DEFAULT_STREAM_LIMITS,
@@ -192,7 +221,7 @@ export async function composeServices(deps: ComposeDeps) {
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
   const jobs = createJobs(log);
   const admins = namedAdmins(config.adminUsernames);
-  const { auth, authenticate, revocations } = await composeAuth(deps, limiter, admins);
+  const { auth, authenticate, authenticateKeys, keys, revocations } = await composeAuth(deps, limiter, admins);
   const chunker = createChunker();
   const directory = createPublicDirectory({
     chatbots: createPublicChatbotsRepo(createScoped(database.app)),
@@ -201,6 +230,18 @@ export async function composeServices(deps: ComposeDeps) {
   });
   const chat = composeChat(deps, limiter, jobs, chunker, directory);
   const visitorTokens = createVisitorTokens({ secret: config.jwtSecret, clock: deps.clock });
+  const publicGuard = createPublicGuard({
+    limiter,
+    limits: { visitor: config.rateLimits.publicVisitor, ip: config.rateLimits.publicIp, chatbot: config.rateLimits.publicChatbot },
+  });
+  const visitorAuthenticate = createVisitorAuthenticate({ directory, guard: publicGuard, visitorTokens });
+  /** Accounts, external users, keys, and public chatbots' visitors (with their origin and limit checks). */
+  const authenticateChannels = async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = bearerToken(request.headers.authorization);
+    if (token && looksLikeVisitorToken(token)) return visitorAuthenticate(request, reply);
+    return authenticateKeys(request);
+  };
+  jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
   // A session that ends, or a user deactivated, on any instance stops its replies running here.
   revocations.listen((revoked) => {
     if (revoked && ('session' in revoked || revoked.deactivated)) chat.generations.stopFor(revoked, 'signed_out');
@@ -217,10 +258,11 @@ export async function composeServices(deps: ComposeDeps) {
     directory,
     visitorTokens,
     visitors: createVisitorsService({ visitors: createVisitorsRepo(createScoped(database.app)), tokens: visitorTokens, clock: deps.clock, newId }),
-    publicGuard: createPublicGuard({
-      limiter,
-      limits: { visitor: config.rateLimits.publicVisitor, ip: config.rateLimits.publicIp, chatbot: config.rateLimits.publicChatbot },
-    }),
+    publicGuard,
+    authenticateKeys,
+    authenticateChannels,
+    apiKeys: createApiKeysService({ keys: createApiKeysRepo(createScoped(database.app), database.app.sql), chatbots: chat.chatbots, clock: deps.clock, newId }),
+    config,
     limiter,
     jobs,
     ...chat,
@@ -233,6 +275,7 @@ export async function composeServices(deps: ComposeDeps) {
     async drain() {
       await chat.generations.drain(config.shutdownGraceMs, DRAIN_AFTER_GRACE_MS);
       await jobs.drain(DRAIN_AFTER_GRACE_MS);
+      await keys.flush().catch((error: Error) => log.warn({ err: { message: error.message } }, 'could not record API keys\' last use'));
       chat.heartbeats.stop();
     },
     async close() {

@@ -54,6 +54,8 @@ export interface Config {
     publicVisitor: RateRule | null;
     publicIp: RateRule | null;
     publicChatbot: RateRule | null;
+    apiKey: RateRule | null;
+    apiKeyUser: RateRule | null;
   };
   /** USAGE_MESSAGES_PER_DAY: an account's messages per UTC day; null = no cap. */
   messagesPerDay: number | null;
@@ -135,6 +137,8 @@ export function loadConfig(env: Env): Config {
       publicVisitor: read('RATE_LIMIT_PUBLIC_VISITOR', parseRate, { limit: 20, windowMs: 60_000 } as RateRule | null),
       publicIp: read('RATE_LIMIT_PUBLIC_IP', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
       publicChatbot: read('RATE_LIMIT_PUBLIC_CHATBOT', parseRate, { limit: 600, windowMs: 60_000 } as RateRule | null),
+      apiKey: read('RATE_LIMIT_API_KEY', parseRate, { limit: 600, windowMs: 60_000 } as RateRule | null),
+      apiKeyUser: read('RATE_LIMIT_API_KEY_USER', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
     },
     messagesPerDay: read('USAGE_MESSAGES_PER_DAY', (raw) => (raw.trim() === 'off' ? null : parseInteger(raw, 1, 1_000_000_000)), null as number | null),
     shutdownGraceMs: read('SHUTDOWN_GRACE_MS', (raw) => parseInteger(raw, 0, 600_000), 10_000),

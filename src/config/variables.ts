@@ -95,6 +95,8 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     description: 'Requests to public chatbots (`/v1/public/chatbots/…`, `/v1/public/conversations/…`) per client address and window: holds a visitor who keeps starting new visitors.',
   },
   { name: 'RATE_LIMIT_PUBLIC_CHATBOT', default: '600/1m', description: 'All public requests to one chatbot, from everyone, per window.' },
+  { name: 'RATE_LIMIT_API_KEY', default: '600/1m', description: 'Requests per chatbot API key and window, whichever end user they name.' },
+  { name: 'RATE_LIMIT_API_KEY_USER', default: '60/1m', description: "Requests per end user of a chatbot's API keys (the request's `user`) and window." },
   {
     name: 'USAGE_MESSAGES_PER_DAY',
     default: 'off',

@@ -115,6 +115,10 @@ export const conversations = pgTable('conversations', {
   stopReplyId: uuid('stop_reply_id'),
   /** Set for a public visitor's conversation (the owner reads it in the inbox). */
   visitorId: text('visitor_id'),
+  /** The AI SDK channel's chat id, unique per caller (migrations/0012). */
+  clientChatId: text('client_chat_id'),
+  /** The text of the reply being generated, kept while it streams on channels that resume. */
+  busyText: text('busy_text'),
   unreadCount: integer('unread_count').notNull().default(0),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
   updatedAt: timestamptz('updated_at').notNull().defaultNow(),
@@ -209,18 +213,35 @@ export const usageDaily = pgTable(
   (table) => [primaryKey({ columns: [table.chatbotId, table.day, table.shard] })],
 );
 
+/** A chatbot's API key (§8): the SHA-256 of the key and its display prefix, never the key. */
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey(),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  chatbotId: uuid('chatbot_id')
+    .notNull()
+    .references(() => chatbots.id, { onDelete: 'cascade' }),
+  name: text('name'),
+  prefix: text('prefix').notNull(),
+  hash: text('hash').notNull(),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+  lastUsedAt: timestamptz('last_used_at'),
+});
+
 /**
  * The tables whose rows belong to one user. Row security is enabled and forced on each
  * (migrations/0004_row_security.sql); start-up and the tests read this list, and a test checks
  * the database forces it on exactly these. A new table with a user's rows belongs here.
  */
-export const tenantTables = [users, sessions, refreshTokens, chatbots, knowledgeDocuments, knowledgeChunks, conversations, messages, idempotencyKeys, profiles, visitors, usageDaily] as const;
+export const tenantTables = [users, sessions, refreshTokens, chatbots, knowledgeDocuments, knowledgeChunks, conversations, messages, idempotencyKeys, profiles, visitors, usageDaily, apiKeys] as const;
 
 export type ChatbotRow = typeof chatbots.$inferSelect;
 export type KnowledgeDocumentRow = typeof knowledgeDocuments.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type VisitorRow = typeof visitors.$inferSelect;
 export type ProfileRow = typeof profiles.$inferSelect;
 export type UserRow = typeof users.$inferSelect;

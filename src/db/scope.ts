@@ -3,7 +3,7 @@
 import type { Access, AppAccess } from './client.js';
 
 /** Paths that serve no single user; migrations/0004 (and 0007 for public-profile, 0008 for public) say what each may read or change. */
-export type SystemScope = 'auth' | 'admin' | 'slugs' | 'stop-poll' | 'sweep' | 'public-profile' | 'public';
+export type SystemScope = 'auth' | 'admin' | 'slugs' | 'stop-poll' | 'sweep' | 'public-profile' | 'public' | 'api-key';
 
 export interface Scoped {
   /** One transaction that sees only this user's rows. */

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userPrincipal } from '../../src/features/auth/principal.js';
 import { createGenerations } from '../../src/features/chat/generations.js';
 import { createTurnEngine, type AfterTurn, type TurnEngine } from '../../src/features/chat/turn-engine.js';
+import { createAnswersRepo } from '../../src/features/chat/answers.repo.js';
+import { createReplyProgress } from '../../src/features/chat/progress.repo.js';
 import { createTurnsRepo } from '../../src/features/chat/turns.repo.js';
 import { createJobs } from '../../src/jobs/jobs.js';
 import { newId } from '../../src/lib/ids.js';
@@ -36,6 +38,8 @@ function engineWith(model: ChatModel, afterTurn: AfterTurn[] = []) {
   const generations = createGenerations();
   const engine: TurnEngine = createTurnEngine({
     turns,
+    answers: createAnswersRepo(t.database.app.sql),
+    progress: createReplyProgress(t.database.app.sql),
     model,
     generations,
     jobs: createJobs(log),
@@ -55,7 +59,7 @@ async function begin(parts: ReturnType<typeof engineWith>) {
     user.id,
     conversation.id,
     {
-      visitor: null,
+      audience: null,
       lock: { replyId, leaseMs: 120_000 },
       message: { id: newId(), content: 'hello', tokens: 1, title: 'hello' },
       historyTokens: 7000,

@@ -53,6 +53,8 @@ describe('loadConfig defaults (§12)', () => {
       publicVisitor: { limit: 20, windowMs: 60_000 },
       publicIp: { limit: 60, windowMs: 60_000 },
       publicChatbot: { limit: 600, windowMs: 60_000 },
+      apiKey: { limit: 600, windowMs: 60_000 },
+      apiKeyUser: { limit: 60, windowMs: 60_000 },
     });
     expect(config.messagesPerDay).toBeNull();
     expect(config).toMatchObject({ contextTokenBudget: 8000, maxMessageChars: 32_000, sseHeartbeatMs: 15_000, sseWriteTimeoutMs: 30_000 });
@@ -97,6 +99,8 @@ describe('loadConfig defaults (§12)', () => {
       publicVisitor: { limit: 20, windowMs: 60_000 },
       publicIp: { limit: 60, windowMs: 60_000 },
       publicChatbot: { limit: 600, windowMs: 60_000 },
+      apiKey: { limit: 600, windowMs: 60_000 },
+      apiKeyUser: { limit: 60, windowMs: 60_000 },
     });
     expect(loadConfig({ USAGE_MESSAGES_PER_DAY: '500' }).messagesPerDay).toBe(500);
     expect(loadConfig({ USAGE_MESSAGES_PER_DAY: 'off' }).messagesPerDay).toBeNull();

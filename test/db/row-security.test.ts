@@ -46,6 +46,8 @@ async function userWithEverything(): Promise<{ user: RegisteredUser; conversatio
   const front = await createChatbot(t, user, { name: 'Front desk', is_public: true });
   const visit = await startVisit(t, front.slug, { visitorId: `visitor-of-${user.username}` });
   expect((await visitorSend(t, visit.visitor_token, visit.conversation_id, { content: 'Hello from outside' })).statusCode).toBe(201);
+  const key = await t.request({ method: 'POST', url: `/v1/chatbots/${bot.id}/keys`, headers: bearer(user.accessToken), payload: { name: 'server' } });
+  expect(key.statusCode, key.body).toBe(201);
   return { user, conversation: conversation.id };
 }
 
@@ -63,6 +65,7 @@ const OWNER: Record<(typeof TENANT_TABLES)[number], string> = {
   profiles: 'SELECT user_id::text AS owner FROM profiles',
   visitors: 'SELECT user_id::text AS owner FROM visitors',
   usage_daily: 'SELECT user_id::text AS owner FROM usage_daily',
+  api_keys: 'SELECT user_id::text AS owner FROM api_keys',
 };
 
 /** One transaction as the app role with app.user_id (and app.scope) set by hand. */
@@ -202,7 +205,7 @@ describe('a pooled connection', () => {
 
       // The chat hot path names its user inside the statement: the same holds after it.
       const turns = createTurnsRepo(single.app.sql);
-      const plan = { visitor: null, lock: { replyId: newId(), leaseMs: 1000 }, message: null, historyTokens: 100, historyMinRows: 0, knowledgeQuery: null, knowledgeLimit: 0 };
+      const plan = { audience: null, lock: { replyId: newId(), leaseMs: 1000 }, message: null, historyTokens: 100, historyMinRows: 0, knowledgeQuery: null, knowledgeLimit: 0 };
       expect((await turns.begin(a.id, aConversation, plan, new Date())).state).toBe('started');
       await turns.release(a.id, aConversation, plan.lock.replyId);
       expect(await single.app.sql.query(OWNER.conversations)).toEqual([]);
@@ -225,7 +228,7 @@ describe('scopes for paths that serve no single user', () => {
   it('auth reads accounts and sessions but no chat content', async () => {
     expect(await count('auth', 'users')).toBeGreaterThanOrEqual(2);
     expect(await count('auth', 'refresh_tokens')).toBeGreaterThanOrEqual(2);
-    for (const table of ['chatbots', 'conversations', 'messages', 'knowledge_chunks', 'idempotency_keys', 'visitors', 'usage_daily'] as const) {
+    for (const table of ['chatbots', 'conversations', 'messages', 'knowledge_chunks', 'idempotency_keys', 'visitors', 'usage_daily', 'api_keys'] as const) {
       expect(await count('auth', table), table).toBe(0);
     }
   });
@@ -345,6 +348,18 @@ describe('scopes for paths that serve no single user', () => {
       expect(await tx.sql.query("UPDATE messages SET content = 'taken' WHERE conversation_id = $1 RETURNING id", [visit.conversation_id])).toEqual([]);
       expect(await tx.sql.query('DELETE FROM visitors WHERE user_id = $1 RETURNING id', [host.id])).toEqual([]);
     });
+  });
+
+  it('api-key finds keys and writes only their last use; it reads no chat content', async () => {
+    expect(await count('api-key', 'api_keys')).toBeGreaterThanOrEqual(2);
+    for (const table of ['chatbots', 'conversations', 'messages', 'knowledge_chunks', 'visitors', 'usage_daily'] as const) {
+      expect(await count('api-key', table), table).toBe(0);
+    }
+    await asApp({ scope: 'api-key' }, async (tx) => {
+      expect(await tx.sql.query('DELETE FROM api_keys RETURNING id')).toEqual([]);
+      expect(await tx.sql.query("UPDATE users SET role = 'admin' RETURNING id")).toEqual([]);
+    });
+    expect(await t.count('api_keys')).toBeGreaterThanOrEqual(2);
   });
 
   it('sweep deletes only expired idempotency keys', async () => {

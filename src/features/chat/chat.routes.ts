@@ -3,6 +3,7 @@ import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import { wantsEventStream } from '../../http/sse.js';
 import type { App } from '../../http/types.js';
+import { bindEndUser } from '../api-keys/end-user.js';
 import { principalOf, type Authenticate } from '../auth/authenticate.js';
 import { ChatAnswer, ChatBody, RegenerateAnswer, RegenerateBody, SendMessageBody, StopAnswer, StopBody, STREAM_DESCRIPTION, TurnAnswer, TurnStreamAnswer } from './chat.schemas.js';
 import type { ChatService } from './chat.service.js';
@@ -47,11 +48,12 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
     '/v1/conversations/:id/messages',
     {
       onRequest: authenticate,
+      preHandler: bindEndUser,
       schema: sendSchema,
     },
     async (request, reply) => {
       const caller = principalOf(request);
-      const { stream, ...input } = request.body;
+      const { stream, user: _user, ...input } = request.body;
       return responder.respond(
         request,
         reply,
@@ -65,6 +67,7 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
     '/v1/conversations/:id/regenerate',
     {
       onRequest: authenticate,
+      preHandler: bindEndUser,
       preValidation: emptyBodyAsObject,
       schema: regenerateSchema,
     },
@@ -83,6 +86,7 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
     '/v1/conversations/:id/stop',
     {
       onRequest: authenticate,
+      preHandler: bindEndUser,
       preValidation: emptyBodyAsObject,
       schema: { tags, security, summary: 'End the reply being generated, keeping what was produced', params: IdParams, body: StopBody, response: { 200: StopAnswer, ...problems(401, 404, 422) } },
     },
@@ -93,11 +97,12 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
     '/v1/chat',
     {
       onRequest: authenticate,
+      preHandler: bindEndUser,
       schema: chatSchema,
     },
     async (request, reply) => {
       const caller = principalOf(request);
-      const { stream, ...input } = request.body;
+      const { stream, user: _user, ...input } = request.body;
       return responder.respond(
         request,
         reply,

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox';
+import { EndUserField } from '../api-keys/end-user.js';
 import { MAX_CONTEXT_CHARS, MessageSchema } from '../conversations/conversations.schemas.js';
 
 // The configured MAX_MESSAGE_CHARS is checked by the service; this only bounds the parser.
@@ -7,7 +8,7 @@ const TurnContext = Type.String({ maxLength: MAX_CONTEXT_CHARS, description: 'Ex
 const Stream = Type.Boolean({ description: 'Answer with Server-Sent Events (also chosen by Accept: text/event-stream)' });
 
 export const SendMessageBody = Type.Object(
-  { content: Content, context: Type.Optional(TurnContext), stream: Type.Optional(Stream) },
+  { content: Content, context: Type.Optional(TurnContext), stream: Type.Optional(Stream), user: EndUserField },
   { additionalProperties: false, title: 'NewMessage' },
 );
 export type SendMessageInput = Static<typeof SendMessageBody>;
@@ -19,13 +20,14 @@ export const ChatBody = Type.Object(
     chatbot_id: Type.Optional(Type.String({ maxLength: 100, description: 'For a new conversation; your default chatbot when absent' })),
     context: Type.Optional(TurnContext),
     stream: Type.Optional(Stream),
+    user: EndUserField,
   },
   { additionalProperties: false, title: 'ChatRequest' },
 );
 export type ChatInput = Static<typeof ChatBody>;
 
-export const RegenerateBody = Type.Object({ stream: Type.Optional(Stream) }, { additionalProperties: false, title: 'RegenerateRequest' });
-export const StopBody = Type.Object({}, { additionalProperties: false });
+export const RegenerateBody = Type.Object({ stream: Type.Optional(Stream), user: EndUserField }, { additionalProperties: false, title: 'RegenerateRequest' });
+export const StopBody = Type.Object({ user: EndUserField }, { additionalProperties: false });
 
 export const TurnAnswer = Type.Object({ user_message: MessageSchema, reply: MessageSchema }, { title: 'TurnAnswer' });
 export const ChatAnswer = Type.Object(

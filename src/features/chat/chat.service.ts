@@ -10,14 +10,17 @@ import { isUuid } from '../../lib/ids.js';
 import { codePointLength, conversationTitle, isBlank } from '../../lib/text.js';
 import { countTokens } from '../../llm/tokens.js';
 import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
+import { audienceOf } from '../api-keys/end-user.js';
 import type { Principal } from '../auth/principal.js';
 import { conversationBusy, conversationNotFound, type ConversationsService } from '../conversations/conversations.service.js';
-import { toMessage } from '../conversations/conversations.schemas.js';
+import { toMessage, type Message } from '../conversations/conversations.schemas.js';
 import type { KnowledgeSearch } from '../knowledge/knowledge.service.js';
 import { toTsqueryLiteral } from '../knowledge/search-text.js';
+import type { AnswersRepo } from './answers.repo.js';
 import type { Generations } from './generations.js';
+import type { ReplyProgress } from './progress.repo.js';
 import { STORE_RETRY_FOR_MS, type TurnEngine, type TurnOptions, type TurnResult } from './turn-engine.js';
-import type { BeginRequest, TurnRefused, TurnsRepo } from './turns.repo.js';
+import type { BeginRequest, HistoryMessage, TurnRefused, TurnsRepo } from './turns.repo.js';
 import { budgetSpent, type DailyMessageCap } from '../usage/quotas.js';
 
 export type { TurnEvents, TurnOptions, TurnResult } from './turn-engine.js';
@@ -31,12 +34,29 @@ export interface ChatService {
   ): Promise<TurnResult>;
   regenerate(caller: Principal, conversationId: string, options?: TurnOptions): Promise<TurnResult>;
   stop(caller: Principal, conversationId: string): Promise<{ stopped: boolean }>;
+  /** A turn that stores no conversation: the client sends it (the OpenAI endpoint). Usage and budget apply. */
+  answer(caller: Principal, input: AnswerInput, options?: TurnOptions): Promise<TurnResult>;
+  /** The reply generated now in the conversation (on any instance) with its text so far; null when none runs. */
+  running(caller: Principal, conversationId: string): Promise<{ replyId: string; text: string } | null>;
+  /** The reply's text so far, and the stored reply once it finished. 404 when it is neither running nor stored. */
+  follow(caller: Principal, conversationId: string, replyId: string): Promise<{ text: string; done: Message | null }>;
   /** Stops the replies running here that a stop request (from any instance) names. */
   applyStopRequests(): Promise<void>;
 }
 
+export interface AnswerInput {
+  chatbotId: string;
+  /** A model the server allows; null for the chatbot's own. */
+  model: string | null;
+  messages: Array<{ role: 'system' | 'user' | 'assistant'; content: string }>;
+  temperature?: number | null;
+  maxTokens?: number | null;
+}
+
 export interface ChatDeps {
   turns: TurnsRepo;
+  answers: AnswersRepo;
+  progress: ReplyProgress;
   engine: TurnEngine;
   conversations: ConversationsService;
   knowledge: KnowledgeSearch;
@@ -51,6 +71,8 @@ export interface ChatDeps {
     contextTokenBudget: number;
     maxMessageChars: number;
     messagesPerUser: RateRule | null;
+    /** RATE_LIMIT_API_KEY_USER: turns per end user of a chatbot's keys. */
+    messagesPerEndUser: RateRule | null;
     leaseMs: number;
   };
 }
@@ -59,21 +81,31 @@ const MESSAGE_OVERHEAD = 3;
 const KNOWLEDGE_CANDIDATES = 8;
 
 
+const chatbotNotFound = () => new AppError('not_found', 'No chatbot with this id');
+
 function refused(why: TurnRefused, now: Date): AppError {
   if (why.state === 'quota') return budgetSpent(why.budget, now);
   return why.state === 'busy' ? conversationBusy() : conversationNotFound();
 }
 
-/** A visitor's turns reach only their own conversations; an account's, only its own (not its visitors'). */
-const visitorOf = (caller: Principal): string | null => (caller.kind === 'visitor' ? caller.actorId : null);
+/** A visitor's or a key end user's turns reach only their own conversations; an account's, only its own. */
+function audience(caller: Principal): BeginRequest['audience'] {
+  const id = audienceOf(caller);
+  return id === null ? null : { id, visitor: caller.kind === 'visitor' };
+}
 
 export function createChatService(deps: ChatDeps): ChatService {
-  const { turns, engine, conversations, knowledge, generations, jobs, limiter, dailyCap, clock, newId, settings } = deps;
+  const { turns, answers, progress, engine, conversations, knowledge, generations, jobs, limiter, dailyCap, clock, newId, settings } = deps;
   const messagesPolicy = { name: 'messages_user', rule: settings.messagesPerUser };
+  const endUserPolicy = { name: 'api_key_user', rule: settings.messagesPerEndUser };
 
-  /** Accounts' own limits; visitors are held by the public limits where their requests come in. */
+  /**
+   * Accounts' own limits; a key's end users have theirs (the key's own limit is counted with the
+   * key); visitors are held by the public limits where their requests come in.
+   */
   async function admit(caller: Principal) {
     if (caller.kind === 'visitor') return;
+    if (caller.kind === 'apiKey') return limiter.consume(endUserPolicy, `${caller.chatbotId}:${caller.endUser ?? ''}`);
     await limiter.consume(messagesPolicy, caller.ownerId);
     await dailyCap.check(caller.ownerId, clock.now());
   }
@@ -83,7 +115,7 @@ export function createChatService(deps: ChatDeps): ChatService {
    * The conversation is locked by then: a store fault must not leave it so (the limiter logs it).
    */
   async function counted(caller: Principal) {
-    if (caller.kind !== 'visitor') await dailyCap.record(caller.ownerId, clock.now()).catch(() => {});
+    if (caller.kind === 'user') await dailyCap.record(caller.ownerId, clock.now()).catch(() => {});
   }
 
   function checkContent(field: string, content: string) {
@@ -124,7 +156,7 @@ export function createChatService(deps: ChatDeps): ChatService {
       caller,
       id,
       {
-        visitor: visitorOf(caller),
+        audience: audience(caller),
         lock: { replyId, leaseMs: settings.leaseMs },
         message: { id: messageId, content: input.content, tokens, title: conversationTitle(input.content) },
         historyTokens: Math.max(0, settings.contextTokenBudget - tokens - MESSAGE_OVERHEAD),
@@ -198,7 +230,7 @@ export function createChatService(deps: ChatDeps): ChatService {
     // The last reply and the message it answers are read whatever their size.
     const plan = { historyTokens: settings.contextTokenBudget, historyMinRows: 2, knowledgeQuery: null, knowledgeLimit: 0 };
     const now = clock.now();
-    const started = await begin(caller, id, { visitor: visitorOf(caller), lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, now);
+    const started = await begin(caller, id, { audience: audience(caller), lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, now);
     if (started.state !== 'started') throw refused(started, now);
     await counted(caller);
     const { history } = started;
@@ -225,9 +257,63 @@ export function createChatService(deps: ChatDeps): ChatService {
     );
   }
 
+  /** The client's conversation as the prompt's history (newest first) and its own instructions. */
+  function clientConversation(messages: AnswerInput['messages']) {
+    const last = messages.at(-1);
+    if (!last || last.role !== 'user') throw validationError('messages', 'the last message must be the user\'s');
+    checkContent(`messages.${messages.length - 1}.content`, last.content);
+    const instructions = messages.filter((m) => m.role === 'system' && !isBlank(m.content)).map((m) => m.content.trim());
+    const history: HistoryMessage[] = [];
+    for (let i = messages.length - 2; i >= 0; i--) {
+      const m = messages[i]!;
+      if (m.role === 'system' || isBlank(m.content)) continue;
+      history.push({ id: '', role: m.role, content: m.content, status: 'complete', tokens: countTokens(m.content) });
+    }
+    return { last, history, instructions: instructions.length > 0 ? instructions.join('\n\n') : null };
+  }
+
+  async function answer(caller: Principal, input: AnswerInput, options: TurnOptions = {}) {
+    const { last, history, instructions } = clientConversation(input.messages);
+    if (!isUuid(input.chatbotId) || (caller.chatbotId !== undefined && caller.chatbotId !== input.chatbotId.toLowerCase())) throw chatbotNotFound();
+    await admit(caller);
+    const now = clock.now();
+    const started = await answers.start(caller.ownerId, input.chatbotId.toLowerCase(), { query: toTsqueryLiteral(last.content), limit: KNOWLEDGE_CANDIDATES }, now);
+    if (started.state !== 'started') throw started.state === 'quota' ? budgetSpent(started.budget, now) : chatbotNotFound();
+    await counted(caller);
+    const target = {
+      ...started.target,
+      model: input.model ?? started.target.model,
+      temperature: input.temperature ?? started.target.temperature,
+      maxTokens: input.maxTokens ?? started.target.maxTokens,
+    };
+    const plan = {
+      replyId: newId(),
+      message: last.content,
+      messageTokens: countTokens(last.content),
+      turnContext: null,
+      history,
+      knowledge: started.knowledge,
+      replaces: null,
+      userMessage: null,
+      callerInstructions: instructions,
+    };
+    return engine.run(caller, target, plan, options);
+  }
+
   return {
     send,
     regenerate,
+    answer,
+    async running(caller, conversationId) {
+      const conversation = await conversations.get(caller, conversationId);
+      return progress.running(caller.ownerId, conversation.id);
+    },
+    async follow(caller, conversationId, replyId) {
+      const conversation = await conversations.get(caller, conversationId);
+      const seen = isUuid(replyId) ? await progress.follow(caller.ownerId, conversation.id, replyId.toLowerCase()) : null;
+      if (!seen || seen.lost) throw new AppError('not_found', 'That reply is no longer being generated');
+      return { text: seen.text, done: seen.stored ? toMessage(seen.stored) : null };
+    },
     async chat(caller, input, options = {}) {
       checkContent('message', input.message);
       if (input.conversation_id === undefined) return chatInNew(caller, input, options);

@@ -14,7 +14,7 @@ export interface Outcome {
 export interface StreamProtocol {
   /** Extra response headers for the stream (protocol markers). */
   headers?: Record<string, string>;
-  start(stream: EventStream, info: { conversationId: string; userMessage: Message | null; replyId: string }): void;
+  start(stream: EventStream, info: { conversationId: string | null; userMessage: Message | null; replyId: string }): void;
   delta(stream: EventStream, replyId: string, text: string): void;
   /** The stored reply (complete or interrupted). */
   end(stream: EventStream, result: TurnResult): void;

@@ -19,11 +19,13 @@ import { pickKnowledge } from '../knowledge/knowledge.service.js';
 import { profileFacts, renderProfile } from '../profiles/profile-text.js';
 import type { Generation, Generations } from './generations.js';
 import { buildPrompt } from './prompt.js';
+import type { AnswersRepo } from './answers.repo.js';
+import type { ReplyProgress } from './progress.repo.js';
 import type { HistoryMessage, KnowledgeCandidate, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
 
 export interface TurnEvents {
   /** The turn is under way: the conversation is locked and the user message stored. */
-  start(info: { conversationId: string; userMessage: Message | null; replyId: string }): void;
+  start(info: { conversationId: string | null; userMessage: Message | null; replyId: string }): void;
   delta(replyId: string, text: string): void;
 }
 
@@ -32,10 +34,16 @@ export interface TurnOptions {
   events?: TurnEvents;
   /** Aborts the model call when the client leaves (streaming). */
   clientGone?: AbortSignal;
+  /**
+   * Keeps the text produced so far in the conversation's row while the reply is generated, so a
+   * client may resume it on any instance (the AI SDK's resume, §8).
+   */
+  progress?: boolean;
 }
 
 export interface TurnResult {
-  conversationId: string;
+  /** Null for a turn that stores no conversation (the OpenAI endpoint). */
+  conversationId: string | null;
   userMessage: Message | null;
   reply: Message;
   /** Set when the model failed: the reply is stored `failed`. */
@@ -54,6 +62,8 @@ export interface TurnPlan {
   /** The reply this one replaces (regenerate). */
   replaces: string | null;
   userMessage: Message | null;
+  /** A calling application's own instructions (OpenAI `system` messages): after the chatbot's, never instead. */
+  callerInstructions?: string | null;
 }
 
 /** What a stored reply tells operations (metrics, usage) and features (collection). */
@@ -73,6 +83,9 @@ export type AfterTurn = (report: TurnReport) => void | Promise<void>;
 
 export interface TurnEngineDeps {
   turns: TurnsRepo;
+  /** For turns that store no conversation: their usage is counted all the same. */
+  answers: Pick<AnswersRepo, 'recordUsage'>;
+  progress: Pick<ReplyProgress, 'write'>;
   model: ChatModel;
   generations: Generations;
   jobs: Jobs;
@@ -121,17 +134,20 @@ function abandonedAfterAbort<T>(pending: Promise<T>, signal: AbortSignal): Promi
     if (onAbort) signal.removeEventListener('abort', onAbort);
   });
 }
+/** How often the text of a reply being generated is written for resuming clients (TurnOptions.progress). */
+const PROGRESS_EVERY_MS = 150;
 /** Storing a reply while the database is unreachable is retried this long, in the background. */
 export const STORE_RETRY_FOR_MS = 10 * 60_000;
 
 export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
-  const { turns, model, generations, jobs, clock, log, settings } = deps;
+  const { turns, answers, progress, model, generations, jobs, clock, log, settings } = deps;
   const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
   const allowedModel = (chosen: string) => (settings.allowedModels.includes(chosen) ? chosen : settings.defaultModel);
 
   async function callModel(target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string): Promise<Produced> {
     const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null };
     const started = performance.now();
+    const keeper = options.progress && target.conversationId ? progressKeeper(target.conversationId, plan.replyId, generation, () => produced.text) : null;
     const { signal } = generation.controller;
     let settled = false;
     try {
@@ -139,6 +155,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       const profile = profileFacts(target.profile);
       const built = buildPrompt({
         systemPrompt: target.systemPrompt,
+        callerInstructions: plan.callerInstructions ?? null,
         profile: renderProfile(profile),
         conversationContext: target.context,
         turnContext: plan.turnContext,
@@ -157,6 +174,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
             produced.firstTokenMs ??= performance.now() - started;
             produced.text += delta;
             events.delta(plan.replyId, delta);
+            keeper?.changed();
           }
         : undefined;
       const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, knowledge: hits, profile, greeting: target.greeting, signal };
@@ -164,7 +182,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       const pending = model.generate(request, onDelta);
       try {
         events?.start({ conversationId: target.conversationId, userMessage: plan.userMessage, replyId: plan.replyId });
-        if (options.clientGone?.aborted) generations.stop(target.conversationId, 'client_left');
+        if (options.clientGone?.aborted) generations.stopReply(plan.replyId, 'client_left');
       } catch (error) {
         generation.controller.abort(new Error('stream could not open'));
         await abandonedAfterAbort(pending, signal).catch(() => {});
@@ -181,7 +199,38 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       else if (!(error.failure === 'aborted' && generation.reason)) produced.failure = error;
     }
     settled = true;
+    keeper?.stop();
     return produced;
+  }
+
+  /** Writes the text so far at most every PROGRESS_EVERY_MS, one write at a time; a failed write is skipped, not fatal. */
+  function progressKeeper(conversationId: string, replyId: string, generation: Generation, text: () => string) {
+    const ownerId = generation.for?.userId ?? '';
+    let timer: NodeJS.Timeout | null = null;
+    let writing = false;
+    let written = '';
+    const flush = () => {
+      timer = null;
+      const now = text();
+      if (writing || now === written) return;
+      writing = true;
+      written = now;
+      progress
+        .write(ownerId, conversationId, replyId, now)
+        .catch(() => {})
+        .finally(() => {
+          writing = false;
+        });
+    };
+    return {
+      changed() {
+        timer ??= setTimeout(flush, PROGRESS_EVERY_MS);
+      },
+      stop() {
+        if (timer) clearTimeout(timer);
+        timer = null;
+      },
+    };
   }
 
   function replyOf(target: TurnTarget, plan: TurnPlan, produced: Produced, generation: Generation, modelId: string, latencyMs: number): StoredReply {
@@ -252,6 +301,25 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
     }
   }
 
+  /** A reply no conversation keeps: only its usage is written, and the answer is made here. */
+  async function counted(ownerId: string, reply: StoredReply): Promise<Message> {
+    const now = clock.now();
+    await answers.recordUsage(ownerId, reply, now);
+    return toMessage({
+      id: reply.id,
+      role: 'assistant',
+      content: reply.content,
+      status: reply.status,
+      createdAt: now,
+      promptTokens: reply.promptTokens,
+      completionTokens: reply.completionTokens,
+      latencyMs: reply.latencyMs,
+      errorCode: reply.errorCode,
+      feedbackRating: null,
+      feedbackComment: null,
+    });
+  }
+
   async function report(hooks: AfterTurn[], turnReport: TurnReport) {
     for (const hook of hooks) {
       try {
@@ -264,14 +332,17 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
 
   return {
     async run(principal, target, plan, options = {}) {
-      const { generation, finish } = generations.start(target.conversationId, plan.replyId, { userId: principal.ownerId, sessionId: principal.sessionId });
+      const { conversationId } = target;
+      // A turn without a conversation is known to generations by its reply.
+      const key = conversationId ?? plan.replyId;
+      const { generation, finish } = generations.start(key, plan.replyId, { userId: principal.ownerId, sessionId: principal.sessionId });
       const { ownerId } = principal;
       // A reply may take longer than the lease: keep it while the model is still answering.
       const renew = setInterval(() => {
-        turns.renew(ownerId, target.conversationId, plan.replyId, settings.leaseMs).catch(() => {});
+        if (conversationId) turns.renew(ownerId, conversationId, plan.replyId, settings.leaseMs).catch(() => {});
       }, settings.leaseMs / 2);
       renew.unref();
-      const onClientGone = () => generations.stop(target.conversationId, 'client_left');
+      const onClientGone = () => generations.stop(key, 'client_left');
       options.clientGone?.addEventListener('abort', onClientGone, { once: true });
       const started = performance.now();
       const modelId = allowedModel(target.model);
@@ -283,7 +354,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         if (generation.reason === 'client_left') await afterDisconnect();
         const stored = replyOf(target, plan, produced, generation, modelId, Math.round(performance.now() - started));
         // Stored whatever happened, so a user message never dangles without its reply.
-        const reply = await store(ownerId, target.conversationId, stored);
+        const reply = conversationId ? await store(ownerId, conversationId, stored) : await counted(ownerId, stored);
         const usage = reply.usage;
         await report(deps.afterTurn ?? [], {
           principal,
@@ -296,7 +367,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
           completionTokens: usage?.completion_tokens ?? 0,
         });
         if (produced.unexpected) throw produced.unexpected;
-        return { conversationId: target.conversationId, userMessage: plan.userMessage, reply, failure: produced.failure };
+        return { conversationId, userMessage: plan.userMessage, reply, failure: produced.failure };
       } finally {
         clearInterval(renew);
         options.clientGone?.removeEventListener('abort', onClientGone);

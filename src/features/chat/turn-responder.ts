@@ -25,7 +25,7 @@ export interface TurnResponder {
 
 function failureOutcome(request: FastifyRequest, result: TurnResult): Outcome {
   const error = new AppError('llm_unavailable', `The model could not answer (${result.failure!.failure}). Your message was kept; try again.`, {
-    extra: { conversation_id: result.conversationId, reply_id: result.reply.id },
+    extra: { ...(result.conversationId ? { conversation_id: result.conversationId } : {}), reply_id: result.reply.id },
   });
   const { problem } = toProblem(error, request.id);
   return { status: problem.status, body: problem.body };

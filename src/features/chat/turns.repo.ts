@@ -10,7 +10,8 @@ import type { MessageFields } from '../conversations/conversations.schemas.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
 
 export interface TurnTarget {
-  conversationId: string;
+  /** Null for a turn that stores no conversation (answers.repo.ts). */
+  conversationId: string | null;
   chatbotId: string;
   title: string | null;
   context: string | null;
@@ -68,8 +69,11 @@ export interface TurnStart {
 export type TurnRefused = { state: 'busy' | 'missing' } | { state: 'quota'; budget: number; spent: number };
 
 export interface BeginRequest {
-  /** A public visitor's turn: only that visitor's conversation, on a chatbot still public. Null: an account's own conversation. */
-  visitor: string | null;
+  /**
+   * Whose conversation, within the owner's tenant (api-keys/end-user.ts audienceOf): a public
+   * visitor's (only on a chatbot still public) or a key's end user's. Null: the account's own.
+   */
+  audience: { id: string; visitor: boolean } | null;
   lock: { replyId: string; leaseMs: number };
   /** The user message to store; null to answer the last one again (regenerate). */
   message: { id: string; content: string; tokens: number; title: string | null } | null;
@@ -157,8 +161,9 @@ const toTarget = (row: TargetRow): TurnTarget => ({
 // only of a chatbot with a budget). Its chatbot's row comes back with the lock; the owner's
 // profile joins only when the chatbot uses it. Why a turn could not start is asked afterwards
 // (refusalSql), off the path of the turns that do.
-function beginSql(options: { withMessage: boolean; visitor: boolean }): string {
-  const { withMessage, visitor } = options;
+function beginSql(options: { withMessage: boolean; audience: 'account' | 'visitor' | 'endUser' }): string {
+  const { withMessage } = options;
+  const visitor = options.audience === 'visitor';
   const bump = withMessage ? `message_count = message_count + 1, ${visitor ? 'unread_count = unread_count + 1, ' : ''}title = COALESCE(title, $6),` : '';
   const insert = withMessage
     ? `, m AS (
@@ -173,12 +178,12 @@ function beginSql(options: { withMessage: boolean; visitor: boolean }): string {
   UPDATE visitors SET last_seen = $5 WHERE id = $15::text AND last_seen < $5::timestamptz - interval '1 minute' AND EXISTS (SELECT 1 FROM c)
 )`
     : '';
-  const whose = visitor ? 'u.visitor_id = $15::text AND b.is_public' : 'u.visitor_id IS NULL';
+  const whose = { account: 'u.visitor_id IS NULL', visitor: 'u.visitor_id = $15::text AND b.is_public', endUser: 'u.visitor_id = $15::text' }[options.audience];
   return `
 WITH s AS (SELECT set_config('synchronous_commit', 'off', true) AS sync),
 c AS (
   UPDATE conversations u
-     SET busy_reply_id = $3, stop_reply_id = NULL, busy_until = now() + $4::int * interval '1 millisecond', ${bump} updated_at = $5
+     SET busy_reply_id = $3, stop_reply_id = NULL, busy_text = NULL, busy_until = now() + $4::int * interval '1 millisecond', ${bump} updated_at = $5
     FROM chatbots b
    WHERE u.id = $1 AND u.user_id = $2 AND b.id = u.chatbot_id AND ${whose}
      AND (u.busy_until IS NULL OR u.busy_until < now())
@@ -220,12 +225,13 @@ const REFUSAL = `
 SELECT u.busy_until IS NOT NULL AND u.busy_until >= now() AS busy, b.token_budget_monthly AS budget,
        CASE WHEN b.token_budget_monthly IS NULL THEN 0 ELSE budget_spent(b.id, $4::date) END AS spent
   FROM conversations u JOIN chatbots b ON b.id = u.chatbot_id
- WHERE u.id = $1 AND u.user_id = $2 AND u.visitor_id IS NOT DISTINCT FROM $3::text AND ($3::text IS NULL OR b.is_public)
+ WHERE u.id = $1 AND u.user_id = $2 AND u.visitor_id IS NOT DISTINCT FROM $3::text AND (NOT $5::boolean OR b.is_public)
    AND ${userGate('$2')}`;
 
 const BEGIN = {
-  account: { message: beginSql({ withMessage: true, visitor: false }), only: beginSql({ withMessage: false, visitor: false }) },
-  visitor: { message: beginSql({ withMessage: true, visitor: true }), only: beginSql({ withMessage: false, visitor: true }) },
+  account: { message: beginSql({ withMessage: true, audience: 'account' }), only: beginSql({ withMessage: false, audience: 'account' }) },
+  visitor: { message: beginSql({ withMessage: true, audience: 'visitor' }), only: beginSql({ withMessage: false, audience: 'visitor' }) },
+  endUser: { message: beginSql({ withMessage: true, audience: 'endUser' }), only: beginSql({ withMessage: false, audience: 'endUser' }) },
 };
 /** begin() tries again this many times when the reply that held the conversation ended just before it was asked why. */
 const BEGIN_ATTEMPTS = 3;
@@ -252,7 +258,8 @@ WITH d AS (
          updated_at = $12,
          busy_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_reply_id END,
          busy_until = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_until END,
-         stop_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE stop_reply_id END
+         stop_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE stop_reply_id END,
+         busy_text = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_text END
    WHERE id = $2 AND user_id = $3
 )
 SELECT r.*, add_usage($15::uuid, $3::uuid, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::smallint, $5::text, $8::int, $9::int) AS counted
@@ -275,10 +282,10 @@ UPDATE conversations
 export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
   return {
     async begin(userId, conversationId, request, now) {
-      const { lock, message, visitor } = request;
+      const { lock, message, audience } = request;
       const monthStart = `${now.toISOString().slice(0, 7)}-01`;
-      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows, monthStart, ...(visitor ? [visitor] : [])];
-      const statements = visitor ? BEGIN.visitor : BEGIN.account;
+      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows, monthStart, ...(audience ? [audience.id] : [])];
+      const statements = audience ? (audience.visitor ? BEGIN.visitor : BEGIN.endUser) : BEGIN.account;
       for (let attempt = 1; ; attempt++) {
         const rows = await sql.query<TargetRow>(
           message ? statements.message : statements.only,
@@ -292,7 +299,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
           const knowledge = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
           return { state: 'started', target: toTarget(row), history, knowledge };
         }
-        const [why] = await sql.query<{ busy: boolean; budget: string | number | null; spent: string | number }>(REFUSAL, [conversationId, userId, visitor, monthStart]);
+        const [why] = await sql.query<{ busy: boolean; budget: string | number | null; spent: string | number }>(REFUSAL, [conversationId, userId, audience?.id ?? null, monthStart, audience?.visitor ?? false]);
         if (!why) return { state: 'missing' };
         const budget = why.budget === null ? null : Number(why.budget);
         const spent = Number(why.spent);

@@ -87,6 +87,8 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
 
   async function owned(caller: Principal, id: string): Promise<ChatbotRow> {
     if (!isUuid(id)) throw notFound();
+    // A key (or a visitor) reaches its one chatbot, never the owner's others.
+    if (caller.chatbotId !== undefined && caller.chatbotId !== id.toLowerCase()) throw notFound();
     const row = await chatbots.find(caller.ownerId, id.toLowerCase());
     if (!row) throw notFound();
     return row;
@@ -132,7 +134,7 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
       deps.onChanged?.(row);
     },
     async resolve(caller, id) {
-      if (id !== undefined) return owned(caller, id);
+      if (id !== undefined || caller.chatbotId !== undefined) return owned(caller, id ?? caller.chatbotId!);
       const existing = await chatbots.findDefault(caller.ownerId);
       if (existing) return existing;
       const values: Omit<ChatbotValues, 'slug'> = { name: 'Assistant', model: models.default, isDefault: true };

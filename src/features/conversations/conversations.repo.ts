@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
+import type { Access } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
 import { conversations, messages, visitors, type ConversationRow, type MessageRow } from '../../db/schema.js';
 
@@ -15,12 +16,32 @@ export interface VisitorKey {
   chatbotId: string;
 }
 
+/**
+ * With `endUser`, the conversation is a key's end user's (api-keys/end-user.ts): the party it
+ * belongs to is a visitors row of its own (made on first use), so the owner's inbox shows it and
+ * its id (`visitorId`) can never be a public visitor's.
+ */
+type NewConversation = Pick<ConversationRow, 'id' | 'userId' | 'chatbotId' | 'title' | 'context'> & { visitorId?: string | null; endUser?: string };
+
+async function ensureEndUser(db: Access['db'], row: NewConversation, now: Date) {
+  if (!row.endUser || !row.visitorId) return;
+  await db
+    .insert(visitors)
+    .values({ id: row.visitorId, userId: row.userId, chatbotId: row.chatbotId, visitorId: row.endUser, firstSeen: now, lastSeen: now })
+    .onConflictDoNothing();
+}
+
 export interface ConversationsRepo {
-  insert(row: Pick<ConversationRow, 'id' | 'userId' | 'chatbotId' | 'title' | 'context'>, now: Date): Promise<ConversationRow>;
+  insert(row: NewConversation, now: Date): Promise<ConversationRow>;
+  /** The conversation a client's chat id names for this audience, made on first use (race-safe). */
+  openClientChat(row: NewConversation & { clientChatId: string }, now: Date): Promise<ConversationRow>;
   /** With `visitor`: only that visitor's conversation on that chatbot. */
   find(userId: string, id: string, visitor?: VisitorKey): Promise<ConversationRow | undefined>;
-  /** The account's own conversations (not its public chatbots' visitors'), newest activity first; `after` is the (updated_at, id) of the last row seen. */
-  list(userId: string, filter: ConversationFilter, limit: number, after: [Date, string] | null): Promise<ConversationRow[]>;
+  /**
+   * The account's own conversations (not its public chatbots' visitors'), or with `audience` only
+   * that visitor's or end user's on that chatbot; newest activity first; `after` is the (updated_at, id) of the last row seen.
+   */
+  list(userId: string, filter: ConversationFilter, limit: number, after: [Date, string] | null, audience?: VisitorKey): Promise<ConversationRow[]>;
   update(userId: string, id: string, changes: ConversationChanges, now: Date): Promise<ConversationRow | undefined>;
   remove(userId: string, id: string): Promise<boolean>;
   /** Deletes the conversation only while it holds no message and no reply is being generated. */
@@ -31,7 +52,8 @@ export interface ConversationsRepo {
   /** `tenant`: the conversation's `user_id` (the chatbot owner's, for a verified user's visit). */
   messages(userId: string, tenant: string, conversationId: string, limit: number, after: string | null): Promise<MessageRow[]>;
   findMessage(userId: string, id: string): Promise<MessageRow | undefined>;
-  setFeedback(userId: string, id: string, rating: 'like' | 'dislike' | null, comment: string | null): Promise<MessageRow | undefined>;
+  /** With `audience`: only on a reply in that visitor's or end user's conversations. */
+  setFeedback(userId: string, id: string, rating: 'like' | 'dislike' | null, comment: string | null, audience?: VisitorKey): Promise<MessageRow | undefined>;
 }
 
 export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
@@ -42,14 +64,33 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
     sql`${conversations.visitorId} IN (SELECT ${visitors.id} FROM ${visitors} WHERE ${visitors.verifiedUserId} = ${userId}::uuid)`;
 
   return {
-    async insert(row, now) {
-      const [created] = await scoped.user(row.userId, ({ db }) =>
-        db
+    async insert({ endUser, ...row }, now) {
+      const [created] = await scoped.user(row.userId, async ({ db }) => {
+        await ensureEndUser(db, { ...row, endUser }, now);
+        return db
           .insert(conversations)
           .values({ ...row, createdAt: now, updatedAt: now })
-          .returning(),
-      );
+          .returning();
+      });
       return created!;
+    },
+    async openClientChat({ endUser, ...row }, now) {
+      return scoped.user(row.userId, async ({ db }) => {
+        await ensureEndUser(db, { ...row, endUser }, now);
+        const [created] = await db
+          .insert(conversations)
+          .values({ ...row, createdAt: now, updatedAt: now })
+          .onConflictDoNothing()
+          .returning();
+        if (created) return created;
+        const whose = row.visitorId ? eq(conversations.visitorId, row.visitorId) : isNull(conversations.visitorId);
+        const [existing] = await db
+          .select()
+          .from(conversations)
+          .where(and(eq(conversations.userId, row.userId), whose, eq(conversations.clientChatId, row.clientChatId)))
+          .limit(1);
+        return existing!;
+      });
     },
     async find(userId, id, visitor) {
       const whose = visitor
@@ -58,7 +99,7 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
       const [row] = await scoped.user(userId, ({ db }) => db.select().from(conversations).where(whose).limit(1));
       return row;
     },
-    async list(userId, filter, limit, after) {
+    async list(userId, filter, limit, after, audience) {
       const conditions: SQL[] = [];
       if (filter.chatbotId) conditions.push(eq(conversations.chatbotId, filter.chatbotId));
       if (filter.status) conditions.push(eq(conversations.status, filter.status));
@@ -66,6 +107,10 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
       const newestFirst = [desc(conversations.updatedAt), desc(conversations.id)];
       // Two index walks, each stopping at the page's end, merged here: one query with an OR would
       // sort all of a user's conversations for every page.
+      if (audience) {
+        const theirs = and(eq(conversations.userId, userId), eq(conversations.visitorId, audience.id), eq(conversations.chatbotId, audience.chatbotId), ...conditions);
+        return scoped.user(userId, ({ db }) => db.select().from(conversations).where(theirs).orderBy(...newestFirst).limit(limit + 1));
+      }
       return scoped.user(userId, async ({ db }) => {
         const own = await db
           .select()
@@ -142,12 +187,15 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
       );
       return row;
     },
-    async setFeedback(userId, id, rating, comment) {
+    async setFeedback(userId, id, rating, comment, audience) {
+      const theirs = audience
+        ? sql`${messages.conversationId} IN (SELECT ${conversations.id} FROM ${conversations} WHERE ${conversations.userId} = ${userId}::uuid AND ${conversations.visitorId} = ${audience.id} AND ${conversations.chatbotId} = ${audience.chatbotId}::uuid)`
+        : undefined;
       const [row] = await scoped.user(userId, ({ db }) =>
         db
           .update(messages)
           .set({ feedbackRating: rating, feedbackComment: comment })
-          .where(and(eq(messages.id, id), eq(messages.userId, userId), eq(messages.role, 'assistant')))
+          .where(and(eq(messages.id, id), eq(messages.userId, userId), eq(messages.role, 'assistant'), theirs))
           .returning(),
       );
       return row;

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
+import { bindEndUser, EndUserField, EndUserQuery } from '../api-keys/end-user.js';
 import { principalOf } from '../auth/authenticate.js';
 import {
   ConversationPage,
@@ -24,10 +25,12 @@ const FeedbackBody = Type.Object(
   {
     rating: Type.Union([Type.Literal('like'), Type.Literal('dislike'), Type.Null()]),
     comment: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
+    user: EndUserField,
   },
   { additionalProperties: false, title: 'Feedback' },
 );
 
+// Accounts and chatbot API keys (for the end user the request names) reach these routes.
 export function registerConversationRoutes(app: App, deps: { conversations: ConversationsService; authenticate: onRequestHookHandler }): void {
   const { conversations, authenticate } = deps;
 
@@ -35,6 +38,7 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
     '/v1/conversations',
     {
       onRequest: authenticate,
+      preHandler: bindEndUser,
       schema: { tags, security, summary: 'Start a conversation', body: CreateConversationBody, response: { 201: ConversationSchema, ...problems(400, 401, 404, 413, 422) } },
     },
     async (request, reply) => reply.code(201).send(toConversation(await conversations.create(principalOf(request), request.body))),
@@ -44,6 +48,7 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
     '/v1/conversations',
     {
       onRequest: authenticate,
+      preHandler: bindEndUser,
       schema: { tags, security, summary: 'Your conversations, latest activity first', querystring: ListConversationsQuery, response: { 200: ConversationPage, ...problems(401, 404, 422) } },
     },
     async (request) => conversations.list(principalOf(request), request.query),
@@ -51,13 +56,15 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
 
   app.get(
     '/v1/conversations/latest',
-    { onRequest: authenticate, schema: { tags, security, summary: 'Your active conversation with the latest activity', response: { 200: ConversationSchema, ...problems(401, 404) } } },
+    { onRequest: authenticate,
+      preHandler: bindEndUser, schema: { tags, security, summary: 'Your active conversation with the latest activity', querystring: EndUserQuery, response: { 200: ConversationSchema, ...problems(401, 404) } } },
     async (request) => conversations.latest(principalOf(request)),
   );
 
   app.get(
     '/v1/conversations/:id',
-    { onRequest: authenticate, schema: { tags, security, summary: 'One of your conversations', params: IdParams, response: { 200: ConversationSchema, ...problems(401, 404) } } },
+    { onRequest: authenticate,
+      preHandler: bindEndUser, schema: { tags, security, summary: 'One of your conversations', params: IdParams, querystring: EndUserQuery, response: { 200: ConversationSchema, ...problems(401, 404) } } },
     async (request) => conversations.get(principalOf(request), request.params.id),
   );
 
@@ -65,6 +72,7 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
     '/v1/conversations/:id',
     {
       onRequest: authenticate,
+      preHandler: bindEndUser,
       schema: { tags, security, summary: 'Rename, complete or reopen a conversation', params: IdParams, body: UpdateConversationBody, response: { 200: ConversationSchema, ...problems(400, 401, 404, 413, 422) } },
     },
     async (request) => conversations.update(principalOf(request), request.params.id, request.body),
@@ -72,7 +80,8 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
 
   app.delete(
     '/v1/conversations/:id',
-    { onRequest: authenticate, schema: { tags, security, summary: 'Delete a conversation and its messages', params: IdParams, response: { 204: Type.Null(), ...problems(401, 404) } } },
+    { onRequest: authenticate,
+      preHandler: bindEndUser, schema: { tags, security, summary: 'Delete a conversation and its messages', params: IdParams, querystring: EndUserQuery, response: { 204: Type.Null(), ...problems(401, 404) } } },
     async (request, reply) => {
       await conversations.remove(principalOf(request), request.params.id);
       return reply.code(204).send(null);
@@ -83,6 +92,7 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
     '/v1/conversations/:id/messages',
     {
       onRequest: authenticate,
+      preHandler: bindEndUser,
       schema: { tags, security, summary: 'A conversation\'s messages, oldest first', params: IdParams, querystring: ListMessagesQuery, response: { 200: MessagePage, ...problems(401, 404, 422) } },
     },
     async (request) => conversations.messages(principalOf(request), request.params.id, request.query),
@@ -92,7 +102,8 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
     '/v1/conversations/:id/messages',
     {
       onRequest: authenticate,
-      schema: { tags, security, summary: 'Clear the history and keep the conversation', params: IdParams, response: { 204: Type.Null(), ...problems(401, 404, 409) } },
+      preHandler: bindEndUser,
+      schema: { tags, security, summary: 'Clear the history and keep the conversation', params: IdParams, querystring: EndUserQuery, response: { 204: Type.Null(), ...problems(401, 404, 409) } },
     },
     async (request, reply) => {
       await conversations.clear(principalOf(request), request.params.id);
@@ -104,6 +115,7 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
     '/v1/messages/:id/feedback',
     {
       onRequest: authenticate,
+      preHandler: bindEndUser,
       schema: { tags, security, summary: 'Rate a reply (like, dislike, or null to clear)', params: IdParams, body: FeedbackBody, response: { 200: MessageSchema, ...problems(400, 401, 404, 413, 422) } },
     },
     async (request) => conversations.feedback(principalOf(request), request.params.id, request.body),

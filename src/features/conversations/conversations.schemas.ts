@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import type { ConversationRow, MessageRow } from '../../db/schema.js';
 import { CursorQuery, LimitQuery, pageOf } from '../../http/pagination.js';
+import { EndUserField } from '../api-keys/end-user.js';
 import { MAX_TITLE_GRAPHEME_UNITS, MAX_TITLE_GRAPHEMES, MAX_TITLE_UNITS } from '../../lib/text.js';
 
 export const MAX_CONTEXT_CHARS = 20_000;
@@ -20,13 +21,14 @@ export const CreateConversationBody = Type.Object(
     chatbot_id: Type.Optional(Type.String({ maxLength: 100, description: 'Defaults to your default chatbot' })),
     title: Type.Optional(Title),
     context: Type.Optional(Context),
+    user: EndUserField,
   },
   { additionalProperties: false, title: 'NewConversation' },
 );
 export type CreateConversationInput = Static<typeof CreateConversationBody>;
 
 export const UpdateConversationBody = Type.Object(
-  { title: Type.Optional(Type.Union([Title, Type.Null()])), status: Type.Optional(Status), context: Type.Optional(Type.Union([Context, Type.Null()])) },
+  { title: Type.Optional(Type.Union([Title, Type.Null()])), status: Type.Optional(Status), context: Type.Optional(Type.Union([Context, Type.Null()])), user: EndUserField },
   { additionalProperties: false, minProperties: 1, title: 'ConversationChanges' },
 );
 export type UpdateConversationInput = Static<typeof UpdateConversationBody>;
@@ -37,6 +39,7 @@ export const ListConversationsQuery = Type.Object(
     status: Type.Optional(Status),
     limit: LimitQuery,
     cursor: Type.Optional(CursorQuery),
+    user: EndUserField,
   },
   { additionalProperties: false },
 );
@@ -77,7 +80,7 @@ export const MessageSchema = Type.Object(
 );
 export type Message = Static<typeof MessageSchema>;
 export const MessagePage = pageOf(MessageSchema, 'MessagePage');
-export const ListMessagesQuery = Type.Object({ limit: LimitQuery, cursor: Type.Optional(CursorQuery) }, { additionalProperties: false });
+export const ListMessagesQuery = Type.Object({ limit: LimitQuery, cursor: Type.Optional(CursorQuery), user: EndUserField }, { additionalProperties: false });
 
 export function toConversation(row: ConversationRow): Conversation {
   return {

@@ -2,11 +2,12 @@ import { AppError, validationError } from '../../errors/app-error.js';
 import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
-import { explicitTitle } from '../../lib/text.js';
+import { explicitTitle, isBlank } from '../../lib/text.js';
 import type { ConversationRow } from '../../db/schema.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
-import type { ConversationsRepo } from './conversations.repo.js';
+import { audienceOf } from '../api-keys/end-user.js';
+import type { ConversationsRepo, VisitorKey } from './conversations.repo.js';
 import {
   toConversation,
   toMessage,
@@ -19,6 +20,8 @@ import {
 
 export interface ConversationsService {
   create(caller: Principal, input: CreateConversationInput): Promise<ConversationRow>;
+  /** The conversation a client's chat id names for this caller (AI SDK, §8), created on first use. */
+  openClientChat(caller: Principal, chatId: string, input: { chatbot_id?: string }): Promise<Conversation>;
   list(caller: Principal, query: ListConversationsInput): Promise<Page<Conversation>>;
   latest(caller: Principal): Promise<Conversation>;
   get(caller: Principal, id: string): Promise<Conversation>;
@@ -42,6 +45,14 @@ function checkTitle(title: string | null | undefined): string | null | undefined
   return checked.title;
 }
 
+/** A visitor's or a key end user's conversations: who (api-keys/end-user.ts) on which chatbot. Undefined for an account. */
+function audienceKey(caller: Principal): VisitorKey | undefined {
+  const id = audienceOf(caller);
+  return id === null ? undefined : { id, chatbotId: caller.chatbotId! };
+}
+
+const CLIENT_CHAT_ID_MAX = 200;
+
 export function createConversationsService(deps: {
   conversations: ConversationsRepo;
   chatbots: ChatbotsService;
@@ -51,9 +62,8 @@ export function createConversationsService(deps: {
   const { conversations, chatbots, clock, newId } = deps;
 
   async function owned(caller: Principal, id: string): Promise<ConversationRow> {
-    // A visitor reaches only their own conversations on their chatbot (the owner reads them all).
-    const visitor = caller.kind === 'visitor' ? { id: caller.actorId, chatbotId: caller.chatbotId! } : undefined;
-    const row = isUuid(id) ? await conversations.find(caller.ownerId, id.toLowerCase(), visitor) : undefined;
+    // A visitor or a key's end user reaches only their own conversations on their chatbot (the owner reads them all).
+    const row = isUuid(id) ? await conversations.find(caller.ownerId, id.toLowerCase(), audienceKey(caller)) : undefined;
     if (!row) throw conversationNotFound();
     return row;
   }
@@ -62,7 +72,18 @@ export function createConversationsService(deps: {
     async create(caller, input) {
       const title = checkTitle(input.title) ?? null;
       const chatbot = await chatbots.resolve(caller, input.chatbot_id);
-      return conversations.insert({ id: newId(), userId: caller.ownerId, chatbotId: chatbot.id, title, context: input.context ?? null }, clock.now());
+      const visitorId = audienceOf(caller);
+      return conversations.insert({ id: newId(), userId: caller.ownerId, chatbotId: chatbot.id, title, context: input.context ?? null, visitorId, endUser: caller.endUser }, clock.now());
+    },
+    async openClientChat(caller, chatId, input) {
+      if (typeof chatId !== 'string' || chatId.length === 0 || chatId.length > CLIENT_CHAT_ID_MAX || isBlank(chatId)) {
+        throw validationError('id', `must be 1–${CLIENT_CHAT_ID_MAX} characters`);
+      }
+      const chatbot = await chatbots.resolve(caller, input.chatbot_id);
+      const row = { id: newId(), userId: caller.ownerId, chatbotId: chatbot.id, title: null, context: null, visitorId: audienceOf(caller), endUser: caller.endUser, clientChatId: chatId };
+      const conversation = await conversations.openClientChat(row, clock.now());
+      // The same chat id with another of the account's chatbots still names the one conversation it started.
+      return toConversation(conversation);
     },
     async list(caller, query) {
       let chatbotId: string | undefined;
@@ -73,11 +94,12 @@ export function createConversationsService(deps: {
         { chatbotId, status: query.status },
         query.limit,
         after ? [new Date(after[0]!), after[1]!] : null,
+        audienceKey(caller),
       );
       return toPage(rows, query.limit, toConversation, (row) => [row.updatedAt.toISOString(), row.id]);
     },
     async latest(caller) {
-      const [row] = await conversations.list(caller.ownerId, { status: 'active' }, 1, null);
+      const [row] = await conversations.list(caller.ownerId, { status: 'active' }, 1, null, audienceKey(caller));
       if (!row) throw new AppError('not_found', 'You have no active conversation');
       return toConversation(row);
     },
@@ -116,7 +138,7 @@ export function createConversationsService(deps: {
     async feedback(caller, messageId, input) {
       const notFound = () => new AppError('not_found', 'No reply with this id');
       if (!isUuid(messageId)) throw notFound();
-      const row = await conversations.setFeedback(caller.ownerId, messageId.toLowerCase(), input.rating, input.comment ?? null);
+      const row = await conversations.setFeedback(caller.ownerId, messageId.toLowerCase(), input.rating, input.comment ?? null, audienceKey(caller));
       if (!row) throw notFound();
       return toMessage(row);
     },

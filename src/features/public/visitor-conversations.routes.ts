@@ -35,14 +35,14 @@ export interface VisitorConversationRoutesDeps {
 
 const missingToken = () => new AppError('unauthorized', 'Send the visitor token: Authorization: Bearer <visitor_token>');
 
-export function registerVisitorConversationRoutes(app: App, deps: VisitorConversationRoutesDeps): void {
-  const { chat, conversations, responder, directory, guard, visitorTokens } = deps;
-
-  /**
-   * onRequest: the visitor token (401 unless valid), its chatbot still public (else the
-   * conversation is not found), the chatbot's origins (403), then the public limits (429).
-   */
-  async function visitor(request: FastifyRequest, reply: FastifyReply) {
+/**
+ * onRequest for a visitor: the visitor token (401 unless valid), its chatbot still public (else
+ * the conversation is not found), the chatbot's origins (403), then the public limits (429).
+ * Other channels that take visitors (the AI SDK's) use the same check.
+ */
+export function createVisitorAuthenticate(deps: { directory: PublicDirectory; guard: PublicGuard; visitorTokens: VisitorTokens }) {
+  const { directory, guard, visitorTokens } = deps;
+  return async function visitor(request: FastifyRequest, reply: FastifyReply) {
     const token = bearerToken(request.headers.authorization);
     if (!token) throw missingToken();
     const claims = await visitorTokens.verify(token);
@@ -51,7 +51,12 @@ export function registerVisitorConversationRoutes(app: App, deps: VisitorConvers
     guard.origin(request, reply, chatbot);
     await guard.limit(request, chatbot.id, claims.visitor);
     request.principal = visitorPrincipal(claims);
-  }
+  };
+}
+
+export function registerVisitorConversationRoutes(app: App, deps: VisitorConversationRoutesDeps): void {
+  const { chat, conversations, responder, directory, guard } = deps;
+  const visitor = createVisitorAuthenticate(deps);
 
   app.post(
     '/v1/public/conversations/:id/messages',

@@ -1,0 +1,73 @@
+// The AI SDK UI message stream endpoints (§8): POST /v1/ai-sdk/chat, as `useChat`'s
+// DefaultChatTransport calls it, and its resume. Accounts, external-JWT users, API keys (for an
+// end user named by `user`) and visitors (with their token) all reach them.
+import type { Services } from '../../compose.js';
+import { bearerSecurity, problems } from '../../http/schemas.js';
+import type { App } from '../../http/types.js';
+import { bindEndUser } from '../api-keys/end-user.js';
+import { principalOf } from '../auth/authenticate.js';
+import { AiSdkChatBody, ChatIdParams, NothingRunningAnswer, ResumeQuery, UiMessageStreamAnswer } from './ai-sdk.schemas.js';
+import { createAiSdkChat } from './ai-sdk.service.js';
+
+const tags = ['ai-sdk'];
+const security = bearerSecurity;
+
+const TURN_DESCRIPTION =
+  'The Vercel AI SDK UI message stream protocol, for `useChat` with `DefaultChatTransport` (`api: <base>/v1/ai-sdk/chat`). ' +
+  'The chat `id` names one conversation per caller, created on first use. Only the last message (the new user message) is ' +
+  'taken: the stored history is what the model sees. `trigger: "regenerate-message"` replaces the last reply. Always streamed: ' +
+  '`start` (`messageId` = the stored reply id), `message-metadata` (`conversation_id`), `start-step`, `text-start`, `text-delta` ' +
+  'per chunk, `text-end`, `finish-step`, `message-metadata` (the stored reply), `finish`, then `data: [DONE]`; or `error`. ' +
+  "Aborting the request stops the reply, keeping what was produced as interrupted. API keys name their end user with `user`. " +
+  'Unknown fields are ignored. Refusals before the stream are problem+json.';
+
+const RESUME_DESCRIPTION =
+  'The reply being generated in this chat (on any instance), from its `start` with the same message id: the text so far, ' +
+  "then the rest as it comes, then `finish` and `[DONE]`. 204 when none runs. API keys name their end user with `?user=`.";
+
+export function registerAiSdkRoutes(app: App, services: Services): void {
+  const aiSdk = createAiSdkChat(services);
+  // Resumed streams of replies running on another instance would otherwise hold the server open.
+  app.addHook('preClose', async () => aiSdk.close());
+
+  app.post(
+    '/v1/ai-sdk/chat',
+    {
+      onRequest: services.authenticateChannels,
+      // A key's end user: `user` in the body, `?user=` on the resume (422 when missing).
+      preHandler: bindEndUser,
+      schema: {
+        tags,
+        security,
+        summary: 'Chat with the AI SDK UI message stream protocol (useChat)',
+        description: TURN_DESCRIPTION,
+        body: AiSdkChatBody,
+        response: { 200: UiMessageStreamAnswer, ...problems(400, 401, 403, 404, 409, 413, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      return aiSdk.turn(request, reply, principalOf(request), request.body);
+    },
+  );
+
+  app.get(
+    '/v1/ai-sdk/chat/:id/stream',
+    {
+      onRequest: services.authenticateChannels,
+      // A key's end user: `user` in the body, `?user=` on the resume (422 when missing).
+      preHandler: bindEndUser,
+      schema: {
+        tags,
+        security,
+        summary: 'Resume the reply being generated in an AI SDK chat',
+        description: RESUME_DESCRIPTION,
+        params: ChatIdParams,
+        querystring: ResumeQuery,
+        response: { 200: UiMessageStreamAnswer, 204: NothingRunningAnswer, ...problems(401, 403, 404, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      return aiSdk.resume(request, reply, principalOf(request), request.params.id);
+    },
+  );
+}

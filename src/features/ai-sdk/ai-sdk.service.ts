@@ -1,0 +1,139 @@
+// The AI SDK channel over the one turn engine: a `useChat` request becomes chat.send (or
+// chat.regenerate) in the conversation the client's chat id names, written as UI message chunks;
+// a resume follows the running reply through the database (chat.running / chat.follow), so any
+// instance sharing the database can serve it and nothing is kept in memory between requests.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { validationError } from '../../errors/app-error.js';
+import { loggableError } from '../../http/hooks.js';
+import { toProblem } from '../../http/problem.js';
+import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
+import type { Jobs } from '../../jobs/jobs.js';
+import type { Principal } from '../auth/principal.js';
+import type { ChatService } from '../chat/chat.service.js';
+import type { Generations } from '../chat/generations.js';
+import type { TurnResult } from '../chat/turn-engine.js';
+import type { TurnResponder } from '../chat/turn-responder.js';
+import type { ConversationsService } from '../conversations/conversations.service.js';
+import type { Message } from '../conversations/conversations.schemas.js';
+import type { AiSdkChatInput, UiMessage } from './ai-sdk.schemas.js';
+import { UI_MESSAGE_STREAM_HEADERS, uiMessageStream, writeDelta, writeError, writeFinish, writeStart } from './ui-message-stream.js';
+
+export interface AiSdkDeps {
+  chat: ChatService;
+  conversations: ConversationsService;
+  responder: TurnResponder;
+  heartbeats: Heartbeats;
+  jobs: Jobs;
+  generations: Generations;
+  /** How often a resumed stream looks for more text (the database is the only channel between instances). */
+  followEveryMs?: number;
+}
+
+export interface AiSdkChat {
+  /** POST /v1/ai-sdk/chat: a turn (or a regenerate) streamed as UI message chunks. */
+  turn(request: FastifyRequest, reply: FastifyReply, caller: Principal, body: AiSdkChatInput): Promise<FastifyReply | void>;
+  /** GET /v1/ai-sdk/chat/{id}/stream: the running reply from its start, or 204. */
+  resume(request: FastifyRequest, reply: FastifyReply, caller: Principal, chatId: string): Promise<FastifyReply | void>;
+  /** Shutdown: resumed streams of replies running elsewhere end now (they would hold the server open). */
+  close(): void;
+}
+
+/** Between 100 and 250 ms: a reader sees text about as often as the writer stores it. */
+const FOLLOW_EVERY_MS = 150;
+
+/**
+ * The new user message: the last of the client's messages, its text parts joined. The rest of
+ * the client's history is advisory (the stored history is what the model sees), so client
+ * `system` and `assistant` messages never reach the model.
+ */
+export function newUserText(messages: UiMessage[]): string {
+  const last = messages.at(-1);
+  if (!last || last.role !== 'user') throw validationError('messages', 'the last message must be the new user message');
+  const text = last.parts
+    .filter((part) => part.type === 'text' && typeof part.text === 'string')
+    .map((part) => part.text)
+    .join('\n');
+  if (text.trim() === '') throw validationError('messages', 'the new user message has no text');
+  return text;
+}
+
+const shape = (result: TurnResult) => ({ conversation_id: result.conversationId, user_message: result.userMessage, reply: result.reply });
+
+const failedText = (reply: Message) => `The model could not answer${reply.error ? ` (${reply.error})` : ''}. Your message was kept; try again.`;
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export function createAiSdkChat(deps: AiSdkDeps): AiSdkChat {
+  const { chat, conversations, responder, heartbeats, jobs, generations } = deps;
+  const followEveryMs = deps.followEveryMs ?? FOLLOW_EVERY_MS;
+  const closing = new AbortController();
+
+  async function turn(request: FastifyRequest, reply: FastifyReply, caller: Principal, body: AiSdkChatInput) {
+    const regenerate = body.trigger === 'regenerate-message';
+    // Checked before the conversation exists: a request refused here leaves nothing behind.
+    const content = regenerate ? null : newUserText(body.messages);
+    const conversation = await conversations.openClientChat(caller, body.id, { chatbot_id: body.chatbot_id });
+    return responder.respond(request, reply, { caller, streaming: true, shape, protocol: uiMessageStream }, (options) => {
+      // `progress` keeps the text in the database while it streams: what a resume reads.
+      const withProgress = { ...options, progress: true };
+      return content === null ? chat.regenerate(caller, conversation.id, withProgress) : chat.send(caller, conversation.id, { content }, withProgress);
+    });
+  }
+
+  /**
+   * Writes the reply's text as it grows in the database, until it is stored or the client leaves.
+   * follow() refuses (404) a reply neither running nor stored (its instance died and the lease
+   * lapsed): that ends the stream with an error rather than a wait forever.
+   */
+  async function follow(stream: EventStream, caller: Principal, conversationId: string, replyId: string, sent: number) {
+    while (stream.open) {
+      await pause(followEveryMs, stream.clientGone);
+      if (stream.clientGone.aborted) return;
+      if (closing.signal.aborted && !generations.replyIds().includes(replyId)) return writeError(stream, 'The server is shutting down; resume the stream to follow the reply');
+      const seen = await chat.follow(caller, conversationId, replyId);
+      const text = seen.done ? seen.done.content : seen.text;
+      if (text.length > sent) writeDelta(stream, replyId, text.slice(sent));
+      sent = Math.max(sent, text.length);
+      if (seen.done) return seen.done.status === 'failed' ? writeError(stream, failedText(seen.done)) : writeFinish(stream, conversationId, seen.done);
+    }
+  }
+
+  async function resumeStream(request: FastifyRequest, stream: EventStream, caller: Principal, conversationId: string, running: { replyId: string; text: string }) {
+    try {
+      writeStart(stream, running.replyId, conversationId);
+      writeDelta(stream, running.replyId, running.text);
+      await follow(stream, caller, conversationId, running.replyId, running.text.length);
+    } catch (error) {
+      const { problem, unexpected } = toProblem(error, request.id);
+      if (unexpected) request.log.error({ error: loggableError(error) }, 'resuming a reply failed after streaming began');
+      writeError(stream, String(problem.body.detail));
+    } finally {
+      stream.end();
+    }
+  }
+
+  async function resume(request: FastifyRequest, reply: FastifyReply, caller: Principal, chatId: string) {
+    const conversation = await conversations.openClientChat(caller, chatId, {});
+    const running = await chat.running(caller, conversation.id);
+    if (!running) return reply.code(204).send(null);
+    const stream = openEventStream(request, reply, heartbeats, UI_MESSAGE_STREAM_HEADERS);
+    const followed = resumeStream(request, stream, caller, conversation.id, running);
+    // Shutdown waits for it, as for every stream, so it ends with its final chunks.
+    jobs.track('stream', followed);
+    return followed;
+  }
+
+  return { turn, resume, close: () => closing.abort() };
+}

@@ -1,0 +1,57 @@
+// Chatbot API keys (§8): created for one chatbot, shown once, listed by prefix, revoked by
+// deleting them. The key's owner is the chatbot's owner; only they manage its keys.
+import { AppError } from '../../errors/app-error.js';
+import type { Clock } from '../../lib/clock.js';
+import { isUuid } from '../../lib/ids.js';
+import type { Principal } from '../auth/principal.js';
+import type { ChatbotsService } from '../chatbots/chatbots.service.js';
+import type { ApiKeysRepo, KeySummary } from './api-keys.repo.js';
+import { displayPrefix, generateKey, hashKey } from './key-format.js';
+
+export interface ApiKey {
+  id: string;
+  chatbot_id: string;
+  name: string | null;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface ApiKeysService {
+  create(caller: Principal, chatbotId: string, input: { name?: string }): Promise<ApiKey & { key: string }>;
+  list(caller: Principal, chatbotId: string): Promise<{ data: ApiKey[] }>;
+  remove(caller: Principal, chatbotId: string, keyId: string): Promise<void>;
+}
+
+const keyNotFound = () => new AppError('not_found', 'No API key with this id for this chatbot');
+
+export function toApiKey(row: KeySummary): ApiKey {
+  return {
+    id: row.id,
+    chatbot_id: row.chatbotId,
+    name: row.name,
+    prefix: row.prefix,
+    created_at: row.createdAt.toISOString(),
+    last_used_at: row.lastUsedAt ? row.lastUsedAt.toISOString() : null,
+  };
+}
+
+export function createApiKeysService(deps: { keys: ApiKeysRepo; chatbots: Pick<ChatbotsService, 'get'>; clock: Clock; newId: () => string }): ApiKeysService {
+  const { keys, chatbots, clock, newId } = deps;
+  return {
+    async create(caller, chatbotId, input) {
+      const chatbot = await chatbots.get(caller, chatbotId);
+      const key = generateKey();
+      const row = await keys.insert(caller.ownerId, { id: newId(), chatbotId: chatbot.id, name: input.name?.trim() || null, prefix: displayPrefix(key), hash: hashKey(key) }, clock.now());
+      return { ...toApiKey(row), key };
+    },
+    async list(caller, chatbotId) {
+      const chatbot = await chatbots.get(caller, chatbotId);
+      return { data: (await keys.list(caller.ownerId, chatbot.id)).map(toApiKey) };
+    },
+    async remove(caller, chatbotId, keyId) {
+      const chatbot = await chatbots.get(caller, chatbotId);
+      if (!isUuid(keyId) || !(await keys.remove(caller.ownerId, chatbot.id, keyId.toLowerCase()))) throw keyNotFound();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// The SQL of a turn that stores no conversation (the OpenAI endpoint, §8): the client sends the
+// conversation, so a turn reads only the chatbot (with its owner's profile and knowledge, and
+// whether its month is spent) and, once answered, adds the reply to the chatbot's usage.
+import type { SqlRunner } from '../../db/client.js';
+import { userGate } from '../../db/scope.js';
+import { knowledgeSearchSql } from '../knowledge/knowledge.repo.js';
+import type { ProfileFields } from '../profiles/profiles.schemas.js';
+import type { KnowledgeCandidate, StoredReply, TurnRefused, TurnTarget } from './turns.repo.js';
+
+export type AnswerStart = { state: 'started'; target: TurnTarget; knowledge: KnowledgeCandidate[] } | TurnRefused;
+
+export interface AnswersRepo {
+  /** The chatbot as a turn needs it and the best knowledge for the message; refused when missing or its month is spent. */
+  start(userId: string, chatbotId: string, knowledge: { query: string | null; limit: number }, now: Date): Promise<AnswerStart>;
+  /** Counts the reply in its chatbot's usage for the day (UTC), as a stored reply is. */
+  recordUsage(userId: string, reply: StoredReply, now: Date): Promise<void>;
+}
+
+const START = `
+WITH c AS (
+  SELECT b.id AS chatbot_id, b.user_id AS owner_id, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens,
+         b.knowledge_chunks, b.use_profile
+    FROM chatbots b
+   WHERE b.id = $1 AND b.user_id = $2
+     AND (b.token_budget_monthly IS NULL OR budget_spent(b.id, $5::date) < b.token_budget_monthly)
+),
+k AS (
+  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', userId: '$2', query: '$3', limit: '$4' })}
+),
+t AS (
+  SELECT c.*,
+         CASE WHEN p.user_id IS NULL THEN NULL
+              ELSE json_build_object('name', p.name, 'location', p.location, 'bio', p.bio, 'skills', p.skills,
+                                     'experience', p.experience, 'interests', p.interests) END AS profile,
+         (SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
+                                   ORDER BY k.rank DESC), '[]'::json) FROM k) AS knowledge
+    FROM c LEFT JOIN profiles p ON c.use_profile AND p.user_id = c.owner_id
+)
+SELECT t.* FROM (SELECT 1) AS one LEFT JOIN t ON true
+ WHERE ${userGate('$2')}`;
+
+const WHY = `
+SELECT b.token_budget_monthly AS budget, CASE WHEN b.token_budget_monthly IS NULL THEN 0 ELSE budget_spent(b.id, $3::date) END AS spent
+  FROM chatbots b WHERE b.id = $1 AND b.user_id = $2 AND ${userGate('$2')}`;
+
+/** Shards of a chatbot's daily usage row, as turns.repo.ts spreads them. */
+const USAGE_SHARDS = 8;
+const USAGE = `SELECT add_usage($1::uuid, $2::uuid, ($3::timestamptz AT TIME ZONE 'UTC')::date, $4::smallint, $5::text, $6::int, $7::int) AS counted WHERE ${userGate('$2')}`;
+
+type StartRow = {
+  chatbot_id: string | null;
+  system_prompt: string;
+  greeting: string;
+  model: string;
+  temperature: number | null;
+  max_tokens: number | null;
+  knowledge_chunks: number;
+  use_profile: boolean;
+  profile: unknown;
+  knowledge: unknown;
+};
+
+const parseJson = <T>(value: unknown): T => (typeof value === 'string' ? JSON.parse(value) : value) as T;
+
+export function createAnswersRepo(sql: SqlRunner): AnswersRepo {
+  return {
+    async start(userId, chatbotId, knowledge, now) {
+      const monthStart = `${now.toISOString().slice(0, 7)}-01`;
+      const [row] = await sql.query<StartRow>(START, [chatbotId, userId, knowledge.query, knowledge.limit, monthStart]);
+      if (!row || row.chatbot_id === null) {
+        const [why] = await sql.query<{ budget: string | number | null; spent: string | number }>(WHY, [chatbotId, userId, monthStart]);
+        if (!why || why.budget === null) return { state: 'missing' };
+        return { state: 'quota', budget: Number(why.budget), spent: Number(why.spent) };
+      }
+      const target: TurnTarget = {
+        conversationId: null,
+        chatbotId: row.chatbot_id,
+        title: null,
+        context: null,
+        systemPrompt: row.system_prompt,
+        greeting: row.greeting,
+        model: row.model,
+        temperature: row.temperature === null ? null : Number(row.temperature),
+        maxTokens: row.max_tokens === null ? null : Number(row.max_tokens),
+        knowledgeChunks: Number(row.knowledge_chunks),
+        useProfile: row.use_profile,
+        profile: row.profile === null ? null : parseJson<ProfileFields>(row.profile),
+      };
+      const found = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
+      return { state: 'started', target, knowledge: found };
+    },
+    async recordUsage(userId, reply, now) {
+      const shard = Math.floor(Math.random() * USAGE_SHARDS);
+      await sql.query(USAGE, [reply.chatbotId, userId, now, shard, reply.status, reply.promptTokens, reply.completionTokens]);
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// The text of a reply while it is generated, kept in its conversation's row for the channels
+// that resume a running reply (the AI SDK's, §8) on any instance, from PostgreSQL alone.
+import type { SqlRunner } from '../../db/client.js';
+import { userGate } from '../../db/scope.js';
+import type { MessageFields } from '../conversations/conversations.schemas.js';
+
+export interface ReplyProgress {
+  /** Writes the text produced so far; only while this reply still holds the conversation. */
+  write(userId: string, conversationId: string, replyId: string, text: string): Promise<void>;
+  /** The reply generated now in the conversation, with its text so far; null when none runs. */
+  running(userId: string, conversationId: string): Promise<{ replyId: string; text: string } | null>;
+  /** The reply's text so far, or the stored reply once it finished; `lost` when neither. */
+  follow(userId: string, conversationId: string, replyId: string): Promise<{ text: string; stored: MessageFields | null; lost: boolean }>;
+}
+
+type MessageRowFields = {
+  id: string;
+  content: string;
+  status: MessageFields['status'];
+  created_at: Date | string;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  latency_ms: number | null;
+  error_code: string | null;
+  feedback_rating: 'like' | 'dislike' | null;
+  feedback_comment: string | null;
+};
+
+const FOLLOW = `
+SELECT c.busy_reply_id = $3::uuid AND c.busy_until >= now() AS running, c.busy_text,
+       m.id, m.content, m.status, m.created_at, m.prompt_tokens, m.completion_tokens, m.latency_ms, m.error_code,
+       m.feedback_rating, m.feedback_comment
+  FROM conversations c LEFT JOIN messages m ON m.id = $3::uuid AND m.conversation_id = c.id AND m.user_id = c.user_id
+ WHERE c.id = $1 AND c.user_id = $2 AND ${userGate('$2')}`;
+
+export function createReplyProgress(sql: SqlRunner): ReplyProgress {
+  return {
+    async write(userId, conversationId, replyId, text) {
+      await sql.query(
+        `UPDATE conversations SET busy_text = $4 WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3 AND ${userGate('$2')}`,
+        [conversationId, userId, replyId, text],
+      );
+    },
+    async running(userId, conversationId) {
+      const [row] = await sql.query<{ busy_reply_id: string; busy_text: string | null }>(
+        `SELECT busy_reply_id, busy_text FROM conversations
+          WHERE id = $1 AND user_id = $2 AND busy_reply_id IS NOT NULL AND busy_until >= now() AND ${userGate('$2')}`,
+        [conversationId, userId],
+      );
+      return row ? { replyId: row.busy_reply_id, text: row.busy_text ?? '' } : null;
+    },
+    async follow(userId, conversationId, replyId) {
+      const [row] = await sql.query<MessageRowFields & { running: boolean | null; busy_text: string | null; id: string | null }>(FOLLOW, [conversationId, userId, replyId]);
+      if (row?.id) {
+        const stored: MessageFields = {
+          id: row.id,
+          role: 'assistant',
+          content: row.content,
+          status: row.status,
+          createdAt: new Date(row.created_at),
+          promptTokens: row.prompt_tokens,
+          completionTokens: row.completion_tokens,
+          latencyMs: row.latency_ms,
+          errorCode: row.error_code,
+          feedbackRating: row.feedback_rating,
+          feedbackComment: row.feedback_comment,
+        };
+        return { text: row.content, stored, lost: false };
+      }
+      if (row?.running) return { text: row.busy_text ?? '', stored: null, lost: false };
+      return { text: '', stored: null, lost: true };
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// POST /v1/chat/completions over the one turn engine (services.chat.answer): the request is
+// checked and translated, the turn runs as every other channel's does, and its answer is written
+// as a chat.completion or as chunk frames. Nothing is stored but the reply's usage (a turn of
+// `answer` keeps no conversation: the client sends the whole conversation each time).
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, isAppError } from '../../errors/app-error.js';
+import { loggableError } from '../../http/hooks.js';
+import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
+import type { Jobs } from '../../jobs/jobs.js';
+import type { PromptMessage } from '../../llm/types.js';
+import { withEndUser } from '../api-keys/end-user.js';
+import { principalOf } from '../auth/authenticate.js';
+import type { Principal } from '../auth/principal.js';
+import type { ChatService } from '../chat/chat.service.js';
+import type { StreamProtocol } from '../chat/stream-protocol.js';
+import type { TurnOptions, TurnResult } from '../chat/turn-engine.js';
+import { modelFailed, ModelNotFound, toOpenAiFailure, Unsupported } from './openai-errors.js';
+import { openAiChunks, wholeCompletion, type CompletionFrame } from './openai-stream.js';
+import type { ChatCompletionInput, ChatMessageInput } from './openai.schemas.js';
+import type { OpenAiModels } from './openai.service.js';
+
+export interface CompletionsDeps {
+  chat: Pick<ChatService, 'answer'>;
+  models: OpenAiModels;
+  heartbeats: Heartbeats;
+  jobs: Pick<Jobs, 'track'>;
+}
+
+type Run = (options: TurnOptions) => Promise<TurnResult>;
+
+const textOf = (content: ChatMessageInput['content']) => (typeof content === 'string' ? content : content.map((part) => part.text).join('\n'));
+
+/** Refuses what Parley cannot honour, rather than answer as if it had (§8). */
+function checkSupported(body: ChatCompletionInput): void {
+  if (body.n != null && body.n > 1) throw new Unsupported('n', 'Only n = 1 is supported: Parley answers with one choice.');
+  if (body.tools != null && body.tools.length > 0) throw new Unsupported('tools', 'This chatbot offers no tools.');
+  if (body.functions != null && body.functions.length > 0) throw new Unsupported('functions', 'This chatbot offers no functions.');
+}
+
+/** OpenAI's `developer` role is its newer name for `system`; text parts are joined. */
+function promptMessages(messages: ChatMessageInput[]): PromptMessage[] {
+  if (messages[messages.length - 1]?.role !== 'user') throw new Unsupported('messages', 'The last message must be the user\'s: it is the one answered.');
+  return messages.map((message) => ({ role: message.role === 'developer' ? 'system' : message.role, content: textOf(message.content) }));
+}
+
+/** The chatbot of a key whose chatbot went (or a race with its deletion) is a model that no longer exists. */
+const notFoundAsModel = (model: string) => (error: unknown) => {
+  throw isAppError(error) && error.code === 'not_found' ? new ModelNotFound(model) : error;
+};
+
+/** An error after the first byte: one error frame, and the stream ends without [DONE]. */
+function failInStream(request: FastifyRequest, stream: EventStream, error: unknown) {
+  const { failure, unexpected } = toOpenAiFailure(error, request.id);
+  if (unexpected) request.log.error({ error: loggableError(error) }, 'chat completion failed after streaming began');
+  stream.data(failure.body);
+  stream.end();
+}
+
+/**
+ * The stream opens when the turn starts (the model request has left), with the role chunk:
+ * a refusal before then is an ordinary HTTP error in OpenAI's shape.
+ */
+async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats, protocol: StreamProtocol, run: Run): Promise<void> {
+  let stream: EventStream | null = null;
+  const gone = new AbortController();
+  const open = () => stream as EventStream | null;
+  try {
+    const result = await run({
+      clientGone: gone.signal,
+      events: {
+        start(info) {
+          stream = openEventStream(request, reply, heartbeats);
+          stream.clientGone.addEventListener('abort', () => gone.abort(), { once: true });
+          protocol.start(stream, info);
+        },
+        delta(replyId, text) {
+          if (stream) protocol.delta(stream, replyId, text);
+        },
+      },
+    });
+    const current = open();
+    if (!current) throw result.failure ? modelFailed(result.failure.failure) : new AppError('internal_error', 'The turn ended without starting');
+    if (result.failure) return failInStream(request, current, modelFailed(result.failure.failure));
+    protocol.end(current, result);
+    current.end();
+  } catch (error) {
+    const current = open();
+    if (current) return failInStream(request, current, error);
+    // Taken over but never opened: nobody else can answer now, so close the response.
+    if (reply.sent || reply.raw.headersSent) return void reply.raw.destroy();
+    throw error;
+  }
+}
+
+export function createCompletions(deps: CompletionsDeps) {
+  const { chat, models, heartbeats, jobs } = deps;
+
+  async function whole(reply: FastifyReply, frame: CompletionFrame, run: Run) {
+    const result = await run({});
+    if (result.failure) throw modelFailed(result.failure.failure);
+    return reply.code(200).type('application/json').send(wholeCompletion(frame, result.reply));
+  }
+
+  /** Checks, end user, model: everything that can refuse the request before the model is asked. */
+  async function prepare(caller: Principal, body: ChatCompletionInput) {
+    checkSupported(body);
+    const messages = promptMessages(body.messages);
+    const actor = withEndUser(caller, body.user ?? undefined, { required: false });
+    const target = await models.resolve(actor, body.model);
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
+    const input = { chatbotId: target.chatbotId, model: target.model, messages, temperature: body.temperature ?? null, maxTokens };
+    const run: Run = (options) => chat.answer(actor, input, options).catch(notFoundAsModel(body.model));
+    const frame: CompletionFrame = { model: body.model, created: Math.floor(Date.now() / 1000), includeUsage: body.stream_options?.include_usage === true, maxTokens };
+    return { run, frame };
+  }
+
+  return {
+    async complete(request: FastifyRequest, reply: FastifyReply, body: ChatCompletionInput) {
+      const { run, frame } = await prepare(principalOf(request), body);
+      if (body.stream !== true) return whole(reply, frame, run);
+      const answered = streamed(request, reply, heartbeats, openAiChunks(frame), run);
+      // Shutdown waits for streams being written, so each ends with its final frame.
+      jobs.track('stream', answered.catch(() => {}));
+      return answered;
+    },
+  };
+}

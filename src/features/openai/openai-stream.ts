@@ -1,0 +1,101 @@
+// A turn written as OpenAI `chat.completion.chunk` frames (§8), and the whole answer as a
+// `chat.completion`. What the real clients enforce: the first delta carries the role (openai-node's
+// stream helper throws without it), every chunk repeats the same id, created and model, the last
+// content chunk carries finish_reason, and with include_usage exactly one `choices: []` chunk with
+// the usage comes before [DONE] while every other chunk says `usage: null`.
+import type { EventStream } from '../../http/sse.js';
+import type { Message } from '../conversations/conversations.schemas.js';
+import type { Outcome, StreamProtocol } from '../chat/stream-protocol.js';
+import type { ChatCompletionAnswer, OpenAiErrorBody } from './openai.schemas.js';
+
+export interface CompletionFrame {
+  /** The request's `model`, echoed as given. */
+  model: string;
+  /** Unix seconds when the request arrived. */
+  created: number;
+  includeUsage: boolean;
+  /** The client's token cap: a reply that used all of it finished for `length`. */
+  maxTokens: number | null;
+}
+
+type FinishReason = 'stop' | 'length';
+
+/** The reply's id names the completion, so a client's id leads to the stored usage. */
+export const completionId = (replyId: string) => `chatcmpl-${replyId.replaceAll('-', '')}`;
+
+function usageOf(reply: Message) {
+  const prompt = reply.usage?.prompt_tokens ?? 0;
+  const completion = reply.usage?.completion_tokens ?? 0;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+/**
+ * The model does not say why it stopped, so `length` is inferred from a reply that used all the
+ * tokens the client allowed. A reply cut short on the server (shutdown, the client gone) is `stop`:
+ * what was produced is the answer, as with OpenAI's own stopped streams.
+ */
+export function finishReasonOf(reply: Message, maxTokens: number | null): FinishReason {
+  if (reply.status === 'complete' && maxTokens !== null && (reply.usage?.completion_tokens ?? 0) >= maxTokens) return 'length';
+  return 'stop';
+}
+
+export function wholeCompletion(frame: CompletionFrame, reply: Message): ChatCompletionAnswer {
+  return {
+    id: completionId(reply.id),
+    object: 'chat.completion',
+    created: frame.created,
+    model: frame.model,
+    choices: [{ index: 0, message: { role: 'assistant', content: reply.content, refusal: null }, logprobs: null, finish_reason: finishReasonOf(reply, frame.maxTokens) }],
+    usage: usageOf(reply),
+  };
+}
+
+/** An error after the first byte: one frame, then the stream ends (never [DONE], which reads as success). */
+export function errorFrame(error: { code: string; message: string }): OpenAiErrorBody {
+  const type = error.code === 'llm_unavailable' || error.code === 'internal_error' || error.code.endsWith('_unavailable') ? 'server_error' : 'invalid_request_error';
+  return { error: { message: error.message, type, param: null, code: error.code } };
+}
+
+/** The frames of one streamed completion; one per request (it holds the request's id, created and model). */
+export function openAiChunks(frame: CompletionFrame): StreamProtocol {
+  let id = '';
+  const chunk = (choices: unknown[]) => {
+    const body: Record<string, unknown> = { id, object: 'chat.completion.chunk', created: frame.created, model: frame.model, choices };
+    if (frame.includeUsage) body.usage = null;
+    return body;
+  };
+  const choice = (delta: Record<string, string>, finish: FinishReason | null = null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
+
+  const protocol: StreamProtocol = {
+    start(stream, info) {
+      id = completionId(info.replyId);
+      stream.data(chunk([choice({ role: 'assistant', content: '' })]));
+    },
+    delta(stream, _replyId, text) {
+      if (text) stream.data(chunk([choice({ content: text })]));
+    },
+    end(stream, result) {
+      stream.data(chunk([choice({}, finishReasonOf(result.reply, frame.maxTokens))]));
+      if (frame.includeUsage) stream.data({ ...chunk([]), usage: usageOf(result.reply) });
+      stream.done();
+    },
+    error(stream, error) {
+      stream.data(errorFrame(error));
+    },
+    replay(stream: EventStream, outcome: Outcome) {
+      if (outcome.status >= 400) {
+        const body = outcome.body as { error?: { message?: string; code?: string }; detail?: string; code?: string };
+        return protocol.error(stream, { code: String(body.error?.code ?? body.code ?? 'internal_error'), message: String(body.error?.message ?? body.detail ?? '') });
+      }
+      const answer = outcome.body as unknown as ChatCompletionAnswer;
+      id = answer.id;
+      const content = answer.choices[0]?.message.content ?? '';
+      stream.data(chunk([choice({ role: 'assistant', content: '' })]));
+      if (content) stream.data(chunk([choice({ content })]));
+      stream.data(chunk([choice({}, answer.choices[0]?.finish_reason ?? 'stop')]));
+      if (frame.includeUsage) stream.data({ ...chunk([]), usage: answer.usage });
+      stream.done();
+    },
+  };
+  return protocol;
+}

@@ -1,0 +1,158 @@
+// Stop and resume on the AI SDK channel (§8), with the real clients: aborting the request (what
+// useChat's stop does) keeps the partial reply `interrupted`; POST /v1/conversations/{id}/stop
+// ends it too; GET /v1/ai-sdk/chat/{id}/stream answers 204 when nothing runs, else the running
+// reply from `start` with the same message id and the whole text — also from a second instance
+// sharing only the database.
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
+import { createTestApp, json, type TestApp } from '../helpers/app.js';
+import { fakeLlmEnv, listen } from '../helpers/chat.js';
+import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { type Chunk, client, type ClientName, CLIENTS, collect, conversationOf, messageIdOf, textOf, until, userMessage } from './clients.js';
+
+let llm: FakeLlm;
+let t: TestApp;
+let second: TestApp;
+let base: string;
+let secondBase: string;
+let owner: RegisteredUser;
+
+beforeAll(async () => {
+  llm = await startFakeLlm();
+  const env = fakeLlmEnv(llm.url);
+  t = await createTestApp(env);
+  second = await createTestApp(env, { sharedWith: t });
+  base = await listen(t);
+  secondBase = await listen(second);
+  owner = await registerUser(t);
+});
+afterEach(() => llm.reset());
+afterAll(async () => {
+  await second?.close();
+  await t?.close();
+  await llm?.close();
+});
+
+const chatId = () => `chat_${randomBytes(6).toString('hex')}`;
+const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i}`).join(' ');
+const messagesOf = async (conversationId: string) => {
+  const response = await t.request({ method: 'GET', url: `/v1/conversations/${conversationId}/messages`, headers: bearer(owner.accessToken) });
+  return json(response).data as Array<{ id: string; role: string; content: string; status: string }>;
+};
+const deltas = (chunks: Chunk[]) => chunks.filter((chunk) => chunk.type === 'text-delta').length;
+
+/** A slow reply (a word every `everyMs`), started through the client; resolves once `minDeltas` arrived. */
+async function slowTurn(name: ClientName, id: string, options: { words?: number; everyMs?: number; minDeltas?: number; abort?: AbortController } = {}) {
+  const reply = words(options.words ?? 30);
+  llm.setReply(() => reply);
+  llm.setDelays({ chunkDelayMs: options.everyMs ?? 60 });
+  const c = client(name, base, { headers: bearer(owner.accessToken) });
+  const seen: Chunk[] = [];
+  const stream = await c.send({ chatId: id, messages: [userMessage('talk slowly')], abortSignal: options.abort?.signal });
+  const all = collect(stream, (chunk) => seen.push(chunk));
+  all.catch(() => {});
+  await until(() => deltas(seen) >= (options.minDeltas ?? 3), 'the first deltas');
+  return { c, reply, seen, all };
+}
+
+describe('stop', () => {
+  it.each(CLIENTS)('%s: aborting the request keeps the partial reply as interrupted', async (name) => {
+    const abort = new AbortController();
+    const { seen, reply, all } = await slowTurn(name, chatId(), { abort, words: 60, everyMs: 80 });
+    abort.abort();
+    await expect(all).rejects.toThrow();
+    const conversationId = conversationOf(seen);
+    const stored = await until(async () => {
+      const messages = await messagesOf(conversationId);
+      return messages.length === 2 ? messages : null;
+    }, 'the interrupted reply');
+    expect(stored[1]).toMatchObject({ role: 'assistant', status: 'interrupted' });
+    expect(stored[1]!.id).toBe(messageIdOf(seen));
+    expect(stored[1]!.content.length).toBeGreaterThan(0);
+    expect(reply.startsWith(stored[1]!.content)).toBe(true);
+    expect(stored[1]!.content.length).toBeLessThan(reply.length);
+    await until(() => llm.requests[0]?.closedAt != null, 'the model call to end');
+    expect(llm.requests[0]!.aborted).toBe(true);
+  });
+
+  it('POST /v1/conversations/{id}/stop ends the reply; the stream finishes and the reply is interrupted', async () => {
+    const { seen, all, c, reply } = await slowTurn('ai5', chatId(), { words: 60, everyMs: 80 });
+    const conversationId = conversationOf(seen);
+    const stop = await t.request({ method: 'POST', url: `/v1/conversations/${conversationId}/stop`, headers: bearer(owner.accessToken) });
+    expect(json(stop)).toEqual({ stopped: true });
+    const chunks = await all;
+    const message = await c.assemble(chunks);
+    expect(chunks.at(-1)).toEqual({ type: 'finish' });
+    expect(message.metadata).toMatchObject({ status: 'interrupted' });
+    const stored = await messagesOf(conversationId);
+    expect(stored[1]).toMatchObject({ id: message.id, status: 'interrupted', content: textOf(message) });
+    expect(textOf(message).length).toBeLessThan(reply.length);
+  });
+});
+
+describe('resume', () => {
+  it.each(CLIENTS)('%s: 204 when nothing runs: a chat id never used, and a chat whose reply is stored', async (name) => {
+    const c = client(name, base, { headers: bearer(owner.accessToken) });
+    const before = await t.count('conversations');
+    expect(await c.reconnect(chatId())).toBeNull();
+    expect(await t.count('conversations')).toBe(before);
+    const id = chatId();
+    await collect(await c.send({ chatId: id, messages: [userMessage('quick')] }));
+    expect(await c.reconnect(id)).toBeNull();
+    const raw = await fetch(`${base}/v1/ai-sdk/chat/${id}/stream`, { headers: bearer(owner.accessToken) });
+    expect(raw.status).toBe(204);
+  });
+
+  it.each(CLIENTS)('%s: mid-reply, on the same instance: from start, same message id, the whole text', async (name) => {
+    const id = chatId();
+    const { seen, all, reply } = await slowTurn(name, id);
+    const resumed = await client(name, base, { headers: bearer(owner.accessToken) }).reconnect(id);
+    expect(resumed).not.toBeNull();
+    const chunks = await collect(resumed!);
+    const message = await client(name, base).assemble(chunks);
+    expect(chunks.slice(0, 4).map((chunk) => chunk.type)).toEqual(['start', 'message-metadata', 'start-step', 'text-start']);
+    expect(chunks[0]).toEqual({ type: 'start', messageId: messageIdOf(seen) });
+    expect(textOf(message)).toBe(reply);
+    expect(chunks.at(-1)).toEqual({ type: 'finish' });
+    const original = await client(name, base).assemble(await all);
+    expect(textOf(original)).toBe(reply);
+    expect(message.id).toBe(original.id);
+    const stored = await messagesOf(conversationOf(seen));
+    expect(stored[1]).toMatchObject({ id: message.id, content: reply, status: 'complete' });
+  });
+
+  it.each(CLIENTS)('%s: mid-reply, from a second instance sharing only the database', async (name) => {
+    const id = chatId();
+    const { seen, all, reply } = await slowTurn(name, id, { minDeltas: 5 });
+    const elsewhere = client(name, secondBase, { headers: bearer(owner.accessToken) });
+    const resumed = await elsewhere.reconnect(id);
+    expect(resumed).not.toBeNull();
+    const chunks = await collect(resumed!);
+    const message = await elsewhere.assemble(chunks);
+    expect(message.id).toBe(messageIdOf(seen));
+    expect(textOf(message)).toBe(reply);
+    // The text so far comes first, then the rest as the other instance produces it.
+    expect(deltas(chunks)).toBeGreaterThan(1);
+    await all;
+  });
+
+  it('a resumed reader that leaves does not stop the reply', async () => {
+    const id = chatId();
+    const { all, reply } = await slowTurn('ai6', id, { words: 20 });
+    const resumed = (await client('ai6', secondBase, { headers: bearer(owner.accessToken) }).reconnect(id))!;
+    const reader = resumed.getReader();
+    await reader.read();
+    await reader.cancel();
+    const chunks = await all;
+    expect(textOf(await client('ai6', base).assemble(chunks))).toBe(reply);
+  });
+
+  it('another user, same chat id: 204 (their chat is another conversation)', async () => {
+    const id = chatId();
+    const { all } = await slowTurn('ai6', id, { words: 15 });
+    const other = await registerUser(t);
+    expect(await client('ai6', base, { headers: bearer(other.accessToken) }).reconnect(id)).toBeNull();
+    await all;
+  });
+});
