@@ -152,6 +152,35 @@ describe('end users of a key', () => {
     expect(messages.json().data.map((m: { content: string }) => m.content)).toEqual(['Hi, I am Ana', 'Hello from Acme', 'And again', 'Hello from Acme']);
     // The chatbot's own instructions reached the model.
     expect(JSON.stringify(fake.requests.at(-1)!.body)).toContain('You answer for Acme support.');
+    // The owner reads it in the chatbot's inbox, named by the end user.
+    const inbox = await t.request({ method: 'GET', url: `/v1/chatbots/${bot.id}/conversations`, headers: bearer(owner.accessToken) });
+    expect(inbox.statusCode, inbox.body).toBe(200);
+    const listed = inbox.json().data.find((r: { conversation_id: string }) => r.conversation_id === anaConversation);
+    expect(listed.visitor.visitor_id).toBe('ana@example.com');
+  });
+
+  it('an Idempotency-Key is each end user’s own: the same key from two end users runs two turns', async () => {
+    const key = await createApiKey(t, owner, bot.id);
+    fake.setReply((request) => `echo ${JSON.stringify(request.body).length}`);
+    const send = (user: string, message: string) =>
+      t.request({ method: 'POST', url: '/v1/chat', headers: { ...asKey(key.key), 'idempotency-key': 'order-7' }, payload: { message, user } });
+    const first = await send('hana', 'first from hana');
+    const second = await send('ivan', 'first from ivan');
+    expect([first.statusCode, second.statusCode]).toEqual([201, 201]);
+    expect(second.headers['idempotent-replayed']).toBeUndefined();
+    expect(second.json().conversation_id).not.toBe(first.json().conversation_id);
+    const replay = await send('hana', 'first from hana');
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.json().conversation_id).toBe(first.json().conversation_id);
+    fake.setReply(() => 'Hello from Acme');
+  });
+
+  it('deleting the chatbot ends its keys', async () => {
+    const doomed = await createChatbot(t, owner, { name: 'Doomed' });
+    const key = await createApiKey(t, owner, doomed.id);
+    expect((await t.request({ method: 'GET', url: '/v1/conversations?user=joe', headers: asKey(key.key) })).statusCode).toBe(200);
+    expect((await t.request({ method: 'DELETE', url: `/v1/chatbots/${doomed.id}`, headers: bearer(owner.accessToken) })).statusCode).toBe(204);
+    expect((await t.request({ method: 'GET', url: '/v1/conversations?user=joe', headers: asKey(key.key) })).statusCode).toBe(401);
   });
 
   it('another key of the same chatbot sees the same end user’s conversations; a key of another chatbot sees none (404)', async () => {

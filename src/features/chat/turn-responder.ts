@@ -47,7 +47,9 @@ function sendJson(reply: FastifyReply, outcome: Outcome, replayed: boolean) {
  */
 function callerKey(caller: Principal, key: string | null): string | null {
   if (key === null || caller.kind === 'user') return key;
-  return `${caller.kind}:${caller.actorId}:${key}`;
+  // A key's end users each have their own (the key's id alone would let them replay one another's).
+  const who = caller.kind === 'apiKey' ? `${caller.actorId}:${caller.endUser ?? ''}` : caller.actorId;
+  return `${caller.kind}:${who}:${key}`;
 }
 
 export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats: Heartbeats; jobs: Jobs }): TurnResponder {
