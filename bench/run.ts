@@ -20,6 +20,7 @@ import { publicPhase } from './public-phase.js';
 import { rlsPhase } from './rls-phase.js';
 import { streamsPhase } from './streams-phase.js';
 import { uploadsPhase } from './uploads-phase.js';
+import { OPENAI_METHOD, openAiPhase } from './openai-phase.js';
 import { WIDGET_METHOD, widgetPhase } from './widget-phase.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -244,6 +245,10 @@ async function main(): Promise<void> {
   await phase(10, 'The embeddable widget in a real browser', WIDGET_METHOD, async (section, say) => {
     await widgetPhase(section, say, { api: parley, runId: RUN_ID });
   });
+
+  await phase(11, 'The OpenAI-compatible endpoint: added latency', OPENAI_METHOD, (section, say) =>
+    openAiPhase(section, say, { llmUrl: fake.url, databaseUrl: DATABASE_URL, runId: RUN_ID, seconds: DURATION }),
+  );
 
   say('stopping the shared fake LLM, baseline and Parley before phase 5');
   await Promise.all([fake.stop(), baselineProcess.stop(), parleyProcess.stop()]);

@@ -122,6 +122,52 @@ describe('a whole turn with the real clients', () => {
   });
 });
 
+describe('failures after the stream began', () => {
+  it.each(CLIENTS)('%s: the model failing mid-reply ends the stream with an error chunk and [DONE]; the client reports it', async (name) => {
+    llm.setReply(() => 'one two three four five six seven');
+    llm.fail({ kind: 'stream-error', afterChunks: 2 });
+    const c = client(name, base, { headers: bearer(owner.accessToken) });
+    const chunks = await collect(await c.send({ chatId: chatId(), messages: [userMessage('fail please')] }));
+    expect(chunks[0]!.type).toBe('start');
+    expect(chunks.at(-1)).toEqual({ type: 'error', errorText: expect.stringContaining('could not answer') });
+    await expect(c.assemble(chunks)).rejects.toThrow(/could not answer/);
+    const stored = await messagesOf(owner, conversationOf(chunks));
+    expect(stored.map((m) => [m.role, m.status])).toEqual([
+      ['user', 'complete'],
+      ['assistant', 'failed'],
+    ]);
+  });
+});
+
+describe('Idempotency-Key', () => {
+  it('a repeated key replays the stored reply as the same stream; the model is called once', async () => {
+    const id = chatId();
+    const headers = { ...bearer(owner.accessToken), 'idempotency-key': `k-${randomBytes(4).toString('hex')}` };
+    const c = client('ai5', base, { headers });
+    // A retry sends the very same body (the fingerprint covers it).
+    const messages = [userMessage('exactly once')];
+    const first = await turn(c, id, messages);
+    const again = await turn(c, id, messages);
+    expect(llm.requests).toHaveLength(1);
+    expect(again.messageId).toBe(first.messageId);
+    expect(again.text).toBe(first.text);
+    expect(again.chunks.map((chunk) => chunk.type)).toEqual(first.chunks.map((chunk) => chunk.type).filter((type, i, all) => type !== 'text-delta' || all[i - 1] !== 'text-delta'));
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents both routes, the stream as text/event-stream and the 204', async () => {
+    const spec = json(await t.request({ method: 'GET', url: '/openapi.json' }));
+    const post = spec.paths['/v1/ai-sdk/chat'].post;
+    expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(['200', '401', '404', '409', '422', '429']));
+    expect(post.responses['200'].content['text/event-stream']).toBeDefined();
+    expect(post.requestBody.content['application/json'].schema.properties).toMatchObject({ id: expect.any(Object), messages: expect.any(Object), trigger: expect.any(Object) });
+    const resume = spec.paths['/v1/ai-sdk/chat/{id}/stream'].get;
+    expect(resume.responses['200'].content['text/event-stream']).toBeDefined();
+    expect(resume.responses['204']).toBeDefined();
+  });
+});
+
 describe('the client history is advisory', () => {
   it.each(CLIENTS)('%s: client system and assistant messages never reach the model; only the new user message does', async (name) => {
     const c = client(name, base, { headers: bearer(owner.accessToken) });

@@ -20,7 +20,8 @@ let owner: RegisteredUser;
 
 beforeAll(async () => {
   llm = await startFakeLlm();
-  const env = fakeLlmEnv(llm.url);
+  // One secret for both instances: a token signed by one is accepted by the other, as behind a load balancer.
+  const env = fakeLlmEnv(llm.url, { JWT_SECRET: randomBytes(48).toString('base64url') });
   t = await createTestApp(env);
   second = await createTestApp(env, { sharedWith: t });
   base = await listen(t);
@@ -94,9 +95,10 @@ describe('stop', () => {
 describe('resume', () => {
   it.each(CLIENTS)('%s: 204 when nothing runs: a chat id never used, and a chat whose reply is stored', async (name) => {
     const c = client(name, base, { headers: bearer(owner.accessToken) });
-    const before = await t.count('conversations');
+    const before = { conversations: await t.count('conversations'), chatbots: await t.count('chatbots') };
     expect(await c.reconnect(chatId())).toBeNull();
-    expect(await t.count('conversations')).toBe(before);
+    // Asking after a chat id never used creates nothing.
+    expect({ conversations: await t.count('conversations'), chatbots: await t.count('chatbots') }).toEqual(before);
     const id = chatId();
     await collect(await c.send({ chatId: id, messages: [userMessage('quick')] }));
     expect(await c.reconnect(id)).toBeNull();
@@ -110,6 +112,9 @@ describe('resume', () => {
     const resumed = await client(name, base, { headers: bearer(owner.accessToken) }).reconnect(id);
     expect(resumed).not.toBeNull();
     const chunks = await collect(resumed!);
+    // What the resumed stream sent first is the text so far, a part of the reply.
+    const first = chunks.find((chunk) => chunk.type === 'text-delta') as { delta: string } | undefined;
+    expect(reply.startsWith(first!.delta)).toBe(true);
     const message = await client(name, base).assemble(chunks);
     expect(chunks.slice(0, 4).map((chunk) => chunk.type)).toEqual(['start', 'message-metadata', 'start-step', 'text-start']);
     expect(chunks[0]).toEqual({ type: 'start', messageId: messageIdOf(seen) });
@@ -137,6 +142,19 @@ describe('resume', () => {
     await all;
   });
 
+  it('the resumed stream has the protocol headers', async () => {
+    const id = chatId();
+    const { all } = await slowTurn('ai6', id, { words: 15 });
+    const response = await fetch(`${secondBase}/v1/ai-sdk/chat/${id}/stream`, { headers: bearer(owner.accessToken) });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(response.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
+    expect(response.headers.get('x-accel-buffering')).toBe('no');
+    const body = await response.text();
+    expect(body.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    await all;
+  });
+
   it('a resumed reader that leaves does not stop the reply', async () => {
     const id = chatId();
     const { all, reply } = await slowTurn('ai6', id, { words: 20 });
@@ -154,5 +172,49 @@ describe('resume', () => {
     const other = await registerUser(t);
     expect(await client('ai6', base, { headers: bearer(other.accessToken) }).reconnect(id)).toBeNull();
     await all;
+  });
+
+  it('a stop sent to the second instance ends the reply; the resumed stream there finishes with what was produced', async () => {
+    const id = chatId();
+    const { seen, all, reply } = await slowTurn('ai5', id, { words: 60, everyMs: 80 });
+    const elsewhere = client('ai5', secondBase, { headers: bearer(owner.accessToken) });
+    const resumed = collect((await elsewhere.reconnect(id))!);
+    const stop = await second.request({ method: 'POST', url: `/v1/conversations/${conversationOf(seen)}/stop`, headers: bearer(owner.accessToken) });
+    expect(json(stop)).toEqual({ stopped: true });
+    const message = await elsewhere.assemble(await resumed);
+    expect(message.metadata).toMatchObject({ status: 'interrupted' });
+    const original = await elsewhere.assemble(await all);
+    expect(textOf(message)).toBe(textOf(original));
+    expect(textOf(message).length).toBeLessThan(reply.length);
+    expect((await messagesOf(conversationOf(seen)))[1]).toMatchObject({ id: message.id, status: 'interrupted', content: textOf(message) });
+  });
+
+  it('a reply that fails while resumed ends the resumed stream with an error the client reports', async () => {
+    const id = chatId();
+    llm.fail({ kind: 'stream-error', afterChunks: 12 });
+    const { all } = await slowTurn('ai6', id, { words: 30, everyMs: 60, minDeltas: 2 });
+    const elsewhere = client('ai6', secondBase, { headers: bearer(owner.accessToken) });
+    const chunks = await collect((await elsewhere.reconnect(id))!);
+    expect(chunks.at(-1)).toEqual({ type: 'error', errorText: expect.stringContaining('could not answer') });
+    await expect(elsewhere.assemble(chunks)).rejects.toThrow(/could not answer/);
+    await all;
+  });
+
+  it('shutting down an instance ends its resumed streams of replies running elsewhere, at once', async () => {
+    const third = await createTestApp(fakeLlmEnv(llm.url, { JWT_SECRET: t.config.jwtSecret }), { sharedWith: t });
+    const thirdBase = await listen(third);
+    const id = chatId();
+    const { all, reply } = await slowTurn('ai6', id, { words: 60, everyMs: 80 });
+    const follower = client('ai6', thirdBase, { headers: bearer(owner.accessToken) });
+    const seen: Chunk[] = [];
+    const resumed = collect((await follower.reconnect(id))!, (chunk) => seen.push(chunk));
+    await until(() => seen.length > 0, 'the resumed start');
+    const started = Date.now();
+    await third.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const chunks = await resumed;
+    expect(chunks.at(-1)).toEqual({ type: 'error', errorText: expect.stringContaining('shutting down') });
+    // The reply itself, on the first instance, goes on to the end.
+    expect(textOf(await follower.assemble(await all))).toBe(reply);
   });
 });

@@ -8,8 +8,8 @@ import { expectOpenAiError, frames, get, openAiStage, post, type Stage } from '.
 
 let stage: Stage;
 beforeAll(async () => {
-  // Heartbeats every 40 ms, so a slow first token shows them.
-  stage = await openAiStage({ SSE_HEARTBEAT_MS: '40' });
+  // Heartbeats every 100 ms (the least allowed), so a slow first token shows them.
+  stage = await openAiStage({ SSE_HEARTBEAT_MS: '100' });
 });
 afterEach(() => stage.llm.reset());
 afterAll(async () => {
@@ -94,7 +94,7 @@ describe('stream frames', () => {
   });
 
   it('sends `: keep-alive` comments while the model is slow to start', async () => {
-    stage.llm.setDelays({ firstTokenDelayMs: 200 });
+    stage.llm.setDelays({ firstTokenDelayMs: 350 });
     const answer = await streamed();
     expect(answer.text).toMatch(/^: keep-alive$/m);
     expect(frames(answer.text).at(-1)).toBe('[DONE]');

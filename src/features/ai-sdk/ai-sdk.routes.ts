@@ -6,6 +6,7 @@ import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
 import { bindEndUser } from '../api-keys/end-user.js';
 import { principalOf } from '../auth/authenticate.js';
+import { ALLOWED_HEADERS, PREFLIGHT_MAX_AGE_S } from '../public/public-guard.js';
 import { AiSdkChatBody, ChatIdParams, NothingRunningAnswer, ResumeQuery, UiMessageStreamAnswer } from './ai-sdk.schemas.js';
 import { createAiSdkChat } from './ai-sdk.service.js';
 
@@ -70,4 +71,21 @@ export function registerAiSdkRoutes(app: App, services: Services): void {
       return aiSdk.resume(request, reply, principalOf(request), request.params.id);
     },
   );
+
+  // A browser asks before sending a visitor's token, and a preflight names no chatbot: it is
+  // answered for any origin. The request itself is held to the chatbot's allowed_origins (a
+  // visitor's, 403 otherwise) or to CORS_ORIGINS (an account's: no CORS headers otherwise).
+  for (const url of ['/v1/ai-sdk/chat', '/v1/ai-sdk/chat/:id/stream']) {
+    app.options(url, { config: { cors: false }, schema: { hide: true } }, async (request, reply) => {
+      await services.publicGuard.limitAddress(request);
+      const origin = request.headers.origin;
+      if (origin) reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+      return reply
+        .code(204)
+        .header('access-control-allow-methods', 'GET, POST, OPTIONS')
+        .header('access-control-allow-headers', ALLOWED_HEADERS)
+        .header('access-control-max-age', String(PREFLIGHT_MAX_AGE_S))
+        .send();
+    });
+  }
 }

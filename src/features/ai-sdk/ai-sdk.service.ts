@@ -125,9 +125,10 @@ export function createAiSdkChat(deps: AiSdkDeps): AiSdkChat {
   }
 
   async function resume(request: FastifyRequest, reply: FastifyReply, caller: Principal, chatId: string) {
-    const conversation = await conversations.openClientChat(caller, chatId, {});
-    const running = await chat.running(caller, conversation.id);
-    if (!running) return reply.code(204).send(null);
+    // A chat id never used has nothing running: nothing is created for it.
+    const conversation = await conversations.findClientChat(caller, chatId);
+    const running = conversation ? await chat.running(caller, conversation.id) : null;
+    if (!conversation || !running) return reply.code(204).send(null);
     const stream = openEventStream(request, reply, heartbeats, UI_MESSAGE_STREAM_HEADERS);
     const followed = resumeStream(request, stream, caller, conversation.id, running);
     // Shutdown waits for it, as for every stream, so it ends with its final chunks.

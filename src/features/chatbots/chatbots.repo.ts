@@ -12,6 +12,7 @@ export interface ChatbotsRepo {
   /** Inserts with the first free slug from `slugBase` (or exactly `slug`); null when an exact slug is taken. */
   insert(userId: string, values: Omit<ChatbotValues, 'slug'>, slug: { exact: string } | { base: string }, now: Date): Promise<ChatbotRow | null>;
   find(userId: string, id: string): Promise<ChatbotRow | undefined>;
+  findBySlug(userId: string, slug: string): Promise<ChatbotRow | undefined>;
   findDefault(userId: string): Promise<ChatbotRow | undefined>;
   /** Newest first; `after` is the (created_at, id) of the last row seen. `userId` null: every user's (admins). */
   list(userId: string | null, limit: number, after: [Date, string] | null): Promise<ChatbotRow[]>;
@@ -61,6 +62,12 @@ export function createChatbotsRepo(scoped: Scoped, newId: () => string): Chatbot
     async find(userId, id) {
       const [row] = await scoped.user(userId, ({ db }) =>
         db.select().from(chatbots).where(and(eq(chatbots.id, id), eq(chatbots.userId, userId))).limit(1),
+      );
+      return row;
+    },
+    async findBySlug(userId, slug) {
+      const [row] = await scoped.user(userId, ({ db }) =>
+        db.select().from(chatbots).where(and(eq(chatbots.slug, slug), eq(chatbots.userId, userId))).limit(1),
       );
       return row;
     },

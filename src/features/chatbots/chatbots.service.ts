@@ -12,6 +12,8 @@ export interface ChatbotsService {
   create(caller: Principal, input: CreateChatbotInput): Promise<Chatbot>;
   list(caller: Principal, query: { limit: number; cursor?: string; all?: boolean }): Promise<Page<Chatbot>>;
   get(caller: Principal, id: string): Promise<Chatbot>;
+  /** One of the caller's chatbots by id or slug (a key's: its own only); 404 otherwise. */
+  named(caller: Principal, idOrSlug: string): Promise<Chatbot>;
   update(caller: Principal, id: string, input: UpdateChatbotInput): Promise<Chatbot>;
   remove(caller: Principal, id: string): Promise<void>;
   /** The chatbot a request names (must be the caller's), or the caller's default, created on first need. */
@@ -114,6 +116,12 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
     },
     async get(caller, id) {
       return toChatbot(await owned(caller, id));
+    },
+    async named(caller, idOrSlug) {
+      if (isUuid(idOrSlug)) return toChatbot(await owned(caller, idOrSlug));
+      const row = await chatbots.findBySlug(caller.ownerId, idOrSlug);
+      if (!row || (caller.chatbotId !== undefined && caller.chatbotId !== row.id)) throw notFound();
+      return toChatbot(row);
     },
     async update(caller, id, input) {
       checkModel(input.model);

@@ -33,6 +33,8 @@ async function ensureEndUser(db: Access['db'], row: NewConversation, now: Date) 
 
 export interface ConversationsRepo {
   insert(row: NewConversation, now: Date): Promise<ConversationRow>;
+  /** The conversation a client's chat id names for this audience, if it was ever used. */
+  findClientChat(userId: string, visitorId: string | null, clientChatId: string): Promise<ConversationRow | undefined>;
   /** The conversation a client's chat id names for this audience, made on first use (race-safe). */
   openClientChat(row: NewConversation & { clientChatId: string }, now: Date): Promise<ConversationRow>;
   /** With `visitor`: only that visitor's conversation on that chatbot. */
@@ -63,6 +65,9 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
   const myVisits = (userId: string) =>
     sql`${conversations.visitorId} IN (SELECT ${visitors.id} FROM ${visitors} WHERE ${visitors.verifiedUserId} = ${userId}::uuid)`;
 
+  const clientChat = (userId: string, visitorId: string | null, clientChatId: string) =>
+    and(eq(conversations.userId, userId), visitorId ? eq(conversations.visitorId, visitorId) : isNull(conversations.visitorId), eq(conversations.clientChatId, clientChatId));
+
   return {
     async insert({ endUser, ...row }, now) {
       const [created] = await scoped.user(row.userId, async ({ db }) => {
@@ -83,14 +88,13 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
           .onConflictDoNothing()
           .returning();
         if (created) return created;
-        const whose = row.visitorId ? eq(conversations.visitorId, row.visitorId) : isNull(conversations.visitorId);
-        const [existing] = await db
-          .select()
-          .from(conversations)
-          .where(and(eq(conversations.userId, row.userId), whose, eq(conversations.clientChatId, row.clientChatId)))
-          .limit(1);
+        const [existing] = await db.select().from(conversations).where(clientChat(row.userId, row.visitorId ?? null, row.clientChatId)).limit(1);
         return existing!;
       });
+    },
+    async findClientChat(userId, visitorId, clientChatId) {
+      const [row] = await scoped.user(userId, ({ db }) => db.select().from(conversations).where(clientChat(userId, visitorId, clientChatId)).limit(1));
+      return row;
     },
     async find(userId, id, visitor) {
       const whose = visitor

@@ -22,6 +22,8 @@ export interface ConversationsService {
   create(caller: Principal, input: CreateConversationInput): Promise<ConversationRow>;
   /** The conversation a client's chat id names for this caller (AI SDK, §8), created on first use. */
   openClientChat(caller: Principal, chatId: string, input: { chatbot_id?: string }): Promise<Conversation>;
+  /** The conversation a client's chat id names for this caller, or null when the id was never used (nothing is created). */
+  findClientChat(caller: Principal, chatId: string): Promise<Conversation | null>;
   list(caller: Principal, query: ListConversationsInput): Promise<Page<Conversation>>;
   latest(caller: Principal): Promise<Conversation>;
   get(caller: Principal, id: string): Promise<Conversation>;
@@ -53,6 +55,12 @@ function audienceKey(caller: Principal): VisitorKey | undefined {
 
 const CLIENT_CHAT_ID_MAX = 200;
 
+function checkClientChatId(chatId: string) {
+  if (typeof chatId !== 'string' || chatId.length === 0 || chatId.length > CLIENT_CHAT_ID_MAX || isBlank(chatId)) {
+    throw validationError('id', `must be 1–${CLIENT_CHAT_ID_MAX} characters`);
+  }
+}
+
 export function createConversationsService(deps: {
   conversations: ConversationsRepo;
   chatbots: ChatbotsService;
@@ -75,10 +83,15 @@ export function createConversationsService(deps: {
       const visitorId = audienceOf(caller);
       return conversations.insert({ id: newId(), userId: caller.ownerId, chatbotId: chatbot.id, title, context: input.context ?? null, visitorId, endUser: caller.endUser }, clock.now());
     },
+    async findClientChat(caller, chatId) {
+      checkClientChatId(chatId);
+      const row = await conversations.findClientChat(caller.ownerId, audienceOf(caller), chatId);
+      // A visitor's or key's: only on their chatbot.
+      if (!row || (caller.chatbotId !== undefined && row.chatbotId !== caller.chatbotId)) return null;
+      return toConversation(row);
+    },
     async openClientChat(caller, chatId, input) {
-      if (typeof chatId !== 'string' || chatId.length === 0 || chatId.length > CLIENT_CHAT_ID_MAX || isBlank(chatId)) {
-        throw validationError('id', `must be 1–${CLIENT_CHAT_ID_MAX} characters`);
-      }
+      checkClientChatId(chatId);
       const chatbot = await chatbots.resolve(caller, input.chatbot_id);
       const row = { id: newId(), userId: caller.ownerId, chatbotId: chatbot.id, title: null, context: null, visitorId: audienceOf(caller), endUser: caller.endUser, clientChatId: chatId };
       const conversation = await conversations.openClientChat(row, clock.now());

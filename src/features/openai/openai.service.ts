@@ -3,7 +3,6 @@
 // chatbot only; an account names one of its own chatbots. Whatever is not the caller's is
 // `model_not_found`, as OpenAI answers a model the key may not use.
 import { isAppError } from '../../errors/app-error.js';
-import { isUuid } from '../../lib/ids.js';
 import type { Principal } from '../auth/principal.js';
 import type { Chatbot } from '../chatbots/chatbots.schemas.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
@@ -23,7 +22,7 @@ export interface OpenAiModels {
 }
 
 export interface OpenAiModelsDeps {
-  chatbots: Pick<ChatbotsService, 'get' | 'list'>;
+  chatbots: Pick<ChatbotsService, 'named' | 'list'>;
   /** The models this server allows (LLM_MODELS). */
   allowedModels: readonly string[];
 }
@@ -39,24 +38,10 @@ const MAX_PAGES = 50;
 export function createOpenAiModels(deps: OpenAiModelsDeps): OpenAiModels {
   const { chatbots, allowedModels } = deps;
 
-  /**
-   * By slug. ChatbotsService.get reads ids only: a key compares its one chatbot's slug; an account
-   * looks through its chatbots (a handful, typically).
-   */
-  async function chatbotBySlug(caller: Principal, slug: string): Promise<Chatbot | undefined> {
-    if (caller.kind === 'apiKey' && caller.chatbotId) {
-      const own = await chatbots.get(caller, caller.chatbotId);
-      return own.slug === slug ? own : undefined;
-    }
-    return (await accountChatbots(caller)).find((chatbot) => chatbot.slug === slug);
-  }
-
   /** The caller's chatbot by id or slug, or model_not_found (another tenant's, another key's, none). */
   async function chatbotNamed(caller: Principal, name: string): Promise<Chatbot> {
     try {
-      const chatbot = isUuid(name) ? await chatbots.get(caller, name) : await chatbotBySlug(caller, name);
-      if (!chatbot || (caller.kind === 'apiKey' && chatbot.id !== caller.chatbotId)) throw new ModelNotFound(name);
-      return chatbot;
+      return await chatbots.named(caller, name);
     } catch (error) {
       if (isAppError(error) && error.code === 'not_found') throw new ModelNotFound(name);
       throw error;

@@ -9,8 +9,8 @@ import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { PublicChatbotRow } from './public-chatbots.repo.js';
 
 const EXPOSED = 'x-request-id, retry-after, ratelimit, ratelimit-policy, idempotent-replayed';
-const ALLOWED_HEADERS = 'authorization, content-type, accept, idempotency-key, x-request-id';
-const PREFLIGHT_MAX_AGE_S = 600;
+export const ALLOWED_HEADERS = 'authorization, content-type, accept, idempotency-key, x-request-id';
+export const PREFLIGHT_MAX_AGE_S = 600;
 
 export interface PublicLimits {
   visitor: RateRule | null;
