@@ -39,3 +39,5 @@ CREATE UNIQUE INDEX conversations_client_chat_key ON conversations (user_id, coa
 -- The text of a reply still being generated, written while it streams on channels that resume
 -- (§8: the AI SDK's resume reads it from PostgreSQL alone, on any instance). Cleared when stored.
 ALTER TABLE conversations ADD COLUMN busy_text text;
+-- The key check reads its chatbot's slug with it (the OpenAI endpoint's `model` may name the chatbot so).
+CREATE POLICY chatbots_api_key_read ON chatbots FOR SELECT USING ((SELECT current_setting('app.scope', true) = 'api-key'));

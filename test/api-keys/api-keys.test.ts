@@ -175,6 +175,20 @@ describe('end users of a key', () => {
     fake.setReply(() => 'Hello from Acme');
   });
 
+  it('a renamed slug is seen by the next request: the old one is an unknown model, the new one answers', async () => {
+    const renamed = await createChatbot(t, owner, { name: 'Renamed desk' });
+    const key = await createApiKey(t, owner, renamed.id);
+    const complete = (model: string) =>
+      t.request({ method: 'POST', url: '/v1/chat/completions', headers: asKey(key.key), payload: { model, messages: [{ role: 'user', content: 'hi' }] } });
+    expect((await complete(renamed.slug)).statusCode).toBe(200);
+    const patched = await t.request({ method: 'PATCH', url: `/v1/chatbots/${renamed.id}`, headers: bearer(owner.accessToken), payload: { slug: 'front-desk-2' } });
+    expect(patched.statusCode, patched.body).toBe(200);
+    const old = await complete(renamed.slug);
+    expect(old.statusCode).toBe(404);
+    expect(old.json().error.code).toBe('model_not_found');
+    expect((await complete('front-desk-2')).statusCode).toBe(200);
+  });
+
   it('deleting the chatbot ends its keys', async () => {
     const doomed = await createChatbot(t, owner, { name: 'Doomed' });
     const key = await createApiKey(t, owner, doomed.id);

@@ -350,14 +350,15 @@ describe('scopes for paths that serve no single user', () => {
     });
   });
 
-  it('api-key finds keys and writes only their last use; it reads no chat content', async () => {
+  it('api-key finds keys (with their chatbots and owners) and writes only their last use; it reads no chat content', async () => {
     expect(await count('api-key', 'api_keys')).toBeGreaterThanOrEqual(2);
-    for (const table of ['chatbots', 'conversations', 'messages', 'knowledge_chunks', 'visitors', 'usage_daily'] as const) {
+    for (const table of ['conversations', 'messages', 'knowledge_chunks', 'visitors', 'usage_daily'] as const) {
       expect(await count('api-key', table), table).toBe(0);
     }
     await asApp({ scope: 'api-key' }, async (tx) => {
       expect(await tx.sql.query('DELETE FROM api_keys RETURNING id')).toEqual([]);
       expect(await tx.sql.query("UPDATE users SET role = 'admin' RETURNING id")).toEqual([]);
+      expect(await tx.sql.query("UPDATE chatbots SET system_prompt = 'taken' RETURNING id")).toEqual([]);
     });
     expect(await t.count('api_keys')).toBeGreaterThanOrEqual(2);
   });

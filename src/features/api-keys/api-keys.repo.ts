@@ -10,6 +10,8 @@ export interface KeyOwner {
   id: string;
   userId: string;
   chatbotId: string;
+  /** Read with the key: the OpenAI endpoint's `model` may name the chatbot by it. */
+  chatbotSlug: string;
 }
 
 export interface ApiKeysRepo {
@@ -33,7 +35,9 @@ const summary = {
 
 // The owner's is_active is read with the key: a deactivated owner's keys stop at once (§3).
 const FIND_BY_HASH = `
-SELECT k.id, k.user_id, k.chatbot_id FROM api_keys k JOIN users u ON u.id = k.user_id AND u.is_active
+SELECT k.id, k.user_id, k.chatbot_id, b.slug FROM api_keys k
+  JOIN users u ON u.id = k.user_id AND u.is_active
+  JOIN chatbots b ON b.id = k.chatbot_id
  WHERE k.hash = $1 AND ${scopeGate('api-key')}`;
 
 export function createApiKeysRepo(scoped: Scoped, sql_: SqlRunner): ApiKeysRepo {
@@ -55,9 +59,9 @@ export function createApiKeysRepo(scoped: Scoped, sql_: SqlRunner): ApiKeysRepo 
       return rows.length > 0;
     },
     async findByHash(hash) {
-      const rows = await sql_.query<{ id: string; user_id: string; chatbot_id: string }>(FIND_BY_HASH, [hash]);
+      const rows = await sql_.query<{ id: string; user_id: string; chatbot_id: string; slug: string }>(FIND_BY_HASH, [hash]);
       const row = rows[0];
-      return row ? { id: row.id, userId: row.user_id, chatbotId: row.chatbot_id } : null;
+      return row ? { id: row.id, userId: row.user_id, chatbotId: row.chatbot_id, chatbotSlug: row.slug } : null;
     },
     async touch(uses) {
       if (uses.length === 0) return;

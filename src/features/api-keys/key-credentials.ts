@@ -8,7 +8,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { CredentialStrategy } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
-import type { ApiKeysRepo } from './api-keys.repo.js';
+import type { ApiKeysRepo, KeyOwner } from './api-keys.repo.js';
 import { checksumHolds, hashKey, looksLikeKey } from './key-format.js';
 
 export interface KeyCredentials extends CredentialStrategy {
@@ -18,8 +18,8 @@ export interface KeyCredentials extends CredentialStrategy {
 
 const invalidKey = () => new AppError('invalid_token', 'The API key is not valid');
 
-export function apiKeyPrincipal(key: { id: string; userId: string; chatbotId: string }): Principal {
-  return { kind: 'apiKey', ownerId: key.userId, actorId: key.id, role: 'user', username: '', chatbotId: key.chatbotId, sessionId: null };
+export function apiKeyPrincipal(key: KeyOwner): Principal {
+  return { kind: 'apiKey', ownerId: key.userId, actorId: key.id, role: 'user', username: '', chatbotId: key.chatbotId, chatbotSlug: key.chatbotSlug, sessionId: null };
 }
 
 export function createKeyCredentials(deps: {

@@ -18,6 +18,8 @@ export interface Principal {
   username: string;
   /** Visitors and keys reach one chatbot only. */
   chatbotId?: string;
+  /** A key's chatbot's slug as the key was checked (`model` on the OpenAI endpoint may name it). */
+  chatbotSlug?: string;
   /** The end user a key acts for (`user` in the request). */
   endUser?: string;
   /** A Parley session; null for external users, visitors and keys. */

@@ -45,7 +45,12 @@ SELECT b.token_budget_monthly AS budget, CASE WHEN b.token_budget_monthly IS NUL
 
 /** Shards of a chatbot's daily usage row, as turns.repo.ts spreads them. */
 const USAGE_SHARDS = 8;
-const USAGE = `SELECT add_usage($1::uuid, $2::uuid, ($3::timestamptz AT TIME ZONE 'UTC')::date, $4::smallint, $5::text, $6::int, $7::int) AS counted WHERE ${userGate('$2')}`;
+// Usage alone is not worth waiting for the disk: a crash may lose the last moment's counts, never
+// a conversation (there is none). Without this, each call would wait for an fsync of its own.
+const USAGE = `
+SELECT add_usage($1::uuid, $2::uuid, ($3::timestamptz AT TIME ZONE 'UTC')::date, $4::smallint, $5::text, $6::int, $7::int) AS counted
+  FROM (SELECT set_config('synchronous_commit', 'off', true)) AS s
+ WHERE ${userGate('$2')}`;
 
 type StartRow = {
   chatbot_id: string | null;

@@ -53,6 +53,7 @@ export function createOpenAiModels(deps: OpenAiModelsDeps): OpenAiModels {
     if (caller.kind !== 'apiKey' || !caller.chatbotId) return null;
     if (model.toLowerCase() === caller.chatbotId) return { chatbotId: caller.chatbotId, model: null };
     if (allowedModels.includes(model)) return { chatbotId: caller.chatbotId, model };
+    if (model === caller.chatbotSlug) return { chatbotId: caller.chatbotId, model: null };
     return null;
   }
 
