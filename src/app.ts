@@ -13,6 +13,7 @@ import { registerAuthRoutes } from './features/auth/auth.routes.js';
 import { registerChatRoutes } from './features/chat/chat.routes.js';
 import { registerChatbotRoutes } from './features/chatbots/chatbots.routes.js';
 import { registerConversationRoutes } from './features/conversations/conversations.routes.js';
+import { registerExportRoutes } from './features/exports/exports.routes.js';
 import { registerHealthRoutes } from './features/health/health.routes.js';
 import { registerInboxRoutes } from './features/inbox/inbox.routes.js';
 import { registerKnowledgeRoutes } from './features/knowledge/knowledge.routes.js';
@@ -122,6 +123,7 @@ function registerRoutes(
   registerApiKeyRoutes(app, { apiKeys: services.apiKeys, authenticate });
   registerOpenAiRoutes(app, services);
   registerAiSdkRoutes(app, services);
+  registerExportRoutes(app, services);
   registerAdminRoutes(app, { admin: services.admin, authenticate, clock });
   registerProfileRoutes(app, { profiles: services.profiles, authenticate });
   registerInboxRoutes(app, { inbox: services.inbox, authenticate });

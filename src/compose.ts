@@ -263,6 +263,8 @@ export async function composeServices(deps: ComposeDeps) {
     authenticateChannels,
     apiKeys: createApiKeysService({ keys: createApiKeysRepo(createScoped(database.app), database.app.sql), chatbots: chat.chatbots, clock: deps.clock, newId }),
     config,
+    /** For features that build their own repositories over the same database (exports). */
+    database,
     limiter,
     jobs,
     ...chat,

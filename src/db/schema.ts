@@ -119,6 +119,8 @@ export const conversations = pgTable('conversations', {
   clientChatId: text('client_chat_id'),
   /** The text of the reply being generated, kept while it streams on channels that resume. */
   busyText: text('busy_text'),
+  /** Values collected so far (§9), each validated against the chatbot's `collect` before it is stored. */
+  data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
   unreadCount: integer('unread_count').notNull().default(0),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
   updatedAt: timestamptz('updated_at').notNull().defaultNow(),

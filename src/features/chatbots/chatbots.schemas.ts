@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import type { ChatbotRow } from '../../db/schema.js';
 import { CursorQuery, LimitQuery, pageOf } from '../../http/pagination.js';
+import { CollectSchema, type Collect } from '../collection/collect-schema.js';
 
 const Slug = Type.String({
   minLength: 1,
@@ -34,6 +35,7 @@ const writable = {
   use_profile: Type.Boolean({ description: USE_PROFILE }),
   allowed_origins: Type.Array(Origin, { maxItems: 50, description: PUBLIC.allowed_origins }),
   token_budget_monthly: Type.Union([Type.Integer({ minimum: 0, maximum: 1e15 }), Type.Null()], { description: PUBLIC.token_budget_monthly }),
+  collect: Type.Union([CollectSchema, Type.Null()], { description: 'Fields to gather during the chat (§9); null: none' }),
 };
 
 const { name, ...rest } = writable;
@@ -49,9 +51,21 @@ const optionalRest = {
   use_profile: Type.Optional(rest.use_profile),
   allowed_origins: Type.Optional(rest.allowed_origins),
   token_budget_monthly: Type.Optional(rest.token_budget_monthly),
+  collect: Type.Optional(rest.collect),
 };
 
-export const CreateChatbotBody = Type.Object({ name, ...optionalRest }, { additionalProperties: false, title: 'NewChatbot' });
+export const CreateChatbotBody = Type.Object(
+  {
+    name,
+    template: Type.Optional(
+      Type.Literal('company-onboarding', {
+        description: "A built-in starting point: `company-onboarding` gathers a company's details and products (the fields of §12); fields given here win",
+      }),
+    ),
+    ...optionalRest,
+  },
+  { additionalProperties: false, title: 'NewChatbot' },
+);
 export type CreateChatbotInput = Static<typeof CreateChatbotBody>;
 
 export const UpdateChatbotBody = Type.Object(
@@ -76,7 +90,7 @@ export const ChatbotSchema = Type.Object(
     use_profile: Type.Boolean({ description: USE_PROFILE }),
     allowed_origins: Type.Array(Type.String(), { description: PUBLIC.allowed_origins }),
     token_budget_monthly: Type.Union([Type.Integer(), Type.Null()], { description: PUBLIC.token_budget_monthly }),
-    collect: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+    collect: Type.Union([CollectSchema, Type.Null()]),
     webhook_url: Type.Union([Type.String(), Type.Null()]),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
@@ -112,7 +126,7 @@ export function toChatbot(row: ChatbotRow): Chatbot {
     use_profile: row.useProfile,
     allowed_origins: row.allowedOrigins,
     token_budget_monthly: row.tokenBudgetMonthly,
-    collect: (row.collect as Record<string, unknown> | null) ?? null,
+    collect: (row.collect as Collect | null) ?? null,
     webhook_url: row.webhookUrl,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),

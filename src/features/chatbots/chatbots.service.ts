@@ -1,3 +1,5 @@
+import { checkCollect } from '../collection/collect-schema.js';
+import { TEMPLATES } from '../collection/templates.js';
 import { AppError, validationError } from '../../errors/app-error.js';
 import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
@@ -45,6 +47,7 @@ function toValues(input: UpdateChatbotInput): ChatbotChanges {
     use_profile: 'useProfile',
     allowed_origins: 'allowedOrigins',
     token_budget_monthly: 'tokenBudgetMonthly',
+    collect: 'collect',
   };
   const values: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(input)) {
@@ -97,10 +100,14 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
   }
 
   return {
-    async create(caller, input) {
+    async create(caller, request) {
+      const { template, ...given } = request;
+      // A template's fields first; what the request gives wins.
+      const input = template ? { ...TEMPLATES[template], ...given } : given;
       checkModel(input.model);
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
+      checkCollect(input.collect);
       const { slug: _slug, ...changes } = toValues(input);
       const values = { ...changes, name: input.name.trim(), model: input.model ?? models.default };
       const slug = input.slug ? { exact: input.slug } : { base: slugify(values.name) };
@@ -124,6 +131,7 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
       return toChatbot(row);
     },
     async update(caller, id, input) {
+      checkCollect(input.collect);
       checkModel(input.model);
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);

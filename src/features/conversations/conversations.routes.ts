@@ -21,6 +21,15 @@ import type { ConversationsService } from './conversations.service.js';
 const tags = ['conversations'];
 const security = bearerSecurity;
 
+const CollectedData = Type.Object(
+  {
+    data: Type.Record(Type.String(), Type.Unknown(), { description: 'Values gathered so far, by field key (each validated before it was stored)' }),
+    missing: Type.Array(Type.String(), { description: 'Keys of the required fields not filled yet' }),
+    completed: Type.Boolean(),
+  },
+  { title: 'CollectedData' },
+);
+
 const FeedbackBody = Type.Object(
   {
     rating: Type.Union([Type.Literal('like'), Type.Literal('dislike'), Type.Null()]),
@@ -109,6 +118,23 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
       await conversations.clear(principalOf(request), request.params.id);
       return reply.code(204).send(null);
     },
+  );
+
+  app.get(
+    '/v1/conversations/:id/data',
+    {
+      onRequest: authenticate,
+      preHandler: bindEndUser,
+      schema: {
+        tags,
+        security,
+        summary: 'What the conversation has collected: values, required fields still missing, completed',
+        params: IdParams,
+        querystring: EndUserQuery,
+        response: { 200: CollectedData, ...problems(401, 404, 422) },
+      },
+    },
+    async (request) => conversations.data(principalOf(request), request.params.id),
   );
 
   app.put(

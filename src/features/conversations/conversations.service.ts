@@ -7,6 +7,7 @@ import type { ConversationRow } from '../../db/schema.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
 import { audienceOf } from '../api-keys/end-user.js';
+import { missingFields } from '../collection/collect-schema.js';
 import type { ConversationsRepo, VisitorKey } from './conversations.repo.js';
 import {
   toConversation,
@@ -32,6 +33,8 @@ export interface ConversationsService {
   /** Takes back a conversation just created for a turn that could not start, unless something is in it. */
   discardEmpty(caller: Principal, id: string): Promise<void>;
   clear(caller: Principal, id: string): Promise<void>;
+  /** What the conversation has collected (§9): the values, the required keys still missing, and whether it is completed. */
+  data(caller: Principal, id: string): Promise<{ data: Record<string, unknown>; missing: string[]; completed: boolean }>;
   messages(caller: Principal, id: string, query: { limit: number; cursor?: string }): Promise<Page<Message>>;
   feedback(caller: Principal, messageId: string, input: { rating: 'like' | 'dislike' | null; comment?: string | null }): Promise<Message>;
 }
@@ -141,6 +144,13 @@ export function createConversationsService(deps: {
       const result = await conversations.clear(caller.ownerId, row.id, clock.now());
       if (result === 'busy') throw conversationBusy();
       if (result === 'gone') throw conversationNotFound();
+    },
+    async data(caller, id) {
+      const conversation = await owned(caller, id);
+      // A verified user's visit is another tenant's chatbot: its collect is not theirs to read.
+      const chatbot = await chatbots.get(caller, conversation.chatbotId).catch(() => null);
+      const data = conversation.data ?? {};
+      return { data, missing: missingFields(chatbot?.collect ?? null, data), completed: conversation.status === 'completed' };
     },
     async messages(caller, id, query) {
       const conversation = await owned(caller, id);

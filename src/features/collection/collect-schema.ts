@@ -1,0 +1,96 @@
+// A chatbot's `collect` (§9): the fields to gather in conversation. The TypeBox schema bounds the
+// shape (and documents it); checkCollect adds what a schema cannot say — unique keys, options
+// exactly for enums, item fields exactly for lists — so a schema that could never be filled is
+// refused when it is written, not discovered in a conversation.
+import { Type, type Static } from 'typebox';
+import { validationError } from '../../errors/app-error.js';
+
+export const FIELD_TYPES = ['string', 'number', 'email', 'phone', 'url', 'enum', 'list'] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+const Key = Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$', description: 'Lowercase letters, digits and _; the key in `data` and a CSV column' });
+const Label = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'How the bot names the field to the user' });
+const Description = Type.String({ maxLength: 1000, description: 'What the field means, for the bot asking and the model extracting' });
+const Option = Type.Union([
+  Type.String({ minLength: 1, maxLength: 200 }),
+  Type.Object({ value: Type.String({ minLength: 1, maxLength: 200 }), label: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+]);
+
+const fieldShape = {
+  key: Key,
+  label: Label,
+  required: Type.Optional(Type.Boolean({ default: false })),
+  description: Type.Optional(Description),
+  options: Type.Optional(Type.Array(Option, { minItems: 1, maxItems: 100, description: 'For `enum`: the accepted values (matched case-insensitively, by label too)' })),
+};
+
+const ItemField = Type.Object(
+  {
+    ...fieldShape,
+    type: Type.Union([Type.Literal('string'), Type.Literal('number'), Type.Literal('email'), Type.Literal('phone'), Type.Literal('url'), Type.Literal('enum')]),
+  },
+  { additionalProperties: false, title: 'CollectItemField' },
+);
+
+const Field = Type.Object(
+  {
+    ...fieldShape,
+    type: Type.Union([
+      Type.Literal('string'),
+      Type.Literal('number'),
+      Type.Literal('email'),
+      Type.Literal('phone'),
+      Type.Literal('url'),
+      Type.Literal('enum'),
+      Type.Literal('list'),
+    ]),
+    item_fields: Type.Optional(Type.Array(ItemField, { minItems: 1, maxItems: 20, description: 'For `list`: the fields of each item' })),
+  },
+  { additionalProperties: false, title: 'CollectField' },
+);
+
+export const CollectSchema = Type.Object(
+  {
+    fields: Type.Array(Field, { minItems: 1, maxItems: 50 }),
+    completion_message: Type.Optional(Type.String({ maxLength: 2000, description: 'Said once every required field is filled' })),
+  },
+  { additionalProperties: false, title: 'Collect', description: 'Fields to gather during the chat (§9)' },
+);
+export type Collect = Static<typeof CollectSchema>;
+export type CollectField = Collect['fields'][number];
+
+function checkFields(fields: ReadonlyArray<{ key: string; type: string; options?: unknown[]; item_fields?: unknown[] }>, at: string) {
+  const seen = new Set<string>();
+  fields.forEach((field, index) => {
+    const path = `${at}.${index}`;
+    if (seen.has(field.key)) throw validationError(`${path}.key`, `"${field.key}" is used by another field: keys must be unique`);
+    seen.add(field.key);
+    if (field.type === 'enum' && !field.options) throw validationError(`${path}.options`, 'an enum field needs its options');
+    if (field.type !== 'enum' && field.options) throw validationError(`${path}.options`, 'only enum fields take options');
+    if (field.type === 'list' && !field.item_fields) throw validationError(`${path}.item_fields`, 'a list field needs its item_fields');
+    if (field.type !== 'list' && field.item_fields) throw validationError(`${path}.item_fields`, 'only list fields take item_fields');
+    if (field.options) {
+      const values = field.options.map((option) => (typeof option === 'string' ? option : (option as { value: string }).value).toLowerCase());
+      if (new Set(values).size !== values.length) throw validationError(`${path}.options`, 'options must be different from one another');
+    }
+    if (field.item_fields) checkFields(field.item_fields as CollectField[], `${path}.item_fields`);
+  });
+}
+
+/** Throws a 422 naming the first problem; the shape itself was checked by the route's schema. */
+export function checkCollect(collect: Collect | null | undefined, field = 'collect'): void {
+  if (collect) checkFields(collect.fields, `${field}.fields`);
+}
+
+/** Keys of the required fields not yet in `data` (a required list needs at least one item). */
+export function missingFields(collect: Collect | null, data: Record<string, unknown>): string[] {
+  if (!collect) return [];
+  return collect.fields
+    .filter((field) => field.required)
+    .filter((field) => {
+      const value = data[field.key];
+      if (value === undefined || value === null || value === '') return true;
+      return field.type === 'list' && (!Array.isArray(value) || value.length === 0);
+    })
+    .map((field) => field.key);
+}

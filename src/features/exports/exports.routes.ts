@@ -1,0 +1,93 @@
+// Exports (§9, §12): one conversation as a document, and every conversation of a chatbot streamed.
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { Type } from 'typebox';
+import type { Services } from '../../compose.js';
+import { createScoped } from '../../db/scope.js';
+import { IdParams } from '../../http/params.js';
+import { bearerSecurity, problems } from '../../http/schemas.js';
+import type { App } from '../../http/types.js';
+import { bindEndUser, EndUserQuery } from '../api-keys/end-user.js';
+import { principalOf } from '../auth/authenticate.js';
+import { EXPORT_BATCH_SIZE } from './export-stream.js';
+import { createExportsRepo, scopedAccess } from './exports.repo.js';
+import { BulkExportQuery, ExportDocumentSchema } from './exports.schemas.js';
+import { createExportsService, type ExportsService } from './exports.service.js';
+
+const tags = ['exports'];
+const security = bearerSecurity;
+
+const BulkExportAnswer = {
+  description:
+    'Streamed. `json`: an array of documents; `ndjson`: one document per line; `csv`: a UTF-8 byte order mark, a header line, ' +
+    'one row per conversation. A response that ends without its whole body (the connection cut) is a failed export, never a shorter one.',
+  content: {
+    'application/json': { schema: Type.Array(ExportDocumentSchema) },
+    'application/x-ndjson': { schema: ExportDocumentSchema },
+    'text/csv': { schema: Type.String({ description: '`conversation_id, status, created_at, updated_at`, then one column per field key of the chatbot\'s `collect`' }) },
+  },
+};
+
+const BULK_DESCRIPTION =
+  'Your conversations (your own, your visitors\', your API keys\' end users\'), each as `{conversation, messages, data}`, ' +
+  'oldest first (by chatbot, then creation time), read in batches of ' +
+  `${EXPORT_BATCH_SIZE} so any number streams in constant memory. \`from\` and \`to\` are UTC days, both included, on the creation time. ` +
+  '`format=csv` needs `chatbot_id`: its columns are that chatbot\'s `collect` field keys (lists as JSON); cells that a spreadsheet ' +
+  'would read as a formula are prefixed with `\'`, numbers are written as numbers. A failure midway cuts the response.';
+
+/** Registers the export routes over the app's services (the database for the exports' own repository). */
+export function registerExportRoutes(app: App, services: Services): void {
+  const exportsService: ExportsService = createExportsService({
+    exports: createExportsRepo(scopedAccess(createScoped(services.database.app))),
+    conversations: services.conversations,
+  });
+  const running = new Set<Readable>();
+
+  // Shutdown does not wait on an export for longer than running replies get: then it is cut (the client sees it unfinished).
+  app.addHook('preClose', async () => {
+    if (running.size === 0) return;
+    setTimeout(() => {
+      for (const body of running) body.destroy(new Error('the server is shutting down'));
+    }, services.config.shutdownGraceMs).unref();
+  });
+
+  app.get(
+    '/v1/conversations/:id/export',
+    {
+      onRequest: services.authenticateKeys,
+      preHandler: bindEndUser,
+      schema: {
+        tags,
+        security,
+        summary: 'One conversation as a document: the conversation, every message (with feedback) and the collected data',
+        params: IdParams,
+        querystring: EndUserQuery,
+        response: { 200: ExportDocumentSchema, ...problems(401, 404, 422) },
+      },
+    },
+    async (request) => exportsService.one(principalOf(request), request.params.id),
+  );
+
+  app.get(
+    '/v1/exports/conversations',
+    {
+      onRequest: services.authenticate,
+      schema: { tags, security, summary: 'Every conversation of your chatbots, streamed as JSON, NDJSON or CSV', description: BULK_DESCRIPTION, querystring: BulkExportQuery, response: { 200: BulkExportAnswer, ...problems(401, 403, 404, 422) } },
+    },
+    async (request, reply) => {
+      const result = await exportsService.bulk(principalOf(request), request.query);
+      // Pulled a chunk at a time as the client reads (pipe's backpressure): a slow reader holds the next batch back.
+      const body = Readable.from(result.text, { objectMode: false });
+      running.add(body);
+      const done = finished(body).finally(() => running.delete(body));
+      services.jobs.track('export', done.catch(() => {}));
+      return reply
+        .header('content-type', result.contentType)
+        .header('content-disposition', `attachment; filename="${result.filename}"`)
+        .header('cache-control', 'no-store')
+        .header('x-accel-buffering', 'no')
+        // The stream is the body (the schema documents what it carries), not a value to serialise.
+        .send(body as never);
+    },
+  );
+}
