@@ -4,6 +4,7 @@ import { connectDatabase, DatabaseUnreachableError } from './db/connect.js';
 import { migrate, MigrationError } from './db/migrate.js';
 import { VERSION } from './lib/version.js';
 import { mintToken } from './cli-token.js';
+import { exportCommand } from './cli-export.js';
 import { runUsersCommand } from './cli-users.js';
 import { createRedisRevocations } from './features/auth/revocations.js';
 import { startServer } from './server.js';
@@ -16,6 +17,8 @@ Usage:
   parley users      promote|demote|deactivate|activate <username> [--issuer <name>]
   parley token      mint a JWT of a configured external issuer: --user-id <id> --username <name>
                     [--issuer external|supabase] [--expires 24h|none]
+  parley export     --chatbot <id> [--status active|completed] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
+                    [--format json|ndjson|csv] [--output <file>]   (progress on stderr; stdout without --output)
   parley --version  print the version
 
 Configuration comes from environment variables and ./.env (see README.md).`;
@@ -73,6 +76,8 @@ async function main(argv: string[]): Promise<void> {
       return runMigrations();
     case 'users':
       return usersCommand(argv.slice(1));
+    case 'export':
+      return exportCommand(argv.slice(1));
     case 'token':
       process.stdout.write(`${await mintToken(argv.slice(1), readEnvironment())}\n`);
       return;

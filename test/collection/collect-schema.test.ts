@@ -32,9 +32,8 @@ const SIMPLE = {
 const NORMALISED = {
   ...SIMPLE,
   fields: SIMPLE.fields.map((field) => ({
-    required: false,
-    ...field,
-    ...('item_fields' in field ? { item_fields: field.item_fields!.map((item) => ({ required: false, ...item })) } : {}),
+    ...Object.assign({ required: false }, field),
+    ...('item_fields' in field ? { item_fields: field.item_fields!.map((item) => Object.assign({ required: false }, item)) } : {}),
   })),
 };
 

@@ -5,7 +5,7 @@ import type { SqlRunner } from '../../db/client.js';
 import { userGate } from '../../db/scope.js';
 import { knowledgeSearchSql } from '../knowledge/knowledge.repo.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
-import type { KnowledgeCandidate, StoredReply, TurnRefused, TurnTarget } from './turns.repo.js';
+import { KNOWLEDGE_JSON, PROFILE_JSON, type KnowledgeCandidate, type StoredReply, type TurnRefused, type TurnTarget } from './turns.repo.js';
 
 export type AnswerStart = { state: 'started'; target: TurnTarget; knowledge: KnowledgeCandidate[] } | TurnRefused;
 
@@ -29,11 +29,8 @@ k AS (
 ),
 t AS (
   SELECT c.*,
-         CASE WHEN p.user_id IS NULL THEN NULL
-              ELSE json_build_object('name', p.name, 'location', p.location, 'bio', p.bio, 'skills', p.skills,
-                                     'experience', p.experience, 'interests', p.interests) END AS profile,
-         (SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
-                                   ORDER BY k.rank DESC), '[]'::json) FROM k) AS knowledge
+         ${PROFILE_JSON} AS profile,
+         ${KNOWLEDGE_JSON} AS knowledge
     FROM c LEFT JOIN profiles p ON c.use_profile AND p.user_id = c.owner_id
 )
 SELECT t.* FROM (SELECT 1) AS one LEFT JOIN t ON true

@@ -3,6 +3,7 @@
 import type { SqlRunner } from '../../db/client.js';
 import { userGate } from '../../db/scope.js';
 import type { MessageFields } from '../conversations/conversations.schemas.js';
+import { replyFields, type ReplyRow } from './turns.repo.js';
 
 export interface ReplyProgress {
   /** Writes the text produced so far; only while this reply still holds the conversation. */
@@ -13,18 +14,6 @@ export interface ReplyProgress {
   follow(userId: string, conversationId: string, replyId: string): Promise<{ text: string; stored: MessageFields | null; lost: boolean }>;
 }
 
-type MessageRowFields = {
-  id: string;
-  content: string;
-  status: MessageFields['status'];
-  created_at: Date | string;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  latency_ms: number | null;
-  error_code: string | null;
-  feedback_rating: 'like' | 'dislike' | null;
-  feedback_comment: string | null;
-};
 
 const FOLLOW = `
 SELECT c.busy_reply_id = $3::uuid AND c.busy_until >= now() AS running, c.busy_text,
@@ -50,21 +39,9 @@ export function createReplyProgress(sql: SqlRunner): ReplyProgress {
       return row ? { replyId: row.busy_reply_id, text: row.busy_text ?? '' } : null;
     },
     async follow(userId, conversationId, replyId) {
-      const [row] = await sql.query<MessageRowFields & { running: boolean | null; busy_text: string | null; id: string | null }>(FOLLOW, [conversationId, userId, replyId]);
+      const [row] = await sql.query<Omit<ReplyRow, 'id'> & { running: boolean | null; busy_text: string | null; id: string | null }>(FOLLOW, [conversationId, userId, replyId]);
       if (row?.id) {
-        const stored: MessageFields = {
-          id: row.id,
-          role: 'assistant',
-          content: row.content,
-          status: row.status,
-          createdAt: new Date(row.created_at),
-          promptTokens: row.prompt_tokens,
-          completionTokens: row.completion_tokens,
-          latencyMs: row.latency_ms,
-          errorCode: row.error_code,
-          feedbackRating: row.feedback_rating,
-          feedbackComment: row.feedback_comment,
-        };
+        const stored = replyFields(row as ReplyRow);
         return { text: row.content, stored, lost: false };
       }
       if (row?.running) return { text: row.busy_text ?? '', stored: null, lost: false };

@@ -9,6 +9,36 @@ import { knowledgeSearchSql } from '../knowledge/knowledge.repo.js';
 import type { MessageFields } from '../conversations/conversations.schemas.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
 
+/** A stored reply as SQL returns it (snake_case). */
+export interface ReplyRow {
+  id: string;
+  content: string;
+  status: StoredReply['status'];
+  created_at: Date | string;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  latency_ms: number | null;
+  error_code: string | null;
+  feedback_rating: 'like' | 'dislike' | null;
+  feedback_comment: string | null;
+}
+
+export function replyFields(row: ReplyRow): MessageFields {
+  return {
+    id: row.id,
+    role: 'assistant',
+    content: row.content,
+    status: row.status,
+    createdAt: new Date(row.created_at),
+    promptTokens: row.prompt_tokens,
+    completionTokens: row.completion_tokens,
+    latencyMs: row.latency_ms,
+    errorCode: row.error_code,
+    feedbackRating: row.feedback_rating,
+    feedbackComment: row.feedback_comment,
+  };
+}
+
 export interface TurnTarget {
   /** Null for a turn that stores no conversation (answers.repo.ts). */
   conversationId: string | null;
@@ -206,19 +236,24 @@ k AS (
 ),
 t AS (
   SELECT c.*,
-         CASE WHEN p.user_id IS NULL THEN NULL
-              ELSE json_build_object('name', p.name, 'location', p.location, 'bio', p.bio, 'skills', p.skills,
-                                     'experience', p.experience, 'interests', p.interests) END AS profile,
+         ${PROFILE_JSON} AS profile,
          (SELECT coalesce(json_agg(json_build_object('id', h.id, 'role', h.role, 'content', h.content, 'status', h.status, 'tokens', h.tokens)
                                    ORDER BY h.id DESC), '[]'::json) FROM h) AS history,
-         (SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
-                                   ORDER BY k.rank DESC), '[]'::json) FROM k) AS knowledge
+         ${KNOWLEDGE_JSON} AS knowledge
     FROM c LEFT JOIN profiles p ON c.use_profile AND p.user_id = c.owner_id
            CROSS JOIN s
 )
 SELECT t.* FROM (SELECT 1) AS one LEFT JOIN t ON true
  WHERE ${userGate('$2')}`;
 }
+
+/** The owner's profile (joined as `p`) as one JSON value, null when they wrote none. Shared with answers.repo.ts. */
+export const PROFILE_JSON = `CASE WHEN p.user_id IS NULL THEN NULL
+              ELSE json_build_object('name', p.name, 'location', p.location, 'bio', p.bio, 'skills', p.skills,
+                                     'experience', p.experience, 'interests', p.interests) END`;
+/** The knowledge chunks found (CTE `k`), best first, as one JSON array. */
+export const KNOWLEDGE_JSON = `(SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
+                                   ORDER BY k.rank DESC), '[]'::json) FROM k)`;
 
 /** Why begin() took no lock: the conversation (as that caller sees it), whether a reply holds it, and the chatbot's month. */
 const REFUSAL = `
@@ -337,19 +372,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
       ]);
       const row = rows[0];
       if (!row) return null;
-      return {
-        id: row.id,
-        role: 'assistant',
-        content: row.content,
-        status: row.status,
-        createdAt: new Date(row.created_at),
-        promptTokens: row.prompt_tokens,
-        completionTokens: row.completion_tokens,
-        latencyMs: row.latency_ms,
-        errorCode: row.error_code,
-        feedbackRating: null,
-        feedbackComment: null,
-      };
+      return replyFields({ ...row, feedback_rating: null, feedback_comment: null });
     },
     async renew(userId, conversationId, replyId, leaseMs) {
       await sql.query(

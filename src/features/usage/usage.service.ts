@@ -1,3 +1,4 @@
+import { DAY_MS, dayNumber, parseDay } from '../../lib/days.js';
 import { AppError, validationError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
@@ -19,31 +20,13 @@ export interface UsageDeps {
   clock: Clock;
 }
 
-const DAY_MS = 86_400_000;
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 /** PostgreSQL has no year 0; a default range is never taken back further than this. */
 const FIRST_DAY = '0001-01-01';
 
 const notFound = () => new AppError('not_found', 'No chatbot with this id');
+const dayText = (day: number) => new Date(day * DAY_MS).toISOString().slice(0, 10);
 const badRange = (field: 'from' | 'to', message: string, detail: string) => validationError(field, message, { detail, part: 'query' });
 
-/** Days since 1970-01-01 of a real calendar date written YYYY-MM-DD; null for anything else. */
-function dayNumber(text: string): number | null {
-  const match = DATE.exec(text);
-  if (!match || Number(match[1]) < 1) return null;
-  const time = Date.parse(`${text}T00:00:00Z`);
-  // Date.parse rolls 2026-02-30 over to March: the round trip catches it.
-  if (Number.isNaN(time) || new Date(time).toISOString().slice(0, 10) !== text) return null;
-  return time / DAY_MS;
-}
-
-const dayText = (day: number) => new Date(day * DAY_MS).toISOString().slice(0, 10);
-
-function parseDay(field: 'from' | 'to', text: string): number {
-  const day = dayNumber(text);
-  if (day === null) throw badRange(field, 'must be a date written YYYY-MM-DD', 'Dates are calendar days written YYYY-MM-DD');
-  return day;
-}
 
 /**
  * Only a signed-in user reads their usage: visitors and API keys act in an owner's tenant
