@@ -60,8 +60,10 @@ async function publicBot(user: RegisteredUser = owner, extra: Record<string, unk
     payload: { title: `${secret}-doc`, content: `Internal price list ${secret}-knowledge.` },
   });
   expect(doc.statusCode, doc.body).toBe(201);
-  // Not writable through the API yet (§9.4); stored as they will be.
-  await t.database.sql.query("UPDATE chatbots SET webhook_url = $2, collect = '{\"fields\":[]}' WHERE id = $1", [bot.id, `https://${secret}.example.com/hook`]);
+  // The webhook is not writable through the API yet (§9.4): stored as it will be.
+  await t.database.sql.query('UPDATE chatbots SET webhook_url = $2 WHERE id = $1', [bot.id, `https://${secret}.example.com/hook`]);
+  const collect = { fields: [{ key: 'budget', label: `${secret}-field`, type: 'string', required: true }] };
+  expect((await patch(user, bot.id, { collect })).statusCode).toBe(200);
   return { bot, secret };
 }
 
