@@ -5,7 +5,8 @@ import type { SqlRunner } from '../../db/client.js';
 import { userGate } from '../../db/scope.js';
 import { knowledgeSearchSql } from '../knowledge/knowledge.repo.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
-import { KNOWLEDGE_JSON, PROFILE_JSON, type KnowledgeCandidate, type StoredReply, type TurnRefused, type TurnTarget } from './turns.repo.js';
+import { KNOWLEDGE_JSON, PROFILE_JSON } from './turns.sql.js';
+import type { KnowledgeCandidate, StoredReply, TurnRefused, TurnTarget } from './turns.types.js';
 
 export type AnswerStart = { state: 'started'; target: TurnTarget; knowledge: KnowledgeCandidate[] } | TurnRefused;
 

@@ -1,0 +1,142 @@
+// The SQL texts of one chat turn (turns.repo.ts runs them). Each statement names its user for
+// row security with a gate (db/scope.ts) rather than a transaction of its own: no extra round trip.
+import { userGate } from '../../db/scope.js';
+import { knowledgeSearchSql } from '../knowledge/knowledge.repo.js';
+
+const HISTORY_ROWS = 500;
+/**
+ * A running instance ends a stopped reply within its stop poll (0.5 s). A turn that does not end
+ * by then has nobody running it (a crashed instance, a lost turn): its lock lapses after this.
+ */
+export const STOP_HONOURED_WITHIN_MS = 5_000;
+
+// The lock and the user message are committed without waiting for the disk: the finish
+// statement's durable commit flushes them too, before the client hears back. One fsync per turn.
+// History and knowledge read the snapshot from before the insert, so the new message is not in it.
+// The lock is taken only when the turn may start: the conversation is the caller's (an account's
+// own, or a visitor's own on a chatbot still public) and the chatbot's month is not spent (asked
+// only of a chatbot with a budget). Its chatbot's row comes back with the lock; the owner's
+// profile joins only when the chatbot uses it. Why a turn could not start is asked afterwards
+// (refusalSql), off the path of the turns that do.
+function beginSql(options: { withMessage: boolean; audience: 'account' | 'visitor' | 'endUser' }): string {
+  const { withMessage } = options;
+  const visitor = options.audience === 'visitor';
+  const bump = withMessage ? `message_count = message_count + 1, ${visitor ? 'unread_count = unread_count + 1, ' : ''}title = COALESCE(title, $6),` : '';
+  const insert = withMessage
+    ? `, m AS (
+  INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
+  SELECT $7::uuid, c.id, $2, 'user', $8::text, 'complete', $9::int, $5::timestamptz FROM c
+)`
+    : // Keeps the parameter list the same shape for both variants.
+      `, unused AS (SELECT $6::text, $7::uuid, $8::text, $9::int)`;
+  // A visitor seen again: last_seen moves at most once a minute, not with every message.
+  const seen = visitor && withMessage
+    ? `, v AS (
+  UPDATE visitors SET last_seen = $5 WHERE id = $15::text AND last_seen < $5::timestamptz - interval '1 minute' AND EXISTS (SELECT 1 FROM c)
+)`
+    : '';
+  const whose = { account: 'u.visitor_id IS NULL', visitor: 'u.visitor_id = $15::text AND b.is_public', endUser: 'u.visitor_id = $15::text' }[options.audience];
+  return `
+WITH s AS (SELECT set_config('synchronous_commit', 'off', true) AS sync),
+c AS (
+  UPDATE conversations u
+     SET busy_reply_id = $3, stop_reply_id = NULL, busy_text = NULL, busy_until = now() + $4::int * interval '1 millisecond', ${bump} updated_at = $5
+    FROM chatbots b
+   WHERE u.id = $1 AND u.user_id = $2 AND b.id = u.chatbot_id AND ${whose}
+     AND (u.busy_until IS NULL OR u.busy_until < now())
+     AND (b.token_budget_monthly IS NULL OR budget_spent(b.id, $14::date) < b.token_budget_monthly)
+  RETURNING u.id, u.chatbot_id, u.title, u.context, b.user_id AS owner_id, b.system_prompt, b.greeting, b.model,
+            b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile
+)${insert}${seen},
+h AS (
+  SELECT id, role, content, status, tokens FROM (
+    SELECT id, role, content, status, tokens, sum(tokens + 3) OVER (ORDER BY id DESC) AS running,
+           row_number() OVER (ORDER BY id DESC) AS rn
+      FROM (SELECT id, role, content, status, tokens FROM messages
+             WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM c)
+             ORDER BY id DESC LIMIT ${HISTORY_ROWS}) recent
+  ) budgeted
+   WHERE running <= $10::int OR rn <= $13::int
+),
+k AS (
+  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', userId: '$2', query: '$11', limit: '$12' })}
+),
+t AS (
+  SELECT c.*,
+         ${PROFILE_JSON} AS profile,
+         (SELECT coalesce(json_agg(json_build_object('id', h.id, 'role', h.role, 'content', h.content, 'status', h.status, 'tokens', h.tokens)
+                                   ORDER BY h.id DESC), '[]'::json) FROM h) AS history,
+         ${KNOWLEDGE_JSON} AS knowledge
+    FROM c LEFT JOIN profiles p ON c.use_profile AND p.user_id = c.owner_id
+           CROSS JOIN s
+)
+SELECT t.* FROM (SELECT 1) AS one LEFT JOIN t ON true
+ WHERE ${userGate('$2')}`;
+}
+
+/** The owner's profile (joined as `p`) as one JSON value, null when they wrote none. Shared with answers.repo.ts. */
+export const PROFILE_JSON = `CASE WHEN p.user_id IS NULL THEN NULL
+              ELSE json_build_object('name', p.name, 'location', p.location, 'bio', p.bio, 'skills', p.skills,
+                                     'experience', p.experience, 'interests', p.interests) END`;
+/** The knowledge chunks found (CTE `k`), best first, as one JSON array. */
+export const KNOWLEDGE_JSON = `(SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
+                                   ORDER BY k.rank DESC), '[]'::json) FROM k)`;
+
+/** Why begin() took no lock: the conversation (as that caller sees it), whether a reply holds it, and the chatbot's month. */
+export const REFUSAL = `
+SELECT u.busy_until IS NOT NULL AND u.busy_until >= now() AS busy, b.token_budget_monthly AS budget,
+       CASE WHEN b.token_budget_monthly IS NULL THEN 0 ELSE budget_spent(b.id, $4::date) END AS spent
+  FROM conversations u JOIN chatbots b ON b.id = u.chatbot_id
+ WHERE u.id = $1 AND u.user_id = $2 AND u.visitor_id IS NOT DISTINCT FROM $3::text AND (NOT $5::boolean OR b.is_public)
+   AND ${userGate('$2')}`;
+
+export const BEGIN = {
+  account: { message: beginSql({ withMessage: true, audience: 'account' }), only: beginSql({ withMessage: false, audience: 'account' }) },
+  visitor: { message: beginSql({ withMessage: true, audience: 'visitor' }), only: beginSql({ withMessage: false, audience: 'visitor' }) },
+  endUser: { message: beginSql({ withMessage: true, audience: 'endUser' }), only: beginSql({ withMessage: false, audience: 'endUser' }) },
+};
+/** begin() tries again this many times when the reply that held the conversation ended just before it was asked why. */
+export const BEGIN_ATTEMPTS = 3;
+
+
+/** Shards of a chatbot's daily usage row (migrations/0009): concurrent finishes rarely share one. */
+export const USAGE_SHARDS = 8;
+
+// The reply counts in its chatbot's usage for the day (UTC) in the same statement (add_usage,
+// migrations/0010): a turn's accounting costs no round trip, and the budget check in begin reads
+// what finishes wrote.
+export const FINISH = `
+WITH d AS (
+  DELETE FROM messages WHERE id = $13::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant' RETURNING 1
+), r AS (
+  INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, model,
+                        prompt_tokens, completion_tokens, latency_ms, error_code, created_at)
+  SELECT $1::uuid, c.id, c.user_id, 'assistant', $4::text, $5::text, $6::int, $7::text, $8::int, $9::int, $10::int, $11::text, $12::timestamptz
+    FROM conversations c WHERE c.id = $2 AND c.user_id = $3
+  RETURNING id, content, status, created_at, prompt_tokens, completion_tokens, latency_ms, error_code
+), u AS (
+  UPDATE conversations
+     SET message_count = message_count + (SELECT count(*) FROM r) - (SELECT count(*) FROM d),
+         updated_at = $12,
+         busy_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_reply_id END,
+         busy_until = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_until END,
+         stop_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE stop_reply_id END,
+         busy_text = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_text END
+   WHERE id = $2 AND user_id = $3
+)
+SELECT r.*, add_usage($15::uuid, $3::uuid, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::smallint, $5::text, $8::int, $9::int) AS counted
+  FROM r WHERE ${userGate('$3')}`;
+
+// The lock is the proof the begin happened and nothing followed it: only its holder writes here.
+export const UNDO_BEGIN = `
+WITH d AS (
+  DELETE FROM messages
+   WHERE id = $4::uuid AND conversation_id = $1 AND user_id = $2 AND role = 'user'
+     AND EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3::uuid)
+  RETURNING 1
+)
+UPDATE conversations
+   SET message_count = message_count - (SELECT count(*) FROM d),
+       title = CASE WHEN message_count - (SELECT count(*) FROM d) = 0 AND title = $5::text THEN NULL ELSE title END,
+       busy_reply_id = NULL, busy_until = NULL, stop_reply_id = NULL
+ WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3::uuid AND ${userGate('$2')}`;
