@@ -22,6 +22,7 @@ import { registerProfileRoutes } from './features/profiles/profiles.routes.js';
 import { registerPublicRoutes } from './features/public/public.routes.js';
 import { registerVisitorConversationRoutes } from './features/public/visitor-conversations.routes.js';
 import { registerUsageRoutes } from './features/usage/usage.routes.js';
+import { registerWebhookRoutes } from './features/webhooks/webhooks.routes.js';
 import { loadWidgetAssets } from './features/widget/widget-assets.js';
 import { registerWidgetRoutes } from './features/widget/widget.routes.js';
 import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
@@ -121,6 +122,7 @@ function registerRoutes(
   registerConversationRoutes(app, { conversations: services.conversations, authenticate: services.authenticateKeys });
   registerChatRoutes(app, { chat: services.chat, responder: services.responder, authenticate: services.authenticateKeys });
   registerApiKeyRoutes(app, { apiKeys: services.apiKeys, authenticate });
+  registerWebhookRoutes(app, { webhooks: services.webhooks, authenticate });
   registerOpenAiRoutes(app, services);
   registerAiSdkRoutes(app, services);
   registerExportRoutes(app, services);

@@ -26,8 +26,10 @@ import { createTurnResponder } from './features/chat/turn-responder.js';
 import { createTurnsRepo } from './features/chat/turns.repo.js';
 import { createAnswersRepo } from './features/chat/answers.repo.js';
 import { createReplyProgress } from './features/chat/progress.repo.js';
+import { createCollector } from './features/collection/collector.js';
+import { createExtractor } from './features/collection/extraction.js';
 import { createChatbotsRepo } from './features/chatbots/chatbots.repo.js';
-import { createChatbotsService } from './features/chatbots/chatbots.service.js';
+import { createChatbotsService, type ChatbotsService } from './features/chatbots/chatbots.service.js';
 import { createConversationsRepo } from './features/conversations/conversations.repo.js';
 import { createConversationsService } from './features/conversations/conversations.service.js';
 import { createInboxRepo } from './features/inbox/inbox.repo.js';
@@ -50,6 +52,10 @@ import { createDailyMessageCap } from './features/usage/quotas.js';
 import { createUsageRepo } from './features/usage/usage.repo.js';
 import { createUsageService } from './features/usage/usage.service.js';
 import { createUsersRepo } from './features/users/users.repo.js';
+import { createWebhookSender } from './features/webhooks/webhook-http.js';
+import { createWebhookWorker } from './features/webhooks/webhook-worker.js';
+import { createWebhooksRepo } from './features/webhooks/webhooks.repo.js';
+import { createWebhooksService } from './features/webhooks/webhooks.service.js';
 import { createHeartbeats, DEFAULT_STREAM_LIMITS } from './http/sse.js';
 import { createJobs } from './jobs/jobs.js';
 import { AppError } from './errors/app-error.js';
@@ -160,6 +166,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     clock,
     models: { allowed: llm.models, default: llm.model },
     onChanged: (chatbot) => directory.forget(chatbot),
+    webhooks: { allowPrivate: config.webhooks.allowPrivate },
   });
   const knowledge = createKnowledgeService({
     knowledge: createKnowledgeRepo(scoped),
@@ -175,11 +182,15 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   const turns = createTurnsRepo(database.app.sql);
   const answers = createAnswersRepo(database.app.sql);
   const progress = createReplyProgress(database.app.sql);
+  const model = createChatModel(llm, { terms: searchTerms });
+  // The builtin responder asks for each field itself; a model's turns extract what the user stated.
+  const collector = createCollector({ extractor: llm.provider === 'builtin' ? null : createExtractor({ model, log, timeoutMs: llm.timeoutMs }), newId });
   const engine = createTurnEngine({
     turns,
     answers,
     progress,
-    model: createChatModel(llm, { terms: searchTerms }),
+    model,
+    collector,
     generations,
     jobs,
     clock,
@@ -216,6 +227,15 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats };
 }
 
+/** Webhooks (§9.4): the owner's routes' service, and this instance's share of the deliveries. */
+function composeWebhooks(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>, chatbots: ChatbotsService) {
+  const { config, database, clock, log } = deps;
+  const repo = createWebhooksRepo(createScoped(database.app));
+  const worker = createWebhookWorker({ repo, send: createWebhookSender(config.webhooks), clock, newId, log, settings: config.webhooks });
+  jobs.every('webhook deliveries', config.webhooks.pollMs, () => worker.poll((name, task) => jobs.track(name, task)));
+  return createWebhooksService({ repo, chatbots, clock });
+}
+
 export async function composeServices(deps: ComposeDeps) {
   const { config, database, log } = deps;
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
@@ -229,6 +249,7 @@ export async function composeServices(deps: ComposeDeps) {
     now: () => deps.clock.now().getTime(),
   });
   const chat = composeChat(deps, limiter, jobs, chunker, directory);
+  const webhooks = composeWebhooks(deps, jobs, chat.chatbots);
   const visitorTokens = createVisitorTokens({ secret: config.jwtSecret, clock: deps.clock });
   const publicGuard = createPublicGuard({
     limiter,
@@ -262,6 +283,7 @@ export async function composeServices(deps: ComposeDeps) {
     authenticateKeys,
     authenticateChannels,
     apiKeys: createApiKeysService({ keys: createApiKeysRepo(createScoped(database.app), database.app.sql), chatbots: chat.chatbots, clock: deps.clock, newId }),
+    webhooks,
     config,
     /** For features that build their own repositories over the same database (exports). */
     database,

@@ -68,6 +68,16 @@ export interface Config {
   maxMessageChars: number;
   sseHeartbeatMs: number;
   sseWriteTimeoutMs: number;
+  webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  allowPrivate: boolean;
+  timeoutMs: number;
+  /** Waits before the 1st, 2nd… retry; one attempt plus one per entry. */
+  retryScheduleMs: number[];
+  pollMs: number;
+  leaseMs: number;
 }
 
 export { ConfigError };
@@ -95,6 +105,28 @@ function reader(env: Env) {
 }
 
 const text = (raw: string) => raw;
+
+const MAX_RETRIES = 20;
+
+function parseSchedule(raw: string): number[] {
+  const steps = parseList(raw);
+  if (steps.length === 0 || steps.length > MAX_RETRIES) throw new ConfigValueError(`1 to ${MAX_RETRIES} comma-separated durations such as 5s,5m,30m,2h`);
+  return steps.map(parseDuration);
+}
+
+function loadWebhookConfig(read: ReturnType<typeof reader>): WebhookConfig {
+  const timeoutMs = read('WEBHOOK_TIMEOUT_MS', (raw) => parseInteger(raw, 100, 600_000), 15_000);
+  const leaseMs = read('WEBHOOK_LEASE_MS', (raw) => parseInteger(raw, 1000, 3_600_000), 60_000);
+  // A lease that ends while its delivery still waits for an answer lets a second instance send it too.
+  if (leaseMs <= timeoutMs) throw new ConfigError(`WEBHOOK_LEASE_MS (${leaseMs}) must be longer than WEBHOOK_TIMEOUT_MS (${timeoutMs})`);
+  return {
+    allowPrivate: read('WEBHOOK_ALLOW_PRIVATE', parseBoolean, false),
+    timeoutMs,
+    retryScheduleMs: read('WEBHOOK_RETRY_SCHEDULE', parseSchedule, [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000]),
+    pollMs: read('WEBHOOK_POLL_MS', (raw) => parseInteger(raw, 10, 600_000), 1000),
+    leaseMs,
+  };
+}
 
 export function loadConfig(env: Env): Config {
   const read = reader(env);
@@ -149,5 +181,6 @@ export function loadConfig(env: Env): Config {
     maxMessageChars: read('MAX_MESSAGE_CHARS', (raw) => parseInteger(raw, 1, 1_000_000), 32_000),
     sseHeartbeatMs: read('SSE_HEARTBEAT_MS', (raw) => parseInteger(raw, 100, 300_000), 15_000),
     sseWriteTimeoutMs: read('SSE_WRITE_TIMEOUT_MS', (raw) => parseInteger(raw, 100, 600_000), 30_000),
+    webhooks: loadWebhookConfig(read),
   };
 }

@@ -136,6 +136,24 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     description: 'An event stream whose client reads nothing this long while events wait (or leaves 1 MiB unread) is closed; its reply is stored as interrupted.',
   },
   {
+    name: 'WEBHOOK_ALLOW_PRIVATE',
+    default: 'false',
+    description:
+      'Deliver webhooks to addresses that are not public unicast (loopback, private, link-local, and IPv4 written in IPv6). Off, such URLs are refused when written and at every delivery, DNS answers included. Only for receivers on your own network.',
+  },
+  { name: 'WEBHOOK_TIMEOUT_MS', default: '15000', description: 'A webhook delivery that has no answer within this time fails and is retried.' },
+  {
+    name: 'WEBHOOK_RETRY_SCHEDULE',
+    default: '5s,5m,30m,2h,5h,10h',
+    description: "Waits before each retry of a failed webhook delivery (each ±20% jitter; a receiver's longer `Retry-After` wins, up to a day). After the last, the delivery is failed.",
+  },
+  { name: 'WEBHOOK_POLL_MS', default: '1000', description: 'How often each instance looks for webhook deliveries that are due.' },
+  {
+    name: 'WEBHOOK_LEASE_MS',
+    default: '60000',
+    description: 'How long an instance holds a delivery it is sending; if it stops meanwhile, another instance retries after this. Must exceed `WEBHOOK_TIMEOUT_MS`.',
+  },
+  {
     name: 'EXTERNAL_JWT_SECRET',
     default: '(none)',
     description: "Shared secret (HS256) of another system whose users call Parley with that system's JWT; each new user is created on first sight.",

@@ -62,6 +62,13 @@ export const chatbots = pgTable('chatbots', {
   tokenBudgetMonthly: bigint('token_budget_monthly', { mode: 'number' }),
   collect: jsonb('collect'),
   webhookUrl: text('webhook_url'),
+  /** Signs deliveries (§12 "Webhooks"); shown to the owner once, never in a chatbot's answers. */
+  webhookSecret: text('webhook_secret'),
+  /** The secret before the last rotation, which still signs next to the new one until the time after it. */
+  webhookPreviousSecret: text('webhook_previous_secret'),
+  webhookPreviousSecretUntil: timestamptz('webhook_previous_secret_until'),
+  /** False once a receiver answered 410 Gone; setting the url again turns it back on. */
+  webhookEnabled: boolean('webhook_enabled').notNull().default(true),
   knowledgeChunks: integer('knowledge_chunks').notNull().default(0),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
   updatedAt: timestamptz('updated_at').notNull().defaultNow(),
@@ -121,6 +128,8 @@ export const conversations = pgTable('conversations', {
   busyText: text('busy_text'),
   /** Values collected so far (§9), each validated against the chatbot's `collect` before it is stored. */
   data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+  /** The collector's place in the conversation (migrations/0014): asked field, list item, language, refusals. */
+  collectState: jsonb('collect_state'),
   unreadCount: integer('unread_count').notNull().default(0),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
   updatedAt: timestamptz('updated_at').notNull().defaultNow(),
@@ -231,12 +240,56 @@ export const apiKeys = pgTable('api_keys', {
   lastUsedAt: timestamptz('last_used_at'),
 });
 
+/** A webhook event and where its delivery stands (migrations/0015); `id` is its `webhook-id`. */
+export const webhookDeliveries = pgTable('webhook_deliveries', {
+  id: uuid('id').primaryKey(),
+  userId: uuid('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  chatbotId: uuid('chatbot_id')
+    .notNull()
+    .references(() => chatbots.id, { onDelete: 'cascade' }),
+  conversationId: uuid('conversation_id').notNull(),
+  type: text('type').notNull(),
+  /** The event's `data`. */
+  payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+  status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull().default('pending'),
+  attempts: integer('attempts').notNull().default(0),
+  retryStep: integer('retry_step').notNull().default(0),
+  nextAttemptAt: timestamptz('next_attempt_at').defaultNow(),
+  leaseUntil: timestamptz('lease_until'),
+  leaseToken: uuid('lease_token'),
+  lastStatusCode: integer('last_status_code'),
+  lastError: text('last_error'),
+  deliveredAt: timestamptz('delivered_at'),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+});
+
+/** One attempt to deliver a webhook event, with its outcome once it has one. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    deliveryId: uuid('delivery_id')
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    startedAt: timestamptz('started_at').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    latencyMs: integer('latency_ms'),
+  },
+  (table) => [primaryKey({ columns: [table.deliveryId, table.attempt] })],
+);
+
 /**
  * The tables whose rows belong to one user. Row security is enabled and forced on each
  * (migrations/0004_row_security.sql); start-up and the tests read this list, and a test checks
  * the database forces it on exactly these. A new table with a user's rows belongs here.
  */
-export const tenantTables = [users, sessions, refreshTokens, chatbots, knowledgeDocuments, knowledgeChunks, conversations, messages, idempotencyKeys, profiles, visitors, usageDaily, apiKeys] as const;
+export const tenantTables = [users, sessions, refreshTokens, chatbots, knowledgeDocuments, knowledgeChunks, conversations, messages, idempotencyKeys, profiles, visitors, usageDaily, apiKeys, webhookDeliveries, webhookAttempts] as const;
 
 export type ChatbotRow = typeof chatbots.$inferSelect;
 export type KnowledgeDocumentRow = typeof knowledgeDocuments.$inferSelect;
@@ -244,6 +297,8 @@ export type ConversationRow = typeof conversations.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;
 export type VisitorRow = typeof visitors.$inferSelect;
 export type ProfileRow = typeof profiles.$inferSelect;
 export type UserRow = typeof users.$inferSelect;

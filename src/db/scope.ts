@@ -2,8 +2,11 @@
 // touch. Settings are transaction-local, so a pooled connection never carries one over.
 import type { Access, AppAccess } from './client.js';
 
-/** Paths that serve no single user; migrations/0004 (and 0007 for public-profile, 0008 for public) say what each may read or change. */
-export type SystemScope = 'auth' | 'admin' | 'slugs' | 'stop-poll' | 'sweep' | 'public-profile' | 'public' | 'api-key';
+/**
+ * Paths that serve no single user; migrations/0004 (and 0007 for public-profile, 0008 for public,
+ * 0012 for api-key, 0015 for webhooks) say what each may read or change.
+ */
+export type SystemScope = 'auth' | 'admin' | 'slugs' | 'stop-poll' | 'sweep' | 'public-profile' | 'public' | 'api-key' | 'webhooks';
 
 export interface Scoped {
   /** One transaction that sees only this user's rows. */

@@ -125,7 +125,7 @@ const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 export function createBuiltinModel(terms: Terms): ChatModel {
   return {
     async generate(request, onDelta) {
-      const text = builtinAnswer(request, terms);
+      const text = request.script ?? builtinAnswer(request, terms);
       if (onDelta) {
         for (const piece of pieces(text)) {
           // Yielding between words lets a disconnect or stop interrupt, as with a real model.

@@ -34,7 +34,7 @@ export function classify(error: unknown, timedOut: boolean, cancelled: boolean):
 }
 
 /** Aborts when the caller cancels or when `timeoutMs` passes without `touch()`. */
-function attemptController(signal: AbortSignal, timeoutMs: number) {
+export function attemptController(signal: AbortSignal, timeoutMs: number) {
   const controller = new AbortController();
   let timedOut = false;
   const onAbort = () => controller.abort(signal.reason);

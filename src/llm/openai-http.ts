@@ -21,7 +21,7 @@ export function requestBody(request: ModelRequest, stream: boolean): string {
   });
 }
 
-interface Call {
+export interface Call {
   url: string;
   apiKey: string | null;
   body: string;
@@ -36,8 +36,18 @@ interface StreamCall extends Call {
 
 interface Completion {
   error?: { message?: string };
-  choices?: Array<{ message?: { content?: string | null } }>;
+  choices?: Array<{
+    message?: { content?: string | null; refusal?: string | null; tool_calls?: Array<{ function?: { arguments?: string } }> };
+  }>;
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+}
+
+/** A whole answer as the structured-output modes need it: the text, a forced tool call's arguments, a refusal. */
+export interface CompletionMessage {
+  content: string | null;
+  toolArguments: string | null;
+  refusal: string | null;
+  usage: Usage | null;
 }
 
 interface Chunk {
@@ -80,11 +90,11 @@ function readFailure(response: http.IncomingMessage, reject: (error: unknown) =>
   response.on('error', (error) => reject(fromStatus(response.statusCode, undefined, body, error)));
 }
 
-type Settle = { resolve: (answer: ModelAnswer) => void; fail: (error: unknown) => void; settled: () => boolean };
+type Settle<T> = { resolve: (answer: T) => void; fail: (error: unknown) => void; settled: () => boolean };
 
 /** Posts the body and hands a 200 answer to `onOk`; anything else becomes an LlmError. */
-function post(call: Call, onOk: (response: http.IncomingMessage, settle: Settle) => void): Promise<ModelAnswer> {
-  return new Promise<ModelAnswer>((resolve, reject) => {
+function post<T>(call: Call, onOk: (response: http.IncomingMessage, settle: Settle<T>) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     const url = new URL(call.url);
     const secure = url.protocol === 'https:';
     const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(call.body)) };
@@ -94,7 +104,7 @@ function post(call: Call, onOk: (response: http.IncomingMessage, settle: Settle)
       settled = true;
       call.signal.removeEventListener('abort', onAbort);
     };
-    const settle: Settle = {
+    const settle: Settle<T> = {
       resolve(answer) {
         if (settled) return;
         finish();
@@ -125,9 +135,9 @@ function post(call: Call, onOk: (response: http.IncomingMessage, settle: Settle)
   });
 }
 
-/** A whole answer. */
-export function completion(call: Call): Promise<ModelAnswer> {
-  return post(call, (response, settle) => {
+/** Reads a whole JSON answer and hands it to `onParsed`; a body that is not JSON or carries an error fails. */
+function wholeAnswer<T>(call: Call, onParsed: (parsed: Completion) => T): Promise<T> {
+  return post<T>(call, (response, settle) => {
     let body = '';
     response.setEncoding('utf8');
     response.on('data', (part: string) => {
@@ -142,15 +152,36 @@ export function completion(call: Call): Promise<ModelAnswer> {
         return settle.fail(new LlmError('rejected', 'The model provider answered something that is not JSON'));
       }
       if (parsed.error) return settle.fail(new LlmError('server_error', `The model provider failed: ${parsed.error.message ?? 'unknown error'}`));
-      const usage = parsed.usage ? { promptTokens: parsed.usage.prompt_tokens ?? 0, completionTokens: parsed.usage.completion_tokens ?? 0 } : null;
-      settle.resolve({ text: parsed.choices?.[0]?.message?.content ?? '', usage });
+      settle.resolve(onParsed(parsed));
     });
+  });
+}
+
+const usageOf = (parsed: Completion): Usage | null =>
+  parsed.usage ? { promptTokens: parsed.usage.prompt_tokens ?? 0, completionTokens: parsed.usage.completion_tokens ?? 0 } : null;
+
+/** A whole answer. */
+export function completion(call: Call): Promise<ModelAnswer> {
+  return wholeAnswer(call, (parsed) => ({ text: parsed.choices?.[0]?.message?.content ?? '', usage: usageOf(parsed) }));
+}
+
+/** A whole answer with the first tool call's arguments, for structured output (structured.ts). */
+export function completionMessage(call: Call): Promise<CompletionMessage> {
+  return wholeAnswer(call, (parsed) => {
+    const message = parsed.choices?.[0]?.message;
+    const toolArguments = message?.tool_calls?.[0]?.function?.arguments;
+    return {
+      content: typeof message?.content === 'string' ? message.content : null,
+      toolArguments: typeof toolArguments === 'string' ? toolArguments : null,
+      refusal: typeof message?.refusal === 'string' && message.refusal !== '' ? message.refusal : null,
+      usage: usageOf(parsed),
+    };
   });
 }
 
 /** A streamed answer: each piece of text goes to `onDelta` as it arrives. */
 export function streamCompletion(call: StreamCall): Promise<ModelAnswer> {
-  return post(call, (response, settle) => {
+  return post<ModelAnswer>(call, (response, settle) => {
     const state = { text: '', usage: null as Usage | null, finished: false };
     let buffer = '';
     response.setEncoding('utf8');

@@ -28,6 +28,8 @@ export interface ModelRequest {
   /** The owner's profile when the chatbot uses it (else empty); remote models see it inside `messages`. */
   profile: ProfileFact[];
   greeting: string;
+  /** A reply decided before the model (the builtin collector's question, §9): the builtin responder says it as it is. */
+  script?: string | null;
   signal: AbortSignal;
 }
 
@@ -41,10 +43,32 @@ export interface ModelAnswer {
   usage: Usage | null;
 }
 
+/** How a structured answer was asked for, best first: what a provider supports is learned per model. */
+export type StructuredMode = 'json_schema' | 'tool' | 'json_object';
+
+export interface StructuredRequest {
+  model: string;
+  messages: PromptMessage[];
+  /** A JSON schema that strict modes accept: every key required, no additional properties. */
+  schema: object;
+  /** Names the schema (and the forced tool): letters, digits, _ and -. */
+  name: string;
+  signal: AbortSignal;
+}
+
+export interface StructuredAnswer {
+  /** The parsed JSON, not yet checked against the schema: the model's output is untrusted. */
+  value: unknown;
+  usage: Usage | null;
+  mode: StructuredMode;
+}
+
 export interface ChatModel {
   /**
    * Produces one reply. `onDelta` receives each piece of text as it arrives (streaming);
    * without it the model may answer in one piece. Throws LlmError.
    */
   generate(request: ModelRequest, onDelta?: (text: string) => void): Promise<ModelAnswer>;
+  /** Structured output against a JSON schema (absent for the builtin responder). Throws LlmError. */
+  extract?(request: StructuredRequest): Promise<StructuredAnswer>;
 }

@@ -48,6 +48,14 @@ async function userWithEverything(): Promise<{ user: RegisteredUser; conversatio
   expect((await visitorSend(t, visit.visitor_token, visit.conversation_id, { content: 'Hello from outside' })).statusCode).toBe(201);
   const key = await t.request({ method: 'POST', url: `/v1/chatbots/${bot.id}/keys`, headers: bearer(user.accessToken), payload: { name: 'server' } });
   expect(key.statusCode, key.body).toBe(201);
+  // A webhook delivery with one attempt, as the turn's statement and the worker write them ('failed': no worker takes it).
+  const delivery = newId();
+  await t.database.sql.query(
+    `INSERT INTO webhook_deliveries (id, user_id, chatbot_id, conversation_id, type, payload, status, next_attempt_at)
+     VALUES ($1, $2, $3, $4, 'conversation.completed', '{}', 'failed', NULL)`,
+    [delivery, user.id, bot.id, conversation.id],
+  );
+  await t.database.sql.query('INSERT INTO webhook_attempts (delivery_id, attempt, user_id, started_at, status_code, latency_ms) VALUES ($1, 1, $2, now(), 500, 10)', [delivery, user.id]);
   return { user, conversation: conversation.id };
 }
 
@@ -66,6 +74,8 @@ const OWNER: Record<(typeof TENANT_TABLES)[number], string> = {
   visitors: 'SELECT user_id::text AS owner FROM visitors',
   usage_daily: 'SELECT user_id::text AS owner FROM usage_daily',
   api_keys: 'SELECT user_id::text AS owner FROM api_keys',
+  webhook_deliveries: 'SELECT user_id::text AS owner FROM webhook_deliveries',
+  webhook_attempts: 'SELECT user_id::text AS owner FROM webhook_attempts',
 };
 
 /** One transaction as the app role with app.user_id (and app.scope) set by hand. */

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countTokens } from 'gpt-tokenizer';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import { APICallError, generateText, streamText } from 'ai';
+import { APICallError, generateText, jsonSchema, Output, streamText, tool } from 'ai';
 import { startFakeLlm, type FakeLlm } from './fake-llm.js';
 
 let fake: FakeLlm;
@@ -465,5 +465,138 @@ describe('fake LLM through the AI SDK (@ai-sdk/openai-compatible)', () => {
     expect(apiError.isRetryable).toBe(true);
     expect(apiError.responseHeaders?.['retry-after']).toBe('1');
     expect(fake.requests).toHaveLength(1);
+  });
+});
+
+describe('fake LLM answering structured-output requests', () => {
+  const schema = {
+    type: 'object',
+    properties: { company_name: { type: ['string', 'null'] }, company_size: { type: ['number', 'null'] } },
+    required: ['company_name', 'company_size'],
+    additionalProperties: false,
+  };
+  const jsonSchemaRequest = (extra: object = {}) => ({
+    model: 'm',
+    messages: userMessages('We are Contoso, 40 people'),
+    response_format: { type: 'json_schema', json_schema: { name: 'fields', strict: true, schema } },
+    ...extra,
+  });
+  const toolRequest = (extra: object = {}) => ({
+    model: 'm',
+    messages: userMessages('We are Contoso, 40 people'),
+    tools: [{ type: 'function', function: { name: 'fields', parameters: schema, strict: true } }],
+    tool_choice: { type: 'function', function: { name: 'fields' } },
+    ...extra,
+  });
+  const scripted = { company_name: 'Contoso', company_size: 40 };
+
+  it('answers response_format json_schema with the scripted JSON as the content, with usage', async () => {
+    fake.setExtraction(() => scripted);
+    const body = await json(await chat(jsonSchemaRequest()));
+    const text = JSON.stringify(scripted);
+    expect(body.choices[0]).toEqual({ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' });
+    const prompt = expectedPromptTokens(['Be brief.', 'We are Contoso, 40 people']);
+    expect(body.usage).toEqual({ prompt_tokens: prompt, completion_tokens: countTokens(text), total_tokens: prompt + countTokens(text) });
+    expect(fake.requests[0]).toMatchObject({ structured: 'json_schema' });
+    expect(fake.requests[0]!.body.response_format.json_schema.schema).toEqual(schema);
+  });
+
+  it('answers a forced tool call with tool_calls carrying the JSON as arguments and no content', async () => {
+    fake.setExtraction((request) => ({ company_name: request.messages.at(-1)!.content.slice(7, 14), company_size: null }));
+    const body = await json(await chat(toolRequest()));
+    expect(body.choices[0]).toMatchObject({
+      message: { role: 'assistant', content: null, tool_calls: [{ id: expect.any(String), type: 'function', function: { name: 'fields' } }] },
+      finish_reason: 'tool_calls',
+    });
+    expect(JSON.parse(body.choices[0].message.tool_calls[0].function.arguments)).toEqual({ company_name: 'Contoso', company_size: null });
+    expect(body.usage.completion_tokens).toBeGreaterThan(0);
+    expect(fake.requests[0]).toMatchObject({ structured: 'tool' });
+  });
+
+  it('unscripted, answers every key of the schema null ({} in JSON mode); a string is sent verbatim', async () => {
+    expect(JSON.parse((await json(await chat(jsonSchemaRequest()))).choices[0].message.content)).toEqual({ company_name: null, company_size: null });
+    const tool = await json(await chat(toolRequest()));
+    expect(JSON.parse(tool.choices[0].message.tool_calls[0].function.arguments)).toEqual({ company_name: null, company_size: null });
+    const jsonMode = await json(await chat({ model: 'm', messages: userMessages('hi'), response_format: { type: 'json_object' } }));
+    expect(jsonMode.choices[0].message.content).toBe('{}');
+
+    fake.setExtraction(() => '{"company_name": "Contoso",');
+    expect((await json(await chat(jsonSchemaRequest()))).choices[0].message.content).toBe('{"company_name": "Contoso",');
+    // Ordinary requests still get the reply, whatever extraction is scripted.
+    expect((await json(await chat({ model: 'm', messages: userMessages('plain') }))).choices[0].message.content).toBe('You said: plain');
+    expect(fake.requests.map((r) => r.structured)).toEqual(['json_schema', 'tool', 'json_object', 'json_schema', null]);
+  });
+
+  it('refuses rejected modes with a 400 like a provider without them, keeping queued faults for the next request', async () => {
+    fake.rejectModes(['json_schema', 'tool']);
+    fake.fail({ kind: 'status', status: 503 });
+    const refused = await chat(jsonSchemaRequest());
+    expect(refused.status).toBe(400);
+    expect(await json(refused)).toMatchObject({ error: { message: 'response_format json_schema is not supported', type: 'invalid_request_error' } });
+    const refusedTool = await chat(toolRequest());
+    expect(refusedTool.status).toBe(400);
+    expect((await json(refusedTool)).error.message).toBe('tools are not supported');
+
+    expect((await chat({ model: 'm', messages: userMessages('hi'), response_format: { type: 'json_object' } })).status).toBe(503);
+    expect((await chat({ model: 'm', messages: userMessages('hi'), response_format: { type: 'json_object' } })).status).toBe(200);
+    expect(fake.requests).toHaveLength(4);
+
+    fake.reset();
+    expect((await chat(jsonSchemaRequest())).status).toBe(200);
+  });
+
+  it('reset forgets the scripted extraction', async () => {
+    fake.setExtraction(() => scripted);
+    fake.reset();
+    expect(JSON.parse((await json(await chat(jsonSchemaRequest()))).choices[0].message.content)).toEqual({ company_name: null, company_size: null });
+  });
+
+  it('streams a forced tool call: name first, then argument pieces, finish_reason tool_calls, usage and [DONE]', async () => {
+    fake.setExtraction(() => ({ company_name: 'Contoso Ltd', company_size: 40 }));
+    const data = sseData(await (await chat(toolRequest({ stream: true }))).text());
+    expect(data.at(-1)).toBe('[DONE]');
+    const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
+    expect(chunks[0].choices[0].delta).toMatchObject({ role: 'assistant', content: null, tool_calls: [{ index: 0, type: 'function', function: { name: 'fields', arguments: '' } }] });
+    const pieces = chunks.slice(1, -2).map((c) => c.choices[0].delta.tool_calls[0].function.arguments);
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(JSON.parse(pieces.join(''))).toEqual({ company_name: 'Contoso Ltd', company_size: 40 });
+    expect(chunks.at(-2).choices[0]).toMatchObject({ delta: {}, finish_reason: 'tool_calls' });
+    expect(chunks.at(-1).usage.completion_tokens).toBe(countTokens(pieces.join('')));
+  });
+
+  it('applies faults to structured requests as to any other', async () => {
+    fake.fail({ kind: 'status', status: 429, retryAfter: '1' }, { kind: 'hang' });
+    expect((await chat(toolRequest())).status).toBe(429);
+    const controller = new AbortController();
+    const pending = chat(jsonSchemaRequest(), { signal: controller.signal });
+    await fake.waitFor((requests) => requests.length === 2);
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await fake.waitFor((requests) => requests[1]?.aborted === true);
+  });
+
+  it('serves the AI SDK: structured outputs as json_schema, and a forced tool call', async () => {
+    const provider = createOpenAICompatible({ name: 'fake', baseURL: fake.url, apiKey: 'sk-sdk', supportsStructuredOutputs: true });
+    fake.setExtraction(() => scripted);
+    const result = await generateText({
+      model: provider.chatModel('fake-model'),
+      prompt: 'We are Contoso, 40 people',
+      output: Output.object({ schema: jsonSchema<{ company_name: string | null; company_size: number | null }>(schema as never) }),
+      maxRetries: 0,
+    });
+    expect(result.output).toEqual(scripted);
+    expect(fake.requests[0]!.body.response_format).toMatchObject({ type: 'json_schema', json_schema: { schema } });
+
+    const called = await generateText({
+      model: provider.chatModel('fake-model'),
+      prompt: 'We are Contoso, 40 people',
+      tools: { fields: tool({ inputSchema: jsonSchema(schema as never) }) },
+      toolChoice: { type: 'tool', toolName: 'fields' },
+      maxRetries: 0,
+    });
+    expect(called.finishReason).toBe('tool-calls');
+    expect(called.toolCalls).toMatchObject([{ toolName: 'fields', input: scripted }]);
+    expect(called.usage.outputTokens).toBe(countTokens(JSON.stringify(scripted)));
+    expect(fake.requests[1]!.structured).toBe('tool');
   });
 });

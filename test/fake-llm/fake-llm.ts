@@ -15,10 +15,19 @@
  *
  * Only chat-completions requests are recorded and counted: every `POST /v1/chat/completions`, malformed
  * ones included (their `body` is null and they get a 400 without consuming a queued fault).
+ *
+ * Structured-output requests (`response_format` json_schema/json_object, or `tools` with a forcing
+ * `tool_choice`; see structured.ts) are answered the way OpenAI answers them, with the JSON that
+ * `setExtraction` scripts (every schema key null when nothing is scripted), streamed or not, faults,
+ * delays and usage included. `rejectModes` makes the fake a provider that lacks some of those modes:
+ * such a request gets a 400 without consuming a queued fault.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { countTokens } from 'gpt-tokenizer';
+import { forcedToolName, nothingStated, refusalOf, scriptedText, structuredModeOf, type StructuredMode } from './structured.js';
+
+export type { StructuredMode } from './structured.js';
 
 export type Fault =
   /** Answer this status with an OpenAI-style `{error:{message,type,code}}` (or `body`: a string is sent verbatim as text/plain, anything else as JSON), plus Retry-After when set. */
@@ -39,6 +48,8 @@ export interface RecordedRequest {
   body: any;
   model: string;
   stream: boolean;
+  /** The structured-output mode the request asks for; null for an ordinary chat request. */
+  structured: StructuredMode | null;
   /** Content flattened to text when it arrives as parts (text parts concatenated, others ignored). */
   messages: Array<{ role: string; content: string }>;
   authorization: string | undefined;
@@ -63,6 +74,8 @@ export interface FakeLlmOptions {
   chunkDelayMs?: number;
   /** Default true. When false `requests` stays empty; counters still work. */
   record?: boolean;
+  /** The answer to structured requests: an object is sent as JSON, a string verbatim (malformed JSON too). Default: every schema key null. */
+  extraction?: (request: RecordedRequest) => unknown;
 }
 
 export interface FakeLlm {
@@ -71,8 +84,12 @@ export interface FakeLlm {
   requests: RecordedRequest[];
   fail(...faults: Fault[]): void;
   setReply(fn: FakeLlmOptions['reply']): void;
+  /** Scripts the answer to structured requests (undefined: back to the one given at start). */
+  setExtraction(fn: FakeLlmOptions['extraction']): void;
+  /** Structured modes answered with a 400, as by a provider that does not support them (replaces the previous list). */
+  rejectModes(modes: readonly StructuredMode[]): void;
   setDelays(delays: { firstTokenDelayMs?: number; chunkDelayMs?: number }): void;
-  /** Clears requests and queued faults, restores the reply and delays given at start. Counters are cumulative and kept. */
+  /** Clears requests, queued faults and rejected modes, restores the reply, extraction and delays given at start. Counters are cumulative and kept. */
   reset(): void;
   openResponses(): number;
   stats(): { received: number; open: number; closed: number };
@@ -174,6 +191,8 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
   const initialChunk = options.chunkDelayMs ?? 0;
 
   let reply = initialReply;
+  let extraction = options.extraction;
+  const rejectedModes = new Set<StructuredMode>();
   let firstTokenDelayMs = initialFirst;
   let chunkDelayMs = initialChunk;
   const faults: Fault[] = [];
@@ -212,13 +231,16 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     p.res.destroy();
   };
 
-  const answerStream = (p: Pending, text: string, fault: Fault | undefined): void => {
+  /** `tool`: the text is the arguments of a call to that function, streamed as OpenAI streams tool calls. */
+  const answerStream = (p: Pending, text: string, fault: Fault | undefined, tool: string | null): void => {
     const { res, record: r } = p;
     const id = `chatcmpl-fake-${++idCounter}`;
     const created = Math.floor(Date.now() / 1000);
     const head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(r.model || MODEL_ID)},"choices":`;
     const contentEvent = (word: string): string =>
-      `${head}[{"index":0,"delta":{"content":${JSON.stringify(word)}},"finish_reason":null}]}\n\n`;
+      tool === null
+        ? `${head}[{"index":0,"delta":{"content":${JSON.stringify(word)}},"finish_reason":null}]}\n\n`
+        : `${head}[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":${JSON.stringify(word)}}}]},"finish_reason":null}]}\n\n`;
 
     const words = splitWords(text);
     const limit = fault && (fault.kind === 'drop' || fault.kind === 'stream-error') ? Math.max(0, Math.min(fault.afterChunks, words.length)) : words.length;
@@ -229,7 +251,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
       if (fault?.kind === 'stream-error') return STREAM_ERROR_EVENT;
       const usage = usageOf(r.messages, text);
       return (
-        `${head}[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n` +
+        `${head}[{"index":0,"delta":{},"finish_reason":"${tool === null ? 'stop' : 'tool_calls'}"}]}\n\n` +
         `${head}[],"usage":${JSON.stringify(usage)}}\n\n` +
         DONE_EVENT
       );
@@ -246,7 +268,11 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
 
     // Headers go out with the first write, right now (same effect as flushHeaders, one syscall less).
     res.writeHead(200, SSE_HEADERS);
-    const roleEvent = `${head}[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n`;
+    const roleDelta =
+      tool === null
+        ? '{"role":"assistant","content":""}'
+        : `{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_fake_${idCounter}","type":"function","function":{"name":${JSON.stringify(tool)},"arguments":""}}]}`;
+    const roleEvent = `${head}[{"index":0,"delta":${roleDelta},"finish_reason":null}]}\n\n`;
 
     let index = 0;
     // Writes every chunk that is due now (delays of 0 mean back to back, in one write), then waits.
@@ -272,14 +298,23 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     }
   };
 
-  const answerJson = (p: Pending, text: string): void => {
+  const answerJson = (p: Pending, text: string, tool: string | null): void => {
     const { record: r } = p;
+    const id = ++idCounter;
+    const choice =
+      tool === null
+        ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }
+        : {
+            index: 0,
+            message: { role: 'assistant', content: null, tool_calls: [{ id: `call_fake_${id}`, type: 'function', function: { name: tool, arguments: text } }] },
+            finish_reason: 'tool_calls',
+          };
     const payload = {
-      id: `chatcmpl-fake-${++idCounter}`,
+      id: `chatcmpl-fake-${id}`,
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model: r.model || MODEL_ID,
-      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+      choices: [choice],
       usage: usageOf(r.messages, text),
     };
     sendJson(p.res, 200, payload);
@@ -301,6 +336,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     r.body = body;
     r.model = typeof body.model === 'string' ? body.model : '';
     r.stream = body.stream === true;
+    r.structured = structuredModeOf(body);
     if (Array.isArray(body.messages)) {
       r.messages = body.messages.map((m: any) => ({
         role: m && typeof m === 'object' ? String(m.role ?? '') : '',
@@ -310,6 +346,10 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     if (record) requests.push(r);
     if (!Array.isArray(body.messages)) {
       sendJson(res, 400, { error: { message: "'messages' must be an array", type: 'invalid_request_error', code: 'invalid_request' } });
+      return;
+    }
+    if (r.structured && rejectedModes.has(r.structured)) {
+      sendJson(res, 400, refusalOf(r.structured));
       return;
     }
 
@@ -344,22 +384,29 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     }
 
     let text: string;
+    const structured = r.structured;
     try {
-      const produced = reply(r);
-      text = typeof produced === 'string' ? produced : String(produced);
+      if (structured) {
+        text = scriptedText(extraction ? extraction(r) : nothingStated(body, structured));
+      } else {
+        const produced = reply(r);
+        text = typeof produced === 'string' ? produced : String(produced);
+      }
     } catch (error) {
-      sendJson(res, 500, { error: { message: `reply() threw: ${(error as Error)?.message ?? String(error)}`, type: 'server_error', code: 'reply_failed' } });
+      const what = structured ? 'extraction()' : 'reply()';
+      sendJson(res, 500, { error: { message: `${what} threw: ${(error as Error)?.message ?? String(error)}`, type: 'server_error', code: 'reply_failed' } });
       return;
     }
+    const tool = structured === 'tool' ? forcedToolName(body) : null;
 
     if (r.stream) {
-      answerStream(p, text, fault);
+      answerStream(p, text, fault, tool);
       return;
     }
     // Non-streaming: take as long as the stream would have.
     const n = splitWords(text).length;
     const delay = firstTokenDelayMs + chunkDelayMs * Math.max(0, n - 1);
-    schedule(p, delay, () => answerJson(p, text));
+    schedule(p, delay, () => answerJson(p, text, tool));
   };
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -387,6 +434,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
       body: null,
       model: '',
       stream: false,
+      structured: null,
       messages: [],
       authorization: typeof auth === 'string' ? auth : undefined,
       receivedAt: now(),
@@ -470,6 +518,13 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     setReply(fn) {
       reply = fn ?? initialReply;
     },
+    setExtraction(fn) {
+      extraction = fn ?? options.extraction;
+    },
+    rejectModes(modes) {
+      rejectedModes.clear();
+      for (const mode of modes) rejectedModes.add(mode);
+    },
     setDelays(delays) {
       if (delays.firstTokenDelayMs !== undefined) firstTokenDelayMs = delays.firstTokenDelayMs;
       if (delays.chunkDelayMs !== undefined) chunkDelayMs = delays.chunkDelayMs;
@@ -477,7 +532,9 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     reset() {
       requests.length = 0;
       faults.length = 0;
+      rejectedModes.clear();
       reply = initialReply;
+      extraction = options.extraction;
       firstTokenDelayMs = initialFirst;
       chunkDelayMs = initialChunk;
     },

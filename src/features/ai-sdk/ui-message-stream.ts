@@ -5,6 +5,7 @@
 // `finish.finishReason`, which early 5.0 releases refuse).
 import type { EventStream } from '../../http/sse.js';
 import type { Outcome, StreamProtocol } from '../chat/stream-protocol.js';
+import type { CollectUpdate } from '../collection/collect-state.js';
 import type { Message } from '../conversations/conversations.schemas.js';
 
 export const UI_MESSAGE_STREAM_HEADERS: Record<string, string> = {
@@ -44,9 +45,11 @@ export function writeDelta(stream: EventStream, replyId: string, delta: string):
 }
 
 /** The closing chunks for a stored reply (complete, or interrupted by a stop), then `[DONE]`. */
-export function writeFinish(stream: EventStream, conversationId: string | null, reply: Message): void {
+export function writeFinish(stream: EventStream, conversationId: string | null, reply: Message, collect: CollectUpdate | null = null): void {
   stream.data({ type: 'text-end', id: textPartId(reply.id) });
   stream.data({ type: 'finish-step' });
+  // What the turn collected (§9) as a data part, which every client from ai 5.0 on accepts.
+  if (collect) stream.data({ type: 'data-collect', data: collect });
   stream.data({ type: 'message-metadata', messageMetadata: replyMetadata(conversationId, reply) });
   stream.data({ type: 'finish' });
   stream.done();
@@ -75,7 +78,7 @@ export const uiMessageStream: StreamProtocol = {
     writeDelta(stream, replyId, text);
   },
   end(stream, result) {
-    writeFinish(stream, result.conversationId, result.reply);
+    writeFinish(stream, result.conversationId, result.reply, result.collect);
   },
   error(stream, error) {
     writeError(stream, error.message);

@@ -88,6 +88,11 @@ export function createAnswersRepo(sql: SqlRunner): AnswersRepo {
         knowledgeChunks: Number(row.knowledge_chunks),
         useProfile: row.use_profile,
         profile: row.profile === null ? null : parseJson<ProfileFields>(row.profile),
+        // A turn the client keeps (OpenAI's messages) has no conversation to collect into.
+        collect: null,
+        data: {},
+        collectState: null,
+        completed: false,
       };
       const found = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
       return { state: 'started', target, knowledge: found };

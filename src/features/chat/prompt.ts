@@ -17,6 +17,8 @@ export interface PromptParts {
   profile: string | null;
   conversationContext: string | null;
   turnContext: string | null;
+  /** What to gather from the user and ask next (§9), for a chatbot that collects. */
+  collectInstructions?: string | null;
   /** With the token counts stored for each chunk. */
   knowledge: Array<KnowledgeHit & { tokens: number }>;
   /** Newest first, as stored; failed replies are left out here. */
@@ -53,6 +55,13 @@ function stableSystem(parts: PromptParts): string {
 }
 
 function turnSystem(parts: PromptParts): string | null {
+  const reference = referenceSystem(parts);
+  // The collector's instructions change every turn (the data grows), so they sit in the per-turn part.
+  if (!parts.collectInstructions) return reference;
+  return reference ? `${parts.collectInstructions}\n\n${reference}` : parts.collectInstructions;
+}
+
+function referenceSystem(parts: PromptParts): string | null {
   const sections: string[] = [];
   if (parts.knowledge.length > 0) {
     const chunks = parts.knowledge.map((hit, i) => `[${i + 1}]\n${hit.content}`).join('\n\n');
@@ -73,7 +82,7 @@ function turnSystemTokens(parts: PromptParts): number {
   const frame = turnSystem({ ...parts, knowledge: parts.knowledge.map((hit) => ({ ...hit, content: '' })) });
   if (frame === null) return 0;
   const chunks = parts.knowledge.reduce((sum, hit) => sum + hit.tokens, 0);
-  return (parts.turnContext ? countTokens(frame) : countTokensCached(frame)) + chunks;
+  return (parts.turnContext || parts.collectInstructions ? countTokens(frame) : countTokensCached(frame)) + chunks;
 }
 
 export function buildPrompt(parts: PromptParts): BuiltPrompt {

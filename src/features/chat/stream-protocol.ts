@@ -34,6 +34,8 @@ export const parleyEvents: StreamProtocol = {
   },
   end(stream, result) {
     stream.send('message.end', { reply: result.reply });
+    // §6.1: after the reply, what the turn collected (§9), when it changed anything.
+    if (result.collect) stream.send('collect.update', result.collect);
   },
   error(stream, error) {
     stream.send('error', error);

@@ -13,6 +13,8 @@ import { isLlmError, type LlmError } from '../../llm/errors.js';
 import { countTokens } from '../../llm/tokens.js';
 import type { ChatModel } from '../../llm/types.js';
 import type { Principal } from '../auth/principal.js';
+import { collectUpdate, type Collector, type CollectStep } from '../collection/collector.js';
+import type { CollectUpdate } from '../collection/collect-state.js';
 import { conversationNotFound } from '../conversations/conversations.service.js';
 import { toMessage, type Message } from '../conversations/conversations.schemas.js';
 import { pickKnowledge } from '../knowledge/knowledge.service.js';
@@ -48,6 +50,8 @@ export interface TurnResult {
   reply: Message;
   /** Set when the model failed: the reply is stored `failed`. */
   failure: LlmError | null;
+  /** What the conversation collected, when this turn changed it (§9). */
+  collect: CollectUpdate | null;
 }
 
 /** A turn begin() has started: what the model is asked, and what the reply replaces. */
@@ -91,6 +95,8 @@ export interface TurnEngineDeps {
   jobs: Jobs;
   clock: { now(): Date };
   afterTurn?: AfterTurn[];
+  /** Gathers a collecting chatbot's fields (§9); without it nothing is collected. */
+  collector?: Collector;
   log: { warn(fields: object, message: string): void; error(fields: object, message: string): void };
   settings: { defaultModel: string; allowedModels: readonly string[]; contextTokenBudget: number; leaseMs: number };
 }
@@ -107,6 +113,8 @@ interface Produced {
   firstTokenMs: number | null;
   failure: LlmError | null;
   unexpected: unknown;
+  /** What the turn collected; null when it collects nothing. */
+  collect: CollectStep | null;
 }
 
 const afterDisconnect = createLoopGate(16);
@@ -145,12 +153,13 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
   const allowedModel = (chosen: string) => (settings.allowedModels.includes(chosen) ? chosen : settings.defaultModel);
 
   async function callModel(target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string): Promise<Produced> {
-    const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null };
+    const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null, collect: null };
     const started = performance.now();
     const keeper = options.progress && target.conversationId ? progressKeeper(target.conversationId, plan.replyId, generation, () => produced.text) : null;
     const { signal } = generation.controller;
     let settled = false;
     try {
+      produced.collect = await collectStep(target, plan, signal, modelId);
       const hits = pickKnowledge(plan.knowledge, knowledgeTokens);
       const profile = profileFacts(target.profile);
       const built = buildPrompt({
@@ -159,6 +168,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         profile: renderProfile(profile),
         conversationContext: target.context,
         turnContext: plan.turnContext,
+        collectInstructions: produced.collect?.instructions ?? null,
         knowledge: hits,
         history: plan.history,
         message: plan.message,
@@ -177,7 +187,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
             keeper?.changed();
           }
         : undefined;
-      const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, knowledge: hits, profile, greeting: target.greeting, signal };
+      const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, knowledge: hits, profile, greeting: target.greeting, script: produced.collect?.script ?? null, signal };
       // The request leaves first; the start event is written while the model works on it.
       const pending = model.generate(request, onDelta);
       try {
@@ -247,13 +257,29 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       status: failure || produced.unexpected ? 'failed' : generation.reason ? 'interrupted' : 'complete',
       tokens,
       model: modelId,
-      promptTokens: usage?.promptTokens ?? produced.promptTokens,
-      completionTokens: usage?.completionTokens ?? tokens,
+      // The extraction's tokens count with the reply, so budgets and usage see every call.
+      promptTokens: (usage?.promptTokens ?? produced.promptTokens) + (produced.collect?.usage?.promptTokens ?? 0),
+      completionTokens: (usage?.completionTokens ?? tokens) + (produced.collect?.usage?.completionTokens ?? 0),
       latencyMs,
       errorCode: failure ? failure.failure : unexpected || produced.unexpected ? 'internal_error' : null,
       replaces: plan.replaces,
       chatbotId: target.chatbotId,
+      collect: produced.collect
+        ? { data: produced.collect.data, state: produced.collect.state, completed: produced.collect.completed, eventId: produced.collect.eventId }
+        : null,
     };
+  }
+
+  /** The turn's collection step; a failing collector is logged and the turn goes on without it. */
+  async function collectStep(target: TurnTarget, plan: TurnPlan, signal: AbortSignal, modelId: string): Promise<CollectStep | null> {
+    if (!deps.collector || !target.collect) return null;
+    try {
+      const message = plan.userMessage ? plan.message : null;
+      return await deps.collector.step({ target, message, history: plan.history, model: modelId, signal });
+    } catch (error) {
+      log.error({ conversation_id: target.conversationId, err: { message: (error as Error).message } }, 'collecting failed; the reply goes on without it');
+      return null;
+    }
   }
 
   async function storeOnce(ownerId: string, conversationId: string, reply: StoredReply): Promise<Message> {
@@ -367,7 +393,9 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
           completionTokens: usage?.completion_tokens ?? 0,
         });
         if (produced.unexpected) throw produced.unexpected;
-        return { conversationId, userMessage: plan.userMessage, reply, failure: produced.failure };
+        const step = produced.collect;
+        const collect = step?.changed && target.collect ? collectUpdate(target.collect, step.data, step.completed) : null;
+        return { conversationId, userMessage: plan.userMessage, reply, failure: produced.failure, collect };
       } finally {
         clearInterval(renew);
         options.clientGone?.removeEventListener('abort', onClientGone);

@@ -4,8 +4,10 @@
 // turns.sql.ts, the shapes in turns.types.ts.
 import type { SqlRunner } from '../../db/client.js';
 import { scopeGate, userGate } from '../../db/scope.js';
+import type { Collect } from '../collection/collect-schema.js';
+import type { CollectState } from '../collection/collect-state.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
-import { BEGIN, BEGIN_ATTEMPTS, FINISH, REFUSAL, STOP_HONOURED_WITHIN_MS, UNDO_BEGIN, USAGE_SHARDS } from './turns.sql.js';
+import { BEGIN, BEGIN_ATTEMPTS, FINISH, FINISH_COLLECTING, REFUSAL, STOP_HONOURED_WITHIN_MS, UNDO_BEGIN, USAGE_SHARDS } from './turns.sql.js';
 import { replyFields, type HistoryMessage, type KnowledgeCandidate, type StoredReply, type TurnsRepo, type TurnTarget } from './turns.types.js';
 
 export { STOP_HONOURED_WITHIN_MS } from './turns.sql.js';
@@ -27,6 +29,10 @@ type TargetRow = {
   knowledge_chunks: number;
   use_profile: boolean;
   profile: unknown;
+  collect: unknown;
+  data: unknown;
+  collect_state: unknown;
+  status: 'active' | 'completed';
 }
 
 /** json columns arrive parsed from postgres.js and PGlite alike, but be sure. */
@@ -45,6 +51,10 @@ const toTarget = (row: TargetRow): TurnTarget => ({
   knowledgeChunks: Number(row.knowledge_chunks),
   useProfile: row.use_profile,
   profile: row.profile === null ? null : parseJson<ProfileFields>(row.profile),
+  collect: row.collect === null ? null : parseJson<Collect>(row.collect),
+  data: row.data === null ? {} : parseJson<Record<string, unknown>>(row.data),
+  collectState: row.collect_state === null ? null : parseJson<CollectState>(row.collect_state),
+  completed: row.status === 'completed',
 });
 
 export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
@@ -86,7 +96,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
         completion_tokens: number | null;
         latency_ms: number | null;
         error_code: string | null;
-      }>(FINISH, [
+      }>(reply.collect ? FINISH_COLLECTING : FINISH, [
         reply.id,
         conversationId,
         userId,
@@ -102,6 +112,9 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
         reply.replaces,
         Math.floor(Math.random() * USAGE_SHARDS),
         reply.chatbotId,
+        ...(reply.collect
+          ? [JSON.stringify(reply.collect.data), JSON.stringify(reply.collect.state), reply.collect.completed, reply.collect.eventId]
+          : []),
       ]);
       const row = rows[0];
       if (!row) return null;

@@ -46,7 +46,7 @@ c AS (
      AND (u.busy_until IS NULL OR u.busy_until < now())
      AND (b.token_budget_monthly IS NULL OR budget_spent(b.id, $14::date) < b.token_budget_monthly)
   RETURNING u.id, u.chatbot_id, u.title, u.context, b.user_id AS owner_id, b.system_prompt, b.greeting, b.model,
-            b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile
+            b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile, b.collect, u.data, u.collect_state, u.status
 )${insert}${seen},
 h AS (
   SELECT id, role, content, status, tokens FROM (
@@ -104,8 +104,32 @@ export const USAGE_SHARDS = 8;
 
 // The reply counts in its chatbot's usage for the day (UTC) in the same statement (add_usage,
 // migrations/0010): a turn's accounting costs no round trip, and the budget check in begin reads
-// what finishes wrote.
-export const FINISH = `
+// what finishes wrote. A turn that collects (§9) also writes the conversation's data and the
+// collector's place, completes the conversation when every required field is valid and, the
+// first time it does, queues the `conversation.completed` webhook event: one statement, so the
+// event exists exactly when the completion was committed.
+function finishSql(collecting: boolean): string {
+  const collected = collecting
+    ? `,
+         data = $16::jsonb,
+         collect_state = $17::jsonb,
+         status = CASE WHEN $18::boolean THEN 'completed' ELSE status END`
+    : '';
+  // Every CTE reads the snapshot from before the statement: `was` is the status before this turn.
+  const event = collecting
+    ? `, was AS (
+  SELECT status, visitor_id FROM conversations WHERE id = $2 AND user_id = $3
+), w AS (
+  INSERT INTO webhook_deliveries (id, user_id, chatbot_id, conversation_id, type, payload, created_at, next_attempt_at)
+  SELECT $19::uuid, $3::uuid, b.id, $2::uuid, 'conversation.completed',
+         jsonb_build_object('conversation_id', $2::uuid, 'chatbot_id', b.id, 'data', $16::jsonb, 'completed_at', $12::timestamptz,
+                            'visitor', CASE WHEN v.id IS NULL THEN NULL ELSE jsonb_build_object('visitor_id', v.visitor_id, 'name', v.name) END),
+         $12::timestamptz, $12::timestamptz
+    FROM was JOIN chatbots b ON b.id = $15::uuid LEFT JOIN visitors v ON v.id = was.visitor_id
+   WHERE $18::boolean AND was.status <> 'completed' AND b.webhook_url IS NOT NULL AND b.webhook_enabled
+)`
+    : '';
+  return `
 WITH d AS (
   DELETE FROM messages WHERE id = $13::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant' RETURNING 1
 ), r AS (
@@ -114,18 +138,22 @@ WITH d AS (
   SELECT $1::uuid, c.id, c.user_id, 'assistant', $4::text, $5::text, $6::int, $7::text, $8::int, $9::int, $10::int, $11::text, $12::timestamptz
     FROM conversations c WHERE c.id = $2 AND c.user_id = $3
   RETURNING id, content, status, created_at, prompt_tokens, completion_tokens, latency_ms, error_code
-), u AS (
+)${event}, u AS (
   UPDATE conversations
      SET message_count = message_count + (SELECT count(*) FROM r) - (SELECT count(*) FROM d),
          updated_at = $12,
          busy_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_reply_id END,
          busy_until = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_until END,
          stop_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE stop_reply_id END,
-         busy_text = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_text END
+         busy_text = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_text END${collected}
    WHERE id = $2 AND user_id = $3
 )
 SELECT r.*, add_usage($15::uuid, $3::uuid, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::smallint, $5::text, $8::int, $9::int) AS counted
   FROM r WHERE ${userGate('$3')}`;
+}
+
+export const FINISH = finishSql(false);
+export const FINISH_COLLECTING = finishSql(true);
 
 // The lock is the proof the begin happened and nothing followed it: only its holder writes here.
 export const UNDO_BEGIN = `

@@ -1,5 +1,7 @@
 // The shapes of one chat turn: what begin() reads and finish() stores (turns.repo.ts), shared
 // by the turn engine and the channels that start turns.
+import type { Collect } from '../collection/collect-schema.js';
+import type { CollectState } from '../collection/collect-state.js';
 import type { MessageFields } from '../conversations/conversations.schemas.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
 
@@ -48,6 +50,14 @@ export interface TurnTarget {
   useProfile: boolean;
   /** The owner's profile when the chatbot uses it and the owner wrote one (§4), else null. */
   profile: ProfileFields | null;
+  /** The chatbot's fields to gather (§9), else null. */
+  collect: Collect | null;
+  /** The values the conversation has collected so far. */
+  data: Record<string, unknown>;
+  /** The collector's place in the conversation; null before it first spoke. */
+  collectState: CollectState | null;
+  /** The conversation is completed: nothing is left to collect. */
+  completed: boolean;
 }
 
 export type HistoryMessage = {
@@ -72,6 +82,17 @@ export interface StoredReply {
   replaces: string | null;
   /** The conversation's chatbot, whose usage the reply adds to. */
   chatbotId: string;
+  /** What the turn collected, written with the reply; null when the turn collects nothing. */
+  collect: StoredCollect | null;
+}
+
+export interface StoredCollect {
+  data: Record<string, unknown>;
+  state: CollectState;
+  /** Every required field is valid: the conversation becomes completed. */
+  completed: boolean;
+  /** The id of the `conversation.completed` webhook event, should this turn complete it. */
+  eventId: string;
 }
 
 export interface KnowledgeCandidate {

@@ -4,7 +4,7 @@ import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
 import { principalOf } from '../auth/authenticate.js';
-import { ChatbotPage, ChatbotSchema, CreateChatbotBody, ListChatbotsQuery, UpdateChatbotBody } from './chatbots.schemas.js';
+import { ChatbotPage, ChatbotSchema, ChatbotWithSecretSchema, CreateChatbotBody, ListChatbotsQuery, UpdateChatbotBody } from './chatbots.schemas.js';
 import type { ChatbotsService } from './chatbots.service.js';
 
 const tags = ['chatbots'];
@@ -17,7 +17,7 @@ export function registerChatbotRoutes(app: App, deps: { chatbots: ChatbotsServic
     '/v1/chatbots',
     {
       onRequest: authenticate,
-      schema: { tags, security, summary: 'Create a chatbot', body: CreateChatbotBody, response: { 201: ChatbotSchema, ...problems(400, 401, 409, 413, 422) } },
+      schema: { tags, security, summary: 'Create a chatbot', body: CreateChatbotBody, response: { 201: ChatbotWithSecretSchema, ...problems(400, 401, 409, 413, 422) } },
     },
     async (request, reply) => reply.code(201).send(await chatbots.create(principalOf(request), request.body)),
   );
@@ -47,7 +47,7 @@ export function registerChatbotRoutes(app: App, deps: { chatbots: ChatbotsServic
         summary: 'Change a chatbot',
         params: IdParams,
         body: UpdateChatbotBody,
-        response: { 200: ChatbotSchema, ...problems(400, 401, 404, 409, 413, 422) },
+        response: { 200: ChatbotWithSecretSchema, ...problems(400, 401, 404, 409, 413, 422) },
       },
     },
     async (request) => chatbots.update(principalOf(request), request.params.id, request.body),

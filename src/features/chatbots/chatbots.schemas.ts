@@ -11,6 +11,9 @@ const Slug = Type.String({
 });
 const Origin = Type.String({ maxLength: 300, pattern: '^https?://[^/\\s?#]+$', description: 'An origin such as https://example.com' });
 
+const WEBHOOK_URL =
+  'Receives `conversation.completed` (§9.4), signed as Standard Webhooks says: an http(s) URL without credentials, at most 2048 characters, whose address is public. Setting it where there was none answers `webhook_secret` once; null turns the webhook off; setting it again turns it back on after a 410 Gone.';
+
 const USE_PROFILE = "Replies answer from the owner's profile (PUT /v1/profile), given to the model as data";
 
 const PUBLIC = {
@@ -36,6 +39,7 @@ const writable = {
   allowed_origins: Type.Array(Origin, { maxItems: 50, description: PUBLIC.allowed_origins }),
   token_budget_monthly: Type.Union([Type.Integer({ minimum: 0, maximum: 1e15 }), Type.Null()], { description: PUBLIC.token_budget_monthly }),
   collect: Type.Union([CollectSchema, Type.Null()], { description: 'Fields to gather during the chat (§9); null: none' }),
+  webhook_url: Type.Union([Type.String({ minLength: 1, maxLength: 2048 }), Type.Null()], { description: WEBHOOK_URL }),
 };
 
 const { name, ...rest } = writable;
@@ -52,6 +56,7 @@ const optionalRest = {
   allowed_origins: Type.Optional(rest.allowed_origins),
   token_budget_monthly: Type.Optional(rest.token_budget_monthly),
   collect: Type.Optional(rest.collect),
+  webhook_url: Type.Optional(rest.webhook_url),
 };
 
 export const CreateChatbotBody = Type.Object(
@@ -91,13 +96,26 @@ export const ChatbotSchema = Type.Object(
     allowed_origins: Type.Array(Type.String(), { description: PUBLIC.allowed_origins }),
     token_budget_monthly: Type.Union([Type.Integer(), Type.Null()], { description: PUBLIC.token_budget_monthly }),
     collect: Type.Union([CollectSchema, Type.Null()]),
-    webhook_url: Type.Union([Type.String(), Type.Null()]),
+    webhook_url: Type.Union([Type.String(), Type.Null()], { description: WEBHOOK_URL }),
+    webhook_enabled: Type.Boolean({ description: 'Events are being sent: a webhook_url is set and no receiver answered 410 Gone since' }),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
   },
   { title: 'Chatbot' },
 );
 export type Chatbot = Static<typeof ChatbotSchema>;
+
+/** What creating or changing a chatbot answers: with the webhook secret when this change made one. */
+export const ChatbotWithSecretSchema = Type.Object(
+  {
+    ...ChatbotSchema.properties,
+    webhook_secret: Type.Optional(
+      Type.String({ description: 'Signs webhook deliveries (`whsec_…`). Shown this once, when webhook_url is set where there was none; never again (rotate it with POST /v1/chatbots/{id}/webhook-secret).' }),
+    ),
+  },
+  { title: 'ChatbotWithSecret' },
+);
+export type ChatbotWithSecret = Static<typeof ChatbotWithSecretSchema>;
 
 export const ChatbotPage = pageOf(ChatbotSchema, 'ChatbotPage');
 
@@ -128,6 +146,7 @@ export function toChatbot(row: ChatbotRow): Chatbot {
     token_budget_monthly: row.tokenBudgetMonthly,
     collect: (row.collect as Collect | null) ?? null,
     webhook_url: row.webhookUrl,
+    webhook_enabled: row.webhookUrl !== null && row.webhookEnabled,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };

@@ -6,17 +6,20 @@ import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotChanges, ChatbotsRepo, ChatbotValues } from './chatbots.repo.js';
-import { toChatbot, type Chatbot, type CreateChatbotInput, type UpdateChatbotInput } from './chatbots.schemas.js';
+import { toChatbot, type Chatbot, type ChatbotWithSecret, type CreateChatbotInput, type UpdateChatbotInput } from './chatbots.schemas.js';
+import { webhookUrlChange } from '../webhooks/webhook-settings.js';
 import type { ChatbotRow } from '../../db/schema.js';
 import { slugify } from './slugs.js';
 
 export interface ChatbotsService {
-  create(caller: Principal, input: CreateChatbotInput): Promise<Chatbot>;
+  /** With `webhook_secret` when a webhook_url was given (shown this once). */
+  create(caller: Principal, input: CreateChatbotInput): Promise<ChatbotWithSecret>;
   list(caller: Principal, query: { limit: number; cursor?: string; all?: boolean }): Promise<Page<Chatbot>>;
   get(caller: Principal, id: string): Promise<Chatbot>;
   /** One of the caller's chatbots by id or slug (a key's: its own only); 404 otherwise. */
   named(caller: Principal, idOrSlug: string): Promise<Chatbot>;
-  update(caller: Principal, id: string, input: UpdateChatbotInput): Promise<Chatbot>;
+  /** With `webhook_secret` when a webhook_url was set where there was none (shown this once). */
+  update(caller: Principal, id: string, input: UpdateChatbotInput): Promise<ChatbotWithSecret>;
   remove(caller: Principal, id: string): Promise<void>;
   /** The chatbot a request names (must be the caller's), or the caller's default, created on first need. */
   resolve(caller: Principal, id: string | undefined): Promise<ChatbotRow>;
@@ -28,10 +31,13 @@ export interface ChatbotsDeps {
   models: { allowed: readonly string[]; default: string };
   /** A chatbot changed or went: whatever this instance keeps about it is stale (the public directory). */
   onChanged?: (chatbot: { id: string; slug: string }) => void;
+  /** WEBHOOK_ALLOW_PRIVATE: a webhook_url may name a non-public address. */
+  webhooks?: { allowPrivate: boolean };
 }
 
 const notFound = () => new AppError('not_found', 'No chatbot with this id');
 const slugTaken = (slug: string) => new AppError('slug_taken', `The slug "${slug}" is taken; choose another`);
+const withSecret = (chatbot: Chatbot, secret: string | null): ChatbotWithSecret => (secret ? { ...chatbot, webhook_secret: secret } : chatbot);
 
 function toValues(input: UpdateChatbotInput): ChatbotChanges {
   const map: Record<string, keyof ChatbotValues> = {
@@ -58,6 +64,7 @@ function toValues(input: UpdateChatbotInput): ChatbotChanges {
 
 export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
   const { chatbots, clock, models } = deps;
+  const webhookSettings = deps.webhooks ?? { allowPrivate: false };
 
   function checkModel(model: string | undefined) {
     if (model !== undefined && !models.allowed.includes(model)) {
@@ -108,12 +115,13 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
       checkCollect(input.collect);
+      const webhook = input.webhook_url ? webhookUrlChange(input.webhook_url, null, webhookSettings) : null;
       const { slug: _slug, ...changes } = toValues(input);
-      const values = { ...changes, name: input.name.trim(), model: input.model ?? models.default };
+      const values = { ...changes, ...webhook?.changes, name: input.name.trim(), model: input.model ?? models.default };
       const slug = input.slug ? { exact: input.slug } : { base: slugify(values.name) };
       const row = await chatbots.insert(caller.ownerId, values, slug, clock.now());
       if (!row) throw slugTaken(input.slug!);
-      return toChatbot(row);
+      return withSecret(toChatbot(row), webhook?.secret ?? null);
     },
     async list(caller, query) {
       if (query.all && caller.role !== 'admin') throw new AppError('forbidden', 'Only admins may list every user\'s chatbots');
@@ -136,13 +144,14 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
       const current = await owned(caller, id);
-      const changes = toValues(input);
+      const webhook = input.webhook_url !== undefined ? webhookUrlChange(input.webhook_url, current, webhookSettings) : null;
+      const changes = { ...toValues(input), ...webhook?.changes };
       if (changes.name !== undefined) changes.name = changes.name.trim();
       const row = await chatbots.update(caller.ownerId, current.id, changes, clock.now());
       if (row === null) throw slugTaken(input.slug!);
       if (!row) throw notFound();
       deps.onChanged?.(current);
-      return toChatbot(row);
+      return withSecret(toChatbot(row), webhook?.secret ?? null);
     },
     async remove(caller, id) {
       const row = await owned(caller, id);

@@ -1,0 +1,238 @@
+// Every value is validated by its field's type before it is stored (§9), the same way whether a
+// user typed it to the builtin responder or a model extracted it. A refusal says why, briefly, in
+// the conversation's language, so the bot can tell the user and ask again.
+import { codePointLength } from '../../lib/text.js';
+import type { Collect, CollectField } from './collect-schema.js';
+import { isPlainObject, ownValue, type CollectLang, type ItemField } from './collect-state.js';
+import { readNumber } from './numbers.js';
+import { readPhone } from './phones.js';
+import { compact, fold, isDecline, phrases, type Reasons } from './phrases.js';
+
+export type Validated = { ok: true; value: unknown } | { ok: false; reason: string };
+export interface ValidationContext {
+  data: Record<string, unknown>;
+  lang: CollectLang;
+}
+
+export const MAX_TEXT = 1000;
+const MAX_URL = 2048;
+/** Longer than any value could be once trimmed: refused before any normalising work. */
+const MAX_RAW = 20_000;
+
+const refuse = (reason: string): Validated => ({ ok: false, reason });
+const accept = (value: unknown): Validated => ({ ok: true, value });
+
+/** A value as text: models may give a number for a text field (a "3M" company, a phone). */
+function asText(raw: unknown): string | null {
+  if (typeof raw === 'string') return raw;
+  if (typeof raw === 'number' && Number.isFinite(raw)) return String(raw);
+  return null;
+}
+
+// PostgreSQL's jsonb cannot hold U+0000, and other control characters (but line breaks and tabs)
+// are never part of an answer.
+const CONTROL = /[\p{Cc}]/gu;
+const clean = (text: string) => text.replace(CONTROL, (char) => (char === '\n' || char === '\t' || char === '\r' ? char : '')).trim();
+
+function validateString(text: string, reasons: Reasons): Validated {
+  const value = clean(text);
+  if (codePointLength(value) > MAX_TEXT) return refuse(reasons.tooLong(MAX_TEXT));
+  return accept(value);
+}
+
+const EMAIL =
+  /^([a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@((?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+(?:\p{L}{2,63}|xn--[a-z0-9-]{1,59}))$/iu;
+const EMAIL_IN_TEXT = /[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9.-]+\.[a-z]{2,63}/giu;
+const TRAILING = /[\s.,;:!?'"。，、；：！？）)」』>]+$/u;
+const LEADING = /^[\s'"「『(（<]+/u;
+
+function validateEmail(text: string, reasons: Reasons): Validated {
+  let candidate = text.normalize('NFKC').replace(LEADING, '').replace(TRAILING, '').replace(/^mailto:/iu, '');
+  if (!EMAIL.test(candidate)) {
+    const found = [...new Set(candidate.match(EMAIL_IN_TEXT) ?? [])];
+    if (found.length !== 1) return refuse(reasons.notEmail);
+    candidate = found[0]!.replace(/^\.+|\.+$/gu, '');
+  }
+  const parts = EMAIL.exec(candidate);
+  if (!parts || parts[1]!.length > 64 || candidate.length > 254) return refuse(reasons.notEmail);
+  return accept(`${parts[1]}@${parts[2]!.toLowerCase()}`);
+}
+
+const URL_IN_TEXT = /(?<![@\w.-])(?:https?:\/\/)?(?:[a-z0-9-]+\.)+[a-z]{2,63}(?::\d{1,5})?(?:[/?#][^\s<>"'，。！？」）]*)?/giu;
+const SCHEME = /^([a-z][a-z0-9+.-]*):/iu;
+const HOST_AND_PORT = /^[a-z0-9.-]+:\d+(?:[/?#]|$)/iu;
+
+function normaliseUrl(candidate: string): Validated | 'only_http' | null {
+  let text = candidate;
+  if (text.startsWith('//')) text = `https:${text}`;
+  const scheme = SCHEME.exec(text);
+  if (scheme && !HOST_AND_PORT.test(text)) {
+    if (!/^https?$/iu.test(scheme[1]!)) return 'only_http';
+  } else text = `https://${text}`;
+  if (/\s/u.test(text) || text.length > MAX_URL) return null;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'only_http';
+  const labels = url.hostname.split('.');
+  const top = labels[labels.length - 1] ?? '';
+  // A site's name: at least two labels and a real top-level domain, no credentials in it.
+  if (labels.length < 2 || labels.some((label) => label === '') || !/^(?:[a-z]{2,63}|xn--[a-z0-9-]+)$/u.test(top)) return null;
+  if (url.username || url.password) return null;
+  return accept(`${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}${url.search}${url.hash}`);
+}
+
+function validateUrl(text: string, reasons: Reasons): Validated {
+  const candidate = text.normalize('NFKC').replace(LEADING, '').replace(TRAILING, '');
+  let result = normaliseUrl(candidate);
+  if (result === null && /\s|[^\p{ASCII}]/u.test(candidate)) {
+    const found = [...new Set(candidate.match(URL_IN_TEXT) ?? [])];
+    if (found.length === 1) result = normaliseUrl(found[0]!.replace(TRAILING, ''));
+  }
+  if (result === 'only_http') return refuse(reasons.onlyHttp);
+  return result ?? refuse(reasons.notUrl);
+}
+
+function validateNumber(raw: unknown, reasons: Reasons): Validated {
+  if (typeof raw === 'number') {
+    if (!Number.isFinite(raw)) return refuse(reasons.notNumber);
+    return Math.abs(raw) > Number.MAX_SAFE_INTEGER ? refuse(reasons.tooLarge) : accept(raw);
+  }
+  if (typeof raw !== 'string') return refuse(reasons.notNumber);
+  const reading = readNumber(raw);
+  if (reading.ok) return accept(reading.value);
+  return refuse(reading.problem === 'several' ? reasons.severalNumbers : reading.problem === 'too_large' ? reasons.tooLarge : reasons.notNumber);
+}
+
+export interface EnumOption {
+  value: string;
+  label: string;
+}
+
+export const enumOptions = (field: CollectField | ItemField): EnumOption[] =>
+  (field.options ?? []).map((option) => (typeof option === 'string' ? { value: option, label: option } : option));
+
+const LATIN_WORD = /^[\p{Script=Latin}\p{N}\s'’-]+$/u;
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
+
+/** Whether a text names a phrase: as whole words for Latin letters ("pro" is not in "improve"), anywhere for Chinese or Bengali. */
+export function mentions(text: string, phrase: string): boolean {
+  const wanted = fold(phrase);
+  if (!wanted) return false;
+  if (LATIN_WORD.test(wanted)) return new RegExp(`(?<![\\p{L}\\p{N}])${escape(wanted)}(?![\\p{L}\\p{N}])`, 'u').test(fold(text));
+  return compact(text).includes(compact(phrase));
+}
+
+function validateEnum(field: CollectField | ItemField, text: string, reasons: Reasons): Validated {
+  const options = enumOptions(field);
+  const answer = compact(text);
+  const exact = options.find((option) => compact(option.value) === answer || compact(option.label) === answer);
+  if (exact) return accept(exact.value);
+  // "We're on the Professional plan": one option named inside a sentence.
+  const named = options.filter((option) => mentions(text, option.value) || mentions(text, option.label));
+  if (named.length === 1) return accept(named[0]!.value);
+  return refuse(reasons.notOption(options.map((option) => option.label)));
+}
+
+/** A list item: an object with its item fields, each validated; a required one must be there. */
+export function validateItem(fields: readonly ItemField[], raw: unknown, context: ValidationContext): Validated {
+  const reasons = phrases(context.lang).reasons;
+  if (!isPlainObject(raw)) return refuse(reasons.notList);
+  const item: Record<string, unknown> = {};
+  for (const field of fields) {
+    const value = ownValue(raw, field.key);
+    if (value === undefined || value === null || value === '') {
+      if (field.required) return refuse(reasons.itemIncomplete(field.label));
+      continue;
+    }
+    const checked = validateValue(field, value, context);
+    if (!checked.ok) return refuse(`${field.label}: ${checked.reason}`);
+    item[field.key] = checked.value;
+  }
+  return accept(item);
+}
+
+function validateList(field: CollectField, raw: unknown, context: ValidationContext): Validated {
+  const items = Array.isArray(raw) ? raw : isPlainObject(raw) ? [raw] : null;
+  if (!items) return refuse(phrases(context.lang).reasons.notList);
+  const valid: unknown[] = [];
+  for (const item of items) {
+    const checked = validateItem(field.item_fields ?? [], item, context);
+    if (!checked.ok) return checked;
+    valid.push(checked.value);
+  }
+  return accept(valid);
+}
+
+/** raw: a user's typed answer (string) or a value a model extracted (string | number | object…). */
+export function validateValue(field: CollectField | ItemField, raw: unknown, context: ValidationContext): Validated {
+  const reasons = phrases(context.lang).reasons;
+  if (raw === null || raw === undefined) return refuse(reasons.empty);
+  if (field.type === 'list') return validateList(field as CollectField, raw, context);
+  if (field.type === 'number') {
+    if (typeof raw === 'string') {
+      if (raw.length > MAX_RAW) return refuse(reasons.tooLong(MAX_TEXT));
+      if (clean(raw) === '') return refuse(reasons.empty);
+      if (isDecline(raw)) return refuse(reasons.declined);
+    }
+    return validateNumber(raw, reasons);
+  }
+  const text = asText(raw);
+  if (text === null) return refuse(reasons.notText);
+  if (text.length > MAX_RAW) return refuse(reasons.tooLong(MAX_TEXT));
+  if (clean(text) === '') return refuse(reasons.empty);
+  if (isDecline(text)) return refuse(reasons.declined);
+  switch (field.type) {
+    case 'email':
+      return validateEmail(text, reasons);
+    case 'phone': {
+      const reading = readPhone(text, context.data);
+      if (reading.ok) return accept(reading.value);
+      return refuse(reading.problem === 'needs_country_code' ? reasons.needsCountryCode : reasons.notPhone);
+    }
+    case 'url':
+      return validateUrl(text, reasons);
+    case 'enum':
+      return validateEnum(field, text, reasons);
+    default:
+      return validateString(text, reasons);
+  }
+}
+
+/** The same JSON value, whatever the order of object keys. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => sameJson(item, b[i]));
+  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => sameJson(ownValue(a, key), ownValue(b, key)));
+}
+
+const isMissing = (field: CollectField, value: unknown) =>
+  value === undefined || value === null || value === '' || (field.type === 'list' && (!Array.isArray(value) || value.length === 0));
+
+/**
+ * Keys of the required fields still to be gathered: missing (as missingFields says) or holding a
+ * value that is not valid as stored (the schema changed since), in the schema's order.
+ */
+export function pendingFields(collect: Collect, data: Record<string, unknown>, lang: CollectLang = 'en'): string[] {
+  return collect.fields
+    .filter((field) => field.required)
+    .filter((field) => {
+      const value = ownValue(data, field.key);
+      if (isMissing(field, value)) return true;
+      // A stored value is kept in the form validation gives it (a number as a JSON number).
+      const checked = validateValue(field, value, { data, lang });
+      return !checked.ok || !sameJson(checked.value, value);
+    })
+    .map((field) => field.key);
+}
+
+/** Every required field holds a valid value: the only way a conversation completes. */
+/** A collect without required fields gathers what it can and never completes: completion needs something required. */
+export const hasRequired = (collect: Collect): boolean => collect.fields.some((field) => field.required);
+
+export const isComplete = (collect: Collect, data: Record<string, unknown>): boolean => hasRequired(collect) && pendingFields(collect, data).length === 0;

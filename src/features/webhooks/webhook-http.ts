@@ -1,0 +1,107 @@
+// One HTTP attempt at a webhook delivery: a POST to the owner's URL through the address guard,
+// bounded by a timeout, with nothing followed (a 3xx is the receiver's answer, not a hop).
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { VERSION } from '../../lib/version.js';
+import { addressRefusal, AddressRefusedError, guardedLookup, literalAddress, webhookUrlProblem } from './address-guard.js';
+
+export interface SendOutcome {
+  /** The receiver's status; null when none came (refused, unreachable, timed out). */
+  statusCode: number | null;
+  /** Why no status came, or why it was not taken. */
+  error: string | null;
+  /** Until the answer's headers arrived, or the attempt gave up; null when nothing was sent. */
+  latencyMs: number | null;
+  /** The receiver's `Retry-After`, in milliseconds. */
+  retryAfterMs: number | null;
+}
+
+export type WebhookSender = (url: string, headers: Record<string, string>, body: string) => Promise<SendOutcome>;
+
+/** An answer's body is drained and dropped; past this much, the connection is closed instead. */
+const MAX_DRAIN_BYTES = 64 * 1024;
+
+/** `Retry-After` as delta-seconds or an HTTP date, in milliseconds from `now`. */
+export function retryAfterMs(value: string | undefined, now: number): number | null {
+  if (!value) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+function describe(error: Error & { code?: string }, timeoutMs: number): string {
+  if (error instanceof AddressRefusedError) return `address refused: ${error.message}`;
+  switch (error.code) {
+    case 'ETIMEDOUT':
+      return `no answer within ${timeoutMs} ms`;
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+      return 'connection reset before an answer';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    default:
+      return error.code ? `${error.code}: ${error.message}` : error.message;
+  }
+}
+
+const refused = (error: string): SendOutcome => ({ statusCode: null, error, latencyMs: null, retryAfterMs: null });
+
+export function createWebhookSender(settings: { allowPrivate: boolean; timeoutMs: number }): WebhookSender {
+  const { allowPrivate, timeoutMs } = settings;
+  return (target, headers, body) => {
+    // Checked again at every attempt: the URL was written under rules that may have changed since.
+    const problem = webhookUrlProblem(target, true);
+    if (problem) return Promise.resolve(refused(`url refused: ${problem}`));
+    const url = new URL(target);
+    const literal = literalAddress(url);
+    const why = literal && !allowPrivate ? addressRefusal(literal) : null;
+    if (why) return Promise.resolve(refused(`address refused: ${why}`));
+
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    return new Promise<SendOutcome>((resolve) => {
+      const request = send(url, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': `Parley/${VERSION} (webhooks)` },
+        // A connection of its own each time: a pooled one would skip the lookup, and so the check.
+        agent: false,
+        ...(allowPrivate ? {} : { lookup: guardedLookup }),
+      });
+      let settled = false;
+      const finish = (outcome: SendOutcome) => {
+        if (settled) return;
+        settled = true;
+        resolve(outcome);
+      };
+      // The whole exchange, connect included; the answer's body is read within it too.
+      const timer = setTimeout(() => request.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+      timer.unref();
+      request.on('error', (error) => {
+        clearTimeout(timer);
+        const sent = !(error instanceof AddressRefusedError);
+        finish({ statusCode: null, error: describe(error, timeoutMs), latencyMs: sent ? elapsed() : null, retryAfterMs: null });
+      });
+      request.on('response', (response: IncomingMessage) => {
+        finish({
+          statusCode: response.statusCode ?? null,
+          error: null,
+          latencyMs: elapsed(),
+          retryAfterMs: retryAfterMs(response.headers['retry-after'], Date.now()),
+        });
+        let read = 0;
+        response.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          if (read > MAX_DRAIN_BYTES) response.destroy();
+        });
+        response.on('error', () => {});
+        response.on('close', () => clearTimeout(timer));
+      });
+      request.end(body);
+    });
+  };
+}

@@ -1,0 +1,92 @@
+// Delivers webhook events (§9.4, §12): every instance polls for due deliveries and claims some
+// under a lease (FOR UPDATE SKIP LOCKED), so each attempt is made by one instance; one that stops
+// mid-attempt leaves its lease to run out, and the delivery is tried again by whoever polls next.
+// Failures are retried on the configured schedule with jitter; 2xx delivers, 410 turns the
+// chatbot's webhook off, anything else (3xx included: redirects are not followed) is a failure.
+import type { Clock } from '../../lib/clock.js';
+import { webhookHeaders } from './signing.js';
+import type { SendOutcome, WebhookSender } from './webhook-http.js';
+import type { AttemptResult, ClaimedDelivery, WebhooksRepo } from './webhooks.repo.js';
+
+export interface WebhookWorkerLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface WebhookWorkerDeps {
+  repo: WebhooksRepo;
+  send: WebhookSender;
+  clock: Clock;
+  newId: () => string;
+  log: WebhookWorkerLog;
+  settings: { retryScheduleMs: readonly number[]; leaseMs: number };
+  /** Attempts running at once on this instance; a slow receiver holds one, not the rest. */
+  maxInFlight?: number;
+  random?: () => number;
+}
+
+export interface WebhookWorker {
+  /** Claims what is due (as much as there is room for) and starts sending it; `track` keeps each send in view. */
+  poll(track: (name: string, task: Promise<unknown>) => void): Promise<void>;
+  running(): number;
+}
+
+const DEFAULT_MAX_IN_FLIGHT = 16;
+const JITTER = 0.2;
+/** A receiver may ask for a longer wait than the schedule's (Retry-After), up to this. */
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+
+/** The body every attempt of one event sends, byte for byte, so each carries the same signature input. */
+export function eventBody(delivery: Pick<ClaimedDelivery, 'type' | 'createdAt' | 'payload'>): string {
+  return JSON.stringify({ type: delivery.type, timestamp: delivery.createdAt.toISOString(), data: delivery.payload });
+}
+
+export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
+  const { repo, send, clock, log, settings } = deps;
+  const schedule = settings.retryScheduleMs;
+  const random = deps.random ?? Math.random;
+  const maxInFlight = deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  const inFlight = new Set<Promise<void>>();
+
+  /** The next step of the schedule ±20%, or the receiver's Retry-After when longer (up to a day). */
+  function nextAttemptAt(step: number, outcome: SendOutcome, now: Date): Date {
+    let wait = schedule[step]! * (1 - JITTER + 2 * JITTER * random());
+    if (outcome.retryAfterMs !== null) wait = Math.max(wait, Math.min(outcome.retryAfterMs, MAX_RETRY_AFTER_MS));
+    return new Date(now.getTime() + Math.round(wait));
+  }
+
+  function resultOf(delivery: ClaimedDelivery, outcome: SendOutcome, now: Date): AttemptResult {
+    const { statusCode, latencyMs } = outcome;
+    if (statusCode !== null && statusCode >= 200 && statusCode < 300) return { kind: 'delivered', statusCode, error: null, latencyMs };
+    if (statusCode === 410) return { kind: 'gone', statusCode, error: 'the receiver answered 410 Gone: the webhook is turned off', latencyMs };
+    const error = outcome.error ?? (statusCode !== null && statusCode >= 300 && statusCode < 400 ? `redirect (${statusCode}) not followed` : `the receiver answered ${statusCode}`);
+    if (delivery.retryStep >= schedule.length) return { kind: 'failed', statusCode, error, latencyMs };
+    return { kind: 'retry', statusCode, error, latencyMs, nextAttemptAt: nextAttemptAt(delivery.retryStep, outcome, now) };
+  }
+
+  async function deliver(delivery: ClaimedDelivery): Promise<void> {
+    const body = eventBody(delivery);
+    const timestamp = Math.floor(clock.now().getTime() / 1000);
+    const outcome = await send(delivery.url, webhookHeaders(delivery.secrets, delivery.id, timestamp, body), body);
+    const now = clock.now();
+    const result = resultOf(delivery, outcome, now);
+    await repo.finish(delivery, result, now);
+    const fields = { delivery_id: delivery.id, chatbot_id: delivery.chatbotId, attempt: delivery.attempt, status_code: result.statusCode, latency_ms: result.latencyMs, outcome: result.kind };
+    if (result.kind === 'delivered') log.info(fields, 'webhook delivered');
+    else log.warn({ ...fields, error: result.error }, 'webhook attempt failed');
+  }
+
+  return {
+    async poll(track) {
+      const room = maxInFlight - inFlight.size;
+      if (room <= 0) return;
+      const claimed = await repo.claim({ now: clock.now(), leaseMs: settings.leaseMs, limit: room, token: deps.newId() });
+      for (const delivery of claimed) {
+        const task = deliver(delivery).finally(() => inFlight.delete(task));
+        inFlight.add(task);
+        track('webhook delivery', task);
+      }
+    },
+    running: () => inFlight.size,
+  };
+}

@@ -1,0 +1,221 @@
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, sql, type SQL } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import type { Scoped } from '../../db/scope.js';
+import { chatbots, webhookAttempts, webhookDeliveries, type WebhookAttemptRow, type WebhookDeliveryRow } from '../../db/schema.js';
+
+/** A delivery an instance has claimed: what it needs to send one attempt, and the claim's name. */
+export interface ClaimedDelivery {
+  id: string;
+  chatbotId: string;
+  type: string;
+  payload: Record<string, unknown>;
+  createdAt: Date;
+  /** This attempt's number (1 for the first). */
+  attempt: number;
+  /** Failures since the event was queued or last redelivered: where the retry schedule stands. */
+  retryStep: number;
+  url: string;
+  /** The current secret, then the previous one while a rotation's overlap lasts. */
+  secrets: string[];
+  token: string;
+}
+
+/** How an attempt ended, and what becomes of the delivery. */
+export type AttemptResult = {
+  statusCode: number | null;
+  error: string | null;
+  latencyMs: number | null;
+} & ({ kind: 'delivered' } | { kind: 'retry'; nextAttemptAt: Date } | { kind: 'failed' } | { kind: 'gone' });
+
+export type DeliveryRecord = WebhookDeliveryRow & { attemptRows: WebhookAttemptRow[] };
+
+export interface WebhooksRepo {
+  /** Takes up to `limit` due deliveries under a lease (SKIP LOCKED: instances never take the same one). */
+  claim(options: { now: Date; leaseMs: number; limit: number; token: string }): Promise<ClaimedDelivery[]>;
+  /** Records the attempt's outcome; the delivery changes only if the claim still holds. */
+  finish(claim: ClaimedDelivery, result: AttemptResult, now: Date): Promise<void>;
+  /** Newest first; `after` is the (created_at, id) of the last row seen. */
+  list(userId: string, chatbotId: string, limit: number, after: [Date, string] | null): Promise<DeliveryRecord[]>;
+  find(userId: string, chatbotId: string, deliveryId: string): Promise<DeliveryRecord | null>;
+  /** Makes the delivery due now with a fresh retry schedule; null when no such delivery. */
+  redeliver(userId: string, chatbotId: string, deliveryId: string, now: Date): Promise<DeliveryRecord | null>;
+  /** Replaces the secret, the old one signing too until `previousUntil`; false when the chatbot has no webhook. */
+  rotateSecret(userId: string, chatbotId: string, secret: string, previousUntil: Date): Promise<boolean>;
+}
+
+const WEBHOOK_OFF = "the chatbot's webhook is off (its url was removed, or the receiver answered 410 Gone)";
+const INTERRUPTED = 'no outcome recorded: the instance sending it stopped; retried after its lease';
+
+const due = {
+  id: webhookDeliveries.id,
+  userId: webhookDeliveries.userId,
+  chatbotId: webhookDeliveries.chatbotId,
+  type: webhookDeliveries.type,
+  payload: webhookDeliveries.payload,
+  createdAt: webhookDeliveries.createdAt,
+  attempts: webhookDeliveries.attempts,
+  retryStep: webhookDeliveries.retryStep,
+  url: chatbots.webhookUrl,
+  enabled: chatbots.webhookEnabled,
+  secret: chatbots.webhookSecret,
+  previousSecret: chatbots.webhookPreviousSecret,
+  previousUntil: chatbots.webhookPreviousSecretUntil,
+};
+
+function selectDue(db: Db, now: Date, limit: number) {
+  return db
+    .select(due)
+    .from(webhookDeliveries)
+    .innerJoin(chatbots, eq(chatbots.id, webhookDeliveries.chatbotId))
+    .where(and(eq(webhookDeliveries.status, 'pending'), lte(webhookDeliveries.nextAttemptAt, now)))
+    .orderBy(asc(webhookDeliveries.nextAttemptAt))
+    .limit(limit)
+    .for('update', { of: webhookDeliveries, skipLocked: true });
+}
+type DueRow = Awaited<ReturnType<typeof selectDue>>[number];
+
+function secretsOf(row: DueRow, now: Date): string[] {
+  const secrets = [row.secret!];
+  if (row.previousSecret && row.previousUntil && row.previousUntil > now) secrets.push(row.previousSecret);
+  return secrets;
+}
+
+async function withAttempts(db: Db, rows: WebhookDeliveryRow[]): Promise<DeliveryRecord[]> {
+  if (rows.length === 0) return [];
+  const attempts = await db
+    .select()
+    .from(webhookAttempts)
+    .where(inArray(webhookAttempts.deliveryId, rows.map((row) => row.id)))
+    .orderBy(asc(webhookAttempts.deliveryId), asc(webhookAttempts.attempt));
+  return rows.map((row) => ({ ...row, attemptRows: attempts.filter((attempt) => attempt.deliveryId === row.id) }));
+}
+
+/** The leases and attempt rows of a claim, in the claim's transaction. */
+async function lease(db: Db, rows: DueRow[], options: { now: Date; leaseMs: number; token: string }): Promise<void> {
+  const ids = rows.map((row) => row.id);
+  const until = new Date(options.now.getTime() + options.leaseMs);
+  // Due again once the lease ends, should this instance stop before it records an outcome.
+  await db
+    .update(webhookDeliveries)
+    .set({ attempts: sql`${webhookDeliveries.attempts} + 1`, leaseToken: options.token, leaseUntil: until, nextAttemptAt: until })
+    .where(inArray(webhookDeliveries.id, ids));
+  await db
+    .update(webhookAttempts)
+    .set({ error: INTERRUPTED })
+    .where(and(inArray(webhookAttempts.deliveryId, ids), isNull(webhookAttempts.statusCode), isNull(webhookAttempts.error)));
+  await db.insert(webhookAttempts).values(rows.map((row) => ({ deliveryId: row.id, attempt: row.attempts + 1, userId: row.userId, startedAt: options.now })));
+}
+
+const OUTCOME = {
+  delivered: (now: Date) => ({ status: 'delivered' as const, deliveredAt: now, nextAttemptAt: null }),
+  retry: (nextAttemptAt: Date) => ({ nextAttemptAt, retryStep: sql`${webhookDeliveries.retryStep} + 1` }),
+  failed: () => ({ status: 'failed' as const, nextAttemptAt: null }),
+};
+
+/** The worker's side: every tenant's deliveries, in the `webhooks` scope. */
+function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish'> {
+  return {
+    claim: (options) =>
+      scoped.system('webhooks', async ({ db }) => {
+        const rows = await selectDue(db, options.now, options.limit);
+        const live = rows.filter((row) => row.url !== null && row.enabled && row.secret !== null);
+        const off = rows.filter((row) => !live.includes(row));
+        if (off.length > 0) {
+          await db
+            .update(webhookDeliveries)
+            .set({ status: 'failed', nextAttemptAt: null, leaseToken: null, leaseUntil: null, lastError: WEBHOOK_OFF })
+            .where(inArray(webhookDeliveries.id, off.map((row) => row.id)));
+        }
+        if (live.length > 0) await lease(db, live, options);
+        return live.map((row) => ({
+          id: row.id,
+          chatbotId: row.chatbotId,
+          type: row.type,
+          payload: row.payload,
+          createdAt: row.createdAt,
+          attempt: row.attempts + 1,
+          retryStep: row.retryStep,
+          url: row.url!,
+          secrets: secretsOf(row, options.now),
+          token: options.token,
+        }));
+      }),
+
+    finish: (claim, result, now) =>
+      scoped.system('webhooks', async ({ db }) => {
+        const { statusCode, error, latencyMs } = result;
+        await db
+          .update(webhookAttempts)
+          .set({ statusCode, error, latencyMs })
+          .where(and(eq(webhookAttempts.deliveryId, claim.id), eq(webhookAttempts.attempt, claim.attempt)));
+        const outcome = result.kind === 'delivered' ? OUTCOME.delivered(now) : result.kind === 'retry' ? OUTCOME.retry(result.nextAttemptAt) : OUTCOME.failed();
+        const changed = await db
+          .update(webhookDeliveries)
+          .set({ ...outcome, lastStatusCode: statusCode, lastError: error, leaseToken: null, leaseUntil: null })
+          .where(and(eq(webhookDeliveries.id, claim.id), eq(webhookDeliveries.leaseToken, claim.token)))
+          .returning({ id: webhookDeliveries.id });
+        // Only the url that answered 410 is turned off: one written since is the owner's new choice.
+        if (result.kind === 'gone' && changed.length > 0) {
+          await db
+            .update(chatbots)
+            .set({ webhookEnabled: false })
+            .where(and(eq(chatbots.id, claim.chatbotId), eq(chatbots.webhookUrl, claim.url)));
+        }
+      }),
+  };
+}
+
+/** The owner's side: one user's deliveries and chatbot. */
+function ownerQueries(scoped: Scoped): Omit<WebhooksRepo, 'claim' | 'finish'> {
+  return {
+    list: (userId, chatbotId, limit, after) =>
+      scoped.user(userId, async ({ db }) => {
+        const conditions: SQL[] = [eq(webhookDeliveries.userId, userId), eq(webhookDeliveries.chatbotId, chatbotId)];
+        if (after) conditions.push(sql`(${webhookDeliveries.createdAt}, ${webhookDeliveries.id}) < (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)`);
+        const rows = await db
+          .select()
+          .from(webhookDeliveries)
+          .where(and(...conditions))
+          .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+          .limit(limit + 1);
+        return withAttempts(db, rows);
+      }),
+
+    find: (userId, chatbotId, deliveryId) =>
+      scoped.user(userId, async ({ db }) => {
+        const rows = await db
+          .select()
+          .from(webhookDeliveries)
+          .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.userId, userId), eq(webhookDeliveries.chatbotId, chatbotId)));
+        const [record] = await withAttempts(db, rows);
+        return record ?? null;
+      }),
+
+    redeliver: (userId, chatbotId, deliveryId, now) =>
+      scoped.user(userId, async ({ db }) => {
+        // Clearing the lease also drops the outcome of an attempt still running: this one is what was asked for.
+        const rows = await db
+          .update(webhookDeliveries)
+          .set({ status: 'pending', nextAttemptAt: now, retryStep: 0, leaseToken: null, leaseUntil: null })
+          .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.userId, userId), eq(webhookDeliveries.chatbotId, chatbotId)))
+          .returning();
+        const [record] = await withAttempts(db, rows);
+        return record ?? null;
+      }),
+
+    async rotateSecret(userId, chatbotId, secret, previousUntil) {
+      const rows = await scoped.user(userId, ({ db }) =>
+        db
+          .update(chatbots)
+          .set({ webhookPreviousSecret: sql`${chatbots.webhookSecret}`, webhookPreviousSecretUntil: previousUntil, webhookSecret: secret })
+          .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId), isNotNull(chatbots.webhookUrl)))
+          .returning({ id: chatbots.id }),
+      );
+      return rows.length > 0;
+    },
+  };
+}
+
+export function createWebhooksRepo(scoped: Scoped): WebhooksRepo {
+  return { ...workerQueries(scoped), ...ownerQueries(scoped) };
+}
