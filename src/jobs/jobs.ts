@@ -1,5 +1,5 @@
 // Background work of one instance in one place: periodic tasks (idempotency sweep, the
-// cross-instance stop poll, next the webhook worker) and one-off tasks that must outlive the
+// cross-instance stop poll, the webhook worker) and one-off tasks that must outlive the
 // request that started them (a reply stored once the database is back). Shutdown stops the
 // timers and waits, for a bounded time, for what is still running.
 
