@@ -49,3 +49,38 @@ export function createReplyProgress(sql: SqlRunner): ReplyProgress {
     },
   };
 }
+
+/** How often the text of a reply being generated is written for resuming clients. */
+const PROGRESS_EVERY_MS = 150;
+
+/**
+ * Writes a running reply's text at most every PROGRESS_EVERY_MS, one write at a time; a failed
+ * write is skipped, not fatal (the next one carries the text so far).
+ */
+export function keepProgress(progress: Pick<ReplyProgress, 'write'>, reply: { ownerId: string; conversationId: string; replyId: string }, text: () => string) {
+  let timer: NodeJS.Timeout | null = null;
+  let writing = false;
+  let written = '';
+  const flush = () => {
+    timer = null;
+    const now = text();
+    if (writing || now === written) return;
+    writing = true;
+    written = now;
+    progress
+      .write(reply.ownerId, reply.conversationId, reply.replyId, now)
+      .catch(() => {})
+      .finally(() => {
+        writing = false;
+      });
+  };
+  return {
+    changed() {
+      timer ??= setTimeout(flush, PROGRESS_EVERY_MS);
+    },
+    stop() {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    },
+  };
+}

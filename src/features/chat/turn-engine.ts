@@ -22,7 +22,7 @@ import { profileFacts, renderProfile } from '../profiles/profile-text.js';
 import type { Generation, Generations } from './generations.js';
 import { buildPrompt } from './prompt.js';
 import type { AnswersRepo } from './answers.repo.js';
-import type { ReplyProgress } from './progress.repo.js';
+import { keepProgress, type ReplyProgress } from './progress.repo.js';
 import type { HistoryMessage, KnowledgeCandidate, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
 
 export interface TurnEvents {
@@ -142,8 +142,6 @@ function abandonedAfterAbort<T>(pending: Promise<T>, signal: AbortSignal): Promi
     if (onAbort) signal.removeEventListener('abort', onAbort);
   });
 }
-/** How often the text of a reply being generated is written for resuming clients (TurnOptions.progress). */
-const PROGRESS_EVERY_MS = 150;
 /** Storing a reply while the database is unreachable is retried this long, in the background. */
 export const STORE_RETRY_FOR_MS = 10 * 60_000;
 
@@ -155,7 +153,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
   async function callModel(target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string): Promise<Produced> {
     const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null, collect: null };
     const started = performance.now();
-    const keeper = options.progress && target.conversationId ? progressKeeper(target.conversationId, plan.replyId, generation, () => produced.text) : null;
+    const keeper = options.progress && target.conversationId ? keepProgress(progress, { ownerId: generation.for?.userId ?? '', conversationId: target.conversationId, replyId: plan.replyId }, () => produced.text) : null;
     const { signal } = generation.controller;
     let settled = false;
     try {
@@ -211,36 +209,6 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
     settled = true;
     keeper?.stop();
     return produced;
-  }
-
-  /** Writes the text so far at most every PROGRESS_EVERY_MS, one write at a time; a failed write is skipped, not fatal. */
-  function progressKeeper(conversationId: string, replyId: string, generation: Generation, text: () => string) {
-    const ownerId = generation.for?.userId ?? '';
-    let timer: NodeJS.Timeout | null = null;
-    let writing = false;
-    let written = '';
-    const flush = () => {
-      timer = null;
-      const now = text();
-      if (writing || now === written) return;
-      writing = true;
-      written = now;
-      progress
-        .write(ownerId, conversationId, replyId, now)
-        .catch(() => {})
-        .finally(() => {
-          writing = false;
-        });
-    };
-    return {
-      changed() {
-        timer ??= setTimeout(flush, PROGRESS_EVERY_MS);
-      },
-      stop() {
-        if (timer) clearTimeout(timer);
-        timer = null;
-      },
-    };
   }
 
   function replyOf(target: TurnTarget, plan: TurnPlan, produced: Produced, generation: Generation, modelId: string, latencyMs: number): StoredReply {
