@@ -86,6 +86,21 @@ export function atMost(value: number, target: number, unit: string, digits = 2):
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/** One phase's markdown: its title, how it was run (`stamp`, when it ran apart from the rest of the file), method, table and notes. */
+export function renderSection(section: Section, stamp?: string): string[] {
+  const out = [`### ${section.title}`, ''];
+  if (stamp) out.push(`_${stamp}_`, '');
+  out.push(section.method, '');
+  if (section.rows.length > 0) {
+    out.push('| Measure | Parley | Baseline | Ratio | Target | Verdict |', '|---|---:|---:|---:|---|---|');
+    for (const r of section.rows) out.push(`| ${[r.measure, r.parley, r.baseline, r.ratio, r.target, r.verdict].map(cell).join(' | ')} |`);
+    out.push('');
+  }
+  for (const note of section.notes) out.push(`- ${note}`);
+  if (section.notes.length > 0) out.push('');
+  return out;
+}
+
 export function renderReport(input: { command: string; settings: string[]; machine: Machine; startedAt: Date; totalSeconds: number; sections: Section[]; problems: string[] }): string {
   const { machine } = input;
   const out: string[] = [
@@ -127,16 +142,7 @@ export function renderReport(input: { command: string; settings: string[]; machi
     '## Results',
     '',
   ];
-  for (const section of input.sections) {
-    out.push(`### ${section.title}`, '', section.method, '');
-    if (section.rows.length > 0) {
-      out.push('| Measure | Parley | Baseline | Ratio | Target | Verdict |', '|---|---:|---:|---:|---|---|');
-      for (const r of section.rows) out.push(`| ${[r.measure, r.parley, r.baseline, r.ratio, r.target, r.verdict].map(cell).join(' | ')} |`);
-      out.push('');
-    }
-    for (const note of section.notes) out.push(`- ${note}`);
-    if (section.notes.length > 0) out.push('');
-  }
+  for (const section of input.sections) out.push(...renderSection(section));
   if (input.problems.length > 0) {
     out.push('## Problems in this run', '');
     for (const p of input.problems) out.push(`- ${p}`);
@@ -169,4 +175,37 @@ export function writeSoakSection(path: string, section: string): void {
   const block = `${SOAK_START}\n${section.trim()}\n${SOAK_END}`;
   const old = soakBlock(text);
   writeFileSync(path, old ? text.replace(old, () => block) : `${text.trimEnd()}\n\n${block}\n`);
+}
+
+const RESULTS = '## Results\n';
+const phaseNumber = (block: string) => Number(/^### (\d+)\./.exec(block)?.[1] ?? NaN);
+
+/**
+ * A run of some phases only (BENCH_PHASES) puts their sections in place of the same phases' in an
+ * existing report, or among them in phase order, and leaves the rest of the file (the other
+ * phases, the full run's header, machine and problems, the soak) as it was; each new section says
+ * when and how it was measured. Without a report to merge into, it writes a whole one (`full`).
+ * Returns whether it merged.
+ */
+export function writePhaseSections(path: string, sections: Array<{ n: number; section: Section }>, stamp: string, full: string): boolean {
+  const text = existing(path);
+  const start = text.indexOf(RESULTS);
+  if (start === -1) {
+    writeReport(path, full);
+    return false;
+  }
+  const bodyStart = start + RESULTS.length;
+  // The results run to the next second-level heading (problems, the soak) or the end of the file.
+  const heading = text.indexOf('\n## ', bodyStart);
+  const ends = [heading === -1 ? -1 : heading + 1, text.indexOf(SOAK_START, bodyStart)].filter((at) => at !== -1);
+  const bodyEnd = ends.length > 0 ? Math.min(...ends) : text.length;
+  const blocks = new Map<number, string>();
+  for (const block of text.slice(bodyStart, bodyEnd).split(/^(?=### )/m)) {
+    const n = phaseNumber(block);
+    if (Number.isFinite(n)) blocks.set(n, block.trimEnd());
+  }
+  for (const { n, section } of sections) blocks.set(n, renderSection(section, stamp).join('\n').trimEnd());
+  const body = [...blocks.entries()].sort(([a], [b]) => a - b).map(([, block]) => block).join('\n\n');
+  writeFileSync(path, `${text.slice(0, bodyStart)}\n${body}\n\n${text.slice(bodyEnd).trimStart()}`.trimEnd() + '\n');
+  return true;
 }

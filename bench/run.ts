@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: drives the real Parley server over loopback against a fake LLM that answers at
  * once, measures the same things on a minimal baseline server in the same run, and writes
- * docs/benchmarks.md. Env: BENCH_DURATION (s per throughput phase, default 10), BENCH_PHASES (e.g. 1,3,4: only those phases), BENCH_STREAMS
- * (default 10000), DATABASE_URL (PostgreSQL instead of embedded PGlite; also enables pgbench).
+ * docs/benchmarks.md. Env: BENCH_DURATION (s per throughput phase, default 10), BENCH_PHASES (e.g. 1,3,4: only those phases, whose
+ * sections then replace the same phases' in the existing report, the rest kept), BENCH_STREAMS (default 10000),
+ * BENCH_EXPORT_CONVERSATIONS (phase 12, default 100000), DATABASE_URL (PostgreSQL instead of embedded PGlite; also enables pgbench).
  * `npm run bench -- soak [seconds]` runs the soak of bench/soak.ts instead (its own section of the file).
  *
- * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 9, 10, 5: phase 5 needs fresh processes and the most memory, so it
+ * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 5: phase 5 needs fresh processes and the most memory, so it
  * comes last, after the shared fake LLM, baseline and Parley of the other phases are stopped.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,13 +16,14 @@ import { deltaGaps, directTtft, directTurns, serverTtft, turnLatency, type Distr
 import { PROMPT_TURNS, promptTokens, throughput, type ThroughputResult } from './load.js';
 import { postgresVersion, runPgbench } from './pgbench.js';
 import { cpuTimeMs, startBaseline, startFakeLlmProcess, startParley, type Child } from './processes.js';
-import { atLeast, atMost, describeMachine, machineBusy, num, ratio, renderReport, withUnit, writeReport, type Row, type Section } from './report.js';
+import { atLeast, atMost, describeMachine, machineBusy, num, ratio, renderReport, withUnit, writePhaseSections, writeReport, type Row, type Section } from './report.js';
 import { publicPhase } from './public-phase.js';
 import { rlsPhase } from './rls-phase.js';
 import { streamsPhase } from './streams-phase.js';
 import { uploadsPhase } from './uploads-phase.js';
 import { OPENAI_METHOD, openAiPhase } from './openai-phase.js';
 import { WIDGET_METHOD, widgetPhase } from './widget-phase.js';
+import { EXPORT_METHOD, exportPhase } from './export-phase.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 // BENCH_REPORT writes elsewhere (e.g. docs/benchmarks-pglite.md for the embedded database's run;
@@ -38,9 +40,10 @@ function envInt(name: string, fallback: number): number {
 
 const DURATION = envInt('BENCH_DURATION', 10);
 const STREAMS = envInt('BENCH_STREAMS', 10000);
+const EXPORT_CONVERSATIONS = envInt('BENCH_EXPORT_CONVERSATIONS', 100000);
 const BUDGET = envInt('CONTEXT_TOKEN_BUDGET', 8000);
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
-/** BENCH_PHASES=1,3,4 runs only those phases (a quick before/after of throughput and latency). */
+/** BENCH_PHASES=1,3,4 runs only those phases (a quick before/after, or one phase re-measured into the existing report). */
 const ONLY = process.env.BENCH_PHASES ? new Set(process.env.BENCH_PHASES.split(',').map((n) => Number(n.trim()))) : null;
 const RUN_ID = `b${Date.now().toString(36).slice(-7)}`; // usernames unique per run (a PostgreSQL keeps old runs' data)
 const startedAt = new Date();
@@ -250,6 +253,10 @@ async function main(): Promise<void> {
     openAiPhase(section, say, { llmUrl: fake.url, databaseUrl: DATABASE_URL, runId: RUN_ID, seconds: DURATION }),
   );
 
+  await phase(12, `Bulk export of ${EXPORT_CONVERSATIONS.toLocaleString('en-US')} conversations with collected data`, EXPORT_METHOD, (section, say) =>
+    exportPhase(section, say, { llmUrl: fake.url, databaseUrl: DATABASE_URL, runId: RUN_ID, conversations: EXPORT_CONVERSATIONS }),
+  );
+
   say('stopping the shared fake LLM, baseline and Parley before phase 5');
   await Promise.all([fake.stop(), baselineProcess.stop(), parleyProcess.stop()]);
 
@@ -258,16 +265,27 @@ async function main(): Promise<void> {
   );
 
   if (setupRetries.length > 0) problems.push(`${setupRetries.length} set-up request(s) met a reset connection and were sent again: ${[...new Set(setupRetries)].join(', ')}.`);
+  const command = `${DATABASE_URL ? 'DATABASE_URL=postgres://… ' : ''}${process.env.BENCH_REPORT ? `BENCH_REPORT=${process.env.BENCH_REPORT} ` : ''}${ONLY ? `BENCH_PHASES=${[...ONLY].join(',')} ` : ''}BENCH_DURATION=${DURATION} BENCH_STREAMS=${STREAMS} BENCH_EXPORT_CONVERSATIONS=${EXPORT_CONVERSATIONS} npm run bench`;
+  const totalSeconds = (Date.now() - startedAt.getTime()) / 1000;
+  const ran = [...sections.entries()].sort(([a], [b]) => a - b);
   const markdown = renderReport({
-    command: `${DATABASE_URL ? 'DATABASE_URL=postgres://… ' : ''}BENCH_DURATION=${DURATION} BENCH_STREAMS=${STREAMS} npm run bench`,
-    settings: [`BENCH_DURATION=${DURATION} s per throughput phase, BENCH_STREAMS=${STREAMS}, CONTEXT_TOKEN_BUDGET=${BUDGET}`, `Run id (username prefix): ${RUN_ID}`],
+    command,
+    settings: [`BENCH_DURATION=${DURATION} s per throughput phase, BENCH_STREAMS=${STREAMS}, BENCH_EXPORT_CONVERSATIONS=${EXPORT_CONVERSATIONS}, CONTEXT_TOKEN_BUDGET=${BUDGET}`, `Run id (username prefix): ${RUN_ID}`],
     machine: describeMachine(database, busy),
     startedAt,
-    totalSeconds: (Date.now() - startedAt.getTime()) / 1000,
-    sections: [...sections.entries()].sort(([a], [b]) => a - b).map(([, s]) => s),
+    totalSeconds,
+    sections: ran.map(([, s]) => s),
     problems,
   });
-  writeReport(REPORT, markdown);
+  if (ONLY) {
+    // Only some phases ran: their sections replace the same phases' in the report, with this run's own particulars.
+    const machine = describeMachine(database, busy);
+    const stamp = `Measured apart from the rest of this file on ${startedAt.toISOString().replace(/\.\d+Z$/, 'Z')} by \`${command}\` (${Math.round(totalSeconds)} s; ${machine.cpu}, ${machine.cores} cores, ${machine.database}; ${machine.background}).`;
+    for (const [, section] of ran) section.notes.push(...problems.filter((p) => !p.startsWith('Phase ')).map((p) => `Problem in this run: ${p}`));
+    writePhaseSections(REPORT, ran.map(([n, section]) => ({ n, section })), stamp, markdown);
+  } else {
+    writeReport(REPORT, markdown);
+  }
   console.log(`\nwrote ${REPORT} (${Math.round((Date.now() - startedAt.getTime()) / 1000)} s in all)`);
   if (problems.length > 0) console.log(`problems:\n- ${problems.join('\n- ')}`);
 }
