@@ -8,7 +8,7 @@ import type { Collect } from '../collection/collect-schema.js';
 import type { CollectState } from '../collection/collect-state.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
 import { BEGIN, BEGIN_ATTEMPTS, FINISH, FINISH_COLLECTING, REFUSAL, STOP_HONOURED_WITHIN_MS, UNDO_BEGIN, USAGE_SHARDS } from './turns.sql.js';
-import { replyFields, type HistoryMessage, type KnowledgeCandidate, type StoredReply, type TurnsRepo, type TurnTarget } from './turns.types.js';
+import { replyFields, type HistoryMessage, type KnowledgeCandidate, type ReplyRow, type TurnsRepo, type TurnTarget } from './turns.types.js';
 
 export { STOP_HONOURED_WITHIN_MS } from './turns.sql.js';
 export type * from './turns.types.js';
@@ -87,16 +87,8 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
       }
     },
     async finish(userId, conversationId, reply, now) {
-      const rows = await sql.query<{
-        id: string;
-        content: string;
-        status: StoredReply['status'];
-        created_at: Date | string;
-        prompt_tokens: number | null;
-        completion_tokens: number | null;
-        latency_ms: number | null;
-        error_code: string | null;
-      }>(reply.collect ? FINISH_COLLECTING : FINISH, [
+      // A new reply has no feedback yet: the statement returns the rest of its row.
+      const rows = await sql.query<Omit<ReplyRow, 'feedback_rating' | 'feedback_comment'>>(reply.collect ? FINISH_COLLECTING : FINISH, [
         reply.id,
         conversationId,
         userId,
