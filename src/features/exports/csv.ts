@@ -3,7 +3,7 @@
 // inside); a UTF-8 byte order mark, so spreadsheet programs read Chinese and Bengali as such; and
 // string cells that begin with = + - @ tab or CR prefixed with ' (OWASP "CSV injection"). A
 // number stays a number: written as is, never quoted or prefixed, a negative one included.
-import type { ExportDocument } from './exports.schemas.js';
+import type { CsvRecord } from './exports.repo.js';
 
 export const BOM = '\uFEFF';
 export const FIXED_COLUMNS = ['conversation_id', 'status', 'created_at', 'updated_at'] as const;
@@ -45,13 +45,14 @@ export function csvHead(keys: string[]): string {
   return BOM + line([...FIXED_COLUMNS, ...keys].map(textCell));
 }
 
-export function csvRow(document: ExportDocument, keys: string[]): string {
-  const { conversation, data } = document;
+/** One conversation's line; its collected values come as the JSON array the database made of them (exports.repo.ts). */
+export function csvRow(record: CsvRecord, keys: string[]): string {
+  const values = keys.length > 0 && record.cells !== null ? (JSON.parse(record.cells) as unknown[]) : [];
   return line([
-    textCell(conversation.id),
-    textCell(conversation.status),
-    textCell(conversation.created_at),
-    textCell(conversation.updated_at),
-    ...keys.map((key) => valueCell(Object.hasOwn(data, key) ? data[key] : undefined)),
+    textCell(record.id),
+    textCell(record.status),
+    textCell(record.created_at),
+    textCell(record.updated_at),
+    ...keys.map((_, i) => valueCell(values[i])),
   ]);
 }

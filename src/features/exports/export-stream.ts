@@ -1,10 +1,11 @@
 // The one writer of bulk exports, for the HTTP route and `parley export` alike: walks the plan's
 // chatbots a keyset batch at a time and yields the output text batch by batch, so memory holds
-// one batch whatever the export's size. A failed batch throws out of the generator: the HTTP
+// one batch whatever the export's size. JSON and NDJSON pass the database's document text
+// through (export-sql.ts); CSV parses only the collected values its columns need. A failed batch throws out of the generator: the HTTP
 // route then cuts the response and the CLI exits non-zero, so nobody takes a cut file for a whole one.
 import { csvHead, csvRow } from './csv.js';
-import type { ExportChatbot, ExportCursor, ExportFilter, ExportsRepo } from './exports.repo.js';
-import type { ExportDocument, ExportFormat } from './exports.schemas.js';
+import type { ExportBatchRequest, ExportChatbot, ExportCursor, ExportFilter, ExportsRepo } from './exports.repo.js';
+import type { ExportFormat } from './exports.schemas.js';
 
 /** Conversations per batch (one transaction each, their messages read with them). */
 export const EXPORT_BATCH_SIZE = 200;
@@ -34,54 +35,93 @@ export const CONTENT_TYPES: Record<ExportFormat, string> = {
   csv: 'text/csv; charset=utf-8; header=present',
 };
 
-/** The plan's documents, one batch at a time, in order. */
-export async function* exportBatches(repo: ExportsRepo, plan: ExportPlan, settings: ExportSettings = DEFAULT_EXPORT_SETTINGS): AsyncGenerator<ExportDocument[]> {
+/** One batch's output as pieces and what goes between them, how many conversations it holds, and where the next batch starts. */
+interface Chunk {
+  parts: string[];
+  separator: string;
+  count: number;
+  next: ExportCursor | null;
+}
+
+/** Reads one batch: the documents' text as the database wrote it, or CSV lines. */
+async function readChunk(repo: ExportsRepo, plan: ExportPlan, request: ExportBatchRequest, written: number): Promise<Chunk> {
+  if (plan.format === 'csv') {
+    const batch = await repo.csvRecords(plan.ownerId, request, plan.csvKeys);
+    return { parts: batch.rows.map((record) => csvRow(record, plan.csvKeys)), separator: '', count: batch.rows.length, next: batch.next };
+  }
+  const batch = await repo.documents(plan.ownerId, request);
+  const parts = batch.rows;
+  const count = parts.length;
+  if (count === 0 || plan.format === 'ndjson') {
+    if (count > 0) parts.push('');
+    return { parts, separator: '\n', count, next: batch.next };
+  }
+  parts[0] = `${written === 0 ? '\n' : ',\n'}${parts[0]}`;
+  return { parts, separator: ',\n', count, next: batch.next };
+}
+
+/** How a chunk is written out: as one string, or as the bytes of one. */
+type Join<T> = (parts: string[], separator: string) => T;
+
+const joinText: Join<string> = (parts, separator) => parts.join(separator);
+
+/**
+ * The chunk's UTF-8 bytes, written piece by piece into one buffer: no string of the whole batch
+ * is made. Such a string is big enough for V8 to place in its large-object space, where one
+ * still referenced at a young-generation collection is promoted at once and then waits for a
+ * full collection; a buffer's bytes live outside the JavaScript heap and go with it.
+ */
+const joinBytes: Join<Buffer> = (parts, separator) => {
+  let size = Buffer.byteLength(separator) * Math.max(0, parts.length - 1);
+  for (const part of parts) size += Buffer.byteLength(part);
+  const bytes = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    if (i > 0) at += bytes.write(separator, at);
+    at += bytes.write(parts[i]!, at);
+  }
+  return bytes;
+};
+
+interface StreamOptions {
+  settings?: ExportSettings;
+  onProgress?: (written: number) => void;
+}
+
+/**
+ * The export, a chunk per batch. Nothing is yielded before the first batch was read, so a
+ * database that fails at once is still a plain error answer, not a cut one. `onProgress` hears
+ * the number of conversations written so far, after each chunk.
+ */
+async function* exportChunks<T>(repo: ExportsRepo, plan: ExportPlan, join: Join<T>, options: StreamOptions): AsyncGenerator<T> {
+  const settings = options.settings ?? DEFAULT_EXPORT_SETTINGS;
+  let written = 0;
+  let head = plan.format === 'json' ? '[' : plan.format === 'csv' ? csvHead(plan.csvKeys) : '';
   for (const chatbot of plan.chatbots) {
     const filter: ExportFilter = { ...plan.filter, chatbotId: chatbot.id };
     let after: ExportCursor | null = null;
     do {
-      const batch = await repo.batch(plan.ownerId, filter, after, settings.batchSize, settings.batchMessages);
-      if (batch.documents.length > 0) yield batch.documents;
-      after = batch.next;
-    } while (after);
-  }
-}
-
-/**
- * The export's text, a chunk per batch. Nothing is yielded before the first batch was read, so
- * a database that fails at once is still a plain error answer, not a cut one. `onProgress` hears
- * the number of conversations written so far, after each chunk.
- */
-export async function* exportText(
-  repo: ExportsRepo,
-  plan: ExportPlan,
-  options: { settings?: ExportSettings; onProgress?: (written: number) => void } = {},
-): AsyncGenerator<string> {
-  let written = 0;
-  let head: string;
-  switch (plan.format) {
-    case 'json':
-      head = '[';
-      break;
-    case 'csv':
-      head = csvHead(plan.csvKeys);
-      break;
-    default:
+      const chunk = await readChunk(repo, plan, { filter, after, limit: settings.batchSize, maxMessages: settings.batchMessages }, written);
+      after = chunk.next;
+      if (chunk.count === 0) continue;
+      written += chunk.count;
+      chunk.parts[0] = head + chunk.parts[0]!;
       head = '';
-  }
-  for await (const documents of exportBatches(repo, plan, options.settings)) {
-    let text = head;
-    for (const document of documents) {
-      if (plan.format === 'json') text += `${written === 0 ? '\n' : ',\n'}${JSON.stringify(document)}`;
-      else if (plan.format === 'ndjson') text += `${JSON.stringify(document)}\n`;
-      else text += csvRow(document, plan.csvKeys);
-      written++;
-    }
-    head = '';
-    yield text;
-    options.onProgress?.(written);
+      yield join(chunk.parts, chunk.separator);
+      options.onProgress?.(written);
+    } while (after);
   }
   // The closing text is what tells a reader the export is whole (for CSV and NDJSON, the end of the response).
   const tail = plan.format === 'json' ? (written === 0 ? '[]\n' : '\n]\n') : head;
-  if (tail) yield tail;
+  if (tail) yield join([tail], '');
+}
+
+/** The export as text, a string per batch (`parley export`). */
+export function exportText(repo: ExportsRepo, plan: ExportPlan, options: StreamOptions = {}): AsyncGenerator<string> {
+  return exportChunks(repo, plan, joinText, options);
+}
+
+/** The export as UTF-8 bytes, a buffer per batch (the HTTP response). */
+export function exportBytes(repo: ExportsRepo, plan: ExportPlan, options: StreamOptions = {}): AsyncGenerator<Buffer> {
+  return exportChunks(repo, plan, joinBytes, options);
 }

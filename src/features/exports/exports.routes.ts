@@ -77,7 +77,7 @@ export function registerExportRoutes(app: App, services: Services): void {
     async (request, reply) => {
       const result = await exportsService.bulk(principalOf(request), request.query);
       // Pulled a chunk at a time as the client reads (pipe's backpressure): a slow reader holds the next batch back.
-      const body = Readable.from(result.text, { objectMode: false });
+      const body = Readable.from(result.body, { objectMode: false });
       running.add(body);
       const done = finished(body).finally(() => running.delete(body));
       services.jobs.track('export', done.catch(() => {}));

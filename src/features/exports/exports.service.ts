@@ -4,7 +4,7 @@ import { isUuid } from '../../lib/ids.js';
 import type { Principal } from '../auth/principal.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import { collectKeys } from './csv.js';
-import { CONTENT_TYPES, DEFAULT_EXPORT_SETTINGS, exportText, type ExportPlan, type ExportSettings } from './export-stream.js';
+import { CONTENT_TYPES, DEFAULT_EXPORT_SETTINGS, exportBytes, type ExportPlan, type ExportSettings } from './export-stream.js';
 import type { ExportsRepo } from './exports.repo.js';
 import type { BulkExportInput, ExportDocument, ExportFormat } from './exports.schemas.js';
 
@@ -12,8 +12,8 @@ export interface BulkExport {
   format: ExportFormat;
   contentType: string;
   filename: string;
-  /** The export's text; throws (after the first chunk: the response is cut) when a batch fails. */
-  text: AsyncGenerator<string>;
+  /** The export's UTF-8 bytes, a chunk per batch; throws (after the first chunk: the response is cut) when a batch fails. */
+  body: AsyncGenerator<Buffer>;
 }
 
 export interface ExportsService {
@@ -94,7 +94,7 @@ export function createExportsService(deps: ExportsDeps): ExportsService {
         format,
         contentType: CONTENT_TYPES[format],
         filename: `conversations${chatbotId ? `-${chatbotId}` : ''}.${format}`,
-        text: exportText(exports, plan, { settings }),
+        body: exportBytes(exports, plan, { settings }),
       };
     },
   };
