@@ -1,6 +1,7 @@
 // The one token counter of the code base (prompt budgets, usage estimates, knowledge chunks):
 // o200k (GPT-4o family). Other models' tokenizers differ by a few percent, which the budget absorbs.
-import { countTokens as countBpe } from 'gpt-tokenizer';
+// Counts equal gpt-tokenizer's, from a compact table (src/llm/bpe.ts) loaded on the first count.
+import { countBpe } from './bpe.js';
 
 /** Per-message overhead of chat formatting (role markers), as OpenAI documents it. */
 export const MESSAGE_OVERHEAD_TOKENS = 3;
@@ -14,10 +15,9 @@ const SLICE = 256;
 
 /**
  * Text is text: "<|endoftext|>" or "<|im_start|>" in a message, a system prompt, a document
- * or a model's reply is counted as the characters it is (the tokenizer throws otherwise).
+ * or a model's reply is counted as the characters it is (countBpe knows no special tokens).
  */
-const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
-const count = (text: string) => countBpe(text, PLAIN_TEXT);
+const count = countBpe;
 
 export function countTokens(text: string): number {
   if (text.length === 0) return 0;
