@@ -1,7 +1,9 @@
 // Builds dist/ when it is missing or older than any source file (the server's in src/, the
-// widget's in widget/src), so `npm start` always serves the code in the working tree.
+// widget's in widget/src) and the token table when missing or stale, so `npm start` always
+// serves the code in the working tree.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,4 +39,30 @@ if (!existsSync(stamp) || sourcesChanged()) {
 if (!existsSync(widgetStamp) || newestMtime(join(root, 'widget', 'src')) > statSync(widgetStamp).mtimeMs) {
   process.stdout.write('parley: building the widget (scripts/build-widget.js)…\n');
   execFileSync(process.execPath, [join(root, 'scripts', 'build-widget.js')], { cwd: root, stdio: 'inherit' });
+}
+
+// The token table (generated/o200k.bin): built from gpt-tokenizer's ranks by dist/llm/bpe-table.js.
+const table = join(root, 'generated', 'o200k.bin');
+const tableInputs = [join(root, 'src', 'llm', 'bpe-table.ts'), join(root, 'node_modules', 'gpt-tokenizer', 'package.json')];
+if (!existsSync(table) || Math.max(...tableInputs.map((path) => statSync(path).mtimeMs)) > statSync(table).mtimeMs) {
+  process.stdout.write('parley: building the token table (scripts/build-tokenizer.js)…\n');
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-tokenizer.js')], { cwd: root, stdio: 'inherit' });
+}
+
+// The database a new DATA_DIR starts from (generated/pglite-template): rebuilt when a migration
+// or the PGlite version differs from what it was made with.
+const templateStamp = join(root, 'generated', 'pglite-template', 'parley-template.json');
+function templateCurrent() {
+  if (!existsSync(templateStamp)) return false;
+  const stamp = JSON.parse(readFileSync(templateStamp, 'utf8'));
+  const pglite = JSON.parse(readFileSync(join(root, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8')).version;
+  const migrations = readdirSync(join(root, 'migrations'))
+    .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
+    .sort()
+    .map((file) => `${file.replace(/\.sql$/, '')}:${createHash('sha256').update(readFileSync(join(root, 'migrations', file), 'utf8')).digest('hex')}`);
+  return stamp.pglite === pglite && JSON.stringify(stamp.migrations) === JSON.stringify(migrations);
+}
+if (!templateCurrent()) {
+  process.stdout.write('parley: building the database template (scripts/build-db-template.js)…\n');
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-db-template.js')], { cwd: root, stdio: 'inherit' });
 }

@@ -30,6 +30,7 @@ import { clientErrorHandler } from './http/client-errors.js';
 import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
 import { registerOpenApi } from './http/openapi.js';
 import type { App } from './http/types.js';
+import { buildLazySerializer } from './http/serialization.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { VERSION } from './lib/version.js';
@@ -74,6 +75,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     genReqId: requestIdFor,
     requestIdHeader: false,
     return503OnClosing: true,
+    schemaController: { compilersFactory: { buildSerializer: buildLazySerializer } },
     frameworkErrors: frameworkError,
     clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -95,7 +95,7 @@ export const DRAIN_AFTER_GRACE_MS = 5_000;
 
 async function createLimiter(config: AppConfig, clock: Clock, metrics: Metrics, log: ComposeLog): Promise<{ limiter: RateLimiter; close(): Promise<void> }> {
   const store = config.redisUrl
-    ? createRedisStore(config.redisUrl, (error) => log.warn({ err: { message: error.message } }, 'redis error'))
+    ? await createRedisStore(config.redisUrl, (error) => log.warn({ err: { message: error.message } }, 'redis error'))
     : createMemoryStore(() => clock.now().getTime());
   // Without this, the first requests after start would find Redis "down" and fail open or closed.
   await store.ready();

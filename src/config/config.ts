@@ -2,6 +2,7 @@ import {
   ConfigValueError,
   parseBoolean,
   parseDuration,
+  parsePgSize,
   parseEnum,
   parseInteger,
   parseList,
@@ -25,9 +26,12 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseUrl: string | null;
+  /** DATABASE_APP_URL: the request pool's own login, as databaseAppRole; null = switch roles on databaseUrl's connections. */
+  databaseAppUrl: string | null;
   databasePoolMax: number;
   databaseAppRole: string;
   databasePrepare: boolean;
+  pgliteSharedBuffers: string;
   databaseWaitMs: number;
   /** Null until resolved: development generates one (see secrets.ts). */
   jwtSecret: string | null;
@@ -96,7 +100,7 @@ function reader(env: Env) {
         return parse(raw);
       } catch (error) {
         if (!(error instanceof ConfigValueError)) throw error;
-        const shown = /SECRET|(?<!CONTEXT_)TOKEN(?!_TTL|_BUDGET)|PASSWORD|KEY|DATABASE_URL|REDIS_URL/.test(key) ? '' : ` (got "${raw.slice(0, 80)}")`;
+        const shown = /SECRET|(?<!CONTEXT_)TOKEN(?!_TTL|_BUDGET)|PASSWORD|KEY|DATABASE_(?:APP_)?URL|REDIS_URL/.test(key) ? '' : ` (got "${raw.slice(0, 80)}")`;
         throw new ConfigError(`${key} must be ${error.message}${shown}`);
       }
     }
@@ -128,6 +132,35 @@ function loadWebhookConfig(read: ReturnType<typeof reader>): WebhookConfig {
   };
 }
 
+const postgresUrl = (raw: string) => parseUrl(raw, ['postgres', 'postgresql']);
+
+/**
+ * DATABASE_URL is the owner; requests run as DATABASE_APP_ROLE, reached by switching roles on
+ * the owner's connections, or, with DATABASE_APP_URL, by logging in as it (poolers in transaction
+ * mode refuse the switch). The role is then the URL's user, less the `.project-ref` Supavisor adds.
+ */
+function loadDatabaseRoles(read: ReturnType<typeof reader>): Pick<Config, 'databaseUrl' | 'databaseAppUrl' | 'databaseAppRole'> {
+  const databaseUrl = read('DATABASE_URL', postgresUrl, null as string | null);
+  const databaseAppUrl = read('DATABASE_APP_URL', postgresUrl, null as string | null);
+  const named = read('DATABASE_APP_ROLE', parseRoleName, null as string | null);
+  if (!databaseAppUrl) return { databaseUrl, databaseAppUrl, databaseAppRole: named ?? 'parley_app' };
+  if (!databaseUrl) throw new ConfigError('DATABASE_APP_URL is set without DATABASE_URL: set DATABASE_URL to the role that owns the tables, or remove DATABASE_APP_URL to use the embedded database');
+  let user = '';
+  try {
+    user = decodeURIComponent(new URL(databaseAppUrl).username);
+  } catch {
+    // Left empty: refused below.
+  }
+  const role = user.split('.')[0]!;
+  try {
+    parseRoleName(role);
+  } catch {
+    throw new ConfigError(`DATABASE_APP_URL must name its user, the login role requests run as, in lowercase letters, digits and _ (postgres://parley_app:…@host/db)${user ? ` (got "${user.slice(0, 80)}")` : ''}`);
+  }
+  if (named && named !== role) throw new ConfigError(`DATABASE_APP_ROLE (${named}) is not DATABASE_APP_URL's user (${role}): remove DATABASE_APP_ROLE, or make them the same role`);
+  return { databaseUrl, databaseAppUrl, databaseAppRole: role };
+}
+
 export function loadConfig(env: Env): Config {
   const read = reader(env);
   const nodeEnv = read('NODE_ENV', (raw) => parseEnum(raw, ['development', 'production', 'test'] as const), 'development');
@@ -140,10 +173,10 @@ export function loadConfig(env: Env): Config {
     host: read('HOST', text, '127.0.0.1'),
     port: read('PORT', (raw) => parseInteger(raw, 0, 65535), 8000),
     dataDir: read('DATA_DIR', text, './data'),
-    databaseUrl: read('DATABASE_URL', (raw) => parseUrl(raw, ['postgres', 'postgresql']), null as string | null),
-    databaseAppRole: read('DATABASE_APP_ROLE', parseRoleName, 'parley_app'),
+    ...loadDatabaseRoles(read),
     databasePoolMax: read('DATABASE_POOL_MAX', (raw) => parseInteger(raw, 1, 1000), 10),
     databasePrepare: read('DATABASE_PREPARE', parseBoolean, true),
+    pgliteSharedBuffers: read('PGLITE_SHARED_BUFFERS', parsePgSize, '16MB'),
     databaseWaitMs: read('DATABASE_WAIT', parseDuration, 10_000),
     jwtSecret,
     accessTokenTtlMs: read('ACCESS_TOKEN_TTL', parseDuration, 15 * 60_000),

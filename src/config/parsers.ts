@@ -32,6 +32,14 @@ export function parseSize(raw: string): number {
   return bytes;
 }
 
+/** A size as PostgreSQL's settings take it: 16MB, 512kB, 1GB (128kB at least). */
+export function parsePgSize(raw: string): string {
+  const match = /^\s*(\d{1,7})\s*(kB|MB|GB)\s*$/.exec(raw);
+  const kilobytes = match ? Number(match[1]) * { kB: 1, MB: 1024, GB: 1024 * 1024 }[match[2] as 'kB' | 'MB' | 'GB'] : 0;
+  if (!match || kilobytes < 128 || kilobytes > 64 * 1024 * 1024) throw new ConfigValueError('a size between 128kB and 64GB written as PostgreSQL does, such as 16MB or 1GB');
+  return `${match[1]}${match[2]}`;
+}
+
 export function parseInteger(raw: string, min: number, max: number): number {
   if (!/^-?\d+$/.test(raw.trim())) throw new ConfigValueError(`an integer between ${min} and ${max}`);
   const value = Number(raw);

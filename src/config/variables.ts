@@ -25,6 +25,17 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     description:
       'The role requests run as, subject to Row Level Security. Created at start-up if missing (the connecting role needs CREATEROLE, or create it yourself: `CREATE ROLE parley_app NOLOGIN; GRANT parley_app TO <owner>`). It must not own the tables, be a superuser or have BYPASSRLS.',
   },
+  {
+    name: 'DATABASE_APP_URL',
+    default: '(none: requests switch to DATABASE_APP_ROLE on DATABASE_URL\'s connections)',
+    description:
+      'A connection string whose user is the role requests run as, a login role of its own (`CREATE ROLE parley_app LOGIN PASSWORD \'…\'`), for the same database. The request pool logs in with it instead of switching roles (the `role` connection parameter), which a transaction-mode pooler refuses or drops: set it behind Supabase\'s transaction pooler, Neon\'s `-pooler` host or PgBouncer. `DATABASE_URL` stays the owner (migrations, the CLI, the grants Parley makes at start). `DATABASE_APP_ROLE` then defaults to its user name (the part before a `.`, as in Supavisor\'s `parley_app.project-ref`); setting both to different roles is an error.',
+  },
+  {
+    name: 'PGLITE_SHARED_BUFFERS',
+    default: '16MB',
+    description: 'Shared buffers of the embedded database (PGlite), as PostgreSQL writes sizes (`16MB`, `256MB`). Memory the process keeps once touched; raise it for a large embedded database.',
+  },
   { name: 'DATABASE_POOL_MAX', default: '10', description: 'Maximum PostgreSQL connections per instance.' },
   {
     name: 'DATABASE_PREPARE',

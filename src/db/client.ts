@@ -1,11 +1,12 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
 import { dirname, join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
+import { createPglite, seedFromTemplate } from './pglite.js';
 import * as schema from './schema.js';
 
 /**
@@ -127,6 +128,8 @@ export interface Access {
 /** What requests use: the application's role, which row security applies to (§10). */
 export interface AppAccess extends Access {
   role: string;
+  /** The pool logs in as `role` itself (DATABASE_APP_URL): the owner neither creates it nor switches to it. */
+  login?: boolean;
   /** One transaction; `fn` gets a Drizzle and a raw handle on it. */
   transaction<T>(fn: (tx: Access) => Promise<T>): Promise<T>;
 }
@@ -150,6 +153,8 @@ export interface DatabaseOptions {
   url: string | null;
   /** PGlite data folder; null keeps the database in memory. */
   pgliteDir: string | null;
+  /** PGlite's shared_buffers (PGLITE_SHARED_BUFFERS). */
+  pgliteSharedBuffers?: string;
   poolMax?: number;
   /** PostgreSQL schema to work in (tests use a fresh one per file). */
   searchPath?: string;
@@ -157,6 +162,8 @@ export interface DatabaseOptions {
   prepare?: boolean;
   /** The role requests run as (default parley_app). */
   appRole?: string;
+  /** DATABASE_APP_URL: the request pool logs in with it, as `appRole`, instead of switching roles on `url`'s connections. */
+  appUrl?: string | null;
 }
 
 /** The raw client under a Drizzle transaction, so raw SQL can join it. */
@@ -206,9 +213,12 @@ function postgresRunner(client: postgres.Sql | postgres.TransactionSql, prepare:
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const role = options.appRole ?? DEFAULT_APP_ROLE;
   if (options.url) return usePostgres(options.url, options, role);
-  if (options.pgliteDir) mkdirSync(options.pgliteDir, { recursive: true });
-  const client = options.pgliteDir ? new PGlite(options.pgliteDir) : new PGlite();
-  return usePglite(client, role);
+  if (options.pgliteDir) {
+    mkdirSync(dirname(options.pgliteDir), { recursive: true });
+    seedFromTemplate(options.pgliteDir);
+    mkdirSync(options.pgliteDir, { recursive: true });
+  }
+  return usePglite(createPglite(options.pgliteDir, { sharedBuffers: options.pgliteSharedBuffers }), role);
 }
 
 const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 0.5);
@@ -224,8 +234,10 @@ function usePostgres(url: string, options: DatabaseOptions, role: string): Datab
   const postgres = postgresDriver();
   const owner = postgres(url, { ...shared, max: 2, idle_timeout: 30, connection: searchPath });
   // Every connection of the app's pool starts as the app role (a startup parameter, so no
-  // statement of ours runs before it); connections open lazily, after the role exists.
-  const app = postgres(url, { ...shared, max: options.poolMax ?? 10, connection: { ...searchPath, role } });
+  // statement of ours runs before it); connections open lazily, after the role exists. With
+  // DATABASE_APP_URL it logs in as the role: no parameter for a transaction pooler to refuse or drop.
+  const appPool = { ...shared, max: options.poolMax ?? 10 };
+  const app = options.appUrl ? postgres(options.appUrl, { ...appPool, connection: searchPath }) : postgres(url, { ...appPool, connection: { ...searchPath, role } });
   const appDb = drizzlePostgres(app, { schema }) as unknown as Db;
   return {
     kind: 'postgres',
@@ -233,6 +245,7 @@ function usePostgres(url: string, options: DatabaseOptions, role: string): Datab
     sql: postgresRunner(owner, prepare),
     app: {
       role,
+      login: Boolean(options.appUrl),
       db: appDb,
       sql: postgresRunner(app, prepare),
       transaction: (fn) => appDb.transaction((tx) => fn({ db: tx, sql: postgresRunner(clientOf(tx) as postgres.TransactionSql, prepare) })),

@@ -1,9 +1,10 @@
 // Sets up the role requests run as (§10): it gets the table privileges it needs, but it does
 // not own the tables, is no superuser and cannot bypass row security. Runs as the owner after
-// migrations, on every start, so new tables are granted too.
+// migrations, on every start, so new tables are granted too. The request pool reaches the role
+// by switching to it on the owner's connections, or (DATABASE_APP_URL) by logging in as it.
 import { getTableName } from 'drizzle-orm';
 import type { Database, SqlRunner } from './client.js';
-import { databaseErrorCode } from './errors.js';
+import { databaseErrorCode, describeError } from './errors.js';
 import { tenantTables } from './schema.js';
 
 export class RowSecurityError extends Error {
@@ -19,26 +20,47 @@ const ROLE_LOCK_KEY = 7_142_002;
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export async function prepareAppRole(database: Database, log: (line: string) => void = () => {}): Promise<void> {
-  const role = database.app.role;
+  const { role, login = false } = database.app;
   if (!ROLE_NAME.test(role)) throw new RowSecurityError(`app role "${role}" is not a plain lowercase role name`);
-  await database.sql.transaction(async (tx) => {
+  const home = await database.sql.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLE_LOCK_KEY]);
-    const [me] = await tx.query<{ name: string; quoted: string }>('SELECT current_user AS name, quote_ident(current_user) AS quoted');
-    if (me!.name === role) throw new RowSecurityError(`DATABASE_APP_ROLE ${role} is the role DATABASE_URL connects as; it must be a separate role that does not own the tables`);
-    await joinAppRole(tx, role, me!.quoted, log);
-    const [schema] = await tx.query<{ name: string; usable: boolean }>(
-      "SELECT current_schema() AS name, has_schema_privilege($1, current_schema(), 'USAGE') AS usable",
-      [role],
+    const [me] = await tx.query<{ name: string; quoted: string; database: string; schema: string }>(
+      'SELECT current_user AS name, quote_ident(current_user) AS quoted, current_database() AS database, current_schema() AS schema',
     );
-    const where = `"${schema!.name.replace(/"/g, '""')}"`;
+    if (me!.name === role) {
+      throw new RowSecurityError(
+        login
+          ? `DATABASE_APP_URL logs in as ${role}, the role DATABASE_URL connects as, which owns the tables; give requests a login role of their own: CREATE ROLE parley_app LOGIN PASSWORD '…'`
+          : `DATABASE_APP_ROLE ${role} is the role DATABASE_URL connects as; it must be a separate role that does not own the tables`,
+      );
+    }
+    // A login role is the administrator's to make: the owner neither creates it nor switches to it.
+    if (login) await findLoginRole(tx, role);
+    else await joinAppRole(tx, role, me!.quoted, log);
+    const [schema] = await tx.query<{ usable: boolean }>("SELECT has_schema_privilege($1, current_schema(), 'USAGE') AS usable", [role]);
+    const where = `"${me!.schema.replace(/"/g, '""')}"`;
     // `public` is usable by everyone already, and often not the owner's to grant on.
     if (!schema!.usable) await tx.exec(`GRANT USAGE ON SCHEMA ${where} TO ${role}`);
     await tx.exec(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${where} TO ${role};
       REVOKE INSERT, UPDATE, DELETE ON parley_migrations FROM ${role}`);
+    return { role, login, owner: me!.quoted, database: me!.database, schema: me!.schema };
   });
   await database.enterAppRole();
-  await verifyAppRole(database.app.sql, log);
-  log(`requests run as role ${role}, under row security`);
+  try {
+    await verifyAppRole(database.app.sql, log, home);
+  } catch (error) {
+    if (error instanceof RowSecurityError || !login) throw error;
+    const { code, message } = describeError(error);
+    throw new RowSecurityError(`requests cannot connect with DATABASE_APP_URL as ${role}: ${message.split('\n')[0]}${code ? ` (${code})` : ''}`);
+  }
+  log(`requests run as role ${role}${login ? ' (DATABASE_APP_URL)' : ''}, under row security`);
+}
+
+/** DATABASE_APP_URL's role must exist and may log in; what to run otherwise, in one line. */
+async function findLoginRole(tx: SqlRunner, role: string): Promise<void> {
+  const [found] = await tx.query<{ login: boolean }>('SELECT rolcanlogin AS login FROM pg_roles WHERE rolname = $1', [role]);
+  if (!found) throw new RowSecurityError(`role ${role} (DATABASE_APP_URL's user) does not exist. As an administrator run: CREATE ROLE ${role} LOGIN PASSWORD '…'`);
+  if (!found.login) throw new RowSecurityError(`role ${role} (DATABASE_APP_URL's user) may not log in. As an administrator run: ALTER ROLE ${role} LOGIN PASSWORD '…'`);
 }
 
 const INSUFFICIENT_PRIVILEGE = '42501';
@@ -82,6 +104,10 @@ async function refusedAs(statement: Promise<void>, message: () => string): Promi
 
 interface RoleFacts {
   role: string;
+  /** The role the connection logged in as: `role` itself when it did not switch. */
+  session: string;
+  database: string;
+  schema: string | null;
   superuser: boolean;
   bypass: boolean;
   owns: string | null;
@@ -95,7 +121,7 @@ export async function appRoleFacts(sql: SqlRunner): Promise<RoleFacts> {
        SELECT c.relname, c.relowner, c.relrowsecurity AND c.relforcerowsecurity AS forced FROM pg_class c
         WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind = 'r'
      )
-     SELECT current_user AS role, r.rolsuper AS superuser, r.rolbypassrls AS bypass,
+     SELECT current_user AS role, session_user AS session, current_database() AS database, current_schema() AS schema, r.rolsuper AS superuser, r.rolbypassrls AS bypass,
             (SELECT string_agg(relname, ', ' ORDER BY relname) FROM t WHERE pg_has_role(current_user, relowner, 'USAGE')) AS owns,
             (SELECT string_agg(relname, ', ' ORDER BY relname) FROM t WHERE relname = ANY(string_to_array($1, ',')) AND NOT forced) AS unprotected
        FROM pg_roles r WHERE r.rolname = current_user`,
@@ -104,8 +130,22 @@ export async function appRoleFacts(sql: SqlRunner): Promise<RoleFacts> {
   return facts!;
 }
 
-/** Refuses to serve when requests would not be subject to row security. */
-export async function verifyAppRole(sql: SqlRunner, log: (line: string) => void = () => {}): Promise<void> {
+/** Where prepareAppRole granted: the role, and the owner's database and schema. */
+export interface AppRoleHome {
+  role: string;
+  /** Requests log in as the role (DATABASE_APP_URL). */
+  login: boolean;
+  /** The DATABASE_URL role. */
+  owner: string;
+  database: string;
+  schema: string;
+}
+
+/**
+ * Refuses to serve when requests would not be subject to row security, or (given `home`) would
+ * not reach the role and tables prepareAppRole granted on.
+ */
+export async function verifyAppRole(sql: SqlRunner, log: (line: string) => void = () => {}, home?: AppRoleHome): Promise<void> {
   const facts = await appRoleFacts(sql);
   const problem = facts.superuser
     ? 'is a superuser'
@@ -114,6 +154,37 @@ export async function verifyAppRole(sql: SqlRunner, log: (line: string) => void 
       : facts.owns
         ? `owns (or inherits the owner of) ${facts.owns}`
         : null;
-  if (problem) throw new RowSecurityError(`requests run as role ${facts.role}, which ${problem}; row security would not apply. Set DATABASE_APP_ROLE to a role without these rights`);
+  if (problem) throw new RowSecurityError(`requests run as role ${facts.role}, which ${problem}; row security would not apply. ${remedy(facts, home)}`);
+  if (home) refuseElsewhere(facts, home);
   if (facts.unprotected) log(`row security is off for ${facts.unprotected}; every user's rows there are visible to every request`);
+}
+
+/** What to change when the request role could get around row security. */
+function remedy(facts: RoleFacts, home?: AppRoleHome): string {
+  if (facts.session !== facts.role) return 'Set DATABASE_APP_ROLE to a role without these rights';
+  // The connection logged in as this role and switched to none: DATABASE_APP_URL's user, or the
+  // owner behind a pooler that dropped the switch to DATABASE_APP_ROLE.
+  if (home && !home.login) {
+    return `The connections did not switch to DATABASE_APP_ROLE ${home.role}, as behind a pooler that drops the role connection parameter: set DATABASE_APP_URL to a login role of its own`;
+  }
+  const fix = facts.superuser ? `ALTER ROLE ${facts.role} NOSUPERUSER` : facts.bypass ? `ALTER ROLE ${facts.role} NOBYPASSRLS` : null;
+  return `${fix ? `Run ${fix}, or set` : 'Set'} DATABASE_APP_URL to a login role that is no superuser, has no BYPASSRLS and owns no table`;
+}
+
+/** Requests must run as the role granted to, in the database and schema that hold the tables. */
+function refuseElsewhere(facts: RoleFacts, home: AppRoleHome): void {
+  if (facts.role !== home.role) {
+    const how = home.login ? "DATABASE_APP_URL's user the same role" : 'sure no pooler drops the role connection parameter, or set DATABASE_APP_URL';
+    throw new RowSecurityError(`requests run as role ${facts.role}, not ${home.role} (DATABASE_APP_ROLE), which Parley granted its tables to: make ${how}`);
+  }
+  if (facts.database !== home.database) {
+    throw new RowSecurityError(`DATABASE_APP_URL reaches database ${facts.database}, but Parley's tables are in ${home.database} (DATABASE_URL): point DATABASE_APP_URL at ${home.database}`);
+  }
+  if (facts.schema !== home.schema) {
+    const seen = facts.schema === null ? 'no schema' : `schema ${facts.schema}`;
+    const schema = /^[a-z_][a-z0-9_]*$/.test(home.schema) ? home.schema : `"${home.schema.replace(/"/g, '""')}"`;
+    // A login role gets its own role's settings; a switched-to one keeps the session's.
+    const who = home.login ? home.role : home.owner;
+    throw new RowSecurityError(`requests as ${home.role} see ${seen}, but Parley's tables are in schema ${home.schema}: as an administrator run ALTER ROLE ${who} SET search_path = ${schema}`);
+  }
 }

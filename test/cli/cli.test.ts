@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 
@@ -152,17 +154,36 @@ describe('parley serve: configuration errors', () => {
 });
 
 describe('parley migrate', () => {
-  it('applies the migrations with progress lines, then reports the schema current', async () => {
+  it('finds a new DATA_DIR current at once (it starts from the build\'s template), and says so', async () => {
     const dataDir = tempDir('parley-data-');
     const first = await run(['migrate'], { DATA_DIR: dataDir });
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^applying migration \d{4}_\S+$/m);
+    expect(first.stdout).not.toMatch(/applying migration/);
+    expect(first.stdout).toMatch(/^database schema is current \(\d+ migrations\)$/m);
     expect(first.stderr).toBe('');
+  });
 
-    const second = await run(['migrate'], { DATA_DIR: dataDir });
-    expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout).not.toMatch(/applying migration/);
-    expect(second.stdout).toMatch(/schema is current/);
+  it.runIf(process.env.TEST_DATABASE_URL)('applies the migrations to a new PostgreSQL database with progress lines, then reports the schema current', { timeout: 60_000 }, async () => {
+    const admin = postgres(process.env.TEST_DATABASE_URL!, { max: 1, onnotice: () => {} });
+    const name = `parley_cli_${randomBytes(4).toString('hex')}`;
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+    try {
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      url.pathname = `/${name}`;
+      const env = { DATABASE_URL: url.toString(), DATABASE_APP_ROLE: `${name}_app`, DATA_DIR: tempDir('parley-data-') };
+      const first = await run(['migrate'], env);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toMatch(/^applying migration \d{4}_\S+$/m);
+
+      const second = await run(['migrate'], env);
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stdout).not.toMatch(/applying migration/);
+      expect(second.stdout).toMatch(/schema is current/);
+    } finally {
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.unsafe(`DROP ROLE IF EXISTS ${name}_app`).catch(() => {});
+      await admin.end();
+    }
   });
 });
 

@@ -3,7 +3,8 @@
 // external issuers' caches, and the replies being generated for them. With REDIS_URL, instances
 // hear each other through one pub/sub channel; without it, only this instance hears.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+// Loaded only where REDIS_URL is set (see rate-limit/stores.ts).
+import type { Redis } from 'ioredis';
 
 /**
  * One session ended, or a user changed (activity, role): everything remembered about them is
@@ -184,6 +185,7 @@ export async function createRedisRevocations(url: string, log: Log): Promise<Rev
   const onError = (error: Error) => log.warn({ err: { message: error.message } }, 'revocations: redis error');
   const local = listeners((error) => log.warn({ err: { message: error.message } }, 'revocations: a listener failed'));
   const options = { connectTimeout: 2000, maxRetriesPerRequest: 1, lazyConnect: true };
+  const { Redis } = await import('ioredis');
   // A subscribed connection takes no other command: publishing needs its own. A publish waits for
   // a reconnect at most its timeout, so a short blip does not lose a logout.
   const subscriber = new Redis(url, { ...options, autoResubscribe: false });

@@ -27,9 +27,16 @@ function startWorker(): Worker {
   return new Worker(`require(${JSON.stringify(tsx)}).require(${JSON.stringify(file)}, ${JSON.stringify(import.meta.url)});`, { eval: true });
 }
 
+/**
+ * A worker is a second V8 heap with its own token table (~20 MB); an instance that took one
+ * upload should not keep it for the rest of its life, so it ends after this long without work.
+ */
+const IDLE_WORKER_MS = 30_000;
+
 /** One worker, started on first use: documents queue behind each other rather than share the CPU with requests. */
-export function createChunker(): Chunker {
+export function createChunker(idleMs = IDLE_WORKER_MS): Chunker {
   let worker: Worker | null = null;
+  let idleTimer: NodeJS.Timeout | null = null;
   let nextId = 0;
   const pending = new Map<number, Pending>();
 
@@ -45,8 +52,16 @@ export function createChunker(): Chunker {
       const job = pending.get(reply.id);
       if (!job) return;
       pending.delete(reply.id);
-      // An idle worker must not keep the process alive.
-      if (pending.size === 0) started.unref();
+      // An idle worker must not keep the process alive, nor its memory for long.
+      if (pending.size === 0) {
+        started.unref();
+        idleTimer = setTimeout(() => {
+          if (worker !== started || pending.size > 0) return;
+          worker = null;
+          void started.terminate();
+        }, idleMs);
+        idleTimer.unref();
+      }
       if ('error' in reply) job.reject(new Error(reply.error));
       else job.resolve(reply.chunks);
     });
@@ -61,6 +76,8 @@ export function createChunker(): Chunker {
 
   return {
     prepare(title, content, maxTokens) {
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = null;
       const target = ensureWorker();
       const id = nextId++;
       return new Promise((resolve, reject) => {
@@ -72,6 +89,7 @@ export function createChunker(): Chunker {
     async close() {
       const closing = worker;
       worker = null;
+      if (idleTimer) clearTimeout(idleTimer);
       if (closing) await closing.terminate();
     },
   };

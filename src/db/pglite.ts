@@ -1,0 +1,74 @@
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+
+/**
+ * PostgreSQL's default 128 MB of shared buffers is sized for a server with a machine to itself;
+ * inside PGlite it is WebAssembly memory the process keeps once touched, and the operating
+ * system's page cache already holds the files it reads. 16 MB kept an idle server 125 MB
+ * smaller with no change in turn throughput (docs/decisions.md, issue 15).
+ */
+export const DEFAULT_PGLITE_SHARED_BUFFERS = '16MB';
+
+export interface PgliteOptions {
+  /** PostgreSQL's shared_buffers, as PostgreSQL writes sizes (16MB, 1GB). */
+  sharedBuffers?: string;
+}
+
+const startParams = (options: PgliteOptions) => [...PGlite.defaultStartParams, '-c', `shared_buffers=${options.sharedBuffers ?? DEFAULT_PGLITE_SHARED_BUFFERS}`];
+
+/** PGlite in memory (tests, the template's build) or in a folder. */
+export function createPglite(dir: string | null, options: PgliteOptions = {}): PGlite {
+  return new PGlite(dir ?? undefined, { startParams: startParams(options) });
+}
+
+// Both src/db and dist/db sit two levels below the package root.
+export const TEMPLATE_DIR = fileURLToPath(new URL('../../generated/pglite-template/', import.meta.url));
+const STAMP = 'parley-template.json';
+
+export interface TemplateStamp {
+  pglite: string;
+  migrations: string[];
+}
+
+export function pgliteVersion(): string {
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve('@electric-sql/pglite');
+  // The package's main file sits in dist/; its package.json one level up.
+  const manifest = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+export function readTemplateStamp(templateDir = TEMPLATE_DIR): TemplateStamp | null {
+  try {
+    return JSON.parse(readFileSync(join(templateDir, STAMP), 'utf8')) as TemplateStamp;
+  } catch {
+    return null;
+  }
+}
+
+export function writeTemplateStamp(templateDir: string, stamp: TemplateStamp): void {
+  writeFileSync(join(templateDir, STAMP), `${JSON.stringify(stamp)}\n`);
+}
+
+/**
+ * A new data folder starts as a copy of the database made at build time (initdb, migrations,
+ * the request role): PGlite's initdb alone took 3–5 s of a first start. The copy goes to a
+ * side folder that is renamed into place, so a start cut short never leaves half a database.
+ * Without a usable template (another PGlite version, not built) the folder is left empty and
+ * PGlite runs initdb as before.
+ */
+export function seedFromTemplate(dir: string, templateDir = TEMPLATE_DIR): boolean {
+  // Only a folder with nothing in it: whatever else is there is someone's, and not ours to replace.
+  if (existsSync(dir) && readdirSync(dir).length > 0) return false;
+  const stamp = readTemplateStamp(templateDir);
+  if (!stamp || stamp.pglite !== pgliteVersion() || !existsSync(join(templateDir, 'PG_VERSION'))) return false;
+  const side = `${dir}.seeding-${process.pid}`;
+  rmSync(side, { recursive: true, force: true });
+  cpSync(templateDir, side, { recursive: true, filter: (source) => !source.endsWith(STAMP) });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(side, dir);
+  return true;
+}
