@@ -5,6 +5,8 @@ import { migrate, MigrationError } from './db/migrate.js';
 import { VERSION } from './lib/version.js';
 import { mintToken } from './cli-token.js';
 import { exportCommand } from './cli-export.js';
+import { backupCommand, restoreCommand } from './cli-backup.js';
+import { doctorCommand } from './cli-doctor.js';
 import { runUsersCommand } from './cli-users.js';
 import { createRedisRevocations } from './features/auth/revocations.js';
 import { startServer } from './server.js';
@@ -19,6 +21,9 @@ Usage:
                     [--issuer external|supabase] [--expires 24h|none]
   parley export     --chatbot <id> [--status active|completed] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
                     [--format json|ndjson|csv] [--output <file>]   (progress on stderr; stdout without --output)
+  parley doctor     check the set-up, one line per check with what to do [--json] [--streams <n>]
+  parley backup     <file>: the embedded database and its generated JWT secret, while the server runs or not
+  parley restore    <file>: replace DATA_DIR's embedded database with a backup (server stopped)
   parley --version  print the version
 
 Configuration comes from environment variables and ./.env (see README.md).`;
@@ -78,6 +83,12 @@ async function main(argv: string[]): Promise<void> {
       return usersCommand(argv.slice(1));
     case 'export':
       return exportCommand(argv.slice(1));
+    case 'doctor':
+      return doctorCommand(argv.slice(1));
+    case 'backup':
+      return backupCommand(argv.slice(1));
+    case 'restore':
+      return restoreCommand(argv.slice(1));
     case 'token':
       process.stdout.write(`${await mintToken(argv.slice(1), readEnvironment())}\n`);
       return;

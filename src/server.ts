@@ -5,6 +5,7 @@ import { DRAIN_AFTER_GRACE_MS } from './compose.js';
 import { loadConfig, type Env } from './config/config.js';
 import { resolveJwtSecret } from './config/secrets.js';
 import { connectDatabase } from './db/connect.js';
+import { holdForServer } from './features/backup/backup.control.js';
 import { migrate } from './db/migrate.js';
 import { prepareAppRole } from './db/row-security.js';
 import { loggerOptions } from './observability/logger.js';
@@ -25,7 +26,10 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const running: { stop?: (reason: string) => Promise<void> } = {};
   exitOnUncaughtException(log, () => running.stop?.('uncaught exception'));
 
+  // The embedded database's folder is claimed before it is opened (one process per folder); backups are asked of us there.
+  const hold = await holdForServer(config, log);
   const database = await connectDatabase(config);
+  hold?.serveBackups(database);
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
   await migrate(database.sql, (line) => log.info(line));
   await prepareAppRole(database, (line) => log.info(line));
@@ -52,6 +56,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
       }
       clearTimeout(force);
       await database.close();
+      await hold?.release();
       log.info('stopped');
     })();
     return stopping;

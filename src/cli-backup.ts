@@ -1,0 +1,245 @@
+// `parley backup <file>` and `parley restore <file>`: the embedded database (PGlite) of DATA_DIR,
+// with its generated JWT secret, to a file and back. A backup is asked of the server running on
+// DATA_DIR, through DATA_DIR/parley.sock (features/backup), so it is taken while chats go on; with
+// no server running the folder is opened here. A restore needs the server stopped: it builds the
+// database in a folder beside the current one, opens it once to check it, then swaps it in and
+// keeps the old one. On PostgreSQL (DATABASE_URL) both refuse: pg_dump and pg_restore do this.
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import { PGlite } from '@electric-sql/pglite';
+import { loadConfig, type Config, type Env } from './config/config.js';
+import { readEnvironment } from './config/env.js';
+import { pgliteDirFor, usePglite } from './db/client.js';
+import { connectDatabase } from './db/connect.js';
+import { loadMigrations } from './db/migrate.js';
+import { VERSION } from './lib/version.js';
+import { appliedMigrations, JWT_SECRET_FILE, makeBackup, readBackup, type BackupHeader } from './features/backup/backup-file.js';
+import { ask, BackupError, holdDataDir } from './features/backup/control-socket.js';
+
+export const BACKUP_USAGE = 'parley backup <file>';
+export const RESTORE_USAGE = 'parley restore <file>';
+
+export interface BackupIo {
+  /** Progress and the closing lines. */
+  stderr: NodeJS.WritableStream;
+}
+
+/** Where the backup's bytes come from: the running server, or the folder opened here. */
+interface Source {
+  bytes: number;
+  chunks: AsyncIterable<Buffer>;
+  from: string;
+  close(): void;
+}
+
+const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+function fileArgument(argv: string[], usage: string): string {
+  let positionals: string[];
+  try {
+    ({ positionals } = parseArgs({ args: argv, options: {}, allowPositionals: true, strict: true }));
+  } catch (error) {
+    throw new BackupError('usage', `${(error as Error).message}\nusage: ${usage}`);
+  }
+  if (positionals.length !== 1 || !positionals[0]) throw new BackupError('usage', `usage: ${usage}`);
+  return positionals[0];
+}
+
+function embeddedOnly(env: Env, command: 'backup' | 'restore') {
+  const config = loadConfig(env);
+  if (config.databaseUrl) {
+    const tool = command === 'backup' ? 'pg_dump (pg_dump -Fc "$DATABASE_URL" -f parley.dump)' : 'pg_restore (pg_restore -d "$DATABASE_URL" parley.dump)';
+    throw new BackupError('postgres_configured', `parley ${command} works on the embedded database only; with DATABASE_URL set, use ${tool}`);
+  }
+  return config;
+}
+
+/** The server running on DATA_DIR sends its copy; null when no process holds the folder. */
+async function fromServer(dataDir: string, io: BackupIo): Promise<Source | null> {
+  const asked = await ask(dataDir, { op: 'backup' });
+  if (!asked) return null;
+  const { first, reader, socket } = asked;
+  try {
+    if (!first.ok) throw new BackupError('data_dir_in_use', first.message);
+    io.stderr.write(`backup: the server running on DATA_DIR (pid ${first.pid}) is copying its database\n`);
+    const ready = await reader.line<{ ok: true; bytes: number } | { ok: false; message: string }>();
+    if (!ready) throw new BackupError('backup_failed', 'the server hung up before sending the backup (did it stop?); try again');
+    if (!ready.ok) throw new BackupError('backup_failed', ready.message);
+    return { bytes: ready.bytes, chunks: reader.rest(), from: `the running server (pid ${first.pid})`, close: () => socket.destroy() };
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+}
+
+/** No server runs: the folder is held (so none starts meanwhile), opened and copied here. */
+async function fromFolder(config: Config, io: BackupIo): Promise<Source> {
+  const { dataDir } = config;
+  const folder = pgliteDirFor(dataDir);
+  if (!existsSync(join(folder, 'PG_VERSION'))) throw new BackupError('no_database', `no embedded database in ${folder}: nothing to back up`);
+  const hold = await holdDataDir(dataDir, 'backup');
+  try {
+    io.stderr.write(`backup: no server is running on DATA_DIR; copying ${folder}\n`);
+    const database = await connectDatabase(config);
+    try {
+      const backup = await makeBackup(database, dataDir);
+      return { bytes: backup.bytes, chunks: Readable.from(backup.parts), from: 'DATA_DIR, with no server running', close: () => {} };
+    } finally {
+      await database.close();
+    }
+  } finally {
+    await hold.release();
+  }
+}
+
+/** Writes `<file>.partial`, checks what landed there against the backup's checksum, then renames it to `file`. */
+async function writeAtomically(file: string, source: Source, io: BackupIo): Promise<BackupHeader> {
+  const partial = `${file}.partial`;
+  await unlink(partial).catch(() => {});
+  let written = 0;
+  let shownAt = Date.now();
+  async function* counted() {
+    for await (const chunk of source.chunks) {
+      written += chunk.length;
+      if (Date.now() - shownAt >= 1_000) {
+        shownAt = Date.now();
+        io.stderr.write(`backup: ${megabytes(written)} of ${megabytes(source.bytes)} written\n`);
+      }
+      yield chunk;
+    }
+  }
+  try {
+    await pipeline(Readable.from(counted()), createWriteStream(partial, { mode: 0o600 }));
+    if (written !== source.bytes) throw new BackupError('backup_failed', `the copy was cut short after ${written} of ${source.bytes} bytes (did the server stop?); try again`);
+    const { header } = await readBackup(partial).catch((error: Error) => {
+      throw new BackupError('backup_failed', `the file written does not check out (${error.message}); try again`);
+    });
+    await rename(partial, file);
+    return header;
+  } catch (error) {
+    await unlink(partial).catch(() => {});
+    throw error;
+  } finally {
+    source.close();
+  }
+}
+
+export async function runBackup(argv: string[], env: Env, io: BackupIo): Promise<BackupHeader> {
+  const file = fileArgument(argv, BACKUP_USAGE);
+  const config = embeddedOnly(env, 'backup');
+  const began = performance.now();
+  const source = (await fromServer(config.dataDir, io)) ?? (await fromFolder(config, io));
+  const header = await writeAtomically(file, source, io);
+  const seconds = ((performance.now() - began) / 1000).toFixed(1);
+  io.stderr.write(
+    `backup: wrote ${file} (${megabytes(source.bytes)}; a ${megabytes(header.database.data_bytes)} database at migration ${header.migrations.at(-1) ?? 'none'}, Parley ${header.parley_version}) from ${source.from} in ${seconds} s\n`,
+  );
+  return header;
+}
+
+/** Migrations this code lacks mean a newer Parley made the backup: refused. Returns those still to apply. */
+function pendingMigrations(file: string, header: BackupHeader): string[] {
+  const known = loadMigrations().map((migration) => migration.id);
+  const unknown = header.migrations.filter((id) => !known.includes(id));
+  if (unknown.length > 0) {
+    throw new BackupError(
+      'backup_too_new',
+      `${file} was made by Parley ${header.parley_version} at migration ${unknown.at(-1)}, which this Parley (${VERSION}) does not have; upgrade Parley, then restore`,
+    );
+  }
+  return known.filter((id) => !header.migrations.includes(id));
+}
+
+/** Builds the database in a fresh folder and opens it once: a backup that does not open changes nothing. */
+async function buildFolder(fresh: string, header: BackupHeader, tarball: Buffer): Promise<void> {
+  rmSync(fresh, { recursive: true, force: true });
+  mkdirSync(fresh, { recursive: true });
+  try {
+    const database = await usePglite(new PGlite(fresh, { loadDataDir: new Blob([tarball], { type: 'application/x-gzip' }) }));
+    try {
+      const migrations = await appliedMigrations(database.sql);
+      if (migrations.join() !== header.migrations.join()) throw new Error('its migrations are not those its header names');
+    } finally {
+      await database.close();
+    }
+  } catch (error) {
+    rmSync(fresh, { recursive: true, force: true });
+    throw new BackupError('backup_failed', `the backup's database (PostgreSQL ${header.database.pg_version}) could not be opened: ${(error as Error).message}; nothing was changed`);
+  }
+}
+
+/** The backup's generated JWT secret in DATA_DIR/jwt-secret; a different one there is kept aside. */
+function restoreSecret(dataDir: string, secret: string, stamp: string): string | null {
+  const file = join(dataDir, JWT_SECRET_FILE);
+  let kept: string | null = null;
+  if (existsSync(file)) {
+    if (readFileSync(file, 'utf8').trim() === secret) return null;
+    kept = `${file}.before-restore-${stamp}`;
+    renameSync(file, kept);
+  }
+  const next = `${file}.restoring-${stamp}`;
+  writeFileSync(next, `${secret}\n`, { mode: 0o600 });
+  chmodSync(next, 0o600);
+  renameSync(next, file);
+  return kept;
+}
+
+export interface RestoreSummary {
+  header: BackupHeader;
+  previous: string | null;
+  pending: string[];
+}
+
+/** The closing lines: what was restored, where the old database is, and what the JWT secret means now. */
+function describeRestore(file: string, dataDir: string, summary: RestoreSummary, envSecret: boolean, keptSecret: string | null): string {
+  const { header, previous, pending } = summary;
+  const lines = [`restore: DATA_DIR (${dataDir}) now holds the database of ${file} (made ${header.created_at} by Parley ${header.parley_version})`];
+  if (previous) lines.push(`restore: the previous database is kept in ${previous}; remove it once the restored one serves`);
+  if (header.jwt_secret) {
+    lines.push(`restore: the backup's generated JWT secret is in ${join(dataDir, JWT_SECRET_FILE)}${keptSecret ? ` (the previous one is kept in ${keptSecret})` : ''}`);
+    if (envSecret) lines.push('restore: JWT_SECRET is set, so that file is not used: sessions a server signed with it (one without JWT_SECRET) end');
+  } else if (!envSecret) {
+    lines.push('restore: the backup holds no generated JWT secret: start the server with the same JWT_SECRET as the backed-up one, or its sessions end');
+  }
+  if (pending.length > 0) lines.push(`restore: ${pending.length} newer migration(s) will be applied when the server starts`);
+  lines.push('restore: start the server with parley serve');
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runRestore(argv: string[], env: Env, io: BackupIo): Promise<RestoreSummary> {
+  const file = fileArgument(argv, RESTORE_USAGE);
+  const config = embeddedOnly(env, 'restore');
+  const { header, tarball } = await readBackup(file);
+  const pending = pendingMigrations(file, header);
+  // Held for the whole restore: refused while a server runs, and no server starts meanwhile.
+  const hold = await holdDataDir(config.dataDir, 'restore');
+  try {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const target = pgliteDirFor(config.dataDir);
+    const fresh = `${target}.restoring-${stamp}`;
+    io.stderr.write(`restore: building the database of ${file} in ${fresh}\n`);
+    await buildFolder(fresh, header, tarball);
+    // Two renames in one folder: the old database stays whole under its new name whatever happens.
+    const previous = existsSync(target) ? `${target}.before-restore-${stamp}` : null;
+    if (previous) renameSync(target, previous);
+    renameSync(fresh, target);
+    const keptSecret = header.jwt_secret ? restoreSecret(config.dataDir, header.jwt_secret, stamp) : null;
+    const summary = { header, previous, pending };
+    io.stderr.write(describeRestore(file, config.dataDir, summary, config.jwtSecret !== null, keptSecret));
+    return summary;
+  } finally {
+    await hold.release();
+  }
+}
+
+export async function backupCommand(argv: string[]): Promise<void> {
+  await runBackup(argv, readEnvironment(), { stderr: process.stderr });
+}
+
+export async function restoreCommand(argv: string[]): Promise<void> {
+  await runRestore(argv, readEnvironment(), { stderr: process.stderr });
+}

@@ -1,0 +1,59 @@
+// The server's side of `parley backup`: while it runs on an embedded database it holds
+// DATA_DIR/parley.sock (control-socket.ts) and answers a backup request there with a copy of the
+// database made between two transactions (backup-file.ts), so chats go on while it is taken.
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../../config/config.js';
+import type { Database } from '../../db/client.js';
+import { makeBackup } from './backup-file.js';
+import { BackupError, holdDataDir, sendLine, type ControlRequest, type Hold } from './control-socket.js';
+
+export interface ServerHold {
+  /** From now on a backup request is answered with a copy of `database`. */
+  serveBackups(database: Database): void;
+  release(): Promise<void>;
+}
+
+async function answerBackup(database: Database, dataDir: string, socket: Socket, log: FastifyBaseLogger): Promise<void> {
+  sendLine(socket, { ok: true, who: 'server', pid: process.pid });
+  const began = performance.now();
+  try {
+    const backup = await makeBackup(database, dataDir);
+    sendLine(socket, { ok: true, bytes: backup.bytes });
+    for (const part of backup.parts) socket.write(part);
+    socket.end();
+    log.info({ bytes: backup.bytes, locked_ms: Math.round(backup.lockedMs), ms: Math.round(performance.now() - began) }, 'backup: sent a copy of the embedded database');
+  } catch (error) {
+    log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'backup: copying the embedded database failed');
+    socket.end(`${JSON.stringify({ ok: false, message: `the server could not copy its database: ${(error as Error).message}` })}\n`);
+  }
+}
+
+/**
+ * Takes DATA_DIR's socket before the embedded database is opened, so no other process opens it
+ * meanwhile; refuses to start (one line) while another Parley process holds it. Null on
+ * PostgreSQL, and where no Unix socket can be made there (said in a warning: the server runs,
+ * and backups need it stopped).
+ */
+export async function holdForServer(config: Config, log: FastifyBaseLogger): Promise<ServerHold | null> {
+  if (config.databaseUrl) return null;
+  let hold: Hold;
+  try {
+    hold = await holdDataDir(config.dataDir, 'server');
+  } catch (error) {
+    if (error instanceof BackupError && error.code === 'socket_unavailable') {
+      log.warn(`no control socket in DATA_DIR (${error.message}): parley backup and parley restore need the server stopped`);
+      return null;
+    }
+    throw error;
+  }
+  return {
+    serveBackups(database) {
+      hold.answer(async (request: ControlRequest, socket: Socket) => {
+        if (request.op === 'backup') return answerBackup(database, config.dataDir, socket, log);
+        socket.end(`${JSON.stringify({ ok: false, message: `unknown request ${JSON.stringify(request.op)}` })}\n`);
+      });
+    },
+    release: () => hold.release(),
+  };
+}

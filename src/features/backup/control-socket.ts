@@ -1,0 +1,236 @@
+// One Parley process at a time works on an embedded database's folder: the one listening on
+// DATA_DIR/parley.sock, a Unix socket only the folder's owner can use (mode 0600: file permissions
+// are the authentication). A server holds it while it runs and hands `parley backup` a copy through
+// it; `parley backup` (with no server running) and `parley restore` hold it while they work, so no
+// server opens the folder under them. A socket file nobody listens on is left by a process that
+// died, and is removed.
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { relative, resolve } from 'node:path';
+
+export const SOCKET_NAME = 'parley.sock';
+/** sun_path holds 104 (macOS) or 108 (Linux) bytes with its NUL. */
+const MAX_SOCKET_PATH_BYTES = 100;
+const MAX_LINE_BYTES = 64 * 1024;
+/** A holder answers its first line at once; one that does not within this is stuck. */
+export const ANSWER_TIMEOUT_MS = 5_000;
+
+export type BackupErrorCode =
+  | 'data_dir_in_use'
+  | 'not_answering'
+  | 'socket_unavailable'
+  | 'postgres_configured'
+  | 'no_database'
+  | 'not_a_backup'
+  | 'backup_too_new'
+  | 'backup_failed'
+  | 'usage';
+
+/** A refusal or failure of backup and restore, with a stable code and a one-line message saying what to do. */
+export class BackupError extends Error {
+  override name = 'BackupError';
+  constructor(
+    readonly code: BackupErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type Holder = 'server' | 'backup' | 'restore';
+
+/** What a holder answers first: who it is, or why it will not do what was asked. */
+export type FirstAnswer = { ok: true; who: Holder; pid: number } | { ok: false; message: string };
+
+export interface ControlRequest {
+  op: string;
+}
+
+/**
+ * The socket's address: its absolute path, or, when that is too long for a Unix socket, the
+ * path relative to the working directory (the same file, reached by a shorter name).
+ */
+export function socketAddress(dataDir: string): string {
+  const absolute = resolve(dataDir, SOCKET_NAME);
+  if (Buffer.byteLength(absolute) <= MAX_SOCKET_PATH_BYTES) return absolute;
+  const near = relative(process.cwd(), absolute);
+  if (Buffer.byteLength(near) <= MAX_SOCKET_PATH_BYTES) return near;
+  throw new BackupError(
+    'socket_unavailable',
+    `the path of DATA_DIR (${dataDir}) is too long for its control socket (at most ${MAX_SOCKET_PATH_BYTES - SOCKET_NAME.length - 1} bytes); use a shorter DATA_DIR or run parley from nearer to it`,
+  );
+}
+
+export const sendLine = (socket: Socket, message: object) => socket.write(`${JSON.stringify(message)}\n`);
+
+/** Lines of JSON first, then the rest of the stream as it comes. */
+export function lineReader(socket: Socket) {
+  const chunks = socket[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let carry = Buffer.alloc(0);
+  return {
+    /** The next line, parsed; null when the stream ended first. */
+    async line<T>(): Promise<T | null> {
+      for (;;) {
+        const end = carry.indexOf(10);
+        if (end >= 0) {
+          const text = carry.subarray(0, end).toString('utf8');
+          carry = carry.subarray(end + 1);
+          return JSON.parse(text) as T;
+        }
+        if (carry.length > MAX_LINE_BYTES) throw new Error('a control message longer than 64 KiB');
+        const next = await chunks.next();
+        if (next.done) return null;
+        carry = Buffer.concat([carry, next.value]);
+      }
+    },
+    async *rest(): AsyncGenerator<Buffer> {
+      if (carry.length) yield carry;
+      carry = Buffer.alloc(0);
+      for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+    },
+  };
+}
+
+export async function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A connection to whoever holds the socket; null when nobody listens (no file, or one left by a dead process). */
+function connect(address: string): Promise<Socket | null> {
+  return new Promise((done, fail) => {
+    const socket = createConnection({ path: address });
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      done(socket);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ECONNREFUSED') done(null);
+      else fail(new BackupError('socket_unavailable', `cannot connect to ${address}: ${error.code ?? error.message}`));
+    });
+  });
+}
+
+/**
+ * Asks the holder of DATA_DIR's socket: null when nobody holds it, else its first answer and a
+ * reader for what follows. A holder that does not answer is refused here, in one line.
+ */
+export async function ask(dataDir: string, request: ControlRequest) {
+  const socket = await connect(socketAddress(dataDir));
+  if (!socket) return null;
+  socket.on('error', () => {});
+  const reader = lineReader(socket);
+  sendLine(socket, request);
+  try {
+    const first = await within(
+      reader.line<FirstAnswer>(),
+      ANSWER_TIMEOUT_MS,
+      () =>
+        new BackupError(
+          'not_answering',
+          `a process holds DATA_DIR (${dataDir}) but does not answer on ${SOCKET_NAME}: wait for it to finish starting, or stop it, and try again`,
+        ),
+    );
+    if (!first) throw new BackupError('not_answering', `the process holding DATA_DIR (${dataDir}) hung up without answering; try again`);
+    return { first, reader, socket };
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+}
+
+const describeHolder = (answer: FirstAnswer | null) =>
+  answer?.ok ? `a running parley ${answer.who} (pid ${answer.pid})` : 'another Parley process';
+
+export interface Hold {
+  /** Sets how requests other than `ping` are answered (by default: refused, naming the holder). */
+  answer(handler: (request: ControlRequest, socket: Socket) => Promise<void>): void;
+  /** Stops listening, cuts open connections and removes the socket file. */
+  release(): Promise<void>;
+}
+
+/** Refuses with the holder's name when another process holds the socket; removes a dead one's file. */
+async function claimAddress(dataDir: string, address: string): Promise<void> {
+  const live = await connect(address);
+  if (live) {
+    live.on('error', () => {});
+    const reader = lineReader(live);
+    sendLine(live, { op: 'ping' });
+    const answer = await within(reader.line<FirstAnswer>(), ANSWER_TIMEOUT_MS, () => new Error('no answer')).catch(() => null);
+    live.destroy();
+    throw new BackupError('data_dir_in_use', `DATA_DIR (${dataDir}) is in use by ${describeHolder(answer)}: one process at a time may open an embedded database; stop it first`);
+  }
+  let stat;
+  try {
+    stat = lstatSync(address);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket()) throw new BackupError('socket_unavailable', `${address} exists and is not a socket; remove it`);
+  unlinkSync(address);
+}
+
+/**
+ * Takes DATA_DIR's socket for `who`, or refuses in one line when another process holds it.
+ * The socket is created 0600 (a narrowed umask, so it is never reachable by others, even briefly).
+ */
+export async function holdDataDir(dataDir: string, who: Holder): Promise<Hold> {
+  const address = socketAddress(dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  await claimAddress(dataDir, address);
+  const refuse = async (_request: ControlRequest, socket: Socket) => {
+    const doing = who === 'server' ? `the server on DATA_DIR (${dataDir}) is starting; try again in a moment` : `a parley ${who} is running on DATA_DIR (${dataDir}) (pid ${process.pid}); try again when it has finished`;
+    socket.end(`${JSON.stringify({ ok: false, message: doing })}\n`);
+  };
+  let handler = refuse;
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    const reader = lineReader(socket);
+    within(reader.line<ControlRequest>(), ANSWER_TIMEOUT_MS, () => new Error('no request'))
+      .then(async (request) => {
+        if (!request) socket.end();
+        else if (request.op === 'ping') socket.end(`${JSON.stringify({ ok: true, who, pid: process.pid })}\n`);
+        else await handler(request, socket);
+      })
+      .catch(() => socket.destroy());
+  });
+  await new Promise<void>((done, fail) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      fail(
+        error.code === 'EADDRINUSE'
+          ? new BackupError('data_dir_in_use', `DATA_DIR (${dataDir}) was just taken by another Parley process; stop it first`)
+          : new BackupError('socket_unavailable', `cannot create ${address}: ${error.code ?? error.message}`),
+      );
+    });
+    // The bind happens within listen(): the narrowed umask covers exactly the socket file.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(address, () => done());
+    } finally {
+      process.umask(umask);
+    }
+  });
+  chmodSync(address, 0o600);
+  server.removeAllListeners('error');
+  server.on('error', () => {});
+  return {
+    answer(next) {
+      handler = next;
+    },
+    async release() {
+      const closed = new Promise<void>((done) => server.close(() => done()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
