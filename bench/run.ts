@@ -3,10 +3,10 @@
  * once, measures the same things on a minimal baseline server in the same run, and writes
  * docs/benchmarks.md. Env: BENCH_DURATION (s per throughput phase, default 10), BENCH_PHASES (e.g. 1,3,4: only those phases, whose
  * sections then replace the same phases' in the existing report, the rest kept), BENCH_STREAMS (default 10000),
- * BENCH_EXPORT_CONVERSATIONS (phase 12, default 100000), DATABASE_URL (PostgreSQL instead of embedded PGlite; also enables pgbench).
+ * BENCH_EXPORT_CONVERSATIONS (phase 12, default 100000), BENCH_LOAD_SECONDS (phase 13's mixed load, default 600), DATABASE_URL (PostgreSQL instead of embedded PGlite; also enables pgbench).
  * `npm run bench -- soak [seconds]` runs the soak of bench/soak.ts instead (its own section of the file).
  *
- * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 5: phase 5 needs fresh processes and the most memory, so it
+ * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 5: phase 5 needs fresh processes and the most memory, so it
  * comes last, after the shared fake LLM, baseline and Parley of the other phases are stopped.
  */
 import { spawnSync } from 'node:child_process';
@@ -24,6 +24,7 @@ import { uploadsPhase } from './uploads-phase.js';
 import { OPENAI_METHOD, openAiPhase } from './openai-phase.js';
 import { WIDGET_METHOD, widgetPhase } from './widget-phase.js';
 import { EXPORT_METHOD, exportPhase } from './export-phase.js';
+import { STARTUP_METHOD, startupPhase } from './startup-phase.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 // BENCH_REPORT writes elsewhere (e.g. docs/benchmarks-pglite.md for the embedded database's run;
@@ -41,6 +42,8 @@ function envInt(name: string, fallback: number): number {
 const DURATION = envInt('BENCH_DURATION', 10);
 const STREAMS = envInt('BENCH_STREAMS', 10000);
 const EXPORT_CONVERSATIONS = envInt('BENCH_EXPORT_CONVERSATIONS', 100000);
+/** Phase 13: seconds of mixed load before RSS is read again. */
+const LOAD_SECONDS = envInt('BENCH_LOAD_SECONDS', 600);
 const BUDGET = envInt('CONTEXT_TOKEN_BUDGET', 8000);
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
 /** BENCH_PHASES=1,3,4 runs only those phases (a quick before/after, or one phase re-measured into the existing report). */
@@ -260,17 +263,21 @@ async function main(): Promise<void> {
   say('stopping the shared fake LLM, baseline and Parley before phase 5');
   await Promise.all([fake.stop(), baselineProcess.stop(), parleyProcess.stop()]);
 
+  await phase(13, 'Start-up and memory', STARTUP_METHOD, (section, say) =>
+    startupPhase(section, say, { databaseUrl: DATABASE_URL, runId: RUN_ID, loadSeconds: LOAD_SECONDS }),
+  );
+
   await phase(5, `${STREAMS.toLocaleString('en-US')} concurrent open streams`, 'Each stream is a raw node:http request on its own socket (no keep-alive) that counts as open once `message.start` arrived; the fake LLM sends one word at once and then one every 20 s, so every upstream call stays open (a live but slow model; Parley’s default LLM_TIMEOUT_MS allows 60 s between chunks). RSS per stream = (RSS with all open − RSS before opening, after creating the conversations) ÷ streams; before each reading the bench asks V8 for two full garbage collections (the phase-5 servers listen for the inspector on loopback for that alone) and waits 1–2 s. In PGlite mode the embedded database’s memory is part of Parley’s RSS. Then every client socket is destroyed at once and we watch the fake LLM’s open calls drop to 0.', (section, say) =>
     streamsPhase(section, say, { runId: RUN_ID, streams: STREAMS, databaseUrl: DATABASE_URL, withParley }),
   );
 
   if (setupRetries.length > 0) problems.push(`${setupRetries.length} set-up request(s) met a reset connection and were sent again: ${[...new Set(setupRetries)].join(', ')}.`);
-  const command = `${DATABASE_URL ? 'DATABASE_URL=postgres://… ' : ''}${process.env.BENCH_REPORT ? `BENCH_REPORT=${process.env.BENCH_REPORT} ` : ''}${ONLY ? `BENCH_PHASES=${[...ONLY].join(',')} ` : ''}BENCH_DURATION=${DURATION} BENCH_STREAMS=${STREAMS} BENCH_EXPORT_CONVERSATIONS=${EXPORT_CONVERSATIONS} npm run bench`;
+  const command = `${DATABASE_URL ? 'DATABASE_URL=postgres://… ' : ''}${process.env.BENCH_REPORT ? `BENCH_REPORT=${process.env.BENCH_REPORT} ` : ''}${ONLY ? `BENCH_PHASES=${[...ONLY].join(',')} ` : ''}BENCH_DURATION=${DURATION} BENCH_STREAMS=${STREAMS} BENCH_EXPORT_CONVERSATIONS=${EXPORT_CONVERSATIONS} BENCH_LOAD_SECONDS=${LOAD_SECONDS} npm run bench`;
   const totalSeconds = (Date.now() - startedAt.getTime()) / 1000;
   const ran = [...sections.entries()].sort(([a], [b]) => a - b);
   const markdown = renderReport({
     command,
-    settings: [`BENCH_DURATION=${DURATION} s per throughput phase, BENCH_STREAMS=${STREAMS}, BENCH_EXPORT_CONVERSATIONS=${EXPORT_CONVERSATIONS}, CONTEXT_TOKEN_BUDGET=${BUDGET}`, `Run id (username prefix): ${RUN_ID}`],
+    settings: [`BENCH_DURATION=${DURATION} s per throughput phase, BENCH_STREAMS=${STREAMS}, BENCH_EXPORT_CONVERSATIONS=${EXPORT_CONVERSATIONS}, BENCH_LOAD_SECONDS=${LOAD_SECONDS}, CONTEXT_TOKEN_BUDGET=${BUDGET}`, `Run id (username prefix): ${RUN_ID}`],
     machine: describeMachine(database, busy),
     startedAt,
     totalSeconds,
