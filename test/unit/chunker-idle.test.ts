@@ -27,4 +27,20 @@ describe.runIf(process.platform === 'linux')('the chunking worker', () => {
       await chunker.close();
     }
   });
+
+  it('an upload that arrives as the idle worker is being ended gets its chunks from the next worker', async () => {
+    const idleMs = 100;
+    const chunker = createChunker(idleMs);
+    try {
+      const first = await chunker.prepare('Returns', 'Keep the receipt.', 200);
+      // Same delay, set after the chunker's idle timer: it runs just after that timer ended the
+      // worker, before the ended worker's exit reaches this thread.
+      const second = await new Promise<unknown>((resolve, reject) => {
+        setTimeout(() => chunker.prepare('Returns', 'Keep the receipt.', 200).then(resolve, reject), idleMs);
+      });
+      expect(second).toEqual(first);
+    } finally {
+      await chunker.close();
+    }
+  });
 });

@@ -33,64 +33,73 @@ function startWorker(): Worker {
  */
 const IDLE_WORKER_MS = 30_000;
 
+/** A worker and the jobs sent to it: when it ends, only its own jobs fail. */
+interface Running {
+  thread: Worker;
+  jobs: Map<number, Pending>;
+}
+
 /** One worker, started on first use: documents queue behind each other rather than share the CPU with requests. */
 export function createChunker(idleMs = IDLE_WORKER_MS): Chunker {
-  let worker: Worker | null = null;
+  let current: Running | null = null;
   let idleTimer: NodeJS.Timeout | null = null;
   let nextId = 0;
-  const pending = new Map<number, Pending>();
 
-  function failAll(error: Error) {
-    for (const job of pending.values()) job.reject(error);
-    pending.clear();
+  function failAll(running: Running, error: Error) {
+    for (const job of running.jobs.values()) job.reject(error);
+    running.jobs.clear();
   }
 
-  function ensureWorker(): Worker {
-    if (worker) return worker;
-    const started = startWorker();
-    started.on('message', (reply: Reply) => {
-      const job = pending.get(reply.id);
+  /** Ends the idle worker after a while; a job sent in between clears the timer. */
+  function endWhenIdle(running: Running) {
+    running.thread.unref();
+    idleTimer = setTimeout(() => {
+      if (current !== running || running.jobs.size > 0) return;
+      current = null;
+      void running.thread.terminate();
+    }, idleMs);
+    idleTimer.unref();
+  }
+
+  function ensureWorker(): Running {
+    if (current) return current;
+    const running: Running = { thread: startWorker(), jobs: new Map() };
+    running.thread.on('message', (reply: Reply) => {
+      const job = running.jobs.get(reply.id);
       if (!job) return;
-      pending.delete(reply.id);
+      running.jobs.delete(reply.id);
       // An idle worker must not keep the process alive, nor its memory for long.
-      if (pending.size === 0) {
-        started.unref();
-        idleTimer = setTimeout(() => {
-          if (worker !== started || pending.size > 0) return;
-          worker = null;
-          void started.terminate();
-        }, idleMs);
-        idleTimer.unref();
-      }
+      if (running.jobs.size === 0) endWhenIdle(running);
       if ('error' in reply) job.reject(new Error(reply.error));
       else job.resolve(reply.chunks);
     });
-    started.on('error', (error) => failAll(error));
-    started.on('exit', (code) => {
-      if (worker === started) worker = null;
-      failAll(new Error(`chunking worker exited (${code})`));
+    running.thread.on('error', (error) => failAll(running, error));
+    // A worker ended for idleness may report its exit after the next one took new jobs: those are not its to fail.
+    running.thread.on('exit', (code) => {
+      if (current === running) current = null;
+      failAll(running, new Error(`chunking worker exited (${code})`));
     });
-    worker = started;
-    return started;
+    current = running;
+    return running;
   }
 
   return {
     prepare(title, content, maxTokens) {
       if (idleTimer) clearTimeout(idleTimer);
       idleTimer = null;
-      const target = ensureWorker();
+      const running = ensureWorker();
       const id = nextId++;
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        target.ref();
-        target.postMessage({ id, title, content, maxTokens } satisfies ChunkJob);
+        running.jobs.set(id, { resolve, reject });
+        running.thread.ref();
+        running.thread.postMessage({ id, title, content, maxTokens } satisfies ChunkJob);
       });
     },
     async close() {
-      const closing = worker;
-      worker = null;
+      const closing = current;
+      current = null;
       if (idleTimer) clearTimeout(idleTimer);
-      if (closing) await closing.terminate();
+      if (closing) await closing.thread.terminate();
     },
   };
 }
