@@ -36,6 +36,13 @@ if (!existsSync(stamp) || sourcesChanged()) {
   });
 }
 
+// The server bundle bin/parley.js loads (scripts/build-server.js).
+const bundleStamp = join(root, 'dist', 'bundle', 'cli.js');
+if (!existsSync(bundleStamp) || newestMtime(join(root, 'src')) > statSync(bundleStamp).mtimeMs) {
+  process.stdout.write('parley: bundling the server (scripts/build-server.js)…\n');
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-server.js')], { cwd: root, stdio: 'inherit' });
+}
+
 if (!existsSync(widgetStamp) || newestMtime(join(root, 'widget', 'src')) > statSync(widgetStamp).mtimeMs) {
   process.stdout.write('parley: building the widget (scripts/build-widget.js)…\n');
   execFileSync(process.execPath, [join(root, 'scripts', 'build-widget.js')], { cwd: root, stdio: 'inherit' });

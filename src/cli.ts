@@ -3,13 +3,8 @@ import { readEnvironment } from './config/env.js';
 import { connectDatabase, DatabaseUnreachableError } from './db/connect.js';
 import { migrate, MigrationError } from './db/migrate.js';
 import { VERSION } from './lib/version.js';
-import { mintToken } from './cli-token.js';
-import { exportCommand } from './cli-export.js';
-import { backupCommand, restoreCommand } from './cli-backup.js';
-import { doctorCommand } from './cli-doctor.js';
-import { runUsersCommand } from './cli-users.js';
-import { createRedisRevocations } from './features/auth/revocations.js';
-import { startServer } from './server.js';
+// Each command loads its own modules when it runs: `serve` does not pay for the doctor's Redis
+// client or the backup's archiver, nor the other commands for the whole server.
 
 const USAGE = `parley ${VERSION} — self-hostable AI chatbot backend
 
@@ -37,6 +32,7 @@ function fail(error: unknown): never {
 }
 
 async function serve(): Promise<void> {
+  const { startServer } = await import('./server.js');
   const server = await startServer(readEnvironment());
   const onSignal = (signal: NodeJS.Signals) => {
     server.stop(signal).then(
@@ -63,6 +59,7 @@ async function usersCommand(argv: string[]): Promise<void> {
   const database = await connectDatabase(config);
   // Running instances hear of the change through Redis, as of an admin's, and apply it at once.
   const log = { info: () => {}, warn: (_fields: object, message: string) => process.stderr.write(`parley: ${message}\n`) };
+  const [{ createRedisRevocations }, { runUsersCommand }] = await Promise.all([import('./features/auth/revocations.js'), import('./cli-users.js')]);
   const revocations = config.redisUrl ? await createRedisRevocations(config.redisUrl, log) : null;
   try {
     process.stdout.write(`${await runUsersCommand(argv, database.sql, revocations ? (revocation) => revocations.announce(revocation) : undefined)}\n`);
@@ -82,15 +79,15 @@ async function main(argv: string[]): Promise<void> {
     case 'users':
       return usersCommand(argv.slice(1));
     case 'export':
-      return exportCommand(argv.slice(1));
+      return (await import('./cli-export.js')).exportCommand(argv.slice(1));
     case 'doctor':
-      return doctorCommand(argv.slice(1));
+      return (await import('./cli-doctor.js')).doctorCommand(argv.slice(1));
     case 'backup':
-      return backupCommand(argv.slice(1));
+      return (await import('./cli-backup.js')).backupCommand(argv.slice(1));
     case 'restore':
-      return restoreCommand(argv.slice(1));
+      return (await import('./cli-backup.js')).restoreCommand(argv.slice(1));
     case 'token':
-      process.stdout.write(`${await mintToken(argv.slice(1), readEnvironment())}\n`);
+      process.stdout.write(`${await (await import('./cli-token.js')).mintToken(argv.slice(1), readEnvironment())}\n`);
       return;
     case '--version':
     case '-v':

@@ -1,7 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
-import { buildApp } from './app.js';
-import { DRAIN_AFTER_GRACE_MS } from './compose.js';
 import { loadConfig, type Env } from './config/config.js';
 import { resolveJwtSecret } from './config/secrets.js';
 import { connectDatabase } from './db/connect.js';
@@ -28,12 +26,17 @@ export async function startServer(env: Env): Promise<RunningServer> {
 
   // The embedded database's folder is claimed before it is opened (one process per folder); backups are asked of us there.
   const hold = await holdForServer(config, log);
+  // The HTTP application's modules load while the database opens (PGlite compiles its
+  // WebAssembly off the main thread): the two were most of a start-up, one after the other.
+  const loading = Promise.all([import('./app.js'), import('./compose.js')]);
+  loading.catch(() => {});
   const database = await connectDatabase(config);
   hold?.serveBackups(database);
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
   await migrate(database.sql, (line) => log.info(line));
   await prepareAppRole(database, (line) => log.info(line));
 
+  const [{ buildApp }, { DRAIN_AFTER_GRACE_MS }] = await loading;
   const app = await buildApp({ config: { ...config, jwtSecret: secret }, database });
   const url = await app.listen({ host: config.host, port: config.port });
 

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { PACKAGE_ROOT } from '../../lib/package-root.js';
 
 export interface Asset {
   type: string;
@@ -25,19 +26,29 @@ export interface WidgetAssets {
 const LOADER_CACHE = 'public, max-age=300, stale-while-revalidate=86400';
 const VERSIONED_CACHE = 'public, max-age=31536000, immutable';
 
+/**
+ * Each compressed form is made on the first request that asks for it: brotli at quality 11 took
+ * about 150 ms of every start-up, for a widget many instances never serve.
+ */
 function asset(body: Buffer, cacheControl: string): Asset {
+  let gzip: Buffer | undefined;
+  let br: Buffer | undefined;
   return {
     type: 'text/javascript; charset=utf-8',
     etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
     cacheControl,
     identity: body,
-    gzip: gzipSync(body, { level: 9 }),
-    br: brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }),
+    get gzip() {
+      return (gzip ??= gzipSync(body, { level: 9 }));
+    },
+    get br() {
+      return (br ??= brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
+    },
   };
 }
 
-/** Where the build puts the widget: dist/widget beside src/ and dist/ alike (three levels up from this file). */
-export const WIDGET_DIR = new URL('../../../dist/widget/', import.meta.url);
+/** Where the build puts the widget: the package's dist/widget, whether the server runs from src/, dist/ or the bundle. */
+export const WIDGET_DIR = new URL('dist/widget/', PACKAGE_ROOT);
 
 const loaded = new Map<string, WidgetAssets>();
 

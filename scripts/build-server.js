@@ -1,0 +1,49 @@
+// Bundles the server (dist/bundle/, from src/ with esbuild) for `parley`: loading tsc's output
+// meant opening ~900 files at every start, 683 of them TypeBox's, which took about a second of a
+// two-core machine. Pure-JavaScript ESM packages go into the bundle; packages that find files
+// beside their own code (PGlite's WebAssembly, Swagger UI's assets, pino's transports), native
+// ones (argon2), CommonJS ones and postgres.js (whose modules client.ts patches) stay in
+// node_modules. The bundle sits two folders below the package root, as src/db and dist/db do, so
+// paths written relative to a module (migrations, generated/, package.json) hold for it too.
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const out = join(root, 'dist', 'bundle');
+const BUNDLED = new Set(['typebox', 'drizzle-orm', 'jose', 'uuid', 'ipaddr.js']);
+
+const started = performance.now();
+rmSync(out, { recursive: true, force: true });
+const result = await build({
+  entryPoints: {
+    cli: join(root, 'src', 'cli.ts'),
+    // The chunking worker is started by file name from beside the chunker's code.
+    'chunk-worker': join(root, 'src', 'features', 'knowledge', 'chunk-worker.ts'),
+  },
+  outdir: out,
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  metafile: true,
+  logLevel: 'warning',
+  plugins: [
+    {
+      name: 'node-modules-outside',
+      setup(builder) {
+        builder.onResolve({ filter: /^[^./]/ }, (args) => {
+          if (args.path.startsWith('node:')) return { external: true };
+          const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
+          return BUNDLED.has(name) ? undefined : { external: true };
+        });
+      },
+    },
+  ],
+});
+const files = Object.keys(result.metafile.outputs).filter((file) => file.endsWith('.js'));
+const bytes = files.reduce((sum, file) => sum + result.metafile.outputs[file].bytes, 0);
+process.stdout.write(`server bundle: dist/bundle/ ${files.length} files, ${(bytes / 1024 / 1024).toFixed(2)} MiB, in ${((performance.now() - started) / 1000).toFixed(1)}s\n`);
