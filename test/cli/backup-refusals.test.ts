@@ -1,49 +1,19 @@
 // `parley backup` with no server running (the folder opened by the command itself, after a server
 // that was killed), and what `parley backup` and `parley restore` refuse, each in one line and
 // changing nothing. Every process gets its own DATA_DIR and no DATABASE_URL unless a test sets it.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cliProcesses } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/ports.js';
 
-const BIN = join(fileURLToPath(new URL('../../', import.meta.url)), 'bin', 'parley.js');
-const dirs: string[] = [];
-const running = new Set<ChildProcess>();
+const cli = cliProcesses();
+const { tempDir, run } = cli;
+const start = (args: string[], env: Record<string, string>) => cli.start(args, env, { prefix: 'parley-backup-cwd-' });
 
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-afterAll(() => {
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-/** The CLI as a user runs it, with only these variables (nothing of the test runner's, DATABASE_URL included). */
-function start(args: string[], env: Record<string, string>) {
-  const cwd = tempDir('parley-backup-cwd-');
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => (running.delete(child), resolve(code))));
-  return { child, exited, stdout: () => stdout, stderr: () => stderr };
-}
-
-async function run(args: string[], env: Record<string, string>) {
-  const started = start(args, env);
-  const code = await started.exited;
-  return { code, stdout: started.stdout(), stderr: started.stderr() };
-}
+afterAll(() => cli.cleanUp());
 
 /** Exit 1 and exactly one line on stderr, returned. */
 function refused(result: { code: number | null; stderr: string }): string {

@@ -3,45 +3,18 @@
 // too: the generated JWT secret travels with the backup) and read the same conversations, each one
 // whole as of the backup's point. Every process gets its own DATA_DIR and no DATABASE_URL, so
 // this runs the same with TEST_DATABASE_URL set.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { fakeLlmEnv } from '../helpers/chat.js';
+import { cliProcesses } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/ports.js';
 
-const BIN = join(fileURLToPath(new URL('../../', import.meta.url)), 'bin', 'parley.js');
-const dirs: string[] = [];
-const running = new Set<ChildProcess>();
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-/** The CLI as a user runs it, with only these variables (nothing of the test runner's, DATABASE_URL included). */
-function start(args: string[], env: Record<string, string>) {
-  const cwd = tempDir('parley-backup-cwd-');
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => (running.delete(child), resolve(code))));
-  return { child, exited, stdout: () => stdout, stderr: () => stderr };
-}
-
-async function run(args: string[], env: Record<string, string>) {
-  const started = start(args, env);
-  const code = await started.exited;
-  return { code, stdout: started.stdout(), stderr: started.stderr() };
-}
+const cli = cliProcesses();
+const { tempDir, run } = cli;
+const start = (args: string[], env: Record<string, string>) => cli.start(args, env, { prefix: 'parley-backup-cwd-' });
 
 async function serve(env: Record<string, string>) {
   const port = await freePort();
@@ -105,9 +78,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of running) child.kill('SIGKILL');
+  cli.killAll();
   await fake?.close();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  cli.cleanUp();
 });
 
 async function chatter(base: string, n: number): Promise<Chatter> {

@@ -5,46 +5,21 @@
 // (trusted on 127.0.0.1, so no password), each case in a database of its own. The request pool
 // reaches PostgreSQL through a pass-through TCP relay that records each connection's startup
 // parameters, which shows what a pooler would be handed. No PgBouncer here: not installed.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cliProcesses, type CliProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/ports.js';
 
 const SUPERUSER_URL = process.env.TEST_DATABASE_URL;
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 
-interface Started {
-  child: ChildProcess;
-  output: () => { stdout: string; stderr: string };
-  exited: Promise<number | null>;
-}
-
-const running = new Set<ChildProcess>();
-const dirs: string[] = [];
+const cli = cliProcesses();
 
 /** `parley serve` with only these variables (and a fresh DATA_DIR for its JWT secret). */
-function serve(env: Record<string, string>): Started {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-app-url-'));
-  dirs.push(dir);
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, DATA_DIR: dir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => (running.delete(child), resolve(code))));
-  return { child, output: () => ({ stdout, stderr }), exited };
-}
+const serve = (env: Record<string, string>): CliProcess => cli.start(['serve'], env, { prefix: 'parley-app-url-', dataDirIsCwd: true });
+
+type Started = CliProcess;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -161,12 +136,12 @@ describe.runIf(SUPERUSER_URL)('DATABASE_APP_URL: requests log in as a role of th
     if (!me?.rolsuper) throw new Error('these tests create roles and databases: TEST_DATABASE_URL must connect as a superuser');
   });
   afterEach(() => {
-    for (const child of running) child.kill('SIGKILL');
+    cli.killAll();
   });
   afterAll(async () => {
     for (const statement of cleanups.splice(0)) await admin.unsafe(statement).catch((error: Error) => console.error(`cleanup: ${error.message}`));
     await admin?.end();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    cli.cleanUp();
   });
 
   it('serves a turn with requests logged in as the LOGIN role, no role parameter sent, and keeps users apart', { timeout: 90_000 }, async () => {

@@ -2,47 +2,19 @@
 // database but is no superuser. Supabase-like: it cannot create roles, and an administrator
 // made the app role beforehand. Neon-like: it has CREATEROLE and sets everything up itself.
 // Each case gets its own roles and database, made through the superuser TEST_DATABASE_URL.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { cliProcesses, type CliProcess } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/ports.js';
 
 const SUPERUSER_URL = process.env.TEST_DATABASE_URL;
-const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 
-interface Started {
-  child: ChildProcess;
-  output: () => { stdout: string; stderr: string };
-  exited: Promise<number | null>;
-}
+const cli = cliProcesses();
 
-const running = new Set<ChildProcess>();
-const dirs: string[] = [];
-
-/** `parley serve` as a user starts it, with only these variables (and a fresh DATA_DIR for its JWT secret). */
-function serve(env: Record<string, string>): Started {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-managed-'));
-  dirs.push(dir);
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, DATA_DIR: dir, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => (running.delete(child), resolve(code))));
-  return { child, output: () => ({ stdout, stderr }), exited };
-}
-
+/** `parley serve` with only these variables (and a fresh DATA_DIR for its JWT secret). */
+const serve = (env: Record<string, string>): CliProcess => cli.start(['serve'], env, { prefix: 'parley-managed-', dataDirIsCwd: true });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -104,12 +76,12 @@ describe.runIf(SUPERUSER_URL)('start-up on a managed PostgreSQL', () => {
     if (!me?.rolsuper) throw new Error('these tests create roles and databases: TEST_DATABASE_URL must connect as a superuser');
   });
   afterEach(() => {
-    for (const child of running) child.kill('SIGKILL');
+    cli.killAll();
   });
   afterAll(async () => {
     for (const statement of cleanups.splice(0)) await admin.unsafe(statement).catch((error: Error) => console.error(`cleanup: ${error.message}`));
     await admin?.end();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    cli.cleanUp();
   });
 
   it('Supabase-like, the app role not granted to the owner: one line saying what to run; once granted, it serves', { timeout: 60_000 }, async () => {
