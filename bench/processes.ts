@@ -195,15 +195,14 @@ export interface ParleyOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export async function startParley(name: string, options: ParleyOptions): Promise<Child> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
+/** What every Parley process of the bench runs with: production mode, the fake LLM, quiet logs, limits raised. */
+export function benchParleyEnv(llmUrl: string): NodeJS.ProcessEnv {
+  return {
     NODE_ENV: 'production',
     JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
-    PORT: String(port),
     HOST: '127.0.0.1',
     LLM_PROVIDER: 'openai-compatible',
-    LLM_BASE_URL: options.llmUrl,
+    LLM_BASE_URL: llmUrl,
     LLM_API_KEY: 'bench',
     LLM_MODEL: 'fake-model',
     LOG_LEVEL: 'warn',
@@ -217,6 +216,11 @@ export async function startParley(name: string, options: ParleyOptions): Promise
     RATE_LIMIT_PUBLIC_IP: '1000000/1m',
     RATE_LIMIT_PUBLIC_CHATBOT: '1000000/1m',
   };
+}
+
+export async function startParley(name: string, options: ParleyOptions): Promise<Child> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...benchParleyEnv(options.llmUrl), PORT: String(port) };
   Object.assign(env, options.env);
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   else env.DATA_DIR = options.dataDir ?? tempDir('data');

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { freePort, rssBytes, sleep, startFakeLlmProcess, tempDir } from './processes.js';
+import { benchParleyEnv, freePort, rssBytes, sleep, startFakeLlmProcess, tempDir } from './processes.js';
 import { atMost, ratio, withUnit, type Row, type Section } from './report.js';
 import { Tally } from './soak-client.js';
 import { createAccounts, startTraffic, warmUp, type TrafficPlan } from './soak-traffic.js';
@@ -69,23 +69,8 @@ async function stop(child: ChildProcess): Promise<void> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 function parleyEnv(llmUrl: string, database: { url?: string; dir?: string }): NodeJS.ProcessEnv {
-  return {
-    NODE_ENV: 'production',
-    JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
-    HOST: '127.0.0.1',
-    LLM_PROVIDER: 'openai-compatible',
-    LLM_BASE_URL: llmUrl,
-    LLM_API_KEY: 'bench',
-    LLM_MODEL: 'fake-model',
-    LOG_LEVEL: 'warn',
-    SHUTDOWN_GRACE_MS: '2000',
-    RATE_LIMIT_REGISTER_IP: '1000000/1m',
-    RATE_LIMIT_LOGIN_IP: '1000000/1m',
-    RATE_LIMIT_LOGIN_ACCOUNT: '1000000/1m',
-    RATE_LIMIT_MESSAGES_USER: '1000000/1m',
-    RATE_LIMIT_KNOWLEDGE_USER: '1000000/1m',
-    ...(database.url ? { DATABASE_URL: database.url } : { DATA_DIR: database.dir }),
-  };
+  // The mixed load uploads every few seconds: its limit is raised too.
+  return { ...benchParleyEnv(llmUrl), RATE_LIMIT_KNOWLEDGE_USER: '1000000/1m', ...(database.url ? { DATABASE_URL: database.url } : { DATA_DIR: database.dir }) };
 }
 
 const BASELINE_SCRIPT = "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1')";
