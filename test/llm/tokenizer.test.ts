@@ -9,20 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { countBpe } from '../../src/llm/bpe.js';
 import { loadTable, lookup } from '../../src/llm/bpe-table.js';
 import { countTokens } from '../../src/llm/tokens.js';
+import { seededRandom } from '../helpers/random.js';
 
 const PLAIN = { disallowedSpecial: new Set<string>() };
 const expected = (text: string) => reference(text, PLAIN);
 
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = mulberry32(20240601);
+const random = seededRandom(20240601);
 const below = (n: number) => Math.floor(random() * n);
 const pick = <T>(items: readonly T[]): T => items[below(items.length)]!;
 const repeat = (n: number, make: () => string) => Array.from({ length: n }, make).join('');
