@@ -158,23 +158,17 @@ async function measureLoad(llmUrl: string, databaseUrl: string | undefined, runI
   }
 }
 
-const msRow = (measure: string, parley: number, baseline: number, target: number): Row => ({
+/** A figure held to an upper limit, in ms or MiB. */
+const limitRow = (unit: 'ms' | 'MiB') => (measure: string, parley: number, baseline: number, target: number): Row => ({
   measure,
-  parley: withUnit(parley, 'ms', 0),
-  baseline: withUnit(baseline, 'ms', 0),
+  parley: withUnit(parley, unit, 0),
+  baseline: withUnit(baseline, unit, 0),
   ratio: ratio(parley, baseline),
-  target: `≤ ${target} ms`,
-  verdict: atMost(parley, target, 'ms', 0),
+  target: `≤ ${target} ${unit}`,
+  verdict: atMost(parley, target, unit, 0),
 });
-
-const mibRow = (measure: string, parley: number, baseline: number, target: number): Row => ({
-  measure,
-  parley: withUnit(parley, 'MiB', 0),
-  baseline: withUnit(baseline, 'MiB', 0),
-  ratio: ratio(parley, baseline),
-  target: `≤ ${target} MiB`,
-  verdict: atMost(parley, target, 'MiB', 0),
-});
+const msRow = limitRow('ms');
+const mibRow = limitRow('MiB');
 
 export async function startupPhase(section: Section, say: (line: string) => void, options: { databaseUrl?: string; runId: string; loadSeconds: number }): Promise<void> {
   const { databaseUrl, runId } = options;
