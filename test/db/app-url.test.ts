@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import postgres from 'postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cliProcesses, type CliProcess } from '../helpers/cli-process.js';
+import { superuserFixture } from '../helpers/superuser.js';
 import { freePort } from '../helpers/ports.js';
 
 const SUPERUSER_URL = process.env.TEST_DATABASE_URL;
@@ -108,8 +109,8 @@ async function post(base: string, path: string, body: unknown, token?: string) {
 }
 
 describe.runIf(SUPERUSER_URL)('DATABASE_APP_URL: requests log in as a role of their own', () => {
-  let admin: postgres.Sql;
-  const cleanups: string[] = [];
+  const superuser = superuserFixture(SUPERUSER_URL!, cli);
+  const admin = superuser.admin;
 
   const urlFor = (user: string, database: string) => {
     const url = new URL(SUPERUSER_URL!);
@@ -123,26 +124,12 @@ describe.runIf(SUPERUSER_URL)('DATABASE_APP_URL: requests log in as a role of th
   async function deployment(loginAttributes = '') {
     const id = randomBytes(4).toString('hex');
     const names = { owner: `parley_owner_${id}`, login: `parley_req_${id}`, database: `parley_db_${id}` };
-    cleanups.push(`DROP DATABASE IF EXISTS ${names.database} WITH (FORCE)`, `DROP ROLE IF EXISTS ${names.login}`, `DROP ROLE IF EXISTS ${names.owner}`);
-    await admin.unsafe(`CREATE ROLE ${names.owner} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE`);
-    await admin.unsafe(`CREATE DATABASE ${names.database} OWNER ${names.owner}`);
-    await admin.unsafe(`CREATE ROLE ${names.login} LOGIN NOSUPERUSER ${loginAttributes}`);
+    superuser.undoLater(`DROP DATABASE IF EXISTS ${names.database} WITH (FORCE)`, `DROP ROLE IF EXISTS ${names.login}`, `DROP ROLE IF EXISTS ${names.owner}`);
+    await admin().unsafe(`CREATE ROLE ${names.owner} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE`);
+    await admin().unsafe(`CREATE DATABASE ${names.database} OWNER ${names.owner}`);
+    await admin().unsafe(`CREATE ROLE ${names.login} LOGIN NOSUPERUSER ${loginAttributes}`);
     return { ...names, ownerUrl: urlFor(names.owner, names.database), loginUrl: urlFor(names.login, names.database) };
   }
-
-  beforeAll(async () => {
-    admin = postgres(SUPERUSER_URL!, { max: 1, onnotice: () => {} });
-    const [me] = await admin<{ rolsuper: boolean }[]>`SELECT rolsuper FROM pg_roles WHERE rolname = current_user`;
-    if (!me?.rolsuper) throw new Error('these tests create roles and databases: TEST_DATABASE_URL must connect as a superuser');
-  });
-  afterEach(() => {
-    cli.killAll();
-  });
-  afterAll(async () => {
-    for (const statement of cleanups.splice(0)) await admin.unsafe(statement).catch((error: Error) => console.error(`cleanup: ${error.message}`));
-    await admin?.end();
-    cli.cleanUp();
-  });
 
   it('serves a turn with requests logged in as the LOGIN role, no role parameter sent, and keeps users apart', { timeout: 90_000 }, async () => {
     const d = await deployment();
@@ -179,7 +166,7 @@ describe.runIf(SUPERUSER_URL)('DATABASE_APP_URL: requests log in as a role of th
       expect(relay.seen.some((connection) => connection.carriedRequests)).toBe(true);
       // PostgreSQL's view of those connections: the session is the LOGIN role, not the owner.
       const ports = relay.seen.filter((connection) => connection.carriedRequests).map((connection) => connection.serverSidePort!);
-      const sessions = await admin<{ usename: string }[]>`
+      const sessions = await admin()<{ usename: string }[]>`
         SELECT usename FROM pg_stat_activity WHERE datname = ${d.database} AND client_port = ANY(${ports}::int[])`;
       expect(sessions.length).toBeGreaterThan(0);
       expect(new Set(sessions.map((s) => s.usename))).toEqual(new Set([d.login]));
@@ -191,7 +178,7 @@ describe.runIf(SUPERUSER_URL)('DATABASE_APP_URL: requests log in as a role of th
       await relay.close();
     }
     // Parley made no role and no membership: the owner cannot switch to the request role.
-    const [owner] = await admin<{ member: boolean }[]>`SELECT pg_has_role(${d.owner}, ${d.login}, 'MEMBER') AS member`;
+    const [owner] = await admin()<{ member: boolean }[]>`SELECT pg_has_role(${d.owner}, ${d.login}, 'MEMBER') AS member`;
     expect(owner!.member).toBe(false);
   });
 
@@ -205,7 +192,7 @@ describe.runIf(SUPERUSER_URL)('DATABASE_APP_URL: requests log in as a role of th
 
   it('refuses to start when the LOGIN role inherits the owner of the tables', { timeout: 60_000 }, async () => {
     const d = await deployment();
-    await admin.unsafe(`GRANT ${d.owner} TO ${d.login}`);
+    await admin().unsafe(`GRANT ${d.owner} TO ${d.login}`);
     const line = await refusesWithOneLine({ DATABASE_URL: d.ownerUrl, DATABASE_APP_URL: d.loginUrl });
     expect(line).toMatch(new RegExp(`^parley: requests run as role ${d.login}, which owns \\(or inherits the owner of\\) .*users.*; row security would not apply\\. Set DATABASE_APP_URL to a login role`));
   });
@@ -226,7 +213,7 @@ describe.runIf(SUPERUSER_URL)('DATABASE_APP_URL: requests log in as a role of th
 
   it('a LOGIN role whose search path misses the tables: one line with the ALTER ROLE to run; once run, it serves', { timeout: 90_000 }, async () => {
     const d = await deployment();
-    await admin.unsafe(`ALTER ROLE ${d.owner} SET search_path = parley`);
+    await admin().unsafe(`ALTER ROLE ${d.owner} SET search_path = parley`);
     const owner = postgres(d.ownerUrl, { max: 1, onnotice: () => {} });
     try {
       await owner.unsafe('CREATE SCHEMA parley');
@@ -237,7 +224,7 @@ describe.runIf(SUPERUSER_URL)('DATABASE_APP_URL: requests log in as a role of th
     expect(await refusesWithOneLine(env)).toBe(
       `parley: requests as ${d.login} see schema public, but Parley's tables are in schema parley: as an administrator run ALTER ROLE ${d.login} SET search_path = parley`,
     );
-    await admin.unsafe(`ALTER ROLE ${d.login} SET search_path = parley`);
+    await admin().unsafe(`ALTER ROLE ${d.login} SET search_path = parley`);
     const port = await freePort();
     const server = serve({ ...env, PORT: String(port) });
     await waitForHealth(`http://127.0.0.1:${port}`, server);

@@ -3,10 +3,10 @@
 // made the app role beforehand. Neon-like: it has CREATEROLE and sets everything up itself.
 // Each case gets its own roles and database, made through the superuser TEST_DATABASE_URL.
 import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { cliProcesses, type CliProcess } from '../helpers/cli-process.js';
+import { superuserFixture } from '../helpers/superuser.js';
 import { freePort } from '../helpers/ports.js';
 
 const SUPERUSER_URL = process.env.TEST_DATABASE_URL;
@@ -52,17 +52,17 @@ async function refusesWithOneLine(databaseUrl: string, appRole: string): Promise
 }
 
 describe.runIf(SUPERUSER_URL)('start-up on a managed PostgreSQL', () => {
-  let admin: postgres.Sql;
-  const cleanups: string[] = [];
+  const superuser = superuserFixture(SUPERUSER_URL!, cli);
+  const admin = superuser.admin;
 
   /** A login role that owns a fresh database, and the name its app role is to have. */
   async function managed(attributes: 'CREATEROLE' | 'NOCREATEROLE') {
     const id = randomBytes(4).toString('hex');
     const names = { owner: `parley_owner_${id}`, appRole: `parley_app_${id}`, database: `parley_db_${id}` };
     // Dropped in this order: the database (with the app role's grants in it), then the roles.
-    cleanups.push(`DROP DATABASE IF EXISTS ${names.database} WITH (FORCE)`, `DROP ROLE IF EXISTS ${names.appRole}`, `DROP ROLE IF EXISTS ${names.owner}`);
-    await admin.unsafe(`CREATE ROLE ${names.owner} LOGIN NOSUPERUSER NOBYPASSRLS ${attributes}`);
-    await admin.unsafe(`CREATE DATABASE ${names.database} OWNER ${names.owner}`);
+    superuser.undoLater(`DROP DATABASE IF EXISTS ${names.database} WITH (FORCE)`, `DROP ROLE IF EXISTS ${names.appRole}`, `DROP ROLE IF EXISTS ${names.owner}`);
+    await admin().unsafe(`CREATE ROLE ${names.owner} LOGIN NOSUPERUSER NOBYPASSRLS ${attributes}`);
+    await admin().unsafe(`CREATE DATABASE ${names.database} OWNER ${names.owner}`);
     const url = new URL(SUPERUSER_URL!);
     url.username = names.owner;
     url.password = '';
@@ -70,30 +70,16 @@ describe.runIf(SUPERUSER_URL)('start-up on a managed PostgreSQL', () => {
     return { ...names, url: url.toString() };
   }
 
-  beforeAll(async () => {
-    admin = postgres(SUPERUSER_URL!, { max: 1, onnotice: () => {} });
-    const [me] = await admin<{ rolsuper: boolean }[]>`SELECT rolsuper FROM pg_roles WHERE rolname = current_user`;
-    if (!me?.rolsuper) throw new Error('these tests create roles and databases: TEST_DATABASE_URL must connect as a superuser');
-  });
-  afterEach(() => {
-    cli.killAll();
-  });
-  afterAll(async () => {
-    for (const statement of cleanups.splice(0)) await admin.unsafe(statement).catch((error: Error) => console.error(`cleanup: ${error.message}`));
-    await admin?.end();
-    cli.cleanUp();
-  });
-
   it('Supabase-like, the app role not granted to the owner: one line saying what to run; once granted, it serves', { timeout: 60_000 }, async () => {
     const m = await managed('NOCREATEROLE');
-    await admin.unsafe(`CREATE ROLE ${m.appRole} NOLOGIN`);
+    await admin().unsafe(`CREATE ROLE ${m.appRole} NOLOGIN`);
 
     const line = await refusesWithOneLine(m.url, m.appRole);
     expect(line).toContain(`GRANT ${m.appRole} TO ${m.owner};`);
     expect(line).toContain('DATABASE_APP_ROLE');
     expect(line).not.toMatch(/must have admin option/);
 
-    await admin.unsafe(`GRANT ${m.appRole} TO ${m.owner}`);
+    await admin().unsafe(`GRANT ${m.appRole} TO ${m.owner}`);
     await servesUsers(m.url, m.appRole);
   });
 
@@ -107,7 +93,7 @@ describe.runIf(SUPERUSER_URL)('start-up on a managed PostgreSQL', () => {
   it('Neon-like, the owner has CREATEROLE: it creates the app role itself and serves', { timeout: 60_000 }, async () => {
     const m = await managed('CREATEROLE');
     await servesUsers(m.url, m.appRole);
-    const [role] = await admin<{ rolsuper: boolean; rolbypassrls: boolean; rolcanlogin: boolean }[]>`
+    const [role] = await admin()<{ rolsuper: boolean; rolbypassrls: boolean; rolcanlogin: boolean }[]>`
       SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = ${m.appRole}`;
     expect(role).toEqual({ rolsuper: false, rolbypassrls: false, rolcanlogin: false });
   });
