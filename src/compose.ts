@@ -154,7 +154,8 @@ async function composeAuth(deps: ComposeDeps, limiter: RateLimiter, admins: Name
   const own = withNamedAdmins({ claims: () => true, authenticate: (token) => guard.authenticate(token) }, admins);
   const authenticate: Authenticate = createAuthenticate([external, keysRefused(keys)], own);
   const authenticateKeys: Authenticate = createAuthenticate([external, keys], own);
-  return { auth, authenticate, authenticateKeys, keys, revocations };
+  const authenticateAnswer: Authenticate = createAuthenticate([external, keys.deferred], own);
+  return { auth, authenticate, authenticateKeys, authenticateAnswer, keys, revocations };
 }
 
 function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<typeof createJobs>, chunker: Chunker, directory: PublicDirectory) {
@@ -241,7 +242,7 @@ export async function composeServices(deps: ComposeDeps) {
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
   const jobs = createJobs(log);
   const admins = namedAdmins(config.adminUsernames);
-  const { auth, authenticate, authenticateKeys, keys, revocations } = await composeAuth(deps, limiter, admins);
+  const { auth, authenticate, authenticateKeys, authenticateAnswer, keys, revocations } = await composeAuth(deps, limiter, admins);
   const chunker = createChunker();
   const directory = createPublicDirectory({
     chatbots: createPublicChatbotsRepo(createScoped(database.app)),
@@ -281,7 +282,13 @@ export async function composeServices(deps: ComposeDeps) {
     visitors: createVisitorsService({ visitors: createVisitorsRepo(createScoped(database.app)), tokens: visitorTokens, clock: deps.clock, newId }),
     publicGuard,
     authenticateKeys,
+    /**
+     * Like authenticateKeys, but a key looked up lately is not read again: the chat answer's first
+     * statement checks it (the OpenAI endpoint, §8), so it costs the request no read of its own.
+     */
+    authenticateAnswer,
     authenticateChannels,
+    keys,
     apiKeys: createApiKeysService({ keys: createApiKeysRepo(createScoped(database.app), database.app.sql), chatbots: chat.chatbots, clock: deps.clock, newId }),
     webhooks,
     config,

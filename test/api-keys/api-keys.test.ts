@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { base62Checksum } from '../../src/features/api-keys/key-format.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -87,6 +87,55 @@ describe('creating, listing and revoking keys', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+// /v1/chat/completions checks a key it has seen lately inside the answer's first statement
+// rather than by a read of its own: revocation must hold there exactly as elsewhere.
+describe('revoking a key the OpenAI endpoint has just used', () => {
+  const complete = (app: TestApp, key: string, content = 'hi') =>
+    app.request({ method: 'POST', url: '/v1/chat/completions', headers: asKey(key), payload: { model: bot.slug, user: 'dana', messages: [{ role: 'user', content }] } });
+  const usageTokens = async () => {
+    const rows = await t.database.sql.query<{ total: string | number | null }>('SELECT sum(prompt_tokens + completion_tokens) AS total FROM usage_daily WHERE chatbot_id = $1', [bot.id]);
+    return Number(rows[0]?.total ?? 0);
+  };
+
+  it('a deleted key is refused on the next completion, on this instance and another: 401, no model call, no usage', async () => {
+    const second = await createTestApp(fakeLlmEnv(fake.url), { sharedWith: t });
+    try {
+      const key = await createApiKey(t, owner, bot.id);
+      // Both instances have now seen the key valid.
+      expect((await complete(t, key.key)).statusCode).toBe(200);
+      expect((await complete(second, key.key)).statusCode).toBe(200);
+      await vi.waitFor(async () => expect(await usageTokens()).toBeGreaterThan(0));
+      const removed = await t.request({ method: 'DELETE', url: `/v1/chatbots/${bot.id}/keys/${key.id}`, headers: bearer(owner.accessToken) });
+      expect(removed.statusCode).toBe(204);
+      const calls = fake.requests.length;
+      const usage = await usageTokens();
+      for (const app of [t, second, t]) {
+        const refused = await complete(app, key.key, 'still there?');
+        expect(refused.statusCode, refused.body).toBe(401);
+        expect(refused.json().error).toMatchObject({ code: 'invalid_api_key', type: 'authentication_error' });
+      }
+      expect(fake.requests.length).toBe(calls);
+      expect(await usageTokens()).toBe(usage);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('a deactivated owner\'s key is refused on the next completion', async () => {
+    const someone = await registerUser(t);
+    const theirs = await createChatbot(t, someone, { name: 'Their desk' });
+    const key = await createApiKey(t, someone, theirs.id);
+    const ask = () => t.request({ method: 'POST', url: '/v1/chat/completions', headers: asKey(key.key), payload: { model: theirs.slug, messages: [{ role: 'user', content: 'hi' }] } });
+    expect((await ask()).statusCode).toBe(200);
+    await t.database.sql.query('UPDATE users SET is_active = false WHERE id = $1', [someone.id]);
+    const calls = fake.requests.length;
+    expect((await ask()).statusCode).toBe(401);
+    expect(fake.requests.length).toBe(calls);
+    await t.database.sql.query('UPDATE users SET is_active = true WHERE id = $1', [someone.id]);
+    expect((await ask()).statusCode).toBe(200);
   });
 });
 

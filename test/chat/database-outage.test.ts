@@ -9,7 +9,8 @@ import { migrate } from '../../src/db/migrate.js';
 import { prepareAppRole } from '../../src/db/row-security.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
+import { createApiKey } from '../helpers/api-keys.js';
+import { createChatbot, createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
 import { registerUser } from '../helpers/factories.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -80,6 +81,36 @@ describe.runIf(url)('PostgreSQL cut while replies are stored', () => {
     fake.setDelays({ firstTokenDelayMs: 0 });
     const next = await sendMessage(t, user, conversations[0]!.id, { content: 'and now?' });
     expect(next.statusCode, next.body).toBe(201);
+  });
+
+  it('a chat completion answered while the database is cut keeps its answer, and its usage is written once the database is back', { timeout: 60_000 }, async () => {
+    const user = await registerUser(t);
+    const bot = await createChatbot(t, user, { name: 'Outage desk' });
+    const key = await createApiKey(t, user, bot.id);
+    fake.setDelays({ firstTokenDelayMs: 400 });
+    const answer = t.request({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${key.key}` }, payload: { model: bot.slug, messages: [{ role: 'user', content: 'count me later' }] } });
+    await fake.waitFor((requests) => requests.some((r) => JSON.stringify(r.messages).includes('count me later')), 10_000);
+    proxy.refuse(true);
+    proxy.resetAll();
+    const answered = await answer;
+    expect(answered.statusCode, answered.body).toBe(200);
+    const usage = json(answered).usage as { prompt_tokens: number; completion_tokens: number };
+    expect(json(answered).choices[0].message.content).toBe('You said: count me later');
+    fake.setDelays({ firstTokenDelayMs: 0 });
+    proxy.refuse(false);
+
+    const deadline = Date.now() + 30_000;
+    let counted: { messages: number; tokens: number } = { messages: 0, tokens: 0 };
+    while (Date.now() < deadline) {
+      const rows = await admin.sql.query<{ messages: number | null; tokens: number | null }>(
+        `SELECT sum(messages)::int AS messages, sum(prompt_tokens + completion_tokens)::int AS tokens FROM ${schema}.usage_daily WHERE chatbot_id = $1`,
+        [bot.id],
+      );
+      counted = { messages: Number(rows[0]?.messages ?? 0), tokens: Number(rows[0]?.tokens ?? 0) };
+      if (counted.messages > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(counted).toEqual({ messages: 1, tokens: usage.prompt_tokens + usage.completion_tokens });
   });
 
   it('undoes a turn start that reached the database while its answer was cut: nothing left behind, not busy', { timeout: 60_000 }, async () => {

@@ -4,7 +4,7 @@
 // status, after it as an APIError from the stream. Answers a retry would repeat are not retried.
 import type OpenAI from 'openai';
 import { APIError, AuthenticationError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiKey } from '../helpers/api-keys.js';
 import { createChatbot } from '../helpers/chat.js';
 import { bearer } from '../helpers/factories.js';
@@ -143,9 +143,12 @@ describe('what the chatbot knows and what it costs', () => {
     const before = await usageTotals(stage);
     const whole = await client.chat.completions.create({ model: stage.bot.slug, messages: ask('Count me') });
     const streamed = await client.chat.completions.stream({ model: stage.bot.slug, messages: ask('Count me too'), stream_options: { include_usage: true } }).finalChatCompletion();
-    const after = await usageTotals(stage);
-    expect(after.messages - before.messages).toBe(2);
-    expect(after.tokens - before.tokens).toBe(whole.usage!.total_tokens + streamed.usage!.total_tokens);
+    // Usage is written as the answer goes out, not before: it shows a moment later, exactly.
+    await vi.waitFor(async () => {
+      const after = await usageTotals(stage);
+      expect(after.messages - before.messages).toBe(2);
+      expect(after.tokens - before.tokens).toBe(whole.usage!.total_tokens + streamed.usage!.total_tokens);
+    });
   });
 
   it('stores no conversation: only usage', async () => {

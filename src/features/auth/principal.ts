@@ -24,6 +24,18 @@ export interface Principal {
   endUser?: string;
   /** A Parley session; null for external users, visitors and keys. */
   sessionId: string | null;
+  /**
+   * A key taken from the recent lookups, not read again for this request: the statement that
+   * starts the request's work must check that the key still exists and its owner is active, and
+   * refuse otherwise. Only routes whose first statement does so are given such a principal.
+   */
+  keyCheck?: KeyCheck;
+}
+
+/** What a statement checks to know a key is still valid: its id and hash. */
+export interface KeyCheck {
+  keyId: string;
+  hash: string;
 }
 
 /** A signed-in user acting for themself. */

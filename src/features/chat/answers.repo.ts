@@ -4,22 +4,34 @@
 import type { SqlRunner } from '../../db/client.js';
 import { userGate } from '../../db/scope.js';
 import { knowledgeSearchSql } from '../knowledge/knowledge.repo.js';
+import type { KeyCheck } from '../auth/principal.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
 import { KNOWLEDGE_JSON, PROFILE_JSON } from './turns.sql.js';
 import type { KnowledgeCandidate, StoredReply, TurnRefused, TurnTarget } from './turns.types.js';
 
-export type AnswerStart = { state: 'started'; target: TurnTarget; knowledge: KnowledgeCandidate[] } | TurnRefused;
+export type AnswerStart =
+  | { state: 'started'; target: TurnTarget; knowledge: KnowledgeCandidate[]; slug: string }
+  | TurnRefused
+  /** The caller's key (Principal.keyCheck) is gone, or its owner deactivated. */
+  | { state: 'key_refused' };
 
 export interface AnswersRepo {
   /** The chatbot as a turn needs it and the best knowledge for the message; refused when missing or its month is spent. */
-  start(userId: string, chatbotId: string, knowledge: { query: string | null; limit: number }, now: Date): Promise<AnswerStart>;
+  start(userId: string, chatbotId: string, knowledge: { query: string | null; limit: number }, now: Date, keyCheck?: KeyCheck | null): Promise<AnswerStart>;
   /** Counts the reply in its chatbot's usage for the day (UTC), as a stored reply is. */
   recordUsage(userId: string, reply: StoredReply, now: Date): Promise<void>;
 }
 
+// A key taken from the recent lookups (Principal.keyCheck) is checked here, in the statement that
+// starts the answer, rather than by a read of its own: deleted, or its owner deactivated, and the
+// answer is refused (nothing was written). $6/$7: the key's id and hash, null for other callers.
+const KEY_STILL_VALID = `($6::uuid IS NULL OR EXISTS (
+  SELECT 1 FROM api_keys k JOIN users u ON u.id = k.user_id AND u.is_active
+   WHERE k.id = $6::uuid AND k.hash = $7::text AND k.user_id = $2 AND k.chatbot_id = $1))`;
+
 const START = `
 WITH c AS (
-  SELECT b.id AS chatbot_id, b.user_id AS owner_id, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens,
+  SELECT b.id AS chatbot_id, b.slug, b.user_id AS owner_id, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens,
          b.knowledge_chunks, b.use_profile
     FROM chatbots b
    WHERE b.id = $1 AND b.user_id = $2
@@ -34,7 +46,7 @@ t AS (
          ${KNOWLEDGE_JSON} AS knowledge
     FROM c LEFT JOIN profiles p ON c.use_profile AND p.user_id = c.owner_id
 )
-SELECT t.* FROM (SELECT 1) AS one LEFT JOIN t ON true
+SELECT t.*, ${KEY_STILL_VALID} AS key_ok FROM (SELECT 1) AS one LEFT JOIN t ON true
  WHERE ${userGate('$2')}`;
 
 const WHY = `
@@ -51,7 +63,9 @@ SELECT add_usage($1::uuid, $2::uuid, ($3::timestamptz AT TIME ZONE 'UTC')::date,
  WHERE ${userGate('$2')}`;
 
 type StartRow = {
+  key_ok: boolean;
   chatbot_id: string | null;
+  slug: string;
   system_prompt: string;
   greeting: string;
   model: string;
@@ -67,9 +81,10 @@ const parseJson = <T>(value: unknown): T => (typeof value === 'string' ? JSON.pa
 
 export function createAnswersRepo(sql: SqlRunner): AnswersRepo {
   return {
-    async start(userId, chatbotId, knowledge, now) {
+    async start(userId, chatbotId, knowledge, now, keyCheck = null) {
       const monthStart = `${now.toISOString().slice(0, 7)}-01`;
-      const [row] = await sql.query<StartRow>(START, [chatbotId, userId, knowledge.query, knowledge.limit, monthStart]);
+      const [row] = await sql.query<StartRow>(START, [chatbotId, userId, knowledge.query, knowledge.limit, monthStart, keyCheck?.keyId ?? null, keyCheck?.hash ?? null]);
+      if (row && !row.key_ok) return { state: 'key_refused' };
       if (!row || row.chatbot_id === null) {
         const [why] = await sql.query<{ budget: string | number | null; spent: string | number }>(WHY, [chatbotId, userId, monthStart]);
         if (!why || why.budget === null) return { state: 'missing' };
@@ -95,7 +110,7 @@ export function createAnswersRepo(sql: SqlRunner): AnswersRepo {
         completed: false,
       };
       const found = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
-      return { state: 'started', target, knowledge: found };
+      return { state: 'started', target, knowledge: found, slug: row.slug };
     },
     async recordUsage(userId, reply, now) {
       const shard = Math.floor(Math.random() * USAGE_SHARDS);

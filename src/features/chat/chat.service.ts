@@ -46,6 +46,8 @@ export interface ChatService {
 
 export interface AnswerInput {
   chatbotId: string;
+  /** The slug the caller named the chatbot by, if it did: refused as not found when it is no longer the chatbot's. */
+  slug?: string | null;
   /** A model the server allows; null for the chatbot's own. */
   model: string | null;
   messages: Array<{ role: 'system' | 'user' | 'assistant'; content: string }>;
@@ -277,8 +279,11 @@ export function createChatService(deps: ChatDeps): ChatService {
     if (!isUuid(input.chatbotId) || (caller.chatbotId !== undefined && caller.chatbotId !== input.chatbotId.toLowerCase())) throw chatbotNotFound();
     await admit(caller);
     const now = clock.now();
-    const started = await answers.start(caller.ownerId, input.chatbotId.toLowerCase(), { query: toTsqueryLiteral(last.content), limit: KNOWLEDGE_CANDIDATES }, now);
+    const search = { query: toTsqueryLiteral(last.content), limit: KNOWLEDGE_CANDIDATES };
+    const started = await answers.start(caller.ownerId, input.chatbotId.toLowerCase(), search, now, caller.keyCheck);
+    if (started.state === 'key_refused') throw new AppError('invalid_token', 'The API key is not valid');
     if (started.state !== 'started') throw started.state === 'quota' ? budgetSpent(started.budget, now) : chatbotNotFound();
+    if (input.slug != null && input.slug !== started.slug) throw chatbotNotFound();
     await counted(caller);
     const target = {
       ...started.target,

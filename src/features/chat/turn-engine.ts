@@ -295,10 +295,19 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
     }
   }
 
-  /** A reply no conversation keeps: only its usage is written, and the answer is made here. */
-  async function counted(ownerId: string, reply: StoredReply): Promise<Message> {
+  /**
+   * A reply no conversation keeps: only its usage is written, and the answer is made here. The
+   * answer does not wait for that write (it is all the request would still wait for): usage shows
+   * a moment after the answer, and a database away when it is written gets it once it is back.
+   */
+  function counted(ownerId: string, reply: StoredReply): Message {
     const now = clock.now();
-    await answers.recordUsage(ownerId, reply, now);
+    const write = () => answers.recordUsage(ownerId, reply, now);
+    const first = write().catch((error: unknown) => {
+      if (!isDatabaseUnavailable(error)) throw error;
+      jobs.retry('record usage', write, { retryIf: isDatabaseUnavailable, forMs: STORE_RETRY_FOR_MS });
+    });
+    jobs.track('record usage', first);
     return toMessage({
       id: reply.id,
       role: 'assistant',
@@ -348,7 +357,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         if (generation.reason === 'client_left') await afterDisconnect();
         const stored = replyOf(target, plan, produced, generation, modelId, Math.round(performance.now() - started));
         // Stored whatever happened, so a user message never dangles without its reply.
-        const reply = conversationId ? await store(ownerId, conversationId, stored) : await counted(ownerId, stored);
+        const reply = conversationId ? await store(ownerId, conversationId, stored) : counted(ownerId, stored);
         const usage = reply.usage;
         await report(deps.afterTurn ?? [], {
           principal,

@@ -9,6 +9,7 @@ import { openEventStream, type EventStream, type Heartbeats } from '../../http/s
 import type { Jobs } from '../../jobs/jobs.js';
 import type { PromptMessage } from '../../llm/types.js';
 import { withEndUser } from '../api-keys/end-user.js';
+import type { KeyCredentials } from '../api-keys/key-credentials.js';
 import { principalOf } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatService } from '../chat/chat.service.js';
@@ -17,11 +18,13 @@ import type { TurnOptions, TurnResult } from '../chat/turn-engine.js';
 import { modelFailed, ModelNotFound, toOpenAiFailure, Unsupported } from './openai-errors.js';
 import { openAiChunks, wholeCompletion, type CompletionFrame } from './openai-stream.js';
 import type { ChatCompletionInput, ChatMessageInput } from './openai.schemas.js';
-import type { OpenAiModels } from './openai.service.js';
+import type { ModelTarget, OpenAiModels } from './openai.service.js';
 
 export interface CompletionsDeps {
   chat: Pick<ChatService, 'answer'>;
   models: OpenAiModels;
+  /** For a key taken from the recent lookups (the answer's first statement checks it). */
+  keys: Pick<KeyCredentials, 'confirm' | 'forget'>;
   heartbeats: Heartbeats;
   jobs: Pick<Jobs, 'track'>;
 }
@@ -43,8 +46,12 @@ function promptMessages(messages: ChatMessageInput[]): PromptMessage[] {
   return messages.map((message) => ({ role: message.role === 'developer' ? 'system' : message.role, content: textOf(message.content) }));
 }
 
-/** The chatbot of a key whose chatbot went (or a race with its deletion) is a model that no longer exists. */
-const notFoundAsModel = (model: string) => (error: unknown) => {
+/**
+ * The chatbot of a key whose chatbot went (or a race with its deletion) is a model that no longer
+ * exists. A key the answer's statement found gone is looked up afresh next time.
+ */
+const answerFailed = (model: string, caller: Principal, keys: CompletionsDeps['keys']) => (error: unknown) => {
+  if (isAppError(error) && error.code === 'invalid_token') keys.forget(caller);
   throw isAppError(error) && error.code === 'not_found' ? new ModelNotFound(model) : error;
 };
 
@@ -93,7 +100,7 @@ async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats
 }
 
 export function createCompletions(deps: CompletionsDeps) {
-  const { chat, models, heartbeats, jobs } = deps;
+  const { chat, models, keys, heartbeats, jobs } = deps;
 
   async function whole(reply: FastifyReply, frame: CompletionFrame, run: Run) {
     const result = await run({});
@@ -101,15 +108,22 @@ export function createCompletions(deps: CompletionsDeps) {
     return reply.code(200).type('application/json').send(wholeCompletion(frame, result.reply));
   }
 
+  /** The chatbot `model` names; anything read to find it needs the key known to be valid first. */
+  async function resolveModel(caller: Principal, model: string): Promise<{ actor: Principal; target: ModelTarget }> {
+    const target = models.shortcut(caller, model);
+    if (target) return { actor: caller, target };
+    const actor = await keys.confirm(caller);
+    return { actor, target: await models.resolve(actor, model) };
+  }
+
   /** Checks, end user, model: everything that can refuse the request before the model is asked. */
   async function prepare(caller: Principal, body: ChatCompletionInput) {
     checkSupported(body);
     const messages = promptMessages(body.messages);
-    const actor = withEndUser(caller, body.user ?? undefined, { required: false });
-    const target = await models.resolve(actor, body.model);
+    const { actor, target } = await resolveModel(withEndUser(caller, body.user ?? undefined, { required: false }), body.model);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
-    const input = { chatbotId: target.chatbotId, model: target.model, messages, temperature: body.temperature ?? null, maxTokens };
-    const run: Run = (options) => chat.answer(actor, input, options).catch(notFoundAsModel(body.model));
+    const input = { chatbotId: target.chatbotId, slug: target.slug ?? null, model: target.model, messages, temperature: body.temperature ?? null, maxTokens };
+    const run: Run = (options) => chat.answer(actor, input, options).catch(answerFailed(body.model, actor, keys));
     const frame: CompletionFrame = { model: body.model, created: Math.floor(Date.now() / 1000), includeUsage: body.stream_options?.include_usage === true, maxTokens };
     return { run, frame };
   }

@@ -29,13 +29,14 @@ const completionSchema = {
 
 export function registerOpenAiRoutes(app: App, services: Services): void {
   const models = createOpenAiModels({ chatbots: services.chatbots, allowedModels: services.config.llm.models });
-  const completions = createCompletions({ chat: services.chat, models, heartbeats: services.heartbeats, jobs: services.jobs });
+  const completions = createCompletions({ chat: services.chat, models, keys: services.keys, heartbeats: services.heartbeats, jobs: services.jobs });
   const onRequest = services.authenticateKeys;
 
   void app.register(async (scope: App) => {
     scope.setErrorHandler(openAiErrorHandler);
 
-    scope.post('/v1/chat/completions', { onRequest, schema: completionSchema }, (request, reply) => completions.complete(request, reply, request.body));
+    // The answer's first statement checks a key itself (Principal.keyCheck): no read of its own.
+    scope.post('/v1/chat/completions', { onRequest: services.authenticateAnswer, schema: completionSchema }, (request, reply) => completions.complete(request, reply, request.body));
 
     scope.get(
       '/v1/models',

@@ -13,10 +13,14 @@ import type { OpenAiModel } from './openai.schemas.js';
 export interface ModelTarget {
   chatbotId: string;
   model: string | null;
+  /** Set when `model` named the chatbot by the slug the key was last seen with: the answer checks it still is. */
+  slug?: string;
 }
 
 export interface OpenAiModels {
   resolve(caller: Principal, model: string): Promise<ModelTarget>;
+  /** The target for a key's `model` when it needs no database read (its chatbot's id or slug, an allowed model); null otherwise. */
+  shortcut(caller: Principal, model: string): ModelTarget | null;
   list(caller: Principal): Promise<OpenAiModel[]>;
   get(caller: Principal, id: string): Promise<OpenAiModel>;
 }
@@ -53,7 +57,7 @@ export function createOpenAiModels(deps: OpenAiModelsDeps): OpenAiModels {
     if (caller.kind !== 'apiKey' || !caller.chatbotId) return null;
     if (model.toLowerCase() === caller.chatbotId) return { chatbotId: caller.chatbotId, model: null };
     if (allowedModels.includes(model)) return { chatbotId: caller.chatbotId, model };
-    if (model === caller.chatbotSlug) return { chatbotId: caller.chatbotId, model: null };
+    if (model === caller.chatbotSlug) return { chatbotId: caller.chatbotId, model: null, slug: model };
     return null;
   }
 
@@ -70,6 +74,7 @@ export function createOpenAiModels(deps: OpenAiModelsDeps): OpenAiModels {
   }
 
   return {
+    shortcut: keyShortcut,
     async resolve(caller, model) {
       const shortcut = keyShortcut(caller, model);
       if (shortcut) return shortcut;
