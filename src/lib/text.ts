@@ -25,7 +25,10 @@ export interface Segment {
  * again with the next window; a single segment filling a whole window (a base64 blob as
  * one "word", a very long sentence) is cut at its last word or grapheme boundary instead.
  */
-export function* segment(text: string, granularity: Granularity, window = 2048): Generator<Segment> {
+/** Characters segmented at a time (see segment()). */
+export const SEGMENT_WINDOW = 2048;
+
+export function* segment(text: string, granularity: Granularity, window = SEGMENT_WINDOW): Generator<Segment> {
   let start = 0;
   while (start < text.length) {
     let end = Math.min(text.length, start + window);

@@ -5,7 +5,8 @@
  * the casts store as given instead of parsing them again.
  */
 
-import { segment } from '../../lib/text.js';
+import { SEGMENT_WINDOW, segment } from '../../lib/text.js';
+import { asciiWords, asciiWordsApply } from './ascii-words.js';
 
 /** Scripts written without spaces between words, where dictionaries disagree on word edges. */
 const CJK = /[\p{Script_Extensions=Han}\p{Script_Extensions=Hiragana}\p{Script_Extensions=Katakana}\p{Script_Extensions=Hangul}]/u;
@@ -63,6 +64,7 @@ function keep(term: string): boolean {
 /** Terms with 1-based word positions; bigrams share the position of the word they end in. */
 function positionedTerms(text: string): Term[] {
   const normalized = text.normalize('NFKC').replace(CURLY_APOSTROPHE, "'").toLowerCase();
+  if (asciiWordsApply(normalized, SEGMENT_WINDOW)) return asciiTerms(normalized);
   const terms: Term[] = [];
   let position = 0;
   let previousCjk: string | undefined;
@@ -77,6 +79,15 @@ function positionedTerms(text: string): Term[] {
     if (found.length === 0) continue;
     position++;
     for (const term of found) terms.push({ term, position });
+  }
+  return terms;
+}
+
+/** positionedTerms for ASCII text: no CJK bigrams, every segment asciiWords gives has a letter or digit. */
+function asciiTerms(normalized: string): Term[] {
+  const terms: Term[] = [];
+  for (const word of asciiWords(normalized)) {
+    if (word.length <= MAX_TERM_LENGTH) terms.push({ term: word, position: terms.length + 1 });
   }
   return terms;
 }
