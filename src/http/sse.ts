@@ -71,6 +71,9 @@ export function wantsEventStream(request: FastifyRequest, stream: boolean | unde
   return /\btext\/event-stream\b/i.test(request.headers.accept ?? '');
 }
 
+/** Why a stream's clientGone aborted when its client went away: shared, as thousands may leave at once. */
+const CLIENT_LEFT = new Error('client left');
+
 /** Takes the response over from Fastify and writes the SSE head. */
 function writeHead(request: FastifyRequest, reply: FastifyReply, headers: Record<string, string>): void {
   reply.hijack();
@@ -130,7 +133,7 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
   });
   const forget = heartbeats.add({ beat: () => write(': keep-alive\n\n') });
   raw.on('close', () => {
-    if (open) controller.abort(new Error('client left'));
+    if (open) controller.abort(CLIENT_LEFT);
     close();
   });
 

@@ -1,5 +1,5 @@
 // The offline responder (§6.3): no network, deterministic, honest about what it knows.
-import { LlmError } from './errors.js';
+import { CANCELLED } from './errors.js';
 import type { ChatModel, ModelRequest, ProfileFact } from './types.js';
 
 const GREETING = /^\s*(hi|hello|hey|hallo|hola|bonjour|good (morning|afternoon|evening)|你好|您好|嗨|নমস্কার|হ্যালো|আসসালামু আলাইকুম)\b[\s!.,?。！？]*$/iu;
@@ -130,7 +130,7 @@ export function createBuiltinModel(terms: Terms): ChatModel {
         for (const piece of pieces(text)) {
           // Yielding between words lets a disconnect or stop interrupt, as with a real model.
           await nextTick();
-          if (request.signal.aborted) throw new LlmError('aborted', 'The request was cancelled');
+          if (request.signal.aborted) throw CANCELLED;
           onDelta(piece);
         }
       }

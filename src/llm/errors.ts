@@ -26,4 +26,11 @@ export class LlmError extends Error {
   }
 }
 
+/**
+ * A call cancelled on purpose (a stop, a client gone, shutdown) is not a fault and needs no stack:
+ * one shared instance, so thousands of calls aborted together (every client leaving at once)
+ * build no stack traces and leave no garbage. Never mutated.
+ */
+export const CANCELLED = new LlmError('aborted', 'The request was cancelled');
+
 export const isLlmError = (value: unknown): value is LlmError => value instanceof LlmError;

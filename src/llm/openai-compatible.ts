@@ -1,7 +1,7 @@
 // Remote models speaking the OpenAI chat-completions API (OpenAI, OpenRouter, Groq, Ollama,
 // any compatible server). Parley does its own retries, timeouts and accounting; the HTTP
 // exchange itself is in openai-http.ts.
-import { LlmError } from './errors.js';
+import { CANCELLED, LlmError } from './errors.js';
 import { fromStatus } from './http-failures.js';
 import { completion, requestBody, streamCompletion } from './openai-http.js';
 import { withRetries, type RetryPolicy } from './retry.js';
@@ -22,7 +22,7 @@ interface HttpLikeError {
 
 /** Maps whatever a call threw to an LlmError; cancellation and the idle timeout take precedence. */
 export function classify(error: unknown, timedOut: boolean, cancelled: boolean): LlmError {
-  if (cancelled) return new LlmError('aborted', 'The request was cancelled', { cause: error });
+  if (cancelled) return CANCELLED;
   if (timedOut) return new LlmError('timeout', 'The model did not answer in time', { cause: error });
   if (error instanceof LlmError) return error;
   // Errors from HTTP clients that carry the provider's answer (e.g. the AI SDK's APICallError).

@@ -3,7 +3,7 @@
 // string buffer and a line splitter (measurements in docs/decisions.md).
 import http from 'node:http';
 import https from 'node:https';
-import { LlmError } from './errors.js';
+import { CANCELLED, LlmError } from './errors.js';
 import { fromStatus } from './http-failures.js';
 import type { ModelAnswer, ModelRequest, Usage } from './types.js';
 
@@ -118,17 +118,22 @@ function post<T>(call: Call, onOk: (response: http.IncomingMessage, settle: Sett
       },
       settled: () => settled,
     };
-    const onAbort = () => settle.fail(new LlmError('aborted', 'The request was cancelled'));
+    const onAbort = () => settle.fail(CANCELLED);
     const request = (secure ? https : http).request(url, { method: 'POST', headers, agent: secure ? agents.https : agents.http }, (response) => {
       call.touch();
       if (response.statusCode !== 200) return readFailure(response, settle.fail);
+      // Only a call still running builds its error: an aborted one (thousands when clients leave together) ended already.
       response.on('close', () => {
-        if (!response.complete) settle.fail(fromStatus(200, undefined, undefined, new Error('connection closed mid-answer')));
+        if (!response.complete && !settled) settle.fail(fromStatus(200, undefined, undefined, new Error('connection closed mid-answer')));
       });
-      response.on('error', (error) => settle.fail(fromStatus(200, undefined, undefined, error)));
+      response.on('error', (error) => {
+        if (!settled) settle.fail(fromStatus(200, undefined, undefined, error));
+      });
       onOk(response, settle);
     });
-    request.on('error', (error) => settle.fail(fromStatus(undefined, undefined, undefined, error)));
+    request.on('error', (error) => {
+      if (!settled) settle.fail(fromStatus(undefined, undefined, undefined, error));
+    });
     if (call.signal.aborted) return onAbort();
     call.signal.addEventListener('abort', onAbort, { once: true });
     request.end(call.body);

@@ -1,4 +1,4 @@
-import { LlmError } from './errors.js';
+import { CANCELLED, LlmError } from './errors.js';
 
 export interface RetryPolicy {
   maxRetries: number;
@@ -16,14 +16,14 @@ export function retryDelay(policy: RetryPolicy, attempt: number, error: LlmError
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new LlmError('aborted', 'The request was cancelled'));
+    if (signal.aborted) return reject(CANCELLED);
     const timer = setTimeout(() => {
       signal.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(new LlmError('aborted', 'The request was cancelled'));
+      reject(CANCELLED);
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });

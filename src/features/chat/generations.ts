@@ -39,13 +39,21 @@ export interface Generations {
   drain(graceMs: number, storeMs: number): Promise<void>;
 }
 
+/** The abort reasons, made once: when every client leaves at once, no stack trace per reply. */
+const REASONS: Record<EndReason, Error> = {
+  client_left: new Error('client_left'),
+  stopped: new Error('stopped'),
+  signed_out: new Error('signed_out'),
+  shutdown: new Error('shutdown'),
+};
+
 export function createGenerations(): Generations {
   const running = new Map<string, Generation>();
 
   const abort = (generation: Generation, reason: EndReason) => {
     if (generation.controller.signal.aborted) return;
     generation.reason = reason;
-    generation.controller.abort(new Error(reason));
+    generation.controller.abort(REASONS[reason]);
   };
 
   return {

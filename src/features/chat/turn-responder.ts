@@ -74,9 +74,10 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
         clientGone: gone.signal,
         events: {
           start(info) {
-            stream = openEventStream(request, reply, heartbeats, protocol.headers);
-            stream.clientGone.addEventListener('abort', () => gone.abort(), { once: true });
-            protocol.start(stream, info);
+            const opened = openEventStream(request, reply, heartbeats, protocol.headers);
+            stream = opened;
+            opened.clientGone.addEventListener('abort', () => gone.abort(opened.clientGone.reason), { once: true });
+            protocol.start(opened, info);
           },
           delta(replyId, delta) {
             if (stream) protocol.delta(stream, replyId, delta);

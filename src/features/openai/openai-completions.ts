@@ -76,9 +76,10 @@ async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats
       clientGone: gone.signal,
       events: {
         start(info) {
-          stream = openEventStream(request, reply, heartbeats);
-          stream.clientGone.addEventListener('abort', () => gone.abort(), { once: true });
-          protocol.start(stream, info);
+          const opened = openEventStream(request, reply, heartbeats);
+          stream = opened;
+          opened.clientGone.addEventListener('abort', () => gone.abort(opened.clientGone.reason), { once: true });
+          protocol.start(opened, info);
         },
         delta(replyId, text) {
           if (stream) protocol.delta(stream, replyId, text);
