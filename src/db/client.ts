@@ -7,6 +7,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
 import { createPglite, seedFromTemplate } from './pglite.js';
+import { createPgliteStatements, type PgliteStatements } from './pglite-statements.js';
 import * as schema from './schema.js';
 
 /**
@@ -173,9 +174,10 @@ function clientOf(tx: unknown): unknown {
   return client;
 }
 
-function pgliteRunner(client: Pick<PGlite, 'query' | 'exec'> & { transaction?: PGlite['transaction'] }): SqlRunner {
+function pgliteRunner(client: Pick<PGlite, 'query' | 'exec'> & { transaction?: PGlite['transaction'] }, statements?: PgliteStatements): SqlRunner {
   return {
     async query<T>(text: string, params: unknown[] = []) {
+      if (statements) return statements.query<T>(text, params);
       return (await client.query<T>(text, params)).rows;
     },
     async exec(text) {
@@ -288,7 +290,8 @@ export async function usePglite(client: PGlite, role = DEFAULT_APP_ROLE): Promis
     app: {
       role,
       db: appDb,
-      sql: pgliteRunner(client),
+      // Requests' own SQL (turns, keys, sessions) runs as named statements, prepared once.
+      sql: pgliteRunner(client, createPgliteStatements(client)),
       transaction: (fn) => appDb.transaction((tx) => fn({ db: tx, sql: pgliteRunner(clientOf(tx) as PgliteTransaction) })),
     },
     enterAppRole: async () => {
