@@ -33,26 +33,23 @@ export function classify(error: unknown, timedOut: boolean, cancelled: boolean):
   return new LlmError('network_error', `The model call failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
 
-/** Aborts when the caller cancels or when `timeoutMs` passes without `touch()`. */
+/**
+ * One attempt's signals: the caller's (a stop, a client gone), and `expired`, which aborts when
+ * `timeoutMs` passes without `touch()`. The HTTP call listens to both itself, rather than to a
+ * controller relaying the caller's: one abort event fewer per call when thousands end at once.
+ */
 export function attemptController(signal: AbortSignal, timeoutMs: number) {
-  const controller = new AbortController();
-  let timedOut = false;
-  const onAbort = () => controller.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  const expire = () => {
-    timedOut = true;
-    controller.abort(new Error('timeout'));
-  };
-  const timer = setTimeout(expire, timeoutMs);
+  const expiry = new AbortController();
+  const timer = setTimeout(() => expiry.abort(new Error('timeout')), timeoutMs);
   return {
-    signal: controller.signal,
+    signal,
+    expired: expiry.signal,
     touch() {
       timer.refresh();
     },
-    timedOut: () => timedOut,
+    timedOut: () => expiry.signal.aborted,
     done() {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
     },
   };
 }
@@ -62,7 +59,7 @@ export function createRemoteModel(settings: RemoteModelSettings): ChatModel {
 
   async function once(request: ModelRequest, onDelta: ((text: string) => void) | undefined, markStarted: () => void) {
     const attempt = attemptController(request.signal, settings.timeoutMs);
-    const call = { url, apiKey: settings.apiKey, body: requestBody(request, onDelta !== undefined), signal: attempt.signal, touch: attempt.touch };
+    const call = { url, apiKey: settings.apiKey, body: requestBody(request, onDelta !== undefined), signal: attempt.signal, expired: attempt.expired, touch: attempt.touch };
     try {
       if (!onDelta) return await completion(call);
       return await streamCompletion({

@@ -25,7 +25,10 @@ export interface Call {
   url: string;
   apiKey: string | null;
   body: string;
+  /** The caller's: a stop, a client gone, shutdown. */
   signal: AbortSignal;
+  /** The attempt's idle timeout. */
+  expired?: AbortSignal;
   /** Called whenever bytes arrive (idle timeout). */
   touch: () => void;
 }
@@ -103,6 +106,7 @@ function post<T>(call: Call, onOk: (response: http.IncomingMessage, settle: Sett
     const finish = () => {
       settled = true;
       call.signal.removeEventListener('abort', onAbort);
+      call.expired?.removeEventListener('abort', onAbort);
     };
     const settle: Settle<T> = {
       resolve(answer) {
@@ -134,8 +138,9 @@ function post<T>(call: Call, onOk: (response: http.IncomingMessage, settle: Sett
     request.on('error', (error) => {
       if (!settled) settle.fail(fromStatus(undefined, undefined, undefined, error));
     });
-    if (call.signal.aborted) return onAbort();
+    if (call.signal.aborted || call.expired?.aborted) return onAbort();
     call.signal.addEventListener('abort', onAbort, { once: true });
+    call.expired?.addEventListener('abort', onAbort, { once: true });
     request.end(call.body);
   });
 }

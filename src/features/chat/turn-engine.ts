@@ -26,16 +26,17 @@ import { keepProgress, type ReplyProgress } from './progress.repo.js';
 import type { HistoryMessage, KnowledgeCandidate, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
 
 export interface TurnEvents {
-  /** The turn is under way: the conversation is locked and the user message stored. */
-  start(info: { conversationId: string | null; userMessage: Message | null; replyId: string }): void;
+  /**
+   * The turn is under way: the conversation is locked and the user message stored. Returns the
+   * signal that aborts when the client leaves (the stream just opened), to stop the model call.
+   */
+  start(info: { conversationId: string | null; userMessage: Message | null; replyId: string }): AbortSignal | void;
   delta(replyId: string, text: string): void;
 }
 
 export interface TurnOptions {
   /** Streaming: receives the start and each delta. Without it the model may answer in one piece. */
   events?: TurnEvents;
-  /** Aborts the model call when the client leaves (streaming). */
-  clientGone?: AbortSignal;
   /**
    * Keeps the text produced so far in the conversation's row while the reply is generated, so a
    * client may resume it on any instance (the AI SDK's resume, §8).
@@ -150,7 +151,8 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
   const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
   const allowedModel = (chosen: string) => (settings.allowedModels.includes(chosen) ? chosen : settings.defaultModel);
 
-  async function callModel(target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string): Promise<Produced> {
+  /** `watchClient` is handed the stream's signal that aborts when the client leaves. */
+  async function callModel(target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string, watchClient: (gone: AbortSignal) => void): Promise<Produced> {
     const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null, collect: null };
     const started = performance.now();
     const keeper = options.progress && target.conversationId ? keepProgress(progress, { ownerId: generation.for?.userId ?? '', conversationId: target.conversationId, replyId: plan.replyId }, () => produced.text) : null;
@@ -189,8 +191,8 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       // The request leaves first; the start event is written while the model works on it.
       const pending = model.generate(request, onDelta);
       try {
-        events?.start({ conversationId: target.conversationId, userMessage: plan.userMessage, replyId: plan.replyId });
-        if (options.clientGone?.aborted) generations.stopReply(plan.replyId, 'client_left');
+        const gone = events?.start({ conversationId: target.conversationId, userMessage: plan.userMessage, replyId: plan.replyId });
+        if (gone) watchClient(gone);
       } catch (error) {
         generation.controller.abort(new Error('stream could not open'));
         await abandonedAfterAbort(pending, signal).catch(() => {});
@@ -346,12 +348,17 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       }, settings.leaseMs / 2);
       renew.unref();
       const onClientGone = () => generations.stop(key, 'client_left');
-      options.clientGone?.addEventListener('abort', onClientGone, { once: true });
+      let gone: AbortSignal | null = null;
+      const watchClient = (signal: AbortSignal) => {
+        gone = signal;
+        if (signal.aborted) onClientGone();
+        else signal.addEventListener('abort', onClientGone, { once: true });
+      };
       const started = performance.now();
       const modelId = allowedModel(target.model);
       try {
         // callModel never throws: whatever happens is in `produced`.
-        const produced = await callModel(target, plan, options, generation, modelId);
+        const produced = await callModel(target, plan, options, generation, modelId, watchClient);
         clearInterval(renew);
         // A client that left: let the loop take other disconnects (and abort their model calls) first.
         if (generation.reason === 'client_left') await afterDisconnect();
@@ -375,7 +382,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         return { conversationId, userMessage: plan.userMessage, reply, failure: produced.failure, collect };
       } finally {
         clearInterval(renew);
-        options.clientGone?.removeEventListener('abort', onClientGone);
+        (gone as AbortSignal | null)?.removeEventListener('abort', onClientGone);
         finish();
       }
     },

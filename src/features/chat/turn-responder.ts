@@ -68,16 +68,14 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
     settle: (outcome: Outcome | null) => Promise<void>,
   ): Promise<void> {
     let stream: EventStream | null = null;
-    const gone = new AbortController();
     try {
       const result = await run({
-        clientGone: gone.signal,
         events: {
           start(info) {
             const opened = openEventStream(request, reply, heartbeats, protocol.headers);
             stream = opened;
-            opened.clientGone.addEventListener('abort', () => gone.abort(opened.clientGone.reason), { once: true });
             protocol.start(opened, info);
+            return opened.clientGone;
           },
           delta(replyId, delta) {
             if (stream) protocol.delta(stream, replyId, delta);

@@ -69,17 +69,15 @@ function failInStream(request: FastifyRequest, stream: EventStream, error: unkno
  */
 async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats, protocol: StreamProtocol, run: Run): Promise<void> {
   let stream: EventStream | null = null;
-  const gone = new AbortController();
   const open = () => stream as EventStream | null;
   try {
     const result = await run({
-      clientGone: gone.signal,
       events: {
         start(info) {
           const opened = openEventStream(request, reply, heartbeats);
           stream = opened;
-          opened.clientGone.addEventListener('abort', () => gone.abort(opened.clientGone.reason), { once: true });
           protocol.start(opened, info);
+          return opened.clientGone;
         },
         delta(replyId, text) {
           if (stream) protocol.delta(stream, replyId, text);
