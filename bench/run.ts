@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { ChatApi, setupRetries } from './client.js';
+import { ChatApi, postJson, setupRetries } from './client.js';
 import { deltaGaps, directTtft, directTurns, serverTtft, turnLatency, type Distribution } from './latency.js';
 import { PROMPT_TURNS, promptTokens, throughput, type ThroughputResult } from './load.js';
 import { postgresVersion, runPgbench } from './pgbench.js';
@@ -25,6 +25,7 @@ import { OPENAI_METHOD, openAiPhase } from './openai-phase.js';
 import { WIDGET_METHOD, widgetPhase } from './widget-phase.js';
 import { EXPORT_METHOD, exportPhase } from './export-phase.js';
 import { STARTUP_METHOD, startupPhase } from './startup-phase.js';
+import { TURN_SQL_METHOD, runTurnSql } from './turn-sql.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 // BENCH_REPORT writes elsewhere (e.g. docs/benchmarks-pglite.md for the embedded database's run;
@@ -171,13 +172,14 @@ async function main(): Promise<void> {
     if (result.failedTransactions > 0) section.notes.push(`pgbench reported ${result.failedTransactions} failed transactions.`);
   });
 
-  await phase(3, 'Added latency of a turn (1 connection, non-streaming)', `One keep-alive connection sends turns one after the other for ${DURATION} s each: straight to the fake LLM's \`/chat/completions\`, then through the baseline, then through Parley (a new conversation every 10 turns, so history stays short). "Added" = server p50 − direct p50.`, async (section, say) => {
+  await phase(3, 'Added latency of a turn (1 connection, non-streaming)', `One keep-alive connection sends turns one after the other for ${DURATION} s each: straight to the fake LLM's \`/chat/completions\`, then through the baseline, then through Parley (a new conversation every 10 turns, so history stays short). "Added" = server p50 − direct p50. ${TURN_SQL_METHOD}`, async (section, say) => {
     say('direct to the fake LLM');
     const direct = await directTurns(fake.url, DURATION);
     say('baseline');
     const base = await turnLatency(baseline, '', DURATION);
     const p = withParley ? await step(say, 'Parley', () => turnLatency(parley, parleyToken, DURATION)) : undefined;
     addedRows(section, direct, base, p, 1.0, 'turn');
+    if (DATABASE_URL && p) await turnSqlRows(section, say, p.p50 - direct.p50, parley.url, parleyToken);
   });
 
   await phase(4, 'Streaming: time to first token, no buffering', `Sequential streamed turns on one connection for ${Math.max(2, Math.round(DURATION / 2))} s each: TTFT = request sent → first \`message.delta\` (direct: first chunk with content). Then the fake LLM sends its chunks 50 ms apart and we take the gaps between deltas as the client receives them over 3 turns (≈ 20 chunks each).`, async (section, say) => {
@@ -308,6 +310,20 @@ async function throughputOf(api: ChatApi, child: Child, options: { runId: string
   const result = await throughput(api, child.pid, options, say);
   say(`Parley: ${num(result.turnsPerSecond)} turns/s, p50 ${num(result.p50, 2)} ms, p99 ${num(result.p99, 2)} ms, ${num(result.cpuMsPerTurn, 3)} ms CPU/turn (${num((cpuTimeMs(child.pid) - before) / 1000)} s CPU incl. set-up)`);
   return result;
+}
+
+/** Phase 3 on PostgreSQL: the turn's own SQL on one connection (pgbench), and what Parley adds over it (issue 15). */
+async function turnSqlRows(section: Section, say: (line: string) => void, added: number, parleyUrl: string, parleyToken: string): Promise<void> {
+  const conversation = await postJson(`${parleyUrl}/v1/conversations`, {}, { token: parleyToken });
+  const userId = JSON.parse(Buffer.from(parleyToken.split('.')[1]!, 'base64url').toString('utf8')).sub as string;
+  const sqlTurn = runTurnSql(DATABASE_URL!, { userId, chatbotId: conversation.body.chatbot_id as string }, DURATION, say);
+  say(`the turn's SQL alone: ${num(sqlTurn.latencyMs, 2)} ms a turn (${sqlTurn.turns} turns); Parley adds ${num(added, 2)} ms over the fake LLM`);
+  const over = added - sqlTurn.latencyMs;
+  section.rows.push(
+    latencyRow('The turn\'s SQL alone (pgbench, 1 connection, prepared, as the request role; average)', sqlTurn.latencyMs, NaN),
+    latencyRow('Added turn p50 beyond the turn\'s SQL (server − direct − SQL)', over, NaN, '≤ 0.5 ms', atMost(over, 0.5, 'ms')),
+  );
+  if (sqlTurn.failed > 0) section.notes.push(`pgbench reported ${sqlTurn.failed} failed turns.`);
 }
 
 function addedRows(section: Section, direct: Distribution, base: Distribution, p: Distribution | undefined, targetMs: number, what: string): void {
