@@ -25,6 +25,8 @@ import { createTurnEngine, type AfterTurn } from './features/chat/turn-engine.js
 import { createTurnResponder } from './features/chat/turn-responder.js';
 import { createTurnsRepo } from './features/chat/turns.repo.js';
 import { createAnswersRepo } from './features/chat/answers.repo.js';
+import { createUsageBuffer } from './features/chat/usage-buffer.js';
+import { STORE_RETRY_FOR_MS } from './features/chat/turn-engine.js';
 import { createReplyProgress } from './features/chat/progress.repo.js';
 import { createCollector } from './features/collection/collector.js';
 import { createExtractor } from './features/collection/extraction.js';
@@ -86,6 +88,8 @@ export interface ComposeDeps {
 const SWEEP_EVERY_MS = 3_600_000;
 /** API keys' last use is written this often (coalesced, §8), not on every call. */
 const KEY_USE_FLUSH_MS = 30_000;
+/** The OpenAI endpoint's usage (chatbots without a budget) is written this often, added up. */
+const USAGE_FLUSH_MS = 100;
 /** A stop sent to another instance takes effect within this time. */
 const STOP_POLL_MS = 500;
 /** How long a turn holds its conversation before the lock lapses (renewed while the model answers). */
@@ -182,6 +186,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   const generations = createGenerations();
   const turns = createTurnsRepo(database.app.sql);
   const answers = createAnswersRepo(database.app.sql);
+  const usage = createUsageBuffer({ write: (count) => answers.addUsage(count), jobs, everyMs: USAGE_FLUSH_MS, retryForMs: STORE_RETRY_FOR_MS });
   const progress = createReplyProgress(database.app.sql);
   const model = createChatModel(llm, { terms: searchTerms });
   // The builtin responder asks for each field itself; a model's turns extract what the user stated.
@@ -189,6 +194,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   const engine = createTurnEngine({
     turns,
     answers,
+    usage,
     progress,
     model,
     collector,
@@ -225,7 +231,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     await idempotency.sweep();
   });
   jobs.every('stop poll', STOP_POLL_MS, () => chat.applyStopRequests());
-  return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats };
+  return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage };
 }
 
 /** Webhooks (§9.4): the owner's routes' service, and this instance's share of the deliveries. */
@@ -305,6 +311,8 @@ export async function composeServices(deps: ComposeDeps) {
      */
     async drain() {
       await chat.generations.drain(config.shutdownGraceMs, DRAIN_AFTER_GRACE_MS);
+      // The replies just finished may have usage still to write.
+      jobs.track('record usage', chat.answerUsage.flush());
       await jobs.drain(DRAIN_AFTER_GRACE_MS);
       await keys.flush().catch((error: Error) => log.warn({ err: { message: error.message } }, 'could not record API keys\' last use'));
       chat.heartbeats.stop();

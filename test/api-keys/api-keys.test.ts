@@ -93,32 +93,38 @@ describe('creating, listing and revoking keys', () => {
 // /v1/chat/completions checks a key it has seen lately inside the answer's first statement
 // rather than by a read of its own: revocation must hold there exactly as elsewhere.
 describe('revoking a key the OpenAI endpoint has just used', () => {
-  const complete = (app: TestApp, key: string, content = 'hi') =>
-    app.request({ method: 'POST', url: '/v1/chat/completions', headers: asKey(key), payload: { model: bot.slug, user: 'dana', messages: [{ role: 'user', content }] } });
-  const usageTokens = async () => {
-    const rows = await t.database.sql.query<{ total: string | number | null }>('SELECT sum(prompt_tokens + completion_tokens) AS total FROM usage_daily WHERE chatbot_id = $1', [bot.id]);
-    return Number(rows[0]?.total ?? 0);
+  const complete = (app: TestApp, key: string, slug: string, content = 'hi') =>
+    app.request({ method: 'POST', url: '/v1/chat/completions', headers: asKey(key), payload: { model: slug, user: 'dana', messages: [{ role: 'user', content }] } });
+  const usageOf = async (chatbotId: string) => {
+    const rows = await t.database.sql.query<{ messages: number | null; tokens: number | null }>(
+      'SELECT sum(messages)::int AS messages, sum(prompt_tokens + completion_tokens)::int AS tokens FROM usage_daily WHERE chatbot_id = $1',
+      [chatbotId],
+    );
+    return { messages: Number(rows[0]?.messages ?? 0), tokens: Number(rows[0]?.tokens ?? 0) };
   };
 
   it('a deleted key is refused on the next completion, on this instance and another: 401, no model call, no usage', async () => {
     const second = await createTestApp(fakeLlmEnv(fake.url), { sharedWith: t });
     try {
-      const key = await createApiKey(t, owner, bot.id);
+      const desk = await createChatbot(t, owner, { name: 'Revoked desk' });
+      const key = await createApiKey(t, owner, desk.id);
       // Both instances have now seen the key valid.
-      expect((await complete(t, key.key)).statusCode).toBe(200);
-      expect((await complete(second, key.key)).statusCode).toBe(200);
-      await vi.waitFor(async () => expect(await usageTokens()).toBeGreaterThan(0));
-      const removed = await t.request({ method: 'DELETE', url: `/v1/chatbots/${bot.id}/keys/${key.id}`, headers: bearer(owner.accessToken) });
+      expect((await complete(t, key.key, desk.slug)).statusCode).toBe(200);
+      expect((await complete(second, key.key, desk.slug)).statusCode).toBe(200);
+      await vi.waitFor(async () => expect((await usageOf(desk.id)).messages).toBe(2));
+      const removed = await t.request({ method: 'DELETE', url: `/v1/chatbots/${desk.id}/keys/${key.id}`, headers: bearer(owner.accessToken) });
       expect(removed.statusCode).toBe(204);
       const calls = fake.requests.length;
-      const usage = await usageTokens();
+      const usage = await usageOf(desk.id);
       for (const app of [t, second, t]) {
-        const refused = await complete(app, key.key, 'still there?');
+        const refused = await complete(app, key.key, desk.slug, 'still there?');
         expect(refused.statusCode, refused.body).toBe(401);
         expect(refused.json().error).toMatchObject({ code: 'invalid_api_key', type: 'authentication_error' });
       }
       expect(fake.requests.length).toBe(calls);
-      expect(await usageTokens()).toBe(usage);
+      // Anything a refused call had counted would be written within a moment: give it that moment.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await usageOf(desk.id)).toEqual(usage);
     } finally {
       await second.close();
     }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userPrincipal } from '../../src/features/auth/principal.js';
 import { createGenerations } from '../../src/features/chat/generations.js';
 import { createTurnEngine, type AfterTurn, type TurnEngine } from '../../src/features/chat/turn-engine.js';
+import { createUsageBuffer } from '../../src/features/chat/usage-buffer.js';
 import { createAnswersRepo } from '../../src/features/chat/answers.repo.js';
 import { createReplyProgress } from '../../src/features/chat/progress.repo.js';
 import { createTurnsRepo } from '../../src/features/chat/turns.repo.js';
@@ -36,13 +37,16 @@ afterAll(async () => {
 function engineWith(model: ChatModel, afterTurn: AfterTurn[] = []) {
   const turns = createTurnsRepo(t.database.app.sql);
   const generations = createGenerations();
+  const jobs = createJobs(log);
+  const answers = createAnswersRepo(t.database.app.sql);
   const engine: TurnEngine = createTurnEngine({
     turns,
-    answers: createAnswersRepo(t.database.app.sql),
+    answers,
+    usage: createUsageBuffer({ write: (count) => answers.addUsage(count), jobs, everyMs: 100, retryForMs: 1_000 }),
     progress: createReplyProgress(t.database.app.sql),
     model,
     generations,
-    jobs: createJobs(log),
+    jobs,
     clock: { now: () => new Date() },
     log,
     afterTurn,

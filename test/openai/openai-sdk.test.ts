@@ -7,7 +7,7 @@ import { APIError, AuthenticationError, InternalServerError, NotFoundError, Rate
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiKey } from '../helpers/api-keys.js';
 import { createChatbot } from '../helpers/chat.js';
-import { bearer } from '../helpers/factories.js';
+import { bearer, registerUser } from '../helpers/factories.js';
 import { openAiStage, sdk, SYSTEM_PROMPT, usageTotals, type Stage } from './stage.js';
 
 let stage: Stage;
@@ -140,14 +140,15 @@ describe('what the chatbot knows and what it costs', () => {
   });
 
   it('counts usage in the owner\'s GET /v1/usage, whole and streamed', async () => {
-    const before = await usageTotals(stage);
-    const whole = await client.chat.completions.create({ model: stage.bot.slug, messages: ask('Count me') });
-    const streamed = await client.chat.completions.stream({ model: stage.bot.slug, messages: ask('Count me too'), stream_options: { include_usage: true } }).finalChatCompletion();
-    // Usage is written as the answer goes out, not before: it shows a moment later, exactly.
+    // An owner of its own: the other tests' calls are not in these totals.
+    const owner = await registerUser(stage.t);
+    const bot = await createChatbot(stage.t, owner, { name: 'Counted desk' });
+    const counted = sdk(stage, (await createApiKey(stage.t, owner.accessToken, bot.id)).key);
+    const whole = await counted.chat.completions.create({ model: bot.slug, messages: ask('Count me') });
+    const streamed = await counted.chat.completions.stream({ model: bot.slug, messages: ask('Count me too'), stream_options: { include_usage: true } }).finalChatCompletion();
+    // Usage is written a moment after the answer, added up with the moment's other calls: exactly.
     await vi.waitFor(async () => {
-      const after = await usageTotals(stage);
-      expect(after.messages - before.messages).toBe(2);
-      expect(after.tokens - before.tokens).toBe(whole.usage!.total_tokens + streamed.usage!.total_tokens);
+      expect(await usageTotals({ t: stage.t, owner })).toEqual({ messages: 2, tokens: whole.usage!.total_tokens + streamed.usage!.total_tokens });
     });
   });
 

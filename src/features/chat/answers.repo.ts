@@ -8,9 +8,11 @@ import type { KeyCheck } from '../auth/principal.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
 import { KNOWLEDGE_JSON, PROFILE_JSON } from './turns.sql.js';
 import type { KnowledgeCandidate, StoredReply, TurnRefused, TurnTarget } from './turns.types.js';
+import type { UsageCount } from './usage-buffer.js';
 
 export type AnswerStart =
-  | { state: 'started'; target: TurnTarget; knowledge: KnowledgeCandidate[]; slug: string }
+  /** `budgeted`: the chatbot has a monthly token budget, which the next call's start checks. */
+  | { state: 'started'; target: TurnTarget; knowledge: KnowledgeCandidate[]; slug: string; budgeted: boolean }
   | TurnRefused
   /** The caller's key (Principal.keyCheck) is gone, or its owner deactivated. */
   | { state: 'key_refused' };
@@ -20,6 +22,8 @@ export interface AnswersRepo {
   start(userId: string, chatbotId: string, knowledge: { query: string | null; limit: number }, now: Date, keyCheck?: KeyCheck | null): Promise<AnswerStart>;
   /** Counts the reply in its chatbot's usage for the day (UTC), as a stored reply is. */
   recordUsage(userId: string, reply: StoredReply, now: Date): Promise<void>;
+  /** Adds many replies' usage (usage-buffer.ts) to a chatbot's day at once. */
+  addUsage(count: UsageCount): Promise<void>;
 }
 
 // A key taken from the recent lookups (Principal.keyCheck) is checked here, in the statement that
@@ -32,7 +36,7 @@ const KEY_STILL_VALID = `($6::uuid IS NULL OR EXISTS (
 const START = `
 WITH c AS (
   SELECT b.id AS chatbot_id, b.slug, b.user_id AS owner_id, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens,
-         b.knowledge_chunks, b.use_profile
+         b.knowledge_chunks, b.use_profile, b.token_budget_monthly IS NOT NULL AS budgeted
     FROM chatbots b
    WHERE b.id = $1 AND b.user_id = $2
      AND (b.token_budget_monthly IS NULL OR budget_spent(b.id, $5::date) < b.token_budget_monthly)
@@ -62,8 +66,18 @@ SELECT add_usage($1::uuid, $2::uuid, ($3::timestamptz AT TIME ZONE 'UTC')::date,
   FROM (SELECT set_config('synchronous_commit', 'off', true)) AS s
  WHERE ${userGate('$2')}`;
 
+const ADD_USAGE = `
+INSERT INTO usage_daily AS g (chatbot_id, user_id, day, shard, messages, prompt_tokens, completion_tokens)
+SELECT $1::uuid, $2::uuid, $3::date, $4::smallint, $5::int, $6::int, $7::int
+  FROM (SELECT set_config('synchronous_commit', 'off', true)) AS s
+ WHERE ${userGate('$2')}
+ON CONFLICT (chatbot_id, day, shard) DO UPDATE
+   SET messages = g.messages + EXCLUDED.messages, prompt_tokens = g.prompt_tokens + EXCLUDED.prompt_tokens,
+       completion_tokens = g.completion_tokens + EXCLUDED.completion_tokens`;
+
 type StartRow = {
   key_ok: boolean;
+  budgeted: boolean;
   chatbot_id: string | null;
   slug: string;
   system_prompt: string;
@@ -110,7 +124,11 @@ export function createAnswersRepo(sql: SqlRunner): AnswersRepo {
         completed: false,
       };
       const found = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
-      return { state: 'started', target, knowledge: found, slug: row.slug };
+      return { state: 'started', target, knowledge: found, slug: row.slug, budgeted: row.budgeted };
+    },
+    async addUsage(count) {
+      const shard = Math.floor(Math.random() * USAGE_SHARDS);
+      await sql.query(ADD_USAGE, [count.chatbotId, count.userId, count.day, shard, count.messages, count.promptTokens, count.completionTokens]);
     },
     async recordUsage(userId, reply, now) {
       const shard = Math.floor(Math.random() * USAGE_SHARDS);

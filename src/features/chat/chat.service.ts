@@ -301,6 +301,7 @@ export function createChatService(deps: ChatDeps): ChatService {
       replaces: null,
       userMessage: null,
       callerInstructions: instructions,
+      countBeforeAnswer: started.budgeted,
     };
     return engine.run(caller, target, plan, options);
   }

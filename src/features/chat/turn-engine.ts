@@ -24,6 +24,7 @@ import { buildPrompt } from './prompt.js';
 import type { AnswersRepo } from './answers.repo.js';
 import { keepProgress, type ReplyProgress } from './progress.repo.js';
 import type { HistoryMessage, KnowledgeCandidate, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
+import type { UsageBuffer } from './usage-buffer.js';
 
 export interface TurnEvents {
   /**
@@ -69,6 +70,12 @@ export interface TurnPlan {
   userMessage: Message | null;
   /** A calling application's own instructions (OpenAI `system` messages): after the chatbot's, never instead. */
   callerInstructions?: string | null;
+  /**
+   * For a turn that stores no conversation: its usage is written before the answer goes out (the
+   * chatbot has a monthly budget, which the caller's next call checks); otherwise it is added up
+   * with others' and written a moment later (usage-buffer.ts).
+   */
+  countBeforeAnswer?: boolean;
 }
 
 /** What a stored reply tells operations (metrics, usage) and features (collection). */
@@ -90,6 +97,7 @@ export interface TurnEngineDeps {
   turns: TurnsRepo;
   /** For turns that store no conversation: their usage is counted all the same. */
   answers: Pick<AnswersRepo, 'recordUsage'>;
+  usage: Pick<UsageBuffer, 'add'>;
   progress: Pick<ReplyProgress, 'write'>;
   model: ChatModel;
   generations: Generations;
@@ -147,7 +155,7 @@ function abandonedAfterAbort<T>(pending: Promise<T>, signal: AbortSignal): Promi
 export const STORE_RETRY_FOR_MS = 10 * 60_000;
 
 export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
-  const { turns, answers, progress, model, generations, jobs, clock, log, settings } = deps;
+  const { turns, answers, usage, progress, model, generations, jobs, clock, log, settings } = deps;
   const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
   const allowedModel = (chosen: string) => (settings.allowedModels.includes(chosen) ? chosen : settings.defaultModel);
 
@@ -298,18 +306,14 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
   }
 
   /**
-   * A reply no conversation keeps: only its usage is written, and the answer is made here. The
-   * answer does not wait for that write (it is all the request would still wait for): usage shows
-   * a moment after the answer, and a database away when it is written gets it once it is back.
+   * A reply no conversation keeps: only its usage is written, and the answer is made here. Only a
+   * chatbot with a budget makes the answer wait for that write (the next call's check must see it);
+   * other usage is added up and written a moment later (usage shows shortly after the answer).
    */
-  function counted(ownerId: string, reply: StoredReply): Message {
+  async function counted(ownerId: string, reply: StoredReply, beforeAnswer: boolean): Promise<Message> {
     const now = clock.now();
-    const write = () => answers.recordUsage(ownerId, reply, now);
-    const first = write().catch((error: unknown) => {
-      if (!isDatabaseUnavailable(error)) throw error;
-      jobs.retry('record usage', write, { retryIf: isDatabaseUnavailable, forMs: STORE_RETRY_FOR_MS });
-    });
-    jobs.track('record usage', first);
+    if (beforeAnswer) await answers.recordUsage(ownerId, reply, now);
+    else usage.add(ownerId, reply, now);
     return toMessage({
       id: reply.id,
       role: 'assistant',
@@ -364,7 +368,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         if (generation.reason === 'client_left') await afterDisconnect();
         const stored = replyOf(target, plan, produced, generation, modelId, Math.round(performance.now() - started));
         // Stored whatever happened, so a user message never dangles without its reply.
-        const reply = conversationId ? await store(ownerId, conversationId, stored) : counted(ownerId, stored);
+        const reply = conversationId ? await store(ownerId, conversationId, stored) : await counted(ownerId, stored, plan.countBeforeAnswer === true);
         const usage = reply.usage;
         await report(deps.afterTurn ?? [], {
           principal,
