@@ -22,6 +22,8 @@ export interface StreamProtocol {
   error(stream: EventStream, error: { code: string; message: string }): void;
   /** A stored answer replayed as the frames it would have produced. */
   replay(stream: EventStream, outcome: Outcome, conversationId: string | null): void;
+  /** Writes what the protocol holds back (OpenAI's role chunk waits for the first token), before a frame written outside it. */
+  flush?(stream: EventStream): void;
 }
 
 /** Parley's own events (SPEC §6.1). */

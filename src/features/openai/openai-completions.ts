@@ -56,7 +56,8 @@ const answerFailed = (model: string, caller: Principal, keys: CompletionsDeps['k
 };
 
 /** An error after the first byte: one error frame, and the stream ends without [DONE]. */
-function failInStream(request: FastifyRequest, stream: EventStream, error: unknown) {
+function failInStream(request: FastifyRequest, stream: EventStream, protocol: StreamProtocol, error: unknown) {
+  protocol.flush?.(stream);
   const { failure, unexpected } = toOpenAiFailure(error, request.id);
   if (unexpected) request.log.error({ error: loggableError(error) }, 'chat completion failed after streaming began');
   stream.data(failure.body);
@@ -86,12 +87,12 @@ async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats
     });
     const current = open();
     if (!current) throw result.failure ? modelFailed(result.failure.failure) : new AppError('internal_error', 'The turn ended without starting');
-    if (result.failure) return failInStream(request, current, modelFailed(result.failure.failure));
+    if (result.failure) return failInStream(request, current, protocol, modelFailed(result.failure.failure));
     protocol.end(current, result);
     current.end();
   } catch (error) {
     const current = open();
-    if (current) return failInStream(request, current, error);
+    if (current) return failInStream(request, current, protocol, error);
     // Taken over but never opened: nobody else can answer now, so close the response.
     if (reply.sent || reply.raw.headersSent) return void reply.raw.destroy();
     throw error;

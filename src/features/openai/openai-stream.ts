@@ -56,9 +56,25 @@ export function errorFrame(error: { code: string; message: string }): OpenAiErro
   return { error: { message: error.message, type, param: null, code: error.code } };
 }
 
+/**
+ * The role chunk waits for the first token, at most this long: a fast model's first token then
+ * leaves in the same write as the stream's head and role chunk (one packet, not two, before the
+ * client sees text); a slower model's client gets the head and role chunk after this, long
+ * before any client's timeout.
+ */
+const ROLE_WAITS_MS = 25;
+
 /** The frames of one streamed completion; one per request (it holds the request's id, created and model). */
 export function openAiChunks(frame: CompletionFrame): StreamProtocol {
   let id = '';
+  let waiting: { stream: EventStream; timer: NodeJS.Timeout } | null = null;
+  const sendRole = () => {
+    if (!waiting) return;
+    clearTimeout(waiting.timer);
+    const { stream } = waiting;
+    waiting = null;
+    stream.data(chunk([choice({ role: 'assistant', content: '' })]));
+  };
   const chunk = (choices: unknown[]) => {
     const body: Record<string, unknown> = { id, object: 'chat.completion.chunk', created: frame.created, model: frame.model, choices };
     if (frame.includeUsage) body.usage = null;
@@ -69,19 +85,23 @@ export function openAiChunks(frame: CompletionFrame): StreamProtocol {
   const protocol: StreamProtocol = {
     start(stream, info) {
       id = completionId(info.replyId);
-      stream.data(chunk([choice({ role: 'assistant', content: '' })]));
+      waiting = { stream, timer: setTimeout(sendRole, ROLE_WAITS_MS) };
     },
     delta(stream, _replyId, text) {
+      sendRole();
       if (text) stream.data(chunk([choice({ content: text })]));
     },
     end(stream, result) {
+      sendRole();
       stream.data(chunk([choice({}, finishReasonOf(result.reply, frame.maxTokens))]));
       if (frame.includeUsage) stream.data({ ...chunk([]), usage: usageOf(result.reply) });
       stream.done();
     },
     error(stream, error) {
+      sendRole();
       stream.data(errorFrame(error));
     },
+    flush: sendRole,
     replay(stream: EventStream, outcome: Outcome) {
       if (outcome.status >= 400) {
         const body = outcome.body as { error?: { message?: string; code?: string }; detail?: string; code?: string };
