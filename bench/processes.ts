@@ -14,6 +14,17 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const ROOT = new URL('..', import.meta.url).pathname;
+
+/**
+ * How Parley's server is started: `bin/parley.js` with the Node.js flags of its own `#!` line, as
+ * `npm start`, `npx parley serve` and the deploy guide run it (the bench spawns `node` itself, to
+ * raise the descriptor limit and keep the pid it measures).
+ */
+export const PARLEY_SERVE: string[] = [
+  ...(readFileSync(join(ROOT, 'bin/parley.js'), 'utf8').split('\n', 1)[0]!.match(/^#!\/usr\/bin\/env -S node (.*)$/)?.[1]?.split(' ') ?? []),
+  'bin/parley.js',
+  'serve',
+];
 const live = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
@@ -224,7 +235,7 @@ export async function startParley(name: string, options: ParleyOptions): Promise
   Object.assign(env, options.env);
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   else env.DATA_DIR = options.dataDir ?? tempDir('data');
-  const base = spawnNode(name, [...(options.inspect ? [INSPECT] : []), 'bin/parley.js', 'serve'], env);
+  const base = spawnNode(name, [...(options.inspect ? [INSPECT] : []), ...PARLEY_SERVE], env);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   let exited = false;

@@ -157,7 +157,15 @@ describe('docs/deploy.md: the systemd unit', () => {
 
   it('starts bin/parley.js serve from the install folder, with variables Parley reads', () => {
     const [execStart] = one('ExecStart');
-    const [, script, command] = execStart!.split(/\s+/);
+    const [, ...rest] = execStart!.split(/\s+/);
+    const flags = rest.slice(0, -2);
+    const [script, command] = rest.slice(-2);
+    // The Node.js flags npm start and npx parley get from the script's own #! line (the young
+    // generation's cap: docs/decisions.md), and so does the guide's way to serve by hand.
+    const shebang = readFileSync(join(ROOT, 'bin/parley.js'), 'utf8').split('\n', 1)[0]!;
+    expect(shebang).toBe(`#!/usr/bin/env -S node ${flags.join(' ')}`);
+    expect(flags.length).toBeGreaterThan(0);
+    expect(guideBlock('serve')).toContain(`exec node ${flags.join(' ')} bin/parley.js serve`);
     expect(script!.startsWith('/opt/parley/')).toBe(true);
     expect(existsSync(join(ROOT, script!.slice('/opt/parley/'.length)))).toBe(true);
     expect(command).toBe('serve');
