@@ -1,6 +1,6 @@
 /**
  * Phase 13: how fast Parley starts and how much memory it holds, idle and after mixed load.
- * Start-up = spawn of `node bin/parley.js serve` → first 200 from /health (polled every 10 ms),
+ * Start-up = spawn of `node <the #! line's flags> bin/parley.js serve` → first 200 from /health (polled every 10 ms),
  * against a bare node:http process started and polled the same way. Idle RSS is read 5 s after
  * that first 200, without asking for a garbage collection: what an operator's `ps` shows.
  */
