@@ -32,6 +32,7 @@ export interface Config {
   databaseAppRole: string;
   databasePrepare: boolean;
   pgliteSharedBuffers: string;
+  pgliteWasmOptimize: boolean;
   databaseWaitMs: number;
   /** Null until resolved: development generates one (see secrets.ts). */
   jwtSecret: string | null;
@@ -177,6 +178,7 @@ export function loadConfig(env: Env): Config {
     databasePoolMax: read('DATABASE_POOL_MAX', (raw) => parseInteger(raw, 1, 1000), 10),
     databasePrepare: read('DATABASE_PREPARE', parseBoolean, true),
     pgliteSharedBuffers: read('PGLITE_SHARED_BUFFERS', parsePgSize, '16MB'),
+    pgliteWasmOptimize: read('PGLITE_WASM_OPTIMIZE', parseBoolean, false),
     databaseWaitMs: read('DATABASE_WAIT', parseDuration, 10_000),
     jwtSecret,
     accessTokenTtlMs: read('ACCESS_TOKEN_TTL', parseDuration, 15 * 60_000),

@@ -156,6 +156,8 @@ export interface DatabaseOptions {
   pgliteDir: string | null;
   /** PGlite's shared_buffers (PGLITE_SHARED_BUFFERS). */
   pgliteSharedBuffers?: string;
+  /** PGlite's WebAssembly recompiled by V8's optimising compiler (PGLITE_WASM_OPTIMIZE). */
+  pgliteOptimize?: boolean;
   poolMax?: number;
   /** PostgreSQL schema to work in (tests use a fresh one per file). */
   searchPath?: string;
@@ -220,7 +222,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     seedFromTemplate(options.pgliteDir);
     mkdirSync(options.pgliteDir, { recursive: true });
   }
-  return usePglite(createPglite(options.pgliteDir, { sharedBuffers: options.pgliteSharedBuffers }), role);
+  return usePglite(createPglite(options.pgliteDir, { sharedBuffers: options.pgliteSharedBuffers, optimize: options.pgliteOptimize }), role);
 }
 
 const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 0.5);

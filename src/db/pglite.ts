@@ -2,6 +2,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writ
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { PGlite } from '@electric-sql/pglite';
 
 /**
@@ -15,12 +16,27 @@ export const DEFAULT_PGLITE_SHARED_BUFFERS = '16MB';
 export interface PgliteOptions {
   /** PostgreSQL's shared_buffers, as PostgreSQL writes sizes (16MB, 1GB). */
   sharedBuffers?: string;
+  /** Let V8 recompile PGlite's hot WebAssembly with its optimising compiler (PGLITE_WASM_OPTIMIZE). */
+  optimize?: boolean;
 }
 
 const startParams = (options: PgliteOptions) => [...PGlite.defaultStartParams, '-c', `shared_buffers=${options.sharedBuffers ?? DEFAULT_PGLITE_SHARED_BUFFERS}`];
 
+/**
+ * PGlite's 9 MB of WebAssembly is compiled at every start by V8's baseline compiler (Liftoff),
+ * then each function PostgreSQL runs often is compiled again by the optimising one (TurboFan) on
+ * background threads. PostgreSQL's own start runs enough code to set off hundreds of those: on
+ * two cores they took ~1.5 s of CPU in the first seconds and ~60 MiB that the process kept,
+ * for queries ~10–15% quicker afterwards (docs/decisions.md, issue 15). Baseline code only is the
+ * default; V8 reads the flag when a module is compiled, which is why it is set just before.
+ */
+function compileWasmWith(optimize: boolean): void {
+  setFlagsFromString(optimize ? '--no-liftoff-only' : '--liftoff-only');
+}
+
 /** PGlite in memory (tests, the template's build) or in a folder. */
 export function createPglite(dir: string | null, options: PgliteOptions = {}): PGlite {
+  compileWasmWith(options.optimize ?? false);
   return new PGlite(dir ?? undefined, { startParams: startParams(options) });
 }
 
