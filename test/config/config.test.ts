@@ -43,6 +43,8 @@ describe('loadConfig defaults (§12)', () => {
       logPretty: false,
       redisUrl: null,
       redisFailureMode: 'open',
+      pgliteSharedBuffers: '16MB',
+      pgliteWasmOptimize: false,
     });
     expect(config.rateLimits).toEqual({
       loginAccount: { limit: 10, windowMs: 60_000 },
@@ -78,6 +80,7 @@ describe('loadConfig defaults (§12)', () => {
       DATABASE_URL: 'postgresql://app:pw@db.example:5432/parley',
       REDIS_URL: 'rediss://cache.example:6380',
       REDIS_FAILURE_MODE: 'closed',
+      PGLITE_WASM_OPTIMIZE: 'true',
     });
     expect(config).toMatchObject({
       port: 9000,
@@ -89,6 +92,7 @@ describe('loadConfig defaults (§12)', () => {
       databaseUrl: 'postgresql://app:pw@db.example:5432/parley',
       redisUrl: 'rediss://cache.example:6380',
       redisFailureMode: 'closed',
+      pgliteWasmOptimize: true,
     });
     expect(config.rateLimits).toEqual({
       loginAccount: { limit: 30, windowMs: 60_000 },
@@ -161,6 +165,7 @@ describe('malformed values stop start-up with one line naming the variable', () 
     ['AUTH_LOCAL', 'maybe', /true or false/],
     ['TRUST_PROXY', '2', /true or false/],
     ['LOG_PRETTY', 'very', /true or false/],
+    ['PGLITE_WASM_OPTIMIZE', 'fast', /true or false/],
     ['LOG_LEVEL', 'loud', /info/],
     ['REDIS_FAILURE_MODE', 'sometimes', /open.*closed/],
     ['NODE_ENV', 'staging', /production/],
