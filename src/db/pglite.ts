@@ -27,7 +27,7 @@ const startParams = (options: PgliteOptions) => [...PGlite.defaultStartParams, '
  * then each function PostgreSQL runs often is compiled again by the optimising one (TurboFan) on
  * background threads. PostgreSQL's own start runs enough code to set off hundreds of those: on
  * two cores they took ~1.5 s of CPU in the first seconds and ~60 MiB that the process kept,
- * for queries ~10–15% quicker afterwards (docs/decisions.md, issue 15). Baseline code only is the
+ * for ~10% more turns a second afterwards (docs/decisions.md, issue 15). Baseline code only is the
  * default; V8 reads the flag when a module is compiled, which is why it is set just before.
  */
 function compileWasmWith(optimize: boolean): void {
