@@ -16,15 +16,20 @@ import { createInterface } from 'node:readline';
 const ROOT = new URL('..', import.meta.url).pathname;
 
 /**
- * How Parley's server is started: `bin/parley.js` with the Node.js flags of its own `#!` line, as
- * `npm start`, `npx parley serve` and the deploy guide run it (the bench spawns `node` itself, to
- * raise the descriptor limit and keep the pid it measures).
+ * How Parley's server is started: `bin/parley.js` with the environment and Node.js flags of its own
+ * `#!` line (`#!/usr/bin/env -S NAME=value … node <flags>`), as `npm start`, `npx parley serve` and the
+ * deploy guide run it (the bench spawns `node` itself, to raise the descriptor limit and keep the pid
+ * it measures).
  */
-export const PARLEY_SERVE: string[] = [
-  ...(readFileSync(join(ROOT, 'bin/parley.js'), 'utf8').split('\n', 1)[0]!.match(/^#!\/usr\/bin\/env -S node (.*)$/)?.[1]?.split(' ') ?? []),
-  'bin/parley.js',
-  'serve',
-];
+const SHEBANG = readFileSync(join(ROOT, 'bin/parley.js'), 'utf8').split('\n', 1)[0]!.match(/^#!\/usr\/bin\/env -S (.*)$/)?.[1]?.split(' ') ?? [];
+const NODE_AT = SHEBANG.indexOf('node');
+/** The variables the `#!` line sets before node starts (glibc's allocator settings: docs/decisions.md). */
+export const PARLEY_SERVE_ENV: Record<string, string> = Object.fromEntries(
+  SHEBANG.slice(0, Math.max(NODE_AT, 0)).map((assignment) => [assignment.slice(0, assignment.indexOf('=')), assignment.slice(assignment.indexOf('=') + 1)]),
+);
+export const PARLEY_SERVE: string[] = [...SHEBANG.slice(NODE_AT + 1), 'bin/parley.js', 'serve'];
+/** The command line as a report prints it. */
+export const PARLEY_COMMAND = [...Object.entries(PARLEY_SERVE_ENV).map(([k, v]) => `${k}=${v}`), 'node', ...PARLEY_SERVE].join(' ');
 const live = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
@@ -235,7 +240,7 @@ export async function startParley(name: string, options: ParleyOptions): Promise
   Object.assign(env, options.env);
   if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
   else env.DATA_DIR = options.dataDir ?? tempDir('data');
-  const base = spawnNode(name, [...(options.inspect ? [INSPECT] : []), ...PARLEY_SERVE], env);
+  const base = spawnNode(name, [...(options.inspect ? [INSPECT] : []), ...PARLEY_SERVE], { ...PARLEY_SERVE_ENV, ...env });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   let exited = false;

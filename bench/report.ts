@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { PARLEY_SERVE } from './processes.js';
+import { PARLEY_COMMAND } from './processes.js';
 
 export interface Row {
   measure: string;
@@ -133,7 +133,7 @@ export function renderReport(input: { command: string; settings: string[]; machi
     '',
     'Everything runs on this one machine over loopback, each server in its own process: the fake LLM',
     '(`test/fake-llm/fake-llm.ts`, answering at once unless a phase says otherwise), Parley',
-    `(\`node ${PARLEY_SERVE.join(' ')}\`, rate limits raised to 1,000,000/min rather than switched off) and the`,
+    `(\`${PARLEY_COMMAND}\`, rate limits raised to 1,000,000/min rather than switched off) and the`,
     '**baseline** (`bench/baseline-server.ts`: node:http, no auth, no database, messages in a Map, calling',
     'the same fake LLM with global `fetch`). The load generator is the bench process itself. Both servers',
     'are measured in the same run, one right after the other, under the same conditions; the ratio is',

@@ -2,7 +2,7 @@
  * The "Soak" section of docs/benchmarks.md: the command, the machine, what ran, each criterion with
  * its figure, and the request outcomes by kind.
  */
-import { PARLEY_SERVE } from './processes.js';
+import { PARLEY_COMMAND } from './processes.js';
 import type { Machine } from './report.js';
 import { COLUMNS, KINDS, type Kind, type Tally } from './soak-client.js';
 import type { SoakSettings } from './soak.js';
@@ -55,7 +55,7 @@ const mib = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 2 ** 20).to
 function method(r: SoakResult): string {
   const p = r.plan;
   return [
-    `For ${r.loadSeconds} s, against one Parley process (\`node ${PARLEY_SERVE.join(' ')}\`, production mode, default limits except the sign-up, sign-in and message limits the other phases raise too) whose PostgreSQL connections pass through a TCP proxy that cuts every one of them with a reset every ${r.settings.resetSeconds} s:`,
+    `For ${r.loadSeconds} s, against one Parley process (\`${PARLEY_COMMAND}\`, production mode, default limits except the sign-up, sign-in and message limits the other phases raise too) whose PostgreSQL connections pass through a TCP proxy that cuts every one of them with a reset every ${r.settings.resetSeconds} s:`,
     `${p.turnLoops} users send turns back to back (every other one streamed), ${p.streamLoops} users send streamed turns read to the end (${p.turnPauseMs} ms between turns, a new conversation every 20 turns or after a 409);`,
     `a user signs in every ${p.loginPauseMs / 1000} s (3 accounts in turn); ~1 MB Chinese documents (≈ 330,000 characters) are added to a chatbot's knowledge one after another, ${p.uploadPauseMs / 1000} s apart, by 3 accounts in turn (each stays under the default 30 uploads per minute);`,
     `one client asks for a long streamed reply (≈ ${(r.longReplyBytes / 1e6).toFixed(0)} MB: on Linux loopback the kernel buffers ~4 MB of a socket nobody reads before the server feels it), reads the first packet of the answer and nothing more, holds the socket until the reply is stored, then starts again ${p.unreadPauseMs / 1000} s later.`,

@@ -1,12 +1,12 @@
 /**
  * Phase 13: how fast Parley starts and how much memory it holds, idle and after mixed load.
- * Start-up = spawn of `node <the #! line's flags> bin/parley.js serve` → first 200 from /health (polled every 10 ms),
+ * Start-up = spawn of `bin/parley.js serve` with its #! line's environment and flags → first 200 from /health (polled every 10 ms),
  * against a bare node:http process started and polled the same way. Idle RSS is read 5 s after
  * that first 200, without asking for a garbage collection: what an operator's `ps` shows.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { benchParleyEnv, freePort, PARLEY_SERVE, rssBytes, sleep, startFakeLlmProcess, tempDir } from './processes.js';
+import { benchParleyEnv, freePort, PARLEY_SERVE, PARLEY_SERVE_ENV, rssBytes, sleep, startFakeLlmProcess, tempDir } from './processes.js';
 import { atMost, ratio, withUnit, type Row, type Section } from './report.js';
 import { Tally } from './soak-client.js';
 import { createAccounts, startTraffic, warmUp, type TrafficPlan } from './soak-traffic.js';
@@ -95,7 +95,7 @@ async function measureStarts(llmUrl: string, databaseUrl: string | undefined, ru
     const env = parleyEnv(llmUrl, databaseUrl ? { url: withDatabase(databaseUrl, name) } : { dir });
     try {
       for (const [times, idles] of [[fresh, idleFresh], [restart, idleRestart]] as const) {
-        const started = await spawnUntilHealthy(PARLEY_SERVE, env, await freePort());
+        const started = await spawnUntilHealthy(PARLEY_SERVE, { ...PARLEY_SERVE_ENV, ...env }, await freePort());
         await sleep(IDLE_WAIT_MS);
         times.push(started.ms);
         idles.push(rssBytes(started.process.pid!) / MiB);
@@ -129,7 +129,7 @@ async function measureLoad(llmUrl: string, databaseUrl: string | undefined, runI
   const dir = databaseUrl ? undefined : tempDir('load');
   if (databaseUrl) await createDatabase(databaseUrl, name);
   const env = parleyEnv(llmUrl, databaseUrl ? { url: withDatabase(databaseUrl, name) } : { dir });
-  const started = await spawnUntilHealthy(PARLEY_SERVE, env, await freePort());
+  const started = await spawnUntilHealthy(PARLEY_SERVE, { ...PARLEY_SERVE_ENV, ...env }, await freePort());
   try {
     await sleep(IDLE_WAIT_MS);
     const idleMiB = rssBytes(started.process.pid!) / MiB;
