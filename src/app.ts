@@ -90,7 +90,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy'],
     maxAge: 600,
   });
-  await registerOpenApi(app, VERSION);
+  registerOpenApi(app, VERSION);
 
   const services = await composeServices({ config, database, clock, metrics, log: app.log });
 

@@ -1,29 +1,94 @@
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import type { SwaggerOptions } from '@fastify/swagger';
 import type { App } from './types.js';
 
-/** /openapi.json is generated from the route schemas; /docs serves Swagger UI over it. */
-export async function registerOpenApi(app: App, version: string): Promise<void> {
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Parley API',
-        version,
-        description:
-          'Self-hostable, multi-tenant AI chatbot backend. Errors are application/problem+json (RFC 9457) with a stable `code`.',
-      },
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from /v1/auth/*' },
-        },
-      },
-      tags: [
-        { name: 'auth', description: 'Accounts, sign-in and sessions' },
-        { name: 'operations', description: 'Health, readiness and metrics' },
-      ],
+const openapiOptions = (version: string): SwaggerOptions => ({
+  openapi: {
+    openapi: '3.1.0',
+    info: {
+      title: 'Parley API',
+      version,
+      description:
+        'Self-hostable, multi-tenant AI chatbot backend. Errors are application/problem+json (RFC 9457) with a stable `code`.',
     },
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from /v1/auth/*' },
+      },
+    },
+    tags: [
+      { name: 'auth', description: 'Accounts, sign-in and sessions' },
+      { name: 'operations', description: 'Health, readiness and metrics' },
+    ],
+  },
+});
+
+/** What a request for the docs may carry to the docs application: its conditional and range headers. */
+const FORWARDED = ['accept', 'accept-encoding', 'if-none-match', 'if-modified-since', 'range'];
+/** Headers the docs application's answer carries that belong to its own (in-memory) connection. */
+const OWN_CONNECTION = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date']);
+
+const withoutHead = (method: RouteOptions['method']) => (Array.isArray(method) ? method.filter((m) => m !== 'HEAD') : method === 'HEAD' ? [] : [method]);
+
+/**
+ * The application the document and Swagger UI come from, made on the first request for either.
+ * The routes are declared again with their schemas (and no validation or serialisation: nothing is
+ * served from them) so @fastify/swagger sees what the server serves; its HEAD routes are the ones
+ * Fastify adds for each GET, which the document leaves out anyway.
+ */
+async function buildDocsApp(routes: RouteOptions[], version: string): Promise<FastifyInstance> {
+  const [{ default: swagger }, { default: swaggerUi }] = await Promise.all([import('@fastify/swagger'), import('@fastify/swagger-ui')]);
+  const docs = Fastify({ logger: false });
+  docs.setValidatorCompiler(() => () => true);
+  docs.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  await docs.register(swagger, openapiOptions(version));
+  await docs.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
+  docs.after(() => {
+    for (const route of routes) {
+      const method = withoutHead(route.method);
+      if (method.length === 0) continue;
+      docs.route({ method, url: route.url, schema: route.schema, config: route.config, ...(route.constraints ? { constraints: route.constraints } : {}), handler: async () => null });
+    }
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await docs.ready();
+  return docs;
+}
+
+/**
+ * /openapi.json is generated from the route schemas; /docs serves Swagger UI over it. Both are
+ * made on their first request: loading @fastify/swagger-ui, @fastify/static and yaml and declaring
+ * Swagger UI's routes cost every start ~60 ms and ~1 MiB that most servers never use.
+ */
+export function registerOpenApi(app: App, version: string): void {
+  const routes: RouteOptions[] = [];
+  let docs: Promise<FastifyInstance> | null = null;
+  const docsApp = () =>
+    (docs ??= buildDocsApp(routes, version).catch((error: unknown) => {
+      docs = null;
+      throw error;
+    }));
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => (await docsApp()).swagger());
+  const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED) {
+      const value = request.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const answer = await (await docsApp()).inject({ method: request.method === 'HEAD' ? 'HEAD' : 'GET', url: request.url, headers });
+    // Not a page of the docs: the server's own 404.
+    if (answer.statusCode === 404) return reply.callNotFound();
+    reply.code(answer.statusCode);
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (value !== undefined && !OWN_CONNECTION.has(name)) reply.header(name, value);
+    }
+    return reply.send(answer.rawPayload);
+  };
+  app.get('/docs', { schema: { hide: true } }, forward);
+  app.get('/docs/*', { schema: { hide: true } }, forward);
+
+  // Every route declared from here on (the docs' own, above, are not) goes into the document.
+  app.addHook('onRoute', (route) => {
+    routes.push(route);
+  });
 }

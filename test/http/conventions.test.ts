@@ -284,6 +284,25 @@ describe('OpenAPI and docs', () => {
     expect(slash.statusCode).toBe(200);
     expect(slash.headers['content-type']).toMatch(/^text\/html/);
   });
+
+  it("serves Swagger UI's files with validators, so a browser's second visit is a 304", async () => {
+    const first = await t.request({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' });
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['content-type']).toMatch(/javascript/);
+    expect(Number(first.headers['content-length'])).toBe(first.rawPayload.length);
+    expect(first.rawPayload.length).toBeGreaterThan(100_000);
+    const etag = String(first.headers.etag);
+    const again = await t.request({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js', headers: { 'if-none-match': etag } });
+    expect(again.statusCode).toBe(304);
+    expect(again.rawPayload.length).toBe(0);
+  });
+
+  it('answers a path under /docs that is not part of the docs with the usual 404 problem', async () => {
+    const response = await t.request({ method: 'GET', url: '/docs/static/no-such-file.js' });
+    expect(response.statusCode).toBe(404);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(json(response).code).toBe('not_found');
+  });
 });
 
 describe('CORS', () => {
