@@ -132,6 +132,9 @@ export async function streamsPhase(section: Section, say: (line: string) => void
     );
     section.notes.push(`Time to open them all: Parley ${m ? `${num(m.openSeconds)} s` : 'n/a'}, baseline ${num(base.openSeconds)} s (at most 256 being opened at once). ${base.perServer.join('; ')}.`);
     if (m) section.notes.push(`${m.perServer.join('; ')}.`);
+    section.notes.push(
+      `The close is timed from the first client socket the bench destroys; the bench's own loop over every socket took ${m ? `${num(m.close.destroyMs, 0)} ms of Parley's figure` : 'n/a'} and ${num(base.close.destroyMs, 0)} ms of the baseline's (the clients run on this machine too).`,
+    );
     if (parleyB && m) {
       section.notes.push(
         `${options.streams} streams need ≈ ${2 * options.streams} sockets in one Parley process (client + upstream per stream), above the ${fdLimit(parley!.pid)} descriptors a process may hold here (hard limit, cannot be raised). So instance A held the ${single} that fit and a second instance the other ${options.streams - single}, ${options.databaseUrl ? 'both on the same PostgreSQL' : 'each with its own PGlite (an embedded database cannot be shared between processes)'}, as behind a load balancer; all ${options.streams} were open at the same time. RSS per stream is instance A's.`,

@@ -114,6 +114,8 @@ export interface CloseResult {
   openBefore: number;
   /** Still open when we stopped watching (15 s). */
   openAtEnd: number;
+  /** ms the bench itself took to destroy every client socket (part of allClosedMs). */
+  destroyMs: number;
 }
 
 /** Destroys every client socket at once, then watches the fake LLM's open calls drop. */
@@ -122,13 +124,14 @@ export async function closeAll(sockets: net.Socket[], fakes: FakeLlmProcess[]): 
   const openBefore = await openNow();
   const started = performance.now();
   for (const socket of sockets) socket.destroy();
+  const destroyMs = performance.now() - started;
   let openAt1s = NaN;
   for (;;) {
     const open = await openNow();
     const elapsed = performance.now() - started;
     if (elapsed >= 1000 && Number.isNaN(openAt1s)) openAt1s = open;
-    if (open === 0) return { allClosedMs: elapsed, openAt1s: Number.isNaN(openAt1s) ? 0 : openAt1s, openBefore, openAtEnd: 0 };
-    if (elapsed > 15_000) return { allClosedMs: NaN, openAt1s, openBefore, openAtEnd: open };
+    if (open === 0) return { allClosedMs: elapsed, openAt1s: Number.isNaN(openAt1s) ? 0 : openAt1s, openBefore, openAtEnd: 0, destroyMs };
+    if (elapsed > 15_000) return { allClosedMs: NaN, openAt1s, openBefore, openAtEnd: open, destroyMs };
     await sleep(5);
   }
 }
