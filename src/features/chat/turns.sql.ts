@@ -10,6 +10,9 @@ const HISTORY_ROWS = 500;
  */
 export const STOP_HONOURED_WITHIN_MS = 5_000;
 
+// The lock changes no indexed column (updated_at, which the listing indexes hold, moves when the
+// reply is stored), so PostgreSQL updates the row in place (HOT) where its page has room
+// (migrations/0016): no new entry in each of the conversation's indexes at every turn's start.
 // The lock and the user message are committed without waiting for the disk: the finish
 // statement's durable commit flushes them too, before the client hears back. One fsync per turn.
 // History and knowledge read the snapshot from before the insert, so the new message is not in it.
@@ -21,14 +24,14 @@ export const STOP_HONOURED_WITHIN_MS = 5_000;
 function beginSql(options: { withMessage: boolean; audience: 'account' | 'visitor' | 'endUser' }): string {
   const { withMessage } = options;
   const visitor = options.audience === 'visitor';
-  const bump = withMessage ? `message_count = message_count + 1, ${visitor ? 'unread_count = unread_count + 1, ' : ''}title = COALESCE(title, $6),` : '';
+  const bump = withMessage ? `, message_count = message_count + 1, ${visitor ? 'unread_count = unread_count + 1, ' : ''}title = COALESCE(title, $6)` : '';
   const insert = withMessage
     ? `, m AS (
   INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
   SELECT $7::uuid, c.id, $2, 'user', $8::text, 'complete', $9::int, $5::timestamptz FROM c
 )`
     : // Keeps the parameter list the same shape for both variants.
-      `, unused AS (SELECT $6::text, $7::uuid, $8::text, $9::int)`;
+      `, unused AS (SELECT $5::timestamptz, $6::text, $7::uuid, $8::text, $9::int)`;
   // A visitor seen again: last_seen moves at most once a minute, not with every message.
   const seen = visitor && withMessage
     ? `, v AS (
@@ -40,7 +43,7 @@ function beginSql(options: { withMessage: boolean; audience: 'account' | 'visito
 WITH s AS (SELECT set_config('synchronous_commit', 'off', true) AS sync),
 c AS (
   UPDATE conversations u
-     SET busy_reply_id = $3, stop_reply_id = NULL, busy_text = NULL, busy_until = now() + $4::int * interval '1 millisecond', ${bump} updated_at = $5
+     SET busy_reply_id = $3, stop_reply_id = NULL, busy_text = NULL, busy_until = now() + $4::int * interval '1 millisecond'${bump}
     FROM chatbots b
    WHERE u.id = $1 AND u.user_id = $2 AND b.id = u.chatbot_id AND ${whose}
      AND (u.busy_until IS NULL OR u.busy_until < now())

@@ -54,7 +54,7 @@ export const ConversationSchema = Type.Object(
     context: Type.Union([Type.String(), Type.Null()]),
     message_count: Type.Integer({ description: 'Stored messages of both roles' }),
     created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time', description: 'Latest activity' }),
+    updated_at: Type.String({ format: 'date-time', description: 'Latest activity: when the latest reply was stored, or the conversation last changed' }),
   },
   { title: 'Conversation' },
 );
