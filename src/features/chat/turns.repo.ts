@@ -7,7 +7,7 @@ import { scopeGate, userGate } from '../../db/scope.js';
 import type { Collect } from '../collection/collect-schema.js';
 import type { CollectState } from '../collection/collect-state.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
-import { BEGIN, BEGIN_ATTEMPTS, FINISH, FINISH_COLLECTING, REFUSAL, STOP_HONOURED_WITHIN_MS, UNDO_BEGIN, USAGE_SHARDS } from './turns.sql.js';
+import { BEGIN, BEGIN_ATTEMPTS, finishStatement, REFUSAL, STOP_HONOURED_WITHIN_MS, UNDO_BEGIN, USAGE_SHARDS } from './turns.sql.js';
 import { replyFields, type HistoryMessage, type KnowledgeCandidate, type ReplyRow, type TurnsRepo, type TurnTarget } from './turns.types.js';
 
 export { STOP_HONOURED_WITHIN_MS } from './turns.sql.js';
@@ -88,7 +88,7 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
     },
     async finish(userId, conversationId, reply, now) {
       // A new reply has no feedback yet: the statement returns the rest of its row.
-      const rows = await sql.query<Omit<ReplyRow, 'feedback_rating' | 'feedback_comment'>>(reply.collect ? FINISH_COLLECTING : FINISH, [
+      const rows = await sql.query<Omit<ReplyRow, 'feedback_rating' | 'feedback_comment'>>(finishStatement({ collecting: Boolean(reply.collect), replacing: reply.replaces != null }), [
         reply.id,
         conversationId,
         userId,

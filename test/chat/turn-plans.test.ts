@@ -1,0 +1,63 @@
+// A turn's statements are planned for what they do, however many messages the database holds.
+// PostgreSQL compiles a statement with LLVM when its estimated cost passes jit_above_cost (100,000
+// by default), which took ~60 ms a turn, and behind a transaction pooler (DATABASE_PREPARE=false)
+// every statement is planned afresh with its values. Here the planner is told the messages table
+// holds 20 million rows (its statistics, as ANALYZE would leave them on a large database).
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BEGIN, finishStatement } from '../../src/features/chat/turns.sql.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { chattingUser, sendMessage } from '../helpers/chat.js';
+
+const JIT_ABOVE_COST = 100_000;
+
+let t: TestApp;
+let ids: { conversation: string; user: string; chatbot: string; reply: string };
+
+beforeAll(async () => {
+  t = await createTestApp();
+  const { user, conversation } = await chattingUser(t);
+  const turn = await sendMessage(t, user, conversation.id, { content: 'Hello there' });
+  expect(turn.statusCode).toBe(201);
+  ids = { conversation: conversation.id, user: user.id, chatbot: conversation.chatbot_id, reply: turn.json().reply.id };
+  await t.database.sql.exec(`UPDATE pg_class SET reltuples = 2e7, relpages = 1 WHERE oid = 'messages'::regclass`);
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+/** The planner's estimate for a statement run with these values, as an unprepared statement is planned. */
+async function estimatedCost(statement: string, params: unknown[]): Promise<number> {
+  const [row] = await t.database.app.sql.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${statement}`, params);
+  const plan = row!['QUERY PLAN'];
+  const parsed = (typeof plan === 'string' ? JSON.parse(plan) : plan) as Array<{ Plan: { 'Total Cost': number } }>;
+  return parsed[0]!.Plan['Total Cost'];
+}
+
+const finishValues = (replaces: string | null) => [
+  randomUUID(), ids.conversation, ids.user, 'A reply', 'complete', 2, 'fake-model', 10, 2, 1, null, new Date(), replaces, 0, ids.chatbot,
+];
+
+describe('the statement that stores a reply, on a table of 20 million messages', () => {
+  it('is estimated below the JIT threshold for an ordinary turn (no scan of every message for a DELETE it never runs)', async () => {
+    const cost = await estimatedCost(finishStatement({ collecting: false, replacing: false }), finishValues(null));
+    expect(cost).toBeLessThan(JIT_ABOVE_COST);
+  });
+
+  it('is estimated below the JIT threshold when a regenerated reply replaces the last one', async () => {
+    const cost = await estimatedCost(finishStatement({ collecting: false, replacing: true }), finishValues(ids.reply));
+    expect(cost).toBeLessThan(JIT_ABOVE_COST);
+  });
+});
+
+describe('the statement that starts a turn, on a table of 20 million messages', () => {
+  const beginValues = (knowledgeQuery: string | null) => [
+    ids.conversation, ids.user, randomUUID(), 120_000, new Date(), 'A title', randomUUID(), 'Another question', 3, 8000, knowledgeQuery, 8, 0, '2026-11-01',
+  ];
+
+  it('is estimated below the JIT threshold, with knowledge terms and without', async () => {
+    expect(await estimatedCost(BEGIN.account.message, beginValues("'question'"))).toBeLessThan(JIT_ABOVE_COST);
+    expect(await estimatedCost(BEGIN.account.message, beginValues(null))).toBeLessThan(JIT_ABOVE_COST);
+  });
+});
