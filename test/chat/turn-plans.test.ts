@@ -5,9 +5,11 @@
 // holds 20 million rows (its statistics, as ANALYZE would leave them on a large database).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ANSWER_START } from '../../src/features/chat/answers.repo.js';
 import { BEGIN, finishStatement } from '../../src/features/chat/turns.sql.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { chattingUser, sendMessage } from '../helpers/chat.js';
+import { chattingUser, createChatbot, sendMessage } from '../helpers/chat.js';
+import { bearer } from '../helpers/factories.js';
 
 const JIT_ABOVE_COST = 100_000;
 
@@ -20,6 +22,15 @@ beforeAll(async () => {
   const turn = await sendMessage(t, user, conversation.id, { content: 'Hello there' });
   expect(turn.statusCode).toBe(201);
   ids = { conversation: conversation.id, user: user.id, chatbot: conversation.chatbot_id, reply: turn.json().reply.id };
+  // Another chatbot of the same owner has knowledge; the conversation's has none.
+  const other = await createChatbot(t, user, { name: 'Knows things' });
+  const upload = await t.request({
+    method: 'POST',
+    url: `/v1/chatbots/${other.id}/knowledge`,
+    headers: bearer(user.accessToken),
+    payload: { title: 'Returns', content: 'Another question about returns: any product within 30 days with the receipt.' },
+  });
+  expect(upload.statusCode).toBe(201);
   await t.database.sql.exec(`UPDATE pg_class SET reltuples = 2e7, relpages = 1 WHERE oid = 'messages'::regclass`);
 });
 
@@ -51,13 +62,47 @@ describe('the statement that stores a reply, on a table of 20 million messages',
   });
 });
 
+const beginValues = (knowledgeQuery: string | null) => [
+  ids.conversation, ids.user, randomUUID(), 120_000, new Date(), 'A title', randomUUID(), 'Another question', 3, 8000, knowledgeQuery, 8, 0, '2026-11-01',
+];
+
 describe('the statement that starts a turn, on a table of 20 million messages', () => {
-  const beginValues = (knowledgeQuery: string | null) => [
-    ids.conversation, ids.user, randomUUID(), 120_000, new Date(), 'A title', randomUUID(), 'Another question', 3, 8000, knowledgeQuery, 8, 0, '2026-11-01',
-  ];
 
   it('is estimated below the JIT threshold, with knowledge terms and without', async () => {
     expect(await estimatedCost(BEGIN.account.message, beginValues("'question'"))).toBeLessThan(JIT_ABOVE_COST);
     expect(await estimatedCost(BEGIN.account.message, beginValues(null))).toBeLessThan(JIT_ABOVE_COST);
+  });
+});
+
+type PlanNode = { 'Relation Name'?: string; 'Actual Loops'?: number; Plans?: PlanNode[] };
+
+/** How many times the statement's plan read the knowledge table (EXPLAIN ANALYZE runs it). */
+async function knowledgeReads(run: (text: string) => Promise<Array<{ 'QUERY PLAN': unknown }>>, statement: string): Promise<number> {
+  const [row] = await run(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`);
+  const plan = row!['QUERY PLAN'];
+  const parsed = (typeof plan === 'string' ? JSON.parse(plan) : plan) as Array<{ Plan: PlanNode }>;
+  const loops = (node: PlanNode): number =>
+    (node['Relation Name'] === 'knowledge_chunks' ? (node['Actual Loops'] ?? 0) : 0) + (node.Plans ?? []).reduce((sum, child) => sum + loops(child), 0);
+  return loops(parsed[0]!.Plan);
+}
+
+describe('a chatbot without knowledge', () => {
+  it('starts a turn without reading the knowledge table', async () => {
+    const rollback = new Error('rolled back on purpose');
+    let reads = -1;
+    await t.database.app
+      .transaction(async ({ sql }) => {
+        reads = await knowledgeReads((text) => sql.query(text, beginValues("'question'")), BEGIN.account.message);
+        throw rollback;
+      })
+      .catch((error: unknown) => {
+        if (error !== rollback) throw error;
+      });
+    expect(reads).toBe(0);
+  });
+
+  it('answers an API call (no conversation) without reading the knowledge table', async () => {
+    const reads = await knowledgeReads((text) => t.database.app.sql.query(text, [ids.chatbot, ids.user, "'question'", 8, '2026-11-01', null, null]), ANSWER_START);
+    expect(reads).toBe(0);
   });
 });

@@ -33,7 +33,7 @@ const KEY_STILL_VALID = `($6::uuid IS NULL OR EXISTS (
   SELECT 1 FROM api_keys k JOIN users u ON u.id = k.user_id AND u.is_active
    WHERE k.id = $6::uuid AND k.hash = $7::text AND k.user_id = $2 AND k.chatbot_id = $1))`;
 
-const START = `
+export const ANSWER_START = `
 WITH c AS (
   SELECT b.id AS chatbot_id, b.slug, b.user_id AS owner_id, b.system_prompt, b.greeting, b.model, b.temperature, b.max_tokens,
          b.knowledge_chunks, b.use_profile, b.token_budget_monthly IS NOT NULL AS budgeted
@@ -42,7 +42,7 @@ WITH c AS (
      AND (b.token_budget_monthly IS NULL OR budget_spent(b.id, $5::date) < b.token_budget_monthly)
 ),
 k AS (
-  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', userId: '$2', query: '$3', limit: '$4' })}
+  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', userId: '$2', query: '$3', limit: '$4', onlyIf: '(SELECT knowledge_chunks FROM c) > 0' })}
 ),
 t AS (
   SELECT c.*,
@@ -97,7 +97,7 @@ export function createAnswersRepo(sql: SqlRunner): AnswersRepo {
   return {
     async start(userId, chatbotId, knowledge, now, keyCheck = null) {
       const monthStart = `${now.toISOString().slice(0, 7)}-01`;
-      const [row] = await sql.query<StartRow>(START, [chatbotId, userId, knowledge.query, knowledge.limit, monthStart, keyCheck?.keyId ?? null, keyCheck?.hash ?? null]);
+      const [row] = await sql.query<StartRow>(ANSWER_START, [chatbotId, userId, knowledge.query, knowledge.limit, monthStart, keyCheck?.keyId ?? null, keyCheck?.hash ?? null]);
       if (row && !row.key_ok) return { state: 'key_refused' };
       if (!row || row.chatbot_id === null) {
         const [why] = await sql.query<{ budget: string | number | null; spent: string | number }>(WHY, [chatbotId, userId, monthStart]);

@@ -62,7 +62,7 @@ h AS (
    WHERE running <= $10::int OR rn <= $13::int
 ),
 k AS (
-  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', userId: '$2', query: '$11', limit: '$12' })}
+  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', userId: '$2', query: '$11', limit: '$12', onlyIf: '(SELECT knowledge_chunks FROM c) > 0' })}
 ),
 t AS (
   SELECT c.*,

@@ -34,12 +34,15 @@ const summary = {
 /**
  * The one knowledge search: a chunk's full-text rank against a tsquery literal (search-text.ts),
  * best first, ties in document order. Parameters are SQL expressions (placeholders or subqueries),
- * so the chat turn can run it inside its own statement.
+ * so the chat turn can run it inside its own statement. `onlyIf` (evaluated once) skips the search:
+ * with a chatbot id known only while the statement runs, the planner guesses how many chunks it
+ * has from all chatbots' and, where one chatbot holds most of them, scans the whole table even
+ * for a chatbot that has none.
  */
-export function knowledgeSearchSql(at: { chatbotId: string; userId: string; query: string; limit: string }): string {
+export function knowledgeSearchSql(at: { chatbotId: string; userId: string; query: string; limit: string; onlyIf?: string }): string {
   return `SELECT content, tokens, ts_rank(search, q) AS rank
     FROM knowledge_chunks, CAST(${at.query}::text AS tsquery) AS q
-   WHERE chatbot_id = ${at.chatbotId} AND user_id = ${at.userId} AND search @@ q
+   WHERE chatbot_id = ${at.chatbotId} AND user_id = ${at.userId} AND search @@ q${at.onlyIf ? ` AND ${at.onlyIf}` : ''}
    ORDER BY rank DESC, document_id, position
    LIMIT ${at.limit}::int`;
 }
