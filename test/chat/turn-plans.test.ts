@@ -1,8 +1,9 @@
-// A turn's statements are planned for what they do, however many messages the database holds.
-// PostgreSQL compiles a statement with LLVM when its estimated cost passes jit_above_cost (100,000
-// by default), which took ~60 ms a turn, and behind a transaction pooler (DATABASE_PREPARE=false)
+// A turn's statements are planned for what they do, however large the tables grow. PostgreSQL
+// compiles a statement with LLVM when its estimated cost passes jit_above_cost (100,000 by
+// default), which took ~60 ms a turn, and behind a transaction pooler (DATABASE_PREPARE=false)
 // every statement is planned afresh with its values. Here the planner is told the messages table
-// holds 20 million rows (its statistics, as ANALYZE would leave them on a large database).
+// holds 20 million rows (its statistics, as ANALYZE would leave them on a large database), and a
+// chatbot without knowledge sits beside one with it: its turns must not read the knowledge table.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANSWER_START } from '../../src/features/chat/answers.repo.js';
