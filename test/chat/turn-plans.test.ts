@@ -39,12 +39,17 @@ afterAll(async () => {
   await t?.close();
 });
 
+type PlanNode = { 'Total Cost': number; 'Relation Name'?: string; 'Actual Loops'?: number; Plans?: PlanNode[] };
+
+/** The top node of an EXPLAIN (FORMAT JSON) answer (PGlite gives the JSON as text). */
+function topNode(rows: Array<{ 'QUERY PLAN': unknown }>): PlanNode {
+  const plan = rows[0]!['QUERY PLAN'];
+  return ((typeof plan === 'string' ? JSON.parse(plan) : plan) as Array<{ Plan: PlanNode }>)[0]!.Plan;
+}
+
 /** The planner's estimate for a statement run with these values, as an unprepared statement is planned. */
 async function estimatedCost(statement: string, params: unknown[]): Promise<number> {
-  const [row] = await t.database.app.sql.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${statement}`, params);
-  const plan = row!['QUERY PLAN'];
-  const parsed = (typeof plan === 'string' ? JSON.parse(plan) : plan) as Array<{ Plan: { 'Total Cost': number } }>;
-  return parsed[0]!.Plan['Total Cost'];
+  return topNode(await t.database.app.sql.query(`EXPLAIN (FORMAT JSON) ${statement}`, params))['Total Cost'];
 }
 
 const finishValues = (replaces: string | null) => [
@@ -68,23 +73,17 @@ const beginValues = (knowledgeQuery: string | null) => [
 ];
 
 describe('the statement that starts a turn, on a table of 20 million messages', () => {
-
   it('is estimated below the JIT threshold, with knowledge terms and without', async () => {
     expect(await estimatedCost(BEGIN.account.message, beginValues("'question'"))).toBeLessThan(JIT_ABOVE_COST);
     expect(await estimatedCost(BEGIN.account.message, beginValues(null))).toBeLessThan(JIT_ABOVE_COST);
   });
 });
 
-type PlanNode = { 'Relation Name'?: string; 'Actual Loops'?: number; Plans?: PlanNode[] };
-
 /** How many times the statement's plan read the knowledge table (EXPLAIN ANALYZE runs it). */
 async function knowledgeReads(run: (text: string) => Promise<Array<{ 'QUERY PLAN': unknown }>>, statement: string): Promise<number> {
-  const [row] = await run(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`);
-  const plan = row!['QUERY PLAN'];
-  const parsed = (typeof plan === 'string' ? JSON.parse(plan) : plan) as Array<{ Plan: PlanNode }>;
   const loops = (node: PlanNode): number =>
     (node['Relation Name'] === 'knowledge_chunks' ? (node['Actual Loops'] ?? 0) : 0) + (node.Plans ?? []).reduce((sum, child) => sum + loops(child), 0);
-  return loops(parsed[0]!.Plan);
+  return loops(topNode(await run(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`)));
 }
 
 describe('a chatbot without knowledge', () => {

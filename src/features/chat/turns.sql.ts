@@ -163,9 +163,9 @@ SELECT r.*, add_usage($15::uuid, $3::uuid, ($12::timestamptz AT TIME ZONE 'UTC')
   FROM r WHERE ${userGate('$3')}`;
 }
 
-/** An ordinary turn's finish (nothing replaced, nothing collected). */
-export const FINISH = finishSql(false, false);
 const FINISHES = [finishSql(false, false), finishSql(false, true), finishSql(true, false), finishSql(true, true)] as const;
+/** An ordinary turn's finish (nothing replaced, nothing collected). */
+export const FINISH = FINISHES[0];
 export const finishStatement = (options: { collecting: boolean; replacing: boolean }) => FINISHES[(options.collecting ? 2 : 0) + (options.replacing ? 1 : 0)]!;
 
 // The lock is the proof the begin happened and nothing followed it: only its holder writes here.
