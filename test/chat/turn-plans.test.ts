@@ -106,3 +106,26 @@ describe('a chatbot without knowledge', () => {
     expect(reads).toBe(0);
   });
 });
+
+/** Every table scan's per-row filter in the plan, with the table it reads. */
+function rowFilters(node: PlanNode & { Filter?: string }): Array<{ table: string; filter: string }> {
+  const own = node['Relation Name'] && node.Filter ? [{ table: node['Relation Name'], filter: node.Filter }] : [];
+  return [...own, ...(node.Plans ?? []).flatMap((child) => rowFilters(child))];
+}
+
+describe('row security in a turn', () => {
+  // A policy reads the caller's id in an init plan, once per statement. Read in place, it is looked
+  // up and parsed again for every row a table scan passes: every message of the history read.
+  it('reads the caller from the settings once per statement, not for every row it scans', async () => {
+    const statements: Array<[string, unknown[]]> = [
+      [BEGIN.account.message, beginValues("'question'")],
+      [finishStatement({ collecting: false, replacing: false }), finishValues(null)],
+    ];
+    for (const [statement, values] of statements) {
+      const plan = topNode(await t.database.app.sql.query(`EXPLAIN (VERBOSE, FORMAT JSON) ${statement}`, values));
+      const filters = rowFilters(plan);
+      expect(filters.map((f) => f.table)).toEqual(expect.arrayContaining(['conversations']));
+      expect(filters.filter((f) => f.filter.includes('current_setting'))).toEqual([]);
+    }
+  });
+});
