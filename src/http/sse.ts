@@ -9,6 +9,8 @@ export interface EventStream {
   data(data: unknown): void;
   /** The OpenAI and AI SDK end marker, `data: [DONE]`; the stream stays open until end(). */
   done(): void;
+  /** Sends what was written so far now rather than at the end of this tick (the first token). */
+  flush(): void;
   end(): void;
   /** Aborts when the client goes away before the stream ended. */
   readonly clientGone: AbortSignal;
@@ -146,6 +148,13 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
     },
     done() {
       write('data: [DONE]\n\n');
+    },
+    flush() {
+      // Node corks a response's socket at its first write in a tick and sends at the tick's end, so
+      // frames written together leave in one packet. A model often sends several tokens in one
+      // packet: without this the first waits while the rest are parsed and framed.
+      const socket = raw.socket;
+      if (open && socket && typeof socket.uncork === 'function' && socket.writableCorked > 0) socket.uncork();
     },
     end() {
       if (!open) return;

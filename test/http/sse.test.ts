@@ -27,6 +27,16 @@ beforeAll(async () => {
     stream.end();
     stream.data({ after: 'end' });
   });
+  // Node holds what a response writes in one tick and sends it when the tick ends; a model often
+  // sends many tokens in one packet, and the first one should not wait for the rest to be framed.
+  app.get('/flushed', (request, reply) => {
+    const stream = openEventStream(request, reply, heartbeats);
+    stream.data({ first: true });
+    stream.flush();
+    const held = request.raw.socket.writableLength;
+    stream.data({ held });
+    stream.end();
+  });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {
@@ -48,5 +58,10 @@ describe('event streams', () => {
     expect(response.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
     expect(response.headers.get('x-accel-buffering')).toBe('no');
     expect(await response.text()).toBe('data: {"type":"text-delta","delta":"hi"}\n\ndata: {"raw":true}\n\ndata: [DONE]\n\n');
+  });
+
+  it('hands what was written to the network at once when flushed, not at the end of the tick', async () => {
+    const response = await fetch(`${base}/flushed`);
+    expect(await response.text()).toBe('data: {"first":true}\n\ndata: {"held":0}\n\n');
   });
 });

@@ -68,6 +68,7 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
     settle: (outcome: Outcome | null) => Promise<void>,
   ): Promise<void> {
     let stream: EventStream | null = null;
+    let tokenSent = false;
     try {
       const result = await run({
         events: {
@@ -78,7 +79,11 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
             return opened.clientGone;
           },
           delta(replyId, delta) {
-            if (stream) protocol.delta(stream, replyId, delta);
+            if (!stream) return;
+            protocol.delta(stream, replyId, delta);
+            // The first token leaves now, not after the rest of what arrived with it.
+            if (!tokenSent) stream.flush();
+            tokenSent = true;
           },
         },
       });

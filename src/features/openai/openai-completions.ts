@@ -70,6 +70,7 @@ function failInStream(request: FastifyRequest, stream: EventStream, protocol: St
  */
 async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats, protocol: StreamProtocol, run: Run): Promise<void> {
   let stream: EventStream | null = null;
+  let tokenSent = false;
   const open = () => stream as EventStream | null;
   try {
     const result = await run({
@@ -81,7 +82,11 @@ async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats
           return opened.clientGone;
         },
         delta(replyId, text) {
-          if (stream) protocol.delta(stream, replyId, text);
+          if (!stream) return;
+          protocol.delta(stream, replyId, text);
+          // The first token leaves now, not after the rest of what arrived with it.
+          if (!tokenSent) stream.flush();
+          tokenSent = true;
         },
       },
     });
