@@ -94,6 +94,39 @@ function writeHead(request: FastifyRequest, reply: FastifyReply, headers: Record
 }
 
 /**
+ * Node buffers whatever the socket cannot take, without limit: a client that never reads would
+ * hold a whole long reply (times every such client) in memory, and its socket forever.
+ */
+function limitedWriter(raw: FastifyReply['raw'], limits: StreamLimits, stuck: () => void) {
+  let stalled: NodeJS.Timeout | null = null;
+  const stop = () => {
+    if (stalled) clearTimeout(stalled);
+    stalled = null;
+  };
+  raw.on('drain', stop);
+  return {
+    write(text: string) {
+      const flushed = raw.write(text);
+      if (raw.writableLength > limits.maxBufferedBytes) return stuck();
+      if (!flushed && !stalled) {
+        stalled = setTimeout(stuck, limits.writeTimeoutMs);
+        stalled.unref();
+      }
+    },
+    stop,
+  };
+}
+
+/**
+ * Node corks a response's socket at its first write in a tick and sends at the tick's end, so
+ * frames written together leave in one packet. A model often sends several tokens in one packet:
+ * the first should not wait while the rest are parsed and framed.
+ */
+function sendNow(socket: { uncork?: () => void; writableCorked?: number } | null): void {
+  if (typeof socket?.uncork === 'function' && (socket.writableCorked ?? 0) > 0) socket.uncork();
+}
+
+/**
  * Takes the response over from Fastify and sets the SSE head. The head leaves with the first
  * event, which every caller sends at once (one packet instead of two before the first token).
  */
@@ -102,13 +135,12 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
   const raw = reply.raw;
   const controller = new AbortController();
   let open = true;
-  let stalled: NodeJS.Timeout | null = null;
   writeHead(request, reply, headers);
 
   const close = () => {
     if (!open) return;
     open = false;
-    if (stalled) clearTimeout(stalled);
+    out.stop();
     forget();
   };
   /** A client that stopped reading is treated as gone: the reply is stored as interrupted and the model call stops. */
@@ -118,21 +150,10 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
     close();
     raw.destroy();
   };
-  // Node buffers whatever the socket cannot take, without limit: a client that never reads
-  // would hold a whole long reply (times every such client) in memory, and its socket forever.
+  const out = limitedWriter(raw, limits, () => drop('client stopped reading'));
   const write = (text: string) => {
-    if (!open) return;
-    const flushed = raw.write(text);
-    if (raw.writableLength > limits.maxBufferedBytes) return drop('client stopped reading');
-    if (!flushed && !stalled) {
-      stalled = setTimeout(() => drop('client stopped reading'), limits.writeTimeoutMs);
-      stalled.unref();
-    }
+    if (open) out.write(text);
   };
-  raw.on('drain', () => {
-    if (stalled) clearTimeout(stalled);
-    stalled = null;
-  });
   const forget = heartbeats.add({ beat: () => write(': keep-alive\n\n') });
   raw.on('close', () => {
     if (open) controller.abort(CLIENT_LEFT);
@@ -150,11 +171,7 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
       write('data: [DONE]\n\n');
     },
     flush() {
-      // Node corks a response's socket at its first write in a tick and sends at the tick's end, so
-      // frames written together leave in one packet. A model often sends several tokens in one
-      // packet: without this the first waits while the rest are parsed and framed.
-      const socket = raw.socket;
-      if (open && socket && typeof socket.uncork === 'function' && socket.writableCorked > 0) socket.uncork();
+      if (open) sendNow(raw.socket);
     },
     end() {
       if (!open) return;
