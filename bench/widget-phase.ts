@@ -177,10 +177,14 @@ function watchParley(page: Page, parleyUrl: string): { requests: ParleyRequest[]
     const entry = byRequest.get(request);
     if (!entry) return;
     pending.push(
-      Promise.all([request.sizes(), request.response()]).then(([sizes, response]) => {
-        entry.bytes = sizes.responseBodySize;
-        entry.encoding = response?.headers()['content-encoding'] ?? 'identity';
-      }),
+      Promise.all([request.sizes(), request.response()]).then(
+        ([sizes, response]) => {
+          entry.bytes = sizes.responseBodySize;
+          entry.encoding = response?.headers()['content-encoding'] ?? 'identity';
+        },
+        // A request that finished as its page closed (a load already measured) has no sizes left to read: it shows as "?".
+        () => {},
+      ),
     );
   });
   return { requests, opened: () => (afterOpen = true), settled: async () => void (await Promise.all(pending)) };
