@@ -26,6 +26,19 @@ export interface StreamProtocol {
   flush?(stream: EventStream): void;
 }
 
+/**
+ * Writes a stream's deltas in the protocol's frames. The first token is sent at once
+ * (EventStream.flush) rather than after the rest of what arrived in the same packet.
+ */
+export function deltaWriter(protocol: StreamProtocol): (stream: EventStream, replyId: string, text: string) => void {
+  let tokenSent = false;
+  return (stream, replyId, text) => {
+    protocol.delta(stream, replyId, text);
+    if (!tokenSent) stream.flush();
+    tokenSent = true;
+  };
+}
+
 /** Parley's own events (SPEC §6.1). */
 export const parleyEvents: StreamProtocol = {
   start(stream, info) {

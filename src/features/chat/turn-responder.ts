@@ -8,7 +8,7 @@ import { openEventStream, type EventStream, type Heartbeats } from '../../http/s
 import type { Jobs } from '../../jobs/jobs.js';
 import type { Principal } from '../auth/principal.js';
 import { fingerprint, idempotencyKeyOf, type Idempotency } from './idempotency.js';
-import { parleyEvents, type Outcome, type StreamProtocol } from './stream-protocol.js';
+import { deltaWriter, parleyEvents, type Outcome, type StreamProtocol } from './stream-protocol.js';
 import type { TurnOptions, TurnResult } from './turn-engine.js';
 
 export interface TurnRequest {
@@ -68,7 +68,7 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
     settle: (outcome: Outcome | null) => Promise<void>,
   ): Promise<void> {
     let stream: EventStream | null = null;
-    let tokenSent = false;
+    const writeDelta = deltaWriter(protocol);
     try {
       const result = await run({
         events: {
@@ -79,11 +79,7 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
             return opened.clientGone;
           },
           delta(replyId, delta) {
-            if (!stream) return;
-            protocol.delta(stream, replyId, delta);
-            // The first token leaves now, not after the rest of what arrived with it.
-            if (!tokenSent) stream.flush();
-            tokenSent = true;
+            if (stream) writeDelta(stream, replyId, delta);
           },
         },
       });

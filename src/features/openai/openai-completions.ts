@@ -13,7 +13,7 @@ import type { KeyCredentials } from '../api-keys/key-credentials.js';
 import { principalOf } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatService } from '../chat/chat.service.js';
-import type { StreamProtocol } from '../chat/stream-protocol.js';
+import { deltaWriter, type StreamProtocol } from '../chat/stream-protocol.js';
 import type { TurnOptions, TurnResult } from '../chat/turn-engine.js';
 import { modelFailed, ModelNotFound, toOpenAiFailure, Unsupported } from './openai-errors.js';
 import { openAiChunks, wholeCompletion, type CompletionFrame } from './openai-stream.js';
@@ -70,7 +70,7 @@ function failInStream(request: FastifyRequest, stream: EventStream, protocol: St
  */
 async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats, protocol: StreamProtocol, run: Run): Promise<void> {
   let stream: EventStream | null = null;
-  let tokenSent = false;
+  const writeDelta = deltaWriter(protocol);
   const open = () => stream as EventStream | null;
   try {
     const result = await run({
@@ -82,11 +82,7 @@ async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats
           return opened.clientGone;
         },
         delta(replyId, text) {
-          if (!stream) return;
-          protocol.delta(stream, replyId, text);
-          // The first token leaves now, not after the rest of what arrived with it.
-          if (!tokenSent) stream.flush();
-          tokenSent = true;
+          if (stream) writeDelta(stream, replyId, text);
         },
       },
     });
