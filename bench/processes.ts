@@ -144,7 +144,7 @@ export async function freePort(): Promise<number> {
 }
 
 export interface FakeLlmProcess extends Child {
-  stats(): Promise<{ received: number; open: number; closed: number }>;
+  stats(): Promise<{ received: number; open: number; closed: number; lastClosedAt: number | null }>;
   setDelays(delays: { firstTokenDelayMs?: number; chunkDelayMs?: number }): Promise<void>;
 }
 

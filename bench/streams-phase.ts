@@ -9,8 +9,9 @@
  * The baseline gets as many streams as instance A, in one process.
  */
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { ChatApi } from './client.js';
-import { fdLimit, openFds, startBaseline, startFakeLlmProcess, startParley, tempDir, type Child, type FakeLlmProcess } from './processes.js';
+import { cpuTimeMs, fdLimit, openFds, startBaseline, startFakeLlmProcess, startParley, tempDir, type Child, type FakeLlmProcess } from './processes.js';
 import { atMost, num, ratio, withUnit, type Section } from './report.js';
 import { closeAll, createTargets, endedEarly, openStreams, settledRss, type CloseResult, type StreamTarget } from './streams.js';
 
@@ -29,6 +30,8 @@ interface Measured {
   endedEarly: number;
   upstreamOpen: number;
   close: CloseResult;
+  /** CPU each process spent from the destroy until the last poll. */
+  closeCpu: string;
   perServer: string[];
   /** Every RSS reading followed a forced full GC. */
   collected: boolean;
@@ -52,8 +55,16 @@ async function measure(shares: Array<{ server: Child; targets: StreamTarget[] }>
   const perServer = shares.map((s, i) => `${s.server.name}: ${s.targets.length} streams, RSS ${num(before[i]!.rss / 2 ** 20)} → ${num(after[i]!.rss / 2 ** 20)} MiB, ${openFds(s.server.pid)} descriptors open`);
   for (const line of perServer) say(line);
   say('destroying every client socket at once');
+  const cpuBefore = { servers: shares.map((s) => cpuTimeMs(s.server.pid)), fake: cpuTimeMs(fake.pid), bench: process.cpuUsage() };
   const close = await closeAll(sockets, [fake]);
-  say(`upstream calls: ${close.openBefore} open before, ${close.openAt1s} still open at 1 s, ${Number.isFinite(close.allClosedMs) ? `all closed after ${num(close.allClosedMs, 0)} ms` : `${close.openAtEnd} still open after 15 s`}`);
+  const benchCpu = process.cpuUsage(cpuBefore.bench);
+  // The three share this machine's cores during the close: what each spent until the last poll.
+  const closeCpu = [
+    ...shares.map((s, i) => `${s.server.name} ${num(cpuTimeMs(s.server.pid) - cpuBefore.servers[i]!, 0)} ms`),
+    `the fake LLM ${num(cpuTimeMs(fake.pid) - cpuBefore.fake, 0)} ms`,
+    `the bench's clients ${num((benchCpu.user + benchCpu.system) / 1000, 0)} ms`,
+  ].join(', ');
+  say(`upstream calls: ${close.openBefore} open before, ${close.openAt1s} still open at 1 s, ${Number.isFinite(close.allClosedMs) ? `all closed after ${num(close.allClosedMs, 0)} ms (a poll learned it at ${num(close.polledMs, 0)} ms)` : `${close.openAtEnd} still open after 15 s`}; CPU meanwhile: ${closeCpu}`);
   return {
     streams: sockets.length,
     openSeconds: seconds,
@@ -62,6 +73,7 @@ async function measure(shares: Array<{ server: Child; targets: StreamTarget[] }>
     endedEarly: ended,
     upstreamOpen,
     close,
+    closeCpu,
     perServer,
   };
 }
@@ -133,7 +145,8 @@ export async function streamsPhase(section: Section, say: (line: string) => void
     section.notes.push(`Time to open them all: Parley ${m ? `${num(m.openSeconds)} s` : 'n/a'}, baseline ${num(base.openSeconds)} s (at most 256 being opened at once). ${base.perServer.join('; ')}.`);
     if (m) section.notes.push(`${m.perServer.join('; ')}.`);
     section.notes.push(
-      `The close is timed from the first client socket the bench destroys; the bench's own loop over every socket took ${m ? `${num(m.close.destroyMs, 0)} ms of Parley's figure` : 'n/a'} and ${num(base.close.destroyMs, 0)} ms of the baseline's (the clients run on this machine too).`,
+      `The close is timed from the first client socket the bench destroys to the fake LLM's own record of its last close (a poll of the fake learned it at ${m ? `${num(m.close.polledMs, 0)} ms` : 'n/a'} for Parley, ${num(base.close.polledMs, 0)} ms for the baseline: it answers late while busy closing). The bench's own loop over every socket took ${m ? `${num(m.close.destroyMs, 0)} ms of Parley's figure` : 'n/a'} and ${num(base.close.destroyMs, 0)} ms of the baseline's (the clients run on this machine too).`,
+      `CPU spent during the close (the processes share ${cpus().length} cores): ${m ? `${m.closeCpu}` : 'n/a'}; baseline run: ${base.closeCpu}.`,
     );
     if (parleyB && m) {
       section.notes.push(

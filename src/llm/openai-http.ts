@@ -122,7 +122,15 @@ function post<T>(call: Call, onOk: (response: http.IncomingMessage, settle: Sett
       },
       settled: () => settled,
     };
-    const onAbort = () => settle.fail(CANCELLED);
+    // The socket closes at once; the rejection (and every await it wakes) waits for the loop's next
+    // check phase, so when thousands of clients leave together every model call is closed first.
+    // No listener to remove: the one that fired was `once`, the other dies with its attempt.
+    const onAbort = () => {
+      if (settled) return;
+      settled = true;
+      request.destroy();
+      setImmediate(reject, CANCELLED);
+    };
     const request = (secure ? https : http).request(url, { method: 'POST', headers, agent: secure ? agents.https : agents.http }, (response) => {
       call.touch();
       if (response.statusCode !== 200) return readFailure(response, settle.fail);

@@ -1,6 +1,7 @@
 // §6.1 Streaming: the event sequence, what is stored, headers before the first token, no
 // buffering, heartbeats, and what a client leaving mid-stream does upstream and in storage.
 import http from 'node:http';
+import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
@@ -226,6 +227,35 @@ describe('streaming a reply (§6.1)', () => {
     fake.reset();
     const next = await sendMessage(t, user, conversation.id, { content: 'Are you still there?' });
     expect(next.statusCode, next.body).toBe(201);
+  });
+
+  it('treats a client that half-closes its connection mid-stream as gone: the model call closes, the reply is kept as interrupted', async () => {
+    const full = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
+    fake.setReply(() => full);
+    fake.setDelays({ chunkDelayMs: 200 });
+    const { user, conversation } = await chattingUser(t);
+    const payload = JSON.stringify({ content: 'Talk for a long time', stream: true });
+    // A raw socket that can send its FIN and still read: what a client doing shutdown(SHUT_WR) sends.
+    const socket = net.connect({ host: new URL(base).hostname, port: Number(new URL(base).port), allowHalfOpen: true });
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.on('error', () => {});
+    const closed = new Promise<void>((done) => socket.on('close', () => done()));
+    socket.write(
+      `POST /v1/conversations/${conversation.id}/messages HTTP/1.1\r\nhost: parley\r\nauthorization: Bearer ${user.accessToken}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`,
+    );
+    await until(() => (received.includes('event: message.delta') ? true : undefined), 'the first delta');
+    socket.end();
+
+    await fake.waitFor((requests) => requests.length === 1 && requests[0]!.closedAt !== null, 3000);
+    expect(fake.requests[0]!.aborted).toBe(true);
+    await closed;
+    const reply = await until(async () => (await messagesOf(user, conversation.id)).find((m) => m.role === 'assistant'), 'the stored reply');
+    expect(reply.status).toBe('interrupted');
+    expect(full.startsWith(reply.content)).toBe(true);
+    expect(reply.content.length).toBeLessThan(full.length);
   });
 
   it('POST /v1/chat with stream:true starts a new conversation and names it in message.start', async () => {

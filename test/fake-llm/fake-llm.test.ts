@@ -365,7 +365,7 @@ describe('fake LLM over plain HTTP', () => {
     expect(now() - t0).toBeLessThan(1000);
     expect(body.choices[0].message.content).toBe('You said: again');
     await fake.waitFor((r) => r[0]?.finished === true);
-    expect(fake.stats()).toEqual({ received: before.received + 2, open: 0, closed: before.closed + 2 });
+    expect(fake.stats()).toMatchObject({ received: before.received + 2, open: 0, closed: before.closed + 2 });
   });
 
   it('waitFor rejects with a clear message on timeout', async () => {
@@ -388,12 +388,18 @@ describe('fake LLM over plain HTTP', () => {
       const deadline = Date.now() + 2000;
       while (quiet.stats().closed < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       expect(quiet.requests).toHaveLength(0);
-      expect(quiet.stats()).toEqual({ received: 2, open: 1, closed: 1 });
+      expect(quiet.stats()).toMatchObject({ received: 2, open: 1, closed: 1 });
+      const firstClosedAt = quiet.stats().lastClosedAt!;
       expect(quiet.openResponses()).toBe(1);
 
+      const closingAt = now();
       await quiet.close();
       await expect(hanging).rejects.toThrow();
-      expect(quiet.stats()).toEqual({ received: 2, open: 0, closed: 2 });
+      expect(quiet.stats()).toMatchObject({ received: 2, open: 0, closed: 2 });
+      // The hanging call closed last: lastClosedAt is the time of its close, not of the first.
+      expect(firstClosedAt).toBeLessThan(closingAt);
+      expect(quiet.stats().lastClosedAt!).toBeGreaterThanOrEqual(closingAt);
+      expect(quiet.stats().lastClosedAt!).toBeLessThanOrEqual(now());
     } finally {
       await quiet.close();
     }

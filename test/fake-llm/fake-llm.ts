@@ -92,7 +92,8 @@ export interface FakeLlm {
   /** Clears requests, queued faults and rejected modes, restores the reply, extraction and delays given at start. Counters are cumulative and kept. */
   reset(): void;
   openResponses(): number;
-  stats(): { received: number; open: number; closed: number };
+  /** `lastClosedAt`: when the last connection closed (epoch ms, as `closedAt`), null before any did. */
+  stats(): { received: number; open: number; closed: number; lastClosedAt: number | null };
   waitFor(predicate: (requests: RecordedRequest[]) => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -200,6 +201,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
   const open = new Set<Pending>();
   let received = 0;
   let closedCount = 0;
+  let lastClosedAt: number | null = null;
   let idCounter = 0;
   let closing: Promise<void> | null = null;
 
@@ -456,6 +458,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
       open.delete(p);
       closedCount++;
       r.closedAt = now();
+      lastClosedAt = r.closedAt;
       r.finished = res.writableFinished;
       r.aborted = !res.writableEnded && !p.droppedByUs;
       if (!bodyDone && record) requests.push(r); // left before the body arrived: still worth seeing
@@ -539,7 +542,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
       chunkDelayMs = initialChunk;
     },
     openResponses: () => open.size,
-    stats: () => ({ received, open: open.size, closed: closedCount }),
+    stats: () => ({ received, open: open.size, closed: closedCount, lastClosedAt }),
     async waitFor(predicate, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       let lastError: unknown;

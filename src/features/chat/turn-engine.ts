@@ -26,12 +26,17 @@ import { keepProgress, type ReplyProgress } from './progress.repo.js';
 import type { HistoryMessage, KnowledgeCandidate, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
 import type { UsageBuffer } from './usage-buffer.js';
 
+/** Calls the listener once when the client leaves (at once if it has); returns what stops listening. */
+export interface ClientWatch {
+  onClientGone(listener: () => void): () => void;
+}
+
 export interface TurnEvents {
   /**
-   * The turn is under way: the conversation is locked and the user message stored. Returns the
-   * signal that aborts when the client leaves (the stream just opened), to stop the model call.
+   * The turn is under way: the conversation is locked and the user message stored. Returns how
+   * to hear the client leave (the stream just opened), to stop the model call.
    */
-  start(info: { conversationId: string | null; userMessage: Message | null; replyId: string }): AbortSignal | void;
+  start(info: { conversationId: string | null; userMessage: Message | null; replyId: string }): ClientWatch | void;
   delta(replyId: string, text: string): void;
 }
 
@@ -159,8 +164,8 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
   const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
   const allowedModel = (chosen: string) => (settings.allowedModels.includes(chosen) ? chosen : settings.defaultModel);
 
-  /** `watchClient` is handed the stream's signal that aborts when the client leaves. */
-  async function callModel(target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string, watchClient: (gone: AbortSignal) => void): Promise<Produced> {
+  /** `watchClient` is handed the stream's watch on its client, to stop the model call when it leaves. */
+  async function callModel(target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string, watchClient: (client: ClientWatch) => void): Promise<Produced> {
     const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null, collect: null };
     const started = performance.now();
     const keeper = options.progress && target.conversationId ? keepProgress(progress, { ownerId: generation.for?.userId ?? '', conversationId: target.conversationId, replyId: plan.replyId }, () => produced.text) : null;
@@ -199,8 +204,8 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       // The request leaves first; the start event is written while the model works on it.
       const pending = model.generate(request, onDelta);
       try {
-        const gone = events?.start({ conversationId: target.conversationId, userMessage: plan.userMessage, replyId: plan.replyId });
-        if (gone) watchClient(gone);
+        const client = events?.start({ conversationId: target.conversationId, userMessage: plan.userMessage, replyId: plan.replyId });
+        if (client) watchClient(client);
       } catch (error) {
         generation.controller.abort(new Error('stream could not open'));
         await abandonedAfterAbort(pending, signal).catch(() => {});
@@ -352,11 +357,9 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       }, settings.leaseMs / 2);
       renew.unref();
       const onClientGone = () => generations.stop(key, 'client_left');
-      let gone: AbortSignal | null = null;
-      const watchClient = (signal: AbortSignal) => {
-        gone = signal;
-        if (signal.aborted) onClientGone();
-        else signal.addEventListener('abort', onClientGone, { once: true });
+      let unwatch: (() => void) | null = null;
+      const watchClient = (client: ClientWatch) => {
+        unwatch = client.onClientGone(onClientGone);
       };
       const started = performance.now();
       const modelId = allowedModel(target.model);
@@ -386,7 +389,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         return { conversationId, userMessage: plan.userMessage, reply, failure: produced.failure, collect };
       } finally {
         clearInterval(renew);
-        (gone as AbortSignal | null)?.removeEventListener('abort', onClientGone);
+        (unwatch as (() => void) | null)?.();
         finish();
       }
     },

@@ -76,7 +76,7 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
             const opened = openEventStream(request, reply, heartbeats, protocol.headers);
             stream = opened;
             protocol.start(opened, info);
-            return opened.clientGone;
+            return opened;
           },
           delta(replyId, delta) {
             if (stream) writeDelta(stream, replyId, delta);

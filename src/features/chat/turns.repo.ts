@@ -11,6 +11,9 @@ import { BEGIN, BEGIN_ATTEMPTS, finishStatement, REFUSAL, STOP_HONOURED_WITHIN_M
 import { replyFields, type HistoryMessage, type KnowledgeCandidate, type ReplyRow, type TurnsRepo, type TurnTarget } from './turns.types.js';
 
 export { STOP_HONOURED_WITHIN_MS } from './turns.sql.js';
+
+/** Stop requests read per poll: far more than are ever pending at once. */
+const STOP_POLL_ROWS = 1000;
 export type * from './turns.types.js';
 export { replyFields } from './turns.types.js';
 
@@ -131,13 +134,19 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
     },
     async stopsRequested(replyIds) {
       if (replyIds.length === 0) return [];
-      // One query per poll for every reply running here, whoever owns it.
+      // Stop requests are few and short-lived: read the newest (their partial index holds nothing
+      // else; ids are time-ordered, so backwards is newest first, whatever the table's statistics)
+      // and keep the ones running here. Reply ids are never reused, so one running here is still
+      // the conversation's busy reply. Sending every running reply's id instead cost the database
+      // 28 ms a poll, twice a second, with 10,000 streams open.
       const rows = await sql.query<{ reply_id: string }>(
         `SELECT stop_reply_id AS reply_id FROM conversations
-          WHERE stop_reply_id = ANY(string_to_array($1, ',')::uuid[]) AND stop_reply_id = busy_reply_id AND ${scopeGate('stop-poll')}`,
-        [replyIds.join(',')],
+          WHERE stop_reply_id IS NOT NULL AND ${scopeGate('stop-poll')}
+          ORDER BY stop_reply_id DESC LIMIT ${STOP_POLL_ROWS}`,
+        [],
       );
-      return rows.map((row) => row.reply_id);
+      const here = new Set(replyIds);
+      return rows.map((row) => row.reply_id).filter((id) => here.has(id));
     },
     async release(userId, conversationId, replyId) {
       await sql.query(

@@ -79,7 +79,7 @@ async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats
           const opened = openEventStream(request, reply, heartbeats);
           stream = opened;
           protocol.start(opened, info);
-          return opened.clientGone;
+          return opened;
         },
         delta(replyId, text) {
           if (stream) writeDelta(stream, replyId, text);
