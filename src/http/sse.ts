@@ -133,6 +133,43 @@ function sendNow(socket: { uncork?: () => void; writableCorked?: number } | null
 }
 
 /**
+ * Who hears that the client left: callbacks (what a turn uses), and an AbortSignal made only
+ * when asked for. Its listeners are told once, with the first reason.
+ */
+function clientGoneWatch() {
+  let reason: Error | null = null;
+  let listeners: Array<() => void> = [];
+  let controller: AbortController | null = null;
+  return {
+    leave(why: Error) {
+      if (reason) return;
+      reason = why;
+      controller?.abort(why);
+      const told = listeners;
+      listeners = [];
+      for (const listener of told) listener();
+    },
+    onClientGone(listener: () => void): () => void {
+      if (reason) {
+        listener();
+        return () => {};
+      }
+      listeners.push(listener);
+      return () => {
+        listeners = listeners.filter((each) => each !== listener);
+      };
+    },
+    signal(): AbortSignal {
+      if (!controller) {
+        controller = new AbortController();
+        if (reason) controller.abort(reason);
+      }
+      return controller.signal;
+    },
+  };
+}
+
+/**
  * Takes the response over from Fastify and sets the SSE head. The head leaves with the first
  * event, which every caller sends at once (one packet instead of two before the first token).
  */
@@ -140,18 +177,8 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
   const { limits } = heartbeats;
   const raw = reply.raw;
   let open = true;
-  /** Why the client is gone, once it is; its listeners are told once. */
-  let gone: Error | null = null;
-  let goneListeners: Array<() => void> = [];
-  let controller: AbortController | null = null;
-  const leave = (reason: Error) => {
-    if (gone) return;
-    gone = reason;
-    controller?.abort(reason);
-    const listeners = goneListeners;
-    goneListeners = [];
-    for (const listener of listeners) listener();
-  };
+  const gone = clientGoneWatch();
+  const leave = gone.leave;
   writeHead(request, reply, headers);
 
   const close = () => {
@@ -205,22 +232,9 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
       // The last events may still wait for a client that stopped reading: its socket is not kept forever.
       if (raw.writableNeedDrain) setTimeout(() => raw.destroy(), limits.writeTimeoutMs).unref();
     },
-    onClientGone(listener) {
-      if (gone) {
-        listener();
-        return () => {};
-      }
-      goneListeners.push(listener);
-      return () => {
-        goneListeners = goneListeners.filter((each) => each !== listener);
-      };
-    },
+    onClientGone: gone.onClientGone,
     get clientGone() {
-      if (!controller) {
-        controller = new AbortController();
-        if (gone) controller.abort(gone);
-      }
-      return controller.signal;
+      return gone.signal();
     },
     get open() {
       return open;
