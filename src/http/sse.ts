@@ -178,7 +178,6 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
   const raw = reply.raw;
   let open = true;
   const gone = clientGoneWatch();
-  const leave = gone.leave;
   writeHead(request, reply, headers);
 
   const close = () => {
@@ -191,7 +190,7 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
   /** A client that stopped reading is treated as gone: the reply is stored as interrupted and the model call stops. */
   const drop = (reason: string) => {
     if (!open) return;
-    leave(new Error(reason));
+    gone.leave(new Error(reason));
     close();
     raw.destroy();
   };
@@ -201,7 +200,7 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
   };
   const forget = heartbeats.add({ beat: () => write(': keep-alive\n\n') });
   const left = () => {
-    if (open) leave(CLIENT_LEFT);
+    if (open) gone.leave(CLIENT_LEFT);
     close();
   };
   raw.on('close', left);
