@@ -2,7 +2,7 @@
  * docs/benchmarks.md: what was run, on what, and every figure next to the baseline measured in the
  * same run with their ratio, the target and how far from it the figure is.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { PARLEY_COMMAND } from './processes.js';
 
@@ -31,6 +31,30 @@ export interface Machine {
   database: string;
   fdLimit: string;
   background: string;
+  /** µs per trip into the kernel (kernelCallMicros). */
+  kernelCallUs: number;
+}
+
+/**
+ * What one trip into the kernel costs here: a 1-byte read of /dev/zero from Node (median of 5
+ * batches). Machines of the same CPU model differ by several times in it (virtualisation, page-table
+ * isolation), and the loopback-heavy phases (3, 4, 5) scale with it: reports from two machines
+ * compare only beside it.
+ */
+export function kernelCallMicros(): number {
+  const fd = openSync('/dev/zero', 'r');
+  const buffer = Buffer.alloc(1);
+  const batches: number[] = [];
+  try {
+    for (let b = 0; b < 5; b++) {
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < 20_000; i++) readSync(fd, buffer, 0, 1, null);
+      batches.push(Number(process.hrtime.bigint() - started) / 1000 / 20_000);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return batches.sort((a, b) => a - b)[2]!;
 }
 
 /** Share of the whole machine's CPU busy over `ms`, from /proc/stat (taken before our servers start). */
@@ -59,6 +83,7 @@ export function describeMachine(database: string, busy: number): Machine {
     database,
     fdLimit: fd ? `${fd[1]} soft / ${fd[2]} hard per process` : 'unknown',
     background: `${Math.round(busy * 100)}% of all CPUs busy with other work just before the servers started`,
+    kernelCallUs: kernelCallMicros(),
   };
 }
 
@@ -128,6 +153,7 @@ export function renderReport(input: { command: string; settings: string[]; machi
     `- Database: ${machine.database}`,
     `- Open files: ${machine.fdLimit}`,
     `- Other load: ${machine.background}`,
+    `- Kernel call: ${num(machine.kernelCallUs, 2)} µs for a 1-byte read of /dev/zero from Node (machines of one CPU model differ several times in it; phases 3–5 scale with it)`,
     '',
     '## How it is measured',
     '',

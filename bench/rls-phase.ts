@@ -8,6 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { PGlite } from '@electric-sql/pglite';
+import { beforeFor } from './before.js';
 import { ChatApi } from './client.js';
 import { throughput, type ThroughputResult } from './load.js';
 import { startParley, tempDir, type Child } from './processes.js';
@@ -74,7 +75,7 @@ export async function rlsPhase(section: Section, say: (line: string) => void, op
   };
   const tps = (on: boolean) => mean(on, (r) => r.turnsPerSecond);
   section.rows.push(
-    { measure: `Turns per second (mean of ${ROUNDS.length / 2} rounds)`, parley: num(tps(true)), baseline: num(tps(false)), ratio: ratio(tps(true), tps(false)), target: 'ratio ≥ 0.9', verdict: atLeast(tps(true) / tps(false), 0.9, '×') },
+    { measure: `Turns per second (mean of ${ROUNDS.length / 2} rounds; on ÷ off before: ${beforeFor(options.databaseUrl).rlsRatio})`, parley: num(tps(true)), baseline: num(tps(false)), ratio: ratio(tps(true), tps(false)), target: 'ratio ≥ 0.9', verdict: atLeast(tps(true) / tps(false), 0.9, '×') },
     { measure: 'Turn latency p50', parley: withUnit(mean(true, (r) => r.p50), 'ms', 2), baseline: withUnit(mean(false, (r) => r.p50), 'ms', 2), ratio: ratio(mean(true, (r) => r.p50), mean(false, (r) => r.p50)), target: dash, verdict: dash },
     { measure: 'Server CPU per turn', parley: withUnit(mean(true, (r) => r.cpuMsPerTurn), 'ms', 3), baseline: withUnit(mean(false, (r) => r.cpuMsPerTurn), 'ms', 3), ratio: ratio(mean(true, (r) => r.cpuMsPerTurn), mean(false, (r) => r.cpuMsPerTurn)), target: dash, verdict: dash },
     {

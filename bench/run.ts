@@ -14,6 +14,7 @@ import { resolve } from 'node:path';
 import { ChatApi, postJson, setupRetries } from './client.js';
 import { deltaGaps, directTtft, directTurns, serverTtft, turnLatency, type Distribution } from './latency.js';
 import { PROMPT_TURNS, promptTokens, throughput, type ThroughputResult } from './load.js';
+import { beforeFor } from './before.js';
 import { postgresVersion, runPgbench } from './pgbench.js';
 import { cpuTimeMs, startBaseline, startFakeLlmProcess, startParley, type Child } from './processes.js';
 import { atLeast, atMost, describeMachine, machineBusy, num, ratio, renderReport, withUnit, writePhaseSections, writeReport, type Row, type Section } from './report.js';
@@ -178,7 +179,7 @@ async function main(): Promise<void> {
     say('baseline');
     const base = await turnLatency(baseline, '', DURATION);
     const p = withParley ? await step(say, 'Parley', () => turnLatency(parley, parleyToken, DURATION)) : undefined;
-    addedRows(section, direct, base, p, 1.0, 'turn');
+    addedRows(section, direct, base, p, 1.0, 'turn', beforeFor(DATABASE_URL).addedTurn);
     if (DATABASE_URL && p) await turnSqlRows(section, say, p.p50 - direct.p50, parley.url, parleyToken);
   });
 
@@ -189,7 +190,7 @@ async function main(): Promise<void> {
     say('TTFT baseline');
     const base = await serverTtft(baseline, '', seconds);
     const p = withParley ? await step(say, 'TTFT Parley', () => serverTtft(parley, parleyToken, seconds)) : undefined;
-    addedRows(section, direct, base, p, 2.0, 'TTFT');
+    addedRows(section, direct, base, p, 2.0, 'TTFT', beforeFor(DATABASE_URL).addedTtft);
     say('fake LLM now sends chunks 50 ms apart: measuring gaps between deltas');
     await fake.setDelays({ firstTokenDelayMs: 0, chunkDelayMs: 50 });
     try {
@@ -289,7 +290,7 @@ async function main(): Promise<void> {
   if (ONLY) {
     // Only some phases ran: their sections replace the same phases' in the report, with this run's own particulars.
     const machine = describeMachine(database, busy);
-    const stamp = `Measured apart from the rest of this file on ${startedAt.toISOString().replace(/\.\d+Z$/, 'Z')} by \`${command}\` (${Math.round(totalSeconds)} s; ${machine.cpu}, ${machine.cores} cores, ${machine.database}; ${machine.background}).`;
+    const stamp = `Measured apart from the rest of this file on ${startedAt.toISOString().replace(/\.\d+Z$/, 'Z')} by \`${command}\` (${Math.round(totalSeconds)} s; ${machine.cpu}, ${machine.cores} cores, ${machine.database}; ${machine.background}; a kernel call ${num(machine.kernelCallUs, 2)} µs).`;
     for (const [, section] of ran) section.notes.push(...problems.filter((p) => !p.startsWith('Phase ')).map((p) => `Problem in this run: ${p}`));
     writePhaseSections(REPORT, ran.map(([n, section]) => ({ n, section })), stamp, markdown);
   } else {
@@ -321,18 +322,18 @@ async function turnSqlRows(section: Section, say: (line: string) => void, added:
   const over = added - sqlTurn.latencyMs;
   section.rows.push(
     latencyRow('The turn\'s SQL alone (pgbench, 1 connection, prepared, as the request role; average)', sqlTurn.latencyMs, NaN),
-    latencyRow('Added turn p50 beyond the turn\'s SQL (server − direct − SQL)', over, NaN, '≤ 0.5 ms', atMost(over, 0.5, 'ms')),
+    latencyRow(`Added turn p50 beyond the turn's SQL (server − direct − SQL; before: ${beforeFor(DATABASE_URL).beyondSql})`, over, NaN, '≤ 0.5 ms', atMost(over, 0.5, 'ms')),
   );
   if (sqlTurn.failed > 0) section.notes.push(`pgbench reported ${sqlTurn.failed} failed turns.`);
 }
 
-function addedRows(section: Section, direct: Distribution, base: Distribution, p: Distribution | undefined, targetMs: number, what: string): void {
+function addedRows(section: Section, direct: Distribution, base: Distribution, p: Distribution | undefined, targetMs: number, what: string, before: string): void {
   const pp50 = p?.p50 ?? NaN;
   const pp99 = p?.p99 ?? NaN;
   section.rows.push(
     latencyRow(`${what} p50 (direct to the fake LLM: ${num(direct.p50, 2)} ms)`, pp50, base.p50),
     latencyRow(`${what} p99 (direct: ${num(direct.p99, 2)} ms)`, pp99, base.p99),
-    latencyRow(`Added ${what} p50 (server − direct)`, pp50 - direct.p50, base.p50 - direct.p50, `≤ ${targetMs} ms`, atMost(pp50 - direct.p50, targetMs, 'ms')),
+    latencyRow(`Added ${what} p50 (server − direct; before: ${before})`, pp50 - direct.p50, base.p50 - direct.p50, `≤ ${targetMs} ms`, atMost(pp50 - direct.p50, targetMs, 'ms')),
     latencyRow(`Added ${what} p99`, pp99 - direct.p99, base.p99 - direct.p99),
   );
   section.notes.push(`Samples: direct ${direct.count}, baseline ${base.count}, Parley ${p?.count ?? 'n/a'}.`);

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { beforeFor } from './before.js';
 import { benchParleyEnv, freePort, PARLEY_SERVE, PARLEY_SERVE_ENV, rssBytes, sleep, startFakeLlmProcess, tempDir } from './processes.js';
 import { atMost, ratio, withUnit, type Row, type Section } from './report.js';
 import { Tally } from './soak-client.js';
@@ -22,11 +23,6 @@ const QUIET_MS = 60_000;
 const dash = '—';
 const LOAD_PLAN: TrafficPlan = { turnLoops: 3, streamLoops: 2, turnPauseMs: 200, loginPauseMs: 1000, uploadPauseMs: 3000, unreadPauseMs: 20_000 };
 
-/** What the issue measured on main before this work (issue 15's opening paragraph). */
-const BEFORE = {
-  pglite: { fresh: '4.9 s', restart: '2.1 s', idleFresh: '832 MB', idleRestart: '384 MB' },
-  postgres: { fresh: '2.4 s', restart: '2.4 s', idleFresh: '168 MB', idleRestart: '168 MB' },
-};
 
 export const STARTUP_METHOD = `Start-up is the time from spawning the process to its first 200 from \`GET /health\` (asked every 10 ms), median of ${STARTS} starts each: "fresh" on a new empty \`DATA_DIR\` (PGlite) or a new empty database (PostgreSQL, migrations included), "restart" on the folder or database the fresh start left. Idle RSS is read ${IDLE_WAIT_MS / 1000} s after the first 200, without forcing a garbage collection. The baseline is a bare \`node:http\` process started and polled the same way. "After load" runs the soak's mixed traffic (chat turns whole and streamed, sign-ins, ~1 MB Chinese uploads, a never-read stream) for BENCH_LOAD_SECONDS and reads RSS as the load ends, after 10 s of quiet and after ${QUIET_MS / 1000} s of quiet; the target (≤ 1.5× idle) is held to the last, which leaves V8 time to give back its young generation and shrink its old one (its memory reducer starts after some seconds of low allocation) and the chunking worker time to end. The "before" figures in the measures' names are the issue's, measured on main before this work (PostgreSQL start-up measured at the start of the work).`;
 
@@ -172,7 +168,7 @@ const mibRow = limitRow('MiB');
 
 export async function startupPhase(section: Section, say: (line: string) => void, options: { databaseUrl?: string; runId: string; loadSeconds: number }): Promise<void> {
   const { databaseUrl, runId } = options;
-  const before = databaseUrl ? BEFORE.postgres : BEFORE.pglite;
+  const before = beforeFor(databaseUrl);
   // The soak's never-read stream asks for a long reply.
   const fake = await startFakeLlmProcess({}, { prompt: LONG_PROMPT, bytes: 8_000_000 });
   try {

@@ -10,6 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { beforeFor } from './before.js';
 import { ChatApi } from './client.js';
 import { cpuTimeMs, fdLimit, openFds, startBaseline, startFakeLlmProcess, startParley, tempDir, type Child, type FakeLlmProcess } from './processes.js';
 import { atMost, num, ratio, withUnit, type Section } from './report.js';
@@ -140,7 +141,7 @@ export async function streamsPhase(section: Section, say: (line: string) => void
     section.rows.push(
       { measure: 'Streams open at once', parley: m ? `${m.streams}${parleyB ? ` (${single} + ${m.streams - single} on 2 instances)` : ''}` : 'n/a', baseline: String(base.streams), ratio: dash, target: `${options.streams} open until the client leaves`, verdict: m ? openVerdict(m) : '❓ not measured' },
       { measure: `RSS per open stream (one instance, ${single} streams)`, parley: withUnit(perStream, 'KiB'), baseline: withUnit(base.rssPerStreamKiB[0]!, 'KiB'), ratio: ratio(perStream, base.rssPerStreamKiB[0]!), target: '≤ 40 KiB', verdict: atMost(perStream, 40, 'KiB', 1) },
-      { measure: 'All upstream calls closed after every client left at once', parley: withUnit(m?.close.allClosedMs ?? NaN, 'ms', 0), baseline: withUnit(base.close.allClosedMs, 'ms', 0), ratio: m ? ratio(m.close.allClosedMs, base.close.allClosedMs) : dash, target: '≤ 1000 ms, none open at 1 s', verdict: m ? closeVerdict(m.close) : '❓ not measured' },
+      { measure: `All upstream calls closed after every client left at once (before: ${beforeFor(options.databaseUrl).allClosed})`, parley: withUnit(m?.close.allClosedMs ?? NaN, 'ms', 0), baseline: withUnit(base.close.allClosedMs, 'ms', 0), ratio: m ? ratio(m.close.allClosedMs, base.close.allClosedMs) : dash, target: '≤ 1000 ms, none open at 1 s', verdict: m ? closeVerdict(m.close) : '❓ not measured' },
     );
     section.notes.push(`Time to open them all: Parley ${m ? `${num(m.openSeconds)} s` : 'n/a'}, baseline ${num(base.openSeconds)} s (at most 256 being opened at once). ${base.perServer.join('; ')}.`);
     if (m) section.notes.push(`${m.perServer.join('; ')}.`);
