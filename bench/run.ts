@@ -278,10 +278,11 @@ async function main(): Promise<void> {
   const command = `${DATABASE_URL ? 'DATABASE_URL=postgres://… ' : ''}${process.env.BENCH_REPORT ? `BENCH_REPORT=${process.env.BENCH_REPORT} ` : ''}${ONLY ? `BENCH_PHASES=${[...ONLY].join(',')} ` : ''}BENCH_DURATION=${DURATION} BENCH_STREAMS=${STREAMS} BENCH_EXPORT_CONVERSATIONS=${EXPORT_CONVERSATIONS} BENCH_LOAD_SECONDS=${LOAD_SECONDS} npm run bench`;
   const totalSeconds = (Date.now() - startedAt.getTime()) / 1000;
   const ran = [...sections.entries()].sort(([a], [b]) => a - b);
+  const machine = describeMachine(database, busy);
   const markdown = renderReport({
     command,
     settings: [`BENCH_DURATION=${DURATION} s per throughput phase, BENCH_STREAMS=${STREAMS}, BENCH_EXPORT_CONVERSATIONS=${EXPORT_CONVERSATIONS}, BENCH_LOAD_SECONDS=${LOAD_SECONDS}, CONTEXT_TOKEN_BUDGET=${BUDGET}`, `Run id (username prefix): ${RUN_ID}`],
-    machine: describeMachine(database, busy),
+    machine,
     startedAt,
     totalSeconds,
     sections: ran.map(([, s]) => s),
@@ -289,7 +290,6 @@ async function main(): Promise<void> {
   });
   if (ONLY) {
     // Only some phases ran: their sections replace the same phases' in the report, with this run's own particulars.
-    const machine = describeMachine(database, busy);
     const stamp = `Measured apart from the rest of this file on ${startedAt.toISOString().replace(/\.\d+Z$/, 'Z')} by \`${command}\` (${Math.round(totalSeconds)} s; ${machine.cpu}, ${machine.cores} cores, ${machine.database}; ${machine.background}; a kernel call ${num(machine.kernelCallUs, 2)} µs).`;
     for (const [, section] of ran) section.notes.push(...problems.filter((p) => !p.startsWith('Phase ')).map((p) => `Problem in this run: ${p}`));
     writePhaseSections(REPORT, ran.map(([n, section]) => ({ n, section })), stamp, markdown);
