@@ -1,0 +1,84 @@
+// A turn that stores no conversation: the client sends the whole conversation each time (the
+// OpenAI endpoint). The chatbot's prompt, knowledge, usage and budget apply all the same.
+import { AppError, validationError } from '../../errors/app-error.js';
+import type { Clock } from '../../lib/clock.js';
+import { isUuid } from '../../lib/ids.js';
+import { isBlank } from '../../lib/text.js';
+import { countTokens } from '../../llm/tokens.js';
+import type { Principal } from '../auth/principal.js';
+import { toTsqueryLiteral } from '../knowledge/search-text.js';
+import type { AnswersRepo } from './answers.repo.js';
+import type { TurnEngine, TurnOptions, TurnResult } from './turn-engine.js';
+import { chatbotNotFound, KNOWLEDGE_CANDIDATES, type TurnStarts } from './turn-starts.js';
+import type { HistoryMessage } from './turns.repo.js';
+import { budgetSpent } from '../usage/quotas.js';
+
+export interface AnswerInput {
+  chatbotId: string;
+  /** The slug the caller named the chatbot by, if it did: refused as not found when it is no longer the chatbot's. */
+  slug?: string | null;
+  /** A model the server allows; null for the chatbot's own. */
+  model: string | null;
+  messages: Array<{ role: 'system' | 'user' | 'assistant'; content: string }>;
+  temperature?: number | null;
+  maxTokens?: number | null;
+}
+
+export interface AnswerDeps {
+  starts: Pick<TurnStarts, 'admit' | 'counted' | 'checkContent'>;
+  answers: Pick<AnswersRepo, 'start'>;
+  engine: TurnEngine;
+  clock: Clock;
+  newId: () => string;
+}
+
+export function createAnswer(deps: AnswerDeps) {
+  const { starts, answers, engine, clock, newId } = deps;
+
+  /** The client's conversation as the prompt's history (newest first) and its own instructions. */
+  function clientConversation(messages: AnswerInput['messages']) {
+    const last = messages.at(-1);
+    if (!last || last.role !== 'user') throw validationError('messages', 'the last message must be the user\'s');
+    starts.checkContent(`messages.${messages.length - 1}.content`, last.content);
+    const instructions = messages.filter((m) => m.role === 'system' && !isBlank(m.content)).map((m) => m.content.trim());
+    const history: HistoryMessage[] = [];
+    for (let i = messages.length - 2; i >= 0; i--) {
+      const m = messages[i]!;
+      if (m.role === 'system' || isBlank(m.content)) continue;
+      history.push({ id: '', role: m.role, content: m.content, status: 'complete', tokens: countTokens(m.content) });
+    }
+    return { last, history, instructions: instructions.length > 0 ? instructions.join('\n\n') : null };
+  }
+
+  return async function answer(caller: Principal, input: AnswerInput, options: TurnOptions = {}): Promise<TurnResult> {
+    const { last, history, instructions } = clientConversation(input.messages);
+    if (!isUuid(input.chatbotId) || (caller.chatbotId !== undefined && caller.chatbotId !== input.chatbotId.toLowerCase())) throw chatbotNotFound();
+    await starts.admit(caller);
+    const now = clock.now();
+    const search = { query: toTsqueryLiteral(last.content), limit: KNOWLEDGE_CANDIDATES };
+    const started = await answers.start(caller.ownerId, input.chatbotId.toLowerCase(), search, now, caller.keyCheck);
+    if (started.state === 'key_refused') throw new AppError('invalid_token', 'The API key is not valid');
+    if (started.state !== 'started') throw started.state === 'quota' ? budgetSpent(started.budget, now) : chatbotNotFound();
+    if (input.slug != null && input.slug !== started.slug) throw chatbotNotFound();
+    await starts.counted(caller);
+    const target = {
+      ...started.target,
+      model: input.model ?? started.target.model,
+      temperature: input.temperature ?? started.target.temperature,
+      maxTokens: input.maxTokens ?? started.target.maxTokens,
+    };
+    const plan = {
+      replyId: newId(),
+      message: last.content,
+      messageTokens: countTokens(last.content),
+      turnContext: null,
+      history,
+      knowledge: started.knowledge,
+      replaces: null,
+      userMessage: null,
+      callerInstructions: instructions,
+      countBeforeAnswer: started.budgeted,
+    };
+    return engine.run(caller, target, plan, options);
+  };
+}

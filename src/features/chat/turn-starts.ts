@@ -1,0 +1,173 @@
+// How a turn of Parley's own API starts, shared by send, the one-call chat and regenerate: the
+// caller's limits, the content's checks, and begin() — lock the conversation, store the user
+// message, read history and knowledge, in one statement.
+import type { RateRule } from '../../config/parsers.js';
+import { isDatabaseUnavailable } from '../../db/errors.js';
+import { AppError, validationError } from '../../errors/app-error.js';
+import type { Jobs } from '../../jobs/jobs.js';
+import type { Clock } from '../../lib/clock.js';
+import { codePointLength, conversationTitle, isBlank } from '../../lib/text.js';
+import { countTokens } from '../../llm/tokens.js';
+import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
+import { audienceOf } from '../api-keys/end-user.js';
+import type { Principal } from '../auth/principal.js';
+import { conversationBusy, conversationNotFound } from '../conversations/conversations.service.js';
+import { toMessage } from '../conversations/conversations.schemas.js';
+import { toTsqueryLiteral } from '../knowledge/search-text.js';
+import { STORE_RETRY_FOR_MS, type TurnPlan } from './turn-engine.js';
+import type { BeginRequest, TurnRefused, TurnsRepo, TurnTarget } from './turns.repo.js';
+import { budgetSpent, type DailyMessageCap } from '../usage/quotas.js';
+
+export const MESSAGE_OVERHEAD = 3;
+export const KNOWLEDGE_CANDIDATES = 8;
+
+export interface TurnStartSettings {
+  contextTokenBudget: number;
+  maxMessageChars: number;
+  messagesPerUser: RateRule | null;
+  /** RATE_LIMIT_API_KEY_USER: turns per end user of a chatbot's keys. */
+  messagesPerEndUser: RateRule | null;
+  leaseMs: number;
+}
+
+export interface TurnStartDeps {
+  turns: Pick<TurnsRepo, 'begin' | 'undoBegin'>;
+  jobs: Pick<Jobs, 'retry'>;
+  limiter: RateLimiter;
+  /** USAGE_MESSAGES_PER_DAY for accounts. */
+  dailyCap: DailyMessageCap;
+  clock: Clock;
+  newId: () => string;
+  settings: TurnStartSettings;
+}
+
+export interface TurnStarts {
+  /** The caller's own limits; throws when one is spent. */
+  admit(caller: Principal): Promise<void>;
+  /** Counts a turn that started against the day's cap (never fails the turn). */
+  counted(caller: Principal): Promise<void>;
+  /** 422 for an empty or too long message, named by `field`. */
+  checkContent(field: string, content: string): void;
+  begin(caller: Principal, id: string, request: BeginRequest, now: Date, thenToo?: () => Promise<void>): ReturnType<TurnsRepo['begin']>;
+  /** Locks the conversation and stores the user message; refused (404/409) when it cannot. */
+  beginSend(caller: Principal, id: string, input: { content: string; context?: string }, thenToo?: () => Promise<void>): Promise<{ target: TurnTarget; plan: TurnPlan }>;
+}
+
+export function refused(why: TurnRefused, now: Date): AppError {
+  if (why.state === 'quota') return budgetSpent(why.budget, now);
+  return why.state === 'busy' ? conversationBusy() : conversationNotFound();
+}
+
+/** A visitor's or a key end user's turns reach only their own conversations; an account's, only its own. */
+export function audience(caller: Principal): BeginRequest['audience'] {
+  const id = audienceOf(caller);
+  return id === null ? null : { id, visitor: caller.kind === 'visitor' };
+}
+
+function userMessageOf(id: string, content: string, now: Date) {
+  return toMessage({
+    id,
+    role: 'user',
+    content,
+    status: 'complete',
+    createdAt: now,
+    promptTokens: null,
+    completionTokens: null,
+    latencyMs: null,
+    errorCode: null,
+    feedbackRating: null,
+    feedbackComment: null,
+  });
+}
+
+/** What begin() is asked for a new user message: its row, the lock, and history and knowledge for it. */
+function sendRequest(caller: Principal, message: { messageId: string; replyId: string; content: string; tokens: number }, settings: TurnStartSettings): BeginRequest {
+  const { messageId, replyId, content, tokens } = message;
+  return {
+    audience: audience(caller),
+    lock: { replyId, leaseMs: settings.leaseMs },
+    message: { id: messageId, content, tokens, title: conversationTitle(content) },
+    historyTokens: Math.max(0, settings.contextTokenBudget - tokens - MESSAGE_OVERHEAD),
+    historyMinRows: 0,
+    knowledgeQuery: toTsqueryLiteral(content),
+    knowledgeLimit: KNOWLEDGE_CANDIDATES,
+  };
+}
+
+export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
+  const { turns, jobs, limiter, dailyCap, clock, newId, settings } = deps;
+  const messagesPolicy = { name: 'messages_user', rule: settings.messagesPerUser };
+  const endUserPolicy = { name: 'api_key_user', rule: settings.messagesPerEndUser };
+
+  /**
+   * begin(), for a turn the caller is told did not happen when the connection drops before its
+   * answer (503). The statement may have committed all the same, holding the conversation for
+   * the lease with a message nobody was shown: once the database answers, that start is taken
+   * back if it happened, and `thenToo` runs (the one-call chat's new conversation goes too).
+   */
+  const begin: TurnStarts['begin'] = async (caller, id, request, now, thenToo) => {
+    try {
+      return await turns.begin(caller.ownerId, id, request, now);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) {
+        const started = { replyId: request.lock.replyId, messageId: request.message?.id ?? null, title: request.message?.title ?? null };
+        const undo = async () => {
+          await turns.undoBegin(caller.ownerId, id, started);
+          await thenToo?.();
+        };
+        jobs.retry('undo a turn start', undo, { retryIf: isDatabaseUnavailable, forMs: STORE_RETRY_FOR_MS });
+      }
+      throw error;
+    }
+  };
+
+  const starts: TurnStarts = {
+    /**
+     * Accounts' own limits; a key's end users have theirs (the key's own limit is counted with the
+     * key); visitors are held by the public limits where their requests come in.
+     */
+    async admit(caller) {
+      if (caller.kind === 'visitor') return;
+      if (caller.kind === 'apiKey') return limiter.consume(endUserPolicy, `${caller.chatbotId}:${caller.endUser ?? ''}`);
+      await limiter.consume(messagesPolicy, caller.ownerId);
+      await dailyCap.check(caller.ownerId, clock.now());
+    },
+    /**
+     * The day's cap counts turns that started, not requests refused (not found, busy, budget spent).
+     * The conversation is locked by then: a store fault must not leave it so (the limiter logs it).
+     */
+    async counted(caller) {
+      if (caller.kind === 'user') await dailyCap.record(caller.ownerId, clock.now()).catch(() => {});
+    },
+    checkContent(field, content) {
+      if (isBlank(content)) throw validationError(field, 'must not be empty');
+      if (codePointLength(content) > settings.maxMessageChars) throw validationError(field, `must be at most ${settings.maxMessageChars} characters`);
+    },
+    begin,
+    async beginSend(caller, id, input, thenToo) {
+      const now = clock.now();
+      // Ids are time-ordered and history is read in id order: the message must sort before its reply.
+      const messageId = newId();
+      const replyId = newId();
+      const tokens = countTokens(input.content);
+      const request = sendRequest(caller, { messageId, replyId, content: input.content, tokens }, settings);
+      const started = await begin(caller, id, request, now, thenToo);
+      if (started.state !== 'started') throw refused(started, now);
+      await starts.counted(caller);
+      const plan: TurnPlan = {
+        replyId,
+        message: input.content,
+        messageTokens: tokens,
+        turnContext: input.context ?? null,
+        history: started.history,
+        knowledge: started.knowledge,
+        replaces: null,
+        userMessage: userMessageOf(messageId, input.content, now),
+      };
+      return { target: started.target, plan };
+    },
+  };
+  return starts;
+}
+
+export const chatbotNotFound = () => new AppError('not_found', 'No chatbot with this id');
