@@ -9,7 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import { toTsqueryLiteral } from '../knowledge/search-text.js';
 import type { AnswersRepo } from './answers.repo.js';
 import type { TurnEngine, TurnOptions, TurnResult } from './turn-engine.js';
-import { chatbotNotFound, KNOWLEDGE_CANDIDATES, type TurnStarts } from './turn-starts.js';
+import { KNOWLEDGE_CANDIDATES, type TurnStarts } from './turn-starts.js';
 import type { HistoryMessage } from './turns.repo.js';
 import { budgetSpent } from '../usage/quotas.js';
 
@@ -23,6 +23,8 @@ export interface AnswerInput {
   temperature?: number | null;
   maxTokens?: number | null;
 }
+
+const chatbotNotFound = () => new AppError('not_found', 'No chatbot with this id');
 
 export interface AnswerDeps {
   starts: Pick<TurnStarts, 'admit' | 'counted' | 'checkContent'>;

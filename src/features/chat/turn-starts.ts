@@ -3,7 +3,7 @@
 // message, read history and knowledge, in one statement.
 import type { RateRule } from '../../config/parsers.js';
 import { isDatabaseUnavailable } from '../../db/errors.js';
-import { AppError, validationError } from '../../errors/app-error.js';
+import { validationError, type AppError } from '../../errors/app-error.js';
 import type { Jobs } from '../../jobs/jobs.js';
 import type { Clock } from '../../lib/clock.js';
 import { codePointLength, conversationTitle, isBlank } from '../../lib/text.js';
@@ -169,5 +169,3 @@ export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
   };
   return starts;
 }
-
-export const chatbotNotFound = () => new AppError('not_found', 'No chatbot with this id');
