@@ -26,7 +26,7 @@ import { createTurnResponder } from './features/chat/turn-responder.js';
 import { createTurnsRepo } from './features/chat/turns.repo.js';
 import { createAnswersRepo } from './features/chat/answers.repo.js';
 import { createUsageBuffer } from './features/chat/usage-buffer.js';
-import { STORE_RETRY_FOR_MS } from './features/chat/turn-engine.js';
+import { STORE_RETRY_FOR_MS } from './features/chat/reply-store.js';
 import { createReplyProgress } from './features/chat/progress.repo.js';
 import { createCollector } from './features/collection/collector.js';
 import { createExtractor } from './features/collection/extraction.js';

@@ -2,28 +2,25 @@
 // call the model (streaming or not), and store the reply whatever happened. Every channel
 // (Parley's API, public visitors, API keys, the OpenAI and AI SDK protocols) runs its turns
 // through here; what differs between them is how the turn is started and how it is written out.
+// The call itself is model-call.ts's, storing its reply reply-store.ts's.
 //
 // Invariant: every generation that starts is finished — its reply stored (or, if the database
 // refuses even a bare `failed` reply, its lock released) and its slot in `generations` freed —
 // under any failure: a thrown error, a model fault, the database going away while storing.
-import { isDatabaseUnavailable, isForeignKeyViolation } from '../../db/errors.js';
 import type { Jobs } from '../../jobs/jobs.js';
 import { createLoopGate } from '../../lib/loop-gate.js';
-import { isLlmError, type LlmError } from '../../llm/errors.js';
-import { countTokens } from '../../llm/tokens.js';
+import type { LlmError } from '../../llm/errors.js';
 import type { ChatModel } from '../../llm/types.js';
 import type { Principal } from '../auth/principal.js';
-import { collectUpdate, type Collector, type CollectStep } from '../collection/collector.js';
+import { collectUpdate, type Collector } from '../collection/collector.js';
 import type { CollectUpdate } from '../collection/collect-state.js';
-import { conversationNotFound } from '../conversations/conversations.service.js';
-import { toMessage, type Message } from '../conversations/conversations.schemas.js';
-import { pickKnowledge } from '../knowledge/knowledge.service.js';
-import { profileFacts, renderProfile } from '../profiles/profile-text.js';
-import type { Generation, Generations } from './generations.js';
-import { buildPrompt } from './prompt.js';
+import type { Message } from '../conversations/conversations.schemas.js';
+import type { Generations } from './generations.js';
 import type { AnswersRepo } from './answers.repo.js';
-import { keepProgress, type ReplyProgress } from './progress.repo.js';
-import type { HistoryMessage, KnowledgeCandidate, StoredReply, TurnsRepo, TurnTarget } from './turns.repo.js';
+import { createModelCall, replyOf } from './model-call.js';
+import type { ReplyProgress } from './progress.repo.js';
+import { createReplyStore } from './reply-store.js';
+import type { HistoryMessage, KnowledgeCandidate, TurnsRepo, TurnTarget } from './turns.repo.js';
 import type { UsageBuffer } from './usage-buffer.js';
 
 /** Calls the listener once when the client leaves (at once if it has); returns what stops listening. */
@@ -119,230 +116,23 @@ export interface TurnEngine {
   run(principal: Principal, target: TurnTarget, plan: TurnPlan, options?: TurnOptions): Promise<TurnResult>;
 }
 
-/** What the model produced, and how the call ended. */
-interface Produced {
-  text: string;
-  usage: { promptTokens: number; completionTokens: number } | null;
-  promptTokens: number;
-  firstTokenMs: number | null;
-  failure: LlmError | null;
-  unexpected: unknown;
-  /** What the turn collected; null when it collects nothing. */
-  collect: CollectStep | null;
-}
-
 const afterDisconnect = createLoopGate(16);
-/**
- * A model call that has not ended this long after its abort (a stop, a client gone, shutdown)
- * is abandoned: the turn ends with what was produced, so a model that ignores its signal cannot
- * hold the conversation, its generation slot or shutdown.
- */
-const ABANDON_AFTER_ABORT_MS = 1_000;
 
-/** The model's answer, or null when it was abandoned after an abort. */
-function abandonedAfterAbort<T>(pending: Promise<T>, signal: AbortSignal): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  const abandoned = new Promise<null>((resolve) => {
-    onAbort = () => {
-      timer = setTimeout(() => resolve(null), ABANDON_AFTER_ABORT_MS);
-      timer.unref();
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  return Promise.race([pending, abandoned]).finally(() => {
-    clearTimeout(timer);
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  });
+async function report(log: TurnEngineDeps['log'], hooks: AfterTurn[], turnReport: TurnReport) {
+  for (const hook of hooks) {
+    try {
+      await hook(turnReport);
+    } catch (error) {
+      log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'an after-turn step failed');
+    }
+  }
 }
-/** Storing a reply while the database is unreachable is retried this long, in the background. */
-export const STORE_RETRY_FOR_MS = 10 * 60_000;
 
 export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
-  const { turns, answers, usage, progress, model, generations, jobs, clock, log, settings } = deps;
-  const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
+  const { turns, generations, log, settings } = deps;
+  const callModel = createModelCall(deps);
+  const replies = createReplyStore(deps);
   const allowedModel = (chosen: string) => (settings.allowedModels.includes(chosen) ? chosen : settings.defaultModel);
-
-  /** `watchClient` is handed the stream's watch on its client, to stop the model call when it leaves. */
-  async function callModel(target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string, watchClient: (client: ClientWatch) => void): Promise<Produced> {
-    const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null, collect: null };
-    const started = performance.now();
-    const keeper = options.progress && target.conversationId ? keepProgress(progress, { ownerId: generation.for?.userId ?? '', conversationId: target.conversationId, replyId: plan.replyId }, () => produced.text) : null;
-    const { signal } = generation.controller;
-    let settled = false;
-    try {
-      produced.collect = await collectStep(target, plan, signal, modelId);
-      const hits = pickKnowledge(plan.knowledge, knowledgeTokens);
-      const profile = profileFacts(target.profile);
-      const built = buildPrompt({
-        systemPrompt: target.systemPrompt,
-        callerInstructions: plan.callerInstructions ?? null,
-        profile: renderProfile(profile),
-        conversationContext: target.context,
-        turnContext: plan.turnContext,
-        collectInstructions: produced.collect?.instructions ?? null,
-        knowledge: hits,
-        history: plan.history,
-        message: plan.message,
-        messageTokens: plan.messageTokens,
-        budget: settings.contextTokenBudget,
-      });
-      produced.promptTokens = built.tokens;
-      const events = options.events;
-      const onDelta = events
-        ? (delta: string) => {
-            // An abandoned call may still produce: the reply is already stored without it.
-            if (settled) return;
-            produced.firstTokenMs ??= performance.now() - started;
-            produced.text += delta;
-            events.delta(plan.replyId, delta);
-            keeper?.changed();
-          }
-        : undefined;
-      const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, knowledge: hits, profile, greeting: target.greeting, script: produced.collect?.script ?? null, signal };
-      // The request leaves first; the start event is written while the model works on it.
-      const pending = model.generate(request, onDelta);
-      try {
-        const client = events?.start({ conversationId: target.conversationId, userMessage: plan.userMessage, replyId: plan.replyId });
-        if (client) watchClient(client);
-      } catch (error) {
-        generation.controller.abort(new Error('stream could not open'));
-        await abandonedAfterAbort(pending, signal).catch(() => {});
-        throw error;
-      }
-      const answer = await abandonedAfterAbort(pending, signal);
-      if (answer) {
-        produced.text = answer.text;
-        produced.usage = answer.usage;
-      }
-    } catch (error) {
-      if (!isLlmError(error)) produced.unexpected = error;
-      // Aborted on purpose (client left, stop, shutdown) is an interruption, not a failure.
-      else if (!(error.failure === 'aborted' && generation.reason)) produced.failure = error;
-    }
-    settled = true;
-    keeper?.stop();
-    return produced;
-  }
-
-  function replyOf(target: TurnTarget, plan: TurnPlan, produced: Produced, generation: Generation, modelId: string, latencyMs: number): StoredReply {
-    const { text, usage, failure, unexpected } = produced;
-    let tokens = 0;
-    try {
-      tokens = countTokens(text);
-    } catch (error) {
-      produced.unexpected ??= error;
-    }
-    return {
-      id: plan.replyId,
-      content: text,
-      status: failure || produced.unexpected ? 'failed' : generation.reason ? 'interrupted' : 'complete',
-      tokens,
-      model: modelId,
-      // The extraction's tokens count with the reply, so budgets and usage see every call.
-      promptTokens: (usage?.promptTokens ?? produced.promptTokens) + (produced.collect?.usage?.promptTokens ?? 0),
-      completionTokens: (usage?.completionTokens ?? tokens) + (produced.collect?.usage?.completionTokens ?? 0),
-      latencyMs,
-      errorCode: failure ? failure.failure : unexpected || produced.unexpected ? 'internal_error' : null,
-      replaces: plan.replaces,
-      chatbotId: target.chatbotId,
-      collect: produced.collect
-        ? { data: produced.collect.data, state: produced.collect.state, completed: produced.collect.completed, eventId: produced.collect.eventId }
-        : null,
-    };
-  }
-
-  /** The turn's collection step; a failing collector is logged and the turn goes on without it. */
-  async function collectStep(target: TurnTarget, plan: TurnPlan, signal: AbortSignal, modelId: string): Promise<CollectStep | null> {
-    if (!deps.collector || !target.collect) return null;
-    try {
-      const message = plan.userMessage ? plan.message : null;
-      return await deps.collector.step({ target, message, history: plan.history, model: modelId, signal });
-    } catch (error) {
-      log.error({ conversation_id: target.conversationId, err: { message: (error as Error).message } }, 'collecting failed; the reply goes on without it');
-      return null;
-    }
-  }
-
-  async function storeOnce(ownerId: string, conversationId: string, reply: StoredReply): Promise<Message> {
-    try {
-      const row = await turns.finish(ownerId, conversationId, reply, clock.now());
-      if (row) return toMessage(row);
-    } catch (error) {
-      if (!isForeignKeyViolation(error)) throw error;
-    }
-    // The conversation was deleted while its reply was generated.
-    throw conversationNotFound();
-  }
-
-  /** Keeps trying to store a reply while the database is away; the lease holds the conversation meanwhile. */
-  function storeWhenBack(ownerId: string, conversationId: string, reply: StoredReply) {
-    const task = async () => {
-      await storeOnce(ownerId, conversationId, reply);
-      log.warn({ conversation_id: conversationId, reply_id: reply.id }, 'reply stored after the database came back');
-    };
-    jobs.retry('store reply', task, { retryIf: isDatabaseUnavailable, forMs: STORE_RETRY_FOR_MS });
-  }
-
-  /**
-   * Stores the reply. When the database refuses it, stores a bare `failed` reply instead (the
-   * content may be what it refused), else releases the lock; when the database is unreachable,
-   * keeps trying in the background. Whatever happens the error reaches the caller (500/503).
-   */
-  async function store(ownerId: string, conversationId: string, reply: StoredReply): Promise<Message> {
-    try {
-      return await storeOnce(ownerId, conversationId, reply);
-    } catch (error) {
-      if (isDatabaseUnavailable(error)) {
-        storeWhenBack(ownerId, conversationId, reply);
-        throw error;
-      }
-      if ((error as { code?: string }).code === 'not_found') throw error;
-      log.error({ conversation_id: conversationId, reply_id: reply.id, err: { message: (error as Error).message } }, 'storing a reply failed');
-      const bare = { ...reply, content: '', tokens: 0, status: 'failed' as const, errorCode: 'internal_error' };
-      const fallback = await storeOnce(ownerId, conversationId, bare).catch(async () => {
-        await turns.release(ownerId, conversationId, reply.id).catch(() => {});
-        return null;
-      });
-      if (fallback) return fallback;
-      throw error;
-    }
-  }
-
-  /**
-   * A reply no conversation keeps: only its usage is written, and the answer is made here. Only a
-   * chatbot with a budget makes the answer wait for that write (the next call's check must see it);
-   * other usage is added up and written a moment later (usage shows shortly after the answer).
-   */
-  async function counted(ownerId: string, reply: StoredReply, beforeAnswer: boolean): Promise<Message> {
-    const now = clock.now();
-    if (beforeAnswer) await answers.recordUsage(ownerId, reply, now);
-    else usage.add(ownerId, reply, now);
-    return toMessage({
-      id: reply.id,
-      role: 'assistant',
-      content: reply.content,
-      status: reply.status,
-      createdAt: now,
-      promptTokens: reply.promptTokens,
-      completionTokens: reply.completionTokens,
-      latencyMs: reply.latencyMs,
-      errorCode: reply.errorCode,
-      feedbackRating: null,
-      feedbackComment: null,
-    });
-  }
-
-  async function report(hooks: AfterTurn[], turnReport: TurnReport) {
-    for (const hook of hooks) {
-      try {
-        await hook(turnReport);
-      } catch (error) {
-        log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'an after-turn step failed');
-      }
-    }
-  }
 
   return {
     async run(principal, target, plan, options = {}) {
@@ -371,9 +161,9 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         if (generation.reason === 'client_left') await afterDisconnect();
         const stored = replyOf(target, plan, produced, generation, modelId, Math.round(performance.now() - started));
         // Stored whatever happened, so a user message never dangles without its reply.
-        const reply = conversationId ? await store(ownerId, conversationId, stored) : await counted(ownerId, stored, plan.countBeforeAnswer === true);
+        const reply = conversationId ? await replies.store(ownerId, conversationId, stored) : await replies.counted(ownerId, stored, plan.countBeforeAnswer === true);
         const usage = reply.usage;
-        await report(deps.afterTurn ?? [], {
+        await report(log, deps.afterTurn ?? [], {
           principal,
           target,
           reply,

@@ -14,7 +14,8 @@ import type { Principal } from '../auth/principal.js';
 import { conversationBusy, conversationNotFound } from '../conversations/conversations.service.js';
 import { toMessage } from '../conversations/conversations.schemas.js';
 import { toTsqueryLiteral } from '../knowledge/search-text.js';
-import { STORE_RETRY_FOR_MS, type TurnPlan } from './turn-engine.js';
+import { STORE_RETRY_FOR_MS } from './reply-store.js';
+import type { TurnPlan } from './turn-engine.js';
 import type { BeginRequest, TurnRefused, TurnsRepo, TurnTarget } from './turns.repo.js';
 import { budgetSpent, type DailyMessageCap } from '../usage/quotas.js';
 
