@@ -2,25 +2,18 @@ import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import * as ajvFormats from 'ajv-formats';
 import type { FormatsPlugin } from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
+import { unstorableText } from '../lib/text.js';
 
 // ajv-formats is CommonJS; under ESM its plugin is the module's default export.
 const addFormats = (ajvFormats as unknown as { default: FormatsPlugin }).default;
 
 const common: Options = { allErrors: true, removeAdditional: false, useDefaults: true, strict: false };
 
-/**
- * Where a string breaks what text can be: NUL, which PostgreSQL refuses in text (it would
- * answer 500 after reaching the database), or a lone surrogate, which would be stored as
- * U+FFFD and so differ from what was answered. Both are refused here, before any work.
- */
-// With the u flag a well-formed pair is one code point, so only a lone surrogate matches.
-const LONE_SURROGATE = /\p{Cs}/u;
-
+/** Where a string of a body or query cannot be stored as sent (unstorableText): refused here, before any work. */
 function textFault(value: unknown, path: string, depth = 0): ErrorObject | null {
   if (typeof value === 'string') {
-    if (value.includes('\u0000')) return fault(path, 'must not contain the NUL character (U+0000)');
-    if (LONE_SURROGATE.test(value)) return fault(path, 'must be valid Unicode text (a lone surrogate was sent)');
-    return null;
+    const why = unstorableText(value);
+    return why ? fault(path, why) : null;
   }
   // Schemas bound nesting long before this; the bound only keeps a hostile body from the stack.
   if (value === null || typeof value !== 'object' || depth > 64) return null;

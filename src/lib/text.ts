@@ -75,6 +75,20 @@ export function codePointLength(s: string): number {
   return length;
 }
 
+// With the u flag a well-formed pair is one code point, so only a lone surrogate matches.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Why a string cannot be stored as the text it is, or null: PostgreSQL refuses NUL in text (the
+ * query would fail, a 500), and a lone surrogate is stored as U+FFFD, so it would differ from
+ * what was sent and match nothing stored.
+ */
+export function unstorableText(s: string): string | null {
+  if (s.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
+  if (LONE_SURROGATE.test(s)) return 'must be valid Unicode text (a lone surrogate was sent)';
+  return null;
+}
+
 export function isBlank(s: string): boolean {
   return BLANK.test(s);
 }

@@ -166,6 +166,22 @@ describe('resume', () => {
     expect(textOf(await client('ai6', base).assemble(chunks))).toBe(reply);
   });
 
+  it('a chat id no chat can have (a NUL, a lone surrogate) is refused like the same id in a body, 422, and nothing breaks', async () => {
+    for (const id of ['%00', 'chat%00x', 'x%ED%A0%80']) {
+      const response = await fetch(`${base}/v1/ai-sdk/chat/${id}/stream`, { headers: bearer(owner.accessToken) });
+      const body = await response.text();
+      expect([400, 422], `${id}: ${response.status} ${body}`).toContain(response.status);
+      expect(response.headers.get('content-type'), id).toMatch(/^application\/problem\+json/);
+    }
+    const sent = await fetch(`${base}/v1/ai-sdk/chat`, {
+      method: 'POST',
+      headers: { ...bearer(owner.accessToken), 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'chat\u0000x', messages: [userMessage('hello')] }),
+    });
+    expect(sent.status, await sent.text()).toBe(422);
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+
   it('another user, same chat id: 204 (their chat is another conversation)', async () => {
     const id = chatId();
     const { all } = await slowTurn('ai6', id, { words: 15 });

@@ -117,6 +117,14 @@ describe('models, raw', () => {
     expectOpenAiError(await get(stage, stage.key.key, '/v1/models/gpt-4o'), 404, 'model_not_found');
     expectOpenAiError(await get(stage, null, '/v1/models'), 401, 'invalid_api_key', 'authentication_error');
   });
+
+  it('an id no chatbot or model can have (a NUL, a slash, odd bytes) is 404 model_not_found, not a server error', async () => {
+    for (const id of ['%00', 'bot%00', '..%2F..%2Fetc', '%F0%9F%98%80', 'Bot_With.Dots']) {
+      const answer = await get(stage, stage.key.key, `/v1/models/${id}`);
+      expect(answer.status, `${id}: ${answer.text}`).toBe(404);
+      expectOpenAiError(answer, 404, 'model_not_found');
+    }
+  });
 });
 
 describe('OpenAPI', () => {

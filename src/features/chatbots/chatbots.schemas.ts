@@ -3,6 +3,12 @@ import type { ChatbotRow } from '../../db/schema.js';
 import { CursorQuery, LimitQuery, pageOf } from '../../http/pagination.js';
 import { CollectSchema, type Collect } from '../collection/collect-schema.js';
 
+/**
+ * What could name a stored slug (any case; slugs are matched lowercased). Anything else names no
+ * chatbot and never reaches the database: a NUL would make PostgreSQL fail the query.
+ */
+export const SLUG_LIKE = /^[A-Za-z0-9-]{1,64}$/;
+
 const Slug = Type.String({
   minLength: 1,
   maxLength: 64,

@@ -6,7 +6,7 @@ import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotChanges, ChatbotsRepo, ChatbotValues } from './chatbots.repo.js';
-import { toChatbot, type Chatbot, type ChatbotWithSecret, type CreateChatbotInput, type UpdateChatbotInput } from './chatbots.schemas.js';
+import { SLUG_LIKE, toChatbot, type Chatbot, type ChatbotWithSecret, type CreateChatbotInput, type UpdateChatbotInput } from './chatbots.schemas.js';
 import { webhookUrlChange } from '../webhooks/webhook-settings.js';
 import type { ChatbotRow } from '../../db/schema.js';
 import { slugify } from './slugs.js';
@@ -134,6 +134,7 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
     },
     async named(caller, idOrSlug) {
       if (isUuid(idOrSlug)) return toChatbot(await owned(caller, idOrSlug));
+      if (!SLUG_LIKE.test(idOrSlug)) throw notFound();
       const row = await chatbots.findBySlug(caller.ownerId, idOrSlug);
       if (!row || (caller.chatbotId !== undefined && caller.chatbotId !== row.id)) throw notFound();
       return toChatbot(row);

@@ -2,7 +2,7 @@ import { AppError, validationError } from '../../errors/app-error.js';
 import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
-import { explicitTitle, isBlank } from '../../lib/text.js';
+import { explicitTitle, isBlank, unstorableText } from '../../lib/text.js';
 import type { ConversationRow } from '../../db/schema.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
@@ -58,10 +58,13 @@ function audienceKey(caller: Principal): VisitorKey | undefined {
 
 const CLIENT_CHAT_ID_MAX = 200;
 
+// The resume route takes the id in its path, where the body validator's text rule does not run.
 function checkClientChatId(chatId: string) {
   if (typeof chatId !== 'string' || chatId.length === 0 || chatId.length > CLIENT_CHAT_ID_MAX || isBlank(chatId)) {
     throw validationError('id', `must be 1–${CLIENT_CHAT_ID_MAX} characters`);
   }
+  const unusable = unstorableText(chatId);
+  if (unusable) throw validationError('id', unusable);
 }
 
 export function createConversationsService(deps: {

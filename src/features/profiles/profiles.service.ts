@@ -1,5 +1,6 @@
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
+import { unstorableText } from '../../lib/text.js';
 import type { Principal } from '../auth/principal.js';
 import type { ProfilesRepo } from './profiles.repo.js';
 import { EMPTY_PROFILE, PROFILE_FIELDS, type Profile, type ProfileFields, type ProfileInput, type PublicProfile } from './profiles.schemas.js';
@@ -19,9 +20,7 @@ export interface ProfilesDeps {
 
 // A path segment is not checked by the body validator: NUL would make PostgreSQL refuse the
 // query (a 500), and a lone surrogate cannot match a stored name. (Over-long segments never
-// reach here: the router answers 404 past its parameter length.)
-const LONE_SURROGATE = /\p{Cs}/u;
-const unusable = (username: string) => username.includes('\u0000') || LONE_SURROGATE.test(username);
+// reach here: the router answers 404 past its parameter length.) unstorableText says which.
 
 const notShown = () => new AppError('not_found', 'No public profile with this username');
 
@@ -50,7 +49,7 @@ export function createProfilesService(deps: ProfilesDeps): ProfilesService {
       return profiles.save(ownerOf(caller), fieldsOf(input), clock.now());
     },
     async findPublic(username) {
-      if (unusable(username)) throw notShown();
+      if (unstorableText(username)) throw notShown();
       const found = await profiles.findPublic(username);
       if (!found) throw notShown();
       return found;

@@ -1,4 +1,5 @@
 import { isUuid } from '../../lib/ids.js';
+import { SLUG_LIKE } from '../chatbots/chatbots.schemas.js';
 import type { ChatbotKey, PublicChatbotRow } from './public-chatbots.repo.js';
 import type { PublicChatbot } from './public-chatbots.schemas.js';
 
@@ -6,10 +7,6 @@ export interface PublicChatbotsService {
   /** What a public chatbot's page shows (the chatbot found by the public directory). */
   page(chatbot: PublicChatbotRow): PublicChatbot;
 }
-
-// Slugs are lowercase letters, digits and hyphens, at most 64 (chatbots.schemas.ts). Anything
-// else names no chatbot and never reaches the database (a NUL would make PostgreSQL fail).
-const SLUG_LIKE = /^[A-Za-z0-9-]{1,64}$/;
 
 /**
  * An id-shaped key is an id and nothing else: a slug may look like an id (the slug rules allow
