@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { PGlite } from '@electric-sql/pglite';
+import { createPglite } from './db/pglite.js';
 import { loadConfig, type Config, type Env } from './config/config.js';
 import { readEnvironment } from './config/env.js';
 import { pgliteDirFor, usePglite } from './db/client.js';
@@ -159,7 +159,7 @@ async function buildFolder(fresh: string, header: BackupHeader, tarball: Buffer)
   rmSync(fresh, { recursive: true, force: true });
   mkdirSync(fresh, { recursive: true });
   try {
-    const database = await usePglite(new PGlite(fresh, { loadDataDir: new Blob([tarball], { type: 'application/x-gzip' }) }));
+    const database = await usePglite(createPglite(fresh, { loadDataDir: new Blob([tarball], { type: 'application/x-gzip' }) }));
     try {
       const migrations = await appliedMigrations(database.sql);
       if (migrations.join() !== header.migrations.join()) throw new Error('its migrations are not those its header names');

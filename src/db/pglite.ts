@@ -18,6 +18,8 @@ export interface PgliteOptions {
   sharedBuffers?: string;
   /** Let V8 recompile PGlite's hot WebAssembly with its optimising compiler (PGLITE_WASM_OPTIMIZE). */
   optimize?: boolean;
+  /** Start from this dump of a data folder (PGlite's dumpDataDir) rather than an empty one: a restore, a test's copy of a template. */
+  loadDataDir?: Blob;
 }
 
 const startParams = (options: PgliteOptions) => [...PGlite.defaultStartParams, '-c', `shared_buffers=${options.sharedBuffers ?? DEFAULT_PGLITE_SHARED_BUFFERS}`];
@@ -34,10 +36,14 @@ function compileWasmWith(optimize: boolean): void {
   setFlagsFromString(optimize ? '--no-liftoff-only' : '--liftoff-only');
 }
 
-/** PGlite in memory (tests, the template's build) or in a folder. */
+/**
+ * PGlite in memory (tests, the template's build) or in a folder. Every instance the product and
+ * its tests open is made here, so each runs with the settings a server runs with.
+ */
 export function createPglite(dir: string | null, options: PgliteOptions = {}): PGlite {
   compileWasmWith(options.optimize ?? false);
-  return new PGlite(dir ?? undefined, { startParams: startParams(options) });
+  // One options object: PGlite drops its second argument when the first is not a folder.
+  return new PGlite({ dataDir: dir ?? undefined, startParams: startParams(options), loadDataDir: options.loadDataDir });
 }
 
 // Both src/db and dist/db sit two levels below the package root.

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { PGlite } from '@electric-sql/pglite';
+import { createPglite } from '../../src/db/pglite.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliProcesses } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/ports.js';
@@ -55,7 +55,7 @@ describe('parley backup with no server running', () => {
     const migrate = await run(['migrate'], { DATA_DIR: restoredDir });
     expect(migrate.code, migrate.stderr).toBe(0);
     expect(migrate.stdout).toMatch(/schema is current/);
-    const db = new PGlite(join(restoredDir, 'pglite'));
+    const db = createPglite(join(restoredDir, 'pglite'));
     try {
       expect((await db.query('SELECT username FROM users')).rows).toEqual([{ username: 'killed_server_user' }]);
     } finally {

@@ -5,7 +5,7 @@
 // this runs the same with TEST_DATABASE_URL set.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { createPglite } from '../../src/db/pglite.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { fakeLlmEnv } from '../helpers/chat.js';
@@ -185,7 +185,7 @@ describe('parley backup while chats run, and parley restore elsewhere', () => {
     expect(await restored.exited).toBe(0);
     // A turn caught mid-way is stored as such: its conversation still holds the reply's lock, as after a crash.
     if (inFlight.length > 0) {
-      const db = new PGlite(join(restoredDir, 'pglite'));
+      const db = createPglite(join(restoredDir, 'pglite'));
       const { rows } = await db.query<{ id: string; busy: boolean }>('SELECT id, busy_reply_id IS NOT NULL AS busy FROM conversations WHERE id = ANY($1::uuid[])', [inFlight]);
       await db.close();
       expect(rows.map((row) => row.busy)).toEqual(inFlight.map(() => true));
@@ -232,7 +232,7 @@ describe('parley backup while chats run, and parley restore elsewhere', () => {
     const restoredDir = tempDir('parley-backup-c-');
     const restore = await run(['restore', file], { DATA_DIR: restoredDir });
     expect(restore.code, restore.stderr).toBe(0);
-    const db = new PGlite(join(restoredDir, 'pglite'));
+    const db = createPglite(join(restoredDir, 'pglite'));
     try {
       const messages = await db.query<{ role: string; content: string }>('SELECT role, content FROM messages WHERE conversation_id = $1', [id]);
       expect(messages.rows).toEqual([{ role: 'user', content: 'a question the backup catches mid-way' }]);

@@ -2,14 +2,15 @@
 // through must answer exactly as PGlite's own query() does, stay right when a table changes,
 // survive errors, and keep a bounded number of statements.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
+import { createPglite } from '../../src/db/pglite.js';
 import { createPgliteStatements, type PgliteStatements } from '../../src/db/pglite-statements.js';
 
 let pg: PGlite;
 let statements: PgliteStatements;
 
 beforeAll(async () => {
-  pg = new PGlite();
+  pg = createPglite(null);
   await pg.waitReady;
   await pg.exec(`CREATE TABLE notes (id uuid PRIMARY KEY, body text NOT NULL, n int, at timestamptz, tags jsonb, ok boolean);`);
   statements = createPgliteStatements(pg);

@@ -13,7 +13,7 @@ import { createTestApp, createTestDatabase, type TestApp } from '../helpers/app.
 import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
 import { startVisit, visitorSend } from '../helpers/public.js';
-import { PGlite } from '@electric-sql/pglite';
+import { createPglite } from '../../src/db/pglite.js';
 import { getTableColumns, getTableName, is, Table } from 'drizzle-orm';
 import * as schema from '../../src/db/schema.js';
 
@@ -140,7 +140,7 @@ describe('the role requests run as', () => {
     // superuser; on PostgreSQL the app pool told to use the connecting superuser.
     const unsafe: Database = process.env.TEST_DATABASE_URL
       ? await openDatabase({ url: process.env.TEST_DATABASE_URL, pgliteDir: null, poolMax: 1, appRole: 'postgres' })
-      : await usePglite(new PGlite());
+      : await usePglite(createPglite(null));
     try {
       await expect(verifyAppRole(unsafe.app.sql)).rejects.toThrow(/superuser/);
       await expect(buildApp({ config, database: unsafe })).rejects.toBeInstanceOf(RowSecurityError);

@@ -3,9 +3,9 @@ import { Writable } from 'node:stream';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config, type Env } from '../../src/config/config.js';
-import { PGlite } from '@electric-sql/pglite';
 import { openDatabase, usePglite, type Database } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
+import { createPglite } from '../../src/db/pglite.js';
 import { prepareAppRole } from '../../src/db/row-security.js';
 import type { App } from '../../src/http/types.js';
 import type { Clock } from '../../src/lib/clock.js';
@@ -36,7 +36,7 @@ let snapshot: Promise<Blob> | undefined;
  */
 function migratedPgliteSnapshot(): Promise<Blob> {
   snapshot ??= (async () => {
-    const template = new PGlite();
+    const template = createPglite(null);
     const database = await usePglite(template);
     await migrate(database.sql);
     const dump = await template.dumpDataDir('none');
@@ -53,7 +53,7 @@ function migratedPgliteSnapshot(): Promise<Blob> {
 export async function createTestDatabase(): Promise<{ database: Database; drop(): Promise<void> }> {
   const url = process.env.TEST_DATABASE_URL;
   if (!url) {
-    const database = await usePglite(new PGlite({ loadDataDir: await migratedPgliteSnapshot() }));
+    const database = await usePglite(createPglite(null, { loadDataDir: await migratedPgliteSnapshot() }));
     await prepareAppRole(database);
     return { database, drop: () => database.close() };
   }
