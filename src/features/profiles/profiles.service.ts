@@ -18,9 +18,10 @@ export interface ProfilesDeps {
   clock: Clock;
 }
 
-// A path segment is not checked by the body validator: NUL would make PostgreSQL refuse the
-// query (a 500), and a lone surrogate cannot match a stored name. (Over-long segments never
-// reach here: the router answers 404 past its parameter length.) unstorableText says which.
+// A path segment is not checked by the body validator: a username that cannot be stored
+// (unstorableText: NUL would make PostgreSQL refuse the query, a lone surrogate could match no
+// stored name) names no profile. (Over-long segments never reach here: the router answers 404
+// past its parameter length.)
 
 const notShown = () => new AppError('not_found', 'No public profile with this username');
 
