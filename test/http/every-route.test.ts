@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
@@ -15,6 +16,8 @@ interface Operation {
   params: Array<{ in: string; name: string }>;
   body: Record<string, unknown> | null;
   contentTypes: string[];
+  /** Every caller must present a credential (the document names bearerAuth and no anonymous way). */
+  secured: boolean;
 }
 
 /** What one operation's cases run against: a fresh account with one of everything. */
@@ -91,7 +94,9 @@ async function readOperations(): Promise<Operation[]> {
       const content = (op.requestBody as { content?: Record<string, { schema?: unknown }> } | undefined)?.content ?? {};
       const contentTypes = Object.keys(content);
       const body = contentTypes.length > 0 ? resolveSchema(doc, content[contentTypes[0]!]!.schema) : null;
-      found.push({ method: method.toUpperCase(), path, params: (op.parameters as Operation['params']) ?? [], body, contentTypes });
+      const security = (op.security as Array<Record<string, unknown>> | undefined) ?? [];
+      const secured = security.length > 0 && security.every((requirement) => Object.keys(requirement).length > 0);
+      found.push({ method: method.toUpperCase(), path, params: (op.parameters as Operation['params']) ?? [], body, contentTypes, secured });
     }
   }
   return found;
@@ -262,6 +267,53 @@ describe('another account\'s ids, on every route that takes one, answer 404 and 
     const messages = json(await t.request({ method: 'GET', url: `/v1/conversations/${stranger.conversationId}/messages`, headers: auth }));
     expect(messages.data.map((m: { role: string }) => m.role)).toEqual(expect.arrayContaining(['user', 'assistant']));
     expect((await t.request({ method: 'GET', url: '/v1/auth/me', headers: auth })).statusCode).toBe(200);
+  });
+});
+
+/** Credentials a route must refuse: none, malformed, unsigned, forged, expired, of the wrong kind. */
+async function badCredentials(world: World): Promise<Array<[string, Record<string, string>]>> {
+  const claims = JSON.parse(Buffer.from(world.owner.accessToken.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const now = Math.floor(Date.now() / 1000);
+  const sign = (payload: Record<string, unknown>, secret: string) =>
+    new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(new TextEncoder().encode(secret));
+  const unsigned = `${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${Buffer.from(JSON.stringify({ ...claims, exp: now + 600 })).toString('base64url')}.`;
+  const key = world.apiKey;
+  return [
+    ['no Authorization header', {}],
+    ['"Bearer" alone', { authorization: 'Bearer' }],
+    ['Basic credentials', { authorization: 'Basic dXNlcjpwYXNz' }],
+    ['not a token', { authorization: 'Bearer not.a.jwt' }],
+    ['an unsigned token (alg none)', { authorization: `Bearer ${unsigned}` }],
+    ['a token signed with another secret', bearer(await sign({ ...claims, exp: now + 600 }, 'another-secret-another-secret-another-secret-42'))],
+    ['an expired token', bearer(await sign({ ...claims, iat: now - 7200, exp: now - 3600 }, t.config.jwtSecret))],
+    ['a refresh-typed token', bearer(await sign({ ...claims, typ: 'refresh', exp: now + 600 }, t.config.jwtSecret))],
+    ['the refresh token itself', bearer(world.owner.refreshToken)],
+    ['an API key with a broken checksum', bearer(`${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`)],
+    ['10 kB of token', bearer('x'.repeat(10_000))],
+  ];
+}
+
+describe('every route that needs a credential refuses bad ones with 401', () => {
+  it('answers 401 (admin routes: 404) to each bad credential on each secured route, with the route\'s own ids', { timeout: 600_000 }, async () => {
+    const world = await makeWorld();
+    const credentials = await badCredentials(world);
+    const accepted: string[] = [];
+    let cases = 0;
+    for (const op of operations.filter((o) => o.secured)) {
+      const url = urlFor(op, (name) => realParam(op, name, world));
+      // Admin routes are invisible to everyone but admins, a caller with a refused token included (docs/decisions.md).
+      const refusal = op.path.startsWith('/v1/admin/') ? 404 : 401;
+      for (const [name, headers] of credentials) {
+        const payload = op.body ? JSON.stringify(validishBody(op, world)) : undefined;
+        const response = await t.request({ method: op.method as InjectOptions['method'], url, headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) }, payload });
+        cases++;
+        if (response.statusCode !== refusal) accepted.push(`${op.method} ${op.path} with ${name}: ${response.statusCode} ${response.body.slice(0, 160)}`);
+      }
+    }
+    expect(cases).toBeGreaterThan(400);
+    expect(accepted).toEqual([]);
+    // The world's own credentials still work: nothing above logged it out.
+    expect((await t.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(world.owner.accessToken) })).statusCode).toBe(200);
   });
 });
 
