@@ -183,11 +183,14 @@ function validishBody(op: Operation, world: World): Record<string, unknown> {
   return body;
 }
 
+/** The validish body as sent, for routes that take one. */
+const validishPayload = (op: Operation, world: World) => (op.body ? JSON.stringify(validishBody(op, world)) : undefined);
+
 function casesFor(op: Operation, world: World): Case[] {
   const real = (name: string) => realParam(op, name, world);
   const cases: Case[] = [];
   const pathParams = op.params.filter((p) => p.in === 'path');
-  const body = op.body ? JSON.stringify(validishBody(op, world)) : undefined;
+  const body = validishPayload(op, world);
   const contentType = op.body ? 'application/json' : undefined;
   for (const bad of pathParams.length > 0 ? BAD_IDS : []) {
     cases.push({ name: `path ${bad.slice(0, 40)}`, url: urlFor(op, () => bad), payload: body, contentType });
@@ -253,7 +256,7 @@ describe('another account\'s ids, on every route that takes one, answer 404 and 
       const url = urlFor(op, (name) => (op.path.startsWith('/v1/models/') ? stranger.chatbotId : realParam(op, name, stranger)));
       const headers: Record<string, string> = { ...bearer(tokenFor(op, world)) };
       if (op.body) headers['content-type'] = 'application/json';
-      const payload = op.body ? JSON.stringify(validishBody(op, world)) : undefined;
+      const payload = validishPayload(op, world);
       const response = await t.request({ method: op.method as InjectOptions['method'], url, headers, payload });
       cases++;
       // An AI SDK chat id is the client's name for its chat, kept per caller: another's is "nothing running here" (§8).
@@ -303,8 +306,8 @@ describe('every route that needs a credential refuses bad ones with 401', () => 
       const url = urlFor(op, (name) => realParam(op, name, world));
       // Admin routes are invisible to everyone but admins, a caller with a refused token included (docs/decisions.md).
       const refusal = op.path.startsWith('/v1/admin/') ? 404 : 401;
+      const payload = validishPayload(op, world);
       for (const [name, headers] of credentials) {
-        const payload = op.body ? JSON.stringify(validishBody(op, world)) : undefined;
         const response = await t.request({ method: op.method as InjectOptions['method'], url, headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) }, payload });
         cases++;
         if (response.statusCode !== refusal) accepted.push(`${op.method} ${op.path} with ${name}: ${response.statusCode} ${response.body.slice(0, 160)}`);

@@ -37,7 +37,6 @@ async function storeOnce({ turns, clock }: Pick<ReplyStoreDeps, 'turns' | 'clock
   throw conversationNotFound();
 }
 
-
 /**
  * A reply no conversation keeps: only its usage is written, and the answer is made here. Only a
  * chatbot with a budget makes the answer wait for that write (the next call's check must see it);
