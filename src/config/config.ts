@@ -34,6 +34,8 @@ export interface Config {
   pgliteSharedBuffers: string;
   pgliteWasmOptimize: boolean;
   databaseWaitMs: number;
+  /** DATABASE_STALL_TIMEOUT: a statement hearing nothing back this long drops its connection (503); null = wait forever. */
+  databaseStallMs: number | null;
   /** Null until resolved: development generates one (see secrets.ts). */
   jwtSecret: string | null;
   accessTokenTtlMs: number;
@@ -180,6 +182,7 @@ export function loadConfig(env: Env): Config {
     pgliteSharedBuffers: read('PGLITE_SHARED_BUFFERS', parsePgSize, '16MB'),
     pgliteWasmOptimize: read('PGLITE_WASM_OPTIMIZE', parseBoolean, false),
     databaseWaitMs: read('DATABASE_WAIT', parseDuration, 10_000),
+    databaseStallMs: read('DATABASE_STALL_TIMEOUT', (raw) => (raw.trim() === 'off' ? null : parseDuration(raw)), 15_000 as number | null),
     jwtSecret,
     accessTokenTtlMs: read('ACCESS_TOKEN_TTL', parseDuration, 15 * 60_000),
     refreshTokenTtlMs: read('REFRESH_TOKEN_TTL', parseDuration, 30 * 86_400_000),

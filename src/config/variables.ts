@@ -20,6 +20,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   },
   { name: 'DATABASE_WAIT', default: '10s', description: 'At start-up, how long to keep retrying an unreachable database before exiting.' },
   {
+    name: 'DATABASE_STALL_TIMEOUT',
+    default: '15s',
+    description:
+      "How long a request's statement may hear nothing back from PostgreSQL before its connection is taken for lost (a network partition, a frozen host: no reset arrives) and dropped: the request answers 503 and the pool opens a fresh connection. Rows arriving count as hearing back. `off` waits as long as the operating system keeps the connection.",
+  },
+  {
     name: 'DATABASE_APP_ROLE',
     default: 'parley_app',
     description:

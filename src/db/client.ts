@@ -32,13 +32,21 @@ const DRIVER_GUARDS: Record<'connection.js' | 'index.js', Array<[string, string]
   'connection.js': [
     [
       '  function execute(q) {\n',
-      "  function execute(q) {\n    if (!socket)\n      return queryError(q, Errors.connection('CONNECTION_CLOSED', options)), true\n",
+      "  function execute(q) {\n    if (!socket)\n      return queryError(q, Errors.connection('CONNECTION_CLOSED', options)), true\n    options.stall_timeout && !q.cursorFn && watchStall()\n",
+    ],
+    // A connection that went silent (a partition, a frozen host: no reset comes) held its
+    // queries until the kernel gave up, some fifteen minutes later. A statement waiting longer
+    // than `stall_timeout` since the database last sent anything now destroys the socket, which
+    // fails its queries with CONNECTION_STALLED (a 503) and lets the pool reconnect.
+    [
+      '  function data(x) {\n',
+      '  var stallTimer, heardAt // var: Connection() returns before this line runs\n  function watchStall() {\n    heardAt && (query || sent.length) || (heardAt = performance.now())\n    stallTimer || armStall(options.stall_timeout)\n  }\n  function armStall(ms) {\n    stallTimer = setTimeout(stalled, ms)\n    stallTimer.unref && stallTimer.unref()\n  }\n  function stalled() {\n    stallTimer = null\n    if (!socket || !(query || sent.length))\n      return\n    const quiet = performance.now() - heardAt\n    quiet < options.stall_timeout\n      ? armStall(options.stall_timeout - quiet)\n      : socket.destroy(Errors.connection(\'CONNECTION_STALLED\', options, socket))\n  }\n\n  function data(x) {\n    stallTimer && (heardAt = performance.now())\n',
     ],
     [
       '  function nextWrite(fn) {\n',
       "  function nextWrite(fn) {\n    if (!socket) {\n      chunk = nextWriteTimer = null\n      error(Errors.connection('CONNECTION_CLOSED', options))\n      return true\n    }\n",
     ],
-    ['    clearImmediate(nextWriteTimer)\n', '    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n'],
+    ['    clearImmediate(nextWriteTimer)\n', '    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n    clearTimeout(stallTimer), stallTimer = null\n'],
     // A reset (hadError) only errored what was in flight when the socket's error event came; a
     // query queued between that event and the close (a transaction's ROLLBACK) waited forever.
     [
@@ -109,6 +117,15 @@ export function postgresDriver(): typeof postgres {
   return driver;
 }
 
+/**
+ * A statement of this pool that hears nothing back for `ms` gives its connection up (the stall
+ * guard in DRIVER_GUARDS). postgres.js drops options it does not know, so this goes on the
+ * parsed options its connections share and read at each statement.
+ */
+export function watchForStalls(sql: postgres.Sql, ms: number): void {
+  Object.assign(sql.options, { stall_timeout: ms });
+}
+
 export type Schema = typeof schema;
 /** A Drizzle database or transaction: repositories accept either. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
@@ -159,6 +176,8 @@ export interface DatabaseOptions {
   /** PGlite's WebAssembly recompiled by V8's optimising compiler (PGLITE_WASM_OPTIMIZE). */
   pgliteOptimize?: boolean;
   poolMax?: number;
+  /** A request's statement that hears nothing back this long drops its connection (DATABASE_STALL_TIMEOUT). */
+  stallMs?: number | null;
   /** PostgreSQL schema to work in (tests use a fresh one per file). */
   searchPath?: string;
   /** Named prepared statements (off behind poolers that cannot keep them). */
@@ -242,6 +261,8 @@ function usePostgres(url: string, options: DatabaseOptions, role: string): Datab
   // DATABASE_APP_URL it logs in as the role: no parameter for a transaction pooler to refuse or drop.
   const appPool = { ...shared, max: options.poolMax ?? 10 };
   const app = options.appUrl ? postgres(options.appUrl, { ...appPool, connection: searchPath }) : postgres(url, { ...appPool, connection: { ...searchPath, role } });
+  // Only requests' pool: migrations may rightly keep the database busy for minutes.
+  if (options.stallMs) watchForStalls(app, options.stallMs);
   const appDb = drizzlePostgres(app, { schema }) as unknown as Db;
   return {
     kind: 'postgres',

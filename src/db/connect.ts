@@ -38,7 +38,7 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export async function connectDatabase(config: Config, startedAt = performance.timeOrigin): Promise<Database> {
   const waitMs = config.databaseWaitMs;
-  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), pgliteSharedBuffers: config.pgliteSharedBuffers, pgliteOptimize: config.pgliteWasmOptimize, poolMax: config.databasePoolMax, prepare: config.databasePrepare, appRole: config.databaseAppRole, appUrl: config.databaseAppUrl });
+  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), pgliteSharedBuffers: config.pgliteSharedBuffers, pgliteOptimize: config.pgliteWasmOptimize, poolMax: config.databasePoolMax, stallMs: config.databaseStallMs, prepare: config.databasePrepare, appRole: config.databaseAppRole, appUrl: config.databaseAppUrl });
   const deadline = startedAt + waitMs;
   for (let attempt = 1; ; attempt++) {
     try {

@@ -1,5 +1,6 @@
 // A TCP proxy for fault injection: tests put it between Parley and PostgreSQL (or any TCP
-// server) and cut connections abruptly, as a failover, a restart or a dropped NAT entry would.
+// server) and cut connections abruptly, as a failover, a restart or a dropped NAT entry would,
+// or let them go silent, as a network partition or a frozen host does.
 import { createConnection, createServer, type Socket } from 'node:net';
 
 export interface TcpProxy {
@@ -11,6 +12,13 @@ export interface TcpProxy {
   resetAll(): void;
   /** While on, each new connection is cut as soon as it arrives. */
   refuse(on: boolean): void;
+  /**
+   * While on, nothing gets through in either direction and nobody is told: connections stay
+   * open, bytes are held (new connections too), as in a network partition. Off delivers what
+   * was held, in order, as TCP does once the network heals; a side that left meanwhile loses it.
+   * `answers` holds only what the server sends: statements arrive and run, their answers do not.
+   */
+  stall(on: boolean, only?: 'answers'): void;
   /** Open client connections. */
   connections(): number;
   /** Connections accepted since the start, refused ones included: how often a client tried. */
@@ -32,6 +40,9 @@ function cut(socket: Socket): void {
 export async function startTcpProxy({ targetHost, targetPort }: { targetHost: string; targetPort: number }): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let refusing = false;
+  /** What is held: [client → server, server → client]. */
+  const stalled = [false, false];
+  const resumes = new Set<() => void>();
   let attempts = 0;
 
   const server = createServer((client) => {
@@ -47,8 +58,32 @@ export async function startTcpProxy({ targetHost, targetPort }: { targetHost: st
       upstream.destroy();
     };
     for (const socket of pair) socket.on('error', drop).on('close', drop);
-    client.pipe(upstream).pipe(client);
+    forward(client, upstream, 0);
+    forward(upstream, client, 1);
   });
+
+  /** `from` → `to` with backpressure; while stalled, what arrives is held until the stall ends. */
+  function forward(from: Socket, to: Socket, way: 0 | 1) {
+    const held: Buffer[] = [];
+    const send = (chunk: Buffer) => {
+      if (!to.destroyed && !to.write(chunk)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    };
+    let ended = false;
+    const resume = () => {
+      held.splice(0).forEach(send);
+      if (ended) to.end();
+    };
+    resumes.add(resume);
+    from.on('close', () => resumes.delete(resume));
+    from.on('data', (chunk: Buffer) => (stalled[way] ? held.push(chunk) : send(chunk)));
+    from.on('end', () => {
+      ended = true;
+      if (!stalled[way]) to.end();
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -75,6 +110,11 @@ export async function startTcpProxy({ targetHost, targetPort }: { targetHost: st
     resetAll,
     refuse(on) {
       refusing = on;
+    },
+    stall(on, only) {
+      stalled[0] = on && only !== 'answers';
+      stalled[1] = on;
+      if (!on) for (const resume of resumes) resume();
     },
     connections: () => pairs.size,
     attempts: () => attempts,

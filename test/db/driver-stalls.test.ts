@@ -1,0 +1,95 @@
+// The PostgreSQL driver as Parley loads it, with its stall guard (src/db/client.ts): a statement
+// that hears nothing back from the database for the stall timeout gives its connection up, and
+// nothing else does. connection-stalls.test.ts shows the same from a user's side.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type postgres from 'postgres';
+import { postgresDriver, watchForStalls } from '../../src/db/client.js';
+import { isDatabaseUnavailable } from '../../src/db/errors.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+const url = process.env.TEST_DATABASE_URL;
+const STALL_MS = 700;
+/** Far longer than the stall timeout, even on a loaded machine: a statement past it hangs. */
+const HANG_MS = 15_000;
+
+async function settle<T>(query: Promise<T>): Promise<{ value: T } | { error: { code?: string } } | 'hang'> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<'hang'>((resolve) => (timer = setTimeout(resolve, HANG_MS, 'hang')));
+  try {
+    return await Promise.race([query.then((value) => ({ value }), (error: { code?: string }) => ({ error })), hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.runIf(url)('the driver when the database goes silent', () => {
+  let proxy: TcpProxy;
+  let sql: postgres.Sql;
+
+  beforeAll(async () => {
+    const target = new URL(url!);
+    proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
+  });
+  beforeEach(() => {
+    sql = postgresDriver()(proxy.url(url!), { max: 2, connect_timeout: 5, onnotice: () => {} });
+    watchForStalls(sql, STALL_MS);
+  });
+  afterEach(async () => {
+    proxy.stall(false);
+    await sql.end({ timeout: 1 });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it('fails a statement waiting on a silent connection with a connection error, then serves from a fresh connection once the network is back', async () => {
+    const [before] = await sql`SELECT pg_backend_pid() AS pid`;
+    proxy.stall(true);
+    const during = await settle(sql`SELECT 1 AS n`);
+    expect(during).toEqual({ error: expect.objectContaining({ code: 'CONNECTION_STALLED' }) });
+    expect(isDatabaseUnavailable((during as { error: unknown }).error)).toBe(true);
+
+    proxy.stall(false);
+    const after = await settle(sql`SELECT pg_backend_pid() AS pid, 2 AS n`);
+    expect(after).toEqual({ value: [expect.objectContaining({ n: 2 })] });
+    expect((after as { value: postgres.Row[] }).value[0]!.pid).not.toBe(before!.pid);
+  });
+
+  it('fails every statement of a transaction that went silent, its rollback too, and lets nothing of it run elsewhere', async () => {
+    const stalled = sql.begin(async (tx) => {
+      await tx`SELECT set_config('parley.marker', 'the stalled transaction', true)`;
+      proxy.stall(true);
+      await tx`SELECT 2`;
+    });
+    const outcome = await settle(stalled);
+    // The statement fails as stalled; its ROLLBACK then finds the connection closed, and that is what begin() reports.
+    expect(outcome).toEqual({ error: expect.objectContaining({ code: expect.stringMatching(/^CONNECTION_(STALLED|CLOSED)$/) }) });
+    expect(isDatabaseUnavailable((outcome as { error: unknown }).error)).toBe(true);
+    proxy.stall(false);
+    // Not inside what is left of that transaction: its transaction-local setting is gone.
+    expect(await settle(sql`SELECT 3 AS n, coalesce(current_setting('parley.marker', true), '') AS marker`)).toEqual({ value: [{ n: 3, marker: '' }] });
+  });
+
+  it('leaves connections alone that only wait on the caller: idle in the pool, or in a transaction while the caller works', async () => {
+    const [first] = await sql`SELECT pg_backend_pid() AS pid`;
+    await pause(STALL_MS * 3);
+    const [idle] = await sql`SELECT pg_backend_pid() AS pid`;
+    expect(idle!.pid).toBe(first!.pid);
+
+    const pids = await sql.begin(async (tx) => {
+      const [one] = await tx`SELECT pg_backend_pid() AS pid`;
+      await pause(STALL_MS * 3);
+      const [two] = await tx`SELECT pg_backend_pid() AS pid`;
+      return [one!.pid, two!.pid];
+    });
+    expect(pids).toEqual([first!.pid, first!.pid]);
+  });
+
+  it('gives up a statement the database works on for longer than the stall timeout: the setting must exceed the longest statement', async () => {
+    const slow = await settle(sql`SELECT pg_sleep(${(STALL_MS * 3) / 1000}) AS slept`);
+    expect(slow).toEqual({ error: expect.objectContaining({ code: 'CONNECTION_STALLED' }) });
+    expect(await settle(sql`SELECT 4 AS n`)).toEqual({ value: [{ n: 4 }] });
+  });
+});
