@@ -1,5 +1,6 @@
 // Classifies database faults. A fault of the database (down, restarting, out of
-// connections) is 503; any other database error is a bug on our side (500), never 400.
+// connections, out of disk or memory) is 503; any other database error is a bug on our side
+// (500), never 400.
 
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
@@ -17,8 +18,15 @@ const UNAVAILABLE_CODES = new Set([
   '57P01',
   '57P02',
   '57P03',
-  '53300',
 ]);
+
+/**
+ * The database is short of something only its operator can give: disk (53100, which on the
+ * embedded database is DATA_DIR's disk), memory (53200), files or the disk itself failing
+ * (58030). The request failed whole and may be tried again later (503), but nobody's retry will
+ * fix it: it is logged as an error, not as a passing outage.
+ */
+const OPERATOR_CODES = new Set(['53000', '53100', '53200', '53400', '58030']);
 
 function* causes(error: unknown): Generator<Record<string, unknown>> {
   let current = error;
@@ -40,10 +48,17 @@ export function databaseErrorCode(error: unknown): string | undefined {
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (const layer of causes(error)) {
     const code = typeof layer.code === 'string' ? layer.code : undefined;
-    if (code && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+    // Class 08 is a connection fault, class 53 "insufficient resources" (53300: too many connections).
+    if (code && (UNAVAILABLE_CODES.has(code) || OPERATOR_CODES.has(code) || code.startsWith('08') || code.startsWith('53'))) return true;
     if (typeof layer.message === 'string' && /PGlite is closed/i.test(layer.message)) return true;
   }
   return false;
+}
+
+/** A fault only the database's operator can fix (disk full, out of memory, I/O errors): see OPERATOR_CODES. */
+export function needsOperator(error: unknown): boolean {
+  const code = databaseErrorCode(error);
+  return code !== undefined && OPERATOR_CODES.has(code);
 }
 
 export const isUniqueViolation = (error: unknown): boolean => databaseErrorCode(error) === '23505';

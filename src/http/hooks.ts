@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { describeError } from '../db/errors.js';
+import { describeError, needsOperator } from '../db/errors.js';
 import { AppError } from '../errors/app-error.js';
 import { newId } from '../lib/ids.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -69,6 +69,7 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
     const { problem, unexpected } = toProblem(error, request.id);
     // With the route: a driver's stack may not reach our code (PGlite runs queries from its own queue).
     if (unexpected) request.log.error({ method: request.method, route: request.routeOptions.url ?? 'unmatched', error: loggableError(error) }, 'unexpected error');
+    else if (needsOperator(error)) request.log.error({ error: describeError(error), code: problem.body.code }, 'the database is out of disk, memory or files');
     else if (problem.status >= 500) request.log.warn({ error: describeError(error), code: problem.body.code }, 'service unavailable');
     return reply.code(problem.status).headers(problem.headers).type('application/problem+json').send(problem.body);
   });

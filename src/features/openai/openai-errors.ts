@@ -3,6 +3,7 @@
 // show a problem+json body as an unexplained failure. Statuses follow OpenAI's: an invalid
 // request is 400 there (Parley's 422 elsewhere).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { describeError, needsOperator } from '../../db/errors.js';
 import { AppError } from '../../errors/app-error.js';
 import { loggableError } from '../../http/hooks.js';
 import { toProblem, type ProblemBody } from '../../http/problem.js';
@@ -89,6 +90,7 @@ export function toOpenAiFailure(error: unknown, requestId: string): { failure: O
 export function openAiErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   const { failure, unexpected } = toOpenAiFailure(error, request.id);
   if (unexpected) request.log.error({ method: request.method, route: request.routeOptions.url ?? 'unmatched', error: loggableError(error) }, 'unexpected error');
+  else if (needsOperator(error)) request.log.error({ error: describeError(error), code: failure.body.error.code }, 'the database is out of disk, memory or files');
   else if (failure.status >= 500) request.log.warn({ code: failure.body.error.code }, 'service unavailable');
   return reply.code(failure.status).headers(failure.headers).type('application/json').send(failure.body);
 }
