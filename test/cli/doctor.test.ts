@@ -25,7 +25,7 @@ describe('parley doctor on a working set-up', () => {
     // 100 streams fit the smallest usual limit (1024 files); the limit itself is tested apart.
     const report = await doctor({ DATA_DIR: dataDir, ...redis }, { args: ['--streams', '100'] });
     passes(report);
-    expect(report.lines.map((line) => line.name)).toEqual(['config', 'database', 'migrations', 'row-security', 'model', 'redis', 'issuers', 'jwt-secret', 'open-files']);
+    expect(report.lines.map((line) => line.name)).toEqual(['config', 'database', 'migrations', 'row-security', 'model', 'redis', 'issuers', 'jwt-secret', 'open-files', 'disk']);
     expect(report.line('database').text).toMatch(/^ok\s+database\s+embedded PGlite \(PostgreSQL \d+\.\d+\) in .*pglite$/);
     expect(report.line('migrations').text).toContain(`current (latest ${LATEST})`);
     // Whether `parley migrate` made the request role or left it to `parley serve`, neither is a failure.
@@ -41,6 +41,7 @@ describe('parley doctor on a working set-up', () => {
     passes(report);
     expect(report.line('database').text).toMatch(PG_URL ? /^ok\s+database\s+PostgreSQL \d+\.\d+ at 127\.0\.0\.1:\d+\/\w+$/ : /embedded PGlite/);
     expect(report.line('row-security').text).toMatch(new RegExp(`requests run as ${target.appRole}: no superuser, no BYPASSRLS, owns no table; row security forced on \\d+ tables`));
+    expect(report.line('disk').text).toMatch(PG_URL ? /^skip\s+disk\s+PostgreSQL's disk is its server's/ : /^ok\s+disk\s+[\d.]+ GiB free of [\d.]+ GiB where DATA_DIR is \(/);
   });
 
   it('--json gives the same checks as one JSON document', { timeout: 60_000 }, async () => {

@@ -1,6 +1,7 @@
 // `parley doctor`'s checks that need no database: the model, Redis, external issuers' keys, the
-// JWT secret and the open-file limit. Each returns one result and never throws.
-import { readFileSync } from 'node:fs';
+// JWT secret, the open-file limit and DATA_DIR's disk. Each returns one result and never throws.
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
@@ -216,4 +217,38 @@ export function checkOpenFiles(streams: number, poolMax: number, platform = proc
   const need = streams * 2 + reserved;
   const fix = `raise the hard open-file limit to ${need} or more where the server starts: systemd LimitNOFILE=${need}, docker --ulimit nofile=${need}, or /etc/security/limits.conf`;
   return result('open-files', 'warn', `${detail}, fewer than the ${streams} expected`, fix);
+}
+
+const MiB = 1024 ** 2;
+/** Below this the embedded database's next writes may fail (503 until room is made). */
+const DISK_FAIL_BYTES = 256 * MiB;
+const DISK_WARN_BYTES = 1024 * MiB;
+
+const size = (bytes: number) => (bytes >= 1024 * MiB ? `${(bytes / 1024 / MiB).toFixed(1)} GiB` : `${Math.floor(bytes / MiB)} MiB`);
+
+/** The folder itself, or the nearest one above it that exists (DATA_DIR is made at first start). */
+function existingFolder(path: string): string {
+  let folder = resolve(path);
+  while (!existsSync(folder) && dirname(folder) !== folder) folder = dirname(folder);
+  return folder;
+}
+
+/** Free room where the embedded database writes. PostgreSQL's disk is its server's, out of reach here. */
+export function checkDisk(config: Pick<Config, 'databaseUrl' | 'dataDir'>, stat = statfsSync): CheckResult {
+  if (config.databaseUrl) return result('disk', 'skip', "PostgreSQL's disk is its server's: watch its free space there");
+  const folder = existingFolder(config.dataDir);
+  let free: number;
+  let total: number;
+  try {
+    const fs = stat(folder);
+    free = Number(fs.bavail) * Number(fs.bsize);
+    total = Number(fs.blocks) * Number(fs.bsize);
+  } catch (error) {
+    return result('disk', 'skip', `free space of ${folder} not readable: ${(error as Error).message}`);
+  }
+  const detail = `${size(free)} free of ${size(total)} where DATA_DIR is (${folder})`;
+  const fix = 'free some room or move DATA_DIR to a larger disk: once it is full, requests that write answer 503 until room is made';
+  if (free < DISK_FAIL_BYTES) return result('disk', 'fail', detail, fix);
+  if (free < DISK_WARN_BYTES) return result('disk', 'warn', detail, fix);
+  return result('disk', 'ok', detail);
 }

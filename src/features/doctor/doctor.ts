@@ -1,7 +1,7 @@
 // Runs every check of `parley doctor` and formats the report: one line per check, what to do
 // after each failure or warning. The checks run side by side; the report keeps a fixed order.
 import { ConfigError, loadConfig, type Config, type Env } from '../../config/config.js';
-import { checkIssuers, checkJwtSecret, checkModel, checkOpenFiles, checkRedis, result, type CheckResult } from './doctor.checks.js';
+import { checkDisk, checkIssuers, checkJwtSecret, checkModel, checkOpenFiles, checkRedis, result, type CheckResult } from './doctor.checks.js';
 import { checkDatabase } from './doctor.database.js';
 
 export type { CheckResult, CheckStatus } from './doctor.checks.js';
@@ -55,7 +55,7 @@ export async function runDoctor(env: Env, options: DoctorOptions): Promise<Check
     bounded(['redis'], async () => [await checkRedis(config.redisUrl)]),
     bounded(['issuers'], () => checkIssuers(config.externalIssuers)),
   ]);
-  return [configLine(config), ...database, ...model, ...redis, ...issuers, checkJwtSecret(config), checkOpenFiles(options.streams, config.databasePoolMax)];
+  return [configLine(config), ...database, ...model, ...redis, ...issuers, checkJwtSecret(config), checkOpenFiles(options.streams, config.databasePoolMax), checkDisk(config)];
 }
 
 const LABELS: Record<CheckResult['status'], string> = { ok: 'ok', warn: 'warn', fail: 'FAIL', skip: 'skip' };
