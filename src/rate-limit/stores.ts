@@ -63,6 +63,32 @@ if ttl < 0 then
 end
 return {count, ttl}`;
 
+/** How long Redis is not asked again after a command failed; then one command tries it. */
+const REDIS_PAUSE_MS = 1000;
+
+/**
+ * A Redis that stopped answering (a partition, a frozen host: no reset comes) made every command
+ * wait its full timeout, and a sign-in passes four limits: 4 s each. After a failure, commands
+ * fail at once (the failure mode applies) and one command a pause tries Redis again.
+ */
+function pausedWhenFailing() {
+  let pausedUntil = 0;
+  return async function ask<T>(command: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    if (now < pausedUntil) throw new Error('Redis did not answer a moment ago; not asked again yet');
+    // This command is the one that tries: the others meanwhile do not wait on it.
+    pausedUntil = now + REDIS_PAUSE_MS;
+    try {
+      const answer = await command();
+      pausedUntil = 0;
+      return answer;
+    } catch (error) {
+      pausedUntil = Date.now() + REDIS_PAUSE_MS;
+      throw error;
+    }
+  };
+}
+
 /** Shared counters for several instances. Commands fail fast when Redis is away (no offline queue). */
 export async function createRedisStore(url: string, onError: (error: Error) => void): Promise<RateLimitStore> {
   const { Redis } = await import('ioredis');
@@ -74,6 +100,7 @@ export async function createRedisStore(url: string, onError: (error: Error) => v
     keyPrefix: 'parley:rl:',
   });
   redis.on('error', onError);
+  const ask = pausedWhenFailing();
   redis.defineCommand('parleyHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
   const hit = (redis as unknown as { parleyHit(key: string, windowMs: number): Promise<[number, number]> }).parleyHit.bind(redis);
 
@@ -91,11 +118,11 @@ export async function createRedisStore(url: string, onError: (error: Error) => v
       });
     },
     async hit(key, windowMs) {
-      const [count, ttl] = await hit(key, windowMs);
+      const [count, ttl] = await ask(() => hit(key, windowMs));
       return { count: Number(count), resetMs: Number(ttl) };
     },
     async peek(key) {
-      const result = await redis.multi().get(key).pttl(key).exec();
+      const result = await ask(() => redis.multi().get(key).pttl(key).exec());
       const count = Number(result?.[0]?.[1] ?? 0);
       const ttl = Number(result?.[1]?.[1] ?? -2);
       return count > 0 && ttl > 0 ? { count, resetMs: ttl } : null;

@@ -3,6 +3,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { metricValue, registerUser, uniqueUsername } from '../helpers/factories.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 // Client addresses come from the documentation ranges (RFC 5737); each test uses its own.
 const WRONG = 'not the password';
@@ -294,6 +295,41 @@ describe('limits kept in Redis', () => {
       }
     },
     90_000,
+  );
+
+  it.skipIf(skipRedis)(
+    `stops waiting on a Redis that went silent: sign-ins go on, Redis is tried about once a second, and limits hold again once it answers${skipReason}`,
+    async () => {
+      if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
+      const target = new URL(redisUrl);
+      const proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 6379) });
+      const t = await createTestApp({ REDIS_URL: proxy.url(redisUrl), RATE_LIMIT_LOGIN_ACCOUNT: '3/2s' });
+      try {
+        const user = await registerUser(t, { ip: '192.0.2.100' });
+        usedUsernames.push(user.username, user.id);
+
+        // A partition: every command is held, nothing comes back, no reset arrives.
+        proxy.stall(true);
+        const writes = proxy.clientWrites();
+        for (let i = 0; i < 8; i++) expect((await login(t, user.username, user.password, '192.0.2.101')).statusCode).toBe(200);
+        // Each sign-in passes four limits: asking Redis every time was 32 commands, each waiting out its 1 s timeout.
+        expect(proxy.clientWrites() - writes).toBeLessThanOrEqual(5);
+
+        proxy.stall(false);
+        const fresh = await registerUser(t, { ip: '192.0.2.102' });
+        usedUsernames.push(fresh.username, fresh.id);
+        let last: LightMyRequestResponse | undefined;
+        for (let i = 0; i < 30 && last?.statusCode !== 429; i++) {
+          last = await login(t, fresh.username, WRONG, '192.0.2.103');
+          if (last.statusCode !== 429) await sleep(100);
+        }
+        expectRateLimited(last!, 'login_account', 3, 2);
+      } finally {
+        await t.close();
+        await proxy.close();
+      }
+    },
+    60_000,
   );
 
   it('fails open by default when Redis cannot be reached: sign-in keeps working, no crash', async () => {

@@ -23,6 +23,8 @@ export interface TcpProxy {
   connections(): number;
   /** Connections accepted since the start, refused ones included: how often a client tried. */
   attempts(): number;
+  /** Writes that arrived from clients since the start, held ones included (commands, for a protocol that writes one at a time). */
+  clientWrites(): number;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function startTcpProxy({ targetHost, targetPort }: { targetHost: st
   /** What is held: [client → server, server → client]. */
   const stalled = [false, false];
   const resumes = new Set<() => void>();
+  let clientWrites = 0;
   let attempts = 0;
 
   const server = createServer((client) => {
@@ -78,7 +81,11 @@ export async function startTcpProxy({ targetHost, targetPort }: { targetHost: st
     };
     resumes.add(resume);
     from.on('close', () => resumes.delete(resume));
-    from.on('data', (chunk: Buffer) => (stalled[way] ? held.push(chunk) : send(chunk)));
+    from.on('data', (chunk: Buffer) => {
+      if (way === 0) clientWrites++;
+      if (stalled[way]) held.push(chunk);
+      else send(chunk);
+    });
     from.on('end', () => {
       ended = true;
       if (!stalled[way]) to.end();
@@ -118,6 +125,7 @@ export async function startTcpProxy({ targetHost, targetPort }: { targetHost: st
     },
     connections: () => pairs.size,
     attempts: () => attempts,
+    clientWrites: () => clientWrites,
     async close() {
       refusing = true;
       resetAll();
