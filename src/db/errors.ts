@@ -18,6 +18,9 @@ const UNAVAILABLE_CODES = new Set([
   '57P01',
   '57P02',
   '57P03',
+  // A read-only transaction refusing a write: connections that landed on a standby during a
+  // failover, or a database set read-only for maintenance. It takes writes again by itself.
+  '25006',
 ]);
 
 /**
