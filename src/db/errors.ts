@@ -21,6 +21,11 @@ const UNAVAILABLE_CODES = new Set([
   // A read-only transaction refusing a write: connections that landed on a standby during a
   // failover, or a database set read-only for maintenance. It takes writes again by itself.
   '25006',
+  // A statement the database gave up by its own limits (lock_timeout, statement_timeout set on
+  // the role or database; a provider's defaults), typically behind a maintenance lock or under
+  // overload: nothing of it was done, and it may pass later.
+  '55P03',
+  '57014',
 ]);
 
 /**
