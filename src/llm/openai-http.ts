@@ -10,6 +10,15 @@ import type { ModelAnswer, ModelRequest, Usage } from './types.js';
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 const MAX_ERROR_BODY = 64 * 1024;
 const MAX_LINE = 1024 * 1024;
+/**
+ * More text than any model writes in one answer (200,000 tokens are under 1 MB). An answer past it
+ * is a fault (a proxy that never ends its body, a model stuck in a loop): unbounded, a whole answer
+ * reached V8's longest string (512 MB) and the exception took the process down.
+ */
+export const MAX_ANSWER_CHARS = 4_000_000;
+/** A whole answer's JSON: its text escaped (\uXXXX at worst) and the envelope. */
+const MAX_ANSWER_BODY = 6 * MAX_ANSWER_CHARS + MAX_ERROR_BODY;
+const tooLong = () => new LlmError('rejected', `The model's answer passed ${MAX_ANSWER_CHARS.toLocaleString('en')} characters`);
 
 export function requestBody(request: ModelRequest, stream: boolean): string {
   return JSON.stringify({
@@ -75,6 +84,7 @@ function applyChunk(payload: string, state: { text: string; usage: Usage | null;
   const choice = chunk.choices?.[0];
   const delta = choice?.delta?.content;
   if (delta) {
+    if (state.text.length + delta.length > MAX_ANSWER_CHARS) throw tooLong();
     state.text += delta;
     onDelta(delta);
   }
@@ -159,7 +169,9 @@ function wholeAnswer<T>(call: Call, onParsed: (parsed: Completion) => T): Promis
     let body = '';
     response.setEncoding('utf8');
     response.on('data', (part: string) => {
+      if (settle.settled()) return;
       call.touch();
+      if (body.length + part.length > MAX_ANSWER_BODY) return settle.fail(tooLong());
       body += part;
     });
     response.on('end', () => {

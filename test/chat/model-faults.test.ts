@@ -176,6 +176,35 @@ describe('non-streaming turns when the model fails', () => {
   });
 });
 
+describe('a model answer that never ends (a broken proxy, a model in a loop)', () => {
+  it('non-streaming: 502 once the answer passes what any model sends, the call closed, nothing retried, the server serving', async () => {
+    const { user, conversation } = await chattingUser(t);
+    fake.fail({ kind: 'endless' });
+    const sentBefore = fake.endlessBytes();
+    expectLlmUnavailable(await sendMessage(t, user, conversation.id, { content: MESSAGE }));
+    expect(fake.requests).toHaveLength(1);
+    await fake.waitFor((requests) => requests[0]!.closedAt !== null, 5000);
+    // Parley stopped reading and hung up well before memory would run out (it died at 512 MB).
+    expect(fake.endlessBytes() - sentBefore).toBeLessThan(64 * 1024 * 1024);
+    expect((await expectStoredTurn(t, user, conversation.id, 'failed')).content).toBe('');
+    expect((await t.request({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+  });
+
+  it('streaming: the text sent so far, an error event, the call closed, the partial reply stored failed', async () => {
+    const { user, conversation } = await chattingUser(t);
+    fake.fail({ kind: 'endless' });
+    const events = expectStream(await streamMessage(t, user, conversation.id));
+    expect(events.at(-1)).toMatchObject({ event: 'error', data: { code: 'llm_unavailable' } });
+    expect(events.some((e) => e.event === 'message.end')).toBe(false);
+    const partial = deltasOf(events);
+    expect(partial.startsWith('endless endless')).toBe(true);
+    expect(fake.requests).toHaveLength(1);
+    await fake.waitFor((requests) => requests[0]!.closedAt !== null, 5000);
+    const reply = await expectStoredTurn(t, user, conversation.id, 'failed');
+    expect(reply.content.length).toBe(partial.length);
+  });
+});
+
 describe('streaming turns when the model fails', () => {
   for (const kind of ['drop', 'stream-error'] as const) {
     it(`${kind} after text was sent: 200, deltas, an error event, no message.end, the partial reply stored failed, no retry`, async () => {

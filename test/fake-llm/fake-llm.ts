@@ -39,7 +39,13 @@ export type Fault =
   /** Streaming: headers, role chunk and N content chunks (fewer if the reply is shorter), then the socket is destroyed. Non-streaming: destroyed without an answer. */
   | { kind: 'drop'; afterChunks: number }
   /** Streaming: N content chunks, then `data: {"error":{"message":"upstream exploded","type":"server_error"}}` and a clean end, no [DONE]. Non-streaming: a 500. */
-  | { kind: 'stream-error'; afterChunks: number };
+  | { kind: 'stream-error'; afterChunks: number }
+  /**
+   * An answer that never ends, as from a broken proxy or a model in a loop: streaming, content
+   * chunks of 64 KB back to back; non-streaming, a JSON body whose content string never closes.
+   * It stops only when the client goes away (or close()); `sent()` tells how many bytes went out.
+   */
+  | { kind: 'endless' };
 
 export interface RecordedRequest {
   path: string;
@@ -92,6 +98,8 @@ export interface FakeLlm {
   /** Clears requests, queued faults and rejected modes, restores the reply, extraction and delays given at start. Counters are cumulative and kept. */
   reset(): void;
   openResponses(): number;
+  /** Bytes sent by `endless` faults so far. */
+  endlessBytes(): number;
   /** `lastClosedAt`: when the last connection closed (epoch ms, as `closedAt`), null before any did. */
   stats(): { received: number; open: number; closed: number; lastClosedAt: number | null };
   waitFor(predicate: (requests: RecordedRequest[]) => boolean, timeoutMs?: number): Promise<void>;
@@ -204,6 +212,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
   let lastClosedAt: number | null = null;
   let idCounter = 0;
   let closing: Promise<void> | null = null;
+  let endlessBytes = 0;
 
   const sendJson = (res: http.ServerResponse, status: number, payload: unknown, headers?: Record<string, string>): void => {
     const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
@@ -231,6 +240,26 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
     p.droppedByUs = true;
     p.res.socket?.destroy();
     p.res.destroy();
+  };
+
+  /** The `endless` fault: 64 KB pieces of content, written as fast as the client reads them, until it leaves. */
+  const sendEndless = (p: Pending): void => {
+    const { res, record: r } = p;
+    const piece = 'endless '.repeat(8192);
+    const head = `data: {"id":"chatcmpl-fake-${++idCounter}","object":"chat.completion.chunk","created":0,"model":${JSON.stringify(r.model || MODEL_ID)},"choices":`;
+    const chunk = r.stream ? `${head}[{"index":0,"delta":{"content":"${piece}"},"finish_reason":null}]}\n\n` : piece;
+    res.writeHead(200, r.stream ? SSE_HEADERS : { 'content-type': 'application/json' });
+    res.write(r.stream ? '' : `{"id":"chatcmpl-fake-${idCounter}","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`);
+    const pump = (): void => {
+      while (!p.closed) {
+        endlessBytes += chunk.length;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
   };
 
   /** `tool`: the text is the arguments of a call to that function, streamed as OpenAI streams tool calls. */
@@ -369,6 +398,9 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
           });
           return;
         case 'hang':
+          return;
+        case 'endless':
+          sendEndless(p);
           return;
         case 'drop':
           if (!r.stream) {
@@ -542,6 +574,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
       chunkDelayMs = initialChunk;
     },
     openResponses: () => open.size,
+    endlessBytes: () => endlessBytes,
     stats: () => ({ received, open: open.size, closed: closedCount, lastClosedAt }),
     async waitFor(predicate, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
