@@ -2,7 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig, type Env } from './config/config.js';
 import { resolveJwtSecret } from './config/secrets.js';
+import { pgliteDirFor } from './db/client.js';
 import { connectDatabase } from './db/connect.js';
+import { guardPgliteDisk } from './db/pglite-disk.js';
 import { holdForServer } from './features/backup/backup.control.js';
 import { migrate } from './db/migrate.js';
 import { prepareAppRole } from './db/row-security.js';
@@ -35,6 +37,8 @@ export async function startServer(env: Env): Promise<RunningServer> {
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
   await migrate(database.sql, (line) => log.info(line));
   await prepareAppRole(database, (line) => log.info(line));
+  const disk = database.kind === 'pglite' ? guardPgliteDisk({ dir: pgliteDirFor(config.dataDir), exec: (statement) => database.app.sql.exec(statement), log }) : null;
+  await disk?.check();
 
   const [{ buildApp }, { DRAIN_AFTER_GRACE_MS }] = await loading;
   const app = await buildApp({ config: { ...config, jwtSecret: secret }, database });
@@ -58,6 +62,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
         log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'shutdown: closing the server failed');
       }
       clearTimeout(force);
+      disk?.stop();
       await database.close();
       await hold?.release();
       log.info('stopped');

@@ -1,5 +1,5 @@
 // `parley doctor`'s disk line: the free room where the embedded database writes, a warning while
-// it is getting short and a failure before writes start answering 503 (db/disk-full.test.ts).
+// it is getting short and a failure well before the server refuses writes (db/disk-full.test.ts).
 // DATA_DIR sits on a tmpfs of its own, sized for each case; mounting one needs root, as CI and
 // the test machines run.
 import { execFileSync } from 'node:child_process';
@@ -43,9 +43,9 @@ describe("parley doctor on DATA_DIR's disk", () => {
     expect(report.line('disk').text).toMatch(new RegExp(`^warn\\s+disk\\s+\\d+ MiB free of 600 MiB where DATA_DIR is \\(${mountPoint}/data\\) → free some room or move DATA_DIR to a larger disk`));
   });
 
-  it('fails with under 256 MiB free, saying writes will answer 503 once it is full', { timeout: 60_000 }, async () => {
+  it('fails with under 256 MiB free, saying the server refuses writes under 64 MB', { timeout: 60_000 }, async () => {
     mountTmpfs('100m');
     const report = await doctor({ DATA_DIR: await migratedDataDir() }, { args: ['--streams', '100'] });
-    expect(failsOnly(report, 'disk').text).toMatch(/^FAIL\s+disk\s+\d+ MiB free of 100 MiB where DATA_DIR is .* → .*requests that write answer 503 until room is made$/);
+    expect(failsOnly(report, 'disk').text).toMatch(/^FAIL\s+disk\s+\d+ MiB free of 100 MiB where DATA_DIR is .* → .*under 64 MB free the server refuses writes \(503\) until room is made$/);
   });
 });

@@ -247,7 +247,7 @@ export function checkDisk(config: Pick<Config, 'databaseUrl' | 'dataDir'>, stat 
     return result('disk', 'skip', `free space of ${folder} not readable: ${(error as Error).message}`);
   }
   const detail = `${size(free)} free of ${size(total)} where DATA_DIR is (${folder})`;
-  const fix = 'free some room or move DATA_DIR to a larger disk: once it is full, requests that write answer 503 until room is made';
+  const fix = 'free some room or move DATA_DIR to a larger disk: under 64 MB free the server refuses writes (503) until room is made';
   if (free < DISK_FAIL_BYTES) return result('disk', 'fail', detail, fix);
   if (free < DISK_WARN_BYTES) return result('disk', 'warn', detail, fix);
   return result('disk', 'ok', detail);
