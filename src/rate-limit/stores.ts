@@ -72,12 +72,16 @@ const REDIS_PAUSE_MS = 1000;
  * fail at once (the failure mode applies) and one command a pause tries Redis again.
  */
 function pausedWhenFailing() {
+  /** 0 while Redis answers; after a failure, until when it is not asked. */
   let pausedUntil = 0;
+  let trying = false;
   return async function ask<T>(command: () => Promise<T>): Promise<T> {
-    const now = Date.now();
-    if (now < pausedUntil) throw new Error('Redis did not answer a moment ago; not asked again yet');
-    // This command is the one that tries: the others meanwhile do not wait on it.
-    pausedUntil = now + REDIS_PAUSE_MS;
+    let tries = false;
+    if (pausedUntil !== 0) {
+      // Failing: the first command after the pause tries Redis; the others meanwhile do not wait on it.
+      if (Date.now() < pausedUntil || trying) throw new Error('Redis did not answer a moment ago; not asked again yet');
+      trying = tries = true;
+    }
     try {
       const answer = await command();
       pausedUntil = 0;
@@ -85,6 +89,8 @@ function pausedWhenFailing() {
     } catch (error) {
       pausedUntil = Date.now() + REDIS_PAUSE_MS;
       throw error;
+    } finally {
+      if (tries) trying = false;
     }
   };
 }

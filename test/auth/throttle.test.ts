@@ -332,6 +332,23 @@ describe('limits kept in Redis', () => {
     60_000,
   );
 
+  it.skipIf(skipRedis)(
+    `counts requests that come together on a Redis that answers: none is refused as if it were down${skipReason}`,
+    async () => {
+      if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
+      const t = await createTestApp({ REDIS_URL: redisUrl, REDIS_FAILURE_MODE: 'closed', RATE_LIMIT_LOGIN_ACCOUNT: '100/1m' });
+      try {
+        const user = await registerUser(t, { ip: '192.0.2.110' });
+        usedUsernames.push(user.username, user.id);
+        const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => login(t, user.username, user.password, `192.0.2.${111 + i}`)));
+        expect(answers.map((answer) => answer.statusCode)).toEqual(answers.map(() => 200));
+      } finally {
+        await t.close();
+      }
+    },
+    60_000,
+  );
+
   it('fails open by default when Redis cannot be reached: sign-in keeps working, no crash', async () => {
     const t = await createTestApp({ REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_LOGIN_ACCOUNT: '3/2s' });
     try {

@@ -21,7 +21,9 @@ afterAll(async () => {
   await fake?.close();
 });
 
-const WORD = `${'x'.repeat(1000)} `;
+// Three bytes a character: a reply under the 4 million characters a model's answer may have
+// (MAX_ANSWER_CHARS) is still 12 MB on the wire, far beyond what the kernel buffers.
+const WORD = `${'中'.repeat(1000)} `;
 
 /** Sends a streaming turn over a raw socket that reads nothing until `read()`; `closed` resolves when the server has closed it. */
 function sendWithoutReading(user: RegisteredUser, conversationId: string) {
@@ -49,12 +51,12 @@ async function storedReply(user: RegisteredUser, conversationId: string) {
 
 describe('a streamed reply to a client that never reads', () => {
   it('is dropped once 1 MiB waits unread: socket closed, reply stored as interrupted and cut short', async () => {
-    const words = 20_000; // 20 MB: far beyond the kernel's socket buffers and the 1 MiB cap
+    const words = 3_900; // 11.7 MB: far beyond the kernel's socket buffers (up to 4 MB sent, 128 KB received) and the 1 MiB cap
     fake.setReply(() => WORD.repeat(words));
     const { user, conversation } = await chattingUser(t);
     const started = performance.now();
     const client = sendWithoutReading(user, conversation.id);
-    // The fake sends all 20 MB at once, so the model call has ended: what shows is the stored reply.
+    // The fake sends all 11.7 MB at once, so the model call has ended: what shows is the stored reply.
     await expect.poll(async () => (await storedReply(user, conversation.id))?.status, { timeout: 5000 }).toBe('interrupted');
     expect(performance.now() - started).toBeLessThan(10_000);
     const reply = await storedReply(user, conversation.id);
@@ -65,7 +67,7 @@ describe('a streamed reply to a client that never reads', () => {
 
   it('is dropped after SSE_WRITE_TIMEOUT_MS without reading, even while little is produced', async () => {
     // Slow words: the unread backlog stays far under 1 MiB once the kernel's buffers are full.
-    fake.setReply(() => WORD.repeat(20_000));
+    fake.setReply(() => WORD.repeat(3_900));
     fake.setDelays({ chunkDelayMs: 1 });
     const { user, conversation } = await chattingUser(t);
     const started = performance.now();
