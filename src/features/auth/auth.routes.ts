@@ -42,6 +42,18 @@ export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
 
   if (!deps.localAccounts) return;
 
+  registerSignInRoutes(app, auth);
+
+  // Its own scope, so the form parser applies to this route only.
+  app.register(async (scope) => {
+    registerFormParser(scope);
+    registerTokenRoute(scope as App, auth);
+  });
+
+  registerSessionRoutes(app, deps);
+}
+
+function registerSignInRoutes(app: App, auth: AuthService): void {
   app.post(
     '/v1/auth/register',
     {
@@ -72,12 +84,10 @@ export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
       return sendTokens(reply, 200, await auth.login({ identifier, password }, { ip: request.ip }));
     },
   );
+}
 
-  // Its own scope, so the form parser applies to this route only.
-  app.register(async (scope) => {
-    registerFormParser(scope);
-    registerTokenRoute(scope as App, auth);
-  });
+function registerSessionRoutes(app: App, deps: AuthRoutesDeps): void {
+  const { auth, authenticate } = deps;
 
   app.post(
     '/v1/auth/refresh',

@@ -75,45 +75,42 @@ const MAX_MADE_UP_ATTEMPTS = 5;
 const invalidRefresh = (detail = 'The refresh token is not valid') =>
   new AppError('invalid_token', detail, { extra: { error: 'invalid_grant' } });
 
-export function createAuthService(deps: AuthServiceDeps) {
-  const { users, sessions, passwords, tokens, revocations, limiter, clock, admins, settings } = deps;
+type TokenIssuing = Pick<AuthServiceDeps, 'tokens' | 'clock' | 'admins' | 'settings'>;
+
+async function answer(deps: TokenIssuing, repo: SessionsRepo, user: UserRow, sessionId: string): Promise<TokenAnswer> {
+  const { tokens, clock, admins, settings } = deps;
+  const now = clock.now();
+  const refresh = newRefreshToken();
+  await repo.addRefreshToken(sessionId, refresh.hash, now, new Date(now.getTime() + settings.refreshTokenTtlMs));
+  const access = await tokens.sign({ userId: user.id, sessionId });
+  return { access_token: access.token, token_type: 'bearer', expires_in: access.expiresIn, refresh_token: refresh.token, user: { ...toUser(user), role: admins.roleOf(user) } };
+}
+
+async function startSession(deps: TokenIssuing & Pick<AuthServiceDeps, 'sessions'>, user: UserRow, repo: SessionsRepo = deps.sessions): Promise<TokenAnswer> {
+  const session = await repo.create(user.id, deps.clock.now());
+  return answer(deps, repo, user, session.id);
+}
+
+/** The account, its session and its refresh token, in the caller's transaction: all or nothing. */
+async function createAccount(deps: AuthServiceDeps, tx: Access, input: { username?: string; email: string | null; passwordHash: string }) {
+  const inTx = deps.users.within(tx);
+  let username = input.username;
+  if (!username) {
+    const base = usernameBase(input.email!);
+    username = nextFreeUsername(base, await inTx.localUsernamesLike(base));
+  }
+  const user = await inTx.insertLocal({ username, email: input.email, passwordHash: input.passwordHash }, deps.clock.now());
+  return startSession(deps, user, deps.sessions.within(tx));
+}
+
+/** Registration and login: the ways into an account, each ending in a new session. */
+function createSignIn(deps: AuthServiceDeps) {
+  const { users, sessions, passwords, limiter, clock, settings } = deps;
   const policies = {
     loginAccount: { name: 'login_account', rule: settings.limits.loginAccount },
     loginIp: { name: 'login_ip', rule: settings.limits.loginIp },
     registerIp: { name: 'register_ip', rule: settings.limits.registerIp },
   };
-
-  async function answer(repo: SessionsRepo, user: UserRow, sessionId: string): Promise<TokenAnswer> {
-    const now = clock.now();
-    const refresh = newRefreshToken();
-    await repo.addRefreshToken(sessionId, refresh.hash, now, new Date(now.getTime() + settings.refreshTokenTtlMs));
-    const access = await tokens.sign({ userId: user.id, sessionId });
-    return { access_token: access.token, token_type: 'bearer', expires_in: access.expiresIn, refresh_token: refresh.token, user: { ...toUser(user), role: admins.roleOf(user) } };
-  }
-
-  async function startSession(user: UserRow, repo: SessionsRepo = sessions): Promise<TokenAnswer> {
-    const session = await repo.create(user.id, clock.now());
-    return answer(repo, user, session.id);
-  }
-
-  async function continueSession(sessionId: string): Promise<TokenAnswer> {
-    const found = await sessions.findWithUser(sessionId);
-    if (!found || found.session.revokedAt || !found.user.isActive) throw invalidRefresh('This session has ended; sign in again');
-    await sessions.touch(sessionId, clock.now());
-    return answer(sessions, found.user, sessionId);
-  }
-
-  /** The account, its session and its refresh token, in the caller's transaction: all or nothing. */
-  async function createAccount(tx: Access, input: { username?: string; email: string | null; passwordHash: string }) {
-    const inTx = users.within(tx);
-    let username = input.username;
-    if (!username) {
-      const base = usernameBase(input.email!);
-      username = nextFreeUsername(base, await inTx.localUsernamesLike(base));
-    }
-    const user = await inTx.insertLocal({ username, email: input.email, passwordHash: input.passwordHash }, clock.now());
-    return startSession(user, sessions.within(tx));
-  }
 
   async function register(input: RegisterInput, client: ClientContext): Promise<TokenAnswer> {
     const email = input.email ?? null;
@@ -125,7 +122,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     const passwordHash = await passwords.hash(input.password);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await sessions.transaction((tx) => createAccount(tx, { username: input.username, email, passwordHash }));
+        return await sessions.transaction((tx) => createAccount(deps, tx, { username: input.username, email, passwordHash }));
       } catch (error) {
         const taken = takenBy(error);
         if (taken === 'email') throw emailTaken();
@@ -160,7 +157,21 @@ export function createAuthService(deps: AuthServiceDeps) {
       throw invalidCredentials();
     }
     await limiter.remember(KNOWN_ADDRESS, `${account}|${client.ip}`, KNOWN_ADDRESS_TTL_MS);
-    return startSession(user);
+    return startSession(deps, user);
+  }
+
+  return { register, login };
+}
+
+/** Using a session once signed in: refreshing its tokens, ending it, reading its user. */
+function createSessionUse(deps: AuthServiceDeps) {
+  const { users, sessions, revocations, clock, settings } = deps;
+
+  async function continueSession(sessionId: string): Promise<TokenAnswer> {
+    const found = await sessions.findWithUser(sessionId);
+    if (!found || found.session.revokedAt || !found.user.isActive) throw invalidRefresh('This session has ended; sign in again');
+    await sessions.touch(sessionId, clock.now());
+    return answer(deps, sessions, found.user, sessionId);
   }
 
   async function refresh(refreshToken: string): Promise<TokenAnswer> {
@@ -198,7 +209,11 @@ export function createAuthService(deps: AuthServiceDeps) {
     return { ...toUser(row), role: caller.role };
   }
 
-  return { register, login, refresh, logout, me };
+  return { refresh, logout, me };
+}
+
+export function createAuthService(deps: AuthServiceDeps) {
+  return { ...createSignIn(deps), ...createSessionUse(deps) };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

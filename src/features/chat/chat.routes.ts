@@ -41,7 +41,16 @@ const chatSchema = {
   response: { 200: TurnStreamAnswer, 201: ChatAnswer, ...turnProblems },
 };
 
+type ChatRoutesDeps = Parameters<typeof registerChatRoutes>[1];
+
 export function registerChatRoutes(app: App, deps: { chat: ChatService; responder: TurnResponder; authenticate: Authenticate }): void {
+  // In this order, which is the order of the OpenAPI document's paths.
+  registerConversationTurnRoutes(app, deps);
+  registerOneCallRoute(app, deps);
+}
+
+/** A turn in a conversation named by the URL: send, regenerate, and stop the reply running. */
+function registerConversationTurnRoutes(app: App, deps: ChatRoutesDeps): void {
   const { chat, responder, authenticate } = deps;
 
   app.post(
@@ -92,6 +101,11 @@ export function registerChatRoutes(app: App, deps: { chat: ChatService; responde
     },
     async (request) => chat.stop(principalOf(request), request.params.id),
   );
+}
+
+/** The one-call chat: a new conversation unless the body names one. */
+function registerOneCallRoute(app: App, deps: ChatRoutesDeps): void {
+  const { chat, responder, authenticate } = deps;
 
   app.post(
     '/v1/chat',

@@ -52,8 +52,9 @@ function callerKey(caller: Principal, key: string | null): string | null {
   return `${caller.kind}:${who}:${key}`;
 }
 
-export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats: Heartbeats; jobs: Jobs }): TurnResponder {
-  const { idempotency, heartbeats, jobs } = deps;
+/** The streamed answer: the turn's events written as they come, its failures as a final frame. */
+function createStreamedAnswers(deps: { heartbeats: Heartbeats }) {
+  const { heartbeats } = deps;
 
   /**
    * `settle` records the outcome for the Idempotency-Key before the stream ends: a client that
@@ -111,6 +112,31 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
     }
   }
 
+  return { streamTurn };
+}
+
+/** Idempotent replays: a stored outcome answered again, as JSON or in the stream's own frames. */
+function createReplays(deps: { heartbeats: Heartbeats }) {
+  const { heartbeats } = deps;
+
+  function replay(request: FastifyRequest, reply: FastifyReply, turn: TurnRequest, protocol: StreamProtocol, outcome: Outcome) {
+    if (!turn.streaming) return sendJson(reply, outcome, true);
+    reply.header('idempotent-replayed', 'true');
+    const named = (request.params as { id?: string } | undefined)?.id?.toLowerCase() ?? null;
+    const stream = openEventStream(request, reply, heartbeats, protocol.headers);
+    protocol.replay(stream, outcome, named);
+    return stream.end();
+  }
+
+  return { replay };
+}
+
+export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats: Heartbeats; jobs: Jobs }): TurnResponder {
+  const { idempotency, jobs } = deps;
+  const { streamTurn } = createStreamedAnswers(deps);
+  const { replay } = createReplays(deps);
+
+  // The whole (JSON) answer stays here: in a function of its own it would cost every turn an await.
   async function respond(request: FastifyRequest, reply: FastifyReply, turn: TurnRequest, run: (options: TurnOptions) => Promise<TurnResult>) {
     const protocol = turn.protocol ?? parleyEvents;
     const key = callerKey(turn.caller, idempotencyKeyOf(request.headers['idempotency-key']));
@@ -119,15 +145,7 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
       const params = (request.params ?? {}) as Record<string, string>;
       const route = request.routeOptions.url ?? request.url.split('?', 1)[0]!;
       const claim = await idempotency.claim(ownerId, key, fingerprint(request.method, route, params, request.body));
-      if (claim.state === 'replay') {
-        const outcome = { status: claim.status, body: claim.body as Record<string, unknown> };
-        if (!turn.streaming) return sendJson(reply, outcome, true);
-        reply.header('idempotent-replayed', 'true');
-        const named = (request.params as { id?: string } | undefined)?.id?.toLowerCase() ?? null;
-        const stream = openEventStream(request, reply, heartbeats, protocol.headers);
-        protocol.replay(stream, outcome, named);
-        return stream.end();
-      }
+      if (claim.state === 'replay') return replay(request, reply, turn, protocol, { status: claim.status, body: claim.body as Record<string, unknown> });
     }
     // Once streaming, a failure to record the key cannot change the answer: the stream still ends.
     const settle = async (outcome: Outcome | null) => {

@@ -60,7 +60,8 @@ const toTarget = (row: TargetRow): TurnTarget => ({
   completed: row.status === 'completed',
 });
 
-export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
+/** A turn's two round trips when all goes well: its start and its finish. */
+function createTurnBeginFinish(sql: SqlRunner): Pick<TurnsRepo, 'begin' | 'finish'> {
   return {
     async begin(userId, conversationId, request, now) {
       const { lock, message, audience } = request;
@@ -115,6 +116,12 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
       if (!row) return null;
       return replyFields({ ...row, feedback_rating: null, feedback_comment: null });
     },
+  };
+}
+
+/** The conversation's lock between those two: kept while a reply runs long, or ended early (stop, failure, a lost begin). */
+function createTurnLocks(sql: SqlRunner): Pick<TurnsRepo, 'renew' | 'requestStop' | 'stopsRequested' | 'release' | 'undoBegin'> {
+  return {
     async renew(userId, conversationId, replyId, leaseMs) {
       await sql.query(
         `UPDATE conversations SET busy_until = now() + $4::int * interval '1 millisecond'
@@ -159,4 +166,8 @@ export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
       await sql.query(UNDO_BEGIN, [conversationId, userId, started.replyId, started.messageId, started.title]);
     },
   };
+}
+
+export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
+  return { ...createTurnBeginFinish(sql), ...createTurnLocks(sql) };
 }

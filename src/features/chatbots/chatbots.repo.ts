@@ -23,42 +23,30 @@ export interface ChatbotsRepo {
 
 const MAX_SLUG_ATTEMPTS = 5;
 
-export function createChatbotsRepo(scoped: Scoped, newId: () => string): ChatbotsRepo {
-  // Slugs are unique across users, so this one read looks at everyone's (the `slugs` scope).
-  async function takenLike(base: string): Promise<string[]> {
-    const rows = await scoped.system('slugs', ({ db }) =>
-      db
-        .select({ slug: chatbots.slug })
-        .from(chatbots)
-        .where(or(eq(chatbots.slug, base), sql`${chatbots.slug} ~ ${`^${base}-[0-9]+$`}`)),
-    );
-    return rows.map((row) => row.slug);
-  }
+// Slugs are unique across users, so this one read looks at everyone's (the `slugs` scope).
+async function takenLike(scoped: Scoped, base: string): Promise<string[]> {
+  const rows = await scoped.system('slugs', ({ db }) =>
+    db
+      .select({ slug: chatbots.slug })
+      .from(chatbots)
+      .where(or(eq(chatbots.slug, base), sql`${chatbots.slug} ~ ${`^${base}-[0-9]+$`}`)),
+  );
+  return rows.map((row) => row.slug);
+}
 
+async function findDefault(scoped: Scoped, userId: string): Promise<ChatbotRow | undefined> {
+  const [row] = await scoped.user(userId, ({ db }) =>
+    db
+      .select()
+      .from(chatbots)
+      .where(and(eq(chatbots.userId, userId), eq(chatbots.isDefault, true)))
+      .limit(1),
+  );
+  return row;
+}
+
+function createChatbotReads(scoped: Scoped): Pick<ChatbotsRepo, 'find' | 'findBySlug' | 'findDefault' | 'list'> {
   return {
-    async insert(userId, values, slug, now) {
-      for (let attempt = 0; attempt < MAX_SLUG_ATTEMPTS; attempt++) {
-        const chosen = 'exact' in slug ? slug.exact : nextFreeSlug(slug.base, await takenLike(slug.base));
-        try {
-          const [row] = await scoped.user(userId, ({ db }) =>
-            db
-              .insert(chatbots)
-              .values({ ...values, id: newId(), userId, slug: chosen, createdAt: now, updatedAt: now })
-              .returning(),
-          );
-          return row!;
-        } catch (error) {
-          if (!isUniqueViolation(error)) throw error;
-          // The one-default-per-user index: someone else created the default first.
-          if (values.isDefault && constraintName(error) === 'chatbots_one_default_per_user') {
-            const existing = await this.findDefault(userId);
-            if (existing) return existing;
-          }
-          if ('exact' in slug) return null;
-        }
-      }
-      throw new Error(`could not find a free slug for "${'base' in slug ? slug.base : slug.exact}"`);
-    },
     async find(userId, id) {
       const [row] = await scoped.user(userId, ({ db }) =>
         db.select().from(chatbots).where(and(eq(chatbots.id, id), eq(chatbots.userId, userId))).limit(1),
@@ -71,16 +59,7 @@ export function createChatbotsRepo(scoped: Scoped, newId: () => string): Chatbot
       );
       return row;
     },
-    async findDefault(userId) {
-      const [row] = await scoped.user(userId, ({ db }) =>
-        db
-          .select()
-          .from(chatbots)
-          .where(and(eq(chatbots.userId, userId), eq(chatbots.isDefault, true)))
-          .limit(1),
-      );
-      return row;
-    },
+    findDefault: (userId) => findDefault(scoped, userId),
     async list(userId, limit, after) {
       const conditions: SQL[] = [];
       if (userId) conditions.push(eq(chatbots.userId, userId));
@@ -93,6 +72,34 @@ export function createChatbotsRepo(scoped: Scoped, newId: () => string): Chatbot
           .orderBy(desc(chatbots.createdAt), desc(chatbots.id))
           .limit(limit + 1);
       return userId ? scoped.user(userId, page) : scoped.system('admin', page);
+    },
+  };
+}
+
+function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<ChatbotsRepo, 'insert' | 'update' | 'remove'> {
+  return {
+    async insert(userId, values, slug, now) {
+      for (let attempt = 0; attempt < MAX_SLUG_ATTEMPTS; attempt++) {
+        const chosen = 'exact' in slug ? slug.exact : nextFreeSlug(slug.base, await takenLike(scoped, slug.base));
+        try {
+          const [row] = await scoped.user(userId, ({ db }) =>
+            db
+              .insert(chatbots)
+              .values({ ...values, id: newId(), userId, slug: chosen, createdAt: now, updatedAt: now })
+              .returning(),
+          );
+          return row!;
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+          // The one-default-per-user index: someone else created the default first.
+          if (values.isDefault && constraintName(error) === 'chatbots_one_default_per_user') {
+            const existing = await findDefault(scoped, userId);
+            if (existing) return existing;
+          }
+          if ('exact' in slug) return null;
+        }
+      }
+      throw new Error(`could not find a free slug for "${'base' in slug ? slug.base : slug.exact}"`);
     },
     async update(userId, id, changes, now) {
       try {
@@ -119,4 +126,8 @@ export function createChatbotsRepo(scoped: Scoped, newId: () => string): Chatbot
       return rows.length > 0;
     },
   };
+}
+
+export function createChatbotsRepo(scoped: Scoped, newId: () => string): ChatbotsRepo {
+  return { ...createChatbotWrites(scoped, newId), ...createChatbotReads(scoped) };
 }

@@ -62,56 +62,56 @@ function toValues(input: UpdateChatbotInput): ChatbotChanges {
   return values as ChatbotChanges;
 }
 
-export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
+function checkModel(models: ChatbotsDeps['models'], model: string | undefined) {
+  if (model !== undefined && !models.allowed.includes(model)) {
+    throw validationError('model', `must be one of: ${models.allowed.join(', ')}`, { detail: 'This server does not offer that model' });
+  }
+}
+
+/**
+ * Origins are compared exactly with what browsers send (§7): lowercase, no default port, no
+ * path, no user or wildcard. One written otherwise could never match, so it is refused here
+ * with the form to write instead, rather than stored to refuse the owner's own site later.
+ */
+function checkOrigins(origins: string[] | undefined) {
+  for (const [index, origin] of (origins ?? []).entries()) {
+    let canonical: string | null = null;
+    try {
+      canonical = new URL(origin).origin;
+    } catch {
+      canonical = null;
+    }
+    if (canonical !== origin || origin.includes('*')) {
+      const hint = canonical && canonical !== 'null' ? `: write ${canonical}` : '';
+      throw validationError(`allowed_origins.${index}`, `must be an origin exactly as browsers send it (scheme://host[:port], lowercase, no default port)${hint}`);
+    }
+  }
+}
+
+/** Public routes take a slug or an id (§7): a slug that looks like an id could never be reached. */
+function checkSlug(slug: string | undefined) {
+  if (slug !== undefined && isUuid(slug)) throw validationError('slug', 'must not have the shape of an id (a UUID); public routes would read it as one');
+}
+
+async function owned(chatbots: ChatbotsRepo, caller: Principal, id: string): Promise<ChatbotRow> {
+  if (!isUuid(id)) throw notFound();
+  // A key (or a visitor) reaches its one chatbot, never the owner's others.
+  if (caller.chatbotId !== undefined && caller.chatbotId !== id.toLowerCase()) throw notFound();
+  const row = await chatbots.find(caller.ownerId, id.toLowerCase());
+  if (!row) throw notFound();
+  return row;
+}
+
+function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create' | 'update' | 'remove'> {
   const { chatbots, clock, models } = deps;
   const webhookSettings = deps.webhooks ?? { allowPrivate: false };
-
-  function checkModel(model: string | undefined) {
-    if (model !== undefined && !models.allowed.includes(model)) {
-      throw validationError('model', `must be one of: ${models.allowed.join(', ')}`, { detail: 'This server does not offer that model' });
-    }
-  }
-
-  /**
-   * Origins are compared exactly with what browsers send (§7): lowercase, no default port, no
-   * path, no user or wildcard. One written otherwise could never match, so it is refused here
-   * with the form to write instead, rather than stored to refuse the owner's own site later.
-   */
-  function checkOrigins(origins: string[] | undefined) {
-    for (const [index, origin] of (origins ?? []).entries()) {
-      let canonical: string | null = null;
-      try {
-        canonical = new URL(origin).origin;
-      } catch {
-        canonical = null;
-      }
-      if (canonical !== origin || origin.includes('*')) {
-        const hint = canonical && canonical !== 'null' ? `: write ${canonical}` : '';
-        throw validationError(`allowed_origins.${index}`, `must be an origin exactly as browsers send it (scheme://host[:port], lowercase, no default port)${hint}`);
-      }
-    }
-  }
-
-  /** Public routes take a slug or an id (§7): a slug that looks like an id could never be reached. */
-  function checkSlug(slug: string | undefined) {
-    if (slug !== undefined && isUuid(slug)) throw validationError('slug', 'must not have the shape of an id (a UUID); public routes would read it as one');
-  }
-
-  async function owned(caller: Principal, id: string): Promise<ChatbotRow> {
-    if (!isUuid(id)) throw notFound();
-    // A key (or a visitor) reaches its one chatbot, never the owner's others.
-    if (caller.chatbotId !== undefined && caller.chatbotId !== id.toLowerCase()) throw notFound();
-    const row = await chatbots.find(caller.ownerId, id.toLowerCase());
-    if (!row) throw notFound();
-    return row;
-  }
 
   return {
     async create(caller, request) {
       const { template, ...given } = request;
       // A template's fields first; what the request gives wins.
       const input = template ? { ...TEMPLATES[template], ...given } : given;
-      checkModel(input.model);
+      checkModel(models, input.model);
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
       checkCollect(input.collect);
@@ -123,28 +123,12 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
       if (!row) throw slugTaken(input.slug!);
       return withSecret(toChatbot(row), webhook?.secret ?? null);
     },
-    async list(caller, query) {
-      if (query.all && caller.role !== 'admin') throw new AppError('forbidden', 'Only admins may list every user\'s chatbots');
-      const after = decodeCursor(query.cursor, [isIsoTime, isUuid]);
-      const rows = await chatbots.list(query.all ? null : caller.ownerId, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
-      return toPage(rows, query.limit, toChatbot, (row) => [row.createdAt.toISOString(), row.id]);
-    },
-    async get(caller, id) {
-      return toChatbot(await owned(caller, id));
-    },
-    async named(caller, idOrSlug) {
-      if (isUuid(idOrSlug)) return toChatbot(await owned(caller, idOrSlug));
-      if (!SLUG_LIKE.test(idOrSlug)) throw notFound();
-      const row = await chatbots.findBySlug(caller.ownerId, idOrSlug);
-      if (!row || (caller.chatbotId !== undefined && caller.chatbotId !== row.id)) throw notFound();
-      return toChatbot(row);
-    },
     async update(caller, id, input) {
       checkCollect(input.collect);
-      checkModel(input.model);
+      checkModel(models, input.model);
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
-      const current = await owned(caller, id);
+      const current = await owned(chatbots, caller, id);
       const webhook = input.webhook_url !== undefined ? webhookUrlChange(input.webhook_url, current, webhookSettings) : null;
       const changes = { ...toValues(input), ...webhook?.changes };
       if (changes.name !== undefined) changes.name = changes.name.trim();
@@ -155,12 +139,36 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
       return withSecret(toChatbot(row), webhook?.secret ?? null);
     },
     async remove(caller, id) {
-      const row = await owned(caller, id);
+      const row = await owned(chatbots, caller, id);
       if (!(await chatbots.remove(caller.ownerId, row.id))) throw notFound();
       deps.onChanged?.(row);
     },
+  };
+}
+
+function createChatbotReads(deps: ChatbotsDeps): Pick<ChatbotsService, 'list' | 'get' | 'named' | 'resolve'> {
+  const { chatbots, clock, models } = deps;
+
+  return {
+    async list(caller, query) {
+      if (query.all && caller.role !== 'admin') throw new AppError('forbidden', 'Only admins may list every user\'s chatbots');
+      const after = decodeCursor(query.cursor, [isIsoTime, isUuid]);
+      const rows = await chatbots.list(query.all ? null : caller.ownerId, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
+      return toPage(rows, query.limit, toChatbot, (row) => [row.createdAt.toISOString(), row.id]);
+    },
+    async get(caller, id) {
+      return toChatbot(await owned(chatbots, caller, id));
+    },
+    async named(caller, idOrSlug) {
+      if (isUuid(idOrSlug)) return toChatbot(await owned(chatbots, caller, idOrSlug));
+      if (!SLUG_LIKE.test(idOrSlug)) throw notFound();
+      const row = await chatbots.findBySlug(caller.ownerId, idOrSlug);
+      if (!row || (caller.chatbotId !== undefined && caller.chatbotId !== row.id)) throw notFound();
+      return toChatbot(row);
+    },
+    // Mostly a read: the default is created only the first time a caller needs one.
     async resolve(caller, id) {
-      if (id !== undefined || caller.chatbotId !== undefined) return owned(caller, id ?? caller.chatbotId!);
+      if (id !== undefined || caller.chatbotId !== undefined) return owned(chatbots, caller, id ?? caller.chatbotId!);
       const existing = await chatbots.findDefault(caller.ownerId);
       if (existing) return existing;
       const values: Omit<ChatbotValues, 'slug'> = { name: 'Assistant', model: models.default, isDefault: true };
@@ -168,4 +176,8 @@ export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
       return row!;
     },
   };
+}
+
+export function createChatbotsService(deps: ChatbotsDeps): ChatbotsService {
+  return { ...createChatbotWrites(deps), ...createChatbotReads(deps) };
 }

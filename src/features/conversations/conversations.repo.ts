@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Access } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
 import { conversations, messages, visitors, type ConversationRow, type MessageRow } from '../../db/schema.js';
+import { createConversationMessagesRepo } from './conversation-messages.repo.js';
 
 export interface ConversationFilter {
   chatbotId?: string;
@@ -58,16 +59,17 @@ export interface ConversationsRepo {
   setFeedback(userId: string, id: string, rating: 'like' | 'dislike' | null, comment: string | null, audience?: VisitorKey): Promise<MessageRow | undefined>;
 }
 
-export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
-  const owned = (userId: string, id: string) => and(eq(conversations.id, id), eq(conversations.userId, userId));
-  // A verified user's visits of other people's public chatbots are theirs to read (§7): they live
-  // in the chatbot owner's tenant, bound to the user by their visitor (migrations/0011).
-  const myVisits = (userId: string) =>
-    sql`${conversations.visitorId} IN (SELECT ${visitors.id} FROM ${visitors} WHERE ${visitors.verifiedUserId} = ${userId}::uuid)`;
+const owned = (userId: string, id: string) => and(eq(conversations.id, id), eq(conversations.userId, userId));
+// A verified user's visits of other people's public chatbots are theirs to read (§7): they live
+// in the chatbot owner's tenant, bound to the user by their visitor (migrations/0011).
+const myVisits = (userId: string) =>
+  sql`${conversations.visitorId} IN (SELECT ${visitors.id} FROM ${visitors} WHERE ${visitors.verifiedUserId} = ${userId}::uuid)`;
 
-  const clientChat = (userId: string, visitorId: string | null, clientChatId: string) =>
-    and(eq(conversations.userId, userId), visitorId ? eq(conversations.visitorId, visitorId) : isNull(conversations.visitorId), eq(conversations.clientChatId, clientChatId));
+const clientChat = (userId: string, visitorId: string | null, clientChatId: string) =>
+  and(eq(conversations.userId, userId), visitorId ? eq(conversations.visitorId, visitorId) : isNull(conversations.visitorId), eq(conversations.clientChatId, clientChatId));
 
+/** Making conversations, and finding the one a client's chat id names. */
+function createConversationStarts(scoped: Scoped): Pick<ConversationsRepo, 'insert' | 'openClientChat' | 'findClientChat'> {
   return {
     async insert({ endUser, ...row }, now) {
       const [created] = await scoped.user(row.userId, async ({ db }) => {
@@ -96,6 +98,12 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
       const [row] = await scoped.user(userId, ({ db }) => db.select().from(conversations).where(clientChat(userId, visitorId, clientChatId)).limit(1));
       return row;
     },
+  };
+}
+
+/** One conversation by id, and pages of them. */
+function createConversationReads(scoped: Scoped): Pick<ConversationsRepo, 'find' | 'list'> {
+  return {
     async find(userId, id, visitor) {
       const whose = visitor
         ? and(owned(userId, id), eq(conversations.visitorId, visitor.id), eq(conversations.chatbotId, visitor.chatbotId))
@@ -133,6 +141,12 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
         return [...own, ...visits].sort(byActivity).slice(0, limit + 1);
       });
     },
+  };
+}
+
+/** Changing and deleting conversations, and clearing their history. */
+function createConversationChanges(scoped: Scoped): Pick<ConversationsRepo, 'update' | 'remove' | 'removeIfEmpty' | 'clear'> {
+  return {
     async update(userId, id, changes, now) {
       const [row] = await scoped.user(userId, ({ db }) =>
         db
@@ -171,38 +185,14 @@ export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
         return 'cleared';
       });
     },
-    async messages(userId, tenant, conversationId, limit, after) {
-      return scoped.user(userId, ({ db }) =>
-        db
-          .select()
-          .from(messages)
-          .where(and(eq(messages.conversationId, conversationId), eq(messages.userId, tenant), after ? sql`${messages.id} > ${after}` : undefined))
-          .orderBy(asc(messages.id))
-          .limit(limit + 1),
-      );
-    },
-    async findMessage(userId, id) {
-      const [row] = await scoped.user(userId, ({ db }) =>
-        db
-          .select()
-          .from(messages)
-          .where(and(eq(messages.id, id), eq(messages.userId, userId)))
-          .limit(1),
-      );
-      return row;
-    },
-    async setFeedback(userId, id, rating, comment, audience) {
-      const theirs = audience
-        ? sql`${messages.conversationId} IN (SELECT ${conversations.id} FROM ${conversations} WHERE ${conversations.userId} = ${userId}::uuid AND ${conversations.visitorId} = ${audience.id} AND ${conversations.chatbotId} = ${audience.chatbotId}::uuid)`
-        : undefined;
-      const [row] = await scoped.user(userId, ({ db }) =>
-        db
-          .update(messages)
-          .set({ feedbackRating: rating, feedbackComment: comment })
-          .where(and(eq(messages.id, id), eq(messages.userId, userId), eq(messages.role, 'assistant'), theirs))
-          .returning(),
-      );
-      return row;
-    },
+  };
+}
+
+export function createConversationsRepo(scoped: Scoped): ConversationsRepo {
+  return {
+    ...createConversationStarts(scoped),
+    ...createConversationReads(scoped),
+    ...createConversationChanges(scoped),
+    ...createConversationMessagesRepo(scoped),
   };
 }

@@ -39,8 +39,17 @@ const FeedbackBody = Type.Object(
   { additionalProperties: false, title: 'Feedback' },
 );
 
+type ConversationRoutesDeps = Parameters<typeof registerConversationRoutes>[1];
+
 // Accounts and chatbot API keys (for the end user the request names) reach these routes.
 export function registerConversationRoutes(app: App, deps: { conversations: ConversationsService; authenticate: onRequestHookHandler }): void {
+  registerConversationListRoutes(app, deps);
+  registerConversationItemRoutes(app, deps);
+  registerConversationContentRoutes(app, deps);
+}
+
+/** /v1/conversations: starting one, listing them, the latest active one. */
+function registerConversationListRoutes(app: App, deps: ConversationRoutesDeps): void {
   const { conversations, authenticate } = deps;
 
   app.post(
@@ -69,6 +78,11 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
       preHandler: bindEndUser, schema: { tags, security, summary: 'Your active conversation with the latest activity', querystring: EndUserQuery, response: { 200: ConversationSchema, ...problems(401, 404) } } },
     async (request) => conversations.latest(principalOf(request)),
   );
+}
+
+/** /v1/conversations/:id: reading, changing and deleting one conversation. */
+function registerConversationItemRoutes(app: App, deps: ConversationRoutesDeps): void {
+  const { conversations, authenticate } = deps;
 
   app.get(
     '/v1/conversations/:id',
@@ -96,6 +110,11 @@ export function registerConversationRoutes(app: App, deps: { conversations: Conv
       return reply.code(204).send(null);
     },
   );
+}
+
+/** What a conversation holds: its messages, its collected data, feedback on its replies. */
+function registerConversationContentRoutes(app: App, deps: ConversationRoutesDeps): void {
+  const { conversations, authenticate } = deps;
 
   app.get(
     '/v1/conversations/:id/messages',

@@ -67,21 +67,18 @@ function checkClientChatId(chatId: string) {
   if (unusable) throw validationError('id', unusable);
 }
 
-export function createConversationsService(deps: {
-  conversations: ConversationsRepo;
-  chatbots: ChatbotsService;
-  clock: Clock;
-  newId: () => string;
-}): ConversationsService {
+type ConversationsServiceDeps = Parameters<typeof createConversationsService>[0];
+
+async function owned(conversations: ConversationsRepo, caller: Principal, id: string): Promise<ConversationRow> {
+  // A visitor or a key's end user reaches only their own conversations on their chatbot (the owner reads them all).
+  const row = isUuid(id) ? await conversations.find(caller.ownerId, id.toLowerCase(), audienceKey(caller)) : undefined;
+  if (!row) throw conversationNotFound();
+  return row;
+}
+
+/** Starting conversations (and taking back one a turn could not use), and a client's chat ids. */
+function createConversationStarts(deps: ConversationsServiceDeps): Pick<ConversationsService, 'create' | 'findClientChat' | 'openClientChat' | 'discardEmpty'> {
   const { conversations, chatbots, clock, newId } = deps;
-
-  async function owned(caller: Principal, id: string): Promise<ConversationRow> {
-    // A visitor or a key's end user reaches only their own conversations on their chatbot (the owner reads them all).
-    const row = isUuid(id) ? await conversations.find(caller.ownerId, id.toLowerCase(), audienceKey(caller)) : undefined;
-    if (!row) throw conversationNotFound();
-    return row;
-  }
-
   return {
     async create(caller, input) {
       const title = checkTitle(input.title) ?? null;
@@ -104,6 +101,16 @@ export function createConversationsService(deps: {
       // The same chat id with another of the account's chatbots still names the one conversation it started.
       return toConversation(conversation);
     },
+    async discardEmpty(caller, id) {
+      await conversations.removeIfEmpty(caller.ownerId, id);
+    },
+  };
+}
+
+/** Pages of conversations, and one conversation as it is. */
+function createConversationReads(deps: ConversationsServiceDeps): Pick<ConversationsService, 'list' | 'latest' | 'get'> {
+  const { conversations, chatbots } = deps;
+  return {
     async list(caller, query) {
       let chatbotId: string | undefined;
       if (query.chatbot_id !== undefined) chatbotId = (await chatbots.resolve(caller, query.chatbot_id)).id;
@@ -123,10 +130,17 @@ export function createConversationsService(deps: {
       return toConversation(row);
     },
     async get(caller, id) {
-      return toConversation(await owned(caller, id));
+      return toConversation(await owned(conversations, caller, id));
     },
+  };
+}
+
+/** Changing, deleting and clearing conversations. */
+function createConversationChanges(deps: ConversationsServiceDeps): Pick<ConversationsService, 'update' | 'remove' | 'clear'> {
+  const { conversations, clock } = deps;
+  return {
     async update(caller, id, input) {
-      const current = await owned(caller, id);
+      const current = await owned(conversations, caller, id);
       const changes: Parameters<ConversationsRepo['update']>[2] = {};
       if (input.title !== undefined) changes.title = checkTitle(input.title) ?? null;
       if (input.status !== undefined) changes.status = input.status;
@@ -136,27 +150,31 @@ export function createConversationsService(deps: {
       return toConversation(row);
     },
     async remove(caller, id) {
-      const row = await owned(caller, id);
+      const row = await owned(conversations, caller, id);
       if (!(await conversations.remove(caller.ownerId, row.id))) throw conversationNotFound();
     },
-    async discardEmpty(caller, id) {
-      await conversations.removeIfEmpty(caller.ownerId, id);
-    },
     async clear(caller, id) {
-      const row = await owned(caller, id);
+      const row = await owned(conversations, caller, id);
       const result = await conversations.clear(caller.ownerId, row.id, clock.now());
       if (result === 'busy') throw conversationBusy();
       if (result === 'gone') throw conversationNotFound();
     },
+  };
+}
+
+/** What a conversation holds: collected data, messages, a reply's feedback. */
+function createConversationContents(deps: ConversationsServiceDeps): Pick<ConversationsService, 'data' | 'messages' | 'feedback'> {
+  const { conversations, chatbots } = deps;
+  return {
     async data(caller, id) {
-      const conversation = await owned(caller, id);
+      const conversation = await owned(conversations, caller, id);
       // A verified user's visit is another tenant's chatbot: its collect is not theirs to read.
       const chatbot = await chatbots.get(caller, conversation.chatbotId).catch(() => null);
       const data = conversation.data ?? {};
       return { data, missing: missingFields(chatbot?.collect ?? null, data), completed: conversation.status === 'completed' };
     },
     async messages(caller, id, query) {
-      const conversation = await owned(caller, id);
+      const conversation = await owned(conversations, caller, id);
       const after = decodeCursor(query.cursor, [isUuid]);
       const rows = await conversations.messages(caller.ownerId, conversation.userId, conversation.id, query.limit, after ? after[0]!.toLowerCase() : null);
       return toPage(rows, query.limit, toMessage, (row) => [row.id]);
@@ -168,5 +186,19 @@ export function createConversationsService(deps: {
       if (!row) throw notFound();
       return toMessage(row);
     },
+  };
+}
+
+export function createConversationsService(deps: {
+  conversations: ConversationsRepo;
+  chatbots: ChatbotsService;
+  clock: Clock;
+  newId: () => string;
+}): ConversationsService {
+  return {
+    ...createConversationStarts(deps),
+    ...createConversationReads(deps),
+    ...createConversationChanges(deps),
+    ...createConversationContents(deps),
   };
 }
