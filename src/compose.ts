@@ -163,7 +163,7 @@ async function composeAuth(deps: ComposeDeps, limiter: RateLimiter, admins: Name
 }
 
 function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<typeof createJobs>, chunker: Chunker, directory: PublicDirectory) {
-  const { config, database, clock, metrics, log } = deps;
+  const { config, database, clock } = deps;
   const { llm } = config;
   const scoped = createScoped(database.app);
   const chatbots = createChatbotsService({
@@ -183,6 +183,31 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     settings: { uploadsPerUser: config.rateLimits.knowledgeUser },
   });
   const conversations = createConversationsService({ conversations: createConversationsRepo(scoped), chatbots, clock, newId });
+  const { turns, answers, usage, progress, generations, engine } = composeTurnEngine(deps, jobs);
+  const chat = createChatService({
+    turns,
+    answers,
+    progress,
+    engine,
+    conversations,
+    knowledge,
+    generations,
+    jobs,
+    limiter,
+    dailyCap: createDailyMessageCap(limiter, config.messagesPerDay),
+    clock,
+    newId,
+    settings: { contextTokenBudget: config.contextTokenBudget, maxMessageChars: config.maxMessageChars, messagesPerUser: config.rateLimits.messagesUser, messagesPerEndUser: config.rateLimits.apiKeyUser, leaseMs: LEASE_MS },
+  });
+  const { heartbeats, responder } = composeResponder(deps, jobs);
+  jobs.every('stop poll', STOP_POLL_MS, () => chat.applyStopRequests());
+  return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage };
+}
+
+/** The one turn engine every channel's turns run through, and the stores it writes to. */
+function composeTurnEngine(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>) {
+  const { config, database, clock, metrics, log } = deps;
+  const { llm } = config;
   const generations = createGenerations();
   const turns = createTurnsRepo(database.app.sql);
   const answers = createAnswersRepo(database.app.sql);
@@ -205,33 +230,21 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     afterTurn: [replyMetrics(metrics)],
     settings: { defaultModel: llm.model, allowedModels: llm.models, contextTokenBudget: config.contextTokenBudget, leaseMs: LEASE_MS },
   });
-  const chat = createChatService({
-    turns,
-    answers,
-    progress,
-    engine,
-    conversations,
-    knowledge,
-    generations,
-    jobs,
-    limiter,
-    dailyCap: createDailyMessageCap(limiter, config.messagesPerDay),
-    clock,
-    newId,
-    settings: { contextTokenBudget: config.contextTokenBudget, maxMessageChars: config.maxMessageChars, messagesPerUser: config.rateLimits.messagesUser, messagesPerEndUser: config.rateLimits.apiKeyUser, leaseMs: LEASE_MS },
-  });
+  return { turns, answers, usage, progress, generations, engine };
+}
+
+/** How a turn is answered: streams kept alive and bounded, and Idempotency-Key replays. */
+function composeResponder(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>) {
+  const { config, database, metrics } = deps;
   const heartbeats = createHeartbeats(config.sseHeartbeatMs, (open) => metrics.openStreams.set(open), {
     ...DEFAULT_STREAM_LIMITS,
     writeTimeoutMs: config.sseWriteTimeoutMs,
   });
-  const idempotency = createIdempotency(scoped);
-  const responder = createTurnResponder({ idempotency, heartbeats, jobs });
-
+  const idempotency = createIdempotency(createScoped(database.app));
   jobs.every('idempotency sweep', SWEEP_EVERY_MS, async () => {
     await idempotency.sweep();
   });
-  jobs.every('stop poll', STOP_POLL_MS, () => chat.applyStopRequests());
-  return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage };
+  return { heartbeats, responder: createTurnResponder({ idempotency, heartbeats, jobs }) };
 }
 
 /** Webhooks (§9.4): the owner's routes' service, and this instance's share of the deliveries. */
@@ -241,6 +254,24 @@ function composeWebhooks(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>,
   const worker = createWebhookWorker({ repo, send: createWebhookSender(config.webhooks), clock, newId, log, settings: config.webhooks });
   jobs.every('webhook deliveries', config.webhooks.pollMs, () => worker.poll((name, task) => jobs.track(name, task)));
   return createWebhooksService({ repo, chatbots, clock });
+}
+
+/** Public chatbots' visitors: their tokens, the limits and origin checks they pass, and one authentication for every channel. */
+function composeVisitors(deps: ComposeDeps, limiter: RateLimiter, directory: PublicDirectory, authenticateKeys: Authenticate) {
+  const { config } = deps;
+  const visitorTokens = createVisitorTokens({ secret: config.jwtSecret, clock: deps.clock });
+  const publicGuard = createPublicGuard({
+    limiter,
+    limits: { visitor: config.rateLimits.publicVisitor, ip: config.rateLimits.publicIp, chatbot: config.rateLimits.publicChatbot },
+  });
+  const visitorAuthenticate = createVisitorAuthenticate({ directory, guard: publicGuard, visitorTokens });
+  /** Accounts, external users, keys, and public chatbots' visitors (with their origin and limit checks). */
+  const authenticateChannels = async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = bearerToken(request.headers.authorization);
+    if (token && looksLikeVisitorToken(token)) return visitorAuthenticate(request, reply);
+    return authenticateKeys(request);
+  };
+  return { visitorTokens, publicGuard, authenticateChannels };
 }
 
 export async function composeServices(deps: ComposeDeps) {
@@ -257,18 +288,7 @@ export async function composeServices(deps: ComposeDeps) {
   });
   const chat = composeChat(deps, limiter, jobs, chunker, directory);
   const webhooks = composeWebhooks(deps, jobs, chat.chatbots);
-  const visitorTokens = createVisitorTokens({ secret: config.jwtSecret, clock: deps.clock });
-  const publicGuard = createPublicGuard({
-    limiter,
-    limits: { visitor: config.rateLimits.publicVisitor, ip: config.rateLimits.publicIp, chatbot: config.rateLimits.publicChatbot },
-  });
-  const visitorAuthenticate = createVisitorAuthenticate({ directory, guard: publicGuard, visitorTokens });
-  /** Accounts, external users, keys, and public chatbots' visitors (with their origin and limit checks). */
-  const authenticateChannels = async (request: FastifyRequest, reply: FastifyReply) => {
-    const token = bearerToken(request.headers.authorization);
-    if (token && looksLikeVisitorToken(token)) return visitorAuthenticate(request, reply);
-    return authenticateKeys(request);
-  };
+  const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys);
   jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
   // A session that ends, or a user deactivated, on any instance stops its replies running here.
   revocations.listen((revoked) => {

@@ -30,6 +30,18 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Parameters as PGlite's query() sends them: its serialiser for the described type, else text. */
+function values(pg: PGlite, statement: Prepared, params: unknown[]): Array<string | null> {
+  return params.map((value, i) => {
+    if (value === null || value === undefined) return null;
+    const serializer = pg.serializers[statement.types[i]!];
+    return serializer ? (serializer(value) as string) : String(value);
+  });
+}
+
+/** A table's columns changed under a `SELECT *` statement: PostgreSQL refuses the old plan rather than answer in a new shape. */
+const resultTypeChanged = (error: unknown) => (error as { code?: string }).code === '0A000' && /cached plan must not change result type/.test(String((error as Error).message));
+
 export function createPgliteStatements(pg: PGlite): PgliteStatements {
   const prepared = new Map<string, Prepared>();
   let counter = 0;
@@ -56,24 +68,12 @@ export function createPgliteStatements(pg: PGlite): PgliteStatements {
     return statement;
   }
 
-  /** Parameters as PGlite's query() sends them: its serialiser for the described type, else text. */
-  function values(statement: Prepared, params: unknown[]): Array<string | null> {
-    return params.map((value, i) => {
-      if (value === null || value === undefined) return null;
-      const serializer = pg.serializers[statement.types[i]!];
-      return serializer ? (serializer(value) as string) : String(value);
-    });
-  }
-
   async function execute<T>(text: string, params: unknown[]): Promise<T[]> {
     const statement = await prepare(text);
-    const message = concat([serialize.bind({ statement: statement.name, values: values(statement, params) }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
+    const message = concat([serialize.bind({ statement: statement.name, values: values(pg, statement, params) }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
     const messages = await run(message);
     return (parse.parseResults(messages, pg.parsers)[0]?.rows ?? []) as T[];
   }
-
-  /** A table's columns changed under a `SELECT *` statement: PostgreSQL refuses the old plan rather than answer in a new shape. */
-  const resultTypeChanged = (error: unknown) => (error as { code?: string }).code === '0A000' && /cached plan must not change result type/.test(String((error as Error).message));
 
   async function forget(text: string) {
     const statement = prepared.get(text);

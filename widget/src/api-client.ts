@@ -103,20 +103,7 @@ export function createApiClient(api: string, chatbot: string) {
         headers: { accept: 'text/event-stream', 'idempotency-key': key },
         body: JSON.stringify({ content, stream: true }),
       });
-      // A retried request the server already answered is replayed as JSON.
-      if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
-        const answer = (await response.json()) as { reply: StoredMessage };
-        on.end(answer.reply);
-        return;
-      }
-      await readEvents(response, (event, data) => {
-        if (event === 'message.delta') on.delta((data as { delta: string }).delta);
-        else if (event === 'message.end') on.end((data as { reply: StoredMessage }).reply);
-        else if (event === 'error') {
-          const { code, message } = data as { code: string; message: string };
-          throw new ApiError(502, code, null, message);
-        }
-      });
+      await readTurn(response, on);
     },
     async stop(token: string, conversation: string): Promise<void> {
       await call(`/v1/public/conversations/${conversation}/stop`, { method: 'POST', token, body: '{}' });
@@ -125,6 +112,23 @@ export function createApiClient(api: string, chatbot: string) {
 }
 
 export type ApiClient = ReturnType<typeof createApiClient>;
+
+async function readTurn(response: Response, on: TurnHandlers): Promise<void> {
+  // A retried request the server already answered is replayed as JSON.
+  if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    const answer = (await response.json()) as { reply: StoredMessage };
+    on.end(answer.reply);
+    return;
+  }
+  await readEvents(response, (event, data) => {
+    if (event === 'message.delta') on.delta((data as { delta: string }).delta);
+    else if (event === 'message.end') on.end((data as { reply: StoredMessage }).reply);
+    else if (event === 'error') {
+      const { code, message } = data as { code: string; message: string };
+      throw new ApiError(502, code, null, message);
+    }
+  });
+}
 
 /** Server-Sent Events from a fetch body: `event:` and `data:` lines, frames ending in a blank line. */
 async function readEvents(response: Response, onEvent: (event: string, data: unknown) => void): Promise<void> {

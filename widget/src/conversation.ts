@@ -51,6 +51,21 @@ export function explain(error: unknown, strings: Strings, locale: Locale): strin
   return strings.failure;
 }
 
+/** A reply another tab (or the page before a reload) is still waiting for: shown once stored. */
+function awaitReply(deps: ChatDeps, state: ChatState, id: string, token: string, placeholder: Bubble, tries: number) {
+  state.poll = window.setTimeout(async () => {
+    if (state.shown !== id) return;
+    const last = (await deps.client.messages(token, id).catch(() => null))?.at(-1);
+    if (state.shown !== id) return;
+    if (last && last.role === 'assistant') {
+      deps.view.add(last.role, last.content, last.status);
+      placeholder.element.remove();
+      deps.surface.announce(last.content);
+    } else if (tries > 1) awaitReply(deps, state, id, token, placeholder, tries - 1);
+    else placeholder.status('failed');
+  }, POLL_MS);
+}
+
 export function createChat(deps: ChatDeps) {
   const { client, view, surface } = deps;
   const state: ChatState = { shown: null, busy: false, blocked: false, poll: 0 };
@@ -100,7 +115,7 @@ export function createChat(deps: ChatDeps) {
       const messages = await client.messages(token, id);
       if (state.shown !== id) return;
       render(messages);
-      if (messages.at(-1)?.role === 'user') awaitReply(id, token, view.add('assistant', '', 'writing'), POLL_TRIES);
+      if (messages.at(-1)?.role === 'user') awaitReply(deps, state, id, token, view.add('assistant', '', 'writing'), POLL_TRIES);
     } catch (error) {
       if (error instanceof ApiError && (error.status === 401 || error.status === 404)) {
         // Gone (deleted, or the chatbot made private) or no longer ours: start afresh.
@@ -111,21 +126,6 @@ export function createChat(deps: ChatDeps) {
         state.shown = null;
       } else surface.error(say(error), () => void show(id));
     }
-  }
-
-  /** A reply another tab (or the page before a reload) is still waiting for: shown once stored. */
-  function awaitReply(id: string, token: string, placeholder: Bubble, tries: number) {
-    state.poll = window.setTimeout(async () => {
-      if (state.shown !== id) return;
-      const last = (await client.messages(token, id).catch(() => null))?.at(-1);
-      if (state.shown !== id) return;
-      if (last && last.role === 'assistant') {
-        render([last]);
-        placeholder.element.remove();
-        surface.announce(last.content);
-      } else if (tries > 1) awaitReply(id, token, placeholder, tries - 1);
-      else placeholder.status('failed');
-    }, POLL_MS);
   }
 
   const sending = createSending(deps, state, { chatbotPage, say });

@@ -29,6 +29,18 @@ function icons(): SVGSVGElement[] {
   });
 }
 
+function launcherButton(label: string): HTMLButtonElement {
+  const launcher = document.createElement('button');
+  launcher.type = 'button';
+  launcher.part.add('launcher');
+  launcher.className = 'launcher';
+  launcher.setAttribute('aria-label', label);
+  launcher.setAttribute('aria-expanded', 'false');
+  launcher.setAttribute('aria-haspopup', 'dialog');
+  launcher.append(...icons());
+  return launcher;
+}
+
 function readOptions(script: HTMLScriptElement): WidgetOptions {
   const data = script.dataset;
   const theme = data.theme === 'light' || data.theme === 'dark' ? data.theme : ('auto' as Theme);
@@ -59,17 +71,7 @@ function start(script: HTMLScriptElement): void {
   root.adoptedStyleSheets = [sheet];
 
   let launcher: HTMLButtonElement | null = null;
-  if (options.mode === 'bubble') {
-    launcher = document.createElement('button');
-    launcher.type = 'button';
-    launcher.part.add('launcher');
-    launcher.className = 'launcher';
-    launcher.setAttribute('aria-label', strings.open);
-    launcher.setAttribute('aria-expanded', 'false');
-    launcher.setAttribute('aria-haspopup', 'dialog');
-    launcher.append(...icons());
-    root.append(launcher);
-  }
+  if (options.mode === 'bubble') root.append((launcher = launcherButton(strings.open)));
 
   let module: Promise<{ mount(context: MountContext): Panel }> | undefined;
   let panel: Promise<Panel> | undefined;

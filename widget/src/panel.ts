@@ -93,6 +93,23 @@ function listen(ui: PanelElements, panel: Panel, chat: Chat, options: { isPage: 
   });
 }
 
+function followViewport(panel: HTMLElement, isPage: boolean): () => void {
+  function fitViewport() {
+    const viewport = window.visualViewport;
+    // Only where the panel is the whole window: keep the composer above the on-screen keyboard.
+    if (!viewport || panel.hidden || !(isPage || matchMedia('(max-width: 640px)').matches)) {
+      panel.style.removeProperty('height');
+      panel.style.removeProperty('top');
+      return;
+    }
+    panel.style.top = `${viewport.offsetTop}px`;
+    panel.style.height = `${viewport.height}px`;
+  }
+  window.visualViewport?.addEventListener('resize', fitViewport);
+  window.visualViewport?.addEventListener('scroll', fitViewport);
+  return fitViewport;
+}
+
 export function mount(context: MountContext): Panel {
   const { root, host, launcher, options, strings } = context;
   const sheet = new CSSStyleSheet();
@@ -116,20 +133,7 @@ export function mount(context: MountContext): Panel {
   let started = false;
   const isPage = options.mode === 'page';
 
-  function fitViewport() {
-    const viewport = window.visualViewport;
-    // Only where the panel is the whole window: keep the composer above the on-screen keyboard.
-    if (!viewport || ui.panel.hidden || !(isPage || matchMedia('(max-width: 640px)').matches)) {
-      ui.panel.style.removeProperty('height');
-      ui.panel.style.removeProperty('top');
-      return;
-    }
-    ui.panel.style.top = `${viewport.offsetTop}px`;
-    ui.panel.style.height = `${viewport.height}px`;
-  }
-  window.visualViewport?.addEventListener('resize', fitViewport);
-  window.visualViewport?.addEventListener('scroll', fitViewport);
-
+  const fitViewport = followViewport(ui.panel, isPage);
 
   const panel: Panel = {
     open() {

@@ -9,45 +9,45 @@ function idempotencyKey(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+async function conversationFor(deps: ChatDeps, state: ChatState, text: string): Promise<{ token: string; id: string }> {
+  const saved = deps.store().read();
+  if (state.shown && saved.token) return { token: saved.token, id: state.shown };
+  const visit = await deps.client.startVisit(saved.token ?? deps.userToken(), saved.label);
+  deps.store().update((s) => {
+    s.token = visit.visitor_token;
+    s.expires = Date.parse(visit.expires_at);
+    s.current = visit.conversation_id;
+    s.conversations.unshift({ id: visit.conversation_id, title: text.trim().slice(0, 80), at: Date.now() });
+  });
+  state.shown = visit.conversation_id;
+  return { token: visit.visitor_token, id: visit.conversation_id };
+}
+
+async function stream(deps: ChatDeps, state: ChatState, text: string, key: string): Promise<Bubble | null> {
+  const { token, id } = await conversationFor(deps, state, text);
+  const reply = deps.view.add('assistant', '', 'writing');
+  let sofar = '';
+  await deps.client.send(token, id, text, key, {
+    delta(delta) {
+      sofar += delta;
+      reply.text(sofar);
+    },
+    end(stored) {
+      reply.text(stored.content);
+      reply.status(stored.status);
+      if (stored.content) deps.surface.announce(stored.content);
+    },
+  });
+  return reply;
+}
+
 export function createSending(deps: ChatDeps, state: ChatState, chat: { chatbotPage(): Promise<unknown>; say(error: unknown): string }) {
   const { client, view, surface, strings } = deps;
-
-  async function conversationFor(text: string): Promise<{ token: string; id: string }> {
-    const saved = deps.store().read();
-    if (state.shown && saved.token) return { token: saved.token, id: state.shown };
-    const visit = await client.startVisit(saved.token ?? deps.userToken(), saved.label);
-    deps.store().update((s) => {
-      s.token = visit.visitor_token;
-      s.expires = Date.parse(visit.expires_at);
-      s.current = visit.conversation_id;
-      s.conversations.unshift({ id: visit.conversation_id, title: text.trim().slice(0, 80), at: Date.now() });
-    });
-    state.shown = visit.conversation_id;
-    return { token: visit.visitor_token, id: visit.conversation_id };
-  }
-
-  async function stream(text: string, key: string): Promise<Bubble | null> {
-    const { token, id } = await conversationFor(text);
-    const reply = view.add('assistant', '', 'writing');
-    let sofar = '';
-    await client.send(token, id, text, key, {
-      delta(delta) {
-        sofar += delta;
-        reply.text(sofar);
-      },
-      end(stored) {
-        reply.text(stored.content);
-        reply.status(stored.status);
-        if (stored.content) surface.announce(stored.content);
-      },
-    });
-    return reply;
-  }
 
   async function deliver(text: string, key: string, mine: Bubble, renewed = false): Promise<void> {
     const pending = view.count();
     try {
-      await stream(text, key);
+      await stream(deps, state, text, key);
     } catch (error) {
       view.truncate(pending);
       if (!(error instanceof ApiError)) throw error;

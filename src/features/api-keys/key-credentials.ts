@@ -41,6 +41,24 @@ export function apiKeyPrincipal(key: KeyOwner): Principal {
 const RECENT_MAX = 10_000;
 const RECENT_MS = 5 * 60_000;
 
+function createRecentKeys(clock: Clock) {
+  const recent = new Map<string, { owner: KeyOwner; until: number }>();
+  return {
+    remember(hash: string, owner: KeyOwner) {
+      recent.delete(hash);
+      recent.set(hash, { owner, until: clock.now().getTime() + RECENT_MS });
+      // Oldest first in a Map's order: drop from the front.
+      if (recent.size > RECENT_MAX) recent.delete(recent.keys().next().value!);
+    },
+    /** The key's owner while the entry lasts. */
+    get(hash: string): KeyOwner | null {
+      const seen = recent.get(hash);
+      return seen && seen.until >= clock.now().getTime() ? seen.owner : null;
+    },
+    forget: (hash: string) => void recent.delete(hash),
+  };
+}
+
 export function createKeyCredentials(deps: {
   keys: Pick<ApiKeysRepo, 'findByHash' | 'touch'>;
   limiter: Pick<RateLimiter, 'consume'>;
@@ -51,14 +69,7 @@ export function createKeyCredentials(deps: {
   const { keys, limiter, clock } = deps;
   const policy = { name: 'api_key', rule: deps.perKey };
   let used = new Map<string, Date>();
-  const recent = new Map<string, { owner: KeyOwner; until: number }>();
-
-  function remember(hash: string, owner: KeyOwner) {
-    recent.delete(hash);
-    recent.set(hash, { owner, until: clock.now().getTime() + RECENT_MS });
-    // Oldest first in a Map's order: drop from the front.
-    if (recent.size > RECENT_MAX) recent.delete(recent.keys().next().value!);
-  }
+  const recent = createRecentKeys(clock);
 
   /** Counts the call against the key's limit and records its use. */
   async function admitted(owner: KeyOwner): Promise<Principal> {
@@ -70,10 +81,10 @@ export function createKeyCredentials(deps: {
   async function lookUp(hash: string): Promise<KeyOwner> {
     const key = await keys.findByHash(hash);
     if (!key) {
-      recent.delete(hash);
+      recent.forget(hash);
       throw invalidKey();
     }
-    remember(hash, key);
+    recent.remember(hash, key);
     return key;
   }
 
@@ -91,8 +102,8 @@ export function createKeyCredentials(deps: {
         if (!checksumHolds(token)) throw invalidKey();
         const hash = hashKey(token);
         const seen = recent.get(hash);
-        if (!seen || seen.until < clock.now().getTime()) return admitted(await lookUp(hash));
-        return { ...(await admitted(seen.owner)), keyCheck: { keyId: seen.owner.id, hash } };
+        if (!seen) return admitted(await lookUp(hash));
+        return { ...(await admitted(seen)), keyCheck: { keyId: seen.id, hash } };
       },
     },
     async confirm(principal) {
@@ -101,7 +112,7 @@ export function createKeyCredentials(deps: {
       return { ...apiKeyPrincipal(key), ...(principal.endUser === undefined ? {} : { endUser: principal.endUser }) };
     },
     forget(principal) {
-      if (principal.keyCheck) recent.delete(principal.keyCheck.hash);
+      if (principal.keyCheck) recent.forget(principal.keyCheck.hash);
     },
     async flush() {
       if (used.size === 0) return;

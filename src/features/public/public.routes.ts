@@ -41,30 +41,40 @@ export interface PublicRoutesDeps {
 const noPublicChatbot = () => new AppError('not_found', 'No public chatbot with this slug or id');
 
 export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
-  const { publicChatbots, directory, guard, visitors, visitorTokens, authenticate } = deps;
+  // In this order, which is the order of the OpenAPI document's paths.
+  registerChatbotPageRoute(app, deps);
+  registerStartConversationRoute(app, deps);
+  registerPreflightRoutes(app, deps);
+}
 
-  async function publicChatbot(raw: string): Promise<PublicChatbotRow> {
-    const key = chatbotKey(raw);
-    const chatbot = key ? await directory.find(key) : undefined;
-    if (!chatbot) throw noPublicChatbot();
-    return chatbot;
-  }
+async function publicChatbot(directory: PublicDirectory, raw: string): Promise<PublicChatbotRow> {
+  const key = chatbotKey(raw);
+  const chatbot = key ? await directory.find(key) : undefined;
+  if (!chatbot) throw noPublicChatbot();
+  return chatbot;
+}
 
-  /**
-   * Who starts the visit: nobody yet (no token: a new visitor), a returning visitor (their visitor
-   * token), or a host site's signed-in user (their access token, Parley's or a configured issuer's).
-   */
-  async function visitorOf(request: FastifyRequest): Promise<{ returning: VisitorClaims } | { user: Principal } | null> {
-    const header = request.headers.authorization;
-    if (header === undefined) return null;
-    const token = bearerToken(header);
-    if (!token) throw new AppError('invalid_token', 'Send a visitor token or your user token as Authorization: Bearer <token>, or no Authorization header for a new visitor');
-    if (looksLikeVisitorToken(token)) return { returning: await visitorTokens.verify(token) };
-    await authenticate(request);
-    const user = principalOf(request);
-    if (user.kind !== 'user') throw new AppError('invalid_token', 'Send a visitor token or a user\'s token');
-    return { user };
-  }
+/**
+ * Who starts the visit: nobody yet (no token: a new visitor), a returning visitor (their visitor
+ * token), or a host site's signed-in user (their access token, Parley's or a configured issuer's).
+ */
+async function visitorOf(
+  request: FastifyRequest,
+  { visitorTokens, authenticate }: Pick<PublicRoutesDeps, 'visitorTokens' | 'authenticate'>,
+): Promise<{ returning: VisitorClaims } | { user: Principal } | null> {
+  const header = request.headers.authorization;
+  if (header === undefined) return null;
+  const token = bearerToken(header);
+  if (!token) throw new AppError('invalid_token', 'Send a visitor token or your user token as Authorization: Bearer <token>, or no Authorization header for a new visitor');
+  if (looksLikeVisitorToken(token)) return { returning: await visitorTokens.verify(token) };
+  await authenticate(request);
+  const user = principalOf(request);
+  if (user.kind !== 'user') throw new AppError('invalid_token', 'Send a visitor token or a user\'s token');
+  return { user };
+}
+
+function registerChatbotPageRoute(app: App, deps: PublicRoutesDeps): void {
+  const { publicChatbots, directory, guard } = deps;
 
   app.get(
     '/v1/public/chatbots/:chatbot',
@@ -80,7 +90,7 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
       },
     },
     async (request, reply) => {
-      const chatbot = await publicChatbot(request.params.chatbot);
+      const chatbot = await publicChatbot(directory, request.params.chatbot);
       guard.origin(request, reply, chatbot, { readableRefusal: true });
       await guard.limit(request, chatbot.id, null);
       // Caches may keep the page but must ask again before reuse: a chatbot made private or
@@ -89,6 +99,10 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
       return publicChatbots.page(chatbot);
     },
   );
+}
+
+function registerStartConversationRoute(app: App, deps: PublicRoutesDeps): void {
+  const { directory, guard, visitors } = deps;
 
   app.post(
     '/v1/public/chatbots/:chatbot/conversations',
@@ -106,12 +120,12 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
       },
     },
     async (request, reply) => {
-      const chatbot = await publicChatbot(request.params.chatbot);
+      const chatbot = await publicChatbot(directory, request.params.chatbot);
       guard.origin(request, reply, chatbot);
       // The address is counted before the token is checked, so a flood of made-up tokens is held
       // like any other; the chatbot only once the caller's own limits let the request through.
       await guard.limitAddress(request);
-      const who = await visitorOf(request);
+      const who = await visitorOf(request, deps);
       if (who && 'user' in who) {
         await guard.limitRest(chatbot.id, `user:${who.user.actorId}`);
         return reply.code(201).send(await visitors.startVerified(chatbot, request.body, { id: who.user.actorId, username: who.user.username }));
@@ -120,11 +134,15 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
       return reply.code(201).send(await visitors.start(chatbot, request.body, who?.returning ?? null));
     },
   );
+}
+
+function registerPreflightRoutes(app: App, deps: PublicRoutesDeps): void {
+  const { directory, guard } = deps;
 
   for (const url of ['/v1/public/chatbots/:chatbot', '/v1/public/chatbots/:chatbot/conversations']) {
     app.options(url, { config: perChatbotCors, schema: { hide: true, params: PublicChatbotParams } }, async (request, reply) => {
       await guard.limitAddress(request);
-      return guard.preflight(request, reply, await publicChatbot(request.params.chatbot));
+      return guard.preflight(request, reply, await publicChatbot(directory, request.params.chatbot));
     });
   }
 }

@@ -54,9 +54,18 @@ export function createVisitorAuthenticate(deps: { directory: PublicDirectory; gu
   };
 }
 
+type VisitorAuthenticate = ReturnType<typeof createVisitorAuthenticate>;
+
 export function registerVisitorConversationRoutes(app: App, deps: VisitorConversationRoutesDeps): void {
-  const { chat, conversations, responder, directory, guard } = deps;
   const visitor = createVisitorAuthenticate(deps);
+  // In this order, which is the order of the OpenAPI document's paths.
+  registerVisitorMessageRoutes(app, deps, visitor);
+  registerVisitorStopRoute(app, deps, visitor);
+  registerVisitorPreflightRoutes(app, deps);
+}
+
+function registerVisitorMessageRoutes(app: App, deps: VisitorConversationRoutesDeps, visitor: VisitorAuthenticate): void {
+  const { chat, conversations, responder } = deps;
 
   app.post(
     '/v1/public/conversations/:id/messages',
@@ -101,6 +110,10 @@ export function registerVisitorConversationRoutes(app: App, deps: VisitorConvers
     },
     async (request) => conversations.messages(principalOf(request), request.params.id, request.query),
   );
+}
+
+function registerVisitorStopRoute(app: App, deps: VisitorConversationRoutesDeps, visitor: VisitorAuthenticate): void {
+  const { chat } = deps;
 
   app.post(
     '/v1/public/conversations/:id/stop',
@@ -119,6 +132,10 @@ export function registerVisitorConversationRoutes(app: App, deps: VisitorConvers
     },
     async (request) => chat.stop(principalOf(request), request.params.id),
   );
+}
+
+function registerVisitorPreflightRoutes(app: App, deps: VisitorConversationRoutesDeps): void {
+  const { directory, guard } = deps;
 
   // A browser asks before sending the token: the conversation names the chatbot whose origins answer.
   for (const url of ['/v1/public/conversations/:id/messages', '/v1/public/conversations/:id/stop']) {
