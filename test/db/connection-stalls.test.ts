@@ -110,8 +110,12 @@ describe.runIf(url)('PostgreSQL going silent', () => {
       call(base, 'GET', '/v1/conversations', token),
       call(base, 'GET', '/v1/auth/me', token),
       call(base, 'GET', `/v1/conversations/${conversation}/messages`, token),
+      call(base, 'GET', '/ready'),
     ]);
+    const ready = during.pop();
     expect(during).toEqual(during.map(() => expect.objectContaining(unavailable)));
+    // A load balancer's health check is told too, rather than left waiting.
+    expect(ready).toMatchObject({ status: 503, body: { status: 'unavailable', database: 'unreachable' } });
 
     proxy.stall(false);
     // The pool drops what went silent and opens fresh connections: every request is served again,
