@@ -1,6 +1,8 @@
 // Builds dist/ when it is missing or older than any source file (the server's in src/, the
 // widget's in widget/src) and the token table when missing or stale, so `npm start` always
-// serves the code in the working tree.
+// serves the code in the working tree. It is also `prepare` (npm ci on a fresh clone builds it
+// all): `npx parley …` inside the install folder runs `prepare` too, and a full rebuild there took
+// seconds each time and replaced dist/ and the database template under whatever was using them.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
