@@ -22,6 +22,7 @@ import { createChatService } from './features/chat/chat.service.js';
 import { createGenerations } from './features/chat/generations.js';
 import { createIdempotency } from './features/chat/idempotency.js';
 import { createTurnEngine, type AfterTurn } from './features/chat/turn-engine.js';
+import { createTurnSlots, type TurnSlots } from './features/chat/turn-slots.js';
 import { createTurnResponder } from './features/chat/turn-responder.js';
 import { createTurnsRepo } from './features/chat/turns.repo.js';
 import { createAnswersRepo } from './features/chat/answers.repo.js';
@@ -63,6 +64,7 @@ import { createJobs } from './jobs/jobs.js';
 import { AppError } from './errors/app-error.js';
 import type { Clock } from './lib/clock.js';
 import { newId } from './lib/ids.js';
+import { openFileCount, openFileLimit, turnsWithRoom } from './lib/open-files.js';
 import { createChatModel } from './llm/models.js';
 import type { Metrics } from './observability/metrics.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit/rate-limiter.js';
@@ -96,6 +98,10 @@ const STOP_POLL_MS = 500;
 const LEASE_MS = 120_000;
 /** After the grace, how long shutdown waits for stores, then for final stream events. */
 export const DRAIN_AFTER_GRACE_MS = 5_000;
+/** Files the embedded database may open beyond those open at start, as requests reach more of its tables. */
+const PGLITE_FILES_LATER = 256;
+/** Below this many turns at once, the open-file limit is worth a warning at start. */
+const FEW_TURNS = 100;
 
 async function createLimiter(config: AppConfig, clock: Clock, metrics: Metrics, log: ComposeLog): Promise<{ limiter: RateLimiter; close(): Promise<void> }> {
   const store = config.redisUrl
@@ -185,6 +191,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   const conversations = createConversationsService({ conversations: createConversationsRepo(scoped), chatbots, clock, newId });
   const { turns, answers, usage, progress, generations, engine } = composeTurnEngine(deps, jobs);
   const chat = createChatService({
+    slots: composeTurnSlots(deps),
     turns,
     answers,
     progress,
@@ -202,6 +209,24 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   const { heartbeats, responder } = composeResponder(deps, jobs);
   jobs.every('stop poll', STOP_POLL_MS, () => chat.applyStopRequests());
   return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage };
+}
+
+/** MAX_CONCURRENT_TURNS as given, or (auto) what the open-file limit leaves room for, told at start. */
+function composeTurnSlots(deps: ComposeDeps): TurnSlots {
+  const { config, database, metrics, log } = deps;
+  const onRefused = () => metrics.turnsAtCapacity.inc();
+  const chosen = config.maxConcurrentTurns;
+  if (chosen !== 'auto') return createTurnSlots({ capacity: chosen, source: `MAX_CONCURRENT_TURNS=${chosen}`, onRefused, log });
+  const later = database.kind === 'pglite' ? PGLITE_FILES_LATER : config.databasePoolMax;
+  const room = turnsWithRoom(openFileLimit(), openFileCount(), later);
+  if (room.turns !== null) {
+    const fields = { max_concurrent_turns: room.turns, open_file_limit: room.limit, open_files: room.open };
+    const told = `at most ${room.turns} turns at once: what the open-file limit of ${room.limit} leaves room for, ${room.open} files being open now (MAX_CONCURRENT_TURNS=auto)`;
+    if (room.turns < FEW_TURNS) log.warn(fields, `${told}; raise the limit (systemd LimitNOFILE, docker --ulimit nofile) for more`);
+    else log.info(fields, told);
+  }
+  const source = `MAX_CONCURRENT_TURNS=auto, what the open-file limit of ${room.limit} leaves room for`;
+  return createTurnSlots({ capacity: room.turns, source, onRefused, log });
 }
 
 /** The one turn engine every channel's turns run through, and the stores it writes to. */

@@ -9,6 +9,7 @@ import {
   parseRate,
   parseRoleName,
   parseSize,
+  parseTurnCap,
   parseUrl,
   type RateRule,
 } from './parsers.js';
@@ -73,6 +74,8 @@ export interface Config {
   /** Prompt size per turn (system part, knowledge, history and the new message), in tokens. */
   contextTokenBudget: number;
   maxMessageChars: number;
+  /** Turns one instance runs at once: a number, `auto` (what the open-file limit leaves room for) or null (no cap). */
+  maxConcurrentTurns: number | 'auto' | null;
   sseHeartbeatMs: number;
   sseWriteTimeoutMs: number;
   webhooks: WebhookConfig;
@@ -217,6 +220,7 @@ export function loadConfig(env: Env): Config {
     adminUsernames: read('ADMIN_USERNAMES', parseList, [] as string[]),
     contextTokenBudget: read('CONTEXT_TOKEN_BUDGET', (raw) => parseInteger(raw, 500, 2_000_000), 8000),
     maxMessageChars: read('MAX_MESSAGE_CHARS', (raw) => parseInteger(raw, 1, 1_000_000), 32_000),
+    maxConcurrentTurns: read('MAX_CONCURRENT_TURNS', parseTurnCap, 'auto' as number | 'auto' | null),
     sseHeartbeatMs: read('SSE_HEARTBEAT_MS', (raw) => parseInteger(raw, 100, 300_000), 15_000),
     sseWriteTimeoutMs: read('SSE_WRITE_TIMEOUT_MS', (raw) => parseInteger(raw, 100, 600_000), 30_000),
     webhooks: loadWebhookConfig(read),

@@ -47,6 +47,15 @@ export function parseInteger(raw: string, min: number, max: number): number {
   return value;
 }
 
+/** MAX_CONCURRENT_TURNS: `auto`, `off` or a whole number of turns. */
+export function parseTurnCap(raw: string): number | 'auto' | null {
+  const value = raw.trim().toLowerCase();
+  if (value === 'auto') return 'auto';
+  if (value === 'off') return null;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 10_000_000) throw new ConfigValueError('auto, off, or a whole number of turns from 1 to 10000000');
+  return Number(value);
+}
+
 export function parseBoolean(raw: string): boolean {
   const value = raw.trim().toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(value)) return true;

@@ -152,6 +152,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'LLM_RETRY_BASE_MS', default: '500', description: 'First retry delay; doubles each retry, with jitter. A `Retry-After` from the provider is honoured.' },
   { name: 'CONTEXT_TOKEN_BUDGET', default: '8000', description: 'Tokens of prompt per turn: older history is left out once it is spent.' },
   { name: 'MAX_MESSAGE_CHARS', default: '32000', description: 'Longest message content accepted, in Unicode code points (longer answers 422).' },
+  {
+    name: 'MAX_CONCURRENT_TURNS',
+    default: 'auto',
+    description:
+      'Turns (replies being generated) one instance runs at once; one more answers 503 `at_capacity` with Retry-After, storing nothing. `auto`: what the open-file limit leaves room for (two sockets a turn; told at start); a number; or `off`.',
+  },
   { name: 'SSE_HEARTBEAT_MS', default: '15000', description: 'Interval of comment heartbeats on open event streams, so proxies keep them open.' },
   {
     name: 'SSE_WRITE_TIMEOUT_MS',

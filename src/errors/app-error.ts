@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'origin_not_allowed'
   | 'database_unavailable'
   | 'service_unavailable'
+  | 'at_capacity'
   | 'issuer_unavailable'
   | 'internal_error';
 

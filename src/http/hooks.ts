@@ -4,7 +4,7 @@ import { describeError, needsOperator } from '../db/errors.js';
 import { AppError } from '../errors/app-error.js';
 import { newId } from '../lib/ids.js';
 import type { Metrics } from '../observability/metrics.js';
-import { toProblem } from './problem.js';
+import { loggedWhereDecided, toProblem } from './problem.js';
 import type { App } from './types.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -70,7 +70,7 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
     // With the route: a driver's stack may not reach our code (PGlite runs queries from its own queue).
     if (unexpected) request.log.error({ method: request.method, route: request.routeOptions.url ?? 'unmatched', error: loggableError(error) }, 'unexpected error');
     else if (needsOperator(error)) request.log.error({ error: describeError(error), code: problem.body.code }, 'the database is out of disk, memory or files');
-    else if (problem.status >= 500) request.log.warn({ error: describeError(error), code: problem.body.code }, 'service unavailable');
+    else if (problem.status >= 500 && !loggedWhereDecided(problem.body.code)) request.log.warn({ error: describeError(error), code: problem.body.code }, 'service unavailable');
     return reply.code(problem.status).headers(problem.headers).type('application/problem+json').send(problem.body);
   });
 

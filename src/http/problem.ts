@@ -33,6 +33,7 @@ const STATUS: Record<ErrorCode, number> = {
   origin_not_allowed: 403,
   database_unavailable: 503,
   service_unavailable: 503,
+  at_capacity: 503,
   issuer_unavailable: 503,
   internal_error: 500,
 };
@@ -40,7 +41,11 @@ const STATUS: Record<ErrorCode, number> = {
 // Faults that pass on their own, and how many seconds a client should wait before trying again.
 const RETRY_AFTER_S: Partial<Record<ErrorCode, number>> = {
   issuer_unavailable: 30,
+  at_capacity: 2,
 };
+
+// A server out of room needs its descriptors more than a keep-alive: the connection is let go.
+const CLOSE_CONNECTION: ReadonlySet<ErrorCode> = new Set(['at_capacity']);
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -59,6 +64,9 @@ const TITLES: Record<number, string> = {
   502: 'Bad Gateway',
   503: 'Service Unavailable',
 };
+
+/** 5xx refusals logged where they are decided, once a minute (turn-slots.ts), not once per request. */
+export const loggedWhereDecided = (code: string | null): boolean => code === 'at_capacity';
 
 export interface ProblemBody {
   type: string;
@@ -150,6 +158,7 @@ export function toProblem(error: unknown, requestId: string): { problem: Problem
   if (status === 401) headers['www-authenticate'] = 'Bearer';
   const retryAfter = RETRY_AFTER_S[appError.code];
   if (retryAfter) headers['retry-after'] = String(retryAfter);
+  if (CLOSE_CONNECTION.has(appError.code)) headers.connection = 'close';
   if (appError.rateLimit) {
     const { policy, limit, windowSeconds, remaining, resetSeconds } = appError.rateLimit;
     headers['retry-after'] = String(resetSeconds);

@@ -11,6 +11,7 @@ export interface Metrics {
   firstToken: Histogram;
   tokens: Counter<'kind'>;
   openStreams: Gauge;
+  turnsAtCapacity: Counter;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -72,5 +73,6 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     openStreams: new Gauge({ name: 'parley_open_streams', help: 'Event streams open now', registers: [registry] }),
+    turnsAtCapacity: new Counter({ name: 'parley_turns_at_capacity_total', help: 'Turns refused (503 at_capacity) because this instance ran as many as it takes at once', registers: [registry] }),
   };
 }

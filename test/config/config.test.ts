@@ -110,6 +110,9 @@ describe('loadConfig defaults (§12)', () => {
     expect(loadConfig({ USAGE_MESSAGES_PER_DAY: 'off' }).messagesPerDay).toBeNull();
     expect(() => loadConfig({ USAGE_MESSAGES_PER_DAY: '0' })).toThrow(/USAGE_MESSAGES_PER_DAY/);
     expect(loadConfig({ BODY_LIMIT: '1MiB' }).bodyLimit).toBe(1024 * 1024);
+    expect(loadConfig({}).maxConcurrentTurns).toBe('auto');
+    expect(loadConfig({ MAX_CONCURRENT_TURNS: '400' }).maxConcurrentTurns).toBe(400);
+    expect(loadConfig({ MAX_CONCURRENT_TURNS: 'off' }).maxConcurrentTurns).toBeNull();
   });
 });
 
@@ -171,6 +174,8 @@ describe('malformed values stop start-up with one line naming the variable', () 
     ['NODE_ENV', 'staging', /production/],
     ['BODY_LIMIT', 'big', /size/],
     ['DATABASE_URL', 'mysql://x', /postgres/],
+    ['MAX_CONCURRENT_TURNS', '0', /auto, off, or a whole number/],
+    ['MAX_CONCURRENT_TURNS', 'lots', /auto, off, or a whole number/],
   ])('%s=%s', (variable, value, expects) => {
     expectNamed(configError({ [variable]: value }), variable, expects);
   });

@@ -14,6 +14,7 @@ import type { Generations } from './generations.js';
 import type { ReplyProgress } from './progress.repo.js';
 import type { TurnEngine, TurnOptions, TurnResult } from './turn-engine.js';
 import { createTurnStarts, type TurnStartDeps, type TurnStarts } from './turn-starts.js';
+import type { TurnSlots } from './turn-slots.js';
 import type { TurnsRepo } from './turns.repo.js';
 
 export type { TurnEvents, TurnOptions, TurnResult } from './turn-engine.js';
@@ -47,10 +48,12 @@ export interface ChatDeps extends TurnStartDeps {
   conversations: ConversationsService;
   knowledge: KnowledgeSearch;
   generations: Generations;
+  /** Every turn, whichever channel starts it, holds one of these while it runs. */
+  slots: TurnSlots;
 }
 
 export function createChatService(deps: ChatDeps): ChatService {
-  const { turns, answers, progress, engine, conversations, knowledge, generations, clock, newId, settings } = deps;
+  const { turns, answers, progress, engine, conversations, knowledge, generations, slots, clock, newId, settings } = deps;
   const starts = createTurnStarts(deps);
   const regenerate = createRegenerate({ starts, turns, knowledge, engine, clock, newId, settings });
   const answer = createAnswer({ starts, answers, engine, clock, newId });
@@ -82,10 +85,11 @@ export function createChatService(deps: ChatDeps): ChatService {
     return engine.run(caller, begun.target, begun.plan, options);
   }
 
+  // A turn holds its place from before its limits are counted until its reply is stored.
   return {
-    send,
-    regenerate,
-    answer,
+    send: (caller, conversationId, input, options) => slots.hold(() => send(caller, conversationId, input, options)),
+    regenerate: (caller, conversationId, options) => slots.hold(() => regenerate(caller, conversationId, options)),
+    answer: (caller, input, options) => slots.hold(() => answer(caller, input, options)),
     async running(caller, conversationId) {
       const conversation = await conversations.get(caller, conversationId);
       return progress.running(caller.ownerId, conversation.id);
@@ -96,11 +100,13 @@ export function createChatService(deps: ChatDeps): ChatService {
       if (!seen || seen.lost) throw new AppError('not_found', 'That reply is no longer being generated');
       return { text: seen.text, done: seen.stored ? toMessage(seen.stored) : null };
     },
-    async chat(caller, input, options = {}) {
-      starts.checkContent('message', input.message);
-      if (input.conversation_id === undefined) return chatInNew(caller, input, options);
-      if (input.chatbot_id !== undefined) throw validationError('chatbot_id', 'give either conversation_id or chatbot_id, not both');
-      return send(caller, input.conversation_id, { content: input.message, context: input.context }, options);
+    chat(caller, input, options = {}) {
+      return slots.hold(async () => {
+        starts.checkContent('message', input.message);
+        if (input.conversation_id === undefined) return chatInNew(caller, input, options);
+        if (input.chatbot_id !== undefined) throw validationError('chatbot_id', 'give either conversation_id or chatbot_id, not both');
+        return send(caller, input.conversation_id, { content: input.message, context: input.context }, options);
+      });
     },
     async stop(caller, conversationId) {
       const conversation = await conversations.get(caller, conversationId);

@@ -7,6 +7,7 @@ import type { Config } from '../../config/config.js';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import type { LlmConfig } from '../../config/llm-config.js';
 import { LlmError } from '../../llm/errors.js';
+import { parseOpenFileLimit } from '../../lib/open-files.js';
 import { createRemoteModel } from '../../llm/openai-compatible.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -188,13 +189,6 @@ export function checkJwtSecret(config: Pick<Config, 'nodeEnv' | 'jwtSecret'>): C
 // Descriptors the process holds besides streams: database pool, Redis, listener, logs, Node's own.
 const BASE_FILES = 64;
 
-/** This process's open-file limit, from /proc (Linux). */
-function readFileLimit(limits: string): number | null {
-  const match = /^Max open files\s+(\d+|unlimited)\s/m.exec(limits);
-  if (!match) return null;
-  return match[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(match[1]);
-}
-
 /**
  * Each open stream holds two descriptors (the client's connection and the model's); past the
  * limit new connections fail with EMFILE. Node raises its own soft limit to the hard one at
@@ -204,7 +198,7 @@ export function checkOpenFiles(streams: number, poolMax: number, platform = proc
   if (platform !== 'linux') return result('open-files', 'skip', `not measured on ${platform} (run ulimit -n: each stream needs 2 open files)`);
   let soft: number | null;
   try {
-    soft = readFileLimit(read());
+    soft = parseOpenFileLimit(read());
   } catch {
     soft = null;
   }

@@ -6,7 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { describeError, needsOperator } from '../../db/errors.js';
 import { AppError } from '../../errors/app-error.js';
 import { loggableError } from '../../http/hooks.js';
-import { toProblem, type ProblemBody } from '../../http/problem.js';
+import { loggedWhereDecided, toProblem, type ProblemBody } from '../../http/problem.js';
 import type { OpenAiErrorBody } from './openai.schemas.js';
 
 export interface OpenAiFailure {
@@ -91,7 +91,7 @@ export function openAiErrorHandler(error: FastifyError | Error, request: Fastify
   const { failure, unexpected } = toOpenAiFailure(error, request.id);
   if (unexpected) request.log.error({ method: request.method, route: request.routeOptions.url ?? 'unmatched', error: loggableError(error) }, 'unexpected error');
   else if (needsOperator(error)) request.log.error({ error: describeError(error), code: failure.body.error.code }, 'the database is out of disk, memory or files');
-  else if (failure.status >= 500) request.log.warn({ code: failure.body.error.code }, 'service unavailable');
+  else if (failure.status >= 500 && !loggedWhereDecided(failure.body.error.code)) request.log.warn({ code: failure.body.error.code }, 'service unavailable');
   return reply.code(failure.status).headers(failure.headers).type('application/json').send(failure.body);
 }
 
