@@ -2,10 +2,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig, type Env } from './config/config.js';
 import { resolveJwtSecret } from './config/secrets.js';
-import { pgliteDirFor } from './db/client.js';
+import { pgliteDirFor, type Database } from './db/client.js';
 import { connectDatabase } from './db/connect.js';
 import { guardPgliteDisk } from './db/pglite-disk.js';
 import { holdForServer } from './features/backup/backup.control.js';
+import { storeCutTurns } from './features/chat/cut-turns.js';
 import { migrate } from './db/migrate.js';
 import { prepareAppRole } from './db/row-security.js';
 import { loggerOptions } from './observability/logger.js';
@@ -37,6 +38,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
   await migrate(database.sql, (line) => log.info(line));
   await prepareAppRole(database, (line) => log.info(line));
+  await storeRepliesCutShort(database, log);
   const disk = database.kind === 'pglite' ? guardPgliteDisk({ dir: pgliteDirFor(config.dataDir), exec: (statement) => database.app.sql.exec(statement), log }) : null;
   await disk?.check();
 
@@ -71,6 +73,13 @@ export async function startServer(env: Env): Promise<RunningServer> {
   };
   running.stop = stop;
   return { url, stop };
+}
+
+/** Turns a stopped process left half done (features/chat/cut-turns.ts): stored, their conversations let go. */
+async function storeRepliesCutShort(database: Database, log: FastifyBaseLogger) {
+  const countTokens = async (text: string) => (await import('./llm/tokens.js')).countTokens(text);
+  const cut = await storeCutTurns(database.sql, { everyHold: database.kind === 'pglite', countTokens });
+  if (cut > 0) log.warn({ conversations: cut }, `${cut} conversation(s) held by replies cut short when the server last stopped: their replies are stored (failed, or interrupted with the text so far) and the conversations are free`);
 }
 
 /**

@@ -1,0 +1,56 @@
+// Replies a stopped process never stored: it was killed, ran out of memory, or its machine went
+// away mid-turn. Their conversations stay held until the lease runs out (two minutes: every
+// message answers 409 conversation_busy, "a reply is still being generated", though none is),
+// and their user message is left without a reply for good. At start, before serving, each gets
+// its reply stored — the text produced so far as `interrupted` (the AI SDK channel keeps it as it
+// goes), else `failed` — with error `server_stopped`, and is let go.
+//
+// Which holds are such ones: on the embedded database, every one (one process per folder, and
+// this one has not started a turn yet); on PostgreSQL, where other instances may be mid-turn,
+// those whose lease has run out. Runs as the owner, as migrations do, before requests.
+import type { SqlRunner } from '../../db/client.js';
+
+interface CutTurn extends Record<string, unknown> {
+  id: string;
+  user_id: string;
+  busy_reply_id: string;
+  busy_text: string | null;
+  answered: boolean;
+}
+
+// Messages are read in id order, and ids are time-ordered. A regenerate's hold stores no user
+// message: the conversation's newest message is then the reply being replaced, which stays.
+const CUT = (everyHold: boolean) => `
+SELECT c.id, c.user_id, c.busy_reply_id, c.busy_text,
+       coalesce((SELECT m.role = 'assistant' FROM messages m WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1), true) AS answered
+  FROM conversations c
+ WHERE c.busy_reply_id IS NOT NULL${everyHold ? '' : ' AND c.busy_until < now()'}`;
+
+// Only while the same hold is there: a turn that ended meanwhile (PostgreSQL) is left alone.
+const STORE = `
+WITH held AS (
+  SELECT id FROM conversations WHERE id = $1 AND busy_reply_id = $2::uuid
+), r AS (
+  INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, error_code, created_at)
+  SELECT $2::uuid, held.id, $3::uuid, 'assistant', $4::text, $5::text, $6::int, 'server_stopped', now()
+    FROM held WHERE $7::boolean
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id
+)
+UPDATE conversations
+   SET message_count = message_count + (SELECT count(*) FROM r),
+       updated_at = CASE WHEN EXISTS (SELECT 1 FROM r) THEN now() ELSE updated_at END,
+       busy_reply_id = NULL, busy_until = NULL, stop_reply_id = NULL, busy_text = NULL
+ WHERE id = $1 AND busy_reply_id = $2::uuid`;
+
+/** Stores the replies of turns cut short by a process that stopped; how many conversations it let go. */
+export async function storeCutTurns(sql: SqlRunner, options: { everyHold: boolean; countTokens(text: string): number | Promise<number> }): Promise<number> {
+  const cut = await sql.query<CutTurn>(CUT(options.everyHold));
+  for (const turn of cut) {
+    const text = turn.busy_text ?? '';
+    const status = text === '' ? 'failed' : 'interrupted';
+    const tokens = text === '' ? 0 : await options.countTokens(text);
+    await sql.query(STORE, [turn.id, turn.busy_reply_id, turn.user_id, text, status, tokens, !turn.answered]);
+  }
+  return cut.length;
+}
