@@ -70,7 +70,7 @@ export const MessageSchema = Type.Object(
     created_at: Type.String({ format: 'date-time' }),
     usage: Type.Optional(Type.Object({ prompt_tokens: Type.Integer(), completion_tokens: Type.Integer() })),
     latency_ms: Type.Optional(Type.Integer({ description: 'Time the model took for this reply' })),
-    error: Type.Optional(Type.String({ description: 'Why a reply failed' })),
+    error: Type.Optional(Type.String({ description: 'Why a reply failed: the model call\'s fault (network_error, timeout, server_error, rate_limited, quota_exceeded, rejected, stream_error), internal_error, or server_stopped (the server stopped while the reply was generated; stored when it started again)' })),
     feedback: Type.Union([
       Type.Object({ rating: Type.Union([Type.Literal('like'), Type.Literal('dislike'), Type.Null()]), comment: Type.Union([Type.String(), Type.Null()]) }),
       Type.Null(),
