@@ -64,7 +64,7 @@ import { createJobs } from './jobs/jobs.js';
 import { AppError } from './errors/app-error.js';
 import type { Clock } from './lib/clock.js';
 import { newId } from './lib/ids.js';
-import { openFileCount, openFileLimit, turnsWithRoom } from './lib/open-files.js';
+import { EMBEDDED_FILES_LATER, openFileCount, openFileLimit, turnsWithRoom } from './lib/open-files.js';
 import { createChatModel } from './llm/models.js';
 import type { Metrics } from './observability/metrics.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit/rate-limiter.js';
@@ -98,8 +98,6 @@ const STOP_POLL_MS = 500;
 const LEASE_MS = 120_000;
 /** After the grace, how long shutdown waits for stores, then for final stream events. */
 export const DRAIN_AFTER_GRACE_MS = 5_000;
-/** Files the embedded database may open beyond those open at start, as requests reach more of its tables. */
-const PGLITE_FILES_LATER = 256;
 /** Below this many turns at once, the open-file limit is worth a warning at start. */
 const FEW_TURNS = 100;
 
@@ -217,7 +215,7 @@ function composeTurnSlots(deps: ComposeDeps): TurnSlots {
   const onRefused = () => metrics.turnsAtCapacity.inc();
   const chosen = config.maxConcurrentTurns;
   if (chosen !== 'auto') return createTurnSlots({ capacity: chosen, source: `MAX_CONCURRENT_TURNS=${chosen}`, onRefused, log });
-  const later = database.kind === 'pglite' ? PGLITE_FILES_LATER : config.databasePoolMax;
+  const later = database.kind === 'pglite' ? EMBEDDED_FILES_LATER : config.databasePoolMax;
   const room = turnsWithRoom(openFileLimit(), openFileCount(), later);
   if (room.turns !== null) {
     const fields = { max_concurrent_turns: room.turns, open_file_limit: room.limit, open_files: room.open };

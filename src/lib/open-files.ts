@@ -38,6 +38,8 @@ export interface TurnRoom {
 
 /** Descriptors kept for what is neither a turn nor open at start: idle client connections, webhooks, exports, logs. */
 const SPARE = 128;
+/** Files the embedded database may open beyond those open at start, as requests reach more of its tables. */
+export const EMBEDDED_FILES_LATER = 256;
 
 /**
  * Turns that fit the open-file limit: two descriptors each, after what the process holds now,
@@ -48,3 +50,6 @@ export function turnsWithRoom(limit: number | null, open: number | null, later: 
   if (limit === null || open === null || !Number.isFinite(limit)) return { turns: null, limit, open };
   return { turns: Math.max(1, Math.floor((limit - open - later - SPARE) / 2)), limit, open };
 }
+
+/** The open-file limit `turns` at once need, with `open` files held and `later` more to come. */
+export const filesForTurns = (turns: number, open: number, later: number): number => turns * 2 + open + later + SPARE;

@@ -117,7 +117,7 @@ describe('the open-file limit', () => {
     const report = await doctorWith({}, { args: [], shell: 'ulimit -n 256' });
     expect(report.code, report.stdout).toBe(0);
     expect(report.line('open-files').text).toBe(
-      'warn  open-files      256 open files: room for about 91 streams (2 files each), fewer than the 1024 expected → raise the hard open-file limit to 2122 or more where the server starts: systemd LimitNOFILE=2122, docker --ulimit nofile=2122, or /etc/security/limits.conf',
+      'warn  open-files      256 open files: room for about 1 stream at once (2 files each; more answer 503 at_capacity), fewer than the 1024 expected → raise the hard open-file limit to 2496 or more where the server starts: systemd LimitNOFILE=2496, docker --ulimit nofile=2496, or /etc/security/limits.conf',
     );
   });
 });

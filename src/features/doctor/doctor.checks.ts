@@ -7,7 +7,7 @@ import type { Config } from '../../config/config.js';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import type { LlmConfig } from '../../config/llm-config.js';
 import { LlmError } from '../../llm/errors.js';
-import { parseOpenFileLimit } from '../../lib/open-files.js';
+import { filesForTurns, parseOpenFileLimit, turnsWithRoom } from '../../lib/open-files.js';
 import { createRemoteModel } from '../../llm/openai-compatible.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -186,15 +186,18 @@ export function checkJwtSecret(config: Pick<Config, 'nodeEnv' | 'jwtSecret'>): C
   return result('jwt-secret', 'ok', `JWT_SECRET set, ${bytes} bytes, no guessable pattern`);
 }
 
-// Descriptors the process holds besides streams: database pool, Redis, listener, logs, Node's own.
+// Descriptors a server holds besides turns when it starts: listener, logs, Node's own, the
+// embedded database's first files (82 measured), a pool's first connection.
 const BASE_FILES = 64;
 
 /**
- * Each open stream holds two descriptors (the client's connection and the model's); past the
- * limit new connections fail with EMFILE. Node raises its own soft limit to the hard one at
- * start, so this process sees what a server started from the same shell or unit would get.
+ * Each running turn holds two descriptors (the client's connection and the model's); the server
+ * takes as many at once as its limit leaves room for (MAX_CONCURRENT_TURNS=auto, the same sum)
+ * and answers the rest 503. Node raises its own soft limit to the hard one at start, so this
+ * process sees what a server started from the same shell or unit would get. `later`: files the
+ * server opens after its start (the embedded database's, or the rest of the pool).
  */
-export function checkOpenFiles(streams: number, poolMax: number, platform = process.platform, read = () => readFileSync('/proc/self/limits', 'utf8')): CheckResult {
+export function checkOpenFiles(streams: number, later: number, platform = process.platform, read = () => readFileSync('/proc/self/limits', 'utf8')): CheckResult {
   if (platform !== 'linux') return result('open-files', 'skip', `not measured on ${platform} (run ulimit -n: each stream needs 2 open files)`);
   let soft: number | null;
   try {
@@ -203,12 +206,11 @@ export function checkOpenFiles(streams: number, poolMax: number, platform = proc
     soft = null;
   }
   if (soft === null) return result('open-files', 'skip', '/proc/self/limits not readable (run ulimit -n: each stream needs 2 open files)');
-  const reserved = BASE_FILES + poolMax;
-  const room = Math.max(0, Math.floor((soft - reserved) / 2));
-  const limit = Number.isFinite(soft) ? `${soft} open files` : 'unlimited open files';
-  const detail = `${limit}: room for about ${Number.isFinite(room) ? room : 'unlimited'} streams (2 files each)`;
-  if (room >= streams) return result('open-files', 'ok', `${detail}, ${streams} expected`);
-  const need = streams * 2 + reserved;
+  const turns = turnsWithRoom(soft, BASE_FILES, later).turns;
+  if (turns === null) return result('open-files', 'ok', `unlimited open files, ${streams} streams expected`);
+  const detail = `${soft} open files: room for about ${turns} ${turns === 1 ? 'stream' : 'streams'} at once (2 files each; more answer 503 at_capacity)`;
+  if (turns >= streams) return result('open-files', 'ok', `${detail}, ${streams} expected`);
+  const need = filesForTurns(streams, BASE_FILES, later);
   const fix = `raise the hard open-file limit to ${need} or more where the server starts: systemd LimitNOFILE=${need}, docker --ulimit nofile=${need}, or /etc/security/limits.conf`;
   return result('open-files', 'warn', `${detail}, fewer than the ${streams} expected`, fix);
 }

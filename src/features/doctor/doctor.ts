@@ -3,6 +3,7 @@
 import { ConfigError, loadConfig, type Config, type Env } from '../../config/config.js';
 import { checkDisk, checkIssuers, checkJwtSecret, checkModel, checkOpenFiles, checkRedis, result, type CheckResult } from './doctor.checks.js';
 import { checkDatabase } from './doctor.database.js';
+import { EMBEDDED_FILES_LATER } from '../../lib/open-files.js';
 
 export type { CheckResult, CheckStatus } from './doctor.checks.js';
 
@@ -55,7 +56,7 @@ export async function runDoctor(env: Env, options: DoctorOptions): Promise<Check
     bounded(['redis'], async () => [await checkRedis(config.redisUrl)]),
     bounded(['issuers'], () => checkIssuers(config.externalIssuers)),
   ]);
-  return [configLine(config), ...database, ...model, ...redis, ...issuers, checkJwtSecret(config), checkOpenFiles(options.streams, config.databasePoolMax), checkDisk(config)];
+  return [configLine(config), ...database, ...model, ...redis, ...issuers, checkJwtSecret(config), checkOpenFiles(options.streams, config.databaseUrl ? config.databasePoolMax : EMBEDDED_FILES_LATER), checkDisk(config)];
 }
 
 const LABELS: Record<CheckResult['status'], string> = { ok: 'ok', warn: 'warn', fail: 'FAIL', skip: 'skip' };
