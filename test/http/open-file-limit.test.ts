@@ -4,7 +4,7 @@
 // reset, nothing was logged, and a turn that got in answered 502 as if the model were down. Now the
 // server takes the turns it has room for and answers the rest 503 at_capacity: no connection is
 // reset, the operator is told, and it takes turns again once they end.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,11 +18,14 @@ const STREAMS = 250;
 const SECRET = 'a-shared-secret-of-16-bytes-or-more';
 
 const cli = cliProcesses();
+const servers: ChildProcess[] = [];
 let fake: FakeLlm;
 beforeAll(async () => {
   fake = await startFakeLlm({ record: true });
 });
 afterAll(async () => {
+  // A failed test must not leave its server behind (prlimit execs node: the pid is the server's).
+  for (const child of servers) child.kill('SIGKILL');
   cli.cleanUp();
   await fake?.close();
 });
@@ -50,6 +53,7 @@ async function serveUnderLimit(port: number) {
     RATE_LIMIT_MESSAGES_USER: 'off',
   };
   const child = spawn(prlimitPath(), [`--nofile=${LIMIT}:${LIMIT}`, process.execPath, BIN, 'serve'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  servers.push(child);
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
