@@ -130,6 +130,26 @@ describeBrowser('the widget on a host page', () => {
     expect(await page.locator('[data-parley-live]').count()).toBe(1);
   });
 
+  it('sends the next message when Enter is pressed the moment a reply shows complete', async () => {
+    const page = await open();
+    // The visitor presses Enter in the very task the reply is marked complete, before its stream has closed.
+    await page.evaluate(() => {
+      const root = (globalThis as any).document.querySelector('parley-widget').shadowRoot;
+      const observer = new (globalThis as any).MutationObserver(() => {
+        if (!root.querySelector('[data-role=assistant][data-status=complete]:not([data-greeting])')) return;
+        observer.disconnect();
+        const input = root.querySelector('textarea[part=input]');
+        input.value = 'And on Sundays?';
+        input.dispatchEvent(new (globalThis as any).KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+      });
+      observer.observe(root, { subtree: true, attributes: true, attributeFilter: ['data-status'] });
+    });
+    await say(page, 'When do you deliver?');
+    await see(replies(page)).texts(['You said: When do you deliver?', 'You said: And on Sundays?']);
+    await see(shadow(page).messages('user')).texts(['When do you deliver?', 'And on Sundays?']);
+    await see(shadow(page).input).value('');
+  });
+
   it('keeps the conversation across a reload, restored with one request', async () => {
     const page = await open();
     await say(page, 'Where is my order?');

@@ -33,6 +33,10 @@ export interface ChatDeps {
 export interface ChatState {
   shown: string | null;
   busy: boolean;
+  /** The running turn's reply has arrived in full; only its stream is still closing. */
+  replied: boolean;
+  /** The running turn, settled once its stream has closed. */
+  turn: Promise<void>;
   blocked: boolean;
   poll: number;
 }
@@ -68,7 +72,7 @@ function awaitReply(deps: ChatDeps, state: ChatState, id: string, token: string,
 
 export function createChat(deps: ChatDeps) {
   const { client, view, surface } = deps;
-  const state: ChatState = { shown: null, busy: false, blocked: false, poll: 0 };
+  const state: ChatState = { shown: null, busy: false, replied: false, turn: Promise.resolve(), blocked: false, poll: 0 };
   let page: Promise<PublicChatbot | null> | null = null;
   const say = (error: unknown) => explain(error, deps.strings, deps.locale);
 

@@ -33,12 +33,30 @@ async function stream(deps: ChatDeps, state: ChatState, text: string, key: strin
       reply.text(sofar);
     },
     end(stored) {
+      state.replied = true;
       reply.text(stored.content);
       reply.status(stored.status);
       if (stored.content) deps.surface.announce(stored.content);
     },
   });
   return reply;
+}
+
+/** One turn at a time: busy (stop shown) from the send until its stream has closed. */
+function runTurn(deps: ChatDeps, state: ChatState, work: () => Promise<void>): void {
+  state.busy = true;
+  state.replied = false;
+  deps.surface.busy(true);
+  state.turn = (async () => {
+    try {
+      await work();
+    } catch {
+      deps.surface.error(deps.strings.failure);
+    } finally {
+      state.busy = false;
+      deps.surface.busy(false);
+    }
+  })();
 }
 
 export function createSending(deps: ChatDeps, state: ChatState, chat: { chatbotPage(): Promise<unknown>; say(error: unknown): string }) {
@@ -69,34 +87,28 @@ export function createSending(deps: ChatDeps, state: ChatState, chat: { chatbotP
     }
   }
 
-  async function run(work: () => Promise<void>) {
-    state.busy = true;
-    surface.busy(true);
-    try {
-      await work();
-    } catch {
-      surface.error(strings.failure);
-    } finally {
-      state.busy = false;
-      surface.busy(false);
-    }
-  }
+  const run = (work: () => Promise<void>) => runTurn(deps, state, work);
 
   async function retry(text: string, key: string, mine: Bubble) {
     if (state.busy) return;
     surface.error(null);
-    await run(() => deliver(text, key, mine));
+    run(() => deliver(text, key, mine));
+    await state.turn;
   }
 
   return {
     async send(text: string): Promise<boolean> {
-      if (state.busy || state.blocked || !text.trim()) return false;
+      if (state.blocked || !text.trim()) return false;
+      // A visitor who answers the moment the reply shows complete is not refused for the stream still closing.
+      if (state.busy && state.replied) await state.turn;
+      if (state.busy) return false;
       await chat.chatbotPage();
-      if (state.blocked) return false;
+      // Checked again after the last wait: two quick Enters start one turn, not two.
+      if (state.busy || state.blocked) return false;
       surface.error(null);
       clearTimeout(state.poll);
       const mine = view.add('user', text);
-      void run(() => deliver(text, idempotencyKey(), mine));
+      run(() => deliver(text, idempotencyKey(), mine));
       return true;
     },
     async stop(): Promise<void> {
