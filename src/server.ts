@@ -9,7 +9,11 @@ import { holdForServer } from './features/backup/backup.control.js';
 import { storeCutTurns } from './features/chat/cut-turns.js';
 import { migrate } from './db/migrate.js';
 import { prepareAppRole } from './db/row-security.js';
+import { createLogOutput } from './observability/log-output.js';
 import { loggerOptions } from './observability/logger.js';
+
+/** How long the last lines may wait for a lagging log reader before the process exits without them. */
+const LOG_FLUSH_MS = 2_000;
 
 export interface RunningServer {
   url: string;
@@ -18,7 +22,9 @@ export interface RunningServer {
 
 export async function startServer(env: Env): Promise<RunningServer> {
   const config = loadConfig(env);
-  const log = pino(loggerOptions(config)) as FastifyBaseLogger;
+  // One output for the server's lines and the requests' (pino-pretty, for development, has its own).
+  const output = config.logPretty ? undefined : createLogOutput();
+  const log = (output ? pino(loggerOptions(config), output) : pino(loggerOptions(config))) as FastifyBaseLogger;
   const { secret, generated } = resolveJwtSecret(config);
   if (generated) log.warn(`generated a development JWT secret in ${config.dataDir}/jwt-secret; set JWT_SECRET in production`);
 
@@ -43,7 +49,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   await disk?.check();
 
   const [{ buildApp }, { DRAIN_AFTER_GRACE_MS }] = await loading;
-  const app = await buildApp({ config: { ...config, jwtSecret: secret }, database });
+  const app = await buildApp({ config: { ...config, jwtSecret: secret }, database, ...(output ? { logStream: output } : {}) });
   const url = await app.listen({ host: config.host, port: config.port });
 
   let stopping: Promise<void> | undefined;
@@ -68,6 +74,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
       await database.close();
       await hold?.release();
       log.info('stopped');
+      await output?.flush(LOG_FLUSH_MS);
     })();
     return stopping;
   };
