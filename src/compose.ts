@@ -66,7 +66,7 @@ import type { Clock } from './lib/clock.js';
 import { newId } from './lib/ids.js';
 import { EMBEDDED_FILES_LATER, openFileCount, openFileLimit, turnsWithRoom } from './lib/open-files.js';
 import { createChatModel } from './llm/models.js';
-import type { Metrics } from './observability/metrics.js';
+import { watchTurns, type Metrics } from './observability/metrics.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit/rate-limiter.js';
 import { createMemoryStore, createRedisStore } from './rate-limit/stores.js';
 
@@ -211,6 +211,12 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
 
 /** MAX_CONCURRENT_TURNS as given, or (auto) what the open-file limit leaves room for, told at start. */
 function composeTurnSlots(deps: ComposeDeps): TurnSlots {
+  const slots = turnSlotsFor(deps);
+  watchTurns(deps.metrics, slots);
+  return slots;
+}
+
+function turnSlotsFor(deps: ComposeDeps): TurnSlots {
   const { config, database, metrics, log } = deps;
   const onRefused = () => metrics.turnsAtCapacity.inc();
   const chosen = config.maxConcurrentTurns;

@@ -16,6 +16,20 @@ export interface Metrics {
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** How many turns run now, against how many the instance takes (absent without a cap): what to alert on before 503s. */
+export function watchTurns(metrics: Metrics, turns: { running(): number; capacity: number | null }): void {
+  new Gauge({
+    name: 'parley_turns_running',
+    help: 'Turns (replies being generated) running on this instance now',
+    registers: [metrics.registry],
+    collect() {
+      this.set(turns.running());
+    },
+  });
+  if (turns.capacity === null) return;
+  new Gauge({ name: 'parley_turns_capacity', help: 'Turns this instance runs at once (MAX_CONCURRENT_TURNS); one more answers 503 at_capacity', registers: [metrics.registry] }).set(turns.capacity);
+}
+
 /** One registry per app instance, so several apps in one process (tests) never share counters. */
 export function createMetrics(): Metrics {
   const registry = new Registry();

@@ -33,6 +33,9 @@ async function fillWithSlowTurns() {
 describe('a server at capacity', () => {
   it('answers one turn more 503 at_capacity on each channel, stores nothing, and takes turns again once one ends', async () => {
     const { streamed, keyed } = await fillWithSlowTurns();
+    // What an operator alerts on before refusals: the server is full.
+    expect(await metricValue(stage.t, 'parley_turns_running')).toBe(2);
+    expect(await metricValue(stage.t, 'parley_turns_capacity')).toBe(2);
     const user = await registerUser(stage.t);
     const conversation = await createConversation(stage.t, user);
     const modelCalls = stage.llm.requests.length;
@@ -73,6 +76,7 @@ describe('a server at capacity', () => {
 
     expect((await streamed).statusCode).toBe(200);
     expect((await keyed).status).toBe(200);
+    expect(await metricValue(stage.t, 'parley_turns_running')).toBe(0);
     stage.llm.setDelays({ firstTokenDelayMs: 0 });
     const again = await sendMessage(stage.t, user, conversation.id, { content: 'Are you there now?' });
     expect(again.statusCode, again.body).toBe(201);

@@ -8,7 +8,10 @@ import { AppError } from '../../errors/app-error.js';
 export interface TurnSlots {
   /** Runs `work` holding one place; throws `at_capacity` when every place is taken. */
   hold<T>(work: () => Promise<T>): Promise<T>;
+  /** Turns running now, for the operator's gauge. */
   running(): number;
+  /** The cap; null when there is none. */
+  capacity: number | null;
 }
 
 export interface TurnSlotsDeps {
@@ -44,11 +47,9 @@ export function createTurnSlots(deps: TurnSlotsDeps): TurnSlots {
     return new AppError('at_capacity', 'This server is running as many replies as it can at once; try again in a moment');
   };
 
-  // Without a cap a turn costs nothing here, not even an await.
-  if (capacity === null) return { hold: (work) => work(), running: () => 0 };
   return {
     async hold(work) {
-      if (running >= capacity) throw refuse();
+      if (capacity !== null && running >= capacity) throw refuse();
       running += 1;
       try {
         return await work();
@@ -57,5 +58,6 @@ export function createTurnSlots(deps: TurnSlotsDeps): TurnSlots {
       }
     },
     running: () => running,
+    capacity,
   };
 }
