@@ -188,6 +188,35 @@ describeBrowser('the widget on a host page', () => {
     expect(await parley.t.count(`visitors WHERE chatbot_id = '${bot.id}'`)).toBe(1);
   });
 
+  it('takes messages in a new conversation started while a reply is still being written, which finishes in its own', async () => {
+    llm.setReply((request) => {
+      const last = request.messages.at(-1)?.content ?? '';
+      return last === 'Tell me a long story' ? Array.from({ length: 150 }, (_, i) => `word${i}`).join(' ') : `You said: ${last}`;
+    });
+    llm.setDelays({ chunkDelayMs: 100 });
+    const page = await open();
+    await say(page, 'Tell me a long story');
+    await expect.poll(() => replies(page).first().textContent(), { timeout: 10_000 }).toMatch(/word1/);
+    await shadow(page).part('new').click();
+    await see(shadow(page).messages()).count(1); // the greeting alone
+    // Nothing of the other conversation's reply is running here: send, not stop (the story has ~14 s to go).
+    expect(await shadow(page).send.isVisible()).toBe(true);
+    expect(await shadow(page).stop.isVisible()).toBe(false);
+    llm.setDelays({ chunkDelayMs: 0 });
+    await say(page, 'Meanwhile, a quick one');
+    await see(replies(page)).texts(['You said: Meanwhile, a quick one']);
+    await see(shadow(page).messages('user')).texts(['Meanwhile, a quick one']);
+    await see(shadow(page).input).value('');
+
+    // The story went on being written in its own conversation, and is there complete.
+    await shadow(page).part('history').click();
+    await shadow(page).part('conversations').locator('button').filter({ hasText: 'Tell me a long story' }).click();
+    await see(shadow(page).messages('user')).texts(['Tell me a long story']);
+    expect(llm.requests[0]?.finished).toBe(false);
+    await see(replies(page).first(), 30_000).contains('word149');
+    await see(replies(page).first()).attribute('data-status', 'complete');
+  });
+
   it('shows, in another tab, a reply still being written, once it is complete', async () => {
     llm.setReply(() => 'one two three four five six seven eight nine ten');
     llm.setDelays({ chunkDelayMs: 200 });

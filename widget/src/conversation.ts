@@ -32,6 +32,9 @@ export interface ChatDeps {
 /** What the parts of a chat share: the conversation on screen and whether the chat can be used. */
 export interface ChatState {
   shown: string | null;
+  /** Counts what the log has shown: a turn sent in an earlier view keeps running, out of sight. */
+  view: number;
+  /** A turn sent in this view is running (stop shown, send held). */
   busy: boolean;
   /** The running turn's reply has arrived in full; only its stream is still closing. */
   replied: boolean;
@@ -70,9 +73,16 @@ function awaitReply(deps: ChatDeps, state: ChatState, id: string, token: string,
   }, POLL_MS);
 }
 
+/** A new view: a reply still streaming in the conversation left goes on there; it holds nothing here. */
+function freshView(state: ChatState, surface: ChatSurface): void {
+  state.view += 1;
+  state.busy = false;
+  surface.busy(false);
+}
+
 export function createChat(deps: ChatDeps) {
   const { client, view, surface } = deps;
-  const state: ChatState = { shown: null, busy: false, replied: false, turn: Promise.resolve(), blocked: false, poll: 0 };
+  const state: ChatState = { shown: null, view: 0, busy: false, replied: false, turn: Promise.resolve(), blocked: false, poll: 0 };
   let page: Promise<PublicChatbot | null> | null = null;
   const say = (error: unknown) => explain(error, deps.strings, deps.locale);
 
@@ -106,6 +116,7 @@ export function createChat(deps: ChatDeps) {
   /** Shows a conversation (null: a new one, not yet started), restored with one request. */
   async function show(id: string | null): Promise<void> {
     clearTimeout(state.poll);
+    freshView(state, surface);
     state.shown = id;
     deps.store().update((saved) => void (saved.current = id));
     const chatbot = await chatbotPage();

@@ -1,6 +1,8 @@
 // Sending a visitor's message: the visit started on the first message (never for a visitor who
 // only looks), the reply streamed into its bubble, stop, and retry after a network failure with
-// the same Idempotency-Key, so the server never runs one message's turn twice.
+// the same Idempotency-Key, so the server never runs one message's turn twice. A turn belongs to
+// the view it was sent from: a visitor who opens another conversation meanwhile can chat there at
+// once, and the reply goes on being written and stored in its own (shown there when they return).
 import { ApiError } from './api-client.js';
 import type { ChatDeps, ChatState } from './conversation.js';
 import type { Bubble } from './messages-view.js';
@@ -9,41 +11,51 @@ function idempotencyKey(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function conversationFor(deps: ChatDeps, state: ChatState, text: string): Promise<{ token: string; id: string }> {
+/** One message on its way: the view it was sent from, and its conversation once known. */
+interface Turn {
+  view: number;
+  conversation: string | null;
+}
+
+const onScreen = (state: ChatState, turn: Turn) => state.view === turn.view;
+
+async function conversationFor(deps: ChatDeps, state: ChatState, turn: Turn, text: string): Promise<{ token: string; id: string }> {
   const saved = deps.store().read();
-  if (state.shown && saved.token) return { token: saved.token, id: state.shown };
+  if (turn.conversation && saved.token) return { token: saved.token, id: turn.conversation };
   const visit = await deps.client.startVisit(saved.token ?? deps.userToken(), saved.label);
+  const shown = onScreen(state, turn);
   deps.store().update((s) => {
     s.token = visit.visitor_token;
     s.expires = Date.parse(visit.expires_at);
-    s.current = visit.conversation_id;
+    if (shown) s.current = visit.conversation_id;
     s.conversations.unshift({ id: visit.conversation_id, title: text.trim().slice(0, 80), at: Date.now() });
   });
-  state.shown = visit.conversation_id;
+  if (shown) state.shown = visit.conversation_id;
+  turn.conversation = visit.conversation_id;
   return { token: visit.visitor_token, id: visit.conversation_id };
 }
 
-async function stream(deps: ChatDeps, state: ChatState, text: string, key: string): Promise<Bubble | null> {
-  const { token, id } = await conversationFor(deps, state, text);
-  const reply = deps.view.add('assistant', '', 'writing');
+async function stream(deps: ChatDeps, state: ChatState, turn: Turn, text: string, key: string): Promise<void> {
+  const { token, id } = await conversationFor(deps, state, turn, text);
+  const reply = onScreen(state, turn) ? deps.view.add('assistant', '', 'writing') : null;
   let sofar = '';
   await deps.client.send(token, id, text, key, {
     delta(delta) {
       sofar += delta;
-      reply.text(sofar);
+      reply?.text(sofar);
     },
     end(stored) {
+      reply?.text(stored.content);
+      reply?.status(stored.status);
+      if (!onScreen(state, turn)) return;
       state.replied = true;
-      reply.text(stored.content);
-      reply.status(stored.status);
       if (stored.content) deps.surface.announce(stored.content);
     },
   });
-  return reply;
 }
 
-/** One turn at a time: busy (stop shown) from the send until its stream has closed. */
-function runTurn(deps: ChatDeps, state: ChatState, work: () => Promise<void>): void {
+/** One turn at a time in a view: busy (stop shown) from the send until its stream has closed, or the view changes. */
+function runTurn(deps: ChatDeps, state: ChatState, turn: Turn, work: () => Promise<void>): void {
   state.busy = true;
   state.replied = false;
   deps.surface.busy(true);
@@ -51,10 +63,12 @@ function runTurn(deps: ChatDeps, state: ChatState, work: () => Promise<void>): v
     try {
       await work();
     } catch {
-      deps.surface.error(deps.strings.failure);
+      if (onScreen(state, turn)) deps.surface.error(deps.strings.failure);
     } finally {
-      state.busy = false;
-      deps.surface.busy(false);
+      if (onScreen(state, turn)) {
+        state.busy = false;
+        deps.surface.busy(false);
+      }
     }
   })();
 }
@@ -62,20 +76,24 @@ function runTurn(deps: ChatDeps, state: ChatState, work: () => Promise<void>): v
 export function createSending(deps: ChatDeps, state: ChatState, chat: { chatbotPage(): Promise<unknown>; say(error: unknown): string }) {
   const { client, view, surface, strings } = deps;
 
-  async function deliver(text: string, key: string, mine: Bubble, renewed = false): Promise<void> {
+  async function deliver(turn: Turn, text: string, key: string, mine: Bubble, renewed = false): Promise<void> {
     const pending = view.count();
     try {
-      await stream(deps, state, text, key);
+      await stream(deps, state, turn, text, key);
     } catch (error) {
-      view.truncate(pending);
+      const shown = onScreen(state, turn);
+      if (shown) view.truncate(pending);
       if (!(error instanceof ApiError)) throw error;
       if (error.status === 401 && !renewed) {
         // The visitor token lapsed or was revoked: a new visit carries the message instead.
-        deps.store().update((s) => void ((s.token = null), (s.current = null)));
-        state.shown = null;
-        return deliver(text, idempotencyKey(), mine, true);
+        deps.store().update((s) => void ((s.token = null), shown && (s.current = null)));
+        if (shown) state.shown = null;
+        turn.conversation = null;
+        return deliver(turn, text, idempotencyKey(), mine, true);
       }
-      if (error.status === 0) return surface.error(strings.offline, () => void retry(text, key, mine));
+      // Out of sight, the conversation shows what the server kept when the visitor goes back to it.
+      if (!shown) return;
+      if (error.status === 0) return surface.error(strings.offline, () => void retry(turn, text, key, mine));
       if (error.status === 502) return void view.add('assistant', '', 'failed');
       // Refused before anything was stored: the visitor keeps their words to send later.
       mine.element.remove();
@@ -87,12 +105,10 @@ export function createSending(deps: ChatDeps, state: ChatState, chat: { chatbotP
     }
   }
 
-  const run = (work: () => Promise<void>) => runTurn(deps, state, work);
-
-  async function retry(text: string, key: string, mine: Bubble) {
-    if (state.busy) return;
+  async function retry(turn: Turn, text: string, key: string, mine: Bubble) {
+    if (state.busy || !onScreen(state, turn)) return;
     surface.error(null);
-    run(() => deliver(text, key, mine));
+    runTurn(deps, state, turn, () => deliver(turn, text, key, mine));
     await state.turn;
   }
 
@@ -108,7 +124,8 @@ export function createSending(deps: ChatDeps, state: ChatState, chat: { chatbotP
       surface.error(null);
       clearTimeout(state.poll);
       const mine = view.add('user', text);
-      run(() => deliver(text, idempotencyKey(), mine));
+      const turn: Turn = { view: state.view, conversation: state.shown };
+      runTurn(deps, state, turn, () => deliver(turn, text, idempotencyKey(), mine));
       return true;
     },
     async stop(): Promise<void> {
