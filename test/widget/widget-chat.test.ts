@@ -217,6 +217,40 @@ describeBrowser('the widget on a host page', () => {
     await see(replies(page).first()).attribute('data-status', 'complete');
   });
 
+  it("chats on when the host site's localStorage fills up: what cannot be kept lasts as long as the page", async () => {
+    const page = await open();
+    await say(page, 'Is there room?');
+    await see(replies(page)).texts(['You said: Is there room?']);
+    // The host's own scripts use up the origin's quota: every further write throws QuotaExceededError.
+    const refused = await page.evaluate(() => {
+      const storage = (globalThis as any).localStorage;
+      let chunk = 'x'.repeat(1 << 20);
+      for (let i = 0; chunk.length > 0; i++) {
+        try {
+          storage.setItem(`host-${i}`, chunk);
+        } catch {
+          chunk = chunk.slice(0, chunk.length >> 1);
+        }
+      }
+      try {
+        storage.setItem('one-more', 'x');
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(refused).toBe(true);
+    await shadow(page).part('new').click();
+    await see(shadow(page).messages()).count(1);
+    await say(page, 'And in a new conversation?');
+    await see(replies(page)).texts(['You said: And in a new conversation?']);
+    await say(page, 'Still here?');
+    await see(replies(page)).texts(['You said: And in a new conversation?', 'You said: Still here?']);
+    await shadow(page).part('history').click();
+    await see(shadow(page).part('conversations').locator('button')).count(2);
+    expect(await parley.t.count(`conversations WHERE chatbot_id = '${bot.id}'`)).toBe(2);
+  });
+
   it('shows, in another tab, a reply still being written, once it is complete', async () => {
     llm.setReply(() => 'one two three four five six seven eight nine ten');
     llm.setDelays({ chunkDelayMs: 200 });

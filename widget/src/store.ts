@@ -19,7 +19,10 @@ export interface Saved {
 const KEEP = 30;
 const memory = new Map<string, string>();
 
-function storage(): Pick<Storage, 'getItem' | 'setItem'> {
+type KeyValues = Pick<Storage, 'getItem' | 'setItem'>;
+const inMemory: KeyValues = { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => void memory.set(k, v) };
+
+function storage(): KeyValues {
   try {
     const probe = '__parley';
     localStorage.setItem(probe, probe);
@@ -27,7 +30,7 @@ function storage(): Pick<Storage, 'getItem' | 'setItem'> {
     return localStorage;
   } catch {
     // Storage off (private browsing, blocked cookies): the conversation lasts as long as the page.
-    return { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => void memory.set(k, v) };
+    return inMemory;
   }
 }
 
@@ -50,10 +53,18 @@ function randomLabel(): string {
 export function openStore(api: string, chatbot: string, userToken: string | null) {
   // Opened on first use: the first touch of localStorage can take a while, and opening the
   // panel should not wait for it.
-  let opened: Pick<Storage, 'getItem' | 'setItem'> | undefined;
+  let opened: KeyValues | undefined;
   const store = {
     getItem: (k: string) => (opened ??= storage()).getItem(k),
-    setItem: (k: string, v: string) => (opened ??= storage()).setItem(k, v),
+    setItem(k: string, v: string) {
+      try {
+        (opened ??= storage()).setItem(k, v);
+      } catch {
+        // The host's scripts filled the origin's quota: kept in the page from now on.
+        opened = inMemory;
+        inMemory.setItem(k, v);
+      }
+    },
   };
   const key = `parley:${api}:${chatbot.toLowerCase()}:${subjectOf(userToken)}`;
   const fresh = (): Saved => ({ label: randomLabel(), token: null, expires: 0, current: null, conversations: [] });
