@@ -8,6 +8,7 @@ import { guardPgliteDisk } from './db/pglite-disk.js';
 import { holdForServer } from './features/backup/backup.control.js';
 import { storeCutTurns } from './features/chat/cut-turns.js';
 import { migrate } from './db/migrate.js';
+import { createScoped } from './db/scope.js';
 import { prepareAppRole } from './db/row-security.js';
 import { createLogOutput } from './observability/log-output.js';
 import { loggerOptions } from './observability/logger.js';
@@ -85,7 +86,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
 /** Turns a stopped process left half done (features/chat/cut-turns.ts): stored, their conversations let go. */
 async function storeRepliesCutShort(database: Database, log: FastifyBaseLogger) {
   const countTokens = async (text: string) => (await import('./llm/tokens.js')).countTokens(text);
-  const cut = await storeCutTurns(database.sql, { everyHold: database.kind === 'pglite', countTokens });
+  const cut = await storeCutTurns(createScoped(database.app), { everyHold: database.kind === 'pglite', countTokens });
   if (cut > 0) log.warn({ conversations: cut }, `${cut} conversation(s) held by replies cut short when the server last stopped: their replies are stored (failed, or interrupted with the text so far) and the conversations are free`);
 }
 

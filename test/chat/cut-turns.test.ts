@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/cli-token.js';
 import { storeCutTurns } from '../../src/features/chat/cut-turns.js';
+import { createScoped } from '../../src/db/scope.js';
 import { newId } from '../../src/lib/ids.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, json } from '../helpers/app.js';
@@ -129,7 +130,7 @@ describe('on PostgreSQL, where other instances may be mid-turn', () => {
       await hold(lapsed.id, '-1 second', ...cutReply);
       await hold(held.id, '2 minutes', newId(), newId());
 
-      expect(await storeCutTurns(t.database.sql, { everyHold: false, countTokens: () => 2 })).toBe(1);
+      expect(await storeCutTurns(createScoped(t.database.app), { everyHold: false, countTokens: () => 2 })).toBe(1);
       const messages = json(await t.request({ method: 'GET', url: `/v1/conversations/${lapsed.id}/messages`, headers: bearer(user.accessToken) })).data as any[];
       expect(messages.at(-1)).toMatchObject({ id: cutReply[1], role: 'assistant', content: 'So far', status: 'interrupted', error: 'server_stopped' });
       expect((await sendMessage(t, user, lapsed.id, { content: 'Free again?' })).statusCode).toBe(201);

@@ -3,7 +3,9 @@
 // made the app role beforehand. Neon-like: it has CREATEROLE and sets everything up itself.
 // Each case gets its own roles and database, made through the superuser TEST_DATABASE_URL.
 import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
+import { newId } from '../../src/lib/ids.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { cliProcesses, type CliProcess } from '../helpers/cli-process.js';
 import { superuserFixture } from '../helpers/superuser.js';
@@ -40,6 +42,30 @@ async function servesUsers(databaseUrl: string, appRole: string): Promise<void> 
   expect(server.output().stdout).toContain(`requests run as role ${appRole}, under row security`);
   server.child.kill('SIGTERM');
   expect(await server.exited).toBe(0);
+}
+
+/** `parley serve` on this database, once it answers /health. */
+async function serveAt(env: Record<string, string>) {
+  const port = await freePort();
+  const server = serve({ ...env, PORT: String(port) });
+  const base = `http://127.0.0.1:${port}`;
+  let exited = false;
+  void server.exited.then(() => (exited = true));
+  for (let ready = false; !ready; await sleep(200)) {
+    if (exited) throw new Error(`parley exited:\n${server.output().stderr}\n${server.output().stdout}`);
+    ready = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+  }
+  return { ...server, base };
+}
+
+async function register(base: string, username: string): Promise<string> {
+  const registered = await fetch(`${base}/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: 'a long enough password' }),
+  });
+  expect(registered.status).toBe(201);
+  return ((await registered.json()) as { access_token: string }).access_token;
 }
 
 /** Exits non-zero with exactly one line on stderr, which it returns. */
@@ -96,6 +122,42 @@ describe.runIf(SUPERUSER_URL)('start-up on a managed PostgreSQL', () => {
     const [role] = await admin()<{ rolsuper: boolean; rolbypassrls: boolean; rolcanlogin: boolean }[]>`
       SELECT rolsuper, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = ${m.appRole}`;
     expect(role).toEqual({ rolsuper: false, rolbypassrls: false, rolcanlogin: false });
+  });
+
+  // The owner here is no superuser, so row security applies to it too (FORCE): the start-up pass
+  // that stores replies cut short by a killed server must go through it like any request.
+  it('Neon-like: a reply cut short by a killed server is stored at the next start, through row security', { timeout: 90_000 }, async () => {
+    const m = await managed('CREATEROLE');
+    // One secret for both starts (each gets a fresh folder): the token outlives the first.
+    const env = { DATABASE_URL: m.url, DATABASE_APP_ROLE: m.appRole, JWT_SECRET: randomBytes(32).toString('hex') };
+    const first = await serveAt(env);
+    const token = await register(first.base, 'cut_short_user');
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const conversation = (await (await fetch(`${first.base}/v1/conversations`, { method: 'POST', headers: auth, body: '{}' })).json()) as { id: string };
+    expect((await fetch(`${first.base}/v1/conversations/${conversation.id}/messages`, { method: 'POST', headers: auth, body: JSON.stringify({ content: 'Hello' }) })).status).toBe(201);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    // What a killed instance leaves: its user message stored, the conversation held for a reply, the lease run out.
+    const url = new URL(SUPERUSER_URL!);
+    url.pathname = `/${m.database}`;
+    const asSuperuser = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    const [message, reply] = [newId(), newId()];
+    try {
+      const [row] = await asSuperuser<{ user_id: string }[]>`SELECT user_id FROM conversations WHERE id = ${conversation.id}`;
+      await asSuperuser`INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
+                  VALUES (${message}, ${conversation.id}, ${row!.user_id}, 'user', 'Cut short?', 'complete', 3, now())`;
+      await asSuperuser`UPDATE conversations SET message_count = message_count + 1, busy_reply_id = ${reply}, busy_until = now() - interval '1 second' WHERE id = ${conversation.id}`;
+    } finally {
+      await asSuperuser.end();
+    }
+
+    const second = await serveAt(env);
+    const listed = (await (await fetch(`${second.base}/v1/conversations/${conversation.id}/messages`, { headers: auth })).json()) as { data: Array<Record<string, unknown>> };
+    expect(listed.data.at(-1)).toMatchObject({ id: reply, role: 'assistant', status: 'failed', error: 'server_stopped' });
+    expect(second.stdout()).toMatch(/1 conversation\(s\) held by replies cut short/);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
   });
 
   // postgres.js waits longer after each failed connect (up to 20 s): a database that came up

@@ -7,24 +7,27 @@
 //
 // Which holds are such ones: on the embedded database, every one (one process per folder, and
 // this one has not started a turn yet); on PostgreSQL, where other instances may be mid-turn,
-// those whose lease has run out. Runs as the owner, as migrations do, before requests.
-import type { SqlRunner } from '../../db/client.js';
+// those whose lease has run out. Runs before requests, through row security as they do: an owner
+// that is no superuser (managed PostgreSQL) is subject to it too, and saw no hold at all. Which
+// conversations are held is read as the stop poller reads them; each is then stored as its user.
+import type { Scoped } from '../../db/scope.js';
 
 interface CutTurn extends Record<string, unknown> {
   id: string;
   user_id: string;
   busy_reply_id: string;
   busy_text: string | null;
-  answered: boolean;
 }
+
+const CUT = (everyHold: boolean) => `
+SELECT c.id, c.user_id, c.busy_reply_id, c.busy_text
+  FROM conversations c
+ WHERE c.busy_reply_id IS NOT NULL${everyHold ? '' : ' AND c.busy_until < now()'}`;
 
 // Messages are read in id order, and ids are time-ordered. A regenerate's hold stores no user
 // message: the conversation's newest message is then the reply being replaced, which stays.
-const CUT = (everyHold: boolean) => `
-SELECT c.id, c.user_id, c.busy_reply_id, c.busy_text,
-       coalesce((SELECT m.role = 'assistant' FROM messages m WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1), true) AS answered
-  FROM conversations c
- WHERE c.busy_reply_id IS NOT NULL${everyHold ? '' : ' AND c.busy_until < now()'}`;
+const ANSWERED = `
+SELECT coalesce((SELECT m.role = 'assistant' FROM messages m WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT 1), true) AS answered`;
 
 // Only while the same hold is there: a turn that ended meanwhile (PostgreSQL) is left alone.
 const STORE = `
@@ -44,13 +47,16 @@ UPDATE conversations
  WHERE id = $1 AND busy_reply_id = $2::uuid`;
 
 /** Stores the replies of turns cut short by a process that stopped; how many conversations it let go. */
-export async function storeCutTurns(sql: SqlRunner, options: { everyHold: boolean; countTokens(text: string): number | Promise<number> }): Promise<number> {
-  const cut = await sql.query<CutTurn>(CUT(options.everyHold));
+export async function storeCutTurns(scoped: Scoped, options: { everyHold: boolean; countTokens(text: string): number | Promise<number> }): Promise<number> {
+  const cut = await scoped.system('stop-poll', ({ sql }) => sql.query<CutTurn>(CUT(options.everyHold)));
   for (const turn of cut) {
     const text = turn.busy_text ?? '';
     const status = text === '' ? 'failed' : 'interrupted';
     const tokens = text === '' ? 0 : await options.countTokens(text);
-    await sql.query(STORE, [turn.id, turn.busy_reply_id, turn.user_id, text, status, tokens, !turn.answered]);
+    await scoped.user(turn.user_id, async ({ sql }) => {
+      const [{ answered } = { answered: true }] = await sql.query<{ answered: boolean }>(ANSWERED, [turn.id]);
+      await sql.query(STORE, [turn.id, turn.busy_reply_id, turn.user_id, text, status, tokens, !answered]);
+    });
   }
   return cut.length;
 }
