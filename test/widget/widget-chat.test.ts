@@ -9,6 +9,7 @@ import { createChatbot } from '../helpers/chat.js';
 import { registerUser, type RegisteredUser } from '../helpers/factories.js';
 import { see } from '../helpers/see.js';
 import { describeBrowser, embedPage, shadow, type HostSite, type ParleyServer, startWidgetStage, type WidgetStage } from '../helpers/browser.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 let stage: WidgetStage;
 let browser: Browser;
@@ -309,6 +310,39 @@ describeBrowser('the widget on a host page', () => {
     await see(shadow(page).part('error')).hidden();
     expect(await parley.t.count(`messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.chatbot_id = '${bot.id}' AND m.role = 'user'`)).toBe(1);
     expect(llm.requests).toHaveLength(1);
+  });
+
+  it('after its connection is cut mid-reply (a phone changing networks), offers a retry that shows what was stored, once', { timeout: 60_000 }, async () => {
+    const target = new URL(parley.url);
+    const proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port) });
+    try {
+      llm.setReply((request) => {
+        const last = request.messages.at(-1)?.content ?? '';
+        return last === 'Tell me in parts' ? Array.from({ length: 30 }, (_, i) => `part${i}`).join(' ') : `You said: ${last}`;
+      });
+      llm.setDelays({ chunkDelayMs: 100 });
+      const page = await context.newPage();
+      await page.goto(site.page(`/cut-${bot.slug}`, embedPage({ parleyUrl: proxy.url(parley.url).replace(/\/$/, ''), attributes: { chatbot: bot.slug } })));
+      await shadow(page).launcher.click();
+      await say(page, 'Tell me in parts');
+      await expect.poll(() => replies(page).first().textContent(), { timeout: 10_000 }).toMatch(/part2/);
+      proxy.resetAll();
+      await see(shadow(page).part('error')).contains('Could not reach the chat');
+      // The server took the cut as the visitor leaving (§6.1): the model call stopped, the text so far stored.
+      await expect.poll(() => parley.t.count(`messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.chatbot_id = '${bot.id}' AND m.status = 'interrupted'`)).toBe(1);
+      await shadow(page).part('retry').click();
+      await see(replies(page).first()).attribute('data-status', 'interrupted');
+      await see(replies(page).first()).contains(/^part0 part1 part2/);
+      await see(shadow(page).part('error')).hidden();
+      // Sent once, answered once, and the conversation takes the next message.
+      llm.setDelays({ chunkDelayMs: 0 });
+      await say(page, 'Go on');
+      await see(replies(page).nth(1)).contains('You said: Go on');
+      await see(shadow(page).messages('user')).texts(['Tell me in parts', 'Go on']);
+      expect(llm.requests).toHaveLength(2);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("says when a chatbot's monthly budget is spent, sends nothing, and keeps the visitor's words", async () => {
