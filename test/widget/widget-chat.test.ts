@@ -265,6 +265,28 @@ describeBrowser('the widget on a host page', () => {
     await see(replies(first)).texts(['one two three four five six seven eight nine ten']);
   });
 
+  it('says, in another tab, that a reply is still being written when the visitor sends there meanwhile, and keeps their words', async () => {
+    llm.setReply((request) => {
+      const last = request.messages.at(-1)?.content ?? '';
+      return last === 'Count slowly' ? Array.from({ length: 30 }, (_, i) => `n${i}`).join(' ') : `You said: ${last}`;
+    });
+    llm.setDelays({ chunkDelayMs: 150 });
+    const first = await open();
+    await say(first, 'Count slowly');
+    await expect.poll(() => replies(first).first().textContent(), { timeout: 10_000 }).toMatch(/n1/);
+    const second = await open({}, await context.newPage());
+    await see(replies(second).first()).attribute('data-status', 'writing');
+    await say(second, 'Are you done?');
+    await see(shadow(second).part('error')).contains('A reply is still being written');
+    await see(shadow(second).input).value('Are you done?');
+    await see(shadow(second).messages('user')).texts(['Count slowly']);
+    // Once the reply is there, the same words go.
+    await see(replies(second), 15_000).texts([Array.from({ length: 30 }, (_, i) => `n${i}`).join(' ')]);
+    llm.setDelays({ chunkDelayMs: 0 });
+    await shadow(second).input.press('Enter');
+    await see(replies(second).nth(1)).contains('You said: Are you done?');
+  });
+
   it('after a reload mid-reply, shows what was written before the page left', async () => {
     llm.setReply(() => Array.from({ length: 60 }, (_, i) => `word${i}`).join(' '));
     llm.setDelays({ chunkDelayMs: 100 });

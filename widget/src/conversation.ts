@@ -54,6 +54,7 @@ export function explain(error: unknown, strings: Strings, locale: Locale): strin
   if (error.code === 'quota_exceeded') return strings.quota.replace('{when}', inTime(locale, error.retryAfter, strings));
   if (error.status === 429) return strings.rateLimited.replace('{when}', inTime(locale, error.retryAfter, strings));
   if (error.code === 'origin_not_allowed') return strings.notAllowed;
+  if (error.code === 'conversation_busy') return strings.busy;
   if (error.status === 404) return strings.unavailable;
   return strings.failure;
 }
@@ -143,7 +144,7 @@ export function createChat(deps: ChatDeps) {
     }
   }
 
-  const sending = createSending(deps, state, { chatbotPage, say });
+  const sending = createSending(deps, state, { chatbotPage, say, refresh: () => show(state.shown) });
   return { show, shown: () => state.shown, send: sending.send, stop: sending.stop };
 }
 

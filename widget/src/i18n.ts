@@ -28,6 +28,7 @@ export const STRINGS = {
     notAllowed: 'This site is not allowed to use this chatbot.',
     unavailable: 'This chatbot is not available.',
     failure: 'Something went wrong. Try again.',
+    busy: 'A reply is still being written in this conversation. Send again once it is there.',
     reply: 'Reply',
   },
   'zh-Hant': {
@@ -55,6 +56,7 @@ export const STRINGS = {
     notAllowed: '此網站未獲准使用這個聊天機器人。',
     unavailable: '這個聊天機器人目前無法使用。',
     failure: '發生錯誤，請再試一次。',
+    busy: '這段對話仍在撰寫回覆，回覆出現後再傳送。',
     reply: '回覆',
   },
   bn: {
@@ -82,6 +84,7 @@ export const STRINGS = {
     notAllowed: 'এই সাইটটি এই চ্যাটবট ব্যবহারের অনুমতি পায়নি।',
     unavailable: 'এই চ্যাটবটটি উপলব্ধ নয়।',
     failure: 'কিছু ভুল হয়েছে। আবার চেষ্টা করুন।',
+    busy: 'এই কথোপকথনে এখনও একটি উত্তর লেখা হচ্ছে। উত্তর এলে আবার পাঠান।',
     reply: 'উত্তর',
   },
 } satisfies Record<Locale, Record<string, string>>;

@@ -73,7 +73,14 @@ function runTurn(deps: ChatDeps, state: ChatState, turn: Turn, work: () => Promi
   })();
 }
 
-export function createSending(deps: ChatDeps, state: ChatState, chat: { chatbotPage(): Promise<unknown>; say(error: unknown): string }) {
+interface ChatHooks {
+  chatbotPage(): Promise<unknown>;
+  say(error: unknown): string;
+  /** Shows the conversation on screen afresh, waiting again for a reply it is owed. */
+  refresh(): Promise<void>;
+}
+
+export function createSending(deps: ChatDeps, state: ChatState, chat: ChatHooks) {
   const { client, view, surface, strings } = deps;
 
   async function deliver(turn: Turn, text: string, key: string, mine: Bubble, renewed = false): Promise<void> {
@@ -101,6 +108,10 @@ export function createSending(deps: ChatDeps, state: ChatState, chat: { chatbotP
       if (error.code === 'origin_not_allowed') {
         state.blocked = true;
         surface.blocked(chat.say(error));
+      } else if (error.code === 'conversation_busy') {
+        // Another tab's reply is being written here: shown again as it comes, then the words can go.
+        await chat.refresh();
+        surface.error(chat.say(error));
       } else surface.error(chat.say(error));
     }
   }
