@@ -437,3 +437,43 @@ describeBrowser('the widget under the public rate limits', () => {
     await context.close();
   });
 });
+
+describeBrowser('the widget on a server running as many replies as it takes', () => {
+  beforeAll(async () => {
+    stage = await startWidgetStage({ env: { MAX_CONCURRENT_TURNS: '1' } });
+    ({ llm, parley, site, browser } = stage);
+  });
+  afterAll(() => stage?.close());
+
+  it('says the chat is busy, keeps the words, and sends them once there is room', async () => {
+    owner = await registerUser(parley.t);
+    bot = await createChatbot(parley.t, owner, { name: 'Popular', greeting: GREETING, is_public: true });
+    llm.setReply((request) => {
+      const last = request.messages.at(-1)?.content ?? '';
+      return last === 'Take your time' ? Array.from({ length: 20 }, (_, i) => `t${i}`).join(' ') : `You said: ${last}`;
+    });
+    llm.setDelays({ chunkDelayMs: 150 });
+    // Another visitor's reply takes the one place.
+    const elsewhere = await browser.newContext();
+    context = await browser.newContext();
+    try {
+      const other = await open({}, await elsewhere.newPage());
+      await say(other, 'Take your time');
+      await expect.poll(() => replies(other).first().textContent(), { timeout: 10_000 }).toMatch(/t1/);
+
+      const page = await open();
+      await say(page, 'Hello?');
+      await see(shadow(page).part('error')).contains('busy');
+      await see(shadow(page).input).value('Hello?');
+      await see(shadow(page).messages('user')).count(0);
+
+      await see(replies(other), 15_000).texts([Array.from({ length: 20 }, (_, i) => `t${i}`).join(' ')]);
+      llm.setDelays({ chunkDelayMs: 0 });
+      await shadow(page).input.press('Enter');
+      await see(replies(page)).texts(['You said: Hello?']);
+    } finally {
+      await elsewhere.close();
+      await context.close();
+    }
+  });
+});

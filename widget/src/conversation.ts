@@ -55,6 +55,8 @@ export function explain(error: unknown, strings: Strings, locale: Locale): strin
   if (error.status === 429) return strings.rateLimited.replace('{when}', inTime(locale, error.retryAfter, strings));
   if (error.code === 'origin_not_allowed') return strings.notAllowed;
   if (error.code === 'conversation_busy') return strings.busy;
+  // A server at capacity, or its database away for a moment: nothing was stored, the words wait.
+  if (error.status === 503) return strings.crowded;
   if (error.status === 404) return strings.unavailable;
   return strings.failure;
 }

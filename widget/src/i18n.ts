@@ -29,6 +29,7 @@ export const STRINGS = {
     unavailable: 'This chatbot is not available.',
     failure: 'Something went wrong. Try again.',
     busy: 'A reply is still being written in this conversation. Send again once it is there.',
+    crowded: 'The chat is busy right now. Try again in a moment.',
     reply: 'Reply',
   },
   'zh-Hant': {
@@ -57,6 +58,7 @@ export const STRINGS = {
     unavailable: '這個聊天機器人目前無法使用。',
     failure: '發生錯誤，請再試一次。',
     busy: '這段對話仍在撰寫回覆，回覆出現後再傳送。',
+    crowded: '聊天目前忙碌中，請稍後再試。',
     reply: '回覆',
   },
   bn: {
@@ -85,6 +87,7 @@ export const STRINGS = {
     unavailable: 'এই চ্যাটবটটি উপলব্ধ নয়।',
     failure: 'কিছু ভুল হয়েছে। আবার চেষ্টা করুন।',
     busy: 'এই কথোপকথনে এখনও একটি উত্তর লেখা হচ্ছে। উত্তর এলে আবার পাঠান।',
+    crowded: 'চ্যাট এখন ব্যস্ত। একটু পরে আবার চেষ্টা করুন।',
     reply: 'উত্তর',
   },
 } satisfies Record<Locale, Record<string, string>>;
