@@ -25,6 +25,19 @@ interface Options {
   backlogBytes?: number;
 }
 
+let stderrWatched = false;
+
+/**
+ * Standard error is often the same reader (`2>&1`, the journal): gone with it, a write there
+ * (this output's notes, Node's own warnings) fails later, as an error event that nothing would
+ * catch, and that killed the server.
+ */
+function watchStderr(): void {
+  if (stderrWatched) return;
+  stderrWatched = true;
+  process.stderr.on('error', () => {});
+}
+
 function noticeOnStderr(line: string): void {
   try {
     process.stderr.write(`parley: ${line}\n`);
@@ -35,6 +48,7 @@ function noticeOnStderr(line: string): void {
 
 export function createLogOutput(options: Options = {}): LogOutput {
   const out = options.out ?? process.stdout;
+  if (!options.notice) watchStderr();
   const notice = options.notice ?? noticeOnStderr;
   const backlogBytes = options.backlogBytes ?? LOG_BACKLOG_BYTES;
   let closed = false;

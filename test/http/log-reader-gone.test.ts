@@ -30,18 +30,20 @@ async function waitForHealth(base: string) {
 }
 
 /** `parley serve` whose standard output is never read unless the test reads it: the pipe fills, then lines wait in the server. */
-async function serveUnread(stdout: 'pipe' | number = 'pipe') {
+async function serveUnread(stdout: 'pipe' | number = 'pipe', options: { stderrToStdout?: boolean } = {}) {
   const dir = cli.tempDir('parley-log-reader-');
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  // `exec` keeps the server's pid the child's, so the test's signals reach it.
+  const [command, args] = options.stderrToStdout ? ['sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, BIN, 'serve']] : [process.execPath, [BIN, 'serve']];
+  const child = spawn(command as string, args as string[], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, DATA_DIR: join(dir, 'data'), PORT: String(port), SHUTDOWN_GRACE_MS: '500' },
-    stdio: ['ignore', stdout, 'pipe'],
+    stdio: ['ignore', stdout, options.stderrToStdout ? 'ignore' : 'pipe'],
   });
   servers.push(child);
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   child.stdout?.pause();
   await waitForHealth(base);
@@ -125,5 +127,16 @@ describe('a server whose log reader', () => {
     expect(await Promise.race([server.exited, sleep(30_000)])).toBe(0);
     expect(server.stderr().match(/log output/g) ?? []).toHaveLength(1);
     expect(server.stderr()).toMatch(/writing standard output failed \(ENOSPC\); log lines are dropped from now on/);
+  });
+
+  it('reads standard error too (`2>&1`, the journal) and went away: keeps serving, and exits on SIGTERM', { timeout: 120_000 }, async () => {
+    // Before, the server died: its note about the closed output failed on standard error (EPIPE), and nothing caught that.
+    const server = await serveUnread('pipe', { stderrToStdout: true });
+    for (let i = 0; i < 1500; i++) expect((await fetch(`${server.base}/health`)).status).toBe(200);
+    server.child.stdout!.destroy();
+    for (let i = 0; i < 50; i++) expect((await fetch(`${server.base}/health`)).status).toBe(200);
+    await stillServes(server.base, 'log_reader_both_gone');
+    server.child.kill('SIGTERM');
+    expect(await Promise.race([server.exited, sleep(30_000)])).toBe(0);
   });
 });
