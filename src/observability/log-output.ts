@@ -46,6 +46,19 @@ function noticeOnStderr(line: string): void {
   }
 }
 
+/**
+ * Lines logged in the tick the process exits in (a failed start-up) are written then, once: what
+ * the descriptor does not take at once is dropped rather than waited for.
+ */
+function writeAtExit(out: Writable, text: string): void {
+  if (out.writableLength > 0) return;
+  try {
+    writeSync((out as Writable & { fd?: number }).fd ?? 1, text);
+  } catch {
+    // Full or closed: the process is leaving either way.
+  }
+}
+
 export function createLogOutput(options: Options = {}): LogOutput {
   const out = options.out ?? process.stdout;
   if (!options.notice) watchStderr();
@@ -80,15 +93,8 @@ export function createLogOutput(options: Options = {}): LogOutput {
     batchBytes = 0;
     out.write(text);
   }
-  // Lines logged in the tick the process exits in (a failed start-up) are written then, once:
-  // what the descriptor does not take at once is dropped rather than waited for.
   process.once('exit', () => {
-    if (closed || batch.length === 0 || out.writableLength > 0) return;
-    try {
-      writeSync((out as Writable & { fd?: number }).fd ?? 1, batch.join(''));
-    } catch {
-      // Full or closed: the process is leaving either way.
-    }
+    if (!closed && batch.length > 0) writeAtExit(out, batch.join(''));
   });
 
   return {

@@ -20,30 +20,6 @@ const serve = (env: Record<string, string>): CliProcess => cli.start(['serve'], 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Serves until a new user can register and read themselves back (through row security), then stops cleanly. */
-async function servesUsers(databaseUrl: string, appRole: string): Promise<void> {
-  const port = await freePort();
-  const server = serve({ DATABASE_URL: databaseUrl, DATABASE_APP_ROLE: appRole, PORT: String(port) });
-  const base = `http://127.0.0.1:${port}`;
-  let exited = false;
-  void server.exited.then(() => (exited = true));
-  for (let ready = false; !ready; await sleep(200)) {
-    if (exited) throw new Error(`parley exited:\n${server.output().stderr}\n${server.output().stdout}`);
-    ready = await fetch(`${base}/health`).then((r) => r.ok, () => false);
-  }
-  const registered = await fetch(`${base}/v1/auth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'managed_user', password: 'a long enough password' }),
-  });
-  expect(registered.status).toBe(201);
-  const { access_token: token } = (await registered.json()) as { access_token: string };
-  expect((await fetch(`${base}/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
-  expect(server.output().stdout).toContain(`requests run as role ${appRole}, under row security`);
-  server.child.kill('SIGTERM');
-  expect(await server.exited).toBe(0);
-}
-
 /** `parley serve` on this database, once it answers /health. */
 async function serveAt(env: Record<string, string>) {
   const port = await freePort();
@@ -66,6 +42,16 @@ async function register(base: string, username: string): Promise<string> {
   });
   expect(registered.status).toBe(201);
   return ((await registered.json()) as { access_token: string }).access_token;
+}
+
+/** Serves until a new user can register and read themselves back (through row security), then stops cleanly. */
+async function servesUsers(databaseUrl: string, appRole: string): Promise<void> {
+  const server = await serveAt({ DATABASE_URL: databaseUrl, DATABASE_APP_ROLE: appRole });
+  const token = await register(server.base, 'managed_user');
+  expect((await fetch(`${server.base}/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  expect(server.output().stdout).toContain(`requests run as role ${appRole}, under row security`);
+  server.child.kill('SIGTERM');
+  expect(await server.exited).toBe(0);
 }
 
 /** Exits non-zero with exactly one line on stderr, which it returns. */

@@ -36,14 +36,29 @@ async function say(page: Page, text: string): Promise<void> {
   await shadow(page).input.press('Enter');
 }
 
-const replies = (page: Page) => shadow(page).log.locator('[part~=message][data-role=assistant]:not([data-greeting])');
-
-describeBrowser('the widget on a host page', () => {
+/** A server, host site and browser for the describe this is called in, the server started with `env`. */
+function onOwnStage(env?: Record<string, string>) {
   beforeAll(async () => {
-    stage = await startWidgetStage();
+    stage = await startWidgetStage(env ? { env } : {});
     ({ llm, parley, site, browser } = stage);
   });
   afterAll(() => stage?.close());
+}
+
+/** The model answers `prompt` with `words` words (`stem0 stem1 …`), anything else with `You said: …`. */
+function replyLongTo(prompt: string, stem: string, words: number): string {
+  const long = Array.from({ length: words }, (_, i) => `${stem}${i}`).join(' ');
+  llm.setReply((request) => {
+    const last = request.messages.at(-1)?.content ?? '';
+    return last === prompt ? long : `You said: ${last}`;
+  });
+  return long;
+}
+
+const replies = (page: Page) => shadow(page).log.locator('[part~=message][data-role=assistant]:not([data-greeting])');
+
+describeBrowser('the widget on a host page', () => {
+  onOwnStage();
   beforeEach(async () => {
     llm.reset();
     owner = await registerUser(parley.t);
@@ -190,10 +205,7 @@ describeBrowser('the widget on a host page', () => {
   });
 
   it('takes messages in a new conversation started while a reply is still being written, which finishes in its own', async () => {
-    llm.setReply((request) => {
-      const last = request.messages.at(-1)?.content ?? '';
-      return last === 'Tell me a long story' ? Array.from({ length: 150 }, (_, i) => `word${i}`).join(' ') : `You said: ${last}`;
-    });
+    replyLongTo('Tell me a long story', 'word', 150);
     llm.setDelays({ chunkDelayMs: 100 });
     const page = await open();
     await say(page, 'Tell me a long story');
@@ -266,10 +278,7 @@ describeBrowser('the widget on a host page', () => {
   });
 
   it('says, in another tab, that a reply is still being written when the visitor sends there meanwhile, and keeps their words', async () => {
-    llm.setReply((request) => {
-      const last = request.messages.at(-1)?.content ?? '';
-      return last === 'Count slowly' ? Array.from({ length: 30 }, (_, i) => `n${i}`).join(' ') : `You said: ${last}`;
-    });
+    const long = replyLongTo('Count slowly', 'n', 30);
     llm.setDelays({ chunkDelayMs: 150 });
     const first = await open();
     await say(first, 'Count slowly');
@@ -281,7 +290,7 @@ describeBrowser('the widget on a host page', () => {
     await see(shadow(second).input).value('Are you done?');
     await see(shadow(second).messages('user')).texts(['Count slowly']);
     // Once the reply is there, the same words go.
-    await see(replies(second), 15_000).texts([Array.from({ length: 30 }, (_, i) => `n${i}`).join(' ')]);
+    await see(replies(second), 15_000).texts([long]);
     llm.setDelays({ chunkDelayMs: 0 });
     await shadow(second).input.press('Enter');
     await see(replies(second).nth(1)).contains('You said: Are you done?');
@@ -338,10 +347,7 @@ describeBrowser('the widget on a host page', () => {
     const target = new URL(parley.url);
     const proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port) });
     try {
-      llm.setReply((request) => {
-        const last = request.messages.at(-1)?.content ?? '';
-        return last === 'Tell me in parts' ? Array.from({ length: 30 }, (_, i) => `part${i}`).join(' ') : `You said: ${last}`;
-      });
+      replyLongTo('Tell me in parts', 'part', 30);
       llm.setDelays({ chunkDelayMs: 100 });
       const page = await context.newPage();
       await page.goto(site.page(`/cut-${bot.slug}`, embedPage({ parleyUrl: proxy.url(parley.url).replace(/\/$/, ''), attributes: { chatbot: bot.slug } })));
@@ -393,11 +399,7 @@ describeBrowser('the widget on a host page', () => {
 });
 
 describeBrowser('the widget on a site the chatbot does not allow', () => {
-  beforeAll(async () => {
-    stage = await startWidgetStage();
-    ({ llm, parley, site, browser } = stage);
-  });
-  afterAll(() => stage?.close());
+  onOwnStage();
 
   it('says the site is not allowed, and sends nothing', async () => {
     owner = await registerUser(parley.t);
@@ -416,11 +418,7 @@ describeBrowser('the widget on a site the chatbot does not allow', () => {
 });
 
 describeBrowser('the widget under the public rate limits', () => {
-  beforeAll(async () => {
-    stage = await startWidgetStage({ env: { RATE_LIMIT_PUBLIC_VISITOR: '2/1m' } });
-    ({ llm, parley, site, browser } = stage);
-  });
-  afterAll(() => stage?.close());
+  onOwnStage({ RATE_LIMIT_PUBLIC_VISITOR: '2/1m' });
 
   it('says when the visitor can send again', async () => {
     owner = await registerUser(parley.t);
@@ -439,19 +437,12 @@ describeBrowser('the widget under the public rate limits', () => {
 });
 
 describeBrowser('the widget on a server running as many replies as it takes', () => {
-  beforeAll(async () => {
-    stage = await startWidgetStage({ env: { MAX_CONCURRENT_TURNS: '1' } });
-    ({ llm, parley, site, browser } = stage);
-  });
-  afterAll(() => stage?.close());
+  onOwnStage({ MAX_CONCURRENT_TURNS: '1' });
 
   it('says the chat is busy, keeps the words, and sends them once there is room', async () => {
     owner = await registerUser(parley.t);
     bot = await createChatbot(parley.t, owner, { name: 'Popular', greeting: GREETING, is_public: true });
-    llm.setReply((request) => {
-      const last = request.messages.at(-1)?.content ?? '';
-      return last === 'Take your time' ? Array.from({ length: 20 }, (_, i) => `t${i}`).join(' ') : `You said: ${last}`;
-    });
+    const long = replyLongTo('Take your time', 't', 20);
     llm.setDelays({ chunkDelayMs: 150 });
     // Another visitor's reply takes the one place.
     const elsewhere = await browser.newContext();
@@ -467,7 +458,7 @@ describeBrowser('the widget on a server running as many replies as it takes', ()
       await see(shadow(page).input).value('Hello?');
       await see(shadow(page).messages('user')).count(0);
 
-      await see(replies(other), 15_000).texts([Array.from({ length: 20 }, (_, i) => `t${i}`).join(' ')]);
+      await see(replies(other), 15_000).texts([long]);
       llm.setDelays({ chunkDelayMs: 0 });
       await shadow(page).input.press('Enter');
       await see(replies(page)).texts(['You said: Hello?']);
