@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, cliProcesses } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/ports.js';
@@ -21,19 +22,40 @@ afterAll(() => {
 
 const sleep = (ms: number) => new Promise<'waited'>((resolve) => setTimeout(() => resolve('waited'), ms));
 
-async function waitForHealth(base: string) {
-  for (let i = 0; i < 300; i++) {
+/** Until the server answers /health; a server that exited says so at once, with what it wrote. */
+async function waitForHealth(base: string, exited: Promise<number | null>, output: () => string) {
+  let code: number | null | undefined;
+  void exited.then((c) => (code = c));
+  for (let i = 0; i < 600 && code === undefined; i++) {
     if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) return;
     await sleep(100);
   }
-  throw new Error('the server did not start');
+  throw new Error(code === undefined ? 'the server did not start' : `the server exited (${code}): ${output()}`);
 }
 
-/** `parley serve` whose standard output is never read unless the test reads it: the pipe fills, then lines wait in the server. */
+/** Reads standard output until the server says where it listens (it picks its own port), then stops reading. */
+async function listeningAt(out: Readable, exited: Promise<number | null>): Promise<string> {
+  let seen = '';
+  const found = new Promise<string>((resolve) => {
+    const onData = (chunk: string) => {
+      seen += chunk;
+      const url = /Server listening at (http:\/\/[^"\s]+)/.exec(seen)?.[1];
+      if (!url) return;
+      out.off('data', onData);
+      out.pause();
+      resolve(url);
+    };
+    out.setEncoding('utf8').on('data', onData);
+  });
+  const gone = exited.then((code) => Promise.reject(new Error(`the server exited (${code}): ${seen}`)));
+  return Promise.race([found, gone]);
+}
+
+/** `parley serve` whose standard output is not read past its start unless the test reads it: the pipe fills, then lines wait in the server. */
 async function serveUnread(stdout: 'pipe' | number = 'pipe', options: { stderrToStdout?: boolean } = {}) {
   const dir = cli.tempDir('parley-log-reader-');
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  // A port of its own choosing where the test can read where it is: no other test can take it meanwhile.
+  const port = stdout === 'pipe' ? 0 : await freePort();
   // `exec` keeps the server's pid the child's, so the test's signals reach it.
   const [command, args] = options.stderrToStdout ? ['sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, BIN, 'serve']] : [process.execPath, [BIN, 'serve']];
   const child = spawn(command as string, args as string[], {
@@ -45,8 +67,8 @@ async function serveUnread(stdout: 'pipe' | number = 'pipe', options: { stderrTo
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  child.stdout?.pause();
-  await waitForHealth(base);
+  const base = child.stdout ? await listeningAt(child.stdout, exited) : `http://127.0.0.1:${port}`;
+  await waitForHealth(base, exited, () => stderr);
   return { child, base, exited, stderr: () => stderr };
 }
 

@@ -273,24 +273,45 @@ describe('preflights, per chatbot', () => {
     }
   });
 
-  it("answer 404 for an unknown conversation, an account's own conversation and a private chatbot", async () => {
-    const bot = await publicBot();
-    const own = await createConversation(t, owner, { chatbot_id: bot.id });
+  it('answer 404 for a private or unknown chatbot', async () => {
     const privateBot = await createChatbot(t, owner, { name: 'Private one' });
-    for (const url of [
-      `/v1/public/conversations/${randomUUID()}/messages`,
-      `/v1/public/conversations/${randomUUID()}/stop`,
-      '/v1/public/conversations/not-a-uuid/messages',
-      `/v1/public/conversations/${own.id}/messages`,
-      `/v1/public/chatbots/${privateBot.slug}`,
-      `/v1/public/chatbots/${privateBot.id}/conversations`,
-      '/v1/public/chatbots/no-such-chatbot/conversations',
-    ]) {
+    for (const url of [`/v1/public/chatbots/${privateBot.slug}`, `/v1/public/chatbots/${privateBot.id}/conversations`, '/v1/public/chatbots/no-such-chatbot/conversations']) {
       const response = await preflight(url, SHOP);
       expect(response.statusCode, `${url}: ${response.body}`).toBe(404);
       expect(json(response).code, url).toBe('not_found');
       expect(response.headers['access-control-allow-methods'], url).toBeUndefined();
     }
+  });
+
+  // A conversation gone (erased; the server restarted since) is what a returning visitor's widget
+  // asks for: a failed preflight looks like the network to it, retried for ever, where a 404 it
+  // can read starts it afresh. Letting the request through shows nothing: it is refused on its own.
+  it("let an unknown conversation's request through, to a 404 the page can read: unknown, not a visitor's, not a uuid", async () => {
+    const bot = await publicBot({ allowed_origins: [SHOP] });
+    const visit = await startVisit(t, bot.slug, { origin: SHOP });
+    const own = await createConversation(t, owner, { chatbot_id: bot.id });
+    for (const id of [randomUUID(), own.id, 'not-a-uuid']) {
+      for (const url of [`/v1/public/conversations/${id}/messages`, `/v1/public/conversations/${id}/stop`]) {
+        const response = await preflight(url, SHOP);
+        expect(response.statusCode, `${url}: ${response.body}`).toBe(204);
+        expect(response.headers['access-control-allow-origin'], url).toBe(SHOP);
+      }
+      const sent = await visitorSend(t, visit.visitor_token, id, { content: 'Anyone?' }, { origin: SHOP });
+      expect(sent.statusCode, sent.body).toBe(404);
+      expect(sent.headers['access-control-allow-origin']).toBe(SHOP);
+    }
+  });
+
+  it('let the page read a refused visitor token (401), so the widget can start a new visit', async () => {
+    const bot = await publicBot({ allowed_origins: [SHOP] });
+    const visit = await startVisit(t, bot.slug, { origin: SHOP });
+    for (const token of [visit.visitor_token.slice(0, -4) + 'AAAA', 'not-a-token']) {
+      const sent = await visitorSend(t, token, visit.conversation_id, { content: 'Hello?' }, { origin: SHOP });
+      expect(sent.statusCode).toBe(401);
+      expect(json(sent).code).toBe('invalid_token');
+      expect(sent.headers['access-control-allow-origin']).toBe(SHOP);
+    }
+    expect(llm.requests).toHaveLength(0);
   });
 });
 

@@ -10,6 +10,7 @@ import { registerUser, type RegisteredUser } from '../helpers/factories.js';
 import { see } from '../helpers/see.js';
 import { describeBrowser, embedPage, shadow, type HostSite, type ParleyServer, startWidgetStage, type WidgetStage } from '../helpers/browser.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { newId } from '../../src/lib/ids.js';
 
 let stage: WidgetStage;
 let browser: Browser;
@@ -370,6 +371,61 @@ describeBrowser('the widget on a host page', () => {
       expect(llm.requests).toHaveLength(2);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('carries the message in a new visit when the saved visitor token is refused (revoked, or from another server)', async () => {
+    const page = await open();
+    await say(page, 'First visit');
+    await see(replies(page)).texts(['You said: First visit']);
+    // What the server no longer accepts: the saved token's signature no longer matches.
+    await page.evaluate(() => {
+      const storage = (globalThis as any).localStorage;
+      for (let i = 0; i < storage.length; i++) {
+        const key = storage.key(i);
+        if (!key?.startsWith('parley:')) continue;
+        const saved = JSON.parse(storage.getItem(key));
+        saved.token = saved.token.slice(0, -4) + (saved.token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+        storage.setItem(key, JSON.stringify(saved));
+      }
+    });
+    await say(page, 'Still there?');
+    await see(replies(page).last()).contains('You said: Still there?');
+    await see(shadow(page).part('error')).hidden();
+    // A refused token proves nobody: the message went in a new visit's own conversation.
+    expect(await parley.t.count(`visitors WHERE chatbot_id = '${bot.id}'`)).toBe(2);
+    expect(await parley.t.count(`conversations WHERE chatbot_id = '${bot.id}'`)).toBe(2);
+    // After a reload the new visit's conversation is the one shown.
+    await page.reload();
+    await shadow(page).launcher.click();
+    await see(shadow(page).messages('user')).texts(['Still there?']);
+  });
+
+  it('starts afresh when the conversation it shows is gone from the server (erased, the server restarted since)', async () => {
+    const page = await open();
+    await say(page, 'Forget me');
+    await see(replies(page)).texts(['You said: Forget me']);
+    await parley.t.database.sql.query(`DELETE FROM conversations WHERE chatbot_id = $1`, [bot.id]);
+    // Another day, on a server that never heard of the conversation: what the page kept names one
+    // it does not know, and the browser has none of its preflights cached.
+    const kept = await context.storageState();
+    for (const item of kept.origins.flatMap((o) => o.localStorage)) {
+      if (!item.name.startsWith('parley:')) continue;
+      const saved = JSON.parse(item.value) as { current: string; conversations: Array<{ id: string }> };
+      saved.current = saved.conversations[0]!.id = newId();
+      item.value = JSON.stringify(saved);
+    }
+    const later = await browser.newContext({ storageState: kept });
+    try {
+      const again = await later.newPage();
+      await again.goto(page.url());
+      await shadow(again).launcher.click();
+      await see(shadow(again).messages()).count(1); // the greeting alone
+      await see(shadow(again).part('error')).hidden();
+      await say(again, 'Hello again');
+      await see(replies(again)).texts(['You said: Hello again']);
+    } finally {
+      await later.close();
     }
   });
 

@@ -24,8 +24,19 @@ export interface PublicGuard {
    * not list, or without one when it lists any; otherwise lets the browser read the answer.
    */
   origin(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow, options?: { readableRefusal?: boolean }): void;
-  /** Answers a browser's preflight for this chatbot: 204 with what it may send, or the refusal. */
-  preflight(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow): FastifyReply;
+  /**
+   * Answers a browser's preflight for this chatbot: 204 with what it may send, or the refusal.
+   * Null (a conversation that is gone): 204 all the same, so the request itself gets a 404 the
+   * page can read, rather than fail like the network and be retried for ever.
+   */
+  preflight(request: FastifyRequest, reply: FastifyReply, chatbot: PublicChatbotRow | null): FastifyReply;
+  /**
+   * Lets the page read a refusal made before any chatbot is known (the visitor token refused, its
+   * chatbot gone): the widget then starts a new visit or says so, where an unreadable answer looks
+   * like the network and is retried for ever. Such a refusal tells nothing a server caller could
+   * not learn.
+   */
+  readable(request: FastifyRequest, reply: FastifyReply): void;
   /** Counts the request against the chatbot's, the address's and (when known) the visitor's limits. */
   limit(request: FastifyRequest, chatbotId: string, visitor: string | null): Promise<void>;
   /** After limitAddress: the visitor's limit (once their token is known to be good), then the chatbot's. */
@@ -90,10 +101,20 @@ export function createPublicGuard(deps: { limiter: RateLimiter; limits: PublicLi
     reply.header('access-control-expose-headers', EXPOSED);
   }
 
+  function readable(request: FastifyRequest, reply: FastifyReply) {
+    reply.header('vary', 'Origin');
+    const from = request.headers.origin;
+    if (from === undefined) return;
+    reply.header('access-control-allow-origin', from);
+    reply.header('access-control-expose-headers', EXPOSED);
+  }
+
   return {
     origin,
+    readable,
     preflight(request, reply, chatbot) {
-      origin(request, reply, chatbot);
+      if (chatbot) origin(request, reply, chatbot);
+      else readable(request, reply);
       return reply
         .code(204)
         .header('access-control-allow-methods', 'GET, POST, OPTIONS')

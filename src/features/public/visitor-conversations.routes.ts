@@ -42,12 +42,20 @@ const missingToken = () => new AppError('unauthorized', 'Send the visitor token:
  */
 export function createVisitorAuthenticate(deps: { directory: PublicDirectory; guard: PublicGuard; visitorTokens: VisitorTokens }) {
   const { directory, guard, visitorTokens } = deps;
-  return async function visitor(request: FastifyRequest, reply: FastifyReply) {
+  async function chatbotOf(request: FastifyRequest) {
     const token = bearerToken(request.headers.authorization);
     if (!token) throw missingToken();
     const claims = await visitorTokens.verify(token);
     const chatbot = await directory.find({ id: claims.chatbotId });
     if (!chatbot || chatbot.ownerId !== claims.ownerId) throw conversationNotFound();
+    return { claims, chatbot };
+  }
+  return async function visitor(request: FastifyRequest, reply: FastifyReply) {
+    const { claims, chatbot } = await chatbotOf(request).catch((error: unknown) => {
+      // A database fault stays unreadable, as any 503 before the chatbot is known.
+      if (error instanceof AppError) guard.readable(request, reply);
+      throw error;
+    });
     guard.origin(request, reply, chatbot);
     await guard.limit(request, chatbot.id, claims.visitor);
     request.principal = visitorPrincipal(claims);
@@ -143,8 +151,7 @@ function registerVisitorPreflightRoutes(app: App, deps: VisitorConversationRoute
       const { id } = request.params;
       await guard.limitAddress(request);
       const chatbot = isUuid(id) ? await directory.ofConversation(id.toLowerCase()) : undefined;
-      if (!chatbot) throw conversationNotFound();
-      return guard.preflight(request, reply, chatbot);
+      return guard.preflight(request, reply, chatbot ?? null);
     });
   }
 }
