@@ -56,6 +56,20 @@ function replyLongTo(prompt: string, stem: string, words: number): string {
   return long;
 }
 
+/** What the server no longer accepts (a changed JWT_SECRET, a revoked visit): the saved visitor token's signature no longer matches. */
+async function spoilSavedToken(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const storage = (globalThis as any).localStorage;
+    for (let i = 0; i < storage.length; i++) {
+      const key = storage.key(i);
+      if (!key?.startsWith('parley:')) continue;
+      const saved = JSON.parse(storage.getItem(key));
+      saved.token = saved.token.slice(0, -4) + (saved.token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+      storage.setItem(key, JSON.stringify(saved));
+    }
+  });
+}
+
 const replies = (page: Page) => shadow(page).log.locator('[part~=message][data-role=assistant]:not([data-greeting])');
 
 describeBrowser('the widget on a host page', () => {
@@ -378,17 +392,7 @@ describeBrowser('the widget on a host page', () => {
     const page = await open();
     await say(page, 'First visit');
     await see(replies(page)).texts(['You said: First visit']);
-    // What the server no longer accepts: the saved token's signature no longer matches.
-    await page.evaluate(() => {
-      const storage = (globalThis as any).localStorage;
-      for (let i = 0; i < storage.length; i++) {
-        const key = storage.key(i);
-        if (!key?.startsWith('parley:')) continue;
-        const saved = JSON.parse(storage.getItem(key));
-        saved.token = saved.token.slice(0, -4) + (saved.token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
-        storage.setItem(key, JSON.stringify(saved));
-      }
-    });
+    await spoilSavedToken(page);
     await say(page, 'Still there?');
     await see(replies(page).last()).contains('You said: Still there?');
     await see(shadow(page).part('error')).hidden();
@@ -399,6 +403,19 @@ describeBrowser('the widget on a host page', () => {
     await page.reload();
     await shadow(page).launcher.click();
     await see(shadow(page).messages('user')).texts(['Still there?']);
+  });
+
+  it('after a reload with a saved visitor token the server refuses, starts afresh and chats in a new visit', async () => {
+    const page = await open();
+    await say(page, 'First visit');
+    await see(replies(page)).texts(['You said: First visit']);
+    await spoilSavedToken(page);
+    await page.reload();
+    await shadow(page).launcher.click();
+    await see(shadow(page).messages()).count(1); // the greeting alone
+    await see(shadow(page).part('error')).hidden();
+    await say(page, 'Hello again');
+    await see(replies(page)).texts(['You said: Hello again']);
   });
 
   it('starts afresh when the conversation it shows is gone from the server (erased, the server restarted since)', async () => {
