@@ -331,7 +331,7 @@ export async function composeServices(deps: ComposeDeps) {
     profiles: createProfilesService({ profiles: createProfilesRepo(createScoped(database.app)), clock: deps.clock }),
     inbox: createInboxService({ inbox: createInboxRepo(createScoped(database.app)), chatbots: chat.chatbots, clock: deps.clock }),
     usage: createUsageService({ usage: createUsageRepo(createScoped(database.app)), clock: deps.clock }),
-    publicChatbots: createPublicChatbotsService(),
+    publicChatbots: createPublicChatbotsService({ maxMessageChars: config.maxMessageChars }),
     directory,
     visitorTokens,
     visitors: createVisitorsService({ visitors: createVisitorsRepo(createScoped(database.app)), tokens: visitorTokens, clock: deps.clock, newId }),

@@ -16,7 +16,7 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
 const EXTERNAL_SECRET = randomBytes(32).toString('hex');
 const ADMIN = uniqueUsername('admin');
-const PUBLIC_FIELDS = ['description', 'greeting', 'id', 'name', 'owner', 'slug'];
+const PUBLIC_FIELDS = ['description', 'greeting', 'id', 'max_message_chars', 'name', 'owner', 'slug'];
 
 let t: TestApp;
 let owner: RegisteredUser;
@@ -97,6 +97,8 @@ describe('GET /v1/public/chatbots/{slug|id}', () => {
       name: bot.name,
       description: 'Questions about Acme orders',
       greeting: 'Hi! Ask me about Acme.',
+      // The server's MAX_MESSAGE_CHARS (default): the widget stops a visitor there.
+      max_message_chars: 32000,
       owner: { username: owner.username },
     });
     // Neither the prompt, the knowledge, the origins, the webhook nor the owner's email.

@@ -64,6 +64,7 @@ describe('seed 001: a portfolio chatbot answers visitors about its owner from th
         name: 'Ask about Grace',
         description: 'Questions about my work',
         greeting: 'Hi! Ask me about Grace.',
+        max_message_chars: 32000,
         owner: { username: owner.username },
       });
     }

@@ -192,3 +192,24 @@ describeBrowser('the widget on a server running as many replies as it takes', ()
     }
   });
 });
+
+describeBrowser('the widget on a server that takes short messages (MAX_MESSAGE_CHARS=40)', () => {
+  onOwnStage(useStage, { MAX_MESSAGE_CHARS: '40' });
+
+  it('stops the visitor at what the server takes, so the message is sent rather than refused', async () => {
+    owner = await registerUser(parley.t);
+    bot = await createChatbot(parley.t, owner, { name: 'Terse', greeting: GREETING, is_public: true });
+    context = await browser.newContext();
+    try {
+      const page = await open();
+      const long = 'All of this is more than the server takes in one message.';
+      await shadow(page).input.pressSequentially(long);
+      await see(shadow(page).input).value(long.slice(0, 40));
+      await shadow(page).input.press('Enter');
+      await see(replies(page)).texts([`You said: ${long.slice(0, 40)}`]);
+      await see(shadow(page).part('error')).hidden();
+    } finally {
+      await context.close();
+    }
+  });
+});

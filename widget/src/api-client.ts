@@ -8,6 +8,8 @@ export interface PublicChatbot {
   name: string;
   description: string;
   greeting: string;
+  /** The longest message the server takes (absent from a server older than the field). */
+  max_message_chars?: number;
 }
 
 export interface Visit {

@@ -8,7 +8,8 @@ import { createSending } from './sending.js';
 import type { Store } from './store.js';
 
 export interface ChatSurface {
-  title(name: string): void;
+  /** The chatbot's name, and the longest message its server takes. */
+  title(name: string, maxChars?: number): void;
   busy(busy: boolean): void;
   /** Shows a message; `retry` adds a button that runs it. Null hides it. */
   error(text: string | null, retry?: () => void): void;
@@ -93,7 +94,7 @@ export function createChat(deps: ChatDeps) {
   function chatbotPage(): Promise<PublicChatbot | null> {
     page ??= client.chatbot().then(
       (chatbot) => {
-        surface.title(chatbot.name);
+        surface.title(chatbot.name, chatbot.max_message_chars);
         return chatbot;
       },
       (error: unknown) => {

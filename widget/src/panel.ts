@@ -23,7 +23,12 @@ function liveRegion(): HTMLElement {
 /** How the chat shows its state in the panel's elements. */
 function surfaceOf(ui: PanelElements, live: HTMLElement): ChatSurface {
   return {
-    title: (name) => void (ui.title.textContent = name),
+    title(name, maxChars) {
+      ui.title.textContent = name;
+      // Typing or pasting stops at what the server takes: a longer message would only be refused
+      // (maxLength counts UTF-16 units, the server characters: never more than it takes).
+      if (maxChars) ui.input.maxLength = maxChars;
+    },
     busy(busy) {
       ui.send.hidden = busy;
       ui.stop.hidden = !busy;

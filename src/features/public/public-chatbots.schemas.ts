@@ -17,6 +17,10 @@ export const PublicChatbotSchema = Type.Object(
     name: Type.String(),
     description: Type.String(),
     greeting: Type.String(),
+    max_message_chars: Type.Integer({
+      minimum: 1,
+      description: 'The longest message this server takes, in characters (its MAX_MESSAGE_CHARS): a widget stops the visitor there, where a longer one would be refused with 422',
+    }),
     owner: Type.Object({
       username: Type.Union([Type.String(), Type.Null()], {
         description: 'The owner\'s username; null when the only name the owner has is an email address, which is never shown',

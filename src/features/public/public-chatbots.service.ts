@@ -22,17 +22,18 @@ export function chatbotKey(raw: string): ChatbotKey | null {
 // username, §3.2); a public page never shows an email, so such an owner goes unnamed.
 const shownName = (username: string): string | null => (username.includes('@') ? null : username);
 
-function toPublicChatbot(row: PublicChatbotRow): PublicChatbot {
+function toPublicChatbot(row: PublicChatbotRow, maxMessageChars: number): PublicChatbot {
   return {
     id: row.id,
     slug: row.slug,
     name: row.name,
     description: row.description,
     greeting: row.greeting,
+    max_message_chars: maxMessageChars,
     owner: { username: shownName(row.ownerUsername) },
   };
 }
 
-export function createPublicChatbotsService(): PublicChatbotsService {
-  return { page: toPublicChatbot };
+export function createPublicChatbotsService(settings: { maxMessageChars: number }): PublicChatbotsService {
+  return { page: (row) => toPublicChatbot(row, settings.maxMessageChars) };
 }
