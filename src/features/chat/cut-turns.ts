@@ -24,19 +24,17 @@ SELECT c.id, c.user_id, c.busy_reply_id, c.busy_text
   FROM conversations c
  WHERE c.busy_reply_id IS NOT NULL${everyHold ? '' : ' AND c.busy_until < now()'}`;
 
+// Only while the same hold is there: a turn that ended meanwhile (PostgreSQL) is left alone.
 // Messages are read in id order, and ids are time-ordered. A regenerate's hold stores no user
 // message: the conversation's newest message is then the reply being replaced, which stays.
-const ANSWERED = `
-SELECT coalesce((SELECT m.role = 'assistant' FROM messages m WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT 1), true) AS answered`;
-
-// Only while the same hold is there: a turn that ended meanwhile (PostgreSQL) is left alone.
 const STORE = `
 WITH held AS (
   SELECT id FROM conversations WHERE id = $1 AND busy_reply_id = $2::uuid
 ), r AS (
   INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, error_code, created_at)
   SELECT $2::uuid, held.id, $3::uuid, 'assistant', $4::text, $5::text, $6::int, 'server_stopped', now()
-    FROM held WHERE $7::boolean
+    FROM held
+   WHERE NOT coalesce((SELECT m.role = 'assistant' FROM messages m WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT 1), true)
   ON CONFLICT (id) DO NOTHING
   RETURNING id
 )
@@ -53,10 +51,7 @@ export async function storeCutTurns(scoped: Scoped, options: { everyHold: boolea
     const text = turn.busy_text ?? '';
     const status = text === '' ? 'failed' : 'interrupted';
     const tokens = text === '' ? 0 : await options.countTokens(text);
-    await scoped.user(turn.user_id, async ({ sql }) => {
-      const [{ answered } = { answered: true }] = await sql.query<{ answered: boolean }>(ANSWERED, [turn.id]);
-      await sql.query(STORE, [turn.id, turn.busy_reply_id, turn.user_id, text, status, tokens, !answered]);
-    });
+    await scoped.user(turn.user_id, ({ sql }) => sql.query(STORE, [turn.id, turn.busy_reply_id, turn.user_id, text, status, tokens]));
   }
   return cut.length;
 }
