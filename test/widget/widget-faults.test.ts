@@ -25,17 +25,22 @@ const open = (attributes: Record<string, string> = {}, page?: Page) => openWidge
 
 const useStage = (given: WidgetStage) => void ({ llm, parley, site, browser } = given);
 
-describeBrowser('the widget when what is around it goes wrong', () => {
-  onOwnStage(useStage);
+/** Each test: a public chatbot of a new owner, and a browser context of its own. */
+function freshChatbotEach(name: string) {
   beforeEach(async () => {
     llm.reset();
     owner = await registerUser(parley.t);
-    bot = await createChatbot(parley.t, owner, { name: 'Shop helper', greeting: GREETING, is_public: true });
+    bot = await createChatbot(parley.t, owner, { name, greeting: GREETING, is_public: true });
     context = await browser.newContext();
   });
   afterEach(async () => {
     await context?.close();
   });
+}
+
+describeBrowser('the widget when what is around it goes wrong', () => {
+  onOwnStage(useStage);
+  freshChatbotEach('Shop helper');
 
   it("chats on when the host site's localStorage fills up: what cannot be kept lasts as long as the page", async () => {
     const page = await open();
@@ -162,15 +167,13 @@ describeBrowser('the widget when what is around it goes wrong', () => {
 
 describeBrowser('the widget on a server running as many replies as it takes', () => {
   onOwnStage(useStage, { MAX_CONCURRENT_TURNS: '1' });
+  freshChatbotEach('Popular');
 
   it('says the chat is busy, keeps the words, and sends them once there is room', async () => {
-    owner = await registerUser(parley.t);
-    bot = await createChatbot(parley.t, owner, { name: 'Popular', greeting: GREETING, is_public: true });
     const long = replyLongTo(llm, 'Take your time', 't', 20);
     llm.setDelays({ chunkDelayMs: 150 });
     // Another visitor's reply takes the one place.
     const elsewhere = await browser.newContext();
-    context = await browser.newContext();
     try {
       const other = await open({}, await elsewhere.newPage());
       await say(other, 'Take your time');
@@ -188,28 +191,21 @@ describeBrowser('the widget on a server running as many replies as it takes', ()
       await see(replies(page)).texts(['You said: Hello?']);
     } finally {
       await elsewhere.close();
-      await context.close();
     }
   });
 });
 
 describeBrowser('the widget on a server that takes short messages (MAX_MESSAGE_CHARS=40)', () => {
   onOwnStage(useStage, { MAX_MESSAGE_CHARS: '40' });
+  freshChatbotEach('Terse');
 
   it('stops the visitor at what the server takes, so the message is sent rather than refused', async () => {
-    owner = await registerUser(parley.t);
-    bot = await createChatbot(parley.t, owner, { name: 'Terse', greeting: GREETING, is_public: true });
-    context = await browser.newContext();
-    try {
-      const page = await open();
-      const long = 'All of this is more than the server takes in one message.';
-      await shadow(page).input.pressSequentially(long);
-      await see(shadow(page).input).value(long.slice(0, 40));
-      await shadow(page).input.press('Enter');
-      await see(replies(page)).texts([`You said: ${long.slice(0, 40)}`]);
-      await see(shadow(page).part('error')).hidden();
-    } finally {
-      await context.close();
-    }
+    const page = await open();
+    const long = 'All of this is more than the server takes in one message.';
+    await shadow(page).input.pressSequentially(long);
+    await see(shadow(page).input).value(long.slice(0, 40));
+    await shadow(page).input.press('Enter');
+    await see(replies(page)).texts([`You said: ${long.slice(0, 40)}`]);
+    await see(shadow(page).part('error')).hidden();
   });
 });
