@@ -19,6 +19,7 @@ import { createSessionGuard } from './features/auth/session-guard.js';
 import { createSessionsRepo } from './features/auth/sessions.repo.js';
 import { createAccessTokens } from './features/auth/tokens.js';
 import { createChatService } from './features/chat/chat.service.js';
+import { storeCutTurns } from './features/chat/cut-turns.js';
 import { createGenerations } from './features/chat/generations.js';
 import { createIdempotency } from './features/chat/idempotency.js';
 import { createTurnEngine, type AfterTurn } from './features/chat/turn-engine.js';
@@ -55,6 +56,7 @@ import { createDailyMessageCap } from './features/usage/quotas.js';
 import { createUsageRepo } from './features/usage/usage.repo.js';
 import { createUsageService } from './features/usage/usage.service.js';
 import { createUsersRepo } from './features/users/users.repo.js';
+import { countTokens } from './llm/tokens.js';
 import { createWebhookSender } from './features/webhooks/webhook-http.js';
 import { createWebhookWorker } from './features/webhooks/webhook-worker.js';
 import { createWebhooksRepo } from './features/webhooks/webhooks.repo.js';
@@ -206,6 +208,13 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   });
   const { heartbeats, responder } = composeResponder(deps, jobs);
   jobs.every('stop poll', STOP_POLL_MS, () => chat.applyStopRequests());
+  // Holds that lapsed while this instance runs: another instance killed, or any cut off from the
+  // database past the lease. A full read of conversations (an index on the hold would cost every
+  // turn's lock its in-place update), once a minute by default.
+  jobs.every('cut turns sweep', config.cutTurnsSweepMs, async () => {
+    const cut = await storeCutTurns(scoped, { everyHold: false, countTokens });
+    if (cut > 0) deps.log.warn({ conversations: cut }, `${cut} conversation(s) held by replies nobody renewed for the lease's length (their instance stopped or lost the database): their replies are stored as cut short and the conversations are free`);
+  });
   return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage };
 }
 

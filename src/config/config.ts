@@ -78,6 +78,8 @@ export interface Config {
   maxConcurrentTurns: number | 'auto' | null;
   sseHeartbeatMs: number;
   sseWriteTimeoutMs: number;
+  /** How often this instance stores the replies of holds whose lease ran out (features/chat/cut-turns.ts). */
+  cutTurnsSweepMs: number;
   webhooks: WebhookConfig;
 }
 
@@ -223,6 +225,7 @@ export function loadConfig(env: Env): Config {
     maxConcurrentTurns: read('MAX_CONCURRENT_TURNS', parseTurnCap, 'auto' as number | 'auto' | null),
     sseHeartbeatMs: read('SSE_HEARTBEAT_MS', (raw) => parseInteger(raw, 100, 300_000), 15_000),
     sseWriteTimeoutMs: read('SSE_WRITE_TIMEOUT_MS', (raw) => parseInteger(raw, 100, 600_000), 30_000),
+    cutTurnsSweepMs: read('CUT_TURNS_SWEEP_MS', (raw) => parseInteger(raw, 100, 3_600_000), 60_000),
     webhooks: loadWebhookConfig(read),
   };
 }

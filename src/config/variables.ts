@@ -165,6 +165,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     description: 'An event stream whose client reads nothing this long while events wait (or leaves 1 MiB unread) is closed; its reply is stored as interrupted.',
   },
   {
+    name: 'CUT_TURNS_SWEEP_MS',
+    default: '60000',
+    description:
+      'How often each instance looks for conversations held by a reply whose instance stopped renewing it (killed, or cut off from the database) for over two minutes: their replies are stored as failed or interrupted (error server_stopped) and the conversations freed.',
+  },
+  {
     name: 'WEBHOOK_ALLOW_PRIVATE',
     default: 'false',
     description:

@@ -140,3 +140,47 @@ describe('on PostgreSQL, where other instances may be mid-turn', () => {
     }
   });
 });
+
+// An instance cut off from the database past the lease (a network partition, a frozen VM), or
+// killed while the others run on: its holds lapse, and no instance starts to store their replies.
+// Every instance sweeps lapsed holds as it runs (CUT_TURNS_SWEEP_MS). A turn still alive when
+// its hold was swept ends into the reply the sweep stored: its own reply takes that one's place.
+describe('while the server runs', () => {
+  it('stores a lapsed hold as cut short, and a turn that was only late still ends with its own reply in that place', { timeout: 30_000 }, async () => {
+    const t = await createTestApp(fakeLlmEnv(fake.url, { CUT_TURNS_SWEEP_MS: '100' }));
+    try {
+      const user = await registerUser(t);
+      const conversation = await createConversation(t, user);
+      fake.setDelays({ firstTokenDelayMs: 5_000 });
+      const late = sendMessage(t, user, conversation.id, { content: 'Are you still there?' });
+      await fake.waitFor((requests) => requests.length === 1);
+      // As the hold stands once its instance has not renewed it for the lease's length.
+      await t.database.sql.query(`UPDATE conversations SET busy_until = now() - interval '1 second' WHERE id = $1`, [conversation.id]);
+
+      const read = async () => json(await t.request({ method: 'GET', url: `/v1/conversations/${conversation.id}/messages`, headers: bearer(user.accessToken) })).data as any[];
+      let messages = await read();
+      for (let i = 0; i < 50 && messages.length < 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        messages = await read();
+      }
+      expect(messages.map((m) => [m.role, m.status, m.error ?? null])).toEqual([['user', 'complete', null], ['assistant', 'failed', 'server_stopped']]);
+      expect(t.logs.join('')).toMatch(/"conversations":1.*cut short/);
+
+      const answered = await late;
+      fake.setDelays({ firstTokenDelayMs: 0 });
+      expect(answered.statusCode, answered.body).toBe(201);
+      const reply = json(answered).reply as { id: string; content: string; status: string };
+      expect(reply.status).toBe('complete');
+      expect(reply.id).toBe(messages[1].id);
+      const after = await read();
+      expect(after.map((m) => [m.id, m.role, m.content, m.status, m.error ?? null])).toEqual([
+        [messages[0].id, 'user', 'Are you still there?', 'complete', null],
+        [reply.id, 'assistant', reply.content, 'complete', null],
+      ]);
+      expect(json(await t.request({ method: 'GET', url: `/v1/conversations/${conversation.id}`, headers: bearer(user.accessToken) })).message_count).toBe(2);
+      expect((await sendMessage(t, user, conversation.id, { content: 'And now?' })).statusCode).toBe(201);
+    } finally {
+      await t.close();
+    }
+  });
+});

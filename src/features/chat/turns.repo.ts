@@ -3,12 +3,13 @@
 // and knowledge) and finish (store the reply, release the lock). The statements are in
 // turns.sql.ts, the shapes in turns.types.ts.
 import type { SqlRunner } from '../../db/client.js';
+import { constraintName, isUniqueViolation } from '../../db/errors.js';
 import { scopeGate, userGate } from '../../db/scope.js';
 import type { Collect } from '../collection/collect-schema.js';
 import type { CollectState } from '../collection/collect-state.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
-import { BEGIN, BEGIN_ATTEMPTS, finishStatement, REFUSAL, STOP_HONOURED_WITHIN_MS, UNDO_BEGIN, USAGE_SHARDS } from './turns.sql.js';
-import { replyFields, type HistoryMessage, type KnowledgeCandidate, type ReplyRow, type TurnsRepo, type TurnTarget } from './turns.types.js';
+import { BEGIN, BEGIN_ATTEMPTS, finishStatement, REFUSAL, STOP_HONOURED_WITHIN_MS, UNDO_BEGIN, USAGE_SHARDS, WITHDRAW_CUT_REPLY } from './turns.sql.js';
+import { replyFields, type HistoryMessage, type KnowledgeCandidate, type ReplyRow, type StoredReply, type TurnsRepo, type TurnTarget } from './turns.types.js';
 
 export { STOP_HONOURED_WITHIN_MS } from './turns.sql.js';
 
@@ -60,6 +61,30 @@ const toTarget = (row: TargetRow): TurnTarget => ({
   completed: row.status === 'completed',
 });
 
+/** The finish statement's parameters, in turns.sql.ts's order. */
+function finishParams(userId: string, conversationId: string, reply: StoredReply, now: Date): unknown[] {
+  return [
+    reply.id,
+    conversationId,
+    userId,
+    reply.content,
+    reply.status,
+    reply.tokens,
+    reply.model,
+    reply.promptTokens,
+    reply.completionTokens,
+    reply.latencyMs,
+    reply.errorCode,
+    now,
+    reply.replaces,
+    Math.floor(Math.random() * USAGE_SHARDS),
+    reply.chatbotId,
+    ...(reply.collect
+      ? [JSON.stringify(reply.collect.data), JSON.stringify(reply.collect.state), reply.collect.completed, reply.collect.eventId]
+      : []),
+  ];
+}
+
 /** A turn's two round trips when all goes well: its start and its finish. */
 function createTurnBeginFinish(sql: SqlRunner): Pick<TurnsRepo, 'begin' | 'finish'> {
   return {
@@ -91,27 +116,23 @@ function createTurnBeginFinish(sql: SqlRunner): Pick<TurnsRepo, 'begin' | 'finis
       }
     },
     async finish(userId, conversationId, reply, now) {
+      const statement = finishStatement({ collecting: Boolean(reply.collect), replacing: reply.replaces != null });
+      const params = finishParams(userId, conversationId, reply, now);
       // A new reply has no feedback yet: the statement returns the rest of its row.
-      const rows = await sql.query<Omit<ReplyRow, 'feedback_rating' | 'feedback_comment'>>(finishStatement({ collecting: Boolean(reply.collect), replacing: reply.replaces != null }), [
-        reply.id,
-        conversationId,
-        userId,
-        reply.content,
-        reply.status,
-        reply.tokens,
-        reply.model,
-        reply.promptTokens,
-        reply.completionTokens,
-        reply.latencyMs,
-        reply.errorCode,
-        now,
-        reply.replaces,
-        Math.floor(Math.random() * USAGE_SHARDS),
-        reply.chatbotId,
-        ...(reply.collect
-          ? [JSON.stringify(reply.collect.data), JSON.stringify(reply.collect.state), reply.collect.completed, reply.collect.eventId]
-          : []),
-      ]);
+      type Row = Omit<ReplyRow, 'feedback_rating' | 'feedback_comment'>;
+      let rows: Row[];
+      try {
+        rows = await sql.query<Row>(statement, params);
+      } catch (error) {
+        if (!(isUniqueViolation(error) && constraintName(error) === 'messages_pkey')) throw error;
+        // The hold lapsed while this turn ran, and a sweep stored its reply as cut short: this
+        // one, the turn's own, takes that place. Off the path of every other turn.
+        rows = await sql.transaction(async (tx) => {
+          const [withdrawn] = await tx.query<{ id: string }>(WITHDRAW_CUT_REPLY, [reply.id, conversationId, userId]);
+          if (!withdrawn) throw error;
+          return tx.query<Row>(statement, params);
+        });
+      }
       const row = rows[0];
       if (!row) return null;
       return replyFields({ ...row, feedback_rating: null, feedback_comment: null });

@@ -181,3 +181,15 @@ UPDATE conversations
        title = CASE WHEN message_count - (SELECT count(*) FROM d) = 0 AND title = $5::text THEN NULL ELSE title END,
        busy_reply_id = NULL, busy_until = NULL, stop_reply_id = NULL
  WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3::uuid AND ${userGate('$2')}`;
+
+// A reply a sweep stored as cut short (cut-turns.ts) while its turn was in fact still running:
+// taken out, in the transaction whose finish then stores the turn's own reply under its id.
+export const WITHDRAW_CUT_REPLY = `
+WITH d AS (
+  DELETE FROM messages
+   WHERE id = $1::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant' AND error_code = 'server_stopped'
+  RETURNING id
+), u AS (
+  UPDATE conversations SET message_count = message_count - 1 WHERE id = $2 AND user_id = $3 AND EXISTS (SELECT 1 FROM d)
+)
+SELECT d.id FROM d WHERE ${userGate('$3')}`;
