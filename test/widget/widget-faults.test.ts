@@ -170,6 +170,40 @@ describeBrowser('the widget when what is around it goes wrong', () => {
       await later.close();
     }
   });
+
+  it('carries a message sent while it still asks for a gone conversation into a new one', async () => {
+    const page = await open();
+    await say(page, 'Forget me');
+    await see(replies(page)).texts(['You said: Forget me']);
+    const gone = (await parley.t.database.sql.query<{ id: string }>(`SELECT id FROM conversations WHERE chatbot_id = $1`, [bot.id]))[0]!.id;
+    await parley.t.database.sql.query(`DELETE FROM conversations WHERE chatbot_id = $1`, [bot.id]);
+    // A slow network: the widget's request for the saved conversation is still on its way when the visitor writes.
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    await context.route(`**/v1/public/conversations/${gone}/messages*`, async (route) => {
+      if (route.request().method() === 'GET') await answered;
+      await route.continue();
+    });
+    const again = await context.newPage();
+    await again.goto(page.url());
+    await shadow(again).launcher.click();
+    await see(shadow(again).messages()).count(1); // the greeting alone
+    await say(again, 'Hello again');
+    await see(replies(again)).texts(['You said: Hello again']);
+    await see(shadow(again).part('error')).hidden();
+    answer();
+    // The late answer about the gone conversation changes nothing on screen: the chat goes on in the new one.
+    await say(again, 'Still here?');
+    await see(replies(again)).texts(['You said: Hello again', 'You said: Still here?']);
+    await see(shadow(again).part('error')).hidden();
+    const kept = await again.evaluate(() => {
+      const storage = (globalThis as any).localStorage;
+      for (let i = 0; i < storage.length; i++) if (storage.key(i)?.startsWith('parley:')) return JSON.parse(storage.getItem(storage.key(i))).conversations.map((c: { id: string }) => c.id) as string[];
+      return [];
+    });
+    expect(kept).not.toContain(gone);
+    expect(kept).toHaveLength(1);
+  });
 });
 
 describeBrowser('the widget on a server running as many replies as it takes', () => {

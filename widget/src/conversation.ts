@@ -136,6 +136,8 @@ export function createChat(deps: ChatDeps) {
       render(messages);
       if (messages.at(-1)?.role === 'user') awaitReply(deps, state, id, token, view.add('assistant', '', 'writing'), POLL_TRIES);
     } catch (error) {
+      // A message sent meanwhile has already moved the chat on (sending.ts): nothing to undo here.
+      if (state.shown !== id) return;
       if (error instanceof ApiError && (error.status === 401 || error.status === 404)) {
         // Gone (deleted, or the chatbot made private) or no longer ours: start afresh.
         deps.store().update((saved) => {

@@ -85,15 +85,22 @@ export function createSending(deps: ChatDeps, state: ChatState, chat: ChatHooks)
 
   async function deliver(turn: Turn, text: string, key: string, mine: Bubble, renewed = false): Promise<void> {
     const pending = view.count();
+    const known = turn.conversation;
     try {
       await stream(deps, state, turn, text, key);
     } catch (error) {
       const shown = onScreen(state, turn);
       if (shown) view.truncate(pending);
       if (!(error instanceof ApiError)) throw error;
-      if (error.status === 401 && !renewed) {
-        // The visitor token lapsed or was revoked: a new visit carries the message instead.
-        deps.store().update((s) => void ((s.token = null), shown && (s.current = null)));
+      const tokenRefused = error.status === 401;
+      // The visitor token lapsed or was revoked, or the conversation is gone (sent before the
+      // widget had heard so): a new conversation carries the message instead, once.
+      if ((tokenRefused || (error.status === 404 && known)) && !renewed) {
+        deps.store().update((s) => {
+          if (tokenRefused) s.token = null;
+          s.conversations = s.conversations.filter((c) => tokenRefused || c.id !== known);
+          if (shown || s.current === known) s.current = null;
+        });
         if (shown) state.shown = null;
         turn.conversation = null;
         return deliver(turn, text, idempotencyKey(), mine, true);
