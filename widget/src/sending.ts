@@ -73,6 +73,18 @@ function runTurn(deps: ChatDeps, state: ChatState, turn: Turn, work: () => Promi
   })();
 }
 
+/** What a refused token or a gone conversation leaves the turn: no conversation, so the next try starts one. */
+function forget(deps: ChatDeps, state: ChatState, turn: Turn, why: { shown: boolean; tokenRefused: boolean; known: string | null }): void {
+  const { shown, tokenRefused, known } = why;
+  deps.store().update((s) => {
+    if (tokenRefused) s.token = null;
+    else s.conversations = s.conversations.filter((c) => c.id !== known);
+    if (shown || s.current === known) s.current = null;
+  });
+  if (shown) state.shown = null;
+  turn.conversation = null;
+}
+
 interface ChatHooks {
   chatbotPage(): Promise<unknown>;
   say(error: unknown): string;
@@ -96,13 +108,7 @@ export function createSending(deps: ChatDeps, state: ChatState, chat: ChatHooks)
       // The visitor token lapsed or was revoked, or the conversation is gone (sent before the
       // widget had heard so): a new conversation carries the message instead, once.
       if ((tokenRefused || (error.status === 404 && known)) && !renewed) {
-        deps.store().update((s) => {
-          if (tokenRefused) s.token = null;
-          s.conversations = s.conversations.filter((c) => tokenRefused || c.id !== known);
-          if (shown || s.current === known) s.current = null;
-        });
-        if (shown) state.shown = null;
-        turn.conversation = null;
+        forget(deps, state, turn, { shown, tokenRefused, known });
         return deliver(turn, text, idempotencyKey(), mine, true);
       }
       // Out of sight, the conversation shows what the server kept when the visitor goes back to it.
