@@ -20,6 +20,15 @@ const SLICE = 256;
 const count = countBpe;
 
 export function countTokens(text: string): number {
+  return countTokensWithin(text, Number.POSITIVE_INFINITY);
+}
+
+/**
+ * countTokens(text) when that is at most `limit`; otherwise some number above `limit`, found
+ * without counting the rest (a client's history message older than the budget can hold: counting
+ * a 1 MiB request's worth of space-less text held the event loop for a quarter of a second).
+ */
+export function countTokensWithin(text: string, limit: number): number {
   if (text.length === 0) return 0;
   if (!HAS_LONG_RUN.test(text)) return count(text);
   let total = 0;
@@ -27,13 +36,14 @@ export function countTokens(text: string): number {
   for (const match of text.matchAll(LONG_RUN)) {
     total += count(text.slice(last, match.index));
     const run = match[0];
-    for (let start = 0; start < run.length; ) {
+    for (let start = 0; start < run.length && total <= limit; ) {
       let end = Math.min(start + SLICE, run.length);
       // Never cut a surrogate pair in two.
       if (end < run.length && /[\uD800-\uDBFF]/.test(run[end - 1]!)) end -= 1;
       total += count(run.slice(start, end));
       start = end;
     }
+    if (total > limit) return total;
     last = match.index + run.length;
   }
   return total + (last < text.length ? count(text.slice(last)) : 0);

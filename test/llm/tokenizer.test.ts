@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { countBpe } from '../../src/llm/bpe.js';
 import { loadTable, lookup } from '../../src/llm/bpe-table.js';
-import { countTokens } from '../../src/llm/tokens.js';
+import { countTokens, countTokensWithin } from '../../src/llm/tokens.js';
 import { seededRandom } from '../helpers/random.js';
 
 const PLAIN = { disallowedSpecial: new Set<string>() };
@@ -106,6 +106,20 @@ describe('the token counter', () => {
     expect(countTokens(`Intro text. ${run} outro`)).toBe(expected('Intro text. ') + sliced(run) + expected(' outro'));
     expect(countTokens(emoji)).toBe(sliced(emoji));
     expect(countTokens(` ${' '.repeat(6_000)}\n`)).toBe(expected(` ${' '.repeat(6_000)}\n`));
+  });
+
+  it('within a limit: the same count when it is within, a number past the limit when it is not', () => {
+    const run = repeat(20_000, () => String.fromCodePoint(0x4e00 + below(0x500)));
+    const texts = [...corpus.slice(0, 200), run, `Intro text. ${run} outro ${run}`, 'plain words '.repeat(3_000)];
+    for (const text of texts) {
+      const full = countTokens(text);
+      for (const limit of [0, 1, Math.floor(full / 2), full - 1, full, full + 1, 8_000]) {
+        const within = countTokensWithin(text, limit);
+        if (full <= limit) expect(within).toBe(full);
+        else expect(within, `limit ${limit}, full ${full}`).toBeGreaterThan(limit);
+        expect(within).toBeLessThanOrEqual(full);
+      }
+    }
   });
 
   it('counts the same text the same way every time', () => {

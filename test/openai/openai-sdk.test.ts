@@ -92,6 +92,16 @@ describe('chat.completions.create', () => {
     ]);
   });
 
+  it('sends the model only the newest of a long client conversation that fit CONTEXT_TOKEN_BUDGET (8000)', async () => {
+    // About 0.8 MB: 40 messages of about 3,600 tokens each. Two of them fit beside the system prompt and the question.
+    const long = (i: number) => `m${i} ` + 'the harbour view from the terrace '.repeat(600);
+    const history = Array.from({ length: 40 }, (_, i) => ({ role: (i % 2 ? 'assistant' : 'user') as 'user' | 'assistant', content: long(i) }));
+    const completion = await client.chat.completions.create({ model: stage.bot.slug, messages: [...history, { role: 'user', content: 'Is breakfast included?' }] });
+    expect(completion.choices[0]!.message.content).toBe('You said: Is breakfast included?');
+    const seen = stage.llm.requests[0]!.messages.filter((m) => m.role !== 'system');
+    expect(seen.map((m) => m.content.split(' ')[0])).toEqual(['m38', 'm39', 'Is']);
+  });
+
   it('uses an allowed model when `model` names one, and passes temperature and max_tokens on', async () => {
     await client.chat.completions.create({ model: 'fake-model-mini', messages: ask('Hi'), temperature: 0.3, max_completion_tokens: 200 });
     const upstream = stage.llm.requests[0]!;

@@ -4,7 +4,7 @@ import { AppError, validationError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { isBlank } from '../../lib/text.js';
-import { countTokens } from '../../llm/tokens.js';
+import { countTokens, countTokensWithin, MESSAGE_OVERHEAD_TOKENS } from '../../llm/tokens.js';
 import type { Principal } from '../auth/principal.js';
 import { toTsqueryLiteral } from '../knowledge/search-text.js';
 import type { AnswersRepo } from './answers.repo.js';
@@ -32,10 +32,12 @@ export interface AnswerDeps {
   engine: TurnEngine;
   clock: Clock;
   newId: () => string;
+  settings: { contextTokenBudget: number };
 }
 
 export function createAnswer(deps: AnswerDeps) {
   const { starts, answers, engine, clock, newId } = deps;
+  const budget = deps.settings.contextTokenBudget;
 
   /** The client's conversation as the prompt's history (newest first) and its own instructions. */
   function clientConversation(messages: AnswerInput['messages']) {
@@ -44,10 +46,17 @@ export function createAnswer(deps: AnswerDeps) {
     starts.checkContent(`messages.${messages.length - 1}.content`, last.content);
     const instructions = messages.filter((m) => m.role === 'system' && !isBlank(m.content)).map((m) => m.content.trim());
     const history: HistoryMessage[] = [];
+    // Counted newest first, each only as far as the budget left: what is past it can never be in
+    // the prompt (buildPrompt stops at the first message that does not fit), and counting a whole
+    // 1 MiB body of space-less text held the event loop for a quarter of a second. Older
+    // messages stay in the history (the collector reads the last assistant message), never fitting.
+    let counted = 0;
     for (let i = messages.length - 2; i >= 0; i--) {
       const m = messages[i]!;
       if (m.role === 'system' || isBlank(m.content)) continue;
-      history.push({ id: '', role: m.role, content: m.content, status: 'complete', tokens: countTokens(m.content) });
+      const tokens = counted > budget ? Number.POSITIVE_INFINITY : countTokensWithin(m.content, budget - counted);
+      counted += tokens + MESSAGE_OVERHEAD_TOKENS;
+      history.push({ id: '', role: m.role, content: m.content, status: 'complete', tokens });
     }
     return { last, history, instructions: instructions.length > 0 ? instructions.join('\n\n') : null };
   }

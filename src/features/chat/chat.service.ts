@@ -56,7 +56,7 @@ export function createChatService(deps: ChatDeps): ChatService {
   const { turns, answers, progress, engine, conversations, knowledge, generations, slots, clock, newId, settings } = deps;
   const starts = createTurnStarts(deps);
   const regenerate = createRegenerate({ starts, turns, knowledge, engine, clock, newId, settings });
-  const answer = createAnswer({ starts, answers, engine, clock, newId });
+  const answer = createAnswer({ starts, answers, engine, clock, newId, settings });
 
   async function send(caller: Principal, conversationId: string, input: { content: string; context?: string }, options: TurnOptions = {}) {
     starts.checkContent('content', input.content);
