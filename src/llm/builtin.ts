@@ -99,12 +99,16 @@ function bestFact(profile: readonly ProfileFact[], wanted: Set<string>, terms: T
   return best;
 }
 
+/** A question is matched on its beginning: a 32,000-character one's terms took 100 ms (Chinese). */
+const QUESTION_TERMS_FROM = 2_000;
+
 export function builtinAnswer(request: ModelRequest, terms: Terms): string {
   const question = lastUserText(request);
   const greeting = GREETING.test(question);
-  if (!greeting) {
-    const wanted = new Set(terms(question));
-    const best = request.knowledge[0];
+  const best = request.knowledge[0];
+  // Nothing to match a question against (no knowledge found, no profile): its terms are not needed.
+  if (!greeting && (best || request.profile.length > 0)) {
+    const wanted = new Set(terms(question.slice(0, QUESTION_TERMS_FROM)));
     const passage = best ? bestPassage(best.content, wanted, terms) : null;
     const fact = bestFact(request.profile, wanted, terms);
     // Knowledge was chosen by the search; the profile answers when it matches the question better.

@@ -61,11 +61,14 @@ function keep(term: string): boolean {
   return LETTER_OR_DIGIT.test(term) && Array.from(term).length <= MAX_TERM_LENGTH;
 }
 
-/** Terms with 1-based word positions; bigrams share the position of the word they end in. */
-function positionedTerms(text: string): Term[] {
+/**
+ * Terms with 1-based word positions; bigrams share the position of the word they end in. Made as
+ * they are read, so a caller that needs only the first few (a question's) stops early: all the
+ * terms of a 32,000-character message of Chinese took 200 ms of the event loop.
+ */
+function* positionedTerms(text: string): Generator<Term> {
   const normalized = text.normalize('NFKC').replace(CURLY_APOSTROPHE, "'").toLowerCase();
-  if (asciiWordsApply(normalized, SEGMENT_WINDOW)) return asciiTerms(normalized);
-  const terms: Term[] = [];
+  if (asciiWordsApply(normalized, SEGMENT_WINDOW)) return yield* asciiTerms(normalized);
   let position = 0;
   let previousCjk: string | undefined;
   for (const { segment: word, isWordLike } of segment(normalized, 'word')) {
@@ -78,23 +81,21 @@ function positionedTerms(text: string): Term[] {
     previousCjk = tail !== undefined && isCjk(tail) ? tail : undefined;
     if (found.length === 0) continue;
     position++;
-    for (const term of found) terms.push({ term, position });
+    for (const term of found) yield { term, position };
   }
-  return terms;
 }
 
 /** positionedTerms for ASCII text: no CJK bigrams, every segment asciiWords gives has a letter or digit. */
-function asciiTerms(normalized: string): Term[] {
-  const terms: Term[] = [];
+function* asciiTerms(normalized: string): Generator<Term> {
+  let position = 0;
   for (const word of asciiWords(normalized)) {
-    if (word.length <= MAX_TERM_LENGTH) terms.push({ term: word, position: terms.length + 1 });
+    if (word.length <= MAX_TERM_LENGTH) yield { term: word, position: ++position };
   }
-  return terms;
 }
 
 /** Lexemes in order of appearance, with repeats, as stored in and searched for in the index. */
 export function searchTerms(text: string): string[] {
-  return positionedTerms(text).map(({ term }) => term);
+  return Array.from(positionedTerms(text), ({ term }) => term);
 }
 
 /** Quoting for both tsvector and tsquery literals: quotes doubled, backslashes escaped. */
@@ -143,8 +144,10 @@ export function toTsvectorLiteral(text: string): string {
  * documents by how many terms they share, and a question rarely repeats a document's words.
  */
 export function toTsqueryLiteral(text: string): string | null {
-  const distinct = [...new Set(searchTerms(text))]
-    .filter((term) => byteLength(term) < MAX_LEXEME_BYTES)
-    .slice(0, MAX_QUERY_TERMS);
-  return distinct.length === 0 ? null : distinct.map(quote).join(' | ');
+  const distinct = new Set<string>();
+  for (const { term } of positionedTerms(text)) {
+    if (byteLength(term) < MAX_LEXEME_BYTES) distinct.add(term);
+    if (distinct.size === MAX_QUERY_TERMS) break;
+  }
+  return distinct.size === 0 ? null : Array.from(distinct, quote).join(' | ');
 }
