@@ -241,7 +241,7 @@ async function main(): Promise<void> {
     await rlsPhase(section, say, { runId: RUN_ID, seconds: DURATION, llmUrl: fake.url, databaseUrl: DATABASE_URL, parley: parleyProcess });
   });
 
-  await phase(8, 'Other requests during the largest knowledge uploads', 'One at a time, the largest documents Parley accepts in the shapes slowest to chunk (≈1 MB of Chinese, Thai, Hangul and space-less Arabic, one 499,999-character word, 250,000 short lines) are uploaded to one chatbot while `GET /health` is asked every 10 ms on a fresh connection; "Baseline" is the same probe for 3 s with nothing else running. Chunking runs on a worker thread; storing the chunks yields between batches of 50.', async (section, say) => {
+  await phase(8, 'Other requests during the largest knowledge uploads and messages', 'One at a time, the largest documents Parley accepts in the shapes slowest to chunk (≈1 MB of Chinese, Thai, Hangul and space-less Arabic, one 499,999-character word, 250,000 short lines) are uploaded to one chatbot while `GET /health` is asked every 10 ms on a fresh connection; "Baseline" is the same probe for 3 s with nothing else running. Chunking runs on a worker thread; storing the chunks yields between batches of 50. Then, five times each, the largest messages in the shape slowest to count and to cut into search terms (Chinese without spaces): a 32,000-character message to a conversation, and a `/v1/chat/completions` call with ten of them (0.96 MB).', async (section, say) => {
     if (!withParley) throw new Error('Parley cannot answer a chat turn');
     await uploadsPhase(section, say, { url: parleyProcess.url, token: await parley.register(`${RUN_ID}-up`) });
   });
