@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
-import { loadConfig, type Env } from './config/config.js';
+import { loadConfig, type Config, type Env } from './config/config.js';
 import { resolveJwtSecret } from './config/secrets.js';
 import { pgliteDirFor, type Database } from './db/client.js';
 import { connectDatabase } from './db/connect.js';
@@ -32,7 +32,8 @@ export async function startServer(env: Env): Promise<RunningServer> {
   // A stray rejection is a bug to log, not a reason to drop every open connection.
   process.on('unhandledRejection', (reason) => log.error({ err: { message: String((reason as Error)?.message ?? reason) } }, 'unhandled rejection'));
   const running: { stop?: (reason: string) => Promise<void> } = {};
-  exitOnUncaughtException(log, () => running.stop?.('uncaught exception'));
+  const exit = exitAfterStopping(() => running.stop);
+  exitOnUncaughtException(log, exit);
 
   // The embedded database's folder is claimed before it is opened (one process per folder); backups are asked of us there.
   const hold = await holdForServer(config, log);
@@ -41,6 +42,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   const loading = Promise.all([import('./app.js'), import('./compose.js')]);
   loading.catch(() => {});
   const database = await connectDatabase(config);
+  exitWhenDatabaseFails(database, config, log, exit);
   hold?.serveBackups(database);
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
   await migrate(database.sql, (line) => log.info(line));
@@ -90,18 +92,40 @@ async function storeRepliesCutShort(database: Database, log: FastifyBaseLogger) 
   if (cut > 0) log.warn({ conversations: cut }, `${cut} conversation(s) held by replies cut short when the server last stopped: their replies are stored (failed, or interrupted with the text so far) and the conversations are free`);
 }
 
+/** Stops the server as SIGTERM would (running requests get their grace), then exits 1, once. */
+function exitAfterStopping(stopper: () => ((reason: string) => Promise<void>) | undefined) {
+  let exiting = false;
+  return (reason: string) => {
+    if (exiting) return;
+    exiting = true;
+    void (stopper()?.(reason) ?? Promise.resolve()).finally(() => process.exit(1));
+  };
+}
+
 /**
  * An exception nothing caught leaves the process in a state nobody planned for, so it is not
  * carried on with: it is logged, running requests get their usual shutdown grace, and the
  * process exits 1 for its supervisor to start a fresh one. A driver fault on a cut database
  * connection is not one of these: it fails its request with a 503 (db/client.ts).
  */
-function exitOnUncaughtException(log: FastifyBaseLogger, stop: () => Promise<void> | undefined) {
-  let exiting = false;
+function exitOnUncaughtException(log: FastifyBaseLogger, exit: (reason: string) => void) {
   process.on('uncaughtException', (error) => {
     log.fatal({ err: { message: error?.message ?? String(error), stack: error?.stack } }, 'uncaught exception: finishing running requests, then exiting');
-    if (exiting) return;
-    exiting = true;
-    void (stop() ?? Promise.resolve()).finally(() => process.exit(1));
+    exit('uncaught exception');
+  });
+}
+
+/**
+ * The embedded database after a PANIC answers nothing more (db/pglite-panic.ts): requests get
+ * 503s at once, and the process exits 1 for its supervisor, as PostgreSQL restarts itself.
+ * Started again, it recovers from its log; on a disk still read-only it refuses to start, saying so.
+ */
+function exitWhenDatabaseFails(database: Database, config: Config, log: FastifyBaseLogger, exit: (reason: string) => void) {
+  void database.failed.then((error) => {
+    log.fatal(
+      { err: { message: error.message, code: (error as { code?: string }).code }, data_dir: config.dataDir },
+      `the embedded database in DATA_DIR (${config.dataDir}) failed and cannot go on: ${error.message}. Parley stops; check DATA_DIR's disk (free space, errors in the kernel log, whether it turned read-only), then start it again`,
+    );
+    exit('database failure');
   });
 }

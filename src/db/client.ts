@@ -7,6 +7,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
 import { createPglite, seedFromTemplate } from './pglite.js';
+import { watchForPanic } from './pglite-panic.js';
 import { createPgliteStatements, type PgliteStatements } from './pglite-statements.js';
 import * as schema from './schema.js';
 
@@ -162,6 +163,12 @@ export interface Database {
   enterAppRole(): Promise<void>;
   /** `graceSeconds`: how long running queries may finish before their connections are cut (PostgreSQL). */
   close(options?: { graceSeconds?: number }): Promise<void>;
+  /**
+   * Settles when this process can no longer use the database: the embedded one after a PANIC
+   * (db/pglite-panic.ts), whose every later call fails. Never, on PostgreSQL: its server
+   * recovers by itself and the pool reconnects.
+   */
+  failed: Promise<Error>;
 }
 
 export const DEFAULT_APP_ROLE = 'parley_app';
@@ -279,6 +286,7 @@ function usePostgres(url: string, options: DatabaseOptions, role: string): Datab
     close: async ({ graceSeconds = 5 } = {}) => {
       await Promise.all([app.end({ timeout: graceSeconds }), owner.end({ timeout: graceSeconds })]);
     },
+    failed: new Promise<never>(() => {}),
   };
 }
 
@@ -304,6 +312,7 @@ function asOwner(client: PGlite) {
 /** A Database over an existing PGlite instance (which it closes on close()). */
 export async function usePglite(client: PGlite, role = DEFAULT_APP_ROLE): Promise<Database> {
   await client.waitReady;
+  const panics = watchForPanic(client);
   const owner = asOwner(client);
   const appDb = drizzlePglite(client, { schema }) as unknown as Db;
   return {
@@ -320,7 +329,11 @@ export async function usePglite(client: PGlite, role = DEFAULT_APP_ROLE): Promis
     enterAppRole: async () => {
       await client.exec(`SET ROLE ${role}`);
     },
-    close: () => client.close(),
+    // Closing ends the session with a last message, which a PGlite that panicked would spin on.
+    close: async () => {
+      if (!panics.stopped()) await client.close();
+    },
+    failed: panics.panicked,
   };
 }
 

@@ -1,3 +1,5 @@
+import { closeSync, existsSync, openSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { openDatabase, pgliteDirFor, type Database } from './client.js';
 import { describeError } from './errors.js';
@@ -13,6 +15,27 @@ export function describeDatabaseUrl(url: string): string {
     return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
   } catch {
     return 'the configured server';
+  }
+}
+
+/**
+ * Why PostgreSQL could not start in this folder, when the folder says: PGlite itself only says it
+ * "failed to initialize properly" (a disk turned read-only after an error, a folder of another user).
+ */
+function folderProblem(dir: string): string | null {
+  const target = existsSync(dir) ? dir : dirname(dir);
+  // A file made and removed, not access(2): a disk ext4 turned read-only after an error still passes that.
+  const probe = join(target, `.parley-write-check-${process.pid}`);
+  try {
+    closeSync(openSync(probe, 'w'));
+    unlinkSync(probe);
+    return null;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EROFS') return `${target} is on a read-only file system (a disk turns read-only by itself after an error: check the kernel log, repair it, and mount it writable again)`;
+    if (code === 'EACCES' || code === 'EPERM') return `${target} is not writable by this user`;
+    if (code === 'ENOSPC') return `${target}'s disk is full`;
+    return null;
   }
 }
 
@@ -38,7 +61,10 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export async function connectDatabase(config: Config, startedAt = performance.timeOrigin): Promise<Database> {
   const waitMs = config.databaseWaitMs;
-  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), pgliteSharedBuffers: config.pgliteSharedBuffers, pgliteOptimize: config.pgliteWasmOptimize, poolMax: config.databasePoolMax, stallMs: config.databaseStallMs, prepare: config.databasePrepare, appRole: config.databaseAppRole, appUrl: config.databaseAppUrl });
+  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), pgliteSharedBuffers: config.pgliteSharedBuffers, pgliteOptimize: config.pgliteWasmOptimize, poolMax: config.databasePoolMax, stallMs: config.databaseStallMs, prepare: config.databasePrepare, appRole: config.databaseAppRole, appUrl: config.databaseAppUrl }).catch((error: unknown) => {
+    const problem = config.databaseUrl ? null : folderProblem(pgliteDirFor(config.dataDir));
+    throw problem ? new DatabaseUnreachableError(`cannot open the embedded database in DATA_DIR (${config.dataDir}): ${problem}`, { cause: error }) : error;
+  });
   const deadline = startedAt + waitMs;
   for (let attempt = 1; ; attempt++) {
     try {

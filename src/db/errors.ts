@@ -36,6 +36,15 @@ const UNAVAILABLE_CODES = new Set([
  */
 const OPERATOR_CODES = new Set(['53000', '53100', '53200', '53400', '58030']);
 
+/**
+ * PostgreSQL could not go on (a PANIC: it could not write its log), or the embedded database is
+ * refusing every call since one (db/pglite-panic.ts). Whatever SQLSTATE the PANIC carries (EROFS
+ * arrives as 42501), it is the database's fault and its operator's to fix.
+ */
+function stoppedDatabase(layer: Record<string, unknown>): boolean {
+  return layer.severity === 'PANIC' || layer.code === 'PGLITE_STOPPED';
+}
+
 function* causes(error: unknown): Generator<Record<string, unknown>> {
   let current = error;
   for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
@@ -58,6 +67,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const code = typeof layer.code === 'string' ? layer.code : undefined;
     // Class 08 is a connection fault, class 53 "insufficient resources" (53300: too many connections).
     if (code && (UNAVAILABLE_CODES.has(code) || OPERATOR_CODES.has(code) || code.startsWith('08') || code.startsWith('53'))) return true;
+    if (stoppedDatabase(layer)) return true;
     if (typeof layer.message === 'string' && /PGlite is closed/i.test(layer.message)) return true;
   }
   return false;
@@ -65,6 +75,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 
 /** A fault only the database's operator can fix (disk full, out of memory, I/O errors): see OPERATOR_CODES. */
 export function needsOperator(error: unknown): boolean {
+  for (const layer of causes(error)) if (stoppedDatabase(layer)) return true;
   const code = databaseErrorCode(error);
   return code !== undefined && OPERATOR_CODES.has(code);
 }

@@ -69,7 +69,7 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
     const { problem, unexpected } = toProblem(error, request.id);
     // With the route: a driver's stack may not reach our code (PGlite runs queries from its own queue).
     if (unexpected) request.log.error({ method: request.method, route: request.routeOptions.url ?? 'unmatched', error: loggableError(error) }, 'unexpected error');
-    else if (needsOperator(error)) request.log.error({ error: describeError(error), code: problem.body.code }, 'the database is out of disk, memory or files');
+    else if (needsOperator(error)) request.log.error({ error: describeError(error), code: problem.body.code }, 'the database is out of disk, memory or files, or cannot write them');
     else if (problem.status >= 500 && !loggedWhereDecided(problem.body.code)) request.log.warn({ error: describeError(error), code: problem.body.code }, 'service unavailable');
     return reply.code(problem.status).headers(problem.headers).type('application/problem+json').send(problem.body);
   });

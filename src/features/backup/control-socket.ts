@@ -174,7 +174,12 @@ async function claimAddress(dataDir: string, address: string): Promise<void> {
     return;
   }
   if (!stat.isSocket()) throw new BackupError('socket_unavailable', `${address} exists and is not a socket; remove it`);
-  unlinkSync(address);
+  try {
+    unlinkSync(address);
+  } catch (error) {
+    // A folder that became read-only keeps the socket of the process it stopped.
+    throw new BackupError('socket_unavailable', `cannot remove the stale ${address}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
 }
 
 /**
