@@ -74,7 +74,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     trustProxy: config.trustProxy,
     genReqId: requestIdFor,
     requestIdHeader: false,
-    return503OnClosing: true,
+    // src/http/hooks.ts answers requests that arrive during the drain.
+    return503OnClosing: false,
     schemaController: { compilersFactory: { buildSerializer: buildLazySerializer } },
     frameworkErrors: frameworkError,
     clientErrorHandler,

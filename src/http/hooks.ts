@@ -43,8 +43,19 @@ export function loggableError(error: unknown): { type: string; code?: string; me
 export function registerHttpHooks(app: App, metrics: Metrics): void {
   app.decorateRequest('principal', null);
 
+  // Fastify's own answer while closing (return503OnClosing) is bare JSON without our headers.
+  // A request that comes on a kept-alive connection during the drain gets a problem+json 503
+  // and the connection closed, so the client (or its load balancer) tries another instance.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (draining) {
+      reply.header('connection', 'close');
+      throw new AppError('service_unavailable', 'The server is shutting down; try again');
+    }
   });
 
   // One log line per request: no bodies, no headers, no query strings.

@@ -1,9 +1,10 @@
 // Shutdown (§11): running replies get SHUTDOWN_GRACE_MS to finish; what is still running then
 // is stopped and stored as interrupted, so no user message is left without its reply.
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, createTestDatabase } from '../helpers/app.js';
-import { chattingUser, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
+import { chattingUser, fakeLlmEnv, listen, sendMessage } from '../helpers/chat.js';
 
 let fake: FakeLlm;
 beforeAll(async () => {
@@ -62,6 +63,46 @@ describe('shutdown with replies still being generated', () => {
       await fake.waitFor((requests) => requests[0]?.closedAt != null, 2000);
       expect(fake.requests[0]!.aborted).toBe(true);
     } finally {
+      fake.reset();
+      await drop();
+    }
+  });
+});
+
+describe('a request that arrives while the server drains', () => {
+  it('gets a problem+json 503 with its request id and the connection closed, so the client retries elsewhere', async () => {
+    const { database, drop } = await createTestDatabase();
+    const t = await createTestApp(fakeLlmEnv(fake.url, { SHUTDOWN_GRACE_MS: '3000' }), { database });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const base = await listen(t);
+      const { user, conversation } = await chattingUser(t);
+      // A keep-alive connection the load balancer still holds: used once before the drain, once during it.
+      const ask = () =>
+        new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+          http
+            .get(`${base}/v1/conversations/${conversation.id}`, { agent, headers: { authorization: `Bearer ${user.accessToken}` } }, (response) => {
+              let body = '';
+              response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+              response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+            })
+            .on('error', reject);
+        });
+      expect((await ask()).status).toBe(200);
+      fake.setDelays({ firstTokenDelayMs: 1000 });
+      const running = sendMessage(t, user, conversation.id, { content: 'Keeps the server draining' });
+      await fake.waitFor((requests) => requests.length === 1);
+      const closing = t.app.close();
+      const refused = await ask();
+      expect(refused.status).toBe(503);
+      expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(refused.headers['x-request-id']).toMatch(/^[\w-]+$/);
+      expect(refused.headers.connection).toBe('close');
+      expect(JSON.parse(refused.body)).toMatchObject({ status: 503, code: 'service_unavailable', request_id: refused.headers['x-request-id'] });
+      await closing;
+      expect((await running).statusCode).toBe(201);
+    } finally {
+      agent.destroy();
       fake.reset();
       await drop();
     }
