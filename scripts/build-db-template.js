@@ -12,7 +12,8 @@ const { prepareAppRole } = await import('../dist/db/row-security.js');
 const dir = TEMPLATE_DIR.replace(/\/$/, '');
 const building = `${dir}.building`;
 rmSync(building, { recursive: true, force: true });
-const database = await usePglite(createPglite(building));
+// Without syncs: a new DATA_DIR's copy of it is synced when it is made (seedFromTemplate).
+const database = await usePglite(createPglite(building, { fsync: false }));
 const migrations = loadMigrations();
 await migrate(database.sql, () => {}, migrations);
 await prepareAppRole(database);

@@ -6,11 +6,12 @@
 // keeps the old one. On PostgreSQL (DATABASE_URL) both refuse: pg_dump and pg_restore do this.
 import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { createPglite } from './db/pglite.js';
+import { syncTree } from './db/pglite-durable.js';
 import { loadConfig, type Config, type Env } from './config/config.js';
 import { readEnvironment } from './config/env.js';
 import { pgliteDirFor, usePglite } from './db/client.js';
@@ -118,7 +119,10 @@ async function writeAtomically(file: string, source: Source, io: BackupIo): Prom
     const { header } = await readBackup(partial).catch((error: Error) => {
       throw new BackupError('backup_failed', `the file written does not check out (${error.message}); try again`);
     });
+    // A backup is kept for the day the disk fails: it is on the disk before it takes its name.
+    syncTree(partial, { recursive: false });
     await rename(partial, file);
+    syncTree(dirname(resolve(file)), { recursive: false });
     return header;
   } catch (error) {
     await unlink(partial).catch(() => {});
@@ -223,10 +227,13 @@ export async function runRestore(argv: string[], env: Env, io: BackupIo): Promis
     const fresh = `${target}.restoring-${stamp}`;
     io.stderr.write(`restore: building the database of ${file} in ${fresh}\n`);
     await buildFolder(fresh, header, tarball);
+    // On the disk before it takes the old one's place: a power loss just after must not leave empty files.
+    syncTree(fresh);
     // Two renames in one folder: the old database stays whole under its new name whatever happens.
     const previous = existsSync(target) ? `${target}.before-restore-${stamp}` : null;
     if (previous) renameSync(target, previous);
     renameSync(fresh, target);
+    syncTree(config.dataDir, { recursive: false });
     const keptSecret = header.jwt_secret ? restoreSecret(config.dataDir, header.jwt_secret, stamp) : null;
     const summary = { header, previous, pending };
     io.stderr.write(describeRestore(file, config.dataDir, summary, config.jwtSecret !== null, keptSecret));

@@ -34,6 +34,7 @@ export interface Config {
   databasePrepare: boolean;
   pgliteSharedBuffers: string;
   pgliteWasmOptimize: boolean;
+  pgliteFsync: boolean;
   databaseWaitMs: number;
   /** DATABASE_STALL_TIMEOUT: a statement hearing nothing back this long drops its connection (503); null = wait forever. */
   databaseStallMs: number | null;
@@ -169,6 +170,15 @@ function loadDatabaseRoles(read: ReturnType<typeof reader>): Pick<Config, 'datab
   return { databaseUrl, databaseAppUrl, databaseAppRole: role };
 }
 
+/** The embedded database's own settings. */
+function loadPgliteSettings(read: ReturnType<typeof reader>): Pick<Config, 'pgliteSharedBuffers' | 'pgliteWasmOptimize' | 'pgliteFsync'> {
+  return {
+    pgliteSharedBuffers: read('PGLITE_SHARED_BUFFERS', parsePgSize, '16MB'),
+    pgliteWasmOptimize: read('PGLITE_WASM_OPTIMIZE', parseBoolean, false),
+    pgliteFsync: read('PGLITE_FSYNC', parseBoolean, true),
+  };
+}
+
 export function loadConfig(env: Env): Config {
   const read = reader(env);
   const nodeEnv = read('NODE_ENV', (raw) => parseEnum(raw, ['development', 'production', 'test'] as const), 'development');
@@ -184,8 +194,7 @@ export function loadConfig(env: Env): Config {
     ...loadDatabaseRoles(read),
     databasePoolMax: read('DATABASE_POOL_MAX', (raw) => parseInteger(raw, 1, 1000), 10),
     databasePrepare: read('DATABASE_PREPARE', parseBoolean, true),
-    pgliteSharedBuffers: read('PGLITE_SHARED_BUFFERS', parsePgSize, '16MB'),
-    pgliteWasmOptimize: read('PGLITE_WASM_OPTIMIZE', parseBoolean, false),
+    ...loadPgliteSettings(read),
     databaseWaitMs: read('DATABASE_WAIT', parseDuration, 10_000),
     databaseStallMs: read('DATABASE_STALL_TIMEOUT', (raw) => (raw.trim() === 'off' ? null : parseDuration(raw)), 15_000 as number | null),
     jwtSecret,

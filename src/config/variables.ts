@@ -48,6 +48,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     description:
       'Let V8 recompile the embedded database\'s busiest WebAssembly with its optimising compiler: about 10% more chat turns a second (measured), for ~1.5 s more CPU in the first seconds after a start and ~60 MB more memory. Worth it for a busy server that restarts rarely.',
   },
+  {
+    name: 'PGLITE_FSYNC',
+    default: 'true',
+    description:
+      'The embedded database syncs each commit to its disk before Parley answers (fsync), so a power loss or a kernel crash keeps every turn that was answered, as PostgreSQL does. `false` skips the syncs: faster on a slow disk, but such a loss can take back recent turns and leave the database corrupt; only for data you can lose.',
+  },
   { name: 'DATABASE_POOL_MAX', default: '10', description: 'Maximum PostgreSQL connections per instance.' },
   {
     name: 'DATABASE_PREPARE',

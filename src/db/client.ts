@@ -182,6 +182,8 @@ export interface DatabaseOptions {
   pgliteSharedBuffers?: string;
   /** PGlite's WebAssembly recompiled by V8's optimising compiler (PGLITE_WASM_OPTIMIZE). */
   pgliteOptimize?: boolean;
+  /** PGlite's commits synced to its disk (PGLITE_FSYNC, default true). */
+  pgliteFsync?: boolean;
   poolMax?: number;
   /** A request's statement that hears nothing back this long drops its connection (DATABASE_STALL_TIMEOUT). */
   stallMs?: number | null;
@@ -245,10 +247,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (options.url) return usePostgres(options.url, options, role);
   if (options.pgliteDir) {
     mkdirSync(dirname(options.pgliteDir), { recursive: true });
-    seedFromTemplate(options.pgliteDir);
+    seedFromTemplate(options.pgliteDir, { sync: options.pgliteFsync ?? true });
     mkdirSync(options.pgliteDir, { recursive: true });
   }
-  return usePglite(createPglite(options.pgliteDir, { sharedBuffers: options.pgliteSharedBuffers, optimize: options.pgliteOptimize }), role);
+  return usePglite(createPglite(options.pgliteDir, { sharedBuffers: options.pgliteSharedBuffers, optimize: options.pgliteOptimize, fsync: options.pgliteFsync }), role);
 }
 
 const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 0.5);

@@ -61,7 +61,7 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
  */
 export async function connectDatabase(config: Config, startedAt = performance.timeOrigin): Promise<Database> {
   const waitMs = config.databaseWaitMs;
-  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), pgliteSharedBuffers: config.pgliteSharedBuffers, pgliteOptimize: config.pgliteWasmOptimize, poolMax: config.databasePoolMax, stallMs: config.databaseStallMs, prepare: config.databasePrepare, appRole: config.databaseAppRole, appUrl: config.databaseAppUrl }).catch((error: unknown) => {
+  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), pgliteSharedBuffers: config.pgliteSharedBuffers, pgliteOptimize: config.pgliteWasmOptimize, pgliteFsync: config.pgliteFsync, poolMax: config.databasePoolMax, stallMs: config.databaseStallMs, prepare: config.databasePrepare, appRole: config.databaseAppRole, appUrl: config.databaseAppUrl }).catch((error: unknown) => {
     const problem = config.databaseUrl ? null : folderProblem(pgliteDirFor(config.dataDir));
     throw problem ? new DatabaseUnreachableError(`cannot open the embedded database in DATA_DIR (${config.dataDir}): ${problem}`, { cause: error }) : error;
   });

@@ -94,7 +94,7 @@ describe('a new embedded database', () => {
     cpSync(TEMPLATE_DIR, template, { recursive: true });
     writeTemplateStamp(template, { ...readTemplateStamp(template)!, pglite: '0.0.1' });
     const dir = join(scratch(), 'pglite');
-    expect(seedFromTemplate(dir, template)).toBe(false);
+    expect(seedFromTemplate(dir, { templateDir: template })).toBe(false);
     expect(existsSync(dir)).toBe(false);
   });
 });
