@@ -151,7 +151,8 @@ export function conversationTitle(content: string, max = MAX_TITLE_GRAPHEMES): s
   const kept: string[] = [];
   let cut = false;
   let clipped = false;
-  for (const { segment: grapheme } of segment(line.replace(WHITESPACE_RUN, ' '), 'grapheme')) {
+  // A title needs its first few dozen clusters: a window of 2,048 segmented a long first line's start for nothing.
+  for (const { segment: grapheme } of segment(line.replace(WHITESPACE_RUN, ' '), 'grapheme', 256)) {
     if (kept.length === 0 && isBlank(grapheme)) continue;
     // A grapheme longer than a segmentation window arrives in pieces: the rest of a clipped one goes too.
     if (clipped && MARKS_ONLY.test(grapheme)) continue;

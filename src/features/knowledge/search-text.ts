@@ -24,6 +24,7 @@ const MAX_LEXEME_BYTES = 2046;
 /** PostgreSQL rejects tsvectors whose lexemes add up to 1 MB; stay clear with room for positions. */
 const MAX_LITERAL_BYTES = 1_000_000;
 const MAX_QUERY_TERMS = 64;
+const QUERY_SEGMENT_WINDOW = 512;
 
 interface Term {
   term: string;
@@ -66,12 +67,12 @@ function keep(term: string): boolean {
  * they are read, so a caller that needs only the first few (a question's) stops early: all the
  * terms of a 32,000-character message of Chinese took 200 ms of the event loop.
  */
-function* positionedTerms(text: string): Generator<Term> {
+function* positionedTerms(text: string, window = SEGMENT_WINDOW): Generator<Term> {
   const normalized = text.normalize('NFKC').replace(CURLY_APOSTROPHE, "'").toLowerCase();
   if (asciiWordsApply(normalized, SEGMENT_WINDOW)) return yield* asciiTerms(normalized);
   let position = 0;
   let previousCjk: string | undefined;
-  for (const { segment: word, isWordLike } of segment(normalized, 'word')) {
+  for (const { segment: word, isWordLike } of segment(normalized, 'word', window)) {
     if (!isWordLike) {
       previousCjk = undefined;
       continue;
@@ -145,7 +146,8 @@ export function toTsvectorLiteral(text: string): string {
  */
 export function toTsqueryLiteral(text: string): string | null {
   const distinct = new Set<string>();
-  for (const { term } of positionedTerms(text)) {
+  // Segmented a little at a time: 64 terms are a few dozen characters of Chinese, a few hundred of most scripts.
+  for (const { term } of positionedTerms(text, QUERY_SEGMENT_WINDOW)) {
     if (byteLength(term) < MAX_LEXEME_BYTES) distinct.add(term);
     if (distinct.size === MAX_QUERY_TERMS) break;
   }
