@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpCall as call } from '../helpers/http-call.js';
 import { cliProcesses } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -14,16 +15,6 @@ const url = process.env.TEST_DATABASE_URL;
 /** The operator's own session, which the test's cuts spare. */
 const MAINTENANCE = 'parley-test-maintenance';
 
-async function call(base: string, method: string, path: string, token?: string, body?: unknown) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
-  });
-  const text = await response.text();
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
-}
 
 describe.runIf(url)('a database that takes no writes for a while', () => {
   const name = `parley_read_only_${randomBytes(5).toString('hex')}`;

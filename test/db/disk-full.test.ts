@@ -9,22 +9,12 @@ import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpCall as call } from '../helpers/http-call.js';
 import { cliProcesses } from '../helpers/cli-process.js';
 import { freePort } from '../helpers/ports.js';
 
 const url = process.env.TEST_DATABASE_URL;
-const HANG_MS = 20_000;
 
-async function call(base: string, method: string, path: string, token?: string, body?: unknown) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(HANG_MS),
-  });
-  const text = await response.text();
-  return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
-}
 
 // The embedded database's own disk: PostgreSQL's is its server's, out of Parley's hands.
 describe.runIf(!url)('the embedded database when its disk is full', () => {

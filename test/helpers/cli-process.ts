@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/parley.js', import.meta.url));
 
@@ -67,4 +68,13 @@ export function cliProcesses() {
   }
 
   return { tempDir, start, run, killAll, cleanUp };
+}
+
+/** `parley serve` on a free port, once `/health` answers (or the process has exited: the caller looks at why). */
+export async function serveUntilHealthy(processes: ReturnType<typeof cliProcesses>, env: Record<string, string>): Promise<{ base: string; server: CliProcess }> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = processes.start(['serve'], { PORT: String(port), LOG_LEVEL: 'warn', ...env });
+  for (let i = 0; i < 300 && server.child.exitCode === null && !(await fetch(`${base}/health`).catch(() => null))?.ok; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  return { base, server };
 }
