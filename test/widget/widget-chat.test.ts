@@ -198,16 +198,17 @@ describeBrowser('the widget on a host page', () => {
   });
 
   it('shows, in another tab, a reply still being written, once it is complete', async () => {
-    llm.setReply(() => 'one two three four five six seven eight nine ten');
+    // ~8 s of reply: a second tab opening on a slow machine still finds it being written.
+    const count = replyLongTo(llm, 'Count to forty', 'n', 40);
     llm.setDelays({ chunkDelayMs: 200 });
     const first = await open();
-    await say(first, 'Count to ten');
-    await expect.poll(() => replies(first).first().textContent(), { timeout: 10_000 }).toMatch(/one/);
+    await say(first, 'Count to forty');
+    await expect.poll(() => replies(first).first().textContent(), { timeout: 10_000 }).toMatch(/n0/);
     const second = await open({}, await context.newPage());
-    await see(shadow(second).messages('user')).texts(['Count to ten']);
+    await see(shadow(second).messages('user')).texts(['Count to forty']);
     await see(replies(second).first()).attribute('data-status', 'writing');
-    await see(replies(second), 15_000).texts(['one two three four five six seven eight nine ten']);
-    await see(replies(first)).texts(['one two three four five six seven eight nine ten']);
+    await see(replies(second), 30_000).texts([count]);
+    await see(replies(first)).texts([count]);
   });
 
   it('says, in another tab, that a reply is still being written when the visitor sends there meanwhile, and keeps their words', async () => {
