@@ -212,7 +212,8 @@ describeBrowser('the widget on a host page', () => {
   });
 
   it('says, in another tab, that a reply is still being written when the visitor sends there meanwhile, and keeps their words', async () => {
-    const long = replyLongTo(llm, 'Count slowly', 'n', 30);
+    // ~9 s of reply, so that the second tab, slow to open on a loaded machine, still finds it being written.
+    const long = replyLongTo(llm, 'Count slowly', 'n', 60);
     llm.setDelays({ chunkDelayMs: 150 });
     const first = await open();
     await say(first, 'Count slowly');
@@ -224,7 +225,7 @@ describeBrowser('the widget on a host page', () => {
     await see(shadow(second).input).value('Are you done?');
     await see(shadow(second).messages('user')).texts(['Count slowly']);
     // Once the reply is there, the same words go.
-    await see(replies(second), 15_000).texts([long]);
+    await see(replies(second), 20_000).texts([long]);
     llm.setDelays({ chunkDelayMs: 0 });
     await shadow(second).input.press('Enter');
     await see(replies(second).nth(1)).contains('You said: Are you done?');
