@@ -183,6 +183,37 @@ describe('when an instance loses Redis', () => {
       await proxy.close();
     }
   });
+  it.skipIf(skipRedis)(`refuses at once a token logged out while its link to Redis is silent (a partition: no reset, nothing answers)${skipReason}`, async () => {
+    if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
+    const target = new URL(redisUrl);
+    const proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 6379) });
+    const secret = { JWT_SECRET: randomBytes(48).toString('base64url') };
+    const one = await createTestApp({ ...secret, REDIS_URL: redisUrl });
+    const two = await createTestApp({ ...secret, REDIS_URL: proxy.url(redisUrl) }, { sharedWith: one });
+    const logged = (text: string) => () => two.logs.some((line) => line.includes(text));
+    try {
+      const user = await registerUser(one);
+      // The second instance checked this token a moment ago and may reuse that answer (AUTH_CACHE_MS, 2 s).
+      expect((await me(two, user)).statusCode).toBe(200);
+      proxy.stall(true);
+      // The logout waits for the second instance's confirmation, which cannot come, and answers.
+      expect((await logout(one, user)).statusCode).toBe(204);
+      expect((await me(two, user)).statusCode).toBe(401);
+      expect(two.logs.some((line) => line.includes('Redis subscription silent'))).toBe(true);
+
+      // Once the link answers again, the second instance hears logouts again.
+      proxy.stall(false);
+      await until(logged('Redis subscription back'), 'the subscription to answer again');
+      const again = await signIn(one, user);
+      expect((await me(two, again)).statusCode).toBe(200);
+      expect((await logout(one, again)).statusCode).toBe(204);
+      expect((await me(two, again)).statusCode).toBe(401);
+    } finally {
+      await two.close();
+      await one.close();
+      await proxy.close();
+    }
+  });
 });
 
 describe('on one instance without Redis', () => {

@@ -127,14 +127,77 @@ function confirmations() {
 /** How long an announcement waits for the other instances; one that has not confirmed by then still drops its cache within AUTH_CACHE_MS. */
 const CONFIRM_WITHIN_MS = 1000;
 
+/** How often the subscription is asked whether it still answers, and how long an answer may take. */
+const PING_EVERY_MS = 250;
+const ANSWER_WITHIN_MS = 500;
+
 /**
- * Keeps `subscriber` subscribed to `channels` across reconnects; `up()` holds only while it is.
- * When the subscription drops, `onLost` runs at once: messages may be missed from then on.
+ * A partition closes nothing: a subscription whose link went silent would look up, and its
+ * instance would reuse answers a missed logout should have ended. Pinging it, and trusting it only
+ * while it answers, bounds that at PING_EVERY_MS + ANSWER_WITHIN_MS — under CONFIRM_WITHIN_MS, so
+ * an announcer that waited for a silent instance answers only once that instance trusts nothing.
+ * A late answer needs no resubscribing: the link kept its order, so nothing sent meanwhile was lost.
+ */
+function heartbeat(subscriber: Redis, log: Log, onSilent: () => void) {
+  let waiting = false;
+  let sentAt = 0;
+  let silent = false;
+  let round = 0;
+  const ping = () => {
+    const mine = ++round;
+    waiting = true;
+    sentAt = performance.now();
+    subscriber.ping().then(
+      () => {
+        if (mine !== round) return;
+        waiting = false;
+        if (!silent) return;
+        silent = false;
+        log.info({}, 'revocations: Redis subscription back');
+      },
+      () => {
+        if (mine === round) waiting = false;
+      },
+    );
+  };
+  // Decided in the check phase: after a stalled event loop, an answer already received is read first.
+  const decide = () => {
+    if (!waiting || silent || performance.now() - sentAt < ANSWER_WITHIN_MS) return;
+    silent = true;
+    onSilent();
+    log.warn({}, 'revocations: Redis subscription silent; sessions are checked on every request until it answers');
+  };
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    silent: () => silent,
+    start(up: () => boolean) {
+      timer ??= setInterval(() => {
+        if (!up()) return;
+        if (!waiting) ping();
+        else setImmediate(decide);
+      }, PING_EVERY_MS).unref();
+    },
+    /** The connection closed: what was pending on it is void, and `subscription` reports the loss. */
+    reset() {
+      round++;
+      waiting = false;
+      silent = false;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * Keeps `subscriber` subscribed to `channels` across reconnects; `up()` holds only while it is
+ * and its link answers. When it drops or goes silent, `onLost` runs at once: messages may be
+ * missed from then on.
  */
 function subscription(subscriber: Redis, channels: string[], log: Log, onLost: () => void) {
   let up = false;
   let lost = false;
+  const beat = heartbeat(subscriber, log, onLost);
   subscriber.on('close', () => {
+    beat.reset();
     if (!up) return;
     up = false;
     lost = true;
@@ -155,9 +218,10 @@ function subscription(subscriber: Redis, channels: string[], log: Log, onLost: (
     first ??= done;
   });
   return {
-    up: () => up,
+    up: () => up && !beat.silent(),
     /** Connects and waits for the first subscription; until it holds, nothing is remembered. */
     async start(onError: (error: Error) => void) {
+      beat.start(() => up);
       await subscriber.connect().catch(onError);
       if (first) await first;
       if (up) return;
@@ -166,6 +230,7 @@ function subscription(subscriber: Redis, channels: string[], log: Log, onLost: (
     },
     stop() {
       up = false;
+      beat.stop();
       subscriber.disconnect();
     },
   };
