@@ -197,6 +197,25 @@ describe('an outage of the key server', () => {
     });
   });
 
+  it('answers 503 to a key set that never ends, having read at most a few megabytes of it, and keeps serving', async () => {
+    await withKeyServer(async (server, ask, app) => {
+      server.setEndless(true);
+      expectUnavailable(await ask(await signRs(claims())));
+      // The whole timeout (5 s) at loopback speed was gigabytes held in memory, then one string.
+      expect(server.endlessBytes()).toBeLessThan(8 * 1024 * 1024);
+      expect(app.logs.some((line) => line.includes('external issuer keys unavailable') && line.includes('larger than 512 KB'))).toBe(true);
+      expect((await app.request({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+      server.setEndless(false);
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        vi.setSystemTime(Date.now() + 31_000);
+        expect((await ask(await signRs(claims()))).statusCode).toBe(200);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+  });
+
   it('keeps accepting cached keys while the key server is down, and still refuses bad tokens with 401', async () => {
     await withKeyServer(async (server, ask) => {
       expect((await ask(await signRs(claims()))).statusCode).toBe(200);

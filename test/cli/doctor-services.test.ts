@@ -19,6 +19,7 @@ beforeAll(async () => {
 afterEach(async () => {
   llm.reset();
   jwks.setDown(false);
+  jwks.setEndless(false);
   await cleanUp();
 });
 afterAll(async () => {
@@ -84,6 +85,12 @@ describe("issuers' key sets", () => {
     expect(failsOnly(await doctorWith({ EXTERNAL_JWKS_URL: jwks.url }), 'issuer:external-jwks').text).toMatch(/key set at .* answered 503 → check the issuer's JWKS URL/);
     const closed = `http://127.0.0.1:${await freePort()}/jwks.json`;
     expect(failsOnly(await doctorWith({ EXTERNAL_JWKS_URL: closed }), 'issuer:external-jwks').text).toMatch(/not fetchable \(ECONNREFUSED\)/);
+  });
+
+  it('answering a key set that never ends: the line fails at once, saying so', { timeout: 60_000 }, async () => {
+    jwks.setEndless(true);
+    expect(failsOnly(await doctorWith({ EXTERNAL_JWKS_URL: jwks.url }), 'issuer:external-jwks').text).toMatch(/not fetchable \(the key set is larger than 512 KB\)/);
+    expect(jwks.endlessBytes()).toBeLessThan(8 * 1024 * 1024);
   });
 
   it('holding no key for the algorithms the issuer accepts', { timeout: 60_000 }, async () => {

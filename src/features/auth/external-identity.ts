@@ -1,12 +1,13 @@
 // Users of another system (§3.2) arrive with that system's JWT. A token is routed to an issuer
 // by its `iss`, verified with that issuer's pinned algorithm and key, mapped to a user id and
 // username, and the local user is created or updated to match.
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import type { UserRow } from '../../db/schema.js';
 import type { UsersRepo } from '../users/users.repo.js';
+import { fetchKeySet } from './key-set-fetch.js';
 import { userPrincipal, type Principal } from './principal.js';
 import type { Revocations } from './revocations.js';
 import { ACCESS_TOKEN_ISSUER } from './tokens.js';
@@ -38,7 +39,12 @@ const TOKEN_FAULTS = [errors.JWKSNoMatchingKey, errors.JWKSMultipleMatchingKeys,
  * per cooldown, so a flood of made-up `kid`s costs one request, and cached keys outlive an outage.
  */
 function remoteKeys(url: string): JWTVerifyGetKey {
-  const remote = createRemoteJWKSet(new URL(url), { cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: JWKS_CACHE_MS, timeoutDuration: 5000 });
+  const remote = createRemoteJWKSet(new URL(url), {
+    cooldownDuration: JWKS_COOLDOWN_MS,
+    cacheMaxAge: JWKS_CACHE_MS,
+    timeoutDuration: 5000,
+    [customFetch]: (target, init) => fetchKeySet(target, init),
+  });
   return async (header, token) => {
     try {
       return await remote(header, token);

@@ -9,6 +9,7 @@ import type { LlmConfig } from '../../config/llm-config.js';
 import { LlmError } from '../../llm/errors.js';
 import { filesForTurns, parseOpenFileLimit, turnsWithRoom } from '../../lib/open-files.js';
 import { createRemoteModel } from '../../llm/openai-compatible.js';
+import { fetchKeySet } from '../auth/key-set-fetch.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -143,7 +144,7 @@ async function checkIssuer(issuer: ExternalIssuer): Promise<CheckResult> {
   const where = describeEndpoint(issuer.jwksUrl);
   let body: unknown;
   try {
-    const response = await fetch(issuer.jwksUrl, { signal: AbortSignal.timeout(JWKS_TIMEOUT_MS), headers: { accept: 'application/json' } });
+    const response = await fetchKeySet(issuer.jwksUrl, { signal: AbortSignal.timeout(JWKS_TIMEOUT_MS), headers: { accept: 'application/json' } });
     if (!response.ok) return result(name, 'fail', `key set at ${where} answered ${response.status}`, 'check the issuer\'s JWKS URL (EXTERNAL_JWKS_URL, SUPABASE_URL or AUTH_ISSUERS_FILE)');
     body = await response.json();
   } catch (error) {
