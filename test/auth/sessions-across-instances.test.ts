@@ -214,6 +214,28 @@ describe('when an instance loses Redis', () => {
       await proxy.close();
     }
   });
+
+  it.skipIf(skipRedis)(`does not take its own busy event loop for a silent link to Redis${skipReason}`, async () => {
+    if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
+    const t = await createTestApp({ REDIS_URL: redisUrl });
+    try {
+      const user = await registerUser(t);
+      expect((await me(t, user)).statusCode).toBe(200);
+      // For 6 s, stretches of 450 ms in which nothing else runs, longer than a ping may take. Run
+      // from a timer, each starts right after the ping sent in the same round of timers, before
+      // its answer can be read: the answer is there, unread, when the ping's time is up.
+      const blocks = setInterval(() => {
+        const until = performance.now() + 450;
+        while (performance.now() < until);
+      }, 1);
+      await new Promise((resolve) => setTimeout(resolve, 6000));
+      clearInterval(blocks);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(t.logs.filter((line) => line.includes('Redis subscription silent'))).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
 });
 
 describe('on one instance without Redis', () => {

@@ -128,41 +128,42 @@ function confirmations() {
 const CONFIRM_WITHIN_MS = 1000;
 
 /** How often the subscription is asked whether it still answers, and how long an answer may take. */
-const PING_EVERY_MS = 250;
-const ANSWER_WITHIN_MS = 500;
+const PING_EVERY_MS = 200;
+const ANSWER_WITHIN_MS = 400;
 
 /**
  * A partition closes nothing: a subscription whose link went silent would look up, and its
  * instance would reuse answers a missed logout should have ended. Pinging it, and trusting it only
- * while it answers, bounds that at PING_EVERY_MS + ANSWER_WITHIN_MS — under CONFIRM_WITHIN_MS, so
- * an announcer that waited for a silent instance answers only once that instance trusts nothing.
+ * while it answers, bounds that at PING_EVERY_MS + ANSWER_WITHIN_MS — well under CONFIRM_WITHIN_MS,
+ * so an announcer that waited for a silent instance answers only once that instance trusts nothing.
  * A late answer needs no resubscribing: the link kept its order, so nothing sent meanwhile was lost.
  */
 function heartbeat(subscriber: Redis, log: Log, onSilent: () => void) {
   let waiting = false;
-  let sentAt = 0;
   let silent = false;
   let round = 0;
   const ping = () => {
     const mine = ++round;
     waiting = true;
-    sentAt = performance.now();
+    // Judged in the check phase: after a stalled event loop, an answer already received is read first.
+    const deadline = setTimeout(() => setImmediate(() => mine === round && waiting && goSilent()), ANSWER_WITHIN_MS).unref();
     subscriber.ping().then(
       () => {
         if (mine !== round) return;
+        clearTimeout(deadline);
         waiting = false;
         if (!silent) return;
         silent = false;
         log.info({}, 'revocations: Redis subscription back');
       },
       () => {
+        clearTimeout(deadline);
         if (mine === round) waiting = false;
       },
     );
   };
-  // Decided in the check phase: after a stalled event loop, an answer already received is read first.
-  const decide = () => {
-    if (!waiting || silent || performance.now() - sentAt < ANSWER_WITHIN_MS) return;
+  const goSilent = () => {
+    if (silent) return;
     silent = true;
     onSilent();
     log.warn({}, 'revocations: Redis subscription silent; sessions are checked on every request until it answers');
@@ -171,11 +172,7 @@ function heartbeat(subscriber: Redis, log: Log, onSilent: () => void) {
   return {
     silent: () => silent,
     start(up: () => boolean) {
-      timer ??= setInterval(() => {
-        if (!up()) return;
-        if (!waiting) ping();
-        else setImmediate(decide);
-      }, PING_EVERY_MS).unref();
+      timer ??= setInterval(() => up() && !waiting && ping(), PING_EVERY_MS).unref();
     },
     /** The connection closed: what was pending on it is void, and `subscription` reports the loss. */
     reset() {
