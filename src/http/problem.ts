@@ -131,13 +131,17 @@ const inRequest = (errors: FieldError[], part: InputPart): FieldError[] =>
 export function toProblem(error: unknown, requestId: string): { problem: Problem; unexpected: boolean } {
   let appError: AppError;
   let unexpected = false;
+  const raised = (error as FastifyLikeError | null)?.statusCode;
+  // Fastify marks what it raised reading the request 4xx: the client's, whatever its code. A
+  // client that leaves mid-body raises Node's ECONNRESET "aborted", which is no database's reset.
+  const clients = typeof raised === 'number' && raised >= 400 && raised < 500;
   if (error instanceof AppError) appError = error;
-  else if (isDatabaseUnavailable(error)) appError = new AppError('database_unavailable', 'The database is unavailable; try again shortly');
+  else if (!clients && isDatabaseUnavailable(error)) appError = new AppError('database_unavailable', 'The database is unavailable; try again shortly');
   else {
     const mapped = error instanceof Error ? fromFastify(error as FastifyLikeError & Error) : null;
-    const status = (error as FastifyLikeError | null)?.statusCode;
     if (mapped) appError = mapped;
-    else if (status && status >= 400 && status < 500) appError = new AppError('bad_request', (error as Error).message);
+    else if (clients && (error as FastifyLikeError).code === 'ECONNRESET') appError = new AppError('bad_request', 'The connection closed before the whole request body arrived');
+    else if (clients) appError = new AppError('bad_request', (error as Error).message);
     else {
       unexpected = true;
       appError = new AppError('internal_error', 'Something went wrong on our side; the error was logged');
