@@ -28,6 +28,7 @@ import { registerWidgetRoutes } from './features/widget/widget.routes.js';
 import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
+import { closeUnusedConnectionsOnClose } from './http/unused-connections.js';
 import { registerOpenApi } from './http/openapi.js';
 import type { App } from './http/types.js';
 import { buildLazySerializer } from './http/serialization.js';
@@ -85,6 +86,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   registerBodyParsers(app);
   registerAbsentBodyAsEmpty(app);
   registerHttpHooks(app, metrics);
+  closeUnusedConnectionsOnClose(app);
   const anyOrigin = config.corsOrigins.includes('*');
   await app.register(cors, {
     origin: anyOrigin ? true : config.corsOrigins.length > 0 ? config.corsOrigins : false,

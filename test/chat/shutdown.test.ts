@@ -1,6 +1,7 @@
 // Shutdown (§11): running replies get SHUTDOWN_GRACE_MS to finish; what is still running then
 // is stopped and stored as interrupted, so no user message is left without its reply.
 import http from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, createTestDatabase } from '../helpers/app.js';
@@ -104,6 +105,32 @@ describe('a request that arrives while the server drains', () => {
     } finally {
       agent.destroy();
       fake.reset();
+      await drop();
+    }
+  });
+});
+
+describe('a connection that never sent a request', () => {
+  it('does not hold the shutdown up: it is closed, and the server stops', async () => {
+    // A browser's speculative preconnect, or a client whose request was cancelled before it left:
+    // Node's close() counts such a connection as busy, and stops timing it out, so the server
+    // waited for it until the forced close after the grace (here: ten minutes).
+    const { database, drop } = await createTestDatabase();
+    const t = await createTestApp(fakeLlmEnv(fake.url, { SHUTDOWN_GRACE_MS: '600000' }), { database });
+    try {
+      const base = new URL(await listen(t));
+      const silent = connect(Number(base.port), '127.0.0.1');
+      silent.on('error', () => {});
+      const closedByServer = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+      await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+      // One that did send a request, and is kept alive, is closed as it always was.
+      const agent = new http.Agent({ keepAlive: true });
+      await new Promise<void>((resolve, reject) => http.get(`${base.origin}/health`, { agent }, (response) => response.resume().on('end', resolve)).on('error', reject));
+      await t.app.close();
+      await closedByServer;
+      expect(silent.bytesWritten).toBe(0);
+      agent.destroy();
+    } finally {
       await drop();
     }
   });
