@@ -152,7 +152,8 @@ describe('when an instance loses Redis', () => {
   const skipRedis = !redisUrl && process.env.CI !== 'true';
   const skipReason = skipRedis ? ' (skipped: set TEST_REDIS_URL, e.g. redis://127.0.0.1:6379, to run)' : '';
 
-  it.skipIf(skipRedis)(`it refuses a token logged out meanwhile, and hears logouts again once Redis is back${skipReason}`, async () => {
+  /** Two instances on one database and one Redis; the second reaches Redis through a proxy the test can cut or silence. */
+  async function twoInstances() {
     if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
     const target = new URL(redisUrl);
     const proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 6379) });
@@ -160,6 +161,24 @@ describe('when an instance loses Redis', () => {
     const one = await createTestApp({ ...secret, REDIS_URL: redisUrl });
     const two = await createTestApp({ ...secret, REDIS_URL: proxy.url(redisUrl) }, { sharedWith: one });
     const logged = (text: string) => () => two.logs.some((line) => line.includes(text));
+    const close = async () => {
+      await two.close();
+      await one.close();
+      await proxy.close();
+    };
+    return { proxy, one, two, logged, close };
+  }
+
+  /** A new sign-in on the first instance is accepted on the second, and refused there at once after its logout. */
+  async function expectLogoutsHeard(one: TestApp, two: TestApp, user: RegisteredUser) {
+    const again = await signIn(one, user);
+    expect((await me(two, again)).statusCode).toBe(200);
+    expect((await logout(one, again)).statusCode).toBe(204);
+    expect((await me(two, again)).statusCode).toBe(401);
+  }
+
+  it.skipIf(skipRedis)(`it refuses a token logged out meanwhile, and hears logouts again once Redis is back${skipReason}`, async () => {
+    const { proxy, one, two, logged, close } = await twoInstances();
     try {
       const user = await registerUser(one);
       expect((await me(two, user)).statusCode).toBe(200);
@@ -173,24 +192,14 @@ describe('when an instance loses Redis', () => {
 
       proxy.refuse(false);
       await until(logged('Redis subscription back'), 'the subscription to come back');
-      const again = await signIn(one, user);
-      expect((await me(two, again)).statusCode).toBe(200);
-      expect((await logout(one, again)).statusCode).toBe(204);
-      expect((await me(two, again)).statusCode).toBe(401);
+      await expectLogoutsHeard(one, two, user);
     } finally {
-      await two.close();
-      await one.close();
-      await proxy.close();
+      await close();
     }
   });
+
   it.skipIf(skipRedis)(`refuses at once a token logged out while its link to Redis is silent (a partition: no reset, nothing answers)${skipReason}`, async () => {
-    if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
-    const target = new URL(redisUrl);
-    const proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 6379) });
-    const secret = { JWT_SECRET: randomBytes(48).toString('base64url') };
-    const one = await createTestApp({ ...secret, REDIS_URL: redisUrl });
-    const two = await createTestApp({ ...secret, REDIS_URL: proxy.url(redisUrl) }, { sharedWith: one });
-    const logged = (text: string) => () => two.logs.some((line) => line.includes(text));
+    const { proxy, one, two, logged, close } = await twoInstances();
     try {
       const user = await registerUser(one);
       // The second instance checked this token a moment ago and may reuse that answer (AUTH_CACHE_MS, 2 s).
@@ -204,14 +213,9 @@ describe('when an instance loses Redis', () => {
       // Once the link answers again, the second instance hears logouts again.
       proxy.stall(false);
       await until(logged('Redis subscription back'), 'the subscription to answer again');
-      const again = await signIn(one, user);
-      expect((await me(two, again)).statusCode).toBe(200);
-      expect((await logout(one, again)).statusCode).toBe(204);
-      expect((await me(two, again)).statusCode).toBe(401);
+      await expectLogoutsHeard(one, two, user);
     } finally {
-      await two.close();
-      await one.close();
-      await proxy.close();
+      await close();
     }
   });
 
