@@ -19,7 +19,17 @@ let t: TestApp;
 let base: string;
 beforeAll(async () => {
   fake = await startFakeLlm({ chunkDelayMs: 2 });
-  t = await createTestApp(fakeLlmEnv(fake.url, { RATE_LIMIT_MESSAGES_USER: 'off', RATE_LIMIT_KNOWLEDGE_USER: 'off' }));
+  t = await createTestApp(
+    fakeLlmEnv(fake.url, {
+      RATE_LIMIT_MESSAGES_USER: 'off',
+      RATE_LIMIT_KNOWLEDGE_USER: 'off',
+      RATE_LIMIT_PUBLIC_IP: 'off',
+      RATE_LIMIT_PUBLIC_VISITOR: 'off',
+      RATE_LIMIT_PUBLIC_CHATBOT: 'off',
+      RATE_LIMIT_API_KEY: 'off',
+      RATE_LIMIT_API_KEY_USER: 'off',
+    }),
+  );
   base = await listen(t);
 });
 afterAll(async () => {
@@ -119,6 +129,81 @@ describe('random faults under load', () => {
       await expect
         .poll(async () => (await t.request({ method: 'POST', url: `/v1/conversations/${id}/messages`, headers: bearer(user.accessToken), payload: { content: 'after' } })).statusCode, { timeout: 10_000 })
         .toBe(201);
+    }
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    expect(t.logs.filter((line) => /"level":(40|50|60)/.test(line))).toEqual([]);
+  });
+});
+
+/** A request whose answer is read until `ms` have passed, then left; null when the client left before the answer's head. */
+async function leaveAfter(url: string, init: RequestInit, ms: number): Promise<number | null> {
+  const leave = new AbortController();
+  const timer = setTimeout(() => leave.abort(), ms);
+  try {
+    const response = await fetch(url, { ...init, signal: leave.signal });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('random faults on the channels', () => {
+  it(`visitors, an API key and its owner at once for ${SECONDS} s, the chatbot made private and keys revoked meanwhile: no 5xx, no warning`, { timeout: 90_000 }, async () => {
+    const owner = await registerUser(t);
+    const slug = `faults-${Date.now().toString(36)}`;
+    const bot = (await createChatbot(t, owner, { name: 'Channel faults', slug, is_public: true, greeting: 'Hi' })).id as string;
+    const ownerCall = (method: string, url: string, payload?: object) => t.request({ method: method as 'GET', url, headers: bearer(owner.accessToken), ...(payload ? { payload } : {}) });
+    let key = (await ownerCall('POST', `/v1/chatbots/${bot}/keys`, { name: 'backend' })).json() as { id: string; key: string };
+    const visits: Array<{ conversation: string; token: string }> = [];
+    const seen = new Map<string, number>();
+    const count = (what: string, status: number | null) => seen.set(`${what} ${status ?? 'left'}`, (seen.get(`${what} ${status ?? 'left'}`) ?? 0) + 1);
+    const json = (token: string | null, body: unknown): RequestInit => ({ method: 'POST', headers: { ...(token ? bearer(token) : {}), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const completion = (stream: boolean) => ({ model: slug, user: `customer-${Math.floor(Math.random() * 4)}`, stream, messages: [{ role: 'user', content: `hello ${Math.random()}` }] });
+    const actions: Array<() => Promise<unknown>> = [
+      async () => {
+        const response = await fetch(`${base}/v1/public/chatbots/${slug}/conversations`, json(null, { visitor_id: `browser-${Math.floor(Math.random() * 4)}` }));
+        const body = (await response.json()) as { conversation_id?: string; visitor_token?: string };
+        count('visit', response.status);
+        if (body.conversation_id && body.visitor_token) visits.splice(Math.floor(Math.random() * 8), 1, { conversation: body.conversation_id, token: body.visitor_token });
+      },
+      async () => {
+        if (visits.length === 0) return;
+        const visit = pick(visits);
+        count('visitor turn', await leaveAfter(`${base}/v1/public/conversations/${visit.conversation}/messages`, json(visit.token, { content: `hi ${Math.random()}`, stream: Math.random() < 0.5 }), Math.random() < 0.5 ? 10_000 : Math.random() * 100));
+      },
+      async () => count('completion', await leaveAfter(`${base}/v1/chat/completions`, json(key.key, completion(false)), 10_000)),
+      async () => count('completion stream', await leaveAfter(`${base}/v1/chat/completions`, json(key.key, completion(true)), Math.random() * 100)),
+      async () => count('key conversation', await leaveAfter(`${base}/v1/conversations`, json(key.key, { user: `customer-${Math.floor(Math.random() * 4)}` }), 10_000)),
+      async () => count('inbox', (await ownerCall('GET', `/v1/chatbots/${bot}/conversations`)).statusCode),
+      async () => {
+        if (visits.length === 0) return;
+        count('delete visit', (await ownerCall('DELETE', `/v1/conversations/${pick(visits).conversation}`)).statusCode);
+      },
+      async () => {
+        count('private', (await ownerCall('PATCH', `/v1/chatbots/${bot}`, { is_public: false })).statusCode);
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 200));
+        count('public', (await ownerCall('PATCH', `/v1/chatbots/${bot}`, { is_public: true })).statusCode);
+      },
+      async () => {
+        const old = key;
+        key = (await ownerCall('POST', `/v1/chatbots/${bot}/keys`, { name: 'backend' })).json() as { id: string; key: string };
+        count('revoke key', (await ownerCall('DELETE', `/v1/chatbots/${bot}/keys/${old.id}`)).statusCode);
+      },
+    ];
+    const until = Date.now() + SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (Date.now() < until) await pick(actions)();
+      }),
+    );
+    console.log('random faults on the channels:', JSON.stringify(Object.fromEntries([...seen].sort())));
+
+    expect([...seen.keys()].filter((what) => !/ (200|201|204|401|403|404|409|left)$/.test(what))).toEqual([]);
+    for (const what of ['visit 201', 'visitor turn 201', 'visitor turn left', 'completion 200', 'completion stream left', 'revoke key 204']) {
+      expect(seen.get(what), what).toBeGreaterThan(0);
     }
     expect((await fetch(`${base}/health`)).status).toBe(200);
     expect(t.logs.filter((line) => /"level":(40|50|60)/.test(line))).toEqual([]);
