@@ -10,6 +10,7 @@ import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createChatbot, createConversation, fakeLlmEnv, listen } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { parseCsv } from '../exports/csv-parse.js';
 
 const SECONDS = 10;
 const CLIENTS = 16;
@@ -207,5 +208,56 @@ describe('random faults on the channels', () => {
     }
     expect((await fetch(`${base}/health`)).status).toBe(200);
     expect(t.logs.filter((line) => /"level":(40|50|60)/.test(line))).toEqual([]);
+  });
+});
+
+describe('random faults while data is collected and exported', () => {
+  it(`onboarding turns, exports read whole or left, deletions, for ${SECONDS} s: no 5xx, no warning, and a whole export after holds every conversation`, { timeout: 90_000 }, async () => {
+    const collecting = await createTestApp({ LLM_PROVIDER: 'builtin', RATE_LIMIT_MESSAGES_USER: 'off' });
+    try {
+      const at = await listen(collecting);
+      const owner = await registerUser(collecting);
+      const bot = (await createChatbot(collecting, owner, { template: 'company-onboarding', name: '公司資料登錄' })).id as string;
+      const conversations: string[] = [];
+      for (let i = 0; i < 8; i++) conversations.push((await createConversation(collecting, owner, { chatbot_id: bot })).id);
+      const answers = ['你好', '宏達電子股份有限公司', '電子業', '大約120人', '台灣', '陳小姐', 'chen-at-example', 'chen@example.com.tw', '智慧手錶', '健康監測手錶', 'NT$5,990', '完成'];
+      const seen = new Map<string, number>();
+      const count = (what: string, status: number | null) => seen.set(`${what} ${status ?? 'left'}`, (seen.get(`${what} ${status ?? 'left'}`) ?? 0) + 1);
+      const get = (path: string, ms = 10_000) => leaveAfter(`${at}${path}`, { headers: bearer(owner.accessToken) }, ms);
+      const actions: Array<() => Promise<unknown>> = [
+        async () => {
+          const init = { method: 'POST', headers: { ...bearer(owner.accessToken), 'content-type': 'application/json' }, body: JSON.stringify({ content: pick(answers), stream: Math.random() < 0.5 }) };
+          count('turn', await leaveAfter(`${at}/v1/conversations/${pick(conversations)}/messages`, init, Math.random() < 0.7 ? 10_000 : Math.random() * 20));
+        },
+        async () => count('data', await get(`/v1/conversations/${pick(conversations)}/data`)),
+        async () => count('export one', await get(`/v1/conversations/${pick(conversations)}/export`)),
+        async () => count('export all', await get(`/v1/exports/conversations?chatbot_id=${bot}&format=${pick(['json', 'ndjson', 'csv'])}`, Math.random() < 0.5 ? 10_000 : Math.random() * 10)),
+        async () => {
+          const index = Math.floor(Math.random() * conversations.length);
+          const deleted = (await collecting.request({ method: 'DELETE', url: `/v1/conversations/${conversations[index]}`, headers: bearer(owner.accessToken) })).statusCode;
+          count('delete', deleted);
+          if (deleted === 204) conversations[index] = (await createConversation(collecting, owner, { chatbot_id: bot })).id;
+        },
+      ];
+      const until = Date.now() + SECONDS * 1000;
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (Date.now() < until) await pick(actions)();
+        }),
+      );
+      console.log('random faults while collecting:', JSON.stringify(Object.fromEntries([...seen].sort())));
+
+      expect([...seen.keys()].filter((what) => !/ (200|201|204|404|409|left)$/.test(what))).toEqual([]);
+      for (const what of ['turn 201', 'turn 200', 'turn left', 'export all 200', 'export all left', 'delete 204']) expect(seen.get(what), what).toBeGreaterThan(0);
+      const csv = await fetch(`${at}/v1/exports/conversations?chatbot_id=${bot}&format=csv`, { headers: bearer(owner.accessToken) });
+      expect(csv.status).toBe(200);
+      const rows = parseCsv((await csv.text()).replace(/^\uFEFF/, ''));
+      const listed = rows.slice(1).map((row) => row[0]!.value);
+      // The chatbot's conversations are exactly the eight still there: none deleted comes back, none is missing.
+      expect([...listed].sort()).toEqual([...conversations].sort());
+      expect(collecting.logs.filter((line) => /"level":(40|50|60)/.test(line))).toEqual([]);
+    } finally {
+      await collecting.close();
+    }
   });
 });
