@@ -261,3 +261,37 @@ describe('random faults while data is collected and exported', () => {
     }
   });
 });
+
+describe('random faults on the AI SDK channel', () => {
+  it(`sends, regenerations, streams left and resumed, on six chats for ${SECONDS} s: no 5xx, no warning, every chat answers after`, { timeout: 90_000 }, async () => {
+    const user = await registerUser(t);
+    const chats = Array.from({ length: 6 }, (_, i) => `chat-${Date.now().toString(36)}-${i}`);
+    const seen = new Map<string, number>();
+    const count = (what: string, status: number | null) => seen.set(`${what} ${status ?? 'left'}`, (seen.get(`${what} ${status ?? 'left'}`) ?? 0) + 1);
+    const send = (chat: string, trigger: 'submit-message' | 'regenerate-message') => ({
+      method: 'POST',
+      headers: { ...bearer(user.accessToken), 'content-type': 'application/json' },
+      body: JSON.stringify({ id: chat, trigger, messages: [{ id: `m-${Math.random()}`, role: 'user', parts: [{ type: 'text', text: `hello ${Math.random()}` }] }] }),
+    });
+    const actions: Array<() => Promise<unknown>> = [
+      async () => count('send', await leaveAfter(`${base}/v1/ai-sdk/chat`, send(pick(chats), 'submit-message'), 10_000)),
+      async () => count('send', await leaveAfter(`${base}/v1/ai-sdk/chat`, send(pick(chats), 'submit-message'), Math.random() * 50)),
+      async () => count('regenerate', await leaveAfter(`${base}/v1/ai-sdk/chat`, send(pick(chats), 'regenerate-message'), Math.random() < 0.5 ? 10_000 : Math.random() * 50)),
+      async () => count('resume', await leaveAfter(`${base}/v1/ai-sdk/chat/${pick(chats)}/stream`, { headers: bearer(user.accessToken) }, Math.random() < 0.5 ? 10_000 : Math.random() * 50)),
+    ];
+    const until = Date.now() + SECONDS * 1000;
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (Date.now() < until) await pick(actions)();
+      }),
+    );
+    console.log('random faults on the AI SDK channel:', JSON.stringify(Object.fromEntries([...seen].sort())));
+
+    expect([...seen.keys()].filter((what) => !/ (200|204|404|409|left)$/.test(what))).toEqual([]);
+    for (const what of ['send 200', 'send left', 'regenerate 200', 'resume 200']) expect(seen.get(what), what).toBeGreaterThan(0);
+    for (const chat of chats) {
+      await expect.poll(async () => (await leaveAfter(`${base}/v1/ai-sdk/chat`, send(chat, 'submit-message'), 10_000)), { timeout: 10_000 }).toBe(200);
+    }
+    expect(t.logs.filter((line) => /"level":(40|50|60)/.test(line))).toEqual([]);
+  });
+});
