@@ -134,14 +134,14 @@ export function toProblem(error: unknown, requestId: string): { problem: Problem
   const raised = (error as FastifyLikeError | null)?.statusCode;
   // Fastify marks what it raised reading the request 4xx: the client's, whatever its code. A
   // client that leaves mid-body raises Node's ECONNRESET "aborted", which is no database's reset.
-  const clients = typeof raised === 'number' && raised >= 400 && raised < 500;
+  const fromRequest = typeof raised === 'number' && raised >= 400 && raised < 500;
   if (error instanceof AppError) appError = error;
-  else if (!clients && isDatabaseUnavailable(error)) appError = new AppError('database_unavailable', 'The database is unavailable; try again shortly');
+  else if (!fromRequest && isDatabaseUnavailable(error)) appError = new AppError('database_unavailable', 'The database is unavailable; try again shortly');
   else {
     const mapped = error instanceof Error ? fromFastify(error as FastifyLikeError & Error) : null;
     if (mapped) appError = mapped;
-    else if (clients && (error as FastifyLikeError).code === 'ECONNRESET') appError = new AppError('bad_request', 'The connection closed before the whole request body arrived');
-    else if (clients) appError = new AppError('bad_request', (error as Error).message);
+    else if (fromRequest && (error as FastifyLikeError).code === 'ECONNRESET') appError = new AppError('bad_request', 'The connection closed before the whole request body arrived');
+    else if (fromRequest) appError = new AppError('bad_request', (error as Error).message);
     else {
       unexpected = true;
       appError = new AppError('internal_error', 'Something went wrong on our side; the error was logged');
