@@ -15,7 +15,7 @@ import { syncTree } from './db/pglite-durable.js';
 import { loadConfig, type Config, type Env } from './config/config.js';
 import { readEnvironment } from './config/env.js';
 import { pgliteDirFor, usePglite } from './db/client.js';
-import { connectDatabase } from './db/connect.js';
+import { connectDatabase, describeDiskError, folderProblem } from './db/connect.js';
 import { loadMigrations } from './db/migrate.js';
 import { VERSION } from './lib/version.js';
 import { appliedMigrations, JWT_SECRET_FILE, makeBackup, readBackup, type BackupHeader } from './features/backup/backup-file.js';
@@ -126,7 +126,8 @@ async function writeAtomically(file: string, source: Source, io: BackupIo): Prom
     return header;
   } catch (error) {
     await unlink(partial).catch(() => {});
-    throw error;
+    const problem = describeDiskError(dirname(resolve(file)), error);
+    throw problem ? new BackupError('disk_failed', `cannot save the backup as ${file}: ${problem}; nothing was kept there`) : error;
   } finally {
     source.close();
   }
@@ -158,8 +159,16 @@ function pendingMigrations(file: string, header: BackupHeader): string[] {
   return known.filter((id) => !header.migrations.includes(id));
 }
 
-/** Builds the database in a fresh folder and opens it once: a backup that does not open changes nothing. */
-async function buildFolder(fresh: string, header: BackupHeader, tarball: Buffer): Promise<void> {
+/** DATA_DIR's disk failing under a restore: the disk is named, not the backup, which may well be sound. */
+function diskFailed(dataDir: string, problem: string) {
+  return new BackupError('disk_failed', `cannot restore into DATA_DIR (${dataDir}): ${problem}; nothing was changed, and the backup is not at fault`);
+}
+
+/**
+ * Builds the database in a fresh folder, opens it once and syncs it: a backup that does not open
+ * changes nothing, and neither does a disk that fails meanwhile.
+ */
+async function buildFolder(fresh: string, dataDir: string, header: BackupHeader, tarball: Buffer): Promise<void> {
   rmSync(fresh, { recursive: true, force: true });
   mkdirSync(fresh, { recursive: true });
   try {
@@ -172,7 +181,18 @@ async function buildFolder(fresh: string, header: BackupHeader, tarball: Buffer)
     }
   } catch (error) {
     rmSync(fresh, { recursive: true, force: true });
+    // PGlite only says it "failed to initialize properly": the disk is asked before the backup is blamed.
+    const problem = folderProblem(dataDir);
+    if (problem) throw diskFailed(dataDir, problem);
     throw new BackupError('backup_failed', `the backup's database (PostgreSQL ${header.database.pg_version}) could not be opened: ${(error as Error).message}; nothing was changed`);
+  }
+  try {
+    // On the disk before it takes the old one's place: a power loss just after must not leave empty files.
+    syncTree(fresh);
+  } catch (error) {
+    rmSync(fresh, { recursive: true, force: true });
+    const problem = describeDiskError(dataDir, error);
+    throw problem ? diskFailed(dataDir, problem) : error;
   }
 }
 
@@ -226,9 +246,7 @@ export async function runRestore(argv: string[], env: Env, io: BackupIo): Promis
     const target = pgliteDirFor(config.dataDir);
     const fresh = `${target}.restoring-${stamp}`;
     io.stderr.write(`restore: building the database of ${file} in ${fresh}\n`);
-    await buildFolder(fresh, header, tarball);
-    // On the disk before it takes the old one's place: a power loss just after must not leave empty files.
-    syncTree(fresh);
+    await buildFolder(fresh, config.dataDir, header, tarball);
     // Two renames in one folder: the old database stays whole under its new name whatever happens.
     const previous = existsSync(target) ? `${target}.before-restore-${stamp}` : null;
     if (previous) renameSync(target, previous);

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { openDatabase, pgliteDirFor, type Database } from './client.js';
@@ -20,23 +20,38 @@ export function describeDatabaseUrl(url: string): string {
 
 /**
  * Why PostgreSQL could not start in this folder, when the folder says: PGlite itself only says it
- * "failed to initialize properly" (a disk turned read-only after an error, a folder of another user).
+ * "failed to initialize properly" (a disk turned read-only after an error, a folder of another
+ * user, a disk that cannot save what is written to it). Also asked by backup and restore.
  */
-function folderProblem(dir: string): string | null {
+export function folderProblem(dir: string): string | null {
   const target = existsSync(dir) ? dir : dirname(dir);
-  // A file made and removed, not access(2): a disk ext4 turned read-only after an error still passes that.
+  // A file made, synced and removed, not access(2): a disk ext4 turned read-only after an error
+  // still passes that, and a disk whose writes fail to reach it takes writes into the page cache.
   const probe = join(target, `.parley-write-check-${process.pid}`);
+  let fd: number | null = null;
   try {
-    closeSync(openSync(probe, 'w'));
-    unlinkSync(probe);
+    fd = openSync(probe, 'w');
+    writeSync(fd, 'parley');
+    fdatasyncSync(fd);
     return null;
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'EROFS') return `${target} is on a read-only file system (a disk turns read-only by itself after an error: check the kernel log, repair it, and mount it writable again)`;
-    if (code === 'EACCES' || code === 'EPERM') return `${target} is not writable by this user`;
-    if (code === 'ENOSPC') return `${target}'s disk is full`;
-    return null;
+    return describeDiskError(target, error);
+  } finally {
+    if (fd !== null) {
+      closeSync(fd);
+      rmSync(probe, { force: true });
+    }
   }
+}
+
+/** What an error of the file system says about the disk under `target`, for its operator; null when it is not the disk's. */
+export function describeDiskError(target: string, error: unknown): string | null {
+  const code = (error as { code?: string }).code;
+  if (code === 'EROFS') return `${target} is on a read-only file system (a disk turns read-only by itself after an error: check the kernel log, repair it, and mount it writable again)`;
+  if (code === 'EACCES' || code === 'EPERM') return `${target} is not writable by this user`;
+  if (code === 'ENOSPC') return `${target}'s disk is full`;
+  if (code === 'EIO') return `${target}'s disk fails to save what is written to it (I/O error): check the kernel log for disk errors and the disk's health`;
+  return null;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -99,10 +99,16 @@ export function seedFromTemplate(dir: string, options: { templateDir?: string; s
   if (!stamp || stamp.pglite !== pgliteVersion() || !existsSync(join(templateDir, 'PG_VERSION'))) return false;
   const side = `${dir}.seeding-${process.pid}`;
   rmSync(side, { recursive: true, force: true });
-  cpSync(templateDir, side, { recursive: true, filter: (source) => !source.endsWith(STAMP) });
-  // On the disk before it is renamed into place: a power loss in the first minute must not leave a
-  // folder of empty files (~0.2 s of a first start; PGLITE_FSYNC=false skips it with the rest).
-  if (sync) syncTree(side);
+  try {
+    cpSync(templateDir, side, { recursive: true, filter: (source) => !source.endsWith(STAMP) });
+    // On the disk before it is renamed into place: a power loss in the first minute must not leave a
+    // folder of empty files (~0.2 s of a first start; PGLITE_FSYNC=false skips it with the rest).
+    if (sync) syncTree(side);
+  } catch (error) {
+    // A disk that is full or failing: no half copy left beside DATA_DIR's database.
+    rmSync(side, { recursive: true, force: true });
+    throw error;
+  }
   rmSync(dir, { recursive: true, force: true });
   renameSync(side, dir);
   if (sync) syncTree(dirname(dir), { recursive: false });

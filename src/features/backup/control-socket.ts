@@ -24,6 +24,7 @@ export type BackupErrorCode =
   | 'not_a_backup'
   | 'backup_too_new'
   | 'backup_failed'
+  | 'disk_failed'
   | 'usage';
 
 /** A refusal or failure of backup and restore, with a stable code and a one-line message saying what to do. */
