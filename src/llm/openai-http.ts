@@ -4,10 +4,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import { CANCELLED, LlmError } from './errors.js';
+import { sharedLookup } from './host-lookup.js';
 import { fromStatus } from './http-failures.js';
 import type { ModelAnswer, ModelRequest, Usage } from './types.js';
 
-const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+const lookup = sharedLookup();
+const agents = { http: new http.Agent({ keepAlive: true, lookup }), https: new https.Agent({ keepAlive: true, lookup }) };
 const MAX_ERROR_BODY = 64 * 1024;
 const MAX_LINE = 1024 * 1024;
 /**

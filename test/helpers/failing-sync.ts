@@ -3,11 +3,10 @@
 // these machines to fail a real device, so the failure is injected one layer up: a small library
 // preloaded into the server (LD_PRELOAD) answers EIO for the files under one folder while a flag
 // file exists, and passes every other call on to the C library. Node reaches both calls through
-// libuv, which calls the C library's functions. Built here with the machine's C compiler.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// libuv, which calls the C library's functions (test/helpers/preload.ts).
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildPreload } from './preload.js';
 
 const SOURCE = String.raw`
 #define _GNU_SOURCE
@@ -56,21 +55,14 @@ export interface FailingSync {
 }
 
 export function failingSync(): FailingSync {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-failing-sync-'));
-  const library = join(dir, 'failing-sync.so');
+  const { dir, library, remove } = buildPreload('failing-sync', SOURCE, 'fails syncs');
   const flag = join(dir, 'failing');
-  writeFileSync(join(dir, 'failing-sync.c'), SOURCE);
-  try {
-    execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', library, join(dir, 'failing-sync.c'), '-ldl'], { stdio: 'pipe' });
-  } catch (error) {
-    throw new Error(`this test builds a preloaded library that fails syncs, which needs a C compiler (cc): ${(error as Error).message}`);
-  }
   return {
     env: (under) => ({ LD_PRELOAD: library, FAILING_SYNC_FLAG: flag, FAILING_SYNC_UNDER: under }),
     start: () => writeFileSync(flag, ''),
     stop: () => {
       if (existsSync(flag)) rmSync(flag);
     },
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove,
   };
 }
