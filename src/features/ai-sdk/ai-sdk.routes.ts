@@ -8,6 +8,7 @@ import { bindEndUser } from '../api-keys/end-user.js';
 import { principalOf } from '../auth/authenticate.js';
 import { ALLOWED_HEADERS, PREFLIGHT_MAX_AGE_S } from '../public/public-guard.js';
 import { AiSdkChatBody, ChatIdParams, NothingRunningAnswer, ResumeQuery, UiMessageStreamAnswer } from './ai-sdk.schemas.js';
+import { MAX_READERS } from './reply-readers.js';
 import { createAiSdkChat } from './ai-sdk.service.js';
 
 const tags = ['ai-sdk'];
@@ -24,7 +25,8 @@ const TURN_DESCRIPTION =
 
 const RESUME_DESCRIPTION =
   'The reply being generated in this chat (on any instance), from its `start` with the same message id: the text so far, ' +
-  "then the rest as it comes, then `finish` and `[DONE]`. 204 when none runs. API keys name their end user with `?user=`.";
+  "then the rest as it comes, then `finish` and `[DONE]`. 204 when none runs. API keys name their end user with `?user=`. " +
+  `One instance serves a running reply to at most ${MAX_READERS} resumed streams at once: 429 past that.`;
 
 export function registerAiSdkRoutes(app: App, services: Services): void {
   const aiSdk = createAiSdkChat(services);

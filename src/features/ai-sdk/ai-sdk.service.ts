@@ -1,9 +1,10 @@
 // The AI SDK channel over the one turn engine: a `useChat` request becomes chat.send (or
 // chat.regenerate) in the conversation the client's chat id names, written as UI message chunks;
 // a resume follows the running reply through the database (chat.running / chat.follow), so any
-// instance sharing the database can serve it and nothing is kept in memory between requests.
+// instance sharing the database can serve it and nothing is kept in memory between requests
+// (the readers of one reply on an instance share their looks: reply-readers.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { validationError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 import { loggableError } from '../../http/hooks.js';
 import { toProblem } from '../../http/problem.js';
 import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
@@ -16,6 +17,7 @@ import type { TurnResponder } from '../chat/turn-responder.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import type { Message } from '../conversations/conversations.schemas.js';
 import type { AiSdkChatInput, UiMessage } from './ai-sdk.schemas.js';
+import { createReplyReaders, type Seen } from './reply-readers.js';
 import { UI_MESSAGE_STREAM_HEADERS, uiMessageStream, writeDelta, writeError, writeFinish, writeStart } from './ui-message-stream.js';
 
 export interface AiSdkDeps {
@@ -61,23 +63,12 @@ const shape = (result: TurnResult) => ({ conversation_id: result.conversationId,
 
 const failedText = (reply: Message) => `The model could not answer${reply.error ? ` (${reply.error})` : ''}. Your message was kept; try again.`;
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+/** Readers of one reply share their looks only with callers of the same standing. */
+const readerKey = (caller: Principal, conversationId: string, replyId: string) => [caller.kind, caller.ownerId, caller.actorId, caller.endUser ?? '', conversationId, replyId].join(' ');
 
 export function createAiSdkChat(deps: AiSdkDeps): AiSdkChat {
   const { chat, conversations, responder, heartbeats, jobs, generations } = deps;
-  const followEveryMs = deps.followEveryMs ?? FOLLOW_EVERY_MS;
+  const readers = createReplyReaders({ everyMs: deps.followEveryMs ?? FOLLOW_EVERY_MS });
   const closing = new AbortController();
 
   async function turn(request: FastifyRequest, reply: FastifyReply, caller: Principal, body: AiSdkChatInput) {
@@ -95,19 +86,25 @@ export function createAiSdkChat(deps: AiSdkDeps): AiSdkChat {
   /**
    * Writes the reply's text as it grows in the database, until it is stored or the client leaves.
    * follow() refuses (404) a reply neither running nor stored (its instance died and the lease
-   * lapsed): that ends the stream with an error rather than a wait forever.
+   * lapsed): that ends the stream with an error rather than a wait forever. The looks are shared
+   * with the reply's other readers here (reply-readers.ts).
    */
   async function follow(stream: EventStream, caller: Principal, conversationId: string, replyId: string, sent: number) {
-    while (stream.open) {
-      await pause(followEveryMs, stream.clientGone);
-      if (stream.clientGone.aborted) return;
-      if (closing.signal.aborted && !generations.replyIds().includes(replyId)) return writeError(stream, 'The server is shutting down; resume the stream to follow the reply');
-      const seen = await chat.follow(caller, conversationId, replyId);
-      const text = seen.done ? seen.done.content : seen.text;
+    let done: Message | null = null;
+    const look = async () => {
+      if (closing.signal.aborted && !generations.replyIds().includes(replyId)) throw new AppError('service_unavailable', 'The server is shutting down; resume the stream to follow the reply');
+      return chat.follow(caller, conversationId, replyId);
+    };
+    const seen = (found: Seen) => {
+      const text = found.done ? found.done.content : found.text;
       if (text.length > sent) writeDelta(stream, replyId, text.slice(sent));
       sent = Math.max(sent, text.length);
-      if (seen.done) return seen.done.status === 'failed' ? writeError(stream, failedText(seen.done)) : writeFinish(stream, conversationId, seen.done);
-    }
+      done = found.done;
+    };
+    await readers.follow(readerKey(caller, conversationId, replyId), look, { seen, gone: stream.clientGone });
+    const stored = done as Message | null;
+    if (!stored || stream.clientGone.aborted) return;
+    return stored.status === 'failed' ? writeError(stream, failedText(stored)) : writeFinish(stream, conversationId, stored);
   }
 
   async function resumeStream(request: FastifyRequest, stream: EventStream, caller: Principal, conversationId: string, running: { replyId: string; text: string }) {
@@ -129,6 +126,7 @@ export function createAiSdkChat(deps: AiSdkDeps): AiSdkChat {
     const conversation = await conversations.findClientChat(caller, chatId);
     const running = conversation ? await chat.running(caller, conversation.id) : null;
     if (!conversation || !running) return reply.code(204).send(null);
+    readers.admit(readerKey(caller, conversation.id, running.replyId));
     const stream = openEventStream(request, reply, heartbeats, UI_MESSAGE_STREAM_HEADERS);
     const followed = resumeStream(request, stream, caller, conversation.id, running);
     // Shutdown waits for it, as for every stream, so it ends with its final chunks.
