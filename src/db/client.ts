@@ -7,6 +7,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
 import { createPglite, seedFromTemplate } from './pglite.js';
+import { answerThroughEventLoop } from './pglite-event-loop.js';
 import { watchForPanic } from './pglite-panic.js';
 import { createPgliteStatements, type PgliteStatements } from './pglite-statements.js';
 import * as schema from './schema.js';
@@ -315,6 +316,7 @@ function asOwner(client: PGlite) {
 export async function usePglite(client: PGlite, role = DEFAULT_APP_ROLE): Promise<Database> {
   await client.waitReady;
   const panics = watchForPanic(client);
+  answerThroughEventLoop(client);
   const owner = asOwner(client);
   const appDb = drizzlePglite(client, { schema }) as unknown as Db;
   return {

@@ -1,0 +1,61 @@
+// A bulk export on the embedded database, read by a client that keeps up. PGlite answers a query
+// inside its promise, without the event loop turning in between, and the export asks for its next
+// batch as soon as the last one is written: one export of 20,000 conversations ran as one chain
+// and held every other request (`/health` included) for 1.6 s on this machine, 100,000 for
+// seconds. While an export is read, other requests keep being answered.
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createChatbot, listen } from '../helpers/chat.js';
+import { registerUser, type RegisteredUser } from '../helpers/factories.js';
+
+const url = process.env.TEST_DATABASE_URL;
+const CONVERSATIONS = 20_000;
+/** As test/chat/knowledge-uploads-load.test.ts: far above a free event loop, far below the freeze. */
+const STALL_BOUND_MS = 500;
+
+// A server's answers come through the event loop: PostgreSQL never held it.
+describe.runIf(!url)('an export on the embedded database', () => {
+  let t: TestApp;
+  let base: string;
+  let owner: RegisteredUser;
+  let chatbot: { id: string };
+  beforeAll(async () => {
+    t = await createTestApp();
+    base = await listen(t);
+    owner = await registerUser(t);
+    chatbot = await createChatbot(t, owner);
+    await t.database.sql.query(
+      `INSERT INTO conversations (id, user_id, chatbot_id, title, created_at, updated_at, data)
+       SELECT gen_random_uuid(), $1, $2, 'c' || i, '2026-04-01T00:00:00Z'::timestamptz + i * interval '1 second', now(), jsonb_build_object('n', i)
+         FROM generate_series(1, ${CONVERSATIONS}) AS i`,
+      [owner.id, chatbot.id],
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  /** One GET /health over a fresh connection; resolves with how long the answer took. */
+  const timedHealth = () =>
+    new Promise<number>((resolve, reject) => {
+      const started = performance.now();
+      const req = request(`${base}/health`, { agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`health ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('leaves /health answering while it is read', { timeout: 120_000 }, async () => {
+    let reading = true;
+    const exported = fetch(`${base}/v1/exports/conversations?chatbot_id=${chatbot.id}&format=ndjson`, { headers: { authorization: `Bearer ${owner.accessToken}` } })
+      .then(async (response) => ({ status: response.status, lines: (await response.text()).split('\n').filter(Boolean).length }))
+      .finally(() => (reading = false));
+    const waits: number[] = [];
+    while (reading) waits.push(await timedHealth());
+    expect(await exported).toEqual({ status: 200, lines: CONVERSATIONS });
+    expect(Math.max(...waits), `/health waited ${waits.map(Math.round).join(', ')} ms`).toBeLessThan(STALL_BOUND_MS);
+  });
+});
