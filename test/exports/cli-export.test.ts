@@ -147,7 +147,7 @@ describe('parley export', () => {
     };
     const { stderr, streams } = io();
     await expect(
-      runExportCommand(['--chatbot', chatbot.id, '--format', 'ndjson', '--output', output], failing, { ...streams, settings: { batchSize: 100, batchMessages: 5_000 } }),
+      runExportCommand(['--chatbot', chatbot.id, '--format', 'ndjson', '--output', output], failing, { ...streams, settings: { batchSize: 100, batchMessages: 5_000, batchBytes: 4 * 1024 * 1024 } }),
     ).rejects.toThrow(/export failed after 100 of 261 conversations: Connection terminated unexpectedly/);
     expect(existsSync(output)).toBe(false);
     expect(existsSync(`${output}.partial`)).toBe(false);

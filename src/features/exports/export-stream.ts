@@ -11,6 +11,11 @@ import type { ExportFormat } from './exports.schemas.js';
 export const EXPORT_BATCH_SIZE = 200;
 /** A batch stops early at this many messages, so long conversations do not make it big. */
 export const EXPORT_BATCH_MESSAGES = 5_000;
+/**
+ * A batch with the messages' text stops early once that text passes this size: 5,000 messages of
+ * 30,000 characters made one batch of 150 MB, and the server grew by 400 MB while it was written.
+ */
+export const EXPORT_BATCH_BYTES = 4 * 1024 * 1024;
 
 export interface ExportPlan {
   ownerId: string;
@@ -25,9 +30,10 @@ export interface ExportPlan {
 export interface ExportSettings {
   batchSize: number;
   batchMessages: number;
+  batchBytes: number;
 }
 
-export const DEFAULT_EXPORT_SETTINGS: ExportSettings = { batchSize: EXPORT_BATCH_SIZE, batchMessages: EXPORT_BATCH_MESSAGES };
+export const DEFAULT_EXPORT_SETTINGS: ExportSettings = { batchSize: EXPORT_BATCH_SIZE, batchMessages: EXPORT_BATCH_MESSAGES, batchBytes: EXPORT_BATCH_BYTES };
 
 export const CONTENT_TYPES: Record<ExportFormat, string> = {
   json: 'application/json; charset=utf-8',
@@ -101,7 +107,7 @@ async function* exportChunks<T>(repo: ExportsRepo, plan: ExportPlan, join: Join<
     const filter: ExportFilter = { ...plan.filter, chatbotId: chatbot.id };
     let after: ExportCursor | null = null;
     do {
-      const chunk = await readChunk(repo, plan, { filter, after, limit: settings.batchSize, maxMessages: settings.batchMessages }, written);
+      const chunk = await readChunk(repo, plan, { filter, after, limit: settings.batchSize, maxMessages: settings.batchMessages, maxBytes: settings.batchBytes }, written);
       after = chunk.next;
       if (chunk.count === 0) continue;
       written += chunk.count;

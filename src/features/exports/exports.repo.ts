@@ -64,6 +64,8 @@ export interface ExportBatchRequest {
   limit: number;
   /** A batch stops early once it holds this many messages (at least one conversation is always taken). */
   maxMessages: number;
+  /** A batch with the messages' text stops early once their text passes this many bytes (at least one conversation is always taken). */
+  maxBytes: number;
 }
 
 export interface ExportBatch<T> {
@@ -116,16 +118,21 @@ function where(ownerId: string, filter: ExportFilter, after: ExportCursor | null
 
 /**
  * A batch: up to `limit` conversations after the cursor (`page`), cut once the messages so far
- * pass `maxMessages` (the first is always taken), so long conversations do not make it big; only
- * the conversations kept are turned into `select`. `page_rows` tells whether more may follow.
+ * pass `maxMessages` or, when the batch carries the messages' text, once that text passes
+ * `maxBytes` (the first is always taken), so long conversations do not make it big; only the
+ * conversations kept are turned into `select`. `page_rows` tells whether more may follow.
+ * octet_length reads a stored text's size from its header, not the text.
  */
-function batchStatement(select: string, where: string, limit: number, maxMessages: string): string {
+function batchStatement(select: string, where: string, limit: number, maxMessages: string, maxBytes: string | null): string {
+  const bytes = maxBytes === null ? '' : ', (SELECT coalesce(sum(octet_length(m.content)), 0) FROM messages m WHERE m.conversation_id = c.id) AS bytes';
+  const runningBytes = maxBytes === null ? '' : ', sum(p.bytes) OVER w AS running_bytes';
+  const withinBytes = maxBytes === null ? '' : ` AND c.running_bytes <= ${maxBytes}::bigint`;
   return `SELECT c.id, ${CURSOR_AT} AS cursor_at, c.page_rows::int AS page_rows, ${select}
-  FROM (SELECT p.*, count(*) OVER () AS page_rows, sum(p.message_count) OVER w AS running, row_number() OVER w AS n
-          FROM (SELECT c.id, c.user_id, c.chatbot_id, c.title, c.status, c.context, c.message_count, c.data, c.created_at, c.updated_at
+  FROM (SELECT p.*, count(*) OVER () AS page_rows, sum(p.message_count) OVER w AS running${runningBytes}, row_number() OVER w AS n
+          FROM (SELECT c.id, c.user_id, c.chatbot_id, c.title, c.status, c.context, c.message_count, c.data, c.created_at, c.updated_at${bytes}
                   FROM conversations c WHERE ${where} ORDER BY c.created_at, c.id LIMIT ${Number(limit)}) p
         WINDOW w AS (ORDER BY p.created_at, p.id ROWS UNBOUNDED PRECEDING)) c
- WHERE c.n = 1 OR c.running <= ${maxMessages}::bigint
+ WHERE c.n = 1 OR (c.running <= ${maxMessages}::bigint${withinBytes})
  ORDER BY c.created_at, c.id`;
 }
 
@@ -173,15 +180,16 @@ export function createExportsRepo(access: ExportAccess): ExportsRepo {
     },
     async documents(ownerId, request) {
       const { text, params } = where(ownerId, request.filter, request.after);
-      const statement = batchStatement(`${DOCUMENT_JSON} AS document`, text, request.limit, `$${params.length + 1}`);
-      const rows = await access.user(ownerId, (sql) => sql.query<BatchRow & { document: string }>(statement, [...params, request.maxMessages]));
+      const statement = batchStatement(`${DOCUMENT_JSON} AS document`, text, request.limit, `$${params.length + 1}`, `$${params.length + 2}`);
+      const rows = await access.user(ownerId, (sql) => sql.query<BatchRow & { document: string }>(statement, [...params, request.maxMessages, request.maxBytes]));
       const batch = { rows: rows.map((row) => row.document), next: nextCursor(rows, request.limit) };
       release(rows);
       return batch;
     },
     async csvRecords(ownerId, request, keys) {
       const { text, params } = where(ownerId, request.filter, request.after);
-      const statement = batchStatement(csvColumns(`$${params.length + 2}`), text, request.limit, `$${params.length + 1}`);
+      // A CSV line holds the collected values, not the messages: no need to weigh their text.
+      const statement = batchStatement(csvColumns(`$${params.length + 2}`), text, request.limit, `$${params.length + 1}`, null);
       const rows = await access.user(ownerId, (sql) => sql.query<BatchRow & CsvRecord>(statement, [...params, request.maxMessages, JSON.stringify(keys)]));
       const batch = { rows: rows.slice(), next: nextCursor(rows, request.limit) };
       release(rows);
