@@ -42,6 +42,9 @@ async function serve(): Promise<void> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // The terminal or SSH session that started the server closing: Node's default ends the process at
+  // once, cutting running replies. Nothing is reloaded on it; it stops as SIGTERM does.
+  process.once('SIGHUP', onSignal);
 }
 
 async function runMigrations(): Promise<void> {

@@ -1,6 +1,8 @@
 // SIGTERM as an orchestrator sends it (§6.1, §11): a stream still running when the grace ends
 // gets its final `message.end` (interrupted) before its connection closes, the reply is stored,
-// and the process closes its database and exits 0.
+// and the process closes its database and exits 0. The same for SIGINT (Ctrl-C) and SIGHUP (the
+// terminal or SSH session that started it closing), which Node left to end the process at once:
+// running replies cut, their conversations held until the next start.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +56,7 @@ async function waitForHealth(base: string, exited: Promise<unknown>) {
   throw new Error('the server did not start');
 }
 
-describe('SIGTERM with a stream still running', () => {
+describe.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('%s with a stream still running', (signal) => {
   it('ends the stream with message.end (interrupted), stores the reply and exits 0', { timeout: 150_000 }, async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
@@ -71,7 +73,7 @@ describe('SIGTERM with a stream still running', () => {
       const registered = await fetch(`${base}/v1/auth/register`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: 'shutdown_streamer', password: 'a long enough password' }),
+        body: JSON.stringify({ username: `shutdown_${signal.toLowerCase()}`, password: 'a long enough password' }),
       });
       const { access_token: token } = (await registered.json()) as { access_token: string };
       const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -93,7 +95,7 @@ describe('SIGTERM with a stream still running', () => {
         if (done) break;
         body += decoder.decode(value, { stream: true });
       }
-      server.child.kill('SIGTERM');
+      server.child.kill(signal);
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
