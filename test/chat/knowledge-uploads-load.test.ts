@@ -1,9 +1,9 @@
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { listen } from '../helpers/chat.js';
 import { LARGE_DOCUMENTS } from '../helpers/documents.js';
 import { registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { timedHealth } from '../helpers/timed-health.js';
 
 // Issue 10, point 2: one large upload froze every tenant's requests for up to 20 s (chunking
 // and storing ran on the thread that answers everyone). While the largest documents the
@@ -28,19 +28,6 @@ afterAll(async () => {
   await t.close();
 });
 
-/** One GET /health over a fresh connection; resolves with how long the answer took. */
-function timedHealth(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const req = request(`${base}/health`, { agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`health ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 async function upload(chatbotId: string, title: string, content: string): Promise<{ status: number; body: any }> {
   const response = await fetch(`${base}/v1/chatbots/${chatbotId}/knowledge`, {
     method: 'POST',
@@ -63,7 +50,7 @@ describe('a large knowledge upload', () => {
     const waits: number[] = [];
     const probing = (async () => {
       while (uploading) {
-        waits.push(await timedHealth());
+        waits.push(await timedHealth(base));
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     })();

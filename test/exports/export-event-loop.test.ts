@@ -3,11 +3,11 @@
 // batch as soon as the last one is written: one export of 20,000 conversations ran as one chain
 // and held every other request (`/health` included) for 1.6 s on this machine, 100,000 for
 // seconds. While an export is read, other requests keep being answered.
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createChatbot, listen } from '../helpers/chat.js';
 import { registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { timedHealth } from '../helpers/timed-health.js';
 
 const url = process.env.TEST_DATABASE_URL;
 const CONVERSATIONS = 20_000;
@@ -36,25 +36,13 @@ describe.runIf(!url)('an export on the embedded database', () => {
     await t?.close();
   });
 
-  /** One GET /health over a fresh connection; resolves with how long the answer took. */
-  const timedHealth = () =>
-    new Promise<number>((resolve, reject) => {
-      const started = performance.now();
-      const req = request(`${base}/health`, { agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`health ${res.statusCode}`))));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-
   it('leaves /health answering while it is read', { timeout: 120_000 }, async () => {
     let reading = true;
     const exported = fetch(`${base}/v1/exports/conversations?chatbot_id=${chatbot.id}&format=ndjson`, { headers: { authorization: `Bearer ${owner.accessToken}` } })
       .then(async (response) => ({ status: response.status, lines: (await response.text()).split('\n').filter(Boolean).length }))
       .finally(() => (reading = false));
     const waits: number[] = [];
-    while (reading) waits.push(await timedHealth());
+    while (reading) waits.push(await timedHealth(base));
     expect(await exported).toEqual({ status: 200, lines: CONVERSATIONS });
     expect(Math.max(...waits), `/health waited ${waits.map(Math.round).join(', ')} ms`).toBeLessThan(STALL_BOUND_MS);
   });
