@@ -247,9 +247,15 @@ describe('random faults while data is collected and exported', () => {
       );
       console.log('random faults while collecting:', JSON.stringify(Object.fromEntries([...seen].sort())));
 
-      expect([...seen.keys()].filter((what) => !/ (200|201|204|404|409|left)$/.test(what))).toEqual([]);
+      // An account's third export at once waits for one of its others (429).
+      expect([...seen.keys()].filter((what) => !/ (200|201|204|404|409|left)$/.test(what) && what !== 'export all 429')).toEqual([]);
       for (const what of ['turn 201', 'turn 200', 'turn left', 'export all 200', 'export all left', 'delete 204']) expect(seen.get(what), what).toBeGreaterThan(0);
-      const csv = await fetch(`${at}/v1/exports/conversations?chatbot_id=${bot}&format=csv`, { headers: bearer(owner.accessToken) });
+      // Exports the clients left give their places back once the server hears they left.
+      let csv = await fetch(`${at}/v1/exports/conversations?chatbot_id=${bot}&format=csv`, { headers: bearer(owner.accessToken) });
+      for (let attempt = 0; attempt < 50 && csv.status === 429; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        csv = await fetch(`${at}/v1/exports/conversations?chatbot_id=${bot}&format=csv`, { headers: bearer(owner.accessToken) });
+      }
       expect(csv.status).toBe(200);
       const rows = parseCsv((await csv.text()).replace(/^\uFEFF/, ''));
       const listed = rows.slice(1).map((row) => row[0]!.value);

@@ -9,6 +9,7 @@ import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
 import { bindEndUser, EndUserQuery } from '../api-keys/end-user.js';
 import { principalOf } from '../auth/authenticate.js';
+import { createExportSlots, MAX_EXPORTS_PER_ACCOUNT } from './export-slots.js';
 import { EXPORT_BATCH_SIZE } from './export-stream.js';
 import { createExportsRepo, scopedAccess } from './exports.repo.js';
 import { BulkExportQuery, ExportDocumentSchema } from './exports.schemas.js';
@@ -33,7 +34,8 @@ const BULK_DESCRIPTION =
   'oldest first (by chatbot, then creation time), read in batches of ' +
   `${EXPORT_BATCH_SIZE} so any number streams in constant memory. \`from\` and \`to\` are UTC days, both included, on the creation time. ` +
   '`format=csv` needs `chatbot_id`: its columns are that chatbot\'s `collect` field keys (lists as JSON); cells that a spreadsheet ' +
-  'would read as a formula are prefixed with `\'`, numbers are written as numbers. A failure midway cuts the response.';
+  'would read as a formula are prefixed with `\'`, numbers are written as numbers. A failure midway cuts the response. ' +
+  `An account reads at most ${MAX_EXPORTS_PER_ACCOUNT} exports from one server at once: 429 past that.`;
 
 /** Registers the export routes over the app's services (the database for the exports' own repository). */
 export function registerExportRoutes(app: App, services: Services): void {
@@ -42,6 +44,7 @@ export function registerExportRoutes(app: App, services: Services): void {
     conversations: services.conversations,
   });
   const running = new Set<Readable>();
+  const slots = createExportSlots();
 
   // Shutdown does not wait on an export for longer than running replies get: then it is cut (the client sees it unfinished).
   app.addHook('preClose', async () => {
@@ -72,14 +75,22 @@ export function registerExportRoutes(app: App, services: Services): void {
     '/v1/exports/conversations',
     {
       onRequest: services.authenticate,
-      schema: { tags, security, summary: 'Every conversation of your chatbots, streamed as JSON, NDJSON or CSV', description: BULK_DESCRIPTION, querystring: BulkExportQuery, response: { 200: BulkExportAnswer, ...problems(401, 403, 404, 422) } },
+      schema: { tags, security, summary: 'Every conversation of your chatbots, streamed as JSON, NDJSON or CSV', description: BULK_DESCRIPTION, querystring: BulkExportQuery, response: { 200: BulkExportAnswer, ...problems(401, 403, 404, 422, 429) } },
     },
     async (request, reply) => {
-      const result = await exportsService.bulk(principalOf(request), request.query);
+      const caller = principalOf(request);
+      const release = slots.take(caller.ownerId);
+      const result = await exportsService.bulk(caller, request.query).catch((error: unknown) => {
+        release();
+        throw error;
+      });
       // Pulled a chunk at a time as the client reads (pipe's backpressure): a slow reader holds the next batch back.
       const body = Readable.from(result.body, { objectMode: false });
       running.add(body);
-      const done = finished(body).finally(() => running.delete(body));
+      const done = finished(body).finally(() => {
+        running.delete(body);
+        release();
+      });
       services.jobs.track('export', done.catch(() => {}));
       return reply
         .header('content-type', result.contentType)
