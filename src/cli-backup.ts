@@ -34,7 +34,7 @@ interface Source {
   bytes: number;
   chunks: AsyncIterable<Buffer>;
   from: string;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -70,7 +70,7 @@ async function fromServer(dataDir: string, io: BackupIo): Promise<Source | null>
     const ready = await reader.line<{ ok: true; bytes: number } | { ok: false; message: string }>();
     if (!ready) throw new BackupError('backup_failed', 'the server hung up before sending the backup (did it stop?); try again');
     if (!ready.ok) throw new BackupError('backup_failed', ready.message);
-    return { bytes: ready.bytes, chunks: reader.rest(), from: `the running server (pid ${first.pid})`, close: () => socket.destroy() };
+    return { bytes: ready.bytes, chunks: reader.rest(), from: `the running server (pid ${first.pid})`, close: () => void socket.destroy() };
   } catch (error) {
     socket.destroy();
     throw error;
@@ -87,8 +87,8 @@ async function fromFolder(config: Config, io: BackupIo): Promise<Source> {
     io.stderr.write(`backup: no server is running on DATA_DIR; copying ${folder}\n`);
     const database = await connectDatabase(config);
     try {
-      const backup = await makeBackup(database, dataDir);
-      return { bytes: backup.bytes, chunks: Readable.from(backup.parts), from: 'DATA_DIR, with no server running', close: () => {} };
+      const backup = await makeBackup(database, dataDir, { live: false });
+      return { bytes: backup.bytes, chunks: backup.stream(), from: 'DATA_DIR, with no server running', close: () => backup.discard() };
     } finally {
       await database.close();
     }
@@ -129,7 +129,7 @@ async function writeAtomically(file: string, source: Source, io: BackupIo): Prom
     const problem = describeDiskError(dirname(resolve(file)), error);
     throw problem ? new BackupError('disk_failed', `cannot save the backup as ${file}: ${problem}; nothing was kept there`) : error;
   } finally {
-    source.close();
+    await source.close();
   }
 }
 

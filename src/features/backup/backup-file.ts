@@ -1,18 +1,19 @@
 // A backup file: a line naming the format, a line of JSON describing the backup, then the
-// embedded database's data folder as PGlite writes it (dumpDataDir) and reads it back
-// (the loadDataDir option): a gzip tarball.
+// embedded database's data folder as a gzip tarball in the layout PGlite writes (dumpDataDir) and
+// reads back (the loadDataDir option). It is made on the disk, a piece at a time (tar-folder.ts),
+// not in memory.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { cp, mkdir, readdir, readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGzip } from 'node:zlib';
 import { PGlite } from '@electric-sql/pglite';
-import type { Database, SqlRunner } from '../../db/client.js';
+import { pgliteDirFor, type Database, type SqlRunner } from '../../db/client.js';
 import { VERSION } from '../../lib/version.js';
 import { BackupError } from './control-socket.js';
+import { folderBytes, tarFolder } from './tar-folder.js';
 
 export const BACKUP_MAGIC = 'PARLEY-BACKUP 1\n';
 const MAX_HEADER_BYTES = 1024 * 1024;
@@ -38,11 +39,13 @@ export interface BackupHeader {
 
 export interface Backup {
   header: BackupHeader;
-  /** The file's bytes, in order. */
-  parts: Buffer[];
   bytes: number;
   /** How long queries waited for the copy of the data folder. */
   lockedMs: number;
+  /** The file's bytes in order: the two header lines, then the compressed archive read from the disk. */
+  stream(): AsyncIterable<Buffer>;
+  /** Removes what the backup left in DATA_DIR's work folder: once the stream was read, or given up. */
+  discard(): Promise<void>;
 }
 
 /** The PGlite instance under a Database (Drizzle's documented `$client`). */
@@ -59,26 +62,26 @@ export async function appliedMigrations(sql: Pick<SqlRunner, 'query'>): Promise<
 }
 
 /**
- * A copy of the data folder at one point in time. PGlite's dumpDataDir copies the files under its
- * query lock only: between two statements of a running transaction, and without what PostgreSQL
- * still keeps in memory (a turn commits its first statement with synchronous_commit off, so its WAL
- * may not be written yet, and a copy made then would lose it). So the copy is made inside a
- * transaction of its own, which waits for the running one and keeps every other out, after a
- * CHECKPOINT there has written all WAL and dirty pages to the files.
+ * The data folder at one point in time. PGlite runs PostgreSQL in this process: between two
+ * statements of a running transaction, and without what PostgreSQL still keeps in memory (a turn
+ * commits its first statement with synchronous_commit off, so its WAL may not be written yet), the
+ * files are not a database. So they are taken inside a transaction of its own, which waits for
+ * the running one and keeps every other out, after a CHECKPOINT there has written all WAL and
+ * dirty pages to the files. A server's folder is copied beside it on the disk (queries wait for
+ * that copy only); with nothing else running on the folder, it is read where it is.
  */
-async function copyDataFolder(database: Database) {
-  const pglite = pgliteOf(database);
+async function takeDataFolder(database: Database, folder: string, copy: string | null) {
   let lockedMs = 0;
-  const copied = await database.sql.transaction(async (tx) => {
+  const taken = await database.sql.transaction(async (tx) => {
     const began = performance.now();
     await tx.exec('CHECKPOINT');
     const migrations = await appliedMigrations(tx);
     const [version] = await tx.query<{ server_version: string }>('SHOW server_version');
-    const tarball = await pglite.dumpDataDir('none');
+    if (copy) await cp(folder, copy, { recursive: true });
     lockedMs = performance.now() - began;
-    return { migrations, pgVersion: version?.server_version ?? 'unknown', tarball };
+    return { migrations, pgVersion: version?.server_version ?? 'unknown' };
   });
-  return { ...copied, lockedMs };
+  return { ...taken, lockedMs };
 }
 
 /** The generated development secret kept beside the database, if there is one. */
@@ -87,25 +90,103 @@ function generatedSecret(dataDir: string): string | null {
   return existsSync(file) ? readFileSync(file, 'utf8').trim() || null : null;
 }
 
-/** A backup of `database`, the embedded database of `dataDir`, ready to be written out. */
-export async function makeBackup(database: Database, dataDir: string): Promise<Backup> {
-  const { migrations, pgVersion, tarball, lockedMs } = await copyDataFolder(database);
-  // Compressed once the lock is let go (queries wait only for the copy), read as a stream: the
-  // tarball, as large as the database, is not copied once more.
-  const chunks: Buffer[] = [];
-  await pipeline(Readable.fromWeb(tarball.stream() as WebReadableStream<Uint8Array>), createGzip(), async (compressing: AsyncIterable<Buffer>) => {
-    for await (const chunk of compressing) chunks.push(chunk);
-  });
-  const compressed = Buffer.concat(chunks);
-  const header: BackupHeader = {
-    parley_version: VERSION,
-    created_at: new Date().toISOString(),
-    migrations,
-    database: { engine: 'pglite', pg_version: pgVersion, data_bytes: tarball.size, bytes: compressed.length, sha256: createHash('sha256').update(compressed).digest('hex') },
-    jwt_secret: generatedSecret(dataDir),
-  };
-  const parts = [Buffer.from(BACKUP_MAGIC), Buffer.from(`${JSON.stringify(header)}\n`), compressed];
-  return { header, parts, bytes: parts.reduce((sum, part) => sum + part.length, 0), lockedMs };
+const WORK_PREFIX = '.backup-';
+const RESERVE_BYTES = 64 * 1024 * 1024;
+const megabytes = (bytes: number) => `${Math.ceil(bytes / 1024 / 1024)} MB`;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Work folders of backups whose process died before it removed them. */
+async function removeLeftovers(dataDir: string) {
+  for (const name of await readdir(dataDir)) {
+    const pid = Number(name.startsWith(WORK_PREFIX) ? name.slice(WORK_PREFIX.length).split('-')[0] : NaN);
+    if (Number.isInteger(pid) && !alive(pid)) await rm(join(dataDir, name), { recursive: true, force: true });
+  }
+}
+
+/** Refuses, before anything is written, a backup the disk has no room for: the copy (when there is one) and the archive. */
+async function checkRoom(dataDir: string, folder: string, copying: boolean) {
+  const size = await folderBytes(folder);
+  // A data folder compresses to a fraction of its size; a quarter leaves room to spare.
+  const needed = (copying ? size : 0) + Math.ceil(size / 4) + RESERVE_BYTES;
+  const { bavail, bsize } = await statfs(dataDir);
+  const free = bavail * bsize;
+  if (free < needed) {
+    throw new BackupError(
+      'no_room',
+      `a backup is made in DATA_DIR (${dataDir}) first: ${copying ? `a copy of the ${megabytes(size)} database, then ` : ''}its compressed archive, about ${megabytes(needed)} with the reserve, and the disk has ${megabytes(free)} free; make room there first`,
+    );
+  }
+}
+
+/**
+ * A backup of `database`, the embedded database of `dataDir`, written to a work folder in
+ * DATA_DIR and read from there. `live`: a server is using the database, so its folder is copied
+ * under the lock and archived afterwards; otherwise nothing else uses it and it is archived in place.
+ */
+export async function makeBackup(database: Database, dataDir: string, options: { live: boolean }): Promise<Backup> {
+  pgliteOf(database);
+  const folder = pgliteDirFor(dataDir);
+  await removeLeftovers(dataDir);
+  await checkRoom(dataDir, folder, options.live);
+  const work = join(dataDir, `${WORK_PREFIX}${process.pid}-${Date.now()}`);
+  const discard = () => rm(work, { recursive: true, force: true });
+  try {
+    await mkdir(work, { mode: 0o700 });
+    const copy = options.live ? join(work, 'pglite') : null;
+    const { migrations, pgVersion, lockedMs } = await takeDataFolder(database, folder, copy);
+    const archive = join(work, 'data.tar.gz');
+    const digest = createHash('sha256');
+    let dataBytes = 0;
+    let bytes = 0;
+    await pipeline(
+      Readable.from(tarFolder(copy ?? folder)),
+      async function* (tar: AsyncIterable<Buffer>) {
+        for await (const chunk of tar) {
+          dataBytes += chunk.length;
+          yield chunk;
+        }
+      },
+      createGzip(),
+      async function* (gzip: AsyncIterable<Buffer>) {
+        for await (const chunk of gzip) {
+          digest.update(chunk);
+          bytes += chunk.length;
+          yield chunk;
+        }
+      },
+      createWriteStream(archive, { mode: 0o600 }),
+    );
+    if (copy) await rm(copy, { recursive: true, force: true });
+    const header: BackupHeader = {
+      parley_version: VERSION,
+      created_at: new Date().toISOString(),
+      migrations,
+      database: { engine: 'pglite', pg_version: pgVersion, data_bytes: dataBytes, bytes, sha256: digest.digest('hex') },
+      jwt_secret: generatedSecret(dataDir),
+    };
+    const lines = [Buffer.from(BACKUP_MAGIC), Buffer.from(`${JSON.stringify(header)}\n`)];
+    return {
+      header,
+      bytes: lines[0]!.length + lines[1]!.length + bytes,
+      lockedMs,
+      async *stream() {
+        yield* lines;
+        yield* createReadStream(archive) as AsyncIterable<Buffer>;
+      },
+      discard,
+    };
+  } catch (error) {
+    await discard();
+    throw error;
+  }
 }
 
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');

@@ -2,6 +2,8 @@
 // DATA_DIR/parley.sock (control-socket.ts) and answers a backup request there with a copy of the
 // database made between two transactions (backup-file.ts), so chats go on while it is taken.
 import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../../config/config.js';
 import type { Database } from '../../db/client.js';
@@ -18,10 +20,14 @@ async function answerBackup(database: Database, dataDir: string, socket: Socket,
   sendLine(socket, { ok: true, who: 'server', pid: process.pid });
   const began = performance.now();
   try {
-    const backup = await makeBackup(database, dataDir);
-    sendLine(socket, { ok: true, bytes: backup.bytes });
-    for (const part of backup.parts) socket.write(part);
-    socket.end();
+    const backup = await makeBackup(database, dataDir, { live: true });
+    try {
+      sendLine(socket, { ok: true, bytes: backup.bytes });
+      // Read from the disk as the client takes it: memory holds a piece, not the backup.
+      await pipeline(Readable.from(backup.stream()), socket);
+    } finally {
+      await backup.discard();
+    }
     log.info({ bytes: backup.bytes, locked_ms: Math.round(backup.lockedMs), ms: Math.round(performance.now() - began) }, 'backup: sent a copy of the embedded database');
   } catch (error) {
     log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'backup: copying the embedded database failed');

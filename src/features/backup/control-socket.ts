@@ -25,6 +25,7 @@ export type BackupErrorCode =
   | 'backup_too_new'
   | 'backup_failed'
   | 'disk_failed'
+  | 'no_room'
   | 'usage';
 
 /** A refusal or failure of backup and restore, with a stable code and a one-line message saying what to do. */

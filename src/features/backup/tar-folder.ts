@@ -1,0 +1,86 @@
+// A folder as a tar stream, read from the disk a piece at a time, in the layout PGlite's own
+// dumpDataDir writes and its loadDataDir reads (its bundled tinytar): every folder and file under
+// the root, named from the root with a leading slash, folders before what they hold. PGlite's
+// dumpDataDir builds the whole tarball in memory; a backup of a 151 MB database grew the server by
+// 490 MB (docs/decisions.md, "A backup without the database in memory").
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const BLOCK = 512;
+const READ_BYTES = 1024 * 1024;
+/** tinytar reads the name field alone (not ustar's prefix): a longer name cannot be written. */
+const MAX_NAME = 99;
+
+function field(header: Buffer, offset: number, length: number, text: string) {
+  header.write(text.slice(0, length), offset, 'latin1');
+}
+
+/** An octal number in `length` bytes: digits, then NUL. */
+const octal = (value: number, length: number) => Math.floor(value).toString(8).padStart(length - 1, '0') + '\0';
+
+/** One header block, as tinytar writes it (its checksum covers the first 500 bytes; the rest is zero). */
+export function tarHeader(entry: { name: string; mode: number; size: number; mtimeMs: number; directory: boolean }): Buffer {
+  if (Buffer.byteLength(entry.name) > MAX_NAME) throw new Error(`the path ${entry.name} is too long for the backup's archive`);
+  const header = Buffer.alloc(BLOCK);
+  field(header, 0, 100, entry.name);
+  field(header, 100, 8, octal(entry.mode & 0o777, 8));
+  field(header, 108, 8, octal(0, 8));
+  field(header, 116, 8, octal(0, 8));
+  field(header, 124, 12, octal(entry.directory ? 0 : entry.size, 12));
+  field(header, 136, 12, octal(entry.mtimeMs / 1000, 12));
+  field(header, 148, 8, ' '.repeat(8));
+  field(header, 156, 1, entry.directory ? '5' : '0');
+  field(header, 257, 8, 'ustar\u000000');
+  let sum = 0;
+  for (let i = 0; i < 500; i++) sum += header[i]!;
+  field(header, 148, 8, `${octal(sum % 262144, 7)} `);
+  return header;
+}
+
+async function* fileBlocks(path: string, size: number): AsyncGenerator<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    let left = size;
+    while (left > 0) {
+      const buffer = Buffer.allocUnsafe(Math.min(READ_BYTES, left));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, size - left);
+      if (bytesRead === 0) throw new Error(`${path} became shorter while it was read`);
+      left -= bytesRead;
+      yield buffer.subarray(0, bytesRead);
+    }
+    const padding = (BLOCK - (size % BLOCK)) % BLOCK;
+    if (padding > 0) yield Buffer.alloc(padding);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function* entries(root: string, folder: string): AsyncGenerator<Buffer> {
+  const names = (await readdir(folder)).sort();
+  for (const name of names) {
+    const path = join(folder, name);
+    const info = await stat(path);
+    const directory = info.isDirectory();
+    if (!directory && !info.isFile()) continue;
+    yield tarHeader({ name: path.slice(root.length), mode: info.mode, size: info.size, mtimeMs: info.mtimeMs, directory });
+    if (directory) yield* entries(root, path);
+    else yield* fileBlocks(path, info.size);
+  }
+}
+
+/** Every folder and file under `root` as a tar archive, in pieces of at most 1 MiB. */
+export async function* tarFolder(root: string): AsyncGenerator<Buffer> {
+  yield* entries(root, root);
+  yield Buffer.alloc(2 * BLOCK);
+}
+
+/** The bytes of the files under `root`, for the room a copy of it needs. */
+export async function folderBytes(root: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(root)) {
+    const path = join(root, name);
+    const info = await stat(path);
+    total += info.isDirectory() ? await folderBytes(path) : info.size;
+  }
+  return total;
+}
