@@ -5,7 +5,7 @@
 // mounting one needs root, as CI and the test machines run.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,5 +97,22 @@ describe.runIf(!url)('the embedded database when its disk is full', () => {
     const users = messages.filter((m) => m.role === 'user').map((m) => m.content);
     for (const answer of answers) if (answer.status === 201) expect(users).toContain(answer.content);
     messages.forEach((m, i) => m.role === 'user' && expect(messages[i + 1]?.role, `the reply to user message ${i}`).toBe('assistant'));
+  });
+  it('refuses a backup with no room for it in DATA_DIR before writing anything, and the server serves on', { timeout: 120_000 }, async () => {
+    const dataDir = join(mountPoint, 'data-backup');
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    processes.start(['serve'], { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    for (let i = 0; i < 300 && !(await fetch(`${base}/health`).catch(() => null))?.ok; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const token = (await call(base, 'POST', '/v1/auth/register', undefined, { username: 'no_room_backup', password: 'a long enough password' })).body.access_token as string;
+    // Room for the server's writes (over its 64 MB reserve), not for a copy of the database beside it as well.
+    leaveFree(100 * 1024 * 1024);
+    const before = readdirSync(dataDir).sort();
+    const backup = await processes.run(['backup', join(processes.tempDir('parley-no-room-'), 'taken.parley')], { DATA_DIR: dataDir });
+    expect(backup.code, backup.stderr).toBe(1);
+    expect(backup.stderr).toMatch(/a backup is made in DATA_DIR \([^)]+\) first: a copy of the \d+ MB database, then its compressed archive, about \d+ MB with the reserve, and the disk has \d+ MB free; make room there first/);
+    expect(readdirSync(dataDir).sort()).toEqual(before);
+    expect((await call(base, 'POST', '/v1/conversations', token, { title: 'still served' })).status).toBe(201);
+    for (let i = 1; i <= fillers; i++) rmSync(`${filler}-${i}`, { force: true });
   });
 });

@@ -30,7 +30,9 @@ async function answerBackup(database: Database, dataDir: string, socket: Socket,
     }
     log.info({ bytes: backup.bytes, locked_ms: Math.round(backup.lockedMs), ms: Math.round(performance.now() - began) }, 'backup: sent a copy of the embedded database');
   } catch (error) {
-    log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'backup: copying the embedded database failed');
+    // A refusal (no room for it) is the operator's to act on, not a fault of the server's.
+    if (error instanceof BackupError) log.warn({ code: error.code }, `backup refused: ${error.message}`);
+    else log.error({ err: { message: (error as Error).message, stack: (error as Error).stack } }, 'backup: copying the embedded database failed');
     socket.end(`${JSON.stringify({ ok: false, message: `the server could not copy its database: ${(error as Error).message}` })}\n`);
   }
 }
