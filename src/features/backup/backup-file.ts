@@ -126,6 +126,32 @@ async function checkRoom(dataDir: string, folder: string, copying: boolean) {
   }
 }
 
+/** `folder` as a gzip tarball in `archive`, a piece at a time: the tarball's size, the archive's size and its SHA-256. */
+async function archiveFolder(folder: string, archive: string) {
+  const digest = createHash('sha256');
+  let dataBytes = 0;
+  let bytes = 0;
+  await pipeline(
+    Readable.from(tarFolder(folder)),
+    async function* (tar: AsyncIterable<Buffer>) {
+      for await (const chunk of tar) {
+        dataBytes += chunk.length;
+        yield chunk;
+      }
+    },
+    createGzip(),
+    async function* (gzip: AsyncIterable<Buffer>) {
+      for await (const chunk of gzip) {
+        digest.update(chunk);
+        bytes += chunk.length;
+        yield chunk;
+      }
+    },
+    createWriteStream(archive, { mode: 0o600 }),
+  );
+  return { dataBytes, bytes, sha256: digest.digest('hex') };
+}
+
 /**
  * A backup of `database`, the embedded database of `dataDir`, written to a work folder in
  * DATA_DIR and read from there. `live`: a server is using the database, so its folder is copied
@@ -143,33 +169,13 @@ export async function makeBackup(database: Database, dataDir: string, options: {
     const copy = options.live ? join(work, 'pglite') : null;
     const { migrations, pgVersion, lockedMs } = await takeDataFolder(database, folder, copy);
     const archive = join(work, 'data.tar.gz');
-    const digest = createHash('sha256');
-    let dataBytes = 0;
-    let bytes = 0;
-    await pipeline(
-      Readable.from(tarFolder(copy ?? folder)),
-      async function* (tar: AsyncIterable<Buffer>) {
-        for await (const chunk of tar) {
-          dataBytes += chunk.length;
-          yield chunk;
-        }
-      },
-      createGzip(),
-      async function* (gzip: AsyncIterable<Buffer>) {
-        for await (const chunk of gzip) {
-          digest.update(chunk);
-          bytes += chunk.length;
-          yield chunk;
-        }
-      },
-      createWriteStream(archive, { mode: 0o600 }),
-    );
+    const { dataBytes, bytes, sha256 } = await archiveFolder(copy ?? folder, archive);
     if (copy) await rm(copy, { recursive: true, force: true });
     const header: BackupHeader = {
       parley_version: VERSION,
       created_at: new Date().toISOString(),
       migrations,
-      database: { engine: 'pglite', pg_version: pgVersion, data_bytes: dataBytes, bytes, sha256: digest.digest('hex') },
+      database: { engine: 'pglite', pg_version: pgVersion, data_bytes: dataBytes, bytes, sha256 },
       jwt_secret: generatedSecret(dataDir),
     };
     const lines = [Buffer.from(BACKUP_MAGIC), Buffer.from(`${JSON.stringify(header)}\n`)];
