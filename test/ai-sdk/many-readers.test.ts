@@ -10,6 +10,7 @@ import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { fakeLlmEnv, listen } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { untilStatus } from '../helpers/until-status.js';
 
 let llm: FakeLlm;
 let t: TestApp;
@@ -101,14 +102,9 @@ describe('many readers of one running reply', () => {
     expect(leaving.map(({ response }) => response.status)).toEqual(leaving.map(() => 200));
     for (const { abort } of leaving.slice(1)) abort.abort();
     // Leaving is heard when the server next writes to those streams; a new reader is taken once it is.
-    let again: Response | null = null;
-    for (let attempt = 0; attempt < 50 && again?.status !== 200; attempt++) {
-      await again?.body?.cancel();
-      again = await resume(id);
-      if (again.status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(again!.status).toBe(200);
-    const [stayed, later] = await Promise.all([leaving[0]!.response.text(), again!.text()]);
+    const again = await untilStatus(() => resume(id));
+    expect(again.status).toBe(200);
+    const [stayed, later] = await Promise.all([leaving[0]!.response.text(), again.text()]);
     expect(textOf(chunksOf(stayed))).toBe(reply);
     expect(textOf(chunksOf(later))).toBe(reply);
     expect(textOf(chunksOf(await rest))).toBe(reply);

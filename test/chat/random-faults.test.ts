@@ -10,6 +10,7 @@ import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createChatbot, createConversation, fakeLlmEnv, listen } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { untilStatus } from '../helpers/until-status.js';
 import { parseCsv } from '../exports/csv-parse.js';
 
 const SECONDS = 10;
@@ -251,11 +252,7 @@ describe('random faults while data is collected and exported', () => {
       expect([...seen.keys()].filter((what) => !/ (200|201|204|404|409|left)$/.test(what) && what !== 'export all 429')).toEqual([]);
       for (const what of ['turn 201', 'turn 200', 'turn left', 'export all 200', 'export all left', 'delete 204']) expect(seen.get(what), what).toBeGreaterThan(0);
       // Exports the clients left give their places back once the server hears they left.
-      let csv = await fetch(`${at}/v1/exports/conversations?chatbot_id=${bot}&format=csv`, { headers: bearer(owner.accessToken) });
-      for (let attempt = 0; attempt < 50 && csv.status === 429; attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        csv = await fetch(`${at}/v1/exports/conversations?chatbot_id=${bot}&format=csv`, { headers: bearer(owner.accessToken) });
-      }
+      const csv = await untilStatus(() => fetch(`${at}/v1/exports/conversations?chatbot_id=${bot}&format=csv`, { headers: bearer(owner.accessToken) }));
       expect(csv.status).toBe(200);
       const rows = parseCsv((await csv.text()).replace(/^\uFEFF/, ''));
       const listed = rows.slice(1).map((row) => row[0]!.value);

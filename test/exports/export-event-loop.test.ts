@@ -4,10 +4,8 @@
 // and held every other request (`/health` included) for 1.6 s on this machine, 100,000 for
 // seconds. While an export is read, other requests keep being answered.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createChatbot, listen } from '../helpers/chat.js';
-import { registerUser, type RegisteredUser } from '../helpers/factories.js';
 import { timedHealth } from '../helpers/timed-health.js';
+import { seededExports, type Seeded } from './seeded.js';
 
 const url = process.env.TEST_DATABASE_URL;
 const CONVERSATIONS = 20_000;
@@ -16,27 +14,16 @@ const STALL_BOUND_MS = 500;
 
 // A server's answers come through the event loop: PostgreSQL never held it.
 describe.runIf(!url)('an export on the embedded database', () => {
-  let t: TestApp;
-  let base: string;
-  let owner: RegisteredUser;
-  let chatbot: { id: string };
+  let seeded: Seeded;
   beforeAll(async () => {
-    t = await createTestApp();
-    base = await listen(t);
-    owner = await registerUser(t);
-    chatbot = await createChatbot(t, owner);
-    await t.database.sql.query(
-      `INSERT INTO conversations (id, user_id, chatbot_id, title, created_at, updated_at, data)
-       SELECT gen_random_uuid(), $1, $2, 'c' || i, '2026-04-01T00:00:00Z'::timestamptz + i * interval '1 second', now(), jsonb_build_object('n', i)
-         FROM generate_series(1, ${CONVERSATIONS}) AS i`,
-      [owner.id, chatbot.id],
-    );
+    seeded = await seededExports(CONVERSATIONS, "jsonb_build_object('n', i)");
   }, 120_000);
   afterAll(async () => {
-    await t?.close();
+    await seeded?.t.close();
   });
 
   it('leaves /health answering while it is read', { timeout: 120_000 }, async () => {
+    const { base, owner, chatbot } = seeded;
     let reading = true;
     const exported = fetch(`${base}/v1/exports/conversations?chatbot_id=${chatbot.id}&format=ndjson`, { headers: { authorization: `Bearer ${owner.accessToken}` } })
       .then(async (response) => ({ status: response.status, lines: (await response.text()).split('\n').filter(Boolean).length }))

@@ -5,27 +5,18 @@
 import { get, type ClientRequest, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_EXPORTS_PER_ACCOUNT } from '../../src/features/exports/export-slots.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createChatbot, listen } from '../helpers/chat.js';
+import type { TestApp } from '../helpers/app.js';
 import { registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { untilStatus } from '../helpers/until-status.js';
+import { seededExports } from './seeded.js';
 
 let t: TestApp;
 let base: string;
 let owner: RegisteredUser;
-let chatbot: { id: string };
 
 beforeAll(async () => {
-  t = await createTestApp();
-  base = await listen(t);
-  owner = await registerUser(t);
-  chatbot = await createChatbot(t, owner);
   // Far more than the socket buffers between server and client hold: an export not read stays open.
-  await t.database.sql.query(
-    `INSERT INTO conversations (id, user_id, chatbot_id, title, created_at, updated_at, data)
-     SELECT gen_random_uuid(), $1, $2, 'c' || i, '2026-04-01T00:00:00Z'::timestamptz + i * interval '1 second', now(), jsonb_build_object('blob', repeat('x', 100000))
-       FROM generate_series(1, 300) AS i`,
-    [owner.id, chatbot.id],
-  );
+  ({ t, base, owner } = await seededExports(300, "jsonb_build_object('blob', repeat('x', 100000))"));
 }, 120_000);
 afterAll(async () => {
   await t?.close();
@@ -65,14 +56,9 @@ describe('exports read at once by one account', () => {
 
     // One of the held exports is left: once the server has heard, the account may start another.
     held[0]!.request.destroy();
-    let again: Response | null = null;
-    for (let attempt = 0; attempt < 50 && again?.status !== 200; attempt++) {
-      await again?.body?.cancel();
-      again = await exportOf(owner);
-      if (again.status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(again!.status).toBe(200);
-    expect((await again!.text()).trim().split('\n')).toHaveLength(300);
+    const again = await untilStatus(() => exportOf(owner));
+    expect(again.status).toBe(200);
+    expect((await again.text()).trim().split('\n')).toHaveLength(300);
     // The export read to its end gave its place back too.
     const last = await exportOf(owner);
     expect(last.status).toBe(200);
