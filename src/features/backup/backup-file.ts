@@ -158,7 +158,7 @@ async function archiveFolder(folder: string, archive: string) {
  * under the lock and archived afterwards; otherwise nothing else uses it and it is archived in place.
  */
 export async function makeBackup(database: Database, dataDir: string, options: { live: boolean }): Promise<Backup> {
-  pgliteOf(database);
+  pgliteOf(database); // refuses anything but an embedded database, before anything is written
   const folder = pgliteDirFor(dataDir);
   await removeLeftovers(dataDir);
   await checkRoom(dataDir, folder, options.live);
