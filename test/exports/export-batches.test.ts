@@ -44,19 +44,19 @@ describe('the batches of a bulk export', () => {
   const repo = () => createExportsRepo(ownerAccess(t.database.sql));
   const request = (): ExportBatchRequest => ({ filter: { chatbotId: chatbot.id }, after: null, limit: 200, maxMessages: 5_000, maxBytes: EXPORT_BATCH_BYTES });
 
-  async function batchSizes(read: (request: ExportBatchRequest) => Promise<{ rows: unknown[]; next: ExportBatchRequest['after'] }>) {
-    const sizes: number[] = [];
+  async function batchSizes(read: (request: ExportBatchRequest) => Promise<{ rows: unknown[]; next: ExportBatchRequest['after']; paged?: string | null }>) {
+    const sizes: Array<number | 'paged'> = [];
     let next = request();
     for (;;) {
       const batch = await read(next);
-      sizes.push(batch.rows.length);
+      sizes.push(batch.paged ? 'paged' : batch.rows.length);
       if (!batch.next) return sizes;
       next = { ...next, after: batch.next };
     }
   }
 
-  it('stop once the messages\' text passes the budget, and take a conversation larger than it alone', async () => {
-    expect(await batchSizes((r) => repo().documents(owner.id, r))).toEqual([3, 3, 1, 1]);
+  it('stop once the messages\' text passes the budget, and name a conversation larger than it alone, to be read in pages', async () => {
+    expect(await batchSizes((r) => repo().documents(owner.id, r))).toEqual([3, 3, 'paged', 1]);
   });
 
   it('of CSV lines, which hold no messages\' text, are not cut by it', async () => {

@@ -137,4 +137,28 @@ describe("a host site's signed-in user", () => {
     const anonymous = await visitAs(bot.slug, (await visitAs(bot.slug, stranger)).visitor_token);
     expect((await visitorMessages(t, anonymous.visitor_token, visit.conversation_id)).statusCode).toBe(404);
   });
+
+  it('exports their visit as a document, a long one too (read a page of messages at a time); another user cannot', async () => {
+    const bot = await createChatbot(t, owner, { name: 'Shop help', is_public: true });
+    const hostUser = uniqueUsername('shopper');
+    const token = await hostToken(`host-${hostUser}`, hostUser);
+    const visit = await visitAs(bot.slug, token);
+    expect((await visitorSend(t, visit.visitor_token, visit.conversation_id, { content: 'Where is my order?' })).statusCode).toBe(201);
+    const exportOf = (bearerToken: string) => t.request({ method: 'GET', url: `/v1/conversations/${visit.conversation_id}/export`, headers: bearer(bearerToken) });
+    const short = await exportOf(token);
+    expect(short.statusCode, short.body).toBe(200);
+    expect(json(short).messages.map((m: { content: string }) => m.content)).toEqual(['Where is my order?', expect.any(String)]);
+
+    // Twelve more messages of 500,000 characters: past what a document is read whole up to.
+    await t.database.sql.query(
+      `INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
+       SELECT gen_random_uuid(), c.id, c.user_id, 'user', repeat('z', 500000), 'complete', 1, now() FROM conversations c, generate_series(1, 12) WHERE c.id = $1`,
+      [visit.conversation_id],
+    );
+    const long = await exportOf(token);
+    expect(long.statusCode).toBe(200);
+    expect(json(long).messages).toHaveLength(14);
+    const stranger = await hostToken(`host-${uniqueUsername('other')}`, uniqueUsername('other'));
+    expect((await exportOf(stranger)).statusCode).toBe(404);
+  });
 });

@@ -44,8 +44,8 @@ const CONVERSATION_JSON = object([
   ['updated_at', isoTime('c.updated_at')],
 ]);
 
-/** toMessage: feedback when it has a rating or a non-empty comment; usage, latency and error only when set. */
-const MESSAGE_JSON = object(
+/** toMessage, of message `m`: feedback when it has a rating or a non-empty comment; usage, latency and error only when set. */
+export const MESSAGE_JSON = object(
   [
     ['id', quoted('m.id')],
     ['role', quoted('m.role')],
@@ -69,15 +69,21 @@ const MESSAGE_JSON = object(
   ],
 );
 
-/** Every message of the conversation (in its tenant, as the API lists them: ids are time-ordered), oldest first. */
-const MESSAGES_JSON = `coalesce((SELECT '[' || string_agg(${MESSAGE_JSON}, ',' ORDER BY m.id) || ']'
-    FROM messages m WHERE m.conversation_id = c.id AND m.user_id = c.user_id), '[]')`;
+/** Every message of the conversation (in its tenant, as the API lists them: ids are time-ordered), oldest first, joined by commas; '' when none. */
+const MESSAGES_JSON = `coalesce((SELECT string_agg(${MESSAGE_JSON}, ',' ORDER BY m.id)
+    FROM messages m WHERE m.conversation_id = c.id AND m.user_id = c.user_id), '')`;
 
 /** The collected values; `{}` when there are none (or what is stored is not an object). */
 const DATA_JSON = `CASE WHEN jsonb_typeof(c.data) = 'object' THEN c.data::text ELSE '{}' END`;
 
+/** The document of conversation `c` up to its messages: `{"conversation":…,"messages":[`. */
+export const DOCUMENT_HEAD_JSON = `'{"conversation":' || ${CONVERSATION_JSON} || ',"messages":['`;
+
+/** The document of conversation `c` after its messages: `],"data":…}`. */
+export const DOCUMENT_TAIL_JSON = `'],"data":' || ${DATA_JSON} || '}'`;
+
 /** The whole export document of conversation `c`, as text. */
-export const DOCUMENT_JSON = `'{"conversation":' || ${CONVERSATION_JSON} || ',"messages":' || ${MESSAGES_JSON} || ',"data":' || ${DATA_JSON} || '}'`;
+export const DOCUMENT_JSON = `${DOCUMENT_HEAD_JSON} || ${MESSAGES_JSON} || ${DOCUMENT_TAIL_JSON}`;
 
 /** CSV: the fixed columns as text, and a JSON array of the collected values of the keys in `keysParam` (a JSON array of strings), in their order. */
 export const csvColumns = (keysParam: string) =>

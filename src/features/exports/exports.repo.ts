@@ -5,8 +5,7 @@
 // (export-sql.ts) and every column as text, so the driver parses no jsonb.
 import type { SqlRunner } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
-import { csvColumns, CURSOR_AT, DOCUMENT_JSON } from './export-sql.js';
-import type { ExportDocument } from './exports.schemas.js';
+import { csvColumns, CURSOR_AT, DOCUMENT_HEAD_JSON, DOCUMENT_JSON, DOCUMENT_TAIL_JSON, MESSAGE_JSON } from './export-sql.js';
 
 /** How the repository reaches the database: one transaction per call, in a tenant or the admin scope. */
 export interface ExportAccess {
@@ -74,6 +73,45 @@ export interface ExportBatch<T> {
   next: ExportCursor | null;
 }
 
+/** A batch of documents. A conversation whose messages' text alone passes the budget comes alone, by its id, to be read in pages. */
+export interface DocumentBatch extends ExportBatch<string> {
+  paged: string | null;
+}
+
+/** A conversation's document as its first statement read it. */
+export interface DocumentStart {
+  /** The conversation's owner, whose tenant holds its messages (for a verified visit, the chatbot's owner). */
+  ownerId: string;
+  /** The whole document, when its messages' text is within the budget; null when they are read in pages. */
+  whole: string | null;
+  /** Paged: the document up to its messages' `[`, and from their `]` on. */
+  head: string;
+  tail: string;
+  /** Paged: the newest message when the conversation was read. The document is it and the messages before it. */
+  lastMessageId: string | null;
+  /** Paged: how many messages that is. */
+  messages: number;
+}
+
+/** The next page of a paged document's messages. */
+export interface MessagePageRequest {
+  conversationId: string;
+  ownerId: string;
+  /** The last message of the page before; null for the first. */
+  after: string | null;
+  /** The document's last message: none after it is read. */
+  last: string;
+  maxMessages: number;
+  /** The page stops once the messages' text passes this many bytes (its first message is always taken). */
+  maxBytes: number;
+}
+
+export interface MessagePage {
+  /** Each message as its document's item (JSON text), oldest first. */
+  items: string[];
+  lastId: string | null;
+}
+
 /** What a CSV line needs: the fixed columns, and the collected values of the plan's keys as a JSON array (null when there are no keys). */
 export type CsvRecord = {
   id: string;
@@ -90,14 +128,17 @@ export interface ExportsRepo {
   findChatbot(chatbotId: string): Promise<ExportChatbot | undefined>;
   count(ownerId: string, filter: ExportFilter): Promise<number>;
   /** The next batch of conversations, oldest first, each as its export document's JSON text (export-sql.ts). */
-  documents(ownerId: string, request: ExportBatchRequest): Promise<ExportBatch<string>>;
+  documents(ownerId: string, request: ExportBatchRequest): Promise<DocumentBatch>;
   /** The next batch of conversations, oldest first, as CSV needs them: the collected values of `keys`, in their order. */
   csvRecords(ownerId: string, request: ExportBatchRequest, keys: string[]): Promise<ExportBatch<CsvRecord>>;
   /**
-   * One conversation's document: the caller's own, or (accounts) one of their verified visits of
-   * another owner's public chatbot (§7), as GET /v1/conversations/{id} reads them.
+   * One conversation's document, whole when its messages' text is at most `maxBytes`, else its
+   * start: the caller's own, or (accounts) one of their verified visits of another owner's public
+   * chatbot (§7), as GET /v1/conversations/{id} reads them.
    */
-  document(userId: string, conversationId: string): Promise<ExportDocument | undefined>;
+  documentStart(userId: string, conversationId: string, maxBytes: number): Promise<DocumentStart | undefined>;
+  /** The next page of a paged document's messages, read in the caller's tenant. */
+  messagePage(userId: string, request: MessagePageRequest): Promise<MessagePage>;
 }
 
 /** The filter's SQL: only the conditions that apply, so each variant is planned (and prepared) on the index. */
@@ -157,6 +198,40 @@ function nextCursor(rows: BatchRow[], limit: number): ExportCursor | null {
   return pageRows === limit || rows.length < pageRows ? [last.cursor_at, last.id] : null;
 }
 
+/**
+ * A conversation's document, or its start, in one statement: the caller's own conversation, or
+ * (accounts) a verified visit of theirs (migrations/0011), as conversations.repo's find reads it.
+ * Its messages are counted and weighed (octet_length reads a stored text's size from its header)
+ * and, within the budget, written out whole; past it, only the document's ends are.
+ */
+const START_STATEMENT = `SELECT c.user_id AS owner_id, s.messages::int AS messages, s.last_id,
+       CASE WHEN s.bytes <= $3::bigint THEN ${DOCUMENT_JSON} END AS whole,
+       CASE WHEN s.bytes > $3::bigint THEN ${DOCUMENT_HEAD_JSON} END AS head,
+       CASE WHEN s.bytes > $3::bigint THEN ${DOCUMENT_TAIL_JSON} END AS tail
+  FROM conversations c
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS messages, coalesce(sum(octet_length(m.content)), 0) AS bytes,
+              (SELECT l.id FROM messages l WHERE l.conversation_id = c.id AND l.user_id = c.user_id ORDER BY l.id DESC LIMIT 1) AS last_id
+         FROM messages m WHERE m.conversation_id = c.id AND m.user_id = c.user_id) s
+ WHERE c.id = $1::uuid
+   AND (c.user_id = $2::uuid OR c.visitor_id IN (SELECT v.id FROM visitors v WHERE v.verified_user_id = $2::uuid))`;
+
+/** Below every message id: the first page starts after it. */
+const NO_MESSAGE = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * A page of a document's messages after `$3` up to `$4`, oldest first: at most `$5`, cut once
+ * their text passes `$6` bytes (the first is always taken). Only the messages kept are written out.
+ */
+const PAGE_STATEMENT = `SELECT m.id, ${MESSAGE_JSON} AS item
+  FROM (SELECT m.*, row_number() OVER w AS n, sum(octet_length(m.content)) OVER w AS running
+          FROM messages m
+         WHERE m.conversation_id = $1::uuid AND m.user_id = $2::uuid AND m.id > $3::uuid AND m.id <= $4::uuid
+        WINDOW w AS (ORDER BY m.id ROWS UNBOUNDED PRECEDING)
+         ORDER BY m.id LIMIT $5::int) m
+ WHERE m.n = 1 OR m.running <= $6::bigint
+ ORDER BY m.id`;
+
 export function createExportsRepo(access: ExportAccess): ExportsRepo {
   return {
     async chatbots(ownerId, chatbotId) {
@@ -180,9 +255,13 @@ export function createExportsRepo(access: ExportAccess): ExportsRepo {
     },
     async documents(ownerId, request) {
       const { text, params } = where(ownerId, request.filter, request.after);
-      const statement = batchStatement(`${DOCUMENT_JSON} AS document`, text, request.limit, `$${params.length + 1}`, `$${params.length + 2}`);
-      const rows = await access.user(ownerId, (sql) => sql.query<BatchRow & { document: string }>(statement, [...params, request.maxMessages, request.maxBytes]));
-      const batch = { rows: rows.map((row) => row.document), next: nextCursor(rows, request.limit) };
+      const maxBytes = `$${params.length + 2}`;
+      // A conversation past the budget is always alone in its batch (the first is always taken, and nothing after it fits).
+      const select = `CASE WHEN c.bytes <= ${maxBytes}::bigint THEN ${DOCUMENT_JSON} END AS document`;
+      const statement = batchStatement(select, text, request.limit, `$${params.length + 1}`, maxBytes);
+      const rows = await access.user(ownerId, (sql) => sql.query<BatchRow & { document: string | null }>(statement, [...params, request.maxMessages, request.maxBytes]));
+      const only = rows.length === 1 && rows[0]!.document === null ? rows[0]!.id : null;
+      const batch = { rows: only ? [] : rows.map((row) => row.document!), next: nextCursor(rows, request.limit), paged: only };
       release(rows);
       return batch;
     },
@@ -195,17 +274,20 @@ export function createExportsRepo(access: ExportAccess): ExportsRepo {
       release(rows);
       return batch;
     },
-    async document(userId, conversationId) {
-      // As conversations.repo's find: the user's own, or a verified visit of theirs (migrations/0011).
+    async documentStart(userId, conversationId, maxBytes) {
       const [row] = await access.user(userId, (sql) =>
-        sql.query<{ document: string }>(
-          `SELECT ${DOCUMENT_JSON} AS document FROM conversations c
-            WHERE c.id = $1::uuid
-              AND (c.user_id = $2::uuid OR c.visitor_id IN (SELECT v.id FROM visitors v WHERE v.verified_user_id = $2::uuid))`,
-          [conversationId, userId],
-        ),
+        sql.query<{ owner_id: string; whole: string | null; head: string | null; tail: string | null; last_id: string | null; messages: number }>(START_STATEMENT, [conversationId, userId, maxBytes]),
       );
-      return row && (JSON.parse(row.document) as ExportDocument);
+      if (!row) return undefined;
+      return { ownerId: row.owner_id, whole: row.whole, head: row.head ?? '', tail: row.tail ?? '', lastMessageId: row.last_id, messages: Number(row.messages) };
+    },
+    async messagePage(userId, request) {
+      const rows = await access.user(userId, (sql) =>
+        sql.query<{ id: string; item: string }>(PAGE_STATEMENT, [request.conversationId, request.ownerId, request.after ?? NO_MESSAGE, request.last, request.maxMessages, request.maxBytes]),
+      );
+      const page = { items: rows.map((row) => row.item), lastId: rows[rows.length - 1]?.id ?? null };
+      release(rows);
+      return page;
     },
   };
 }

@@ -6,11 +6,12 @@ import type { Services } from '../../compose.js';
 import { createScoped } from '../../db/scope.js';
 import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
+import type { FastifyReply } from 'fastify';
 import type { App } from '../../http/types.js';
 import { bindEndUser, EndUserQuery } from '../api-keys/end-user.js';
 import { principalOf } from '../auth/authenticate.js';
 import { createExportSlots, MAX_EXPORTS_PER_ACCOUNT } from './export-slots.js';
-import { EXPORT_BATCH_SIZE } from './export-stream.js';
+import { CONTENT_TYPES, EXPORT_BATCH_BYTES, EXPORT_BATCH_SIZE } from './export-stream.js';
 import { createExportsRepo, scopedAccess } from './exports.repo.js';
 import { BulkExportQuery, ExportDocumentSchema } from './exports.schemas.js';
 import { createExportsService, type ExportsService } from './exports.service.js';
@@ -37,22 +38,51 @@ const BULK_DESCRIPTION =
   'would read as a formula are prefixed with `\'`, numbers are written as numbers. A failure midway cuts the response. ' +
   `An account reads at most ${MAX_EXPORTS_PER_ACCOUNT} exports from one server at once: 429 past that.`;
 
-/** Registers the export routes over the app's services (the database for the exports' own repository). */
-export function registerExportRoutes(app: App, services: Services): void {
-  const exportsService: ExportsService = createExportsService({
-    exports: createExportsRepo(scopedAccess(createScoped(services.database.app))),
-    conversations: services.conversations,
-  });
+const ONE_DESCRIPTION =
+  `A conversation whose messages hold more than ${EXPORT_BATCH_BYTES / 1024 / 1024} MiB of text is streamed a page of messages at a time; ` +
+  'such a response that ends without its whole body (the connection cut, or messages deleted meanwhile) is a failed export, never a shorter one. ' +
+  `Those streamed exports count towards the ${MAX_EXPORTS_PER_ACCOUNT} an account reads from one server at once: 429 past that.`;
+
+/**
+ * Export bodies as they stream: each holds one of its account's places (export-slots.ts) until it
+ * ends, and shutdown waits on one no longer than running replies get (then it is cut: the client
+ * sees it unfinished).
+ */
+function exportStreams(app: App, services: Services) {
   const running = new Set<Readable>();
   const slots = createExportSlots();
-
-  // Shutdown does not wait on an export for longer than running replies get: then it is cut (the client sees it unfinished).
   app.addHook('preClose', async () => {
     if (running.size === 0) return;
     setTimeout(() => {
       for (const body of running) body.destroy(new Error('the server is shutting down'));
     }, services.config.shutdownGraceMs).unref();
   });
+  return {
+    /** One of the account's places (429 when they are all taken); returns its release. */
+    take: (ownerId: string) => slots.take(ownerId),
+    /** Sends `chunks` as the client reads them (pipe's backpressure); `release` once the body has ended, read or not. */
+    send(reply: FastifyReply, chunks: AsyncGenerator<Buffer>, release: () => void, headers: Record<string, string>) {
+      const body = Readable.from(chunks, { objectMode: false });
+      running.add(body);
+      const done = finished(body).finally(() => {
+        running.delete(body);
+        release();
+      });
+      services.jobs.track('export', done.catch(() => {}));
+      for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+      // The stream is the body (the schema documents what it carries), not a value to serialise.
+      return reply.header('cache-control', 'no-store').header('x-accel-buffering', 'no').send(body as never);
+    },
+  };
+}
+
+/** Registers the export routes over the app's services (the database for the exports' own repository). */
+export function registerExportRoutes(app: App, services: Services): void {
+  const exportsService: ExportsService = createExportsService({
+    exports: createExportsRepo(scopedAccess(createScoped(services.database.app))),
+    conversations: services.conversations,
+  });
+  const streams = exportStreams(app, services);
 
   app.get(
     '/v1/conversations/:id/export',
@@ -63,12 +93,26 @@ export function registerExportRoutes(app: App, services: Services): void {
         tags,
         security,
         summary: 'One conversation as a document: the conversation, every message (with feedback) and the collected data',
+        description: ONE_DESCRIPTION,
         params: IdParams,
         querystring: EndUserQuery,
-        response: { 200: ExportDocumentSchema, ...problems(401, 404, 422) },
+        response: { 200: ExportDocumentSchema, ...problems(401, 404, 422, 429) },
       },
     },
-    async (request) => exportsService.one(principalOf(request), request.params.id),
+    async (request, reply) => {
+      const caller = principalOf(request);
+      const result = await exportsService.one(caller, request.params.id);
+      // The database wrote the document's JSON text (export-sql.ts): it is sent as it is.
+      if ('whole' in result) return reply.type(CONTENT_TYPES.json).send(result.whole as never);
+      let release: () => void;
+      try {
+        release = streams.take(caller.ownerId);
+      } catch (error) {
+        await result.pages.return(undefined);
+        throw error;
+      }
+      return streams.send(reply, result.pages, release, { 'content-type': CONTENT_TYPES.json });
+    },
   );
 
   app.get(
@@ -79,26 +123,15 @@ export function registerExportRoutes(app: App, services: Services): void {
     },
     async (request, reply) => {
       const caller = principalOf(request);
-      const release = slots.take(caller.ownerId);
+      const release = streams.take(caller.ownerId);
       const result = await exportsService.bulk(caller, request.query).catch((error: unknown) => {
         release();
         throw error;
       });
-      // Pulled a chunk at a time as the client reads (pipe's backpressure): a slow reader holds the next batch back.
-      const body = Readable.from(result.body, { objectMode: false });
-      running.add(body);
-      const done = finished(body).finally(() => {
-        running.delete(body);
-        release();
+      return streams.send(reply, result.body, release, {
+        'content-type': result.contentType,
+        'content-disposition': `attachment; filename="${result.filename}"`,
       });
-      services.jobs.track('export', done.catch(() => {}));
-      return reply
-        .header('content-type', result.contentType)
-        .header('content-disposition', `attachment; filename="${result.filename}"`)
-        .header('cache-control', 'no-store')
-        .header('x-accel-buffering', 'no')
-        // The stream is the body (the schema documents what it carries), not a value to serialise.
-        .send(body as never);
     },
   );
 }

@@ -4,9 +4,9 @@ import { isUuid } from '../../lib/ids.js';
 import type { Principal } from '../auth/principal.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import { collectKeys } from './csv.js';
-import { CONTENT_TYPES, DEFAULT_EXPORT_SETTINGS, exportBytes, type ExportPlan, type ExportSettings } from './export-stream.js';
+import { CONTENT_TYPES, DEFAULT_EXPORT_SETTINGS, documentBytes, exportBytes, type ExportPlan, type ExportSettings } from './export-stream.js';
 import type { ExportsRepo } from './exports.repo.js';
-import type { BulkExportInput, ExportDocument, ExportFormat } from './exports.schemas.js';
+import type { BulkExportInput, ExportFormat } from './exports.schemas.js';
 
 export interface BulkExport {
   format: ExportFormat;
@@ -16,9 +16,15 @@ export interface BulkExport {
   body: AsyncGenerator<Buffer>;
 }
 
+/**
+ * One conversation's document: its JSON text when it is short; else its UTF-8 bytes a page of
+ * messages at a time (throws after the first chunk when a page fails: the response is cut).
+ */
+export type OneExport = { whole: string } | { pages: AsyncGenerator<Buffer> };
+
 export interface ExportsService {
   /** One conversation as `{conversation, messages, data}`: whoever may read it through GET /v1/conversations/{id}. */
-  one(caller: Principal, id: string): Promise<ExportDocument>;
+  one(caller: Principal, id: string): Promise<OneExport>;
   /** Checks the request (every 4xx comes here, before a byte is written) and returns the export, ready to stream. */
   bulk(caller: Principal, query: BulkExportInput): Promise<BulkExport>;
 }
@@ -64,10 +70,11 @@ export function createExportsService(deps: ExportsDeps): ExportsService {
     async one(caller, id) {
       // 404 for what the caller may not read: another tenant's, another end user's, another chatbot's.
       const allowed = await conversations.get(caller, id);
-      // The document is read in the caller's tenant, in one transaction; gone meanwhile is a 404 too.
-      const document = await exports.document(caller.ownerId, allowed.id);
-      if (!document) throw conversationNotFound();
-      return document;
+      // Read in the caller's tenant: in one transaction when short, else from its start a page at a time. Gone meanwhile is a 404 too.
+      const start = await exports.documentStart(caller.ownerId, allowed.id, settings.batchBytes);
+      if (!start) throw conversationNotFound();
+      if (start.whole !== null) return { whole: start.whole };
+      return { pages: documentBytes(exports, caller.ownerId, allowed.id, start, settings) };
     },
     async bulk(caller, query) {
       const ownerId = ownerOf(caller);
