@@ -22,6 +22,8 @@ export interface WebhookWorkerDeps {
   settings: { retryScheduleMs: readonly number[]; leaseMs: number };
   /** Attempts running at once on this instance; a slow receiver holds one, not the rest. */
   maxInFlight?: number;
+  /** Of those, one account's at most. */
+  maxPerAccount?: number;
   random?: () => number;
 }
 
@@ -32,6 +34,8 @@ export interface WebhookWorker {
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 16;
+/** Of those, one account's at most: a receiver that does not answer holds its own account's deliveries, not everyone's. */
+export const MAX_IN_FLIGHT_PER_ACCOUNT = 4;
 const JITTER = 0.2;
 /** A receiver may ask for a longer wait than the schedule's (Retry-After), up to this. */
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
@@ -46,7 +50,18 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
   const schedule = settings.retryScheduleMs;
   const random = deps.random ?? Math.random;
   const maxInFlight = deps.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  const maxPerAccount = deps.maxPerAccount ?? MAX_IN_FLIGHT_PER_ACCOUNT;
   const inFlight = new Set<Promise<void>>();
+  const busy = new Map<string, number>();
+
+  function started(userId: string): void {
+    busy.set(userId, (busy.get(userId) ?? 0) + 1);
+  }
+  function ended(userId: string): void {
+    const left = (busy.get(userId) ?? 1) - 1;
+    if (left === 0) busy.delete(userId);
+    else busy.set(userId, left);
+  }
 
   /** The next step of the schedule ±20%, or the receiver's Retry-After when longer (up to a day). */
   function nextAttemptAt(step: number, outcome: SendOutcome, now: Date): Date {
@@ -80,9 +95,13 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
     async poll(track) {
       const room = maxInFlight - inFlight.size;
       if (room <= 0) return;
-      const claimed = await repo.claim({ now: clock.now(), leaseMs: settings.leaseMs, limit: room, token: deps.newId() });
+      const claimed = await repo.claim({ now: clock.now(), leaseMs: settings.leaseMs, limit: room, token: deps.newId(), perAccount: maxPerAccount, busy });
       for (const delivery of claimed) {
-        const task = deliver(delivery).finally(() => inFlight.delete(task));
+        started(delivery.userId);
+        const task = deliver(delivery).finally(() => {
+          inFlight.delete(task);
+          ended(delivery.userId);
+        });
         inFlight.add(task);
         track('webhook delivery', task);
       }

@@ -1,0 +1,52 @@
+// Deliveries were claimed oldest first across every account, up to 16 at once per instance. One
+// account whose receiver does not answer (down behind a load balancer that holds connections, or
+// made so on purpose) with a backlog of events filled all 16, each for WEBHOOK_TIMEOUT_MS, wave
+// after wave: every other account's webhooks waited behind its backlog (40 events and a 15 s
+// timeout: 45 s; retries brought the backlog back at each step of the schedule). An account now
+// holds at most MAX_IN_FLIGHT_PER_ACCOUNT of an instance's deliveries.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_IN_FLIGHT_PER_ACCOUNT } from '../../src/features/webhooks/webhook-worker.js';
+import { startFakeWebhooks, type FakeWebhooks } from '../fake-webhooks/fake-webhooks.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createChatbot } from '../helpers/chat.js';
+import { registerUser } from '../helpers/factories.js';
+import { completedEvent, setWebhook, waitForDelivery, WEBHOOK_TEST_ENV } from './events.js';
+
+const TIMEOUT_MS = 4_000;
+const BACKLOG = 40;
+
+let receiver: FakeWebhooks;
+let t: TestApp;
+
+beforeAll(async () => {
+  receiver = await startFakeWebhooks();
+  t = await createTestApp({ ...WEBHOOK_TEST_ENV, WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS), WEBHOOK_LEASE_MS: String(3 * TIMEOUT_MS), WEBHOOK_RETRY_SCHEDULE: '60s' });
+});
+afterAll(async () => {
+  await t?.close();
+  await receiver?.close();
+});
+
+describe('an account whose receiver does not answer', () => {
+  it(`holds at most ${MAX_IN_FLIGHT_PER_ACCOUNT} of an instance's deliveries; another account's event is delivered meanwhile`, { timeout: 60_000 }, async () => {
+    const heavy = await registerUser(t);
+    const silent = receiver.endpoint('silent');
+    silent.script(...Array.from({ length: 2 * BACKLOG }, () => ({ status: 200, hang: true })));
+    const heavyBot = await createChatbot(t, heavy, { name: 'Busy' });
+    await setWebhook(t, heavy, heavyBot.id, silent.url);
+    for (let i = 0; i < BACKLOG; i++) await completedEvent(t, heavy, heavyBot.id);
+    await silent.waitFor(1);
+
+    const other = await registerUser(t);
+    const prompt = receiver.endpoint('prompt');
+    const otherBot = await createChatbot(t, other, { name: 'Quiet' });
+    await setWebhook(t, other, otherBot.id, prompt.url);
+    const event = await completedEvent(t, other, otherBot.id);
+    const [arrived] = await prompt.waitFor(1, 3 * TIMEOUT_MS);
+
+    // Delivered while the silent receiver still held the first attempts it was sent, not after they timed out.
+    expect(arrived!.at - silent.received[0]!.at).toBeLessThan(TIMEOUT_MS);
+    expect(silent.received.filter((request) => request.at <= arrived!.at).length).toBeLessThanOrEqual(MAX_IN_FLIGHT_PER_ACCOUNT);
+    expect((await waitForDelivery(t, other, otherBot.id, event.eventId!, (delivery) => delivery.status === 'delivered')).attempts).toHaveLength(1);
+  });
+});
