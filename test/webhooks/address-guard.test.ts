@@ -113,4 +113,23 @@ describe('by default (public addresses only)', () => {
     expect(target.received).toEqual([]);
     expect(receiver.connections()).toBe(connectionsBefore);
   });
+
+  it('asks the DNS for a name, not the hosts file: a name that has no address there fails the attempt without connecting', async () => {
+    // Names under .invalid never resolve (RFC 6761); sub.localhost is loopback whatever the DNS says.
+    const cases = [
+      { url: `http://receiver.invalid:${receiver.port}/hooks/nowhere`, error: /^(host not found|no answer from the DNS for the host|host lookup failed \(E[A-Z]+\))$/ },
+      { url: `http://app.localhost:${receiver.port}/hooks/nowhere`, error: /^address refused: app\.localhost: (127\.0\.0\.1|::1) is a loopback address/ },
+    ];
+    const connectionsBefore = receiver.connections();
+    for (const { url, error } of cases) {
+      const bot = await createChatbot(guarded, owner, { name: 'Named nowhere' });
+      await setWebhook(guarded, owner, bot.id, url);
+      const event = await completedEvent(guarded, owner, bot.id);
+      const delivery = await waitForDelivery(guarded, owner, bot.id, event.eventId!, (d) => d.attempts.length > 0 && d.attempts[0]!.error !== null);
+      expect(delivery.attempts[0]!.error, url).toMatch(error);
+      expect(delivery.attempts[0]!.status_code, url).toBeNull();
+    }
+    expect(receiver.endpoint('nowhere').received).toEqual([]);
+    expect(receiver.connections()).toBe(connectionsBefore);
+  });
 });

@@ -4,7 +4,7 @@
 // check is made on the address actually connected to: literal IPs here, names in the lookup
 // the connection itself uses, so a DNS answer that changes between a check and the connect
 // (rebinding) changes nothing.
-import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
+import { Resolver, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
@@ -57,15 +57,54 @@ export class AddressRefusedError extends Error {
 }
 
 /**
- * A `lookup` for http.request: resolves as Node would, then refuses the connection unless every
+ * Receivers' names are asked of the DNS through c-ares, which runs on the event loop. Node's
+ * lookup is getaddrinfo in libuv's thread pool, two lookups at a time for the whole process, and
+ * how slowly a name resolves is up to whoever runs its DNS: a webhook host whose answers took 3 s
+ * held the model's host, issuers' key sets and every other account's webhooks behind it, and
+ * another account's turn took 6 s. c-ares reads /etc/resolv.conf, not /etc/hosts: a public
+ * receiver is in the DNS. A delivery's own timeout bounds the whole exchange, lookup included.
+ */
+const dnsClient = new Resolver({ timeout: 5_000, tries: 2 });
+
+/** Loopback by definition (RFC 6761), whatever a DNS server says of them. */
+const LOCALHOST = /^(?:.+\.)?localhost\.?$/i;
+const LOOPBACK: LookupAddress[] = [
+  { address: '127.0.0.1', family: 4 },
+  { address: '::1', family: 6 },
+];
+
+type Resolved = (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void;
+
+/** The name's addresses of the families asked for (0: both), IPv4 first; ENOTFOUND when there are none. */
+function resolveName(hostname: string, family: number, callback: Resolved): void {
+  const families = family === 4 || family === 6 ? [family] : [4, 6];
+  if (LOCALHOST.test(hostname)) return callback(null, LOOPBACK.filter((answer) => families.includes(answer.family)));
+  const found: LookupAddress[] = [];
+  let failure: NodeJS.ErrnoException | null = null;
+  let waiting = families.length;
+  const settle = (answerFamily: number) => (error: NodeJS.ErrnoException | null, addresses: string[]) => {
+    if (error) failure ??= error;
+    else for (const address of addresses) found.push({ address, family: answerFamily });
+    if (--waiting > 0) return;
+    if (found.length > 0) return callback(null, found.sort((a, b) => a.family - b.family));
+    // No address of either family is a name without addresses, whichever family answered first.
+    const notFound = !failure || failure.code === 'ENODATA' || failure.code === 'ENOTFOUND';
+    callback(notFound ? Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }) : failure, []);
+  };
+  for (const answerFamily of families) {
+    if (answerFamily === 4) dnsClient.resolve4(hostname, settle(4));
+    else dnsClient.resolve6(hostname, settle(6));
+  }
+}
+
+/**
+ * A `lookup` for http.request: resolves the name, then refuses the connection unless every
  * answer is public unicast (one private answer among public ones could be the one connected to).
  * Node calls it for names only: literal IPs never reach a lookup, and are checked before.
  */
 export const guardedLookup: LookupFunction = (hostname, options, callback) => {
-  const all: LookupAllOptions = { ...options, all: true };
-  dnsLookup(hostname, all, (error, addresses: LookupAddress[]) => {
+  resolveName(hostname, options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : Number(options.family ?? 0), (error, addresses) => {
     if (error) return callback(error, '', 0);
-    if (addresses.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
     for (const answer of addresses) {
       const why = addressRefusal(answer.address);
       if (why) return callback(new AddressRefusedError(`${hostname}: ${why}`), '', 0);

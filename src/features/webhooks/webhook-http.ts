@@ -31,8 +31,10 @@ export function retryAfterMs(value: string | undefined, now: number): number | n
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
-function describe(error: Error & { code?: string }, timeoutMs: number): string {
+function describe(error: Error & { code?: string; syscall?: string }, timeoutMs: number): string {
   if (error instanceof AddressRefusedError) return `address refused: ${error.message}`;
+  // The DNS client's own failures (queryA, queryAaaa): the receiver was never reached.
+  if (error.syscall?.startsWith('query')) return error.code === 'ETIMEOUT' ? 'no answer from the DNS for the host' : `host lookup failed (${error.code})`;
   switch (error.code) {
     case 'ETIMEDOUT':
       return `no answer within ${timeoutMs} ms`;
