@@ -289,7 +289,9 @@ function composeResponder(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>
 function composeWebhooks(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>, chatbots: ChatbotsService) {
   const { config, database, clock, log } = deps;
   const repo = createWebhooksRepo(createScoped(database.app));
-  const worker = createWebhookWorker({ repo, send: createWebhookSender(config.webhooks), clock, newId, log, settings: config.webhooks });
+  // A delivered attempt makes room at once: an account's backlog is not held to 4 a poll (webhook-worker.ts).
+  const onRoom = () => jobs.nudge('webhook deliveries');
+  const worker = createWebhookWorker({ repo, send: createWebhookSender(config.webhooks), clock, newId, log, settings: config.webhooks, onRoom });
   jobs.every('webhook deliveries', config.webhooks.pollMs, () => worker.poll((name, task) => jobs.track(name, task)));
   return createWebhooksService({ repo, chatbots, clock });
 }

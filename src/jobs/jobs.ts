@@ -10,6 +10,8 @@ export interface JobsLog {
 export interface Jobs {
   /** Runs `task` every `everyMs` once started; a failing run is logged and the next one runs. */
   every(name: string, everyMs: number, task: () => Promise<void>): void;
+  /** Runs the periodic task `name` now rather than at its next tick (once more after the run in progress, if one is). */
+  nudge(name: string): void;
   /** Keeps a one-off task in view so shutdown can wait for it. */
   track(name: string, task: Promise<unknown>): void;
   /**
@@ -29,6 +31,8 @@ interface Periodic {
   task: () => Promise<void>;
   timer: NodeJS.Timeout | null;
   busy: boolean;
+  /** Nudged while busy: run again once this run ends. */
+  again: boolean;
 }
 
 const RETRY_FIRST_DELAY_MS = 250;
@@ -49,21 +53,38 @@ export function createJobs(log: JobsLog): Jobs {
     void settled.finally(() => inFlight.delete(settled));
   };
 
+  const run = (job: Periodic) => {
+    // A slow run (database down) is not stacked on by the next tick.
+    if (job.busy || stopped || !started) return;
+    job.busy = true;
+    keep(
+      job.name,
+      job.task().finally(() => {
+        job.busy = false;
+        if (job.again) {
+          job.again = false;
+          run(job);
+        }
+      }),
+    );
+  };
+
   const schedule = (job: Periodic) => {
-    job.timer = setInterval(() => {
-      // A slow run (database down) is not stacked on by the next tick.
-      if (job.busy || stopped) return;
-      job.busy = true;
-      keep(job.name, job.task().finally(() => (job.busy = false)));
-    }, job.everyMs);
+    job.timer = setInterval(() => run(job), job.everyMs);
     job.timer.unref();
   };
 
   return {
     every(name, everyMs, task) {
-      const job: Periodic = { name, everyMs, task, timer: null, busy: false };
+      const job: Periodic = { name, everyMs, task, timer: null, busy: false, again: false };
       periodic.push(job);
       if (started && !stopped) schedule(job);
+    },
+    nudge(name) {
+      const job = periodic.find((candidate) => candidate.name === name);
+      if (!job) return;
+      if (job.busy) job.again = true;
+      else run(job);
     },
     track(name, task) {
       keep(name, task);

@@ -50,3 +50,26 @@ describe('an account whose receiver does not answer', () => {
     expect((await waitForDelivery(t, other, otherBot.id, event.eventId!, (delivery) => delivery.status === 'delivered')).attempts).toHaveLength(1);
   });
 });
+
+describe("an account's backlog to a receiver that answers", () => {
+  const POLL_MS = 3_000;
+  let quick: TestApp;
+  beforeAll(async () => {
+    quick = await createTestApp({ ...WEBHOOK_TEST_ENV, WEBHOOK_POLL_MS: String(POLL_MS) });
+  });
+  afterAll(async () => {
+    await quick?.close();
+  });
+
+  it(`is sent as fast as it is answered, not ${MAX_IN_FLIGHT_PER_ACCOUNT} a poll`, { timeout: 60_000 }, async () => {
+    const owner = await registerUser(quick);
+    const endpoint = receiver.endpoint('backlog');
+    const bot = await createChatbot(quick, owner, { name: 'Busy day' });
+    await setWebhook(quick, owner, bot.id, endpoint.url);
+    for (let i = 0; i < BACKLOG; i++) await completedEvent(quick, owner, bot.id);
+    const received = await endpoint.waitFor(BACKLOG, 4 * POLL_MS);
+    // All within one poll interval of the first: each delivered attempt made room for the next.
+    expect(received.at(-1)!.at - received[0]!.at).toBeLessThan(POLL_MS);
+    expect(new Set(received.map((request) => request.headers['webhook-id'])).size).toBe(BACKLOG);
+  });
+});

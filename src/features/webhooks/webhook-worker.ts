@@ -24,6 +24,12 @@ export interface WebhookWorkerDeps {
   maxInFlight?: number;
   /** Of those, one account's at most. */
   maxPerAccount?: number;
+  /**
+   * Hears that an attempt was delivered, so its room can be filled before the next poll. Only a
+   * delivered one: a receiver that fails at once would otherwise have its backlog claimed, tried
+   * and put back as fast as the database allows.
+   */
+  onRoom?: () => void;
   random?: () => number;
 }
 
@@ -79,7 +85,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
     return { kind: 'retry', statusCode, error, latencyMs, nextAttemptAt: nextAttemptAt(delivery.retryStep, outcome, now) };
   }
 
-  async function deliver(delivery: ClaimedDelivery): Promise<void> {
+  async function deliver(delivery: ClaimedDelivery): Promise<AttemptResult['kind']> {
     const body = eventBody(delivery);
     const timestamp = Math.floor(clock.now().getTime() / 1000);
     const outcome = await send(delivery.url, webhookHeaders(delivery.secrets, delivery.id, timestamp, body), body);
@@ -89,6 +95,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
     const fields = { delivery_id: delivery.id, chatbot_id: delivery.chatbotId, attempt: delivery.attempt, status_code: result.statusCode, latency_ms: result.latencyMs, outcome: result.kind };
     if (result.kind === 'delivered') log.info(fields, 'webhook delivered');
     else log.warn({ ...fields, error: result.error }, 'webhook attempt failed');
+    return result.kind;
   }
 
   return {
@@ -98,10 +105,14 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
       const claimed = await repo.claim({ now: clock.now(), leaseMs: settings.leaseMs, limit: room, token: deps.newId(), perAccount: maxPerAccount, busy });
       for (const delivery of claimed) {
         started(delivery.userId);
-        const task = deliver(delivery).finally(() => {
-          inFlight.delete(task);
-          ended(delivery.userId);
-        });
+        const task: Promise<void> = deliver(delivery)
+          .finally(() => {
+            inFlight.delete(task);
+            ended(delivery.userId);
+          })
+          .then((kind) => {
+            if (kind === 'delivered') deps.onRoom?.();
+          });
         inFlight.add(task);
         track('webhook delivery', task);
       }
