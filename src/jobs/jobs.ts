@@ -38,6 +38,35 @@ interface Periodic {
 const RETRY_FIRST_DELAY_MS = 250;
 const RETRY_MAX_DELAY_MS = 5_000;
 
+/** `task` until it succeeds, again after each failure `retryIf` accepts, backing off, for at most `forMs`. */
+function retrying(task: () => Promise<unknown>, { retryIf, forMs }: { retryIf(error: unknown): boolean; forMs: number }): Promise<void> {
+  const until = Date.now() + forMs;
+  const attempt = async (delay: number): Promise<void> => {
+    await new Promise((resolve) => setTimeout(resolve, delay).unref());
+    try {
+      await task();
+    } catch (error) {
+      if (retryIf(error) && Date.now() < until) return attempt(Math.min(delay * 2, RETRY_MAX_DELAY_MS));
+      throw error;
+    }
+  };
+  return attempt(RETRY_FIRST_DELAY_MS);
+}
+
+/** A run of a periodic job, unless one is going (a nudge then asks for one more after it) or `may` says no. */
+function runPeriodic(job: Periodic, keep: (name: string, task: Promise<unknown>) => void, may: () => boolean): void {
+  // A slow run (database down) is not stacked on by the next tick.
+  if (job.busy || !may()) return;
+  job.busy = true;
+  const done = job.task().finally(() => {
+    job.busy = false;
+    if (!job.again) return;
+    job.again = false;
+    runPeriodic(job, keep, may);
+  });
+  keep(job.name, done);
+}
+
 export function createJobs(log: JobsLog): Jobs {
   const periodic: Periodic[] = [];
   const inFlight = new Set<Promise<unknown>>();
@@ -53,21 +82,7 @@ export function createJobs(log: JobsLog): Jobs {
     void settled.finally(() => inFlight.delete(settled));
   };
 
-  const run = (job: Periodic) => {
-    // A slow run (database down) is not stacked on by the next tick.
-    if (job.busy || stopped || !started) return;
-    job.busy = true;
-    keep(
-      job.name,
-      job.task().finally(() => {
-        job.busy = false;
-        if (job.again) {
-          job.again = false;
-          run(job);
-        }
-      }),
-    );
-  };
+  const run = (job: Periodic) => runPeriodic(job, keep, () => started && !stopped);
 
   const schedule = (job: Periodic) => {
     job.timer = setInterval(() => run(job), job.everyMs);
@@ -89,18 +104,8 @@ export function createJobs(log: JobsLog): Jobs {
     track(name, task) {
       keep(name, task);
     },
-    retry(name, task, { retryIf, forMs }) {
-      const until = Date.now() + forMs;
-      const attempt = async (delay: number): Promise<void> => {
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
-        try {
-          await task();
-        } catch (error) {
-          if (retryIf(error) && Date.now() < until) return attempt(Math.min(delay * 2, RETRY_MAX_DELAY_MS));
-          throw error;
-        }
-      };
-      keep(name, attempt(RETRY_FIRST_DELAY_MS));
+    retry(name, task, options) {
+      keep(name, retrying(task, options));
     },
     start() {
       if (started) return;

@@ -51,6 +51,13 @@ export function eventBody(delivery: Pick<ClaimedDelivery, 'type' | 'createdAt' |
   return JSON.stringify({ type: delivery.type, timestamp: delivery.createdAt.toISOString(), data: delivery.payload });
 }
 
+/** Adds `by` to `key`'s count, forgetting it at 0. */
+function count(counts: Map<string, number>, key: string, by: number): void {
+  const now = (counts.get(key) ?? 0) + by;
+  if (now <= 0) counts.delete(key);
+  else counts.set(key, now);
+}
+
 export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
   const { repo, send, clock, log, settings } = deps;
   const schedule = settings.retryScheduleMs;
@@ -59,15 +66,6 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
   const maxPerAccount = deps.maxPerAccount ?? MAX_IN_FLIGHT_PER_ACCOUNT;
   const inFlight = new Set<Promise<void>>();
   const busy = new Map<string, number>();
-
-  function started(userId: string): void {
-    busy.set(userId, (busy.get(userId) ?? 0) + 1);
-  }
-  function ended(userId: string): void {
-    const left = (busy.get(userId) ?? 1) - 1;
-    if (left === 0) busy.delete(userId);
-    else busy.set(userId, left);
-  }
 
   /** The next step of the schedule ±20%, or the receiver's Retry-After when longer (up to a day). */
   function nextAttemptAt(step: number, outcome: SendOutcome, now: Date): Date {
@@ -104,11 +102,11 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
       if (room <= 0) return;
       const claimed = await repo.claim({ now: clock.now(), leaseMs: settings.leaseMs, limit: room, token: deps.newId(), perAccount: maxPerAccount, busy });
       for (const delivery of claimed) {
-        started(delivery.userId);
+        count(busy, delivery.userId, 1);
         const task: Promise<void> = deliver(delivery)
           .finally(() => {
             inFlight.delete(task);
-            ended(delivery.userId);
+            count(busy, delivery.userId, -1);
           })
           .then((kind) => {
             if (kind === 'delivered') deps.onRoom?.();
