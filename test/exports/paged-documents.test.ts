@@ -131,6 +131,37 @@ describe('a conversation exported a page of its messages at a time', () => {
   });
 });
 
+describe('a long conversation deleted after its batch named it', () => {
+  it('is left out of the bulk export, which stays whole and valid', async () => {
+    const owner3 = await registerUser(t);
+    const bot = await createChatbot(t, owner3);
+    const insert = (title: string, second: number, chars: number) =>
+      t.database.sql.query(
+        `WITH c AS (
+           INSERT INTO conversations (id, user_id, chatbot_id, title, created_at, updated_at, message_count)
+           VALUES (gen_random_uuid(), $1, $2, $3, '2026-05-01T00:00:00Z'::timestamptz + $4 * interval '1 second', now(), 2) RETURNING id, user_id)
+         INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
+         SELECT gen_random_uuid(), c.id, c.user_id, 'user', repeat('w', $5), 'complete', 1, now() FROM c, generate_series(1, 2)`,
+        [owner3.id, bot.id, title, second, chars],
+      );
+    await insert('before', 0, 10);
+    await insert('gone', 1, 800_000);
+    await insert('after', 2, 10);
+    const real = createExportsRepo(ownerAccess(t.database.sql));
+    const repo: ExportsRepo = {
+      ...real,
+      async documents(ownerId, request) {
+        const batch = await real.documents(ownerId, request);
+        if (batch.paged) await t.database.sql.query('DELETE FROM conversations WHERE id = $1', [batch.paged]);
+        return batch;
+      },
+    };
+    const plan: ExportPlan = { ownerId: owner3.id, chatbots: [{ id: bot.id, ownerId: owner3.id, collect: null }], filter: {}, format: 'json', csvKeys: [] };
+    const exported = JSON.parse(await text(exportText(repo, plan, { settings: SMALL }))) as Array<{ conversation: { title: string } }>;
+    expect(exported.map((d) => d.conversation.title)).toEqual(['before', 'after']);
+  });
+});
+
 describe('GET /v1/conversations/{id}/export of a long conversation', () => {
   it('answers the conversation and every message as GET answers them', async () => {
     const response = await t.request({ method: 'GET', url: `/v1/conversations/${ids['first long']}/export`, headers: bearer(owner.accessToken) });
