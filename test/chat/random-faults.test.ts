@@ -182,9 +182,15 @@ describe('random faults on the channels', () => {
       async () => count('inbox', (await ownerCall('GET', `/v1/chatbots/${bot}/conversations`)).statusCode),
       async () => {
         if (visits.length === 0) return;
-        count('delete visit', (await ownerCall('DELETE', `/v1/conversations/${pick(visits).conversation}`)).statusCode);
+        // Gone from the visits the clients use once deleted (turns already sent to it still meet the deletion).
+        const visit = pick(visits);
+        visits.splice(visits.indexOf(visit), 1);
+        count('delete visit', (await ownerCall('DELETE', `/v1/conversations/${visit.conversation}`)).statusCode);
       },
       async () => {
+        // Now and then: with every client toggling it as often as it does the rest, the chatbot was
+        // private most of the time, and a run under load once saw no visitor's turn answered.
+        if (Math.random() < 0.75) return;
         count('private', (await ownerCall('PATCH', `/v1/chatbots/${bot}`, { is_public: false })).statusCode);
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 200));
         count('public', (await ownerCall('PATCH', `/v1/chatbots/${bot}`, { is_public: true })).statusCode);
@@ -204,9 +210,12 @@ describe('random faults on the channels', () => {
     console.log('random faults on the channels:', JSON.stringify(Object.fromEntries([...seen].sort())));
 
     expect([...seen.keys()].filter((what) => !/ (200|201|204|401|403|404|409|left)$/.test(what))).toEqual([]);
-    for (const what of ['visit 201', 'visitor turn 201', 'visitor turn left', 'completion 200', 'completion stream left', 'revoke key 204']) {
+    for (const what of ['visit 201', 'visitor turn left', 'completion 200', 'completion stream left', 'revoke key 204']) {
       expect(seen.get(what), what).toBeGreaterThan(0);
     }
+    // A visitor's turn answered: 201, or 200 when streamed. Most meet a deleted visit or the chatbot
+    // made private (404); under load, a run once had no 201 among them, and three streamed 200s.
+    expect((seen.get('visitor turn 200') ?? 0) + (seen.get('visitor turn 201') ?? 0), 'visitor turns answered').toBeGreaterThan(0);
     expect((await fetch(`${base}/health`)).status).toBe(200);
     expect(t.logs.filter((line) => /"level":(40|50|60)/.test(line))).toEqual([]);
   });
