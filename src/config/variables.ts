@@ -180,7 +180,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'WEBHOOK_ALLOW_PRIVATE',
     default: 'false',
     description:
-      'Deliver webhooks to addresses that are not public unicast (loopback, private, link-local, and IPv4 written in IPv6). Off, such URLs are refused when written and at every delivery, DNS answers included. Only for receivers on your own network.',
+      'Deliver webhooks to addresses that are not public unicast (loopback, private, link-local, and IPv4 written in IPv6). Off, such URLs are refused when written and at every delivery, DNS answers included; receivers\' names are then asked of the DNS servers in /etc/resolv.conf (not /etc/hosts). Only for receivers on your own network.',
   },
   { name: 'WEBHOOK_TIMEOUT_MS', default: '15000', description: 'A webhook delivery that has no answer within this time fails and is retried.' },
   {

@@ -191,13 +191,9 @@ export function exportBytes(repo: ExportsRepo, plan: ExportPlan, options: Stream
 }
 
 /**
- * One conversation's document as UTF-8 bytes, from its start (the single export): whole in one
- * chunk, or a page of its messages at a time.
+ * One conversation's document as UTF-8 bytes a page of its messages at a time, from a start that
+ * did not hold it whole (the single export sends a whole one as it is).
  */
 export async function* documentBytes(repo: ExportsRepo, userId: string, conversationId: string, start: DocumentStart, settings: ExportSettings = DEFAULT_EXPORT_SETTINGS): AsyncGenerator<Buffer> {
-  if (start.whole !== null) {
-    yield Buffer.from(start.whole);
-    return;
-  }
   for await (const piece of documentPieces(repo, userId, conversationId, start, settings)) yield joinBytes(piece.parts, piece.separator);
 }
