@@ -14,7 +14,7 @@ import type { ChatService } from '../chat/chat.service.js';
 import type { Generations } from '../chat/generations.js';
 import type { TurnResult } from '../chat/turn-engine.js';
 import type { TurnResponder } from '../chat/turn-responder.js';
-import type { ConversationsService } from '../conversations/conversations.service.js';
+import { conversationNotFound, type ConversationsService } from '../conversations/conversations.service.js';
 import type { Message } from '../conversations/conversations.schemas.js';
 import type { AiSdkChatInput, UiMessage } from './ai-sdk.schemas.js';
 import { createReplyReaders, type Seen } from './reply-readers.js';
@@ -73,13 +73,15 @@ export function createAiSdkChat(deps: AiSdkDeps): AiSdkChat {
 
   async function turn(request: FastifyRequest, reply: FastifyReply, caller: Principal, body: AiSdkChatInput) {
     const regenerate = body.trigger === 'regenerate-message';
-    // Checked before the conversation exists: a request refused here leaves nothing behind.
+    // Checked before anything is stored: a request refused here leaves nothing behind.
     const content = regenerate ? null : newUserText(body.messages);
-    const conversation = await conversations.openClientChat(caller, body.id, { chatbot_id: body.chatbot_id });
+    // A regenerate needs a reply to replace: a chat id never used names nothing (and creates nothing).
+    const existing = content === null ? await conversations.findClientChat(caller, body.id) : null;
+    if (content === null && !existing) throw conversationNotFound();
     return responder.respond(request, reply, { caller, streaming: true, shape, protocol: uiMessageStream }, (options) => {
       // `progress` keeps the text in the database while it streams: what a resume reads.
       const withProgress = { ...options, progress: true };
-      return content === null ? chat.regenerate(caller, conversation.id, withProgress) : chat.send(caller, conversation.id, { content }, withProgress);
+      return content === null ? chat.regenerate(caller, existing!.id, withProgress) : chat.sendInClientChat(caller, body.id, { content, chatbot_id: body.chatbot_id }, withProgress);
     });
   }
 

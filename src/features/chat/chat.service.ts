@@ -27,6 +27,11 @@ export interface ChatService {
     input: { message: string; conversation_id?: string; chatbot_id?: string; context?: string },
     options?: TurnOptions,
   ): Promise<TurnResult>;
+  /**
+   * A turn in the conversation a client's chat id names (the AI SDK channel), opened for it when
+   * new. Refused before it starts, it leaves no conversation behind.
+   */
+  sendInClientChat(caller: Principal, chatId: string, input: { content: string; chatbot_id?: string }, options?: TurnOptions): Promise<TurnResult>;
   regenerate(caller: Principal, conversationId: string, options?: TurnOptions): Promise<TurnResult>;
   stop(caller: Principal, conversationId: string): Promise<{ stopped: boolean }>;
   /** A turn that stores no conversation: the client sends it (the OpenAI endpoint). Usage and budget apply. */
@@ -67,19 +72,19 @@ export function createChatService(deps: ChatDeps): ChatService {
   }
 
   /**
-   * The one-call form in a new conversation. Everything that can refuse the turn is checked before
-   * the conversation exists; should its begin still fail, the conversation goes again, so a refused
-   * request leaves nothing behind (its id was never given out).
+   * A turn in a conversation opened for it (new, or a client's chat id seen for the first time).
+   * Everything that can refuse the turn is checked before the conversation is opened; should its
+   * begin still fail, an empty conversation goes again, so a refused request leaves nothing behind.
    */
-  async function chatInNew(caller: Principal, input: { message: string; chatbot_id?: string; context?: string }, options: TurnOptions) {
+  async function inOpened(caller: Principal, open: () => Promise<{ id: string }>, input: { content: string; context?: string }, options: TurnOptions) {
     await starts.admit(caller);
-    const created = await conversations.create(caller, { chatbot_id: input.chatbot_id });
+    const opened = await open();
+    const discard = () => conversations.discardEmpty(caller, opened.id);
     let begun: Awaited<ReturnType<TurnStarts['beginSend']>>;
     try {
-      const discard = () => conversations.discardEmpty(caller, created.id);
-      begun = await starts.beginSend(caller, created.id, { content: input.message, context: input.context }, discard);
+      begun = await starts.beginSend(caller, opened.id, input, discard);
     } catch (error) {
-      await conversations.discardEmpty(caller, created.id).catch(() => {});
+      await discard().catch(() => {});
       throw error;
     }
     return engine.run(caller, begun.target, begun.plan, options);
@@ -88,6 +93,11 @@ export function createChatService(deps: ChatDeps): ChatService {
   // A turn holds its place from before its limits are counted until its reply is stored.
   return {
     send: (caller, conversationId, input, options) => slots.hold(() => send(caller, conversationId, input, options)),
+    sendInClientChat: (caller, chatId, input, options = {}) =>
+      slots.hold(() => {
+        starts.checkContent('content', input.content);
+        return inOpened(caller, () => conversations.openClientChat(caller, chatId, { chatbot_id: input.chatbot_id }), { content: input.content }, options);
+      }),
     regenerate: (caller, conversationId, options) => slots.hold(() => regenerate(caller, conversationId, options)),
     answer: (caller, input, options) => slots.hold(() => answer(caller, input, options)),
     async running(caller, conversationId) {
@@ -103,7 +113,10 @@ export function createChatService(deps: ChatDeps): ChatService {
     chat(caller, input, options = {}) {
       return slots.hold(async () => {
         starts.checkContent('message', input.message);
-        if (input.conversation_id === undefined) return chatInNew(caller, input, options);
+        if (input.conversation_id === undefined) {
+          const open = () => conversations.create(caller, { chatbot_id: input.chatbot_id });
+          return inOpened(caller, open, { content: input.message, context: input.context }, options);
+        }
         if (input.chatbot_id !== undefined) throw validationError('chatbot_id', 'give either conversation_id or chatbot_id, not both');
         return send(caller, input.conversation_id, { content: input.message, context: input.context }, options);
       });

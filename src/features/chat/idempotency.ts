@@ -31,15 +31,45 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
   return value;
 }
 
-/** JSON with object keys sorted, so the order a client wrote them in does not matter. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, field]) => field !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, field]) => `${JSON.stringify(key)}:${canonicalJson(field)}`).join(',')}}`;
+/** Text written as it stands, between the values canonicalJson still has to write. */
+class Raw {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * JSON with object keys sorted, so the order a client wrote them in does not matter. Written with
+ * a stack of its own rather than by recursion: a body may nest as deep as its size allows, and
+ * JSON.parse takes any depth.
+ */
+export function canonicalJson(root: unknown): string {
+  const out: string[] = [];
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (value instanceof Raw) {
+      out.push(value.text);
+    } else if (Array.isArray(value)) {
+      out.push('[');
+      pending.push(new Raw(']'));
+      for (let i = value.length - 1; i >= 0; i--) {
+        // An array's undefined is written as null, as JSON.stringify does.
+        pending.push(value[i] === undefined ? null : value[i]);
+        if (i > 0) pending.push(new Raw(','));
+      }
+    } else if (value !== null && typeof value === 'object') {
+      const entries = Object.entries(value as Record<string, unknown>).filter(([, field]) => field !== undefined);
+      entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      out.push('{');
+      pending.push(new Raw('}'));
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, field] = entries[i]!;
+        pending.push(field, new Raw(`${i > 0 ? ',' : ''}${JSON.stringify(key)}:`));
+      }
+    } else {
+      out.push(JSON.stringify(value ?? null));
+    }
   }
-  return JSON.stringify(value ?? null);
+  return out.join('');
 }
 
 /**
