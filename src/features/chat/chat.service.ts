@@ -57,11 +57,9 @@ export interface ChatDeps extends TurnStartDeps {
   slots: TurnSlots;
 }
 
-export function createChatService(deps: ChatDeps): ChatService {
-  const { turns, answers, progress, engine, conversations, knowledge, generations, slots, clock, newId, settings } = deps;
-  const starts = createTurnStarts(deps);
-  const regenerate = createRegenerate({ starts, turns, knowledge, engine, clock, newId, settings });
-  const answer = createAnswer({ starts, answers, engine, clock, newId, settings });
+/** A new user message, in a conversation given by id or in one opened for it. */
+function createSends(deps: ChatDeps, starts: TurnStarts) {
+  const { engine, conversations } = deps;
 
   async function send(caller: Principal, conversationId: string, input: { content: string; context?: string }, options: TurnOptions = {}) {
     starts.checkContent('content', input.content);
@@ -89,6 +87,16 @@ export function createChatService(deps: ChatDeps): ChatService {
     }
     return engine.run(caller, begun.target, begun.plan, options);
   }
+
+  return { send, inOpened };
+}
+
+export function createChatService(deps: ChatDeps): ChatService {
+  const { turns, answers, progress, engine, conversations, knowledge, generations, slots, clock, newId, settings } = deps;
+  const starts = createTurnStarts(deps);
+  const regenerate = createRegenerate({ starts, turns, knowledge, engine, clock, newId, settings });
+  const answer = createAnswer({ starts, answers, engine, clock, newId, settings });
+  const { send, inOpened } = createSends(deps, starts);
 
   // A turn holds its place from before its limits are counted until its reply is stored.
   return {
