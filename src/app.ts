@@ -140,5 +140,5 @@ function registerRoutes(
   registerVisitorConversationRoutes(app, { chat: services.chat, conversations: services.conversations, responder: services.responder, ...publicParts });
   const assets = loadWidgetAssets();
   if (assets.missing) app.log.warn(`GET /widget.js answers 503: ${assets.missing}`);
-  registerWidgetRoutes(app, { assets, directory: services.directory });
+  registerWidgetRoutes(app, { assets, directory: services.directory, guard: services.publicGuard });
 }

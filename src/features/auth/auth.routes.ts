@@ -5,6 +5,7 @@ import { registerFormParser } from '../../http/body-parsers.js';
 import { emptyBodyAsObject } from '../../http/hooks.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
+import { clientAddressKey } from '../../rate-limit/client-address.js';
 import { UserSchema } from '../users/users.schemas.js';
 import type { AuthService, TokenAnswer } from './auth.service.js';
 import { LoginBody, LogoutBody, RefreshBody, RegisterBody, TokenAnswerSchema, TokenForm } from './auth.schemas.js';
@@ -64,7 +65,7 @@ function registerSignInRoutes(app: App, auth: AuthService): void {
         response: { 201: TokenAnswerSchema, ...problems(400, 409, 413, 422, 429) },
       },
     },
-    async (request, reply) => sendTokens(reply, 201, await auth.register(request.body, { ip: request.ip })),
+    async (request, reply) => sendTokens(reply, 201, await auth.register(request.body, { ip: clientAddressKey(request.ip) })),
   );
 
   app.post(
@@ -81,7 +82,7 @@ function registerSignInRoutes(app: App, auth: AuthService): void {
       const { username, email, password } = request.body;
       const identifier = username ?? email;
       if (!identifier) throw missing('username');
-      return sendTokens(reply, 200, await auth.login({ identifier, password }, { ip: request.ip }));
+      return sendTokens(reply, 200, await auth.login({ identifier, password }, { ip: clientAddressKey(request.ip) }));
     },
   );
 }
@@ -141,7 +142,7 @@ function registerTokenRoute(app: App, auth: AuthService): void {
       if (grant === 'password') {
         if (!form.username) throw missing('username');
         if (!form.password) throw missing('password');
-        return sendTokens(reply, 200, await auth.login({ identifier: form.username, password: form.password }, { ip: request.ip }));
+        return sendTokens(reply, 200, await auth.login({ identifier: form.username, password: form.password }, { ip: clientAddressKey(request.ip) }));
       }
       if (grant === 'refresh_token') {
         if (!form.refresh_token) throw missing('refresh_token');

@@ -7,6 +7,7 @@ import type { RateRule } from '../../config/parsers.js';
 import { AppError } from '../../errors/app-error.js';
 import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { PublicChatbotRow } from './public-chatbots.repo.js';
+import { clientAddressKey } from '../../rate-limit/client-address.js';
 
 const EXPOSED = 'x-request-id, retry-after, ratelimit, ratelimit-policy, idempotent-replayed';
 export const ALLOWED_HEADERS = 'authorization, content-type, accept, idempotency-key, x-request-id';
@@ -126,10 +127,10 @@ export function createPublicGuard(deps: { limiter: RateLimiter; limits: PublicLi
     async limit(request, chatbotId, visitor) {
       // The caller's own limits first, together (with Redis, one round trip): one that is held
       // there must not use up the chatbot's, or a single address or visitor could lock everyone out.
-      await refuseLongest([limiter.consume(policies.ip, request.ip), ...(visitor ? [limiter.consume(policies.visitor, visitor)] : [])]);
+      await refuseLongest([limiter.consume(policies.ip, clientAddressKey(request.ip)), ...(visitor ? [limiter.consume(policies.visitor, visitor)] : [])]);
       await limiter.consume(policies.chatbot, chatbotId);
     },
-    limitAddress: (request) => limiter.consume(policies.ip, request.ip),
+    limitAddress: (request) => limiter.consume(policies.ip, clientAddressKey(request.ip)),
     async limitRest(chatbotId, visitor) {
       if (visitor) await limiter.consume(policies.visitor, visitor);
       await limiter.consume(policies.chatbot, chatbotId);

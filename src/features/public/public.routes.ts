@@ -47,6 +47,16 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
   registerPreflightRoutes(app, deps);
 }
 
+/** A refusal before the chatbot is known, made readable by any origin first (it tells nothing). */
+async function readableRefusal(check: Promise<void>, readable: () => void): Promise<void> {
+  try {
+    await check;
+  } catch (error) {
+    if (error instanceof AppError) readable();
+    throw error;
+  }
+}
+
 async function publicChatbot(directory: PublicDirectory, raw: string): Promise<PublicChatbotRow> {
   const key = chatbotKey(raw);
   const chatbot = key ? await directory.find(key) : undefined;
@@ -90,9 +100,13 @@ function registerChatbotPageRoute(app: App, deps: PublicRoutesDeps): void {
       },
     },
     async (request, reply) => {
+      // The address is counted before the chatbot is looked up: made-up names cost the database
+      // a query each, and are held like any other request. Its refusal is readable, as the
+      // widget's first request, so the widget can say when to try again.
+      await readableRefusal(guard.limitAddress(request), () => guard.readable(request, reply));
       const chatbot = await publicChatbot(directory, request.params.chatbot);
       guard.origin(request, reply, chatbot, { readableRefusal: true });
-      await guard.limit(request, chatbot.id, null);
+      await guard.limitRest(chatbot.id, null);
       // Caches may keep the page but must ask again before reuse: a chatbot made private or
       // deleted stops showing on the next request, not after an expiry.
       reply.header('cache-control', 'no-cache');
@@ -120,11 +134,12 @@ function registerStartConversationRoute(app: App, deps: PublicRoutesDeps): void 
       },
     },
     async (request, reply) => {
+      // The address is counted before the chatbot is looked up and the token checked, so a flood
+      // of made-up names or tokens is held like any other; the chatbot only once the caller's own
+      // limits let the request through.
+      await readableRefusal(guard.limitAddress(request), () => guard.readable(request, reply));
       const chatbot = await publicChatbot(directory, request.params.chatbot);
       guard.origin(request, reply, chatbot);
-      // The address is counted before the token is checked, so a flood of made-up tokens is held
-      // like any other; the chatbot only once the caller's own limits let the request through.
-      await guard.limitAddress(request);
       const who = await visitorOf(request, deps);
       if (who && 'user' in who) {
         await guard.limitRest(chatbot.id, `user:${who.user.actorId}`);

@@ -68,3 +68,12 @@ export function notFoundPage(): string {
 </html>
 `;
 }
+
+export function busyPage(retryAfterSeconds: number): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Too many requests</title></head>
+<body><main><h1>Too many requests</h1><p>Too many requests came from your network. Try again in ${retryAfterSeconds} seconds.</p></main></body>
+</html>
+`;
+}

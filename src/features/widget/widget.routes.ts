@@ -6,9 +6,10 @@ import { Type } from 'typebox';
 import { AppError } from '../../errors/app-error.js';
 import type { App } from '../../http/types.js';
 import type { PublicDirectory } from '../public/public-directory.js';
+import type { PublicGuard } from '../public/public-guard.js';
 import { chatbotKey } from '../public/public-chatbots.service.js';
 import { perChatbotCors } from '../public/public.routes.js';
-import { hostedPage, hostedPageCsp, notFoundPage, pageLanguage } from './hosted-page.js';
+import { busyPage, hostedPage, hostedPageCsp, notFoundPage, pageLanguage } from './hosted-page.js';
 import type { Asset, WidgetAssets } from './widget-assets.js';
 
 const tags = ['widget'];
@@ -38,8 +39,21 @@ function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset) {
   return reply.send(encoding === 'br' ? asset.br : encoding === 'gzip' ? asset.gzip : asset.identity);
 }
 
-export function registerWidgetRoutes(app: App, deps: { assets: WidgetAssets; directory: PublicDirectory }): void {
-  const { assets, directory } = deps;
+/** The address's public limit, refused as a page a person can read (Retry-After as the API's 429). */
+async function limitPageView(guard: PublicGuard, request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+  try {
+    await guard.limitAddress(request);
+    return true;
+  } catch (error) {
+    const wait = error instanceof AppError ? error.rateLimit?.resetSeconds : undefined;
+    if (wait === undefined) throw error;
+    reply.code(429).header('retry-after', String(wait)).header('content-security-policy', "default-src 'none'; frame-ancestors 'none'").send(busyPage(wait));
+    return false;
+  }
+}
+
+export function registerWidgetRoutes(app: App, deps: { assets: WidgetAssets; directory: PublicDirectory; guard: PublicGuard }): void {
+  const { assets, directory, guard } = deps;
 
   function file(name: string): Asset {
     if (assets.missing) throw new AppError('service_unavailable', 'The widget is not built on this server');
@@ -84,9 +98,11 @@ export function registerWidgetRoutes(app: App, deps: { assets: WidgetAssets; dir
       },
     },
     async (request, reply) => {
+      reply.header('content-type', 'text/html; charset=utf-8').header('x-content-type-options', 'nosniff').header('referrer-policy', 'strict-origin-when-cross-origin');
+      // Counted before the chatbot is looked up: made-up names would otherwise be a free query each.
+      if (!(await limitPageView(guard, request, reply))) return reply;
       const key = chatbotKey(request.params.chatbot);
       const chatbot = key ? await directory.find(key) : undefined;
-      reply.header('content-type', 'text/html; charset=utf-8').header('x-content-type-options', 'nosniff').header('referrer-policy', 'strict-origin-when-cross-origin');
       if (!chatbot) return reply.code(404).header('content-security-policy', "default-src 'none'; frame-ancestors 'none'").send(notFoundPage());
       return reply
         .header('content-security-policy', hostedPageCsp(chatbot))
