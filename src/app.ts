@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { pino, type DestinationStream } from 'pino';
 import { composeServices, type AppConfig, type Services } from './compose.js';
+import type { TrustProxy } from './config/parsers.js';
 import type { Database } from './db/client.js';
 import { loadMigrations, type Migration } from './db/migrate.js';
 import { verifyAppRole } from './db/row-security.js';
@@ -50,6 +51,15 @@ export interface AppOptions {
   migrations?: Migration[];
 }
 
+/**
+ * A number of proxies trusts that many hops back from the socket, as Express counts them. Fastify
+ * takes no count (it fails closed), so it gets the function proxy-addr calls with each hop's index.
+ */
+function trustProxyOption(trust: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust !== 'number') return trust;
+  return (_address, hop) => hop < trust;
+}
+
 export async function buildApp(options: AppOptions): Promise<App> {
   const { config, database } = options;
   // Fail closed: never serve with a role that row security would not apply to.
@@ -72,7 +82,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       // Node looks for late requests only this often (30 s by default), so a slow client could hold on twice as long.
       connectionsCheckingInterval: Math.max(100, Math.round(config.requestTimeoutMs / 10)),
     },
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     genReqId: requestIdFor,
     requestIdHeader: false,
     // src/http/hooks.ts answers requests that arrive during the drain.

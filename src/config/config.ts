@@ -9,9 +9,11 @@ import {
   parseRate,
   parseRoleName,
   parseSize,
+  parseTrustProxy,
   parseTurnCap,
   parseUrl,
   type RateRule,
+  type TrustProxy,
 } from './parsers.js';
 import { ConfigError } from './errors.js';
 import { loadExternalIssuers, type ExternalIssuer } from './issuers-config.js';
@@ -48,7 +50,7 @@ export interface Config {
   bodyLimit: number;
   requestTimeoutMs: number;
   corsOrigins: string[];
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   logLevel: LogLevel;
   logPretty: boolean;
   metricsToken: string | null;
@@ -206,7 +208,7 @@ export function loadConfig(env: Env): Config {
     bodyLimit: read('BODY_LIMIT', parseSize, 1024 * 1024),
     requestTimeoutMs: read('REQUEST_TIMEOUT_MS', (raw) => parseInteger(raw, 1000, 600_000), 30_000),
     corsOrigins: read('CORS_ORIGINS', parseList, [] as string[]),
-    trustProxy: read('TRUST_PROXY', parseBoolean, false),
+    trustProxy: read('TRUST_PROXY', parseTrustProxy, false as TrustProxy),
     logLevel: read('LOG_LEVEL', (raw) => parseEnum(raw, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info'),
     logPretty: read('LOG_PRETTY', parseBoolean, false),
     metricsToken: read('METRICS_TOKEN', text, null as string | null),

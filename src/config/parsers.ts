@@ -1,5 +1,6 @@
 // Value parsers for environment variables. Each returns the parsed value or throws
 // a ConfigValueError whose message says what the variable expects.
+import ipaddr from 'ipaddr.js';
 
 export class ConfigValueError extends Error {}
 
@@ -61,6 +62,39 @@ export function parseBoolean(raw: string): boolean {
   if (['true', '1', 'yes', 'on'].includes(value)) return true;
   if (['false', '0', 'no', 'off'].includes(value)) return false;
   throw new ConfigValueError('true or false');
+}
+
+/** How many proxies are in front (1–10), or which addresses are proxies. */
+export type TrustProxy = boolean | number | string[];
+
+/**
+ * TRUST_PROXY: `true` believes the first address of X-Forwarded-For (a proxy that replaces the
+ * header), a number of proxies believes the address that many hops from Parley (proxies that
+ * append to what the client sent: nginx's $proxy_add_x_forwarded_for, cloud load balancers), and
+ * a list of addresses or CIDR ranges believes exactly those proxies.
+ */
+export function parseTrustProxy(raw: string): TrustProxy {
+  const value = raw.trim().toLowerCase();
+  if (['true', 'yes', 'on'].includes(value)) return true;
+  if (['false', 'no', 'off', '0'].includes(value)) return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops >= 1 && hops <= 10) return hops;
+  } else {
+    const proxies = value.split(',').map((item) => item.trim()).filter(Boolean);
+    const valid = (item: string) => (item.includes('/') ? isValidCidr(item) : ipaddr.isValid(item));
+    if (proxies.length > 0 && proxies.every(valid)) return proxies;
+  }
+  throw new ConfigValueError('true, false, the number of proxies in front of Parley (1–10), or a comma-separated list of their addresses or CIDR ranges');
+}
+
+function isValidCidr(item: string): boolean {
+  try {
+    ipaddr.parseCIDR(item);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function parseEnum<T extends string>(raw: string, allowed: readonly T[]): T {

@@ -93,7 +93,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     default: '(none)',
     description: 'Comma-separated origins allowed to call the API from a browser, or `*` for any.',
   },
-  { name: 'TRUST_PROXY', default: 'false', description: 'Take the client address from `X-Forwarded-For` (set when behind a load balancer).' },
+  {
+    name: 'TRUST_PROXY',
+    default: 'false',
+    description:
+      'Take the client address from `X-Forwarded-For` (behind a load balancer): `true` takes its first address (a proxy that replaces the header); the number of proxies in front (e.g. `1`) takes the address that many hops back (proxies that append, as most load balancers do); or a comma-separated list of the proxies\' addresses or CIDR ranges.',
+  },
   { name: 'LOG_LEVEL', default: 'info', description: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
   { name: 'LOG_PRETTY', default: 'false', description: 'Human-readable logs instead of JSON lines.' },
   { name: 'METRICS_TOKEN', default: '(none)', description: 'When set, `GET /metrics` requires `Authorization: Bearer <METRICS_TOKEN>`.' },
@@ -152,7 +157,13 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   {
     name: 'LLM_TIMEOUT_MS',
     default: '60000',
-    description: 'A model call fails when no answer (or, streaming, no next chunk) arrives within this time.',
+    description:
+      'A model call fails when no answer (or, streaming, no next chunk) arrives within this time. Comments and blank lines a provider sends while it works (`: keep-alive`) do not count: raise it for reasoning models that think longer than this before their first token.',
+  },
+  {
+    name: 'LLM_MAX_DURATION_MS',
+    default: '600000',
+    description: 'The longest one model call may take, answer arriving or not (a stream that never ends); then it fails as a timeout. At least `LLM_TIMEOUT_MS`.',
   },
   { name: 'LLM_MAX_RETRIES', default: '2', description: 'Retries after a 429, 5xx, timeout or network failure, before any text arrived.' },
   { name: 'LLM_RETRY_BASE_MS', default: '500', description: 'First retry delay; doubles each retry, with jitter. A `Retry-After` from the provider is honoured.' },
