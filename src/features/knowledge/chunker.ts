@@ -4,16 +4,29 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { AppError } from '../../errors/app-error.js';
 import type { ChunkJob } from './chunk-worker.js';
+import { createFairQueue } from './fair-queue.js';
 import type { PreparedChunk } from './prepare-chunks.js';
 
 export interface Chunker {
-  prepare(title: string, content: string, maxTokens: number): Promise<PreparedChunk[]>;
+  /**
+   * The document's chunks. Documents of different owners take turns on the worker; one owner's
+   * documents are chunked in the order they came. Rejects with 429 `rate_limited` when the
+   * owner's documents already waiting hold more than the chunker's share for one owner.
+   */
+  prepare(title: string, content: string, maxTokens: number, owner?: string): Promise<PreparedChunk[]>;
   close(): Promise<void>;
 }
 
 type Reply = { id: number; chunks: PreparedChunk[] } | { id: number; error: string };
-interface Pending {
+
+interface Job {
+  id: number;
+  owner: string;
+  title: string;
+  content: string;
+  maxTokens: number;
   resolve(chunks: PreparedChunk[]): void;
   reject(error: Error): void;
 }
@@ -34,73 +47,147 @@ function startWorker(): Worker {
  */
 const IDLE_WORKER_MS = 5_000;
 
-/** A worker and the jobs sent to it: when it ends, only its own jobs fail. */
+/**
+ * Characters of one owner's documents that may wait for the worker: four of the largest
+ * (MAX_DOCUMENT_CHARS), 15–20 s of chunking. Chunking is linear in the text, so characters
+ * measure the wait. Past it the owner's uploads would only wait longer for their own earlier
+ * ones, long enough for clients and proxies (60 s is common) to give up on an upload that is
+ * then stored anyway and sent again; a 429 with Retry-After says what happened at once.
+ */
+export const MAX_WAITING_CHARS = 2_000_000;
+const RETRY_AFTER_S = 5;
+
+/** A worker and the one job sent to it: when it ends, only that job fails. */
 interface Running {
   thread: Worker;
-  jobs: Map<number, Pending>;
+  job: Job | null;
 }
 
-/** One worker, started on first use: documents queue behind each other rather than share the CPU with requests. */
-export function createChunker(idleMs = IDLE_WORKER_MS): Chunker {
+function tooMuchWaiting(limit: number): AppError {
+  return new AppError('rate_limited', 'Documents of this account are still waiting to be chunked; try again once they are done', {
+    rateLimit: { policy: 'knowledge_queue', limit, windowSeconds: RETRY_AFTER_S, remaining: 0, resetSeconds: RETRY_AFTER_S },
+  });
+}
+
+/** The one worker: started on first use, one job in it at a time, ended a while after its last. */
+interface WorkerSlot {
+  readonly busy: boolean;
+  run(job: Job): void;
+  /** Nothing more to do for now: the worker may end. */
+  idle(): void;
+  close(): Promise<void>;
+}
+
+function createWorkerSlot(idleMs: number, ended: (job: Job) => void): WorkerSlot {
   let current: Running | null = null;
   let idleTimer: NodeJS.Timeout | null = null;
-  let nextId = 0;
 
-  function failAll(running: Running, error: Error) {
-    for (const job of running.jobs.values()) job.reject(error);
-    running.jobs.clear();
+  function stopTimer() {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = null;
   }
 
-  /** Ends the idle worker after a while; a job sent in between clears the timer. */
-  function endWhenIdle(running: Running) {
-    running.thread.unref();
-    idleTimer = setTimeout(() => {
-      if (current !== running || running.jobs.size > 0) return;
-      current = null;
-      void running.thread.terminate();
-    }, idleMs);
-    idleTimer.unref();
+  /** Settles the worker's job; `ended` may hand the worker its next one. */
+  function finish(running: Running, settle: (job: Job) => void) {
+    const job = running.job;
+    if (!job) return;
+    running.job = null;
+    settle(job);
+    ended(job);
   }
 
-  function ensureWorker(): Running {
-    if (current) return current;
-    const running: Running = { thread: startWorker(), jobs: new Map() };
+  function start(): Running {
+    const running: Running = { thread: startWorker(), job: null };
     running.thread.on('message', (reply: Reply) => {
-      const job = running.jobs.get(reply.id);
-      if (!job) return;
-      running.jobs.delete(reply.id);
-      // An idle worker must not keep the process alive, nor its memory for long.
-      if (running.jobs.size === 0) endWhenIdle(running);
-      if ('error' in reply) job.reject(new Error(reply.error));
-      else job.resolve(reply.chunks);
+      if (running.job?.id !== reply.id) return;
+      finish(running, (job) => ('error' in reply ? job.reject(new Error(reply.error)) : job.resolve(reply.chunks)));
     });
-    running.thread.on('error', (error) => failAll(running, error));
-    // A worker ended for idleness may report its exit after the next one took new jobs: those are not its to fail.
-    running.thread.on('exit', (code) => {
+    // A worker that failed or ended takes only its own job with it; the next job gets a new worker.
+    // One ended for idleness may report its exit after the next one took a job: that is not its to fail.
+    const gone = (error: Error) => {
       if (current === running) current = null;
-      failAll(running, new Error(`chunking worker exited (${code})`));
-    });
-    current = running;
+      finish(running, (job) => job.reject(error));
+    };
+    running.thread.on('error', gone);
+    running.thread.on('exit', (code) => gone(new Error(`chunking worker exited (${code})`)));
     return running;
   }
 
   return {
-    prepare(title, content, maxTokens) {
-      if (idleTimer) clearTimeout(idleTimer);
-      idleTimer = null;
-      const running = ensureWorker();
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        running.jobs.set(id, { resolve, reject });
-        running.thread.ref();
-        running.thread.postMessage({ id, title, content, maxTokens } satisfies ChunkJob);
-      });
+    get busy() {
+      return Boolean(current?.job);
+    },
+    run(job) {
+      stopTimer();
+      current ??= start();
+      current.job = job;
+      current.thread.ref();
+      current.thread.postMessage({ id: job.id, title: job.title, content: job.content, maxTokens: job.maxTokens } satisfies ChunkJob);
+    },
+    idle() {
+      const running = current;
+      if (!running) return;
+      // An idle worker must not keep the process alive, nor its memory for long.
+      stopTimer();
+      running.thread.unref();
+      idleTimer = setTimeout(() => {
+        if (current !== running || running.job) return;
+        current = null;
+        void running.thread.terminate();
+      }, idleMs);
+      idleTimer.unref();
     },
     async close() {
       const closing = current;
       current = null;
-      if (idleTimer) clearTimeout(idleTimer);
+      stopTimer();
       if (closing) await closing.thread.terminate();
+    },
+  };
+}
+
+/**
+ * Documents wait for the worker rather than share the CPU with requests, and they wait in turns
+ * per owner (fair-queue.ts) so no tenant's uploads wait behind all of another's.
+ */
+export function createChunker(idleMs = IDLE_WORKER_MS, maxWaitingChars = MAX_WAITING_CHARS): Chunker {
+  const queue = createFairQueue<Job>();
+  const waitingChars = new Map<string, number>();
+  let nextId = 0;
+  const worker = createWorkerSlot(idleMs, (job) => {
+    queue.done(job.owner);
+    pump();
+  });
+
+  function addWaiting(owner: string, chars: number) {
+    const total = (waitingChars.get(owner) ?? 0) + chars;
+    if (total > 0) waitingChars.set(owner, total);
+    else waitingChars.delete(owner);
+  }
+
+  function pump() {
+    if (worker.busy) return;
+    const next = queue.next();
+    if (!next) return worker.idle();
+    addWaiting(next.owner, -next.item.content.length);
+    worker.run(next.item);
+  }
+
+  return {
+    prepare(title, content, maxTokens, owner = '') {
+      return new Promise((resolve, reject) => {
+        const waiting = waitingChars.get(owner) ?? 0;
+        // Always one document waiting per owner, whatever its size: the cap bounds a backlog, not a document.
+        if (waiting > 0 && waiting + content.length > maxWaitingChars) throw tooMuchWaiting(maxWaitingChars);
+        queue.push(owner, { id: nextId++, owner, title, content, maxTokens, resolve, reject });
+        addWaiting(owner, content.length);
+        pump();
+      });
+    },
+    async close() {
+      waitingChars.clear();
+      for (const job of queue.drain()) job.reject(new Error('chunking stopped'));
+      await worker.close();
     },
   };
 }

@@ -23,7 +23,7 @@ export function registerKnowledgeRoutes(app: App, deps: { knowledge: KnowledgeSe
         summary: 'Add a text or Markdown document to a chatbot\'s knowledge',
         params: IdParams,
         body: CreateDocumentBody,
-        response: { 201: DocumentSchema, ...problems(400, 401, 404, 413, 422) },
+        response: { 201: DocumentSchema, ...problems(400, 401, 404, 413, 422, 429) },
       },
     },
     async (request, reply) => reply.code(201).send(await knowledge.add(principalOf(request), request.params.id, request.body)),

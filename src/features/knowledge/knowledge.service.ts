@@ -51,14 +51,15 @@ export interface KnowledgeServiceDeps {
 
 export function createKnowledgeService(deps: KnowledgeServiceDeps): KnowledgeService & KnowledgeSearch {
   const { knowledge, chatbots, chunker, limiter, clock, newId, settings } = deps;
-  // Each upload costs up to seconds of chunking: one user must not keep the chunker busy for everyone.
+  // Each upload costs up to seconds of chunking: a user's uploads are limited in number here, and
+  // the chunker takes owners' documents in turns and bounds how much of one owner's may wait.
   const uploadsPolicy = { name: 'knowledge_user', rule: settings.uploadsPerUser };
 
   return {
     async add(caller, chatbotId, input) {
       await limiter.consume(uploadsPolicy, caller.ownerId);
       const chatbot = await chatbots.resolve(caller, chatbotId);
-      const chunks = await chunker.prepare(input.title, input.content, CHUNK_TOKENS);
+      const chunks = await chunker.prepare(input.title, input.content, CHUNK_TOKENS, caller.ownerId);
       const doc = { id: newId(), title: input.title.trim(), content: input.content };
       return toDocument(await knowledge.insert(caller.ownerId, chatbot.id, doc, chunks, newId, clock.now()));
     },
