@@ -37,6 +37,8 @@ export const refreshTokens = pgTable('refresh_tokens', {
   createdAt: timestamptz('created_at').notNull(),
   expiresAt: timestamptz('expires_at').notNull(),
   rotatedAt: timestamptz('rotated_at'),
+  /** The token that replaced this one, sealed for this one's holder (refresh-successor.ts). */
+  successorSealed: text('successor_sealed'),
 });
 
 /** Written as a literal Parley computes (src/features/knowledge/search-text.ts), never parsed by PostgreSQL. */

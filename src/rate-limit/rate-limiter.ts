@@ -10,6 +10,11 @@ export interface Policy {
 export interface RateLimiter {
   /** Counts one attempt and refuses (429) when it is over the limit. */
   consume(policy: Policy, key: string): Promise<void>;
+  /**
+   * Gives back one attempt `consume` counted, for limits that count only failures but must
+   * count an attempt before its outcome is known (concurrent attempts must not all pass a check).
+   */
+  release(policy: Policy, key: string): Promise<void>;
   /** Refuses when the limit is already reached, without counting. */
   check(policy: Policy, key: string): Promise<void>;
   /** Counts one attempt without refusing (e.g. a failed login after the check passed). */
@@ -63,6 +68,10 @@ export function createRateLimiter(deps: RateLimiterDeps): RateLimiter {
       if (!rule) return;
       const state = await guarded(() => deps.store.hit(key(policy, id), rule.windowMs));
       if (state && state.count > rule.limit) refuse({ ...policy, rule }, state);
+    },
+    async release(policy, id) {
+      if (!policy.rule) return;
+      await guarded(() => deps.store.undo(key(policy, id)));
     },
     async check(policy, id) {
       const { rule } = policy;

@@ -13,6 +13,8 @@ export interface RateLimitStore {
   ready(): Promise<void>;
   hit(key: string, windowMs: number): Promise<WindowState>;
   peek(key: string): Promise<WindowState | null>;
+  /** Takes back one hit of a window that is still open (never below zero, the window's end unchanged). */
+  undo(key: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,10 @@ export function createMemoryStore(now: () => number = Date.now): RateLimitStore 
       const window = live(key);
       return window ? { count: window.count, resetMs: window.resetAt - now() } : null;
     },
+    async undo(key) {
+      const window = live(key);
+      if (window && window.count > 0) window.count -= 1;
+    },
     async close() {
       clearInterval(sweeper);
       windows.clear();
@@ -62,6 +68,12 @@ if ttl < 0 then
   ttl = tonumber(ARGV[1])
 end
 return {count, ttl}`;
+
+// DECR keeps the key's expiry; a window that already ended is not brought back as a negative count.
+const UNDO_SCRIPT = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then return redis.call('DECR', KEYS[1]) end
+return 0`;
 
 /** How long Redis is not asked again after a command failed; then one command tries it. */
 const REDIS_PAUSE_MS = 1000;
@@ -108,7 +120,10 @@ export async function createRedisStore(url: string, onError: (error: Error) => v
   redis.on('error', onError);
   const ask = pausedWhenFailing();
   redis.defineCommand('parleyHit', { numberOfKeys: 1, lua: HIT_SCRIPT });
-  const hit = (redis as unknown as { parleyHit(key: string, windowMs: number): Promise<[number, number]> }).parleyHit.bind(redis);
+  redis.defineCommand('parleyUndo', { numberOfKeys: 1, lua: UNDO_SCRIPT });
+  const scripts = redis as unknown as { parleyHit(key: string, windowMs: number): Promise<[number, number]>; parleyUndo(key: string): Promise<number> };
+  const hit = scripts.parleyHit.bind(redis);
+  const undo = scripts.parleyUndo.bind(redis);
 
   return {
     async ready() {
@@ -132,6 +147,9 @@ export async function createRedisStore(url: string, onError: (error: Error) => v
       const count = Number(result?.[0]?.[1] ?? 0);
       const ttl = Number(result?.[1]?.[1] ?? -2);
       return count > 0 && ttl > 0 ? { count, resetMs: ttl } : null;
+    },
+    async undo(key) {
+      await ask(() => undo(key));
     },
     async close() {
       redis.disconnect();

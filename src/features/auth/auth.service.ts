@@ -12,7 +12,8 @@ import type { NamedAdmins } from './authenticate.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Principal } from './principal.js';
 import type { Revocations } from './revocations.js';
-import type { SessionsRepo } from './sessions.repo.js';
+import { openSuccessor, sealSuccessor } from './refresh-successor.js';
+import type { SessionsRepo, SpentToken } from './sessions.repo.js';
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken, type AccessTokens } from './tokens.js';
 
 export interface TokenAnswer {
@@ -75,15 +76,23 @@ const MAX_MADE_UP_ATTEMPTS = 5;
 const invalidRefresh = (detail = 'The refresh token is not valid') =>
   new AppError('invalid_token', detail, { extra: { error: 'invalid_grant' } });
 
+// A token presented within the grace is answered with the end of its line; the line is never
+// longer than the refreshes one grace holds, so this bound is never reached in use.
+const MAX_SUCCESSORS_FOLLOWED = 20;
+
 type TokenIssuing = Pick<AuthServiceDeps, 'tokens' | 'clock' | 'admins' | 'settings'>;
 
 async function answer(deps: TokenIssuing, repo: SessionsRepo, user: UserRow, sessionId: string): Promise<TokenAnswer> {
-  const { tokens, clock, admins, settings } = deps;
-  const now = clock.now();
+  const now = deps.clock.now();
   const refresh = newRefreshToken();
-  await repo.addRefreshToken(sessionId, refresh.hash, now, new Date(now.getTime() + settings.refreshTokenTtlMs));
-  const access = await tokens.sign({ userId: user.id, sessionId });
-  return { access_token: access.token, token_type: 'bearer', expires_in: access.expiresIn, refresh_token: refresh.token, user: { ...toUser(user), role: admins.roleOf(user) } };
+  await repo.addRefreshToken(sessionId, refresh.hash, now, new Date(now.getTime() + deps.settings.refreshTokenTtlMs));
+  return withAccess(deps, user, sessionId, refresh.token);
+}
+
+async function withAccess(deps: TokenIssuing, user: UserRow, sessionId: string, refreshToken: string): Promise<TokenAnswer> {
+  const access = await deps.tokens.sign({ userId: user.id, sessionId });
+  const role = deps.admins.roleOf(user);
+  return { access_token: access.token, token_type: 'bearer', expires_in: access.expiresIn, refresh_token: refreshToken, user: { ...toUser(user), role } };
 }
 
 async function startSession(deps: TokenIssuing & Pick<AuthServiceDeps, 'sessions'>, user: UserRow, repo: SessionsRepo = deps.sessions): Promise<TokenAnswer> {
@@ -133,6 +142,17 @@ function createSignIn(deps: AuthServiceDeps) {
     }
   }
 
+  /** The same work for an unknown account as for a wrong password: no timing oracle. */
+  async function passwordMatches(user: UserRow | undefined, password: string): Promise<boolean> {
+    if (!user?.passwordHash) {
+      await passwords.verifyDummy(password);
+      return false;
+    }
+    const check = await passwords.verify(user.passwordHash, password);
+    if (check.ok && user.isActive && check.needsRehash) await users.setPasswordHash(user.id, await passwords.hash(password), clock.now());
+    return check.ok && user.isActive;
+  }
+
   async function login(input: { identifier: string; password: string }, client: ClientContext) {
     await limiter.consume(policies.loginIp, client.ip);
     const identifier = input.identifier.toLowerCase();
@@ -141,21 +161,15 @@ function createSignIn(deps: AuthServiceDeps) {
     // their own counter, so a 429 says nothing about whether an account exists.
     const account = user ? `user:${user.id}` : `name:${identifier}`;
     const known = await limiter.recalls(KNOWN_ADDRESS, `${account}|${client.ip}`);
-    if (!known) await limiter.check(policies.loginAccount, account);
-
-    let ok = false;
-    if (user?.passwordHash) {
-      const check = await passwords.verify(user.passwordHash, input.password);
-      ok = check.ok && user.isActive;
-      if (ok && check.needsRehash) await users.setPasswordHash(user.id, await passwords.hash(input.password), clock.now());
-    } else {
-      // Same work for an unknown account as for a wrong password: no timing oracle.
-      await passwords.verifyDummy(input.password);
-    }
-    if (!ok || !user) {
-      await limiter.record(policies.loginAccount, account);
+    // The attempt is counted before the slow password check, not after it: guesses sent together
+    // all passed a check made first and counted later (40 concurrent guesses, 40 checks at 3/1m).
+    if (!known) await limiter.consume(policies.loginAccount, account);
+    if (!(await passwordMatches(user, input.password)) || !user) {
+      if (known) await limiter.record(policies.loginAccount, account);
       throw invalidCredentials();
     }
+    // Only failures count against the account: the right password gives its attempt back.
+    if (!known) await limiter.release(policies.loginAccount, account);
     await limiter.remember(KNOWN_ADDRESS, `${account}|${client.ip}`, KNOWN_ADDRESS_TTL_MS);
     return startSession(deps, user);
   }
@@ -167,26 +181,50 @@ function createSignIn(deps: AuthServiceDeps) {
 function createSessionUse(deps: AuthServiceDeps) {
   const { users, sessions, revocations, clock, settings } = deps;
 
-  async function continueSession(sessionId: string): Promise<TokenAnswer> {
+  async function continueSession(sessionId: string, refreshToken: string): Promise<TokenAnswer> {
     const found = await sessions.findWithUser(sessionId);
     if (!found || found.session.revokedAt || !found.user.isActive) throw invalidRefresh('This session has ended; sign in again');
     await sessions.touch(sessionId, clock.now());
-    return answer(deps, sessions, found.user, sessionId);
+    return withAccess(deps, found.user, sessionId, refreshToken);
+  }
+
+  /**
+   * The token now in use in the line that replaced `presented`: each spent token holds its
+   * successor, sealed for its own holder. Null when a link cannot be opened (rotated before
+   * successors were kept).
+   */
+  async function currentToken(presented: string, spent: SpentToken): Promise<string | null> {
+    let holder = presented;
+    let row: SpentToken | undefined = spent;
+    for (let step = 0; step < MAX_SUCCESSORS_FOLLOWED; step++) {
+      const successor = row.successorSealed ? openSuccessor(row.successorSealed, holder) : null;
+      if (!successor) return null;
+      row = await sessions.findToken(hashRefreshToken(successor));
+      if (!row) return null;
+      if (!row.rotatedAt) return successor;
+      holder = successor;
+    }
+    return null;
   }
 
   async function refresh(refreshToken: string): Promise<TokenAnswer> {
     if (!looksLikeRefreshToken(refreshToken)) throw invalidRefresh();
     const hash = hashRefreshToken(refreshToken);
     const now = clock.now();
-    const rotated = await sessions.rotate(hash, now);
-    if (rotated) return continueSession(rotated.sessionId);
+    const next = newRefreshToken();
+    const expiresAt = new Date(now.getTime() + settings.refreshTokenTtlMs);
+    const rotated = await sessions.rotate(hash, now, { tokenHash: next.hash, sealed: sealSuccessor(next.token, refreshToken), expiresAt });
+    if (rotated) return continueSession(rotated.sessionId, next.token);
 
     const token = await sessions.findToken(hash);
     if (!token) throw invalidRefresh();
     if (!token.rotatedAt) throw invalidRefresh('The refresh token has expired; sign in again');
     if (now.getTime() - token.rotatedAt.getTime() < settings.refreshReuseGraceMs) {
-      // Two tabs refreshing with the same token at once: both get a working pair.
-      return continueSession(token.sessionId);
+      // Two tabs refreshing with one token at once both get the session's current pair. A new
+      // token per replay would let a stolen token fork a line of the session rotation never sees.
+      const current = await currentToken(refreshToken, token);
+      if (!current) throw invalidRefresh('This refresh token was already used; sign in again');
+      return continueSession(token.sessionId, current);
     }
     await sessions.revoke(token.sessionId, 'refresh_token_reused', now);
     await revocations.announce({ session: token.sessionId });

@@ -1,13 +1,14 @@
 // Users of another system (§3.2) arrive with that system's JWT. A token is routed to an issuer
 // by its `iss`, verified with that issuer's pinned algorithm and key, mapped to a user id and
 // username, and the local user is created or updated to match.
-import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
+import { unstorableText } from '../../lib/text.js';
 import type { UserRow } from '../../db/schema.js';
 import type { UsersRepo } from '../users/users.repo.js';
-import { fetchKeySet } from './key-set-fetch.js';
+import { createRemoteKeySet } from './key-set-fetch.js';
 import { userPrincipal, type Principal } from './principal.js';
 import type { Revocations } from './revocations.js';
 import { ACCESS_TOKEN_ISSUER } from './tokens.js';
@@ -23,6 +24,8 @@ const MAX_CACHED = 10_000;
 const JWKS_COOLDOWN_MS = 30_000;
 // Keys stay usable while the issuer's server is down; a rotation shows up through an unknown kid.
 const JWKS_CACHE_MS = 24 * 3_600_000;
+type Log = { warn(fields: object, message: string): void };
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const invalid = (detail: string) => new AppError('invalid_token', detail);
 
 /** An issuer's key server could not give its keys: an outage on their side, not a bad token. */
@@ -36,14 +39,15 @@ const TOKEN_FAULTS = [errors.JWKSNoMatchingKey, errors.JWKSMultipleMatchingKeys,
 
 /**
  * A remote set is fetched on first need, cached, and refetched for an unknown key id at most once
- * per cooldown, so a flood of made-up `kid`s costs one request, and cached keys outlive an outage.
+ * per cooldown (failed attempts included), so a flood of made-up `kid`s costs one request, and
+ * cached keys outlive an outage, past their age too.
  */
-function remoteKeys(url: string): JWTVerifyGetKey {
-  const remote = createRemoteJWKSet(new URL(url), {
-    cooldownDuration: JWKS_COOLDOWN_MS,
-    cacheMaxAge: JWKS_CACHE_MS,
-    timeoutDuration: 5000,
-    [customFetch]: (target, init) => fetchKeySet(target, init),
+function remoteKeys(issuer: string, url: string, log: Log): JWTVerifyGetKey {
+  const remote = createRemoteKeySet(url, {
+    cooldownMs: JWKS_COOLDOWN_MS,
+    maxAgeMs: JWKS_CACHE_MS,
+    timeoutMs: 5000,
+    onStaleKept: (error) => log.warn({ issuer, err: { message: describe(error) } }, 'external issuer keys could not be refreshed; the last ones fetched are still used'),
   });
   return async (header, token) => {
     try {
@@ -55,14 +59,24 @@ function remoteKeys(url: string): JWTVerifyGetKey {
   };
 }
 
-function stringClaim(payload: JWTPayload, names: string[]): string | null {
-  for (const name of names) {
-    const value = payload[name];
-    if (typeof value === 'string' && value.trim() !== '') return value.trim();
+function stringClaim(payload: JWTPayload, names: string[]): { claim: string; value: string } | null {
+  for (const claim of names) {
+    const value = payload[claim];
+    if (typeof value === 'string' && value.trim() !== '') return { claim, value: value.trim() };
     // A numeric user id (the seeds' main system) is taken as its decimal string.
-    if (name === 'user_id' && typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+    if (claim === 'user_id' && typeof value === 'number' && Number.isSafeInteger(value)) return { claim, value: String(value) };
   }
   return null;
+}
+
+/**
+ * PostgreSQL refuses NUL in text and stores a lone surrogate as U+FFFD, so `X\ud800` and
+ * `X\udc00` would become one stored id: two external users signing in as one account.
+ */
+function storable(found: { claim: string; value: string }): string {
+  const reason = unstorableText(found.value);
+  if (reason) throw invalid(`The token's ${found.claim} claim ${reason}`);
+  return found.value;
 }
 
 const DEFAULT_ID_CLAIMS = ['user_id', 'sub'];
@@ -79,12 +93,15 @@ function claimsAdmin(issuer: ExternalIssuer, payload: JWTPayload): boolean {
 function identityOf(issuer: ExternalIssuer, payload: JWTPayload) {
   const idClaims = issuer.userIdClaims ?? DEFAULT_ID_CLAIMS;
   const nameClaims = issuer.usernameClaims ?? DEFAULT_NAME_CLAIMS;
-  const externalId = stringClaim(payload, idClaims);
-  if (!externalId) throw invalid(`The token carries no user id (${idClaims.join(' or ')})`);
-  const username = stringClaim(payload, nameClaims);
-  if (!username) throw invalid(`The token carries no username (${nameClaims.join(', ')})`);
+  const id = stringClaim(payload, idClaims);
+  if (!id) throw invalid(`The token carries no user id (${idClaims.join(' or ')})`);
+  const name = stringClaim(payload, nameClaims);
+  if (!name) throw invalid(`The token carries no username (${nameClaims.join(', ')})`);
+  const externalId = storable(id);
+  const username = storable(name);
   if (externalId.length > MAX_NAME || username.length > MAX_NAME) throw invalid('The token\'s user id or username is too long');
-  const email = typeof payload.email === 'string' && payload.email.length <= MAX_NAME ? payload.email : null;
+  // The email is optional: one that cannot be stored is dropped, as an over-long one is.
+  const email = typeof payload.email === 'string' && payload.email.length <= MAX_NAME && !unstorableText(payload.email) ? payload.email : null;
   return { issuer: issuer.name, externalId, username, email };
 }
 
@@ -100,15 +117,14 @@ function verifyOptions(issuer: ExternalIssuer, now: Date) {
 }
 
 /** The token may well be good, so the client is told to try again rather than to sign in again. */
-function issuerUnavailable(issuer: string, error: KeysUnavailable, log: { warn(fields: object, message: string): void }): AppError {
-  const cause = error.cause instanceof Error ? error.cause.message : String(error.cause);
-  log.warn({ issuer, err: { message: `${error.message}: ${cause}` } }, 'external issuer keys unavailable');
+function issuerUnavailable(issuer: string, error: KeysUnavailable, log: Log): AppError {
+  log.warn({ issuer, err: { message: `${error.message}: ${describe(error.cause)}` } }, 'external issuer keys unavailable');
   return new AppError('issuer_unavailable', 'The identity provider\'s keys cannot be fetched right now; try again shortly', { cause: error });
 }
 
-function createVerifier(issuers: ExternalIssuer[], clock: Clock, log: { warn(fields: object, message: string): void }) {
+function createVerifier(issuers: ExternalIssuer[], clock: Clock, log: Log) {
   const keys = new Map(
-    issuers.map((issuer) => [issuer.name, issuer.kind === 'secret' ? new TextEncoder().encode(issuer.secret) : remoteKeys(issuer.jwksUrl)]),
+    issuers.map((issuer) => [issuer.name, issuer.kind === 'secret' ? new TextEncoder().encode(issuer.secret) : remoteKeys(issuer.name, issuer.jwksUrl, log)]),
   );
 
   /** Issuers that name the token's `iss`, else those that name none, in configuration order. */

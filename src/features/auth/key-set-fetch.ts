@@ -1,6 +1,7 @@
 // An issuer's key set is a few kilobytes. Its server is someone else's: one that answers without
 // end (broken, or hostile) had the whole fetch timeout to fill memory — 1.5 GB in 5 s over
 // loopback — before one string of it was parsed. Reading stops at a bound instead.
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 
 /** Far above any real key set (Google's, with several RSA keys, is ~2 KB). */
 export const MAX_KEY_SET_BYTES = 512 * 1024;
@@ -31,4 +32,73 @@ export async function fetchKeySet(url: string | URL, init: RequestInit = {}, max
     chunks.push(value);
   }
   return new Response(Buffer.concat(chunks), { status: response.status, headers: response.headers });
+}
+
+export interface RemoteKeySetOptions {
+  /** Least time between two fetches, counted from every attempt, failed ones too. */
+  cooldownMs: number;
+  /** Age after which the set is fetched again, kept for as long as that fails. */
+  maxAgeMs: number;
+  timeoutMs: number;
+  /** A stale set could not be refreshed and is still used. */
+  onStaleKept(error: unknown): void;
+}
+
+async function readKeySet(url: string, timeoutMs: number): Promise<JWTVerifyGetKey> {
+  const response = await fetchKeySet(url, {
+    redirect: 'manual',
+    signal: AbortSignal.timeout(timeoutMs),
+    headers: { accept: 'application/json, application/jwk-set+json' },
+  });
+  if (response.status !== 200) throw new Error(`the key server answered ${response.status}`);
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch (cause) {
+    throw new Error('the key set is not JSON', { cause });
+  }
+  // Refuses anything that is not a key set (JWKSInvalid).
+  return createLocalJWKSet(body as JSONWebKeySet);
+}
+
+/**
+ * An issuer's key set, fetched on first need and kept here rather than in jose's remote set:
+ * that one counts its cooldown from successful fetches only (so while the key server failed,
+ * every made-up `kid` sent it one more request) and drops a set past its age even when the
+ * fetch replacing it fails (so an outage at that moment refused every user).
+ */
+export function createRemoteKeySet(url: string, options: RemoteKeySetOptions): JWTVerifyGetKey {
+  let keys: JWTVerifyGetKey | null = null;
+  let fetchedAt = -Infinity;
+  let triedAt = -Infinity;
+  let pending: Promise<void> | null = null;
+
+  // One fetch at a time; requests arriving meanwhile share it.
+  const refresh = (): Promise<void> =>
+    (pending ??= (async () => {
+      triedAt = Date.now();
+      try {
+        keys = await readKeySet(url, options.timeoutMs);
+        fetchedAt = Date.now();
+      } finally {
+        pending = null;
+      }
+    })());
+  const coolingDown = () => Date.now() < triedAt + options.cooldownMs;
+
+  return async (header, token) => {
+    // With no set yet there is nothing to fall back on: each request may try (jose did the same).
+    if (!keys) await refresh();
+    else if (Date.now() >= fetchedAt + options.maxAgeMs && !coolingDown()) await refresh().catch(options.onStaleKept);
+    try {
+      return await keys!(header, token);
+    } catch (error) {
+      // An unknown kid may be a rotation: fetch again, unless a fetch was tried a moment ago.
+      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+      if (pending) await pending;
+      else if (!coolingDown()) await refresh();
+      else throw error;
+      return keys!(header, token);
+    }
+  };
 }

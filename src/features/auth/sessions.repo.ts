@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Access, Db, SqlRunner } from '../../db/client.js';
 import { scopeGate, type Scoped } from '../../db/scope.js';
 import { refreshTokens, sessions, users, type RefreshTokenRow, type SessionRow, type UserRow } from '../../db/schema.js';
@@ -7,9 +7,12 @@ import { newId } from '../../lib/ids.js';
 export interface SessionsRepo {
   create(userId: string, now: Date): Promise<SessionRow>;
   addRefreshToken(sessionId: string, tokenHash: string, now: Date, expiresAt: Date): Promise<void>;
-  /** Marks an unexpired, unrotated token as rotated; undefined when another request did it first or it is unusable. */
-  rotate(tokenHash: string, now: Date): Promise<RefreshTokenRow | undefined>;
-  findToken(tokenHash: string): Promise<RefreshTokenRow | undefined>;
+  /**
+   * Replaces an unexpired, unrotated token by `next` in one statement, keeping `next` sealed on the
+   * spent row; undefined when another request did it first or the token is unusable.
+   */
+  rotate(tokenHash: string, now: Date, next: Successor): Promise<{ sessionId: string } | undefined>;
+  findToken(tokenHash: string): Promise<SpentToken | undefined>;
   findWithUser(sessionId: string): Promise<{ session: SessionRow; user: UserRow } | undefined>;
   /** The user of a session that is not revoked, when that user is active: what every request checks. */
   findLive(sessionId: string): Promise<LiveSession | undefined>;
@@ -24,6 +27,15 @@ export interface SessionsRepo {
   within(tx: Access): SessionsRepo;
 }
 
+export interface Successor {
+  tokenHash: string;
+  /** The successor token sealed for the holder of the one it replaces (refresh-successor.ts). */
+  sealed: string;
+  expiresAt: Date;
+}
+
+export type SpentToken = Pick<RefreshTokenRow, 'sessionId' | 'rotatedAt' | 'expiresAt' | 'successorSealed'>;
+
 export interface LiveSession {
   userId: string;
   username: string;
@@ -33,6 +45,16 @@ export interface LiveSession {
 // One statement, no transaction: the check every uncached request makes costs one round trip.
 const FIND_LIVE = `SELECT u.id AS user_id, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id
   WHERE s.id = $1 AND s.revoked_at IS NULL AND u.is_active AND ${scopeGate('auth')}`;
+
+// One statement, so no request ever sees a token rotated without its successor, and of two
+// requests rotating one token at once exactly one inserts a successor.
+const ROTATE = `WITH spent AS (
+    UPDATE refresh_tokens SET rotated_at = $2::timestamptz, successor_sealed = $3
+    WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > $2::timestamptz
+    RETURNING session_id)
+  INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
+  SELECT $4::uuid, session_id, $5, $2::timestamptz, $6::timestamptz FROM spent
+  RETURNING session_id`;
 
 type Run = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 type Open = <T>(fn: (tx: Access) => Promise<T>) => Promise<T>;
@@ -52,18 +74,24 @@ function sessionsRepo(open: Open, auth: Run, sql: SqlRunner): SessionsRepo {
     async addRefreshToken(sessionId, tokenHash, now, expiresAt) {
       await auth((db) => db.insert(refreshTokens).values({ id: newId(), sessionId, tokenHash, createdAt: now, expiresAt }));
     },
-    async rotate(tokenHash, now) {
-      const [row] = await auth((db) =>
-        db
-          .update(refreshTokens)
-          .set({ rotatedAt: now })
-          .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt), gt(refreshTokens.expiresAt, now)))
-          .returning(),
-      );
-      return row;
+    async rotate(tokenHash, now, next) {
+      const params = [tokenHash, now.toISOString(), next.sealed, newId(), next.tokenHash, next.expiresAt.toISOString()];
+      const [row] = await open(({ sql: tx }) => tx.query<{ session_id: string }>(ROTATE, params));
+      return row && { sessionId: row.session_id };
     },
     async findToken(tokenHash) {
-      const [row] = await auth((db) => db.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, tokenHash)).limit(1));
+      const [row] = await auth((db) =>
+        db
+          .select({
+            sessionId: refreshTokens.sessionId,
+            rotatedAt: refreshTokens.rotatedAt,
+            expiresAt: refreshTokens.expiresAt,
+            successorSealed: refreshTokens.successorSealed,
+          })
+          .from(refreshTokens)
+          .where(eq(refreshTokens.tokenHash, tokenHash))
+          .limit(1),
+      );
       return row;
     },
     async findWithUser(sessionId) {
