@@ -14,7 +14,10 @@ export interface LlmConfig {
   model: string;
   /** Models a chatbot may choose. */
   models: string[];
+  /** The longest wait for progress: the answer, or streaming the next chunk. */
   timeoutMs: number;
+  /** The longest one attempt may take, progress or not (the model's default when absent: 600 s). */
+  maxDurationMs?: number;
   maxRetries: number;
   retryBaseMs: number;
 }
@@ -56,13 +59,17 @@ export function loadLlmConfig(read: Read, env: Env): LlmConfig {
   const model = read('LLM_MODEL', (raw) => raw.trim(), preset.model);
   if (!model) throw new ConfigError(`LLM_MODEL must be set when LLM_PROVIDER=${provider}`);
   const models = read('LLM_MODELS', nonEmptyList, [model]);
+  const timeoutMs = read('LLM_TIMEOUT_MS', (raw) => parseInteger(raw, 100, 600_000), 60_000);
+  const maxDurationMs = read('LLM_MAX_DURATION_MS', (raw) => parseInteger(raw, 1_000, 3_600_000), 600_000);
+  if (maxDurationMs < timeoutMs) throw new ConfigError(`LLM_MAX_DURATION_MS (${maxDurationMs}) must be at least LLM_TIMEOUT_MS (${timeoutMs})`);
   return {
     provider,
     baseUrl: provider === 'builtin' ? null : baseUrl,
     apiKey: provider === 'builtin' ? null : apiKey,
     model,
     models: models.includes(model) ? models : [model, ...models],
-    timeoutMs: read('LLM_TIMEOUT_MS', (raw) => parseInteger(raw, 100, 600_000), 60_000),
+    timeoutMs,
+    maxDurationMs,
     maxRetries: read('LLM_MAX_RETRIES', (raw) => parseInteger(raw, 0, 10), 2),
     retryBaseMs: read('LLM_RETRY_BASE_MS', (raw) => parseInteger(raw, 1, 60_000), 500),
   };

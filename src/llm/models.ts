@@ -11,6 +11,7 @@ export function createChatModel(config: LlmConfig, deps: { terms: Terms }): Chat
     baseUrl: config.baseUrl,
     apiKey: config.apiKey,
     timeoutMs: config.timeoutMs,
+    ...(config.maxDurationMs !== undefined ? { maxDurationMs: config.maxDurationMs } : {}),
     retry: { maxRetries: config.maxRetries, baseMs: config.retryBaseMs, maxDelayMs: 30_000 },
   };
   return withStorableText({ ...createRemoteModel(settings), extract: createStructuredOutput(settings) });

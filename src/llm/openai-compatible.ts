@@ -10,9 +10,15 @@ import type { ChatModel, ModelRequest } from './types.js';
 export interface RemoteModelSettings {
   baseUrl: string;
   apiKey: string | null;
+  /** LLM_TIMEOUT_MS: the longest wait for progress (the answer, the next chunk). */
   timeoutMs: number;
+  /** LLM_MAX_DURATION_MS: the longest an attempt may take, progress or not (DEFAULT_MAX_DURATION_MS when absent). */
+  maxDurationMs?: number;
   retry: RetryPolicy;
 }
+
+/** LLM_MAX_DURATION_MS's default: the longest LLM_TIMEOUT_MS allowed, so either can be raised alone. */
+export const DEFAULT_MAX_DURATION_MS = 600_000;
 
 interface HttpLikeError {
   statusCode?: number;
@@ -35,21 +41,26 @@ export function classify(error: unknown, timedOut: boolean, cancelled: boolean):
 
 /**
  * One attempt's signals: the caller's (a stop, a client gone), and `expired`, which aborts when
- * `timeoutMs` passes without `touch()`. The HTTP call listens to both itself, rather than to a
- * controller relaying the caller's: one abort event fewer per call when thousands end at once.
+ * `timeoutMs` passes without `touch()`, or `maxDurationMs` after the start whatever arrived (an
+ * upstream can show progress without end: a stream that never finishes). The HTTP call listens
+ * to both itself, rather than to a controller relaying the caller's: one abort event fewer per
+ * call when thousands end at once.
  */
-export function attemptController(signal: AbortSignal, timeoutMs: number) {
+export function attemptController(signal: AbortSignal, settings: Pick<RemoteModelSettings, 'timeoutMs' | 'maxDurationMs'>) {
   const expiry = new AbortController();
-  const timer = setTimeout(() => expiry.abort(new Error('timeout')), timeoutMs);
+  const expire = () => expiry.abort(new Error('timeout'));
+  const idle = setTimeout(expire, settings.timeoutMs);
+  const deadline = setTimeout(expire, settings.maxDurationMs ?? DEFAULT_MAX_DURATION_MS);
   return {
     signal,
     expired: expiry.signal,
     touch() {
-      timer.refresh();
+      idle.refresh();
     },
     timedOut: () => expiry.signal.aborted,
     done() {
-      clearTimeout(timer);
+      clearTimeout(idle);
+      clearTimeout(deadline);
     },
   };
 }
@@ -58,7 +69,7 @@ export function createRemoteModel(settings: RemoteModelSettings): ChatModel {
   const url = `${settings.baseUrl}/chat/completions`;
 
   async function once(request: ModelRequest, onDelta: ((text: string) => void) | undefined, markStarted: () => void) {
-    const attempt = attemptController(request.signal, settings.timeoutMs);
+    const attempt = attemptController(request.signal, settings);
     const call = { url, apiKey: settings.apiKey, body: requestBody(request, onDelta !== undefined), signal: attempt.signal, expired: attempt.expired, touch: attempt.touch };
     try {
       if (!onDelta) return await completion(call);

@@ -20,6 +20,7 @@ const MAX_LINE = 1024 * 1024;
 export const MAX_ANSWER_CHARS = 4_000_000;
 /** A whole answer's JSON: its text escaped (\uXXXX at worst) and the envelope. */
 const MAX_ANSWER_BODY = 6 * MAX_ANSWER_CHARS + MAX_ERROR_BODY;
+const NOT_BLANK = /\S/u;
 const tooLong = () => new LlmError('rejected', `The model's answer passed ${MAX_ANSWER_CHARS.toLocaleString('en')} characters`);
 
 export function requestBody(request: ModelRequest, stream: boolean): string {
@@ -40,7 +41,11 @@ export interface Call {
   signal: AbortSignal;
   /** The attempt's idle timeout. */
   expired?: AbortSignal;
-  /** Called whenever bytes arrive (idle timeout). */
+  /**
+   * Called on progress (idle timeout): the answer's head, each `data:` event of a stream, a whole
+   * answer's bytes that are not blank. Comments (`: keep-alive`, `: OPENROUTER PROCESSING`) and
+   * whitespace are not: an upstream that sends only those would hold the call forever.
+   */
   touch: () => void;
 }
 
@@ -172,7 +177,7 @@ function wholeAnswer<T>(call: Call, onParsed: (parsed: Completion) => T): Promis
     response.setEncoding('utf8');
     response.on('data', (part: string) => {
       if (settle.settled()) return;
-      call.touch();
+      if (NOT_BLANK.test(part)) call.touch();
       if (body.length + part.length > MAX_ANSWER_BODY) return settle.fail(tooLong());
       body += part;
     });
@@ -219,15 +224,19 @@ export function streamCompletion(call: StreamCall): Promise<ModelAnswer> {
     response.setEncoding('utf8');
     response.on('data', (part: string) => {
       if (settle.settled()) return;
-      call.touch();
       buffer += part;
       let newline: number;
+      let progressed = false;
       try {
         while ((newline = buffer.indexOf('\n')) >= 0) {
           const line = buffer.slice(0, newline).replace(/\r$/, '');
           buffer = buffer.slice(newline + 1);
-          if (line.startsWith('data:')) applyChunk(line.slice(5).trim(), state, call.onDelta);
+          if (!line.startsWith('data:')) continue;
+          applyChunk(line.slice(5).trim(), state, call.onDelta);
+          progressed = true;
         }
+        // Any chunk counts, not only text: a reasoning model's chunks carry its reasoning, or nothing, before the first word.
+        if (progressed) call.touch();
         if (buffer.length > MAX_LINE) throw new LlmError('stream_error', 'The model stream sent an oversized event');
       } catch (error) {
         settle.fail(error);

@@ -70,7 +70,7 @@ export function createStructuredOutput(settings: RemoteModelSettings): (request:
   const learned = new Map<string, number>();
 
   async function once(mode: StructuredMode, request: StructuredRequest): Promise<StructuredAnswer> {
-    const attempt = attemptController(request.signal, settings.timeoutMs);
+    const attempt = attemptController(request.signal, settings);
     try {
       const message = await completionMessage({ url, apiKey: settings.apiKey, body: structuredBody(mode, request), signal: attempt.signal, expired: attempt.expired, touch: attempt.touch });
       return { value: parseAnswer(mode, message), usage: message.usage, mode };

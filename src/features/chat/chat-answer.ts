@@ -35,6 +35,24 @@ export interface AnswerDeps {
   settings: { contextTokenBudget: number };
 }
 
+/**
+ * The client's `system` messages, which the prompt always carries whole: refused when they alone
+ * are more than the budget (§6.2: the tokens sent per turn stay bounded), as a provider refuses
+ * a prompt past its context. Counted only as far as the budget, and never cached (each call's differ).
+ */
+function callerInstructions(messages: AnswerInput['messages'], budget: number) {
+  const parts = messages.filter((m) => m.role === 'system' && !isBlank(m.content)).map((m) => m.content.trim());
+  if (parts.length === 0) return { instructions: null, instructionsTokens: 0 };
+  const instructions = parts.join('\n\n');
+  const instructionsTokens = countTokensWithin(instructions, budget);
+  if (instructionsTokens > budget) {
+    throw validationError('messages', `the system messages are more than the ${budget} tokens a prompt may hold (CONTEXT_TOKEN_BUDGET)`, {
+      detail: 'The prompt is too long for this chatbot',
+    });
+  }
+  return { instructions, instructionsTokens };
+}
+
 export function createAnswer(deps: AnswerDeps) {
   const { starts, answers, engine, clock, newId } = deps;
   const budget = deps.settings.contextTokenBudget;
@@ -44,13 +62,13 @@ export function createAnswer(deps: AnswerDeps) {
     const last = messages.at(-1);
     if (!last || last.role !== 'user') throw validationError('messages', 'the last message must be the user\'s');
     starts.checkContent(`messages.${messages.length - 1}.content`, last.content);
-    const instructions = messages.filter((m) => m.role === 'system' && !isBlank(m.content)).map((m) => m.content.trim());
+    const instructions = callerInstructions(messages, budget);
     const history: HistoryMessage[] = [];
     // Counted newest first, each only as far as the budget left: what is past it can never be in
     // the prompt (buildPrompt stops at the first message that does not fit), and counting a whole
     // 1 MiB body of space-less text held the event loop for a quarter of a second. Older
     // messages stay in the history (the collector reads the last assistant message), never fitting.
-    let counted = 0;
+    let counted = instructions.instructionsTokens;
     for (let i = messages.length - 2; i >= 0; i--) {
       const m = messages[i]!;
       if (m.role === 'system' || isBlank(m.content)) continue;
@@ -58,11 +76,11 @@ export function createAnswer(deps: AnswerDeps) {
       counted += tokens + MESSAGE_OVERHEAD_TOKENS;
       history.push({ id: '', role: m.role, content: m.content, status: 'complete', tokens });
     }
-    return { last, history, instructions: instructions.length > 0 ? instructions.join('\n\n') : null };
+    return { last, history, ...instructions };
   }
 
   return async function answer(caller: Principal, input: AnswerInput, options: TurnOptions = {}): Promise<TurnResult> {
-    const { last, history, instructions } = clientConversation(input.messages);
+    const { last, history, instructions, instructionsTokens } = clientConversation(input.messages);
     if (!isUuid(input.chatbotId) || (caller.chatbotId !== undefined && caller.chatbotId !== input.chatbotId.toLowerCase())) throw chatbotNotFound();
     await starts.admit(caller);
     const now = clock.now();
@@ -88,6 +106,7 @@ export function createAnswer(deps: AnswerDeps) {
       replaces: null,
       userMessage: null,
       callerInstructions: instructions,
+      callerInstructionsTokens: instructionsTokens,
       countBeforeAnswer: started.budgeted,
     };
     return engine.run(caller, target, plan, options);

@@ -56,6 +56,7 @@ function promptFor(target: TurnTarget, plan: TurnPlan, collect: CollectStep | nu
   const built = buildPrompt({
     systemPrompt: target.systemPrompt,
     callerInstructions: plan.callerInstructions ?? null,
+    ...(plan.callerInstructionsTokens !== undefined ? { callerInstructionsTokens: plan.callerInstructionsTokens } : {}),
     profile: renderProfile(profile),
     conversationContext: target.context,
     turnContext: plan.turnContext,
@@ -78,7 +79,7 @@ export interface ModelCallDeps {
   settings: { contextTokenBudget: number };
 }
 
-/** Never throws: whatever happens is in what it returns. `watchClient` is handed the stream's watch on its client, to stop the call when it leaves. */
+/** Never throws: whatever happens is in what it returns. `watchClient` is handed the watch on the client (the stream's, or `options.client`), to stop the call when it leaves. */
 export type CallModel = (target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string, watchClient: (client: ClientWatch) => void) => Promise<Produced>;
 
 export function createModelCall(deps: ModelCallDeps): CallModel {
@@ -122,7 +123,7 @@ export function createModelCall(deps: ModelCallDeps): CallModel {
       // The request leaves first; the start event is written while the model works on it.
       const pending = model.generate(request, onDelta);
       try {
-        const client = events?.start({ conversationId: target.conversationId, userMessage: plan.userMessage, replyId: plan.replyId });
+        const client = events ? events.start({ conversationId: target.conversationId, userMessage: plan.userMessage, replyId: plan.replyId }) : options.client;
         if (client) watchClient(client);
       } catch (error) {
         generation.controller.abort(new Error('stream could not open'));

@@ -41,6 +41,12 @@ export interface TurnOptions {
   /** Streaming: receives the start and each delta. Without it the model may answer in one piece. */
   events?: TurnEvents;
   /**
+   * Not streaming: how to hear the client leave, to stop the model call (the OpenAI endpoint,
+   * where nothing is kept for a client to read later). Without it, the reply is finished and
+   * stored for the conversation's history whoever is still waiting (§6.1 covers streams only).
+   */
+  client?: ClientWatch;
+  /**
    * Keeps the text produced so far in the conversation's row while the reply is generated, so a
    * client may resume it on any instance (the AI SDK's resume, §8).
    */
@@ -72,6 +78,8 @@ export interface TurnPlan {
   userMessage: Message | null;
   /** A calling application's own instructions (OpenAI `system` messages): after the chatbot's, never instead. */
   callerInstructions?: string | null;
+  /** Their tokens, counted when the turn was planned. */
+  callerInstructionsTokens?: number;
   /**
    * For a turn that stores no conversation: its usage is written before the answer goes out (the
    * chatbot has a monthly budget, which the caller's next call checks); otherwise it is added up

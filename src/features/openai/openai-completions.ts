@@ -13,6 +13,7 @@ import type { KeyCredentials } from '../api-keys/key-credentials.js';
 import { principalOf } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatService } from '../chat/chat.service.js';
+import { requestClientWatch } from '../chat/client-watch.js';
 import { deltaWriter, type StreamProtocol } from '../chat/stream-protocol.js';
 import type { TurnOptions, TurnResult } from '../chat/turn-engine.js';
 import { modelFailed, ModelNotFound, toOpenAiFailure, Unsupported } from './openai-errors.js';
@@ -103,8 +104,9 @@ async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats
 export function createCompletions(deps: CompletionsDeps) {
   const { chat, models, keys, heartbeats, jobs } = deps;
 
-  async function whole(reply: FastifyReply, frame: CompletionFrame, run: Run) {
-    const result = await run({});
+  /** A client that leaves (an SDK's timeout, which it then retries) stops the model call: nothing is kept for it to read later. */
+  async function whole(request: FastifyRequest, reply: FastifyReply, frame: CompletionFrame, run: Run) {
+    const result = await run({ client: requestClientWatch(request, reply) });
     if (result.failure) throw modelFailed(result.failure.failure);
     return reply.code(200).type('application/json').send(wholeCompletion(frame, result.reply));
   }
@@ -132,7 +134,7 @@ export function createCompletions(deps: CompletionsDeps) {
   return {
     async complete(request: FastifyRequest, reply: FastifyReply, body: ChatCompletionInput) {
       const { run, frame } = await prepare(principalOf(request), body);
-      if (body.stream !== true) return whole(reply, frame, run);
+      if (body.stream !== true) return whole(request, reply, frame, run);
       const answered = streamed(request, reply, heartbeats, openAiChunks(frame), run);
       // Shutdown waits for streams being written, so each ends with its final frame.
       jobs.track('stream', answered.catch(() => {}));
