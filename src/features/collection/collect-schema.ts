@@ -59,11 +59,15 @@ export const CollectSchema = Type.Object(
 export type Collect = Static<typeof CollectSchema>;
 export type CollectField = Collect['fields'][number];
 
+// A key is read from plain objects (collected data, refusals, the prompt's notes); one named like a
+// member every object has (`constructor`, the only one the key pattern lets through) read as
+// already given, and its "refusal" as the member's source text.
 function checkFields(fields: ReadonlyArray<{ key: string; type: string; options?: unknown[]; item_fields?: unknown[] }>, at: string) {
   const seen = new Set<string>();
   fields.forEach((field, index) => {
     const path = `${at}.${index}`;
     if (seen.has(field.key)) throw validationError(`${path}.key`, `"${field.key}" is used by another field: keys must be unique`);
+    if (field.key in Object.prototype) throw validationError(`${path}.key`, `"${field.key}" is a reserved name; choose another key`);
     seen.add(field.key);
     if (field.type === 'enum' && !field.options) throw validationError(`${path}.options`, 'an enum field needs its options');
     if (field.type !== 'enum' && field.options) throw validationError(`${path}.options`, 'only enum fields take options');
@@ -88,7 +92,7 @@ export function missingFields(collect: Collect | null, data: Record<string, unkn
   return collect.fields
     .filter((field) => field.required)
     .filter((field) => {
-      const value = data[field.key];
+      const value = Object.hasOwn(data, field.key) ? data[field.key] : undefined;
       if (value === undefined || value === null || value === '') return true;
       return field.type === 'list' && (!Array.isArray(value) || value.length === 0);
     })

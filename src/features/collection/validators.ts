@@ -43,13 +43,42 @@ function validateString(text: string, reasons: Reasons): Validated {
 const EMAIL =
   /^([a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@((?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+(?:\p{L}{2,63}|xn--[a-z0-9-]{1,59}))$/iu;
 const EMAIL_IN_TEXT = /[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9.-]+\.[a-z]{2,63}/giu;
-const TRAILING = /[\s.,;:!?'"。，、；：！？）)」』>]+$/u;
+const TRAILING_CHARS = new Set([...' .,;:!?\'"。，、；：！？）)」』>']);
 const LEADING = /^[\s'"「『(（<]+/u;
 
+/**
+ * The text without the punctuation and spaces after an answer ("me@example.com."). A scan from
+ * the end: a pattern anchored only at the end is tried from every position, and a run of 10,000
+ * dots before a letter made that quadratic (4 s of a frozen event loop for one message).
+ */
+function withoutTrailing(text: string): string {
+  let end = text.length;
+  while (end > 0 && (TRAILING_CHARS.has(text[end - 1]!) || /\s/u.test(text[end - 1]!))) end--;
+  return text.slice(0, end);
+}
+
+/** The longest run of text without spaces that can hold an address (RFC 5321: 64 + 1 + 255) or a URL. */
+const MAX_EMAIL_TOKEN = 320;
+
+/**
+ * Matches of `pattern` (global) in the text's space-free pieces of at most `longest` characters.
+ * Neither an address nor a URL holds a space, so nothing is missed in a piece; a longer piece
+ * holds none that could be valid, and a pattern with unbounded parts scanning it from every
+ * position would take time growing with the square of its length.
+ */
+function matchesInPieces(text: string, pattern: RegExp, longest: number): string[] {
+  const found = new Set<string>();
+  for (const piece of text.split(/\s+/u)) {
+    if (piece.length === 0 || piece.length > longest) continue;
+    for (const match of piece.match(pattern) ?? []) found.add(match);
+  }
+  return [...found];
+}
+
 function validateEmail(text: string, reasons: Reasons): Validated {
-  let candidate = text.normalize('NFKC').replace(LEADING, '').replace(TRAILING, '').replace(/^mailto:/iu, '');
+  let candidate = withoutTrailing(text.normalize('NFKC').replace(LEADING, '')).replace(/^mailto:/iu, '');
   if (!EMAIL.test(candidate)) {
-    const found = [...new Set(candidate.match(EMAIL_IN_TEXT) ?? [])];
+    const found = matchesInPieces(candidate, EMAIL_IN_TEXT, MAX_EMAIL_TOKEN);
     if (found.length !== 1) return refuse(reasons.notEmail);
     candidate = found[0]!.replace(/^\.+|\.+$/gu, '');
   }
@@ -86,11 +115,11 @@ function normaliseUrl(candidate: string): Validated | 'only_http' | null {
 }
 
 function validateUrl(text: string, reasons: Reasons): Validated {
-  const candidate = text.normalize('NFKC').replace(LEADING, '').replace(TRAILING, '');
+  const candidate = withoutTrailing(text.normalize('NFKC').replace(LEADING, ''));
   let result = normaliseUrl(candidate);
   if (result === null && /\s|[^\p{ASCII}]/u.test(candidate)) {
-    const found = [...new Set(candidate.match(URL_IN_TEXT) ?? [])];
-    if (found.length === 1) result = normaliseUrl(found[0]!.replace(TRAILING, ''));
+    const found = matchesInPieces(candidate, URL_IN_TEXT, MAX_URL);
+    if (found.length === 1) result = normaliseUrl(withoutTrailing(found[0]!));
   }
   if (result === 'only_http') return refuse(reasons.onlyHttp);
   return result ?? refuse(reasons.notUrl);

@@ -1,4 +1,4 @@
-import { DAY_MS, parseDay } from '../../lib/days.js';
+import { DAY_MS, dayNumber, parseDay } from '../../lib/days.js';
 import { AppError, validationError } from '../../errors/app-error.js';
 import { isUuid } from '../../lib/ids.js';
 import type { Principal } from '../auth/principal.js';
@@ -42,6 +42,9 @@ const chatbotNotFound = () => new AppError('not_found', 'No chatbot with this id
 
 
 const instant = (day: number) => new Date(day * DAY_MS).toISOString();
+// The midnight after 9999-12-31 is written +010000-01-01, which no database reads: a range that
+// ends there has no end.
+const LAST_DAY = dayNumber('9999-12-31')!;
 
 /** `from` and `to` are days (UTC), both included: created at or after `from`'s midnight, before the midnight after `to`. */
 export function createdRange(from: string | undefined, to: string | undefined): { createdFrom?: string; createdBefore?: string } {
@@ -52,7 +55,7 @@ export function createdRange(from: string | undefined, to: string | undefined): 
   }
   return {
     ...(first === undefined ? {} : { createdFrom: instant(first) }),
-    ...(last === undefined ? {} : { createdBefore: instant(last + 1) }),
+    ...(last === undefined || last >= LAST_DAY ? {} : { createdBefore: instant(last + 1) }),
   };
 }
 
