@@ -212,7 +212,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   // database past the lease. A full read of conversations (an index on the hold would cost every
   // turn's lock its in-place update), once a minute by default.
   jobs.every('cut turns sweep', config.cutTurnsSweepMs, async () => {
-    const cut = await storeCutTurns(scoped, { everyHold: false, countTokens });
+    const cut = await storeCutTurns(scoped, { everyHold: false, countTokens, clock });
     if (cut > 0) deps.log.warn({ conversations: cut }, `${cut} conversation(s) held by replies nobody renewed for the lease's length (their instance stopped or lost the database): their replies are stored as cut short and the conversations are free`);
   });
   return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage };

@@ -11,6 +11,7 @@
 // that is no superuser (managed PostgreSQL) is subject to it too, and saw no hold at all. Which
 // conversations are held is read as the stop poller reads them; each is then stored as its user.
 import type { Scoped } from '../../db/scope.js';
+import { systemClock, type Clock } from '../../lib/clock.js';
 
 interface CutTurn extends Record<string, unknown> {
   id: string;
@@ -25,6 +26,8 @@ SELECT c.id, c.user_id, c.busy_reply_id, c.busy_text
  WHERE c.busy_reply_id IS NOT NULL${everyHold ? '' : ' AND c.busy_until < now()'}`;
 
 // Only while the same hold is there: a turn that ended meanwhile (PostgreSQL) is left alone.
+// Its times are the app clock's ($7), as every other writer's: the database's now() carries
+// microseconds, and list cursors (milliseconds) would then skip rows in the same millisecond.
 // Messages are read in id order, and ids are time-ordered. A regenerate's hold stores no user
 // message: the conversation's newest message is then the reply being replaced, which stays.
 const STORE = `
@@ -32,7 +35,7 @@ WITH held AS (
   SELECT id FROM conversations WHERE id = $1 AND busy_reply_id = $2::uuid
 ), r AS (
   INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, error_code, created_at)
-  SELECT $2::uuid, held.id, $3::uuid, 'assistant', $4::text, $5::text, $6::int, 'server_stopped', now()
+  SELECT $2::uuid, held.id, $3::uuid, 'assistant', $4::text, $5::text, $6::int, 'server_stopped', $7::timestamptz
     FROM held
    WHERE NOT coalesce((SELECT m.role = 'assistant' FROM messages m WHERE m.conversation_id = $1 ORDER BY m.id DESC LIMIT 1), true)
   ON CONFLICT (id) DO NOTHING
@@ -40,18 +43,23 @@ WITH held AS (
 )
 UPDATE conversations
    SET message_count = message_count + (SELECT count(*) FROM r),
-       updated_at = CASE WHEN EXISTS (SELECT 1 FROM r) THEN now() ELSE updated_at END,
+       updated_at = CASE WHEN EXISTS (SELECT 1 FROM r) THEN $7::timestamptz ELSE updated_at END,
        busy_reply_id = NULL, busy_until = NULL, stop_reply_id = NULL, busy_text = NULL
  WHERE id = $1 AND busy_reply_id = $2::uuid`;
 
 /** Stores the replies of turns cut short by a process that stopped; how many conversations it let go. */
-export async function storeCutTurns(scoped: Scoped, options: { everyHold: boolean; countTokens(text: string): number | Promise<number> }): Promise<number> {
+export async function storeCutTurns(
+  scoped: Scoped,
+  options: { everyHold: boolean; countTokens(text: string): number | Promise<number>; clock?: Clock },
+): Promise<number> {
+  const clock = options.clock ?? systemClock;
   const cut = await scoped.system('stop-poll', ({ sql }) => sql.query<CutTurn>(CUT(options.everyHold)));
   for (const turn of cut) {
     const text = turn.busy_text ?? '';
     const status = text === '' ? 'failed' : 'interrupted';
     const tokens = text === '' ? 0 : await options.countTokens(text);
-    await scoped.user(turn.user_id, ({ sql }) => sql.query(STORE, [turn.id, turn.busy_reply_id, turn.user_id, text, status, tokens]));
+    const now = clock.now().toISOString();
+    await scoped.user(turn.user_id, ({ sql }) => sql.query(STORE, [turn.id, turn.busy_reply_id, turn.user_id, text, status, tokens, now]));
   }
   return cut.length;
 }

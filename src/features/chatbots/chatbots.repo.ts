@@ -9,7 +9,7 @@ export type ChatbotValues = Omit<typeof chatbots.$inferInsert, 'id' | 'userId' |
 export type ChatbotChanges = Partial<ChatbotValues>;
 
 export interface ChatbotsRepo {
-  /** Inserts with the first free slug from `slugBase` (or exactly `slug`); null when an exact slug is taken. */
+  /** Inserts with the first free slug from `base` (or exactly `exact`); null when that slug is taken (from a base: every one tried). */
   insert(userId: string, values: Omit<ChatbotValues, 'slug'>, slug: { exact: string } | { base: string }, now: Date): Promise<ChatbotRow | null>;
   find(userId: string, id: string): Promise<ChatbotRow | undefined>;
   findBySlug(userId: string, slug: string): Promise<ChatbotRow | undefined>;
@@ -21,17 +21,41 @@ export interface ChatbotsRepo {
   remove(userId: string, id: string): Promise<boolean>;
 }
 
+// Tries, each a transaction. Same-base creations never clash (they take turns); a retry is only
+// for a slug given exactly or set by PATCH meanwhile, which takes no turn.
 const MAX_SLUG_ATTEMPTS = 5;
 
-// Slugs are unique across users, so this one read looks at everyone's (the `slugs` scope).
-async function takenLike(scoped: Scoped, base: string): Promise<string[]> {
-  const rows = await scoped.system('slugs', ({ db }) =>
-    db
-      .select({ slug: chatbots.slug })
-      .from(chatbots)
-      .where(or(eq(chatbots.slug, base), sql`${chatbots.slug} ~ ${`^${base}-[0-9]+$`}`)),
-  );
+// Creations from one base take turns on a lock held until commit, so each reads the slugs the
+// one before it committed: acme-support, acme-support-2… (§5) even when many come at once, where
+// reading and inserting unguarded gave them all the same slug. The lock statement also opens this
+// transaction's read to every user's slugs (they are unique across users; the `slugs` scope),
+// and the insert stays the user's own.
+const TAKE_BASE_TURN = "SELECT set_config('app.scope', 'slugs', true), pg_advisory_xact_lock(hashtext($1::text))";
+
+async function takenLike({ db }: Access, base: string): Promise<string[]> {
+  const rows = await db
+    .select({ slug: chatbots.slug })
+    .from(chatbots)
+    .where(or(eq(chatbots.slug, base), sql`${chatbots.slug} ~ ${`^${base}-[0-9]+$`}`));
   return rows.map((row) => row.slug);
+}
+
+type InsertValues = Omit<typeof chatbots.$inferInsert, 'slug'>;
+
+async function insertOnce(scoped: Scoped, values: InsertValues, slug: { exact: string } | { base: string }): Promise<ChatbotRow> {
+  return scoped.user(values.userId, async (tx) => {
+    let chosen: string;
+    if ('exact' in slug) chosen = slug.exact;
+    else {
+      await tx.sql.query(TAKE_BASE_TURN, [slug.base]);
+      chosen = nextFreeSlug(slug.base, await takenLike(tx, slug.base));
+    }
+    const [row] = await tx.db
+      .insert(chatbots)
+      .values({ ...values, slug: chosen })
+      .returning();
+    return row!;
+  });
 }
 
 async function findDefault(scoped: Scoped, userId: string): Promise<ChatbotRow | undefined> {
@@ -80,15 +104,8 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
   return {
     async insert(userId, values, slug, now) {
       for (let attempt = 0; attempt < MAX_SLUG_ATTEMPTS; attempt++) {
-        const chosen = 'exact' in slug ? slug.exact : nextFreeSlug(slug.base, await takenLike(scoped, slug.base));
         try {
-          const [row] = await scoped.user(userId, ({ db }) =>
-            db
-              .insert(chatbots)
-              .values({ ...values, id: newId(), userId, slug: chosen, createdAt: now, updatedAt: now })
-              .returning(),
-          );
-          return row!;
+          return await insertOnce(scoped, { ...values, id: newId(), userId, createdAt: now, updatedAt: now }, slug);
         } catch (error) {
           if (!isUniqueViolation(error)) throw error;
           // The one-default-per-user index: someone else created the default first.
@@ -99,7 +116,7 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
           if ('exact' in slug) return null;
         }
       }
-      throw new Error(`could not find a free slug for "${'base' in slug ? slug.base : slug.exact}"`);
+      return null;
     },
     async update(userId, id, changes, now) {
       try {

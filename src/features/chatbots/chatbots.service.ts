@@ -37,6 +37,8 @@ export interface ChatbotsDeps {
 
 const notFound = () => new AppError('not_found', 'No chatbot with this id');
 const slugTaken = (slug: string) => new AppError('slug_taken', `The slug "${slug}" is taken; choose another`);
+// Only when slugs set at the same moment by other means took every one tried: a retry succeeds.
+const noFreeSlug = () => new AppError('slug_taken', 'Every slug made from the name was taken while this one was chosen; try again, or give a slug');
 const withSecret = (chatbot: Chatbot, secret: string | null): ChatbotWithSecret => (secret ? { ...chatbot, webhook_secret: secret } : chatbot);
 
 function toValues(input: UpdateChatbotInput): ChatbotChanges {
@@ -120,7 +122,7 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       const values = { ...changes, ...webhook?.changes, name: input.name.trim(), model: input.model ?? models.default };
       const slug = input.slug ? { exact: input.slug } : { base: slugify(values.name) };
       const row = await chatbots.insert(caller.ownerId, values, slug, clock.now());
-      if (!row) throw slugTaken(input.slug!);
+      if (!row) throw input.slug ? slugTaken(input.slug) : noFreeSlug();
       return withSecret(toChatbot(row), webhook?.secret ?? null);
     },
     async update(caller, id, input) {
@@ -173,7 +175,8 @@ function createChatbotReads(deps: ChatbotsDeps): Pick<ChatbotsService, 'list' | 
       if (existing) return existing;
       const values: Omit<ChatbotValues, 'slug'> = { name: 'Assistant', model: models.default, isDefault: true };
       const row = await chatbots.insert(caller.ownerId, values, { base: slugify(`${caller.username}-assistant`) }, clock.now());
-      return row!;
+      if (!row) throw noFreeSlug();
+      return row;
     },
   };
 }
