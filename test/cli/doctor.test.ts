@@ -25,7 +25,7 @@ describe('parley doctor on a working set-up', () => {
     // 100 streams fit the smallest usual limit (1024 files); the limit itself is tested apart.
     const report = await doctor({ DATA_DIR: dataDir, ...redis }, { args: ['--streams', '100'] });
     passes(report);
-    expect(report.lines.map((line) => line.name)).toEqual(['config', 'database', 'migrations', 'row-security', 'model', 'redis', 'issuers', 'jwt-secret', 'open-files', 'disk']);
+    expect(report.lines.map((line) => line.name)).toEqual(['config', 'database', 'migrations', 'row-security', 'admins', 'model', 'redis', 'issuers', 'jwt-secret', 'open-files', 'disk']);
     expect(report.line('database').text).toMatch(/^ok\s+database\s+embedded PGlite \(PostgreSQL \d+\.\d+\) in .*pglite$/);
     expect(report.line('migrations').text).toContain(`current (latest ${LATEST})`);
     // Whether `parley migrate` made the request role or left it to `parley serve`, neither is a failure.
@@ -42,6 +42,20 @@ describe('parley doctor on a working set-up', () => {
     expect(report.line('database').text).toMatch(PG_URL ? /^ok\s+database\s+PostgreSQL \d+\.\d+ at 127\.0\.0\.1:\d+\/\w+$/ : /embedded PGlite/);
     expect(report.line('row-security').text).toMatch(new RegExp(`requests run as ${target.appRole}: no superuser, no BYPASSRLS, owns no table; row security forced on \\d+ tables`));
     expect(report.line('disk').text).toMatch(PG_URL ? /^skip\s+disk\s+PostgreSQL's disk is its server's/ : /^ok\s+disk\s+[\d.]+ GiB free of [\d.]+ GiB where DATA_DIR is \(/);
+  });
+
+  it('warns about an ADMIN_USERNAMES name no account has yet (whoever registers it first becomes an admin), and exits 0', { timeout: 90_000 }, async () => {
+    const target = await servedDatabase();
+    await target.exec(
+      "SELECT set_config('app.scope', 'auth', false); INSERT INTO users (id, username, password_hash) VALUES ('01900000-0000-7000-8000-00000000b055', 'Boss', 'not a hash')",
+    );
+    const named = await doctor({ ...target.env, ...redis, ADMIN_USERNAMES: 'boss' }, { args: ['--streams', '100'] });
+    passes(named);
+    expect(named.line('admins').text).toMatch(/^ok\s+admins\s+ADMIN_USERNAMES: boss, each an account$/);
+    const early = await doctor({ ...target.env, ...redis, ADMIN_USERNAMES: 'Boss,not_yet' }, { args: ['--streams', '100'] });
+    expect(early.code, early.stdout).toBe(0);
+    expect(early.lines.filter((line) => line.status !== 'ok' && line.status !== 'skip').map((line) => line.name)).toEqual(['admins']);
+    expect(early.line('admins').text).toMatch(/^warn\s+admins\s+ADMIN_USERNAMES names not_yet, which no account has yet: whoever registers that name first becomes an admin → register the name yourself now/);
   });
 
   it('--json gives the same checks as one JSON document', { timeout: 60_000 }, async () => {

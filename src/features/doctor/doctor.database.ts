@@ -1,5 +1,6 @@
-// `parley doctor`'s database checks: reachable (and its version), migrations current, and the
-// role requests run as held by row security. Read-only: nothing is migrated, created or granted.
+// `parley doctor`'s database checks: reachable (and its version), migrations current, the role
+// requests run as held by row security, and the accounts ADMIN_USERNAMES names. Read-only:
+// nothing is migrated, created or granted.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../config/config.js';
@@ -155,6 +156,29 @@ async function checkRowSecurity(sql: SqlRunner, role: string): Promise<CheckResu
   return result(name, 'ok', `requests run as ${role}: no superuser, no BYPASSRLS, owns no table; ${forced}`);
 }
 
+/**
+ * ADMIN_USERNAMES makes an admin of the local account with each name, whenever it is made: a name
+ * listed before its account exists goes to whoever registers it first (registration is open).
+ */
+async function checkAdmins(sql: SqlRunner, names: readonly string[]): Promise<CheckResult> {
+  if (names.length === 0) return result('admins', 'ok', 'ADMIN_USERNAMES names nobody');
+  const wanted = [...new Set(names.map((name) => name.toLowerCase()))];
+  const rows = await sql.transaction(async (tx) => {
+    // Row security is forced on users for their owner too: read as the admin routes do.
+    await tx.query("SELECT set_config('app.scope', 'admin', true)", []);
+    return tx.query<{ name: string }>('SELECT lower(username) AS name FROM users WHERE issuer IS NULL AND lower(username) = ANY($1::text[])', [wanted]);
+  });
+  const found = new Set(rows.map((row) => row.name));
+  const missing = wanted.filter((name) => !found.has(name));
+  if (missing.length === 0) return result('admins', 'ok', `ADMIN_USERNAMES: ${wanted.join(', ')}, each an account`);
+  return result(
+    'admins',
+    'warn',
+    `ADMIN_USERNAMES names ${missing.join(', ')}, which no account has yet: whoever registers ${missing.length === 1 ? 'that name' : 'one of those names'} first becomes an admin`,
+    'register the name yourself now, or leave it out of ADMIN_USERNAMES until you have',
+  );
+}
+
 /** A query that failed (a permission, a dropped connection) is that line's failure, not the command's. */
 async function guarded(name: string, check: () => Promise<CheckResult>): Promise<CheckResult> {
   try {
@@ -170,12 +194,14 @@ function pgliteBlocked(config: Config): CheckResult[] | null {
   const notOpened = (why: string) => [
     result('migrations', 'skip', `not checked: ${why}`),
     result('row-security', 'skip', `not checked: ${why}`),
+    result('admins', 'skip', `not checked: ${why}`),
   ];
   if (!existsSync(join(dir, 'PG_VERSION'))) {
     return [
       result('database', 'warn', `embedded PGlite: no database yet in ${dir}`, 'run: parley migrate (or parley serve, which creates it)'),
       result('migrations', 'fail', `none of ${loadMigrations().length} applied: no database yet`, 'run: parley migrate (parley serve also applies them at start)'),
       result('row-security', 'skip', 'not checked: no database yet'),
+      result('admins', 'skip', 'not checked: no database yet'),
     ];
   }
   const holder = pgliteHolder(dir);
@@ -187,7 +213,7 @@ function pgliteBlocked(config: Config): CheckResult[] | null {
   ];
 }
 
-/** The three database lines, in order; the later two are skipped when the database cannot be read. */
+/** The four database lines, in order; the later three are skipped when the database cannot be read. */
 export async function checkDatabase(config: Config, waitMs: number): Promise<CheckResult[]> {
   if (!config.databaseUrl) {
     const blocked = pgliteBlocked(config);
@@ -201,7 +227,7 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
       version = await probe(database, waitMs);
     } catch (error) {
       const skipped = (name: string) => result(name, 'skip', 'not checked: no database');
-      return [unreachable(config, error), skipped('migrations'), skipped('row-security')];
+      return [unreachable(config, error), skipped('migrations'), skipped('row-security'), skipped('admins')];
     }
     const where = config.databaseUrl ? `PostgreSQL ${version.version} at ${describeDatabaseUrl(config.databaseUrl)}` : `embedded PGlite (PostgreSQL ${version.version}) in ${pgliteDirFor(config.dataDir)}`;
     const first =
@@ -209,7 +235,9 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
         ? result('database', 'fail', `${where}: Parley needs PostgreSQL 14 or later`, 'upgrade the server, or point DATABASE_URL at a newer one')
         : result('database', 'ok', where);
     const sql = database.sql;
-    return [first, await guarded('migrations', () => checkMigrations(sql)), await guarded('row-security', () => checkRowSecurity(sql, config.databaseAppRole))];
+    const migrations = await guarded('migrations', () => checkMigrations(sql));
+    const admins = migrations.status === 'ok' ? await guarded('admins', () => checkAdmins(sql, config.adminUsernames)) : result('admins', 'skip', 'not checked: migrations pending');
+    return [first, migrations, await guarded('row-security', () => checkRowSecurity(sql, config.databaseAppRole)), admins];
   } finally {
     await database?.close({ graceSeconds: 0 }).catch(() => {});
   }
