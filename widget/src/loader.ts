@@ -122,8 +122,13 @@ function start(script: HTMLScriptElement): void {
 // The loader's first statement: with `parley-launcher`, what the loader itself costs the page.
 performance.mark('parley-script');
 const script = document.currentScript;
-// Once per page: a second copy of the tag (or of the script) leaves the first widget alone.
-if (script instanceof HTMLScriptElement && !('Parley' in window)) {
+// Once per page: a second copy of the tag (or of the script) leaves the first widget alone. A
+// mark of the loader's own, set at once: an element with id or name "Parley" is window.Parley
+// too, and a page (or a forum post on it) holding one kept the widget from ever appearing.
+const LOADED = Symbol.for('parley.widget');
+const marks = window as unknown as Record<symbol, boolean>;
+if (script instanceof HTMLScriptElement && !marks[LOADED]) {
+  marks[LOADED] = true;
   if (document.body) start(script);
   else document.addEventListener('DOMContentLoaded', () => start(script), { once: true });
 }

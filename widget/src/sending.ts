@@ -35,23 +35,34 @@ async function conversationFor(deps: ChatDeps, state: ChatState, turn: Turn, tex
   return { token: visit.visitor_token, id: visit.conversation_id };
 }
 
+/** A reply that failed after some of it was shown: its text stays on screen, marked failed, as the server stored it. */
+class ReplyKept extends Error {}
+
 async function stream(deps: ChatDeps, state: ChatState, turn: Turn, text: string, key: string): Promise<void> {
   const { token, id } = await conversationFor(deps, state, turn, text);
   const reply = onScreen(state, turn) ? deps.view.add('assistant', '', 'writing') : null;
   let sofar = '';
-  await deps.client.send(token, id, text, key, {
-    delta(delta) {
-      sofar += delta;
-      reply?.text(sofar);
-    },
-    end(stored) {
-      reply?.text(stored.content);
-      reply?.status(stored.status);
-      if (!onScreen(state, turn)) return;
-      state.replied = true;
-      if (stored.content) deps.surface.announce(stored.content);
-    },
-  });
+  try {
+    await deps.client.send(token, id, text, key, {
+      delta(delta) {
+        sofar += delta;
+        reply?.text(sofar);
+      },
+      end(stored) {
+        reply?.text(stored.content);
+        reply?.status(stored.status);
+        if (!onScreen(state, turn)) return;
+        state.replied = true;
+        if (stored.content) deps.surface.announce(stored.content);
+      },
+    });
+  } catch (error) {
+    if (reply && sofar !== '' && error instanceof ApiError && error.status === 502 && onScreen(state, turn)) {
+      reply.status('failed');
+      throw new ReplyKept();
+    }
+    throw error;
+  }
 }
 
 /** One turn at a time in a view: busy (stop shown) from the send until its stream has closed, or the view changes. */
@@ -101,6 +112,7 @@ export function createSending(deps: ChatDeps, state: ChatState, chat: ChatHooks)
     try {
       await stream(deps, state, turn, text, key);
     } catch (error) {
+      if (error instanceof ReplyKept) return;
       const shown = onScreen(state, turn);
       if (shown) view.truncate(pending);
       if (!(error instanceof ApiError)) throw error;

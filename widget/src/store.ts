@@ -34,14 +34,29 @@ function storage(): KeyValues {
   }
 }
 
-/** The `sub` of the host's user token, read (not verified: the server does that) only to pick the key. */
+// Claims that name a user in the tokens Parley takes: the server reads `user_id` first, then
+// `sub` (an issuers file may name another), and `parley token` mints `user_id` without `sub`.
+const IDENTITY_CLAIMS = ['user_id', 'sub', 'uid', 'id', 'email', 'preferred_username', 'username'];
+// Claims that change from one token of a user to the next.
+const PER_TOKEN_CLAIMS = new Set(['exp', 'iat', 'nbf', 'jti', 'auth_time', 'nonce', 'at_hash', 'sid', 'session_state']);
+
+/**
+ * Who the host's user token names, read (not verified: the server does that) only to pick the
+ * key. Every identity claim present is part of it, so two users differ in the key whichever of
+ * them the server goes by; a token with none of them is keyed by all its lasting claims. Keyed by
+ * `sub` alone, every user of an issuer whose tokens carry `user_id` shared one key, and the next
+ * user of the browser was shown, and wrote into, the last one's conversation.
+ */
 function subjectOf(token: string | null): string {
   if (!token) return 'visitor';
   try {
-    const payload = JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: unknown; iss?: unknown };
-    return `user:${String(payload.iss ?? '')}:${String(payload.sub ?? '')}`;
+    const payload = JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>;
+    const named = IDENTITY_CLAIMS.filter((claim) => payload[claim] !== undefined && payload[claim] !== null);
+    const claims = named.length > 0 ? named : Object.keys(payload).filter((claim) => claim !== 'iss' && !PER_TOKEN_CLAIMS.has(claim)).sort();
+    return `user:${JSON.stringify([payload.iss ?? '', ...claims.map((claim) => [claim, payload[claim]])])}`;
   } catch {
-    return 'user:unknown';
+    // Unreadable: a key of its own, shared with no one who has a readable token.
+    return `user:unreadable:${token}`;
   }
 }
 
