@@ -4,9 +4,9 @@
 // no server running the folder is opened here. A restore needs the server stopped: it builds the
 // database in a folder beside the current one, opens it once to check it, then swaps it in and
 // keeps the old one. On PostgreSQL (DATABASE_URL) both refuse: pg_dump and pg_restore do this.
-import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -170,7 +170,8 @@ function diskFailed(dataDir: string, problem: string) {
  */
 async function buildFolder(fresh: string, dataDir: string, header: BackupHeader, tarball: Buffer): Promise<void> {
   rmSync(fresh, { recursive: true, force: true });
-  mkdirSync(fresh, { recursive: true });
+  // Becomes DATA_DIR's database: other local users kept out, as openDatabase keeps them out of it.
+  mkdirSync(fresh, { recursive: true, mode: 0o700 });
   try {
     const database = await usePglite(createPglite(fresh, { loadDataDir: new Blob([tarball], { type: 'application/x-gzip' }) }));
     try {
@@ -234,6 +235,20 @@ function describeRestore(file: string, dataDir: string, summary: RestoreSummary,
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Folders of restores that were stopped (killed, the machine lost power) before their rename:
+ * never a database anyone uses, taking the room the server needs. Removed under the hold.
+ */
+function removeUnfinishedRestores(target: string, io: BackupIo): void {
+  const folder = dirname(target);
+  const prefix = `${basename(target)}.restoring-`;
+  for (const name of existsSync(folder) ? readdirSync(folder) : []) {
+    if (!name.startsWith(prefix)) continue;
+    io.stderr.write(`restore: removing ${join(folder, name)}, left by a restore that did not finish\n`);
+    rmSync(join(folder, name), { recursive: true, force: true });
+  }
+}
+
 export async function runRestore(argv: string[], env: Env, io: BackupIo): Promise<RestoreSummary> {
   const file = fileArgument(argv, RESTORE_USAGE);
   const config = embeddedOnly(env, 'restore');
@@ -244,6 +259,7 @@ export async function runRestore(argv: string[], env: Env, io: BackupIo): Promis
   try {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const target = pgliteDirFor(config.dataDir);
+    removeUnfinishedRestores(target, io);
     const fresh = `${target}.restoring-${stamp}`;
     io.stderr.write(`restore: building the database of ${file} in ${fresh}\n`);
     await buildFolder(fresh, config.dataDir, header, tarball);

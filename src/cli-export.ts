@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config/config.js';
 import { readEnvironment } from './config/env.js';
 import { connectDatabase } from './db/connect.js';
+import { holdForCommand } from './features/backup/control-socket.js';
 import type { SqlRunner } from './db/client.js';
 import { AppError } from './errors/app-error.js';
 import { isUuid } from './lib/ids.js';
@@ -131,7 +132,8 @@ export async function runExportCommand(argv: string[], sql: SqlRunner, io: Expor
   const progress = progressLine(io.stderr, total);
 
   const partial = output === null ? null : `${output}.partial`;
-  const file = partial === null ? null : createWriteStream(partial);
+  // End users' conversations: readable by the one who exported them, as a backup file is.
+  const file = partial === null ? null : createWriteStream(partial, { mode: 0o600 });
   const out: NodeJS.WritableStream = file ?? io.stdout;
   let written = 0;
   // A destination that fails (a full disk, a closed pipe) fails the export, never the process.
@@ -168,10 +170,15 @@ export async function runExportCommand(argv: string[], sql: SqlRunner, io: Expor
 /** `parley export …` as the CLI runs it: configuration from the environment, the database opened and closed here. */
 export async function exportCommand(argv: string[]): Promise<void> {
   const config = loadConfig(readEnvironment());
-  const database = await connectDatabase(config);
+  const hold = await holdForCommand(config, 'export');
   try {
-    await runExportCommand(argv, database.sql, { stdout: process.stdout, stderr: process.stderr });
+    const database = await connectDatabase(config);
+    try {
+      await runExportCommand(argv, database.sql, { stdout: process.stdout, stderr: process.stderr });
+    } finally {
+      await database.close();
+    }
   } finally {
-    await database.close();
+    await hold?.release();
   }
 }

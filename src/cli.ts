@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { readEnvironment } from './config/env.js';
 import { connectDatabase, DatabaseUnreachableError } from './db/connect.js';
 import { migrate, MigrationError } from './db/migrate.js';
@@ -49,16 +49,32 @@ async function serve(): Promise<void> {
 
 async function runMigrations(): Promise<void> {
   const config = loadConfig(readEnvironment());
-  const database = await connectDatabase(config);
+  const { holdForCommand } = await import('./features/backup/control-socket.js');
+  const hold = await holdForCommand(config, 'migrate');
   try {
-    await migrate(database.sql, (line) => process.stdout.write(`${line}\n`));
+    const database = await connectDatabase(config);
+    try {
+      await migrate(database.sql, (line) => process.stdout.write(`${line}\n`));
+    } finally {
+      await database.close();
+    }
   } finally {
-    await database.close();
+    await hold?.release();
   }
 }
 
 async function usersCommand(argv: string[]): Promise<void> {
   const config = loadConfig(readEnvironment());
+  const { holdForCommand } = await import('./features/backup/control-socket.js');
+  const hold = await holdForCommand(config, 'users');
+  try {
+    await changeUsers(config, argv);
+  } finally {
+    await hold?.release();
+  }
+}
+
+async function changeUsers(config: Config, argv: string[]): Promise<void> {
   const database = await connectDatabase(config);
   // Running instances hear of the change through Redis, as of an admin's, and apply it at once.
   const log = { info: () => {}, warn: (_fields: object, message: string) => process.stderr.write(`parley: ${message}\n`) };

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire, Module } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
@@ -243,6 +243,15 @@ function postgresRunner(client: postgres.Sql | postgres.TransactionSql, prepare:
   };
 }
 
+/** 0700 where it can be set; a read-only DATA_DIR (served read-only) or another owner's folder keeps its mode. */
+function keepPrivate(dir: string): void {
+  try {
+    chmodSync(dir, 0o700);
+  } catch {
+    // Not ours to change: the operator set it up so.
+  }
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const role = options.appRole ?? DEFAULT_APP_ROLE;
   if (options.url) return usePostgres(options.url, options, role);
@@ -250,6 +259,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     mkdirSync(dirname(options.pgliteDir), { recursive: true });
     seedFromTemplate(options.pgliteDir, { sync: options.pgliteFsync ?? true });
     mkdirSync(options.pgliteDir, { recursive: true });
+    // Every tenant's data and password hashes: PGlite writes its files 0666 whatever the umask, so
+    // the folder is what keeps other local users out (PostgreSQL insists on 0700 for its own).
+    keepPrivate(options.pgliteDir);
   }
   return usePglite(createPglite(options.pgliteDir, { sharedBuffers: options.pgliteSharedBuffers, optimize: options.pgliteOptimize, fsync: options.pgliteFsync }), role);
 }

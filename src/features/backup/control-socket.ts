@@ -39,7 +39,7 @@ export class BackupError extends Error {
   }
 }
 
-export type Holder = 'server' | 'backup' | 'restore';
+export type Holder = 'server' | 'backup' | 'restore' | 'migrate' | 'users' | 'export';
 
 /** What a holder answers first: who it is, or why it will not do what was asked. */
 export type FirstAnswer = { ok: true; who: Holder; pid: number } | { ok: false; message: string };
@@ -240,4 +240,21 @@ export async function holdDataDir(dataDir: string, who: Holder): Promise<Hold> {
       await closed;
     },
   };
+}
+
+/**
+ * For a command that opens the embedded database (migrate, users, export): DATA_DIR held while it
+ * runs, refused in one line while a server or another command has it. Opened beside a running
+ * server, a deactivation was answered as done and never seen by the server, and a migrate's
+ * writes could cost the server's own on its next start. Null on PostgreSQL, and where no socket
+ * can be made there (as the server then runs without one).
+ */
+export async function holdForCommand(config: { databaseUrl: string | null; dataDir: string }, who: Holder): Promise<Hold | null> {
+  if (config.databaseUrl) return null;
+  try {
+    return await holdDataDir(config.dataDir, who);
+  } catch (error) {
+    if (error instanceof BackupError && error.code === 'socket_unavailable') return null;
+    throw error;
+  }
 }
