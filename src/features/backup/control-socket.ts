@@ -4,9 +4,9 @@
 // it; `parley backup` (with no server running) and `parley restore` hold it while they work, so no
 // server opens the folder under them. A socket file nobody listens on is left by a process that
 // died, and is removed.
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
-import { relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 
 export const SOCKET_NAME = 'parley.sock';
 /** sun_path holds 104 (macOS) or 108 (Linux) bytes with its NUL. */
@@ -179,8 +179,54 @@ async function claimAddress(dataDir: string, address: string): Promise<void> {
   try {
     unlinkSync(address);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     // A folder that became read-only keeps the socket of the process it stopped.
     throw new BackupError('socket_unavailable', `cannot remove the stale ${address}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+const CLAIM_LOCK = 'parley.sock.claim';
+const CLAIM_WAIT_MS = 10_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Held from looking at the socket to binding a new one. Two processes starting together on a
+ * dead one's socket both found it stale: one removed it and bound its own, the other then removed
+ * that live one (or failed to remove it and started without a hold), and both served one
+ * database. A file created exclusively lets one of them through at a time; a claim left by a
+ * process that died during it is taken over. Null where no file can be made (a read-only
+ * DATA_DIR): the socket cannot be made there either.
+ */
+async function takeClaim(dataDir: string): Promise<(() => void) | null> {
+  const path = join(dataDir, CLAIM_LOCK);
+  const until = Date.now() + CLAIM_WAIT_MS;
+  for (;;) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return null;
+    }
+    let holder = 0;
+    try {
+      holder = Number(readFileSync(path, 'utf8'));
+    } catch {
+      continue; // released meanwhile
+    }
+    // An empty file is a claim being written: its process is alive.
+    if (holder > 0 && !alive(holder)) rmSync(path, { force: true });
+    else if (Date.now() > until) throw new BackupError('data_dir_in_use', `DATA_DIR (${dataDir}) is being taken by another Parley process (pid ${holder || 'unknown'}); stop it first`);
+    else await new Promise((done) => setTimeout(done, 25));
   }
 }
 
@@ -191,7 +237,16 @@ async function claimAddress(dataDir: string, address: string): Promise<void> {
 export async function holdDataDir(dataDir: string, who: Holder): Promise<Hold> {
   const address = socketAddress(dataDir);
   mkdirSync(dataDir, { recursive: true });
-  await claimAddress(dataDir, address);
+  const releaseClaim = await takeClaim(dataDir);
+  try {
+    await claimAddress(dataDir, address);
+    return await bindHold(dataDir, address, who);
+  } finally {
+    releaseClaim?.();
+  }
+}
+
+async function bindHold(dataDir: string, address: string, who: Holder): Promise<Hold> {
   const refuse = async (_request: ControlRequest, socket: Socket) => {
     const doing = who === 'server' ? `the server on DATA_DIR (${dataDir}) is starting; try again in a moment` : `a parley ${who} is running on DATA_DIR (${dataDir}) (pid ${process.pid}); try again when it has finished`;
     socket.end(`${JSON.stringify({ ok: false, message: doing })}\n`);
