@@ -2,20 +2,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type Env } from '../../src/config/config.js';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { configError } from '../helpers/config-error.js';
 import { resolveJwtSecret } from '../../src/config/secrets.js';
 import { CONFIG_VARIABLES } from '../../src/config/variables.js';
 
-/** The ConfigError that `env` causes (fails the test when there is none). */
-function configError(env: Env): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
-}
 
 /** One line naming the variable (as a whole word) and saying what it expects. */
 function expectNamed(error: ConfigError, variable: string, expects: RegExp): void {

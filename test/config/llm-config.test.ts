@@ -1,18 +1,10 @@
 // Model configuration (§1, §6.3, §12): providers and their presets, keys and the seeds' aliases,
 // the allowed models, and the chat limits, each validated with one line naming the variable.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type Env } from '../../src/config/config.js';
+import type { ConfigError} from '../../src/config/config.js';
+import { loadConfig, type Env } from '../../src/config/config.js';
+import { configError } from '../helpers/config-error.js';
 
-/** The ConfigError that `env` causes (fails the test when there is none). */
-function configError(env: Env): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
-}
 
 /** One line naming each variable as a whole word. */
 function expectNames(error: ConfigError, ...variables: string[]): void {

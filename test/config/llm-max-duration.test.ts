@@ -1,19 +1,11 @@
 // LLM_MAX_DURATION_MS: the longest one model call may take, whatever arrives (LLM_TIMEOUT_MS only
 // bounds the wait between pieces of progress). Validated with one line naming the variables.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type Env } from '../../src/config/config.js';
+import { loadConfig, type Env } from '../../src/config/config.js';
+import { configError } from '../helpers/config-error.js';
 
 const llm = (env: Env) => loadConfig(env).llm;
 
-function configError(env: Env): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
-}
 
 describe('LLM_MAX_DURATION_MS', () => {
   it('defaults to 10 minutes, the longest LLM_TIMEOUT_MS allowed, so either can be raised alone', () => {

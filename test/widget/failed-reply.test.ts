@@ -23,7 +23,7 @@ const useStage = (given: WidgetStage) => void ({ llm, parley, site, browser } = 
 const shown = (page: Parameters<typeof replies>[0]) =>
   replies(page).evaluateAll((els) => els.map((e: any) => ({ status: e.dataset.status as string, text: (e.firstElementChild?.textContent ?? '') as string })));
 
-describeBrowser('attack: a reply that fails after text was written', () => {
+describeBrowser('a reply that fails after text was written', () => {
   onOwnStage(useStage);
   beforeEach(async () => {
     llm.reset();

@@ -18,7 +18,7 @@ let bot: { id: string; slug: string };
 let context: BrowserContext;
 const useStage = (given: WidgetStage) => void ({ llm, parley, site, browser } = given);
 
-describeBrowser('attack: an element named Parley on the host page', () => {
+describeBrowser('an element named Parley on the host page', () => {
   onOwnStage(useStage);
   beforeEach(async () => {
     llm.reset();

@@ -15,7 +15,7 @@ import { see } from '../helpers/see.js';
 import { shadow } from '../helpers/browser.js';
 import { GREETING, onOwnStage, openWidget, replies, say } from './widget-visit.js';
 
-const SECRET = 'attack-shared-secret-of-32-bytes!!';
+const SECRET = 'host-site-shared-secret-32-bytes!';
 
 let browser: Browser;
 let parley: ParleyServer;
@@ -39,7 +39,7 @@ async function conversationsOf(userToken: string): Promise<string[]> {
   return texts;
 }
 
-describeBrowser("attack: one browser, two signed-in users of the host site", () => {
+describeBrowser("one browser, two signed-in users of the host site", () => {
   onOwnStage(useStage, { EXTERNAL_JWT_SECRET: SECRET });
   beforeEach(async () => {
     llm.reset();
