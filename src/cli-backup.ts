@@ -18,7 +18,7 @@ import { pgliteDirFor, usePglite } from './db/client.js';
 import { connectDatabase, describeDiskError, folderProblem } from './db/connect.js';
 import { loadMigrations } from './db/migrate.js';
 import { VERSION } from './lib/version.js';
-import { appliedMigrations, JWT_SECRET_FILE, makeBackup, readBackup, type BackupHeader } from './features/backup/backup-file.js';
+import { appliedMigrations, checkArchive, JWT_SECRET_FILE, makeBackup, readBackup, unpackArchive, type BackupHeader, type OpenedBackup } from './features/backup/backup-file.js';
 import { ask, BackupError, holdDataDir } from './features/backup/control-socket.js';
 
 export const BACKUP_USAGE = 'parley backup <file>';
@@ -116,9 +116,11 @@ async function writeAtomically(file: string, source: Source, io: BackupIo): Prom
   try {
     await pipeline(Readable.from(counted()), createWriteStream(partial, { mode: 0o600 }));
     if (written !== source.bytes) throw new BackupError('backup_failed', `the copy was cut short after ${written} of ${source.bytes} bytes (did the server stop?); try again`);
-    const { header } = await readBackup(partial).catch((error: Error) => {
-      throw new BackupError('backup_failed', `the file written does not check out (${error.message}); try again`);
-    });
+    const { header } = await readBackup(partial)
+      .then(async (written) => (await checkArchive(written), written))
+      .catch((error: Error) => {
+        throw new BackupError('backup_failed', `the file written does not check out (${error.message}); try again`);
+      });
     // A backup is kept for the day the disk fails: it is on the disk before it takes its name.
     syncTree(partial, { recursive: false });
     await rename(partial, file);
@@ -164,16 +166,31 @@ function diskFailed(dataDir: string, problem: string) {
   return new BackupError('disk_failed', `cannot restore into DATA_DIR (${dataDir}): ${problem}; nothing was changed, and the backup is not at fault`);
 }
 
+/** Unpacks the backup into the fresh folder: a damaged or crafted file, or a failing disk, leaves nothing there. */
+async function unpackInto(fresh: string, dataDir: string, backup: OpenedBackup): Promise<void> {
+  try {
+    await unpackArchive(backup, fresh);
+  } catch (error) {
+    rmSync(fresh, { recursive: true, force: true });
+    if (error instanceof BackupError) throw error;
+    const problem = describeDiskError(dataDir, error) ?? folderProblem(dataDir);
+    if (problem) throw diskFailed(dataDir, problem);
+    throw error;
+  }
+}
+
 /**
  * Builds the database in a fresh folder, opens it once and syncs it: a backup that does not open
  * changes nothing, and neither does a disk that fails meanwhile.
  */
-async function buildFolder(fresh: string, dataDir: string, header: BackupHeader, tarball: Buffer): Promise<void> {
+async function buildFolder(fresh: string, dataDir: string, backup: OpenedBackup): Promise<void> {
+  const { header } = backup;
   rmSync(fresh, { recursive: true, force: true });
   // Becomes DATA_DIR's database: other local users kept out, as openDatabase keeps them out of it.
   mkdirSync(fresh, { recursive: true, mode: 0o700 });
+  await unpackInto(fresh, dataDir, backup);
   try {
-    const database = await usePglite(createPglite(fresh, { loadDataDir: new Blob([tarball], { type: 'application/x-gzip' }) }));
+    const database = await usePglite(createPglite(fresh));
     try {
       const migrations = await appliedMigrations(database.sql);
       if (migrations.join() !== header.migrations.join()) throw new Error('its migrations are not those its header names');
@@ -252,7 +269,8 @@ function removeUnfinishedRestores(target: string, io: BackupIo): void {
 export async function runRestore(argv: string[], env: Env, io: BackupIo): Promise<RestoreSummary> {
   const file = fileArgument(argv, RESTORE_USAGE);
   const config = embeddedOnly(env, 'restore');
-  const { header, tarball } = await readBackup(file);
+  const backup = await readBackup(file);
+  const { header } = backup;
   const pending = pendingMigrations(file, header);
   // Held for the whole restore: refused while a server runs, and no server starts meanwhile.
   const hold = await holdDataDir(config.dataDir, 'restore');
@@ -262,7 +280,7 @@ export async function runRestore(argv: string[], env: Env, io: BackupIo): Promis
     removeUnfinishedRestores(target, io);
     const fresh = `${target}.restoring-${stamp}`;
     io.stderr.write(`restore: building the database of ${file} in ${fresh}\n`);
-    await buildFolder(fresh, config.dataDir, header, tarball);
+    await buildFolder(fresh, config.dataDir, backup);
     // Two renames in one folder: the old database stays whole under its new name whatever happens.
     const previous = existsSync(target) ? `${target}.before-restore-${stamp}` : null;
     if (previous) renameSync(target, previous);

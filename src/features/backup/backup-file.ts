@@ -1,19 +1,20 @@
 // A backup file: a line naming the format, a line of JSON describing the backup, then the
 // embedded database's data folder as a gzip tarball in the layout PGlite writes (dumpDataDir) and
 // reads back (the loadDataDir option). It is made on the disk, a piece at a time (tar-folder.ts),
-// not in memory.
-import { createHash } from 'node:crypto';
+// not in memory, and restored the same way (untar-folder.ts).
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, readdir, readFile, rm, statfs } from 'node:fs/promises';
+import { cp, mkdir, open, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import { PGlite } from '@electric-sql/pglite';
 import { pgliteDirFor, type Database, type SqlRunner } from '../../db/client.js';
 import { VERSION } from '../../lib/version.js';
 import { BackupError } from './control-socket.js';
 import { folderBytes, tarFolder } from './tar-folder.js';
+import { untarFolder, UntarError } from './untar-folder.js';
 
 export const BACKUP_MAGIC = 'PARLEY-BACKUP 1\n';
 const MAX_HEADER_BYTES = 1024 * 1024;
@@ -211,28 +212,85 @@ function checkHeader(value: unknown): value is BackupHeader {
   );
 }
 
-/** Reads and checks a backup file: one that is not a backup, or is cut short or damaged, is refused in one line. */
-export async function readBackup(file: string): Promise<{ header: BackupHeader; tarball: Buffer }> {
-  let buffer: Buffer;
+/** A backup file's header, and where its archive lies in the file. */
+export interface OpenedBackup {
+  header: BackupHeader;
+  file: string;
+  /** The archive's first byte in the file; the archive runs to its end. */
+  offset: number;
+}
+
+/**
+ * Reads and checks a backup file's header, and that the archive after it has the size the header
+ * names: one that is not a backup, or is cut short, is refused in one line. The archive is not
+ * read here: its checksum is checked as it is streamed (`checkArchive`, `unpackArchive`).
+ */
+export async function readBackup(file: string): Promise<OpenedBackup> {
+  let head: Buffer;
+  let size: number;
   try {
-    buffer = await readFile(file);
+    const handle = await open(file, 'r');
+    try {
+      size = (await handle.stat()).size;
+      head = Buffer.alloc(Math.min(size, BACKUP_MAGIC.length + MAX_HEADER_BYTES + 1));
+      await handle.read(head, 0, head.length, 0);
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new BackupError('not_a_backup', code === 'ENOENT' ? `no file ${file}` : `cannot read ${file}: ${code ?? (error as Error).message}`);
   }
   const notBackup = new BackupError('not_a_backup', `${file} is not a Parley backup (one made by parley backup)`);
-  if (!buffer.subarray(0, BACKUP_MAGIC.length).equals(Buffer.from(BACKUP_MAGIC))) throw notBackup;
-  const end = buffer.indexOf(10, BACKUP_MAGIC.length);
-  if (end < 0 || end - BACKUP_MAGIC.length > MAX_HEADER_BYTES) throw notBackup;
+  if (!head.subarray(0, BACKUP_MAGIC.length).equals(Buffer.from(BACKUP_MAGIC))) throw notBackup;
+  const end = head.indexOf(10, BACKUP_MAGIC.length);
+  if (end < 0) throw notBackup;
   let header: unknown;
   try {
-    header = JSON.parse(buffer.subarray(BACKUP_MAGIC.length, end).toString('utf8'));
+    header = JSON.parse(head.subarray(BACKUP_MAGIC.length, end).toString('utf8'));
   } catch {
     throw notBackup;
   }
   if (!checkHeader(header)) throw notBackup;
-  const tarball = buffer.subarray(end + 1);
-  const damaged = tarball.length !== header.database.bytes || createHash('sha256').update(tarball).digest('hex') !== header.database.sha256;
-  if (damaged) throw new BackupError('not_a_backup', `${file} is cut short or damaged (its database does not match its checksum); use another backup`);
-  return { header, tarball };
+  if (size - (end + 1) !== header.database.bytes) throw damaged(file);
+  return { header, file, offset: end + 1 };
+}
+
+const damaged = (file: string) => new BackupError('not_a_backup', `${file} is cut short or damaged (its database does not match its checksum); use another backup`);
+
+/** The archive's bytes as read from the file, counted into `digest`. */
+async function* archiveOf(backup: OpenedBackup, digest: Hash): AsyncGenerator<Buffer> {
+  for await (const chunk of createReadStream(backup.file, { start: backup.offset }) as AsyncIterable<Buffer>) {
+    digest.update(chunk);
+    yield chunk;
+  }
+}
+
+/** Streams the archive through its checksum: a damaged one is refused in one line. */
+export async function checkArchive(backup: OpenedBackup): Promise<void> {
+  const digest = createHash('sha256');
+  for await (const chunk of archiveOf(backup, digest)) void chunk;
+  if (digest.digest('hex') !== backup.header.database.sha256) throw damaged(backup.file);
+}
+
+/**
+ * Unpacks the archive into the empty folder `folder` as it is read, gunzipped and checked: the
+ * file is never held whole in memory. A checksum that does not match at the end, or an archive
+ * that breaks first in a file whose checksum does not match, is a damaged file; one that matches
+ * but does not unpack (a crafted file, or a foreign tarball) is refused with what is wrong in it.
+ */
+export async function unpackArchive(backup: OpenedBackup, folder: string): Promise<void> {
+  const digest = createHash('sha256');
+  try {
+    await pipeline(archiveOf(backup, digest), createGunzip(), async (tar: AsyncIterable<Buffer>) => {
+      await untarFolder(tar, folder);
+    });
+  } catch (error) {
+    if (error instanceof UntarError || (error as NodeJS.ErrnoException).code?.startsWith('Z_')) {
+      await checkArchive(backup);
+      throw new BackupError('not_a_backup', `${backup.file}'s database cannot be restored: ${error instanceof UntarError ? error.message : `its archive is not a whole gzip stream (${(error as Error).message})`}`);
+    }
+    throw error;
+  }
+  if (digest.digest('hex') !== backup.header.database.sha256) throw damaged(backup.file);
 }
