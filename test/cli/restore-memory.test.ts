@@ -82,7 +82,6 @@ describe.runIf(!url)('parley restore of a large embedded database', () => {
     const restoredDir = join(processes.tempDir('parley-restore-large-'), 'data');
     const peak = await measuredRestore(large, restoredDir);
     const grown = `a restore peaked at ${mb(peak)} MB (${mb(baseline)} MB for an empty database) for a ${mb(databaseBytes)} MB database`;
-    console.log(grown);
     expect(peak - baseline, grown).toBeLessThan(databaseBytes);
     expect(readdirSync(restoredDir).filter((name) => name.includes('.restoring-'))).toEqual([]);
 
