@@ -93,9 +93,10 @@ function turnSystemTokens(parts: PromptParts): number {
  * cache, so they are counted apart: a token above the whole text's count at most (the separator
  * counted apart merges with its neighbours there).
  */
-function stableSystemTokens(parts: PromptParts): number {
+function stableSystemTokens(parts: PromptParts, system: string): number {
+  // An ordinary turn has no caller's instructions: its stable part is the chatbot's own, built once.
+  if (!parts.callerInstructions) return countTokensCached(system);
   const own = countTokensCached(stableSystem({ ...parts, callerInstructions: null }));
-  if (!parts.callerInstructions) return own;
   const instructions = parts.callerInstructionsTokens ?? countTokens(parts.callerInstructions);
   return own + countTokensCached(`${CALLER_HEADER}\n`) + instructions;
 }
@@ -103,7 +104,7 @@ function stableSystemTokens(parts: PromptParts): number {
 export function buildPrompt(parts: PromptParts): BuiltPrompt {
   const system = stableSystem(parts);
   const perTurn = turnSystem(parts);
-  let spent = cost(stableSystemTokens(parts)) + cost(parts.messageTokens) + (perTurn ? cost(turnSystemTokens(parts)) : 0);
+  let spent = cost(stableSystemTokens(parts, system)) + cost(parts.messageTokens) + (perTurn ? cost(turnSystemTokens(parts)) : 0);
   const kept: HistoryMessage[] = [];
   for (const message of parts.history) {
     if (message.status === 'failed' || message.content.length === 0) continue;
