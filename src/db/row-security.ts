@@ -18,6 +18,7 @@ export const TENANT_TABLES = tenantTables.map((table) => getTableName(table));
 const ROLE_LOCK_KEY = 7_142_002;
 
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const PROTOCOL_VIOLATION = '08P01';
 
 export async function prepareAppRole(database: Database, log: (line: string) => void = () => {}): Promise<void> {
   const { role, login = false } = database.app;
@@ -49,11 +50,27 @@ export async function prepareAppRole(database: Database, log: (line: string) => 
   try {
     await verifyAppRole(database.app.sql, log, home);
   } catch (error) {
-    if (error instanceof RowSecurityError || !login) throw error;
-    const { code, message } = describeError(error);
-    throw new RowSecurityError(`requests cannot connect with DATABASE_APP_URL as ${role}: ${message.split('\n')[0]}${code ? ` (${code})` : ''}`);
+    throw connectionRefusal(error, role, login) ?? error;
   }
   log(`requests run as role ${role}${login ? ' (DATABASE_APP_URL)' : ''}, under row security`);
+}
+
+/**
+ * A request connection refused as what it is, with what to change: DATABASE_APP_URL's login
+ * failing, or a pooler refusing the switch to DATABASE_APP_ROLE. Null for any other error.
+ */
+export function connectionRefusal(error: unknown, role: string, login: boolean): RowSecurityError | null {
+  if (error instanceof RowSecurityError) return error;
+  const { code, message } = describeError(error);
+  const reason = `${message.split('\n')[0]}${code ? ` (${code})` : ''}`;
+  if (login) return new RowSecurityError(`requests cannot connect with DATABASE_APP_URL as ${role}: ${reason}`);
+  // PgBouncer refuses startup parameters it does not track, `role` among them.
+  if (code === PROTOCOL_VIOLATION) {
+    return new RowSecurityError(
+      `requests cannot connect as DATABASE_APP_ROLE ${role}: ${reason}, as from a transaction pooler that refuses the role connection parameter: set DATABASE_APP_URL to a login role of its own (docs/deploy.md)`,
+    );
+  }
+  return null;
 }
 
 /** DATABASE_APP_URL's role must exist and may log in; what to run otherwise, in one line. */

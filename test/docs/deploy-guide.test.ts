@@ -26,10 +26,13 @@ const RUNNERS: Record<string, string> = {
   'row-security-check': 'deploy-postgres.test.ts',
   'supabase-roles': 'deploy-managed.test.ts',
   'supabase-direct': 'deploy-managed.test.ts',
+  'supabase-app-login': 'deploy-managed.test.ts',
   'supabase-transaction-pooler': 'deploy-managed.test.ts',
   'supabase-jwt': 'deploy-managed.test.ts',
   'supabase-token': 'deploy-managed.test.ts',
   'neon-direct': 'deploy-managed.test.ts',
+  'neon-app-login': 'deploy-managed.test.ts',
+  'neon-pooled': 'deploy-managed.test.ts',
   'instances-env': 'deploy-instances.test.ts',
   'systemd-unit': 'deploy-guide.test.ts',
   nginx: 'deploy-guide.test.ts',
@@ -91,17 +94,24 @@ describe('docs/deploy.md: its blocks', () => {
 });
 
 describe('docs/deploy.md: the env fragments load as the guide says', () => {
-  it('Supabase direct, Supabase transaction pooler, Neon direct: a PostgreSQL URL with sslmode only', () => {
-    for (const name of ['supabase-direct', 'supabase-transaction-pooler', 'neon-direct']) {
+  it('Supabase and Neon, direct and through a transaction pooler: PostgreSQL URLs with sslmode only', () => {
+    const pooled = ['supabase-transaction-pooler', 'neon-pooled'];
+    for (const name of ['supabase-direct', 'neon-direct', ...pooled]) {
       const env = envOf(name);
       const config = loadConfig({ ...PRODUCTION, ...env });
       expect(config.databaseAppRole).toBe('parley_app');
-      const url = new URL(config.databaseUrl!);
-      expect([...url.searchParams.keys()], name).toEqual(['sslmode']);
-      expect(url.searchParams.get('sslmode')).toBe('require');
-      expect(config.databasePrepare, name).toBe(name !== 'supabase-transaction-pooler');
+      for (const url of [config.databaseUrl!, ...(config.databaseAppUrl ? [config.databaseAppUrl] : [])].map((u) => new URL(u))) {
+        expect([...url.searchParams.keys()], name).toEqual(['sslmode']);
+        expect(url.searchParams.get('sslmode')).toBe('require');
+      }
+      // Through a pooler, requests log in as parley_app themselves, with no named statements.
+      expect(config.databasePrepare, name).toBe(!pooled.includes(name));
+      expect(config.databaseAppUrl !== null, name).toBe(pooled.includes(name));
     }
     expect(new URL(envOf('neon-direct').DATABASE_URL!).hostname).not.toContain('-pooler');
+    expect(new URL(envOf('neon-pooled').DATABASE_URL!).hostname).not.toContain('-pooler');
+    expect(new URL(envOf('neon-pooled').DATABASE_APP_URL!).hostname).toContain('-pooler');
+    expect(new URL(envOf('supabase-transaction-pooler').DATABASE_APP_URL!).port).toBe('6543');
   });
 
   it('the Supabase preset: tokens from the project, audience authenticated', () => {

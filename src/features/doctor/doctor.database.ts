@@ -8,9 +8,9 @@ import { openDatabase, pgliteDirFor, type Database, type SqlRunner } from '../..
 import { describeDatabaseUrl } from '../../db/connect.js';
 import { databaseErrorCode, describeError, isDatabaseUnavailable } from '../../db/errors.js';
 import { loadMigrations } from '../../db/migrate.js';
-import { TENANT_TABLES } from '../../db/row-security.js';
 import { result, type CheckResult } from './doctor.checks.js';
 import { pgliteHolder } from './doctor.pglite.js';
+import { checkRowSecurity } from './doctor.row-security.js';
 
 const RETRY_MS = 250;
 const MIN_VERSION_NUM = 140_000;
@@ -88,74 +88,6 @@ async function checkMigrations(sql: SqlRunner): Promise<CheckResult> {
   return result('migrations', 'ok', `${migrations.length} applied, current (latest ${migrations.at(-1)?.id ?? 'none'})`);
 }
 
-interface Connecting {
-  me: string;
-  quoted: string;
-  superuser: boolean;
-  createrole: boolean;
-}
-
-interface AppRole {
-  superuser: boolean;
-  bypass: boolean;
-  usable: boolean;
-}
-
-/** Tables of the current schema the role owns or inherits the owner of, and tenant tables without forced row security. */
-async function tableFacts(sql: SqlRunner, role: string): Promise<{ owns: string | null; unprotected: string | null; tenant: number }> {
-  const [facts] = await sql.query<{ owns: string | null; unprotected: string | null; tenant: number }>(
-    `WITH t AS (
-       SELECT c.relname, c.relowner, c.relrowsecurity AND c.relforcerowsecurity AS forced FROM pg_class c
-        WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind = 'r'
-     )
-     SELECT (SELECT string_agg(relname, ', ' ORDER BY relname) FROM t
-              WHERE CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) THEN pg_has_role($1, relowner, 'USAGE') ELSE false END) AS owns,
-            (SELECT string_agg(relname, ', ' ORDER BY relname) FROM t WHERE relname = ANY(string_to_array($2, ',')) AND NOT forced) AS unprotected,
-            (SELECT count(*)::int FROM t WHERE relname = ANY(string_to_array($2, ','))) AS tenant`,
-    [role, TENANT_TABLES.join(',')],
-  );
-  return { owns: facts?.owns ?? null, unprotected: facts?.unprotected ?? null, tenant: Number(facts?.tenant ?? 0) };
-}
-
-async function roleFacts(sql: SqlRunner, role: string): Promise<{ me: Connecting; app: AppRole | null }> {
-  const [me] = await sql.query<Connecting & Record<string, unknown>>(
-    'SELECT current_user AS me, quote_ident(current_user) AS quoted, rolsuper AS superuser, rolcreaterole AS createrole FROM pg_roles WHERE rolname = current_user',
-  );
-  // Since PostgreSQL 16 membership alone does not allow SET ROLE; an ADMIN member may grant it to itself at start-up.
-  const [app] = await sql.query<AppRole & Record<string, unknown>>(
-    `SELECT rolsuper AS superuser, rolbypassrls AS bypass,
-            pg_has_role(current_user, oid, CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END)
-              OR pg_has_role(current_user, oid, 'MEMBER WITH ADMIN OPTION') AS usable
-       FROM pg_roles WHERE rolname = $1`,
-    [role],
-  );
-  return { me: me!, app: app ?? null };
-}
-
-/** DATABASE_APP_ROLE: present (or creatable at start-up), usable, and unable to get around row security. */
-async function checkRowSecurity(sql: SqlRunner, role: string): Promise<CheckResult> {
-  const name = 'row-security';
-  const { me, app } = await roleFacts(sql, role);
-  const alternative = `or set DATABASE_APP_ROLE to a role ${me.quoted} belongs to`;
-  if (me.me === role) return result(name, 'fail', `DATABASE_APP_ROLE ${role} is the role DATABASE_URL connects as, which owns the tables`, 'set DATABASE_APP_ROLE to a separate role (default parley_app)');
-  if (!app && !me.superuser && !me.createrole) {
-    return result(name, 'fail', `role ${role} (DATABASE_APP_ROLE) does not exist and ${me.quoted} may not create it`, `as an administrator run: CREATE ROLE ${role} NOLOGIN; GRANT ${role} TO ${me.quoted}; ${alternative}`);
-  }
-  if (app?.superuser) return result(name, 'fail', `requests run as ${role}, a superuser: row security would not apply`, `run: ALTER ROLE ${role} NOSUPERUSER; or set DATABASE_APP_ROLE to another role`);
-  if (app?.bypass) return result(name, 'fail', `requests run as ${role}, which has BYPASSRLS: row security would not apply`, `run: ALTER ROLE ${role} NOBYPASSRLS`);
-  if (app && !app.usable && !me.superuser) {
-    return result(name, 'fail', `${me.quoted} (DATABASE_URL) may not switch to role ${role}`, `as an administrator run: GRANT ${role} TO ${me.quoted}; ${alternative}`);
-  }
-  const tables = await tableFacts(sql, role);
-  if (tables.owns) return result(name, 'fail', `${role} owns (or inherits the owner of) ${tables.owns}: row security would not apply`, `set DATABASE_APP_ROLE to a role that owns no tables, or revoke its membership in their owner`);
-  if (tables.unprotected) {
-    return result(name, 'fail', `row security is off on ${tables.unprotected}: every request would see every user's rows there`, 'run, for each: ALTER TABLE <table> ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY');
-  }
-  const forced = tables.tenant ? `row security forced on ${tables.tenant} tables` : 'no tables yet';
-  if (!app) return result(name, 'ok', `role ${role} not created yet: parley serve creates it at start, as ${me.quoted} may; ${forced}`);
-  return result(name, 'ok', `requests run as ${role}: no superuser, no BYPASSRLS, owns no table; ${forced}`);
-}
-
 /**
  * ADMIN_USERNAMES makes an admin of the local account with each name, whenever it is made: a name
  * listed before its account exists goes to whoever registers it first (registration is open).
@@ -221,7 +153,14 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
   }
   let database: Database | null = null;
   try {
-    database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), poolMax: 1, prepare: config.databasePrepare, appRole: config.databaseAppRole });
+    database = await openDatabase({
+      url: config.databaseUrl,
+      pgliteDir: pgliteDirFor(config.dataDir),
+      poolMax: 1,
+      prepare: config.databasePrepare,
+      appRole: config.databaseAppRole,
+      appUrl: config.databaseAppUrl,
+    });
     let version: ServerVersion;
     try {
       version = await probe(database, waitMs);
@@ -237,7 +176,7 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
     const sql = database.sql;
     const migrations = await guarded('migrations', () => checkMigrations(sql));
     const admins = migrations.status === 'ok' ? await guarded('admins', () => checkAdmins(sql, config.adminUsernames)) : result('admins', 'skip', 'not checked: migrations pending');
-    return [first, migrations, await guarded('row-security', () => checkRowSecurity(sql, config.databaseAppRole)), admins];
+    return [first, migrations, await guarded('row-security', () => checkRowSecurity(database!)), admins];
   } finally {
     await database?.close({ graceSeconds: 0 }).catch(() => {});
   }
