@@ -7,7 +7,7 @@ import type { Config } from '../../config/config.js';
 import { openDatabase, pgliteDirFor, type Database, type SqlRunner } from '../../db/client.js';
 import { describeDatabaseUrl } from '../../db/connect.js';
 import { databaseErrorCode, describeError, isDatabaseUnavailable } from '../../db/errors.js';
-import { loadMigrations } from '../../db/migrate.js';
+import { appliedAsShipped, loadMigrations } from '../../db/migrate.js';
 import { result, type CheckResult } from './doctor.checks.js';
 import { pgliteHolder } from './doctor.pglite.js';
 import { checkRowSecurity } from './doctor.row-security.js';
@@ -71,7 +71,10 @@ async function checkMigrations(sql: SqlRunner): Promise<CheckResult> {
   if (!ledger?.present) return result('migrations', 'fail', `none of ${migrations.length} applied: the database is empty`, fix);
   const rows = await sql.query<{ id: string; checksum: string }>('SELECT id, checksum FROM parley_migrations ORDER BY id');
   const done = new Map(rows.map((row) => [row.id, row.checksum]));
-  const changed = migrations.filter((m) => done.has(m.id) && done.get(m.id) !== m.checksum).map((m) => m.id);
+  const changed = migrations.filter((m) => {
+    const checksum = done.get(m.id);
+    return checksum !== undefined && !appliedAsShipped(m, checksum);
+  }).map((m) => m.id);
   if (changed.length) {
     return result('migrations', 'fail', `${changed.join(', ')} changed after being applied`, 'restore those files as they were applied; a change needs a new migration');
   }
