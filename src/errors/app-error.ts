@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'conversation_busy'
   | 'nothing_to_regenerate'
   | 'role_fixed_by_config'
+  | 'own_account'
   | 'idempotency_key_reused'
   | 'idempotency_key_in_use'
   | 'llm_unavailable'

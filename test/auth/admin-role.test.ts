@@ -2,6 +2,7 @@
 // sign-in, refresh, /me, the admin list), and an admin cannot demote it through the API: the
 // configuration would put the role back on the next request, so the change is refused, not faked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runUsersCommand } from '../../src/cli-users.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, uniqueUsername, type RegisteredUser } from '../helpers/factories.js';
 
@@ -37,7 +38,9 @@ describe('ADMIN_USERNAMES', () => {
   });
 
   it('refuses to demote it with 409 role_fixed_by_config, and changes nothing', async () => {
-    const demote = await t.request({ method: 'PATCH', url: `/v1/admin/users/${boss.id}`, headers: bearer(boss.accessToken), payload: { role: 'user', is_active: false } });
+    const other = await registerUser(t);
+    await runUsersCommand(['promote', other.username], t.database.sql);
+    const demote = await t.request({ method: 'PATCH', url: `/v1/admin/users/${boss.id}`, headers: bearer(other.accessToken), payload: { role: 'user', is_active: false } });
     expect(demote.statusCode).toBe(409);
     expect(demote.headers['content-type']).toContain('application/problem+json');
     expect(json(demote).code).toBe('role_fixed_by_config');

@@ -78,4 +78,25 @@ describe('admin routes', () => {
     expect(after.tokens.prompt).toBeGreaterThan(before.tokens.prompt);
     expect(after.tokens.completion).toBeGreaterThan(before.tokens.completion);
   });
+
+  it('an admin may not deactivate or demote their own account (no way back but the command line); another admin may', async () => {
+    const self = await registerUser(t);
+    await runUsersCommand(['promote', self.username], t.database.sql);
+    for (const change of [{ is_active: false }, { role: 'user' }, { role: 'user', is_active: false }]) {
+      const refused = await as(self, 'PATCH', `/v1/admin/users/${self.id}`, change);
+      expect(refused.statusCode, JSON.stringify(change)).toBe(409);
+      expect(refused.headers['content-type']).toContain('application/problem+json');
+      expect(json(refused).code).toBe('own_account');
+    }
+    // Nothing changed: still an active admin.
+    const me = json(await as(self, 'GET', '/v1/auth/me'));
+    expect(me.role).toBe('admin');
+    expect((await as(self, 'GET', '/v1/admin/stats')).statusCode).toBe(200);
+    // What changes nothing of the kind stays allowed on oneself.
+    expect((await as(self, 'PATCH', `/v1/admin/users/${self.id}`, { is_active: true, role: 'admin' })).statusCode).toBe(200);
+    // Another admin can.
+    const demoted = await as(admin, 'PATCH', `/v1/admin/users/${self.id}`, { role: 'user', is_active: false });
+    expect(demoted.statusCode).toBe(200);
+    expect(json(demoted)).toMatchObject({ role: 'user', is_active: false });
+  });
 });

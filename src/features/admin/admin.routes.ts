@@ -60,7 +60,7 @@ export function registerAdminRoutes(
     async (request) => {
       const id = resourceId(request.params.id, 'user');
       const { role, is_active } = request.body;
-      return admin.updateUser(id, { role, isActive: is_active }, clock.now());
+      return admin.updateUser(principalOf(request).actorId, id, { role, isActive: is_active }, clock.now());
     },
   );
 

@@ -13,7 +13,12 @@ export function createAdminService(repo: AdminRepo, admins: NamedAdmins, revocat
   const shown = (row: UserRow): User => ({ ...toUser(row), role: admins.roleOf(row) });
   const noUser = () => new AppError('not_found', 'No user with this id');
 
-  async function updateUser(id: string, changes: { role?: 'user' | 'admin'; isActive?: boolean }, now: Date): Promise<User> {
+  /** `actorId`: the admin making the change. */
+  async function updateUser(actorId: string, id: string, changes: { role?: 'user' | 'admin'; isActive?: boolean }, now: Date): Promise<User> {
+    // An admin locked out of their own account has no way back but the server's command line.
+    if (id === actorId && (changes.role === 'user' || changes.isActive === false)) {
+      throw new AppError('own_account', 'You cannot deactivate or demote your own account; another admin can, or `parley users` on the server');
+    }
     if (changes.role === 'user') {
       const row = await repo.findUser(id);
       if (!row) throw noUser();
