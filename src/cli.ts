@@ -79,7 +79,7 @@ async function changeUsers(config: Config, argv: string[]): Promise<void> {
   // Running instances hear of the change through Redis, as of an admin's, and apply it at once.
   const log = { info: () => {}, warn: (_fields: object, message: string) => process.stderr.write(`parley: ${message}\n`) };
   const [{ createRedisRevocations }, { runUsersCommand }] = await Promise.all([import('./features/auth/revocations.js'), import('./cli-users.js')]);
-  const revocations = config.redisUrl ? await createRedisRevocations(config.redisUrl, log) : null;
+  const revocations = config.redisUrl ? await createRedisRevocations(config.redisUrl, log, { cacheMs: config.authCacheMs }) : null;
   try {
     process.stdout.write(`${await runUsersCommand(argv, database.sql, revocations ? (revocation) => revocations.announce(revocation) : undefined)}\n`);
   } finally {

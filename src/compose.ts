@@ -146,7 +146,7 @@ async function composeAuth(deps: ComposeDeps, limiter: RateLimiter, admins: Name
   const users = createUsersRepo(scoped);
   const sessions = createSessionsRepo(scoped, database.app.sql);
   const tokens = createAccessTokens({ secret: config.jwtSecret, ttlMs: config.accessTokenTtlMs, clock });
-  const revocations = config.redisUrl ? await createRedisRevocations(config.redisUrl, log) : createLocalRevocations();
+  const revocations = config.redisUrl ? await createRedisRevocations(config.redisUrl, log, { cacheMs: config.authCacheMs }) : createLocalRevocations();
   const guard = createSessionGuard({ sessions, tokens, revocations, cacheMs: config.authCacheMs });
   const auth = createAuthService({
     users,

@@ -76,7 +76,7 @@ describe('parley users with REDIS_URL', () => {
     // Remembering session checks (AUTH_CACHE_MS) as a running instance does.
     const app = await createTestApp({ REDIS_URL: redisUrl, AUTH_CACHE_MS: '60000' }, { sharedWith: t });
     const silent = { info() {}, warn() {} };
-    const cli = await createRedisRevocations(redisUrl, silent);
+    const cli = await createRedisRevocations(redisUrl, silent, { cacheMs: 60_000 });
     try {
       const user = await registerUser(app);
       expect((await me(user.accessToken, app)).statusCode).toBe(200);

@@ -240,7 +240,7 @@ function subscription(subscriber: Redis, channels: string[], log: Log, onLost: (
  * channel, and the announcer waits for every subscriber Redis delivered to: a logout answers once
  * no instance would accept its token, so the client's very next request is refused wherever it lands.
  */
-export async function createRedisRevocations(url: string, log: Log): Promise<Revocations> {
+export async function createRedisRevocations(url: string, log: Log, settings: { cacheMs: number }): Promise<Revocations> {
   const self = randomUUID();
   const own = `${CHANNEL}:${self}`;
   const pending = confirmations();
@@ -270,6 +270,7 @@ export async function createRedisRevocations(url: string, log: Log): Promise<Rev
   return {
     heard: channel.up,
     async announce(revocation) {
+      const started = Date.now();
       local.tell(revocation);
       const id = randomUUID();
       pending.expect(id);
@@ -278,8 +279,13 @@ export async function createRedisRevocations(url: string, log: Log): Promise<Rev
         await pending.wait(id, delivered, CONFIRM_WITHIN_MS);
       } catch (error) {
         pending.forget(id);
-        // Redis is away: other instances' subscriptions are down too, so they remember nothing now.
         onError(error as Error);
+        // Redis is away from this instance, not necessarily from the others: those that still hear
+        // each other keep reusing session checks made before the change (AUTH_CACHE_MS), and nobody
+        // told them. The change is answered once every such check has ended, so the next request
+        // is refused wherever it lands.
+        const left = started + settings.cacheMs - Date.now();
+        if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
       }
     },
     listen: local.add,

@@ -27,7 +27,7 @@ export interface AnswerInput {
 const chatbotNotFound = () => new AppError('not_found', 'No chatbot with this id');
 
 export interface AnswerDeps {
-  starts: Pick<TurnStarts, 'admit' | 'counted' | 'checkContent'>;
+  starts: Pick<TurnStarts, 'admitted' | 'checkContent'>;
   answers: Pick<AnswersRepo, 'start'>;
   engine: TurnEngine;
   clock: Clock;
@@ -82,14 +82,15 @@ export function createAnswer(deps: AnswerDeps) {
   return async function answer(caller: Principal, input: AnswerInput, options: TurnOptions = {}): Promise<TurnResult> {
     const { last, history, instructions, instructionsTokens } = clientConversation(input.messages);
     if (!isUuid(input.chatbotId) || (caller.chatbotId !== undefined && caller.chatbotId !== input.chatbotId.toLowerCase())) throw chatbotNotFound();
-    await starts.admit(caller);
-    const now = clock.now();
-    const search = { query: toTsqueryLiteral(last.content), limit: KNOWLEDGE_CANDIDATES };
-    const started = await answers.start(caller.ownerId, input.chatbotId.toLowerCase(), search, now, caller.keyCheck);
-    if (started.state === 'key_refused') throw new AppError('invalid_token', 'The API key is not valid');
-    if (started.state !== 'started') throw started.state === 'quota' ? budgetSpent(started.budget, now) : chatbotNotFound();
-    if (input.slug != null && input.slug !== started.slug) throw chatbotNotFound();
-    await starts.counted(caller);
+    const started = await starts.admitted(caller, async () => {
+      const now = clock.now();
+      const search = { query: toTsqueryLiteral(last.content), limit: KNOWLEDGE_CANDIDATES };
+      const started = await answers.start(caller.ownerId, input.chatbotId.toLowerCase(), search, now, caller.keyCheck);
+      if (started.state === 'key_refused') throw new AppError('invalid_token', 'The API key is not valid');
+      if (started.state !== 'started') throw started.state === 'quota' ? budgetSpent(started.budget, now) : chatbotNotFound();
+      if (input.slug != null && input.slug !== started.slug) throw chatbotNotFound();
+      return started;
+    });
     const target = {
       ...started.target,
       model: input.model ?? started.target.model,

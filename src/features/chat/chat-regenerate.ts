@@ -10,7 +10,7 @@ import { audience, KNOWLEDGE_CANDIDATES, refused, type TurnStarts } from './turn
 import type { TurnsRepo } from './turns.repo.js';
 
 export interface RegenerateDeps {
-  starts: Pick<TurnStarts, 'admit' | 'begin' | 'counted'>;
+  starts: Pick<TurnStarts, 'admitted' | 'begin'>;
   turns: Pick<TurnsRepo, 'release'>;
   knowledge: KnowledgeSearch;
   engine: TurnEngine;
@@ -24,15 +24,16 @@ export function createRegenerate(deps: RegenerateDeps) {
 
   return async function regenerate(caller: Principal, conversationId: string, options: TurnOptions = {}): Promise<TurnResult> {
     if (!isUuid(conversationId)) throw conversationNotFound();
-    await starts.admit(caller);
     const id = conversationId.toLowerCase();
     const replyId = newId();
     // The last reply and the message it answers are read whatever their size.
     const plan = { historyTokens: settings.contextTokenBudget, historyMinRows: 2, knowledgeQuery: null, knowledgeLimit: 0 };
-    const now = clock.now();
-    const started = await starts.begin(caller, id, { audience: audience(caller), lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, now);
-    if (started.state !== 'started') throw refused(started, now);
-    await starts.counted(caller);
+    const started = await starts.admitted(caller, async () => {
+      const now = clock.now();
+      const started = await starts.begin(caller, id, { audience: audience(caller), lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, now);
+      if (started.state !== 'started') throw refused(started, now);
+      return started;
+    });
     const { history } = started;
     const replaced = history[0]?.role === 'assistant' ? history[0] : null;
     const rest = replaced ? history.slice(1) : history;

@@ -64,8 +64,7 @@ function createSends(deps: ChatDeps, starts: TurnStarts) {
   async function send(caller: Principal, conversationId: string, input: { content: string; context?: string }, options: TurnOptions = {}) {
     starts.checkContent('content', input.content);
     if (!isUuid(conversationId)) throw conversationNotFound();
-    await starts.admit(caller);
-    const { target, plan } = await starts.beginSend(caller, conversationId.toLowerCase(), input);
+    const { target, plan } = await starts.admitted(caller, () => starts.beginSend(caller, conversationId.toLowerCase(), input));
     return engine.run(caller, target, plan, options);
   }
 
@@ -75,16 +74,16 @@ function createSends(deps: ChatDeps, starts: TurnStarts) {
    * begin still fail, an empty conversation goes again, so a refused request leaves nothing behind.
    */
   async function inOpened(caller: Principal, open: () => Promise<{ id: string }>, input: { content: string; context?: string }, options: TurnOptions) {
-    await starts.admit(caller);
-    const opened = await open();
-    const discard = () => conversations.discardEmpty(caller, opened.id);
-    let begun: Awaited<ReturnType<TurnStarts['beginSend']>>;
-    try {
-      begun = await starts.beginSend(caller, opened.id, input, discard);
-    } catch (error) {
-      await discard().catch(() => {});
-      throw error;
-    }
+    const begun = await starts.admitted(caller, async () => {
+      const opened = await open();
+      const discard = () => conversations.discardEmpty(caller, opened.id);
+      try {
+        return await starts.beginSend(caller, opened.id, input, discard);
+      } catch (error) {
+        await discard().catch(() => {});
+        throw error;
+      }
+    });
     return engine.run(caller, begun.target, begun.plan, options);
   }
 

@@ -30,7 +30,7 @@ SELECT c.id, c.user_id, c.busy_reply_id, c.busy_text
 // microseconds, and list cursors (milliseconds) would then skip rows in the same millisecond.
 // Messages are read in id order, and ids are time-ordered. A regenerate's hold stores no user
 // message: the conversation's newest message is then the reply being replaced, which stays.
-const STORE = `
+export const STORE_CUT_TURN = `
 WITH held AS (
   SELECT id FROM conversations WHERE id = $1 AND busy_reply_id = $2::uuid
 ), r AS (
@@ -59,7 +59,7 @@ export async function storeCutTurns(
     const status = text === '' ? 'failed' : 'interrupted';
     const tokens = text === '' ? 0 : await options.countTokens(text);
     const now = clock.now().toISOString();
-    await scoped.user(turn.user_id, ({ sql }) => sql.query(STORE, [turn.id, turn.busy_reply_id, turn.user_id, text, status, tokens, now]));
+    await scoped.user(turn.user_id, ({ sql }) => sql.query(STORE_CUT_TURN, [turn.id, turn.busy_reply_id, turn.user_id, text, status, tokens, now]));
   }
   return cut.length;
 }

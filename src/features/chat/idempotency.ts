@@ -7,6 +7,13 @@ import { AppError, validationError } from '../../errors/app-error.js';
 import { isUuid } from '../../lib/ids.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+/**
+ * A key whose request is still running is held for this long, renewed by that request every
+ * CLAIM_RENEW_MS. Its instance killed mid-request (nobody renews), the key is free again after
+ * this, and the client's retry runs, rather than being told for a day that the request still runs.
+ */
+export const CLAIM_LEASE_MS = 30_000;
+export const CLAIM_RENEW_MS = 10_000;
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
 export type Claim =
@@ -16,6 +23,8 @@ export type Claim =
 export interface Idempotency {
   /** Claims the key for this request, or answers with the stored response. Throws 409/422 otherwise. */
   claim(userId: string, key: string, fingerprint: string): Promise<Claim>;
+  /** Keeps a claimed key held while its request runs (see CLAIM_LEASE_MS). */
+  renew(userId: string, key: string): Promise<void>;
   complete(userId: string, key: string, status: number, body: unknown): Promise<void>;
   /** Frees the key when the request changed nothing (refused before it started). */
   abandon(userId: string, key: string): Promise<void>;
@@ -96,7 +105,7 @@ export function createIdempotency(scoped: Scoped): Idempotency {
                   created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
             WHERE idempotency_keys.expires_at < now()
            RETURNING key`,
-          [userId, key, print, IDEMPOTENCY_TTL_MS],
+          [userId, key, print, CLAIM_LEASE_MS],
         );
         if (claimed.length > 0) return 'new' as const;
         const [stored] = await sql.query<Stored>('SELECT fingerprint, response_status, response_body FROM idempotency_keys WHERE user_id = $1 AND key = $2', [
@@ -117,14 +126,23 @@ export function createIdempotency(scoped: Scoped): Idempotency {
       const body = typeof row.response_body === 'string' ? JSON.parse(row.response_body) : row.response_body;
       return { state: 'replay', status: row.response_status, body };
     },
-    async complete(userId, key, status, body) {
+    async renew(userId, key) {
       await scoped.user(userId, ({ sql }) =>
-        sql.query('UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb WHERE user_id = $1 AND key = $2', [
-          userId,
-          key,
-          status,
-          JSON.stringify(body),
-        ]),
+        sql.query(
+          `UPDATE idempotency_keys SET expires_at = now() + $3::int * interval '1 millisecond'
+            WHERE user_id = $1 AND key = $2 AND response_status IS NULL`,
+          [userId, key, CLAIM_LEASE_MS],
+        ),
+      );
+    },
+    async complete(userId, key, status, body) {
+      // The answer is kept for the whole TTL from the first request.
+      await scoped.user(userId, ({ sql }) =>
+        sql.query(
+          `UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb, expires_at = created_at + $5::int * interval '1 millisecond'
+            WHERE user_id = $1 AND key = $2`,
+          [userId, key, status, JSON.stringify(body), IDEMPOTENCY_TTL_MS],
+        ),
       );
     },
     async abandon(userId, key) {

@@ -7,7 +7,7 @@ import { toProblem } from '../../http/problem.js';
 import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
 import type { Jobs } from '../../jobs/jobs.js';
 import type { Principal } from '../auth/principal.js';
-import { fingerprint, idempotencyKeyOf, type Idempotency } from './idempotency.js';
+import { CLAIM_RENEW_MS, fingerprint, idempotencyKeyOf, type Idempotency } from './idempotency.js';
 import { deltaWriter, parleyEvents, type Outcome, type StreamProtocol } from './stream-protocol.js';
 import type { TurnOptions, TurnResult } from './turn-engine.js';
 
@@ -141,11 +141,14 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
     const protocol = turn.protocol ?? parleyEvents;
     const key = callerKey(turn.caller, idempotencyKeyOf(request.headers['idempotency-key']));
     const ownerId = turn.caller.ownerId;
+    let renewal: NodeJS.Timeout | undefined;
     if (key) {
       const params = (request.params ?? {}) as Record<string, string>;
       const route = request.routeOptions.url ?? request.url.split('?', 1)[0]!;
       const claim = await idempotency.claim(ownerId, key, fingerprint(request.method, route, params, request.body));
       if (claim.state === 'replay') return replay(request, reply, turn, protocol, { status: claim.status, body: claim.body as Record<string, unknown> });
+      // Held while this request runs; a renewal that fails is tried again at the next.
+      renewal = setInterval(() => idempotency.renew(ownerId, key).catch(() => {}), CLAIM_RENEW_MS);
     }
     // Once streaming, a failure to record the key cannot change the answer: the stream still ends.
     const settle = async (outcome: Outcome | null) => {
@@ -162,6 +165,8 @@ export function createTurnResponder(deps: { idempotency: Idempotency; heartbeats
       // Refused (not found, busy, invalid, limited) or broken: no answer to replay, so the key is free again.
       if (key) await idempotency.abandon(ownerId, key).catch(() => {});
       throw error;
+    } finally {
+      clearInterval(renewal);
     }
   }
 

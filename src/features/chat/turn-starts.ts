@@ -43,10 +43,12 @@ export interface TurnStartDeps {
 }
 
 export interface TurnStarts {
-  /** The caller's own limits; throws when one is spent. */
-  admit(caller: Principal): Promise<void>;
-  /** Counts a turn that started against the day's cap (never fails the turn). */
-  counted(caller: Principal): Promise<void>;
+  /**
+   * Counts the caller's own limits (throws when one is spent), then runs `start`, the turn's
+   * start. A start that throws (not found, busy, budget spent…) gives back the day's message:
+   * the day's cap counts turns that started, not requests refused.
+   */
+  admitted<T>(caller: Principal, start: () => Promise<T>): Promise<T>;
   /** 422 for an empty or too long message, named by `field`. */
   checkContent(field: string, content: string): void;
   begin(caller: Principal, id: string, request: BeginRequest, now: Date, thenToo?: () => Promise<void>): ReturnType<TurnsRepo['begin']>;
@@ -95,10 +97,32 @@ function sendRequest(caller: Principal, message: { messageId: string; replyId: s
   };
 }
 
-export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
-  const { turns, jobs, limiter, dailyCap, clock, newId, settings } = deps;
+/**
+ * Accounts' own limits; a key's end users have theirs (the key's own limit is counted with the
+ * key); visitors are held by the public limits where their requests come in.
+ */
+function admitter({ limiter, dailyCap, clock, settings }: TurnStartDeps): TurnStarts['admitted'] {
   const messagesPolicy = { name: 'messages_user', rule: settings.messagesPerUser };
   const endUserPolicy = { name: 'api_key_user', rule: settings.messagesPerEndUser };
+  return async (caller, start) => {
+    if (caller.kind === 'visitor') return start();
+    if (caller.kind === 'apiKey') {
+      await limiter.consume(endUserPolicy, `${caller.chatbotId}:${caller.endUser ?? ''}`);
+      return start();
+    }
+    await limiter.consume(messagesPolicy, caller.ownerId);
+    const giveBack = await dailyCap.take(caller.ownerId, clock.now());
+    try {
+      return await start();
+    } catch (error) {
+      await giveBack();
+      throw error;
+    }
+  };
+}
+
+export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
+  const { turns, jobs, clock, newId, settings } = deps;
 
   /**
    * begin(), for a turn the caller is told did not happen when the connection drops before its
@@ -123,23 +147,7 @@ export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
   };
 
   const starts: TurnStarts = {
-    /**
-     * Accounts' own limits; a key's end users have theirs (the key's own limit is counted with the
-     * key); visitors are held by the public limits where their requests come in.
-     */
-    async admit(caller) {
-      if (caller.kind === 'visitor') return;
-      if (caller.kind === 'apiKey') return limiter.consume(endUserPolicy, `${caller.chatbotId}:${caller.endUser ?? ''}`);
-      await limiter.consume(messagesPolicy, caller.ownerId);
-      await dailyCap.check(caller.ownerId, clock.now());
-    },
-    /**
-     * The day's cap counts turns that started, not requests refused (not found, busy, budget spent).
-     * The conversation is locked by then: a store fault must not leave it so (the limiter logs it).
-     */
-    async counted(caller) {
-      if (caller.kind === 'user') await dailyCap.record(caller.ownerId, clock.now()).catch(() => {});
-    },
+    admitted: admitter(deps),
     checkContent(field, content) {
       if (isBlank(content)) throw validationError(field, 'must not be empty');
       if (codePointLength(content) > settings.maxMessageChars) throw validationError(field, `must be at most ${settings.maxMessageChars} characters`);
@@ -154,7 +162,6 @@ export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
       const request = sendRequest(caller, { messageId, replyId, content: input.content, tokens }, settings);
       const started = await begin(caller, id, request, now, thenToo);
       if (started.state !== 'started') throw refused(started, now);
-      await starts.counted(caller);
       const plan: TurnPlan = {
         replyId,
         message: input.content,

@@ -8,6 +8,8 @@ import { scopeGate, userGate } from '../../db/scope.js';
 import type { Collect } from '../collection/collect-schema.js';
 import type { CollectState } from '../collection/collect-state.js';
 import type { ProfileFields } from '../profiles/profiles.schemas.js';
+import { countTokens } from '../../llm/tokens.js';
+import { STORE_CUT_TURN } from './cut-turns.js';
 import { BEGIN, BEGIN_ATTEMPTS, finishStatement, REFUSAL, STOP_HONOURED_WITHIN_MS, UNDO_BEGIN, USAGE_SHARDS, WITHDRAW_CUT_REPLY } from './turns.sql.js';
 import { replyFields, type HistoryMessage, type KnowledgeCandidate, type ReplyRow, type StoredReply, type TurnsRepo, type TurnTarget } from './turns.types.js';
 
@@ -85,6 +87,18 @@ function finishParams(userId: string, conversationId: string, reply: StoredReply
   ];
 }
 
+type Refusal = { busy: boolean; lapsed: boolean; busy_reply_id: string | null; busy_text: string | null; budget: string | number | null; spent: string | number };
+
+/** The reply of a lapsed hold, stored as the cut-turns sweep stores it (only while that hold is still there). */
+async function storeLapsedReply(sql: SqlRunner, userId: string, conversationId: string, replyId: string, text: string, now: Date): Promise<void> {
+  const status = text === '' ? 'failed' : 'interrupted';
+  const tokens = text === '' ? 0 : countTokens(text);
+  await sql.transaction(async (tx) => {
+    await tx.query(`SELECT ${userGate('$1')} AS entered`, [userId]);
+    await tx.query(STORE_CUT_TURN, [conversationId, replyId, userId, text, status, tokens, now.toISOString()]);
+  });
+}
+
 /** A turn's two round trips when all goes well: its start and its finish. */
 function createTurnBeginFinish(sql: SqlRunner): Pick<TurnsRepo, 'begin' | 'finish'> {
   return {
@@ -106,8 +120,14 @@ function createTurnBeginFinish(sql: SqlRunner): Pick<TurnsRepo, 'begin' | 'finis
           const knowledge = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
           return { state: 'started', target: toTarget(row), history, knowledge };
         }
-        const [why] = await sql.query<{ busy: boolean; budget: string | number | null; spent: string | number }>(REFUSAL, [conversationId, userId, audience?.id ?? null, monthStart, audience?.visitor ?? false]);
+        const [why] = await sql.query<Refusal>(REFUSAL, [conversationId, userId, audience?.id ?? null, monthStart, audience?.visitor ?? false]);
         if (!why) return { state: 'missing' };
+        // A reply nobody renewed holds it (its instance was killed): that reply is stored first,
+        // with its text so far, as the cut-turns sweep would have; then this turn takes the conversation.
+        if (why.lapsed && why.busy_reply_id && attempt < BEGIN_ATTEMPTS) {
+          await storeLapsedReply(sql, userId, conversationId, why.busy_reply_id, why.busy_text ?? '', now);
+          continue;
+        }
         const budget = why.budget === null ? null : Number(why.budget);
         const spent = Number(why.spent);
         if (budget !== null && spent >= budget) return { state: 'quota', budget, spent };

@@ -17,8 +17,9 @@ export const STOP_HONOURED_WITHIN_MS = 5_000;
 // statement's durable commit flushes them too, before the client hears back. One fsync per turn.
 // History and knowledge read the snapshot from before the insert, so the new message is not in it.
 // The lock is taken only when the turn may start: the conversation is the caller's (an account's
-// own, or a visitor's own on a chatbot still public) and the chatbot's month is not spent (asked
-// only of a chatbot with a budget). Its chatbot's row comes back with the lock; the owner's
+// own, or a visitor's own on a chatbot still public), no reply holds it (a hold that lapsed is
+// first stored as cut short: REFUSAL), and the chatbot's month is not spent (asked only of a
+// chatbot with a budget). Its chatbot's row comes back with the lock; the owner's
 // profile joins only when the chatbot uses it. Why a turn could not start is asked afterwards
 // (refusalSql), off the path of the turns that do.
 function beginSql(options: { withMessage: boolean; audience: 'account' | 'visitor' | 'endUser' }): string {
@@ -46,7 +47,7 @@ c AS (
      SET busy_reply_id = $3, stop_reply_id = NULL, busy_text = NULL, busy_until = now() + $4::int * interval '1 millisecond'${bump}
     FROM chatbots b
    WHERE u.id = $1 AND u.user_id = $2 AND b.id = u.chatbot_id AND ${whose}
-     AND (u.busy_until IS NULL OR u.busy_until < now())
+     AND u.busy_reply_id IS NULL
      AND (b.token_budget_monthly IS NULL OR budget_spent(b.id, $14::date) < b.token_budget_monthly)
   RETURNING u.id, u.chatbot_id, u.title, u.context, b.user_id AS owner_id, b.system_prompt, b.greeting, b.model,
             b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile, b.collect, u.data, u.collect_state, u.status
@@ -85,9 +86,15 @@ export const PROFILE_JSON = `CASE WHEN p.user_id IS NULL THEN NULL
 export const KNOWLEDGE_JSON = `(SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
                                    ORDER BY k.rank DESC), '[]'::json) FROM k)`;
 
-/** Why begin() took no lock: the conversation (as that caller sees it), whether a reply holds it, and the chatbot's month. */
+/**
+ * Why begin() took no lock: the conversation (as that caller sees it), whether a reply holds it, and the chatbot's month.
+ * A hold nobody renewed (`lapsed`: its instance was killed, or stopped with the reply unstored) carries the
+ * reply's text so far: begin() stores that reply as cut short before the conversation takes the next turn.
+ */
 export const REFUSAL = `
-SELECT u.busy_until IS NOT NULL AND u.busy_until >= now() AS busy, b.token_budget_monthly AS budget,
+SELECT u.busy_until IS NOT NULL AND u.busy_until >= now() AS busy,
+       u.busy_reply_id IS NOT NULL AND u.busy_until < now() AS lapsed, u.busy_reply_id, u.busy_text,
+       b.token_budget_monthly AS budget,
        CASE WHEN b.token_budget_monthly IS NULL THEN 0 ELSE budget_spent(b.id, $4::date) END AS spent
   FROM conversations u JOIN chatbots b ON b.id = u.chatbot_id
  WHERE u.id = $1 AND u.user_id = $2 AND u.visitor_id IS NOT DISTINCT FROM $3::text AND (NOT $5::boolean OR b.is_public)

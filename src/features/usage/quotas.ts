@@ -28,11 +28,15 @@ export function budgetSpent(budget: number, now: Date): AppError {
 }
 
 export interface DailyMessageCap {
-  /** Refuses once this account has sent the day's (UTC) messages; counts nothing. */
-  check(userId: string, now: Date): Promise<void>;
-  /** Counts one message the account sent today: a turn that started, not one refused. */
-  record(userId: string, now: Date): Promise<void>;
+  /**
+   * Counts one message the account sends today (UTC), refusing it once the day's are spent. Counted
+   * as it arrives, so messages that come together (on any instance) cannot all pass a cap that has
+   * room for one. Returns the give-back, for a message refused afterwards (its turn never started).
+   */
+  take(userId: string, now: Date): Promise<() => Promise<void>>;
 }
+
+const nothingToGiveBack = async () => {};
 
 /** USAGE_MESSAGES_PER_DAY: null turns it off. Days are UTC calendar days, not rolling windows. */
 export function createDailyMessageCap(limiter: RateLimiter, perDay: number | null): DailyMessageCap {
@@ -42,22 +46,22 @@ export function createDailyMessageCap(limiter: RateLimiter, perDay: number | nul
     return { policy: { name: 'messages_day', rule }, day: now.toISOString().slice(0, 10) };
   };
   return {
-    async check(userId, now) {
-      if (perDay === null) return;
+    async take(userId, now) {
+      if (perDay === null) return nothingToGiveBack;
       const { policy, day } = policyOn(now);
+      const key = `${userId}:${day}`;
       try {
-        await limiter.check(policy, `${userId}:${day}`);
+        await limiter.consume(policy, key);
       } catch (error) {
         if (!(error instanceof AppError) || error.code !== 'rate_limited' || !error.rateLimit) throw error;
+        // A refused message is not one of the day's: the count stays at the cap.
+        await limiter.release(policy, key).catch(() => {});
         throw new AppError('quota_exceeded', `You have sent the ${perDay} messages a day this server allows; try again tomorrow (UTC)`, {
           rateLimit: { ...error.rateLimit, windowSeconds: DAY_MS / 1000 },
         });
       }
-    },
-    async record(userId, now) {
-      if (perDay === null) return;
-      const { policy, day } = policyOn(now);
-      await limiter.record(policy, `${userId}:${day}`);
+      // The limiter logs a store fault; a give-back that fails leaves the message counted.
+      return () => limiter.release(policy, key).catch(() => {});
     },
   };
 }

@@ -1,0 +1,116 @@
+// An instance killed (SIGKILL, an OOM kill, a machine gone) while it streams a reply: the other
+// instances on the same database take over what it left (§6, §11; README, CUT_TURNS_SWEEP_MS). The
+// reply cut short is stored with the text produced so far, and the conversation is free again.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
+import { fakeLlmEnv } from '../helpers/chat.js';
+import { call, cluster, conversation, pgUrl, register, streamMessage, until, type Instance } from './cluster.js';
+
+const longReply = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ');
+
+describe.runIf(pgUrl)('an instance killed mid-reply', () => {
+  const instances = cluster();
+  let fake: FakeLlm;
+  let one: Instance;
+  let two: Instance;
+
+  beforeAll(async () => {
+    fake = await startFakeLlm();
+    const env = fakeLlmEnv(fake.url);
+    one = await instances.start(env, { redis: 'none' });
+    two = await instances.start(env, { redis: 'none' });
+  }, 60_000);
+  afterAll(async () => {
+    await instances.cleanUp();
+    await fake?.close();
+  });
+
+  it('a stop sent to another instance frees the conversation, and the next message there keeps the reply cut short', { timeout: 60_000 }, async () => {
+    const account = await register(one.base);
+    const id = await conversation(one.base, account);
+    fake.setReply(() => longReply);
+    fake.setDelays({ chunkDelayMs: 50 });
+    const stream = streamMessage(one.base, account, id, 'Talk for a while');
+    // Some text has been produced before the instance dies.
+    await until(() => stream.events.filter((e) => e.event === 'message.delta').length >= 10, 'some text');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    one.server.child.kill('SIGKILL');
+    await one.server.exited;
+    fake.reset();
+
+    const stopped = await call(two.base, 'POST', `/v1/conversations/${id}/stop`, { token: account.token });
+    expect(stopped.status).toBe(200);
+    expect(stopped.body).toEqual({ stopped: true });
+
+    // The user sends the next message once the conversation is free.
+    const next = await until(async () => {
+      const answer = await call(two.base, 'POST', `/v1/conversations/${id}/messages`, { token: account.token, body: { content: 'Are you there?' } });
+      return answer.status === 409 ? null : answer;
+    }, 'the conversation to be free', 30_000);
+    expect(next.status, next.text).toBe(201);
+
+    const messages = (await call(two.base, 'GET', `/v1/conversations/${id}/messages`, { token: account.token })).body.data as any[];
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    // The reply cut short answers the first message: failed, or interrupted where its channel kept the text so far.
+    expect(messages[1].role).toBe('assistant');
+    expect(['failed', 'interrupted']).toContain(messages[1].status);
+    expect(messages[3]).toMatchObject({ role: 'assistant', status: 'complete' });
+    const listed = (await call(two.base, 'GET', `/v1/conversations/${id}`, { token: account.token })).body;
+    expect(listed.message_count).toBe(4);
+  });
+});
+
+describe.runIf(pgUrl)('an instance killed while it answers a request with an Idempotency-Key', () => {
+  const instances = cluster();
+  let fake: FakeLlm;
+  let one: Instance;
+  let two: Instance;
+
+  beforeAll(async () => {
+    fake = await startFakeLlm();
+    const env = fakeLlmEnv(fake.url);
+    one = await instances.start(env, { redis: 'none' });
+    two = await instances.start(env, { redis: 'none' });
+  }, 60_000);
+  afterAll(async () => {
+    await instances.cleanUp();
+    await fake?.close();
+  });
+
+  it('lets the client retry with the same key on another instance: answered once, then replayed', { timeout: 150_000 }, async () => {
+    const account = await register(one.base);
+    const id = await conversation(one.base, account);
+    const key = `retry-${id}`;
+    fake.setReply(() => longReply);
+    fake.setDelays({ chunkDelayMs: 50 });
+    const first = fetch(`${one.base}/v1/conversations/${id}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${account.token}`, 'content-type': 'application/json', 'idempotency-key': key },
+      body: JSON.stringify({ content: 'Talk for a while' }),
+    }).catch(() => null);
+    await fake.waitFor((requests) => requests.length === 1);
+    one.server.child.kill('SIGKILL');
+    await one.server.exited;
+    expect(await first).toBeNull();
+    fake.reset();
+    fake.setReply(() => 'Here I am.');
+
+    // The user stops the reply nobody answers any more, and the client retries its request as it was.
+    expect((await call(two.base, 'POST', `/v1/conversations/${id}/stop`, { token: account.token })).body).toEqual({ stopped: true });
+    const retry = () => call(two.base, 'POST', `/v1/conversations/${id}/messages`, { token: account.token, body: { content: 'Talk for a while' }, headers: { 'idempotency-key': key } });
+    const answered = await until(async () => {
+      const answer = await retry();
+      if (answer.status === 409) return null;
+      return answer;
+    }, 'the retry to be answered', 120_000);
+    expect(answered.status, answered.text).toBe(201);
+    expect(answered.body.reply).toMatchObject({ status: 'complete', content: 'Here I am.' });
+    expect(fake.requests.length).toBe(1);
+
+    const replayed = await retry();
+    expect(replayed.status).toBe(201);
+    expect(replayed.body.reply.id).toBe(answered.body.reply.id);
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(fake.requests.length).toBe(1);
+  });
+});
