@@ -7,6 +7,7 @@ import { connectDatabase } from './db/connect.js';
 import { guardPgliteDisk } from './db/pglite-disk.js';
 import { holdForServer } from './features/backup/backup.control.js';
 import { storeCutTurns } from './features/chat/cut-turns.js';
+import { UNCLAIMED_FIX, unclaimedAdminNames, unclaimedWarning } from './features/users/admin-names.js';
 import { migrate } from './db/migrate.js';
 import { createScoped } from './db/scope.js';
 import { prepareAppRole } from './db/row-security.js';
@@ -47,6 +48,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
   await migrate(database.sql, (line) => log.info(line));
   await prepareAppRole(database, (line) => log.info(line));
+  await warnOfUnclaimedAdmins(database, config.adminUsernames, log);
   await storeRepliesCutShort(database, log);
   const disk = database.kind === 'pglite' ? guardPgliteDisk({ dir: pgliteDirFor(config.dataDir), exec: (statement) => database.app.sql.exec(statement), log }) : null;
   await disk?.check();
@@ -86,6 +88,13 @@ export async function startServer(env: Env): Promise<RunningServer> {
 }
 
 /** Turns a stopped process left half done (features/chat/cut-turns.ts): stored, their conversations let go. */
+/** Operators watch the server's log more than `parley doctor`: a name anyone may claim is said at every start. */
+async function warnOfUnclaimedAdmins(database: Database, names: readonly string[], log: FastifyBaseLogger) {
+  if (names.length === 0) return;
+  const missing = await unclaimedAdminNames(database.sql, names);
+  if (missing.length > 0) log.warn(`${unclaimedWarning(missing)}; ${UNCLAIMED_FIX}`);
+}
+
 async function storeRepliesCutShort(database: Database, log: FastifyBaseLogger) {
   const countTokens = async (text: string) => (await import('./llm/tokens.js')).countTokens(text);
   const cut = await storeCutTurns(createScoped(database.app), { everyHold: database.kind === 'pglite', countTokens });

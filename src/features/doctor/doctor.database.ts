@@ -11,6 +11,7 @@ import { appliedAsShipped, loadMigrations } from '../../db/migrate.js';
 import { result, type CheckResult } from './doctor.checks.js';
 import { pgliteHolder } from './doctor.pglite.js';
 import { checkRowSecurity } from './doctor.row-security.js';
+import { UNCLAIMED_FIX, unclaimedAdminNames, unclaimedWarning } from '../users/admin-names.js';
 
 const RETRY_MS = 250;
 const MIN_VERSION_NUM = 140_000;
@@ -97,21 +98,9 @@ async function checkMigrations(sql: SqlRunner): Promise<CheckResult> {
  */
 async function checkAdmins(sql: SqlRunner, names: readonly string[]): Promise<CheckResult> {
   if (names.length === 0) return result('admins', 'ok', 'ADMIN_USERNAMES names nobody');
-  const wanted = [...new Set(names.map((name) => name.toLowerCase()))];
-  const rows = await sql.transaction(async (tx) => {
-    // Row security is forced on users for their owner too: read as the admin routes do.
-    await tx.query("SELECT set_config('app.scope', 'admin', true)", []);
-    return tx.query<{ name: string }>('SELECT lower(username) AS name FROM users WHERE issuer IS NULL AND lower(username) = ANY($1::text[])', [wanted]);
-  });
-  const found = new Set(rows.map((row) => row.name));
-  const missing = wanted.filter((name) => !found.has(name));
-  if (missing.length === 0) return result('admins', 'ok', `ADMIN_USERNAMES: ${wanted.join(', ')}, each an account`);
-  return result(
-    'admins',
-    'warn',
-    `ADMIN_USERNAMES names ${missing.join(', ')}, which no account has yet: whoever registers ${missing.length === 1 ? 'that name' : 'one of those names'} first becomes an admin`,
-    'register the name yourself now, or leave it out of ADMIN_USERNAMES until you have',
-  );
+  const missing = await unclaimedAdminNames(sql, names);
+  if (missing.length === 0) return result('admins', 'ok', `ADMIN_USERNAMES: ${[...new Set(names.map((name) => name.toLowerCase()))].join(', ')}, each an account`);
+  return result('admins', 'warn', unclaimedWarning(missing), UNCLAIMED_FIX);
 }
 
 /** A query that failed (a permission, a dropped connection) is that line's failure, not the command's. */
