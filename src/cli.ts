@@ -11,7 +11,7 @@ const USAGE = `parley ${VERSION} — self-hostable AI chatbot backend
 Usage:
   parley serve      start the API server (applies pending migrations first)
   parley migrate    apply pending database migrations and exit
-  parley users      promote|demote|deactivate|activate <username> [--issuer <name>]
+  parley users      promote|demote|deactivate|activate <username> [--issuer <name> [--external-id <id>]]
   parley token      mint a JWT of a configured external issuer: --user-id <id> --username <name>
                     [--issuer external|supabase] [--expires 24h|none]
   parley export     --chatbot <id> [--status active|completed] [--from YYYY-MM-DD] [--to YYYY-MM-DD]

@@ -1,6 +1,8 @@
 // `parley doctor`, beyond the database: the model, Redis, issuers' key sets, the production
 // JWT secret and the open-file limit. Each runs on a set-up that passes otherwise.
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeJwks, type FakeJwks } from '../fake-jwks/fake-jwks.js';
@@ -85,6 +87,18 @@ describe("issuers' key sets", () => {
     expect(failsOnly(await doctorWith({ EXTERNAL_JWKS_URL: jwks.url }), 'issuer:external-jwks').text).toMatch(/key set at .* answered 503 → check the issuer's JWKS URL/);
     const closed = `http://127.0.0.1:${await freePort()}/jwks.json`;
     expect(failsOnly(await doctorWith({ EXTERNAL_JWKS_URL: closed }), 'issuer:external-jwks').text).toMatch(/not fetchable \(ECONNREFUSED\)/);
+  });
+
+  it('redirecting elsewhere: fails, as the server refuses a redirected key set (503) rather than follow it', { timeout: 60_000 }, async () => {
+    const redirecting = createServer((_request, response) => response.writeHead(302, { location: jwks.url }).end());
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/jwks.json`;
+      const line = failsOnly(await doctorWith({ EXTERNAL_JWKS_URL: url }), 'issuer:external-jwks');
+      expect(line.text).toMatch(/key set at .* redirects \(302\), and Parley does not follow a key set's redirects → point the issuer at the address it redirects to/);
+    } finally {
+      redirecting.close();
+    }
   });
 
   it('answering a key set that never ends: the line fails at once, saying so', { timeout: 60_000 }, async () => {

@@ -1,14 +1,14 @@
 // Users of another system (§3.2) arrive with that system's JWT. A token is routed to an issuer
 // by its `iss`, verified with that issuer's pinned algorithm and key, mapped to a user id and
 // username, and the local user is created or updated to match.
-import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { unstorableText } from '../../lib/text.js';
 import type { UserRow } from '../../db/schema.js';
 import type { UsersRepo } from '../users/users.repo.js';
-import { createRemoteKeySet } from './key-set-fetch.js';
+import { createRemoteKeySet, KeySetUnavailable } from './key-set-fetch.js';
 import { userPrincipal, type Principal } from './principal.js';
 import type { Revocations } from './revocations.js';
 import { ACCESS_TOKEN_ISSUER } from './tokens.js';
@@ -22,8 +22,11 @@ export interface ExternalIdentities {
 const MAX_NAME = 200;
 const MAX_CACHED = 10_000;
 const JWKS_COOLDOWN_MS = 30_000;
-// Keys stay usable while the issuer's server is down; a rotation shows up through an unknown kid.
-const JWKS_CACHE_MS = 24 * 3_600_000;
+// While no key set was ever fetched, a failed fetch is tried again this soon (not per request).
+const JWKS_FIRST_RETRY_MS = 5_000;
+// A key the issuer withdraws (leaked, or rotated out) stops verifying within this time. The set
+// in hand is kept while its refresh fails, so an outage of the key server locks nobody out.
+const JWKS_MAX_AGE_MS = 10 * 60_000;
 type Log = { warn(fields: object, message: string): void };
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const invalid = (detail: string) => new AppError('invalid_token', detail);
@@ -33,19 +36,17 @@ class KeysUnavailable extends Error {
   override name = 'KeysUnavailable';
 }
 
-// What a key set that was fetched and read says about a token: it names no key there (or too
-// many, or an algorithm no key set holds). Anything else while getting the key is the fetch failing.
-const TOKEN_FAULTS = [errors.JWKSNoMatchingKey, errors.JWKSMultipleMatchingKeys, errors.JOSENotSupported];
-
 /**
  * A remote set is fetched on first need, cached, and refetched for an unknown key id at most once
  * per cooldown (failed attempts included), so a flood of made-up `kid`s costs one request, and
- * cached keys outlive an outage, past their age too.
+ * cached keys outlive an outage, past their age too. Only a failed fetch is an outage: a key of
+ * the set that cannot verify the token (a private key, a broken one) makes the token a bad one.
  */
 function remoteKeys(issuer: string, url: string, log: Log): JWTVerifyGetKey {
   const remote = createRemoteKeySet(url, {
     cooldownMs: JWKS_COOLDOWN_MS,
-    maxAgeMs: JWKS_CACHE_MS,
+    retryMs: JWKS_FIRST_RETRY_MS,
+    maxAgeMs: JWKS_MAX_AGE_MS,
     timeoutMs: 5000,
     onStaleKept: (error) => log.warn({ issuer, err: { message: describe(error) } }, 'external issuer keys could not be refreshed; the last ones fetched are still used'),
   });
@@ -53,8 +54,8 @@ function remoteKeys(issuer: string, url: string, log: Log): JWTVerifyGetKey {
     try {
       return await remote(header, token);
     } catch (error) {
-      if (TOKEN_FAULTS.some((fault) => error instanceof fault)) throw error;
-      throw new KeysUnavailable(`the key set at ${url} could not be fetched`, { cause: error });
+      if (error instanceof KeySetUnavailable) throw new KeysUnavailable(`the key set at ${url} could not be fetched`, { cause: error });
+      throw error;
     }
   };
 }
@@ -65,6 +66,23 @@ function stringClaim(payload: JWTPayload, names: string[]): { claim: string; val
     if (typeof value === 'string' && value.trim() !== '') return { claim, value: value.trim() };
     // A numeric user id (the seeds' main system) is taken as its decimal string.
     if (claim === 'user_id' && typeof value === 'number' && Number.isSafeInteger(value)) return { claim, value: String(value) };
+  }
+  return null;
+}
+
+/**
+ * The first id claim the token carries. One that is there but is no id (a number past 2^53,
+ * already rounded by JSON parsing, a float, a boolean, an object) refuses the token: passing over
+ * it to the next claim would sign this user in as whoever that claim names, and users whose ids
+ * round alike as one. Absent, null and blank claims are passed over.
+ */
+function idClaim(payload: JWTPayload, names: string[]): { claim: string; value: string } | null {
+  for (const claim of names) {
+    const value = payload[claim];
+    if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) continue;
+    const found = stringClaim(payload, [claim]);
+    if (!found) throw invalid(`The token's ${claim} claim is not a string${claim === 'user_id' ? ' or a whole number below 2^53' : ''}`);
+    return found;
   }
   return null;
 }
@@ -93,7 +111,7 @@ function claimsAdmin(issuer: ExternalIssuer, payload: JWTPayload): boolean {
 function identityOf(issuer: ExternalIssuer, payload: JWTPayload) {
   const idClaims = issuer.userIdClaims ?? DEFAULT_ID_CLAIMS;
   const nameClaims = issuer.usernameClaims ?? DEFAULT_NAME_CLAIMS;
-  const id = stringClaim(payload, idClaims);
+  const id = idClaim(payload, idClaims);
   if (!id) throw invalid(`The token carries no user id (${idClaims.join(' or ')})`);
   const name = stringClaim(payload, nameClaims);
   if (!name) throw invalid(`The token carries no username (${nameClaims.join(', ')})`);

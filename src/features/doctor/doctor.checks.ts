@@ -144,7 +144,11 @@ async function checkIssuer(issuer: ExternalIssuer): Promise<CheckResult> {
   const where = describeEndpoint(issuer.jwksUrl);
   let body: unknown;
   try {
-    const response = await fetchKeySet(issuer.jwksUrl, { signal: AbortSignal.timeout(JWKS_TIMEOUT_MS), headers: { accept: 'application/json' } });
+    // As the server fetches it: a redirect is not followed (the server answers 503 for it).
+    const response = await fetchKeySet(issuer.jwksUrl, { redirect: 'manual', signal: AbortSignal.timeout(JWKS_TIMEOUT_MS), headers: { accept: 'application/json' } });
+    if (response.status >= 300 && response.status < 400) {
+      return result(name, 'fail', `key set at ${where} redirects (${response.status}), and Parley does not follow a key set's redirects`, 'point the issuer at the address it redirects to');
+    }
     if (!response.ok) return result(name, 'fail', `key set at ${where} answered ${response.status}`, 'check the issuer\'s JWKS URL (EXTERNAL_JWKS_URL, SUPABASE_URL or AUTH_ISSUERS_FILE)');
     body = await response.json();
   } catch (error) {
