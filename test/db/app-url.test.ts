@@ -4,7 +4,7 @@
 // DATABASE_URL as a non-superuser owner without CREATEROLE and DATABASE_APP_URL as a LOGIN role
 // (trusted on 127.0.0.1, so no password), each case in a database of its own. The request pool
 // reaches PostgreSQL through a pass-through TCP relay that records each connection's startup
-// parameters, which shows what a pooler would be handed. No PgBouncer here: not installed.
+// parameters, which shows what a pooler would be handed; test/db/pgbouncer.test.ts runs a real one.
 import { randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import postgres from 'postgres';
