@@ -4,36 +4,24 @@
 // the widget showed it as it came. What the visitor then sees must not contradict what the server
 // keeps: the words they were reading vanish, an empty "could not be written" bubble takes their
 // place, and a reload brings the words back.
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { BrowserContext } from 'playwright-core';
+import { expect, it } from 'vitest';
 import type { FakeLlm } from '../fake-llm/fake-llm.js';
-import { describeBrowser, shadow, type HostSite, type ParleyServer, type WidgetStage } from '../helpers/browser.js';
-import { createChatbot } from '../helpers/chat.js';
-import { registerUser } from '../helpers/factories.js';
-import { GREETING, onOwnStage, openWidget, replies, say } from './widget-visit.js';
+import { describeBrowser, shadow, type HostSite, type ParleyServer } from '../helpers/browser.js';
+import { openWidget, replies, say, eachWithPublicBot, type PublicBotVisit } from './widget-visit.js';
 
-let browser: Browser;
 let parley: ParleyServer;
 let site: HostSite;
 let llm: FakeLlm;
 let bot: { id: string; slug: string };
 let context: BrowserContext;
-const useStage = (given: WidgetStage) => void ({ llm, parley, site, browser } = given);
+const useVisit = (given: PublicBotVisit) => void ({ llm, parley, site, bot, context } = given);
 
 const shown = (page: Parameters<typeof replies>[0]) =>
   replies(page).evaluateAll((els) => els.map((e: any) => ({ status: e.dataset.status as string, text: (e.firstElementChild?.textContent ?? '') as string })));
 
 describeBrowser('a reply that fails after text was written', () => {
-  onOwnStage(useStage);
-  beforeEach(async () => {
-    llm.reset();
-    const owner = await registerUser(parley.t);
-    bot = await createChatbot(parley.t, owner, { name: 'Shop helper', greeting: GREETING, is_public: true });
-    context = await browser.newContext();
-  });
-  afterEach(async () => {
-    await context?.close();
-  });
+  eachWithPublicBot(useVisit);
 
   it('keeps the text the visitor was reading, as the server stored it, instead of an empty failed bubble', { timeout: 60_000 }, async () => {
     llm.setReply(() => 'Your order 5512 left the warehouse on Monday and should arrive');

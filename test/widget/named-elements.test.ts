@@ -2,33 +2,19 @@
 // keeps `id`) has an element with id="Parley", e.g. a heading anchor for a section named Parley.
 // Browsers expose it as window.Parley (named access), and the loader's "once per page" check
 // (`!('Parley' in window)`) takes it for a second copy of the widget: no launcher is ever drawn.
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { FakeLlm } from '../fake-llm/fake-llm.js';
-import { describeBrowser, embedPage, shadow, type HostSite, type ParleyServer, type WidgetStage } from '../helpers/browser.js';
-import { createChatbot } from '../helpers/chat.js';
-import { registerUser } from '../helpers/factories.js';
-import { GREETING, onOwnStage } from './widget-visit.js';
+import type { BrowserContext } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { describeBrowser, embedPage, shadow, type HostSite, type ParleyServer } from '../helpers/browser.js';
+import { eachWithPublicBot, type PublicBotVisit } from './widget-visit.js';
 
-let browser: Browser;
 let parley: ParleyServer;
 let site: HostSite;
-let llm: FakeLlm;
 let bot: { id: string; slug: string };
 let context: BrowserContext;
-const useStage = (given: WidgetStage) => void ({ llm, parley, site, browser } = given);
+const useVisit = (given: PublicBotVisit) => void ({ parley, site, bot, context } = given);
 
 describeBrowser('an element named Parley on the host page', () => {
-  onOwnStage(useStage);
-  beforeEach(async () => {
-    llm.reset();
-    const owner = await registerUser(parley.t);
-    bot = await createChatbot(parley.t, owner, { name: 'Shop helper', greeting: GREETING, is_public: true });
-    context = await browser.newContext();
-  });
-  afterEach(async () => {
-    await context?.close();
-  });
+  eachWithPublicBot(useVisit);
 
   for (const [what, body] of [
     ['a heading with id="Parley"', '<main><h1>Our shop</h1><h2 id="Parley">Parley, our new chat</h2><p>Ask us anything.</p></main>'],

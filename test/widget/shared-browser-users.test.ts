@@ -4,26 +4,20 @@
 // itself documents and mints (`parley token`: `{user_id, username}`, no `sub`; README "Users of
 // another system": the user id comes from `user_id`, else `sub`) give every user the same key, so
 // the next user is shown the previous user's conversation and writes into it.
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { BrowserContext } from 'playwright-core';
+import { expect, it } from 'vitest';
 import { mintToken } from '../../src/cli-token.js';
-import type { FakeLlm } from '../fake-llm/fake-llm.js';
-import { describeBrowser, type HostSite, type ParleyServer, type WidgetStage } from '../helpers/browser.js';
-import { createChatbot } from '../helpers/chat.js';
-import { registerUser } from '../helpers/factories.js';
+import { describeBrowser, shadow, type HostSite, type ParleyServer } from '../helpers/browser.js';
 import { see } from '../helpers/see.js';
-import { shadow } from '../helpers/browser.js';
-import { GREETING, onOwnStage, openWidget, replies, say } from './widget-visit.js';
+import { openWidget, replies, say, eachWithPublicBot, type PublicBotVisit } from './widget-visit.js';
 
 const SECRET = 'host-site-shared-secret-32-bytes!';
 
-let browser: Browser;
 let parley: ParleyServer;
 let site: HostSite;
-let llm: FakeLlm;
 let bot: { id: string; slug: string };
 let context: BrowserContext;
-const useStage = (given: WidgetStage) => void ({ llm, parley, site, browser } = given);
+const useVisit = (given: PublicBotVisit) => void ({ parley, site, bot, context } = given);
 
 const token = (id: string) => mintToken(['--user-id', id, '--username', id], { EXTERNAL_JWT_SECRET: SECRET } as never);
 
@@ -40,16 +34,7 @@ async function conversationsOf(userToken: string): Promise<string[]> {
 }
 
 describeBrowser("one browser, two signed-in users of the host site", () => {
-  onOwnStage(useStage, { EXTERNAL_JWT_SECRET: SECRET });
-  beforeEach(async () => {
-    llm.reset();
-    const owner = await registerUser(parley.t);
-    bot = await createChatbot(parley.t, owner, { name: 'Shop helper', greeting: GREETING, is_public: true });
-    context = await browser.newContext();
-  });
-  afterEach(async () => {
-    await context?.close();
-  });
+  eachWithPublicBot(useVisit, { env: { EXTERNAL_JWT_SECRET: SECRET } });
 
   it("does not show the next user the previous user's conversation, nor let them write into it", { timeout: 60_000 }, async () => {
     const alice = await token('alice-1001');

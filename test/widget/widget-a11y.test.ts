@@ -461,7 +461,8 @@ describeBrowser('the widget for every visitor', () => {
     await see(w.launcher).visible();
     const launcher = await styleOf(page, 'parley-widget button[part=launcher]', ['width', 'height', 'border-radius', 'position']);
     expect(launcher).toMatchObject({ width: '56px', height: '56px', 'border-radius': '50%' });
-    expect((await styleOf(page, 'parley-widget', ['position'])).position).toBe('fixed');
+    // What the widget shows sits in a fixed frame of the shadow root (the element itself draws no box).
+    expect((await styleOf(page, 'parley-widget .frame', ['position'])).position).toBe('fixed');
     await w.launcher.click();
     await see(w.messages('assistant')).contains(GREETING);
     await say(page, 'Does this work here?');

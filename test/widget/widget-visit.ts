@@ -1,9 +1,11 @@
 // A visitor's steps with the widget on a host page, shared by the widget's browser tests: open it,
 // say something, read the replies, and what the tests make the model or the page's storage do.
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect } from 'vitest';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { FakeLlm } from '../fake-llm/fake-llm.js';
 import { embedPage, shadow, startWidgetStage, type HostSite, type ParleyServer, type WidgetStage } from '../helpers/browser.js';
+import { createChatbot } from '../helpers/chat.js';
+import { registerUser } from '../helpers/factories.js';
 
 export const GREETING = 'Hello! Ask me about orders and delivery.';
 
@@ -15,6 +17,36 @@ export function onOwnStage(use: (stage: WidgetStage) => void, env?: Record<strin
     use(stage);
   });
   afterAll(() => stage?.close());
+}
+
+/** What each test of a describe using `eachWithPublicBot` is given. */
+export interface PublicBotVisit {
+  browser: Browser;
+  parley: ParleyServer;
+  site: HostSite;
+  llm: FakeLlm;
+  bot: { id: string; slug: string };
+  context: BrowserContext;
+}
+
+/**
+ * The describe's own stage (onOwnStage), and before each test the fake LLM reset, a public
+ * chatbot of a new owner and a new browser context (closed after the test), handed to `use`.
+ */
+export function eachWithPublicBot(use: (visit: PublicBotVisit) => void, options: { env?: Record<string, string>; context?: BrowserContextOptions } = {}): void {
+  let stage: WidgetStage;
+  let context: BrowserContext | undefined;
+  onOwnStage((given) => (stage = given), options.env);
+  beforeEach(async () => {
+    stage.llm.reset();
+    const owner = await registerUser(stage.parley.t);
+    const bot = await createChatbot(stage.parley.t, owner, { name: 'Shop helper', greeting: GREETING, is_public: true });
+    context = await stage.browser.newContext(options.context);
+    use({ browser: stage.browser, parley: stage.parley, site: stage.site, llm: stage.llm, bot, context });
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
 }
 
 /** The chatbot's widget on a host page of its own, opened, its greeting shown. */

@@ -17,6 +17,8 @@ export interface WidgetOptions {
 
 export interface MountContext {
   root: ShadowRoot;
+  /** Where the panel goes: the element in the shadow root that holds what the widget shows. */
+  frame: HTMLElement;
   host: HTMLElement;
   /** Absent on the hosted page. */
   launcher: HTMLButtonElement | null;

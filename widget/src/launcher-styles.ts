@@ -4,16 +4,22 @@ const DARK =
   '--_accent:var(--parley-accent,#93c5fd);--_on-accent:var(--parley-on-accent,#0b1220);--_bg:var(--parley-background,#18181b);' +
   '--_fg:var(--parley-text,#f4f4f5);--_muted:#b4b4bc;--_line:#52525b;--_surface:#27272a;--_err-bg:#450a0a;--_err-fg:#fecaca';
 
+// The page's own rules for the <parley-widget> element win over :host (a reset that unsets every
+// element, a rule for every child of <body>), and what it inherits flows into the shadow root: so
+// the element itself draws no box (display: contents) and everything the widget shows sits in
+// .frame, which no page selector reaches and which inherits nothing (all: initial). The page can
+// still hide the element with display: none.
 export const LAUNCHER_CSS = `
-:host{all:initial;position:fixed;z-index:2147483000;bottom:20px;right:20px;
+:host{all:initial;display:contents;
 --_accent:var(--parley-accent,#1d4ed8);--_on-accent:var(--parley-on-accent,#fff);--_bg:var(--parley-background,#fff);
---_fg:var(--parley-text,#18181b);--_muted:#52525b;--_line:#a1a1aa;--_surface:#f4f4f5;--_err-bg:#fef2f2;--_err-fg:#7f1d1d;
-font-family:var(--parley-font,system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans TC","Noto Sans Bengali",sans-serif);
-font-size:15px;line-height:1.5;color:var(--_fg)}
-:host([data-position=bottom-left]){right:auto;left:20px}
+--_fg:var(--parley-text,#18181b);--_muted:#52525b;--_line:#a1a1aa;--_surface:#f4f4f5;--_err-bg:#fef2f2;--_err-fg:#7f1d1d}
 :host([data-theme=dark]){${DARK}}
 @media (prefers-color-scheme:dark){:host([data-theme=auto]){${DARK}}}
-:host([data-mode=page]){inset:0;z-index:auto}
+.frame{all:initial;position:fixed;z-index:2147483000;bottom:20px;right:20px;
+font-family:var(--parley-font,system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans TC","Noto Sans Bengali",sans-serif);
+font-size:15px;line-height:1.5;color:var(--_fg)}
+:host([data-position=bottom-left]) .frame{right:auto;left:20px}
+:host([data-mode=page]) .frame{inset:0;z-index:auto}
 .launcher{width:56px;height:56px;border-radius:50%;border:0;padding:0;background:var(--_accent);color:var(--_on-accent);
 cursor:pointer;display:grid;place-items:center;box-shadow:0 4px 14px rgb(0 0 0/.28);transition:transform .15s}
 .launcher:hover{transform:scale(1.06)}

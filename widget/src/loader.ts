@@ -53,10 +53,25 @@ function readOptions(script: HTMLScriptElement): WidgetOptions {
   };
 }
 
-function start(script: HTMLScriptElement): void {
+/** The element's shadow root, styled, and the frame in it that holds what the widget shows. */
+function shadowFrame(host: HTMLElement): { root: ShadowRoot; frame: HTMLDivElement } {
+  const root = host.attachShadow({ mode: 'open' });
+  // A constructed sheet is not an inline <style>: a host page's strict style-src does not block it.
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(LAUNCHER_CSS);
+  root.adoptedStyleSheets = [sheet];
+  // Out of reach of the page's rules for the element (launcher-styles.ts).
+  const frame = document.createElement('div');
+  frame.className = 'frame';
+  root.append(frame);
+  return { root, frame };
+}
+
+/** Draws the widget; returns what puts it back in the page's <body> when the page took it out. */
+function start(script: HTMLScriptElement): (() => void) | undefined {
   const options = readOptions(script);
   // A tag without data-chatbot names nothing to talk to: draw nothing rather than a dead button.
-  if (!options.chatbot) return;
+  if (!options.chatbot) return undefined;
   const api = new URL(script.src).origin;
   const strings = STRINGS[options.locale];
   const host = document.createElement('parley-widget');
@@ -64,14 +79,10 @@ function start(script: HTMLScriptElement): void {
   host.setAttribute('data-position', script.dataset.position === 'bottom-left' ? 'bottom-left' : 'bottom-right');
   host.setAttribute('data-mode', options.mode);
   host.setAttribute('lang', options.locale);
-  const root = host.attachShadow({ mode: 'open' });
-  // A constructed sheet is not an inline <style>: a host page's strict style-src does not block it.
-  const sheet = new CSSStyleSheet();
-  sheet.replaceSync(LAUNCHER_CSS);
-  root.adoptedStyleSheets = [sheet];
+  const { root, frame } = shadowFrame(host);
 
   let launcher: HTMLButtonElement | null = null;
-  if (options.mode === 'bubble') root.append((launcher = launcherButton(strings.open)));
+  if (options.mode === 'bubble') frame.append((launcher = launcherButton(strings.open)));
 
   let module: Promise<{ mount(context: MountContext): Panel }> | undefined;
   let panel: Promise<Panel> | undefined;
@@ -79,7 +90,7 @@ function start(script: HTMLScriptElement): void {
   // Opening is split into tasks (evaluate the panel, build it, show it) so that no single one
   // holds the host page's main thread for long, even on a slow phone.
   const nextTask = () => new Promise((resolve) => setTimeout(resolve));
-  const ready = () => (panel ??= load().then(async (m) => (await nextTask(), m.mount({ root, host, launcher, api, options, strings }))));
+  const ready = () => (panel ??= load().then(async (m) => (await nextTask(), m.mount({ root, frame, host, launcher, api, options, strings }))));
   let isOpen = false;
 
   const api$: ParleyApi = {
@@ -117,18 +128,41 @@ function start(script: HTMLScriptElement): void {
   document.body.append(host);
   performance.mark('parley-launcher');
   if (options.mode === 'page' || script.dataset.open === 'true') api$.open();
+  // A site that navigates by swapping its <body> for the next page's (Turbo, htmx's boost) takes
+  // the widget out with the old one: it goes into the new one, its conversation still open.
+  const keep = () => void (!host.isConnected && document.body?.append(host));
+  new MutationObserver(keep).observe(document.documentElement, { childList: true });
+  return keep;
+}
+
+/**
+ * The tag this loader came from. A module script (`type="module"`) has no currentScript: then
+ * the first tag that loads a widget.js and names a chatbot.
+ */
+function ownTag(): Element | null {
+  return (
+    document.currentScript ??
+    Array.from(document.querySelectorAll<HTMLScriptElement>('script[src][data-chatbot]')).find((tag) => /\/widget\.js(?:[?#]|$)/.test(tag.src)) ??
+    null
+  );
 }
 
 // The loader's first statement: with `parley-launcher`, what the loader itself costs the page.
 performance.mark('parley-script');
-const script = document.currentScript;
+const script = ownTag();
 // Once per page: a second copy of the tag (or of the script) leaves the first widget alone. A
 // mark of the loader's own, set at once: an element with id or name "Parley" is window.Parley
 // too, and a page (or a forum post on it) holding one kept the widget from ever appearing.
+// The mark puts the first widget back when such a copy runs after the page replaced the content
+// of its <body> (Turbo and htmx run the scripts of the new content).
 const LOADED = Symbol.for('parley.widget');
-const marks = window as unknown as Record<symbol, boolean>;
-if (script instanceof HTMLScriptElement && !marks[LOADED]) {
-  marks[LOADED] = true;
-  if (document.body) start(script);
-  else document.addEventListener('DOMContentLoaded', () => start(script), { once: true });
+const marks = window as unknown as Record<symbol, unknown>;
+const running = marks[LOADED];
+if (running) {
+  if (typeof running === 'function') (running as () => void)();
+} else if (script instanceof HTMLScriptElement) {
+  let keep: (() => void) | undefined;
+  marks[LOADED] = () => keep?.();
+  if (document.body) keep = start(script);
+  else document.addEventListener('DOMContentLoaded', () => (keep = start(script)), { once: true });
 }

@@ -50,6 +50,8 @@ function surfaceOf(ui: PanelElements, live: HTMLElement): ChatSurface {
       if (!ui.input.value) ui.input.value = text;
     },
     announce(text) {
+      // The page may have swapped its <body> (Turbo, htmx) since: the region goes into the new one.
+      if (!live.isConnected) document.body.append(live);
       // Emptied first so the same words twice are still read twice.
       live.textContent = '';
       setTimeout(() => (live.textContent = `${ui.title.textContent ?? ''}: ${text}`), 50);
@@ -116,12 +118,12 @@ function followViewport(panel: HTMLElement, isPage: boolean): () => void {
 }
 
 export function mount(context: MountContext): Panel {
-  const { root, host, launcher, options, strings } = context;
+  const { root, frame, host, launcher, options, strings } = context;
   const sheet = new CSSStyleSheet();
   sheet.replaceSync(PANEL_CSS);
   root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
   const ui = buildPanel(strings, options);
-  root.append(ui.panel);
+  frame.append(ui.panel);
   const live = liveRegion();
   let store = openStore(context.api, options.chatbot, options.userToken);
 

@@ -60,6 +60,19 @@ function subjectOf(token: string | null): string {
   }
 }
 
+/**
+ * JSON of the saved state whatever the host page did to arrays: Prototype.js 1.6 gives them a
+ * `toJSON` that returns them already written, and JSON.stringify then writes each array as a
+ * string (read back, the saved state looked foreign and was dropped on every read). The replacer
+ * sees the value before its toJSON as `this[key]`, and gives the array itself back.
+ */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key, written: unknown) {
+    const own = this[key];
+    return Array.isArray(own) ? own : written;
+  });
+}
+
 function randomLabel(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return 'web-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -104,7 +117,7 @@ export function openStore(api: string, chatbot: string, userToken: string | null
       const saved = read();
       change(saved);
       saved.conversations = saved.conversations.slice(0, KEEP);
-      store.setItem(key, JSON.stringify(saved));
+      store.setItem(key, toJson(saved));
       return saved;
     },
   };
