@@ -13,13 +13,13 @@ const CHANGES = {
   activate: { set: 'is_active = true', done: 'is active again' },
 } as const;
 
+/** Several users of one issuer named alike: nothing is changed, and the operator picks one by its external id. */
+class AmbiguousName extends Error {}
+
 /**
  * Applies the change and returns the line to print; throws with a one-line reason otherwise.
  * `announce` tells running instances (through Redis), so the change bites there at once too.
  */
-/** Several users of one issuer named alike: nothing is changed, and the operator picks one by its external id. */
-class AmbiguousName extends Error {}
-
 export async function runUsersCommand(argv: string[], sql: SqlRunner, announce?: (revocation: Revocation) => Promise<void>): Promise<string> {
   const { values, positionals } = parseArgs({
     args: argv,
