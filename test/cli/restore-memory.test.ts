@@ -12,6 +12,7 @@ import { createPglite } from '../../src/db/pglite.js';
 import { folderBytes, tarHeader } from '../../src/features/backup/tar-folder.js';
 import { cliProcesses, serveUntilHealthy } from '../helpers/cli-process.js';
 import { httpCall as call } from '../helpers/http-call.js';
+import { fillWithLargeConversations } from '../helpers/large-database.js';
 
 const url = process.env.TEST_DATABASE_URL;
 
@@ -57,21 +58,7 @@ describe.runIf(!url)('parley restore of a large embedded database', () => {
     const small = join(files, 'small.parley');
     expect((await processes.run(['backup', small], { DATA_DIR: dataDir })).code).toBe(0);
 
-    // 3,000 messages of 32,000 random hexadecimal characters, which PostgreSQL stores uncompressed.
-    const owner = createPglite(join(dataDir, 'pglite'));
-    await owner.query(
-      `INSERT INTO conversations (id, user_id, chatbot_id, title, created_at, updated_at, message_count)
-       SELECT gen_random_uuid(), $1, $2, 'c' || i, now() - i * interval '1 second', now(), 100 FROM generate_series(1, 30) AS i`,
-      [userId, chatbot],
-    );
-    await owner.query(
-      `INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
-       SELECT gen_random_uuid(), c.id, c.user_id, CASE WHEN j % 2 = 1 THEN 'user' ELSE 'assistant' END,
-              (SELECT string_agg(md5(random()::text || g || j), '') FROM generate_series(1, 1000) AS g), 'complete', 1, now()
-         FROM conversations c, generate_series(1, 100) AS j WHERE c.chatbot_id = $1`,
-      [chatbot],
-    );
-    await owner.close();
+    await fillWithLargeConversations(join(dataDir, 'pglite'), userId, chatbot);
     const databaseBytes = await folderBytes(join(dataDir, 'pglite'));
     expect(databaseBytes).toBeGreaterThan(200 * 1024 * 1024);
     const large = join(files, 'large.parley');

@@ -8,22 +8,26 @@ import { call, cluster, conversation, pgUrl, register, streamMessage, until, typ
 
 const longReply = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ');
 
-describe.runIf(pgUrl)('an instance killed mid-reply', () => {
+/** Two instances without Redis on one database, and the fake model they call, for the describe this is called in. */
+function twoInstances(use: (started: { fake: FakeLlm; one: Instance; two: Instance }) => void): void {
   const instances = cluster();
-  let fake: FakeLlm;
-  let one: Instance;
-  let two: Instance;
-
+  let fake: FakeLlm | undefined;
   beforeAll(async () => {
     fake = await startFakeLlm();
     const env = fakeLlmEnv(fake.url);
-    one = await instances.start(env, { redis: 'none' });
-    two = await instances.start(env, { redis: 'none' });
+    use({ fake, one: await instances.start(env, { redis: 'none' }), two: await instances.start(env, { redis: 'none' }) });
   }, 60_000);
   afterAll(async () => {
     await instances.cleanUp();
     await fake?.close();
   });
+}
+
+describe.runIf(pgUrl)('an instance killed mid-reply', () => {
+  let fake: FakeLlm;
+  let one: Instance;
+  let two: Instance;
+  twoInstances((started) => ({ fake, one, two } = started));
 
   it('a stop sent to another instance frees the conversation, and the next message there keeps the reply cut short', { timeout: 60_000 }, async () => {
     const account = await register(one.base);
@@ -61,21 +65,10 @@ describe.runIf(pgUrl)('an instance killed mid-reply', () => {
 });
 
 describe.runIf(pgUrl)('an instance killed while it answers a request with an Idempotency-Key', () => {
-  const instances = cluster();
   let fake: FakeLlm;
   let one: Instance;
   let two: Instance;
-
-  beforeAll(async () => {
-    fake = await startFakeLlm();
-    const env = fakeLlmEnv(fake.url);
-    one = await instances.start(env, { redis: 'none' });
-    two = await instances.start(env, { redis: 'none' });
-  }, 60_000);
-  afterAll(async () => {
-    await instances.cleanUp();
-    await fake?.close();
-  });
+  twoInstances((started) => ({ fake, one, two } = started));
 
   it('lets the client retry with the same key on another instance: answered once, then replayed', { timeout: 150_000 }, async () => {
     const account = await register(one.base);
