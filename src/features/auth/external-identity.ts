@@ -1,7 +1,7 @@
 // Users of another system (§3.2) arrive with that system's JWT. A token is routed to an issuer
 // by its `iss`, verified with that issuer's pinned algorithm and key, mapped to a user id and
 // username, and the local user is created or updated to match.
-import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
@@ -27,6 +27,9 @@ const JWKS_FIRST_RETRY_MS = 5_000;
 // A key the issuer withdraws (leaked, or rotated out) stops verifying within this time. The set
 // in hand is kept while its refresh fails, so an outage of the key server locks nobody out.
 const JWKS_MAX_AGE_MS = 10 * 60_000;
+// A token without `kid` is tried against at most this many keys of its kind: enough for an
+// issuer mid-rotation, few enough that a forged token cannot cost a verification per published key.
+const MOST_KEYS_TRIED = 8;
 type Log = { warn(fields: object, message: string): void };
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const invalid = (detail: string) => new AppError('invalid_token', detail);
@@ -140,6 +143,28 @@ function issuerUnavailable(issuer: string, error: KeysUnavailable, log: Log): Ap
   return new AppError('issuer_unavailable', 'The identity provider\'s keys cannot be fetched right now; try again shortly', { cause: error });
 }
 
+/**
+ * jose hands back a set's keys for the caller to try when a token without `kid` matches several
+ * (an issuer that names no keys, mid-rotation); the first that verifies it wins.
+ */
+async function verifyWithSet(token: string, keys: JWTVerifyGetKey, options: JWTVerifyOptions) {
+  try {
+    return await jwtVerify(token, keys, options);
+  } catch (error) {
+    if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw error;
+    let tried = 0;
+    for await (const key of error) {
+      if (++tried > MOST_KEYS_TRIED) break;
+      try {
+        return await jwtVerify(token, key, options);
+      } catch (failure) {
+        if (!(failure instanceof errors.JWSSignatureVerificationFailed)) throw failure;
+      }
+    }
+    throw new errors.JWSSignatureVerificationFailed();
+  }
+}
+
 function createVerifier(issuers: ExternalIssuer[], clock: Clock, log: Log) {
   const keys = new Map(
     issuers.map((issuer) => [issuer.name, issuer.kind === 'secret' ? new TextEncoder().encode(issuer.secret) : remoteKeys(issuer.name, issuer.jwksUrl, log)]),
@@ -168,7 +193,7 @@ function createVerifier(issuers: ExternalIssuer[], clock: Clock, log: Log) {
       try {
         const key = keys.get(issuer.name)!;
         const options = verifyOptions(issuer, clock.now());
-        const { payload } = key instanceof Uint8Array ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
+        const { payload } = key instanceof Uint8Array ? await jwtVerify(token, key, options) : await verifyWithSet(token, key, options);
         return { issuer, payload };
       } catch (error) {
         // Another issuer may still verify it.
