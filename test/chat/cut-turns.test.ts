@@ -16,6 +16,7 @@ import { createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js'
 import { cliProcesses } from '../helpers/cli-process.js';
 import { bearer, registerUser } from '../helpers/factories.js';
 import { freePort } from '../helpers/ports.js';
+import { call, conversation, register, streamMessage, until } from '../instances/cluster.js';
 
 const SECRET = 'a-shared-secret-of-16-bytes-or-more';
 const cli = cliProcesses();
@@ -101,6 +102,34 @@ describe('a server killed while replies are generated, started again on its fold
     const regenerate = await call('POST', `/v1/conversations/${regenerated}/regenerate`);
     expect(regenerate.status, JSON.stringify(regenerate.body)).toBe(201);
 
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('keeps, as the interrupted reply, the text a stream had sent up to its last moments', { timeout: 60_000 }, async () => {
+    const dataDir = join(cli.tempDir('parley-killed-stream-'), 'data');
+    const first = await serve(dataDir);
+    const account = await register(first.base);
+    const id = await conversation(first.base, account);
+    fake.setReply(() => Array.from({ length: 400 }, (_, i) => `word${i}`).join(' '));
+    fake.setDelays({ chunkDelayMs: 50 });
+    const stream = streamMessage(first.base, account, id, 'Talk for a while');
+    const deltas = () => stream.events.filter((e) => e.event === 'message.delta');
+    await until(() => deltas().length >= 10, 'some text');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const seen = deltas().map((e) => e.data.delta as string).join('');
+    // Something else commits after it, as on any server with more than one user.
+    expect((await call(first.base, 'POST', '/v1/conversations', { token: account.token, body: {} })).status).toBe(201);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    fake.reset();
+
+    const second = await serve(dataDir);
+    const messages = (await call(second.base, 'GET', `/v1/conversations/${id}/messages`, { token: account.token })).body.data as any[];
+    expect(messages.map((m) => [m.role, m.status, m.error ?? null])).toEqual([['user', 'complete', null], ['assistant', 'interrupted', 'server_stopped']]);
+    const kept = messages[1].content as string;
+    expect(seen.startsWith(kept), `kept ${JSON.stringify(kept.slice(-40))} of ${JSON.stringify(seen.slice(-40))}`).toBe(true);
+    expect(kept.split(' ').length).toBeGreaterThanOrEqual(10);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });

@@ -7,6 +7,7 @@ import type { Collector, CollectStep } from '../collection/collector.js';
 import { pickKnowledge } from '../knowledge/knowledge.service.js';
 import { profileFacts, renderProfile } from '../profiles/profile-text.js';
 import type { Generation } from './generations.js';
+import { createKeptStreams, type KeptStreams } from './kept-streams.js';
 import { buildPrompt } from './prompt.js';
 import { keepProgress, type ReplyProgress } from './progress.repo.js';
 import type { ClientWatch, TurnOptions, TurnPlan } from './turn-engine.js';
@@ -82,6 +83,27 @@ export interface ModelCallDeps {
 /** Never throws: whatever happens is in what it returns. `watchClient` is handed the watch on the client (the stream's, or `options.client`), to stop the call when it leaves. */
 export type CallModel = (target: TurnTarget, plan: TurnPlan, options: TurnOptions, generation: Generation, modelId: string, watchClient: (client: ClientWatch) => void) => Promise<Produced>;
 
+/**
+ * Keeps a stream's text in its conversation's row as it grows: often for a resumable one
+ * (progress.repo.ts), now and then for any other (kept-streams.ts) but a regenerate's, as a cut
+ * regenerate stores nothing (the reply it replaces stays).
+ */
+function keepText(
+  to: { progress: Pick<ReplyProgress, 'write'>; kept: KeptStreams },
+  target: TurnTarget,
+  plan: TurnPlan,
+  options: TurnOptions,
+  generation: Generation,
+  produced: Produced,
+): { changed(): void; stop(): void } | null {
+  if (!target.conversationId) return null;
+  const reply = { ownerId: generation.for?.userId ?? '', conversationId: target.conversationId, replyId: plan.replyId };
+  if (options.progress) return keepProgress(to.progress, reply, () => produced.text);
+  if (!options.events || plan.replaces !== null) return null;
+  const entry = to.kept.track(reply, produced);
+  return { changed() {}, stop: () => to.kept.end(entry) };
+}
+
 export function createModelCall(deps: ModelCallDeps): CallModel {
   const { model, progress, log, settings } = deps;
   const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
@@ -98,10 +120,12 @@ export function createModelCall(deps: ModelCallDeps): CallModel {
     }
   }
 
+  const kept = createKeptStreams(progress);
+
   return async function callModel(target, plan, options, generation, modelId, watchClient) {
     const produced: Produced = { text: '', usage: null, promptTokens: 0, firstTokenMs: null, failure: null, unexpected: null, collect: null };
     const started = performance.now();
-    const keeper = options.progress && target.conversationId ? keepProgress(progress, { ownerId: generation.for?.userId ?? '', conversationId: target.conversationId, replyId: plan.replyId }, () => produced.text) : null;
+    const keeper = keepText({ progress, kept }, target, plan, options, generation, produced);
     const { signal } = generation.controller;
     let settled = false;
     try {
