@@ -86,4 +86,28 @@ describe('the text of streams kept now and then', () => {
     await vi.advanceTimersByTimeAsync(2_000);
     expect(attempts).toEqual(['one', 'one two']);
   });
+
+  it('writes a very long reply less often, in proportion to its length, and a short one beside it as before', async () => {
+    const written = new Map<string, number[]>();
+    const kept = createKeptStreams(
+      { write: async (_o, conversationId, _r, text) => void written.set(conversationId, [...(written.get(conversationId) ?? []), text.length]) },
+      { everyMs: 2_000, perSecond: 50 },
+    );
+    // A model sending a megabyte of text at 20,000 characters a second, and an ordinary reply.
+    const long = { text: 'x'.repeat(1_000_000) };
+    const short = { text: '' };
+    kept.track(reply(0), long);
+    kept.track(reply(1), short);
+    for (let second = 0; second < 120; second++) {
+      long.text += 'y'.repeat(20_000);
+      short.text += ' word';
+      await vi.advanceTimersByTimeAsync(1_000);
+    }
+    const longChars = (written.get('c0') ?? []).reduce((a, b) => a + b, 0);
+    // Every 2 s it would be 60 writes of 1-3.4 MB (130 million characters); paced by length, a few.
+    expect(longChars).toBeGreaterThan(0);
+    expect(longChars).toBeLessThanOrEqual(5_000_000);
+    expect((written.get('c1') ?? []).length).toBeGreaterThanOrEqual(39);
+  });
 });
+

@@ -4,9 +4,9 @@
 // One scan a second for the whole instance, within one budget of writes a second: a handful of
 // streams are each written about every KEPT_EVERY_MS; ten thousand cost no more writes than a
 // hundred, each written less often, and no timer of its own.
-import type { ReplyProgress } from './progress.repo.js';
+import { pacedMs, type ReplyProgress } from './progress.repo.js';
 
-/** How long a stream's text goes unwritten at least. */
+/** How long a stream's text goes unwritten at least (longer for a very long text: `pacedMs`). */
 export const KEPT_EVERY_MS = 2_000;
 /** Writes a second for all of an instance's streams together. */
 export const KEPT_WRITES_PER_SECOND = 50;
@@ -55,9 +55,9 @@ export function createKeptStreams(progress: Pick<ReplyProgress, 'write'>, pace =
     const due: Array<[KeptEntry, string]> = [];
     for (const entry of entries) {
       if (due.length >= pace.perSecond) break;
-      if (entry.writing || time - entry.writtenAt < pace.everyMs) continue;
+      if (entry.writing) continue;
       const text = entry.source.text;
-      if (text !== entry.written) due.push([entry, text]);
+      if (text !== entry.written && time - entry.writtenAt >= pacedMs(pace.everyMs, text.length)) due.push([entry, text]);
     }
     for (const [entry, text] of due) {
       entries.delete(entry);

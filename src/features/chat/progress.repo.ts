@@ -57,10 +57,16 @@ export function createReplyProgress(sql: SqlRunner): ReplyProgress {
 
 /** How often the text of a reply being generated is written for resuming clients. */
 const PROGRESS_EVERY_MS = 150;
+// Each write carries the whole text so far: a text longer than this is written less often, in
+// proportion, so that one reply of millions of characters is not megabytes of writes a second.
+const PACED_CHARS = 64 * 1024;
+
+/** `everyMs` for a text of `length` characters, stretched in proportion past PACED_CHARS. */
+export const pacedMs = (everyMs: number, length: number): number => everyMs * Math.max(1, length / PACED_CHARS);
 
 /**
- * Writes a running reply's text at most every PROGRESS_EVERY_MS, one write at a time; a failed
- * write is skipped, not fatal (the next one carries the text so far).
+ * Writes a running reply's text at most every PROGRESS_EVERY_MS (paced by its length), one write
+ * at a time; a failed write is skipped, not fatal (the next one carries the text so far).
  */
 export function keepProgress(progress: Pick<ReplyProgress, 'write'>, reply: { ownerId: string; conversationId: string; replyId: string }, text: () => string) {
   let timer: NodeJS.Timeout | null = null;
@@ -81,7 +87,7 @@ export function keepProgress(progress: Pick<ReplyProgress, 'write'>, reply: { ow
   };
   return {
     changed() {
-      timer ??= setTimeout(flush, PROGRESS_EVERY_MS);
+      timer ??= setTimeout(flush, pacedMs(PROGRESS_EVERY_MS, text().length));
     },
     stop() {
       if (timer) clearTimeout(timer);
