@@ -59,6 +59,8 @@ export function turnScript(): string {
     12: ':knowledge_limit',
     13: '0',
     14: 'date_trunc(\'month\', now())::date',
+    // The instance's id (any uuid does: pgbench's turns are not cut by anyone).
+    15: '(:uid)::uuid',
   });
   const finish = bind(FINISH, {
     1: uuidFrom('r'),

@@ -20,6 +20,7 @@ import { createSessionsRepo } from './features/auth/sessions.repo.js';
 import { createAccessTokens } from './features/auth/tokens.js';
 import { createChatService } from './features/chat/chat.service.js';
 import { storeCutTurns } from './features/chat/cut-turns.js';
+import { createInstancePulse, scheduleHeartbeat } from './features/chat/instances.js';
 import { createGenerations } from './features/chat/generations.js';
 import { createIdempotency } from './features/chat/idempotency.js';
 import { createTurnEngine, type AfterTurn } from './features/chat/turn-engine.js';
@@ -189,7 +190,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     settings: { uploadsPerUser: config.rateLimits.knowledgeUser },
   });
   const conversations = createConversationsService({ conversations: createConversationsRepo(scoped), chatbots, clock, newId });
-  const { turns, answers, usage, progress, generations, engine } = composeTurnEngine(deps, jobs);
+  const { turns, answers, usage, progress, generations, engine, pulse } = composeTurnEngine(deps, jobs);
   const chat = createChatService({
     slots: composeTurnSlots(deps),
     turns,
@@ -211,11 +212,13 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   // Holds that lapsed while this instance runs: another instance killed, or any cut off from the
   // database past the lease. A full read of conversations (an index on the hold would cost every
   // turn's lock its in-place update), once a minute by default.
-  jobs.every('cut turns sweep', config.cutTurnsSweepMs, async () => {
+  const sweepCut = async () => {
     const cut = await storeCutTurns(scoped, { everyHold: false, countTokens, clock });
-    if (cut > 0) deps.log.warn({ conversations: cut }, `${cut} conversation(s) held by replies nobody renewed for the lease's length (their instance stopped or lost the database): their replies are stored as cut short and the conversations are free`);
-  });
-  return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage };
+    if (cut > 0) deps.log.warn({ conversations: cut }, `${cut} conversation(s) held by replies of an instance gone silent or nobody renewed for the lease's length (their instance stopped or lost the database): their replies are stored as cut short and the conversations are free`);
+  };
+  jobs.every('cut turns sweep', config.cutTurnsSweepMs, sweepCut);
+  if (pulse) scheduleHeartbeat(jobs, pulse, config.instanceHeartbeatMs, sweepCut);
+  return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage, pulse };
 }
 
 /** MAX_CONCURRENT_TURNS as given, or (auto) what the open-file limit leaves room for, told at start. */
@@ -247,7 +250,9 @@ function composeTurnEngine(deps: ComposeDeps, jobs: ReturnType<typeof createJobs
   const { config, database, clock, metrics, log } = deps;
   const { llm } = config;
   const generations = createGenerations();
-  const turns = createTurnsRepo(database.app.sql);
+  // On the embedded database one process holds the folder: its start stores every hold left (server.ts).
+  const pulse = database.kind === 'pglite' ? null : createInstancePulse(createScoped(database.app), { heartbeatMs: config.instanceHeartbeatMs });
+  const turns = createTurnsRepo(database.app.sql, pulse?.id ?? null);
   const answers = createAnswersRepo(database.app.sql);
   const usage = createUsageBuffer({ write: (count) => answers.addUsage(count), jobs, everyMs: USAGE_FLUSH_MS, retryForMs: STORE_RETRY_FOR_MS });
   const progress = createReplyProgress(database.app.sql);
@@ -268,7 +273,7 @@ function composeTurnEngine(deps: ComposeDeps, jobs: ReturnType<typeof createJobs
     afterTurn: [replyMetrics(metrics)],
     settings: { defaultModel: llm.model, allowedModels: llm.models, contextTokenBudget: config.contextTokenBudget, leaseMs: LEASE_MS },
   });
-  return { turns, answers, usage, progress, generations, engine };
+  return { turns, answers, usage, progress, generations, engine, pulse };
 }
 
 /** How a turn is answered: streams kept alive and bounded, and Idempotency-Key replays. */
@@ -375,6 +380,7 @@ export async function composeServices(deps: ComposeDeps) {
       jobs.track('record usage', chat.answerUsage.flush());
       await jobs.drain(DRAIN_AFTER_GRACE_MS);
       await keys.flush().catch((error: Error) => log.warn({ err: { message: error.message } }, 'could not record API keys\' last use'));
+      await chat.pulse?.leave().catch(() => {});
       chat.heartbeats.stop();
     },
     async close() {

@@ -83,6 +83,8 @@ export interface Config {
   sseWriteTimeoutMs: number;
   /** How often this instance stores the replies of holds whose lease ran out (features/chat/cut-turns.ts). */
   cutTurnsSweepMs: number;
+  /** How often an instance on PostgreSQL says it is alive (features/chat/instances.ts). */
+  instanceHeartbeatMs: number;
   webhooks: WebhookConfig;
 }
 
@@ -237,6 +239,7 @@ export function loadConfig(env: Env): Config {
     sseHeartbeatMs: read('SSE_HEARTBEAT_MS', (raw) => parseInteger(raw, 100, 300_000), 15_000),
     sseWriteTimeoutMs: read('SSE_WRITE_TIMEOUT_MS', (raw) => parseInteger(raw, 100, 600_000), 30_000),
     cutTurnsSweepMs: read('CUT_TURNS_SWEEP_MS', (raw) => parseInteger(raw, 100, 3_600_000), 60_000),
+    instanceHeartbeatMs: read('INSTANCE_HEARTBEAT_MS', (raw) => parseInteger(raw, 500, 60_000), 5_000),
     webhooks: loadWebhookConfig(read),
   };
 }

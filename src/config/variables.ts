@@ -188,6 +188,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
       'How often each instance looks for conversations held by a reply whose instance stopped renewing it (killed, or cut off from the database) for over two minutes: their replies are stored as failed or interrupted (error server_stopped) and the conversations freed.',
   },
   {
+    name: 'INSTANCE_HEARTBEAT_MS',
+    default: '5000',
+    description:
+      'PostgreSQL only: how often each instance tells the database it is alive. An instance silent for six of these (killed, its machine gone) is taken for gone: the others store its replies cut short (interrupted with the text so far, error server_stopped) and free their conversations within seconds, without waiting for the two-minute lease.',
+  },
+  {
     name: 'WEBHOOK_ALLOW_PRIVATE',
     default: 'false',
     description:

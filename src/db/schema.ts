@@ -128,6 +128,8 @@ export const conversations = pgTable('conversations', {
   clientChatId: text('client_chat_id'),
   /** The text of the reply being generated, kept while it streams on channels that resume. */
   busyText: text('busy_text'),
+  /** The instance running the reply that holds the conversation (migrations/0021). */
+  busyInstance: uuid('busy_instance'),
   /** Values collected so far (§9), each validated against the chatbot's `collect` before it is stored. */
   data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
   /** The collector's place in the conversation (migrations/0014): asked field, list item, language, refusals. */
@@ -285,6 +287,12 @@ export const webhookAttempts = pgTable(
   },
   (table) => [primaryKey({ columns: [table.deliveryId, table.attempt] })],
 );
+
+/** Instances on PostgreSQL and when each counts as gone (migrations/0021): no one's data, no row security. */
+export const instances = pgTable('instances', {
+  id: uuid('id').primaryKey(),
+  goneAfter: timestamptz('gone_after').notNull(),
+});
 
 /**
  * The tables whose rows belong to one user. Row security is enabled and forced on each

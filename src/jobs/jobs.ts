@@ -8,8 +8,8 @@ export interface JobsLog {
 }
 
 export interface Jobs {
-  /** Runs `task` every `everyMs` once started; a failing run is logged and the next one runs. */
-  every(name: string, everyMs: number, task: () => Promise<void>): void;
+  /** Runs `task` every `everyMs` once started (and at start with `atStart`); a failing run is logged and the next one runs. */
+  every(name: string, everyMs: number, task: () => Promise<void>, options?: { atStart?: boolean }): void;
   /** Runs the periodic task `name` now rather than at its next tick (once more after the run in progress, if one is). */
   nudge(name: string): void;
   /** Keeps a one-off task in view so shutdown can wait for it. */
@@ -29,6 +29,7 @@ interface Periodic {
   name: string;
   everyMs: number;
   task: () => Promise<void>;
+  atStart: boolean;
   timer: NodeJS.Timeout | null;
   busy: boolean;
   /** Nudged while busy: run again once this run ends. */
@@ -87,11 +88,12 @@ export function createJobs(log: JobsLog): Jobs {
   const schedule = (job: Periodic) => {
     job.timer = setInterval(() => run(job), job.everyMs);
     job.timer.unref();
+    if (job.atStart) run(job);
   };
 
   return {
-    every(name, everyMs, task) {
-      const job: Periodic = { name, everyMs, task, timer: null, busy: false, again: false };
+    every(name, everyMs, task, options) {
+      const job: Periodic = { name, everyMs, task, atStart: options?.atStart ?? false, timer: null, busy: false, again: false };
       periodic.push(job);
       if (started && !stopped) schedule(job);
     },

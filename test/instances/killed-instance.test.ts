@@ -1,21 +1,24 @@
 // An instance killed (SIGKILL, an OOM kill, a machine gone) while it streams a reply: the other
 // instances on the same database take over what it left (§6, §11; README, CUT_TURNS_SWEEP_MS). The
 // reply cut short is stored with the text produced so far, and the conversation is free again.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { fakeLlmEnv } from '../helpers/chat.js';
+import { type Chunk, client, collect, conversationOf, textOf, userMessage } from '../ai-sdk/clients.js';
 import { call, cluster, conversation, pgUrl, register, streamMessage, until, type Instance } from './cluster.js';
 
 const longReply = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ');
 
 /** Two instances without Redis on one database, and the fake model they call, for the describe this is called in. */
-function twoInstances(use: (started: { fake: FakeLlm; one: Instance; two: Instance }) => void): void {
+function twoInstances(use: (started: { fake: FakeLlm; one: Instance; two: Instance; another(): Promise<Instance> }) => void, extra: Record<string, string> = {}): void {
   const instances = cluster();
   let fake: FakeLlm | undefined;
   beforeAll(async () => {
     fake = await startFakeLlm();
-    const env = fakeLlmEnv(fake.url);
-    use({ fake, one: await instances.start(env, { redis: 'none' }), two: await instances.start(env, { redis: 'none' }) });
+    const env = { ...fakeLlmEnv(fake.url), ...extra };
+    const another = () => instances.start(env, { redis: 'none' });
+    use({ fake, one: await another(), two: await another(), another });
   }, 60_000);
   afterAll(async () => {
     await instances.cleanUp();
@@ -65,6 +68,91 @@ describe.runIf(pgUrl)('an instance killed mid-reply', () => {
     expect(messages[3]).toMatchObject({ role: 'assistant', status: 'complete' });
     const listed = (await call(two.base, 'GET', `/v1/conversations/${id}`, { token: account.token })).body;
     expect(listed.message_count).toBe(4);
+  });
+});
+
+// Nobody presses stop: the other instance notices the killed one's heartbeat stopped and frees its
+// conversations, long before their two-minute leases run out. A second apart here, gone after six.
+describe.runIf(pgUrl)('an instance killed mid-reply, its heartbeat stopped', () => {
+  let fake: FakeLlm;
+  let one: Instance;
+  let two: Instance;
+  let startAnother: () => Promise<Instance>;
+  twoInstances((started) => ({ fake, one, two, another: startAnother } = started), { INSTANCE_HEARTBEAT_MS: '1000' });
+
+  it('keeps a reply running longer than several heartbeats on a live instance whole', { timeout: 60_000 }, async () => {
+    const account = await register(one.base);
+    const id = await conversation(one.base, account);
+    fake.setReply(() => Array.from({ length: 100 }, (_, i) => `slow${i}`).join(' '));
+    fake.setDelays({ chunkDelayMs: 100 });
+    const stream = streamMessage(one.base, account, id, 'Talk slowly');
+    await stream.ended;
+    fake.reset();
+    expect(stream.events.at(-1)).toMatchObject({ event: 'message.end', data: { reply: { status: 'complete' } } });
+    const messages = (await call(two.base, 'GET', `/v1/conversations/${id}/messages`, { token: account.token })).body.data as any[];
+    expect(messages.map((m) => [m.role, m.status])).toEqual([['user', 'complete'], ['assistant', 'complete']]);
+    expect((messages[1].content as string).split(' ')).toHaveLength(100);
+  });
+
+  it('frees the conversation within seconds, with no stop, and keeps the reply cut short', { timeout: 60_000 }, async () => {
+    const account = await register(one.base);
+    const id = await conversation(one.base, account);
+    fake.setReply(() => longReply);
+    fake.setDelays({ chunkDelayMs: 50 });
+    const stream = streamMessage(one.base, account, id, 'Talk for a while');
+    await until(() => stream.events.filter((e) => e.event === 'message.delta').length >= 10, 'some text');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const seen = stream.events.filter((e) => e.event === 'message.delta').map((e) => e.data.delta as string).join('');
+    one.server.child.kill('SIGKILL');
+    await one.server.exited;
+    const killedAt = Date.now();
+    fake.reset();
+
+    // The user keeps trying; the conversation is free once the heartbeat is six beats late.
+    const next = await until(async () => {
+      const answer = await call(two.base, 'POST', `/v1/conversations/${id}/messages`, { token: account.token, body: { content: 'Are you there?' } });
+      return answer.status === 409 ? null : answer;
+    }, 'the conversation to be free', 30_000);
+    expect(next.status, next.text).toBe(201);
+    expect(Date.now() - killedAt).toBeLessThan(20_000);
+
+    const messages = (await call(two.base, 'GET', `/v1/conversations/${id}/messages`, { token: account.token })).body.data as any[];
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    expect(messages[1]).toMatchObject({ role: 'assistant', status: 'interrupted', error: 'server_stopped' });
+    expect(seen.startsWith(messages[1].content as string)).toBe(true);
+    expect((messages[1].content as string).split(' ').length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('ends a resumed AI SDK stream of the killed instance within seconds, with the text kept', { timeout: 60_000 }, async () => {
+    // `one` died in the test before: the AI SDK chat runs on `two`, and a fresh instance takes over.
+    const account = await register(two.base);
+    const headers = { authorization: `Bearer ${account.token}` };
+    const chat = `chat_${randomBytes(6).toString('hex')}`;
+    fake.setReply(() => longReply);
+    fake.setDelays({ chunkDelayMs: 50 });
+    const seen: Chunk[] = [];
+    const sent = collect(await client('ai6', two.base, { headers }).send({ chatId: chat, messages: [userMessage('Talk for a while')] }), (chunk) => seen.push(chunk));
+    sent.catch(() => {});
+    await until(() => seen.filter((chunk) => chunk.type === 'text-delta').length >= 10, 'some text');
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const three = await startAnother();
+    two.server.child.kill('SIGKILL');
+    await two.server.exited;
+    const killedAt = Date.now();
+    fake.reset();
+
+    // The app reconnects, as useChat does on a page reload, to the instance left.
+    const elsewhere = client('ai6', three.base, { headers });
+    const resumed = await elsewhere.reconnect(chat);
+    expect(resumed).not.toBeNull();
+    const message = await elsewhere.assemble(await collect(resumed!));
+    expect(Date.now() - killedAt).toBeLessThan(20_000);
+    expect(message.metadata).toMatchObject({ status: 'interrupted' });
+    const text = textOf(message);
+    expect(text.split(' ').length).toBeGreaterThanOrEqual(10);
+    expect(longReply.startsWith(text)).toBe(true);
+    const stored = (await call(three.base, 'GET', `/v1/conversations/${conversationOf(seen)}/messages`, { token: account.token })).body.data as any[];
+    expect(stored[1]).toMatchObject({ role: 'assistant', status: 'interrupted', error: 'server_stopped', content: text });
   });
 });
 

@@ -7,11 +7,12 @@
 //
 // Which holds are such ones: on the embedded database, every one (one process per folder, and
 // this one has not started a turn yet); on PostgreSQL, where other instances may be mid-turn,
-// those whose lease has run out. Runs before requests, through row security as they do: an owner
+// those whose lease has run out or whose instance is gone (instances.ts). Runs before requests, through row security as they do: an owner
 // that is no superuser (managed PostgreSQL) is subject to it too, and saw no hold at all. Which
 // conversations are held is read as the stop poller reads them; each is then stored as its user.
 import type { Scoped } from '../../db/scope.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
+import { holderGone } from './turns.sql.js';
 
 interface CutTurn extends Record<string, unknown> {
   id: string;
@@ -23,7 +24,7 @@ interface CutTurn extends Record<string, unknown> {
 const CUT = (everyHold: boolean) => `
 SELECT c.id, c.user_id, c.busy_reply_id, c.busy_text
   FROM conversations c
- WHERE c.busy_reply_id IS NOT NULL${everyHold ? '' : ' AND c.busy_until < now()'}`;
+ WHERE c.busy_reply_id IS NOT NULL${everyHold ? '' : ` AND (c.busy_until < now() OR ${holderGone('c')})`}`;
 
 // Only while the same hold is there: a turn that ended meanwhile (PostgreSQL) is left alone.
 // Its times are the app clock's ($7), as every other writer's: the database's now() carries

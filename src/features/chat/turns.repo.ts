@@ -100,12 +100,12 @@ async function storeLapsedReply(sql: SqlRunner, userId: string, conversationId: 
 }
 
 /** A turn's two round trips when all goes well: its start and its finish. */
-function createTurnBeginFinish(sql: SqlRunner): Pick<TurnsRepo, 'begin' | 'finish'> {
+function createTurnBeginFinish(sql: SqlRunner, instance: string | null): Pick<TurnsRepo, 'begin' | 'finish'> {
   return {
     async begin(userId, conversationId, request, now) {
       const { lock, message, audience } = request;
       const monthStart = `${now.toISOString().slice(0, 7)}-01`;
-      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows, monthStart, ...(audience ? [audience.id] : [])];
+      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows, monthStart, instance, ...(audience ? [audience.id] : [])];
       const statements = audience ? (audience.visitor ? BEGIN.visitor : BEGIN.endUser) : BEGIN.account;
       for (let attempt = 1; ; attempt++) {
         const rows = await sql.query<TargetRow>(
@@ -209,6 +209,7 @@ function createTurnLocks(sql: SqlRunner): Pick<TurnsRepo, 'renew' | 'requestStop
   };
 }
 
-export function createTurnsRepo(sql: SqlRunner): TurnsRepo {
-  return { ...createTurnBeginFinish(sql), ...createTurnLocks(sql) };
+/** `instance`: this instance's id in `instances` (instances.ts), named on every hold it takes; null where none is kept. */
+export function createTurnsRepo(sql: SqlRunner, instance: string | null = null): TurnsRepo {
+  return { ...createTurnBeginFinish(sql, instance), ...createTurnLocks(sql) };
 }

@@ -36,15 +36,16 @@ function beginSql(options: { withMessage: boolean; audience: 'account' | 'visito
   // A visitor seen again: last_seen moves at most once a minute, not with every message.
   const seen = visitor && withMessage
     ? `, v AS (
-  UPDATE visitors SET last_seen = $5 WHERE id = $15::text AND last_seen < $5::timestamptz - interval '1 minute' AND EXISTS (SELECT 1 FROM c)
+  UPDATE visitors SET last_seen = $5 WHERE id = $16::text AND last_seen < $5::timestamptz - interval '1 minute' AND EXISTS (SELECT 1 FROM c)
 )`
     : '';
-  const whose = { account: 'u.visitor_id IS NULL', visitor: 'u.visitor_id = $15::text AND b.is_public', endUser: 'u.visitor_id = $15::text' }[options.audience];
+  const whose = { account: 'u.visitor_id IS NULL', visitor: 'u.visitor_id = $16::text AND b.is_public', endUser: 'u.visitor_id = $16::text' }[options.audience];
   return `
 WITH s AS (SELECT set_config('synchronous_commit', 'off', true) AS sync),
 c AS (
   UPDATE conversations u
-     SET busy_reply_id = $3, stop_reply_id = NULL, busy_text = NULL, busy_until = now() + $4::int * interval '1 millisecond'${bump}
+     SET busy_reply_id = $3, stop_reply_id = NULL, busy_text = NULL, busy_until = now() + $4::int * interval '1 millisecond',
+         busy_instance = $15::uuid${bump}
     FROM chatbots b
    WHERE u.id = $1 AND u.user_id = $2 AND b.id = u.chatbot_id AND ${whose}
      AND u.busy_reply_id IS NULL
@@ -87,16 +88,24 @@ export const KNOWLEDGE_JSON = `(SELECT coalesce(json_agg(json_build_object('cont
                                    ORDER BY k.rank DESC), '[]'::json) FROM k)`;
 
 /**
+ * True for a hold (`alias` a conversations row) whose instance stopped saying it is alive
+ * (migrations/0021, instances.ts): it is lapsed, whatever its lease says.
+ */
+export const holderGone = (alias: string) =>
+  `EXISTS (SELECT 1 FROM instances i WHERE i.id = ${alias}.busy_instance AND i.gone_after < now())`;
+
+/**
  * Why begin() took no lock: the conversation (as that caller sees it), whether a reply holds it, and the chatbot's month.
- * A hold nobody renewed (`lapsed`: its instance was killed, or stopped with the reply unstored) carries the
+ * A hold nobody renewed, or whose instance is gone (`lapsed`: killed, or stopped with the reply unstored), carries the
  * reply's text so far: begin() stores that reply as cut short before the conversation takes the next turn.
  */
 export const REFUSAL = `
-SELECT u.busy_until IS NOT NULL AND u.busy_until >= now() AS busy,
-       u.busy_reply_id IS NOT NULL AND u.busy_until < now() AS lapsed, u.busy_reply_id, u.busy_text,
+SELECT u.busy_until IS NOT NULL AND u.busy_until >= now() AND NOT o.gone AS busy,
+       u.busy_reply_id IS NOT NULL AND (u.busy_until < now() OR o.gone) AS lapsed, u.busy_reply_id, u.busy_text,
        b.token_budget_monthly AS budget,
        CASE WHEN b.token_budget_monthly IS NULL THEN 0 ELSE budget_spent(b.id, $4::date) END AS spent
   FROM conversations u JOIN chatbots b ON b.id = u.chatbot_id
+       CROSS JOIN LATERAL (SELECT ${holderGone('u')} AS gone) o
  WHERE u.id = $1 AND u.user_id = $2 AND u.visitor_id IS NOT DISTINCT FROM $3::text AND (NOT $5::boolean OR b.is_public)
    AND ${userGate('$2')}`;
 

@@ -1,0 +1,77 @@
+// Instances on one PostgreSQL database tell each other they are alive (migrations/0021). Each turn's
+// hold names its instance; an instance silent for GONE_AFTER_BEATS heartbeats (killed, out of
+// memory, its machine gone) is taken for gone, and the others store its replies cut short and free
+// its conversations at once (cut-turns.ts, REFUSAL in turns.sql.ts), where the two-minute lease
+// alone kept them busy (409) and a resuming client waiting. One small write per instance per
+// heartbeat, whatever the number of replies running; the conversations are read only while a
+// gone instance is known. Every time is the database's clock, so instances' clocks may differ.
+import { randomUUID } from 'node:crypto';
+import type { SqlRunner } from '../../db/client.js';
+import type { Scoped } from '../../db/scope.js';
+import type { Jobs } from '../../jobs/jobs.js';
+
+/** Heartbeats an instance may miss (a slow database, a busy event loop) before it counts as gone. */
+export const GONE_AFTER_BEATS = 6;
+
+export interface InstancePulse {
+  /** This instance's id, named on every hold it takes. */
+  readonly id: string;
+  /** Says this instance is alive; true when another one is gone (its holds may wait to be cut). */
+  beat(): Promise<boolean>;
+  /** Forgets gone instances that hold nothing any more. */
+  forgetGone(): Promise<void>;
+  /** Shutdown: this instance is gone now, so whatever it still holds is cut by the others at once. */
+  leave(): Promise<void>;
+}
+
+const BEAT = `
+WITH beat AS (
+  INSERT INTO instances (id, gone_after) VALUES ($1, now() + $2::int * interval '1 millisecond')
+  ON CONFLICT (id) DO UPDATE SET gone_after = EXCLUDED.gone_after
+)
+SELECT EXISTS (SELECT 1 FROM instances WHERE gone_after < now() AND id <> $1) AS others_gone`;
+
+const FORGET_GONE = `
+DELETE FROM instances i
+ WHERE i.gone_after < now() AND i.id <> $1
+   AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.busy_instance = i.id AND c.busy_reply_id IS NOT NULL)`;
+
+export function createInstancePulse(scoped: Scoped, options: { heartbeatMs: number; id?: string }): InstancePulse {
+  const id = options.id ?? randomUUID();
+  const goneAfterMs = options.heartbeatMs * GONE_AFTER_BEATS;
+  // The stop poll's scope reads every conversation's hold, as the cut-turns sweep does.
+  const run = <T>(fn: (sql: SqlRunner) => Promise<T>) => scoped.system('stop-poll', ({ sql }) => fn(sql));
+  return {
+    id,
+    async beat() {
+      const [row] = await run((sql) => sql.query<{ others_gone: boolean }>(BEAT, [id, goneAfterMs]));
+      return row?.others_gone === true;
+    },
+    async forgetGone() {
+      await run((sql) => sql.query(FORGET_GONE, [id]));
+    },
+    async leave() {
+      await run((sql) => sql.query('UPDATE instances SET gone_after = now() WHERE id = $1', [id]));
+    },
+  };
+}
+
+/** Each beat: when another instance is gone, `cutGone` stores what it held, then it is forgotten. */
+export function scheduleHeartbeat(
+  jobs: Pick<Jobs, 'every'>,
+  pulse: InstancePulse,
+  heartbeatMs: number,
+  cutGone: () => Promise<void>,
+): void {
+  // The first beat at start, so the instance is known before it takes its first hold.
+  jobs.every(
+    'instance heartbeat',
+    heartbeatMs,
+    async () => {
+      if (!(await pulse.beat())) return;
+      await cutGone();
+      await pulse.forgetGone();
+    },
+    { atStart: true },
+  );
+}
