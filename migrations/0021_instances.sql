@@ -6,7 +6,10 @@
 -- which would cost every turn's lock its in-place update (0016).
 CREATE TABLE instances (
   id uuid PRIMARY KEY,
-  -- When the instance counts as gone unless it says it is alive again (the database's clock).
-  gone_after timestamptz NOT NULL
+  -- Its last heartbeat, and when it counts as gone unless it says it is alive again (the database's clock).
+  seen_at timestamptz NOT NULL,
+  gone_after timestamptz NOT NULL,
+  -- Since when it has said so without a break: a watcher judges only a silence it was there for.
+  since timestamptz NOT NULL
 );
 ALTER TABLE conversations ADD COLUMN busy_instance uuid;

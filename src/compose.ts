@@ -213,7 +213,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   // database past the lease. A full read of conversations (an index on the hold would cost every
   // turn's lock its in-place update), once a minute by default.
   const sweepCut = async () => {
-    const cut = await storeCutTurns(scoped, { everyHold: false, countTokens, clock });
+    const cut = await storeCutTurns(scoped, { everyHold: false, watcher: pulse?.id ?? null, countTokens, clock });
     if (cut > 0) deps.log.warn({ conversations: cut }, `${cut} conversation(s) held by replies of an instance gone silent or nobody renewed for the lease's length (their instance stopped or lost the database): their replies are stored as cut short and the conversations are free`);
   };
   jobs.every('cut turns sweep', config.cutTurnsSweepMs, sweepCut);

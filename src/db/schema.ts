@@ -291,7 +291,9 @@ export const webhookAttempts = pgTable(
 /** Instances on PostgreSQL and when each counts as gone (migrations/0021): no one's data, no row security. */
 export const instances = pgTable('instances', {
   id: uuid('id').primaryKey(),
+  seenAt: timestamptz('seen_at').notNull(),
   goneAfter: timestamptz('gone_after').notNull(),
+  since: timestamptz('since').notNull(),
 });
 
 /**

@@ -14,6 +14,8 @@ export interface Instance {
   server: CliProcess;
   /** Between this instance and Redis, when it was started with one. */
   redisProxy: TcpProxy | null;
+  /** Between this instance and PostgreSQL, when it was started with one. */
+  databaseProxy: TcpProxy | null;
 }
 
 /** Limits high enough that a test's own sign-ups and sign-ins never trip them (all come from 127.0.0.1). */
@@ -51,9 +53,10 @@ export function cluster() {
 
   /**
    * One more instance. `redis`: 'direct' (REDIS_URL as given), 'proxied' (through a proxy the test
-   * holds), or 'none'. The first start creates the schema; starts are one at a time (migrations).
+   * holds), or 'none'. `database: 'proxied'` puts a proxy the test holds before PostgreSQL too.
+   * The first start creates the schema; starts are one at a time (migrations).
    */
-  async function start(env: Record<string, string> = {}, options: { redis?: 'direct' | 'proxied' | 'none' } = {}): Promise<Instance> {
+  async function start(env: Record<string, string> = {}, options: { redis?: 'direct' | 'proxied' | 'none'; database?: 'direct' | 'proxied' } = {}): Promise<Instance> {
     if (!admin) {
       admin = postgres(pgUrl!, { max: 1, onnotice: () => {} });
       await admin.unsafe(`CREATE SCHEMA ${schema}`);
@@ -70,8 +73,14 @@ export function cluster() {
         redis = { REDIS_URL: redisProxy.url(redisUrl) };
       } else redis = { REDIS_URL: redisUrl };
     }
+    let databaseProxy: TcpProxy | null = null;
+    if (options.database === 'proxied') {
+      const target = new URL(pgUrl!);
+      databaseProxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
+      proxies.push(databaseProxy);
+    }
     const { base, server } = await serveUntilHealthy(processes, {
-      DATABASE_URL: databaseUrl(),
+      DATABASE_URL: databaseProxy ? databaseProxy.url(databaseUrl()) : databaseUrl(),
       DATABASE_APP_ROLE: role,
       JWT_SECRET: jwtSecret,
       ...RELAXED,
@@ -79,7 +88,7 @@ export function cluster() {
       ...env,
     });
     if (server.child.exitCode !== null) throw new Error(`parley serve exited ${server.child.exitCode}: ${server.stderr()}${server.stdout()}`);
-    return { base, server, redisProxy };
+    return { base, server, redisProxy, databaseProxy };
   }
 
   async function cleanUp(): Promise<void> {

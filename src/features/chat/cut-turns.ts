@@ -21,10 +21,10 @@ interface CutTurn extends Record<string, unknown> {
   busy_text: string | null;
 }
 
-const CUT = (everyHold: boolean) => `
+const CUT = (everyHold: boolean, watched: boolean) => `
 SELECT c.id, c.user_id, c.busy_reply_id, c.busy_text
   FROM conversations c
- WHERE c.busy_reply_id IS NOT NULL${everyHold ? '' : ` AND (c.busy_until < now() OR ${holderGone('c')})`}`;
+ WHERE c.busy_reply_id IS NOT NULL${everyHold ? '' : ` AND (c.busy_until < now()${watched ? ` OR ${holderGone('c', '$1::uuid')}` : ''})`}`;
 
 // Only while the same hold is there: a turn that ended meanwhile (PostgreSQL) is left alone.
 // Its times are the app clock's ($7), as every other writer's: the database's now() carries
@@ -51,10 +51,17 @@ UPDATE conversations
 /** Stores the replies of turns cut short by a process that stopped; how many conversations it let go. */
 export async function storeCutTurns(
   scoped: Scoped,
-  options: { everyHold: boolean; countTokens(text: string): number | Promise<number>; clock?: Clock },
+  options: {
+    everyHold: boolean;
+    /** This instance's id (instances.ts): holds of instances it saw go silent are cut too. */
+    watcher?: string | null;
+    countTokens(text: string): number | Promise<number>;
+    clock?: Clock;
+  },
 ): Promise<number> {
   const clock = options.clock ?? systemClock;
-  const cut = await scoped.system('stop-poll', ({ sql }) => sql.query<CutTurn>(CUT(options.everyHold)));
+  const watcher = options.everyHold ? null : (options.watcher ?? null);
+  const cut = await scoped.system('stop-poll', ({ sql }) => sql.query<CutTurn>(CUT(options.everyHold, watcher !== null), watcher === null ? [] : [watcher]));
   for (const turn of cut) {
     const text = turn.busy_text ?? '';
     const status = text === '' ? 'failed' : 'interrupted';

@@ -5,6 +5,8 @@
 // alone kept them busy (409) and a resuming client waiting. One small write per instance per
 // heartbeat, whatever the number of replies running; the conversations are read only while a
 // gone instance is known. Every time is the database's clock, so instances' clocks may differ.
+// An instance judges only a silence it was there for, saying it is alive itself all along: when
+// the database comes back after an outage, every instance was silent, and none is cut.
 import { randomUUID } from 'node:crypto';
 import type { SqlRunner } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
@@ -24,12 +26,17 @@ export interface InstancePulse {
   leave(): Promise<void>;
 }
 
+// A beat after this instance's own window passed (the database away, its event loop held) starts
+// a new unbroken run (`since`): it judges others' silence only from there (holderGone).
 const BEAT = `
 WITH beat AS (
-  INSERT INTO instances (id, gone_after) VALUES ($1, now() + $2::int * interval '1 millisecond')
-  ON CONFLICT (id) DO UPDATE SET gone_after = EXCLUDED.gone_after
+  INSERT INTO instances (id, seen_at, gone_after, since) VALUES ($1, now(), now() + $2::int * interval '1 millisecond', now())
+  ON CONFLICT (id) DO UPDATE SET seen_at = now(), gone_after = EXCLUDED.gone_after,
+         since = CASE WHEN instances.gone_after < now() THEN now() ELSE instances.since END
+  RETURNING since
 )
-SELECT EXISTS (SELECT 1 FROM instances WHERE gone_after < now() AND id <> $1) AS others_gone`;
+SELECT EXISTS (SELECT 1 FROM instances i, beat
+                WHERE i.id <> $1 AND i.gone_after < now() AND beat.since <= now() - (i.gone_after - i.seen_at)) AS others_gone`;
 
 const FORGET_GONE = `
 DELETE FROM instances i

@@ -120,7 +120,7 @@ function createTurnBeginFinish(sql: SqlRunner, instance: string | null): Pick<Tu
           const knowledge = parseJson<KnowledgeCandidate[]>(row.knowledge).map((k) => ({ ...k, tokens: Number(k.tokens), rank: Number(k.rank) }));
           return { state: 'started', target: toTarget(row), history, knowledge };
         }
-        const [why] = await sql.query<Refusal>(REFUSAL, [conversationId, userId, audience?.id ?? null, monthStart, audience?.visitor ?? false]);
+        const [why] = await sql.query<Refusal>(REFUSAL, [conversationId, userId, audience?.id ?? null, monthStart, audience?.visitor ?? false, instance]);
         if (!why) return { state: 'missing' };
         // A reply nobody renewed holds it (its instance was killed): that reply is stored first,
         // with its text so far, as the cut-turns sweep would have; then this turn takes the conversation.

@@ -89,10 +89,15 @@ export const KNOWLEDGE_JSON = `(SELECT coalesce(json_agg(json_build_object('cont
 
 /**
  * True for a hold (`alias` a conversations row) whose instance stopped saying it is alive
- * (migrations/0021, instances.ts): it is lapsed, whatever its lease says.
+ * (migrations/0021, instances.ts): it is lapsed, whatever its lease says. Judged by the instance
+ * `watcher` (a uuid expression; NULL judges nothing), and only for a silence as long as the
+ * holder's own window during which the watcher itself kept saying it was alive: after an outage
+ * of the database every instance was silent, and none is taken for gone as it comes back.
  */
-export const holderGone = (alias: string) =>
-  `EXISTS (SELECT 1 FROM instances i WHERE i.id = ${alias}.busy_instance AND i.gone_after < now())`;
+export const holderGone = (alias: string, watcher: string) =>
+  `EXISTS (SELECT 1 FROM instances i JOIN instances w ON w.id = ${watcher}
+            WHERE i.id = ${alias}.busy_instance AND i.id <> w.id AND i.gone_after < now()
+              AND w.gone_after >= now() AND w.since <= now() - (i.gone_after - i.seen_at))`;
 
 /**
  * Why begin() took no lock: the conversation (as that caller sees it), whether a reply holds it, and the chatbot's month.
@@ -105,7 +110,7 @@ SELECT u.busy_until IS NOT NULL AND u.busy_until >= now() AND NOT o.gone AS busy
        b.token_budget_monthly AS budget,
        CASE WHEN b.token_budget_monthly IS NULL THEN 0 ELSE budget_spent(b.id, $4::date) END AS spent
   FROM conversations u JOIN chatbots b ON b.id = u.chatbot_id
-       CROSS JOIN LATERAL (SELECT ${holderGone('u')} AS gone) o
+       CROSS JOIN LATERAL (SELECT ${holderGone('u', '$6::uuid')} AS gone) o
  WHERE u.id = $1 AND u.user_id = $2 AND u.visitor_id IS NOT DISTINCT FROM $3::text AND (NOT $5::boolean OR b.is_public)
    AND ${userGate('$2')}`;
 
