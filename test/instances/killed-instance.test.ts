@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { fakeLlmEnv } from '../helpers/chat.js';
 import { type Chunk, client, collect, conversationOf, textOf, userMessage } from '../ai-sdk/clients.js';
-import { call, cluster, conversation, pgUrl, register, streamMessage, until, type Instance } from './cluster.js';
+import { type Account, call, cluster, conversation, pgUrl, register, streamMessage, until, type Instance } from './cluster.js';
 
 const longReply = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ');
 
@@ -26,6 +26,24 @@ function twoInstances(use: (started: { fake: FakeLlm; one: Instance; two: Instan
   });
 }
 
+/**
+ * Streams a long reply from `instance` for a while (some text read by the user for 3 s), then
+ * kills the instance; what the user had read, and when it died.
+ */
+async function streamThenKill(fake: FakeLlm, instance: Instance, account: Account, id: string): Promise<{ seen: string; killedAt: number }> {
+  fake.setReply(() => longReply);
+  fake.setDelays({ chunkDelayMs: 50 });
+  const stream = streamMessage(instance.base, account, id, 'Talk for a while');
+  await until(() => stream.events.filter((e) => e.event === 'message.delta').length >= 10, 'some text');
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const seen = stream.events.filter((e) => e.event === 'message.delta').map((e) => e.data.delta as string).join('');
+  instance.server.child.kill('SIGKILL');
+  await instance.server.exited;
+  const killedAt = Date.now();
+  fake.reset();
+  return { seen, killedAt };
+}
+
 describe.runIf(pgUrl)('an instance killed mid-reply', () => {
   let fake: FakeLlm;
   let one: Instance;
@@ -35,16 +53,8 @@ describe.runIf(pgUrl)('an instance killed mid-reply', () => {
   it('a stop sent to another instance frees the conversation, and the next message there keeps the reply cut short', { timeout: 60_000 }, async () => {
     const account = await register(one.base);
     const id = await conversation(one.base, account);
-    fake.setReply(() => longReply);
-    fake.setDelays({ chunkDelayMs: 50 });
-    const stream = streamMessage(one.base, account, id, 'Talk for a while');
     // Some text has been produced, and read by the user, for a while before the instance dies.
-    await until(() => stream.events.filter((e) => e.event === 'message.delta').length >= 10, 'some text');
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const seen = stream.events.filter((e) => e.event === 'message.delta').map((e) => e.data.delta as string).join('');
-    one.server.child.kill('SIGKILL');
-    await one.server.exited;
-    fake.reset();
+    const { seen } = await streamThenKill(fake, one, account, id);
 
     const stopped = await call(two.base, 'POST', `/v1/conversations/${id}/stop`, { token: account.token });
     expect(stopped.status).toBe(200);
@@ -97,16 +107,7 @@ describe.runIf(pgUrl)('an instance killed mid-reply, its heartbeat stopped', () 
   it('frees the conversation within seconds, with no stop, and keeps the reply cut short', { timeout: 60_000 }, async () => {
     const account = await register(one.base);
     const id = await conversation(one.base, account);
-    fake.setReply(() => longReply);
-    fake.setDelays({ chunkDelayMs: 50 });
-    const stream = streamMessage(one.base, account, id, 'Talk for a while');
-    await until(() => stream.events.filter((e) => e.event === 'message.delta').length >= 10, 'some text');
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const seen = stream.events.filter((e) => e.event === 'message.delta').map((e) => e.data.delta as string).join('');
-    one.server.child.kill('SIGKILL');
-    await one.server.exited;
-    const killedAt = Date.now();
-    fake.reset();
+    const { seen, killedAt } = await streamThenKill(fake, one, account, id);
 
     // The user keeps trying; the conversation is free once the heartbeat is six beats late.
     const next = await until(async () => {

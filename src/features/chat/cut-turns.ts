@@ -7,9 +7,10 @@
 //
 // Which holds are such ones: on the embedded database, every one (one process per folder, and
 // this one has not started a turn yet); on PostgreSQL, where other instances may be mid-turn,
-// those whose lease has run out or whose instance is gone (instances.ts). Runs before requests, through row security as they do: an owner
-// that is no superuser (managed PostgreSQL) is subject to it too, and saw no hold at all. Which
-// conversations are held is read as the stop poller reads them; each is then stored as its user.
+// those whose lease has run out or whose instance the watcher saw go silent (instances.ts). Runs
+// before requests, through row security as they do: an owner that is no superuser (managed
+// PostgreSQL) is subject to it too, and saw no hold at all. Which conversations are held is read
+// as the stop poller reads them; each is then stored as its user.
 import type { Scoped } from '../../db/scope.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { holderGone } from './turns.sql.js';
