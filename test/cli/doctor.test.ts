@@ -25,12 +25,13 @@ describe('parley doctor on a working set-up', () => {
     // 100 streams fit the smallest usual limit (1024 files); the limit itself is tested apart.
     const report = await doctor({ DATA_DIR: dataDir, ...redis }, { args: ['--streams', '100'] });
     passes(report);
-    expect(report.lines.map((line) => line.name)).toEqual(['config', 'database', 'migrations', 'row-security', 'admins', 'model', 'redis', 'issuers', 'jwt-secret', 'open-files', 'disk']);
+    expect(report.lines.map((line) => line.name)).toEqual(['config', 'database', 'migrations', 'row-security', 'admins', 'instances', 'model', 'redis', 'issuers', 'jwt-secret', 'open-files', 'disk']);
     expect(report.line('database').text).toMatch(/^ok\s+database\s+embedded PGlite \(PostgreSQL \d+\.\d+\) in .*pglite$/);
     expect(report.line('migrations').text).toContain(`current (latest ${LATEST})`);
     // Whether `parley migrate` made the request role or left it to `parley serve`, neither is a failure.
     expect(report.line('row-security').text).toMatch(/^ok\s+row-security\s+(requests run as|role) parley_app\b/);
     expect(report.line('model').text).toMatch(/builtin responder .*no tokens spent/);
+    expect(report.line('instances').text).toMatch(/^skip\s+instances\s+the embedded database has one instance, the process that holds its folder$/);
     expect(report.stderr).toBe('');
     expect(existsSync(join(dataDir, 'jwt-secret'))).toBe(false);
   });

@@ -42,6 +42,9 @@ export function cluster() {
     return url.toString();
   }
 
+  /** What an instance is started with to reach this cluster's database (for a command run beside it). */
+  const databaseEnv = (): Record<string, string> => ({ DATABASE_URL: databaseUrl(), DATABASE_APP_ROLE: role, JWT_SECRET: jwtSecret });
+
   async function sql(text: string, params: unknown[] = []): Promise<Record<string, any>[]> {
     admin ??= postgres(pgUrl!, { max: 1, onnotice: () => {} });
     const rows = await admin.begin(async (tx) => {
@@ -80,9 +83,8 @@ export function cluster() {
       proxies.push(databaseProxy);
     }
     const { base, server } = await serveUntilHealthy(processes, {
-      DATABASE_URL: databaseProxy ? databaseProxy.url(databaseUrl()) : databaseUrl(),
-      DATABASE_APP_ROLE: role,
-      JWT_SECRET: jwtSecret,
+      ...databaseEnv(),
+      ...(databaseProxy ? { DATABASE_URL: databaseProxy.url(databaseUrl()) } : {}),
       ...RELAXED,
       ...redis,
       ...env,
@@ -105,7 +107,7 @@ export function cluster() {
     processes.cleanUp();
   }
 
-  return { start, sql, cleanUp, processes };
+  return { start, sql, cleanUp, processes, databaseEnv };
 }
 
 /** A JSON call to an instance. */

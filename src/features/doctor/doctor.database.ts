@@ -1,6 +1,6 @@
 // `parley doctor`'s database checks: reachable (and its version), migrations current, the role
-// requests run as held by row security, and the accounts ADMIN_USERNAMES names. Read-only:
-// nothing is migrated, created or granted.
+// requests run as held by row security, the accounts ADMIN_USERNAMES names, and (PostgreSQL) the
+// instances running on it. Read-only: nothing is migrated, created or granted.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../config/config.js';
@@ -11,6 +11,7 @@ import { appliedAsShipped, loadMigrations } from '../../db/migrate.js';
 import { result, type CheckResult } from './doctor.checks.js';
 import { pgliteHolder } from './doctor.pglite.js';
 import { checkRowSecurity } from './doctor.row-security.js';
+import { checkInstances } from './doctor.instances.js';
 import { UNCLAIMED_FIX, unclaimedAdminNames, unclaimedWarning } from '../users/admin-names.js';
 
 const RETRY_MS = 250;
@@ -113,12 +114,16 @@ async function guarded(name: string, check: () => Promise<CheckResult>): Promise
   }
 }
 
+// Instances say they are alive on PostgreSQL only: one process holds an embedded database's folder.
+const ONE_PROCESS = result('instances', 'skip', 'the embedded database has one instance, the process that holds its folder');
+
 function pgliteBlocked(config: Config): CheckResult[] | null {
   const dir = pgliteDirFor(config.dataDir);
   const notOpened = (why: string) => [
     result('migrations', 'skip', `not checked: ${why}`),
     result('row-security', 'skip', `not checked: ${why}`),
     result('admins', 'skip', `not checked: ${why}`),
+    ONE_PROCESS,
   ];
   if (!existsSync(join(dir, 'PG_VERSION'))) {
     return [
@@ -126,6 +131,7 @@ function pgliteBlocked(config: Config): CheckResult[] | null {
       result('migrations', 'fail', `none of ${loadMigrations().length} applied: no database yet`, 'run: parley migrate (parley serve also applies them at start)'),
       result('row-security', 'skip', 'not checked: no database yet'),
       result('admins', 'skip', 'not checked: no database yet'),
+      ONE_PROCESS,
     ];
   }
   const holder = pgliteHolder(dir);
@@ -137,7 +143,7 @@ function pgliteBlocked(config: Config): CheckResult[] | null {
   ];
 }
 
-/** The four database lines, in order; the later three are skipped when the database cannot be read. */
+/** The five database lines, in order; the later four are skipped when the database cannot be read. */
 export async function checkDatabase(config: Config, waitMs: number): Promise<CheckResult[]> {
   if (!config.databaseUrl) {
     const blocked = pgliteBlocked(config);
@@ -158,7 +164,7 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
       version = await probe(database, waitMs);
     } catch (error) {
       const skipped = (name: string) => result(name, 'skip', 'not checked: no database');
-      return [unreachable(config, error), skipped('migrations'), skipped('row-security'), skipped('admins')];
+      return [unreachable(config, error), skipped('migrations'), skipped('row-security'), skipped('admins'), skipped('instances')];
     }
     const where = config.databaseUrl ? `PostgreSQL ${version.version} at ${describeDatabaseUrl(config.databaseUrl)}` : `embedded PGlite (PostgreSQL ${version.version}) in ${pgliteDirFor(config.dataDir)}`;
     const first =
@@ -167,8 +173,10 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
         : result('database', 'ok', where);
     const sql = database.sql;
     const migrations = await guarded('migrations', () => checkMigrations(sql));
-    const admins = migrations.status === 'ok' ? await guarded('admins', () => checkAdmins(sql, config.adminUsernames)) : result('admins', 'skip', 'not checked: migrations pending');
-    return [first, migrations, await guarded('row-security', () => checkRowSecurity(database!)), admins];
+    const current = migrations.status === 'ok';
+    const admins = current ? await guarded('admins', () => checkAdmins(sql, config.adminUsernames)) : result('admins', 'skip', 'not checked: migrations pending');
+    const instances = !config.databaseUrl ? ONE_PROCESS : current ? await guarded('instances', () => checkInstances(sql)) : result('instances', 'skip', 'not checked: migrations pending');
+    return [first, migrations, await guarded('row-security', () => checkRowSecurity(database!)), admins, instances];
   } finally {
     await database?.close({ graceSeconds: 0 }).catch(() => {});
   }
