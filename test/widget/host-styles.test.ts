@@ -102,6 +102,50 @@ describeBrowser("the widget on host pages whose own CSS reaches its element", ()
     });
   }
 
+  // A transform, a filter or containment on <body> (page-transition libraries, "GPU" hacks) makes
+  // fixed boxes inside it move with the page: the launcher sat at the page's end, out of sight.
+  it('keeps its corner while the page scrolls under a <body> with a transform, and opens in the window when one is set later', async () => {
+    const html = [
+      '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Long page</title><link rel="stylesheet" href="/moved.css"></head><body>',
+      '<main><h1>Our story</h1><p>A long read.</p><div style="height: 2400px"></div></main>',
+      `<script src="${parley.url}/widget.js" data-chatbot="${bot.slug}" async></script>`,
+      '</body></html>',
+    ].join('\n');
+    site.page('/moved.css', { html: 'body { transform: translateZ(0); margin: 0; }', headers: { 'content-type': 'text/css' } });
+    const page = await context.newPage();
+    await page.goto(site.page(`/long-${bot.slug}`, { html }));
+    const w = shadow(page);
+    await see(w.launcher).visible();
+    const corner = expect.objectContaining({ right: VIEWPORT.width - 20, bottom: VIEWPORT.height - 20 });
+    await expect.poll(async () => (await layout(page)).launcher).toEqual(corner);
+    await page.mouse.wheel(0, 1200);
+    await expect.poll(() => page.evaluate(() => (globalThis as any).scrollY)).toBeGreaterThan(1000);
+    expect((await layout(page)).launcher).toEqual(corner);
+    expect(await hitsLauncher(page)).toBe(true);
+    await w.launcher.click();
+    await see(w.messages('assistant')).contains(GREETING);
+    const shown = await layout(page);
+    expect(shown.panel!.y).toBeGreaterThanOrEqual(0);
+    expect(shown.panel!.bottom).toBeLessThanOrEqual(shown.launcher!.y);
+    expect(await runAxe(page, 'parley-widget')).toEqual([]);
+
+    // A page without one sets a transform on <body> after the widget drew (a page transition) and opens the chat.
+    const plain = await context.newPage();
+    await plain.goto(site.page(`/plain-${bot.slug}`, { html: html.replace('<link rel="stylesheet" href="/moved.css">', '') }));
+    await see(shadow(plain).launcher).visible();
+    await plain.evaluate(() => {
+      const doc = (globalThis as any).document;
+      doc.body.style.transform = 'translateY(0)';
+      (globalThis as any).scrollTo(0, 800);
+      (globalThis as any).Parley.open();
+    });
+    await see(shadow(plain).messages('assistant')).contains(GREETING);
+    const opened = await layout(plain);
+    expect(opened.launcher).toEqual(corner);
+    expect(opened.panel!.y).toBeGreaterThanOrEqual(0);
+    expect(opened.panel!.bottom).toBeLessThanOrEqual(opened.launcher!.y);
+  });
+
   it('can still be hidden by the host page with display: none on its element', async () => {
     const html = [
       '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Checkout</title></head><body>',

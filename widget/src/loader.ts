@@ -67,6 +67,30 @@ function shadowFrame(host: HTMLElement): { root: ShadowRoot; frame: HTMLDivEleme
   return { root, frame };
 }
 
+/**
+ * Whether fixed boxes inside `element` are placed against it rather than the window: a transform,
+ * a filter or containment on it does that (page-transition libraries and "GPU" hacks set them on
+ * <body>), and the launcher would sit at the page's end, out of sight.
+ */
+function holdsFixed(element: Element): boolean {
+  const s = getComputedStyle(element);
+  return (
+    [s.transform, s.translate, s.rotate, s.scale, s.perspective, s.filter, s.backdropFilter].some((value) => !!value && value !== 'none') ||
+    /transform|translate|rotate|scale|perspective|filter/.test(s.willChange) ||
+    /paint|layout|strict|content/.test(s.contain) ||
+    (!!s.containerType && s.containerType !== 'normal') ||
+    (!!s.contentVisibility && s.contentVisibility !== 'visible')
+  );
+}
+
+/** In <body>, or beside it under <html> when <body> would carry the widget's fixed frame along. */
+function place(host: HTMLElement): void {
+  const body = document.body;
+  if (!body) return;
+  const parent = holdsFixed(body) ? document.documentElement : body;
+  if (host.parentNode !== parent) parent.append(host);
+}
+
 /** Draws the widget; returns what puts it back in the page's <body> when the page took it out. */
 function start(script: HTMLScriptElement): (() => void) | undefined {
   const options = readOptions(script);
@@ -97,6 +121,8 @@ function start(script: HTMLScriptElement): (() => void) | undefined {
     version: PANEL_FILE,
     open() {
       performance.mark('parley-open');
+      // A transform the page set on <body> since (a page transition) would carry the panel away.
+      if (!isOpen) place(host);
       isOpen = true;
       host.setAttribute('data-open', '');
       void ready().then(async (p) => (await nextTask(), isOpen && p.open()));
@@ -127,10 +153,13 @@ function start(script: HTMLScriptElement): (() => void) | undefined {
 
   document.body.append(host);
   performance.mark('parley-launcher');
+  // Where <body> holds fixed boxes, checked in the first frame: its style is computed then anyway,
+  // and the launcher moves before it is first painted.
+  requestAnimationFrame(() => place(host));
   if (options.mode === 'page' || script.dataset.open === 'true') api$.open();
   // A site that navigates by swapping its <body> for the next page's (Turbo, htmx's boost) takes
   // the widget out with the old one: it goes into the new one, its conversation still open.
-  const keep = () => void (!host.isConnected && document.body?.append(host));
+  const keep = () => void (!host.isConnected && place(host));
   new MutationObserver(keep).observe(document.documentElement, { childList: true });
   return keep;
 }
