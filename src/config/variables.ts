@@ -191,7 +191,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'INSTANCE_HEARTBEAT_MS',
     default: '5000',
     description:
-      'PostgreSQL only: how often each instance tells the database it is alive. An instance silent for six of these (killed, its machine gone) is taken for gone: the others store its replies cut short (interrupted with the text so far, error server_stopped) and free their conversations within seconds, without waiting for the two-minute lease.',
+      'PostgreSQL only: how often each instance tells the database it is alive. An instance silent for six of these (killed, out of memory, its machine gone) is taken for gone: at their next heartbeat the others store its replies cut short (interrupted with the text so far, error server_stopped) and free its conversations, within about 35 s by default rather than after the two-minute lease.',
   },
   {
     name: 'WEBHOOK_ALLOW_PRIVATE',
