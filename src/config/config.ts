@@ -177,7 +177,7 @@ function loadDatabaseRoles(read: ReturnType<typeof reader>): Pick<Config, 'datab
 /** The embedded database's own settings. */
 function loadPgliteSettings(read: ReturnType<typeof reader>): Pick<Config, 'pgliteSharedBuffers' | 'pgliteWasmOptimize' | 'pgliteFsync'> {
   return {
-    pgliteSharedBuffers: read('PGLITE_SHARED_BUFFERS', parsePgSize, '16MB'),
+    pgliteSharedBuffers: read('PGLITE_SHARED_BUFFERS', parsePgSize, '8MB'),
     pgliteWasmOptimize: read('PGLITE_WASM_OPTIMIZE', parseBoolean, false),
     pgliteFsync: read('PGLITE_FSYNC', parseBoolean, true),
   };

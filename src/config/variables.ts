@@ -39,7 +39,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   },
   {
     name: 'PGLITE_SHARED_BUFFERS',
-    default: '16MB',
+    default: '8MB',
     description: 'Shared buffers of the embedded database (PGlite), as PostgreSQL writes sizes (`16MB`, `256MB`). Memory the process keeps once touched; raise it for a large embedded database.',
   },
   {

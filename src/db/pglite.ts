@@ -9,10 +9,12 @@ import { DurableNodeFS, DURABLE_START_PARAMS, syncTree } from './pglite-durable.
 /**
  * PostgreSQL's default 128 MB of shared buffers is sized for a server with a machine to itself;
  * inside PGlite it is WebAssembly memory the process keeps once touched, and the operating
- * system's page cache already holds the files it reads. 16 MB kept an idle server 125 MB
- * smaller with no change in turn throughput (docs/decisions.md, issue 15).
+ * system's page cache already holds the files it reads. PGlite touches the whole of its shared
+ * memory at start, so every MB here is a MB of idle RSS: 16 MB kept an idle server 125 MB smaller
+ * than 128 did, 8 MB another 8 MB, neither with a change in turn throughput, and a lookup that
+ * misses the buffers costs little beside PGlite's own cost per statement (docs/decisions.md, issue 15).
  */
-export const DEFAULT_PGLITE_SHARED_BUFFERS = '16MB';
+export const DEFAULT_PGLITE_SHARED_BUFFERS = '8MB';
 
 export interface PgliteOptions {
   /** PostgreSQL's shared_buffers, as PostgreSQL writes sizes (16MB, 1GB). */

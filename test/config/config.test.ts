@@ -34,7 +34,7 @@ describe('loadConfig defaults (§12)', () => {
       logPretty: false,
       redisUrl: null,
       redisFailureMode: 'open',
-      pgliteSharedBuffers: '16MB',
+      pgliteSharedBuffers: '8MB',
       pgliteWasmOptimize: false,
     });
     expect(config.rateLimits).toEqual({

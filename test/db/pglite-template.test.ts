@@ -110,7 +110,7 @@ describe('an embedded database in memory', () => {
     const second = createPglite(null, { loadDataDir: dump });
     try {
       expect((await second.query<{ note: string }>('SELECT note FROM kept')).rows).toEqual([{ note: 'from the dump' }]);
-      expect((await second.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows[0]!.shared_buffers).toBe('16MB');
+      expect((await second.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows[0]!.shared_buffers).toBe('8MB');
     } finally {
       await second.close();
     }
