@@ -146,6 +146,49 @@ describeBrowser("the widget on host pages whose own CSS reaches its element", ()
     expect(opened.panel!.bottom).toBeLessThanOrEqual(opened.launcher!.y);
   });
 
+  // Page-transition libraries put a class on <body> or <html> for the length of a transition, and
+  // their CSS gives <body> a transform meanwhile: a closed launcher must not leave its corner then.
+  it('keeps a closed launcher in its corner while a transition class gives <body> a transform for a moment', async () => {
+    const html = [
+      '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Long page</title><link rel="stylesheet" href="/transitions.css"></head><body>',
+      '<main><h1>Our story</h1><p>A long read.</p><div style="height: 2400px"></div></main>',
+      `<script src="${parley.url}/widget.js" data-chatbot="${bot.slug}" async></script>`,
+      '</body></html>',
+    ].join('\n');
+    site.page('/transitions.css', {
+      html: 'body { margin: 0; } body.leaving { transform: translateY(0); } html.is-animating body { filter: opacity(1); }',
+      headers: { 'content-type': 'text/css' },
+    });
+    const page = await context.newPage();
+    await page.goto(site.page(`/transitions-${bot.slug}`, { html }));
+    const w = shadow(page);
+    await see(w.launcher).visible();
+    const corner = expect.objectContaining({ right: VIEWPORT.width - 20, bottom: VIEWPORT.height - 20 });
+    await page.evaluate(() => (globalThis as any).scrollTo(0, 800));
+    await expect.poll(async () => (await layout(page)).launcher).toEqual(corner);
+
+    const toggle = (target: 'body' | 'html', name: string, on: boolean) =>
+      page.evaluate(([t, n, o]) => {
+        const doc = (globalThis as any).document;
+        (t === 'body' ? doc.body : doc.documentElement).classList.toggle(n, o);
+      }, [target, name, on] as const);
+    for (const [target, name] of [['body', 'leaving'], ['html', 'is-animating']] as const) {
+      await toggle(target, name, true);
+      await expect.poll(async () => (await layout(page)).launcher).toEqual(corner);
+      expect(await hitsLauncher(page)).toBe(true);
+      await toggle(target, name, false);
+      await expect.poll(async () => (await layout(page)).launcher).toEqual(corner);
+    }
+    // Back in <body> once the transition is over, where frameworks that hydrate the document expect extra elements.
+    await expect.poll(() => page.evaluate(() => (globalThis as any).document.querySelector('parley-widget').parentElement.tagName)).toBe('BODY');
+
+    await w.launcher.click();
+    await see(w.messages('assistant')).contains(GREETING);
+    const shown = await layout(page);
+    expect(shown.panel!.y).toBeGreaterThanOrEqual(0);
+    expect(shown.panel!.bottom).toBeLessThanOrEqual(shown.launcher!.y);
+  });
+
   it('can still be hidden by the host page with display: none on its element', async () => {
     const html = [
       '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Checkout</title></head><body>',

@@ -91,6 +91,41 @@ function place(host: HTMLElement): void {
   if (host.parentNode !== parent) parent.append(host);
 }
 
+/**
+ * Keeps the widget (about to go into <body>) where its fixed frame means the window. `recheck`
+ * places a closed widget again in the next frame; `keep` puts it back when the page took it out.
+ */
+function keepPlaced(host: HTMLElement, isOpen: () => boolean): { recheck: () => void; keep: () => void } {
+  // Where <body> holds fixed boxes, checked in the first frame: its style is computed then anyway,
+  // and the launcher moves before it is first painted.
+  requestAnimationFrame(() => place(host));
+  // A page transition gives <body> a transform for a moment, by a class or a style on <html> or
+  // <body>: a closed widget is placed again, and back in <body> after. Not while open or holding
+  // the focus, which moving an element takes from it.
+  let queued = false;
+  const recheck = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      if (!isOpen() && document.activeElement !== host) place(host);
+    });
+  };
+  const styles = new MutationObserver(recheck);
+  const watch = (element: HTMLElement) => styles.observe(element, { attributes: true, attributeFilter: ['class', 'style'] });
+  let watched = document.body;
+  watch(document.documentElement);
+  watch(watched);
+  // A site that navigates by swapping its <body> for the next page's (Turbo, htmx's boost) takes
+  // the widget out with the old one: it goes into the new one, its conversation still open.
+  const keep = () => {
+    if (!host.isConnected) place(host);
+    if (document.body && document.body !== watched) watch((watched = document.body));
+  };
+  new MutationObserver(keep).observe(document.documentElement, { childList: true });
+  return { recheck, keep };
+}
+
 /** Draws the widget; returns what puts it back in the page's <body> when the page took it out. */
 function start(script: HTMLScriptElement): (() => void) | undefined {
   const options = readOptions(script);
@@ -116,6 +151,7 @@ function start(script: HTMLScriptElement): (() => void) | undefined {
   const nextTask = () => new Promise((resolve) => setTimeout(resolve));
   const ready = () => (panel ??= load().then(async (m) => (await nextTask(), m.mount({ root, frame, host, launcher, api, options, strings }))));
   let isOpen = false;
+  const placing = keepPlaced(host, () => isOpen);
 
   const api$: ParleyApi = {
     version: PANEL_FILE,
@@ -131,6 +167,7 @@ function start(script: HTMLScriptElement): (() => void) | undefined {
       isOpen = false;
       host.removeAttribute('data-open');
       void panel?.then((p) => p.close());
+      placing.recheck();
     },
     setUserToken(token) {
       options.userToken = token || null;
@@ -147,21 +184,15 @@ function start(script: HTMLScriptElement): (() => void) | undefined {
     host.addEventListener('parley:closed', () => {
       isOpen = false;
       host.removeAttribute('data-open');
+      placing.recheck();
     });
   }
   (window as unknown as { Parley: ParleyApi }).Parley = api$;
 
   document.body.append(host);
   performance.mark('parley-launcher');
-  // Where <body> holds fixed boxes, checked in the first frame: its style is computed then anyway,
-  // and the launcher moves before it is first painted.
-  requestAnimationFrame(() => place(host));
   if (options.mode === 'page' || script.dataset.open === 'true') api$.open();
-  // A site that navigates by swapping its <body> for the next page's (Turbo, htmx's boost) takes
-  // the widget out with the old one: it goes into the new one, its conversation still open.
-  const keep = () => void (!host.isConnected && place(host));
-  new MutationObserver(keep).observe(document.documentElement, { childList: true });
-  return keep;
+  return placing.keep;
 }
 
 /**
