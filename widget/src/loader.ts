@@ -96,9 +96,6 @@ function place(host: HTMLElement): void {
  * places a closed widget again in the next frame; `keep` puts it back when the page took it out.
  */
 function keepPlaced(host: HTMLElement, isOpen: () => boolean): { recheck: () => void; keep: () => void } {
-  // Where <body> holds fixed boxes, checked in the first frame: its style is computed then anyway,
-  // and the launcher moves before it is first painted.
-  requestAnimationFrame(() => place(host));
   // A page transition gives <body> a transform for a moment, by a class or a style on <html> or
   // <body>: a closed widget is placed again, and back in <body> after. Not while open or holding
   // the focus, which moving an element takes from it.
@@ -112,17 +109,22 @@ function keepPlaced(host: HTMLElement, isOpen: () => boolean): { recheck: () => 
     });
   };
   const styles = new MutationObserver(recheck);
-  const watch = (element: HTMLElement) => styles.observe(element, { attributes: true, attributeFilter: ['class', 'style'] });
-  let watched = document.body;
-  watch(document.documentElement);
-  watch(watched);
+  let watched: HTMLElement | null = null;
+  const watch = (element: HTMLElement | null) => element && styles.observe(element, { attributes: true, attributeFilter: ['class', 'style'] });
   // A site that navigates by swapping its <body> for the next page's (Turbo, htmx's boost) takes
   // the widget out with the old one: it goes into the new one, its conversation still open.
   const keep = () => {
     if (!host.isConnected) place(host);
-    if (document.body && document.body !== watched) watch((watched = document.body));
+    if (watched && document.body && document.body !== watched) watch((watched = document.body));
   };
-  new MutationObserver(keep).observe(document.documentElement, { childList: true });
+  // In the first frame, after the launcher is drawn: where <body> holds fixed boxes (its style is
+  // computed then anyway, and the launcher moves before it is first painted), then the watching.
+  requestAnimationFrame(() => {
+    place(host);
+    watch(document.documentElement);
+    watch((watched = document.body));
+    new MutationObserver(keep).observe(document.documentElement, { childList: true });
+  });
   return { recheck, keep };
 }
 
