@@ -94,6 +94,11 @@ function writeHead(request: FastifyRequest, reply: FastifyReply, headers: Record
     'x-accel-buffering': 'no',
     ...headers,
   });
+  // The head written as a string of its own: Node builds it one header at a time, and written
+  // before the first event it is flattened where it is, instead of its ~25 pieces staying in memory
+  // as long as the stream (docs/decisions.md). Sent with the first event all the same (the socket
+  // is corked for the tick).
+  reply.raw.flushHeaders();
   // Small events must not wait for more data to fill a packet (the socket is absent under inject).
   const socket = request.raw.socket as { setNoDelay?: (on: boolean) => void } | null;
   if (typeof socket?.setNoDelay === 'function') socket.setNoDelay(true);

@@ -166,6 +166,9 @@ function post<T>(call: Call, onOk: (response: http.IncomingMessage, settle: Sett
     if (call.signal.aborted || call.expired?.aborted) return onAbort();
     call.signal.addEventListener('abort', onAbort, { once: true });
     call.expired?.addEventListener('abort', onAbort, { once: true });
+    // The head as a write of its own, as for SSE (http/sse.ts): flattened once written, not kept
+    // in pieces while the answer streams.
+    request.flushHeaders();
     request.end(call.body);
   });
 }
