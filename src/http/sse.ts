@@ -1,5 +1,6 @@
 // Server-Sent Events (§6.1): headers go out at once, every event is written the moment
 // it exists (no buffering), a comment heartbeat keeps proxies from closing idle streams.
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export interface EventStream {
@@ -94,13 +95,16 @@ function writeHead(request: FastifyRequest, reply: FastifyReply, headers: Record
     'x-accel-buffering': 'no',
     ...headers,
   });
-  // The head written as a string of its own: Node builds it one header at a time, and written
-  // before the first event it is flattened where it is, instead of its ~25 pieces staying in memory
-  // as long as the stream (docs/decisions.md). Sent with the first event all the same (the socket
-  // is corked for the tick).
+  // The head written as a string of its own: Node builds it one header at a time, and glued to the
+  // first event it stayed in its ~25 pieces as long as the stream; written alone, V8 flattens it
+  // where it is (docs/decisions.md). Corked to the tick's end, it still leaves in one packet with
+  // the first event. The socket is absent under inject.
+  const socket = (request.raw.socket ?? null) as Partial<Socket> | null;
+  const corked = typeof socket?.cork === 'function' && typeof socket.uncork === 'function' ? (socket as Socket) : null;
+  corked?.cork();
   reply.raw.flushHeaders();
-  // Small events must not wait for more data to fill a packet (the socket is absent under inject).
-  const socket = request.raw.socket as { setNoDelay?: (on: boolean) => void } | null;
+  if (corked) process.nextTick(() => corked.uncork());
+  // Small events must not wait for more data to fill a packet.
   if (typeof socket?.setNoDelay === 'function') socket.setNoDelay(true);
 }
 
