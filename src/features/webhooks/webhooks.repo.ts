@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNotNull, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
 import { chatbots, webhookAttempts, webhookDeliveries, type WebhookAttemptRow, type WebhookDeliveryRow } from '../../db/schema.js';
@@ -106,7 +106,16 @@ function selectDue(db: Db, options: ClaimOptions) {
     .select(due)
     .from(webhookDeliveries)
     .innerJoin(chatbots, eq(chatbots.id, webhookDeliveries.chatbotId))
-    .where(inArray(webhookDeliveries.id, sql`(${fairDueIds(options)})`))
+    .where(
+      and(
+        inArray(webhookDeliveries.id, sql`(${fairDueIds(options)})`),
+        // The ids come from this statement's snapshot; a delivery another instance claimed and
+        // committed since is locked anew, and PostgreSQL re-tests only these conditions on its
+        // newer version (READ COMMITTED): without them it would be taken a second time.
+        eq(webhookDeliveries.status, 'pending'),
+        lte(webhookDeliveries.nextAttemptAt, options.now),
+      ),
+    )
     .orderBy(asc(webhookDeliveries.nextAttemptAt))
     .limit(options.limit)
     .for('update', { of: webhookDeliveries, skipLocked: true });
