@@ -44,6 +44,25 @@ function layout(page: Page) {
   });
 }
 
+const CORNER = expect.objectContaining({ right: VIEWPORT.width - 20, bottom: VIEWPORT.height - 20 });
+
+/** A page long enough to scroll, with the widget's tag, and the stylesheet at `stylesheet` when given. */
+function longPage(stylesheet: string | null): string {
+  const link = stylesheet ? `<link rel="stylesheet" href="${stylesheet}">` : '';
+  return [
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Long page</title>${link}</head><body>`,
+    '<main><h1>Our story</h1><p>A long read.</p><div style="height: 2400px"></div></main>',
+    `<script src="${parley.url}/widget.js" data-chatbot="${bot.slug}" async></script>`,
+    '</body></html>',
+  ].join('\n');
+}
+
+/** The open panel is inside the window, above the launcher. */
+function expectPanelAboveLauncher(shown: Awaited<ReturnType<typeof layout>>): void {
+  expect(shown.panel!.y).toBeGreaterThanOrEqual(0);
+  expect(shown.panel!.bottom).toBeLessThanOrEqual(shown.launcher!.y);
+}
+
 /** The element a visitor's click at the centre of the launcher lands on, looking through shadow roots. */
 function hitsLauncher(page: Page) {
   return page.evaluate(() => {
@@ -82,7 +101,7 @@ describeBrowser("the widget on host pages whose own CSS reaches its element", ()
       await see(w.launcher).visible();
 
       // The launcher sits 20 px from the window's bottom-right corner, and a click there reaches it.
-      await expect.poll(async () => (await layout(page)).launcher).toEqual(expect.objectContaining({ right: VIEWPORT.width - 20, bottom: VIEWPORT.height - 20 }));
+      await expect.poll(async () => (await layout(page)).launcher).toEqual(CORNER);
       expect(await hitsLauncher(page)).toBe(true);
 
       await w.launcher.click();
@@ -105,33 +124,25 @@ describeBrowser("the widget on host pages whose own CSS reaches its element", ()
   // A transform, a filter or containment on <body> (page-transition libraries, "GPU" hacks) makes
   // fixed boxes inside it move with the page: the launcher sat at the page's end, out of sight.
   it('keeps its corner while the page scrolls under a <body> with a transform, and opens in the window when one is set later', async () => {
-    const html = [
-      '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Long page</title><link rel="stylesheet" href="/moved.css"></head><body>',
-      '<main><h1>Our story</h1><p>A long read.</p><div style="height: 2400px"></div></main>',
-      `<script src="${parley.url}/widget.js" data-chatbot="${bot.slug}" async></script>`,
-      '</body></html>',
-    ].join('\n');
     site.page('/moved.css', { html: 'body { transform: translateZ(0); margin: 0; }', headers: { 'content-type': 'text/css' } });
     const page = await context.newPage();
-    await page.goto(site.page(`/long-${bot.slug}`, { html }));
+    await page.goto(site.page(`/long-${bot.slug}`, { html: longPage('/moved.css') }));
     const w = shadow(page);
     await see(w.launcher).visible();
-    const corner = expect.objectContaining({ right: VIEWPORT.width - 20, bottom: VIEWPORT.height - 20 });
-    await expect.poll(async () => (await layout(page)).launcher).toEqual(corner);
+    await expect.poll(async () => (await layout(page)).launcher).toEqual(CORNER);
     await page.mouse.wheel(0, 1200);
     await expect.poll(() => page.evaluate(() => (globalThis as any).scrollY)).toBeGreaterThan(1000);
-    expect((await layout(page)).launcher).toEqual(corner);
+    expect((await layout(page)).launcher).toEqual(CORNER);
     expect(await hitsLauncher(page)).toBe(true);
     await w.launcher.click();
     await see(w.messages('assistant')).contains(GREETING);
     const shown = await layout(page);
-    expect(shown.panel!.y).toBeGreaterThanOrEqual(0);
-    expect(shown.panel!.bottom).toBeLessThanOrEqual(shown.launcher!.y);
+    expectPanelAboveLauncher(shown);
     expect(await runAxe(page, 'parley-widget')).toEqual([]);
 
     // A page without one sets a transform on <body> after the widget drew (a page transition) and opens the chat.
     const plain = await context.newPage();
-    await plain.goto(site.page(`/plain-${bot.slug}`, { html: html.replace('<link rel="stylesheet" href="/moved.css">', '') }));
+    await plain.goto(site.page(`/plain-${bot.slug}`, { html: longPage(null) }));
     await see(shadow(plain).launcher).visible();
     await plain.evaluate(() => {
       const doc = (globalThis as any).document;
@@ -141,31 +152,23 @@ describeBrowser("the widget on host pages whose own CSS reaches its element", ()
     });
     await see(shadow(plain).messages('assistant')).contains(GREETING);
     const opened = await layout(plain);
-    expect(opened.launcher).toEqual(corner);
-    expect(opened.panel!.y).toBeGreaterThanOrEqual(0);
-    expect(opened.panel!.bottom).toBeLessThanOrEqual(opened.launcher!.y);
+    expect(opened.launcher).toEqual(CORNER);
+    expectPanelAboveLauncher(opened);
   });
 
   // Page-transition libraries put a class on <body> or <html> for the length of a transition, and
   // their CSS gives <body> a transform meanwhile: a closed launcher must not leave its corner then.
   it('keeps a closed launcher in its corner while a transition class gives <body> a transform for a moment', async () => {
-    const html = [
-      '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Long page</title><link rel="stylesheet" href="/transitions.css"></head><body>',
-      '<main><h1>Our story</h1><p>A long read.</p><div style="height: 2400px"></div></main>',
-      `<script src="${parley.url}/widget.js" data-chatbot="${bot.slug}" async></script>`,
-      '</body></html>',
-    ].join('\n');
     site.page('/transitions.css', {
       html: 'body { margin: 0; } body.leaving { transform: translateY(0); } html.is-animating body { filter: opacity(1); }',
       headers: { 'content-type': 'text/css' },
     });
     const page = await context.newPage();
-    await page.goto(site.page(`/transitions-${bot.slug}`, { html }));
+    await page.goto(site.page(`/transitions-${bot.slug}`, { html: longPage('/transitions.css') }));
     const w = shadow(page);
     await see(w.launcher).visible();
-    const corner = expect.objectContaining({ right: VIEWPORT.width - 20, bottom: VIEWPORT.height - 20 });
     await page.evaluate(() => (globalThis as any).scrollTo(0, 800));
-    await expect.poll(async () => (await layout(page)).launcher).toEqual(corner);
+    await expect.poll(async () => (await layout(page)).launcher).toEqual(CORNER);
 
     const toggle = (target: 'body' | 'html', name: string, on: boolean) =>
       page.evaluate(([t, n, o]) => {
@@ -174,10 +177,10 @@ describeBrowser("the widget on host pages whose own CSS reaches its element", ()
       }, [target, name, on] as const);
     for (const [target, name] of [['body', 'leaving'], ['html', 'is-animating']] as const) {
       await toggle(target, name, true);
-      await expect.poll(async () => (await layout(page)).launcher).toEqual(corner);
+      await expect.poll(async () => (await layout(page)).launcher).toEqual(CORNER);
       expect(await hitsLauncher(page)).toBe(true);
       await toggle(target, name, false);
-      await expect.poll(async () => (await layout(page)).launcher).toEqual(corner);
+      await expect.poll(async () => (await layout(page)).launcher).toEqual(CORNER);
     }
     // Back in <body> once the transition is over, where frameworks that hydrate the document expect extra elements.
     await expect.poll(() => page.evaluate(() => (globalThis as any).document.querySelector('parley-widget').parentElement.tagName)).toBe('BODY');
@@ -185,8 +188,7 @@ describeBrowser("the widget on host pages whose own CSS reaches its element", ()
     await w.launcher.click();
     await see(w.messages('assistant')).contains(GREETING);
     const shown = await layout(page);
-    expect(shown.panel!.y).toBeGreaterThanOrEqual(0);
-    expect(shown.panel!.bottom).toBeLessThanOrEqual(shown.launcher!.y);
+    expectPanelAboveLauncher(shown);
   });
 
   it('can still be hidden by the host page with display: none on its element', async () => {
