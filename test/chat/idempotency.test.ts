@@ -242,3 +242,36 @@ describe('Idempotency-Key on POST /v1/chat', () => {
     expect(list.data[0].message_count).toBe(2);
   });
 });
+
+describe('one Idempotency-Key sent many times at once, to two instances of one database', () => {
+  let second: TestApp;
+  beforeAll(async () => {
+    second = await createTestApp(fakeLlmEnv(fake.url, { LLM_MAX_RETRIES: '0', JWT_SECRET: t.config.jwtSecret }), { sharedWith: t });
+  });
+  afterAll(async () => {
+    await second?.app.close();
+  });
+
+  it('calls the model once and stores one turn; every other request is refused as in use or replays that answer', async () => {
+    fake.setDelays({ firstTokenDelayMs: 50 });
+    const { user, conversation } = await chattingUser(t);
+    const key = newKey();
+    const burst = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        (i % 2 === 0 ? t : second).request({
+          method: 'POST',
+          url: `/v1/conversations/${conversation.id}/messages`,
+          headers: { ...bearer(user.accessToken), ...withKey(key) },
+          payload: { content: 'Exactly once' },
+        }),
+      ),
+    );
+    const answered = burst.filter((response) => response.statusCode === 201);
+    const refused = burst.filter((response) => response.statusCode !== 201);
+    expect(answered.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(answered.map((response) => json(response).reply.id)).size).toBe(1);
+    expect(refused.map((response) => json(response).code)).toEqual(refused.map(() => 'idempotency_key_in_use'));
+    expect(fake.requests).toHaveLength(1);
+    expect(await messagesOf(user, conversation.id)).toHaveLength(2);
+  });
+});
