@@ -30,7 +30,7 @@ beforeAll(async () => {
   const bot = await createChatbot(t, owner, { name: 'Claimed' });
   await setWebhook(t, owner, bot.id, 'http://127.0.0.1:9/hook');
   await t.app.close();
-  ({ id: chatbotId } = bot);
+  chatbotId = bot.id;
   ownerId = owner.id;
 });
 afterAll(async () => {
