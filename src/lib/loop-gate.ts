@@ -1,22 +1,49 @@
 // Lets at most `perTurn` callers through per event-loop turn. When thousands of streams end at
 // once (clients gone), their stores would otherwise run back to back (PGlite runs SQL on this
 // thread) before the loop gets to the remaining disconnects and aborts their upstream calls.
+//
+// With `settle`, callers also wait while others keep arriving (a burst of clients leaving): the
+// upstream calls still open cost the model's tokens and this machine's CPU, the stores only
+// keep a conversation busy a moment longer. No caller waits beyond `maxWaitMs`.
 
-export function createLoopGate(perTurn: number): () => Promise<void> {
-  const waiting: Array<() => void> = [];
+export interface Settle {
+  /** Released once nobody has arrived for this long… */
+  quietMs: number;
+  /** …or once the first in line has waited this long. */
+  maxWaitMs: number;
+}
+
+export function createLoopGate(perTurn: number, settle?: Settle): () => Promise<void> {
+  const waiting: Array<{ open: () => void; since: number }> = [];
   let scheduled = false;
+  let lastArrival = 0;
   const release = () => {
     scheduled = false;
-    for (const open of waiting.splice(0, perTurn)) open();
-    if (waiting.length > 0) schedule();
-  };
-  const schedule = () => {
-    scheduled = true;
-    setImmediate(release);
+    if (waiting.length === 0) return;
+    if (settle) {
+      const at = performance.now();
+      const quietIn = lastArrival + settle.quietMs - at;
+      const dueIn = waiting[0]!.since + settle.maxWaitMs - at;
+      const wait = Math.min(quietIn, dueIn);
+      if (wait > 0) {
+        scheduled = true;
+        setTimeout(release, Math.ceil(wait));
+        return;
+      }
+    }
+    for (const { open } of waiting.splice(0, perTurn)) open();
+    if (waiting.length > 0) {
+      scheduled = true;
+      setImmediate(release);
+    }
   };
   return () =>
     new Promise<void>((resolve) => {
-      waiting.push(resolve);
-      if (!scheduled) schedule();
+      lastArrival = performance.now();
+      waiting.push({ open: resolve, since: lastArrival });
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(release);
+      }
     });
 }

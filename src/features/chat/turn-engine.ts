@@ -124,7 +124,9 @@ export interface TurnEngine {
   run(principal: Principal, target: TurnTarget, plan: TurnPlan, options?: TurnOptions): Promise<TurnResult>;
 }
 
-const afterDisconnect = createLoopGate(16);
+// When many clients leave at once, their upstream calls are closed first and their replies stored
+// once the burst is over (a conversation stays busy at most a second longer).
+const afterDisconnect = createLoopGate(16, { quietMs: 50, maxWaitMs: 1000 });
 
 async function report(log: TurnEngineDeps['log'], hooks: AfterTurn[], turnReport: TurnReport) {
   for (const hook of hooks) {
