@@ -12,7 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BEGIN, FINISH } from '../src/features/chat/turns.sql.js';
@@ -20,12 +20,14 @@ import { BEGIN, FINISH } from '../src/features/chat/turns.sql.js';
 const CONVERSATIONS = 1000;
 
 export const TURN_SQL_METHOD =
-  'On PostgreSQL the turn\'s own SQL (its begin and finish statements, taken from the source) is then replayed by pgbench on one connection, prepared, as the request role, over fresh conversations; "beyond the turn\'s SQL" = added p50 − that latency.';
+  'On PostgreSQL the turn\'s own SQL (its begin and finish statements, taken from the source) is then replayed by pgbench on one connection, prepared, as the request role, over fresh conversations; "beyond the turn\'s SQL" = added p50 − that SQL\'s p50 (from pgbench\'s transaction log).';
 const MESSAGE = 'What are your opening hours on weekends, and can I book a table for four people?';
 
 export interface TurnSqlResult {
   /** pgbench's average latency per turn (begin + finish), ms. */
   latencyMs: number;
+  /** The median of pgbench's per-turn latencies (its transaction log), ms: set against Parley's p50. */
+  p50Ms: number;
   turns: number;
   failed: number;
   script: string;
@@ -97,6 +99,17 @@ function psql(databaseUrl: string, sql: string): string {
   return run.stdout.trim();
 }
 
+/** The median turn in pgbench's transaction logs (`-l`: each line's third field is the turn's time in µs). */
+function loggedMedianMs(logDir: string): number {
+  const micros = readdirSync(logDir)
+    .flatMap((file) => readFileSync(join(logDir, file), 'utf8').split('\n'))
+    .map((line) => Number(line.split(' ')[2]))
+    .filter((value) => Number.isFinite(value) && value > 0)
+    .sort((a, b) => a - b);
+  if (micros.length === 0) throw new Error('pgbench wrote no transaction log');
+  return micros[Math.floor(micros.length / 2)]! / 1000;
+}
+
 /**
  * Makes CONVERSATIONS conversations for `userId`'s chatbot with ids pgbench can name, runs the turn
  * script on one connection for `seconds`, and removes them again.
@@ -128,7 +141,8 @@ export function runTurnSql(databaseUrl: string, who: { userId: string; chatbotId
     prompt_tokens: '60',
     latency: '1',
   };
-  const args = ['-n', '-M', 'prepared', '-c', '1', '-j', '1', '-T', String(seconds), '-f', script, ...Object.entries(variables).flatMap(([k, v]) => ['-D', `${k}=${v}`]), databaseUrl];
+  const logDir = mkdtempSync(join(tmpdir(), 'parley-turn-log-'));
+  const args = ['-n', '-M', 'prepared', '-c', '1', '-j', '1', '-T', String(seconds), '-l', `--log-prefix=${join(logDir, 'turn')}`, '-f', script, ...Object.entries(variables).flatMap(([k, v]) => ['-D', `${k}=${v}`]), databaseUrl];
   log(`pgbench -n -M prepared -c 1 -T ${seconds} on the turn's begin and finish statements, as the request role`);
   try {
     // As the request role, so row security's policies are part of what is measured.
@@ -141,8 +155,9 @@ export function runTurnSql(databaseUrl: string, who: { userId: string; chatbotId
       throw new Error(`pgbench failed (exit ${run.status}): ${firstError?.trim()}`);
     }
     const failed = /number of failed transactions: (\d+)/.exec(output);
-    return { latencyMs: Number(latency[1]), turns: Number(turns[1]), failed: failed ? Number(failed[1]) : 0, script };
+    return { latencyMs: Number(latency[1]), p50Ms: loggedMedianMs(logDir), turns: Number(turns[1]), failed: failed ? Number(failed[1]) : 0, script };
   } finally {
+    rmSync(logDir, { recursive: true, force: true });
     psql(databaseUrl, `DELETE FROM conversations WHERE user_id = '${who.userId}'::uuid AND id::text LIKE '${prefix}%';`);
   }
 }
