@@ -17,6 +17,12 @@ export function createLoopGate(perTurn: number, settle?: Settle): () => Promise<
   const waiting: Array<{ open: () => void; since: number }> = [];
   let scheduled = false;
   let lastArrival = 0;
+  /** The next release: on the next loop turn, or after `ms` while a burst settles. */
+  const schedule = (ms?: number) => {
+    scheduled = true;
+    if (ms === undefined) setImmediate(release);
+    else setTimeout(release, Math.ceil(ms));
+  };
   const release = () => {
     scheduled = false;
     if (waiting.length === 0) return;
@@ -25,25 +31,15 @@ export function createLoopGate(perTurn: number, settle?: Settle): () => Promise<
       const quietIn = lastArrival + settle.quietMs - at;
       const dueIn = waiting[0]!.since + settle.maxWaitMs - at;
       const wait = Math.min(quietIn, dueIn);
-      if (wait > 0) {
-        scheduled = true;
-        setTimeout(release, Math.ceil(wait));
-        return;
-      }
+      if (wait > 0) return schedule(wait);
     }
     for (const { open } of waiting.splice(0, perTurn)) open();
-    if (waiting.length > 0) {
-      scheduled = true;
-      setImmediate(release);
-    }
+    if (waiting.length > 0) schedule();
   };
   return () =>
     new Promise<void>((resolve) => {
       lastArrival = performance.now();
       waiting.push({ open: resolve, since: lastArrival });
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(release);
-      }
+      if (!scheduled) schedule();
     });
 }
