@@ -10,11 +10,12 @@ import { timedHealth } from '../helpers/timed-health.js';
 // service accepts are processed, other requests keep being answered.
 
 /**
- * Far above what a free event loop shows (about 20 ms here, on a quiet machine), far below the
- * seconds the freeze lasted, so a busy test machine does not decide it. The 100 ms target is
- * measured by the benchmark (bench/, uploads phase).
+ * Far above what a free event loop shows (about 20 ms here, on a quiet machine), ten times below
+ * the seconds the freeze lasted, so a busy test machine does not decide it: CI once saw 765 ms on
+ * a machine slow to page memory in, with another test file sharing its two cores. The 100 ms
+ * target is measured by the benchmark (bench/, uploads phase).
  */
-const STALL_BOUND_MS = 500;
+const STALL_BOUND_MS = 2_000;
 
 let t: TestApp;
 let base: string;
@@ -64,6 +65,6 @@ describe('a large knowledge upload', () => {
     expect(Number(stored[0]!.n)).toBe(added.body.chunk_count);
     // Health was asked all along, and never waited behind the upload.
     expect(waits.length).toBeGreaterThan(5);
-    expect(Math.max(...waits)).toBeLessThan(STALL_BOUND_MS);
+    expect(Math.max(...waits), `/health waited ${waits.map(Math.round).join(', ')} ms`).toBeLessThan(STALL_BOUND_MS);
   });
 });
