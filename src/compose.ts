@@ -64,6 +64,7 @@ import { createWebhooksRepo } from './features/webhooks/webhooks.repo.js';
 import { createWebhooksService } from './features/webhooks/webhooks.service.js';
 import { createHeartbeats, DEFAULT_STREAM_LIMITS } from './http/sse.js';
 import { createJobs } from './jobs/jobs.js';
+import { keepStatistics } from './db/pglite-statistics.js';
 import { AppError } from './errors/app-error.js';
 import type { Clock } from './lib/clock.js';
 import { newId } from './lib/ids.js';
@@ -335,6 +336,7 @@ export async function composeServices(deps: ComposeDeps) {
   const webhooks = composeWebhooks(deps, jobs, chat.chatbots);
   const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys);
   jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
+  if (database.kind === 'pglite') keepStatistics({ jobs, owner: database.sql, log, everyMs: config.pgliteStatisticsMs });
   // A session that ends, or a user deactivated, on any instance stops its replies running here.
   revocations.listen((revoked) => {
     if (revoked && ('session' in revoked || revoked.deactivated)) chat.generations.stopFor(revoked, 'signed_out');

@@ -37,6 +37,8 @@ export interface Config {
   pgliteSharedBuffers: string;
   pgliteWasmOptimize: boolean;
   pgliteFsync: boolean;
+  /** How often the embedded database's stale planner statistics are looked for (db/pglite-statistics.ts). */
+  pgliteStatisticsMs: number;
   databaseWaitMs: number;
   /** DATABASE_STALL_TIMEOUT: a statement hearing nothing back this long drops its connection (503); null = wait forever. */
   databaseStallMs: number | null;
@@ -175,11 +177,12 @@ function loadDatabaseRoles(read: ReturnType<typeof reader>): Pick<Config, 'datab
 }
 
 /** The embedded database's own settings. */
-function loadPgliteSettings(read: ReturnType<typeof reader>): Pick<Config, 'pgliteSharedBuffers' | 'pgliteWasmOptimize' | 'pgliteFsync'> {
+function loadPgliteSettings(read: ReturnType<typeof reader>): Pick<Config, 'pgliteSharedBuffers' | 'pgliteWasmOptimize' | 'pgliteFsync' | 'pgliteStatisticsMs'> {
   return {
     pgliteSharedBuffers: read('PGLITE_SHARED_BUFFERS', parsePgSize, '8MB'),
     pgliteWasmOptimize: read('PGLITE_WASM_OPTIMIZE', parseBoolean, false),
     pgliteFsync: read('PGLITE_FSYNC', parseBoolean, true),
+    pgliteStatisticsMs: read('PGLITE_STATISTICS_MS', (raw) => parseInteger(raw, 100, 86_400_000), 60_000),
   };
 }
 

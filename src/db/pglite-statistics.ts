@@ -1,0 +1,47 @@
+// The embedded database keeps its planner's statistics up to date itself. PGlite runs PostgreSQL
+// inside this process as one session, without background workers: no autovacuum, so no table was
+// ever analyzed. The planner then guessed a table's rows from nothing, and an export's keyset
+// batch ("the next 200 conversations of this chatbot after this one") became a bitmap scan and a
+// sort of every conversation left: each batch cost as much as all the rest, 50,000 conversations
+// took 7.7 s instead of 2.3 s, and each batch held the event loop (every other request) twice as
+// long (docs/decisions.md). Like autovacuum's analyze, a table is analyzed again once the rows
+// changed since its last analysis pass 50 + 10% of the rows it had then (PostgreSQL's defaults);
+// a table never analyzed that holds data (a folder from before this, a restart after a crash lost
+// the counters) is analyzed on the first pass.
+import type { Jobs } from '../jobs/jobs.js';
+import type { SqlRunner } from './client.js';
+
+/**
+ * Rows sampled: 300 × this. An ANALYZE is one call into PGlite's WebAssembly, during which the
+ * event loop waits: with PostgreSQL's default (100, 30,000 rows) it took 300–350 ms on 100,000
+ * conversations and on 400,000 messages, with 10 (3,000 rows) 43–50 ms. Enough for what
+ * Parley's statements need the planner to know: how big a table is, and which of its columns
+ * tell rows apart.
+ */
+export const STATISTICS_TARGET = 10;
+
+const STALE_TABLES = `
+SELECT format('%I.%I', s.schemaname, s.relname) AS name
+  FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+ WHERE s.schemaname = current_schema()
+   AND (s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
+        OR (c.reltuples < 0 AND pg_relation_size(c.oid) > 0))
+ ORDER BY s.n_mod_since_analyze DESC`;
+
+/**
+ * Analyzes the tables whose statistics are stale, one statement each (other queries take their
+ * turn in between), as the owner of the tables. Returns the tables analyzed.
+ */
+export async function analyzeStaleTables(owner: SqlRunner): Promise<string[]> {
+  const stale = await owner.query<{ name: string }>(STALE_TABLES);
+  for (const { name } of stale) await owner.exec(`SET LOCAL default_statistics_target = ${STATISTICS_TARGET}; ANALYZE ${name}`);
+  return stale.map(({ name }) => name);
+}
+
+/** Runs analyzeStaleTables every `everyMs` as a background job, saying which tables it analyzed. */
+export function keepStatistics({ jobs, owner, log, everyMs }: { jobs: Pick<Jobs, 'every'>; owner: SqlRunner; log: { info(fields: object, message: string): void }; everyMs: number }): void {
+  jobs.every('embedded database statistics', everyMs, async () => {
+    const analyzed = await analyzeStaleTables(owner);
+    if (analyzed.length > 0) log.info({ tables: analyzed }, "analyzed the embedded database's changed tables");
+  });
+}
