@@ -4,6 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
+import { keepStatistics } from './db/pglite-statistics.js';
 import { createScoped } from './db/scope.js';
 import { createAdminRepo } from './features/admin/admin.repo.js';
 import { createAdminService } from './features/admin/admin.service.js';
@@ -64,7 +65,6 @@ import { createWebhooksRepo } from './features/webhooks/webhooks.repo.js';
 import { createWebhooksService } from './features/webhooks/webhooks.service.js';
 import { createHeartbeats, DEFAULT_STREAM_LIMITS } from './http/sse.js';
 import { createJobs } from './jobs/jobs.js';
-import { keepStatistics } from './db/pglite-statistics.js';
 import { AppError } from './errors/app-error.js';
 import type { Clock } from './lib/clock.js';
 import { newId } from './lib/ids.js';
