@@ -4,6 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
+import { watchTransactionAge } from './db/pglite-freeze.js';
 import { keepStatistics } from './db/pglite-statistics.js';
 import { createScoped } from './db/scope.js';
 import { createAdminRepo } from './features/admin/admin.repo.js';
@@ -320,6 +321,13 @@ function composeVisitors(deps: ComposeDeps, limiter: RateLimiter, directory: Pub
   return { visitorTokens, publicGuard, authenticateChannels };
 }
 
+/** What autovacuum would do for the embedded database, which has none. */
+function keepEmbeddedDatabase(jobs: ReturnType<typeof createJobs>, database: Database, log: ComposeLog, config: Config): void {
+  keepStatistics({ jobs, owner: database.sql, log, everyMs: config.pgliteStatisticsMs });
+  watchTransactionAge({ jobs, owner: database.sql, log, freezeAge: config.pgliteFreezeAge, everyMs: config.pgliteStatisticsMs });
+}
+
+
 export async function composeServices(deps: ComposeDeps) {
   const { config, database, log } = deps;
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
@@ -336,7 +344,7 @@ export async function composeServices(deps: ComposeDeps) {
   const webhooks = composeWebhooks(deps, jobs, chat.chatbots);
   const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys);
   jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
-  if (database.kind === 'pglite') keepStatistics({ jobs, owner: database.sql, log, everyMs: config.pgliteStatisticsMs });
+  if (database.kind === 'pglite') keepEmbeddedDatabase(jobs, database, log, config);
   // A session that ends, or a user deactivated, on any instance stops its replies running here.
   revocations.listen((revoked) => {
     if (revoked && ('session' in revoked || revoked.deactivated)) chat.generations.stopFor(revoked, 'signed_out');

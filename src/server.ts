@@ -42,7 +42,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   // WebAssembly off the main thread): the two were most of a start-up, one after the other.
   const loading = Promise.all([import('./app.js'), import('./compose.js')]);
   loading.catch(() => {});
-  const database = await connectDatabase(config);
+  const database = await connectDatabase(config, { freezeLog: { info: (line) => log.info(line), warn: (line) => log.warn(line) } });
   exitWhenDatabaseFails(database, config, log, exit);
   hold?.serveBackups(database);
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');

@@ -39,6 +39,8 @@ export interface Config {
   pgliteFsync: boolean;
   /** How often the embedded database's stale planner statistics are looked for (db/pglite-statistics.ts). */
   pgliteStatisticsMs: number;
+  /** The embedded database's old rows are frozen at start once its oldest transaction is this old (db/pglite-freeze.ts). */
+  pgliteFreezeAge: number;
   databaseWaitMs: number;
   /** DATABASE_STALL_TIMEOUT: a statement hearing nothing back this long drops its connection (503); null = wait forever. */
   databaseStallMs: number | null;
@@ -177,12 +179,13 @@ function loadDatabaseRoles(read: ReturnType<typeof reader>): Pick<Config, 'datab
 }
 
 /** The embedded database's own settings. */
-function loadPgliteSettings(read: ReturnType<typeof reader>): Pick<Config, 'pgliteSharedBuffers' | 'pgliteWasmOptimize' | 'pgliteFsync' | 'pgliteStatisticsMs'> {
+function loadPgliteSettings(read: ReturnType<typeof reader>): Pick<Config, 'pgliteSharedBuffers' | 'pgliteWasmOptimize' | 'pgliteFsync' | 'pgliteStatisticsMs' | 'pgliteFreezeAge'> {
   return {
     pgliteSharedBuffers: read('PGLITE_SHARED_BUFFERS', parsePgSize, '8MB'),
     pgliteWasmOptimize: read('PGLITE_WASM_OPTIMIZE', parseBoolean, false),
     pgliteFsync: read('PGLITE_FSYNC', parseBoolean, true),
     pgliteStatisticsMs: read('PGLITE_STATISTICS_MS', (raw) => parseInteger(raw, 100, 86_400_000), 60_000),
+    pgliteFreezeAge: read('PGLITE_FREEZE_AGE', (raw) => parseInteger(raw, 1_000, 1_000_000_000), 100_000_000),
   };
 }
 

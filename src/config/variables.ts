@@ -49,6 +49,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
       'How often the embedded database (PGlite), which has no autovacuum, looks for tables changed enough since they were last analyzed (50 rows + 10%, as autovacuum) and analyzes them, one at a time, so its planner knows their size: without it an export of 50,000 conversations ran three times slower. Each ANALYZE samples 3,000 rows (about 50 ms).',
   },
   {
+    name: 'PGLITE_FREEZE_AGE',
+    default: '100000000',
+    description:
+      "At start, the embedded database (PGlite), which has no autovacuum, freezes the rows of each of its databases (Parley's and the templates) whose oldest transaction is older than this, as autovacuum would: PostgreSQL stops taking writes 2,144 million transactions after the oldest unfrozen one, and a chat turn uses two. The start takes longer by the time it needs (seconds on a large database) about every 50 million turns; a server that runs on past ten times this (at most 1,000 million) without a restart warns in its log.",
+  },
+  {
     name: 'PGLITE_WASM_OPTIMIZE',
     default: 'false',
     description:

@@ -7,6 +7,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
 import { createPglite, seedFromTemplate } from './pglite.js';
+import { freezeIfOld, type PgliteFreeze } from './pglite-freeze.js';
 import { answerThroughEventLoop } from './pglite-event-loop.js';
 import { watchForPanic } from './pglite-panic.js';
 import { createPgliteStatements, type PgliteStatements } from './pglite-statements.js';
@@ -199,6 +200,8 @@ export interface DatabaseOptions {
   pgliteOptimize?: boolean;
   /** PGlite's commits synced to its disk (PGLITE_FSYNC, default true). */
   pgliteFsync?: boolean;
+  /** A folder's databases are frozen when opened once their oldest transaction is this old (serve only: PGLITE_FREEZE_AGE). */
+  pgliteFreeze?: PgliteFreeze;
   poolMax?: number;
   /** A request's statement that hears nothing back this long drops its connection (DATABASE_STALL_TIMEOUT). */
   stallMs?: number | null;
@@ -269,6 +272,7 @@ function keepPrivate(dir: string): void {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const role = options.appRole ?? DEFAULT_APP_ROLE;
   if (options.url) return usePostgres(options.url, options, role);
+  const pgliteOptions = { sharedBuffers: options.pgliteSharedBuffers, optimize: options.pgliteOptimize, fsync: options.pgliteFsync };
   if (options.pgliteDir) {
     mkdirSync(dirname(options.pgliteDir), { recursive: true });
     seedFromTemplate(options.pgliteDir, { sync: options.pgliteFsync ?? true });
@@ -277,7 +281,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // the folder is what keeps other local users out (PostgreSQL insists on 0700 for its own).
     keepPrivate(options.pgliteDir);
   }
-  return usePglite(createPglite(options.pgliteDir, { sharedBuffers: options.pgliteSharedBuffers, optimize: options.pgliteOptimize, fsync: options.pgliteFsync }), role);
+  const client = createPglite(options.pgliteDir, pgliteOptions);
+  if (!options.pgliteDir || !options.pgliteFreeze) return usePglite(client, role);
+  return usePglite(await freezeIfOld(client, options.pgliteDir, pgliteOptions, options.pgliteFreeze), role);
 }
 
 const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 0.5);

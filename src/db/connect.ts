@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { openDatabase, pgliteDirFor, type Database } from './client.js';
 import { describeError } from './errors.js';
+import type { PgliteFreeze } from './pglite-freeze.js';
 
 export class DatabaseUnreachableError extends Error {
   override name = 'DatabaseUnreachableError';
@@ -74,9 +75,12 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
  * The wait counts from `startedAt`, by default the process's start: whoever launched us sees
  * the exit within DATABASE_WAIT, loading the modules (a second or more on a busy machine) included.
  */
-export async function connectDatabase(config: Config, startedAt = performance.timeOrigin): Promise<Database> {
+export async function connectDatabase(config: Config, options: { startedAt?: number; freezeLog?: PgliteFreeze['log'] } = {}): Promise<Database> {
+  const { startedAt = performance.timeOrigin, freezeLog } = options;
   const waitMs = config.databaseWaitMs;
-  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), pgliteSharedBuffers: config.pgliteSharedBuffers, pgliteOptimize: config.pgliteWasmOptimize, pgliteFsync: config.pgliteFsync, poolMax: config.databasePoolMax, stallMs: config.databaseStallMs, prepare: config.databasePrepare, appRole: config.databaseAppRole, appUrl: config.databaseAppUrl }).catch((error: unknown) => {
+  // Only a server freezes: the CLI's commands and `parley doctor` leave the folder as they found it.
+  const pgliteFreeze = freezeLog ? { age: config.pgliteFreezeAge, log: freezeLog } : undefined;
+  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), pgliteSharedBuffers: config.pgliteSharedBuffers, pgliteOptimize: config.pgliteWasmOptimize, pgliteFsync: config.pgliteFsync, pgliteFreeze, poolMax: config.databasePoolMax, stallMs: config.databaseStallMs, prepare: config.databasePrepare, appRole: config.databaseAppRole, appUrl: config.databaseAppUrl }).catch((error: unknown) => {
     const problem = config.databaseUrl ? null : folderProblem(pgliteDirFor(config.dataDir));
     throw problem ? new DatabaseUnreachableError(`cannot open the embedded database in DATA_DIR (${config.dataDir}): ${problem}`, { cause: error }) : error;
   });

@@ -30,7 +30,7 @@ export interface DiskGuard {
   stop(): void;
 }
 
-const statfsFree = (dir: string) => {
+export const statfsFree = (dir: string) => {
   const fs = statfsSync(dir);
   return Number(fs.bavail) * Number(fs.bsize);
 };

@@ -25,6 +25,8 @@ export interface PgliteOptions {
   loadDataDir?: Blob;
   /** A folder's commits reach its disk before they are answered (PGLITE_FSYNC; pglite-durable.ts). Default true. */
   fsync?: boolean;
+  /** Another database of the folder than PGlite's own (`postgres`): freezing the templates (pglite-freeze.ts). */
+  database?: string;
 }
 
 const startParams = (options: PgliteOptions, durable: boolean) => [
@@ -54,7 +56,7 @@ export function createPglite(dir: string | null, options: PgliteOptions = {}): P
   // In memory there is no disk to reach.
   const durable = dir !== null && (options.fsync ?? true);
   // One options object: PGlite drops its second argument when the first is not a folder.
-  return new PGlite({ dataDir: dir ?? undefined, ...(durable ? { fs: new DurableNodeFS(dir) } : {}), startParams: startParams(options, durable), loadDataDir: options.loadDataDir });
+  return new PGlite({ dataDir: dir ?? undefined, ...(durable ? { fs: new DurableNodeFS(dir) } : {}), startParams: startParams(options, durable), loadDataDir: options.loadDataDir, ...(options.database ? { database: options.database } : {}) });
 }
 
 // Both src/db and dist/db sit two levels below the package root.

@@ -25,7 +25,7 @@ describe('parley doctor on a working set-up', () => {
     // 100 streams fit the smallest usual limit (1024 files); the limit itself is tested apart.
     const report = await doctor({ DATA_DIR: dataDir, ...redis }, { args: ['--streams', '100'] });
     passes(report);
-    expect(report.lines.map((line) => line.name)).toEqual(['config', 'database', 'migrations', 'row-security', 'admins', 'instances', 'model', 'redis', 'issuers', 'jwt-secret', 'open-files', 'disk']);
+    expect(report.lines.map((line) => line.name)).toEqual(['config', 'database', 'migrations', 'row-security', 'admins', 'instances', 'transactions', 'model', 'redis', 'issuers', 'jwt-secret', 'open-files', 'disk']);
     expect(report.line('database').text).toMatch(/^ok\s+database\s+embedded PGlite \(PostgreSQL \d+\.\d+\) in .*pglite$/);
     expect(report.line('migrations').text).toContain(`current (latest ${LATEST})`);
     // Whether `parley migrate` made the request role or left it to `parley serve`, neither is a failure.
@@ -43,6 +43,9 @@ describe('parley doctor on a working set-up', () => {
     expect(report.line('database').text).toMatch(PG_URL ? /^ok\s+database\s+PostgreSQL \d+\.\d+ at 127\.0\.0\.1:\d+\/\w+$/ : /embedded PGlite/);
     expect(report.line('row-security').text).toMatch(new RegExp(`requests run as ${target.appRole}: no superuser, no BYPASSRLS, owns no table; row security forced on \\d+ tables`));
     expect(report.line('disk').text).toMatch(PG_URL ? /^skip\s+disk\s+PostgreSQL's disk is its server's/ : /^ok\s+disk\s+[\d.]+ GiB free of [\d.]+ GiB where DATA_DIR is \(/);
+    expect(report.line('transactions').text).toMatch(
+      new RegExp(`^ok\\s+transactions\\s+oldest unfrozen transaction [\\d,]+ old \\(database \\w+\\); writes stop at 2,144\\.5 million; ${PG_URL ? 'autovacuum freezes' : 'frozen at start past 100,000,000 \\(PGLITE_FREEZE_AGE\\)'}$`),
+    );
   });
 
   it('warns about an ADMIN_USERNAMES name no account has yet (whoever registers it first becomes an admin), and exits 0', { timeout: 90_000 }, async () => {
@@ -80,6 +83,7 @@ describe('parley doctor names each database failure and its fix', () => {
     );
     expect(report.line('migrations').status).toBe('skip');
     expect(report.line('row-security').status).toBe('skip');
+    expect(report.line('transactions').text).toMatch(/^skip\s+transactions\s+not checked: no database$/);
     expect(report.stdout + report.stderr).not.toContain(password);
   });
 
@@ -130,6 +134,7 @@ describe('parley doctor beside a running server on the embedded database', () =>
     expect(report.line('database').text).toMatch(new RegExp(`^warn\\s+database\\s+embedded PGlite in .* is open in process ${server.child.pid} \\(.*parley.js serve\\); not opened here`));
     expect(report.line('migrations').text).toMatch(/^skip\s+migrations\s+not checked: the embedded database is in use$/);
     expect(report.line('row-security').status).toBe('skip');
+    expect(report.line('transactions').text).toMatch(/^skip\s+transactions\s+not checked: the embedded database is in use$/);
 
     expect((await fetch(`${base}/health`)).status).toBe(200);
     server.child.kill('SIGTERM');

@@ -101,6 +101,8 @@ describe('loadConfig defaults (§12)', () => {
     expect(loadConfig({ USAGE_MESSAGES_PER_DAY: 'off' }).messagesPerDay).toBeNull();
     expect(() => loadConfig({ USAGE_MESSAGES_PER_DAY: '0' })).toThrow(/USAGE_MESSAGES_PER_DAY/);
     expect(loadConfig({ BODY_LIMIT: '1MiB' }).bodyLimit).toBe(1024 * 1024);
+    expect(loadConfig({}).pgliteFreezeAge).toBe(100_000_000);
+    expect(loadConfig({ PGLITE_FREEZE_AGE: '1000' }).pgliteFreezeAge).toBe(1_000);
     expect(loadConfig({}).maxConcurrentTurns).toBe('auto');
     expect(loadConfig({ MAX_CONCURRENT_TURNS: '400' }).maxConcurrentTurns).toBe(400);
     expect(loadConfig({ MAX_CONCURRENT_TURNS: 'off' }).maxConcurrentTurns).toBeNull();
@@ -162,6 +164,8 @@ describe('malformed values stop start-up with one line naming the variable', () 
     ['TRUST_PROXY', 'the balancer', /true, false/],
     ['LOG_PRETTY', 'very', /true or false/],
     ['PGLITE_WASM_OPTIMIZE', 'fast', /true or false/],
+    ['PGLITE_FREEZE_AGE', '999', /integer/],
+    ['PGLITE_FREEZE_AGE', '2000000000', /integer/],
     ['LOG_LEVEL', 'loud', /info/],
     ['REDIS_FAILURE_MODE', 'sometimes', /open.*closed/],
     ['NODE_ENV', 'staging', /production/],

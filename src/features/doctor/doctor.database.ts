@@ -1,6 +1,7 @@
 // `parley doctor`'s database checks: reachable (and its version), migrations current, the role
-// requests run as held by row security, the accounts ADMIN_USERNAMES names, and (PostgreSQL) the
-// instances running on it. Read-only: nothing is migrated, created or granted.
+// requests run as held by row security, the accounts ADMIN_USERNAMES names, (PostgreSQL) the
+// instances running on it, and how far its oldest transaction is from the write stop.
+// Read-only: nothing is migrated, created, granted or frozen.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../config/config.js';
@@ -12,6 +13,7 @@ import { result, type CheckResult } from './doctor.checks.js';
 import { pgliteHolder } from './doctor.pglite.js';
 import { checkRowSecurity } from './doctor.row-security.js';
 import { checkInstances } from './doctor.instances.js';
+import { checkTransactionAge } from './doctor.transactions.js';
 import { UNCLAIMED_FIX, unclaimedAdminNames, unclaimedWarning } from '../users/admin-names.js';
 
 const RETRY_MS = 250;
@@ -116,22 +118,19 @@ async function guarded(name: string, check: () => Promise<CheckResult>): Promise
 
 // Instances say they are alive on PostgreSQL only: one process holds an embedded database's folder.
 const ONE_PROCESS = result('instances', 'skip', 'the embedded database has one instance, the process that holds its folder');
+const skip = (name: string, why: string) => result(name, 'skip', `not checked: ${why}`);
 
 function pgliteBlocked(config: Config): CheckResult[] | null {
   const dir = pgliteDirFor(config.dataDir);
-  const notOpened = (why: string) => [
-    result('migrations', 'skip', `not checked: ${why}`),
-    result('row-security', 'skip', `not checked: ${why}`),
-    result('admins', 'skip', `not checked: ${why}`),
-    ONE_PROCESS,
-  ];
+  const notOpened = (why: string) => [skip('migrations', why), skip('row-security', why), skip('admins', why), ONE_PROCESS, skip('transactions', why)];
   if (!existsSync(join(dir, 'PG_VERSION'))) {
     return [
       result('database', 'warn', `embedded PGlite: no database yet in ${dir}`, 'run: parley migrate (or parley serve, which creates it)'),
       result('migrations', 'fail', `none of ${loadMigrations().length} applied: no database yet`, 'run: parley migrate (parley serve also applies them at start)'),
-      result('row-security', 'skip', 'not checked: no database yet'),
-      result('admins', 'skip', 'not checked: no database yet'),
+      skip('row-security', 'no database yet'),
+      skip('admins', 'no database yet'),
       ONE_PROCESS,
+      skip('transactions', 'no database yet'),
     ];
   }
   const holder = pgliteHolder(dir);
@@ -143,7 +142,7 @@ function pgliteBlocked(config: Config): CheckResult[] | null {
   ];
 }
 
-/** The five database lines, in order; the later four are skipped when the database cannot be read. */
+/** The six database lines, in order; the later five are skipped when the database cannot be read. */
 export async function checkDatabase(config: Config, waitMs: number): Promise<CheckResult[]> {
   if (!config.databaseUrl) {
     const blocked = pgliteBlocked(config);
@@ -163,8 +162,7 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
     try {
       version = await probe(database, waitMs);
     } catch (error) {
-      const skipped = (name: string) => result(name, 'skip', 'not checked: no database');
-      return [unreachable(config, error), skipped('migrations'), skipped('row-security'), skipped('admins'), skipped('instances')];
+      return [unreachable(config, error), ...['migrations', 'row-security', 'admins', 'instances', 'transactions'].map((name) => skip(name, 'no database'))];
     }
     const where = config.databaseUrl ? `PostgreSQL ${version.version} at ${describeDatabaseUrl(config.databaseUrl)}` : `embedded PGlite (PostgreSQL ${version.version}) in ${pgliteDirFor(config.dataDir)}`;
     const first =
@@ -176,7 +174,8 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
     const current = migrations.status === 'ok';
     const admins = current ? await guarded('admins', () => checkAdmins(sql, config.adminUsernames)) : result('admins', 'skip', 'not checked: migrations pending');
     const instances = !config.databaseUrl ? ONE_PROCESS : current ? await guarded('instances', () => checkInstances(sql)) : result('instances', 'skip', 'not checked: migrations pending');
-    return [first, migrations, await guarded('row-security', () => checkRowSecurity(database!)), admins, instances];
+    const transactions = await guarded('transactions', () => checkTransactionAge(sql, config));
+    return [first, migrations, await guarded('row-security', () => checkRowSecurity(database!)), admins, instances, transactions];
   } finally {
     await database?.close({ graceSeconds: 0 }).catch(() => {});
   }

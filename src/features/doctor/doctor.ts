@@ -51,7 +51,7 @@ export async function runDoctor(env: Env, options: DoctorOptions): Promise<Check
     return [result('config', 'fail', error.message, fix)];
   }
   const [database, model, redis, issuers] = await Promise.all([
-    bounded(['database', 'migrations', 'row-security', 'admins', 'instances'], () => checkDatabase(config, options.databaseWaitMs ?? DATABASE_WAIT_MS)),
+    bounded(['database', 'migrations', 'row-security', 'admins', 'instances', 'transactions'], () => checkDatabase(config, options.databaseWaitMs ?? DATABASE_WAIT_MS)),
     bounded(['model'], async () => [await checkModel(config.llm)]),
     bounded(['redis'], async () => [await checkRedis(config.redisUrl)]),
     bounded(['issuers'], () => checkIssuers(config.externalIssuers)),
