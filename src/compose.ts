@@ -6,6 +6,7 @@ import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
 import { watchTransactionAge } from './db/pglite-freeze.js';
 import { keepStatistics } from './db/pglite-statistics.js';
+import { keepVacuumed } from './db/pglite-vacuum.js';
 import { createScoped } from './db/scope.js';
 import { createAdminRepo } from './features/admin/admin.repo.js';
 import { createAdminService } from './features/admin/admin.service.js';
@@ -325,6 +326,7 @@ function composeVisitors(deps: ComposeDeps, limiter: RateLimiter, directory: Pub
 function keepEmbeddedDatabase(jobs: ReturnType<typeof createJobs>, database: Database, log: ComposeLog, config: Config): void {
   keepStatistics({ jobs, owner: database.sql, log, everyMs: config.pgliteStatisticsMs });
   watchTransactionAge({ jobs, owner: database.sql, log, freezeAge: config.pgliteFreezeAge, everyMs: config.pgliteStatisticsMs });
+  if (database.maintain) keepVacuumed({ jobs, owner: database.sql, maintain: (statement) => database.maintain!(statement), log, everyMs: config.pgliteStatisticsMs });
 }
 
 

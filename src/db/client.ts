@@ -9,6 +9,7 @@ import type postgres from 'postgres';
 import { createPglite, seedFromTemplate } from './pglite.js';
 import { freezeIfOld, type PgliteFreeze } from './pglite-freeze.js';
 import { answerThroughEventLoop } from './pglite-event-loop.js';
+import { createMaintenance } from './pglite-maintenance.js';
 import { watchForPanic } from './pglite-panic.js';
 import { createPgliteStatements, type PgliteStatements } from './pglite-statements.js';
 import * as schema from './schema.js';
@@ -177,6 +178,12 @@ export interface Database {
   app: AppAccess;
   /** Called once the app role exists (row-security.ts); until then `app` must not be used. */
   enterAppRole(): Promise<void>;
+  /**
+   * The embedded database only, once in the app role: runs one maintenance statement (VACUUM) as
+   * the owner, outside any transaction, with nothing else running until the app role is back
+   * (db/pglite-maintenance.ts).
+   */
+  maintain?(statement: string): Promise<void>;
   /** `graceSeconds`: how long running queries may finish before their connections are cut (PostgreSQL). */
   close(options?: { graceSeconds?: number }): Promise<void>;
   /**
@@ -365,6 +372,7 @@ export async function usePglite(client: PGlite, role = DEFAULT_APP_ROLE): Promis
     enterAppRole: async () => {
       await client.exec(`SET ROLE ${role}`);
     },
+    maintain: createMaintenance(client, role, panics.fail),
     // Closing ends the session with a last message, which a PGlite that panicked would spin on.
     close: async () => {
       if (!panics.stopped()) await client.close();

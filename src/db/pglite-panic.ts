@@ -23,6 +23,8 @@ export interface PanicWatch {
   panicked: Promise<Error>;
   /** Whether one came: the instance must not be closed either (closing asks it to end its session). */
   stopped(): boolean;
+  /** Stops the instance as a PANIC would, for a failure of Parley's own that leaves the session unsafe to use. */
+  fail(error: Error): void;
 }
 
 type Exec = (message: Uint8Array, options?: object) => Promise<unknown>;
@@ -43,19 +45,21 @@ export function watchForPanic(pg: PGlite): PanicWatch {
     if (panic) throw new PgliteStoppedError(panic);
     return raw(message);
   };
+  const fail = (error: Error) => {
+    if (panic) return;
+    panic = error;
+    announce(panic);
+  };
   const watch = (exec: Exec): Exec =>
     async (message, options) => {
       try {
         return await exec(message, options);
       } catch (error) {
-        if (!panic && isPanic(error)) {
-          panic = error as Error;
-          announce(panic);
-        }
+        if (isPanic(error)) fail(error as Error);
         throw error;
       }
     };
   pg.execProtocol = watch(pg.execProtocol.bind(pg)) as PGlite['execProtocol'];
   pg.execProtocolStream = watch(pg.execProtocolStream.bind(pg)) as PGlite['execProtocolStream'];
-  return { panicked, stopped: () => panic !== null };
+  return { panicked, stopped: () => panic !== null, fail };
 }

@@ -1,0 +1,79 @@
+// The embedded database has no autovacuum, so the row versions a turn's updates leave behind were
+// never reclaimed: a conversation's row is updated twice a turn, and its table and indexes grew
+// for good (~240 bytes a turn). The server now vacuums the table with the most dead rows every
+// PGLITE_STATISTICS_MS, stepping out of the request role for it and back, with nothing else
+// running meanwhile; requests stay under row security throughout.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { bearer, registerUser } from '../helpers/factories.js';
+import { chattingUser, sendMessage } from '../helpers/chat.js';
+
+const url = process.env.TEST_DATABASE_URL;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// PostgreSQL's own autovacuum does this there.
+describe.runIf(!url)('dead rows in the embedded database', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  const conversationsTable = async (app: TestApp) =>
+    (await app.database.sql.query<{ dead: number; vacuums: number; bytes: number }>(
+      "SELECT n_dead_tup::int AS dead, vacuum_count::int AS vacuums, pg_total_relation_size(relid)::int AS bytes FROM pg_stat_user_tables WHERE relname = 'conversations'",
+    ))[0]!;
+
+  async function turns(app: TestApp, count: number, who: Awaited<ReturnType<typeof chattingUser>>) {
+    for (let i = 0; i < count; i++) {
+      const response = await sendMessage(app, who.user, who.conversation.id, { content: `turn ${i}` });
+      expect(response.statusCode, response.body).toBe(201);
+    }
+  }
+
+  it('are vacuumed away while the server runs, so a conversation chatted in for long keeps its size; requests stay under row security', { timeout: 120_000 }, async () => {
+    t = await createTestApp({ PGLITE_STATISTICS_MS: '200', RATE_LIMIT_MESSAGES_USER: '100000/1m', USAGE_MESSAGES_PER_DAY: 'off' });
+    const app = t;
+    const alice = await chattingUser(app);
+    const bob = await registerUser(app);
+
+    await turns(app, 300, alice);
+    for (const giveUpAt = Date.now() + 15_000; (await conversationsTable(app)).vacuums === 0 && Date.now() < giveUpAt; ) await sleep(100);
+    const first = await conversationsTable(app);
+    expect(first.vacuums).toBeGreaterThan(0);
+    expect(app.logs.join('')).toContain("vacuumed the embedded database's table with the most dead rows");
+
+    // Three times as many turns again: the table and its indexes stay about the size they were.
+    await turns(app, 900, alice);
+    for (const giveUpAt = Date.now() + 15_000; (await conversationsTable(app)).dead > 60 && Date.now() < giveUpAt; ) await sleep(100);
+    const later = await conversationsTable(app);
+    expect(later.vacuums).toBeGreaterThan(first.vacuums);
+    expect(later.bytes, `${first.bytes} bytes after 300 turns, ${later.bytes} after 1,200`).toBeLessThan(first.bytes * 1.5);
+
+    // Requests still run as the request role: Bob cannot read Alice's conversation, Alice can.
+    expect((await app.database.app.sql.query<{ name: string }>('SELECT current_user AS name'))[0]!.name).toBe(app.database.app.role);
+    expect((await app.request({ method: 'GET', url: `/v1/conversations/${alice.conversation.id}`, headers: bearer(bob.accessToken) })).statusCode).toBe(404);
+    expect((await app.request({ method: 'GET', url: `/v1/conversations/${alice.conversation.id}`, headers: bearer(alice.user.accessToken) })).statusCode).toBe(200);
+  });
+
+  it('a maintenance statement that fails leaves the session in the request role, and the server serving', { timeout: 60_000 }, async () => {
+    t = await createTestApp({});
+    const app = t;
+    const alice = await chattingUser(app);
+    await expect(app.database.maintain!('VACUUM no_such_table')).rejects.toThrow(/no_such_table/);
+    expect((await app.database.app.sql.query<{ name: string }>('SELECT current_user AS name'))[0]!.name).toBe(app.database.app.role);
+    expect((await sendMessage(app, alice.user, alice.conversation.id, { content: "still here" })).statusCode).toBe(201);
+    // Asked while a request's transaction is open, it waits for the transaction to end: that
+    // transaction runs as the request role to its last statement, and the VACUUM outside it.
+    const seen: string[] = [];
+    const transaction = app.database.app.transaction(async (tx) => {
+      seen.push((await tx.sql.query<{ name: string }>('SELECT current_user AS name'))[0]!.name);
+      await sleep(300);
+      seen.push((await tx.sql.query<{ name: string }>('SELECT current_user AS name'))[0]!.name);
+    });
+    await sleep(50);
+    await Promise.all([transaction, app.database.maintain!('VACUUM conversations')]);
+    expect(seen).toEqual([app.database.app.role, app.database.app.role]);
+    expect((await app.database.app.sql.query<{ name: string }>('SELECT current_user AS name'))[0]!.name).toBe(app.database.app.role);
+  });
+});
