@@ -56,6 +56,40 @@ describe.runIf(!url)('dead rows in the embedded database', () => {
     expect((await app.request({ method: 'GET', url: `/v1/conversations/${alice.conversation.id}`, headers: bearer(alice.user.accessToken) })).statusCode).toBe(200);
   });
 
+  it('vacuums between concurrent turns without failing one, and no request ever runs outside the request role', { timeout: 120_000 }, async () => {
+    t = await createTestApp({ PGLITE_STATISTICS_MS: '100', RATE_LIMIT_MESSAGES_USER: '100000/1m', USAGE_MESSAGES_PER_DAY: 'off' });
+    const app = t;
+    const users = await Promise.all(Array.from({ length: 8 }, () => chattingUser(app)));
+    const before = (await conversationsTable(app)).vacuums;
+    const statuses = new Map<number, number>();
+    const count = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    // Meanwhile the session's role is asked for as often as it answers.
+    const roles = new Set<string>();
+    let chatting = true;
+    const watching = (async () => {
+      while (chatting) roles.add((await app.database.app.sql.query<{ name: string }>('SELECT current_user AS name'))[0]!.name);
+    })();
+    // Each user chats in their own conversation while also asking for the next user's, 16 at a time.
+    await Promise.all(
+      users.map(async (me, i) => {
+        const other = users[(i + 1) % users.length]!;
+        for (let turn = 0; turn < 80; turn++) {
+          const [mine, theirs] = await Promise.all([
+            sendMessage(app, me.user, me.conversation.id, { content: `turn ${turn}` }),
+            app.request({ method: 'GET', url: `/v1/conversations/${other.conversation.id}/messages`, headers: bearer(me.user.accessToken) }),
+          ]);
+          count(mine.statusCode);
+          count(theirs.statusCode);
+        }
+      }),
+    );
+    chatting = false;
+    await watching;
+    expect(Object.fromEntries(statuses)).toEqual({ 201: 640, 404: 640 });
+    expect([...roles]).toEqual([app.database.app.role]);
+    expect((await conversationsTable(app)).vacuums).toBeGreaterThan(before);
+  });
+
   it('a maintenance statement that fails leaves the session in the request role, and the server serving', { timeout: 60_000 }, async () => {
     t = await createTestApp({});
     const app = t;
