@@ -329,7 +329,6 @@ function keepEmbeddedDatabase(jobs: ReturnType<typeof createJobs>, database: Dat
   if (database.maintain) keepVacuumed({ jobs, owner: database.sql, maintain: (statement) => database.maintain!(statement), log, everyMs: config.pgliteStatisticsMs });
 }
 
-
 export async function composeServices(deps: ComposeDeps) {
   const { config, database, log } = deps;
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
