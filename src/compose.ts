@@ -4,10 +4,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
-import { watchTransactionAge } from './db/pglite-freeze.js';
-import { keepStatistics } from './db/pglite-statistics.js';
-import { keepVacuumed } from './db/pglite-vacuum.js';
+import { keepEmbeddedDatabase } from './db/pglite-upkeep.js';
 import { createScoped } from './db/scope.js';
+import { composeResponder, composeTurnEngine, composeTurnSlots, LEASE_MS } from './compose-turns.js';
 import { createAdminRepo } from './features/admin/admin.repo.js';
 import { createAdminService } from './features/admin/admin.service.js';
 import { createApiKeysRepo } from './features/api-keys/api-keys.repo.js';
@@ -23,19 +22,7 @@ import { createSessionsRepo } from './features/auth/sessions.repo.js';
 import { createAccessTokens } from './features/auth/tokens.js';
 import { createChatService } from './features/chat/chat.service.js';
 import { storeCutTurns } from './features/chat/cut-turns.js';
-import { createInstancePulse, scheduleHeartbeat } from './features/chat/instances.js';
-import { createGenerations } from './features/chat/generations.js';
-import { createIdempotency } from './features/chat/idempotency.js';
-import { createTurnEngine, type AfterTurn } from './features/chat/turn-engine.js';
-import { createTurnSlots, type TurnSlots } from './features/chat/turn-slots.js';
-import { createTurnResponder } from './features/chat/turn-responder.js';
-import { createTurnsRepo } from './features/chat/turns.repo.js';
-import { createAnswersRepo } from './features/chat/answers.repo.js';
-import { createUsageBuffer } from './features/chat/usage-buffer.js';
-import { STORE_RETRY_FOR_MS } from './features/chat/reply-store.js';
-import { createReplyProgress } from './features/chat/progress.repo.js';
-import { createCollector } from './features/collection/collector.js';
-import { createExtractor } from './features/collection/extraction.js';
+import { scheduleHeartbeat } from './features/chat/instances.js';
 import { createChatbotsRepo } from './features/chatbots/chatbots.repo.js';
 import { createChatbotsService, type ChatbotsService } from './features/chatbots/chatbots.service.js';
 import { createConversationsRepo } from './features/conversations/conversations.repo.js';
@@ -45,7 +32,6 @@ import { createInboxService } from './features/inbox/inbox.service.js';
 import { createChunker, type Chunker } from './features/knowledge/chunker.js';
 import { createKnowledgeRepo } from './features/knowledge/knowledge.repo.js';
 import { createKnowledgeService } from './features/knowledge/knowledge.service.js';
-import { searchTerms } from './features/knowledge/search-text.js';
 import { createProfilesRepo } from './features/profiles/profiles.repo.js';
 import { createProfilesService } from './features/profiles/profiles.service.js';
 import { createPublicChatbotsRepo } from './features/public/public-chatbots.repo.js';
@@ -65,14 +51,11 @@ import { createWebhookSender } from './features/webhooks/webhook-http.js';
 import { createWebhookWorker } from './features/webhooks/webhook-worker.js';
 import { createWebhooksRepo } from './features/webhooks/webhooks.repo.js';
 import { createWebhooksService } from './features/webhooks/webhooks.service.js';
-import { createHeartbeats, DEFAULT_STREAM_LIMITS } from './http/sse.js';
 import { createJobs } from './jobs/jobs.js';
 import { AppError } from './errors/app-error.js';
 import type { Clock } from './lib/clock.js';
 import { newId } from './lib/ids.js';
-import { EMBEDDED_FILES_LATER, openFileCount, openFileLimit, turnsWithRoom } from './lib/open-files.js';
-import { createChatModel } from './llm/models.js';
-import { watchTurns, type Metrics } from './observability/metrics.js';
+import type { Metrics } from './observability/metrics.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit/rate-limiter.js';
 import { createMemoryStore, createRedisStore } from './rate-limit/stores.js';
 
@@ -93,19 +76,12 @@ export interface ComposeDeps {
   log: ComposeLog;
 }
 
-const SWEEP_EVERY_MS = 3_600_000;
 /** API keys' last use is written this often (coalesced, §8), not on every call. */
 const KEY_USE_FLUSH_MS = 30_000;
-/** The OpenAI endpoint's usage (chatbots without a budget) is written this often, added up. */
-const USAGE_FLUSH_MS = 100;
 /** A stop sent to another instance takes effect within this time. */
 const STOP_POLL_MS = 500;
-/** How long a turn holds its conversation before the lock lapses (renewed while the model answers). */
-const LEASE_MS = 120_000;
 /** After the grace, how long shutdown waits for stores, then for final stream events. */
 export const DRAIN_AFTER_GRACE_MS = 5_000;
-/** Below this many turns at once, the open-file limit is worth a warning at start. */
-const FEW_TURNS = 100;
 
 async function createLimiter(config: AppConfig, clock: Clock, metrics: Metrics, log: ComposeLog): Promise<{ limiter: RateLimiter; close(): Promise<void> }> {
   const store = config.redisUrl
@@ -120,16 +96,6 @@ async function createLimiter(config: AppConfig, clock: Clock, metrics: Metrics, 
     onStoreError: (error) => log.warn({ err: { message: (error as Error).message } }, 'rate limit store unavailable'),
   });
   return { limiter, close: () => store.close() };
-}
-
-function replyMetrics(metrics: Metrics): AfterTurn {
-  return (report) => {
-    metrics.replies.inc({ status: report.status });
-    metrics.modelLatency.observe({ status: report.status }, report.latencyMs / 1000);
-    if (report.firstTokenMs !== null) metrics.firstToken.observe(report.firstTokenMs / 1000);
-    metrics.tokens.inc({ kind: 'prompt' }, report.promptTokens);
-    metrics.tokens.inc({ kind: 'completion' }, report.completionTokens);
-  };
 }
 
 /** Key-shaped tokens on routes keys do not reach: a valid key is told so (403), any other refused as usual. */
@@ -224,75 +190,6 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage, pulse };
 }
 
-/** MAX_CONCURRENT_TURNS as given, or (auto) what the open-file limit leaves room for, told at start. */
-function composeTurnSlots(deps: ComposeDeps): TurnSlots {
-  const slots = turnSlotsFor(deps);
-  watchTurns(deps.metrics, slots);
-  return slots;
-}
-
-function turnSlotsFor(deps: ComposeDeps): TurnSlots {
-  const { config, database, metrics, log } = deps;
-  const onRefused = () => metrics.turnsAtCapacity.inc();
-  const chosen = config.maxConcurrentTurns;
-  if (chosen !== 'auto') return createTurnSlots({ capacity: chosen, source: `MAX_CONCURRENT_TURNS=${chosen}`, onRefused, log });
-  const later = database.kind === 'pglite' ? EMBEDDED_FILES_LATER : config.databasePoolMax;
-  const room = turnsWithRoom(openFileLimit(), openFileCount(), later);
-  if (room.turns !== null) {
-    const fields = { max_concurrent_turns: room.turns, open_file_limit: room.limit, open_files: room.open };
-    const told = `at most ${room.turns} turns at once: what the open-file limit of ${room.limit} leaves room for, ${room.open} files being open now (MAX_CONCURRENT_TURNS=auto)`;
-    if (room.turns < FEW_TURNS) log.warn(fields, `${told}; raise the limit (systemd LimitNOFILE, docker --ulimit nofile) for more`);
-    else log.info(fields, told);
-  }
-  const source = `MAX_CONCURRENT_TURNS=auto, what the open-file limit of ${room.limit} leaves room for`;
-  return createTurnSlots({ capacity: room.turns, source, onRefused, log });
-}
-
-/** The one turn engine every channel's turns run through, and the stores it writes to. */
-function composeTurnEngine(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>) {
-  const { config, database, clock, metrics, log } = deps;
-  const { llm } = config;
-  const generations = createGenerations();
-  // On the embedded database one process holds the folder: its start stores every hold left (server.ts).
-  const pulse = database.kind === 'pglite' ? null : createInstancePulse(createScoped(database.app), { heartbeatMs: config.instanceHeartbeatMs });
-  const turns = createTurnsRepo(database.app.sql, pulse?.id ?? null);
-  const answers = createAnswersRepo(database.app.sql);
-  const usage = createUsageBuffer({ write: (count) => answers.addUsage(count), jobs, everyMs: USAGE_FLUSH_MS, retryForMs: STORE_RETRY_FOR_MS });
-  const progress = createReplyProgress(database.app.sql);
-  const model = createChatModel(llm, { terms: searchTerms });
-  // The builtin responder asks for each field itself; a model's turns extract what the user stated.
-  const collector = createCollector({ extractor: llm.provider === 'builtin' ? null : createExtractor({ model, log, timeoutMs: llm.timeoutMs }), newId });
-  const engine = createTurnEngine({
-    turns,
-    answers,
-    usage,
-    progress,
-    model,
-    collector,
-    generations,
-    jobs,
-    clock,
-    log,
-    afterTurn: [replyMetrics(metrics)],
-    settings: { defaultModel: llm.model, allowedModels: llm.models, contextTokenBudget: config.contextTokenBudget, leaseMs: LEASE_MS },
-  });
-  return { turns, answers, usage, progress, generations, engine, pulse };
-}
-
-/** How a turn is answered: streams kept alive and bounded, and Idempotency-Key replays. */
-function composeResponder(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>) {
-  const { config, database, metrics } = deps;
-  const heartbeats = createHeartbeats(config.sseHeartbeatMs, (open) => metrics.openStreams.set(open), {
-    ...DEFAULT_STREAM_LIMITS,
-    writeTimeoutMs: config.sseWriteTimeoutMs,
-  });
-  const idempotency = createIdempotency(createScoped(database.app));
-  jobs.every('idempotency sweep', SWEEP_EVERY_MS, async () => {
-    await idempotency.sweep();
-  });
-  return { heartbeats, responder: createTurnResponder({ idempotency, heartbeats, jobs }) };
-}
-
 /** Webhooks (§9.4): the owner's routes' service, and this instance's share of the deliveries. */
 function composeWebhooks(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>, chatbots: ChatbotsService) {
   const { config, database, clock, log } = deps;
@@ -322,13 +219,6 @@ function composeVisitors(deps: ComposeDeps, limiter: RateLimiter, directory: Pub
   return { visitorTokens, publicGuard, authenticateChannels };
 }
 
-/** What autovacuum would do for the embedded database, which has none. */
-function keepEmbeddedDatabase(jobs: ReturnType<typeof createJobs>, database: Database, log: ComposeLog, config: Config): void {
-  keepStatistics({ jobs, owner: database.sql, log, everyMs: config.pgliteStatisticsMs });
-  watchTransactionAge({ jobs, owner: database.sql, log, freezeAge: config.pgliteFreezeAge, everyMs: config.pgliteStatisticsMs });
-  if (database.maintain) keepVacuumed({ jobs, owner: database.sql, maintain: (statement) => database.maintain!(statement), log, everyMs: config.pgliteStatisticsMs });
-}
-
 export async function composeServices(deps: ComposeDeps) {
   const { config, database, log } = deps;
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
@@ -345,7 +235,7 @@ export async function composeServices(deps: ComposeDeps) {
   const webhooks = composeWebhooks(deps, jobs, chat.chatbots);
   const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys);
   jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
-  if (database.kind === 'pglite') keepEmbeddedDatabase(jobs, database, log, config);
+  if (database.kind === 'pglite') keepEmbeddedDatabase({ jobs, database, log, everyMs: config.pgliteStatisticsMs, freezeAge: config.pgliteFreezeAge });
   // A session that ends, or a user deactivated, on any instance stops its replies running here.
   revocations.listen((revoked) => {
     if (revoked && ('session' in revoked || revoked.deactivated)) chat.generations.stopFor(revoked, 'signed_out');
