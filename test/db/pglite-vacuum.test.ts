@@ -37,15 +37,21 @@ describe.runIf(!url)('dead rows in the embedded database', () => {
     const alice = await chattingUser(app);
     const bob = await registerUser(app);
 
-    await turns(app, 300, alice);
-    for (const giveUpAt = Date.now() + 15_000; (await conversationsTable(app)).vacuums === 0 && Date.now() < giveUpAt; ) await sleep(100);
+    // Batches of 100 turns, each left to the job before the next: how fast the job keeps up
+    // depends on the machine, what is reclaimed does not.
+    const chatAndSettle = async (batches: number) => {
+      for (let batch = 0; batch < batches; batch++) {
+        await turns(app, 100, alice);
+        for (const giveUpAt = Date.now() + 15_000; (await conversationsTable(app)).dead > 50 && Date.now() < giveUpAt; ) await sleep(100);
+      }
+    };
+    await chatAndSettle(3);
     const first = await conversationsTable(app);
     expect(first.vacuums).toBeGreaterThan(0);
     expect(app.logs.join('')).toContain("vacuumed the embedded database's table with the most dead rows");
 
     // Three times as many turns again: the table and its indexes stay about the size they were.
-    await turns(app, 900, alice);
-    for (const giveUpAt = Date.now() + 15_000; (await conversationsTable(app)).dead > 60 && Date.now() < giveUpAt; ) await sleep(100);
+    await chatAndSettle(9);
     const later = await conversationsTable(app);
     expect(later.vacuums).toBeGreaterThan(first.vacuums);
     expect(later.bytes, `${first.bytes} bytes after 300 turns, ${later.bytes} after 1,200`).toBeLessThan(first.bytes * 1.5);
