@@ -46,7 +46,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'PGLITE_STATISTICS_MS',
     default: '60000',
     description:
-      'How often the embedded database (PGlite), which has no autovacuum, looks for tables changed enough since they were last analyzed (50 rows + 10%, as autovacuum) and analyzes them, one at a time, so its planner knows their size: without it an export of 50,000 conversations ran three times slower. Each ANALYZE samples 3,000 rows (about 50 ms). As often, it vacuums the table with the most dead rows past 50 + 20% of its rows (autovacuum\'s rule), reclaiming what updates and deletes leave behind: without it the conversations table grew by about 240 bytes a turn for good. A VACUUM holds the server for a few ms on a small table, about 0.3 s on 100,000 conversations.',
+      'How often the embedded database (PGlite), which has no autovacuum, looks for tables changed enough since they were last analyzed (50 rows + 10%, as autovacuum) and analyzes them, one at a time, so its planner knows their size: without it an export of 50,000 conversations ran three times slower. Each ANALYZE samples 3,000 rows (about 50 ms). As often, it vacuums the table with the most dead rows past 50 + 20% of its rows (autovacuum\'s rule), reclaiming what updates and deletes leave behind: without it the conversations table grew by about 240 bytes a turn for good. A VACUUM holds the server for a few ms on a small table, about 0.3 s on 100,000 conversations. The counts that decide both are kept in parley-counters.json in the data folder, written each time, so a restart (PGlite forgets them) goes on from where the last run left them.',
   },
   {
     name: 'PGLITE_FREEZE_AGE',

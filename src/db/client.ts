@@ -184,6 +184,8 @@ export interface Database {
    * (db/pglite-maintenance.ts).
    */
   maintain?(statement: string): Promise<void>;
+  /** The embedded database's data folder; null when it is kept in memory, absent on PostgreSQL. */
+  folder?: string | null;
   /** `graceSeconds`: how long running queries may finish before their connections are cut (PostgreSQL). */
   close(options?: { graceSeconds?: number }): Promise<void>;
   /**
@@ -289,8 +291,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     keepPrivate(options.pgliteDir);
   }
   const client = createPglite(options.pgliteDir, pgliteOptions);
-  if (!options.pgliteDir || !options.pgliteFreeze) return usePglite(client, role);
-  return usePglite(await freezeIfOld(client, options.pgliteDir, pgliteOptions, options.pgliteFreeze), role);
+  if (!options.pgliteDir || !options.pgliteFreeze) return usePglite(client, role, options.pgliteDir);
+  return usePglite(await freezeIfOld(client, options.pgliteDir, pgliteOptions, options.pgliteFreeze), role, options.pgliteDir);
 }
 
 const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 0.5);
@@ -351,8 +353,8 @@ function asOwner(client: PGlite) {
   };
 }
 
-/** A Database over an existing PGlite instance (which it closes on close()). */
-export async function usePglite(client: PGlite, role = DEFAULT_APP_ROLE): Promise<Database> {
+/** A Database over an existing PGlite instance (which it closes on close()); `folder`: its data folder, if any. */
+export async function usePglite(client: PGlite, role = DEFAULT_APP_ROLE, folder: string | null = null): Promise<Database> {
   await client.waitReady;
   const panics = watchForPanic(client);
   answerThroughEventLoop(client);
@@ -373,6 +375,7 @@ export async function usePglite(client: PGlite, role = DEFAULT_APP_ROLE): Promis
       await client.exec(`SET ROLE ${role}`);
     },
     maintain: createMaintenance(client, role, panics.fail),
+    folder,
     // Closing ends the session with a last message, which a PGlite that panicked would spin on.
     close: async () => {
       if (!panics.stopped()) await client.close();

@@ -6,10 +6,11 @@
 // took 7.7 s instead of 2.3 s, and each batch held the event loop (every other request) twice as
 // long (docs/decisions.md). Like autovacuum's analyze, a table is analyzed again once the rows
 // changed since its last analysis pass 50 + 10% of the rows it had then (PostgreSQL's defaults);
-// a table never analyzed that holds data (a folder from before this, a restart after a crash lost
-// the counters) is analyzed on the first pass.
+// a table never analyzed that holds data (a folder from before this) is analyzed on the first pass.
+// The counts from before a restart are carried over it (pglite-counters.ts).
 import type { Jobs } from '../jobs/jobs.js';
 import type { SqlRunner } from './client.js';
+import { carriedCounts, type CarriedCounts } from './pglite-counters.js';
 
 /**
  * Rows sampled: 300 × this. An ANALYZE is one call into PGlite's WebAssembly, during which the
@@ -20,11 +21,12 @@ import type { SqlRunner } from './client.js';
  */
 export const STATISTICS_TARGET = 10;
 
+// $1: the changes counted before this start (pglite-counters.ts), added to those counted since.
 const STALE_TABLES = `
-SELECT format('%I.%I', s.schemaname, s.relname) AS name
+SELECT format('%I.%I', s.schemaname, s.relname) AS name, s.relname AS table_name
   FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
  WHERE s.schemaname = current_schema()
-   AND (s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
+   AND (s.n_mod_since_analyze + coalesce(($1::jsonb -> s.relname ->> 'modified')::float8, 0) > 50 + 0.1 * greatest(c.reltuples, 0)
         OR (c.reltuples < 0 AND pg_relation_size(c.oid) > 0))
  ORDER BY s.n_mod_since_analyze DESC`;
 
@@ -32,16 +34,19 @@ SELECT format('%I.%I', s.schemaname, s.relname) AS name
  * Analyzes the tables whose statistics are stale, one statement each (other queries take their
  * turn in between), as the owner of the tables. Returns the tables analyzed.
  */
-export async function analyzeStaleTables(owner: SqlRunner): Promise<string[]> {
-  const stale = await owner.query<{ name: string }>(STALE_TABLES);
-  for (const { name } of stale) await owner.exec(`SET LOCAL default_statistics_target = ${STATISTICS_TARGET}; ANALYZE ${name}`);
+export async function analyzeStaleTables(owner: SqlRunner, carried: CarriedCounts = carriedCounts(null)): Promise<string[]> {
+  const stale = await owner.query<{ name: string; table_name: string }>(STALE_TABLES, [carried.json()]);
+  for (const { name, table_name } of stale) {
+    await owner.exec(`SET LOCAL default_statistics_target = ${STATISTICS_TARGET}; ANALYZE ${name}`);
+    carried.analyzed(table_name);
+  }
   return stale.map(({ name }) => name);
 }
 
 /** Runs analyzeStaleTables every `everyMs` as a background job, saying which tables it analyzed. */
-export function keepStatistics({ jobs, owner, log, everyMs }: { jobs: Pick<Jobs, 'every'>; owner: SqlRunner; log: { info(fields: object, message: string): void }; everyMs: number }): void {
+export function keepStatistics({ jobs, owner, carried, log, everyMs }: { jobs: Pick<Jobs, 'every'>; owner: SqlRunner; carried: CarriedCounts; log: { info(fields: object, message: string): void }; everyMs: number }): void {
   jobs.every('embedded database statistics', everyMs, async () => {
-    const analyzed = await analyzeStaleTables(owner);
+    const analyzed = await analyzeStaleTables(owner, carried);
     if (analyzed.length > 0) log.info({ tables: analyzed }, "analyzed the embedded database's changed tables");
   });
 }

@@ -1,7 +1,9 @@
 // What autovacuum does on a server, done for the embedded database, which has none: planner
-// statistics kept up to date, dead rows reclaimed, and a warning when only a restart can freeze.
+// statistics kept up to date, dead rows reclaimed, and a warning when only a restart can freeze;
+// the counts that decide when are carried over a restart (pglite-counters.ts).
 import type { Database } from './client.js';
 import type { Jobs } from '../jobs/jobs.js';
+import { carriedCounts } from './pglite-counters.js';
 import { watchTransactionAge } from './pglite-freeze.js';
 import { keepStatistics } from './pglite-statistics.js';
 import { keepVacuumed } from './pglite-vacuum.js';
@@ -17,7 +19,9 @@ export interface UpkeepDeps {
 }
 
 export function keepEmbeddedDatabase({ jobs, database, log, everyMs, freezeAge }: UpkeepDeps): void {
-  keepStatistics({ jobs, owner: database.sql, log, everyMs });
+  const carried = carriedCounts(database.folder ?? null);
+  keepStatistics({ jobs, owner: database.sql, carried, log, everyMs });
   watchTransactionAge({ jobs, owner: database.sql, log, freezeAge, everyMs });
-  if (database.maintain) keepVacuumed({ jobs, owner: database.sql, maintain: database.maintain, log, everyMs });
+  if (database.maintain) keepVacuumed({ jobs, owner: database.sql, maintain: database.maintain, carried, log, everyMs });
+  if (database.folder) jobs.every('embedded database counters', everyMs, () => carried.save(database.sql));
 }
