@@ -49,14 +49,14 @@ describe.runIf(!url)('the embedded database over a restart', () => {
     ))[0]!;
   const saved = (folder: string) => JSON.parse(readFileSync(join(folder, COUNTERS_FILE), 'utf8')) as Record<string, { dead: number; modified: number }>;
   async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
-    for (const giveUpAt = Date.now() + 10_000; Date.now() < giveUpAt; await sleep(50)) {
+    for (const giveUpAt = Date.now() + 30_000; Date.now() < giveUpAt; await sleep(50)) {
       const value = await check();
       if (value !== undefined) return value;
     }
     throw new Error(`gave up waiting for ${what}`);
   }
 
-  it('vacuums and analyzes a table whose dead and changed rows only pass the thresholds counted over both runs', { timeout: 60_000 }, async () => {
+  it('vacuums and analyzes a table whose dead and changed rows only pass the thresholds counted over both runs', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'parley-counters-'));
     dirs.push(dir);
     const folder = pgliteDirFor(dir);
@@ -97,7 +97,7 @@ describe.runIf(!url)('the embedded database over a restart', () => {
     await until('the counts saved after the VACUUM', () => ((saved(folder).upkeep_probe?.dead ?? 0) < 50 ? true : undefined));
   });
 
-  it('starts from zero when the counts file is not what it writes, and writes it anew', { timeout: 60_000 }, async () => {
+  it('starts from zero when the counts file is not what it writes, and writes it anew', { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'parley-counters-'));
     dirs.push(dir);
     const folder = pgliteDirFor(dir);
