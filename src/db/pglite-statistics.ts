@@ -23,12 +23,14 @@ export const STATISTICS_TARGET = 10;
 
 // $1: the changes counted before this start (pglite-counters.ts), added to those counted since.
 const STALE_TABLES = `
-SELECT format('%I.%I', s.schemaname, s.relname) AS name, s.relname AS table_name
-  FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
- WHERE s.schemaname = current_schema()
-   AND (s.n_mod_since_analyze + coalesce(($1::jsonb -> s.relname ->> 'modified')::float8, 0) > 50 + 0.1 * greatest(c.reltuples, 0)
-        OR (c.reltuples < 0 AND pg_relation_size(c.oid) > 0))
- ORDER BY s.n_mod_since_analyze DESC`;
+SELECT name, table_name FROM (
+  SELECT format('%I.%I', s.schemaname, s.relname) AS name, s.relname AS table_name, c.reltuples, pg_relation_size(c.oid) AS bytes,
+         s.n_mod_since_analyze + coalesce(($1::jsonb -> s.relname ->> 'modified')::float8, 0) AS modified
+    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+   WHERE s.schemaname = current_schema()
+) counted
+ WHERE modified > 50 + 0.1 * greatest(reltuples, 0) OR (reltuples < 0 AND bytes > 0)
+ ORDER BY modified DESC`;
 
 /**
  * Analyzes the tables whose statistics are stale, one statement each (other queries take their
