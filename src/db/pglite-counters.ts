@@ -53,6 +53,21 @@ function read(file: string): Map<string, TableCounts> {
   return counts;
 }
 
+/** Drops the carried dead rows of every table (a VACUUM of the whole database reclaimed them); keeps the changes. */
+export function forgetDeadRows(folder: string): void {
+  const file = join(folder, COUNTERS_FILE);
+  const counts = read(file);
+  if (counts.size === 0) return;
+  for (const table of counts.values()) table.dead = 0;
+  write(file, Object.fromEntries(counts));
+}
+
+/** Written beside and renamed over: a stop in the middle leaves the last whole file. */
+function write(file: string, counts: Record<string, TableCounts>): void {
+  writeFileSync(`${file}.next`, JSON.stringify(counts));
+  renameSync(`${file}.next`, file);
+}
+
 /** `folder`: the embedded database's data folder; null (in memory) carries nothing and saves nothing. */
 export function carriedCounts(folder: string | null): CarriedCounts {
   const file = folder === null ? null : join(folder, COUNTERS_FILE);
@@ -74,9 +89,7 @@ export function carriedCounts(folder: string | null): CarriedCounts {
         const before = carried.get(row.name) ?? { dead: 0, modified: 0 };
         total[row.name] = { dead: before.dead + count(row.dead), modified: before.modified + count(row.modified) };
       }
-      // Written beside and renamed over: a stop in the middle leaves the last whole file.
-      writeFileSync(`${file}.next`, JSON.stringify(total));
-      renameSync(`${file}.next`, file);
+      write(file, total);
     },
   };
 }

@@ -13,6 +13,7 @@ import type { SqlRunner } from './client.js';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Jobs } from '../jobs/jobs.js';
+import { forgetDeadRows } from './pglite-counters.js';
 import { DISK_RESERVE_BYTES, statfsFree } from './pglite-disk.js';
 import { createPglite, type PgliteOptions } from './pglite.js';
 
@@ -54,16 +55,17 @@ export interface FreezeSteps {
 
 /**
  * Freezes every database of the folder whose oldest unfrozen transaction is older than
- * `freezeAge`. Returns whether the serving session was closed (then it must be opened again).
+ * `freezeAge`. Returns whether the serving session was closed (then it must be opened again) and
+ * whether its own database was vacuumed.
  */
-export async function freezeOldDatabases(steps: FreezeSteps, freezeAge: number): Promise<{ reopen: boolean }> {
+export async function freezeOldDatabases(steps: FreezeSteps, freezeAge: number): Promise<{ reopen: boolean; vacuumed: boolean }> {
   const old = (await databaseAges(steps.current)).filter((database) => database.age > freezeAge);
-  if (old.length === 0) return { reopen: false };
+  if (old.length === 0) return { reopen: false, vacuumed: false };
   const names = old.map((database) => `${database.name} (${database.age.toLocaleString('en')} transactions old)`).join(', ');
   const short = steps.shortOfRoom();
   if (short) {
     steps.log.warn(`did not freeze the embedded database's old rows (${names}): ${short}; make room, and the next start freezes them`);
-    return { reopen: false };
+    return { reopen: false, vacuumed: false };
   }
   const started = performance.now();
   const own = old.find((database) => database.current);
@@ -75,7 +77,7 @@ export async function freezeOldDatabases(steps: FreezeSteps, freezeAge: number):
     for (const database of others) await steps.runIn(database.name, 'VACUUM (FREEZE)');
   }
   steps.log.info(`froze the embedded database's old rows (past PGLITE_FREEZE_AGE ${freezeAge.toLocaleString('en')}): ${names}, in ${Math.round(performance.now() - started)} ms`);
-  return { reopen: others.length > 0 };
+  return { reopen: others.length > 0, vacuumed: own !== undefined };
 }
 
 /** Bytes of the files under `dir`. */
@@ -138,7 +140,8 @@ export async function freezeIfOld(client: PGlite, dir: string, options: PgliteOp
     log: freeze.log,
   };
   try {
-    await freezeOldDatabases(steps, freeze.age);
+    // The freeze vacuumed every table: the dead rows counted before this start are gone.
+    if ((await freezeOldDatabases(steps, freeze.age)).vacuumed) forgetDeadRows(dir);
   } catch (error) {
     freeze.log.warn(`could not freeze the embedded database's old rows (tried again at the next start): ${(error as Error).message}`);
   }
