@@ -13,7 +13,7 @@ import type { SqlRunner } from './client.js';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Jobs } from '../jobs/jobs.js';
-import { forgetDeadRows } from './pglite-counters.js';
+import { COUNTERS_FILE, forgetDeadRows } from './pglite-counters.js';
 import { DISK_RESERVE_BYTES, statfsFree } from './pglite-disk.js';
 import { createPglite, type PgliteOptions } from './pglite.js';
 
@@ -139,11 +139,20 @@ export async function freezeIfOld(client: PGlite, dir: string, options: PgliteOp
     shortOfRoom: () => shortOfRoom(dir),
     log: freeze.log,
   };
+  let vacuumed = false;
   try {
-    // The freeze vacuumed every table: the dead rows counted before this start are gone.
-    if ((await freezeOldDatabases(steps, freeze.age)).vacuumed) forgetDeadRows(dir);
+    ({ vacuumed } = await freezeOldDatabases(steps, freeze.age));
   } catch (error) {
     freeze.log.warn(`could not freeze the embedded database's old rows (tried again at the next start): ${(error as Error).message}`);
+  }
+  // The freeze vacuumed every table: the dead rows counted before this start are gone. Left as
+  // they were, they only cost one VACUUM more.
+  if (vacuumed) {
+    try {
+      forgetDeadRows(dir);
+    } catch (error) {
+      freeze.log.warn(`could not set the dead rows of ${COUNTERS_FILE} to zero after the freeze (a VACUUM of each table past the threshold follows): ${(error as Error).message}`);
+    }
   }
   return closed ? createPglite(dir, options) : client;
 }

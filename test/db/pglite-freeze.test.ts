@@ -4,7 +4,7 @@
 // PGLITE_FREEZE_AGE at start, `parley doctor` shows the age, and a server that runs on warns.
 // Ages here are made by spending transaction ids (PGLITE_FREEZE_AGE's least is 1,000).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -105,6 +105,23 @@ describe.runIf(!url)('old transactions in the embedded database', () => {
     writeFileSync(counters, JSON.stringify({ messages: { dead: 300, modified: 777 } }));
     expect(await serveOnce(dataDir)).not.toContain('froze');
     expect(carried()).toEqual({ dead: 300, modified: 777 });
+  });
+});
+
+describe.runIf(!url)('old transactions in the embedded database with a counts file it cannot write', () => {
+  it('are frozen all the same, and the log says the counts file was not updated, not that the freeze failed', { timeout: 120_000 }, async () => {
+    const dataDir = await servedPgliteDir();
+    await spendTransactions(dataDir, FREEZE_AGE + 50);
+    const counters = join(pgliteDirFor(dataDir), COUNTERS_FILE);
+    writeFileSync(counters, JSON.stringify({ messages: { dead: 5_000, modified: 777 } }));
+    // The file is written beside and renamed over: a directory in the way fails the write.
+    mkdirSync(`${counters}.next`);
+
+    const log = await serveOnce(dataDir);
+    expect(log).toMatch(/froze the embedded database's old rows/);
+    expect(log).not.toMatch(/could not freeze/);
+    expect(log).toMatch(/could not set the dead rows of parley-counters\.json to zero after the freeze[^"]*EISDIR/);
+    for (const age of Object.values(await ages(dataDir))) expect(age).toBeLessThan(FREEZE_AGE / 2);
   });
 });
 
