@@ -31,30 +31,34 @@ describe.runIf(!url)('dead rows in the embedded database', () => {
     }
   }
 
-  it('are vacuumed away while the server runs, so a conversation chatted in for long keeps its size; requests stay under row security', { timeout: 120_000 }, async () => {
+  it('are vacuumed away while the server runs, so a conversation chatted in for long keeps its size; requests stay under row security', { timeout: 240_000 }, async () => {
     t = await createTestApp({ PGLITE_STATISTICS_MS: '200', RATE_LIMIT_MESSAGES_USER: '100000/1m', USAGE_MESSAGES_PER_DAY: 'off' });
     const app = t;
     const alice = await chattingUser(app);
     const bob = await registerUser(app);
 
-    // Batches of 100 turns, each left to the job before the next: how fast the job keeps up
-    // depends on the machine, what is reclaimed does not.
+    // Batches of 30 turns (60 updates), each left to the job before the next. The table grows with
+    // the most dead rows it ever held at once, and how often the job runs during a batch depends
+    // on the machine (in CI it once missed most of a batch of 100 turns). Left to the job after
+    // each batch, it never holds more than 50 + 60 whatever the machine.
     const chatAndSettle = async (batches: number) => {
       for (let batch = 0; batch < batches; batch++) {
-        await turns(app, 100, alice);
-        for (const giveUpAt = Date.now() + 15_000; (await conversationsTable(app)).dead > 50 && Date.now() < giveUpAt; ) await sleep(100);
+        await turns(app, 30, alice);
+        for (const giveUpAt = Date.now() + 30_000; (await conversationsTable(app)).dead > 50 && Date.now() < giveUpAt; ) await sleep(100);
+        expect((await conversationsTable(app)).dead, 'dead rows left 30 s after a batch').toBeLessThanOrEqual(50);
       }
     };
-    await chatAndSettle(3);
+    await chatAndSettle(10);
     const first = await conversationsTable(app);
     expect(first.vacuums).toBeGreaterThan(0);
     expect(app.logs.join('')).toContain("vacuumed the embedded database's table with the most dead rows");
 
     // Three times as many turns again: the table and its indexes stay about the size they were.
-    await chatAndSettle(9);
+    // Without the job they grow by 70% (measured: 172,032 bytes after 300 turns, 294,912 after 1,200).
+    await chatAndSettle(30);
     const later = await conversationsTable(app);
     expect(later.vacuums).toBeGreaterThan(first.vacuums);
-    expect(later.bytes, `${first.bytes} bytes after 300 turns, ${later.bytes} after 1,200`).toBeLessThan(first.bytes * 1.5);
+    expect(later.bytes, `${first.bytes} bytes after 300 turns, ${later.bytes} after 1,200`).toBeLessThan(first.bytes * 1.25);
 
     // Requests still run as the request role: Bob cannot read Alice's conversation, Alice can.
     expect((await app.database.app.sql.query<{ name: string }>('SELECT current_user AS name'))[0]!.name).toBe(app.database.app.role);
