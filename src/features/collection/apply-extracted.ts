@@ -5,7 +5,7 @@
 // model made up is refused, with its reason kept for the next reply to address. Whether the
 // conversation is complete is decided here, from the data alone.
 import type { Collect, CollectField } from './collect-schema.js';
-import { cleanRecord, isPlainObject, ownValue, readCollectState, type CollectState, type ItemField } from './collect-state.js';
+import { cleanRecord, isPlainObject, MAX_ITEMS, ownValue, readCollectState, type CollectState, type ItemField } from './collect-state.js';
 import { asciiDigits, numbersIn } from './numbers.js';
 import { compact, fold, nextLang, phrases } from './phrases.js';
 import { isComplete, mentions, validateValue, type ValidationContext } from './validators.js';
@@ -29,6 +29,29 @@ export interface Applied {
 
 /** Items read from one turn's extraction; a message never states more. */
 const MAX_ITEMS_PER_TURN = 50;
+
+/**
+ * The text one turn may store: twice its message, and room for what normalising adds ("a.io" is
+ * stored "https://a.io"). A value needs only to be somewhere in the message, so without it one
+ * message of 30,000 characters stored 1 MB of list items, each a different stretch of the same
+ * text, and the next message as much again: the data now grows no faster than the messages.
+ */
+const turnBudget = (userText: string) => 2 * userText.length + 256;
+
+/** The user's text a value holds; an enum's value is the owner's word, not the user's. */
+function textSize(field: CollectField | ItemField, value: unknown): number {
+  if (typeof value === 'string') return field.type === 'enum' ? 0 : value.length;
+  if (!isPlainObject(value)) return 0;
+  const fields = (field as CollectField).item_fields ?? [];
+  return fields.reduce((sum, inner) => sum + textSize(inner, ownValue(value, inner.key)), 0);
+}
+
+/** Takes `size` from the turn's budget; false (and nothing taken) when it does not fit. */
+function spend(run: Run, size: number): boolean {
+  if (size > run.budget) return false;
+  run.budget -= size;
+  return true;
+}
 
 /** The user's message in the forms values are compared in. */
 class Said {
@@ -131,6 +154,10 @@ function applyScalar(field: CollectField, raw: unknown, run: Run): boolean {
     if (!(unstated && stored !== undefined && stored !== null)) state.refused[field.key] = checked.reason;
     return false;
   }
+  if (!spend(run, textSize(field, checked.value))) {
+    state.refused[field.key] = phrases(run.context.lang).reasons.tooMuchAtOnce;
+    return false;
+  }
   data[field.key] = checked.value;
   delete state.refused[field.key];
   return true;
@@ -177,6 +204,14 @@ function applyList(field: CollectField, raw: unknown, run: Run): boolean {
     }
     refusal ??= read.dropped;
     if (Object.keys(read.item).length === 0 || items.some((stored) => sameItem(read.item, stored))) continue;
+    if (items.length >= MAX_ITEMS) {
+      refusal ??= phrases(run.context.lang).reasons.listFull(MAX_ITEMS);
+      break;
+    }
+    if (!spend(run, textSize(field, read.item))) {
+      refusal ??= phrases(run.context.lang).reasons.tooMuchAtOnce;
+      break;
+    }
     items.push(cleanRecord(read.item));
     added = true;
   }
@@ -191,6 +226,8 @@ interface Run {
   state: CollectState;
   context: ValidationContext;
   said: Said;
+  /** Characters of the user's text this turn may still store (turnBudget). */
+  budget: number;
 }
 
 function apply(input: ApplyExtractedInput): Applied {
@@ -198,7 +235,7 @@ function apply(input: ApplyExtractedInput): Applied {
   const state = readCollectState(input.state);
   const userText = typeof input.userText === 'string' ? input.userText : '';
   state.lang = nextLang(state.lang, userText);
-  const run: Run = { data, state, context: { data, lang: state.lang }, said: new Said(userText) };
+  const run: Run = { data, state, context: { data, lang: state.lang }, said: new Said(userText), budget: turnBudget(userText) };
   let changed = false;
   const extracted = isPlainObject(input.extracted) ? input.extracted : null;
   // Phones last: a country stated in the same message tells how to read a local number.

@@ -98,6 +98,10 @@ export interface Reasons {
   itemIncomplete: (label: string) => string;
   notStated: string;
   required: string;
+  /** A list already holds as many items as one list keeps. */
+  listFull: (max: number) => string;
+  /** One message gave more values than its own text holds. */
+  tooMuchAtOnce: string;
 }
 
 export interface Phrases {
@@ -158,6 +162,8 @@ const en: Phrases = {
     itemIncomplete: (label) => `an item is missing its ${inline(label)}`,
     notStated: 'the user did not state that value',
     required: 'this one is needed',
+    listFull: (max) => `the list is full (at most ${max} items)`,
+    tooMuchAtOnce: 'that is more than one message holds; please send the rest in another message',
   },
 };
 
@@ -192,6 +198,8 @@ const zhHant: Phrases = {
     itemIncomplete: (label) => `有一項缺少${label}`,
     notStated: '使用者沒有說出這個值',
     required: '這一項是必填的',
+    listFull: (max) => `清單已滿（最多 ${max} 項）`,
+    tooMuchAtOnce: '一則訊息提供的內容太多，其餘的請分開傳送',
   },
 };
 
@@ -227,6 +235,8 @@ const bn: Phrases = {
     itemIncomplete: (label) => `একটি আইটেমে ${label} নেই`,
     notStated: 'ব্যবহারকারী এই তথ্য বলেননি',
     required: 'এই তথ্যটি আবশ্যক',
+    listFull: (max) => `তালিকাটি পূর্ণ (সর্বোচ্চ ${max}টি আইটেম)`,
+    tooMuchAtOnce: 'একটি বার্তায় এত তথ্য ধরে না; বাকিটা আলাদা বার্তায় পাঠান',
   },
 };
 
