@@ -41,7 +41,8 @@ const BULK_DESCRIPTION =
 const ONE_DESCRIPTION =
   `A conversation whose messages hold more than ${EXPORT_BATCH_BYTES / 1024 / 1024} MiB of text is streamed a page of messages at a time; ` +
   'such a response that ends without its whole body (the connection cut, or messages deleted meanwhile) is a failed export, never a shorter one. ' +
-  `Those streamed exports count towards the ${MAX_EXPORTS_PER_ACCOUNT} an account reads from one server at once: 429 past that.`;
+  `Those streamed exports count towards the ${MAX_EXPORTS_PER_ACCOUNT} an account reads from one server at once: 429 past that; ` +
+  `so does a document that passes ${EXPORT_BATCH_BYTES / 1024 / 1024} MiB as written (a control character takes six bytes in JSON).`;
 
 /**
  * Export bodies as they stream: each holds one of its account's places (export-slots.ts) until it
