@@ -53,6 +53,22 @@ function spend(run: Run, size: number): boolean {
   return true;
 }
 
+/** A value this short is read whatever the budget: it takes no time to validate. */
+const ALWAYS_READ = 256;
+
+/**
+ * Takes a raw text from what the turn may read (a budget of the same size): values are validated
+ * before they are compared with the message, so an extraction of 20 fields of 20,000 characters
+ * per item was all read, seconds of the event loop for one of a few hundred KB. What the user
+ * stated is in their message, so what passes it was not stated.
+ */
+function readable(run: Run, raw: unknown): boolean {
+  if (typeof raw !== 'string' || raw.length <= ALWAYS_READ) return true;
+  if (raw.length > run.reading) return false;
+  run.reading -= raw.length;
+  return true;
+}
+
 /** The user's message in the forms values are compared in. */
 class Said {
   readonly folded: string;
@@ -141,6 +157,12 @@ function safely(test: () => boolean): boolean {
 function applyScalar(field: CollectField, raw: unknown, run: Run): boolean {
   const { data, state } = run;
   const stored = ownValue(data, field.key);
+  // The stored value given back (models often do) is short, as it was validated: not charged.
+  if (raw !== stored && !readable(run, raw)) {
+    // Over a stored value it is the model's noise, as an unstated one is: the stored value stands.
+    if (stored === undefined || stored === null) state.refused[field.key] = phrases(run.context.lang).reasons.tooMuchAtOnce;
+    return false;
+  }
   const validated = validateValue(field, raw, run.context);
   if (validated.ok && stored !== undefined && sameValue(stored, validated.value)) {
     delete state.refused[field.key];
@@ -173,7 +195,9 @@ function readItem(fields: readonly ItemField[], raw: Record<string, unknown>, ru
       if (field.required) return { reason: phrases(run.context.lang).reasons.itemIncomplete(field.label) };
       continue;
     }
-    const checked = check(field, value, validateValue(field, value, run.context), run);
+    const checked: Checked = readable(run, value)
+      ? check(field, value, validateValue(field, value, run.context), run)
+      : { ok: false, reason: phrases(run.context.lang).reasons.tooMuchAtOnce };
     if (checked.ok) item[field.key] = checked.value;
     else if (field.required) return { reason: `${field.label}: ${checked.reason}` };
     else dropped ??= `${field.label}: ${checked.reason}`;
@@ -228,6 +252,8 @@ interface Run {
   said: Said;
   /** Characters of the user's text this turn may still store (turnBudget). */
   budget: number;
+  /** Characters of the model's values this turn may still read (turnBudget too). */
+  reading: number;
 }
 
 function apply(input: ApplyExtractedInput): Applied {
@@ -235,7 +261,7 @@ function apply(input: ApplyExtractedInput): Applied {
   const state = readCollectState(input.state);
   const userText = typeof input.userText === 'string' ? input.userText : '';
   state.lang = nextLang(state.lang, userText);
-  const run: Run = { data, state, context: { data, lang: state.lang }, said: new Said(userText), budget: turnBudget(userText) };
+  const run: Run = { data, state, context: { data, lang: state.lang }, said: new Said(userText), budget: turnBudget(userText), reading: turnBudget(userText) };
   let changed = false;
   const extracted = isPlainObject(input.extracted) ? input.extracted : null;
   // Phones last: a country stated in the same message tells how to read a local number.
