@@ -4,6 +4,7 @@
 // refused when it is written, not discovered in a conversation.
 import { Type, type Static } from 'typebox';
 import { validationError } from '../../errors/app-error.js';
+import { fold } from './phrases.js';
 
 export const FIELD_TYPES = ['string', 'number', 'email', 'phone', 'url', 'enum', 'list'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];
@@ -59,6 +60,19 @@ export const CollectSchema = Type.Object(
 export type Collect = Static<typeof CollectSchema>;
 export type CollectField = Collect['fields'][number];
 
+// An answer is matched to an option by its value or its label, case and width forgiven: an option
+// named like another (a label that is another's value, "Pro plan" beside "PRO PLAN") could never
+// be chosen, its answers taken for the other's.
+function checkOptions(options: unknown[], path: string) {
+  const named = new Set<string>();
+  for (const option of options) {
+    const { value, label } = typeof option === 'string' ? { value: option, label: option } : (option as { value: string; label: string });
+    const names = new Set([fold(value), fold(label)]);
+    if ([...names].some((name) => named.has(name))) throw validationError(path, 'options must be different from one another (by value and label, whatever the case)');
+    for (const name of names) named.add(name);
+  }
+}
+
 // A key is read from plain objects (collected data, refusals, the prompt's notes); one named like a
 // member every object has (`constructor`, the only one the key pattern lets through) read as
 // already given, and its "refusal" as the member's source text.
@@ -73,10 +87,7 @@ function checkFields(fields: ReadonlyArray<{ key: string; type: string; options?
     if (field.type !== 'enum' && field.options) throw validationError(`${path}.options`, 'only enum fields take options');
     if (field.type === 'list' && !field.item_fields) throw validationError(`${path}.item_fields`, 'a list field needs its item_fields');
     if (field.type !== 'list' && field.item_fields) throw validationError(`${path}.item_fields`, 'only list fields take item_fields');
-    if (field.options) {
-      const values = field.options.map((option) => (typeof option === 'string' ? option : (option as { value: string }).value).toLowerCase());
-      if (new Set(values).size !== values.length) throw validationError(`${path}.options`, 'options must be different from one another');
-    }
+    if (field.options) checkOptions(field.options, `${path}.options`);
     if (field.item_fields) checkFields(field.item_fields as CollectField[], `${path}.item_fields`);
   });
 }

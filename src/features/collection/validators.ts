@@ -152,13 +152,32 @@ export function mentions(text: string, phrase: string): boolean {
   const wanted = fold(phrase);
   if (!wanted) return false;
   if (LATIN_WORD.test(wanted)) return new RegExp(`(?<![\\p{L}\\p{N}])${escape(wanted)}(?![\\p{L}\\p{N}])`, 'u').test(fold(text));
-  return compact(text).includes(compact(phrase));
+  const bare = compact(phrase);
+  // Punctuation alone ("???") is in every text once punctuation is set aside: only the text that is it names it.
+  if (!bare) return fold(text) === wanted;
+  return compact(text).includes(bare);
+}
+
+const onlyOne = <T>(found: T[]): T | undefined => (found.length === 1 ? found[0] : undefined);
+
+/**
+ * The option an answer is: written exactly so, then with case and width forgiven, then without
+ * spaces and punctuation when that leaves one option only ("C++", "C#" and "C" all read "c").
+ */
+function chosenOption(options: EnumOption[], text: string): EnumOption | undefined {
+  const trimmed = text.trim();
+  const folded = fold(text);
+  const answer = compact(text);
+  return (
+    options.find((option) => option.value === trimmed || option.label === trimmed) ??
+    options.find((option) => fold(option.value) === folded || fold(option.label) === folded) ??
+    onlyOne(options.filter((option) => answer !== '' && (compact(option.value) === answer || compact(option.label) === answer)))
+  );
 }
 
 function validateEnum(field: CollectField | ItemField, text: string, reasons: Reasons): Validated {
   const options = enumOptions(field);
-  const answer = compact(text);
-  const exact = options.find((option) => compact(option.value) === answer || compact(option.label) === answer);
+  const exact = chosenOption(options, text);
   if (exact) return accept(exact.value);
   // "We're on the Professional plan": one option named inside a sentence.
   const named = options.filter((option) => mentions(text, option.value) || mentions(text, option.label));
