@@ -164,6 +164,10 @@ function answerList(turn: Turn, field: CollectField, message: string): string {
   const added = cleanRecord(item.values);
   state.items = [...(state.items ?? []), added].slice(0, MAX_ITEMS);
   delete state.refused[field.key];
+  // The item that fills the list closes it: past it, items were said to be added and dropped.
+  if (itemsOf(turn.data, field.key).length + state.items.length >= MAX_ITEMS) {
+    return sentences(say, say.sorry(say.reasons.listFull(MAX_ITEMS)), closeList(turn, field));
+  }
   state.item = { values: {}, field: null };
   return say.another(summary(added, fields, say), field.label, fields[0]!.label);
 }
