@@ -1,7 +1,8 @@
 // One HTTP attempt at a webhook delivery: a POST to the owner's URL through the address guard,
 // bounded by a timeout, with nothing followed (a 3xx is the receiver's answer, not a hop).
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { VERSION } from '../../lib/version.js';
 import { addressRefusal, AddressRefusedError, guardedLookup, literalAddress, webhookUrlProblem } from './address-guard.js';
@@ -64,46 +65,66 @@ export function createWebhookSender(settings: { allowPrivate: boolean; timeoutMs
     if (why) return Promise.resolve(refused(`address refused: ${why}`));
 
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
-    return new Promise<SendOutcome>((resolve) => {
-      const request = send(url, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': `Parley/${VERSION} (webhooks)` },
-        // A connection of its own each time: a pooled one would skip the lookup, and so the check.
-        agent: false,
-        ...(allowPrivate ? {} : { lookup: guardedLookup }),
-      });
-      let settled = false;
-      const finish = (outcome: SendOutcome) => {
-        if (settled) return;
-        settled = true;
-        resolve(outcome);
-      };
-      // The whole exchange, connect included; the answer's body is read within it too.
-      const timer = setTimeout(() => request.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
-      timer.unref();
-      request.on('error', (error) => {
-        clearTimeout(timer);
-        const sent = !(error instanceof AddressRefusedError);
-        finish({ statusCode: null, error: describe(error, timeoutMs), latencyMs: sent ? elapsed() : null, retryAfterMs: null });
-      });
-      request.on('response', (response: IncomingMessage) => {
-        finish({
-          statusCode: response.statusCode ?? null,
-          error: null,
-          latencyMs: elapsed(),
-          retryAfterMs: retryAfterMs(response.headers['retry-after'], Date.now()),
-        });
-        let read = 0;
-        response.on('data', (chunk: Buffer) => {
-          read += chunk.length;
-          if (read > MAX_DRAIN_BYTES) response.destroy();
-        });
-        response.on('error', () => {});
-        response.on('close', () => clearTimeout(timer));
-      });
-      request.end(body);
+    const request = send(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': `Parley/${VERSION} (webhooks)` },
+      // A connection of its own each time: a pooled one would skip the lookup, and so the check.
+      agent: false,
+      ...(allowPrivate ? {} : { lookup: guardedLookup }),
     });
+    const outcome = outcomeOf(request, timeoutMs);
+    request.end(body);
+    return outcome;
   };
+}
+
+/** How one request ends: its answer's status, or why none came; never left unsettled. */
+function outcomeOf(request: ClientRequest, timeoutMs: number): Promise<SendOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  return new Promise<SendOutcome>((resolve) => {
+    let settled = false;
+    const finish = (outcome: SendOutcome) => {
+      if (settled) return;
+      settled = true;
+      resolve(outcome);
+    };
+    // The whole exchange, connect included; the answer's body is read within it too.
+    const timer = setTimeout(() => request.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+    timer.unref();
+    request.on('error', (error) => {
+      clearTimeout(timer);
+      const sent = !(error instanceof AddressRefusedError);
+      finish({ statusCode: null, error: describe(error, timeoutMs), latencyMs: sent ? elapsed() : null, retryAfterMs: null });
+    });
+    request.on('response', (response: IncomingMessage) => {
+      finish({
+        statusCode: response.statusCode ?? null,
+        error: null,
+        latencyMs: elapsed(),
+        retryAfterMs: retryAfterMs(response.headers['retry-after'], Date.now()),
+      });
+      let read = 0;
+      response.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+        if (read > MAX_DRAIN_BYTES) response.destroy();
+      });
+      response.on('error', () => {});
+      response.on('close', () => clearTimeout(timer));
+    });
+    // A 101 with an Upgrade header is handed to 'upgrade', not 'response'; with no listener Node
+    // closes the socket and raises neither 'response' nor 'error', so the attempt never ended
+    // and held its place among the account's deliveries in flight for good.
+    request.on('upgrade', (response: IncomingMessage, socket: Socket) => {
+      socket.destroy();
+      clearTimeout(timer);
+      finish({ statusCode: response.statusCode ?? null, error: `the receiver switched protocols (${response.statusCode}): not an answer`, latencyMs: elapsed(), retryAfterMs: null });
+    });
+    // Whatever else closes the exchange without an answer or an error ends the attempt too.
+    request.on('close', () => {
+      if (settled) return;
+      clearTimeout(timer);
+      finish({ statusCode: null, error: 'connection closed before an answer', latencyMs: elapsed(), retryAfterMs: null });
+    });
+  });
 }
