@@ -142,7 +142,7 @@ function registerRoutes(
   registerAiSdkRoutes(app, services);
   registerExportRoutes(app, services);
   registerAdminRoutes(app, { admin: services.admin, authenticate, clock });
-  registerProfileRoutes(app, { profiles: services.profiles, authenticate });
+  registerProfileRoutes(app, { profiles: services.profiles, authenticate, guard: services.publicGuard });
   registerInboxRoutes(app, { inbox: services.inbox, authenticate });
   registerUsageRoutes(app, { usage: services.usage, authenticate });
   const publicParts = { directory: services.directory, guard: services.publicGuard, visitorTokens: services.visitorTokens };

@@ -2,13 +2,17 @@ import type { onRequestHookHandler } from 'fastify';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
 import { principalOf } from '../auth/authenticate.js';
+import type { PublicGuard } from '../public/public-guard.js';
 import { ProfileBody, ProfileSchema, PublicProfileSchema, UsernameParams } from './profiles.schemas.js';
 import type { ProfilesService } from './profiles.service.js';
 
 const tags = ['profiles'];
 
-export function registerProfileRoutes(app: App, deps: { profiles: ProfilesService; authenticate: onRequestHookHandler }): void {
-  const { profiles, authenticate } = deps;
+export function registerProfileRoutes(
+  app: App,
+  deps: { profiles: ProfilesService; authenticate: onRequestHookHandler; guard: Pick<PublicGuard, 'limitAddress'> },
+): void {
+  const { profiles, authenticate, guard } = deps;
   const security = bearerSecurity;
 
   app.get(
@@ -38,11 +42,14 @@ export function registerProfileRoutes(app: App, deps: { profiles: ProfilesServic
   app.get(
     '/v1/public/profiles/:username',
     {
+      // Public like the chatbot pages (§7), and each name asked is a query, found or not: the
+      // address is counted first, as theirs is.
+      onRequest: async (request) => guard.limitAddress(request),
       schema: {
         tags: [...tags, 'public'],
         summary: "A user's profile, shown while they have a public chatbot that uses it (404 otherwise)",
         params: UsernameParams,
-        response: { 200: PublicProfileSchema, ...problems(404) },
+        response: { 200: PublicProfileSchema, ...problems(404, 429) },
       },
     },
     async (request) => profiles.findPublic(request.params.username),
