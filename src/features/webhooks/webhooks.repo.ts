@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
-import { chatbots, webhookAttempts, webhookDeliveries, type WebhookAttemptRow, type WebhookDeliveryRow } from '../../db/schema.js';
+import { chatbots, users, webhookAttempts, webhookDeliveries, type WebhookAttemptRow, type WebhookDeliveryRow } from '../../db/schema.js';
 
 /** A delivery an instance has claimed: what it needs to send one attempt, and the claim's name. */
 export interface ClaimedDelivery {
@@ -60,6 +60,7 @@ export interface WebhooksRepo {
 }
 
 const WEBHOOK_OFF = "the chatbot's webhook is off (its url was removed, or the receiver answered 410 Gone)";
+const OWNER_DEACTIVATED = "the chatbot's owner is deactivated: nothing of theirs is sent (redeliver once they are active again)";
 const INTERRUPTED = 'no outcome recorded: the instance sending it stopped; retried after its lease';
 
 const due = {
@@ -76,6 +77,7 @@ const due = {
   secret: chatbots.webhookSecret,
   previousSecret: chatbots.webhookPreviousSecret,
   previousUntil: chatbots.webhookPreviousSecretUntil,
+  ownerActive: users.isActive,
 };
 
 /**
@@ -106,6 +108,7 @@ function selectDue(db: Db, options: ClaimOptions) {
     .select(due)
     .from(webhookDeliveries)
     .innerJoin(chatbots, eq(chatbots.id, webhookDeliveries.chatbotId))
+    .innerJoin(users, eq(users.id, webhookDeliveries.userId))
     .where(
       and(
         inArray(webhookDeliveries.id, sql`(${fairDueIds(options)})`),
@@ -166,13 +169,17 @@ function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish'> {
     claim: (options) =>
       scoped.system('webhooks', async ({ db }) => {
         const rows = await selectDue(db, options);
-        const live = rows.filter((row) => row.url !== null && row.enabled && row.secret !== null);
+        const live = rows.filter((row) => row.url !== null && row.enabled && row.secret !== null && row.ownerActive);
         const off = rows.filter((row) => !live.includes(row));
-        if (off.length > 0) {
+        for (const [lastError, stopped] of [
+          [OWNER_DEACTIVATED, off.filter((row) => !row.ownerActive)],
+          [WEBHOOK_OFF, off.filter((row) => row.ownerActive)],
+        ] as const) {
+          if (stopped.length === 0) continue;
           await db
             .update(webhookDeliveries)
-            .set({ status: 'failed', nextAttemptAt: null, leaseToken: null, leaseUntil: null, lastError: WEBHOOK_OFF })
-            .where(inArray(webhookDeliveries.id, off.map((row) => row.id)));
+            .set({ status: 'failed', nextAttemptAt: null, leaseToken: null, leaseUntil: null, lastError })
+            .where(inArray(webhookDeliveries.id, stopped.map((row) => row.id)));
         }
         if (live.length > 0) await lease(db, live, options);
         return live.map((row) => ({
