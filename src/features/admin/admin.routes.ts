@@ -19,15 +19,19 @@ const security = bearerSecurity;
 const noRoute = (request: FastifyRequest) => new AppError('not_found', `No route ${request.method} ${request.url.split('?', 1)[0]}`);
 
 /**
- * A 401 would tell an anonymous caller (or one with a stale token) that the route exists, so a
- * missing or refused token is a 404 here too. Faults (503) still say what they are.
+ * How a credential is refused before it is known to be an admin's. Any of them would tell the
+ * caller that the route exists (a 401 to a stale token, the 403 a valid API key gets everywhere
+ * keys do not reach, its per-key 429), so each is the 404 of a route that does not. Faults (503)
+ * still say what they are.
  */
+const REFUSALS: ReadonlySet<string> = new Set(['unauthorized', 'invalid_token', 'forbidden', 'rate_limited']);
+
 function adminsOnly(authenticate: Authenticate) {
   return async function adminsOnlyHook(request: FastifyRequest): Promise<void> {
     try {
       await authenticate(request);
     } catch (error) {
-      if (error instanceof AppError && (error.code === 'unauthorized' || error.code === 'invalid_token')) throw noRoute(request);
+      if (error instanceof AppError && REFUSALS.has(error.code)) throw noRoute(request);
       throw error;
     }
     if (principalOf(request).role !== 'admin') throw noRoute(request);
