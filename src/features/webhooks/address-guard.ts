@@ -105,9 +105,10 @@ function resolveName(hostname: string, family: number, callback: Resolved): void
 export const guardedLookup: LookupFunction = (hostname, options, callback) => {
   resolveName(hostname, options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : Number(options.family ?? 0), (error, addresses) => {
     if (error) return callback(error, '', 0);
-    for (const answer of addresses) {
-      const why = addressRefusal(answer.address);
-      if (why) return callback(new AddressRefusedError(`${hostname}: ${why}`), '', 0);
+    // The refusal reaches the owner's delivery log: it names no address, or any account could
+    // read the server's internal DNS (a cluster's services, a cloud's private zone) through it.
+    if (addresses.some((answer) => addressRefusal(answer.address) !== null)) {
+      return callback(new AddressRefusedError(`${hostname}: an address of the name is not a public unicast address`), '', 0);
     }
     if (options.all) return callback(null, addresses);
     return callback(null, addresses[0]!.address, addresses[0]!.family);
