@@ -7,6 +7,9 @@ import { nextFreeSlug } from './slugs.js';
 
 export type ChatbotValues = Omit<typeof chatbots.$inferInsert, 'id' | 'userId' | 'createdAt' | 'updatedAt' | 'knowledgeChunks'>;
 export type ChatbotChanges = Partial<ChatbotValues>;
+type SecretColumns = 'webhookSecret' | 'webhookPreviousSecret' | 'webhookPreviousSecretUntil';
+/** An update may compute the webhook secret's columns from what the row holds when it is written. */
+export type ChatbotUpdate = Omit<ChatbotChanges, SecretColumns> & { [K in SecretColumns]?: ChatbotValues[K] | SQL };
 
 export interface ChatbotsRepo {
   /** Inserts with the first free slug from `base` (or exactly `exact`); null when that slug is taken (from a base: every one tried). */
@@ -17,7 +20,7 @@ export interface ChatbotsRepo {
   /** Newest first; `after` is the (created_at, id) of the last row seen. `userId` null: every user's (admins). */
   list(userId: string | null, limit: number, after: [Date, string] | null): Promise<ChatbotRow[]>;
   /** Null when an explicit new slug is taken; undefined when no such chatbot. */
-  update(userId: string, id: string, changes: ChatbotChanges, now: Date): Promise<ChatbotRow | null | undefined>;
+  update(userId: string, id: string, changes: ChatbotUpdate, now: Date): Promise<ChatbotRow | null | undefined>;
   remove(userId: string, id: string): Promise<boolean>;
 }
 

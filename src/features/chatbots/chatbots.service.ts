@@ -7,7 +7,7 @@ import { isUuid } from '../../lib/ids.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotChanges, ChatbotsRepo, ChatbotValues } from './chatbots.repo.js';
 import { SLUG_LIKE, toChatbot, type Chatbot, type ChatbotWithSecret, type CreateChatbotInput, type UpdateChatbotInput } from './chatbots.schemas.js';
-import { webhookUrlChange } from '../webhooks/webhook-settings.js';
+import { newWebhook, webhookUrlChange } from '../webhooks/webhook-settings.js';
 import type { ChatbotRow } from '../../db/schema.js';
 import { slugify } from './slugs.js';
 
@@ -117,7 +117,7 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
       checkCollect(input.collect);
-      const webhook = input.webhook_url ? webhookUrlChange(input.webhook_url, null, webhookSettings) : null;
+      const webhook = input.webhook_url ? newWebhook(input.webhook_url, webhookSettings) : null;
       const { slug: _slug, ...changes } = toValues(input);
       const values = { ...changes, ...webhook?.changes, name: input.name.trim(), model: input.model ?? models.default };
       const slug = input.slug ? { exact: input.slug } : { base: slugify(values.name) };
@@ -131,14 +131,16 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
       const current = await owned(chatbots, caller, id);
-      const webhook = input.webhook_url !== undefined ? webhookUrlChange(input.webhook_url, current, webhookSettings) : null;
+      const webhook = input.webhook_url !== undefined ? webhookUrlChange(input.webhook_url, webhookSettings) : null;
       const changes = { ...toValues(input), ...webhook?.changes };
       if (changes.name !== undefined) changes.name = changes.name.trim();
       const row = await chatbots.update(caller.ownerId, current.id, changes, clock.now());
       if (row === null) throw slugTaken(input.slug!);
       if (!row) throw notFound();
       deps.onChanged?.(current);
-      return withSecret(toChatbot(row), webhook?.secret ?? null);
+      // Shown when this write made the secret: a request at the same time may have made it first.
+      const made = webhook?.candidate && row.webhookSecret === webhook.candidate ? webhook.candidate : null;
+      return withSecret(toChatbot(row), made);
     },
     async remove(caller, id) {
       const row = await owned(chatbots, caller, id);
