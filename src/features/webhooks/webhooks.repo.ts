@@ -84,7 +84,10 @@ const due = {
  * The ids of the due deliveries to claim: the accounts with pending deliveries are walked on
  * webhook_deliveries_account_due_idx (migrations/0018) one index step each, every account gives
  * its oldest due ones up to its room (`perAccount` less what `busy` says it has in flight here),
- * and the oldest `limit` of those are taken. The work grows with the accounts that have pending
+ * and `limit` of those are taken round the accounts: each account's next one by how many it would
+ * then have in flight, oldest first among equals. Taken oldest first overall, freed slots went to
+ * whichever accounts had the oldest backlog: four accounts whose receivers do not answer held all
+ * 16 of an instance's slots wave after wave, and another account's event waited behind them all. The work grows with the accounts that have pending
  * deliveries, not with a backlog's size (ranking every due delivery took 111 ms at 100,000).
  */
 function fairDueIds(options: ClaimOptions): SQL {
@@ -95,12 +98,13 @@ function fairDueIds(options: ClaimOptions): SQL {
       SELECT (SELECT w.user_id FROM webhook_deliveries w WHERE w.status = 'pending' AND w.user_id > a.user_id ORDER BY w.user_id LIMIT 1)
         FROM accounts a WHERE a.user_id IS NOT NULL)
     SELECT d.id FROM accounts a
+     CROSS JOIN LATERAL (SELECT coalesce((${busy}::jsonb ->> a.user_id::text)::int, 0) AS n) busy
      CROSS JOIN LATERAL (
-       SELECT w.id, w.next_attempt_at FROM webhook_deliveries w
+       SELECT w.id, w.next_attempt_at, row_number() OVER (ORDER BY w.next_attempt_at) AS nth FROM webhook_deliveries w
         WHERE w.status = 'pending' AND w.user_id = a.user_id AND w.next_attempt_at <= ${options.now.toISOString()}::timestamptz
         ORDER BY w.next_attempt_at
-        LIMIT greatest(0, ${options.perAccount}::int - coalesce((${busy}::jsonb ->> a.user_id::text)::int, 0))) d
-     ORDER BY d.next_attempt_at LIMIT ${options.limit}::int`;
+        LIMIT greatest(0, ${options.perAccount}::int - busy.n)) d
+     ORDER BY busy.n + d.nth, d.next_attempt_at LIMIT ${options.limit}::int`;
 }
 
 function selectDue(db: Db, options: ClaimOptions) {
