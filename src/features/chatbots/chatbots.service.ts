@@ -41,6 +41,14 @@ const slugTaken = (slug: string) => new AppError('slug_taken', `The slug "${slug
 const noFreeSlug = () => new AppError('slug_taken', 'Every slug made from the name was taken while this one was chosen; try again, or give a slug');
 const withSecret = (chatbot: Chatbot, secret: string | null): ChatbotWithSecret => (secret ? { ...chatbot, webhook_secret: secret } : chatbot);
 
+/**
+ * Temperatures are stored as 4-byte floats, which PostgreSQL refuses to round to zero: a value
+ * the schema allows but too small for one (1e-50) would fail the write. It means 0.
+ */
+function storableTemperature(temperature: number): number {
+  return Math.fround(temperature) === 0 ? 0 : temperature;
+}
+
 function toValues(input: UpdateChatbotInput): ChatbotChanges {
   const map: Record<string, keyof ChatbotValues> = {
     name: 'name',
@@ -61,6 +69,7 @@ function toValues(input: UpdateChatbotInput): ChatbotChanges {
   for (const [field, value] of Object.entries(input)) {
     if (value !== undefined && map[field]) values[map[field]] = value;
   }
+  if (typeof values.temperature === 'number') values.temperature = storableTemperature(values.temperature);
   return values as ChatbotChanges;
 }
 
