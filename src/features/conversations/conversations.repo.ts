@@ -1,5 +1,6 @@
 import { and, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Access } from '../../db/client.js';
+import { isForeignKeyViolation } from '../../db/errors.js';
 import type { Scoped } from '../../db/scope.js';
 import { conversations, messages, visitors, type ConversationRow, type MessageRow } from '../../db/schema.js';
 import { createConversationMessagesRepo } from './conversation-messages.repo.js';
@@ -33,11 +34,12 @@ async function ensureEndUser(db: Access['db'], row: NewConversation, now: Date) 
 }
 
 export interface ConversationsRepo {
-  insert(row: NewConversation, now: Date): Promise<ConversationRow>;
+  /** Undefined when the chatbot went meanwhile (deleted since it was looked up). */
+  insert(row: NewConversation, now: Date): Promise<ConversationRow | undefined>;
   /** The conversation a client's chat id names for this audience, if it was ever used. */
   findClientChat(userId: string, visitorId: string | null, clientChatId: string): Promise<ConversationRow | undefined>;
-  /** The conversation a client's chat id names for this audience, made on first use (race-safe). */
-  openClientChat(row: NewConversation & { clientChatId: string }, now: Date): Promise<ConversationRow>;
+  /** The conversation a client's chat id names for this audience, made on first use (race-safe); undefined when the chatbot went meanwhile. */
+  openClientChat(row: NewConversation & { clientChatId: string }, now: Date): Promise<ConversationRow | undefined>;
   /** With `visitor`: only that visitor's conversation on that chatbot. */
   find(userId: string, id: string, visitor?: VisitorKey): Promise<ConversationRow | undefined>;
   /**
@@ -65,6 +67,19 @@ const owned = (userId: string, id: string) => and(eq(conversations.id, id), eq(c
 const myVisits = (userId: string) =>
   sql`${conversations.visitorId} IN (SELECT ${visitors.id} FROM ${visitors} WHERE ${visitors.verifiedUserId} = ${userId}::uuid)`;
 
+/**
+ * The chatbot a new conversation is for was looked up before the insert, and may be deleted in
+ * between: its rows then refuse the conversation's reference to it, which is no fault of ours.
+ */
+async function unlessChatbotGone<T>(insert: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await insert();
+  } catch (error) {
+    if (isForeignKeyViolation(error)) return undefined;
+    throw error;
+  }
+}
+
 const clientChat = (userId: string, visitorId: string | null, clientChatId: string) =>
   and(eq(conversations.userId, userId), visitorId ? eq(conversations.visitorId, visitorId) : isNull(conversations.visitorId), eq(conversations.clientChatId, clientChatId));
 
@@ -72,27 +87,31 @@ const clientChat = (userId: string, visitorId: string | null, clientChatId: stri
 function createConversationStarts(scoped: Scoped): Pick<ConversationsRepo, 'insert' | 'openClientChat' | 'findClientChat'> {
   return {
     async insert({ endUser, ...row }, now) {
-      const [created] = await scoped.user(row.userId, async ({ db }) => {
-        await ensureEndUser(db, { ...row, endUser }, now);
-        return db
-          .insert(conversations)
-          .values({ ...row, createdAt: now, updatedAt: now })
-          .returning();
-      });
-      return created!;
+      const created = await unlessChatbotGone(() =>
+        scoped.user(row.userId, async ({ db }) => {
+          await ensureEndUser(db, { ...row, endUser }, now);
+          return db
+            .insert(conversations)
+            .values({ ...row, createdAt: now, updatedAt: now })
+            .returning();
+        }),
+      );
+      return created?.[0];
     },
     async openClientChat({ endUser, ...row }, now) {
-      return scoped.user(row.userId, async ({ db }) => {
-        await ensureEndUser(db, { ...row, endUser }, now);
-        const [created] = await db
-          .insert(conversations)
-          .values({ ...row, createdAt: now, updatedAt: now })
-          .onConflictDoNothing()
-          .returning();
-        if (created) return created;
-        const [existing] = await db.select().from(conversations).where(clientChat(row.userId, row.visitorId ?? null, row.clientChatId)).limit(1);
-        return existing!;
-      });
+      return unlessChatbotGone(() =>
+        scoped.user(row.userId, async ({ db }) => {
+          await ensureEndUser(db, { ...row, endUser }, now);
+          const [created] = await db
+            .insert(conversations)
+            .values({ ...row, createdAt: now, updatedAt: now })
+            .onConflictDoNothing()
+            .returning();
+          if (created) return created;
+          const [existing] = await db.select().from(conversations).where(clientChat(row.userId, row.visitorId ?? null, row.clientChatId)).limit(1);
+          return existing!;
+        }),
+      );
     },
     async findClientChat(userId, visitorId, clientChatId) {
       const [row] = await scoped.user(userId, ({ db }) => db.select().from(conversations).where(clientChat(userId, visitorId, clientChatId)).limit(1));

@@ -40,6 +40,8 @@ export interface ConversationsService {
 }
 
 export const conversationNotFound = () => new AppError('not_found', 'No conversation with this id');
+// The chatbot a conversation was being started in was deleted meanwhile.
+const chatbotGone = () => new AppError('not_found', 'No chatbot with this id');
 export const conversationBusy = () =>
   new AppError('conversation_busy', 'A reply is still being generated in this conversation; wait for it or stop it');
 
@@ -84,7 +86,9 @@ function createConversationStarts(deps: ConversationsServiceDeps): Pick<Conversa
       const title = checkTitle(input.title) ?? null;
       const chatbot = await chatbots.resolve(caller, input.chatbot_id);
       const visitorId = audienceOf(caller);
-      return conversations.insert({ id: newId(), userId: caller.ownerId, chatbotId: chatbot.id, title, context: input.context ?? null, visitorId, endUser: caller.endUser }, clock.now());
+      const row = await conversations.insert({ id: newId(), userId: caller.ownerId, chatbotId: chatbot.id, title, context: input.context ?? null, visitorId, endUser: caller.endUser }, clock.now());
+      if (!row) throw chatbotGone();
+      return row;
     },
     async findClientChat(caller, chatId) {
       checkClientChatId(chatId);
@@ -98,6 +102,7 @@ function createConversationStarts(deps: ConversationsServiceDeps): Pick<Conversa
       const chatbot = await chatbots.resolve(caller, input.chatbot_id);
       const row = { id: newId(), userId: caller.ownerId, chatbotId: chatbot.id, title: null, context: null, visitorId: audienceOf(caller), endUser: caller.endUser, clientChatId: chatId };
       const conversation = await conversations.openClientChat(row, clock.now());
+      if (!conversation) throw chatbotGone();
       // The same chat id with another of the account's chatbots still names the one conversation it started.
       return toConversation(conversation);
     },

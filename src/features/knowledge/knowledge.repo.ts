@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Access } from '../../db/client.js';
+import { isForeignKeyViolation } from '../../db/errors.js';
 import type { Scoped } from '../../db/scope.js';
 import { chatbots, knowledgeChunks, knowledgeDocuments, type KnowledgeDocumentRow } from '../../db/schema.js';
 import type { KnowledgeHit } from '../../llm/types.js';
@@ -17,7 +18,8 @@ const INSERT_BATCH = 50;
 type DocumentSummary = Pick<KnowledgeDocumentRow, 'id' | 'title' | 'chunkCount' | 'createdAt'>;
 
 export interface KnowledgeRepo {
-  insert(userId: string, chatbotId: string, doc: { id: string; title: string; content: string }, chunks: NewChunk[], ids: () => string, now: Date): Promise<DocumentSummary>;
+  /** Null when the chatbot was deleted while the document was being chunked. */
+  insert(userId: string, chatbotId: string, doc: NewDocument, chunks: NewChunk[], ids: () => string, now: Date): Promise<DocumentSummary | null>;
   list(userId: string, chatbotId: string, limit: number, after: [Date, string] | null): Promise<DocumentSummary[]>;
   remove(userId: string, chatbotId: string, documentId: string): Promise<boolean>;
   /** Best chunks for a tsquery literal, by full-text rank. */
@@ -63,21 +65,33 @@ async function insertChunks(tx: Access['db'], documentId: string, chatbotId: str
   }
 }
 
+type NewDocument = { id: string; title: string; content: string };
+
+async function insertDocument(scoped: Scoped, userId: string, chatbotId: string, doc: NewDocument, chunks: NewChunk[], ids: () => string, now: Date): Promise<DocumentSummary> {
+  return scoped.user(userId, async ({ db: tx }) => {
+    const [row] = await tx
+      .insert(knowledgeDocuments)
+      .values({ ...doc, chatbotId, userId, chunkCount: chunks.length, createdAt: now })
+      .returning(summary);
+    await insertChunks(tx, doc.id, chatbotId, userId, chunks, ids);
+    await tx
+      .update(chatbots)
+      .set({ knowledgeChunks: sql`${chatbots.knowledgeChunks} + ${chunks.length}` })
+      .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)));
+    return row!;
+  });
+}
+
 export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
   return {
     async insert(userId, chatbotId, doc, chunks, ids, now) {
-      return scoped.user(userId, async ({ db: tx }) => {
-        const [row] = await tx
-          .insert(knowledgeDocuments)
-          .values({ ...doc, chatbotId, userId, chunkCount: chunks.length, createdAt: now })
-          .returning(summary);
-        await insertChunks(tx, doc.id, chatbotId, userId, chunks, ids);
-        await tx
-          .update(chatbots)
-          .set({ knowledgeChunks: sql`${chatbots.knowledgeChunks} + ${chunks.length}` })
-          .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)));
-        return row!;
-      });
+      try {
+        return await insertDocument(scoped, userId, chatbotId, doc, chunks, ids, now);
+      } catch (error) {
+        // Chunking takes seconds, and the chatbot may be deleted meanwhile.
+        if (isForeignKeyViolation(error)) return null;
+        throw error;
+      }
     },
     async list(userId, chatbotId, limit, after) {
       return scoped.user(userId, ({ db }) =>

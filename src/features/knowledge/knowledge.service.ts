@@ -61,7 +61,9 @@ export function createKnowledgeService(deps: KnowledgeServiceDeps): KnowledgeSer
       const chatbot = await chatbots.resolve(caller, chatbotId);
       const chunks = await chunker.prepare(input.title, input.content, CHUNK_TOKENS, caller.ownerId);
       const doc = { id: newId(), title: input.title.trim(), content: input.content };
-      return toDocument(await knowledge.insert(caller.ownerId, chatbot.id, doc, chunks, newId, clock.now()));
+      const stored = await knowledge.insert(caller.ownerId, chatbot.id, doc, chunks, newId, clock.now());
+      if (!stored) throw new AppError('not_found', 'No chatbot with this id');
+      return toDocument(stored);
     },
     async list(caller, chatbotId, query) {
       const chatbot = await chatbots.resolve(caller, chatbotId);
