@@ -26,15 +26,27 @@ export interface ReplyStore {
   counted(ownerId: string, reply: StoredReply, beforeAnswer: boolean): Promise<Message>;
 }
 
-async function storeOnce({ turns, clock }: Pick<ReplyStoreDeps, 'turns' | 'clock'>, ownerId: string, conversationId: string, reply: StoredReply): Promise<Message> {
+async function storeOnce(deps: Pick<ReplyStoreDeps, 'turns' | 'answers' | 'clock'>, ownerId: string, conversationId: string, reply: StoredReply): Promise<Message> {
   try {
-    const row = await turns.finish(ownerId, conversationId, reply, clock.now());
+    const row = await deps.turns.finish(ownerId, conversationId, reply, deps.clock.now());
     if (row) return toMessage(row);
   } catch (error) {
     if (!isForeignKeyViolation(error)) throw error;
   }
-  // The conversation was deleted while its reply was generated.
+  // The conversation was deleted while its reply was generated. The model was called and the
+  // client may have read the whole reply: it counts as any reply, or deleting a conversation
+  // before its reply ends would take the reply off the chatbot's budget.
+  await countedWithoutConversation(deps, ownerId, reply);
   throw conversationNotFound();
+}
+
+async function countedWithoutConversation({ answers, clock }: Pick<ReplyStoreDeps, 'answers' | 'clock'>, ownerId: string, reply: StoredReply) {
+  try {
+    await answers.recordUsage(ownerId, reply, clock.now());
+  } catch (error) {
+    // The chatbot went with it: there is no budget left to count in.
+    if (!isForeignKeyViolation(error)) throw error;
+  }
 }
 
 /**
