@@ -4,6 +4,7 @@ import { AppError, validationError } from '../../errors/app-error.js';
 import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
+import { isBlank } from '../../lib/text.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotChanges, ChatbotsRepo, ChatbotValues } from './chatbots.repo.js';
 import { SLUG_LIKE, toChatbot, type Chatbot, type ChatbotWithSecret, type CreateChatbotInput, type UpdateChatbotInput } from './chatbots.schemas.js';
@@ -99,6 +100,11 @@ function checkOrigins(origins: string[] | undefined) {
   }
 }
 
+// The schema asks for a non-space character; zero-width ones pass it and show nothing.
+function checkName(name: string | undefined) {
+  if (name !== undefined && isBlank(name)) throw validationError('name', 'must not be blank');
+}
+
 /** Public routes take a slug or an id (§7): a slug that looks like an id could never be reached. */
 function checkSlug(slug: string | undefined) {
   if (slug !== undefined && isUuid(slug)) throw validationError('slug', 'must not have the shape of an id (a UUID); public routes would read it as one');
@@ -122,6 +128,7 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       const { template, ...given } = request;
       // A template's fields first; what the request gives wins.
       const input = template ? { ...TEMPLATES[template], ...given } : given;
+      checkName(input.name);
       checkModel(models, input.model);
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
@@ -135,6 +142,7 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       return withSecret(toChatbot(row), webhook?.secret ?? null);
     },
     async update(caller, id, input) {
+      checkName(input.name);
       checkCollect(input.collect);
       checkModel(models, input.model);
       checkSlug(input.slug);

@@ -1,4 +1,5 @@
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
+import { isBlank } from '../../lib/text.js';
 import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
@@ -57,6 +58,8 @@ export function createKnowledgeService(deps: KnowledgeServiceDeps): KnowledgeSer
 
   return {
     async add(caller, chatbotId, input) {
+      // The schema asks for a non-space character; zero-width ones pass it and show nothing.
+      for (const field of ['title', 'content'] as const) if (isBlank(input[field])) throw validationError(field, 'must not be blank');
       await limiter.consume(uploadsPolicy, caller.ownerId);
       const chatbot = await chatbots.resolve(caller, chatbotId);
       const chunks = await chunker.prepare(input.title, input.content, CHUNK_TOKENS, caller.ownerId);
