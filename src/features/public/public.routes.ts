@@ -15,7 +15,7 @@ import type { PublicDirectory } from './public-directory.js';
 import type { PublicGuard } from './public-guard.js';
 import { looksLikeVisitorToken, type VisitorClaims, type VisitorTokens } from './visitor-tokens.js';
 import { StartVisitBody, VisitSchema } from './visitors.schemas.js';
-import type { VisitorsService } from './visitors.service.js';
+import { noPublicChatbot, type VisitorsService } from './visitors.service.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,7 +38,6 @@ export interface PublicRoutesDeps {
   authenticate: Authenticate;
 }
 
-const noPublicChatbot = () => new AppError('not_found', 'No public chatbot with this slug or id');
 
 export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
   // In this order, which is the order of the OpenAPI document's paths.

@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
+import type { Access } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
-import { conversations, visitors } from '../../db/schema.js';
+import { chatbots, conversations, visitors } from '../../db/schema.js';
 
 export interface VisitStart {
   ownerId: string;
@@ -14,14 +15,15 @@ export interface VisitStart {
 export interface VisitorsRepo {
   /**
    * Records the visitor (new, or seen again) and opens a conversation for them, in one
-   * transaction in the owner's tenant. False when a returning visitor is no longer on record.
+   * transaction in the owner's tenant. `unknown_visitor` when a returning visitor is no longer on
+   * record; `no_chatbot` when the chatbot is no longer public (see stillPublic).
    */
-  startVisit(start: VisitStart, now: Date): Promise<boolean>;
+  startVisit(start: VisitStart, now: Date): Promise<'started' | 'unknown_visitor' | 'no_chatbot'>;
   /**
    * A verified user's visit: the one visitor bound to that user on this chatbot (recorded on their
-   * first visit) gets a new conversation. Returns the visitor's id.
+   * first visit) gets a new conversation. Returns the visitor's id; null when the chatbot is no longer public.
    */
-  startVerifiedVisit(start: Omit<VisitStart, 'visitor'> & { userId: string; label: string; newVisitor: string }, now: Date): Promise<string>;
+  startVerifiedVisit(start: Omit<VisitStart, 'visitor'> & { userId: string; label: string; newVisitor: string }, now: Date): Promise<string | null>;
 }
 
 // One visitor per (chatbot, verified user): a later visit finds it and keeps its first label.
@@ -32,44 +34,60 @@ ON CONFLICT (chatbot_id, verified_user_id) WHERE verified_user_id IS NOT NULL
 DO UPDATE SET last_seen = EXCLUDED.last_seen, name = coalesce(EXCLUDED.name, v.name)
 RETURNING id`;
 
+/**
+ * The chatbot was found public from what this instance keeps of it (public-directory.ts), which
+ * another instance's delete or change may have made stale. Read again, and held (KEY SHARE) so it
+ * is not deleted before the visit commits; a visit to a chatbot gone meanwhile then stores nothing.
+ */
+async function stillPublic(db: Access['db'], start: { ownerId: string; chatbotId: string }): Promise<boolean> {
+  const rows = await db
+    .select({ id: chatbots.id })
+    .from(chatbots)
+    .where(and(eq(chatbots.id, start.chatbotId), eq(chatbots.userId, start.ownerId), eq(chatbots.isPublic, true)))
+    .for('key share');
+  return rows.length > 0;
+}
+
+/** The visitor a visit is for: a returning one seen again (null when no longer on record), or a new one recorded. */
+async function visitorOf(db: Access['db'], start: VisitStart, now: Date): Promise<string | null> {
+  if ('known' in start.visitor) {
+    const seen = await db
+      .update(visitors)
+      .set({ lastSeen: now, name: sql`coalesce(${start.name}::text, ${visitors.name})` })
+      .where(and(eq(visitors.id, start.visitor.known), eq(visitors.chatbotId, start.chatbotId), eq(visitors.userId, start.ownerId)))
+      .returning({ id: visitors.id });
+    return seen.length === 0 ? null : start.visitor.known;
+  }
+  await db.insert(visitors).values({
+    id: start.visitor.new,
+    userId: start.ownerId,
+    chatbotId: start.chatbotId,
+    visitorId: start.visitor.label,
+    name: start.name,
+    firstSeen: now,
+    lastSeen: now,
+  });
+  return start.visitor.new;
+}
+
+async function openVisit(db: Access['db'], start: Pick<VisitStart, 'ownerId' | 'chatbotId' | 'conversationId'>, visitorId: string, now: Date) {
+  await db.insert(conversations).values({ id: start.conversationId, userId: start.ownerId, chatbotId: start.chatbotId, visitorId, createdAt: now, updatedAt: now });
+}
+
 export function createVisitorsRepo(scoped: Scoped): VisitorsRepo {
   return {
     async startVisit(start, now) {
       return scoped.user(start.ownerId, async ({ db }) => {
-        let visitorId: string;
-        if ('known' in start.visitor) {
-          const seen = await db
-            .update(visitors)
-            .set({ lastSeen: now, name: sql`coalesce(${start.name}::text, ${visitors.name})` })
-            .where(and(eq(visitors.id, start.visitor.known), eq(visitors.chatbotId, start.chatbotId), eq(visitors.userId, start.ownerId)))
-            .returning({ id: visitors.id });
-          if (seen.length === 0) return false;
-          visitorId = start.visitor.known;
-        } else {
-          visitorId = start.visitor.new;
-          await db.insert(visitors).values({
-            id: visitorId,
-            userId: start.ownerId,
-            chatbotId: start.chatbotId,
-            visitorId: start.visitor.label,
-            name: start.name,
-            firstSeen: now,
-            lastSeen: now,
-          });
-        }
-        await db.insert(conversations).values({
-          id: start.conversationId,
-          userId: start.ownerId,
-          chatbotId: start.chatbotId,
-          visitorId,
-          createdAt: now,
-          updatedAt: now,
-        });
-        return true;
+        if (!(await stillPublic(db, start))) return 'no_chatbot' as const;
+        const visitorId = await visitorOf(db, start, now);
+        if (visitorId === null) return 'unknown_visitor' as const;
+        await openVisit(db, start, visitorId, now);
+        return 'started' as const;
       });
     },
     async startVerifiedVisit(start, now) {
       return scoped.user(start.ownerId, async ({ db, sql: raw }) => {
+        if (!(await stillPublic(db, start))) return null;
         const [visitor] = await raw.query<{ id: string }>(VERIFIED_VISITOR, [
           start.newVisitor,
           start.ownerId,
@@ -79,14 +97,7 @@ export function createVisitorsRepo(scoped: Scoped): VisitorsRepo {
           now,
           start.userId,
         ]);
-        await db.insert(conversations).values({
-          id: start.conversationId,
-          userId: start.ownerId,
-          chatbotId: start.chatbotId,
-          visitorId: visitor!.id,
-          createdAt: now,
-          updatedAt: now,
-        });
+        await openVisit(db, start, visitor!.id, now);
         return visitor!.id;
       });
     },

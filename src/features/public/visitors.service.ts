@@ -1,6 +1,7 @@
 // Starting a visitor's conversation with a public chatbot (§7). A visitor is whoever holds a
 // visitor token: without one, a new visitor is recorded; with one, the same visitor starts
 // another conversation and their token is renewed. The page's `visitor_id` is kept as a label.
+import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import type { PublicChatbotRow } from './public-chatbots.repo.js';
 import { invalidVisitorToken, newVisitorId, type VisitorClaims, type VisitorTokens } from './visitor-tokens.js';
@@ -13,6 +14,8 @@ export interface VisitorsService {
   /** A host site's signed-in user (their token already verified): their one visitor on this chatbot. */
   startVerified(chatbot: PublicChatbotRow, input: StartVisitInput, user: { id: string; username: string }): Promise<Visit>;
 }
+
+export const noPublicChatbot = () => new AppError('not_found', 'No public chatbot with this slug or id');
 
 export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: VisitorTokens; clock: Clock; newId: () => string }): VisitorsService {
   const { visitors, tokens, clock, newId } = deps;
@@ -32,7 +35,8 @@ export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: Vi
       const conversationId = newId();
       const now = clock.now();
       const started = await visitors.startVisit({ ownerId: chatbot.ownerId, chatbotId: chatbot.id, conversationId, visitor, name }, now);
-      if (!started) throw invalidVisitorToken('This visitor is no longer on record; start again without a token');
+      if (started === 'no_chatbot') throw noPublicChatbot();
+      if (started === 'unknown_visitor') throw invalidVisitorToken('This visitor is no longer on record; start again without a token');
       const visitorKey = 'known' in visitor ? visitor.known : visitor.new;
       return visitOf(chatbot, conversationId, visitorKey);
     },
@@ -43,6 +47,7 @@ export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: Vi
         { ownerId: chatbot.ownerId, chatbotId: chatbot.id, conversationId, userId: user.id, label: input.visitor_id, name, newVisitor: newVisitorId() },
         clock.now(),
       );
+      if (visitor === null) throw noPublicChatbot();
       return visitOf(chatbot, conversationId, visitor);
     },
   };
