@@ -158,8 +158,10 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     newId,
     settings: { uploadsPerUser: config.rateLimits.knowledgeUser },
   });
-  const conversations = createConversationsService({ conversations: createConversationsRepo(scoped), chatbots, clock, newId });
   const { turns, answers, usage, progress, generations, engine, pulse } = composeTurnEngine(deps, jobs);
+  // A reply running here for a conversation just deleted has nobody to read it: its model call ends.
+  const onRemoved = (conversationId: string) => void generations.stop(conversationId, 'stopped');
+  const conversations = createConversationsService({ conversations: createConversationsRepo(scoped), chatbots, clock, newId, onRemoved });
   const chat = createChatService({
     slots: composeTurnSlots(deps),
     turns,

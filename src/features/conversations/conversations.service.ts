@@ -157,6 +157,7 @@ function createConversationChanges(deps: ConversationsServiceDeps): Pick<Convers
     async remove(caller, id) {
       const row = await owned(conversations, caller, id);
       if (!(await conversations.remove(caller.ownerId, row.id))) throw conversationNotFound();
+      deps.onRemoved?.(row.id);
     },
     async clear(caller, id) {
       const row = await owned(conversations, caller, id);
@@ -199,6 +200,8 @@ export function createConversationsService(deps: {
   chatbots: ChatbotsService;
   clock: Clock;
   newId: () => string;
+  /** A conversation was deleted: a reply this instance generates for it is read by nobody now. */
+  onRemoved?: (conversationId: string) => void;
 }): ConversationsService {
   return {
     ...createConversationStarts(deps),
