@@ -4,6 +4,7 @@
 // refused when it is written, not discovered in a conversation.
 import { Type, type Static } from 'typebox';
 import { validationError } from '../../errors/app-error.js';
+import { isBlank } from '../../lib/text.js';
 import { fold } from './phrases.js';
 
 export const FIELD_TYPES = ['string', 'number', 'email', 'phone', 'url', 'enum', 'list'] as const;
@@ -67,6 +68,8 @@ function checkOptions(options: unknown[], path: string) {
   const named = new Set<string>();
   for (const option of options) {
     const { value, label } = typeof option === 'string' ? { value: option, label: option } : (option as { value: string; label: string });
+    // What shows nothing (zero-width characters pass the schema's pattern) is no answer a user can give.
+    if (isBlank(value) || isBlank(label)) throw validationError(path, 'an option must show something: not only spaces or invisible characters');
     const names = new Set([fold(value), fold(label)]);
     if ([...names].some((name) => named.has(name))) throw validationError(path, 'options must be different from one another (by value and label, whatever the case)');
     for (const name of names) named.add(name);
@@ -76,13 +79,14 @@ function checkOptions(options: unknown[], path: string) {
 // A key is read from plain objects (collected data, refusals, the prompt's notes); one named like a
 // member every object has (`constructor`, the only one the key pattern lets through) read as
 // already given, and its "refusal" as the member's source text.
-function checkFields(fields: ReadonlyArray<{ key: string; type: string; options?: unknown[]; item_fields?: unknown[] }>, at: string) {
+function checkFields(fields: ReadonlyArray<{ key: string; label: string; type: string; options?: unknown[]; item_fields?: unknown[] }>, at: string) {
   const seen = new Set<string>();
   fields.forEach((field, index) => {
     const path = `${at}.${index}`;
     if (seen.has(field.key)) throw validationError(`${path}.key`, `"${field.key}" is used by another field: keys must be unique`);
     if (field.key in Object.prototype) throw validationError(`${path}.key`, `"${field.key}" is a reserved name; choose another key`);
     seen.add(field.key);
+    if (isBlank(field.label)) throw validationError(`${path}.label`, 'must not be blank: how the bot names the field to the user');
     if (field.type === 'enum' && !field.options) throw validationError(`${path}.options`, 'an enum field needs its options');
     if (field.type !== 'enum' && field.options) throw validationError(`${path}.options`, 'only enum fields take options');
     if (field.type === 'list' && !field.item_fields) throw validationError(`${path}.item_fields`, 'a list field needs its item_fields');
