@@ -142,11 +142,14 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
   const { config, database, clock } = deps;
   const { llm } = config;
   const scoped = createScoped(database.app);
+  const { turns, answers, usage, progress, generations, engine, pulse } = composeTurnEngine(deps, jobs);
   const chatbots = createChatbotsService({
     chatbots: createChatbotsRepo(scoped, newId),
     clock,
     models: { allowed: llm.models, default: llm.model },
     onChanged: (chatbot) => directory.forget(chatbot),
+    // Its conversations went with it: replies running here in them have nobody to read them.
+    onRemoved: (chatbotId) => void generations.stopFor({ chatbot: chatbotId }, 'stopped'),
     webhooks: { allowPrivate: config.webhooks.allowPrivate },
   });
   const knowledge = createKnowledgeService({
@@ -158,7 +161,6 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     newId,
     settings: { uploadsPerUser: config.rateLimits.knowledgeUser },
   });
-  const { turns, answers, usage, progress, generations, engine, pulse } = composeTurnEngine(deps, jobs);
   // A reply running here for a conversation just deleted has nobody to read it: its model call ends.
   const onRemoved = (conversationId: string) => void generations.stop(conversationId, 'stopped');
   const conversations = createConversationsService({ conversations: createConversationsRepo(scoped), chatbots, clock, newId, onRemoved });

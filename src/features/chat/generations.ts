@@ -5,10 +5,21 @@
 /** `signed_out`: the session that asked for the reply ended, or its user was deactivated. */
 export type EndReason = 'client_left' | 'stopped' | 'signed_out' | 'shutdown';
 
-/** Who a reply is generated for: the owner's user id, and the Parley session that asked, if any. */
+/** Who a reply is generated for: the owner's user id, the Parley session that asked, if any, and the chatbot answering. */
 export interface GeneratedFor {
   userId: string;
   sessionId: string | null;
+  chatbotId?: string;
+}
+
+/** A session, a user, or a chatbot (deleted: its conversations went with it). */
+export type Whose = { session: string } | { user: string } | { chatbot: string };
+
+function isFor(whose: Whose, by: GeneratedFor | null): boolean {
+  if (by === null) return false;
+  if ('session' in whose) return by.sessionId === whose.session;
+  if ('user' in whose) return by.userId === whose.user;
+  return by.chatbotId === whose.chatbot;
 }
 
 export interface Generation {
@@ -29,8 +40,8 @@ export interface Generations {
   stopReply(replyId: string, reason: EndReason): boolean;
   /** Aborts the generation running in this conversation here; false when none runs here. */
   stop(conversationId: string, reason: EndReason): boolean;
-  /** Aborts the generations running here for this session, or for this user; how many. */
-  stopFor(whose: { session: string } | { user: string }, reason: EndReason): number;
+  /** Aborts the generations running here for this session, user or chatbot; how many. */
+  stopFor(whose: Whose, reason: EndReason): number;
   open(): number;
   /**
    * Waits up to `graceMs` for running generations, then aborts the rest and waits up to
@@ -77,10 +88,9 @@ export function createGenerations(): Generations {
       return true;
     },
     stopFor(whose, reason) {
-      const matches = (by: GeneratedFor | null) => by !== null && ('session' in whose ? by.sessionId === whose.session : by.userId === whose.user);
       let stopped = 0;
       for (const generation of running.values()) {
-        if (!matches(generation.for)) continue;
+        if (!isFor(whose, generation.for)) continue;
         abort(generation, reason);
         stopped += 1;
       }

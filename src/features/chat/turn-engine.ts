@@ -149,7 +149,9 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       const { conversationId } = target;
       // A turn without a conversation is known to generations by its reply.
       const key = conversationId ?? plan.replyId;
-      const { generation, finish } = generations.start(key, plan.replyId, { userId: principal.ownerId, sessionId: principal.sessionId });
+      // Known by its chatbot when a conversation keeps it, which the chatbot's deletion takes away.
+      const chatbotId = conversationId ? target.chatbotId : undefined;
+      const { generation, finish } = generations.start(key, plan.replyId, { userId: principal.ownerId, sessionId: principal.sessionId, chatbotId });
       const { ownerId } = principal;
       // A reply may take longer than the lease: keep it while the model is still answering.
       const renew = setInterval(() => {

@@ -32,6 +32,8 @@ export interface ChatbotsDeps {
   models: { allowed: readonly string[]; default: string };
   /** A chatbot changed or went: whatever this instance keeps about it is stale (the public directory). */
   onChanged?: (chatbot: { id: string; slug: string }) => void;
+  /** A chatbot was deleted, and its conversations with it: a reply this instance generates in one is read by nobody now. */
+  onRemoved?: (chatbotId: string) => void;
   /** WEBHOOK_ALLOW_PRIVATE: a webhook_url may name a non-public address. */
   webhooks?: { allowPrivate: boolean };
 }
@@ -163,6 +165,7 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       const row = await owned(chatbots, caller, id);
       if (!(await chatbots.remove(caller.ownerId, row.id))) throw notFound();
       deps.onChanged?.(row);
+      deps.onRemoved?.(row.id);
     },
   };
 }
