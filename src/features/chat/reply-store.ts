@@ -36,15 +36,15 @@ async function storeOnce(deps: Pick<ReplyStoreDeps, 'turns' | 'answers' | 'clock
   // The conversation was deleted while its reply was generated. The model was called and the
   // client may have read the whole reply: it counts as any reply, or deleting a conversation
   // before its reply ends would take the reply off the chatbot's budget.
-  await countedWithoutConversation(deps, ownerId, reply);
+  await recordUsage(deps, ownerId, reply);
   throw conversationNotFound();
 }
 
-async function countedWithoutConversation({ answers, clock }: Pick<ReplyStoreDeps, 'answers' | 'clock'>, ownerId: string, reply: StoredReply) {
+async function recordUsage({ answers, clock }: Pick<ReplyStoreDeps, 'answers' | 'clock'>, ownerId: string, reply: StoredReply, now = clock.now()) {
   try {
-    await answers.recordUsage(ownerId, reply, clock.now());
+    await answers.recordUsage(ownerId, reply, now);
   } catch (error) {
-    // The chatbot went with it: there is no budget left to count in.
+    // The chatbot was deleted while the model answered: there is no budget left to count in.
     if (!isForeignKeyViolation(error)) throw error;
   }
 }
@@ -54,10 +54,10 @@ async function countedWithoutConversation({ answers, clock }: Pick<ReplyStoreDep
  * chatbot with a budget makes the answer wait for that write (the next call's check must see it);
  * other usage is added up and written a moment later (usage shows shortly after the answer).
  */
-async function counted({ answers, usage, clock }: Pick<ReplyStoreDeps, 'answers' | 'usage' | 'clock'>, ownerId: string, reply: StoredReply, beforeAnswer: boolean): Promise<Message> {
-  const now = clock.now();
-  if (beforeAnswer) await answers.recordUsage(ownerId, reply, now);
-  else usage.add(ownerId, reply, now);
+async function counted(deps: Pick<ReplyStoreDeps, 'answers' | 'usage' | 'clock'>, ownerId: string, reply: StoredReply, beforeAnswer: boolean): Promise<Message> {
+  const now = deps.clock.now();
+  if (beforeAnswer) await recordUsage(deps, ownerId, reply, now);
+  else deps.usage.add(ownerId, reply, now);
   return toMessage({
     id: reply.id,
     role: 'assistant',
