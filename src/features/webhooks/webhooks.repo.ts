@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, inArray, isNotNull, isNull, lte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
 import { chatbots, users, webhookAttempts, webhookDeliveries, type WebhookAttemptRow, type WebhookDeliveryRow } from '../../db/schema.js';
+import { ATTEMPTS_SHOWN } from './webhooks.schemas.js';
 
 /** A delivery an instance has claimed: what it needs to send one attempt, and the claim's name. */
 export interface ClaimedDelivery {
@@ -135,14 +136,26 @@ function secretsOf(row: DueRow, now: Date): string[] {
   return secrets;
 }
 
+/**
+ * A delivery is shown with its latest attempts: each try and each redelivery adds one, and
+ * nothing bounds how often an owner redelivers, so a log showing them all grew with each.
+ */
 async function withAttempts(db: Db, rows: WebhookDeliveryRow[]): Promise<DeliveryRecord[]> {
   if (rows.length === 0) return [];
+  // Attempts are numbered 1…attempts, so the latest are a range of the primary key each.
+  const latest = rows.map((row) => and(eq(webhookAttempts.deliveryId, row.id), gt(webhookAttempts.attempt, row.attempts - ATTEMPTS_SHOWN)));
   const attempts = await db
     .select()
     .from(webhookAttempts)
-    .where(inArray(webhookAttempts.deliveryId, rows.map((row) => row.id)))
+    .where(or(...latest))
     .orderBy(asc(webhookAttempts.deliveryId), asc(webhookAttempts.attempt));
-  return rows.map((row) => ({ ...row, attemptRows: attempts.filter((attempt) => attempt.deliveryId === row.id) }));
+  const byDelivery = new Map<string, WebhookAttemptRow[]>();
+  for (const attempt of attempts) {
+    const list = byDelivery.get(attempt.deliveryId);
+    if (list) list.push(attempt);
+    else byDelivery.set(attempt.deliveryId, [attempt]);
+  }
+  return rows.map((row) => ({ ...row, attemptRows: byDelivery.get(row.id) ?? [] }));
 }
 
 /** The leases and attempt rows of a claim, in the claim's transaction. */

@@ -15,13 +15,17 @@ export const AttemptSchema = Type.Object(
   { title: 'WebhookAttempt' },
 );
 
+/** How many of a delivery's attempts it is shown with, the latest. */
+export const ATTEMPTS_SHOWN = 50;
+
 export const DeliverySchema = Type.Object(
   {
     id: Type.String({ format: 'uuid', description: "The event's id, sent as `webhook-id` on every attempt" }),
     type: Type.String({ description: 'conversation.completed' }),
     conversation_id: Type.String({ format: 'uuid' }),
     status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')], { description: STATUS }),
-    attempts: Type.Array(AttemptSchema, { description: 'Oldest first' }),
+    attempts: Type.Array(AttemptSchema, { description: `The latest ${ATTEMPTS_SHOWN} attempts (each try and each redelivery makes one), oldest first` }),
+    attempt_count: Type.Integer({ minimum: 0, description: 'How many attempts there were in all' }),
     next_attempt_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     created_at: Type.String({ format: 'date-time' }),
     delivered_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'The last time a receiver answered 2xx' }),

@@ -43,6 +43,7 @@ export function toDelivery(row: DeliveryRecord): Delivery {
       latency_ms: attempt.latencyMs,
       started_at: attempt.startedAt.toISOString(),
     })),
+    attempt_count: row.attempts,
     next_attempt_at: row.status === 'pending' && row.nextAttemptAt ? row.nextAttemptAt.toISOString() : null,
     created_at: row.createdAt.toISOString(),
     delivered_at: row.deliveredAt ? row.deliveredAt.toISOString() : null,
