@@ -190,6 +190,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     if (cut > 0) deps.log.warn({ conversations: cut }, `${cut} conversation(s) held by replies of an instance gone silent or nobody renewed for the lease's length (their instance stopped or lost the database): their replies are stored as cut short and the conversations are free`);
   };
   jobs.every('cut turns sweep', config.cutTurnsSweepMs, sweepCut);
+  jobs.every('reply stops sweep', config.cutTurnsSweepMs, () => turns.forgetReplyStops());
   if (pulse) scheduleHeartbeat(jobs, pulse, config.instanceHeartbeatMs, sweepCut);
   return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage, pulse };
 }

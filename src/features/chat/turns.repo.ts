@@ -17,6 +17,8 @@ export { STOP_HONOURED_WITHIN_MS } from './turns.sql.js';
 
 /** Stop requests read per poll: far more than are ever pending at once. */
 const STOP_POLL_ROWS = 1000;
+/** A deleted conversation's stop is polled twice a second by every instance; kept well past that. */
+const REPLY_STOPS_KEPT_MS = 120_000;
 export type * from './turns.types.js';
 export { replyFields } from './turns.types.js';
 
@@ -161,7 +163,7 @@ function createTurnBeginFinish(sql: SqlRunner, instance: string | null): Pick<Tu
 }
 
 /** The conversation's lock between those two: kept while a reply runs long, or ended early (stop, failure, a lost begin). */
-function createTurnLocks(sql: SqlRunner): Pick<TurnsRepo, 'renew' | 'requestStop' | 'stopsRequested' | 'release' | 'undoBegin'> {
+function createTurnLocks(sql: SqlRunner): Pick<TurnsRepo, 'renew' | 'requestStop' | 'stopsRequested' | 'forgetReplyStops' | 'release' | 'undoBegin'> {
   return {
     async renew(userId, conversationId, replyId, leaseMs) {
       await sql.query(
@@ -187,14 +189,20 @@ function createTurnLocks(sql: SqlRunner): Pick<TurnsRepo, 'renew' | 'requestStop
       // and keep the ones running here. Reply ids are never reused, so one running here is still
       // the conversation's busy reply. Sending every running reply's id instead cost the database
       // 28 ms a poll, twice a second, with 10,000 streams open.
+      // A deleted conversation's reply is asked to stop in reply_stops (migrations/0023).
       const rows = await sql.query<{ reply_id: string }>(
-        `SELECT stop_reply_id AS reply_id FROM conversations
-          WHERE stop_reply_id IS NOT NULL AND ${scopeGate('stop-poll')}
-          ORDER BY stop_reply_id DESC LIMIT ${STOP_POLL_ROWS}`,
+        `(SELECT stop_reply_id AS reply_id FROM conversations
+           WHERE stop_reply_id IS NOT NULL AND ${scopeGate('stop-poll')}
+           ORDER BY stop_reply_id DESC LIMIT ${STOP_POLL_ROWS})
+         UNION ALL
+         (SELECT reply_id FROM reply_stops ORDER BY reply_id DESC LIMIT ${STOP_POLL_ROWS})`,
         [],
       );
       const here = new Set(replyIds);
       return rows.map((row) => row.reply_id).filter((id) => here.has(id));
+    },
+    async forgetReplyStops() {
+      await sql.query(`DELETE FROM reply_stops WHERE at < now() - ${REPLY_STOPS_KEPT_MS} * interval '1 millisecond'`, []);
     },
     async release(userId, conversationId, replyId) {
       await sql.query(

@@ -146,6 +146,8 @@ export interface TurnsRepo {
   requestStop(userId: string, conversationId: string): Promise<boolean>;
   /** Of these running replies, the ones someone asked to stop. */
   stopsRequested(replyIds: string[]): Promise<string[]>;
+  /** Forgets the stops deleted conversations left behind, once every instance has polled them. */
+  forgetReplyStops(): Promise<void>;
   /** Releases the lock without storing anything. */
   release(userId: string, conversationId: string, replyId: string): Promise<void>;
   /**
