@@ -1,6 +1,6 @@
 // A conversation deleted while its reply is generated: the model was still called and what it
-// produced reached the client (all of it, when the reply runs on another instance), so it counts
-// in usage and in the chatbot's monthly budget (§11) as any other reply does. Otherwise a caller,
+// produced reached the client, so it counts in usage and in the chatbot's monthly budget (§11)
+// as any other reply does. Otherwise a caller,
 // a key's end user among them, could stream reply after reply past the budget by deleting each
 // conversation before its reply ends.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
