@@ -296,6 +296,12 @@ export const instances = pgTable('instances', {
   since: timestamptz('since').notNull(),
 });
 
+/** Stops left by conversations deleted while a reply ran in them (migrations/0023): no one's data, no row security. */
+export const replyStops = pgTable('reply_stops', {
+  replyId: uuid('reply_id').primaryKey(),
+  at: timestamptz('at').notNull().defaultNow(),
+});
+
 /**
  * The tables whose rows belong to one user. Row security is enabled and forced on each
  * (migrations/0004_row_security.sql); start-up and the tests read this list, and a test checks
