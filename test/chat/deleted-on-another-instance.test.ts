@@ -3,7 +3,7 @@
 // (as a stop from another instance ends it, §6) rather than answered to the end and paid for; the
 // turn ends as a deletion on its own instance ends it (an `error` event, or 404).
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
@@ -12,10 +12,10 @@ import { createChatbot, createConversation, fakeLlmEnv, parseSse, sendMessage } 
 let fake: FakeLlm;
 let one: TestApp;
 let two: TestApp;
+const shared = { JWT_SECRET: randomBytes(48).toString('base64url'), ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}) };
 
 beforeAll(async () => {
   fake = await startFakeLlm();
-  const shared = { JWT_SECRET: randomBytes(48).toString('base64url'), ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}) };
   one = await createTestApp(fakeLlmEnv(fake.url, shared));
   two = await createTestApp(fakeLlmEnv(fake.url, shared), { sharedWith: one });
 });
@@ -95,4 +95,25 @@ describe('a reply whose conversation is deleted through another instance', () =>
     expect(again.statusCode, again.body).toBe(201);
     expect(json(again).reply.status).toBe('complete');
   });
+
+  it('leaves its stop behind only as long as any instance could need it', async () => {
+    const t = await createTestApp(fakeLlmEnv(fake.url, { ...shared, CUT_TURNS_SWEEP_MS: '100' }), { sharedWith: one });
+    try {
+      const user = await registerUser(one);
+      const conversation = await createConversation(one, user);
+      const { request, events } = await replyRunningOnOne(user, conversation.id, 'Soon forgotten');
+      expect((await t.request({ method: 'DELETE', url: `/v1/conversations/${conversation.id}`, headers: bearer(user.accessToken) })).statusCode).toBe(204);
+      await events;
+      await fake.waitFor(() => request.closedAt !== null, 3000);
+      const stops = async () => (await t.database.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM reply_stops WHERE reply_id = $1', [replyIdOf(await events)])).at(0)?.n;
+      expect(await stops()).toBe(1);
+      // Two minutes on: the sweep forgets it.
+      await t.database.sql.query(`UPDATE reply_stops SET at = now() - interval '121 seconds'`, []);
+      await vi.waitFor(async () => expect(await stops()).toBe(0), { timeout: 3000, interval: 100 });
+    } finally {
+      await t.close();
+    }
+  });
 });
+
+const replyIdOf = (events: { event: string; data: any }[]) => events.find((event) => event.event === 'message.start')!.data.reply_id as string;
