@@ -39,6 +39,25 @@ function checkSupported(body: ChatCompletionInput): void {
   if (body.n != null && body.n > 1) throw new Unsupported('n', 'Only n = 1 is supported: Parley answers with one choice.');
   if (body.tools != null && body.tools.length > 0) throw new Unsupported('tools', 'This chatbot offers no tools.');
   if (body.functions != null && body.functions.length > 0) throw new Unsupported('functions', 'This chatbot offers no functions.');
+  checkAnswerForm(body);
+}
+
+/**
+ * Forms of answer other than the chatbot's text. Answered as text, a client asking for them fails
+ * after a paid model call, on a reply it cannot read (the SDK's parse() on prose, absent logprobs).
+ */
+function checkAnswerForm(body: ChatCompletionInput): void {
+  if (body.response_format != null && body.response_format.type !== 'text') {
+    throw new Unsupported('response_format', 'This chatbot answers in text only: JSON mode and JSON schemas are not supported.');
+  }
+  if (body.logprobs === true || (body.top_logprobs != null && body.top_logprobs > 0)) {
+    throw new Unsupported(body.logprobs === true ? 'logprobs' : 'top_logprobs', 'Parley gives no log-probabilities.');
+  }
+  if (body.tool_choice != null && body.tool_choice !== 'none' && body.tool_choice !== 'auto') {
+    throw new Unsupported('tool_choice', 'This chatbot offers no tools: tool_choice may only be "none" or "auto".');
+  }
+  if (body.modalities != null && body.modalities.some((modality) => modality !== 'text')) throw new Unsupported('modalities', 'This chatbot answers in text only.');
+  if (body.audio != null) throw new Unsupported('audio', 'This chatbot answers in text only.');
 }
 
 /** OpenAI's `developer` role is its newer name for `system`; text parts are joined. */

@@ -23,7 +23,7 @@ export class ModelNotFound extends Error {
   }
 }
 
-/** A request Parley cannot honour (n > 1, tools): OpenAI's 400 naming the parameter. */
+/** A request Parley cannot honour (n > 1, tools, JSON or audio answers): OpenAI's 400 naming the parameter. */
 export class Unsupported extends Error {
   override name = 'Unsupported';
   constructor(

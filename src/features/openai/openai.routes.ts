@@ -21,8 +21,8 @@ const completionSchema = {
     'OpenAI\'s Chat Completions format, whole or streamed (`stream: true`), answered by the chatbot `model` names (its id or slug, ' +
     'or for an API key a model its chatbot allows) with its system prompt, knowledge and limits. Client `system` messages come ' +
     'after the chatbot\'s own instructions. Nothing is stored but usage. Errors are OpenAI\'s `{error: {message, type, param, code}}`; ' +
-    'answers a retry cannot fix or would repeat carry `x-should-retry: false`. Fields Parley does not use are ignored; `n > 1` and ' +
-    'tools are refused.',
+    'answers a retry cannot fix or would repeat carry `x-should-retry: false`. Fields Parley does not use are ignored; what it cannot honour ' +
+    'is refused: `n > 1`, tools, a `tool_choice` other than `none`/`auto`, JSON `response_format`s, `logprobs`, audio.',
   body: ChatCompletionBody,
   response: { 200: ChatCompletionResponse, ...openAiErrors(400, 401, 403, 404, 413, 429, 500, 502, 503) },
 };

@@ -40,6 +40,14 @@ export const ChatCompletionBody = Type.Object(
     user: nullable(Type.String({ maxLength: 1000, description: 'API keys: the end user (1–128 characters of [A-Za-z0-9._@-])' })),
     tools: nullable(Type.Array(Type.Unknown(), { description: 'Refused unless empty: the chatbot offers no tools' })),
     functions: nullable(Type.Array(Type.Unknown(), { description: 'Refused unless empty: the chatbot offers no functions' })),
+    response_format: nullable(
+      Type.Object({ type: Type.String({ maxLength: 100 }) }, { additionalProperties: true, description: 'Only `{"type": "text"}`: the chatbot answers in text (JSON mode and schemas are refused)' }),
+    ),
+    logprobs: nullable(Type.Boolean({ description: 'Only false: Parley gives no log-probabilities' })),
+    top_logprobs: nullable(Type.Integer({ minimum: 0, description: 'Only 0' })),
+    tool_choice: nullable(Type.Unknown({ description: '`none` or `auto` only: the chatbot offers no tools' })),
+    modalities: nullable(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 10, description: 'Only `["text"]`' })),
+    audio: nullable(Type.Unknown({ description: 'Refused: the chatbot answers in text' })),
   },
   { additionalProperties: true, title: 'ChatCompletionRequest', description: 'OpenAI Chat Completions; fields not listed are accepted and ignored' },
 );
