@@ -81,7 +81,10 @@ export function createAiSdkChat(deps: AiSdkDeps): AiSdkChat {
     return responder.respond(request, reply, { caller, streaming: true, shape, protocol: uiMessageStream }, (options) => {
       // `progress` keeps the text in the database while it streams: what a resume reads.
       const withProgress = { ...options, progress: true };
-      return content === null ? chat.regenerate(caller, existing!.id, withProgress) : chat.sendInClientChat(caller, body.id, { content, chatbot_id: body.chatbot_id }, withProgress);
+      if (content === null) return chat.regenerate(caller, existing!.id, withProgress);
+      // The request has no `content`: a refusal names the parts the text came from.
+      const field = `messages.${body.messages.length - 1}.parts`;
+      return chat.sendInClientChat(caller, body.id, { content, chatbot_id: body.chatbot_id, field }, withProgress);
     });
   }
 

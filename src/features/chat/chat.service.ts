@@ -29,9 +29,10 @@ export interface ChatService {
   ): Promise<TurnResult>;
   /**
    * A turn in the conversation a client's chat id names (the AI SDK channel), opened for it when
-   * new. Refused before it starts, it leaves no conversation behind.
+   * new. Refused before it starts, it leaves no conversation behind. `field`: where the content
+   * is in the request, named when it is refused (default `content`).
    */
-  sendInClientChat(caller: Principal, chatId: string, input: { content: string; chatbot_id?: string }, options?: TurnOptions): Promise<TurnResult>;
+  sendInClientChat(caller: Principal, chatId: string, input: { content: string; chatbot_id?: string; field?: string }, options?: TurnOptions): Promise<TurnResult>;
   regenerate(caller: Principal, conversationId: string, options?: TurnOptions): Promise<TurnResult>;
   stop(caller: Principal, conversationId: string): Promise<{ stopped: boolean }>;
   /** A turn that stores no conversation: the client sends it (the OpenAI endpoint). Usage and budget apply. */
@@ -102,7 +103,7 @@ export function createChatService(deps: ChatDeps): ChatService {
     send: (caller, conversationId, input, options) => slots.hold(() => send(caller, conversationId, input, options)),
     sendInClientChat: (caller, chatId, input, options = {}) =>
       slots.hold(() => {
-        starts.checkContent('content', input.content);
+        starts.checkContent(input.field ?? 'content', input.content);
         return inOpened(caller, () => conversations.openClientChat(caller, chatId, { chatbot_id: input.chatbot_id }), { content: input.content }, options);
       }),
     regenerate: (caller, conversationId, options) => slots.hold(() => regenerate(caller, conversationId, options)),
