@@ -3,6 +3,9 @@ import type { ChatbotRow } from '../../db/schema.js';
 import { CursorQuery, LimitQuery, pageOf } from '../../http/pagination.js';
 import { CollectSchema, type Collect } from '../collection/collect-schema.js';
 
+/** The most tokens a reply may be asked for: a chatbot's max_tokens, and a call's on the OpenAI endpoint. */
+export const MAX_REPLY_TOKENS = 200_000;
+
 /**
  * What could name a stored slug (any case; slugs are matched lowercased). Anything else names no
  * chatbot and never reaches the database: a NUL would make PostgreSQL fail the query.
@@ -40,7 +43,7 @@ const writable = {
   greeting: Type.String({ maxLength: 2000 }),
   model: Type.String({ minLength: 1, maxLength: 200, description: 'One of the models the server allows (LLM_MODELS)' }),
   temperature: Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()]),
-  max_tokens: Type.Union([Type.Integer({ minimum: 1, maximum: 200_000 }), Type.Null()]),
+  max_tokens: Type.Union([Type.Integer({ minimum: 1, maximum: MAX_REPLY_TOKENS }), Type.Null()]),
   use_profile: Type.Boolean({ description: USE_PROFILE }),
   allowed_origins: Type.Array(Origin, { maxItems: 50, description: PUBLIC.allowed_origins }),
   token_budget_monthly: Type.Union([Type.Integer({ minimum: 0, maximum: 1e15 }), Type.Null()], { description: PUBLIC.token_budget_monthly }),

@@ -2,6 +2,7 @@
 // fields Parley does not use (§12 "Unknown fields": OpenAI clients send many), and most optional
 // scalars also take null, which several clients send for "not set".
 import { Type, type Static, type TSchema } from 'typebox';
+import { MAX_REPLY_TOKENS } from '../chatbots/chatbots.schemas.js';
 
 const nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
@@ -34,8 +35,9 @@ export const ChatCompletionBody = Type.Object(
     stream: nullable(Type.Boolean()),
     stream_options: nullable(Type.Object({ include_usage: nullable(Type.Boolean()) }, { additionalProperties: true })),
     temperature: nullable(Type.Number({ minimum: 0, maximum: 2 })),
-    max_tokens: nullable(Type.Integer({ minimum: 1, description: 'Deprecated by OpenAI in favour of max_completion_tokens; both are honoured' })),
-    max_completion_tokens: nullable(Type.Integer({ minimum: 1 })),
+    // Passed to the model as given: bounded as a chatbot's own, so no provider is sent `1e+300`.
+    max_tokens: nullable(Type.Integer({ minimum: 1, maximum: MAX_REPLY_TOKENS, description: 'Deprecated by OpenAI in favour of max_completion_tokens; both are honoured' })),
+    max_completion_tokens: nullable(Type.Integer({ minimum: 1, maximum: MAX_REPLY_TOKENS })),
     n: nullable(Type.Integer({ minimum: 1, description: 'Only 1: Parley answers one choice' })),
     user: nullable(Type.String({ maxLength: 1000, description: 'API keys: the end user (1–128 characters of [A-Za-z0-9._@-])' })),
     tools: nullable(Type.Array(Type.Unknown(), { description: 'Refused unless empty: the chatbot offers no tools' })),
