@@ -126,4 +126,18 @@ describe('toTsqueryLiteral', () => {
     expect(literal.split(' | ')).toHaveLength(64);
     expect(literal.endsWith("'t63'")).toBe(true);
   });
+
+  it('reads a long message\'s first 2,048 characters, a word cut at the end left out', () => {
+    const filler = 'x '.repeat(1_020);
+    expect(toTsqueryLiteral(`${filler}alpha beta gamma`)).toBe("'x' | 'alpha'");
+    expect(toTsqueryLiteral(`${filler}alpha ${'y'.repeat(500)}`)).toBe("'x' | 'alpha'");
+    // A message that ends within them is read to its end.
+    expect(toTsqueryLiteral(`${filler}alpha be`)).toBe("'x' | 'alpha' | 'be'");
+  });
+
+  it('counts those characters after NFKC: a "ﷺ" is 18 of them', () => {
+    // Each "ﷺ" is four Arabic words after NFKC: 107 of them and a space fill the 2,048.
+    expect(toTsqueryLiteral(`${'ﷺ '.repeat(108)}found`)).toBe("'صلى' | 'الله' | 'عليه' | 'وسلم'");
+    expect(toTsqueryLiteral(`${'ﷺ '.repeat(100)}found`)).toContain("'found'");
+  });
 });

@@ -25,6 +25,14 @@ const MAX_LEXEME_BYTES = 2046;
 const MAX_LITERAL_BYTES = 1_000_000;
 const MAX_QUERY_TERMS = 64;
 const QUERY_SEGMENT_WINDOW = 512;
+/**
+ * A message's knowledge query reads its beginning only: this many UTF-16 code units of it, then
+ * at most as many characters of what NFKC makes of them (one character may become 18, "ﷺ"), so a
+ * turn's query costs the same whatever the message (MAX_MESSAGE_CHARS allows up to a million).
+ * 64 distinct terms are rarely further in; the builtin responder matches a question on its first
+ * 2,000 characters too.
+ */
+const QUERY_READ_CHARS = 2_048;
 
 interface Term {
   term: string;
@@ -140,16 +148,40 @@ export function toTsvectorLiteral(text: string): string {
 }
 
 /**
+ * The beginning of a message that its query reads, normalised, and whether that is less than all
+ * of it. Normalised once more by positionedTerms, which costs little on text already in NFKC.
+ */
+function queryText(text: string): { read: string; cut: boolean } {
+  let end = Math.min(text.length, QUERY_READ_CHARS);
+  if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--;
+  const normalized = text.slice(0, end).normalize('NFKC');
+  return { read: normalized.slice(0, QUERY_READ_CHARS), cut: end < text.length || normalized.length > QUERY_READ_CHARS };
+}
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+
+/**
  * A tsquery literal matching any of the text's distinct terms (`'a' | 'b'`), to be cast
  * with `::tsquery`; null when the text has no terms. OR, because ts_rank then orders
  * documents by how many terms they share, and a question rarely repeats a document's words.
  */
 export function toTsqueryLiteral(text: string): string | null {
+  const { read, cut } = queryText(text);
   const distinct = new Set<string>();
+  const add = (terms: Term[]) => {
+    for (const { term } of terms) if (distinct.size < MAX_QUERY_TERMS && byteLength(term) < MAX_LEXEME_BYTES) distinct.add(term);
+  };
+  // The last word's terms wait for the next word: where the text was cut, it may be a word's beginning.
+  let word: Term[] = [];
   // Segmented a little at a time: 64 terms are a few dozen characters of Chinese, a few hundred of most scripts.
-  for (const { term } of positionedTerms(text, QUERY_SEGMENT_WINDOW)) {
-    if (byteLength(term) < MAX_LEXEME_BYTES) distinct.add(term);
-    if (distinct.size === MAX_QUERY_TERMS) break;
+  for (const term of positionedTerms(read, QUERY_SEGMENT_WINDOW)) {
+    if (word.length > 0 && word[0]!.position !== term.position) {
+      add(word);
+      word = [];
+      if (distinct.size === MAX_QUERY_TERMS) break;
+    }
+    word.push(term);
   }
+  if (!cut) add(word);
   return distinct.size === 0 ? null : Array.from(distinct, quote).join(' | ');
 }
