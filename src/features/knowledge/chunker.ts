@@ -4,8 +4,9 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 import type { ChunkJob } from './chunk-worker.js';
+import { chunkingCost } from './chunking-cost.js';
 import { createFairQueue } from './fair-queue.js';
 import type { PreparedChunk } from './prepare-chunks.js';
 
@@ -13,7 +14,8 @@ export interface Chunker {
   /**
    * The document's chunks. Documents of different owners take turns on the worker; one owner's
    * documents are chunked in the order they came. Rejects with 429 `rate_limited` when the
-   * owner's documents already waiting hold more than the chunker's share for one owner.
+   * owner's documents already waiting would cost more than the chunker's share for one owner,
+   * with 422 `validation_failed` on `content` when the document alone would.
    */
   prepare(title: string, content: string, maxTokens: number, owner?: string): Promise<PreparedChunk[]>;
   close(): Promise<void>;
@@ -27,6 +29,8 @@ interface Job {
   title: string;
   content: string;
   maxTokens: number;
+  /** chunkingCost of the content: what it adds to the owner's waiting work. */
+  cost: number;
   resolve(chunks: PreparedChunk[]): void;
   reject(error: Error): void;
 }
@@ -48,19 +52,31 @@ function startWorker(): Worker {
 const IDLE_WORKER_MS = 5_000;
 
 /**
- * Characters of one owner's documents that may wait for the worker: four of the largest
- * (MAX_DOCUMENT_CHARS), 15–20 s of chunking. Chunking is linear in the text, so characters
- * measure the wait. Past it the owner's uploads would only wait longer for their own earlier
- * ones, long enough for clients and proxies (60 s is common) to give up on an upload that is
- * then stored anyway and sent again; a 429 with Retry-After says what happened at once.
+ * Work of one owner's documents that may wait for the worker, as chunkingCost weighs it: four of
+ * the largest (MAX_DOCUMENT_CHARS) of ASCII text, 15–20 s of chunking. Chunking is linear in the
+ * text, so its weight measures the wait. Past it the owner's uploads would only wait longer for
+ * their own earlier ones, long enough for clients and proxies (60 s is common) to give up on an
+ * upload that is then stored anyway and sent again; a 429 with Retry-After says so at once.
  */
-export const MAX_WAITING_CHARS = 2_000_000;
+export const MAX_WAITING_WORK = 2_000_000;
+/**
+ * The most one document may weigh: as much as all of an owner's waiting work, so that one always
+ * fits. The largest document of any natural script is within it (500,000 characters of Chinese
+ * weigh 1,500,000); 500,000 "ﷺ", each 18 characters after NFKC, weigh 16,500,000.
+ */
+export const MAX_DOCUMENT_WORK = MAX_WAITING_WORK;
 const RETRY_AFTER_S = 5;
 
 /** A worker and the one job sent to it: when it ends, only that job fails. */
 interface Running {
   thread: Worker;
   job: Job | null;
+}
+
+function tooMuchWork(limit: number): AppError {
+  return validationError('content', `must be at most ${limit} bytes of UTF-8, counted after NFKC normalisation (where "ﷺ" is 18 characters)`, {
+    detail: 'The document is more than this server chunks in one upload',
+  });
 }
 
 function tooMuchWaiting(limit: number): AppError {
@@ -150,42 +166,45 @@ function createWorkerSlot(idleMs: number, ended: (job: Job) => void): WorkerSlot
  * Documents wait for the worker rather than share the CPU with requests, and they wait in turns
  * per owner (fair-queue.ts) so no tenant's uploads wait behind all of another's.
  */
-export function createChunker(idleMs = IDLE_WORKER_MS, maxWaitingChars = MAX_WAITING_CHARS): Chunker {
+export function createChunker(idleMs = IDLE_WORKER_MS, maxWaitingWork = MAX_WAITING_WORK, maxDocumentWork = MAX_DOCUMENT_WORK): Chunker {
   const queue = createFairQueue<Job>();
-  const waitingChars = new Map<string, number>();
+  const waitingWork = new Map<string, number>();
   let nextId = 0;
   const worker = createWorkerSlot(idleMs, (job) => {
     queue.done(job.owner);
     pump();
   });
 
-  function addWaiting(owner: string, chars: number) {
-    const total = (waitingChars.get(owner) ?? 0) + chars;
-    if (total > 0) waitingChars.set(owner, total);
-    else waitingChars.delete(owner);
+  function addWaiting(owner: string, work: number) {
+    const total = (waitingWork.get(owner) ?? 0) + work;
+    if (total > 0) waitingWork.set(owner, total);
+    else waitingWork.delete(owner);
   }
 
   function pump() {
     if (worker.busy) return;
     const next = queue.next();
     if (!next) return worker.idle();
-    addWaiting(next.owner, -next.item.content.length);
+    addWaiting(next.owner, -next.item.cost);
     worker.run(next.item);
   }
 
   return {
     prepare(title, content, maxTokens, owner = '') {
       return new Promise((resolve, reject) => {
-        const waiting = waitingChars.get(owner) ?? 0;
+        const waiting = waitingWork.get(owner) ?? 0;
+        // Weighed only as far as the bounds: past them the exact weight changes nothing.
+        const cost = chunkingCost(content, Math.max(maxWaitingWork, maxDocumentWork) + 1);
+        if (cost > maxDocumentWork) throw tooMuchWork(maxDocumentWork);
         // Always one document waiting per owner, whatever its size: the cap bounds a backlog, not a document.
-        if (waiting > 0 && waiting + content.length > maxWaitingChars) throw tooMuchWaiting(maxWaitingChars);
-        queue.push(owner, { id: nextId++, owner, title, content, maxTokens, resolve, reject });
-        addWaiting(owner, content.length);
+        if (waiting > 0 && waiting + cost > maxWaitingWork) throw tooMuchWaiting(maxWaitingWork);
+        queue.push(owner, { id: nextId++, owner, title, content, maxTokens, cost, resolve, reject });
+        addWaiting(owner, cost);
         pump();
       });
     },
     async close() {
-      waitingChars.clear();
+      waitingWork.clear();
       for (const job of queue.drain()) job.reject(new Error('chunking stopped'));
       await worker.close();
     },
