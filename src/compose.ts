@@ -48,6 +48,7 @@ import { createUsageService } from './features/usage/usage.service.js';
 import { createUsersRepo } from './features/users/users.repo.js';
 import { countTokens } from './llm/tokens.js';
 import { createWebhookSender } from './features/webhooks/webhook-http.js';
+import { createWebhookLogSweep } from './features/webhooks/webhook-log-sweep.js';
 import { createWebhookWorker } from './features/webhooks/webhook-worker.js';
 import { createWebhooksRepo } from './features/webhooks/webhooks.repo.js';
 import { createWebhooksService } from './features/webhooks/webhooks.service.js';
@@ -203,6 +204,10 @@ function composeWebhooks(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>,
   const onRoom = () => jobs.nudge('webhook deliveries');
   const worker = createWebhookWorker({ repo, send: createWebhookSender(config.webhooks), clock, newId, log, settings: config.webhooks, onRoom });
   jobs.every('webhook deliveries', config.webhooks.pollMs, () => worker.poll((name, task) => jobs.track(name, task)));
+  const logSweep = createWebhookLogSweep({ scoped: createScoped(database.app), clock, retentionMs: config.webhooks.logRetentionMs });
+  jobs.every('webhook log sweep', config.webhooks.logSweepMs, async () => {
+    await logSweep.run();
+  });
   return createWebhooksService({ repo, chatbots, clock });
 }
 

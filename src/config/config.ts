@@ -99,6 +99,10 @@ export interface WebhookConfig {
   retryScheduleMs: number[];
   pollMs: number;
   leaseMs: number;
+  /** Events delivered or failed are forgotten this long after they happened (webhook-log-sweep.ts). */
+  logRetentionMs: number;
+  /** How often each instance looks for such events. */
+  logSweepMs: number;
 }
 
 export { ConfigError };
@@ -135,6 +139,15 @@ function parseSchedule(raw: string): number[] {
   return steps.map(parseDuration);
 }
 
+const DAY_MS = 86_400_000;
+
+/** Shorter than an hour, an owner could not read what happened to an event before it is gone. */
+function parseRetention(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms < 3_600_000) throw new ConfigValueError('a duration of at least 1h such as 30d');
+  return ms;
+}
+
 function loadWebhookConfig(read: ReturnType<typeof reader>): WebhookConfig {
   const timeoutMs = read('WEBHOOK_TIMEOUT_MS', (raw) => parseInteger(raw, 100, 600_000), 15_000);
   const leaseMs = read('WEBHOOK_LEASE_MS', (raw) => parseInteger(raw, 1000, 3_600_000), 60_000);
@@ -146,6 +159,8 @@ function loadWebhookConfig(read: ReturnType<typeof reader>): WebhookConfig {
     retryScheduleMs: read('WEBHOOK_RETRY_SCHEDULE', parseSchedule, [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000]),
     pollMs: read('WEBHOOK_POLL_MS', (raw) => parseInteger(raw, 10, 600_000), 1000),
     leaseMs,
+    logRetentionMs: read('WEBHOOK_LOG_RETENTION', parseRetention, 30 * DAY_MS),
+    logSweepMs: read('WEBHOOK_LOG_SWEEP_MS', (raw) => parseInteger(raw, 100, 86_400_000), 60_000),
   };
 }
 

@@ -224,6 +224,13 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     description: 'How long an instance holds a delivery it is sending; if it stops meanwhile, another instance retries after this. Must exceed `WEBHOOK_TIMEOUT_MS`.',
   },
   {
+    name: 'WEBHOOK_LOG_RETENTION',
+    default: '30d',
+    description:
+      'Webhook events delivered or failed are deleted this long after they happened, with their attempts (at least `1h`); pending ones are kept until they settle. Each delivery keeps its latest 50 attempts, whatever its age.',
+  },
+  { name: 'WEBHOOK_LOG_SWEEP_MS', default: '60000', description: 'How often each instance deletes webhook events past `WEBHOOK_LOG_RETENTION`, up to 2,000 a time.' },
+  {
     name: 'EXTERNAL_JWT_SECRET',
     default: '(none)',
     description: "Shared secret (HS256) of another system whose users call Parley with that system's JWT; each new user is created on first sight.",

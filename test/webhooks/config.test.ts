@@ -24,6 +24,8 @@ describe('webhook settings', () => {
       retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000],
       pollMs: 1000,
       leaseMs: 60_000,
+      logRetentionMs: 30 * 86_400_000,
+      logSweepMs: 60_000,
     });
     const total = webhooks.retryScheduleMs.reduce((sum, wait) => sum + wait, 0);
     expect(total).toBeGreaterThan(12 * 3_600_000);
@@ -33,6 +35,7 @@ describe('webhook settings', () => {
   it('read a schedule of durations', () => {
     expect(loadConfig({ WEBHOOK_RETRY_SCHEDULE: '250ms, 2s,1m' }).webhooks.retryScheduleMs).toEqual([250, 2000, 60_000]);
     expect(loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'true' }).webhooks.allowPrivate).toBe(true);
+    expect(loadConfig({ WEBHOOK_LOG_RETENTION: '7d' }).webhooks.logRetentionMs).toBe(7 * 86_400_000);
   });
 
   it('refuse malformed values, and a lease no longer than the timeout, in one line naming the variable', () => {
@@ -43,6 +46,9 @@ describe('webhook settings', () => {
       [{ WEBHOOK_TIMEOUT_MS: '15s' }, 'WEBHOOK_TIMEOUT_MS'],
       [{ WEBHOOK_POLL_MS: '0' }, 'WEBHOOK_POLL_MS'],
       [{ WEBHOOK_LEASE_MS: '10000' }, 'WEBHOOK_LEASE_MS'],
+      [{ WEBHOOK_LOG_RETENTION: '30 days' }, 'WEBHOOK_LOG_RETENTION'],
+      [{ WEBHOOK_LOG_RETENTION: '10m' }, 'WEBHOOK_LOG_RETENTION'],
+      [{ WEBHOOK_LOG_SWEEP_MS: '1m' }, 'WEBHOOK_LOG_SWEEP_MS'],
     ] as const) {
       const message = refusal(env);
       expect(message, JSON.stringify(env)).toContain(variable);

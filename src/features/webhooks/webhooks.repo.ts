@@ -172,6 +172,14 @@ async function lease(db: Db, rows: DueRow[], options: { now: Date; leaseMs: numb
     .set({ error: INTERRUPTED })
     .where(and(inArray(webhookAttempts.deliveryId, ids), isNull(webhookAttempts.statusCode), isNull(webhookAttempts.error)));
   await db.insert(webhookAttempts).values(rows.map((row) => ({ deliveryId: row.id, attempt: row.attempts + 1, userId: row.userId, startedAt: options.now })));
+  // Each try and each redelivery adds an attempt, as often as an owner asks: a delivery keeps the
+  // ones its log shows, so the one falling out goes as the next starts (a range of the primary key).
+  const beyond = rows.filter((row) => row.attempts + 1 > ATTEMPTS_SHOWN);
+  if (beyond.length > 0) {
+    await db
+      .delete(webhookAttempts)
+      .where(or(...beyond.map((row) => and(eq(webhookAttempts.deliveryId, row.id), lte(webhookAttempts.attempt, row.attempts + 1 - ATTEMPTS_SHOWN)))));
+  }
 }
 
 const OUTCOME = {
