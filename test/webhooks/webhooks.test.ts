@@ -96,8 +96,8 @@ describe('the secret', () => {
   it('cannot be rotated while the chatbot has no webhook', async () => {
     const bot = await createChatbot(t, owner, { name: 'No hook' });
     const response = await t.request({ method: 'POST', url: `/v1/chatbots/${bot.id}/webhook-secret`, headers: bearer(owner.accessToken), payload: {} });
-    expect(response.statusCode).toBe(422);
-    expect(response.json().detail).toMatch(/webhook_url/);
+    expect(response.statusCode).toBe(409);
+    expect(response.json()).toMatchObject({ code: 'webhook_off', detail: expect.stringMatching(/webhook_url/) });
   });
 });
 
@@ -264,7 +264,7 @@ describe('the delivery log and redelivery', () => {
     expect(delivery.attempts.map((a) => a.status_code)).toEqual([200, 200]);
   });
 
-  it('redeliver of an unknown delivery is 404; while the webhook is off, 422', async () => {
+  it('redeliver of an unknown delivery is 404; while the webhook is off, 409 webhook_off', async () => {
     const { bot } = await hookedBot('redeliver-refused');
     const unknown = await t.request({ method: 'POST', url: `/v1/chatbots/${bot.id}/webhook-deliveries/0190a000-0000-7000-8000-000000000000/redeliver`, headers: bearer(owner.accessToken) });
     expect(unknown.statusCode).toBe(404);
@@ -272,7 +272,7 @@ describe('the delivery log and redelivery', () => {
     await waitForDelivery(t, owner, bot.id, event.eventId!, (d) => d.status === 'delivered');
     await setWebhook(t, owner, bot.id, null);
     const off = await t.request({ method: 'POST', url: `/v1/chatbots/${bot.id}/webhook-deliveries/${event.eventId}/redeliver`, headers: bearer(owner.accessToken) });
-    expect(off.statusCode).toBe(422);
+    expect(off.statusCode).toBe(409);
     expect((await deliveryOf(t, owner, bot.id, event.eventId!))!.status).toBe('delivered');
     const extra = await t.request({ method: 'POST', url: `/v1/chatbots/${bot.id}/webhook-deliveries/${event.eventId}/redeliver`, headers: bearer(owner.accessToken), payload: { now: true } });
     expect(extra.statusCode).toBe(422);

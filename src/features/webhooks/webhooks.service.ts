@@ -27,8 +27,12 @@ export interface WebhooksServiceDeps {
 export const PREVIOUS_SECRET_OVERLAP_MS = 24 * 3_600_000;
 
 const deliveryNotFound = () => new AppError('not_found', 'No webhook delivery with this id for this chatbot');
-const noWebhook = (action: string) =>
-  new AppError('validation_failed', `This chatbot's webhook is off (no webhook_url, or a receiver answered 410 Gone): set its webhook_url with PATCH /v1/chatbots/{id} before you ${action}`);
+/**
+ * The chatbot's state, not the request, is what stands in the way (both take no fields): 409, as
+ * the API's other refusals of what a resource's state does not allow, not a 422 with no field to name.
+ */
+const webhookOff = (why: string, action: string) =>
+  new AppError('webhook_off', `This chatbot's webhook is off (${why}): set its webhook_url with PATCH /v1/chatbots/{id} before you ${action}`);
 
 export function toDelivery(row: DeliveryRecord): Delivery {
   return {
@@ -63,7 +67,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps): WebhooksServic
       const chatbot = await chatbots.get(caller, chatbotId);
       if (!isUuid(deliveryId)) throw deliveryNotFound();
       if (!(await repo.find(caller.ownerId, chatbot.id, deliveryId.toLowerCase()))) throw deliveryNotFound();
-      if (chatbot.webhook_url === null || !chatbot.webhook_enabled) throw noWebhook('redeliver');
+      if (chatbot.webhook_url === null || !chatbot.webhook_enabled) throw webhookOff('no webhook_url, or a receiver answered 410 Gone', 'redeliver');
       const row = await repo.redeliver(caller.ownerId, chatbot.id, deliveryId.toLowerCase(), clock.now());
       if (!row) throw deliveryNotFound();
       return toDelivery(row);
@@ -72,7 +76,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps): WebhooksServic
       const chatbot = await chatbots.get(caller, chatbotId);
       const secret = generateSecret();
       const until = new Date(clock.now().getTime() + PREVIOUS_SECRET_OVERLAP_MS);
-      if (!(await repo.rotateSecret(caller.ownerId, chatbot.id, secret, until))) throw noWebhook('rotate its secret');
+      if (!(await repo.rotateSecret(caller.ownerId, chatbot.id, secret, until))) throw webhookOff('no webhook_url', 'rotate its secret');
       return { webhook_secret: secret };
     },
   };
