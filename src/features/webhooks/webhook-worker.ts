@@ -51,6 +51,16 @@ export function eventBody(delivery: Pick<ClaimedDelivery, 'type' | 'createdAt' |
   return JSON.stringify({ type: delivery.type, timestamp: delivery.createdAt.toISOString(), data: delivery.payload });
 }
 
+/** Accounts whose last claim here is remembered: more would be sent to the database at every poll. */
+const SERVED_REMEMBERED = 1000;
+
+/** Moves `key` to the end as served at `claim`, forgetting the least lately served beyond the bound. */
+function remember(served: Map<string, number>, key: string, claim: number): void {
+  served.delete(key);
+  served.set(key, claim);
+  if (served.size > SERVED_REMEMBERED) served.delete(served.keys().next().value!);
+}
+
 /** Adds `by` to `key`'s count, forgetting it at 0. */
 function count(counts: Map<string, number>, key: string, by: number): void {
   const now = (counts.get(key) ?? 0) + by;
@@ -66,6 +76,10 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
   const maxPerAccount = deps.maxPerAccount ?? MAX_IN_FLIGHT_PER_ACCOUNT;
   const inFlight = new Set<Promise<void>>();
   const busy = new Map<string, number>();
+  // When each account was last served here, in claim order; the least lately served are forgotten
+  // first, which ranks them as never served: first among equals all the same.
+  const served = new Map<string, number>();
+  let claims = 0;
 
   /** The next step of the schedule ±20%, or the receiver's Retry-After when longer (up to a day). */
   function nextAttemptAt(step: number, outcome: SendOutcome, now: Date): Date {
@@ -100,9 +114,11 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
     async poll(track) {
       const room = maxInFlight - inFlight.size;
       if (room <= 0) return;
-      const claimed = await repo.claim({ now: clock.now(), leaseMs: settings.leaseMs, limit: room, token: deps.newId(), perAccount: maxPerAccount, busy });
+      const claimed = await repo.claim({ now: clock.now(), leaseMs: settings.leaseMs, limit: room, token: deps.newId(), perAccount: maxPerAccount, busy, served });
+      claims += 1;
       for (const delivery of claimed) {
         count(busy, delivery.userId, 1);
+        remember(served, delivery.userId, claims);
         const task: Promise<void> = deliver(delivery)
           .finally(() => {
             inFlight.delete(task);

@@ -40,6 +40,8 @@ export interface ClaimOptions {
   perAccount: number;
   /** Deliveries in flight on this instance, by account. */
   busy: ReadonlyMap<string, number>;
+  /** When this instance last claimed one of each account's (any increasing number); an account not named never was, or long ago. */
+  served?: ReadonlyMap<string, number>;
 }
 
 export interface WebhooksRepo {
@@ -86,13 +88,17 @@ const due = {
  * webhook_deliveries_account_due_idx (migrations/0018) one index step each, every account gives
  * its oldest due ones up to its room (`perAccount` less what `busy` says it has in flight here),
  * and `limit` of those are taken round the accounts: each account's next one by how many it would
- * then have in flight, oldest first among equals. Taken oldest first overall, freed slots went to
- * whichever accounts had the oldest backlog: four accounts whose receivers do not answer held all
- * 16 of an instance's slots wave after wave, and another account's event waited behind them all. The work grows with the accounts that have pending
- * deliveries, not with a backlog's size (ranking every due delivery took 111 ms at 100,000).
+ * then have in flight, among equals the account this instance served least lately first, then the
+ * oldest. Taken oldest first overall, freed slots went to whichever accounts had the oldest
+ * backlog: four accounts whose receivers do not answer held all 16 of an instance's slots wave
+ * after wave, and another account's event waited behind them all;
+ * with more such accounts than slots, each had none in flight as often as a newcomer, and among
+ * equals the oldest came first. The work grows with the accounts that have pending deliveries, not
+ * with a backlog's size (ranking every due delivery took 111 ms at 100,000).
  */
 function fairDueIds(options: ClaimOptions): SQL {
   const busy = JSON.stringify(Object.fromEntries(options.busy));
+  const served = JSON.stringify(Object.fromEntries(options.served ?? []));
   return sql`WITH RECURSIVE accounts(user_id) AS (
       (SELECT w.user_id FROM webhook_deliveries w WHERE w.status = 'pending' ORDER BY w.user_id LIMIT 1)
       UNION ALL
@@ -100,12 +106,13 @@ function fairDueIds(options: ClaimOptions): SQL {
         FROM accounts a WHERE a.user_id IS NOT NULL)
     SELECT d.id FROM accounts a
      CROSS JOIN LATERAL (SELECT coalesce((${busy}::jsonb ->> a.user_id::text)::int, 0) AS n) busy
+     CROSS JOIN LATERAL (SELECT coalesce((${served}::jsonb ->> a.user_id::text)::bigint, 0) AS at) served
      CROSS JOIN LATERAL (
        SELECT w.id, w.next_attempt_at, row_number() OVER (ORDER BY w.next_attempt_at) AS nth FROM webhook_deliveries w
         WHERE w.status = 'pending' AND w.user_id = a.user_id AND w.next_attempt_at <= ${options.now.toISOString()}::timestamptz
         ORDER BY w.next_attempt_at
         LIMIT greatest(0, ${options.perAccount}::int - busy.n)) d
-     ORDER BY busy.n + d.nth, d.next_attempt_at LIMIT ${options.limit}::int`;
+     ORDER BY busy.n + d.nth, served.at, d.next_attempt_at LIMIT ${options.limit}::int`;
 }
 
 function selectDue(db: Db, options: ClaimOptions) {
