@@ -50,6 +50,18 @@ export async function completedEvent(t: TestApp, owner: RegisteredUser, chatbotI
   return completeConversation(t.database, owner.id, conversation.id, chatbotId, data);
 }
 
+/**
+ * `count` events of the chatbot, queued one right after another: the conversations are made
+ * first, so however slow the machine, the worker does not send some before the rest are there.
+ */
+export async function completedEvents(t: TestApp, owner: RegisteredUser, chatbotId: string, count: number): Promise<CompletedEvent[]> {
+  const conversations = [];
+  for (let i = 0; i < count; i++) conversations.push(await createConversation(t, owner, { chatbot_id: chatbotId }));
+  const events = [];
+  for (const conversation of conversations) events.push(await completeConversation(t.database, owner.id, conversation.id, chatbotId, { company_name: 'Acme' }));
+  return events;
+}
+
 export interface DeliveryView {
   id: string;
   type: string;

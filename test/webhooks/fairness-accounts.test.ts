@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_IN_FLIGHT_PER_ACCOUNT } from '../../src/features/webhooks/webhook-worker.js';
 import { startFakeWebhooks, type FakeWebhooks } from '../fake-webhooks/fake-webhooks.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createChatbot } from '../helpers/chat.js';
+import { createChatbot, createConversation } from '../helpers/chat.js';
 import { registerUser } from '../helpers/factories.js';
-import { completedEvent, setWebhook, waitForDelivery, WEBHOOK_TEST_ENV } from './events.js';
+import { completeConversation, setWebhook, waitForDelivery, WEBHOOK_TEST_ENV } from './events.js';
 
 const TIMEOUT_MS = 2_000;
 const ACCOUNTS = 4;
@@ -30,21 +30,27 @@ afterAll(async () => {
 
 describe(`${ACCOUNTS} accounts whose receivers do not answer, with a backlog each`, () => {
   it("do not keep another account's event waiting behind their whole backlog", { timeout: 120_000 }, async () => {
-    const silent = receiver.endpoint('silent-many');
-    silent.script(...Array.from({ length: 2 * ACCOUNTS * BACKLOG }, () => ({ status: 200, hang: true })));
-    for (let a = 0; a < ACCOUNTS; a++) {
-      const heavy = await registerUser(t);
-      const bot = await createChatbot(t, heavy, { name: `Silent ${a}` });
-      await setWebhook(t, heavy, bot.id, silent.url);
-      for (let i = 0; i < BACKLOG; i++) await completedEvent(t, heavy, bot.id);
-    }
-    await silent.waitFor(SLOTS);
-
+    // The other account is ready beforehand: its event is queued as soon as the backlog is being sent,
+    // however long an account's setup takes on a busy machine.
     const other = await registerUser(t);
     const prompt = receiver.endpoint('prompt-many');
     const otherBot = await createChatbot(t, other, { name: 'Quiet' });
     await setWebhook(t, other, otherBot.id, prompt.url);
-    const event = await completedEvent(t, other, otherBot.id);
+    const conversation = await createConversation(t, other, { chatbot_id: otherBot.id });
+    const silent = receiver.endpoint('silent-many');
+    silent.script(...Array.from({ length: 2 * ACCOUNTS * BACKLOG }, () => ({ status: 200, hang: true })));
+    // Every backlog's conversations first, then their completions one right after another: however
+    // slow the machine, none is sent before the backlogs are all there.
+    const backlog = [];
+    for (let a = 0; a < ACCOUNTS; a++) {
+      const user = await registerUser(t);
+      const bot = await createChatbot(t, user, { name: `Silent ${a}` });
+      await setWebhook(t, user, bot.id, silent.url);
+      for (let i = 0; i < BACKLOG; i++) backlog.push({ user, bot, conversation: await createConversation(t, user, { chatbot_id: bot.id }) });
+    }
+    for (const { user, bot, conversation } of backlog) await completeConversation(t.database, user.id, conversation.id, bot.id, { company_name: 'Acme' });
+    await silent.waitFor(SLOTS);
+    const event = await completeConversation(t.database, other.id, conversation.id, otherBot.id, { company_name: 'Acme' });
     const [arrived] = await prompt.waitFor(1, 10 * TIMEOUT_MS);
 
     // Sent with the first slots freed after it was queued, not after the silent accounts' backlog.

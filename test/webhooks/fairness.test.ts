@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_IN_FLIGHT_PER_ACCOUNT } from '../../src/features/webhooks/webhook-worker.js';
 import { startFakeWebhooks, type FakeWebhooks } from '../fake-webhooks/fake-webhooks.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createChatbot } from '../helpers/chat.js';
+import { createChatbot, createConversation } from '../helpers/chat.js';
 import { registerUser } from '../helpers/factories.js';
-import { completedEvent, setWebhook, waitForDelivery, WEBHOOK_TEST_ENV } from './events.js';
+import { completeConversation, completedEvent, completedEvents, setWebhook, waitForDelivery, WEBHOOK_TEST_ENV } from './events.js';
 
 const TIMEOUT_MS = 4_000;
 const BACKLOG = 40;
@@ -29,19 +29,21 @@ afterAll(async () => {
 
 describe('an account whose receiver does not answer', () => {
   it(`holds at most ${MAX_IN_FLIGHT_PER_ACCOUNT} of an instance's deliveries; another account's event is delivered meanwhile`, { timeout: 60_000 }, async () => {
+    // The other account is ready beforehand: its event is queued as soon as the backlog is being sent,
+    // however long an account's setup takes on a busy machine.
+    const other = await registerUser(t);
+    const prompt = receiver.endpoint('prompt');
+    const otherBot = await createChatbot(t, other, { name: 'Quiet' });
+    await setWebhook(t, other, otherBot.id, prompt.url);
+    const conversation = await createConversation(t, other, { chatbot_id: otherBot.id });
     const heavy = await registerUser(t);
     const silent = receiver.endpoint('silent');
     silent.script(...Array.from({ length: 2 * BACKLOG }, () => ({ status: 200, hang: true })));
     const heavyBot = await createChatbot(t, heavy, { name: 'Busy' });
     await setWebhook(t, heavy, heavyBot.id, silent.url);
-    for (let i = 0; i < BACKLOG; i++) await completedEvent(t, heavy, heavyBot.id);
+    await completedEvents(t, heavy, heavyBot.id, BACKLOG);
     await silent.waitFor(1);
-
-    const other = await registerUser(t);
-    const prompt = receiver.endpoint('prompt');
-    const otherBot = await createChatbot(t, other, { name: 'Quiet' });
-    await setWebhook(t, other, otherBot.id, prompt.url);
-    const event = await completedEvent(t, other, otherBot.id);
+    const event = await completeConversation(t.database, other.id, conversation.id, otherBot.id, { company_name: 'Acme' });
     const [arrived] = await prompt.waitFor(1, 3 * TIMEOUT_MS);
 
     // Delivered while the silent receiver still held the first attempts it was sent, not after they timed out.

@@ -7,7 +7,7 @@ import { startFakeWebhooks, type FakeWebhooks } from '../fake-webhooks/fake-webh
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createChatbot } from '../helpers/chat.js';
 import { registerUser } from '../helpers/factories.js';
-import { completedEvent, setWebhook, waitForDelivery, WEBHOOK_TEST_ENV } from './events.js';
+import { completedEvent, completedEvents, setWebhook, waitForDelivery, WEBHOOK_TEST_ENV } from './events.js';
 
 let receiver: FakeWebhooks;
 let t: TestApp;
@@ -30,8 +30,8 @@ describe('a receiver that answers 101 Switching Protocols', () => {
     switching.script(...Array.from({ length: MAX_IN_FLIGHT_PER_ACCOUNT }, () => SWITCHING));
     const bot = await createChatbot(t, owner, { name: 'Upgraded' });
     await setWebhook(t, owner, bot.id, switching.url);
-    const events = [];
-    for (let i = 0; i < MAX_IN_FLIGHT_PER_ACCOUNT; i++) events.push(await completedEvent(t, owner, bot.id));
+    // Queued one right after another: a first attempt's retry must not take a 101 meant for another's first.
+    const events = await completedEvents(t, owner, bot.id, MAX_IN_FLIGHT_PER_ACCOUNT);
     await switching.waitFor(MAX_IN_FLIGHT_PER_ACCOUNT);
 
     const plain = receiver.endpoint('plain');
