@@ -4,7 +4,7 @@ import type { Access, AppAccess } from './client.js';
 
 /**
  * Paths that serve no single user; migrations/0004 (and 0007 for public-profile, 0008 for public,
- * 0012 for api-key, 0015 and 0023 for webhooks) say what each may read or change.
+ * 0012 for api-key, 0015, 0022 and 0024 for webhooks) say what each may read or change.
  */
 export type SystemScope = 'auth' | 'admin' | 'slugs' | 'stop-poll' | 'sweep' | 'public-profile' | 'public' | 'api-key' | 'webhooks';
 

@@ -1,5 +1,5 @@
 // Forgets webhook events settled longer than WEBHOOK_LOG_RETENTION ago, with their attempts
-// (migrations/0023): every completed conversation of a chatbot with a webhook adds one, and the
+// (migrations/0024): every completed conversation of a chatbot with a webhook adds one, and the
 // log is read newest first, so without this the tables grew with every account's traffic for good.
 import { and, asc, inArray, lt, ne } from 'drizzle-orm';
 import type { Scoped } from '../../db/scope.js';
