@@ -124,12 +124,22 @@ function pieces(text: string): string[] {
   return text.match(/\S+\s*|\s+/gu) ?? [];
 }
 
+/** The text before the earliest of the stop sequences, as a model that honours them answers. */
+export function beforeStop(text: string, stop: readonly string[] | null): string {
+  let end = text.length;
+  for (const sequence of stop ?? []) {
+    const at = text.indexOf(sequence);
+    if (at !== -1 && at < end) end = at;
+  }
+  return text.slice(0, end);
+}
+
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export function createBuiltinModel(terms: Terms): ChatModel {
   return {
     async generate(request, onDelta) {
-      const text = request.script ?? builtinAnswer(request, terms);
+      const text = beforeStop(request.script ?? builtinAnswer(request, terms), request.stop ?? null);
       if (onDelta) {
         for (const piece of pieces(text)) {
           // Yielding between words lets a disconnect or stop interrupt, as with a real model.

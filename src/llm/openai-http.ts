@@ -30,6 +30,7 @@ export function requestBody(request: ModelRequest, stream: boolean): string {
     ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
     ...(request.temperature !== null ? { temperature: request.temperature } : {}),
     ...(request.maxTokens !== null ? { max_tokens: request.maxTokens } : {}),
+    ...(request.stop && request.stop.length > 0 ? { stop: request.stop } : {}),
   });
 }
 

@@ -23,6 +23,8 @@ export interface ModelRequest {
   messages: PromptMessage[];
   temperature: number | null;
   maxTokens: number | null;
+  /** The answer ends before the first of these (a caller's `stop` on the OpenAI endpoint). */
+  stop?: readonly string[] | null;
   /** What the builtin responder answers from; remote models see it inside `messages`. */
   knowledge: KnowledgeHit[];
   /** The owner's profile when the chatbot uses it (else empty); remote models see it inside `messages`. */

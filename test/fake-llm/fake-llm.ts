@@ -47,6 +47,17 @@ export type Fault =
    */
   | { kind: 'endless' };
 
+/** As an OpenAI model answers with `stop`: the text before the earliest of the sequences. */
+function beforeStop(text: string, stop: unknown): string {
+  const sequences = typeof stop === 'string' ? [stop] : Array.isArray(stop) ? stop.filter((s): s is string => typeof s === 'string' && s !== '') : [];
+  let end = text.length;
+  for (const sequence of sequences) {
+    const at = text.indexOf(sequence);
+    if (at !== -1 && at < end) end = at;
+  }
+  return text.slice(0, end);
+}
+
 export interface RecordedRequest {
   path: string;
   method: string;
@@ -424,7 +435,7 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
         text = scriptedText(extraction ? extraction(r) : nothingStated(body, structured));
       } else {
         const produced = reply(r);
-        text = typeof produced === 'string' ? produced : String(produced);
+        text = beforeStop(typeof produced === 'string' ? produced : String(produced), body?.stop);
       }
     } catch (error) {
       const what = structured ? 'extraction()' : 'reply()';

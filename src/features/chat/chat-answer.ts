@@ -22,6 +22,8 @@ export interface AnswerInput {
   messages: Array<{ role: 'system' | 'user' | 'assistant'; content: string }>;
   temperature?: number | null;
   maxTokens?: number | null;
+  /** The answer ends before the first of these. */
+  stop?: readonly string[] | null;
 }
 
 const chatbotNotFound = () => new AppError('not_found', 'No chatbot with this id');
@@ -96,6 +98,7 @@ export function createAnswer(deps: AnswerDeps) {
       model: input.model ?? started.target.model,
       temperature: input.temperature ?? started.target.temperature,
       maxTokens: input.maxTokens ?? started.target.maxTokens,
+      stop: input.stop ?? null,
     };
     const plan = {
       replyId: newId(),

@@ -143,7 +143,7 @@ export function createModelCall(deps: ModelCallDeps): CallModel {
             keeper?.changed();
           }
         : undefined;
-      const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, knowledge: hits, profile, greeting: target.greeting, script: produced.collect?.script ?? null, signal };
+      const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, stop: target.stop ?? null, knowledge: hits, profile, greeting: target.greeting, script: produced.collect?.script ?? null, signal };
       // The request leaves first; the start event is written while the model works on it.
       const pending = model.generate(request, onDelta);
       try {

@@ -46,6 +46,8 @@ export interface TurnTarget {
   model: string;
   temperature: number | null;
   maxTokens: number | null;
+  /** A caller's stop sequences (the OpenAI endpoint); a chatbot has none of its own. */
+  stop?: readonly string[] | null;
   knowledgeChunks: number;
   useProfile: boolean;
   /** The owner's profile when the chatbot uses it and the owner wrote one (§4), else null. */

@@ -144,7 +144,8 @@ export function createCompletions(deps: CompletionsDeps) {
     const messages = promptMessages(body.messages);
     const { actor, target } = await resolveModel(withEndUser(caller, body.user ?? undefined, { required: false }), body.model);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
-    const input = { chatbotId: target.chatbotId, slug: target.slug ?? null, model: target.model, messages, temperature: body.temperature ?? null, maxTokens };
+    const stop = body.stop == null ? null : typeof body.stop === 'string' ? [body.stop] : body.stop;
+    const input = { chatbotId: target.chatbotId, slug: target.slug ?? null, model: target.model, messages, temperature: body.temperature ?? null, maxTokens, stop };
     const run: Run = (options) => chat.answer(actor, input, options).catch(answerFailed(body.model, actor, keys));
     const frame: CompletionFrame = { model: body.model, created: Math.floor(Date.now() / 1000), includeUsage: body.stream_options?.include_usage === true, maxTokens };
     return { run, frame };

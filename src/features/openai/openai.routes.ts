@@ -20,7 +20,7 @@ const completionSchema = {
   description:
     'OpenAI\'s Chat Completions format, whole or streamed (`stream: true`), answered by the chatbot `model` names (its id or slug, ' +
     'or for an API key a model its chatbot allows) with its system prompt, knowledge and limits. Client `system` messages come ' +
-    'after the chatbot\'s own instructions. Nothing is stored but usage. Errors are OpenAI\'s `{error: {message, type, param, code}}`; ' +
+    'after the chatbot\'s own instructions. `temperature`, `max_tokens` and `stop` are honoured. Nothing is stored but usage. Errors are OpenAI\'s `{error: {message, type, param, code}}`; ' +
     'answers a retry cannot fix or would repeat carry `x-should-retry: false`. Fields Parley does not use are ignored; what it cannot honour ' +
     'is refused: `n > 1`, tools, a `tool_choice` other than `none`/`auto`, JSON `response_format`s, `logprobs`, audio.',
   body: ChatCompletionBody,

@@ -6,6 +6,10 @@ import { MAX_REPLY_TOKENS } from '../chatbots/chatbots.schemas.js';
 
 const nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
+/** As OpenAI's: up to four, none empty. */
+export const MAX_STOP_SEQUENCES = 4;
+const StopSequence = Type.String({ minLength: 1, maxLength: 1000 });
+
 const TextPart = Type.Object(
   { type: Type.Literal('text'), text: Type.String({ maxLength: 1_000_000 }) },
   { additionalProperties: true, title: 'TextContentPart' },
@@ -39,6 +43,11 @@ export const ChatCompletionBody = Type.Object(
     max_tokens: nullable(Type.Integer({ minimum: 1, maximum: MAX_REPLY_TOKENS, description: 'Deprecated by OpenAI in favour of max_completion_tokens; both are honoured' })),
     max_completion_tokens: nullable(Type.Integer({ minimum: 1, maximum: MAX_REPLY_TOKENS })),
     n: nullable(Type.Integer({ minimum: 1, description: 'Only 1: Parley answers one choice' })),
+    stop: nullable(
+      Type.Union([StopSequence, Type.Array(StopSequence, { minItems: 1, maxItems: MAX_STOP_SEQUENCES })], {
+        description: `Up to ${MAX_STOP_SEQUENCES} sequences: the answer ends before the first of them`,
+      }),
+    ),
     user: nullable(Type.String({ maxLength: 1000, description: 'API keys: the end user (1–128 characters of [A-Za-z0-9._@-])' })),
     tools: nullable(Type.Array(Type.Unknown(), { description: 'Refused unless empty: the chatbot offers no tools' })),
     functions: nullable(Type.Array(Type.Unknown(), { description: 'Refused unless empty: the chatbot offers no functions' })),
