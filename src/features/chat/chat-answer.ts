@@ -55,6 +55,9 @@ function callerInstructions(messages: AnswerInput['messages'], budget: number) {
   return { instructions, instructionsTokens };
 }
 
+/** A call may ask for fewer tokens than its chatbot allows a reply, never more: the owner's cost bound. */
+const ceiling = (asked: number | null, chatbot: number | null) => (asked === null ? chatbot : chatbot === null ? asked : Math.min(asked, chatbot));
+
 export function createAnswer(deps: AnswerDeps) {
   const { starts, answers, engine, clock, newId } = deps;
   const budget = deps.settings.contextTokenBudget;
@@ -97,7 +100,7 @@ export function createAnswer(deps: AnswerDeps) {
       ...started.target,
       model: input.model ?? started.target.model,
       temperature: input.temperature ?? started.target.temperature,
-      maxTokens: input.maxTokens ?? started.target.maxTokens,
+      maxTokens: ceiling(input.maxTokens ?? null, started.target.maxTokens),
       stop: input.stop ?? null,
     };
     const plan = {

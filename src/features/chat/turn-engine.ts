@@ -62,6 +62,8 @@ export interface TurnResult {
   failure: LlmError | null;
   /** What the conversation collected, when this turn changed it (§9). */
   collect: CollectUpdate | null;
+  /** The most tokens the model was asked to answer in; null for none. */
+  maxTokens: number | null;
 }
 
 /** A turn begin() has started: what the model is asked, and what the reply replaces. */
@@ -188,7 +190,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         if (produced.unexpected) throw produced.unexpected;
         const step = produced.collect;
         const collect = step?.changed && target.collect ? collectUpdate(target.collect, step.data, step.completed) : null;
-        return { conversationId, userMessage: plan.userMessage, reply, failure: produced.failure, collect };
+        return { conversationId, userMessage: plan.userMessage, reply, failure: produced.failure, collect, maxTokens: target.maxTokens };
       } finally {
         clearInterval(renew);
         (unwatch as (() => void) | null)?.();

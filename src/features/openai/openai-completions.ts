@@ -127,7 +127,7 @@ export function createCompletions(deps: CompletionsDeps) {
   async function whole(request: FastifyRequest, reply: FastifyReply, frame: CompletionFrame, run: Run) {
     const result = await run({ client: requestClientWatch(request, reply) });
     if (result.failure) throw modelFailed(result.failure.failure);
-    return reply.code(200).type('application/json').send(wholeCompletion(frame, result.reply));
+    return reply.code(200).type('application/json').send(wholeCompletion(frame, result.reply, result.maxTokens));
   }
 
   /** The chatbot `model` names; anything read to find it needs the key known to be valid first. */
@@ -147,7 +147,7 @@ export function createCompletions(deps: CompletionsDeps) {
     const stop = body.stop == null ? null : typeof body.stop === 'string' ? [body.stop] : body.stop;
     const input = { chatbotId: target.chatbotId, slug: target.slug ?? null, model: target.model, messages, temperature: body.temperature ?? null, maxTokens, stop };
     const run: Run = (options) => chat.answer(actor, input, options).catch(answerFailed(body.model, actor, keys));
-    const frame: CompletionFrame = { model: body.model, created: Math.floor(Date.now() / 1000), includeUsage: body.stream_options?.include_usage === true, maxTokens };
+    const frame: CompletionFrame = { model: body.model, created: Math.floor(Date.now() / 1000), includeUsage: body.stream_options?.include_usage === true };
     return { run, frame };
   }
 

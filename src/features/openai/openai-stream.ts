@@ -14,8 +14,6 @@ export interface CompletionFrame {
   /** Unix seconds when the request arrived. */
   created: number;
   includeUsage: boolean;
-  /** The client's token cap: a reply that used all of it finished for `length`. */
-  maxTokens: number | null;
 }
 
 type FinishReason = 'stop' | 'length';
@@ -31,7 +29,7 @@ function usageOf(reply: Message) {
 
 /**
  * The model does not say why it stopped, so `length` is inferred from a reply that used all the
- * tokens the client allowed. A reply cut short on the server (shutdown, the client gone) is `stop`:
+ * tokens it was allowed (the client's limit, or its chatbot's when lower). A reply cut short on the server (shutdown, the client gone) is `stop`:
  * what was produced is the answer, as with OpenAI's own stopped streams.
  */
 export function finishReasonOf(reply: Message, maxTokens: number | null): FinishReason {
@@ -39,13 +37,14 @@ export function finishReasonOf(reply: Message, maxTokens: number | null): Finish
   return 'stop';
 }
 
-export function wholeCompletion(frame: CompletionFrame, reply: Message): ChatCompletionAnswer {
+/** `maxTokens`: the limit the model was asked with (the call's, or its chatbot's when lower). */
+export function wholeCompletion(frame: CompletionFrame, reply: Message, maxTokens: number | null): ChatCompletionAnswer {
   return {
     id: completionId(reply.id),
     object: 'chat.completion',
     created: frame.created,
     model: frame.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: reply.content, refusal: null }, logprobs: null, finish_reason: finishReasonOf(reply, frame.maxTokens) }],
+    choices: [{ index: 0, message: { role: 'assistant', content: reply.content, refusal: null }, logprobs: null, finish_reason: finishReasonOf(reply, maxTokens) }],
     usage: usageOf(reply),
   };
 }
@@ -93,7 +92,7 @@ export function openAiChunks(frame: CompletionFrame): StreamProtocol {
     },
     end(stream, result) {
       sendRole();
-      stream.data(chunk([choice({}, finishReasonOf(result.reply, frame.maxTokens))]));
+      stream.data(chunk([choice({}, finishReasonOf(result.reply, result.maxTokens))]));
       if (frame.includeUsage) stream.data({ ...chunk([]), usage: usageOf(result.reply) });
       stream.done();
     },
