@@ -105,7 +105,19 @@ describe('toTsvectorLiteral', () => {
 
 describe('toTsqueryLiteral', () => {
   it('ORs the distinct terms', () => {
-    expect(toTsqueryLiteral('Where is the board? The board!')).toBe("'where' | 'is' | 'the' | 'board'");
+    expect(toTsqueryLiteral('Board games, card games!')).toBe("'board' | 'games' | 'card'");
+  });
+
+  it('leaves out the small words when there are others, in the languages it knows them of', () => {
+    expect(toTsqueryLiteral('Where is the board? The board!')).toBe("'board'");
+    expect(toTsqueryLiteral('Wann ist der Laden am Samstag offen?')).toBe("'laden' | 'samstag' | 'offen'");
+    expect(toTsqueryLiteral("Quand est-ce que la boutique ouvre?")).toBe("'boutique' | 'ouvre'");
+    // Words that are small in one language and not in another stay.
+    expect(toTsqueryLiteral('Will the van come to the den?')).toBe("'will' | 'van' | 'come' | 'den'");
+  });
+
+  it('keeps the small words of a question that has nothing else', () => {
+    expect(toTsqueryLiteral('What is it?')).toBe("'what' | 'is' | 'it'");
   });
 
   it('escapes quotes', () => {
@@ -132,7 +144,7 @@ describe('toTsqueryLiteral', () => {
     expect(toTsqueryLiteral(`${filler}alpha beta gamma`)).toBe("'x' | 'alpha'");
     expect(toTsqueryLiteral(`${filler}alpha ${'y'.repeat(500)}`)).toBe("'x' | 'alpha'");
     // A message that ends within them is read to its end.
-    expect(toTsqueryLiteral(`${filler}alpha be`)).toBe("'x' | 'alpha' | 'be'");
+    expect(toTsqueryLiteral(`${filler}alpha ab`)).toBe("'x' | 'alpha' | 'ab'");
   });
 
   it('counts those characters after NFKC: a "ﷺ" is 18 of them', () => {

@@ -42,7 +42,7 @@ const summary = {
  * for a chatbot that has none.
  */
 export function knowledgeSearchSql(at: { chatbotId: string; userId: string; query: string; limit: string; onlyIf?: string }): string {
-  return `SELECT content, tokens, ts_rank(search, q) AS rank
+  return `SELECT content, tokens, ts_rank(search, q, 1) AS rank
     FROM knowledge_chunks, CAST(${at.query}::text AS tsquery) AS q
    WHERE chatbot_id = ${at.chatbotId} AND user_id = ${at.userId} AND search @@ q${at.onlyIf ? ` AND ${at.onlyIf}` : ''}
    ORDER BY rank DESC, document_id, position

@@ -7,6 +7,7 @@
 
 import { SEGMENT_WINDOW, segment } from '../../lib/text.js';
 import { asciiWords, asciiWordsApply } from './ascii-words.js';
+import { STOP_WORDS } from './stop-words.js';
 
 /** Scripts written without spaces between words, where dictionaries disagree on word edges. */
 const CJK = /[\p{Script_Extensions=Han}\p{Script_Extensions=Hiragana}\p{Script_Extensions=Katakana}\p{Script_Extensions=Hangul}]/u;
@@ -164,12 +165,20 @@ const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
  * A tsquery literal matching any of the text's distinct terms (`'a' | 'b'`), to be cast
  * with `::tsquery`; null when the text has no terms. OR, because ts_rank then orders
  * documents by how many terms they share, and a question rarely repeats a document's words.
+ * Small words ("the", "is", "on") are left out when there are others: every chunk of prose
+ * shares them, so ranked by them any long chunk outranks the one the question is about.
  */
 export function toTsqueryLiteral(text: string): string | null {
   const { read, cut } = queryText(text);
+  // The question's small words only when it has no others (stop-words.ts).
   const distinct = new Set<string>();
+  const small = new Set<string>();
   const add = (terms: Term[]) => {
-    for (const { term } of terms) if (distinct.size < MAX_QUERY_TERMS && byteLength(term) < MAX_LEXEME_BYTES) distinct.add(term);
+    for (const { term } of terms) {
+      if (distinct.size >= MAX_QUERY_TERMS || byteLength(term) >= MAX_LEXEME_BYTES) continue;
+      if (!STOP_WORDS.has(term)) distinct.add(term);
+      else if (small.size < MAX_QUERY_TERMS) small.add(term);
+    }
   };
   // The last word's terms wait for the next word: where the text was cut, it may be a word's beginning.
   let word: Term[] = [];
@@ -183,5 +192,6 @@ export function toTsqueryLiteral(text: string): string | null {
     word.push(term);
   }
   if (!cut) add(word);
-  return distinct.size === 0 ? null : Array.from(distinct, quote).join(' | ');
+  const terms = distinct.size > 0 ? distinct : small;
+  return terms.size === 0 ? null : Array.from(terms, quote).join(' | ');
 }
