@@ -31,8 +31,7 @@ export const SEGMENT_WINDOW = 2048;
 export function* segment(text: string, granularity: Granularity, window = SEGMENT_WINDOW): Generator<Segment> {
   let start = 0;
   while (start < text.length) {
-    let end = Math.min(text.length, start + window);
-    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--;
+    const end = sliceEnd(text, start + window);
     const parts = Array.from(segmenters[granularity].segment(text.slice(start, end)));
     const keep = end === text.length ? parts.length : parts.length - 1;
     for (const part of parts.slice(0, keep)) {
@@ -51,6 +50,12 @@ export function* segment(text: string, granularity: Granularity, window = SEGMEN
 
 const FINER: Record<Granularity, Granularity | null> = { sentence: 'word', word: 'grapheme', grapheme: null };
 const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+
+/** Where a slice of `text` ending at `at` (at most its length) ends without cutting a surrogate pair in two. */
+export function sliceEnd(text: string, at: number): number {
+  const end = Math.min(text.length, at);
+  return end < text.length && isHighSurrogate(text.charCodeAt(end - 1)) ? end - 1 : end;
+}
 
 /** `text` up to its last inner boundary, at the coarsest of the given or finer granularities that has one. */
 function cutAtLastBoundary(text: string, granularity: Granularity | null): string {

@@ -5,7 +5,7 @@
  * the casts store as given instead of parsing them again.
  */
 
-import { SEGMENT_WINDOW, segment } from '../../lib/text.js';
+import { SEGMENT_WINDOW, segment, sliceEnd } from '../../lib/text.js';
 import { asciiWords, asciiWordsApply } from './ascii-words.js';
 import { STOP_WORDS } from './stop-words.js';
 
@@ -153,13 +153,10 @@ export function toTsvectorLiteral(text: string): string {
  * of it. Normalised once more by positionedTerms, which costs little on text already in NFKC.
  */
 function queryText(text: string): { read: string; cut: boolean } {
-  let end = Math.min(text.length, QUERY_READ_CHARS);
-  if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--;
+  const end = sliceEnd(text, QUERY_READ_CHARS);
   const normalized = text.slice(0, end).normalize('NFKC');
   return { read: normalized.slice(0, QUERY_READ_CHARS), cut: end < text.length || normalized.length > QUERY_READ_CHARS };
 }
-
-const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
 
 /**
  * A tsquery literal matching any of the text's distinct terms (`'a' | 'b'`), to be cast
