@@ -24,7 +24,8 @@ async function settings(dir: string | null, fsync?: boolean) {
 }
 
 describe('the embedded database in a folder', () => {
-  it('syncs its commits through fsync() by default, and not with PGLITE_FSYNC=false or in memory', async () => {
+  // Three databases made from nothing: 24 s alone on a slow 2-core machine, more beside other tests.
+  it('syncs its commits through fsync() by default, and not with PGLITE_FSYNC=false or in memory', { timeout: 120_000 }, async () => {
     const folder = () => {
       const dir = mkdtempSync(join(tmpdir(), 'parley-durable-'));
       dirs.push(dir);
