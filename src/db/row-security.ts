@@ -42,8 +42,10 @@ export async function prepareAppRole(database: Database, log: (line: string) => 
     const where = `"${me!.schema.replace(/"/g, '""')}"`;
     // `public` is usable by everyone already, and often not the owner's to grant on.
     if (!schema!.usable) await tx.exec(`GRANT USAGE ON SCHEMA ${where} TO ${role}`);
+    // knowledge_search runs as the owner and reads only the caller's chunks (migrations/0025): the request role's alone to call.
     await tx.exec(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${where} TO ${role};
-      REVOKE INSERT, UPDATE, DELETE ON parley_migrations FROM ${role}`);
+      REVOKE INSERT, UPDATE, DELETE ON parley_migrations FROM ${role};
+      GRANT EXECUTE ON FUNCTION ${where}.knowledge_search(uuid, text[], integer, integer) TO ${role}`);
     return { role, login, owner: me!.quoted, database: me!.database, schema: me!.schema };
   });
   await database.enterAppRole();

@@ -68,13 +68,13 @@ describe('the statement that stores a reply, on a table of 20 million messages',
   });
 });
 
-const beginValues = (knowledgeQuery: string | null) => [
+const beginValues = (knowledgeQuery: string[] | null) => [
   ids.conversation, ids.user, randomUUID(), 120_000, new Date(), 'A title', randomUUID(), 'Another question', 3, 8000, knowledgeQuery, 8, 0, '2026-11-01', randomUUID(),
 ];
 
 describe('the statement that starts a turn, on a table of 20 million messages', () => {
   it('is estimated below the JIT threshold, with knowledge terms and without', async () => {
-    expect(await estimatedCost(BEGIN.account.message, beginValues("'question'"))).toBeLessThan(JIT_ABOVE_COST);
+    expect(await estimatedCost(BEGIN.account.message, beginValues(["'question'"]))).toBeLessThan(JIT_ABOVE_COST);
     expect(await estimatedCost(BEGIN.account.message, beginValues(null))).toBeLessThan(JIT_ABOVE_COST);
   });
 });
@@ -92,7 +92,7 @@ describe('a chatbot without knowledge', () => {
     let reads = -1;
     await t.database.app
       .transaction(async ({ sql }) => {
-        reads = await knowledgeReads((text) => sql.query(text, beginValues("'question'")), BEGIN.account.message);
+        reads = await knowledgeReads((text) => sql.query(text, beginValues(["'question'"])), BEGIN.account.message);
         throw rollback;
       })
       .catch((error: unknown) => {
@@ -102,7 +102,7 @@ describe('a chatbot without knowledge', () => {
   });
 
   it('answers an API call (no conversation) without reading the knowledge table', async () => {
-    const reads = await knowledgeReads((text) => t.database.app.sql.query(text, [ids.chatbot, ids.user, "'question'", 8, '2026-11-01', null, null]), ANSWER_START);
+    const reads = await knowledgeReads((text) => t.database.app.sql.query(text, [ids.chatbot, ids.user, ["'question'"], 8, '2026-11-01', null, null]), ANSWER_START);
     expect(reads).toBe(0);
   });
 });
@@ -118,7 +118,7 @@ describe('row security in a turn', () => {
   // up and parsed again for every row a table scan passes: every message of the history read.
   it('reads the caller from the settings once per statement, not for every row it scans', async () => {
     const statements: Array<[string, unknown[]]> = [
-      [BEGIN.account.message, beginValues("'question'")],
+      [BEGIN.account.message, beginValues(["'question'"])],
       [finishStatement({ collecting: false, replacing: false }), finishValues(null)],
     ];
     for (const [statement, values] of statements) {

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
-import { toTsqueryLiteral, toTsvectorLiteral } from '../../src/features/knowledge/search-text.js';
+import { toQueryTerms, toTsvectorLiteral } from '../../src/features/knowledge/search-text.js';
 import { createTestDatabase } from '../helpers/app.js';
+
+/** The terms as the one tsquery literal they OR into. */
+const toTsqueryLiteral = (text: string) => toQueryTerms(text)?.join(' | ') ?? null;
 
 /**
  * A measurement, on whichever database the tests run against (PGlite, or PostgreSQL with

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { searchTerms, toTsqueryLiteral, toTsvectorLiteral } from '../../src/features/knowledge/search-text.js';
+import { searchTerms, toQueryTerms, toTsvectorLiteral } from '../../src/features/knowledge/search-text.js';
+
+/** The terms as the one tsquery literal they OR into. */
+const toTsqueryLiteral = (text: string) => toQueryTerms(text)?.join(' | ') ?? null;
 
 /** Every pair of neighbouring characters in each run of Han characters. */
 function hanBigrams(text: string): string[] {
@@ -103,7 +106,7 @@ describe('toTsvectorLiteral', () => {
   });
 });
 
-describe('toTsqueryLiteral', () => {
+describe('toQueryTerms', () => {
   it('ORs the distinct terms', () => {
     expect(toTsqueryLiteral('Board games, card games!')).toBe("'board' | 'games' | 'card'");
   });

@@ -19,7 +19,7 @@ export type AnswerStart =
 
 export interface AnswersRepo {
   /** The chatbot as a turn needs it and the best knowledge for the message; refused when missing or its month is spent. */
-  start(userId: string, chatbotId: string, knowledge: { query: string | null; limit: number }, now: Date, keyCheck?: KeyCheck | null): Promise<AnswerStart>;
+  start(userId: string, chatbotId: string, knowledge: { query: string[] | null; limit: number }, now: Date, keyCheck?: KeyCheck | null): Promise<AnswerStart>;
   /** Counts the reply in its chatbot's usage for the day (UTC), as a stored reply is. */
   recordUsage(userId: string, reply: StoredReply, now: Date): Promise<void>;
   /** Adds many replies' usage (usage-buffer.ts) to a chatbot's day at once. */
@@ -42,7 +42,7 @@ WITH c AS (
      AND (b.token_budget_monthly IS NULL OR budget_spent(b.id, $5::date) < b.token_budget_monthly)
 ),
 k AS (
-  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', userId: '$2', query: '$3', limit: '$4', onlyIf: '(SELECT knowledge_chunks FROM c) > 0' })}
+  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', terms: '$3', chunks: '(SELECT knowledge_chunks FROM c)', limit: '$4', onlyIf: '(SELECT knowledge_chunks FROM c) > 0' })}
 ),
 t AS (
   SELECT c.*,

@@ -6,7 +6,7 @@ import { isUuid } from '../../lib/ids.js';
 import { isBlank } from '../../lib/text.js';
 import { countTokens, countTokensWithin, MESSAGE_OVERHEAD_TOKENS } from '../../llm/tokens.js';
 import type { Principal } from '../auth/principal.js';
-import { toTsqueryLiteral } from '../knowledge/search-text.js';
+import { toQueryTerms } from '../knowledge/search-text.js';
 import type { AnswersRepo } from './answers.repo.js';
 import type { TurnEngine, TurnOptions, TurnResult } from './turn-engine.js';
 import { KNOWLEDGE_CANDIDATES, type TurnStarts } from './turn-starts.js';
@@ -89,7 +89,7 @@ export function createAnswer(deps: AnswerDeps) {
     if (!isUuid(input.chatbotId) || (caller.chatbotId !== undefined && caller.chatbotId !== input.chatbotId.toLowerCase())) throw chatbotNotFound();
     const started = await starts.admitted(caller, async () => {
       const now = clock.now();
-      const search = { query: toTsqueryLiteral(last.content), limit: KNOWLEDGE_CANDIDATES };
+      const search = { query: toQueryTerms(last.content), limit: KNOWLEDGE_CANDIDATES };
       const started = await answers.start(caller.ownerId, input.chatbotId.toLowerCase(), search, now, caller.keyCheck);
       if (started.state === 'key_refused') throw new AppError('invalid_token', 'The API key is not valid');
       if (started.state !== 'started') throw started.state === 'quota' ? budgetSpent(started.budget, now) : chatbotNotFound();

@@ -13,7 +13,7 @@ import { audienceOf } from '../api-keys/end-user.js';
 import type { Principal } from '../auth/principal.js';
 import { conversationBusy, conversationNotFound } from '../conversations/conversations.service.js';
 import { toMessage } from '../conversations/conversations.schemas.js';
-import { toTsqueryLiteral } from '../knowledge/search-text.js';
+import { toQueryTerms } from '../knowledge/search-text.js';
 import { STORE_RETRY_FOR_MS } from './reply-store.js';
 import type { TurnPlan } from './turn-engine.js';
 import type { BeginRequest, TurnRefused, TurnsRepo, TurnTarget } from './turns.repo.js';
@@ -92,7 +92,7 @@ function sendRequest(caller: Principal, message: { messageId: string; replyId: s
     message: { id: messageId, content, tokens, title: conversationTitle(content) },
     historyTokens: Math.max(0, settings.contextTokenBudget - tokens - MESSAGE_OVERHEAD),
     historyMinRows: 0,
-    knowledgeQuery: toTsqueryLiteral(content),
+    knowledgeQuery: toQueryTerms(content),
     knowledgeLimit: KNOWLEDGE_CANDIDATES,
   };
 }

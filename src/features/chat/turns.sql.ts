@@ -64,7 +64,7 @@ h AS (
    WHERE running <= $10::int OR rn <= $13::int
 ),
 k AS (
-  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', userId: '$2', query: '$11', limit: '$12', onlyIf: '(SELECT knowledge_chunks FROM c) > 0' })}
+  ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', terms: '$11', chunks: '(SELECT knowledge_chunks FROM c)', limit: '$12', onlyIf: '(SELECT knowledge_chunks FROM c) > 0' })}
 ),
 t AS (
   SELECT c.*,

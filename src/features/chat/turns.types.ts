@@ -128,8 +128,8 @@ export interface BeginRequest {
   historyTokens: number;
   /** The newest messages read whatever their size (regenerate needs the message it answers). */
   historyMinRows: number;
-  /** A tsquery literal for the knowledge search, or null for none. */
-  knowledgeQuery: string | null;
+  /** The question's terms for the knowledge search (search-text.ts toQueryTerms), or null for none. */
+  knowledgeQuery: string[] | null;
   knowledgeLimit: number;
 }
 

@@ -22,8 +22,8 @@ export interface KnowledgeRepo {
   insert(userId: string, chatbotId: string, doc: NewDocument, chunks: NewChunk[], ids: () => string, now: Date): Promise<DocumentSummary | null>;
   list(userId: string, chatbotId: string, limit: number, after: [Date, string] | null): Promise<DocumentSummary[]>;
   remove(userId: string, chatbotId: string, documentId: string): Promise<boolean>;
-  /** Best chunks for a tsquery literal, by full-text rank. */
-  search(userId: string, chatbotId: string, query: string, limit: number): Promise<Array<KnowledgeHit & { tokens: number }>>;
+  /** Best chunks for a question's terms (quoted single-term tsquery literals), by full-text rank. */
+  search(userId: string, chatbotId: string, terms: string[], limit: number): Promise<Array<KnowledgeHit & { tokens: number }>>;
 }
 
 const summary = {
@@ -34,19 +34,19 @@ const summary = {
 };
 
 /**
- * The one knowledge search: a chunk's full-text rank against a tsquery literal (search-text.ts),
- * best first, ties in document order. Parameters are SQL expressions (placeholders or subqueries),
- * so the chat turn can run it inside its own statement. `onlyIf` (evaluated once) skips the search:
- * with a chatbot id known only while the statement runs, the planner guesses how many chunks it
- * has from all chatbots' and, where one chatbot holds most of them, scans the whole table even
- * for a chatbot that has none.
+ * The one knowledge search, `knowledge_search` (migrations/0025): the best chunks of a chatbot for a
+ * question's terms (search-text.ts toQueryTerms), by full-text rank weighed by how rare each term
+ * is among the chatbot's chunks, ties in document order; only the chunks of the user the statement
+ * runs for (app.user_id, which the statement's gate sets first). It reads a bounded number of chunks
+ * whatever the knowledge base's size. Parameters are SQL expressions (placeholders or subqueries),
+ * so the chat turn can run it inside its own statement; `chunks` is how many chunks the chatbot has.
+ * `onlyIf` (evaluated once) skips the search: with a chatbot id known only while the statement
+ * runs, nothing is read for a chatbot that has none.
  */
-export function knowledgeSearchSql(at: { chatbotId: string; userId: string; query: string; limit: string; onlyIf?: string }): string {
-  return `SELECT content, tokens, ts_rank(search, q, 1) AS rank
-    FROM knowledge_chunks, CAST(${at.query}::text AS tsquery) AS q
-   WHERE chatbot_id = ${at.chatbotId} AND user_id = ${at.userId} AND search @@ q${at.onlyIf ? ` AND ${at.onlyIf}` : ''}
-   ORDER BY rank DESC, document_id, position
-   LIMIT ${at.limit}::int`;
+export function knowledgeSearchSql(at: { chatbotId: string; terms: string; chunks: string; limit: string; onlyIf?: string }): string {
+  return `SELECT content, tokens, rank
+    FROM knowledge_search((${at.chatbotId})::uuid, (${at.terms})::text[], (${at.chunks})::int, (${at.limit})::int)${at.onlyIf ? `
+   WHERE ${at.onlyIf}` : ''}`;
 }
 
 /**
@@ -123,11 +123,11 @@ export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
         return true;
       });
     },
-    async search(userId, chatbotId, query, limit) {
+    async search(userId, chatbotId, terms, limit) {
       const rows = await scoped.user(userId, ({ sql }) =>
         sql.query<{ content: string; rank: number; tokens: number }>(
-          knowledgeSearchSql({ chatbotId: '$1', userId: '$2', query: '$3', limit: '$4' }),
-          [chatbotId, userId, query, limit],
+          knowledgeSearchSql({ chatbotId: '$1', terms: '$2', chunks: '(SELECT knowledge_chunks FROM chatbots WHERE id = $1)', limit: '$3' }),
+          [chatbotId, terms, limit],
         ),
       );
       return rows.map((row) => ({ content: row.content, tokens: Number(row.tokens), rank: Number(row.rank) }));

@@ -11,7 +11,7 @@ import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { Chunker } from './chunker.js';
 import type { KnowledgeRepo } from './knowledge.repo.js';
 import { toDocument, type CreateDocumentInput, type Document } from './knowledge.schemas.js';
-import { toTsqueryLiteral } from './search-text.js';
+import { toQueryTerms } from './search-text.js';
 
 export interface KnowledgeService {
   add(caller: Principal, chatbotId: string, input: CreateDocumentInput): Promise<Document>;
@@ -80,8 +80,8 @@ export function createKnowledgeService(deps: KnowledgeServiceDeps): KnowledgeSer
       if (!gone) throw new AppError('not_found', 'No knowledge document with this id');
     },
     async search(userId, chatbotId, text, limit) {
-      const query = toTsqueryLiteral(text);
-      return query ? knowledge.search(userId, chatbotId, query, limit) : [];
+      const terms = toQueryTerms(text);
+      return terms ? knowledge.search(userId, chatbotId, terms, limit) : [];
     },
   };
 }
