@@ -6,7 +6,7 @@
  * BENCH_EXPORT_CONVERSATIONS (phase 12, default 100000), BENCH_LOAD_SECONDS (phase 13's mixed load, default 600), DATABASE_URL (PostgreSQL instead of embedded PGlite; also enables pgbench).
  * `npm run bench -- soak [seconds]` runs the soak of bench/soak.ts instead (its own section of the file).
  *
- * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 5: phase 5 needs fresh processes and the most memory, so it
+ * Phases run in the order 1, 2, 3, 4, 6, 7, 8, 14, 9, 10, 11, 12, 13, 5: phase 5 needs fresh processes and the most memory, so it
  * comes last, after the shared fake LLM, baseline and Parley of the other phases are stopped.
  */
 import { spawnSync } from 'node:child_process';
@@ -22,6 +22,7 @@ import { publicPhase } from './public-phase.js';
 import { rlsPhase } from './rls-phase.js';
 import { streamsPhase } from './streams-phase.js';
 import { uploadsPhase } from './uploads-phase.js';
+import { knowledgePhase } from './knowledge-phase.js';
 import { OPENAI_METHOD, openAiPhase } from './openai-phase.js';
 import { WIDGET_METHOD, widgetPhase } from './widget-phase.js';
 import { EXPORT_METHOD, exportPhase } from './export-phase.js';
@@ -244,6 +245,11 @@ async function main(): Promise<void> {
   await phase(8, 'Other requests during the largest knowledge uploads and messages', 'One at a time, the largest documents Parley accepts in the shapes slowest to chunk (≈1 MB of Chinese, Thai, Hangul and space-less Arabic, one 499,999-character word, 250,000 short lines) are uploaded to one chatbot while `GET /health` is asked every 10 ms on a fresh connection; "Baseline" is the same probe for 3 s with nothing else running. Chunking runs on a worker thread; storing the chunks yields between batches of 50. Then, five times each, the largest messages in the shape slowest to count and to cut into search terms (Chinese without spaces): a 32,000-character message to a conversation, and a `/v1/chat/completions` call with ten of them (0.96 MB).', async (section, say) => {
     if (!withParley) throw new Error('Parley cannot answer a chat turn');
     await uploadsPhase(section, say, { url: parleyProcess.url, token: await parley.register(`${RUN_ID}-up`) });
+  });
+
+  await phase(14, 'A chat turn against a large knowledge base', 'One chatbot holds ≈11,000 chunks of prose (22 documents of 72,000 words drawn from a seeded 6,000-word vocabulary in which twelve everyday words are a third of all words) and one line of weekend hours. Each question is asked 15 times, one turn at a time, each in a new conversation; "Baseline" is the same turn to a chatbot of the same owner without knowledge, which searches nothing. On the embedded database the search runs on Parley\'s own thread.', async (section, say) => {
+    if (!withParley) throw new Error('Parley cannot answer a chat turn');
+    await knowledgePhase(section, say, { url: parleyProcess.url, token: await parley.register(`${RUN_ID}-kb`) });
   });
 
   await phase(9, 'Public chatbot visitors against signed-in users', `Phase 1's load (32 connections, non-streamed turns, ${DURATION} s after a 3 s warm-up) on the same Parley, four rounds alternating: signed-in users, each with their own conversation ("Baseline"), and visitors of one public chatbot, each connection its own visitor with their visitor token and the page's Origin ("Parley"). The chatbot lists allowed origins and has a monthly token budget, so each visitor turn verifies the visitor token, checks the origin, counts three public limits and reads the month's usage. Medians of the two rounds of each.`, async (section, say) => {
