@@ -16,11 +16,12 @@ import { createAuthService } from './features/auth/auth.service.js';
 import { bearerToken, createAuthenticate, namedAdmins, withNamedAdmins, type Authenticate, type CredentialStrategy, type NamedAdmins } from './features/auth/authenticate.js';
 import { createExternalIdentities } from './features/auth/external-identity.js';
 import { createPasswordHasher } from './features/auth/passwords.js';
-import { createLocalRevocations, createRedisRevocations } from './features/auth/revocations.js';
+import { createLocalRevocations, createRedisRevocations, type Revocations } from './features/auth/revocations.js';
 import { createSessionGuard } from './features/auth/session-guard.js';
 import { createSessionsRepo } from './features/auth/sessions.repo.js';
 import { createAccessTokens } from './features/auth/tokens.js';
 import { createChatService } from './features/chat/chat.service.js';
+import type { Generations } from './features/chat/generations.js';
 import { storeCutTurns } from './features/chat/cut-turns.js';
 import { scheduleHeartbeat } from './features/chat/instances.js';
 import { createChatbotsRepo } from './features/chatbots/chatbots.repo.js';
@@ -229,6 +230,17 @@ function composeVisitors(deps: ComposeDeps, limiter: RateLimiter, directory: Pub
   return { visitorTokens, publicGuard, authenticateChannels };
 }
 
+/**
+ * A session that ends, or a user deactivated, on any instance stops its replies running here; a
+ * deactivated (or reactivated) owner's public chatbots change at once, not when lookups lapse.
+ */
+function heedRevocations(revocations: Revocations, generations: Pick<Generations, 'stopFor'>, directory: PublicDirectory) {
+  revocations.listen((revoked) => {
+    if (revoked && ('session' in revoked || revoked.deactivated)) generations.stopFor(revoked, 'signed_out');
+    if (!revoked || !('session' in revoked)) directory.forgetOwners();
+  });
+}
+
 export async function composeServices(deps: ComposeDeps) {
   const { config, database, log } = deps;
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
@@ -246,10 +258,7 @@ export async function composeServices(deps: ComposeDeps) {
   const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys);
   jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
   if (database.kind === 'pglite') keepEmbeddedDatabase({ jobs, database, log, everyMs: config.pgliteStatisticsMs, freezeAge: config.pgliteFreezeAge });
-  // A session that ends, or a user deactivated, on any instance stops its replies running here.
-  revocations.listen((revoked) => {
-    if (revoked && ('session' in revoked || revoked.deactivated)) chat.generations.stopFor(revoked, 'signed_out');
-  });
+  heedRevocations(revocations, chat.generations, directory);
   const admin = createAdminService(createAdminRepo(createScoped(database.app)), admins, revocations);
   return {
     auth,
