@@ -41,6 +41,7 @@ import { createPublicDirectory, type PublicDirectory } from './features/public/p
 import { createPublicGuard } from './features/public/public-guard.js';
 import { createVisitorAuthenticate } from './features/public/visitor-conversations.routes.js';
 import { createVisitorTokens, looksLikeVisitorToken } from './features/public/visitor-tokens.js';
+import { createAccountStanding } from './features/public/account-standing.js';
 import { createVisitorsRepo } from './features/public/visitors.repo.js';
 import { createVisitorsService } from './features/public/visitors.service.js';
 import { createDailyMessageCap } from './features/usage/quotas.js';
@@ -213,9 +214,10 @@ function composeWebhooks(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>,
 }
 
 /** Public chatbots' visitors: their tokens, the limits and origin checks they pass, and one authentication for every channel. */
-function composeVisitors(deps: ComposeDeps, limiter: RateLimiter, directory: PublicDirectory, authenticateKeys: Authenticate) {
+function composeVisitors(deps: ComposeDeps, limiter: RateLimiter, directory: PublicDirectory, authenticateKeys: Authenticate, revocations: Revocations) {
   const { config } = deps;
-  const visitorTokens = createVisitorTokens({ secret: config.jwtSecret, clock: deps.clock });
+  const standing = createAccountStanding({ users: createUsersRepo(createScoped(deps.database.app)), revocations, cacheMs: config.authCacheMs, now: () => Date.now() });
+  const visitorTokens = createVisitorTokens({ secret: config.jwtSecret, clock: deps.clock, standing });
   const publicGuard = createPublicGuard({
     limiter,
     limits: { visitor: config.rateLimits.publicVisitor, ip: config.rateLimits.publicIp, chatbot: config.rateLimits.publicChatbot },
@@ -255,7 +257,7 @@ export async function composeServices(deps: ComposeDeps) {
   });
   const chat = composeChat(deps, limiter, jobs, chunker, directory);
   const webhooks = composeWebhooks(deps, jobs, chat.chatbots);
-  const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys);
+  const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys, revocations);
   jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
   if (database.kind === 'pglite') keepEmbeddedDatabase({ jobs, database, log, everyMs: config.pgliteStatisticsMs, freezeAge: config.pgliteFreezeAge });
   heedRevocations(revocations, chat.generations, directory);
