@@ -153,6 +153,8 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     onChanged: (chatbot) => directory.forget(chatbot),
     // Its conversations went with it: replies running here in them have nobody to read them.
     onRemoved: (chatbotId) => void generations.stopFor({ chatbot: chatbotId }, 'stopped'),
+    // Closed to the public: its visitors' replies end now, kept as interrupted, as a stop would.
+    onPrivate: (chatbotId) => void generations.stopFor({ chatbot: chatbotId, visitorsOnly: true }, 'stopped'),
     webhooks: { allowPrivate: config.webhooks.allowPrivate },
   });
   const knowledge = createKnowledgeService({
