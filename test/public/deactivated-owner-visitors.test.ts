@@ -2,7 +2,8 @@
 // user), with the default AUTH_CACHE_MS: the public chatbot lookup keeps answers for that long,
 // and a deactivation must not wait for them to lapse. Visitors are refused as for a chatbot made
 // private (404), nothing is stored and the model is not asked; reactivated, it answers again.
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createChatbot, fakeLlmEnv } from '../helpers/chat.js';
 import { bearer, registerUser, uniqueUsername, type RegisteredUser } from '../helpers/factories.js';
@@ -53,4 +54,40 @@ it("refuses a deactivated owner's visitors at once, before the public lookup's c
   expect((await setActive(owner, true)).statusCode).toBe(200);
   expect((await t.request({ method: 'GET', url: `/v1/public/chatbots/${bot.slug}` })).statusCode).toBe(200);
   expect((await visitorSend(t, visit.visitor_token, visit.conversation_id, { content: 'Back?' })).statusCode).toBe(201);
+});
+
+describe('on two instances sharing the database and Redis', () => {
+  const redisUrl = process.env.TEST_REDIS_URL;
+  // Without TEST_REDIS_URL this is skipped with its reason, except in CI where a skip is a failure.
+  const skipRedis = !redisUrl && process.env.CI !== 'true';
+  const skipReason = skipRedis ? ' (skipped: set TEST_REDIS_URL, e.g. redis://127.0.0.1:6379, to run)' : '';
+  const adminName = uniqueUsername('admin');
+  let one: TestApp;
+  let two: TestApp;
+
+  beforeAll(async () => {
+    if (skipRedis) return;
+    if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
+    const env = fakeLlmEnv(llm.url, { JWT_SECRET: randomBytes(48).toString('base64url'), REDIS_URL: redisUrl, ADMIN_USERNAMES: adminName, RATE_LIMIT_PUBLIC_IP: '10000/1m' });
+    one = await createTestApp(env);
+    two = await createTestApp(env, { sharedWith: one });
+  });
+  afterAll(async () => {
+    await two?.close();
+    await one?.close();
+  });
+
+  it.skipIf(skipRedis)(`refuses on one instance the visitors of an owner deactivated on the other, at once${skipReason}`, async () => {
+    const boss = await registerUser(one, { username: adminName });
+    const owner = await registerUser(one);
+    const bot = await createChatbot(one, owner, { name: 'Front desk', is_public: true });
+    const visit = await startVisit(two, bot.slug);
+    expect((await visitorSend(two, visit.visitor_token, visit.conversation_id, { content: 'Hello' })).statusCode).toBe(201);
+    const deactivated = await one.request({ method: 'PATCH', url: `/v1/admin/users/${owner.id}`, headers: bearer(boss.accessToken), payload: { is_active: false } });
+    expect(deactivated.statusCode).toBe(200);
+    llm.reset();
+    expect((await visitorSend(two, visit.visitor_token, visit.conversation_id, { content: 'Still there?' })).statusCode).toBe(404);
+    expect((await two.request({ method: 'GET', url: `/v1/public/chatbots/${bot.slug}` })).statusCode).toBe(404);
+    expect(llm.requests).toHaveLength(0);
+  });
 });

@@ -2,7 +2,8 @@
 // of that user at once). Their visit's visitor token was handed out in their name and lives 30
 // days; it must not keep them talking, reading or starting visits as that user. An anonymous
 // visitor of the same chatbot is not affected, and the user active again may go on.
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { createChatbot, fakeLlmEnv } from '../helpers/chat.js';
 import { bearer, registerUser, uniqueUsername, type RegisteredUser } from '../helpers/factories.js';
@@ -60,4 +61,40 @@ it("refuses a deactivated user's visitor token at once, everywhere it opens, and
   expect((await setActive(shopper, true)).statusCode).toBe(200);
   expect((await visitorSend(t, visit.visitor_token, visit.conversation_id, { content: 'Back again' })).statusCode).toBe(201);
   expect((await startVisitRaw(t, bot.slug, { visitor_id: 'laptop' }, bearer(visit.visitor_token))).statusCode).toBe(201);
+});
+
+describe('on two instances sharing the database and Redis', () => {
+  const redisUrl = process.env.TEST_REDIS_URL;
+  // Without TEST_REDIS_URL this is skipped with its reason, except in CI where a skip is a failure.
+  const skipRedis = !redisUrl && process.env.CI !== 'true';
+  const skipReason = skipRedis ? ' (skipped: set TEST_REDIS_URL, e.g. redis://127.0.0.1:6379, to run)' : '';
+  const adminName = uniqueUsername('admin');
+  let one: TestApp;
+  let two: TestApp;
+
+  beforeAll(async () => {
+    if (skipRedis) return;
+    if (!redisUrl) throw new Error('TEST_REDIS_URL is not set; with CI=true the Redis tests must run, not be skipped');
+    const env = fakeLlmEnv(llm.url, { JWT_SECRET: randomBytes(48).toString('base64url'), REDIS_URL: redisUrl, ADMIN_USERNAMES: adminName, RATE_LIMIT_PUBLIC_IP: '10000/1m' });
+    one = await createTestApp(env);
+    two = await createTestApp(env, { sharedWith: one });
+  });
+  afterAll(async () => {
+    await two?.close();
+    await one?.close();
+  });
+
+  it.skipIf(skipRedis)(`refuses on one instance the visitor token of a user deactivated on the other, at once${skipReason}`, async () => {
+    const boss = await registerUser(one, { username: adminName });
+    const owner = await registerUser(one);
+    const bot = await createChatbot(one, owner, { name: 'Shop help', is_public: true });
+    const shopper = await registerUser(one);
+    const visit = json(await startVisitRaw(two, bot.slug, { visitor_id: 'laptop' }, bearer(shopper.accessToken))) as unknown as Visit;
+    expect((await visitorSend(two, visit.visitor_token, visit.conversation_id, { content: 'Where is my order?' })).statusCode).toBe(201);
+    const deactivated = await one.request({ method: 'PATCH', url: `/v1/admin/users/${shopper.id}`, headers: bearer(boss.accessToken), payload: { is_active: false } });
+    expect(deactivated.statusCode).toBe(200);
+    llm.reset();
+    expect((await visitorSend(two, visit.visitor_token, visit.conversation_id, { content: 'Still me' })).statusCode).toBe(401);
+    expect(llm.requests).toHaveLength(0);
+  });
 });
