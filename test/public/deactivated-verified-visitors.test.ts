@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { createChatbot, fakeLlmEnv } from '../helpers/chat.js';
+import { createChatbot, fakeLlmEnv, parseSse } from '../helpers/chat.js';
 import { bearer, registerUser, uniqueUsername, type RegisteredUser } from '../helpers/factories.js';
 import { startVisit, startVisitRaw, visitorMessages, visitorSend, type Visit } from '../helpers/public.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
@@ -61,6 +61,24 @@ it("refuses a deactivated user's visitor token at once, everywhere it opens, and
   expect((await setActive(shopper, true)).statusCode).toBe(200);
   expect((await visitorSend(t, visit.visitor_token, visit.conversation_id, { content: 'Back again' })).statusCode).toBe(201);
   expect((await startVisitRaw(t, bot.slug, { visitor_id: 'laptop' }, bearer(visit.visitor_token))).statusCode).toBe(201);
+});
+
+it("stops the reply being written to a user's visit when the user is deactivated, kept as interrupted", async () => {
+  const owner = await registerUser(t);
+  const bot = await createChatbot(t, owner, { name: 'Shop help', is_public: true });
+  const shopper = await registerUser(t);
+  const visit = json(await startVisitRaw(t, bot.slug, { visitor_id: 'laptop' }, bearer(shopper.accessToken))) as unknown as Visit;
+  const longReply = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
+  llm.setReply(() => longReply);
+  llm.setDelays({ chunkDelayMs: 100 });
+  const ended = visitorSend(t, visit.visitor_token, visit.conversation_id, { content: 'Tell me everything', stream: true });
+  await llm.waitFor((requests) => requests.length > 0);
+  expect((await setActive(shopper, false)).statusCode).toBe(200);
+
+  const end = parseSse((await ended).body).at(-1)!;
+  expect(end.event).toBe('message.end');
+  expect(end.data.reply.status).toBe('interrupted');
+  expect(end.data.reply.content).not.toBe(longReply);
 });
 
 describe('on two instances sharing the database and Redis', () => {

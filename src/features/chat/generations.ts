@@ -12,6 +12,8 @@ export interface GeneratedFor {
   chatbotId?: string;
   /** For a public chatbot's visitor: the chatbot made private stops answering them. */
   visitor?: boolean;
+  /** A visitor who is a host site's signed-in user: that user deactivated stops their replies too. */
+  verifiedUser?: string;
 }
 
 /**
@@ -23,7 +25,7 @@ export type Whose = { session: string } | { user: string } | { chatbot: string; 
 function isFor(whose: Whose, by: GeneratedFor | null): boolean {
   if (by === null) return false;
   if ('session' in whose) return by.sessionId === whose.session;
-  if ('user' in whose) return by.userId === whose.user;
+  if ('user' in whose) return by.userId === whose.user || by.verifiedUser === whose.user;
   return by.chatbotId === whose.chatbot && (!whose.visitorsOnly || by.visitor === true);
 }
 

@@ -158,6 +158,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         sessionId: principal.sessionId,
         chatbotId,
         visitor: principal.kind === 'visitor',
+        verifiedUser: principal.verifiedUser,
       });
       const { ownerId } = principal;
       // A reply may take longer than the lease: keep it while the model is still answering.
