@@ -16,11 +16,12 @@ import { createAuthService } from './features/auth/auth.service.js';
 import { bearerToken, createAuthenticate, namedAdmins, withNamedAdmins, type Authenticate, type CredentialStrategy, type NamedAdmins } from './features/auth/authenticate.js';
 import { createExternalIdentities } from './features/auth/external-identity.js';
 import { createPasswordHasher } from './features/auth/passwords.js';
-import { createLocalRevocations, createRedisRevocations } from './features/auth/revocations.js';
+import { createLocalRevocations, createRedisRevocations, type Revocations } from './features/auth/revocations.js';
 import { createSessionGuard } from './features/auth/session-guard.js';
 import { createSessionsRepo } from './features/auth/sessions.repo.js';
 import { createAccessTokens } from './features/auth/tokens.js';
 import { createChatService } from './features/chat/chat.service.js';
+import type { Generations } from './features/chat/generations.js';
 import { storeCutTurns } from './features/chat/cut-turns.js';
 import { scheduleHeartbeat } from './features/chat/instances.js';
 import { createChatbotsRepo } from './features/chatbots/chatbots.repo.js';
@@ -40,6 +41,7 @@ import { createPublicDirectory, type PublicDirectory } from './features/public/p
 import { createPublicGuard } from './features/public/public-guard.js';
 import { createVisitorAuthenticate } from './features/public/visitor-conversations.routes.js';
 import { createVisitorTokens, looksLikeVisitorToken } from './features/public/visitor-tokens.js';
+import { createAccountStanding } from './features/public/account-standing.js';
 import { createVisitorsRepo } from './features/public/visitors.repo.js';
 import { createVisitorsService } from './features/public/visitors.service.js';
 import { createDailyMessageCap } from './features/usage/quotas.js';
@@ -151,6 +153,8 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     onChanged: (chatbot) => directory.forget(chatbot),
     // Its conversations went with it: replies running here in them have nobody to read them.
     onRemoved: (chatbotId) => void generations.stopFor({ chatbot: chatbotId }, 'stopped'),
+    // Closed to the public: its visitors' replies end now, kept as interrupted, as a stop would.
+    onPrivate: (chatbotId) => void generations.stopFor({ chatbot: chatbotId, visitorsOnly: true }, 'stopped'),
     webhooks: { allowPrivate: config.webhooks.allowPrivate },
   });
   const knowledge = createKnowledgeService({
@@ -212,9 +216,10 @@ function composeWebhooks(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>,
 }
 
 /** Public chatbots' visitors: their tokens, the limits and origin checks they pass, and one authentication for every channel. */
-function composeVisitors(deps: ComposeDeps, limiter: RateLimiter, directory: PublicDirectory, authenticateKeys: Authenticate) {
+function composeVisitors(deps: ComposeDeps, limiter: RateLimiter, directory: PublicDirectory, authenticateKeys: Authenticate, revocations: Revocations) {
   const { config } = deps;
-  const visitorTokens = createVisitorTokens({ secret: config.jwtSecret, clock: deps.clock });
+  const standing = createAccountStanding({ users: createUsersRepo(createScoped(deps.database.app)), revocations, cacheMs: config.authCacheMs, now: () => Date.now() });
+  const visitorTokens = createVisitorTokens({ secret: config.jwtSecret, clock: deps.clock, standing });
   const publicGuard = createPublicGuard({
     limiter,
     limits: { visitor: config.rateLimits.publicVisitor, ip: config.rateLimits.publicIp, chatbot: config.rateLimits.publicChatbot },
@@ -227,6 +232,17 @@ function composeVisitors(deps: ComposeDeps, limiter: RateLimiter, directory: Pub
     return authenticateKeys(request);
   };
   return { visitorTokens, publicGuard, authenticateChannels };
+}
+
+/**
+ * A session that ends, or a user deactivated, on any instance stops its replies running here; a
+ * deactivated (or reactivated) owner's public chatbots change at once, not when lookups lapse.
+ */
+function heedRevocations(revocations: Revocations, generations: Pick<Generations, 'stopFor'>, directory: PublicDirectory) {
+  revocations.listen((revoked) => {
+    if (revoked && ('session' in revoked || revoked.deactivated)) generations.stopFor(revoked, 'signed_out');
+    if (!revoked || !('session' in revoked)) directory.forgetOwners();
+  });
 }
 
 export async function composeServices(deps: ComposeDeps) {
@@ -243,13 +259,10 @@ export async function composeServices(deps: ComposeDeps) {
   });
   const chat = composeChat(deps, limiter, jobs, chunker, directory);
   const webhooks = composeWebhooks(deps, jobs, chat.chatbots);
-  const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys);
+  const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys, revocations);
   jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
   if (database.kind === 'pglite') keepEmbeddedDatabase({ jobs, database, log, everyMs: config.pgliteStatisticsMs, freezeAge: config.pgliteFreezeAge });
-  // A session that ends, or a user deactivated, on any instance stops its replies running here.
-  revocations.listen((revoked) => {
-    if (revoked && ('session' in revoked || revoked.deactivated)) chat.generations.stopFor(revoked, 'signed_out');
-  });
+  heedRevocations(revocations, chat.generations, directory);
   const admin = createAdminService(createAdminRepo(createScoped(database.app)), admins, revocations);
   return {
     auth,

@@ -22,6 +22,8 @@ export interface Principal {
   chatbotSlug?: string;
   /** The end user a key acts for (`user` in the request). */
   endUser?: string;
+  /** A visitor who is a host site's signed-in user (§7): that user's id. */
+  verifiedUser?: string;
   /** A Parley session; null for external users, visitors and keys. */
   sessionId: string | null;
   /**
@@ -44,6 +46,7 @@ export function userPrincipal(user: { id: string; username: string; role: Role }
 }
 
 /** A public chatbot's visitor: acts in the chatbot owner's tenant, on their own conversations only. */
-export function visitorPrincipal(claims: { visitor: string; chatbotId: string; ownerId: string }): Principal {
-  return { kind: 'visitor', ownerId: claims.ownerId, actorId: claims.visitor, role: 'user', username: '', chatbotId: claims.chatbotId, sessionId: null };
+export function visitorPrincipal(claims: { visitor: string; chatbotId: string; ownerId: string; verifiedUser?: string }): Principal {
+  const principal: Principal = { kind: 'visitor', ownerId: claims.ownerId, actorId: claims.visitor, role: 'user', username: '', chatbotId: claims.chatbotId, sessionId: null };
+  return claims.verifiedUser ? { ...principal, verifiedUser: claims.verifiedUser } : principal;
 }

@@ -10,16 +10,23 @@ export interface GeneratedFor {
   userId: string;
   sessionId: string | null;
   chatbotId?: string;
+  /** For a public chatbot's visitor: the chatbot made private stops answering them. */
+  visitor?: boolean;
+  /** A visitor who is a host site's signed-in user: that user deactivated stops their replies too. */
+  verifiedUser?: string;
 }
 
-/** A session, a user, or a chatbot (deleted: its conversations went with it). */
-export type Whose = { session: string } | { user: string } | { chatbot: string };
+/**
+ * A session, a user, a chatbot (deleted: its conversations went with it), or a chatbot's visitors
+ * (made private: closed to them, open still to its owner and its keys).
+ */
+export type Whose = { session: string } | { user: string } | { chatbot: string; visitorsOnly?: boolean };
 
 function isFor(whose: Whose, by: GeneratedFor | null): boolean {
   if (by === null) return false;
   if ('session' in whose) return by.sessionId === whose.session;
-  if ('user' in whose) return by.userId === whose.user;
-  return by.chatbotId === whose.chatbot;
+  if ('user' in whose) return by.userId === whose.user || by.verifiedUser === whose.user;
+  return by.chatbotId === whose.chatbot && (!whose.visitorsOnly || by.visitor === true);
 }
 
 export interface Generation {

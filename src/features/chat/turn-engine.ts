@@ -153,7 +153,13 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
       const key = conversationId ?? plan.replyId;
       // Known by its chatbot when a conversation keeps it, which the chatbot's deletion takes away.
       const chatbotId = conversationId ? target.chatbotId : undefined;
-      const { generation, finish } = generations.start(key, plan.replyId, { userId: principal.ownerId, sessionId: principal.sessionId, chatbotId });
+      const { generation, finish } = generations.start(key, plan.replyId, {
+        userId: principal.ownerId,
+        sessionId: principal.sessionId,
+        chatbotId,
+        visitor: principal.kind === 'visitor',
+        verifiedUser: principal.verifiedUser,
+      });
       const { ownerId } = principal;
       // A reply may take longer than the lease: keep it while the model is still answering.
       const renew = setInterval(() => {

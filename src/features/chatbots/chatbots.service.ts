@@ -34,6 +34,8 @@ export interface ChatbotsDeps {
   onChanged?: (chatbot: { id: string; slug: string }) => void;
   /** A chatbot was deleted, and its conversations with it: a reply this instance generates in one is read by nobody now. */
   onRemoved?: (chatbotId: string) => void;
+  /** A chatbot is private after a change: its visitors' replies being generated here stop with it. */
+  onPrivate?: (chatbotId: string) => void;
   /** WEBHOOK_ALLOW_PRIVATE: a webhook_url may name a non-public address. */
   webhooks?: { allowPrivate: boolean };
 }
@@ -157,6 +159,8 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       if (row === null) throw slugTaken(input.slug!);
       if (!row) throw notFound();
       deps.onChanged?.(current);
+      // Read from the row written, not the request: whichever of two changes landed last decides.
+      if (!row.isPublic) deps.onPrivate?.(row.id);
       // Shown when this write made the secret: a request at the same time may have made it first.
       const made = webhook?.candidate && row.webhookSecret === webhook.candidate ? webhook.candidate : null;
       return withSecret(toChatbot(row), made);

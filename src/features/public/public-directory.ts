@@ -12,6 +12,12 @@ export interface PublicDirectory {
   ofConversation(conversationId: string): Promise<PublicChatbotRow | undefined>;
   /** A chatbot changed or went (called by the chatbots service on this instance). */
   forget(chatbot: { id: string; slug: string }): void;
+  /**
+   * An account changed (deactivated or active again, on any instance: revocations) or changes may
+   * have been missed (null): every answer is read again, since the cache would otherwise show a
+   * deactivated owner's chatbots for up to AUTH_CACHE_MS, and deactivation stops them at once (§3).
+   */
+  forgetOwners(): void;
 }
 
 const MAX_ENTRIES = 10_000;
@@ -23,13 +29,16 @@ export function createPublicDirectory(deps: { chatbots: PublicChatbotsRepo; cach
   // A conversation never changes chatbot: which one it is on is kept (bounded), so preflights
   // for a conversation cost no query once it is known.
   const chatbotOf = new Map<string, string>();
+  // Bumped by forgetOwners: a read that began before an owner changed is not kept.
+  let epoch = 0;
 
   async function find(key: ChatbotKey) {
     const name = keyOf(key);
     const known = entries.get(name);
     if (known && known.until > now()) return known.row;
+    const started = epoch;
     const row = await chatbots.find(key);
-    if (cacheMs > 0) {
+    if (cacheMs > 0 && started === epoch) {
       // Names an attacker invents must not grow the map without bound.
       if (entries.size >= MAX_ENTRIES) entries.clear();
       entries.set(name, { row, until: now() + cacheMs });
@@ -54,6 +63,12 @@ export function createPublicDirectory(deps: { chatbots: PublicChatbotsRepo; cach
       entries.delete(`slug:${chatbot.slug}`);
       // Its former slug, if it had one.
       for (const [name, entry] of entries) if (entry.row?.id === chatbot.id) entries.delete(name);
+    },
+    forgetOwners() {
+      // Account changes are rare (unlike logouts, which change no chatbot): dropping every answer
+      // also drops the misses kept for a reactivated owner's chatbots, which name no owner.
+      epoch += 1;
+      entries.clear();
     },
   };
 }

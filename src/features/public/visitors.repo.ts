@@ -16,9 +16,10 @@ export interface VisitorsRepo {
   /**
    * Records the visitor (new, or seen again) and opens a conversation for them, in one
    * transaction in the owner's tenant. `unknown_visitor` when a returning visitor is no longer on
-   * record; `no_chatbot` when the chatbot is no longer public (see stillPublic).
+   * record; `no_chatbot` when the chatbot is no longer public (see stillPublic). Started: the user
+   * a returning visitor is bound to, if any (a host site's signed-in user).
    */
-  startVisit(start: VisitStart, now: Date): Promise<'started' | 'unknown_visitor' | 'no_chatbot'>;
+  startVisit(start: VisitStart, now: Date): Promise<{ verifiedUser: string | null } | 'unknown_visitor' | 'no_chatbot'>;
   /**
    * A verified user's visit: the one visitor bound to that user on this chatbot (recorded on their
    * first visit) gets a new conversation. Returns the visitor's id; null when the chatbot is no longer public.
@@ -48,15 +49,18 @@ async function stillPublic(db: Access['db'], start: { ownerId: string; chatbotId
   return rows.length > 0;
 }
 
-/** The visitor a visit is for: a returning one seen again (null when no longer on record), or a new one recorded. */
-async function visitorOf(db: Access['db'], start: VisitStart, now: Date): Promise<string | null> {
+/**
+ * The visitor a visit is for: a returning one seen again (null when no longer on record), or a
+ * new one recorded; with the user a returning visitor is bound to, if any.
+ */
+async function visitorOf(db: Access['db'], start: VisitStart, now: Date): Promise<{ id: string; verifiedUser: string | null } | null> {
   if ('known' in start.visitor) {
-    const seen = await db
+    const [seen] = await db
       .update(visitors)
       .set({ lastSeen: now, name: sql`coalesce(${start.name}::text, ${visitors.name})` })
       .where(and(eq(visitors.id, start.visitor.known), eq(visitors.chatbotId, start.chatbotId), eq(visitors.userId, start.ownerId)))
-      .returning({ id: visitors.id });
-    return seen.length === 0 ? null : start.visitor.known;
+      .returning({ id: visitors.id, verifiedUser: visitors.verifiedUserId });
+    return seen ?? null;
   }
   await db.insert(visitors).values({
     id: start.visitor.new,
@@ -67,7 +71,7 @@ async function visitorOf(db: Access['db'], start: VisitStart, now: Date): Promis
     firstSeen: now,
     lastSeen: now,
   });
-  return start.visitor.new;
+  return { id: start.visitor.new, verifiedUser: null };
 }
 
 async function openVisit(db: Access['db'], start: Pick<VisitStart, 'ownerId' | 'chatbotId' | 'conversationId'>, visitorId: string, now: Date) {
@@ -79,10 +83,10 @@ export function createVisitorsRepo(scoped: Scoped): VisitorsRepo {
     async startVisit(start, now) {
       return scoped.user(start.ownerId, async ({ db }) => {
         if (!(await stillPublic(db, start))) return 'no_chatbot' as const;
-        const visitorId = await visitorOf(db, start, now);
-        if (visitorId === null) return 'unknown_visitor' as const;
-        await openVisit(db, start, visitorId, now);
-        return 'started' as const;
+        const visitor = await visitorOf(db, start, now);
+        if (visitor === null) return 'unknown_visitor' as const;
+        await openVisit(db, start, visitor.id, now);
+        return { verifiedUser: visitor.verifiedUser };
       });
     },
     async startVerifiedVisit(start, now) {

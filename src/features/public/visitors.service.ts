@@ -20,8 +20,9 @@ export const noPublicChatbot = () => new AppError('not_found', 'No public chatbo
 export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: VisitorTokens; clock: Clock; newId: () => string }): VisitorsService {
   const { visitors, tokens, clock, newId } = deps;
 
-  async function visitOf(chatbot: PublicChatbotRow, conversationId: string, visitor: string): Promise<Visit> {
-    const signed = await tokens.sign({ visitor, chatbotId: chatbot.id, ownerId: chatbot.ownerId });
+  // A verified visit's token names its user, so it stops opening anything once they are deactivated.
+  async function visitOf(chatbot: PublicChatbotRow, conversationId: string, visitor: string, verifiedUser: string | null): Promise<Visit> {
+    const signed = await tokens.sign({ visitor, chatbotId: chatbot.id, ownerId: chatbot.ownerId, ...(verifiedUser ? { verifiedUser } : {}) });
     return { conversation_id: conversationId, visitor_token: signed.token, expires_at: signed.expiresAt.toISOString() };
   }
 
@@ -38,7 +39,7 @@ export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: Vi
       if (started === 'no_chatbot') throw noPublicChatbot();
       if (started === 'unknown_visitor') throw invalidVisitorToken('This visitor is no longer on record; start again without a token');
       const visitorKey = 'known' in visitor ? visitor.known : visitor.new;
-      return visitOf(chatbot, conversationId, visitorKey);
+      return visitOf(chatbot, conversationId, visitorKey, started.verifiedUser);
     },
     async startVerified(chatbot, input, user) {
       const conversationId = newId();
@@ -48,7 +49,7 @@ export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: Vi
         clock.now(),
       );
       if (visitor === null) throw noPublicChatbot();
-      return visitOf(chatbot, conversationId, visitor);
+      return visitOf(chatbot, conversationId, visitor, user.id);
     },
   };
 }
