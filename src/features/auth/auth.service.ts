@@ -73,6 +73,7 @@ function takenBy(error: unknown): 'username' | 'email' | null {
 // Two sign-ups made from one email's local part at once can pick the same name; the loser tries the next.
 const MAX_MADE_UP_ATTEMPTS = 5;
 
+const SESSION_ENDED = 'This session has ended; sign in again';
 const invalidRefresh = (detail = 'The refresh token is not valid') =>
   new AppError('invalid_token', detail, { extra: { error: 'invalid_grant' } });
 
@@ -183,7 +184,7 @@ function createSessionUse(deps: AuthServiceDeps) {
 
   async function continueSession(sessionId: string, refreshToken: string): Promise<TokenAnswer> {
     const found = await sessions.findWithUser(sessionId);
-    if (!found || found.session.revokedAt || !found.user.isActive) throw invalidRefresh('This session has ended; sign in again');
+    if (!found || found.session.revokedAt || !found.user.isActive) throw invalidRefresh(SESSION_ENDED);
     await sessions.touch(sessionId, clock.now());
     return withAccess(deps, found.user, sessionId, refreshToken);
   }
@@ -218,7 +219,7 @@ function createSessionUse(deps: AuthServiceDeps) {
 
     const token = await sessions.findToken(hash);
     if (!token) throw invalidRefresh();
-    if (!token.rotatedAt) throw invalidRefresh('The refresh token has expired; sign in again');
+    if (!token.rotatedAt) throw invalidRefresh(token.expiresAt > now ? SESSION_ENDED : 'The refresh token has expired; sign in again');
     if (now.getTime() - token.rotatedAt.getTime() < settings.refreshReuseGraceMs) {
       // Two tabs refreshing with one token at once both get the session's current pair. A new
       // token per replay would let a stolen token fork a line of the session rotation never sees.
