@@ -62,6 +62,7 @@ export interface Config {
   redisFailureMode: 'open' | 'closed';
   rateLimits: {
     loginAccount: RateRule | null;
+    refreshSession: RateRule | null;
     loginIp: RateRule | null;
     registerIp: RateRule | null;
     messagesUser: RateRule | null;
@@ -241,6 +242,7 @@ export function loadConfig(env: Env): Config {
       loginAccount: read('RATE_LIMIT_LOGIN_ACCOUNT', parseRate, { limit: 10, windowMs: 60_000 } as RateRule | null),
       loginIp: read('RATE_LIMIT_LOGIN_IP', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
       registerIp: read('RATE_LIMIT_REGISTER_IP', parseRate, { limit: 10, windowMs: 3_600_000 } as RateRule | null),
+      refreshSession: read('RATE_LIMIT_REFRESH_SESSION', parseRate, { limit: 10, windowMs: 60_000 } as RateRule | null),
       messagesUser: read('RATE_LIMIT_MESSAGES_USER', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
       knowledgeUser: read('RATE_LIMIT_KNOWLEDGE_USER', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
       publicVisitor: read('RATE_LIMIT_PUBLIC_VISITOR', parseRate, { limit: 20, windowMs: 60_000 } as RateRule | null),

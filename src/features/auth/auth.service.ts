@@ -49,7 +49,7 @@ export interface AuthServiceDeps {
   settings: {
     refreshTokenTtlMs: number;
     refreshReuseGraceMs: number;
-    limits: { loginAccount: RateRule | null; loginIp: RateRule | null; registerIp: RateRule | null };
+    limits: { loginAccount: RateRule | null; loginIp: RateRule | null; registerIp: RateRule | null; refreshSession: RateRule | null };
   };
 }
 
@@ -180,7 +180,8 @@ function createSignIn(deps: AuthServiceDeps) {
 
 /** Using a session once signed in: refreshing its tokens, ending it, reading its user. */
 function createSessionUse(deps: AuthServiceDeps) {
-  const { users, sessions, revocations, clock, settings } = deps;
+  const { users, sessions, revocations, limiter, clock, settings } = deps;
+  const perSession = { name: 'refresh_session', rule: settings.limits.refreshSession };
 
   async function continueSession(sessionId: string, refreshToken: string): Promise<TokenAnswer> {
     const found = await sessions.findWithUser(sessionId);
@@ -211,6 +212,10 @@ function createSessionUse(deps: AuthServiceDeps) {
   async function refresh(refreshToken: string): Promise<TokenAnswer> {
     if (!looksLikeRefreshToken(refreshToken)) throw invalidRefresh();
     const hash = hashRefreshToken(refreshToken);
+    // Each rotation keeps a row, so rotations are counted per session before one is made. A
+    // token already rotated is answered from stored rows (the grace, or reuse) and not counted.
+    const presented = perSession.rule ? await sessions.findToken(hash) : undefined;
+    if (presented && !presented.rotatedAt) await limiter.consume(perSession, presented.sessionId);
     const now = clock.now();
     const next = newRefreshToken();
     const expiresAt = new Date(now.getTime() + settings.refreshTokenTtlMs);
