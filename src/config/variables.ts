@@ -80,7 +80,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
       'Signs Parley\'s own access tokens (HS256). Required in production, at least 32 bytes. In development one is generated on first start and kept in `DATA_DIR/jwt-secret`.',
   },
   { name: 'ACCESS_TOKEN_TTL', default: '15m', description: 'Lifetime of access tokens.' },
-  { name: 'REFRESH_TOKEN_TTL', default: '30d', description: 'Lifetime of a refresh token (each use issues a new one).' },
+  { name: 'REFRESH_TOKEN_TTL', default: '30d', description: 'Lifetime of a refresh token (each use issues a new one). Tokens past it, and sessions idle that long, are deleted hourly.' },
   {
     name: 'REFRESH_REUSE_GRACE',
     default: '10s',
