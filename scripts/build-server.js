@@ -3,7 +3,7 @@
 // two-core machine; Fastify, Ajv, prom-client and the rest of the CommonJS packages cost another
 // ~0.2 s of resolving and reading ~300 files. Every package goes into the bundle except those in
 // OUTSIDE: ones that find files beside their own code (PGlite's WebAssembly, Swagger UI's assets,
-// pino's transports, which run in worker threads by file name), native ones (argon2), postgres.js
+// pino's transports, which run in worker threads by file name), native ones (argon2, bcrypt), postgres.js
 // (whose modules client.ts patches) and ioredis (loaded only with REDIS_URL). The bundle sits two
 // folders below the package root, as src/db and dist/db do, so paths written relative to a module
 // (migrations, generated/, package.json) hold for it too.
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = join(root, 'dist', 'bundle');
-const OUTSIDE = new Set(['@electric-sql/pglite', '@fastify/swagger', '@fastify/swagger-ui', 'pino', 'pino-pretty', '@node-rs/argon2', 'postgres', 'ioredis']);
+const OUTSIDE = new Set(['@electric-sql/pglite', '@fastify/swagger', '@fastify/swagger-ui', 'pino', 'pino-pretty', '@node-rs/argon2', '@node-rs/bcrypt', 'postgres', 'ioredis']);
 
 const started = performance.now();
 rmSync(out, { recursive: true, force: true });

@@ -55,6 +55,7 @@ import { createWebhookWorker } from './features/webhooks/webhook-worker.js';
 import { createWebhooksRepo } from './features/webhooks/webhooks.repo.js';
 import { createWebhooksService } from './features/webhooks/webhooks.service.js';
 import { createJobs } from './jobs/jobs.js';
+import { createSessionSweep } from './features/auth/session-sweep.js';
 import { AppError } from './errors/app-error.js';
 import type { Clock } from './lib/clock.js';
 import { newId } from './lib/ids.js';
@@ -81,6 +82,8 @@ export interface ComposeDeps {
 
 /** API keys' last use is written this often (coalesced, §8), not on every call. */
 const KEY_USE_FLUSH_MS = 30_000;
+// Expired refresh tokens and sessions (session-sweep.ts): hourly, and as an instance starts.
+const SESSION_SWEEP_MS = 3_600_000;
 /** A stop sent to another instance takes effect within this time. */
 const STOP_POLL_MS = 500;
 /** After the grace, how long shutdown waits for stores, then for final stream events. */
@@ -245,6 +248,13 @@ function heedRevocations(revocations: Revocations, generations: Pick<Generations
   });
 }
 
+/** Keys' last use written in batches; expired refresh tokens and sessions swept. */
+function scheduleAccountUpkeep(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>, keys: { flush(): Promise<void> }) {
+  jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
+  const sweep = createSessionSweep({ scoped: createScoped(deps.database.app), clock: deps.clock, refreshTokenTtlMs: deps.config.refreshTokenTtlMs });
+  jobs.every('session sweep', SESSION_SWEEP_MS, async () => void (await sweep.run()), { atStart: true });
+}
+
 export async function composeServices(deps: ComposeDeps) {
   const { config, database, log } = deps;
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
@@ -260,7 +270,7 @@ export async function composeServices(deps: ComposeDeps) {
   const chat = composeChat(deps, limiter, jobs, chunker, directory);
   const webhooks = composeWebhooks(deps, jobs, chat.chatbots);
   const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys, revocations);
-  jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
+  scheduleAccountUpkeep(deps, jobs, keys);
   if (database.kind === 'pglite') keepEmbeddedDatabase({ jobs, database, log, everyMs: config.pgliteStatisticsMs, freezeAge: config.pgliteFreezeAge });
   heedRevocations(revocations, chat.generations, directory);
   const admin = createAdminService(createAdminRepo(createScoped(database.app)), admins, revocations);

@@ -62,6 +62,7 @@ export interface Config {
   redisFailureMode: 'open' | 'closed';
   rateLimits: {
     loginAccount: RateRule | null;
+    refreshSession: RateRule | null;
     loginIp: RateRule | null;
     registerIp: RateRule | null;
     messagesUser: RateRule | null;
@@ -204,6 +205,23 @@ function loadPgliteSettings(read: ReturnType<typeof reader>): Pick<Config, 'pgli
   };
 }
 
+/** Every RATE_LIMIT_… variable (§12): `N/window` or `off`. */
+function loadRateLimits(read: ReturnType<typeof reader>): Config['rateLimits'] {
+  return {
+    loginAccount: read('RATE_LIMIT_LOGIN_ACCOUNT', parseRate, { limit: 10, windowMs: 60_000 } as RateRule | null),
+    loginIp: read('RATE_LIMIT_LOGIN_IP', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
+    registerIp: read('RATE_LIMIT_REGISTER_IP', parseRate, { limit: 10, windowMs: 3_600_000 } as RateRule | null),
+    refreshSession: read('RATE_LIMIT_REFRESH_SESSION', parseRate, { limit: 10, windowMs: 60_000 } as RateRule | null),
+    messagesUser: read('RATE_LIMIT_MESSAGES_USER', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
+    knowledgeUser: read('RATE_LIMIT_KNOWLEDGE_USER', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
+    publicVisitor: read('RATE_LIMIT_PUBLIC_VISITOR', parseRate, { limit: 20, windowMs: 60_000 } as RateRule | null),
+    publicIp: read('RATE_LIMIT_PUBLIC_IP', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
+    publicChatbot: read('RATE_LIMIT_PUBLIC_CHATBOT', parseRate, { limit: 600, windowMs: 60_000 } as RateRule | null),
+    apiKey: read('RATE_LIMIT_API_KEY', parseRate, { limit: 600, windowMs: 60_000 } as RateRule | null),
+    apiKeyUser: read('RATE_LIMIT_API_KEY_USER', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
+  };
+}
+
 export function loadConfig(env: Env): Config {
   const read = reader(env);
   const nodeEnv = read('NODE_ENV', (raw) => parseEnum(raw, ['development', 'production', 'test'] as const), 'development');
@@ -237,18 +255,7 @@ export function loadConfig(env: Env): Config {
     metricsToken: read('METRICS_TOKEN', text, null as string | null),
     redisUrl: read('REDIS_URL', (raw) => parseUrl(raw, ['redis', 'rediss']), null as string | null),
     redisFailureMode: read('REDIS_FAILURE_MODE', (raw) => parseEnum(raw, ['open', 'closed'] as const), 'open'),
-    rateLimits: {
-      loginAccount: read('RATE_LIMIT_LOGIN_ACCOUNT', parseRate, { limit: 10, windowMs: 60_000 } as RateRule | null),
-      loginIp: read('RATE_LIMIT_LOGIN_IP', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
-      registerIp: read('RATE_LIMIT_REGISTER_IP', parseRate, { limit: 10, windowMs: 3_600_000 } as RateRule | null),
-      messagesUser: read('RATE_LIMIT_MESSAGES_USER', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
-      knowledgeUser: read('RATE_LIMIT_KNOWLEDGE_USER', parseRate, { limit: 30, windowMs: 60_000 } as RateRule | null),
-      publicVisitor: read('RATE_LIMIT_PUBLIC_VISITOR', parseRate, { limit: 20, windowMs: 60_000 } as RateRule | null),
-      publicIp: read('RATE_LIMIT_PUBLIC_IP', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
-      publicChatbot: read('RATE_LIMIT_PUBLIC_CHATBOT', parseRate, { limit: 600, windowMs: 60_000 } as RateRule | null),
-      apiKey: read('RATE_LIMIT_API_KEY', parseRate, { limit: 600, windowMs: 60_000 } as RateRule | null),
-      apiKeyUser: read('RATE_LIMIT_API_KEY_USER', parseRate, { limit: 60, windowMs: 60_000 } as RateRule | null),
-    },
+    rateLimits: loadRateLimits(read),
     messagesPerDay: read('USAGE_MESSAGES_PER_DAY', (raw) => (raw.trim() === 'off' ? null : parseInteger(raw, 1, 1_000_000_000)), null as number | null),
     shutdownGraceMs: read('SHUTDOWN_GRACE_MS', (raw) => parseInteger(raw, 0, 600_000), 10_000),
     llm: loadLlmConfig(read, env),

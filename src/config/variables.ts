@@ -80,7 +80,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
       'Signs Parley\'s own access tokens (HS256). Required in production, at least 32 bytes. In development one is generated on first start and kept in `DATA_DIR/jwt-secret`.',
   },
   { name: 'ACCESS_TOKEN_TTL', default: '15m', description: 'Lifetime of access tokens.' },
-  { name: 'REFRESH_TOKEN_TTL', default: '30d', description: 'Lifetime of a refresh token (each use issues a new one).' },
+  { name: 'REFRESH_TOKEN_TTL', default: '30d', description: 'Lifetime of a refresh token (each use issues a new one). Tokens past it, and sessions idle that long, are deleted hourly.' },
   {
     name: 'REFRESH_REUSE_GRACE',
     default: '10s',
@@ -127,6 +127,11 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'RATE_LIMIT_LOGIN_ACCOUNT', default: '10/1m', description: 'Failed logins per account and window (`N/window` or `off`).' },
   { name: 'RATE_LIMIT_LOGIN_IP', default: '30/1m', description: 'Login attempts per client address and window.' },
   { name: 'RATE_LIMIT_REGISTER_IP', default: '10/1h', description: 'Registrations per client address and window.' },
+  {
+    name: 'RATE_LIMIT_REFRESH_SESSION',
+    default: '10/1m',
+    description: 'Refresh-token exchanges per session and window (a client refreshes once per access token lifetime; each exchange keeps a row). A refused one spends nothing.',
+  },
   { name: 'SHUTDOWN_GRACE_MS', default: '10000', description: 'On SIGTERM/SIGINT/SIGHUP, how long running requests may take before the process exits.' },
   { name: 'RATE_LIMIT_MESSAGES_USER', default: '60/1m', description: 'Chat messages (sent or regenerated) per user and window.' },
   { name: 'RATE_LIMIT_KNOWLEDGE_USER', default: '30/1m', description: 'Knowledge documents added per user and window.' },

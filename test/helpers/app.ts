@@ -26,6 +26,7 @@ const RELAXED_LIMITS: Env = {
   RATE_LIMIT_LOGIN_ACCOUNT: '1000/1m',
   RATE_LIMIT_LOGIN_IP: '1000/1m',
   RATE_LIMIT_REGISTER_IP: '1000/1m',
+  RATE_LIMIT_REFRESH_SESSION: '1000/1m',
 };
 
 let snapshot: Promise<Blob> | undefined;

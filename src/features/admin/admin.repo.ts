@@ -6,9 +6,23 @@ export interface AdminRepo {
   /** Oldest first; `after` is the id of the last user seen (ids are time-ordered). */
   listUsers(search: string | null, limit: number, after: string | null): Promise<UserRow[]>;
   findUser(id: string): Promise<UserRow | undefined>;
-  updateUser(id: string, changes: { role?: 'user' | 'admin'; isActive?: boolean }, now: Date): Promise<UserRow | undefined>;
+  /**
+   * Applies the change only if its author, read again under a lock that every admin change takes,
+   * may still make it (`mayAct`): 'refused' when they may not, undefined when there is no such user.
+   */
+  updateUser(actor: Actor, id: string, changes: { role?: 'user' | 'admin'; isActive?: boolean }, now: Date): Promise<UserRow | 'refused' | undefined>;
   stats(): Promise<{ users: number; chatbots: number; conversations: number; messages: number; prompt: number; completion: number }>;
 }
+
+export interface Actor {
+  id: string;
+  /** Whether this user, as stored now, may still change other users. */
+  mayAct(row: UserRow): boolean;
+}
+
+// Admin changes of users, one at a time (the second key is unused): an author's right to act is
+// read again after every change made before theirs. Two-key space, as users.repo's lock.
+const ADMIN_CHANGES_LOCK = 7_142_003;
 
 /** LIKE wildcards in a search are taken literally. */
 const literal = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -35,15 +49,18 @@ export function createAdminRepo(scoped: Scoped): AdminRepo {
       const [row] = await scoped.system('admin', ({ db }) => db.select().from(users).where(eq(users.id, id)));
       return row;
     },
-    async updateUser(id, changes, now) {
-      const [row] = await scoped.system('admin', ({ db }) =>
-        db
+    async updateUser(actor, id, changes, now) {
+      return scoped.system('admin', async ({ db }) => {
+        await db.execute(sql`SELECT pg_advisory_xact_lock(${ADMIN_CHANGES_LOCK}, 0)`);
+        const [author] = await db.select().from(users).where(eq(users.id, actor.id));
+        if (!author || !actor.mayAct(author)) return 'refused' as const;
+        const [row] = await db
           .update(users)
           .set({ ...changes, updatedAt: now })
           .where(eq(users.id, id))
-          .returning(),
-      );
-      return row;
+          .returning();
+        return row;
+      });
     },
     async stats() {
       const [row] = await scoped.system('admin', ({ sql }) =>

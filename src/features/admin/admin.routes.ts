@@ -64,7 +64,8 @@ export function registerAdminRoutes(
     async (request) => {
       const id = resourceId(request.params.id, 'user');
       const { role, is_active } = request.body;
-      return admin.updateUser(principalOf(request).actorId, id, { role, isActive: is_active }, clock.now());
+      // Demoted or deactivated meanwhile, the author is answered as any non-admin is.
+      return admin.updateUser(principalOf(request).actorId, id, { role, isActive: is_active }, clock.now(), () => noRoute(request));
     },
   );
 

@@ -12,9 +12,21 @@ import type { AdminRepo } from './admin.repo.js';
 export function createAdminService(repo: AdminRepo, admins: NamedAdmins, revocations: Pick<Revocations, 'announce'>) {
   const shown = (row: UserRow): User => ({ ...toUser(row), role: admins.roleOf(row) });
   const noUser = () => new AppError('not_found', 'No user with this id');
+  // An external user may be an admin by their token's role claim, which is not stored: only
+  // their activity can be read again.
+  const mayAct = (row: UserRow) => row.isActive && (row.role === 'admin' || admins.includes(row) || row.issuer !== null);
 
-  /** `actorId`: the admin making the change. */
-  async function updateUser(actorId: string, id: string, changes: { role?: 'user' | 'admin'; isActive?: boolean }, now: Date): Promise<User> {
+  /**
+   * `actorId`: the admin making the change. `notAdmin`: the refusal for one demoted or deactivated
+   * since their request was let in (by another admin's change made at the same moment).
+   */
+  async function updateUser(
+    actorId: string,
+    id: string,
+    changes: { role?: 'user' | 'admin'; isActive?: boolean },
+    now: Date,
+    notAdmin: () => AppError,
+  ): Promise<User> {
     // An admin locked out of their own account has no way back but the server's command line.
     if (id === actorId && (changes.role === 'user' || changes.isActive === false)) {
       throw new AppError('own_account', 'You cannot deactivate or demote your own account; another admin can, or `parley users` on the server');
@@ -26,7 +38,8 @@ export function createAdminService(repo: AdminRepo, admins: NamedAdmins, revocat
         throw new AppError('role_fixed_by_config', `${row.username} is an admin through ADMIN_USERNAMES; take them off that list to change their role`);
       }
     }
-    const row = await repo.updateUser(id, changes, now);
+    const row = await repo.updateUser({ id: actorId, mayAct }, id, changes, now);
+    if (row === 'refused') throw notAdmin();
     if (!row) throw noUser();
     // Whatever changed (active or not, role), every instance checks this user again.
     await revocations.announce({ user: row.id, deactivated: !row.isActive });

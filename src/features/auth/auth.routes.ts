@@ -97,7 +97,7 @@ function registerSessionRoutes(app: App, deps: AuthRoutesDeps): void {
         tags,
         summary: 'Exchange a refresh token for a new pair (the old one stops working)',
         body: RefreshBody,
-        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422) },
+        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422, 429) },
       },
     },
     async (request, reply) => sendTokens(reply, 200, await auth.refresh(request.body.refresh_token)),

@@ -49,7 +49,7 @@ export interface AuthServiceDeps {
   settings: {
     refreshTokenTtlMs: number;
     refreshReuseGraceMs: number;
-    limits: { loginAccount: RateRule | null; loginIp: RateRule | null; registerIp: RateRule | null };
+    limits: { loginAccount: RateRule | null; loginIp: RateRule | null; registerIp: RateRule | null; refreshSession: RateRule | null };
   };
 }
 
@@ -73,6 +73,7 @@ function takenBy(error: unknown): 'username' | 'email' | null {
 // Two sign-ups made from one email's local part at once can pick the same name; the loser tries the next.
 const MAX_MADE_UP_ATTEMPTS = 5;
 
+const SESSION_ENDED = 'This session has ended; sign in again';
 const invalidRefresh = (detail = 'The refresh token is not valid') =>
   new AppError('invalid_token', detail, { extra: { error: 'invalid_grant' } });
 
@@ -179,11 +180,12 @@ function createSignIn(deps: AuthServiceDeps) {
 
 /** Using a session once signed in: refreshing its tokens, ending it, reading its user. */
 function createSessionUse(deps: AuthServiceDeps) {
-  const { users, sessions, revocations, clock, settings } = deps;
+  const { users, sessions, revocations, limiter, clock, settings } = deps;
+  const perSession = { name: 'refresh_session', rule: settings.limits.refreshSession };
 
   async function continueSession(sessionId: string, refreshToken: string): Promise<TokenAnswer> {
     const found = await sessions.findWithUser(sessionId);
-    if (!found || found.session.revokedAt || !found.user.isActive) throw invalidRefresh('This session has ended; sign in again');
+    if (!found || found.session.revokedAt || !found.user.isActive) throw invalidRefresh(SESSION_ENDED);
     await sessions.touch(sessionId, clock.now());
     return withAccess(deps, found.user, sessionId, refreshToken);
   }
@@ -210,6 +212,10 @@ function createSessionUse(deps: AuthServiceDeps) {
   async function refresh(refreshToken: string): Promise<TokenAnswer> {
     if (!looksLikeRefreshToken(refreshToken)) throw invalidRefresh();
     const hash = hashRefreshToken(refreshToken);
+    // Each rotation keeps a row, so rotations are counted per session before one is made. A
+    // token already rotated is answered from stored rows (the grace, or reuse) and not counted.
+    const presented = perSession.rule ? await sessions.findToken(hash) : undefined;
+    if (presented && !presented.rotatedAt) await limiter.consume(perSession, presented.sessionId);
     const now = clock.now();
     const next = newRefreshToken();
     const expiresAt = new Date(now.getTime() + settings.refreshTokenTtlMs);
@@ -218,7 +224,7 @@ function createSessionUse(deps: AuthServiceDeps) {
 
     const token = await sessions.findToken(hash);
     if (!token) throw invalidRefresh();
-    if (!token.rotatedAt) throw invalidRefresh('The refresh token has expired; sign in again');
+    if (!token.rotatedAt) throw invalidRefresh(token.expiresAt > now ? SESSION_ENDED : 'The refresh token has expired; sign in again');
     if (now.getTime() - token.rotatedAt.getTime() < settings.refreshReuseGraceMs) {
       // Two tabs refreshing with one token at once both get the session's current pair. A new
       // token per replay would let a stolen token fork a line of the session rotation never sees.

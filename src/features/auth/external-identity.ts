@@ -63,10 +63,11 @@ function remoteKeys(issuer: string, url: string, log: Log): JWTVerifyGetKey {
   };
 }
 
-function stringClaim(payload: JWTPayload, names: string[]): { claim: string; value: string } | null {
+/** `trim`: names are shown, so spaces around them are dropped; ids are kept exactly (see idClaim). */
+function stringClaim(payload: JWTPayload, names: string[], trim = true): { claim: string; value: string } | null {
   for (const claim of names) {
     const value = payload[claim];
-    if (typeof value === 'string' && value.trim() !== '') return { claim, value: value.trim() };
+    if (typeof value === 'string' && value.trim() !== '') return { claim, value: trim ? value.trim() : value };
     // A numeric user id (the seeds' main system) is taken as its decimal string.
     if (claim === 'user_id' && typeof value === 'number' && Number.isSafeInteger(value)) return { claim, value: String(value) };
   }
@@ -77,13 +78,14 @@ function stringClaim(payload: JWTPayload, names: string[]): { claim: string; val
  * The first id claim the token carries. One that is there but is no id (a number past 2^53,
  * already rounded by JSON parsing, a float, a boolean, an object) refuses the token: passing over
  * it to the next claim would sign this user in as whoever that claim names, and users whose ids
- * round alike as one. Absent, null and blank claims are passed over.
+ * round alike as one. Absent, null and blank claims are passed over. An id is kept exactly as
+ * sent: trimmed, " 42" and "42" (two people at the issuer) signed in as one user.
  */
 function idClaim(payload: JWTPayload, names: string[]): { claim: string; value: string } | null {
   for (const claim of names) {
     const value = payload[claim];
     if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) continue;
-    const found = stringClaim(payload, [claim]);
+    const found = stringClaim(payload, [claim], false);
     if (!found) throw invalid(`The token's ${claim} claim is not a string${claim === 'user_id' ? ' or a whole number below 2^53' : ''}`);
     return found;
   }

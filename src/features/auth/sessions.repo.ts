@@ -8,8 +8,9 @@ export interface SessionsRepo {
   create(userId: string, now: Date): Promise<SessionRow>;
   addRefreshToken(sessionId: string, tokenHash: string, now: Date, expiresAt: Date): Promise<void>;
   /**
-   * Replaces an unexpired, unrotated token by `next` in one statement, keeping `next` sealed on the
-   * spent row; undefined when another request did it first or the token is unusable.
+   * Replaces an unexpired, unrotated token of a live session (not revoked, its user active) by
+   * `next` in one statement, keeping `next` sealed on the spent row; undefined when another
+   * request did it first or the token is unusable.
    */
   rotate(tokenHash: string, now: Date, next: Successor): Promise<{ sessionId: string } | undefined>;
   findToken(tokenHash: string): Promise<SpentToken | undefined>;
@@ -47,11 +48,15 @@ const FIND_LIVE = `SELECT u.id AS user_id, u.username, u.role FROM sessions s JO
   WHERE s.id = $1 AND s.revoked_at IS NULL AND u.is_active AND ${scopeGate('auth')}`;
 
 // One statement, so no request ever sees a token rotated without its successor, and of two
-// requests rotating one token at once exactly one inserts a successor.
+// requests rotating one token at once exactly one inserts a successor. A token whose session
+// cannot go on is not spent: a client refused while its user was deactivated still holds a
+// token that works once they are active again (rather than one that then reads as reused).
 const ROTATE = `WITH spent AS (
-    UPDATE refresh_tokens SET rotated_at = $2::timestamptz, successor_sealed = $3
-    WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > $2::timestamptz
-    RETURNING session_id)
+    UPDATE refresh_tokens t SET rotated_at = $2::timestamptz, successor_sealed = $3
+    WHERE t.token_hash = $1 AND t.rotated_at IS NULL AND t.expires_at > $2::timestamptz
+      AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+                  WHERE s.id = t.session_id AND s.revoked_at IS NULL AND u.is_active)
+    RETURNING t.session_id)
   INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at)
   SELECT $4::uuid, session_id, $5, $2::timestamptz, $6::timestamptz FROM spent
   RETURNING session_id`;
