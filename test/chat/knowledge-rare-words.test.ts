@@ -3,9 +3,10 @@
 // question alike, the paragraphs that repeat "shop" and "open" outranked the one line that
 // answers, and only the best three chunks reach the model.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createChatbot } from '../helpers/chat.js';
+import { registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { addKnowledge, askOnce } from '../helpers/knowledge.js';
 
 let t: TestApp;
 let owner: RegisteredUser;
@@ -17,18 +18,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function added(chatbotId: string, title: string, content: string) {
-  const response = await t.request({ method: 'POST', url: `/v1/chatbots/${chatbotId}/knowledge`, headers: bearer(owner.accessToken), payload: { title, content } });
-  expect(response.statusCode, response.body).toBe(201);
-  return json(response);
-}
-
-async function ask(chatbotId: string, question: string): Promise<string> {
-  const conversation = await createConversation(t, owner, { chatbot_id: chatbotId });
-  const response = await sendMessage(t, owner, conversation.id, { content: question });
-  expect(response.statusCode, response.body).toBe(201);
-  return json(response).reply.content as string;
-}
+const added = (chatbotId: string, title: string, content: string) => addKnowledge(t, owner, chatbotId, title, content);
+const ask = (chatbotId: string, question: string) => askOnce(t, owner, chatbotId, question);
 
 /** A shop's handbook: every paragraph names the shop and opening it, none says when it opens. */
 function shopHandbook(): string {

@@ -3,9 +3,10 @@
 // security holds the owner too (a managed PostgreSQL whose tables' owner is no superuser), it
 // searches as before. Either way a chatbot's answers come from its own owner's knowledge only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createChatbot } from '../helpers/chat.js';
+import { registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { addKnowledge, askOnce } from '../helpers/knowledge.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -15,17 +16,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function added(user: RegisteredUser, chatbotId: string, title: string, content: string) {
-  const response = await t.request({ method: 'POST', url: `/v1/chatbots/${chatbotId}/knowledge`, headers: bearer(user.accessToken), payload: { title, content } });
-  expect(response.statusCode, response.body).toBe(201);
-}
-
-async function ask(user: RegisteredUser, chatbotId: string, question: string): Promise<string> {
-  const conversation = await createConversation(t, user, { chatbot_id: chatbotId });
-  const response = await sendMessage(t, user, conversation.id, { content: question });
-  expect(response.statusCode, response.body).toBe(201);
-  return json(response).reply.content as string;
-}
+const added = (user: RegisteredUser, chatbotId: string, title: string, content: string) => addKnowledge(t, user, chatbotId, title, content);
+const ask = (user: RegisteredUser, chatbotId: string, question: string) => askOnce(t, user, chatbotId, question);
 
 /** Two owners: one with the shop's hours, one whose document names the first one's chatbot and the same day. */
 async function twoOwners() {
