@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { AppError } from '../errors/app-error.js';
 
@@ -9,6 +9,25 @@ function decodeUtf8(body: Buffer, code: 'invalid_json' | 'invalid_form'): string
     return utf8.decode(body);
   } catch {
     throw new AppError(code, 'The request body is not valid UTF-8');
+  }
+}
+
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
+const UTF8 = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/**
+ * A body is read as it was sent, in UTF-8 (RFC 8259 for JSON). A compressed one, or one that says
+ * it is in another charset, answers 415 saying what to change, where decoding it anyway would
+ * answer "not valid UTF-8" (400) and send its client looking at its text.
+ */
+function readableAsSent(request: FastifyRequest): void {
+  const coding = request.headers['content-encoding']?.trim();
+  if (coding && coding.toLowerCase() !== 'identity') {
+    throw new AppError('unsupported_media_type', `Request bodies are read as sent: send this one uncompressed, without Content-Encoding: ${coding.slice(0, 40)}`);
+  }
+  const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && !UTF8.has(charset)) {
+    throw new AppError('unsupported_media_type', `Request bodies are read as UTF-8: send this one in UTF-8 (charset=utf-8), not charset=${charset.slice(0, 40)}`);
   }
 }
 
@@ -64,8 +83,9 @@ export function registerAbsentBodyAsEmpty(app: FastifyInstance): void {
 export function registerBodyParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   for (const type of ['application/json', /^application\/[a-z0-9.-]+\+json$/]) {
-    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (request, body, done) => {
       try {
+        readableAsSent(request);
         done(null, parseJson(body as Buffer));
       } catch (error) {
         done(error as Error, undefined);
@@ -79,8 +99,9 @@ export function registerBodyParsers(app: FastifyInstance): void {
  * post, which browsers send cross-site without a preflight, answers 415.
  */
 export function registerFormParser(app: FastifyInstance): void {
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_req, body, done) => {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (request, body, done) => {
     try {
+      readableAsSent(request);
       done(null, parseForm(body as unknown as Buffer));
     } catch (error) {
       done(error as Error, undefined);

@@ -165,6 +165,8 @@ export function toProblem(error: unknown, requestId: string): { problem: Problem
   const retryAfter = RETRY_AFTER_S[appError.code];
   if (retryAfter) headers['retry-after'] = String(retryAfter);
   if (CLOSE_CONNECTION.has(appError.code)) headers.connection = 'close';
+  // RFC 9110 §15.5.16: which content codings a request body may have (none).
+  if (appError.code === 'unsupported_media_type') headers['accept-encoding'] = 'identity';
   if (appError.rateLimit) {
     const { policy, limit, windowSeconds, remaining, resetSeconds } = appError.rateLimit;
     headers['retry-after'] = String(resetSeconds);

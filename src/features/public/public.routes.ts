@@ -116,11 +116,22 @@ function registerChatbotPageRoute(app: App, deps: PublicRoutesDeps): void {
 
 function registerStartConversationRoute(app: App, deps: PublicRoutesDeps): void {
   const { directory, guard, visitors } = deps;
+  const chatbots = new WeakMap<FastifyRequest, PublicChatbotRow>();
 
   app.post(
     '/v1/public/chatbots/:chatbot/conversations',
     {
       config: perChatbotCors,
+      // Before the body is read: a foreign page is told 403 whatever it sends, and a body the
+      // parser or the schema refuses is counted against its address like any other request. The
+      // address is counted before the chatbot is looked up, so a flood of made-up names is held
+      // too; the chatbot only once the caller's own limits let the request through.
+      onRequest: async (request, reply) => {
+        await readableRefusal(guard.limitAddress(request), () => guard.readable(request, reply));
+        const chatbot = await publicChatbot(directory, (request.params as { chatbot: string }).chatbot);
+        guard.origin(request, reply, chatbot);
+        chatbots.set(request, chatbot);
+      },
       schema: {
         tags,
         security: [{}, { bearerAuth: [] }],
@@ -129,16 +140,11 @@ function registerStartConversationRoute(app: App, deps: PublicRoutesDeps): void 
           "Without a token, records a new visitor; with `Authorization: Bearer <visitor_token>`, the same visitor starts another conversation. With a signed-in user's token (Parley's, or a configured issuer's: the host site's user), the conversation is that user's: one visitor per user and chatbot, listed in the user's GET /v1/conversations. Answers a visitor token for this chatbot, renewed for 30 days.",
         params: PublicChatbotParams,
         body: StartVisitBody,
-        response: { 201: VisitSchema, ...problems(400, 401, 403, 404, 413, 422, 429) },
+        response: { 201: VisitSchema, ...problems(400, 401, 403, 404, 413, 415, 422, 429) },
       },
     },
     async (request, reply) => {
-      // The address is counted before the chatbot is looked up and the token checked, so a flood
-      // of made-up names or tokens is held like any other; the chatbot only once the caller's own
-      // limits let the request through.
-      await readableRefusal(guard.limitAddress(request), () => guard.readable(request, reply));
-      const chatbot = await publicChatbot(directory, request.params.chatbot);
-      guard.origin(request, reply, chatbot);
+      const chatbot = chatbots.get(request)!;
       const who = await visitorOf(request, deps);
       if (who && 'user' in who) {
         await guard.limitRest(chatbot.id, `user:${who.user.actorId}`);
