@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'nothing_to_regenerate'
   | 'role_fixed_by_config'
   | 'own_account'
+  | 'wrong_password'
   | 'webhook_off'
   | 'idempotency_key_reused'
   | 'idempotency_key_in_use'

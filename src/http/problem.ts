@@ -17,6 +17,7 @@ const STATUS: Record<ErrorCode, number> = {
   nothing_to_regenerate: 409,
   role_fixed_by_config: 409,
   own_account: 409,
+  wrong_password: 403,
   webhook_off: 409,
   idempotency_key_reused: 422,
   idempotency_key_in_use: 409,

@@ -8,7 +8,7 @@ import type { App } from '../../http/types.js';
 import { clientAddressKey } from '../../rate-limit/client-address.js';
 import { UserSchema } from '../users/users.schemas.js';
 import type { AuthService, TokenAnswer } from './auth.service.js';
-import { LoginBody, LogoutBody, RefreshBody, RegisterBody, TokenAnswerSchema, TokenForm } from './auth.schemas.js';
+import { ChangePasswordBody, LoginBody, LogoutBody, RefreshBody, RegisterBody, TokenAnswerSchema, TokenForm } from './auth.schemas.js';
 import { principalOf } from './authenticate.js';
 
 export interface AuthRoutesDeps {
@@ -118,6 +118,26 @@ function registerSessionRoutes(app: App, deps: AuthRoutesDeps): void {
     },
     async (request, reply) => {
       await auth.logout(principalOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.put(
+    '/v1/auth/password',
+    {
+      onRequest: authenticate,
+      schema: {
+        tags,
+        summary: 'Change your password: every other session of the account ends at once',
+        description:
+          'Needs the current password. Sessions signed in elsewhere (and their refresh tokens) stop working on every instance; this one goes on. A wrong current password answers 403 `wrong_password` and counts against the account like a failed sign-in (`RATE_LIMIT_LOGIN_ACCOUNT`). An external issuer\'s user changes their password there (403).',
+        security: bearerSecurity,
+        body: ChangePasswordBody,
+        response: { 204: Type.Null(), ...problems(401, 403, 413, 415, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      await auth.changePassword(principalOf(request), request.body);
       return reply.code(204).send(null);
     },
   );

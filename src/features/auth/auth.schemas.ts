@@ -56,6 +56,15 @@ export const TokenForm = Type.Object(
 );
 export type TokenForm = Static<typeof TokenForm>;
 
+export const ChangePasswordBody = Type.Object(
+  {
+    current_password: AnyPassword,
+    new_password: Password,
+  },
+  { additionalProperties: false },
+);
+export type ChangePasswordBody = Static<typeof ChangePasswordBody>;
+
 export const RefreshBody = Type.Object({ refresh_token: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false });
 export type RefreshBody = Static<typeof RefreshBody>;
 

@@ -12,6 +12,7 @@ import type { NamedAdmins } from './authenticate.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Principal } from './principal.js';
 import type { Revocations } from './revocations.js';
+import { createPasswordChange } from './password-change.js';
 import { openSuccessor, sealSuccessor } from './refresh-successor.js';
 import type { SessionsRepo, SpentToken } from './sessions.repo.js';
 import { hashRefreshToken, looksLikeRefreshToken, newRefreshToken, type AccessTokens } from './tokens.js';
@@ -257,7 +258,7 @@ function createSessionUse(deps: AuthServiceDeps) {
 }
 
 export function createAuthService(deps: AuthServiceDeps) {
-  return { ...createSignIn(deps), ...createSessionUse(deps) };
+  return { ...createSignIn(deps), ...createSessionUse(deps), ...createPasswordChange(deps) };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, ne } from 'drizzle-orm';
 import type { Access, Db, SqlRunner } from '../../db/client.js';
 import { scopeGate, type Scoped } from '../../db/scope.js';
 import { refreshTokens, sessions, users, type RefreshTokenRow, type SessionRow, type UserRow } from '../../db/schema.js';
@@ -18,6 +18,8 @@ export interface SessionsRepo {
   /** The user of a session that is not revoked, when that user is active: what every request checks. */
   findLive(sessionId: string): Promise<LiveSession | undefined>;
   revoke(sessionId: string, reason: string, now: Date): Promise<void>;
+  /** Ends every live session of the user but `keep`; how many it ended. */
+  revokeOthers(userId: string, keep: string, reason: string, now: Date): Promise<number>;
   touch(sessionId: string, now: Date): Promise<void>;
   /**
    * One transaction in the `auth` scope, for work that must happen entirely or not at all
@@ -70,6 +72,30 @@ export function createSessionsRepo(scoped: Scoped, sql: SqlRunner): SessionsRepo
   return sessionsRepo(open, (fn) => open(({ db }) => fn(db)), sql);
 }
 
+/** Ending sessions: one (logout, reuse) or all of a user's but one (a password change). */
+function sessionEnds(auth: Run): Pick<SessionsRepo, 'revoke' | 'revokeOthers'> {
+  return {
+    async revoke(sessionId, reason, now) {
+      await auth((db) =>
+        db
+          .update(sessions)
+          .set({ revokedAt: now, revokedReason: reason })
+          .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
+      );
+    },
+    async revokeOthers(userId, keep, reason, now) {
+      const rows = await auth((db) =>
+        db
+          .update(sessions)
+          .set({ revokedAt: now, revokedReason: reason })
+          .where(and(eq(sessions.userId, userId), ne(sessions.id, keep), isNull(sessions.revokedAt)))
+          .returning({ id: sessions.id }),
+      );
+      return rows.length;
+    },
+  };
+}
+
 function sessionsRepo(open: Open, auth: Run, sql: SqlRunner): SessionsRepo {
   return {
     async create(userId, now) {
@@ -114,14 +140,7 @@ function sessionsRepo(open: Open, auth: Run, sql: SqlRunner): SessionsRepo {
       const [row] = await sql.query<{ user_id: string; username: string; role: UserRow['role'] }>(FIND_LIVE, [sessionId]);
       return row && { userId: row.user_id, username: row.username, role: row.role };
     },
-    async revoke(sessionId, reason, now) {
-      await auth((db) =>
-        db
-          .update(sessions)
-          .set({ revokedAt: now, revokedReason: reason })
-          .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt))),
-      );
-    },
+    ...sessionEnds(auth),
     async touch(sessionId, now) {
       await auth((db) => db.update(sessions).set({ lastRefreshedAt: now }).where(eq(sessions.id, sessionId)));
     },

@@ -32,6 +32,8 @@ export interface UsersRepo {
    */
   localUsernamesLike(base: string): Promise<string[]>;
   setPasswordHash(id: string, passwordHash: string, now: Date): Promise<void>;
+  /** Replaces a local user's hash only while it is still `expected`: false when it changed meanwhile. */
+  replacePasswordHash(id: string, expected: string, passwordHash: string, now: Date): Promise<boolean>;
   /** The same repository working inside the caller's transaction, under that transaction's scope. */
   within(tx: Access): UsersRepo;
 }
@@ -117,6 +119,14 @@ function usersRepo(auth: Run, self: (userId: string) => Run): UsersRepo {
     }),
     setPasswordHash: (id, passwordHash, now) => self(id)(async (db) => {
       await db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id));
+    }),
+    replacePasswordHash: (id, expected, passwordHash, now) => self(id)(async (db) => {
+      const rows = await db
+        .update(users)
+        .set({ passwordHash, updatedAt: now })
+        .where(and(eq(users.id, id), eq(users.passwordHash, expected), isNull(users.issuer)))
+        .returning({ id: users.id });
+      return rows.length === 1;
     }),
     within: (tx) => {
       const run: Run = (fn) => fn(tx.db);
