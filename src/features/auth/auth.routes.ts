@@ -110,14 +110,14 @@ function registerSessionRoutes(app: App, deps: AuthRoutesDeps): void {
       preValidation: emptyBodyAsObject,
       schema: {
         tags,
-        summary: 'End this session: its access and refresh tokens stop working at once',
+        summary: 'End this session (or, with `everywhere: true`, every session of the account): its access and refresh tokens stop working at once',
         security: bearerSecurity,
         body: LogoutBody,
         response: { 204: Type.Null(), ...problems(401, 422) },
       },
     },
     async (request, reply) => {
-      await auth.logout(principalOf(request));
+      await auth.logout(principalOf(request), { everywhere: request.body.everywhere === true });
       return reply.code(204).send(null);
     },
   );

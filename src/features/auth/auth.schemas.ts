@@ -68,7 +68,13 @@ export type ChangePasswordBody = Static<typeof ChangePasswordBody>;
 export const RefreshBody = Type.Object({ refresh_token: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false });
 export type RefreshBody = Static<typeof RefreshBody>;
 
-export const LogoutBody = Type.Object({}, { additionalProperties: false });
+export const LogoutBody = Type.Object(
+  {
+    everywhere: Type.Optional(Type.Boolean({ description: 'true: every session of the account ends, not only this one (a device lost or left signed in)' })),
+  },
+  { additionalProperties: false },
+);
+export type LogoutBody = Static<typeof LogoutBody>;
 
 export const TokenAnswerSchema = Type.Object(
   {

@@ -240,11 +240,14 @@ function createSessionUse(deps: AuthServiceDeps) {
     });
   }
 
-  async function logout(caller: Principal): Promise<void> {
+  async function logout(caller: Principal, options: { everywhere?: boolean } = {}): Promise<void> {
     // An external user's session belongs to their own system; there is nothing here to end.
     if (!caller.sessionId) return;
-    await sessions.revoke(caller.sessionId, 'logout', clock.now());
-    await revocations.announce({ session: caller.sessionId });
+    const now = clock.now();
+    await sessions.revoke(caller.sessionId, 'logout', now);
+    if (!options.everywhere) return revocations.announce({ session: caller.sessionId });
+    await sessions.revokeOthers(caller.actorId, caller.sessionId, 'logout_everywhere', now);
+    await revocations.announce({ user: caller.actorId, deactivated: false });
   }
 
   /** The signed-in user as stored, with the role this request acts with. */

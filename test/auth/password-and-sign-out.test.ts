@@ -1,7 +1,8 @@
 // A signed-in user changes their password (PUT /v1/auth/password): with the current one, the new
 // one signs in and the old one no longer does, and every other session of the account ends at
 // once (a leaked password's sessions with it) while the one that made the change goes on. A wrong
-// current password changes nothing and counts against the account like a failed sign-in.
+// current password changes nothing and counts against the account like a failed sign-in. Signing
+// out everywhere (a device lost) ends every session of the account, this one included.
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
@@ -101,5 +102,28 @@ describe('changing the password', () => {
     expect(json(external).code).toBe('forbidden');
     const anonymous = await t.request({ method: 'PUT', url: '/v1/auth/password', payload: { current_password: 'whatever it is', new_password: 'a brand new passphrase' } });
     expect(anonymous.statusCode).toBe(401);
+  });
+});
+
+describe('signing out everywhere', () => {
+  it('POST /v1/auth/logout {"everywhere": true} ends this session and every other one of the account at once', async () => {
+    const { user, other } = await signedInTwice();
+    const bystander = await registerUser(t);
+    expect((await me(other.access)).statusCode).toBe(200);
+    const out = await t.request({ method: 'POST', url: '/v1/auth/logout', headers: bearer(user.accessToken), payload: { everywhere: true } });
+    expect(out.statusCode, out.body).toBe(204);
+    for (const access of [user.accessToken, other.access]) expect((await me(access)).statusCode).toBe(401);
+    for (const token of [user.refreshToken, other.refresh]) expect((await refresh(token)).statusCode).toBe(401);
+    // Another account's session is not touched, and the password still signs in.
+    expect((await me(bystander.accessToken)).statusCode).toBe(200);
+    expect((await login(user.username, user.password, '127.0.0.1')).statusCode).toBe(200);
+  });
+
+  it('without it, or with false, ends this session only', async () => {
+    const { user, other } = await signedInTwice();
+    const out = await t.request({ method: 'POST', url: '/v1/auth/logout', headers: bearer(user.accessToken), payload: { everywhere: false } });
+    expect(out.statusCode, out.body).toBe(204);
+    expect((await me(user.accessToken)).statusCode).toBe(401);
+    expect((await me(other.access)).statusCode).toBe(200);
   });
 });
