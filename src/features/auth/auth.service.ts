@@ -240,6 +240,19 @@ function createSessionUse(deps: AuthServiceDeps) {
     });
   }
 
+  /** The signed-in user as stored, with the role this request acts with. */
+  async function me(caller: Principal): Promise<User> {
+    const row = caller.kind === 'user' ? await users.findById(caller.actorId) : undefined;
+    if (!row) throw new AppError('invalid_token', 'This session has ended; sign in again');
+    return { ...toUser(row), role: caller.role };
+  }
+
+  return { refresh, me };
+}
+
+/** Signing out: this session, or every session of the account. */
+function createSignOut(deps: AuthServiceDeps) {
+  const { sessions, revocations, clock } = deps;
   async function logout(caller: Principal, options: { everywhere?: boolean } = {}): Promise<void> {
     // An external user's session belongs to their own system; there is nothing here to end.
     if (!caller.sessionId) return;
@@ -250,18 +263,11 @@ function createSessionUse(deps: AuthServiceDeps) {
     await revocations.announce({ user: caller.actorId, deactivated: false });
   }
 
-  /** The signed-in user as stored, with the role this request acts with. */
-  async function me(caller: Principal): Promise<User> {
-    const row = caller.kind === 'user' ? await users.findById(caller.actorId) : undefined;
-    if (!row) throw new AppError('invalid_token', 'This session has ended; sign in again');
-    return { ...toUser(row), role: caller.role };
-  }
-
-  return { refresh, logout, me };
+  return { logout };
 }
 
 export function createAuthService(deps: AuthServiceDeps) {
-  return { ...createSignIn(deps), ...createSessionUse(deps), ...createPasswordChange(deps) };
+  return { ...createSignIn(deps), ...createSessionUse(deps), ...createSignOut(deps), ...createPasswordChange(deps) };
 }
 
 export type AuthService = ReturnType<typeof createAuthService>;
