@@ -15,6 +15,7 @@ import { createUsageBuffer } from './features/chat/usage-buffer.js';
 import { createCollector } from './features/collection/collector.js';
 import { createExtractor } from './features/collection/extraction.js';
 import { searchTerms } from './features/knowledge/search-text.js';
+import { isStopWord } from './features/knowledge/stop-words.js';
 import { createScoped } from './db/scope.js';
 import { createHeartbeats, DEFAULT_STREAM_LIMITS } from './http/sse.js';
 import type { createJobs } from './jobs/jobs.js';
@@ -78,7 +79,7 @@ export function composeTurnEngine(deps: ComposeDeps, jobs: Jobs) {
   const answers = createAnswersRepo(database.app.sql);
   const usage = createUsageBuffer({ write: (count) => answers.addUsage(count), jobs, everyMs: USAGE_FLUSH_MS, retryForMs: STORE_RETRY_FOR_MS });
   const progress = createReplyProgress(database.app.sql);
-  const model = createChatModel(llm, { terms: searchTerms });
+  const model = createChatModel(llm, { terms: searchTerms, smallWord: isStopWord });
   // The builtin responder asks for each field itself; a model's turns extract what the user stated.
   const collector = createCollector({ extractor: llm.provider === 'builtin' ? null : createExtractor({ model, log, timeoutMs: llm.timeoutMs }), newId });
   const engine = createTurnEngine({

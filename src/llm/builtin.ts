@@ -44,6 +44,8 @@ function lastUserText(request: ModelRequest): string {
 
 /** Splits a text into lexical terms (the knowledge index's own, so matching agrees with search). */
 export type Terms = (text: string) => string[];
+/** Whether a term is one of the small words a knowledge query leaves out when a question has others. */
+export type SmallWord = (term: string) => boolean;
 
 const HEADING = /^#{1,6}\s/;
 
@@ -73,12 +75,23 @@ interface Candidate {
 const uncommonShared = (text: string, wanted: Set<string>, terms: Terms) =>
   new Set(terms(text).filter((term) => wanted.has(term) && !COMMON.has(term))).size;
 
+/**
+ * The question's words a passage is chosen by: without its small words when it has others, as
+ * the search chose the chunk. Counted, "when", "is", "the", "on" chose whichever passage held most
+ * of them over the one that names what the question is about.
+ */
+function passageWords(wanted: Set<string>, small: SmallWord): Set<string> {
+  const telling = new Set([...wanted].filter((term) => !small(term)));
+  return telling.size > 0 ? telling : wanted;
+}
+
 /** The passage of the best chunk that shares the most terms with the question. */
-function bestPassage(chunk: string, wanted: Set<string>, terms: Terms): Candidate {
+function bestPassage(chunk: string, wanted: Set<string>, terms: Terms, small: SmallWord): Candidate {
+  const words = passageWords(wanted, small);
   let best = chunk.trim();
   let bestScore = 0;
   for (const passage of passages(chunk)) {
-    const score = new Set(terms(passage).filter((term) => wanted.has(term))).size;
+    const score = new Set(terms(passage).filter((term) => words.has(term))).size;
     if (score > bestScore) {
       best = passage;
       bestScore = score;
@@ -102,14 +115,14 @@ function bestFact(profile: readonly ProfileFact[], wanted: Set<string>, terms: T
 /** A question is matched on its beginning: a 32,000-character one's terms took 100 ms (Chinese). */
 const QUESTION_TERMS_FROM = 2_000;
 
-export function builtinAnswer(request: ModelRequest, terms: Terms): string {
+export function builtinAnswer(request: ModelRequest, terms: Terms, small: SmallWord): string {
   const question = lastUserText(request);
   const greeting = GREETING.test(question);
   const best = request.knowledge[0];
   // Nothing to match a question against (no knowledge found, no profile): its terms are not needed.
   if (!greeting && (best || request.profile.length > 0)) {
     const wanted = new Set(terms(question.slice(0, QUESTION_TERMS_FROM)));
-    const passage = best ? bestPassage(best.content, wanted, terms) : null;
+    const passage = best ? bestPassage(best.content, wanted, terms, small) : null;
     const fact = bestFact(request.profile, wanted, terms);
     // Knowledge was chosen by the search; the profile answers when it matches the question better.
     if (fact && (!passage || fact.score > passage.score)) return fact.text;
@@ -136,10 +149,10 @@ export function beforeStop(text: string, stop: readonly string[] | null): string
 
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export function createBuiltinModel(terms: Terms): ChatModel {
+export function createBuiltinModel(terms: Terms, small: SmallWord): ChatModel {
   return {
     async generate(request, onDelta) {
-      const text = beforeStop(request.script ?? builtinAnswer(request, terms), request.stop ?? null);
+      const text = beforeStop(request.script ?? builtinAnswer(request, terms, small), request.stop ?? null);
       if (onDelta) {
         for (const piece of pieces(text)) {
           // Yielding between words lets a disconnect or stop interrupt, as with a real model.

@@ -1,12 +1,15 @@
 import type { LlmConfig } from '../config/llm-config.js';
-import { createBuiltinModel, type Terms } from './builtin.js';
+import { createBuiltinModel, type SmallWord, type Terms } from './builtin.js';
 import { createRemoteModel } from './openai-compatible.js';
 import { createStructuredOutput } from './structured.js';
 import type { ChatModel } from './types.js';
 
-/** The model behind every reply, as configured by LLM_* (§6.3). */
-export function createChatModel(config: LlmConfig, deps: { terms: Terms }): ChatModel {
-  if (config.provider === 'builtin' || !config.baseUrl) return createBuiltinModel(deps.terms);
+/**
+ * The model behind every reply, as configured by LLM_* (§6.3). `terms` and `smallWord` are the
+ * knowledge search's own, so the builtin responder reads a question as the search did.
+ */
+export function createChatModel(config: LlmConfig, deps: { terms: Terms; smallWord: SmallWord }): ChatModel {
+  if (config.provider === 'builtin' || !config.baseUrl) return createBuiltinModel(deps.terms, deps.smallWord);
   const settings = {
     baseUrl: config.baseUrl,
     apiKey: config.apiKey,

@@ -59,7 +59,7 @@ function remoteModel(overrides: Partial<LlmConfig> = {}): ChatModel {
     retryBaseMs: 1,
     ...overrides,
   };
-  return createChatModel(config, { terms: () => [] });
+  return createChatModel(config, { terms: () => [], smallWord: () => false });
 }
 
 const turn = (userMessage: string, extra: { model?: string; signal?: AbortSignal; lastAssistant?: string | null } = {}) => ({
@@ -267,7 +267,7 @@ describe('createExtractor over the fake LLM', () => {
   });
 
   it('answers null for a model without structured output (the builtin responder)', async () => {
-    const builtin = createChatModel({ provider: 'builtin', baseUrl: null, apiKey: null, model: 'builtin', models: ['builtin'], timeoutMs: 1000, maxRetries: 0, retryBaseMs: 1 }, { terms: () => [] });
+    const builtin = createChatModel({ provider: 'builtin', baseUrl: null, apiKey: null, model: 'builtin', models: ['builtin'], timeoutMs: 1000, maxRetries: 0, retryBaseMs: 1 }, { terms: () => [], smallWord: () => false });
     expect(builtin.extract).toBeUndefined();
     expect(await createExtractor({ model: builtin, log }).extract(turn('We are Contoso', { model: 'builtin' }))).toBeNull();
     expect(warnings.map((warning) => warning.fields.reason)).toEqual(['unsupported']);

@@ -62,6 +62,13 @@ describe('searchTerms', () => {
     expect(terms).not.toContain('援中');
   });
 
+  it('leaves out the invisible characters inside words, and lowercases Turkish "İ" to a plain "i"', () => {
+    expect(searchTerms('Öff\u00ADnungs\u00ADzeiten \u200Fשעות\u200F می\u200Cخواهم x\u2060y \uFEFFhello')).toEqual(['öffnungszeiten', 'שעות', 'میخواهم', 'xy', 'hello']);
+    expect(searchTerms('İSTANBUL İstanbul istanbul')).toEqual(['istanbul', 'istanbul', 'istanbul']);
+    // U+200B separates words in Thai, Khmer and Lao.
+    expect(searchTerms('word\u200Bword')).toEqual(['word', 'word']);
+  });
+
   it('drops terms longer than 100 characters', () => {
     expect(searchTerms('a'.repeat(100))).toEqual(['a'.repeat(100)]);
     expect(searchTerms(`${'a'.repeat(101)} ok`)).toEqual(['ok']);

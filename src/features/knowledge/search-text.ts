@@ -15,6 +15,16 @@ const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
 const LETTER_DIGIT_OR_MARK = /[\p{L}\p{N}\p{M}]/u;
 /** Typographic apostrophes would otherwise keep "it’s" and "it's" apart. */
 const CURLY_APOSTROPHE = /[\u2018\u2019]/g;
+/**
+ * Characters nobody sees that sit inside words: soft hyphens (text pasted from web pages),
+ * direction marks (beside Hebrew and Arabic), joiners and non-joiners (Persian, Bengali), word
+ * joiners, byte order marks. Word segmentation keeps them in the word, which then never matched
+ * the word written plainly. Not U+200B, which separates words in Thai, Khmer and Lao.
+ * migrations/0028 takes the same ones out of the terms stored before.
+ */
+const INVISIBLE = /[\u00AD\u061C\u180E\u200C-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF]/g;
+/** JavaScript lowercases Turkish "İ" as "i" and a combining dot above; typed, the word has a plain "i". */
+const DOTTED_I = /i\u0307/g;
 
 /** Longer "words" are hashes, URLs and base64 that nobody types into a question. */
 const MAX_TERM_LENGTH = 100;
@@ -77,7 +87,7 @@ function keep(term: string): boolean {
  * terms of a 32,000-character message of Chinese took 200 ms of the event loop.
  */
 function* positionedTerms(text: string, window = SEGMENT_WINDOW): Generator<Term> {
-  const normalized = text.normalize('NFKC').replace(CURLY_APOSTROPHE, "'").toLowerCase();
+  const normalized = text.normalize('NFKC').replace(CURLY_APOSTROPHE, "'").replace(INVISIBLE, '').toLowerCase().replace(DOTTED_I, 'i');
   if (asciiWordsApply(normalized, SEGMENT_WINDOW)) return yield* asciiTerms(normalized);
   let position = 0;
   let previousCjk: string | undefined;

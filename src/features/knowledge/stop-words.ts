@@ -38,3 +38,6 @@ voor waar wanneer wat we wie zijn
 `;
 
 export const STOP_WORDS: ReadonlySet<string> = new Set(WORDS.split(/\s+/u).filter((word) => word.length > 0));
+
+/** Whether a term is one of STOP_WORDS. */
+export const isStopWord = (term: string): boolean => STOP_WORDS.has(term);
