@@ -55,7 +55,7 @@ describe('a word written with invisible characters or a Turkish capital', () => 
                                 WHERE chatbot_id = '${bot.id}'`);
     await t.database.sql.exec(`UPDATE knowledge_chunks SET search = replace(search::text, 'istanbul', 'i' || chr(775) || 'stanbul')::tsvector
                                 WHERE chatbot_id = '${bot.id}'`);
-    const migration = loadMigrations().find((m) => m.id === '0028_knowledge_terms_and_candidates');
+    const migration = loadMigrations().find((m) => m.id === '0028_knowledge_terms_again');
     expect(migration).toBeDefined();
     await t.database.sql.transaction((tx) => tx.exec(migration!.sql));
 
