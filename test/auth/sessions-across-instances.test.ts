@@ -1,4 +1,4 @@
-// Logout and deactivation end a session at once, on every instance (§3): the next request with
+// Logout, deactivation and a password change end sessions at once, on every instance (§3): the next request with
 // its token is refused wherever it lands, and a reply it is streaming stops, stored interrupted.
 // Two instances share one database and one Redis, as behind a load balancer; one instance on its
 // own needs no Redis.
@@ -97,6 +97,24 @@ describe('on two instances sharing the database and Redis', () => {
     expect(json(refused).code).toBe('invalid_token');
     // Only that session ended.
     expect((await me(two, otherSession)).statusCode).toBe(200);
+  });
+
+  it.skipIf(skipRedis)(`refuse the other sessions of a password changed, or signed out everywhere, on one instance at once on the other${skipReason}`, async () => {
+    const user = await registerUser(one);
+    const elsewhere = await signIn(one, user);
+    expect((await me(two, user)).statusCode).toBe(200);
+    expect((await me(two, elsewhere)).statusCode).toBe(200);
+    const changed = await one.request({ method: 'PUT', url: '/v1/auth/password', headers: bearer(user.accessToken), payload: { current_password: user.password, new_password: 'another long passphrase' } });
+    expect(changed.statusCode, changed.body).toBe(204);
+    expect((await me(two, elsewhere)).statusCode).toBe(401);
+    expect((await me(two, user)).statusCode).toBe(200);
+
+    const third = await signIn(one, { ...user, password: 'another long passphrase' });
+    expect((await me(two, third)).statusCode).toBe(200);
+    const out = await one.request({ method: 'POST', url: '/v1/auth/logout', headers: bearer(user.accessToken), payload: { everywhere: true } });
+    expect(out.statusCode, out.body).toBe(204);
+    expect((await me(two, third)).statusCode).toBe(401);
+    expect((await me(two, user)).statusCode).toBe(401);
   });
 
   it.skipIf(skipRedis)(`refuse a user deactivated on one instance at once on the other, and take them back at once${skipReason}`, async () => {
