@@ -19,6 +19,7 @@ import { connectDatabase, describeDiskError, folderProblem } from './db/connect.
 import { loadMigrations } from './db/migrate.js';
 import { VERSION } from './lib/version.js';
 import { appliedMigrations, checkArchive, JWT_SECRET_FILE, makeBackup, readBackup, unpackArchive, type BackupHeader, type OpenedBackup } from './features/backup/backup-file.js';
+import { backupTarget } from './features/backup/backup-target.js';
 import { ask, BackupError, holdDataDir } from './features/backup/control-socket.js';
 
 export const BACKUP_USAGE = 'parley backup <file>';
@@ -138,9 +139,10 @@ async function writeAtomically(file: string, source: Source, io: BackupIo): Prom
 export async function runBackup(argv: string[], env: Env, io: BackupIo): Promise<BackupHeader> {
   const file = fileArgument(argv, BACKUP_USAGE);
   const config = embeddedOnly(env, 'backup');
+  const target = backupTarget(file);
   const began = performance.now();
   const source = (await fromServer(config.dataDir, io)) ?? (await fromFolder(config, io));
-  const header = await writeAtomically(file, source, io);
+  const header = await writeAtomically(target, source, io);
   const seconds = ((performance.now() - began) / 1000).toFixed(1);
   io.stderr.write(
     `backup: wrote ${file} (${megabytes(source.bytes)}; a ${megabytes(header.database.data_bytes)} database at migration ${header.migrations.at(-1) ?? 'none'}, Parley ${header.parley_version}) from ${source.from} in ${seconds} s\n`,
