@@ -4,7 +4,7 @@
 // no server running the folder is opened here. A restore needs the server stopped: it builds the
 // database in a folder beside the current one, opens it once to check it, then swaps it in and
 // keeps the old one. On PostgreSQL (DATABASE_URL) both refuse: pg_dump and pg_restore do this.
-import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -181,6 +181,22 @@ async function unpackInto(fresh: string, dataDir: string, backup: OpenedBackup):
   }
 }
 
+/** Under this the server refuses writes: a restore that leaves less would start a server that cannot serve. */
+const RESTORE_RESERVE_BYTES = 64 * 1024 * 1024;
+
+/** Refuses, before anything is written, a database the disk has no room for (its size is what the header names). */
+function checkRestoreRoom(dataDir: string, backup: OpenedBackup): void {
+  const { bavail, bsize } = statfsSync(dataDir);
+  const free = Number(bavail) * Number(bsize);
+  const needed = backup.header.database.data_bytes + RESTORE_RESERVE_BYTES;
+  if (free < needed) {
+    throw new BackupError(
+      'no_room',
+      `restoring ${backup.file} needs about ${Math.ceil(needed / 1024 / 1024)} MB in DATA_DIR (${dataDir}) and its disk has ${Math.floor(free / 1024 / 1024)} MB free: make room there first; nothing was changed`,
+    );
+  }
+}
+
 /**
  * Builds the database in a fresh folder, opens it once and syncs it: a backup that does not open
  * changes nothing, and neither does a disk that fails meanwhile.
@@ -280,6 +296,7 @@ export async function runRestore(argv: string[], env: Env, io: BackupIo): Promis
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const target = pgliteDirFor(config.dataDir);
     removeUnfinishedRestores(target, io);
+    checkRestoreRoom(config.dataDir, backup);
     const fresh = `${target}.restoring-${stamp}`;
     io.stderr.write(`restore: building the database of ${file} in ${fresh}\n`);
     await buildFolder(fresh, config.dataDir, backup);
