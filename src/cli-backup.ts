@@ -17,13 +17,14 @@ import { readEnvironment } from './config/env.js';
 import { pgliteDirFor, usePglite } from './db/client.js';
 import { connectDatabase, describeDiskError, folderProblem } from './db/connect.js';
 import { loadMigrations } from './db/migrate.js';
+import { outputTarget } from './lib/output-target.js';
+import { USAGE } from './cli-usage.js';
 import { VERSION } from './lib/version.js';
 import { appliedMigrations, checkArchive, JWT_SECRET_FILE, makeBackup, readBackup, unpackArchive, type BackupHeader, type OpenedBackup } from './features/backup/backup-file.js';
-import { backupTarget } from './features/backup/backup-target.js';
 import { ask, BackupError, holdDataDir } from './features/backup/control-socket.js';
 
-export const BACKUP_USAGE = 'parley backup <file>';
-export const RESTORE_USAGE = 'parley restore <file>';
+export const BACKUP_USAGE = USAGE.backup;
+export const RESTORE_USAGE = USAGE.restore;
 
 export interface BackupIo {
   /** Progress and the closing lines. */
@@ -139,7 +140,7 @@ async function writeAtomically(file: string, source: Source, io: BackupIo): Prom
 export async function runBackup(argv: string[], env: Env, io: BackupIo): Promise<BackupHeader> {
   const file = fileArgument(argv, BACKUP_USAGE);
   const config = embeddedOnly(env, 'backup');
-  const target = backupTarget(file);
+  const target = outputTarget(file, 'backup');
   const began = performance.now();
   const source = (await fromServer(config.dataDir, io)) ?? (await fromFolder(config, io));
   const header = await writeAtomically(target, source, io);

@@ -1,5 +1,5 @@
-// Where `parley backup <file>` may write. The backup is written beside the file and renamed onto
-// it once whole, so the name given is replaced: a device, a pipe or a folder there must be
+// Where `parley backup <file>` (and `parley export --output <file>`) may write. Both write beside
+// the file and rename onto it once whole, so the name given is replaced: a device, a pipe or a folder there must be
 // refused in one line before anything is copied (run as root, `parley backup /dev/null` replaced
 // the machine's /dev/null), and a symbolic link is followed as the shell's `>` follows it.
 import { execFileSync } from 'node:child_process';
@@ -42,6 +42,13 @@ describe.runIf(!url)('parley backup <file> where the file is not a plain file', 
     expect(lstatSync(device).isCharacterDevice()).toBe(true);
     expect(refused(await run(['backup', fifo], { DATA_DIR: dataDir }))).toMatch(/pipe is a pipe \(fifo\), not a file: .*name a file/);
     expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(readdirSync(folder).sort()).toEqual(['null', 'pipe']);
+
+    // parley export --output writes beside the file and renames onto it as well.
+    const chatbot = '00000000-0000-4000-8000-000000000000';
+    expect(refused(await run(['export', '--chatbot', chatbot, '--output', device], { DATA_DIR: dataDir }))).toMatch(/null is a character device, not a file: an export is written beside its name/);
+    expect(lstatSync(device).isCharacterDevice()).toBe(true);
+    expect(refused(await run(['export', '--chatbot', chatbot, '--output', folder], { DATA_DIR: dataDir }))).toMatch(/is a folder: name a file in it/);
     expect(readdirSync(folder).sort()).toEqual(['null', 'pipe']);
   });
 
