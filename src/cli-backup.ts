@@ -4,7 +4,7 @@
 // no server running the folder is opened here. A restore needs the server stopped: it builds the
 // database in a folder beside the current one, opens it once to check it, then swaps it in and
 // keeps the old one. On PostgreSQL (DATABASE_URL) both refuse: pg_dump and pg_restore do this.
-import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,12 +17,14 @@ import { readEnvironment } from './config/env.js';
 import { pgliteDirFor, usePglite } from './db/client.js';
 import { connectDatabase, describeDiskError, folderProblem } from './db/connect.js';
 import { loadMigrations } from './db/migrate.js';
+import { outputTarget } from './lib/output-target.js';
+import { USAGE } from './cli-usage.js';
 import { VERSION } from './lib/version.js';
 import { appliedMigrations, checkArchive, JWT_SECRET_FILE, makeBackup, readBackup, unpackArchive, type BackupHeader, type OpenedBackup } from './features/backup/backup-file.js';
 import { ask, BackupError, holdDataDir } from './features/backup/control-socket.js';
 
-export const BACKUP_USAGE = 'parley backup <file>';
-export const RESTORE_USAGE = 'parley restore <file>';
+export const BACKUP_USAGE = USAGE.backup;
+export const RESTORE_USAGE = USAGE.restore;
 
 export interface BackupIo {
   /** Progress and the closing lines. */
@@ -138,9 +140,10 @@ async function writeAtomically(file: string, source: Source, io: BackupIo): Prom
 export async function runBackup(argv: string[], env: Env, io: BackupIo): Promise<BackupHeader> {
   const file = fileArgument(argv, BACKUP_USAGE);
   const config = embeddedOnly(env, 'backup');
+  const target = outputTarget(file, 'backup');
   const began = performance.now();
   const source = (await fromServer(config.dataDir, io)) ?? (await fromFolder(config, io));
-  const header = await writeAtomically(file, source, io);
+  const header = await writeAtomically(target, source, io);
   const seconds = ((performance.now() - began) / 1000).toFixed(1);
   io.stderr.write(
     `backup: wrote ${file} (${megabytes(source.bytes)}; a ${megabytes(header.database.data_bytes)} database at migration ${header.migrations.at(-1) ?? 'none'}, Parley ${header.parley_version}) from ${source.from} in ${seconds} s\n`,
@@ -176,6 +179,22 @@ async function unpackInto(fresh: string, dataDir: string, backup: OpenedBackup):
     const problem = describeDiskError(dataDir, error) ?? folderProblem(dataDir);
     if (problem) throw diskFailed(dataDir, problem);
     throw error;
+  }
+}
+
+/** Under this the server refuses writes: a restore that leaves less would start a server that cannot serve. */
+const RESTORE_RESERVE_BYTES = 64 * 1024 * 1024;
+
+/** Refuses, before anything is written, a database the disk has no room for (its size is what the header names). */
+function checkRestoreRoom(dataDir: string, backup: OpenedBackup): void {
+  const { bavail, bsize } = statfsSync(dataDir);
+  const free = Number(bavail) * Number(bsize);
+  const needed = backup.header.database.data_bytes + RESTORE_RESERVE_BYTES;
+  if (free < needed) {
+    throw new BackupError(
+      'no_room',
+      `restoring ${backup.file} needs about ${Math.ceil(needed / 1024 / 1024)} MB in DATA_DIR (${dataDir}) and its disk has ${Math.floor(free / 1024 / 1024)} MB free: make room there first; nothing was changed`,
+    );
   }
 }
 
@@ -278,6 +297,7 @@ export async function runRestore(argv: string[], env: Env, io: BackupIo): Promis
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const target = pgliteDirFor(config.dataDir);
     removeUnfinishedRestores(target, io);
+    checkRestoreRoom(config.dataDir, backup);
     const fresh = `${target}.restoring-${stamp}`;
     io.stderr.write(`restore: building the database of ${file} in ${fresh}\n`);
     await buildFolder(fresh, config.dataDir, backup);

@@ -2,10 +2,11 @@
 // to do after each failure. Exits 1 when a check fails (warnings do not) or the arguments are wrong.
 // It changes nothing: no migration, no role, no key; an embedded database in use is left alone.
 import { parseArgs } from 'node:util';
+import { USAGE } from './cli-usage.js';
 import { readEnvironment } from './config/env.js';
 import { anyFailed, DEFAULT_STREAMS, formatResult, runDoctor } from './features/doctor/doctor.js';
 
-export const DOCTOR_USAGE = 'parley doctor [--json] [--streams <expected open streams, default 1024>]';
+export const DOCTOR_USAGE = USAGE.doctor;
 
 function parse(argv: string[]): { json: boolean; streams: number } {
   let values: { json?: boolean; streams?: string };

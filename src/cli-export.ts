@@ -18,9 +18,10 @@ import { DEFAULT_EXPORT_SETTINGS, exportText, type ExportPlan, type ExportSettin
 import { createExportsRepo, ownerAccess } from './features/exports/exports.repo.js';
 import { EXPORT_FORMATS, type ExportFormat } from './features/exports/exports.schemas.js';
 import { createdRange } from './features/exports/exports.service.js';
+import { outputTarget } from './lib/output-target.js';
+import { USAGE } from './cli-usage.js';
 
-export const EXPORT_USAGE =
-  'parley export --chatbot <id> [--status active|completed] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format json|ndjson|csv] [--output <file>]';
+export const EXPORT_USAGE = USAGE.export;
 
 export interface ExportIo {
   /** Where the export goes without --output. */
@@ -113,7 +114,9 @@ function parseOptions(argv: string[]): ExportOptions {
   } catch (error) {
     throw asCliError(error);
   }
-  return { chatbotId: values.chatbot, status, format, range, output: values.output ?? null };
+  // A device or folder at --output was replaced by the export's rename, /dev/null too when run as root.
+  const output = values.output === undefined ? null : outputTarget(values.output, 'export');
+  return { chatbotId: values.chatbot, status, format, range, output };
 }
 
 /**
@@ -169,6 +172,8 @@ export async function runExportCommand(argv: string[], sql: SqlRunner, io: Expor
 
 /** `parley export …` as the CLI runs it: configuration from the environment, the database opened and closed here. */
 export async function exportCommand(argv: string[]): Promise<void> {
+  // A mistyped option is said before the database is opened (or created, in a new DATA_DIR).
+  parseOptions(argv);
   const config = loadConfig(readEnvironment());
   const hold = await holdForCommand(config, 'export');
   try {

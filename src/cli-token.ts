@@ -2,22 +2,28 @@
 // test_token.py), to try Parley as a user of that system.
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import { USAGE } from './cli-usage.js';
 import { loadConfig, type Env } from './config/config.js';
 import { parseDuration } from './config/parsers.js';
 
-export const TOKEN_USAGE = `parley token --user-id <id> --username <name> [--issuer external|supabase] [--expires 24h|none]`;
+export const TOKEN_USAGE = USAGE.token;
 
 export async function mintToken(argv: string[], env: Env): Promise<string> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'user-id': { type: 'string' },
-      username: { type: 'string' },
-      issuer: { type: 'string' },
-      expires: { type: 'string', default: '24h' },
-    },
-    strict: true,
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'user-id': { type: 'string' },
+        username: { type: 'string' },
+        issuer: { type: 'string' },
+        expires: { type: 'string', default: '24h' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new Error(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\nusage: ${TOKEN_USAGE}`);
+  }
   const userId = values['user-id'];
   const username = values.username;
   if (!userId || !username) throw new Error(`--user-id and --username are required\nusage: ${TOKEN_USAGE}`);

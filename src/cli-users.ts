@@ -1,10 +1,11 @@
 // `parley users promote|demote|deactivate|activate <username>`: account administration from
 // the shell. With the embedded database, stop the server first (one process per PGlite folder).
 import { parseArgs } from 'node:util';
+import { USAGE } from './cli-usage.js';
 import type { SqlRunner } from './db/client.js';
 import type { Revocation } from './features/auth/revocations.js';
 
-export const USERS_USAGE = 'parley users promote|demote|deactivate|activate <username> [--issuer <name> [--external-id <id>]]';
+export const USERS_USAGE = USAGE.users;
 
 const CHANGES = {
   promote: { set: "role = 'admin'", done: 'is now an admin' },
@@ -20,18 +21,26 @@ class AmbiguousName extends Error {}
  * Applies the change and returns the line to print; throws with a one-line reason otherwise.
  * `announce` tells running instances (through Redis), so the change bites there at once too.
  */
-export async function runUsersCommand(argv: string[], sql: SqlRunner, announce?: (revocation: Revocation) => Promise<void>): Promise<string> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { issuer: { type: 'string' }, 'external-id': { type: 'string' } },
-    allowPositionals: true,
-    strict: true,
-  });
+/** The command line, checked before the database is opened (or created, in a new DATA_DIR). */
+export function parseUsersArguments(argv: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { issuer: { type: 'string' }, 'external-id': { type: 'string' } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new Error(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\nusage: ${USERS_USAGE}`);
+  }
+  const { values, positionals } = parsed;
   const [action, username, ...rest] = positionals;
   if (!action || !(action in CHANGES) || !username || rest.length > 0) throw new Error(`usage: ${USERS_USAGE}`);
   const externalId = values['external-id'];
   if (externalId !== undefined && values.issuer === undefined) throw new Error('--external-id names a user of an issuer: give --issuer <name> too');
-  const change = CHANGES[action as keyof typeof CHANGES];
+  return { action: action as keyof typeof CHANGES, username, issuer: values.issuer, externalId };
+}
+
+export async function runUsersCommand(argv: string[], sql: SqlRunner, announce?: (revocation: Revocation) => Promise<void>): Promise<string> {
+  const { action, username, issuer, externalId } = parseUsersArguments(argv);
+  const values = { issuer };
+  const change = CHANGES[action];
   // Row security is forced on the owner too: the change runs in the admin scope.
   const rows = await sql.transaction(async (tx) => {
     await tx.query("SELECT set_config('app.scope', 'admin', true)");

@@ -3,6 +3,7 @@ import { readEnvironment } from './config/env.js';
 import { connectDatabase, DatabaseUnreachableError } from './db/connect.js';
 import { migrate, MigrationError } from './db/migrate.js';
 import { VERSION } from './lib/version.js';
+import { asksForHelp, isCommand, USAGE as COMMAND_USAGE, type Command } from './cli-usage.js';
 // Each command loads its own modules when it runs: `serve` does not pay for the doctor's Redis
 // client or the backup's archiver, nor the other commands for the whole server.
 
@@ -21,6 +22,7 @@ Usage:
   parley restore    <file>: replace DATA_DIR's embedded database with a backup (server stopped)
   parley --version  print the version
 
+parley <command> --help shows a command's usage.
 Configuration comes from environment variables and ./.env (see README.md).`;
 
 /** Known failures print one line and exit non-zero; nothing else is printed. */
@@ -64,6 +66,8 @@ async function runMigrations(): Promise<void> {
 }
 
 async function usersCommand(argv: string[]): Promise<void> {
+  // A mistyped command is said before the database is opened (or created, in a new DATA_DIR).
+  (await import('./cli-users.js')).parseUsersArguments(argv);
   const config = loadConfig(readEnvironment());
   const { holdForCommand } = await import('./features/backup/control-socket.js');
   const hold = await holdForCommand(config, 'users');
@@ -88,12 +92,23 @@ async function changeUsers(config: Config, argv: string[]): Promise<void> {
   }
 }
 
+/** `serve` and `migrate` take none: `parley serve --port 9000` served on PORT, `parley migrate --help` migrated. */
+function noArguments(command: Command, argv: string[]): void {
+  if (argv.length > 0) throw new Error(`parley ${command} takes no arguments (got ${JSON.stringify(argv[0])})\nusage: ${COMMAND_USAGE[command]}`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command] = argv;
+  if (command !== undefined && isCommand(command) && asksForHelp(argv.slice(1))) {
+    process.stdout.write(`usage: ${COMMAND_USAGE[command]}\n`);
+    return;
+  }
   switch (command) {
     case 'serve':
+      noArguments(command, argv.slice(1));
       return serve();
     case 'migrate':
+      noArguments(command, argv.slice(1));
       return runMigrations();
     case 'users':
       return usersCommand(argv.slice(1));

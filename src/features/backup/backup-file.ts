@@ -207,6 +207,8 @@ function checkHeader(value: unknown): value is BackupHeader {
     isStrings(header.migrations) &&
     database?.engine === 'pglite' &&
     typeof database.bytes === 'number' &&
+    Number.isSafeInteger(database.data_bytes) &&
+    database.data_bytes! >= 0 &&
     typeof database.sha256 === 'string' &&
     (header.jwt_secret === null || typeof header.jwt_secret === 'string')
   );
@@ -281,11 +283,32 @@ export async function checkArchive(backup: OpenedBackup): Promise<void> {
  */
 export async function unpackArchive(backup: OpenedBackup, folder: string): Promise<void> {
   const digest = createHash('sha256');
+  const limit = backup.header.database.data_bytes;
+  let unpacked = 0;
+  // Thrown inside the pipeline, it reaches the caller as the next step's AbortError: kept here.
+  let tooLarge: BackupError | null = null;
   try {
-    await pipeline(archiveOf(backup, digest), createGunzip(), async (tar: AsyncIterable<Buffer>) => {
-      await untarFolder(tar, folder);
-    });
+    await pipeline(
+      archiveOf(backup, digest),
+      createGunzip(),
+      // Zeros compress a thousandfold: a 5 MB file unpacked a gigabyte until the disk was full.
+      // What the header names is what may be written, and its room is checked before.
+      async function* (tar: AsyncIterable<Buffer>) {
+        for await (const chunk of tar) {
+          unpacked += chunk.length;
+          if (unpacked > limit) {
+            tooLarge = new BackupError('not_a_backup', `${backup.file}'s database unpacks to more than the ${Math.ceil(limit / 1024 / 1024)} MB its header names: the file is damaged or was made to fill the disk; nothing was changed`);
+            throw tooLarge;
+          }
+          yield chunk;
+        }
+      },
+      async (tar: AsyncIterable<Buffer>) => {
+        await untarFolder(tar, folder);
+      },
+    );
   } catch (error) {
+    if (tooLarge) throw tooLarge;
     if (error instanceof UntarError || (error as NodeJS.ErrnoException).code?.startsWith('Z_')) {
       await checkArchive(backup);
       throw new BackupError('not_a_backup', `${backup.file}'s database cannot be restored: ${error instanceof UntarError ? error.message : `its archive is not a whole gzip stream (${(error as Error).message})`}`);

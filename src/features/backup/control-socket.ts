@@ -65,6 +65,8 @@ export function socketAddress(dataDir: string): string {
 
 export const sendLine = (socket: Socket, message: object) => socket.write(`${JSON.stringify(message)}\n`);
 
+export type LineReader = ReturnType<typeof lineReader>;
+
 /** Lines of JSON first, then the rest of the stream as it comes. */
 export function lineReader(socket: Socket) {
   const chunks = socket[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -153,7 +155,7 @@ const describeHolder = (answer: FirstAnswer | null) =>
 
 export interface Hold {
   /** Sets how requests other than `ping` are answered (by default: refused, naming the holder). */
-  answer(handler: (request: ControlRequest, socket: Socket) => Promise<void>): void;
+  answer(handler: (request: ControlRequest, socket: Socket, reader: LineReader) => Promise<void>): void;
   /** Stops listening, cuts open connections and removes the socket file. */
   release(): Promise<void>;
 }
@@ -251,7 +253,7 @@ async function bindHold(dataDir: string, address: string, who: Holder): Promise<
     const doing = who === 'server' ? `the server on DATA_DIR (${dataDir}) is starting; try again in a moment` : `a parley ${who} is running on DATA_DIR (${dataDir}) (pid ${process.pid}); try again when it has finished`;
     socket.end(`${JSON.stringify({ ok: false, message: doing })}\n`);
   };
-  let handler = refuse;
+  let handler: (request: ControlRequest, socket: Socket, reader: LineReader) => Promise<void> = refuse;
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -262,7 +264,7 @@ async function bindHold(dataDir: string, address: string, who: Holder): Promise<
       .then(async (request) => {
         if (!request) socket.end();
         else if (request.op === 'ping') socket.end(`${JSON.stringify({ ok: true, who, pid: process.pid })}\n`);
-        else await handler(request, socket);
+        else await handler(request, socket, reader);
       })
       .catch(() => socket.destroy());
   });

@@ -34,6 +34,10 @@ export function causeCode(error: unknown): string | null {
   return null;
 }
 
+/** The HTTP client's parser codes (HPE_…) mean the peer answered in another protocol: a wrong port. */
+const NOT_HTTP = 'what answers there does not speak HTTP';
+export const describeCause = (code: string | null): string | null => (code?.startsWith('HPE_') ? NOT_HTTP : code);
+
 /** scheme://host:port of a URL, without credentials, path or query. */
 export function describeEndpoint(url: string): string {
   try {
@@ -73,9 +77,14 @@ export async function checkModel(llm: LlmConfig): Promise<CheckResult> {
 function modelFailure(error: unknown, where: string, timeoutMs: number): CheckResult {
   if (!(error instanceof LlmError)) return result('model', 'fail', `${where}: ${(error as Error)?.message ?? String(error)}`, 'check the LLM_* variables');
   const status = error.details.status;
+  const code = causeCode(error);
+  if (code?.startsWith('HPE_')) return result('model', 'fail', `${where}: ${NOT_HTTP}`, 'check LLM_BASE_URL: its host and port may be another service\'s');
   switch (error.failure) {
+    // Only the check's own deadline aborts: an answer that kept coming in (so no idle timeout fired) and never ended.
+    case 'aborted':
+      return result('model', 'fail', `${where} answered, but its answer did not end within ${timeoutMs / 1000}s`, "check that LLM_BASE_URL is the model server's API (it ends before /chat/completions), not a page or a stream");
     case 'network_error':
-      return result('model', 'fail', `${where} unreachable (${causeCode(error) ?? 'no answer'})`, 'check LLM_BASE_URL and that the model server is running and reachable from here');
+      return result('model', 'fail', `${where} unreachable (${code ?? 'no answer'})`, 'check LLM_BASE_URL and that the model server is running and reachable from here');
     case 'timeout':
       return result('model', 'fail', `${where} did not answer within ${timeoutMs / 1000}s`, 'check LLM_BASE_URL, and that the model server is up and not overloaded');
     case 'rate_limited':
@@ -152,7 +161,7 @@ async function checkIssuer(issuer: ExternalIssuer): Promise<CheckResult> {
     if (!response.ok) return result(name, 'fail', `key set at ${where} answered ${response.status}`, 'check the issuer\'s JWKS URL (EXTERNAL_JWKS_URL, SUPABASE_URL or AUTH_ISSUERS_FILE)');
     body = await response.json();
   } catch (error) {
-    const reason = causeCode(error) ?? ((error as Error)?.name === 'TimeoutError' ? `no answer within ${JWKS_TIMEOUT_MS / 1000}s` : (error as Error)?.message);
+    const reason = describeCause(causeCode(error)) ?? ((error as Error)?.name === 'TimeoutError' ? `no answer within ${JWKS_TIMEOUT_MS / 1000}s` : (error as Error)?.message);
     return result(name, 'fail', `key set at ${where} not fetchable (${reason})`, 'check the issuer\'s JWKS URL and that this host can reach it');
   }
   const keys = (body as { keys?: unknown } | null)?.keys;
