@@ -19,6 +19,13 @@ export interface TcpProxy {
    * `answers` holds only what the server sends: statements arrive and run, their answers do not.
    */
   stall(on: boolean, only?: 'answers'): void;
+  /**
+   * The next connection whose client sends `text` (in one write) holds its server's answers from
+   * then on, until `release` is called: a statement that has run but whose answer is still on its
+   * way, on that connection only, while every other connection goes on. `answered` settles once
+   * the server has sent something back that is being held.
+   */
+  holdAnswersAfter(text: string): { answered: Promise<void>; release(): void };
   /** Open client connections. */
   connections(): number;
   /** Connections accepted since the start, refused ones included: how often a client tried. */
@@ -26,6 +33,14 @@ export interface TcpProxy {
   /** Writes that arrived from clients since the start, held ones included (commands, for a protocol that writes one at a time). */
   clientWrites(): number;
   close(): Promise<void>;
+}
+
+/** One connection's answers held back by holdAnswersAfter. */
+interface Hold {
+  on: boolean;
+  held: Buffer[];
+  answered: () => void;
+  flush: () => void;
 }
 
 /** RST rather than FIN: the peer sees ECONNRESET, as when a server dies, not a polite goodbye. */
@@ -45,6 +60,7 @@ export async function startTcpProxy({ targetHost, targetPort }: { targetHost: st
   /** What is held: [client → server, server → client]. */
   const stalled = [false, false];
   const resumes = new Set<() => void>();
+  let trigger: { text: Buffer; caught: (held: Hold) => void } | undefined;
   let clientWrites = 0;
   let attempts = 0;
 
@@ -61,12 +77,13 @@ export async function startTcpProxy({ targetHost, targetPort }: { targetHost: st
       upstream.destroy();
     };
     for (const socket of pair) socket.on('error', drop).on('close', drop);
-    forward(client, upstream, 0);
-    forward(upstream, client, 1);
+    const hold: Hold = { on: false, held: [], answered: () => {}, flush: () => {} };
+    forward(client, upstream, 0, hold);
+    forward(upstream, client, 1, hold);
   });
 
   /** `from` → `to` with backpressure; while stalled, what arrives is held until the stall ends. */
-  function forward(from: Socket, to: Socket, way: 0 | 1) {
+  function forward(from: Socket, to: Socket, way: 0 | 1, hold: Hold) {
     const held: Buffer[] = [];
     const send = (chunk: Buffer) => {
       if (!to.destroyed && !to.write(chunk)) {
@@ -81,14 +98,29 @@ export async function startTcpProxy({ targetHost, targetPort }: { targetHost: st
     };
     resumes.add(resume);
     from.on('close', () => resumes.delete(resume));
+    if (way === 1) {
+      hold.flush = () => {
+        hold.held.splice(0).forEach(send);
+        if (ended && !stalled[way]) to.end();
+      };
+    }
     from.on('data', (chunk: Buffer) => {
-      if (way === 0) clientWrites++;
-      if (stalled[way]) held.push(chunk);
+      if (way === 0) {
+        clientWrites++;
+        if (trigger && chunk.includes(trigger.text)) {
+          trigger.caught(hold);
+          trigger = undefined;
+        }
+      }
+      if (way === 1 && hold.on) {
+        hold.held.push(chunk);
+        hold.answered();
+      } else if (stalled[way]) held.push(chunk);
       else send(chunk);
     });
     from.on('end', () => {
       ended = true;
-      if (!stalled[way]) to.end();
+      if (!stalled[way] && !(way === 1 && hold.on)) to.end();
     });
   }
   await new Promise<void>((resolve, reject) => {
@@ -122,6 +154,28 @@ export async function startTcpProxy({ targetHost, targetPort }: { targetHost: st
       stalled[0] = on && only !== 'answers';
       stalled[1] = on;
       if (!on) for (const resume of resumes) resume();
+    },
+    holdAnswersAfter(text) {
+      let answered!: () => void;
+      const answeredPromise = new Promise<void>((resolve) => (answered = resolve));
+      let caught: Hold | undefined;
+      trigger = {
+        text: Buffer.from(text),
+        caught: (hold) => {
+          caught = hold;
+          hold.on = true;
+          hold.answered = answered;
+        },
+      };
+      return {
+        answered: answeredPromise,
+        release() {
+          trigger = undefined;
+          if (!caught) return;
+          caught.on = false;
+          caught.flush();
+        },
+      };
     },
     connections: () => pairs.size,
     attempts: () => attempts,

@@ -3,13 +3,9 @@
 // current password is asked for, so an access token alone (stolen, or a device left signed in)
 // cannot lock its owner out; its guesses count against the account as failed sign-ins do.
 import { AppError } from '../../errors/app-error.js';
+import type { ChangePasswordBody } from './auth.schemas.js';
 import type { AuthServiceDeps } from './auth.service.js';
 import type { Principal } from './principal.js';
-
-export interface PasswordChange {
-  current_password: string;
-  new_password: string;
-}
 
 const wrongPassword = () => new AppError('wrong_password', 'The current password is not right; nothing was changed');
 
@@ -18,7 +14,7 @@ export function createPasswordChange(deps: AuthServiceDeps) {
   // The sign-in limit's counter: guesses here and at sign-in add up.
   const loginAccount = { name: 'login_account', rule: settings.limits.loginAccount };
 
-  async function changePassword(caller: Principal, input: PasswordChange): Promise<void> {
+  async function changePassword(caller: Principal, input: ChangePasswordBody): Promise<void> {
     const user = caller.kind === 'user' && caller.sessionId ? await users.findById(caller.actorId) : undefined;
     if (!user?.passwordHash || user.issuer !== null) {
       throw new AppError('forbidden', 'This account signs in through its own issuer; change the password there');

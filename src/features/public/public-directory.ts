@@ -29,7 +29,8 @@ export function createPublicDirectory(deps: { chatbots: PublicChatbotsRepo; cach
   // A conversation never changes chatbot: which one it is on is kept (bounded), so preflights
   // for a conversation cost no query once it is known.
   const chatbotOf = new Map<string, string>();
-  // Bumped by forgetOwners: a read that began before an owner changed is not kept.
+  // Bumped by every forget: a read that began before a chatbot or an owner changed may have read
+  // the old row and had its answer still on the way when the change was made; it is not kept.
   let epoch = 0;
 
   async function find(key: ChatbotKey) {
@@ -59,6 +60,7 @@ export function createPublicDirectory(deps: { chatbots: PublicChatbotsRepo; cach
       return find({ id: chatbotId });
     },
     forget(chatbot) {
+      epoch += 1;
       entries.delete(`id:${chatbot.id}`);
       entries.delete(`slug:${chatbot.slug}`);
       // Its former slug, if it had one.
