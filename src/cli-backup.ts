@@ -5,7 +5,8 @@
 // database in a folder beside the current one, opens it once to check it, then swaps it in and
 // keeps the old one. On PostgreSQL (DATABASE_URL) both refuse: pg_dump and pg_restore do this.
 import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -99,10 +100,30 @@ async function fromFolder(config: Config, io: BackupIo): Promise<Source> {
   }
 }
 
+const STOPPING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Ctrl-C, a cron job's timeout or a closed terminal while the file is written: Node's default ends
+ * the process at once and `<file>.partial` stayed beside the backups. It goes, and the exit status
+ * is the signal's, as a shell expects. Returns the function that puts Node's default back.
+ */
+function removeOnStop(partial: string, io: BackupIo): () => void {
+  const stop = (signal: NodeJS.Signals) => {
+    rmSync(partial, { force: true });
+    io.stderr.write(`backup: stopped by ${signal} before the backup was complete; nothing was kept\n`);
+    process.exit(128 + constants.signals[signal]);
+  };
+  for (const signal of STOPPING_SIGNALS) process.once(signal, stop);
+  return () => {
+    for (const signal of STOPPING_SIGNALS) process.off(signal, stop);
+  };
+}
+
 /** Writes `<file>.partial`, checks what landed there against the backup's checksum, then renames it to `file`. */
 async function writeAtomically(file: string, source: Source, io: BackupIo): Promise<BackupHeader> {
   const partial = `${file}.partial`;
   await unlink(partial).catch(() => {});
+  const keepDefaults = removeOnStop(partial, io);
   let written = 0;
   let shownAt = Date.now();
   async function* counted() {
@@ -125,7 +146,9 @@ async function writeAtomically(file: string, source: Source, io: BackupIo): Prom
       });
     // A backup is kept for the day the disk fails: it is on the disk before it takes its name.
     syncTree(partial, { recursive: false });
-    await rename(partial, file);
+    // In the same turn of the event loop as the rename: a stop signal cannot come between them.
+    renameSync(partial, file);
+    keepDefaults();
     syncTree(dirname(resolve(file)), { recursive: false });
     return header;
   } catch (error) {
@@ -133,6 +156,7 @@ async function writeAtomically(file: string, source: Source, io: BackupIo): Prom
     const problem = describeDiskError(dirname(resolve(file)), error);
     throw problem ? new BackupError('disk_failed', `cannot save the backup as ${file}: ${problem}; nothing was kept there`) : error;
   } finally {
+    keepDefaults();
     await source.close();
   }
 }

@@ -1,10 +1,13 @@
 // A `parley backup` stopped while the running server copies its database (Ctrl-C, a cron job's
 // timeout, a dropped SSH session): the server's copy of it, made in DATA_DIR, must go with it.
 // Left there, each one took the size of the compressed database for as long as the server ran.
-import { readdirSync } from 'node:fs';
+// Stopped while it writes its file, it leaves no `<file>.partial` beside it either.
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliProcesses, serveUntilHealthy } from '../helpers/cli-process.js';
+import { httpCall as call } from '../helpers/http-call.js';
+import { fillWithLargeConversations } from '../helpers/large-database.js';
 
 const url = process.env.TEST_DATABASE_URL;
 const cli = cliProcesses();
@@ -41,6 +44,41 @@ describe.runIf(!url)('a parley backup stopped while the server copies its databa
     const next = await cli.run(['backup', join(out, 'next.backup')], { DATA_DIR: dataDir });
     expect(next.code, next.stderr).toBe(0);
     expect(workFolders(dataDir)).toEqual([]);
+    expect(server.child.exitCode).toBeNull();
+  });
+
+  it('stopped while it writes the file (Ctrl-C, kill, a closed terminal), leaves neither the file nor a partial one, and says so', { timeout: 240_000 }, async () => {
+    const dataDir = join(cli.tempDir('parley-interrupted-write-'), 'data');
+    const first = await serveUntilHealthy(cli, { DATA_DIR: dataDir });
+    const registered = await call(first.base, 'POST', '/v1/auth/register', undefined, { username: 'interrupted_write', password: 'a long enough password' });
+    const token = registered.body.access_token as string;
+    const chatbot = (await call(first.base, 'POST', '/v1/chatbots', token, { name: 'Large' })).body.id as string;
+    first.server.child.kill('SIGTERM');
+    expect(await first.server.exited).toBe(0);
+    // About 35 MB of random text: the file takes long enough to write to be stopped halfway.
+    await fillWithLargeConversations(join(dataDir, 'pglite'), (registered.body.user as { id: string }).id, chatbot, 10);
+    const { server } = await serveUntilHealthy(cli, { DATA_DIR: dataDir });
+    const out = cli.tempDir('parley-interrupted-write-out-');
+
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+      const file = join(out, `${signal}.backup`);
+      const backup = cli.start(['backup', file], { DATA_DIR: dataDir });
+      while (!existsSync(`${file}.partial`) && backup.child.exitCode === null) await sleep(5);
+      backup.child.kill(signal);
+      expect(await backup.exited, backup.stderr()).toBe(code);
+      expect(backup.stderr()).toMatch(new RegExp(`backup: stopped by ${signal} before the backup was complete; nothing was kept`));
+      expect(readdirSync(out)).toEqual([]);
+    }
+    let left = workFolders(dataDir);
+    for (let i = 0; i < 400 && left.length > 0; i++) {
+      await sleep(100);
+      left = workFolders(dataDir);
+    }
+    expect(left, server.stdout()).toEqual([]);
+
+    const next = await cli.run(['backup', join(out, 'next.backup')], { DATA_DIR: dataDir });
+    expect(next.code, next.stderr).toBe(0);
+    expect(readdirSync(out)).toEqual(['next.backup']);
     expect(server.child.exitCode).toBeNull();
   });
 });

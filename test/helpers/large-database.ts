@@ -3,13 +3,13 @@
 // 100 MB, which PostgreSQL stores uncompressed), written straight into the folder of a stopped server.
 import { createPglite } from '../../src/db/pglite.js';
 
-export async function fillWithLargeConversations(pgliteDir: string, userId: string, chatbotId: string): Promise<void> {
+export async function fillWithLargeConversations(pgliteDir: string, userId: string, chatbotId: string, conversations = 30): Promise<void> {
   const owner = createPglite(pgliteDir);
   try {
     await owner.query(
       `INSERT INTO conversations (id, user_id, chatbot_id, title, created_at, updated_at, message_count)
-       SELECT gen_random_uuid(), $1, $2, 'c' || i, now() - i * interval '1 second', now(), 100 FROM generate_series(1, 30) AS i`,
-      [userId, chatbotId],
+       SELECT gen_random_uuid(), $1, $2, 'c' || i, now() - i * interval '1 second', now(), 100 FROM generate_series(1, $3::int) AS i`,
+      [userId, chatbotId, conversations],
     );
     await owner.query(
       `INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
