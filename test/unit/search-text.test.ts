@@ -63,10 +63,20 @@ describe('searchTerms', () => {
   });
 
   it('leaves out the invisible characters inside words, and lowercases Turkish "İ" to a plain "i"', () => {
-    expect(searchTerms('Öff\u00ADnungs\u00ADzeiten \u200Fשעות\u200F می\u200Cخواهم x\u2060y \uFEFFhello')).toEqual(['öffnungszeiten', 'שעות', 'میخواهم', 'xy', 'hello']);
+    expect(searchTerms('Öff\u00ADnungs\u00ADzeiten \u200Fשעות\u200F می\u200Cخواهم x\u2060y \uFEFFhello')).toEqual(['offnungszeiten', 'שעות', 'میخواهم', 'xy', 'hello']);
     expect(searchTerms('İSTANBUL İstanbul istanbul')).toEqual(['istanbul', 'istanbul', 'istanbul']);
     // U+200B separates words in Thai, Khmer and Lao.
     expect(searchTerms('word\u200Bword')).toEqual(['word', 'word']);
+  });
+
+  it('matches Latin and Greek words with or without their accents, and "ß" with "ss"', () => {
+    expect(searchTerms('École ECOLE ecole Ωράριο ΩΡΑΡΙΟ ωραριο Straße STRASSE Tiếng Việt ΐ')).toEqual([
+      'ecole', 'ecole', 'ecole', 'ωραριο', 'ωραριο', 'ωραριο', 'strasse', 'strasse', 'tieng', 'viet', 'ι',
+    ]);
+    // Letters of their own, not accented ones, stay: Cyrillic "й", Turkish "ı", Danish "ø", Polish "ł".
+    expect(searchTerms('мой мои kadın søndag łódź')).toEqual(['мой', 'мои', 'kadın', 'søndag', 'łodz']);
+    // Other scripts' marks are letters' parts: Devanagari vowel signs, Arabic vowel marks.
+    expect(searchTerms('हिन्दी कमल कमाल')).toEqual(['हिन्दी', 'कमल', 'कमाल']);
   });
 
   it('drops terms longer than 100 characters', () => {
@@ -122,6 +132,8 @@ describe('toQueryTerms', () => {
     expect(toTsqueryLiteral('Where is the board? The board!')).toBe("'board'");
     expect(toTsqueryLiteral('Wann ist der Laden am Samstag offen?')).toBe("'laden' | 'samstag' | 'offen'");
     expect(toTsqueryLiteral("Quand est-ce que la boutique ouvre?")).toBe("'boutique' | 'ouvre'");
+    // Small words written without their accents are small words still.
+    expect(toTsqueryLiteral('OU EST LA BOUTIQUE? Donde esta la tienda?')).toBe("'boutique' | 'tienda'");
     // Words that are small in one language and not in another stay.
     expect(toTsqueryLiteral('Will the van come to the den?')).toBe("'will' | 'van' | 'come' | 'den'");
   });

@@ -7,6 +7,7 @@
 
 import { SEGMENT_WINDOW, segment, sliceEnd } from '../../lib/text.js';
 import { asciiWords, asciiWordsApply } from './ascii-words.js';
+import { foldLetters } from './letter-folding.js';
 import { STOP_WORDS } from './stop-words.js';
 
 /** Scripts written without spaces between words, where dictionaries disagree on word edges. */
@@ -87,7 +88,7 @@ function keep(term: string): boolean {
  * terms of a 32,000-character message of Chinese took 200 ms of the event loop.
  */
 function* positionedTerms(text: string, window = SEGMENT_WINDOW): Generator<Term> {
-  const normalized = text.normalize('NFKC').replace(CURLY_APOSTROPHE, "'").replace(INVISIBLE, '').toLowerCase().replace(DOTTED_I, 'i');
+  const normalized = foldLetters(text.normalize('NFKC').replace(CURLY_APOSTROPHE, "'").replace(INVISIBLE, '').toLowerCase().replace(DOTTED_I, 'i'));
   if (asciiWordsApply(normalized, SEGMENT_WINDOW)) return yield* asciiTerms(normalized);
   let position = 0;
   let previousCjk: string | undefined;

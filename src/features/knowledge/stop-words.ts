@@ -6,7 +6,9 @@
 //
 // Only words that are function words in every language listed: "will" (a testament), "die",
 // "son", "van", "come", "era", "dove", "hay", "sin", "bin", "mon" and the like are left in queries, being
-// what a question may be about in another of them.
+// what a question may be about in another of them; so is "für", which is "fur" without its accent.
+
+import { foldLetters } from './letter-folding.js';
 
 const WORDS = `
 a about after all am an and any are as at be been before being but by did do does doing
@@ -16,7 +18,7 @@ these they this those through to too under until up very was we were what what's
 which while who whom why with you your yours
 
 aber als am an auch auf aus bei bis bist da dann das dass dem der des dich dir du
-durch ein eine einem einen einer eines er es für hatte ich ihr im ist kann mich mir mit
+durch ein eine einem einen einer eines er es hatte ich ihr im ist kann mich mir mit
 nach nicht noch nur ob oder sein sich sie sind so um und uns vom von vor wann warum was weil
 welche wenn wer wie wir wird wo zu zum zur über
 
@@ -37,7 +39,12 @@ aan bij dat de deze dit een en er het hij ik in is je met naar niet of om ook op
 voor waar wanneer wat we wie zijn
 `;
 
-export const STOP_WORDS: ReadonlySet<string> = new Set(WORDS.split(/\s+/u).filter((word) => word.length > 0));
+// As terms are made: "où", "dónde" and "ou", "donde" are the same small words.
+export const STOP_WORDS: ReadonlySet<string> = new Set(
+  WORDS.split(/\s+/u)
+    .filter((word) => word.length > 0)
+    .map(foldLetters),
+);
 
 /** Whether a term is one of STOP_WORDS. */
 export const isStopWord = (term: string): boolean => STOP_WORDS.has(term);
