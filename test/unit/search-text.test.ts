@@ -79,6 +79,12 @@ describe('searchTerms', () => {
     expect(searchTerms('हिन्दी कमल कमाल')).toEqual(['हिन्दी', 'कमल', 'कमाल']);
   });
 
+  it('reads a French or Italian elided article as the word it stands before: "l\'école" is "école"', () => {
+    expect(searchTerms("L'école d'été, l’hôtel qu'il dell'arte un'amica jusqu'à")).toEqual(['ecole', 'ete', 'hotel', 'il', 'arte', 'amica', 'a']);
+    // Apostrophes inside English words and names, and words that are not elisions, stay whole.
+    expect(searchTerms("it's o'clock O'Brien aujourd'hui rock'n'roll don't l'")).toEqual(["it's", "o'clock", "o'brien", "aujourd'hui", "rock'n'roll", "don't", 'l']);
+  });
+
   it('drops terms longer than 100 characters', () => {
     expect(searchTerms('a'.repeat(100))).toEqual(['a'.repeat(100)]);
     expect(searchTerms(`${'a'.repeat(101)} ok`)).toEqual(['ok']);

@@ -4,7 +4,8 @@
 // "Strasse" finds "Straße", as the search boxes people know do. Letters of their own stay as they
 // are: Cyrillic "й" (no "и" with a mark to a Russian reader), Turkish "ı", Danish "ø", Polish "ł",
 // and every other script's marks, which are parts of its letters (Devanagari vowel signs).
-// migrations/0029 folds the terms stored before in SQL with these same ranges: keep them in step.
+// migrations/0029 folds the terms stored before in SQL with these same ranges and elisions: keep
+// them in step.
 
 /** A Latin or Greek letter followed by combining accents (U+0300–U+036F), once decomposed. */
 const ACCENTED = /([a-z\u00c0-\u024f\u1e00-\u1eff\u0370-\u03ff\u1f00-\u1fff])[\u0300-\u036f]+/g;
@@ -15,4 +16,16 @@ const NOT_ASCII = /[\u0080-\uffff]/;
 export function foldLetters(lowercased: string): string {
   if (!NOT_ASCII.test(lowercased)) return lowercased;
   return lowercased.normalize('NFD').replace(ACCENTED, '$1').normalize('NFC').replace(SHARP_S, 'ss');
+}
+
+/**
+ * French and Italian articles and particles elided before a vowel ("l'école", "d'été", "qu'il",
+ * "dell'arte", "un'amica"): the word a reader sees, and a question names, is the one after the
+ * apostrophe. Whole words with an apostrophe stay ("it's", "o'clock", "aujourd'hui").
+ */
+const ELIDED = /^(?:c|d|j|l|m|n|s|t|qu|jusqu|lorsqu|puisqu|dell|dall|nell|sull|all|un|quest|quell)'(?=[^'])/;
+
+/** A lowercased word without the elided article in front of it. */
+export function withoutElision(word: string): string {
+  return word.includes("'") ? word.replace(ELIDED, '') : word;
 }

@@ -7,7 +7,7 @@
 
 import { SEGMENT_WINDOW, segment, sliceEnd } from '../../lib/text.js';
 import { asciiWords, asciiWordsApply } from './ascii-words.js';
-import { foldLetters } from './letter-folding.js';
+import { foldLetters, withoutElision } from './letter-folding.js';
 import { STOP_WORDS } from './stop-words.js';
 
 /** Scripts written without spaces between words, where dictionaries disagree on word edges. */
@@ -97,7 +97,7 @@ function* positionedTerms(text: string, window = SEGMENT_WINDOW): Generator<Term
       previousCjk = undefined;
       continue;
     }
-    const found = [word, ...cjkBigrams(word, previousCjk)].filter(keep);
+    const found = [withoutElision(word), ...cjkBigrams(word, previousCjk)].filter(keep);
     const tail = lastChar(word);
     previousCjk = tail !== undefined && isCjk(tail) ? tail : undefined;
     if (found.length === 0) continue;
@@ -109,7 +109,8 @@ function* positionedTerms(text: string, window = SEGMENT_WINDOW): Generator<Term
 /** positionedTerms for ASCII text: no CJK bigrams, every segment asciiWords gives has a letter or digit. */
 function* asciiTerms(normalized: string): Generator<Term> {
   let position = 0;
-  for (const word of asciiWords(normalized)) {
+  for (const found of asciiWords(normalized)) {
+    const word = withoutElision(found);
     if (word.length <= MAX_TERM_LENGTH) yield { term: word, position: ++position };
   }
 }
