@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SqlRunner } from './client.js';
+import { ENCODING_QUERY, encodingProblem, UTF8_DATABASE_FIX } from './encoding.js';
 
 // Both src/db and dist/db sit two levels below the package root.
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -71,6 +72,10 @@ function checkHistory(migrations: Migration[], done: Map<string, string>): void 
  * lock so that several instances starting at once apply each migration exactly once.
  */
 export async function migrate(sql: SqlRunner, log: (line: string) => void = () => {}, migrations = loadMigrations()): Promise<string[]> {
+  // Before anything is made: a migration would otherwise fail halfway on the first character the encoding lacks.
+  const [database] = await sql.query<{ encoding: string; name: string }>(ENCODING_QUERY);
+  const problem = database ? encodingProblem(database) : null;
+  if (problem) throw new MigrationError(`${problem}: ${UTF8_DATABASE_FIX}`);
   // Under the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL.
   await sql.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);

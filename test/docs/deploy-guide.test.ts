@@ -51,6 +51,7 @@ const NOT_VARIABLES: Record<string, string> = {
   // glibc spells these two with a last underscore (MALLOC_MMAP_THRESHOLD_), looked up without it.
   MALLOC_MMAP_THRESHOLD: "glibc's allocator, read by the C library before Parley starts",
   MALLOC_TRIM_THRESHOLD: "glibc's allocator, read by the C library before Parley starts",
+  SQL_ASCII: "a PostgreSQL encoding, which Parley refuses (test/db/database-encoding.test.ts)",
 };
 
 const variable = (name: string) => CONFIG_VARIABLES.find((v) => v.name === name || v.aliases?.includes(name));

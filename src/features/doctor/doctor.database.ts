@@ -8,6 +8,7 @@ import type { Config } from '../../config/config.js';
 import { openDatabase, pgliteDirFor, type Database, type SqlRunner } from '../../db/client.js';
 import { describeDatabaseUrl } from '../../db/connect.js';
 import { databaseErrorCode, describeError, isDatabaseUnavailable } from '../../db/errors.js';
+import { encodingProblem, UTF8_DATABASE_FIX } from '../../db/encoding.js';
 import { appliedAsShipped, loadMigrations } from '../../db/migrate.js';
 import { result, type CheckResult } from './doctor.checks.js';
 import { pgliteHolder } from './doctor.pglite.js';
@@ -34,6 +35,8 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
 interface ServerVersion {
   version: string;
   num: number;
+  encoding: string;
+  name: string;
 }
 
 /** The server's version, retried while it is unavailable, for `waitMs` at most. */
@@ -41,11 +44,11 @@ async function probe(database: Database, waitMs: number): Promise<ServerVersion>
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
-      const query = database.sql.query<{ version: string; num: number }>(
-        "SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num",
+      const query = database.sql.query<{ version: string; num: number; encoding: string; name: string }>(
+        "SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num, current_setting('server_encoding') AS encoding, current_database() AS name",
       );
       const [row] = await within(query, Math.max(deadline - Date.now(), RETRY_MS));
-      return { version: row!.version.split(' ')[0]!, num: Number(row!.num) };
+      return { version: row!.version.split(' ')[0]!, num: Number(row!.num), encoding: row!.encoding, name: row!.name };
     } catch (error) {
       if (!isDatabaseUnavailable(error) || Date.now() + RETRY_MS >= deadline) throw error;
       await sleep(RETRY_MS);
@@ -165,10 +168,13 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
       return [unreachable(config, error), ...['migrations', 'row-security', 'admins', 'instances', 'transactions'].map((name) => skip(name, 'no database'))];
     }
     const where = config.databaseUrl ? `PostgreSQL ${version.version} at ${describeDatabaseUrl(config.databaseUrl)}` : `embedded PGlite (PostgreSQL ${version.version}) in ${pgliteDirFor(config.dataDir)}`;
+    const badEncoding = encodingProblem(version);
     const first =
       version.num < MIN_VERSION_NUM
         ? result('database', 'fail', `${where}: Parley needs PostgreSQL 14 or later`, 'upgrade the server, or point DATABASE_URL at a newer one')
-        : result('database', 'ok', where);
+        : badEncoding
+          ? result('database', 'fail', `${where}: ${badEncoding}`, UTF8_DATABASE_FIX)
+          : result('database', 'ok', where);
     const sql = database.sql;
     const migrations = await guarded('migrations', () => checkMigrations(sql));
     const current = migrations.status === 'ok';
