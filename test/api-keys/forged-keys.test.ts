@@ -2,43 +2,31 @@
 // Shown by cutting the database away: a forged key still answers 401, while a real key, which
 // must be looked up, answers 503. A TCP proxy between Parley and PostgreSQL refuses every
 // connection; PGlite runs inside the process and cannot be cut this way.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/client.js';
-import { migrate } from '../../src/db/migrate.js';
-import { prepareAppRole } from '../../src/db/row-security.js';
 import { generateKey } from '../../src/features/api-keys/key-format.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createApiKey } from '../helpers/api-keys.js';
 import { createChatbot } from '../helpers/chat.js';
 import { bearer, registerUser } from '../helpers/factories.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxiedDatabase, type ProxiedDatabase } from '../helpers/proxied-database.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
 
 const url = process.env.TEST_DATABASE_URL;
 
 describe.runIf(url)('keys while PostgreSQL cannot be reached', () => {
-  const schema = `test_keys_${randomBytes(5).toString('hex')}`;
-  let admin: Database;
+  let link: ProxiedDatabase;
   let proxy: TcpProxy;
   let t: TestApp;
 
   beforeAll(async () => {
-    admin = await openDatabase({ url: url!, pgliteDir: null, poolMax: 1 });
-    await admin.sql.exec(`CREATE SCHEMA ${schema}`);
-    const target = new URL(url!);
-    proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
-    const database = await openDatabase({ url: proxy.url(url!), pgliteDir: null, poolMax: 2, searchPath: schema });
-    await migrate(database.sql);
-    await prepareAppRole(database);
-    t = await createTestApp({}, { database });
+    link = await proxiedDatabase(url!, 'keys', { poolMax: 2 });
+    proxy = link.proxy;
+    t = await createTestApp({}, { database: link.database });
   });
   afterAll(async () => {
     proxy?.refuse(false);
     await t?.app.close();
-    await t?.database.close();
-    await proxy?.close();
-    await admin?.sql.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin?.close();
+    await link?.close();
   });
 
   it('a forged key is 401 without the database; a real one needs it (503)', { timeout: 30_000 }, async () => {

@@ -4,7 +4,8 @@
 // typed is not. Each made a word of a document or a question a different term from the same word
 // written plainly, so the knowledge that names it was never found. So did accents: headings in
 // capitals drop them in Greek and French ("ΩΡΑΡΙΟ", "ECOLE"), many type without them, and Swiss
-// German writes "ss" for "ß". And French and Italian elide articles: "l'école" was never "école".
+// German writes "ss" for "ß". And French and Italian elide articles: "l'école" was never "école",
+// nor "Parley's" "Parley".
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/db/migrate.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -93,6 +94,12 @@ describe('a word written with or without its accents', () => {
     expect(await ask(bot.id, "Où est l'école?")).toContain('samedi');
   });
 
+  it("finds a word written with 's after it, and the other way round", async () => {
+    const bot = await botWith('Speed', ['Loading', "Parley's widget loads in 40 ms."], ['Looks', 'The widget has a dark theme.'], ['Times', 'The shop opens at nine.']);
+    expect(await ask(bot.id, 'Parley?')).toContain('40 ms');
+    expect(await ask(bot.id, "And the shop's?")).toContain('opens at nine');
+  });
+
   it('keeps letters of their own apart: Cyrillic "й" is not "и"', async () => {
     const bot = await botWith('Дом', ['Часы', 'Мои часы работы: с 9 до 18.'], ['Адрес', 'Мой адрес: улица Ленина, 1.']);
     expect(await ask(bot.id, 'мой')).toContain('улица Ленина');
@@ -106,10 +113,11 @@ describe('a word written with or without its accents', () => {
       ['Adresse', 'Hauptstraße 5, Zürich.'],
       ['Ωράριο', 'Ωράριο: Δευτέρα.'],
       ['Accueil', "L'hôtel ouvre à 7 h."],
+      ['Speed', "Parley's widget loads in 40 ms."],
     );
     // As such documents were stored before: the terms kept their accents, "ß", and the elided article
     // (a quote inside a lexeme is doubled in a tsvector's text, and again in the SQL literal).
-    for (const [plain, accented] of [['ecole', 'école'], ['hauptstrasse', 'hauptstraße'], ['ωραριο', 'ωράριο'], ['hotel', "l''''hôtel"]]) {
+    for (const [plain, accented] of [['ecole', 'école'], ['hauptstrasse', 'hauptstraße'], ['ωραριο', 'ωράριο'], ['hotel', "l''''hôtel"], ['parley', "parley''''s"]]) {
       await t.database.sql.exec(`UPDATE knowledge_chunks SET search = replace(search::text, '${plain}', '${accented}')::tsvector WHERE chatbot_id = '${bot.id}'`);
     }
     const before = await t.database.sql.query<{ search: string }>(`SELECT search::text AS search FROM knowledge_chunks WHERE chatbot_id = '${bot.id}'`);
@@ -122,6 +130,7 @@ describe('a word written with or without its accents', () => {
     expect(await ask(bot.id, 'Hauptstraße')).toContain('Zürich');
     expect(await ask(bot.id, 'ΩΡΑΡΙΟ')).toContain('Δευτέρα');
     expect(await ask(bot.id, 'hôtel')).toContain('7 h');
+    expect(await ask(bot.id, 'Parley?')).toContain('40 ms');
     const stored = await t.database.sql.query<{ search: string }>(`SELECT search::text AS search FROM knowledge_chunks WHERE chatbot_id = '${bot.id}'`);
     const terms = stored.map((row) => row.search).join(' ');
     expect(terms).toContain('ecole');

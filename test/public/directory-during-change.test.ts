@@ -6,39 +6,28 @@
 // at a time, so there the lookup always ends before the change begins.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/client.js';
-import { migrate } from '../../src/db/migrate.js';
-import { prepareAppRole } from '../../src/db/row-security.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createChatbot } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxiedDatabase, type ProxiedDatabase } from '../helpers/proxied-database.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
 
 const url = process.env.TEST_DATABASE_URL;
 
 describe.runIf(url)("a visitor's lookup in flight while the owner changes the chatbot", () => {
-  const schema = `test_directory_${randomBytes(5).toString('hex')}`;
-  let admin: Database;
+  let link: ProxiedDatabase;
   let proxy: TcpProxy;
   let t: TestApp;
 
   beforeAll(async () => {
-    admin = await openDatabase({ url: url!, pgliteDir: null, poolMax: 1 });
-    await admin.sql.exec(`CREATE SCHEMA ${schema}`);
-    const target = new URL(url!);
-    proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
-    const database = await openDatabase({ url: proxy.url(url!), pgliteDir: null, poolMax: 4, searchPath: schema });
-    await migrate(database.sql);
-    await prepareAppRole(database);
+    link = await proxiedDatabase(url!, 'directory');
+    proxy = link.proxy;
     // Far longer than the test: a stale answer kept would show on every later request.
-    t = await createTestApp({ AUTH_CACHE_MS: '60000', RATE_LIMIT_PUBLIC_IP: '10000/1m' }, { database });
+    t = await createTestApp({ AUTH_CACHE_MS: '60000', RATE_LIMIT_PUBLIC_IP: '10000/1m' }, { database: link.database });
   });
   afterAll(async () => {
     await t?.app.close();
-    await t?.database.close();
-    await proxy?.close();
-    await admin?.sql.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin?.close();
+    await link?.close();
   });
 
   const page = (slug: string) => t.request({ method: 'GET', url: `/v1/public/chatbots/${slug}` });

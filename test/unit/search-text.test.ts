@@ -14,7 +14,7 @@ function hanBigrams(text: string): string[] {
 
 describe('searchTerms', () => {
   it('lowercases and NFKC-normalises English words, keeping digits and apostrophes', () => {
-    expect(searchTerms('Hello, World! It’s 3.14 — ＡＢＣ e-mail ﬁle')).toEqual(['hello', 'world', "it's", '3.14', 'abc', 'e', 'mail', 'file']);
+    expect(searchTerms('Hello, World! Don’t 3.14 — ＡＢＣ e-mail ﬁle')).toEqual(['hello', 'world', "don't", '3.14', 'abc', 'e', 'mail', 'file']);
   });
 
   it('keeps repeats in order of appearance', () => {
@@ -82,7 +82,11 @@ describe('searchTerms', () => {
   it('reads a French or Italian elided article as the word it stands before: "l\'école" is "école"', () => {
     expect(searchTerms("L'école d'été, l’hôtel qu'il dell'arte un'amica jusqu'à")).toEqual(['ecole', 'ete', 'hotel', 'il', 'arte', 'amica', 'a']);
     // Apostrophes inside English words and names, and words that are not elisions, stay whole.
-    expect(searchTerms("it's o'clock O'Brien aujourd'hui rock'n'roll don't l'")).toEqual(["it's", "o'clock", "o'brien", "aujourd'hui", "rock'n'roll", "don't", 'l']);
+    expect(searchTerms("o'clock O'Brien aujourd'hui rock'n'roll don't l'")).toEqual(["o'clock", "o'brien", "aujourd'hui", "rock'n'roll", "don't", 'l']);
+  });
+
+  it('reads a word with "\'s" after it as the word: "Parley\'s" is "parley"', () => {
+    expect(searchTerms("Parley's widget, the company’s policy, auto's, it's, what's")).toEqual(['parley', 'widget', 'the', 'company', 'policy', 'auto', 'it', 'what']);
   });
 
   it('drops terms longer than 100 characters', () => {
@@ -97,7 +101,7 @@ describe('toTsvectorLiteral', () => {
   });
 
   it('doubles quotes inside lexemes', () => {
-    expect(toTsvectorLiteral("It's Joe's")).toBe("'it''s':1 'joe''s':2");
+    expect(toTsvectorLiteral("Don't O'Brien")).toBe("'don''t':1 'o''brien':2");
   });
 
   it('gives bigrams the position of their word', () => {
@@ -149,7 +153,7 @@ describe('toQueryTerms', () => {
   });
 
   it('escapes quotes', () => {
-    expect(toTsqueryLiteral("what's")).toBe("'what''s'");
+    expect(toTsqueryLiteral("don't")).toBe("'don''t'");
   });
 
   it('includes Chinese bigrams', () => {

@@ -4,8 +4,8 @@
 // "Strasse" finds "Straße", as the search boxes people know do. Letters of their own stay as they
 // are: Cyrillic "й" (no "и" with a mark to a Russian reader), Turkish "ı", Danish "ø", Polish "ł",
 // and every other script's marks, which are parts of its letters (Devanagari vowel signs).
-// migrations/0029 folds the terms stored before in SQL with these same ranges and elisions: keep
-// them in step.
+// migrations/0029 folds the terms stored before in SQL with these same ranges, elisions and "'s":
+// keep them in step.
 
 /** A Latin or Greek letter followed by combining accents (U+0300–U+036F), once decomposed. */
 const ACCENTED = /([a-z\u00c0-\u024f\u1e00-\u1eff\u0370-\u03ff\u1f00-\u1fff])[\u0300-\u036f]+/g;
@@ -25,7 +25,10 @@ export function foldLetters(lowercased: string): string {
  */
 const ELIDED = /^(?:c|d|j|l|m|n|s|t|qu|jusqu|lorsqu|puisqu|dell|dall|nell|sull|all|un|quest|quell)'(?=[^'])/;
 
-/** A lowercased word without the elided article in front of it. */
-export function withoutElision(word: string): string {
-  return word.includes("'") ? word.replace(ELIDED, '') : word;
+/** "'s" after a word: an English possessive ("Parley's", "the shop's") or a Dutch plural ("auto's"). */
+const APOSTROPHE_S = /(?<=.)'s$/;
+
+/** A lowercased word without the elided article in front of it, or the "'s" after it. */
+export function bareWord(word: string): string {
+  return word.includes("'") ? word.replace(ELIDED, '').replace(APOSTROPHE_S, '') : word;
 }
