@@ -73,8 +73,10 @@ describe('searchTerms', () => {
     expect(searchTerms('École ECOLE ecole Ωράριο ΩΡΑΡΙΟ ωραριο Straße STRASSE Tiếng Việt ΐ')).toEqual([
       'ecole', 'ecole', 'ecole', 'ωραριο', 'ωραριο', 'ωραριο', 'strasse', 'strasse', 'tieng', 'viet', 'ι',
     ]);
-    // Letters of their own, not accented ones, stay: Cyrillic "й", Turkish "ı", Danish "ø", Polish "ł".
-    expect(searchTerms('мой мои kadın søndag łódź')).toEqual(['мой', 'мои', 'kadın', 'søndag', 'łodz']);
+    // Turkish typed without its letters, and capitals JavaScript lowercases to "i", match too.
+    expect(searchTerms('Kadıköy Kadikoy ısparta ISPARTA Şişli Sisli')).toEqual(['kadikoy', 'kadikoy', 'isparta', 'isparta', 'sisli', 'sisli']);
+    // Letters of their own, not accented ones, stay: Cyrillic "й", Danish "ø", Polish "ł".
+    expect(searchTerms('мой мои søndag łódź')).toEqual(['мой', 'мои', 'søndag', 'łodz']);
     // Other scripts' marks are letters' parts: Devanagari vowel signs, Arabic vowel marks.
     expect(searchTerms('हिन्दी कमल कमाल')).toEqual(['हिन्दी', 'कमल', 'कमाल']);
   });
@@ -83,6 +85,14 @@ describe('searchTerms', () => {
     expect(searchTerms("L'école d'été, l’hôtel qu'il dell'arte un'amica jusqu'à")).toEqual(['ecole', 'ete', 'hotel', 'il', 'arte', 'amica', 'a']);
     // Apostrophes inside English words and names, and words that are not elisions, stay whole.
     expect(searchTerms("o'clock O'Brien aujourd'hui rock'n'roll don't l'")).toEqual(["o'clock", "o'brien", "aujourd'hui", "rock'n'roll", "don't", 'l']);
+  });
+
+  it('reads a name with a Turkish case ending after an apostrophe as the name: "İstanbul\'da" is "istanbul"', () => {
+    expect(searchTerms("İstanbul'da Ankara'dan Türkiye'nin Kadıköy'de PDF'i Ali'ye Ayşe'yle İzmir'deki Bursa'ya")).toEqual([
+      'istanbul', 'ankara', 'turkiye', 'kadikoy', 'pdf', 'ali', 'ayse', 'izmir', 'bursa',
+    ]);
+    // English contractions and names are not Turkish endings.
+    expect(searchTerms("don't I'd we're you'll I've O'Dea ma'am")).toEqual(["don't", "i'd", "we're", "you'll", "i've", "o'dea", "ma'am"]);
   });
 
   it('reads a word with "\'s" after it as the word: "Parley\'s" is "parley"', () => {

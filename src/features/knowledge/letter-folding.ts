@@ -1,21 +1,24 @@
 // Accents are a matter of spelling in Latin and Greek writing: headings in capitals drop them
 // ("ΩΡΑΡΙΟ", "ECOLE"), phones and hurried people leave them out, Swiss German writes "ss" for "ß".
 // A term is made without the accents of Latin and Greek letters, so "ecole" finds "école" and
-// "Strasse" finds "Straße", as the search boxes people know do. Letters of their own stay as they
-// are: Cyrillic "й" (no "и" with a mark to a Russian reader), Turkish "ı", Danish "ø", Polish "ł",
-// and every other script's marks, which are parts of its letters (Devanagari vowel signs).
-// migrations/0029 folds the terms stored before in SQL with these same ranges, elisions and "'s":
-// keep them in step.
+// "Strasse" finds "Straße", as the search boxes people know do. Turkish typed on other keyboards
+// has no "ı", "ş" or "ö" ("Kadikoy"), and JavaScript lowercases "ISPARTA" to "isparta" where the
+// word is "ısparta": "ı" is "i" too. Letters of their own stay as they are: Cyrillic "й" (no "и"
+// with a mark to a Russian reader), Danish "ø", Polish "ł", and every other script's marks, which
+// are parts of its letters (Devanagari vowel signs).
+// migrations/0029 folds the terms stored before in SQL with these same ranges, elisions, "'s" and
+// Turkish endings: keep them in step.
 
 /** A Latin or Greek letter followed by combining accents (U+0300–U+036F), once decomposed. */
 const ACCENTED = /([a-z\u00c0-\u024f\u1e00-\u1eff\u0370-\u03ff\u1f00-\u1fff])[\u0300-\u036f]+/g;
 const SHARP_S = /ß/g;
+const DOTLESS_I = /ı/g;
 const NOT_ASCII = /[\u0080-\uffff]/;
 
-/** Lowercased text with the accents of its Latin and Greek letters taken off, and "ß" as "ss". */
+/** Lowercased text with the accents of its Latin and Greek letters taken off, "ß" as "ss" and "ı" as "i". */
 export function foldLetters(lowercased: string): string {
   if (!NOT_ASCII.test(lowercased)) return lowercased;
-  return lowercased.normalize('NFD').replace(ACCENTED, '$1').normalize('NFC').replace(SHARP_S, 'ss');
+  return lowercased.normalize('NFD').replace(ACCENTED, '$1').normalize('NFC').replace(SHARP_S, 'ss').replace(DOTLESS_I, 'i');
 }
 
 /**
@@ -28,7 +31,20 @@ const ELIDED = /^(?:c|d|j|l|m|n|s|t|qu|jusqu|lorsqu|puisqu|dell|dall|nell|sull|a
 /** "'s" after a word: an English possessive ("Parley's", "the shop's") or a Dutch plural ("auto's"). */
 const APOSTROPHE_S = /(?<=.)'s$/;
 
-/** A lowercased word without the elided article in front of it, or the "'s" after it. */
+/**
+ * Turkish writes a name's case ending after an apostrophe ("İstanbul'da", "Ankara'dan",
+ * "Türkiye'nin"): the word is the name. Endings as they are once folded (ü → u, ç → c, ş → s,
+ * ı → i): the dative and accusative, the genitive, the locative and ablative (with
+ * "-ki"), the plural and what follows it, "with" and the equative. No English contraction ("'d",
+ * "'re", "'ll", "'ve", "'t", "'m") and no name ("O'Dea") is one of them.
+ */
+const TURKISH_ENDING = /^([^']+)'(?:y?[aeiu]|n?[iu]n|[dt][ae](?:n|ki)?|l[ae]r[a-z]*|y?l[ae]|c[ae])$/;
+
+/**
+ * A lowercased and folded word without the elided article in front of it, the "'s" after it, or
+ * a Turkish case ending after a name.
+ */
 export function bareWord(word: string): string {
-  return word.includes("'") ? word.replace(ELIDED, '').replace(APOSTROPHE_S, '') : word;
+  if (!word.includes("'")) return word;
+  return word.replace(ELIDED, '').replace(APOSTROPHE_S, '').replace(TURKISH_ENDING, '$1');
 }
