@@ -5,7 +5,8 @@
 // written plainly, so the knowledge that names it was never found. So did accents: headings in
 // capitals drop them in Greek and French ("ΩΡΑΡΙΟ", "ECOLE"), many type without them, and Swiss
 // German writes "ss" for "ß". And French and Italian elide articles: "l'école" was never "école",
-// nor "Parley's" "Parley", nor Turkish "İstanbul'da" (in Istanbul) "İstanbul".
+// nor "Parley's" "Parley", nor Turkish "İstanbul'da" (in Istanbul) "İstanbul". Nor did a plural
+// find its singular.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/db/migrate.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -64,7 +65,6 @@ describe('a word written with invisible characters or a Turkish capital', () => 
 
     expect(await ask(bot.id, 'Öffnungszeiten?')).toContain('Samstag 10–14 Uhr');
     expect(await ask(bot.id, 'istanbul')).toContain('Kadıköy');
-    expect(await ask(bot.id, 'Kadikoy')).toContain('Merkez');
     const stored = await t.database.sql.query<{ search: string }>(`SELECT search::text AS search FROM knowledge_chunks WHERE chatbot_id = '${bot.id}'`);
     expect(stored.map((row) => row.search).join(' ')).not.toMatch(/\u00AD|\u0307/u);
     // Lifted for the migration only: the table's owner is held to row security again.
@@ -101,6 +101,12 @@ describe('a word written with or without its accents', () => {
     expect(await ask(bot.id, "And the shop's?")).toContain('opens at nine');
   });
 
+  it('finds a plural by its singular and the other way round', async () => {
+    const bot = await botWith('Shop', ['Footwear', 'We sell one shoe model in twelve colours.'], ['Terms', 'Our return policies: thirty days for every order.']);
+    expect(await ask(bot.id, 'Shoes?')).toContain('twelve colours');
+    expect(await ask(bot.id, 'Policy?')).toContain('thirty days');
+  });
+
   it("finds a name written with a Turkish case ending after an apostrophe, and the name alone", async () => {
     const bot = await botWith('Ofis', ['Adres', "Merkez ofisimiz İstanbul'da, Kadıköy."], ['Saat', 'Hafta içi 9–18 açığız.']);
     expect(await ask(bot.id, 'Istanbul?')).toContain('Kadıköy');
@@ -123,10 +129,11 @@ describe('a word written with or without its accents', () => {
       ['Accueil', "L'hôtel ouvre à 7 h."],
       ['Speed', "Parley's widget loads in 40 ms."],
       ['Adres', "Merkez ofisimiz İstanbul'da, Kadıköy."],
+      ['Footwear', 'Shoes in twelve colours.'],
     );
     // As such documents were stored before: the terms kept their accents, "ß", and the elided article
     // (a quote inside a lexeme is doubled in a tsvector's text, and again in the SQL literal).
-    for (const [plain, accented] of [['ecole', 'école'], ['hauptstrasse', 'hauptstraße'], ['ωραριο', 'ωράριο'], ['hotel', "l''''hôtel"], ['parley', "parley''''s"], ['istanbul', "istanbul''''da"], ['kadikoy', 'kadıköy']]) {
+    for (const [plain, accented] of [['ecole', 'école'], ['hauptstrasse', 'hauptstraße'], ['ωραριο', 'ωράριο'], ['hotel', "l''''hôtel"], ['parley', "parley''''s"], ['istanbul', "istanbul''''da"], ['kadikoy', 'kadıköy'], ['shoe', 'shoes']]) {
       await t.database.sql.exec(`UPDATE knowledge_chunks SET search = replace(search::text, '${plain}', '${accented}')::tsvector WHERE chatbot_id = '${bot.id}'`);
     }
     const before = await t.database.sql.query<{ search: string }>(`SELECT search::text AS search FROM knowledge_chunks WHERE chatbot_id = '${bot.id}'`);
@@ -142,10 +149,11 @@ describe('a word written with or without its accents', () => {
     expect(await ask(bot.id, 'Parley?')).toContain('40 ms');
     expect(await ask(bot.id, 'istanbul')).toContain('Kadıköy');
     expect(await ask(bot.id, 'Kadikoy')).toContain('Merkez');
+    expect(await ask(bot.id, 'A shoe?')).toContain('twelve colours');
     const stored = await t.database.sql.query<{ search: string }>(`SELECT search::text AS search FROM knowledge_chunks WHERE chatbot_id = '${bot.id}'`);
     const terms = stored.map((row) => row.search).join(' ');
     expect(terms).toContain('ecole');
-    expect(terms).not.toMatch(/[éßάôıö]|l''|''s|''da/u);
+    expect(terms).not.toMatch(/[éßάôıö]|l''|''s|''da|'shoes'/u);
     const [table] = await t.database.sql.query<{ forced: boolean }>(`SELECT relforcerowsecurity AS forced FROM pg_class WHERE oid = 'knowledge_chunks'::regclass`);
     expect(table!.forced).toBe(true);
   });

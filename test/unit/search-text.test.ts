@@ -95,6 +95,14 @@ describe('searchTerms', () => {
     expect(searchTerms("don't I'd we're you'll I've O'Dea ma'am")).toEqual(["don't", "i'd", "we're", "you'll", "i've", "o'dea", "ma'am"]);
   });
 
+  it('reads a plural as its singular, and a verb\'s "-s" as its stem', () => {
+    expect(searchTerms('Shoes policies matches boxes classes horses opens trees ideas écoles tiendas')).toEqual([
+      'shoe', 'policy', 'match', 'box', 'class', 'horse', 'open', 'tree', 'idea', 'ecole', 'tienda',
+    ]);
+    // Not plurals, and short words: left as they are.
+    expect(searchTerms('status basis this bus was gas ties pies 1990s')).toEqual(['status', 'basis', 'this', 'bus', 'was', 'gas', 'tie', 'pie', '1990s']);
+  });
+
   it('reads a word with "\'s" after it as the word: "Parley\'s" is "parley"', () => {
     expect(searchTerms("Parley's widget, the company’s policy, auto's, it's, what's")).toEqual(['parley', 'widget', 'the', 'company', 'policy', 'auto', 'it', 'what']);
   });
@@ -145,7 +153,7 @@ describe('toTsvectorLiteral', () => {
 
 describe('toQueryTerms', () => {
   it('ORs the distinct terms', () => {
-    expect(toTsqueryLiteral('Board games, card games!')).toBe("'board' | 'games' | 'card'");
+    expect(toTsqueryLiteral('Board games, card games!')).toBe("'board' | 'game' | 'card'");
   });
 
   it('leaves out the small words when there are others, in the languages it knows them of', () => {

@@ -44,7 +44,34 @@ const TURKISH_ENDING = /^([^']+)'(?:y?[aeiu]|n?[iu]n|[dt][ae](?:n|ki)?|l[ae]r[a-
  * A lowercased and folded word without the elided article in front of it, the "'s" after it, or
  * a Turkish case ending after a name.
  */
-export function bareWord(word: string): string {
+function bareWord(word: string): string {
   if (!word.includes("'")) return word;
   return word.replace(ELIDED, '').replace(APOSTROPHE_S, '').replace(TURKISH_ENDING, '$1');
+}
+
+/** Words of four or more plain Latin letters: shorter ones ("was", "gas") and other scripts stay. */
+const PLAIN_WORD = /^[a-z]{4,}$/;
+/** Not plurals: "class", "status", "basis", "this". */
+const SINGULAR_ENDING = /(?:ss|us|is)$/;
+
+/**
+ * A plural as its singular, and a verb's "-s" as its stem, the way English (and French, Spanish,
+ * Portuguese and Dutch plurals, which mostly add "s") are mostly written: "shoes" finds "shoe",
+ * "policies" "policy", "matches" "match", "opens" "open". A question and a document rarely use
+ * the same number. Irregular words stay apart as before ("cookies" becomes "cooky", not "cookie";
+ * "news" meets "new"): the same rules run on both sides, so only such pairs differ from a
+ * dictionary's answer. migrations/0029 applies the same rules to the terms stored before.
+ */
+function singular(word: string): string {
+  if (!PLAIN_WORD.test(word) || SINGULAR_ENDING.test(word) || !word.endsWith('s')) return word;
+  if (word.length >= 5 && /[^ae]ies$/.test(word)) return `${word.slice(0, -3)}y`;
+  if (/(?:ch|sh|ss|x|zz)es$/.test(word)) return word.slice(0, -2);
+  if (/[^aeo]es$/.test(word)) return word.slice(0, -1);
+  if (/[^s]s$/.test(word)) return word.slice(0, -1);
+  return word;
+}
+
+/** A word as a term: bare (bareWord), then singular. */
+export function termOf(word: string): string {
+  return singular(bareWord(word));
 }

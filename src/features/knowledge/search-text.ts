@@ -7,7 +7,7 @@
 
 import { SEGMENT_WINDOW, segment, sliceEnd } from '../../lib/text.js';
 import { asciiWords, asciiWordsApply } from './ascii-words.js';
-import { foldLetters, bareWord } from './letter-folding.js';
+import { foldLetters, termOf } from './letter-folding.js';
 import { STOP_WORDS } from './stop-words.js';
 
 /** Scripts written without spaces between words, where dictionaries disagree on word edges. */
@@ -97,7 +97,7 @@ function* positionedTerms(text: string, window = SEGMENT_WINDOW): Generator<Term
       previousCjk = undefined;
       continue;
     }
-    const found = [bareWord(word), ...cjkBigrams(word, previousCjk)].filter(keep);
+    const found = [termOf(word), ...cjkBigrams(word, previousCjk)].filter(keep);
     const tail = lastChar(word);
     previousCjk = tail !== undefined && isCjk(tail) ? tail : undefined;
     if (found.length === 0) continue;
@@ -110,7 +110,7 @@ function* positionedTerms(text: string, window = SEGMENT_WINDOW): Generator<Term
 function* asciiTerms(normalized: string): Generator<Term> {
   let position = 0;
   for (const found of asciiWords(normalized)) {
-    const word = bareWord(found);
+    const word = termOf(found);
     if (word.length <= MAX_TERM_LENGTH) yield { term: word, position: ++position };
   }
 }

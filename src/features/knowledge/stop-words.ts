@@ -8,7 +8,7 @@
 // "son", "van", "come", "era", "dove", "hay", "sin", "bin", "mon" and the like are left in queries, being
 // what a question may be about in another of them; so is "für", which is "fur" without its accent.
 
-import { bareWord, foldLetters } from './letter-folding.js';
+import { foldLetters, termOf } from './letter-folding.js';
 
 const WORDS = `
 a about after all am an and any are as at be been before being but by did do does doing
@@ -39,11 +39,12 @@ aan bij dat de deze dit een en er het hij ik in is je met naar niet of om ook op
 voor waar wanneer wat we wie zijn
 `;
 
-// As terms are made: "où", "dónde" and "ou", "donde" are the same small words, "it's" is "it".
+// As terms are made: "où", "dónde" and "ou", "donde" are the same small words, "it's" is "it",
+// "does" is "doe".
 export const STOP_WORDS: ReadonlySet<string> = new Set(
   WORDS.split(/\s+/u)
     .filter((word) => word.length > 0)
-    .map((word) => bareWord(foldLetters(word))),
+    .map((word) => termOf(foldLetters(word))),
 );
 
 /** Whether a term is one of STOP_WORDS. */
