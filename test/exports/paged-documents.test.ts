@@ -96,7 +96,8 @@ describe('a conversation exported a page of its messages at a time', () => {
     }
   });
 
-  it('is the same in bulk exports, JSON and NDJSON, wherever it falls among the others', async () => {
+  // Four exports of two 48 MB conversations: 17 s on PGlite and 33 s on PostgreSQL under CI on a slow machine.
+  it('is the same in bulk exports, JSON and NDJSON, wherever it falls among the others', { timeout: 90_000 }, async () => {
     const plan = (format: 'json' | 'ndjson'): ExportPlan => ({ ownerId: owner.id, chatbots: [{ id: chatbot.id, ownerId: owner.id, collect: null }], filter: {}, format, csvKeys: [] });
     for (const format of ['json', 'ndjson'] as const) {
       const { repo, pages } = countingRepo();
