@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SqlRunner } from './client.js';
 import { ENCODING_QUERY, encodingProblem, UTF8_DATABASE_FIX } from './encoding.js';
+import { startMigrationProgress } from './migration-progress.js';
 
 // Both src/db and dist/db sit two levels below the package root.
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -89,8 +90,15 @@ export async function migrate(sql: SqlRunner, log: (line: string) => void = () =
       checkHistory(migrations, done);
       if (done.has(migration.id)) return false;
       log(`applying migration ${migration.id}`);
-      await tx.exec(migration.sql);
-      await tx.query('INSERT INTO parley_migrations (id, checksum) VALUES ($1, $2)', [migration.id, migration.checksum]);
+      const progress = await startMigrationProgress(tx, migration.id, migration.sql, log);
+      try {
+        await tx.exec(migration.sql);
+        await tx.query('INSERT INTO parley_migrations (id, checksum) VALUES ($1, $2)', [migration.id, migration.checksum]);
+      } catch (error) {
+        progress.done({ applied: false });
+        throw error;
+      }
+      progress.done({ applied: true });
       return true;
     });
     if (ran) appliedNow.push(migration.id);

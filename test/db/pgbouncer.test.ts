@@ -246,10 +246,12 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
   it('without DATABASE_APP_URL (the role switch, which PgBouncer refuses): one line naming the fix, and no start', { timeout: 60_000 }, async () => {
     await withPooler(async (d, pooler) => {
       // As the guide's role SQL sets it up: a request role the owner belongs to.
+      // DATABASE_WAIT counts from the process's start, module loading included: 2 s once ran out under
+      // a loaded test run before the pooler answered, and the refusal checked here comes after that wait.
       const appRole = `${d.login}_app`;
       superuser.undoLater(`DROP ROLE IF EXISTS ${appRole}`);
       await superuser.admin().unsafe(`CREATE ROLE ${appRole} NOLOGIN; GRANT ${appRole} TO ${d.owner}`);
-      const { server } = await serveUntilHealthy(cli, { DATABASE_URL: pooler.url(d.owner), DATABASE_APP_ROLE: appRole, DATABASE_PREPARE: 'false', DATABASE_WAIT: '2s' });
+      const { server } = await serveUntilHealthy(cli, { DATABASE_URL: pooler.url(d.owner), DATABASE_APP_ROLE: appRole, DATABASE_PREPARE: 'false', DATABASE_WAIT: '20s' });
       expect(await server.exited).toBe(1);
       const stderr = server.stderr();
       expect(stderr, stderr).toMatch(/^parley: [^\n]+\n$/);

@@ -15,7 +15,10 @@ const SHARP_S = /ß/g;
 const DOTLESS_I = /ı/g;
 const NOT_ASCII = /[\u0080-\uffff]/;
 
-/** Lowercased text with the accents of its Latin and Greek letters taken off, "ß" as "ss" and "ı" as "i". */
+/**
+ * Lowercased text with the accents of its Latin and Greek letters taken off, "ß" as "ss" and "ı" as
+ * "i". Turkish "İ", which JavaScript lowercases as "i" and a combining dot above, is a plain "i" too.
+ */
 export function foldLetters(lowercased: string): string {
   if (!NOT_ASCII.test(lowercased)) return lowercased;
   return lowercased.normalize('NFD').replace(ACCENTED, '$1').normalize('NFC').replace(SHARP_S, 'ss').replace(DOTLESS_I, 'i');

@@ -24,9 +24,6 @@ const CURLY_APOSTROPHE = /[\u2018\u2019]/g;
  * migrations/0028 takes the same ones out of the terms stored before.
  */
 const INVISIBLE = /[\u00AD\u061C\u180E\u200C-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF]/g;
-/** JavaScript lowercases Turkish "İ" as "i" and a combining dot above; typed, the word has a plain "i". */
-const DOTTED_I = /i\u0307/g;
-
 /** Longer "words" are hashes, URLs and base64 that nobody types into a question. */
 const MAX_TERM_LENGTH = 100;
 // PostgreSQL's tsvector limits: past them it clamps positions silently or rejects the value.
@@ -88,7 +85,7 @@ function keep(term: string): boolean {
  * terms of a 32,000-character message of Chinese took 200 ms of the event loop.
  */
 function* positionedTerms(text: string, window = SEGMENT_WINDOW): Generator<Term> {
-  const normalized = foldLetters(text.normalize('NFKC').replace(CURLY_APOSTROPHE, "'").replace(INVISIBLE, '').toLowerCase().replace(DOTTED_I, 'i'));
+  const normalized = foldLetters(text.normalize('NFKC').replace(CURLY_APOSTROPHE, "'").replace(INVISIBLE, '').toLowerCase());
   if (asciiWordsApply(normalized, SEGMENT_WINDOW)) return yield* asciiTerms(normalized);
   let position = 0;
   let previousCjk: string | undefined;
