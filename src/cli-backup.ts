@@ -19,6 +19,7 @@ import { pgliteDirFor, usePglite } from './db/client.js';
 import { connectDatabase, describeDiskError, folderProblem } from './db/connect.js';
 import { loadMigrations } from './db/migrate.js';
 import { outputTarget } from './lib/output-target.js';
+import { partialName, removeStalePartials } from './lib/partial-file.js';
 import { USAGE } from './cli-usage.js';
 import { VERSION } from './lib/version.js';
 import { appliedMigrations, checkArchive, JWT_SECRET_FILE, makeBackup, readBackup, unpackArchive, type BackupHeader, type OpenedBackup } from './features/backup/backup-file.js';
@@ -104,7 +105,7 @@ const STOPPING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
  * Ctrl-C, a cron job's timeout or a closed terminal while the file is written: Node's default ends
- * the process at once and `<file>.partial` stayed beside the backups. It goes, and the exit status
+ * the process at once and its partial file stayed beside the backups. It goes, and the exit status
  * is the signal's, as a shell expects. Returns the function that puts Node's default back.
  */
 function removeOnStop(partial: string, io: BackupIo): () => void {
@@ -119,10 +120,10 @@ function removeOnStop(partial: string, io: BackupIo): () => void {
   };
 }
 
-/** Writes `<file>.partial`, checks what landed there against the backup's checksum, then renames it to `file`. */
+/** Writes `<file>.<pid>.partial`, checks what landed there against the backup's checksum, then renames it to `file`. */
 async function writeAtomically(file: string, source: Source, io: BackupIo): Promise<BackupHeader> {
-  const partial = `${file}.partial`;
-  await unlink(partial).catch(() => {});
+  const partial = partialName(file);
+  await removeStalePartials(file);
   const keepDefaults = removeOnStop(partial, io);
   let written = 0;
   let shownAt = Date.now();

@@ -19,6 +19,7 @@ import { createExportsRepo, ownerAccess } from './features/exports/exports.repo.
 import { EXPORT_FORMATS, type ExportFormat } from './features/exports/exports.schemas.js';
 import { createdRange } from './features/exports/exports.service.js';
 import { outputTarget } from './lib/output-target.js';
+import { partialName, removeStalePartials } from './lib/partial-file.js';
 import { USAGE } from './cli-usage.js';
 
 export const EXPORT_USAGE = USAGE.export;
@@ -121,7 +122,7 @@ function parseOptions(argv: string[]): ExportOptions {
 
 /**
  * Runs the export over `sql` (the connecting role, in the chatbot owner's row-security scope).
- * With --output the file appears only once complete: it is written beside it as `<file>.partial`
+ * With --output the file appears only once complete: it is written beside it as `<file>.<pid>.partial`
  * and renamed at the end, and a failure removes it. A failure throws (the CLI exits non-zero).
  */
 export async function runExportCommand(argv: string[], sql: SqlRunner, io: ExportIo): Promise<ExportSummary> {
@@ -134,7 +135,8 @@ export async function runExportCommand(argv: string[], sql: SqlRunner, io: Expor
   const total = await repo.count(chatbot.ownerId, { ...filter, chatbotId: chatbot.id });
   const progress = progressLine(io.stderr, total);
 
-  const partial = output === null ? null : `${output}.partial`;
+  const partial = output === null ? null : partialName(output);
+  if (output !== null) await removeStalePartials(output);
   // End users' conversations: readable by the one who exported them, as a backup file is.
   const file = partial === null ? null : createWriteStream(partial, { mode: 0o600 });
   const out: NodeJS.WritableStream = file ?? io.stdout;

@@ -4,7 +4,7 @@
 // whole as of the backup's point. Every process gets its own DATA_DIR and no DATABASE_URL, so
 // this runs the same with TEST_DATABASE_URL set.
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createPglite } from '../../src/db/pglite.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
@@ -131,7 +131,7 @@ describe('parley backup while chats run, and parley restore elsewhere', () => {
     expect(backup.stderr).toMatch(/the server running on DATA_DIR \(pid \d+\) is copying its database/);
     expect(backup.stderr).toMatch(/^backup: wrote .*parley\.backup \([\d.]+ MB; .* at migration \d{4}_\w+, Parley [\d.]+\) from the running server/m);
     expect(existsSync(file)).toBe(true);
-    expect(existsSync(`${file}.partial`)).toBe(false);
+    expect(readdirSync(dirname(file))).toEqual(['parley.backup']);
 
     // The chats keep going after the backup, then stop.
     const afterBackup = turnsSoFar();

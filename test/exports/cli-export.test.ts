@@ -1,8 +1,8 @@
 // `parley export` (§1, §9): the same documents and CSV as GET /v1/exports/conversations, to a
 // file or standard output, with progress on standard error; a failure leaves no file behind.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExportCommand, type ExportIo } from '../../src/cli-export.js';
@@ -84,7 +84,7 @@ describe('parley export', () => {
     expect(summary).toMatchObject({ written: 261, total: 261, format: 'json', output });
     expect(readFileSync(output, 'utf8')).toBe((await httpExport('')).body);
     expect(JSON.parse(readFileSync(output, 'utf8'))).toHaveLength(261);
-    expect(existsSync(`${output}.partial`)).toBe(false);
+    expect(readdirSync(dirname(output)).filter((name) => name.endsWith('.partial'))).toEqual([]);
     expect(stdout.text()).toBe('');
     expect(stderr.text()).toMatch(/exporting \[#{20}\] 261\/261 conversations \(100%\)\n/);
     expect(stderr.text()).toMatch(/exported 261 conversations as json to .*all\.json\n$/);
@@ -150,7 +150,7 @@ describe('parley export', () => {
       runExportCommand(['--chatbot', chatbot.id, '--format', 'ndjson', '--output', output], failing, { ...streams, settings: { batchSize: 100, batchMessages: 5_000, batchBytes: 4 * 1024 * 1024 } }),
     ).rejects.toThrow(/export failed after 100 of 261 conversations: Connection terminated unexpectedly/);
     expect(existsSync(output)).toBe(false);
-    expect(existsSync(`${output}.partial`)).toBe(false);
+    expect(readdirSync(dirname(output)).filter((name) => name.endsWith('.partial'))).toEqual([]);
     expect(stderr.text()).not.toContain('exported');
   });
 });
