@@ -7,6 +7,7 @@
 // the one renamed last.
 import { readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { processAlive } from './process-alive.js';
 
 /** Where this process writes `file` before renaming it. */
 export function partialName(file: string, pid = process.pid): string {
@@ -15,15 +16,6 @@ export function partialName(file: string, pid = process.pid): string {
 
 /** A writer still at work writes at least this often; the file of one that was killed stops changing. */
 const STALE_AFTER_MS = 60_000;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { PGlite } from '@electric-sql/pglite';
 import { pgliteDirFor, type Database, type SqlRunner } from '../../db/client.js';
+import { processAlive } from '../../lib/process-alive.js';
 import { VERSION } from '../../lib/version.js';
 import { BackupError } from './control-socket.js';
 import { folderBytes, tarFolder } from './tar-folder.js';
@@ -95,20 +96,11 @@ const WORK_PREFIX = '.backup-';
 const RESERVE_BYTES = 64 * 1024 * 1024;
 const megabytes = (bytes: number) => `${Math.ceil(bytes / 1024 / 1024)} MB`;
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 /** Work folders of backups whose process died before it removed them. */
 async function removeLeftovers(dataDir: string) {
   for (const name of await readdir(dataDir)) {
     const pid = Number(name.startsWith(WORK_PREFIX) ? name.slice(WORK_PREFIX.length).split('-')[0] : NaN);
-    if (Number.isInteger(pid) && !alive(pid)) await rm(join(dataDir, name), { recursive: true, force: true });
+    if (Number.isInteger(pid) && !processAlive(pid)) await rm(join(dataDir, name), { recursive: true, force: true });
   }
 }
 

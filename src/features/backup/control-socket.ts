@@ -7,6 +7,7 @@
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join, relative, resolve } from 'node:path';
+import { processAlive } from '../../lib/process-alive.js';
 
 export const SOCKET_NAME = 'parley.sock';
 /** sun_path holds 104 (macOS) or 108 (Linux) bytes with its NUL. */
@@ -190,15 +191,6 @@ async function claimAddress(dataDir: string, address: string): Promise<void> {
 const CLAIM_LOCK = 'parley.sock.claim';
 const CLAIM_WAIT_MS = 10_000;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Held from looking at the socket to binding a new one. Two processes starting together on a
  * dead one's socket both found it stale: one removed it and bound its own, the other then removed
@@ -226,7 +218,7 @@ async function takeClaim(dataDir: string): Promise<(() => void) | null> {
       continue; // released meanwhile
     }
     // An empty file is a claim being written: its process is alive.
-    if (holder > 0 && !alive(holder)) rmSync(path, { force: true });
+    if (holder > 0 && !processAlive(holder)) rmSync(path, { force: true });
     else if (Date.now() > until) throw new BackupError('data_dir_in_use', `DATA_DIR (${dataDir}) is being taken by another Parley process (pid ${holder || 'unknown'}); stop it first`);
     else await new Promise((done) => setTimeout(done, 25));
   }
