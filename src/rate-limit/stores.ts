@@ -1,5 +1,6 @@
 // ioredis is loaded only where REDIS_URL is set: imported, it holds ~24 MB of a process that never uses it.
 import type { Redis as RedisClient } from 'ioredis';
+import { limitRedisReplies } from '../lib/redis-replies.js';
 
 export interface WindowState {
   count: number;
@@ -110,13 +111,15 @@ function pausedWhenFailing() {
 /** Shared counters for several instances. Commands fail fast when Redis is away (no offline queue). */
 export async function createRedisStore(url: string, onError: (error: Error) => void): Promise<RateLimitStore> {
   const { Redis } = await import('ioredis');
-  const redis: RedisClient = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
-    commandTimeout: 1000,
-    keyPrefix: 'parley:rl:',
-  });
+  const redis: RedisClient = limitRedisReplies(
+    new Redis(url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2000,
+      commandTimeout: 1000,
+      keyPrefix: 'parley:rl:',
+    }),
+  );
   redis.on('error', onError);
   const ask = pausedWhenFailing();
   redis.defineCommand('parleyHit', { numberOfKeys: 1, lua: HIT_SCRIPT });

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -363,6 +364,43 @@ describe('limits kept in Redis', () => {
       expect(t.logs.some((line) => /"level":40/.test(line) && /rate limit|redis/i.test(line))).toBe(true);
     } finally {
       await t.close();
+    }
+  });
+
+  it('fails open when what answers at REDIS_URL announces an endless reply: each connection is cut at once, sign-in keeps working', async () => {
+    // Any command is answered with a bulk reply of 99,999,999,999 bytes, sent until the client hangs up.
+    const sentPerConnection: number[] = [];
+    const sockets = new Set<Socket>();
+    const hostile = createServer((socket) => {
+      sockets.add(socket);
+      let sent = 0;
+      const piece = Buffer.alloc(64 * 1024, 'x');
+      const pour = () => {
+        while (!socket.destroyed && socket.write(piece)) sent += piece.length;
+      };
+      socket.on('error', () => {});
+      socket.once('data', () => {
+        socket.write('$99999999999\r\n');
+        pour();
+        socket.on('drain', pour);
+      });
+      socket.on('close', () => (sockets.delete(socket), sentPerConnection.push(sent)));
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+    const t = await createTestApp({ REDIS_URL: `redis://127.0.0.1:${(hostile.address() as AddressInfo).port}`, RATE_LIMIT_LOGIN_ACCOUNT: '3/2s' });
+    try {
+      const user = await registerUser(t, { ip: '192.0.2.82' });
+      const ok = await login(t, user.username, user.password, '192.0.2.83');
+      expect(ok.statusCode).toBe(200);
+      expect((await t.request({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+      await vi.waitFor(() => expect(t.logs.some((line) => /announced a reply of 99,999,999,999 bytes/.test(line))).toBe(true));
+      await vi.waitFor(() => expect(sentPerConnection.length).toBeGreaterThan(0));
+      // Before, each connection read on until its command timed out: hundreds of megabytes held in memory.
+      expect(Math.max(...sentPerConnection)).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      await t.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => hostile.close(resolve));
     }
   });
 

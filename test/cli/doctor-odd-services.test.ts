@@ -24,6 +24,9 @@ async function listen(server: Server): Promise<string> {
 let endless: string;
 let banner: string;
 let silent: string;
+let hugeReply: string;
+/** Bytes the endless Redis reply had written when each of its connections closed. */
+const hugeReplySent: number[] = [];
 
 beforeAll(async () => {
   // Streams an answer that never ends, whatever max_tokens asked: an event every 50 ms, so no idle timeout fires.
@@ -38,6 +41,22 @@ beforeAll(async () => {
   banner = await listen(createServer((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n')));
   // Takes the connection and never says a word.
   silent = await listen(createServer(() => {}));
+  // Answers any command with a bulk reply that announces 99,999,999,999 bytes and sends them until the client hangs up.
+  hugeReply = await listen(
+    createServer((socket) => {
+      let sent = 0;
+      const piece = Buffer.alloc(64 * 1024, 'x');
+      const pour = () => {
+        while (!socket.destroyed && socket.write(piece)) sent += piece.length;
+      };
+      socket.once('data', () => {
+        socket.write('$99999999999\r\n');
+        pour();
+        socket.on('drain', pour);
+      });
+      socket.on('close', () => hugeReplySent.push(sent));
+    }),
+  );
 });
 afterEach(() => cleanUp());
 afterAll(async () => {
@@ -71,5 +90,15 @@ describe('parley doctor and services that misbehave once connected', () => {
   it('a Redis that takes the connection and never replies: fails within its timeout, naming REDIS_URL', { timeout: 90_000 }, async () => {
     const line = failsOnly(await doctorWith({ REDIS_URL: `redis://${silent}` }), 'redis');
     expect(line.text).toMatch(/Redis at redis:\/\/127\.0\.0\.1:\d+ unreachable \(Command timed out\) → check REDIS_URL/);
+  });
+
+  it('something at REDIS_URL that announces an endless reply: hangs up at once rather than reading it into memory', { timeout: 90_000 }, async () => {
+    const line = failsOnly(await doctorWith({ REDIS_URL: `redis://${hugeReply}` }), 'redis');
+    expect(line.text).toMatch(
+      /what answers at redis:\/\/127\.0\.0\.1:\d+ announced a reply of 99,999,999,999 bytes, more than the 4 MB Parley takes \(its replies from Redis are a few kB\) → check REDIS_URL: its host and port/,
+    );
+    await expect.poll(() => hugeReplySent.length).toBe(1);
+    // Before, the client read on until its 2 s timeout: over a gigabyte here.
+    expect(hugeReplySent[0]).toBeLessThan(16 * 1024 * 1024);
   });
 });

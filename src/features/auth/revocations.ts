@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 // Loaded only where REDIS_URL is set (see rate-limit/stores.ts).
 import type { Redis } from 'ioredis';
+import { limitRedisReplies } from '../../lib/redis-replies.js';
 
 /**
  * One session ended, or a user changed (activity, role): everything remembered about them is
@@ -250,8 +251,8 @@ export async function createRedisRevocations(url: string, log: Log, settings: { 
   const { Redis } = await import('ioredis');
   // A subscribed connection takes no other command: publishing needs its own. A publish waits for
   // a reconnect at most its timeout, so a short blip does not lose a logout.
-  const subscriber = new Redis(url, { ...options, autoResubscribe: false });
-  const publisher = new Redis(url, { ...options, commandTimeout: 1000 });
+  const subscriber = limitRedisReplies(new Redis(url, { ...options, autoResubscribe: false }));
+  const publisher = limitRedisReplies(new Redis(url, { ...options, commandTimeout: 1000 }));
   subscriber.on('error', onError);
   publisher.on('error', onError);
   const channel = subscription(subscriber, [CHANNEL, own], log, () => local.tell(null));

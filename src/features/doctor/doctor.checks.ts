@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { limitRedisReplies, RedisReplyTooLarge } from '../../lib/redis-replies.js';
 import type { Config } from '../../config/config.js';
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import type { LlmConfig } from '../../config/llm-config.js';
@@ -108,14 +109,16 @@ const REDIS_TIMEOUT_MS = 2_000;
 export async function checkRedis(url: string | null): Promise<CheckResult> {
   if (!url) return result('redis', 'skip', 'REDIS_URL not set: limits and logouts are kept per instance (fine for one instance)');
   const where = describeEndpoint(url);
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: REDIS_TIMEOUT_MS,
-    commandTimeout: REDIS_TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
+  const redis = limitRedisReplies(
+    new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: REDIS_TIMEOUT_MS,
+      commandTimeout: REDIS_TIMEOUT_MS,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    }),
+  );
   // The awaited call only says "Connection is closed"; the event says why (and would otherwise be printed).
   let cause: unknown = null;
   redis.on('error', (error) => {
@@ -127,6 +130,7 @@ export async function checkRedis(url: string | null): Promise<CheckResult> {
     const version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
     return result('redis', pong === 'PONG' ? 'ok' : 'warn', `Redis ${version ?? '(version unknown)'} at ${where} answered ${pong}`);
   } catch (error) {
+    if (cause instanceof RedisReplyTooLarge) return result('redis', 'fail', `what answers at ${where} ${cause.message}`, 'check REDIS_URL: its host and port');
     const message = ((cause ?? error) as Error)?.message ?? String(error);
     if (/NOAUTH|WRONGPASS|invalid password|invalid username/i.test(message)) {
       return result('redis', 'fail', `Redis at ${where} refused the credentials`, 'check the user and password in REDIS_URL');
