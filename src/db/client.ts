@@ -50,10 +50,13 @@ const DRIVER_GUARDS: Record<'queue.js' | 'connection.js' | 'index.js', Array<[st
     // A connection that went silent (a partition, a frozen host: no reset comes) held its
     // queries until the kernel gave up, some fifteen minutes later. A statement waiting longer
     // than `stall_timeout` since the database last sent anything now destroys the socket, which
-    // fails its queries with CONNECTION_STALLED (a 503) and lets the pool reconnect.
+    // fails its queries with CONNECTION_STALLED (a 503) and lets the pool reconnect. It first asks
+    // the database, on a connection of its own, to cancel the statement: a process waiting on a
+    // lock does not notice its client is gone, and each one given up kept a connection of the
+    // database's until the lock was released (a lock held for minutes under load used them all).
     [
       '  function data(x) {\n',
-      '  var stallTimer, heardAt // var: Connection() returns before this line runs\n  function watchStall() {\n    heardAt && (query || sent.length) || (heardAt = performance.now())\n    stallTimer || armStall(options.stall_timeout)\n  }\n  function armStall(ms) {\n    stallTimer = setTimeout(stalled, ms)\n    stallTimer.unref && stallTimer.unref()\n  }\n  function stalled() {\n    stallTimer = null\n    if (!socket || !(query || sent.length))\n      return\n    const quiet = performance.now() - heardAt\n    quiet < options.stall_timeout\n      ? armStall(options.stall_timeout - quiet)\n      : socket.destroy(Errors.connection(\'CONNECTION_STALLED\', options, socket))\n  }\n\n  function data(x) {\n    stallTimer && (heardAt = performance.now())\n',
+      '  var stallTimer, heardAt // var: Connection() returns before this line runs\n  function watchStall() {\n    heardAt && (query || sent.length) || (heardAt = performance.now())\n    stallTimer || armStall(options.stall_timeout)\n  }\n  function armStall(ms) {\n    stallTimer = setTimeout(stalled, ms)\n    stallTimer.unref && stallTimer.unref()\n  }\n  function stalled() {\n    stallTimer = null\n    if (!socket || !(query || sent.length))\n      return\n    const quiet = performance.now() - heardAt\n    quiet < options.stall_timeout\n      ? armStall(options.stall_timeout - quiet)\n      : (backend.pid && Connection(options).cancel(backend, noop, noop), socket.destroy(Errors.connection(\'CONNECTION_STALLED\', options, socket)))\n  }\n\n  function data(x) {\n    stallTimer && (heardAt = performance.now())\n',
     ],
     [
       '  function nextWrite(fn) {\n',

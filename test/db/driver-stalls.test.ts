@@ -24,11 +24,15 @@ async function settle<T>(query: Promise<T>): Promise<{ value: T } | { error: { c
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A direct connection, beside the proxy: it holds locks and looks at what the database is doing. */
+let observer: postgres.Sql;
+
 describe.runIf(url)('the driver when the database goes silent', () => {
   let proxy: TcpProxy;
   let sql: postgres.Sql;
 
   beforeAll(async () => {
+    observer = postgresDriver()(url!, { max: 2, onnotice: () => {} });
     const target = new URL(url!);
     proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
   });
@@ -41,6 +45,7 @@ describe.runIf(url)('the driver when the database goes silent', () => {
     await sql.end({ timeout: 1 });
   });
   afterAll(async () => {
+    await observer?.end({ timeout: 1 });
     await proxy?.close();
   });
 
@@ -88,8 +93,46 @@ describe.runIf(url)('the driver when the database goes silent', () => {
   });
 
   it('gives up a statement the database works on for longer than the stall timeout: the setting must exceed the longest statement', async () => {
-    const slow = await settle(sql`SELECT pg_sleep(${(STALL_MS * 3) / 1000}) AS slept`);
+    const marker = `slow-statement-${process.pid}-${Date.now()}`;
+    const slow = await settle(sql.unsafe(`SELECT /* ${marker} */ pg_sleep(30) AS slept`));
     expect(slow).toEqual({ error: expect.objectContaining({ code: 'CONNECTION_STALLED' }) });
     expect(await settle(sql`SELECT 4 AS n`)).toEqual({ value: [{ n: 4 }] });
+    // The database stops working on it too, rather than for the 30 s it asked for.
+    expect(await processesStillRunning(marker)).toBe(0);
+  });
+
+  it('leaves no database process behind a statement given up while it waited on a lock, so a long lock cannot fill the database with them', async () => {
+    const table = `stall_lock_${process.pid}_${Date.now()}`;
+    await observer.unsafe(`CREATE TABLE ${table} (n int)`);
+    const marker = `behind-a-lock-${table}`;
+    try {
+      await observer.begin(async (locker) => {
+        await locker.unsafe(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+        for (let round = 0; round < 3; round++) {
+          const waited = await settle(sql.unsafe(`SELECT /* ${marker} */ count(*) FROM ${table}`));
+          expect(waited).toEqual({ error: expect.objectContaining({ code: 'CONNECTION_STALLED' }) });
+        }
+        // Before, each given-up statement's process went on waiting for the lock, holding one of
+        // the database's connections, until the lock was released: a lock held for minutes under
+        // load used them all up ("sorry, too many clients already"), for every client of the database.
+        expect(await processesStillRunning(marker)).toBe(0);
+      });
+    } finally {
+      await observer.unsafe(`DROP TABLE IF EXISTS ${table}`);
+    }
   });
 });
+
+/** Processes of the database still running a statement marked so, after giving them a moment to end. */
+async function processesStillRunning(marker: string): Promise<number> {
+  let count = -1;
+  for (let attempt = 0; attempt < 50 && count !== 0; attempt++) {
+    if (attempt > 0) await pause(100);
+    const [row] = await observer.unsafe(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'active' AND position($1 in query) > 0`,
+      [marker],
+    );
+    count = (row as { n: number }).n;
+  }
+  return count;
+}
