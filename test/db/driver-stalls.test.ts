@@ -132,7 +132,7 @@ async function processesStillRunning(marker: string): Promise<number> {
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'active' AND position($1 in query) > 0`,
       [marker],
     );
-    count = (row as { n: number }).n;
+    count = Number(row!.n);
   }
   return count;
 }
