@@ -51,12 +51,14 @@ const DRIVER_GUARDS: Record<'queue.js' | 'connection.js' | 'index.js', Array<[st
     // queries until the kernel gave up, some fifteen minutes later. A statement waiting longer
     // than `stall_timeout` since the database last sent anything now destroys the socket, which
     // fails its queries with CONNECTION_STALLED (a 503) and lets the pool reconnect. It first asks
-    // the database, on a connection of its own, to cancel the statement: a process waiting on a
-    // lock does not notice its client is gone, and each one given up kept a connection of the
-    // database's until the lock was released (a lock held for minutes under load used them all).
+    // the database, on a connection of its own, to cancel the statement, and waits up to a second
+    // for its answer (the cancelled statement's error, a 503 too; the connection lives on): a
+    // process waiting on a lock does not notice its client is gone, and each one given up kept a
+    // connection of the database's until the lock was released (a lock held for minutes under load
+    // used them all). A transaction pooler drops a cancel whose client has already left.
     [
       '  function data(x) {\n',
-      '  var stallTimer, heardAt // var: Connection() returns before this line runs\n  function watchStall() {\n    heardAt && (query || sent.length) || (heardAt = performance.now())\n    stallTimer || armStall(options.stall_timeout)\n  }\n  function armStall(ms) {\n    stallTimer = setTimeout(stalled, ms)\n    stallTimer.unref && stallTimer.unref()\n  }\n  function stalled() {\n    stallTimer = null\n    if (!socket || !(query || sent.length))\n      return\n    const quiet = performance.now() - heardAt\n    quiet < options.stall_timeout\n      ? armStall(options.stall_timeout - quiet)\n      : (backend.pid && Connection(options).cancel(backend, noop, noop), socket.destroy(Errors.connection(\'CONNECTION_STALLED\', options, socket)))\n  }\n\n  function data(x) {\n    stallTimer && (heardAt = performance.now())\n',
+      '  var stallTimer, heardAt, cancelledAt // var: Connection() returns before this line runs\n  function watchStall() {\n    heardAt && (query || sent.length) || (heardAt = performance.now())\n    stallTimer || armStall(options.stall_timeout)\n  }\n  function armStall(ms) {\n    stallTimer = setTimeout(stalled, ms)\n    stallTimer.unref && stallTimer.unref()\n  }\n  function stalled() {\n    stallTimer = null\n    if (!socket || !(query || sent.length))\n      return\n    const quiet = performance.now() - heardAt\n    if (quiet < options.stall_timeout)\n      return armStall(options.stall_timeout - quiet)\n    if (backend.pid && cancelledAt !== heardAt) {\n      cancelledAt = heardAt\n      Connection(options).cancel(backend, noop, noop)\n      return armStall(Math.min(1000, options.stall_timeout))\n    }\n    socket.destroy(Errors.connection(\'CONNECTION_STALLED\', options, socket))\n  }\n\n  function data(x) {\n    stallTimer && (heardAt = performance.now())\n',
     ],
     [
       '  function nextWrite(fn) {\n',

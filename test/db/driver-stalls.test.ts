@@ -1,6 +1,7 @@
 // The PostgreSQL driver as Parley loads it, with its stall guard (src/db/client.ts): a statement
-// that hears nothing back from the database for the stall timeout gives its connection up, and
-// nothing else does. connection-stalls.test.ts shows the same from a user's side.
+// that hears nothing back from the database for the stall timeout is cancelled there, and its
+// connection given up when not even that is answered; nothing else is. connection-stalls.test.ts
+// shows the same from a user's side, stall-cancel-pgbouncer.test.ts through a transaction pooler.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type postgres from 'postgres';
 import { postgresDriver, watchForStalls } from '../../src/db/client.js';
@@ -95,10 +96,12 @@ describe.runIf(url)('the driver when the database goes silent', () => {
   it('gives up a statement the database works on for longer than the stall timeout: the setting must exceed the longest statement', async () => {
     const marker = `slow-statement-${process.pid}-${Date.now()}`;
     const slow = await settle(sql.unsafe(`SELECT /* ${marker} */ pg_sleep(30) AS slept`));
-    expect(slow).toEqual({ error: expect.objectContaining({ code: 'CONNECTION_STALLED' }) });
-    expect(await settle(sql`SELECT 4 AS n`)).toEqual({ value: [{ n: 4 }] });
-    // The database stops working on it too, rather than for the 30 s it asked for.
+    // Cancelled in the database (57014, "canceling statement due to user request"), which answers
+    // 503 as a stalled connection does; the database stops working on it, rather than for 30 s.
+    expect(slow).toEqual({ error: expect.objectContaining({ code: '57014' }) });
+    expect(isDatabaseUnavailable((slow as { error: unknown }).error)).toBe(true);
     expect(await processesStillRunning(marker)).toBe(0);
+    expect(await settle(sql`SELECT 4 AS n`)).toEqual({ value: [{ n: 4 }] });
   });
 
   it('leaves no database process behind a statement given up while it waited on a lock, so a long lock cannot fill the database with them', async () => {
@@ -110,7 +113,7 @@ describe.runIf(url)('the driver when the database goes silent', () => {
         await locker.unsafe(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
         for (let round = 0; round < 3; round++) {
           const waited = await settle(sql.unsafe(`SELECT /* ${marker} */ count(*) FROM ${table}`));
-          expect(waited).toEqual({ error: expect.objectContaining({ code: 'CONNECTION_STALLED' }) });
+          expect(waited).toEqual({ error: expect.objectContaining({ code: '57014' }) });
         }
         // Before, each given-up statement's process went on waiting for the lock, holding one of
         // the database's connections, until the lock was released: a lock held for minutes under
