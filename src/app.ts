@@ -29,6 +29,7 @@ import { registerWidgetRoutes } from './features/widget/widget.routes.js';
 import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
+import { restWhenQuiet } from './http/quiet-hooks.js';
 import { closeUnusedConnectionsOnClose } from './http/unused-connections.js';
 import { registerOpenApi } from './http/openapi.js';
 import type { App } from './http/types.js';
@@ -107,6 +108,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   const services = await composeServices({ config, database, clock, metrics, log: app.log });
 
+  if (config.quietAfterMs !== null) restWhenQuiet(app, services, config.quietAfterMs);
   registerRoutes(app, services, { config, database, clock, metrics, migrations: options.migrations });
 
   app.addHook('preClose', () => services.drain());

@@ -107,8 +107,13 @@ export function composeResponder(deps: ComposeDeps, jobs: Jobs) {
     writeTimeoutMs: config.sseWriteTimeoutMs,
   });
   const idempotency = createIdempotency(createScoped(database.app));
-  jobs.every('idempotency sweep', SWEEP_EVERY_MS, async () => {
-    await idempotency.sweep();
-  });
+  jobs.every(
+    'idempotency sweep',
+    SWEEP_EVERY_MS,
+    async () => {
+      await idempotency.sweep();
+    },
+    { rests: true },
+  );
   return { heartbeats, responder: createTurnResponder({ idempotency, heartbeats, jobs }) };
 }

@@ -189,7 +189,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     settings: { contextTokenBudget: config.contextTokenBudget, maxMessageChars: config.maxMessageChars, messagesPerUser: config.rateLimits.messagesUser, messagesPerEndUser: config.rateLimits.apiKeyUser, leaseMs: LEASE_MS },
   });
   const { heartbeats, responder } = composeResponder(deps, jobs);
-  jobs.every('stop poll', STOP_POLL_MS, () => chat.applyStopRequests());
+  jobs.every('stop poll', STOP_POLL_MS, () => chat.applyStopRequests(), { rests: true });
   // Holds that lapsed while this instance runs: another instance killed, or any cut off from the
   // database past the lease. A full read of conversations (an index on the hold would cost every
   // turn's lock its in-place update), once a minute by default.
@@ -197,8 +197,8 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     const cut = await storeCutTurns(scoped, { everyHold: false, watcher: pulse?.id ?? null, countTokens, clock });
     if (cut > 0) deps.log.warn({ conversations: cut }, `${cut} conversation(s) held by replies of an instance gone silent or nobody renewed for the lease's length (their instance stopped or lost the database): their replies are stored as cut short and the conversations are free`);
   };
-  jobs.every('cut turns sweep', config.cutTurnsSweepMs, sweepCut);
-  jobs.every('reply stops sweep', config.cutTurnsSweepMs, () => turns.forgetReplyStops());
+  jobs.every('cut turns sweep', config.cutTurnsSweepMs, sweepCut, { rests: true });
+  jobs.every('reply stops sweep', config.cutTurnsSweepMs, () => turns.forgetReplyStops(), { rests: true });
   if (pulse) scheduleHeartbeat(jobs, pulse, config.instanceHeartbeatMs, sweepCut);
   return { chatbots, knowledge, conversations, chat, responder, generations, heartbeats, answerUsage: usage, pulse };
 }
@@ -210,12 +210,17 @@ function composeWebhooks(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>,
   // A delivered attempt makes room at once: an account's backlog is not held to 4 a poll (webhook-worker.ts).
   const onRoom = () => jobs.nudge('webhook deliveries');
   const worker = createWebhookWorker({ repo, send: createWebhookSender(config.webhooks), clock, newId, log, settings: config.webhooks, onRoom });
-  jobs.every('webhook deliveries', config.webhooks.pollMs, () => worker.poll((name, task) => jobs.track(name, task)));
+  jobs.every('webhook deliveries', config.webhooks.pollMs, () => worker.poll((name, task) => jobs.track(name, task)), { rests: true });
   const logSweep = createWebhookLogSweep({ scoped: createScoped(database.app), clock, retentionMs: config.webhooks.logRetentionMs });
-  jobs.every('webhook log sweep', config.webhooks.logSweepMs, async () => {
-    await logSweep.run();
-  });
-  return createWebhooksService({ repo, chatbots, clock });
+  jobs.every(
+    'webhook log sweep',
+    config.webhooks.logSweepMs,
+    async () => {
+      await logSweep.run();
+    },
+    { rests: true },
+  );
+  return { service: createWebhooksService({ repo, chatbots, clock }), owed: () => repo.pending() };
 }
 
 /** Public chatbots' visitors: their tokens, the limits and origin checks they pass, and one authentication for every channel. */
@@ -250,9 +255,9 @@ function heedRevocations(revocations: Revocations, generations: Pick<Generations
 
 /** Keys' last use written in batches; expired refresh tokens and sessions swept. */
 function scheduleAccountUpkeep(deps: ComposeDeps, jobs: ReturnType<typeof createJobs>, keys: { flush(): Promise<void> }) {
-  jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush());
+  jobs.every('api key last use', KEY_USE_FLUSH_MS, () => keys.flush(), { rests: true });
   const sweep = createSessionSweep({ scoped: createScoped(deps.database.app), clock: deps.clock, refreshTokenTtlMs: deps.config.refreshTokenTtlMs });
-  jobs.every('session sweep', SESSION_SWEEP_MS, async () => void (await sweep.run()), { atStart: true });
+  jobs.every('session sweep', SESSION_SWEEP_MS, async () => void (await sweep.run()), { atStart: true, rests: true });
 }
 
 export async function composeServices(deps: ComposeDeps) {
@@ -268,7 +273,7 @@ export async function composeServices(deps: ComposeDeps) {
     now: () => deps.clock.now().getTime(),
   });
   const chat = composeChat(deps, limiter, jobs, chunker, directory);
-  const webhooks = composeWebhooks(deps, jobs, chat.chatbots);
+  const { service: webhooks, owed: webhooksOwed } = composeWebhooks(deps, jobs, chat.chatbots);
   const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys, revocations);
   scheduleAccountUpkeep(deps, jobs, keys);
   if (database.kind === 'pglite') keepEmbeddedDatabase({ jobs, database, log, everyMs: config.pgliteStatisticsMs, freezeAge: config.pgliteFreezeAge });
@@ -301,6 +306,8 @@ export async function composeServices(deps: ComposeDeps) {
     database,
     limiter,
     jobs,
+    /** Whether a webhook delivery is still to be made (by any instance): the instance does not rest meanwhile. */
+    webhooksOwed,
     ...chat,
     /** Starts background work (after the server is ready). */
     start: () => jobs.start(),

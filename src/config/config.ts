@@ -90,6 +90,8 @@ export interface Config {
   cutTurnsSweepMs: number;
   /** How often an instance on PostgreSQL says it is alive (features/chat/instances.ts). */
   instanceHeartbeatMs: number;
+  /** QUIET_AFTER: no request this long and nothing owed, background work against the database rests (jobs/quiet.ts); null = never. */
+  quietAfterMs: number | null;
   webhooks: WebhookConfig;
 }
 
@@ -268,6 +270,7 @@ export function loadConfig(env: Env): Config {
     sseWriteTimeoutMs: read('SSE_WRITE_TIMEOUT_MS', (raw) => parseInteger(raw, 100, 600_000), 30_000),
     cutTurnsSweepMs: read('CUT_TURNS_SWEEP_MS', (raw) => parseInteger(raw, 100, 3_600_000), 60_000),
     instanceHeartbeatMs: read('INSTANCE_HEARTBEAT_MS', (raw) => parseInteger(raw, 500, 60_000), 5_000),
+    quietAfterMs: read('QUIET_AFTER', (raw) => (raw.trim() === 'off' ? null : parseDuration(raw)), 60_000 as number | null),
     webhooks: loadWebhookConfig(read),
   };
 }

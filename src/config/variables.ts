@@ -211,6 +211,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
       'PostgreSQL only: how often each instance tells the database it is alive. An instance silent for six of these (killed, out of memory, its machine gone) is taken for gone: at their next heartbeat the others store its replies cut short (interrupted with the text so far, error server_stopped) and free its conversations, within about 35 s by default rather than after the two-minute lease.',
   },
   {
+    name: 'QUIET_AFTER',
+    default: '60s',
+    description:
+      'When no request has come for this long (health checks and metrics scrapes do not count), no reply runs and no webhook delivery is owed, the instance stops its background work against the database (webhook polls, heartbeat, sweeps) until the next request, which first waits for one heartbeat. A serverless PostgreSQL such as Neon can then scale to zero. off keeps it polling always.',
+  },
+  {
     name: 'WEBHOOK_ALLOW_PRIVATE',
     default: 'false',
     description:

@@ -1,15 +1,24 @@
 // Background work of one instance in one place: periodic tasks (idempotency sweep, the
 // cross-instance stop poll, the webhook worker) and one-off tasks that must outlive the
 // request that started them (a reply stored once the database is back). Shutdown stops the
-// timers and waits, for a bounded time, for what is still running.
+// timers and waits, for a bounded time, for what is still running. Tasks that only keep a busy
+// instance's database work going may rest while the instance has nothing to do (quiet.ts).
 
 export interface JobsLog {
   warn(fields: object, message: string): void;
 }
 
+export interface PeriodicOptions {
+  /** Runs once at start too. */
+  atStart?: boolean;
+  /** Skipped while the jobs rest (`rest()`); with `atWake`, run (and awaited) by `wake()` first. */
+  rests?: boolean;
+  atWake?: boolean;
+}
+
 export interface Jobs {
   /** Runs `task` every `everyMs` once started (and at start with `atStart`); a failing run is logged and the next one runs. */
-  every(name: string, everyMs: number, task: () => Promise<void>, options?: { atStart?: boolean }): void;
+  every(name: string, everyMs: number, task: () => Promise<void>, options?: PeriodicOptions): void;
   /** Runs the periodic task `name` now rather than at its next tick (once more after the run in progress, if one is). */
   nudge(name: string): void;
   /** Keeps a one-off task in view so shutdown can wait for it. */
@@ -20,6 +29,11 @@ export interface Jobs {
    */
   retry(name: string, task: () => Promise<unknown>, options: { retryIf(error: unknown): boolean; forMs: number }): void;
   start(): void;
+  /** Tasks that rest are skipped from now until `wake()`. */
+  rest(): void;
+  /** Tasks that rest run again; those run at wake have run (or failed) when this resolves. */
+  wake(): Promise<void>;
+  resting(): boolean;
   /** Stops the timers and waits up to `timeoutMs` for running tasks. */
   drain(timeoutMs: number): Promise<void>;
   running(): number;
@@ -30,8 +44,11 @@ interface Periodic {
   everyMs: number;
   task: () => Promise<void>;
   atStart: boolean;
+  rests: boolean;
+  atWake: boolean;
   timer: NodeJS.Timeout | null;
-  busy: boolean;
+  /** The run going on, if one is. */
+  busy: Promise<void> | null;
   /** Nudged while busy: run again once this run ends. */
   again: boolean;
 }
@@ -54,26 +71,31 @@ function retrying(task: () => Promise<unknown>, { retryIf, forMs }: { retryIf(er
   return attempt(RETRY_FIRST_DELAY_MS);
 }
 
+function periodicJob(name: string, everyMs: number, task: () => Promise<void>, options: PeriodicOptions = {}): Periodic {
+  const { atStart = false, rests = false, atWake = false } = options;
+  return { name, everyMs, task, atStart, rests, atWake, timer: null, busy: null, again: false };
+}
+
 /** A run of a periodic job, unless one is going (a nudge then asks for one more after it) or `may` says no. */
-function runPeriodic(job: Periodic, keep: (name: string, task: Promise<unknown>) => void, may: () => boolean): void {
+function runPeriodic(job: Periodic, keep: (name: string, task: Promise<unknown>) => void, may: (job: Periodic) => boolean): void {
   // A slow run (database down) is not stacked on by the next tick.
-  if (job.busy || !may()) return;
-  job.busy = true;
+  if (job.busy || !may(job)) return;
   const done = job.task().finally(() => {
-    job.busy = false;
+    job.busy = null;
     if (!job.again) return;
     job.again = false;
     runPeriodic(job, keep, may);
   });
+  job.busy = done.then(
+    () => undefined,
+    () => undefined,
+  );
   keep(job.name, done);
 }
 
-export function createJobs(log: JobsLog): Jobs {
-  const periodic: Periodic[] = [];
+/** Tasks in flight, each logged if it fails. */
+function inFlightTasks(log: JobsLog) {
   const inFlight = new Set<Promise<unknown>>();
-  let started = false;
-  let stopped = false;
-
   const keep = (name: string, task: Promise<unknown>) => {
     const settled = task.then(
       () => undefined,
@@ -82,8 +104,17 @@ export function createJobs(log: JobsLog): Jobs {
     inFlight.add(settled);
     void settled.finally(() => inFlight.delete(settled));
   };
+  return { inFlight, keep };
+}
 
-  const run = (job: Periodic) => runPeriodic(job, keep, () => started && !stopped);
+export function createJobs(log: JobsLog): Jobs {
+  const periodic: Periodic[] = [];
+  const { inFlight, keep } = inFlightTasks(log);
+  let started = false;
+  let stopped = false;
+  let resting = false;
+
+  const run = (job: Periodic) => runPeriodic(job, keep, (candidate) => started && !stopped && !(resting && candidate.rests));
 
   const schedule = (job: Periodic) => {
     job.timer = setInterval(() => run(job), job.everyMs);
@@ -93,7 +124,7 @@ export function createJobs(log: JobsLog): Jobs {
 
   return {
     every(name, everyMs, task, options) {
-      const job: Periodic = { name, everyMs, task, atStart: options?.atStart ?? false, timer: null, busy: false, again: false };
+      const job = periodicJob(name, everyMs, task, options);
       periodic.push(job);
       if (started && !stopped) schedule(job);
     },
@@ -114,6 +145,17 @@ export function createJobs(log: JobsLog): Jobs {
       started = true;
       for (const job of periodic) schedule(job);
     },
+    rest() {
+      resting = true;
+    },
+    async wake() {
+      if (!resting) return;
+      resting = false;
+      const first = periodic.filter((job) => job.rests && job.atWake);
+      for (const job of first) run(job);
+      await Promise.all(first.map((job) => job.busy));
+    },
+    resting: () => resting,
     async drain(timeoutMs) {
       stopped = true;
       for (const job of periodic) if (job.timer) clearInterval(job.timer);

@@ -79,6 +79,7 @@ export function scheduleHeartbeat(
       await cutGone();
       await pulse.forgetGone();
     },
-    { atStart: true },
+    // Resting, the instance holds nothing and is taken for gone; the first request after waits for a beat.
+    { atStart: true, rests: true, atWake: true },
   );
 }

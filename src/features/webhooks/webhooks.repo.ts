@@ -53,6 +53,8 @@ export interface WebhooksRepo {
   claim(options: ClaimOptions): Promise<ClaimedDelivery[]>;
   /** Records the attempt's outcome; the delivery changes only if the claim still holds. */
   finish(claim: ClaimedDelivery, result: AttemptResult, now: Date): Promise<void>;
+  /** Whether any account's delivery is still to be made, now or at a later retry. */
+  pending(): Promise<boolean>;
   /** Newest first; `after` is the (created_at, id) of the last row seen. */
   list(userId: string, chatbotId: string, limit: number, after: [Date, string] | null): Promise<DeliveryRecord[]>;
   find(userId: string, chatbotId: string, deliveryId: string): Promise<DeliveryRecord | null>;
@@ -196,7 +198,7 @@ const OUTCOME = {
 };
 
 /** The worker's side: every tenant's deliveries, in the `webhooks` scope. */
-function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish'> {
+function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish' | 'pending'> {
   return {
     claim: (options) =>
       scoped.system('webhooks', async ({ db }) => {
@@ -229,6 +231,12 @@ function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish'> {
         }));
       }),
 
+    pending: () =>
+      scoped.system('webhooks', async ({ sql }) => {
+        const [row] = await sql.query<{ pending: boolean }>("SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE status = 'pending') AS pending");
+        return row?.pending === true;
+      }),
+
     finish: (claim, result, now) =>
       scoped.system('webhooks', async ({ db }) => {
         const { statusCode, error, latencyMs } = result;
@@ -254,7 +262,7 @@ function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish'> {
 }
 
 /** The owner's side: one user's deliveries and chatbot. */
-function ownerQueries(scoped: Scoped): Omit<WebhooksRepo, 'claim' | 'finish'> {
+function ownerQueries(scoped: Scoped): Omit<WebhooksRepo, 'claim' | 'finish' | 'pending'> {
   return {
     list: (userId, chatbotId, limit, after) =>
       scoped.user(userId, async ({ db }) => {
