@@ -308,6 +308,7 @@ export async function composeServices(deps: ComposeDeps) {
     jobs,
     /** Whether a webhook delivery is still to be made (by any instance): the instance does not rest meanwhile. */
     webhooksOwed,
+    revocations,
     ...chat,
     /** Starts background work (after the server is ready). */
     start: () => jobs.start(),

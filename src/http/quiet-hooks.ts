@@ -9,12 +9,13 @@ const OPERATIONS = new Set(['/health', '/ready', '/metrics']);
  * Background work against the database rests once no request has come for `afterMs` (jobs/quiet.ts);
  * a request to a route wakes it, and waits for the instance's heartbeat before anything else.
  */
-export function restWhenQuiet(app: App, services: Pick<Services, 'jobs' | 'generations' | 'webhooksOwed'>, afterMs: number): void {
+export function restWhenQuiet(app: App, services: Pick<Services, 'jobs' | 'generations' | 'webhooksOwed' | 'revocations'>, afterMs: number): void {
   const watch = createQuietWatch({
     jobs: services.jobs,
     afterMs,
     replies: () => services.generations.replyIds().length,
     owes: services.webhooksOwed,
+    others: [services.revocations],
     log: app.log,
   });
   app.addHook('onRequest', async (request, reply) => {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { fakeLlmEnv } from '../helpers/chat.js';
-import { call, cluster, conversation, pgUrl, register, streamMessage, until, type Instance } from './cluster.js';
+import { call, cluster, conversation, pgUrl, redisUrl, register, streamMessage, until, type Instance } from './cluster.js';
 
 const RESTS = 'background work against the database rests';
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -24,11 +24,11 @@ describe.runIf(pgUrl)('an instance nobody uses', () => {
   });
 
   /** An instance whose connections carry a name of their own, so what it asks the database can be told apart. */
-  async function named(env: Record<string, string> = {}): Promise<{ instance: Instance; name: string }> {
+  async function named(env: Record<string, string> = {}, redis: 'none' | 'proxied' = 'none'): Promise<{ instance: Instance; name: string }> {
     const name = `quiet_${randomBytes(4).toString('hex')}`;
     const url = new URL(instances.databaseEnv().DATABASE_URL!);
     url.searchParams.set('application_name', name);
-    const instance = await instances.start({ ...fakeLlmEnv(fake.url), DATABASE_URL: url.toString(), QUIET_AFTER: '2s', INSTANCE_HEARTBEAT_MS: '500', LOG_LEVEL: 'info', ...env }, { redis: 'none' });
+    const instance = await instances.start({ ...fakeLlmEnv(fake.url), DATABASE_URL: url.toString(), QUIET_AFTER: '2s', INSTANCE_HEARTBEAT_MS: '500', LOG_LEVEL: 'info', ...env }, { redis });
     return { instance, name };
   }
 
@@ -90,6 +90,21 @@ describe.runIf(pgUrl)('an instance nobody uses', () => {
       ['user', 'Talk for a while'],
       ['assistant', words],
     ]);
+  });
+
+  it.runIf(redisUrl)('stops asking Redis whether its subscription answers while it rests, and asks again before it trusts it', { timeout: 60_000 }, async () => {
+    const { instance } = await named({}, 'proxied');
+    const redis = instance.redisProxy!;
+    const account = await register(instance.base);
+    await until(() => instance.server.stdout().includes(RESTS), 'the instance rests', 20_000);
+    const before = redis.clientWrites();
+    await pause(3_000);
+    // Fifteen pings' worth of time.
+    expect(redis.clientWrites()).toBe(before);
+
+    const me = await call(instance.base, 'GET', '/v1/auth/me', { token: account.token });
+    expect(me.status).toBe(200);
+    await until(() => redis.clientWrites() > before, 'pings again after the request', 5_000);
   });
 
   it('does not rest while a webhook delivery is owed', { timeout: 60_000 }, async () => {

@@ -25,6 +25,12 @@ export interface Revocations {
   /** Tells this instance and every other one. Call once the change is committed. */
   announce(revocation: Revocation): Promise<void>;
   listen(listener: RevocationListener): void;
+  /**
+   * The instance has nothing to do (jobs/quiet.ts): the subscription is no longer asked whether
+   * it answers. Woken, nothing is remembered until it has answered again.
+   */
+  rest(): void;
+  wake(): void;
   close(): Promise<void>;
 }
 
@@ -67,6 +73,8 @@ export function createLocalRevocations(): Revocations {
       local.tell(revocation);
     },
     listen: local.add,
+    rest: () => {},
+    wake: () => {},
     async close() {},
   };
 }
@@ -143,6 +151,9 @@ function heartbeat(subscriber: Redis, log: Log, onSilent: () => void) {
   let waiting = false;
   let silent = false;
   let round = 0;
+  let resting = false;
+  // Woken from a rest: the link went unasked meanwhile, so it is trusted once it answers again.
+  let unverified = false;
   const ping = () => {
     const mine = ++round;
     waiting = true;
@@ -153,6 +164,7 @@ function heartbeat(subscriber: Redis, log: Log, onSilent: () => void) {
         if (mine !== round) return;
         clearTimeout(deadline);
         waiting = false;
+        unverified = false;
         if (!silent) return;
         silent = false;
         log.info({}, 'revocations: Redis subscription back');
@@ -170,10 +182,21 @@ function heartbeat(subscriber: Redis, log: Log, onSilent: () => void) {
     log.warn({}, 'revocations: Redis subscription silent; sessions are checked on every request until it answers');
   };
   let timer: NodeJS.Timeout | undefined;
+  let isUp: () => boolean = () => false;
   return {
-    silent: () => silent,
+    silent: () => silent || unverified,
     start(up: () => boolean) {
-      timer ??= setInterval(() => up() && !waiting && ping(), PING_EVERY_MS).unref();
+      isUp = up;
+      timer ??= setInterval(() => !resting && up() && !waiting && ping(), PING_EVERY_MS).unref();
+    },
+    rest() {
+      resting = true;
+    },
+    wake() {
+      if (!resting) return;
+      resting = false;
+      unverified = true;
+      if (isUp() && !waiting) ping();
     },
     /** The connection closed: what was pending on it is void, and `subscription` reports the loss. */
     reset() {
@@ -217,6 +240,8 @@ function subscription(subscriber: Redis, channels: string[], log: Log, onLost: (
   });
   return {
     up: () => up && !beat.silent(),
+    rest: beat.rest,
+    wake: beat.wake,
     /** Connects and waits for the first subscription; until it holds, nothing is remembered. */
     async start(onError: (error: Error) => void) {
       beat.start(() => up);
@@ -290,6 +315,8 @@ export async function createRedisRevocations(url: string, log: Log, settings: { 
       }
     },
     listen: local.add,
+    rest: channel.rest,
+    wake: channel.wake,
     async close() {
       channel.stop();
       publisher.disconnect();
