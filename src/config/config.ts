@@ -44,6 +44,8 @@ export interface Config {
   databaseWaitMs: number;
   /** DATABASE_STALL_TIMEOUT: a statement hearing nothing back this long drops its connection (503); null = wait forever. */
   databaseStallMs: number | null;
+  /** DATABASE_IDLE_TIMEOUT: a connection idle this long is closed (the owner's after at most 30 s); null = kept. */
+  databaseIdleMs: number | null;
   /** Null until resolved: development generates one (see secrets.ts). */
   jwtSecret: string | null;
   accessTokenTtlMs: number;
@@ -242,6 +244,7 @@ export function loadConfig(env: Env): Config {
     ...loadPgliteSettings(read),
     databaseWaitMs: read('DATABASE_WAIT', parseDuration, 10_000),
     databaseStallMs: read('DATABASE_STALL_TIMEOUT', (raw) => (raw.trim() === 'off' ? null : parseDuration(raw)), 15_000 as number | null),
+    databaseIdleMs: read('DATABASE_IDLE_TIMEOUT', (raw) => (raw.trim() === 'off' ? null : parseDuration(raw)), 180_000 as number | null),
     jwtSecret,
     accessTokenTtlMs: read('ACCESS_TOKEN_TTL', parseDuration, 15 * 60_000),
     refreshTokenTtlMs: read('REFRESH_TOKEN_TTL', parseDuration, 30 * 86_400_000),

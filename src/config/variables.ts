@@ -23,7 +23,13 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'DATABASE_STALL_TIMEOUT',
     default: '15s',
     description:
-      "How long a request's statement may hear nothing back from PostgreSQL before its connection is taken for lost (a network partition, a frozen host: no reset arrives) and dropped: the request answers 503 and the pool opens a fresh connection. Rows arriving count as hearing back. `off` waits as long as the operating system keeps the connection.",
+      "How long a request's statement may hear nothing back from PostgreSQL before its connection is taken for lost (a network partition, a frozen host: no reset arrives): the request answers 503 and the statement is cancelled in the database (one waiting behind a lock too); a connection that does not answer even that within a second is dropped and the pool opens a fresh one. Rows arriving count as hearing back. `off` waits as long as the operating system keeps the connection.",
+  },
+  {
+    name: 'DATABASE_IDLE_TIMEOUT',
+    default: '3m',
+    description:
+      'A PostgreSQL connection unused this long is closed, and opened again when needed: keep it below any idle timeout on the way to the database (4 minutes on an Azure load balancer, 350 s on an AWS Network Load Balancer), which drops a connection without a word, so that its next statement would wait out DATABASE_STALL_TIMEOUT. The owner\'s connections (migrations) close after at most 30 s. `off` keeps them open.',
   },
   {
     name: 'DATABASE_APP_ROLE',

@@ -219,6 +219,8 @@ export interface DatabaseOptions {
   poolMax?: number;
   /** A request's statement that hears nothing back this long drops its connection (DATABASE_STALL_TIMEOUT). */
   stallMs?: number | null;
+  /** A connection idle this long is closed (DATABASE_IDLE_TIMEOUT); the owner's after at most 30 s. */
+  idleMs?: number | null;
   /** PostgreSQL schema to work in (tests use a fresh one per file). */
   searchPath?: string;
   /** Named prepared statements (off behind poolers that cannot keep them). */
@@ -311,11 +313,15 @@ function usePostgres(url: string, options: DatabaseOptions, role: string): Datab
   const searchPath = options.searchPath ? { search_path: options.searchPath } : {};
   // The owner's pool is busy only at start-up (migrations); it lets its connections go.
   const postgres = postgresDriver();
-  const owner = postgres(url, { ...shared, max: 2, idle_timeout: 30, connection: searchPath });
+  const idleSeconds = options.idleMs ? Math.max(1, Math.round(options.idleMs / 1000)) : undefined;
+  const owner = postgres(url, { ...shared, max: 2, idle_timeout: Math.min(30, idleSeconds ?? 30), connection: searchPath });
   // Every connection of the app's pool starts as the app role (a startup parameter, so no
   // statement of ours runs before it); connections open lazily, after the role exists. With
   // DATABASE_APP_URL it logs in as the role: no parameter for a transaction pooler to refuse or drop.
-  const appPool = { ...shared, max: options.poolMax ?? 10 };
+  // An idle connection may be dropped on the way without a word (a load balancer's or NAT's idle
+  // timeout: 4 minutes on Azure, 350 s on AWS's NLB; a serverless database suspending): its next
+  // statement would wait out the stall timeout. Closed here first, it is simply opened again.
+  const appPool = { ...shared, max: options.poolMax ?? 10, ...(idleSeconds ? { idle_timeout: idleSeconds } : {}) };
   const app = options.appUrl ? postgres(options.appUrl, { ...appPool, connection: searchPath }) : postgres(url, { ...appPool, connection: { ...searchPath, role } });
   // Only requests' pool: migrations may rightly keep the database busy for minutes.
   if (options.stallMs) watchForStalls(app, options.stallMs);

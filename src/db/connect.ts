@@ -80,7 +80,7 @@ export async function connectDatabase(config: Config, options: { startedAt?: num
   const waitMs = config.databaseWaitMs;
   // Only a server freezes: the CLI's commands and `parley doctor` leave the folder as they found it.
   const pgliteFreeze = freezeLog ? { age: config.pgliteFreezeAge, log: freezeLog } : undefined;
-  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), pgliteSharedBuffers: config.pgliteSharedBuffers, pgliteOptimize: config.pgliteWasmOptimize, pgliteFsync: config.pgliteFsync, pgliteFreeze, poolMax: config.databasePoolMax, stallMs: config.databaseStallMs, prepare: config.databasePrepare, appRole: config.databaseAppRole, appUrl: config.databaseAppUrl }).catch((error: unknown) => {
+  const database = await openDatabase({ url: config.databaseUrl, pgliteDir: pgliteDirFor(config.dataDir), pgliteSharedBuffers: config.pgliteSharedBuffers, pgliteOptimize: config.pgliteWasmOptimize, pgliteFsync: config.pgliteFsync, pgliteFreeze, poolMax: config.databasePoolMax, stallMs: config.databaseStallMs, idleMs: config.databaseIdleMs, prepare: config.databasePrepare, appRole: config.databaseAppRole, appUrl: config.databaseAppUrl }).catch((error: unknown) => {
     const problem = config.databaseUrl ? null : folderProblem(pgliteDirFor(config.dataDir));
     throw problem ? new DatabaseUnreachableError(`cannot open the embedded database in DATA_DIR (${config.dataDir}): ${problem}`, { cause: error }) : error;
   });

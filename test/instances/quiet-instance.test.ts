@@ -107,6 +107,20 @@ describe.runIf(pgUrl)('an instance nobody uses', () => {
     await until(() => redis.clientWrites() > before, 'pings again after the request', 5_000);
   });
 
+  it('closes its database connections once they have been idle for DATABASE_IDLE_TIMEOUT, and opens fresh ones for the next request', { timeout: 60_000 }, async () => {
+    // A connection left idle for minutes may be dropped without a word on the way (a cloud load
+    // balancer's or NAT's idle timeout, a serverless database suspending): its next statement
+    // would wait out DATABASE_STALL_TIMEOUT and answer 503.
+    const { instance, name } = await named({ DATABASE_IDLE_TIMEOUT: '1s' });
+    const account = await register(instance.base);
+    await until(() => instance.server.stdout().includes(RESTS), 'the instance rests', 20_000);
+    const open = async () => Number((await instances.sql('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [name]))[0]!.n);
+    await until(async () => (await open()) === 0, 'every connection closed', 10_000);
+    const me = await call(instance.base, 'GET', '/v1/auth/me', { token: account.token });
+    expect(me.status).toBe(200);
+    expect(await open()).toBeGreaterThan(0);
+  });
+
   it('does not rest while a webhook delivery is owed', { timeout: 60_000 }, async () => {
     const { instance, name } = await named();
     const account = await register(instance.base);
