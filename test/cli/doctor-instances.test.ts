@@ -65,3 +65,30 @@ describe.runIf(pgUrl)('parley doctor and the instances on a PostgreSQL database'
     passes(clear);
   });
 });
+
+describe.runIf(pgUrl)('parley doctor and an instance resting while nobody uses it', () => {
+  const instances = cluster();
+  let fake: FakeLlm;
+  beforeAll(async () => {
+    fake = await startFakeLlm();
+  });
+  afterEach(cleanUp);
+  afterAll(async () => {
+    await instances.cleanUp();
+    await fake?.close();
+  });
+
+  it('says a silent instance that holds nothing may be resting, and passes', { timeout: 60_000 }, async () => {
+    const env = { ...fakeLlmEnv(fake.url), ...HEARTBEAT, QUIET_AFTER: '1s' };
+    await instances.start(env, { redis: 'none' });
+    const check = () => doctor({ ...instances.databaseEnv(), ...fakeLlmEnv(fake.url) }, { args: ['--streams', '100'] });
+    const resting = await until(async () => {
+      const report = await check();
+      return /silent/.test(report.line('instances').text) ? report : null;
+    }, 'the resting instance to fall silent', 30_000);
+    passes(resting);
+    expect(resting.line('instances').text).toMatch(
+      /^ok\s+instances\s+no instance running; 1 instance silent \d+(\.\d)? s \(stopped, or resting while nobody uses it: QUIET_AFTER\)$/,
+    );
+  });
+});

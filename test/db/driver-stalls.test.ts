@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type postgres from 'postgres';
 import { postgresDriver, watchForStalls } from '../../src/db/client.js';
 import { isDatabaseUnavailable } from '../../src/db/errors.js';
+import { processesStillRunning, whileLocked } from '../helpers/held-lock.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const url = process.env.TEST_DATABASE_URL;
@@ -100,42 +101,20 @@ describe.runIf(url)('the driver when the database goes silent', () => {
     // 503 as a stalled connection does; the database stops working on it, rather than for 30 s.
     expect(slow).toEqual({ error: expect.objectContaining({ code: '57014' }) });
     expect(isDatabaseUnavailable((slow as { error: unknown }).error)).toBe(true);
-    expect(await processesStillRunning(marker)).toBe(0);
+    expect(await processesStillRunning(observer, marker)).toBe(0);
     expect(await settle(sql`SELECT 4 AS n`)).toEqual({ value: [{ n: 4 }] });
   });
 
   it('leaves no database process behind a statement given up while it waited on a lock, so a long lock cannot fill the database with them', async () => {
-    const table = `stall_lock_${process.pid}_${Date.now()}`;
-    await observer.unsafe(`CREATE TABLE ${table} (n int)`);
-    const marker = `behind-a-lock-${table}`;
-    try {
-      await observer.begin(async (locker) => {
-        await locker.unsafe(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-        for (let round = 0; round < 3; round++) {
-          const waited = await settle(sql.unsafe(`SELECT /* ${marker} */ count(*) FROM ${table}`));
-          expect(waited).toEqual({ error: expect.objectContaining({ code: '57014' }) });
-        }
-        // Before, each given-up statement's process went on waiting for the lock, holding one of
-        // the database's connections, until the lock was released: a lock held for minutes under
-        // load used them all up ("sorry, too many clients already"), for every client of the database.
-        expect(await processesStillRunning(marker)).toBe(0);
-      });
-    } finally {
-      await observer.unsafe(`DROP TABLE IF EXISTS ${table}`);
-    }
+    await whileLocked(observer, async (table, marker) => {
+      for (let round = 0; round < 3; round++) {
+        const waited = await settle(sql.unsafe(`SELECT /* ${marker} */ count(*) FROM ${table}`));
+        expect(waited).toEqual({ error: expect.objectContaining({ code: '57014' }) });
+      }
+      // Before, each given-up statement's process went on waiting for the lock, holding one of
+      // the database's connections, until the lock was released: a lock held for minutes under
+      // load used them all up ("sorry, too many clients already"), for every client of the database.
+      expect(await processesStillRunning(observer, marker)).toBe(0);
+    });
   });
 });
-
-/** Processes of the database still running a statement marked so, after giving them a moment to end. */
-async function processesStillRunning(marker: string): Promise<number> {
-  let count = -1;
-  for (let attempt = 0; attempt < 50 && count !== 0; attempt++) {
-    if (attempt > 0) await pause(100);
-    const [row] = await observer.unsafe(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'active' AND position($1 in query) > 0`,
-      [marker],
-    );
-    count = Number(row!.n);
-  }
-  return count;
-}

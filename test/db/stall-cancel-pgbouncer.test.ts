@@ -3,11 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type postgres from 'postgres';
 import { postgresDriver, watchForStalls } from '../../src/db/client.js';
+import { processesStillRunning, whileLocked } from '../helpers/held-lock.js';
 import { describeWithPgBouncer, startPgBouncer, type PgBouncer } from '../helpers/pgbouncer.js';
 
 const url = process.env.TEST_DATABASE_URL;
 const STALL_MS = 700;
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.runIf(url)('PostgreSQL', () => {
 describeWithPgBouncer('a stalled statement through PgBouncer in transaction mode', () => {
@@ -29,27 +29,13 @@ describeWithPgBouncer('a stalled statement through PgBouncer in transaction mode
   });
 
   it('leaves no database process waiting on the lock behind it', async () => {
-    const table = `stall_lock_pgb_${process.pid}_${Date.now()}`;
-    await direct.unsafe(`CREATE TABLE ${table} (n int)`);
-    const marker = `behind-a-lock-${table}`;
-    try {
-      await direct.begin(async (locker) => {
-        await locker.unsafe(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-        for (let round = 0; round < 3; round++) {
-          const outcome = await pooled.unsafe(`SELECT /* ${marker} */ count(*) FROM ${table}`).then(() => 'answered', (error: { code?: string }) => error.code);
-          expect(outcome).toBe('57014');
-        }
-        let count = -1;
-        for (let attempt = 0; attempt < 50 && count !== 0; attempt++) {
-          if (attempt > 0) await pause(100);
-          const [row] = await direct.unsafe(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'active' AND position($1 in query) > 0`, [marker]);
-          count = Number(row!.n);
-        }
-        expect(count).toBe(0);
-      });
-    } finally {
-      await direct.unsafe(`DROP TABLE IF EXISTS ${table}`);
-    }
+    await whileLocked(direct, async (table, marker) => {
+      for (let round = 0; round < 3; round++) {
+        const outcome = await pooled.unsafe(`SELECT /* ${marker} */ count(*) FROM ${table}`).then(() => 'answered', (error: { code?: string }) => error.code);
+        expect(outcome).toBe('57014');
+      }
+      expect(await processesStillRunning(direct, marker)).toBe(0);
+    });
   });
 });
 });

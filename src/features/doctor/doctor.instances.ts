@@ -29,7 +29,9 @@ export async function checkInstances(sql: SqlRunner): Promise<CheckResult> {
   const held = gone.reduce((sum, row) => sum + Number(row.holds), 0);
   const heard = alive.length ? `${plural(alive.length, 'instance', 'instances')} running (last heartbeat ${times(alive)} ago)` : 'no instance running';
   const stopped = gone.length ? `; ${plural(gone.length, 'instance', 'instances')} gone (silent ${times(gone)})` : '';
-  if (held === 0) return result('instances', 'ok', `${heard}${stopped}`);
+  // An instance resting while nobody uses it (QUIET_AFTER) is silent too, and holds nothing.
+  const silent = gone.length ? `; ${plural(gone.length, 'instance', 'instances')} silent ${times(gone)} (stopped, or resting while nobody uses it: QUIET_AFTER)` : '';
+  if (held === 0) return result('instances', 'ok', `${heard}${silent}`);
   const replies = `${plural(held, 'reply', 'replies')} still held by ${gone.length === 1 ? 'it' : 'them'}`;
   if (alive.length) return result('instances', 'ok', `${heard}${stopped}, ${replies}: the running instances store them cut short at a heartbeat`);
   return result(
