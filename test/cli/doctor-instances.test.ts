@@ -10,9 +10,10 @@ import { cleanUp, doctor, passes } from './doctor-run.js';
 // Gone after six heartbeats: 3 s.
 const HEARTBEAT = { INSTANCE_HEARTBEAT_MS: '500' };
 
-describe.runIf(pgUrl)('parley doctor and the instances on a PostgreSQL database', () => {
+/** A cluster of instances and the fake model they call, for the describe this is called in. */
+function clusterWithModel() {
   const instances = cluster();
-  let fake: FakeLlm;
+  let fake: FakeLlm | undefined;
   beforeAll(async () => {
     fake = await startFakeLlm();
   });
@@ -21,11 +22,16 @@ describe.runIf(pgUrl)('parley doctor and the instances on a PostgreSQL database'
     await instances.cleanUp();
     await fake?.close();
   });
+  return { instances, model: () => fake! };
+}
+
+describe.runIf(pgUrl)('parley doctor and the instances on a PostgreSQL database', () => {
+  const { instances, model } = clusterWithModel();
 
   it('names the running instance, warns of a killed one still holding a reply, and is clear once another instance took it over', { timeout: 90_000 }, async () => {
-    const env = { ...fakeLlmEnv(fake.url), ...HEARTBEAT };
+    const env = { ...fakeLlmEnv(model().url), ...HEARTBEAT };
     const one = await instances.start(env, { redis: 'none' });
-    const check = () => doctor({ ...instances.databaseEnv(), ...fakeLlmEnv(fake.url) }, { args: ['--streams', '100'] });
+    const check = () => doctor({ ...instances.databaseEnv(), ...fakeLlmEnv(model().url) }, { args: ['--streams', '100'] });
 
     const running = await check();
     passes(running);
@@ -34,13 +40,13 @@ describe.runIf(pgUrl)('parley doctor and the instances on a PostgreSQL database'
     // A reply streams when the instance is killed: nobody stores it cut short while no instance runs.
     const account = await register(one.base);
     const id = await conversation(one.base, account);
-    fake.setReply(() => Array.from({ length: 400 }, (_, i) => `word${i}`).join(' '));
-    fake.setDelays({ chunkDelayMs: 50 });
+    model().setReply(() => Array.from({ length: 400 }, (_, i) => `word${i}`).join(' '));
+    model().setDelays({ chunkDelayMs: 50 });
     const stream = streamMessage(one.base, account, id, 'Talk for a while');
     await until(() => stream.events.some((e) => e.event === 'message.delta'), 'some text');
     one.server.child.kill('SIGKILL');
     await one.server.exited;
-    fake.reset();
+    model().reset();
 
     const stranded = await until(async () => {
       const report = await check();
@@ -67,21 +73,12 @@ describe.runIf(pgUrl)('parley doctor and the instances on a PostgreSQL database'
 });
 
 describe.runIf(pgUrl)('parley doctor and an instance resting while nobody uses it', () => {
-  const instances = cluster();
-  let fake: FakeLlm;
-  beforeAll(async () => {
-    fake = await startFakeLlm();
-  });
-  afterEach(cleanUp);
-  afterAll(async () => {
-    await instances.cleanUp();
-    await fake?.close();
-  });
+  const { instances, model } = clusterWithModel();
 
   it('says a silent instance that holds nothing may be resting, and passes', { timeout: 60_000 }, async () => {
-    const env = { ...fakeLlmEnv(fake.url), ...HEARTBEAT, QUIET_AFTER: '1s' };
+    const env = { ...fakeLlmEnv(model().url), ...HEARTBEAT, QUIET_AFTER: '1s' };
     await instances.start(env, { redis: 'none' });
-    const check = () => doctor({ ...instances.databaseEnv(), ...fakeLlmEnv(fake.url) }, { args: ['--streams', '100'] });
+    const check = () => doctor({ ...instances.databaseEnv(), ...fakeLlmEnv(model().url) }, { args: ['--streams', '100'] });
     const resting = await until(async () => {
       const report = await check();
       return /silent/.test(report.line('instances').text) ? report : null;
