@@ -1,6 +1,7 @@
 import type { FastifyReply, onRequestHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { AppError, validationError } from '../../errors/app-error.js';
+import { openRouteBodyLimit } from '../../http/body-limits.js';
 import { registerFormParser } from '../../http/body-parsers.js';
 import { emptyBodyAsObject } from '../../http/hooks.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
@@ -58,6 +59,7 @@ function registerSignInRoutes(app: App, auth: AuthService): void {
   app.post(
     '/v1/auth/register',
     {
+      bodyLimit: openRouteBodyLimit(app),
       schema: {
         tags,
         summary: 'Create an account and sign in',
@@ -71,6 +73,7 @@ function registerSignInRoutes(app: App, auth: AuthService): void {
   app.post(
     '/v1/auth/login',
     {
+      bodyLimit: openRouteBodyLimit(app),
       schema: {
         tags,
         summary: 'Sign in with username or email and password',
@@ -93,6 +96,7 @@ function registerSessionRoutes(app: App, deps: AuthRoutesDeps): void {
   app.post(
     '/v1/auth/refresh',
     {
+      bodyLimit: openRouteBodyLimit(app),
       schema: {
         tags,
         summary: 'Exchange a refresh token for a new pair (the old one stops working)',
@@ -147,6 +151,7 @@ function registerTokenRoute(app: App, auth: AuthService): void {
   app.post(
     '/v1/auth/token',
     {
+      bodyLimit: openRouteBodyLimit(app),
       schema: {
         tags,
         summary: 'OAuth2 token endpoint (password and refresh_token grants)',

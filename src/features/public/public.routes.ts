@@ -3,6 +3,7 @@
 // (public-guard.ts); CORS here follows the chatbot, not CORS_ORIGINS.
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
+import { openRouteBodyLimit } from '../../http/body-limits.js';
 import { problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
 import { bearerToken, principalOf, type Authenticate } from '../auth/authenticate.js';
@@ -122,6 +123,7 @@ function registerStartConversationRoute(app: App, deps: PublicRoutesDeps): void 
     '/v1/public/chatbots/:chatbot/conversations',
     {
       config: perChatbotCors,
+      bodyLimit: openRouteBodyLimit(app),
       // Before the body is read: a foreign page is told 403 whatever it sends, and a body the
       // parser or the schema refuses is counted against its address like any other request. The
       // address is counted before the chatbot is looked up, so a flood of made-up names is held

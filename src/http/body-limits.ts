@@ -1,0 +1,15 @@
+/**
+ * The routes anyone may call without an account (registration, sign-in, a token's refresh, a
+ * visit's start) take bodies of a few hundred bytes: the largest valid one, a registration with
+ * every field at its longest and written out as \u escapes, is under 10 kB. Under the server's
+ * BODY_LIMIT (1 MiB by default) each such request made the server buffer, decode and parse up to
+ * a megabyte before any rate limit or credential was looked at: 400 at once held 400 MB, and 20
+ * connections sending them back to back kept /health at 400 ms. With this limit a larger body is
+ * refused as soon as its size shows (its Content-Length, or the chunks read so far).
+ */
+export const OPEN_ROUTE_BODY_LIMIT = 16 * 1024;
+
+/** The open routes' limit, never above the server's own (an operator may set BODY_LIMIT lower). */
+export function openRouteBodyLimit(app: { initialConfig: { bodyLimit?: number } }): number {
+  return Math.min(OPEN_ROUTE_BODY_LIMIT, app.initialConfig.bodyLimit ?? OPEN_ROUTE_BODY_LIMIT);
+}
