@@ -127,3 +127,21 @@ describe('chatbot fields', () => {
     }
   });
 });
+
+describe('the document over HTTP', () => {
+  it('carries a validator: a client holding the same document is answered 304 without it', async () => {
+    const first = await t.request({ method: 'GET', url: '/openapi.json' });
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['content-type']).toBe('application/json; charset=utf-8');
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]{10,}"$/);
+    expect(json(first)).toEqual(doc);
+
+    const again = await t.request({ method: 'GET', url: '/openapi.json', headers: { 'if-none-match': etag } });
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+    const other = await t.request({ method: 'GET', url: '/openapi.json', headers: { 'if-none-match': '"another"' } });
+    expect(other.statusCode).toBe(200);
+    expect(json(other)).toEqual(doc);
+  });
+});
