@@ -29,6 +29,7 @@ import { registerWidgetRoutes } from './features/widget/widget.routes.js';
 import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
+import { limitPipelining } from './http/pipelining.js';
 import { restWhenQuiet } from './http/quiet-hooks.js';
 import { closeUnusedConnectionsOnClose } from './http/unused-connections.js';
 import { registerOpenApi } from './http/openapi.js';
@@ -96,6 +97,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.setValidatorCompiler(createValidatorCompiler());
   registerBodyParsers(app);
   registerAbsentBodyAsEmpty(app);
+  limitPipelining(app);
   registerHttpHooks(app, metrics);
   closeUnusedConnectionsOnClose(app);
   const anyOrigin = config.corsOrigins.includes('*');

@@ -38,6 +38,15 @@ function matches(header: string | undefined, etag: string): boolean {
   });
 }
 
+interface DocsAnswer {
+  status: number;
+  headers: Array<[string, unknown]>;
+  body: Buffer;
+}
+
+/** Swagger UI's page and files, and the document in its two forms, are under twenty. */
+const MAX_FILES = 32;
+
 const withoutHead = (method: RouteOptions['method']) => (Array.isArray(method) ? method.filter((m) => m !== 'HEAD') : method === 'HEAD' ? [] : [method]);
 
 /**
@@ -62,6 +71,47 @@ async function buildDocsApp(routes: RouteOptions[], version: string): Promise<Fa
   });
   await docs.ready();
   return docs;
+}
+
+/** Serves Swagger UI's pages from the docs application. */
+function docsForwarder(docsApp: () => Promise<FastifyInstance>) {
+  // Swagger UI's files (the bundle is 1.5 MB) were read and copied for each request, so clients
+  // that asked for them and read slowly, or pipelined them, held a copy each (4.7 GB from 10
+  // connections). Kept once they are asked for; a handful of paths, capped against made-up ones.
+  const files = new Map<string, Promise<DocsAnswer>>();
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED) {
+      const value = request.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const path = request.url.split('?', 1)[0]!;
+    // A plain GET of a file is answered from memory: the same bytes for every client.
+    const plain = request.method === 'GET' && Object.keys(headers).every((name) => name === 'accept' || name === 'accept-encoding');
+    const read = async () => {
+      const injected = await (await docsApp()).inject({ method: request.method === 'HEAD' ? 'HEAD' : 'GET', url: request.url, headers });
+      const kept = Object.entries(injected.headers).filter(([name, value]) => value !== undefined && !OWN_CONNECTION.has(name));
+      return { status: injected.statusCode, headers: kept, body: injected.rawPayload };
+    };
+    let answer: DocsAnswer;
+    if (plain && (files.has(path) || files.size < MAX_FILES)) {
+      // Requests that come while the first is read wait for it rather than read a copy each.
+      const reading = files.get(path) ?? read();
+      files.set(path, reading);
+      answer = await reading.catch((error: unknown) => {
+        files.delete(path);
+        throw error;
+      });
+      if (answer.status !== 200) files.delete(path);
+    } else {
+      answer = await read();
+    }
+    // Not a page of the docs: the server's own 404.
+    if (answer.status === 404) return reply.callNotFound();
+    reply.code(answer.status);
+    for (const [name, value] of answer.headers) reply.header(name, value);
+    return reply.send(answer.body);
+  };
 }
 
 /**
@@ -98,21 +148,7 @@ export function registerOpenApi(app: App, version: string): void {
     if (matches(request.headers['if-none-match'], etag)) return reply.code(304).send();
     return reply.type('application/json; charset=utf-8').send(body);
   });
-  const forward = async (request: FastifyRequest, reply: FastifyReply) => {
-    const headers: Record<string, string> = {};
-    for (const name of FORWARDED) {
-      const value = request.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    const answer = await (await docsApp()).inject({ method: request.method === 'HEAD' ? 'HEAD' : 'GET', url: request.url, headers });
-    // Not a page of the docs: the server's own 404.
-    if (answer.statusCode === 404) return reply.callNotFound();
-    reply.code(answer.statusCode);
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (value !== undefined && !OWN_CONNECTION.has(name)) reply.header(name, value);
-    }
-    return reply.send(answer.rawPayload);
-  };
+  const forward = docsForwarder(docsApp);
   app.get('/docs', { schema: { hide: true } }, forward);
   app.get('/docs/*', { schema: { hide: true } }, forward);
 
