@@ -226,10 +226,45 @@ describe('in Traditional Chinese, with the company-onboarding template', () => {
     chat.say('你好');
     const english = chat.say('We are Acme, thanks');
     expect(english.state.lang).toBe('en');
-    expect(english.reply).toBe('Thanks. What is the 產業類別?');
+    // The template's own labels are said in the conversation's language.
+    expect(english.reply).toBe('Thanks. What is the industry?');
     chat.say('electronics');
-    // A description in the conversation's language helps with a label in another.
-    expect(chat.turns.at(-1)!.reply).toBe('Thanks. What is the 員工人數? (The number of employees)');
+    expect(chat.turns.at(-1)!.reply).toBe('Thanks. What is the company size? (The number of employees)');
+  });
+});
+
+describe('the company-onboarding template in the user’s language', () => {
+  it('speaks English to an English speaker, from the greeting to the completion', () => {
+    const chat = conversation(ONBOARDING.collect, ONBOARDING.greeting);
+    expect(chat.say('Hello, I want to register my company').reply).toBe(
+      "Hello! I will help you register your company's details; it takes a few minutes.\n\nWhat is the company name?",
+    );
+    expect(chat.say('Acme Widgets Ltd').reply).toBe('Thanks. What is the industry?');
+    expect(chat.say('Software').reply).toBe('Thanks. What is the company size? (The number of employees)');
+    expect(chat.say('about 40').reply).toBe('Thanks. What is the country?');
+    expect(chat.say('Ireland').reply).toBe("Thanks. What is the contact person's name?");
+    expect(chat.say('Mary Byrne').reply).toBe("Thanks. What is the contact person's email?");
+    expect(chat.say('mary@acme.ie').reply).toBe('Thanks. Now the products, one at a time. What is the product name?');
+    chat.say('Widget');
+    chat.say('skip');
+    expect(chat.say('skip').reply).toBe('Added “Widget”. Is there another one of the products? Tell me its product name, or say “done” to finish.');
+    const done = chat.say('done');
+    expect(done.reply).toBe("Thank you! Your company's details are complete.");
+    expect(done.completed).toBe(true);
+    expect(done.data).toMatchObject({ company_name: 'Acme Widgets Ltd', company_size: 40, country: 'Ireland', products: [{ name: 'Widget' }] });
+  });
+
+  it('speaks Bengali to a Bengali speaker', () => {
+    const chat = conversation(ONBOARDING.collect, ONBOARDING.greeting);
+    expect(chat.say('নমস্কার, আমি আমার কোম্পানি নিবন্ধন করতে চাই').reply).toBe(
+      'নমস্কার! আমি আপনার কোম্পানির তথ্য নিবন্ধনে সাহায্য করব, এতে কয়েক মিনিট লাগবে।\n\nঅনুগ্রহ করে কোম্পানির নাম জানান।',
+    );
+  });
+
+  it('leaves what an owner wrote as written', () => {
+    const collect: Collect = { fields: [{ key: 'company_name', label: '公司全名', type: 'string', required: true }] };
+    const chat = conversation(collect, '歡迎光臨！');
+    expect(chat.say('Hello, I want to register my company').reply).toBe('歡迎光臨！\n\nWhat is the 公司全名?');
   });
 });
 

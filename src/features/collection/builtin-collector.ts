@@ -4,6 +4,7 @@
 import type { Collect, CollectField } from './collect-schema.js';
 import { cleanRecord, emptyCollectState, MAX_ITEMS, ownValue, readCollectState, type CollectLang, type CollectState, type ItemField } from './collect-state.js';
 import { detectLang, isDoneWord, isSkipWord, nextLang, phrases, type Phrases } from './phrases.js';
+import { inLanguage } from './templates.js';
 import { enumOptions, hasRequired, pendingFields, validateValue, type ValidationContext } from './validators.js';
 
 export interface BuiltinCollectInput {
@@ -178,23 +179,36 @@ function opening(turn: Turn, greeting: string): string {
   return `${hello}\n\n${askNext(turn, null)}`;
 }
 
+/** The collect with a template's own labels and completion message in the conversation's language. */
+function localized(collect: Collect, lang: CollectLang): Collect {
+  if (lang === 'zh-Hant') return collect;
+  const labelled = <F extends { label: string }>(field: F): F => ({ ...field, label: inLanguage(field.label, lang) });
+  return {
+    ...collect,
+    fields: collect.fields.map((field) => ({ ...labelled(field), ...(field.item_fields ? { item_fields: field.item_fields.map(labelled) } : {}) })),
+    ...(collect.completion_message ? { completion_message: inLanguage(collect.completion_message, lang) } : {}),
+  };
+}
+
 export function builtinCollectTurn(input: BuiltinCollectInput): CollectTurn {
-  const { collect, message } = input;
+  const { message } = input;
   const fresh = input.state === null || input.state === undefined;
   const greetingLang = detectLang(input.greeting ?? '') ?? 'en';
   const state = fresh ? emptyCollectState(nextLang(greetingLang, message)) : readCollectState(input.state, greetingLang);
   if (!fresh) state.lang = nextLang(state.lang, message);
+  const collect = localized(input.collect, state.lang);
+  const greeting = inLanguage(input.greeting ?? '', state.lang);
   const data = cleanRecord(input.data ?? {});
   const turn: Turn = { collect, data, state, say: phrases(state.lang), context: { data, lang: state.lang }, changed: false };
   const asked = collect.fields.find((field) => field.key === state.asked);
   let reply: string;
-  if (fresh) reply = opening(turn, input.greeting ?? '');
+  if (fresh) reply = opening(turn, greeting);
   else if (!asked) reply = askNext(turn, null);
   else if (message === null) {
     // A regenerated opening keeps its greeting.
     const untouched =
       Object.keys(data).length === 0 && Object.keys(state.refused).length === 0 && Object.keys(state.item?.values ?? {}).length === 0 && !state.items?.length;
-    reply = untouched && pendingFields(collect, data, state.lang)[0] === asked.key ? opening(turn, input.greeting ?? '') : currentQuestion(turn, asked);
+    reply = untouched && pendingFields(collect, data, state.lang)[0] === asked.key ? opening(turn, greeting) : currentQuestion(turn, asked);
   } else reply = asked.type === 'list' ? answerList(turn, asked, message) : answerField(turn, asked, message);
   return { data, state, reply, changed: turn.changed, completed: state.asked === null && hasRequired(collect) && pendingFields(collect, data, state.lang).length === 0 };
 }
