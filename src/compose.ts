@@ -127,7 +127,7 @@ async function composeAuth(deps: ComposeDeps, limiter: RateLimiter, admins: Name
   const auth = createAuthService({
     users,
     sessions,
-    passwords: createPasswordHasher((operation) => metrics.passwordHashing.inc({ operation })),
+    passwords: createPasswordHasher({ onOperation: (operation) => metrics.passwordHashing.inc({ operation }), log }),
     tokens,
     revocations,
     limiter,

@@ -35,6 +35,7 @@ export type ErrorCode =
   | 'origin_not_allowed'
   | 'database_unavailable'
   | 'service_unavailable'
+  | 'sign_in_busy'
   | 'at_capacity'
   | 'issuer_unavailable'
   | 'internal_error';

@@ -36,6 +36,7 @@ const STATUS: Record<ErrorCode, number> = {
   origin_not_allowed: 403,
   database_unavailable: 503,
   service_unavailable: 503,
+  sign_in_busy: 503,
   at_capacity: 503,
   issuer_unavailable: 503,
   internal_error: 500,
@@ -45,6 +46,7 @@ const STATUS: Record<ErrorCode, number> = {
 const RETRY_AFTER_S: Partial<Record<ErrorCode, number>> = {
   issuer_unavailable: 30,
   at_capacity: 2,
+  sign_in_busy: 1,
 };
 
 // A server out of room needs its descriptors more than a keep-alive: the connection is let go.
@@ -69,7 +71,7 @@ const TITLES: Record<number, string> = {
 };
 
 /** 5xx refusals logged where they are decided, once a minute (turn-slots.ts), not once per request. */
-export const loggedWhereDecided = (code: string | null): boolean => code === 'at_capacity';
+export const loggedWhereDecided = (code: string | null): boolean => code === 'at_capacity' || code === 'sign_in_busy';
 
 export interface ProblemBody {
   type: string;

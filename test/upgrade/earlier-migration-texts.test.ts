@@ -30,7 +30,7 @@ async function fillAsThen(database: Database, withKey: boolean, withProfile: boo
   const chatbotId = newId();
   const conversationId = newId();
   const refresh = newRefreshToken();
-  const passwordHash = await createPasswordHasher(() => {}).hash(PASSWORD);
+  const passwordHash = await createPasswordHasher({ onOperation: () => {}, log: { warn: () => {} } }).hash(PASSWORD);
   const day = Date.now() - 86_400_000;
   const at = (ms: number) => new Date(day + ms).toISOString();
   await sql.query('INSERT INTO users (id, username, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)', [
