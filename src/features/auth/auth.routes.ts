@@ -64,7 +64,7 @@ function registerSignInRoutes(app: App, auth: AuthService): void {
         tags,
         summary: 'Create an account and sign in',
         body: RegisterBody,
-        response: { 201: TokenAnswerSchema, ...problems(400, 409, 413, 422, 429) },
+        response: { 201: TokenAnswerSchema, ...problems(400, 409, 413, 422, 429, 503) },
       },
     },
     async (request, reply) => sendTokens(reply, 201, await auth.register(request.body, { ip: clientAddressKey(request.ip) })),
@@ -78,7 +78,7 @@ function registerSignInRoutes(app: App, auth: AuthService): void {
         tags,
         summary: 'Sign in with username or email and password',
         body: LoginBody,
-        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422, 429) },
+        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -137,7 +137,7 @@ function registerSessionRoutes(app: App, deps: AuthRoutesDeps): void {
           'Needs the current password. Sessions signed in elsewhere (and their refresh tokens) stop working on every instance; this one goes on. A wrong current password answers 403 `wrong_password` and counts against the account like a failed sign-in (`RATE_LIMIT_LOGIN_ACCOUNT`). An external issuer\'s user changes their password there (403).',
         security: bearerSecurity,
         body: ChangePasswordBody,
-        response: { 204: Type.Null(), ...problems(401, 403, 413, 415, 422, 429) },
+        response: { 204: Type.Null(), ...problems(401, 403, 413, 415, 422, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -158,7 +158,7 @@ function registerTokenRoute(app: App, auth: AuthService): void {
         description: 'Send `application/x-www-form-urlencoded` as OAuth2 clients do (JSON is accepted too). Unknown fields are ignored.',
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: TokenForm,
-        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422, 429) },
+        response: { 200: TokenAnswerSchema, ...problems(400, 401, 413, 422, 429, 503) },
       },
     },
     async (request, reply) => {
