@@ -33,8 +33,8 @@ type Row = {
   m_created_at: Date | string | null;
 };
 
-// One statement per page. The keyset walks conversations_chatbot_activity_idx (chatbot_id,
-// updated_at DESC, id DESC), skipping the account's own conversations on the chatbot; the last
+// One statement per page. The keyset walks conversations_chatbot_visits_idx (chatbot_id,
+// updated_at DESC, id DESC: visitors' conversations only, migration 0030); the last
 // message of each row shown is one probe of messages_conversation_idx (conversation_id, id), ids
 // being time-ordered. left() counts characters, so a long message is never read whole.
 const page = (keyset: boolean) => `
@@ -54,7 +54,7 @@ SELECT c.id, c.updated_at, c.unread_count, v.visitor_id AS label, v.name,
  ORDER BY c.updated_at DESC, c.id DESC
  LIMIT $3::int`;
 
-const FIRST_PAGE = page(false);
+export const FIRST_PAGE = page(false);
 const NEXT_PAGE = page(true);
 
 // Only the count changes: updated_at stays, so reading a conversation does not move it in the inbox.
