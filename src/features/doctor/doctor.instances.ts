@@ -8,8 +8,10 @@ import { result, type CheckResult } from './doctor.checks.js';
 type InstanceRow = { id: string; gone: boolean; silent_s: number; holds: number };
 
 // Read in the scope the heartbeat and the cut-turns sweep read holds in; nothing is written.
+// now() is this transaction's start: a heartbeat whose transaction began a moment later and
+// committed first is younger than that, and reads as 0 s, not "-0.0 s ago".
 const INSTANCES = `
-SELECT i.id, i.gone_after < now() AS gone, extract(epoch FROM now() - i.seen_at)::float8 AS silent_s,
+SELECT i.id, i.gone_after < now() AS gone, greatest(0, extract(epoch FROM now() - i.seen_at))::float8 AS silent_s,
        (SELECT count(*)::int FROM conversations c WHERE c.busy_instance = i.id AND c.busy_reply_id IS NOT NULL) AS holds
   FROM instances i
  ORDER BY i.seen_at DESC`;
