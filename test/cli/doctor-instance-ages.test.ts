@@ -20,5 +20,7 @@ it('a heartbeat stamped a moment after the check began reads 0.0 s ago', async (
     [randomUUID()],
   );
   const line = await checkInstances(t.database.sql);
-  expect(line.detail).toMatch(/last heartbeat 0\.0 s ago/);
+  // Newest first; on PostgreSQL the test app's own heartbeat may be listed after it.
+  expect(line.detail).toMatch(/last heartbeat 0\.0 s(, \d+(\.\d)? s)* ago/);
+  expect(line.detail).not.toContain('-');
 });
