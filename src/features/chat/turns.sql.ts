@@ -137,8 +137,12 @@ export const USAGE_SHARDS = 8;
 // jit_above_cost compiles the statement with LLVM at each custom plan: ~60 ms a turn measured with
 // 500,000 messages, every turn where statements are not prepared (DATABASE_PREPARE=false).
 function finishSql(collecting: boolean, replacing: boolean): string {
+  // The conversation is locked before the reply it replaces: a deletion of the conversation takes
+  // them in that order (its row, then its messages by ON DELETE CASCADE), and the opposite order
+  // deadlocked with it (test/chat/regenerate-delete-deadlock.test.ts).
   const replaced = replacing
-    ? `DELETE FROM messages WHERE id = $13::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant' RETURNING 1`
+    ? `DELETE FROM messages WHERE id = $13::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant'
+     AND EXISTS (SELECT 1 FROM held) RETURNING 1`
     : // Keeps the parameter list the same shape for both variants; never a row.
       `SELECT 1 WHERE $13::uuid IS NOT NULL AND false`;
   const collected = collecting
@@ -161,8 +165,11 @@ function finishSql(collecting: boolean, replacing: boolean): string {
    WHERE $18::boolean AND was.status <> 'completed' AND b.webhook_url IS NOT NULL AND b.webhook_enabled
 )`
     : '';
+  const held = replacing ? `held AS (
+  SELECT 1 FROM conversations WHERE id = $2 AND user_id = $3 FOR UPDATE
+), ` : '';
   return `
-WITH d AS (
+WITH ${held}d AS (
   ${replaced}
 ), r AS (
   INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, model,
