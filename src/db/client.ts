@@ -6,6 +6,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
+import { retryingDeadlocks } from './deadlocks.js';
 import { createPglite, seedFromTemplate } from './pglite.js';
 import { freezeIfOld, type PgliteFreeze } from './pglite-freeze.js';
 import { answerThroughEventLoop } from './pglite-event-loop.js';
@@ -261,10 +262,15 @@ function pgliteRunner(client: Pick<PGlite, 'query' | 'exec'> & { transaction?: P
 const toWire = (value: unknown) => (value instanceof Date ? value.toISOString() : value);
 
 function postgresRunner(client: postgres.Sql | postgres.TransactionSql, prepare: boolean): SqlRunner {
+  // Outside a transaction a statement is its own, rolled back whole when it is a deadlock's
+  // victim: it is run again (db/deadlocks.ts). Inside one, the transaction's owner decides.
+  const alone = 'begin' in client;
+  const run = async <T>(text: string, params: unknown[]) =>
+    // Prepared once per connection: a turn's statements are planned once, not on every call.
+    (await client.unsafe(text, params.map(toWire) as postgres.ParameterOrJSON<never>[], { prepare: prepare && params.length > 0 })) as unknown as T[];
   return {
     async query<T>(text: string, params: unknown[] = []) {
-      // Prepared once per connection: a turn's statements are planned once, not on every call.
-      return (await client.unsafe(text, params.map(toWire) as postgres.ParameterOrJSON<never>[], { prepare: prepare && params.length > 0 })) as unknown as T[];
+      return alone ? retryingDeadlocks(() => run<T>(text, params)) : run<T>(text, params);
     },
     async exec(text) {
       await client.unsafe(text);

@@ -137,9 +137,11 @@ export const USAGE_SHARDS = 8;
 // jit_above_cost compiles the statement with LLVM at each custom plan: ~60 ms a turn measured with
 // 500,000 messages, every turn where statements are not prepared (DATABASE_PREPARE=false).
 function finishSql(collecting: boolean, replacing: boolean): string {
-  // The conversation is locked before the reply it replaces: a deletion of the conversation takes
-  // them in that order (its row, then its messages by ON DELETE CASCADE), and the opposite order
-  // deadlocked with it (test/chat/regenerate-delete-deadlock.test.ts).
+  // The conversation is locked before the reply it replaces and before the usage row: a deletion
+  // takes them in that order (a conversation's row, then its messages by ON DELETE CASCADE; a
+  // chatbot's conversations, then its usage rows), and the opposite orders deadlocked with it
+  // (test/chat/conversation-delete-deadlocks.test.ts, chatbot-deleted-under-load.test.ts). So the
+  // answer reads `u`: add_usage runs once the conversation's row is updated.
   const replaced = replacing
     ? `DELETE FROM messages WHERE id = $13::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant'
      AND EXISTS (SELECT 1 FROM held) RETURNING 1`
@@ -186,9 +188,10 @@ WITH ${held}d AS (
          stop_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE stop_reply_id END,
          busy_text = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_text END${collected}
    WHERE id = $2 AND user_id = $3
+  RETURNING 1
 )
 SELECT r.*, add_usage($15::uuid, $3::uuid, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::smallint, $5::text, $8::int, $9::int) AS counted
-  FROM r WHERE ${userGate('$3')}`;
+  FROM r CROSS JOIN u WHERE ${userGate('$3')}`;
 }
 
 const FINISHES = [finishSql(false, false), finishSql(false, true), finishSql(true, false), finishSql(true, true)] as const;
@@ -197,11 +200,15 @@ export const FINISH = FINISHES[0];
 export const finishStatement = (options: { collecting: boolean; replacing: boolean }) => FINISHES[(options.collecting ? 2 : 0) + (options.replacing ? 1 : 0)]!;
 
 // The lock is the proof the begin happened and nothing followed it: only its holder writes here.
+// The conversation is locked before its message, as a deletion of the conversation takes them
+// (test/chat/conversation-delete-deadlocks.test.ts; finishSql says why).
 export const UNDO_BEGIN = `
-WITH d AS (
+WITH held AS (
+  SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3::uuid FOR UPDATE
+), d AS (
   DELETE FROM messages
    WHERE id = $4::uuid AND conversation_id = $1 AND user_id = $2 AND role = 'user'
-     AND EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3::uuid)
+     AND EXISTS (SELECT 1 FROM held)
   RETURNING 1
 )
 UPDATE conversations
@@ -211,11 +218,15 @@ UPDATE conversations
  WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3::uuid AND ${userGate('$2')}`;
 
 // A reply a sweep stored as cut short (cut-turns.ts) while its turn was in fact still running:
-// taken out, in the transaction whose finish then stores the turn's own reply under its id.
+// taken out, in the transaction whose finish then stores the turn's own reply under its id. The
+// conversation is locked first, as in UNDO_BEGIN.
 export const WITHDRAW_CUT_REPLY = `
-WITH d AS (
+WITH held AS (
+  SELECT 1 FROM conversations WHERE id = $2 AND user_id = $3 FOR UPDATE
+), d AS (
   DELETE FROM messages
    WHERE id = $1::uuid AND conversation_id = $2 AND user_id = $3 AND role = 'assistant' AND error_code = 'server_stopped'
+     AND EXISTS (SELECT 1 FROM held)
   RETURNING id
 ), u AS (
   UPDATE conversations SET message_count = message_count - 1 WHERE id = $2 AND user_id = $3 AND EXISTS (SELECT 1 FROM d)

@@ -1,4 +1,5 @@
 import { and, desc, eq, or, sql, type SQL } from 'drizzle-orm';
+import { retryingDeadlocks } from '../../db/deadlocks.js';
 import { constraintName, isUniqueViolation } from '../../db/errors.js';
 import { chatbots, type ChatbotRow } from '../../db/schema.js';
 import type { Access } from '../../db/client.js';
@@ -137,11 +138,15 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
       }
     },
     async remove(userId, id) {
-      const rows = await scoped.user(userId, ({ db }) =>
-        db
-          .delete(chatbots)
-          .where(and(eq(chatbots.id, id), eq(chatbots.userId, userId)))
-          .returning({ id: chatbots.id }),
+      // Its cascades lock conversations and then usage rows, which a turn ending meanwhile holds
+      // in another order (db/deadlocks.ts).
+      const rows = await retryingDeadlocks(() =>
+        scoped.user(userId, ({ db }) =>
+          db
+            .delete(chatbots)
+            .where(and(eq(chatbots.id, id), eq(chatbots.userId, userId)))
+            .returning({ id: chatbots.id }),
+        ),
       );
       return rows.length > 0;
     },
