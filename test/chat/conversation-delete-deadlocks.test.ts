@@ -6,13 +6,13 @@
 // start whose answer was lost) were made to meet it here. Each now takes the conversation first,
 // so it waits for the deletion and then finds nothing to do. PGlite has one session, so there is
 // no second order to meet.
-import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTurnsRepo } from '../../src/features/chat/turns.repo.js';
 import { newId } from '../../src/lib/ids.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser } from '../helpers/factories.js';
+import { whileRowsHeld } from '../helpers/held-lock.js';
 import { createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
 
 const url = process.env.TEST_DATABASE_URL;
@@ -32,35 +32,12 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const faults = () => t.logs.filter((line) => /"level":(50|60)/.test(line));
 
-/**
- * From a second connection: holds the conversation, runs `waiting` (started before, or started
- * here), and once the app's statement under test waits for the hold, deletes the conversation
- * and commits. Returns what `waiting` ends with.
- */
-async function deleteWhileHeld(conversationId: string, waiting: () => Promise<unknown>) {
-  const [{ schema }] = (await t.database.sql.query<{ schema: string }>('SELECT current_schema() AS schema', [])) as [{ schema: string }];
-  const direct = postgres(url!, { max: 1, onnotice: () => {} });
-  try {
-    await direct.unsafe(`SET search_path TO "${schema}"`);
-    const [{ pid }] = (await direct`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
-    let outcome: Promise<unknown> | undefined;
-    await direct.begin(async (tx) => {
-      await tx`SELECT 1 FROM conversations WHERE id = ${conversationId} FOR UPDATE`;
-      outcome = waiting();
-      outcome.catch(() => {});
-      for (let i = 0; ; i++) {
-        const rows = await t.database.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND $1::int = ANY(pg_blocking_pids(pid))', [pid]);
-        if (Number(rows[0]?.n) > 0) break;
-        expect(i, 'the statement under test never waited for the conversation').toBeLessThan(300);
-        await sleep(20);
-      }
-      await tx`DELETE FROM conversations WHERE id = ${conversationId}`;
-    });
-    return await outcome;
-  } finally {
-    await direct.end();
-  }
-}
+const deleteWhileHeld = <T>(conversationId: string, waiting: () => Promise<T>) =>
+  whileRowsHeld(t, url!, {
+    hold: ['SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [conversationId]],
+    waiting,
+    then: ['DELETE FROM conversations WHERE id = $1', [conversationId]],
+  });
 
 describe.runIf(url)('a conversation deleted while a statement that takes one of its messages waits for it', () => {
   it('answers a regeneration as for a deleted conversation, with no deadlock and nothing logged as a fault', async () => {
@@ -71,7 +48,7 @@ describe.runIf(url)('a conversation deleted while a statement that takes one of 
     const regenerated = t.request({ method: 'POST', url: `/v1/conversations/${conversation.id}/regenerate`, headers: bearer(user.accessToken), payload: {} });
     await fake.waitFor((requests) => requests.length === 2);
     // The reply's store runs once the model answers, and waits for the hold.
-    const answer = (await deleteWhileHeld(conversation.id, () => regenerated)) as Awaited<typeof regenerated>;
+    const answer = await deleteWhileHeld(conversation.id, () => regenerated);
     fake.setDelays({ firstTokenDelayMs: 0 });
     expect(answer.statusCode, answer.body).toBe(404);
     expect(faults()).toEqual([]);
@@ -92,7 +69,7 @@ describe.runIf(url)('a conversation deleted while a statement that takes one of 
       expect(i, 'the sweep never stored the cut reply').toBeLessThan(300);
       await sleep(20);
     }
-    const answer = (await deleteWhileHeld(conversation.id, () => late)) as Awaited<typeof late>;
+    const answer = await deleteWhileHeld(conversation.id, () => late);
     fake.setDelays({ firstTokenDelayMs: 0 });
     expect(answer.statusCode, answer.body).toBe(404);
     expect(faults()).toEqual([]);

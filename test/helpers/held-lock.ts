@@ -34,3 +34,40 @@ export async function processesStillRunning(observer: postgres.Sql, marker: stri
   }
   return count;
 }
+
+/**
+ * From a second connection, in one transaction: runs `hold` (a `SELECT … FOR UPDATE` of the
+ * rows a deletion would take first), starts `waiting` (or lets one started before run on), and
+ * once the app's connection waits for that transaction (pg_blocking_pids), runs `then` (the
+ * deletion) and commits. Returns what `waiting` ends with. For lock-order tests: a statement
+ * that takes the rows in the other order deadlocks here every time.
+ */
+export async function whileRowsHeld<T>(
+  t: { database: { sql: { query<R>(text: string, params: unknown[]): Promise<R[]> } } },
+  url: string,
+  steps: { hold: [string, unknown[]]; waiting: () => Promise<T>; then: [string, unknown[]] },
+): Promise<T> {
+  const { default: connect } = await import('postgres');
+  const [{ schema }] = (await t.database.sql.query<{ schema: string }>('SELECT current_schema() AS schema', [])) as [{ schema: string }];
+  const direct = connect(url, { max: 1, onnotice: () => {} });
+  try {
+    await direct.unsafe(`SET search_path TO "${schema}"`);
+    const [{ pid }] = (await direct`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
+    let outcome: Promise<T> | undefined;
+    await direct.begin(async (tx) => {
+      await tx.unsafe(steps.hold[0], steps.hold[1] as never[]);
+      outcome = steps.waiting();
+      outcome.catch(() => {});
+      for (let i = 0; ; i++) {
+        const rows = await t.database.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND $1::int = ANY(pg_blocking_pids(pid))', [pid]);
+        if (Number(rows[0]?.n) > 0) break;
+        if (i >= 300) throw new Error('the statement under test never waited for the held rows');
+        await pause(20);
+      }
+      await tx.unsafe(steps.then[0], steps.then[1] as never[]);
+    });
+    return await outcome!;
+  } finally {
+    await direct.end();
+  }
+}

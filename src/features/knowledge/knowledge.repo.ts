@@ -111,6 +111,14 @@ export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
     },
     async remove(userId, chatbotId, documentId) {
       return scoped.user(userId, async ({ db: tx }) => {
+        // The chatbot before its document, as the chatbot's deletion takes them: the other
+        // order deadlocked with it (test/chat/knowledge-chatbot-deleted.test.ts).
+        const [chatbot] = await tx
+          .select({ id: chatbots.id })
+          .from(chatbots)
+          .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)))
+          .for('no key update');
+        if (!chatbot) return false;
         const [gone] = await tx
           .delete(knowledgeDocuments)
           .where(and(eq(knowledgeDocuments.id, documentId), eq(knowledgeDocuments.chatbotId, chatbotId), eq(knowledgeDocuments.userId, userId)))
