@@ -1,6 +1,7 @@
 // A table locked by another session, as a long ALTER TABLE or an operator's LOCK TABLE holds it,
 // and a look at which of the database's processes are still running a statement.
 import type postgres from 'postgres';
+import type { TestApp } from './app.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -43,7 +44,7 @@ export async function processesStillRunning(observer: postgres.Sql, marker: stri
  * that takes the rows in the other order deadlocks here every time.
  */
 export async function whileRowsHeld<T>(
-  t: { database: { sql: { query<R>(text: string, params: unknown[]): Promise<R[]> } } },
+  t: Pick<TestApp, 'database'>,
   url: string,
   steps: { hold: [string, unknown[]]; waiting: () => Promise<T>; then: [string, unknown[]] },
 ): Promise<T> {
