@@ -1,5 +1,6 @@
 import { and, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Access } from '../../db/client.js';
+import { retryingDeadlocks } from '../../db/deadlocks.js';
 import { isForeignKeyViolation } from '../../db/errors.js';
 import type { Scoped } from '../../db/scope.js';
 import { conversations, messages, visitors, type ConversationRow, type MessageRow } from '../../db/schema.js';
@@ -165,6 +166,10 @@ function createConversationReads(scoped: Scoped): Pick<ConversationsRepo, 'find'
 
 /** Changing and deleting conversations, and clearing their history. */
 function createConversationChanges(scoped: Scoped): Pick<ConversationsRepo, 'update' | 'remove' | 'removeIfEmpty' | 'clear'> {
+  // A deletion locks the conversation and then its messages; what takes them the other way (a
+  // chatbot's deletion meeting a reply's store and this one at once) can make it a deadlock's
+  // victim, and it is tried again (db/deadlocks.ts).
+  const deleting = <T>(userId: string, fn: (tx: Access) => Promise<T>) => retryingDeadlocks(() => scoped.user(userId, fn));
   return {
     async update(userId, id, changes, now) {
       const [row] = await scoped.user(userId, ({ db }) =>
@@ -177,11 +182,11 @@ function createConversationChanges(scoped: Scoped): Pick<ConversationsRepo, 'upd
       return row;
     },
     async remove(userId, id) {
-      const rows = await scoped.user(userId, ({ db }) => db.delete(conversations).where(owned(userId, id)).returning({ id: conversations.id }));
+      const rows = await deleting(userId, ({ db }) => db.delete(conversations).where(owned(userId, id)).returning({ id: conversations.id }));
       return rows.length > 0;
     },
     async removeIfEmpty(userId, id) {
-      const rows = await scoped.user(userId, ({ db }) =>
+      const rows = await deleting(userId, ({ db }) =>
         db
           .delete(conversations)
           .where(and(owned(userId, id), eq(conversations.messageCount, 0), sql`${conversations.busyUntil} IS NULL`))
@@ -190,7 +195,7 @@ function createConversationChanges(scoped: Scoped): Pick<ConversationsRepo, 'upd
       return rows.length > 0;
     },
     async clear(userId, id, now) {
-      return scoped.user(userId, async ({ db: tx }) => {
+      return deleting(userId, async ({ db: tx }) => {
         const [row] = await tx
           .update(conversations)
           .set({ messageCount: 0, unreadCount: 0, updatedAt: now })
