@@ -3,8 +3,8 @@
 // store locked its usage row before its conversation, and a new usage row checks its chatbot
 // last. Found by this test as written: in 30 rounds about 10 turns or deletions were answered
 // 500 (`deadlock detected`), and each deadlock held both sides for a second first. The store now
-// locks its conversation before its usage, and PostgreSQL's victim of what deadlocks remain (a
-// usage row's first write of the day meeting the deletion) is run again (db/deadlocks.ts).
+// locks its conversation before its usage, the deletion locks the conversations before the
+// chatbot, and PostgreSQL's victim of any deadlock left is run again (db/deadlocks.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';

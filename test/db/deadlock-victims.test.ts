@@ -72,17 +72,21 @@ describe.runIf(url)("the app's side of a deadlock, run again", () => {
     expect(faults()).toEqual([]);
   });
 
-  it("a chatbot's deletion: 204 and the chatbot gone with its conversations", async () => {
+  it("a chatbot's deletion: 204 and the chatbot gone with its conversations and documents", async () => {
     const user = await registerUser(t);
     const bot = await createChatbot(t, user);
-    const conversation = await createConversation(t, user, { chatbot_id: bot.id });
+    await createConversation(t, user, { chatbot_id: bot.id });
+    const doc = await addKnowledge(t, user, bot.id, 'Hours', 'We open at nine and close at five on weekdays.');
+    // The deletion takes the chatbot's conversations, the chatbot, and then by its cascades the
+    // documents; this holds a document, and then asks for the chatbot.
     const answer = await whileRowsHeld(t, url!, {
-      hold: ['SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [conversation.id]],
+      hold: ['SELECT 1 FROM knowledge_documents WHERE id = $1 FOR UPDATE', [doc.id]],
       waiting: () => t.request({ method: 'DELETE', url: `/v1/chatbots/${bot.id}`, headers: bearer(user.accessToken) }),
       then: ['UPDATE chatbots SET name = name WHERE id = $1', [bot.id]],
     });
     expect(answer.statusCode, answer.body).toBe(204);
     expect(await count('SELECT count(*)::int AS n FROM conversations WHERE chatbot_id = $1', [bot.id])).toBe(0);
+    expect(await count('SELECT count(*)::int AS n FROM knowledge_documents WHERE chatbot_id = $1', [bot.id])).toBe(0);
     expect(faults()).toEqual([]);
   });
 

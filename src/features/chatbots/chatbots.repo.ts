@@ -138,15 +138,18 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
       }
     },
     async remove(userId, id) {
-      // Its cascades lock conversations and then usage rows, which a turn ending meanwhile holds
-      // in another order (db/deadlocks.ts).
+      // Its conversations are locked before the chatbot's row. A reply's store holds its
+      // conversation and may then need the chatbot's row (the foreign key of its day's first usage
+      // row): with the chatbot's row taken first, by the cascade, the two deadlocked, and
+      // PostgreSQL took a second to say so. What still deadlocks is run again (db/deadlocks.ts).
       const rows = await retryingDeadlocks(() =>
-        scoped.user(userId, ({ db }) =>
-          db
+        scoped.user(userId, async ({ db, sql: raw }) => {
+          await raw.query('SELECT count(*) FROM (SELECT 1 FROM conversations WHERE chatbot_id = $1 AND user_id = $2 ORDER BY id FOR UPDATE) held', [id, userId]);
+          return db
             .delete(chatbots)
             .where(and(eq(chatbots.id, id), eq(chatbots.userId, userId)))
-            .returning({ id: chatbots.id }),
-        ),
+            .returning({ id: chatbots.id });
+        }),
       );
       return rows.length > 0;
     },
