@@ -138,10 +138,18 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
       }
     },
     async remove(userId, id) {
-      // Its conversations are locked before the chatbot's row. A reply's store holds its
-      // conversation and may then need the chatbot's row (the foreign key of its day's first usage
-      // row): with the chatbot's row taken first, by the cascade, the two deadlocked, and
-      // PostgreSQL took a second to say so. What still deadlocks is run again (db/deadlocks.ts).
+      // The conversations go first, a batch a transaction: in one statement, a chatbot with
+      // 400,000 conversations (4 million messages) took 12 s to delete, and one a little larger
+      // outlasted DATABASE_STALL_TIMEOUT (15 s), answered 503 and could never be deleted.
+      for (;;) {
+        const gone = await retryingDeadlocks(() => scoped.user(userId, ({ sql: raw }) => raw.query(DELETE_CONVERSATIONS_BATCH, [id, userId])));
+        if (gone.length < REMOVE_BATCH) break;
+      }
+      // Its conversations are locked before the chatbot's row (those started meanwhile). A reply's
+      // store holds its conversation and may then need the chatbot's row (the foreign key of its
+      // day's first usage row): with the chatbot's row taken first, by the cascade, the two
+      // deadlocked, and PostgreSQL took a second to say so. What still deadlocks is run again
+      // (db/deadlocks.ts).
       const rows = await retryingDeadlocks(() =>
         scoped.user(userId, async ({ db, sql: raw }) => {
           await raw.query('SELECT count(*) FROM (SELECT 1 FROM conversations WHERE chatbot_id = $1 AND user_id = $2 ORDER BY id FOR UPDATE) held', [id, userId]);
@@ -155,6 +163,13 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
     },
   };
 }
+
+/** Conversations deleted per transaction when their chatbot is: ~30 ms each, with ten messages a conversation. */
+export const REMOVE_BATCH = 1_000;
+// Locked in id order, like the last step's, so that two deletions of one chatbot wait in turn.
+const DELETE_CONVERSATIONS_BATCH = `
+WITH doomed AS (SELECT id FROM conversations WHERE chatbot_id = $1 AND user_id = $2 ORDER BY id LIMIT ${REMOVE_BATCH} FOR UPDATE)
+DELETE FROM conversations c USING doomed WHERE c.id = doomed.id RETURNING 1`;
 
 export function createChatbotsRepo(scoped: Scoped, newId: () => string): ChatbotsRepo {
   return { ...createChatbotWrites(scoped, newId), ...createChatbotReads(scoped) };
