@@ -141,9 +141,11 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
       // The conversations go first, a batch a transaction: in one statement, a chatbot with
       // 400,000 conversations (4 million messages) took 12 s to delete, and one a little larger
       // outlasted DATABASE_STALL_TIMEOUT (15 s), answered 503 and could never be deleted.
-      for (;;) {
-        const gone = await retryingDeadlocks(() => scoped.user(userId, ({ sql: raw }) => raw.query(DELETE_CONVERSATIONS_BATCH, [id, userId])));
-        if (gone.length < REMOVE_BATCH) break;
+      for (const batch of REMOVE_FIRST) {
+        for (;;) {
+          const gone = await retryingDeadlocks(() => scoped.user(userId, ({ sql: raw }) => raw.query(batch, [id, userId])));
+          if (gone.length < REMOVE_BATCH) break;
+        }
       }
       // Its conversations are locked before the chatbot's row (those started meanwhile). A reply's
       // store holds its conversation and may then need the chatbot's row (the foreign key of its
@@ -166,10 +168,15 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
 
 /** Conversations deleted per transaction when their chatbot is: ~30 ms each, with ten messages a conversation. */
 export const REMOVE_BATCH = 1_000;
-// Locked in id order, like the last step's, so that two deletions of one chatbot wait in turn.
-const DELETE_CONVERSATIONS_BATCH = `
-WITH doomed AS (SELECT id FROM conversations WHERE chatbot_id = $1 AND user_id = $2 ORDER BY id LIMIT ${REMOVE_BATCH} FOR UPDATE)
-DELETE FROM conversations c USING doomed WHERE c.id = doomed.id RETURNING 1`;
+// What grows with a chatbot's traffic, deleted a batch at a time before the chatbot: its
+// conversations (with their messages), then its visitors (one for each visitor who came; their
+// conversations are gone by then). Locked in id order, like the last step's, so that two
+// deletions of one chatbot wait in turn.
+const REMOVE_FIRST = ['conversations', 'visitors'].map(
+  (table) => `
+WITH doomed AS (SELECT id FROM ${table} WHERE chatbot_id = $1 AND user_id = $2 ORDER BY id LIMIT ${REMOVE_BATCH} FOR UPDATE)
+DELETE FROM ${table} t USING doomed WHERE t.id = doomed.id RETURNING 1`,
+);
 
 export function createChatbotsRepo(scoped: Scoped, newId: () => string): ChatbotsRepo {
   return { ...createChatbotWrites(scoped, newId), ...createChatbotReads(scoped) };
