@@ -4,7 +4,7 @@
 // ~0.2 s of resolving and reading ~300 files. Every package goes into the bundle except those in
 // OUTSIDE: ones that find files beside their own code (PGlite's WebAssembly, Swagger UI's assets,
 // pino's transports, which run in worker threads by file name), native ones (argon2, bcrypt), postgres.js
-// (whose modules client.ts patches) and ioredis (loaded only with REDIS_URL). The bundle sits two
+// (whose modules db/postgres-driver.ts patches) and ioredis (loaded only with REDIS_URL). The bundle sits two
 // folders below the package root, as src/db and dist/db do, so paths written relative to a module
 // (migrations, generated/, package.json) hold for it too.
 import { build } from 'esbuild';

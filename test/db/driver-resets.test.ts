@@ -6,7 +6,7 @@
 // connection-resets.test.ts: every answer is checked against the statement that asked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type postgres from 'postgres';
-import { postgresDriver } from '../../src/db/client.js';
+import { postgresDriver } from '../../src/db/postgres-driver.js';
 import { isDatabaseUnavailable } from '../../src/db/errors.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 

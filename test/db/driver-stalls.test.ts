@@ -4,7 +4,7 @@
 // shows the same from a user's side, stall-cancel-pgbouncer.test.ts through a transaction pooler.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type postgres from 'postgres';
-import { postgresDriver, watchForStalls } from '../../src/db/client.js';
+import { postgresDriver, watchForStalls } from '../../src/db/postgres-driver.js';
 import { isDatabaseUnavailable } from '../../src/db/errors.js';
 import { processesStillRunning, whileLocked } from '../helpers/held-lock.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';

@@ -3,7 +3,7 @@
 // process is warm, not round every connection in turn (~0.6 ms a turn, phase 3 of the bench).
 import { afterEach, describe, expect, it } from 'vitest';
 import type postgres from 'postgres';
-import { postgresDriver } from '../../src/db/client.js';
+import { postgresDriver } from '../../src/db/postgres-driver.js';
 
 const url = process.env.TEST_DATABASE_URL;
 const POOL = 8;

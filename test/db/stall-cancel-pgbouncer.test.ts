@@ -2,7 +2,7 @@
 // pooler too, so the database process behind it stops waiting (driver-stalls.test.ts without it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type postgres from 'postgres';
-import { postgresDriver, watchForStalls } from '../../src/db/client.js';
+import { postgresDriver, watchForStalls } from '../../src/db/postgres-driver.js';
 import { processesStillRunning, whileLocked } from '../helpers/held-lock.js';
 import { describeWithPgBouncer, startPgBouncer, type PgBouncer } from '../helpers/pgbouncer.js';
 
