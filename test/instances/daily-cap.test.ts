@@ -48,8 +48,11 @@ describe.runIf(pgUrl)('the daily message cap on two instances sharing Redis (USA
   it.skipIf(skipRedis)(`does not count a message refused because its conversation is busy${skipReason}`, { timeout: 30_000 }, async () => {
     const account = await register(one.base);
     const busy = await conversation(one.base, account);
+    fake.reset();
     const running = call(one.base, 'POST', `/v1/conversations/${busy}/messages`, { token: account.token, body: { content: 'First' } });
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Its model call has started, so it holds the conversation (a fixed 150 ms was not always
+    // enough on a loaded machine: the second message then came first and was answered 201).
+    await fake.waitFor((requests) => requests.length === 1);
     const refused = await call(two.base, 'POST', `/v1/conversations/${busy}/messages`, { token: account.token, body: { content: 'Too soon' } });
     expect(refused.status).toBe(409);
     expect((await running).status).toBe(201);
