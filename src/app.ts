@@ -39,7 +39,7 @@ import { createValidatorCompiler } from './http/validation.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { VERSION } from './lib/version.js';
 import { loggerOptions } from './observability/logger.js';
-import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createMetrics, watchDeadlocks, type Metrics } from './observability/metrics.js';
 
 export type { AppConfig } from './compose.js';
 
@@ -68,6 +68,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await verifyAppRole(database.app.sql);
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics();
+  watchDeadlocks(metrics, database.deadlocks);
   const logger = options.logStream ? pino(loggerOptions({ ...config, logPretty: false }), options.logStream) : pino(loggerOptions(config));
 
   const app = Fastify({

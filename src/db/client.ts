@@ -5,7 +5,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
-import { retryingDeadlocks } from './deadlocks.js';
+import { createDeadlockRetries, type DeadlockRetries } from './deadlocks.js';
 import { createPglite, seedFromTemplate } from './pglite.js';
 import { freezeIfOld, type PgliteFreeze } from './pglite-freeze.js';
 import { answerThroughEventLoop } from './pglite-event-loop.js';
@@ -24,7 +24,15 @@ export interface SqlRunner {
   query<T extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   /** Several statements, no parameters. */
   exec(text: string): Promise<void>;
-  transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlRunner) => Promise<T>, options?: TransactionOptions): Promise<T>;
+}
+
+export interface TransactionOptions {
+  /**
+   * PostgreSQL: the whole transaction is run again when it is a deadlock's victim (db/deadlocks.ts).
+   * Only for one whose every effect is in the database and is returned (nothing sent from within).
+   */
+  retryDeadlocks?: boolean;
 }
 
 export interface Access {
@@ -38,7 +46,7 @@ export interface AppAccess extends Access {
   /** The pool logs in as `role` itself (DATABASE_APP_URL): the owner neither creates it nor switches to it. */
   login?: boolean;
   /** One transaction; `fn` gets a Drizzle and a raw handle on it. */
-  transaction<T>(fn: (tx: Access) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Access) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
 
 export interface Database {
@@ -65,6 +73,8 @@ export interface Database {
    * recovers by itself and the pool reconnects.
    */
   failed: Promise<Error>;
+  /** Deadlocks met and retried so far (PostgreSQL; always none on the embedded database). */
+  deadlocks: DeadlockRetries;
 }
 
 export const DEFAULT_APP_ROLE = 'parley_app';
@@ -126,7 +136,7 @@ function pgliteRunner(client: Pick<PGlite, 'query' | 'exec'> & { transaction?: P
  */
 const toWire = (value: unknown) => (value instanceof Date ? value.toISOString() : value);
 
-function postgresRunner(client: postgres.Sql | postgres.TransactionSql, prepare: boolean): SqlRunner {
+function postgresRunner(client: postgres.Sql | postgres.TransactionSql, prepare: boolean, deadlocks: DeadlockRetries): SqlRunner {
   // Outside a transaction a statement is its own, rolled back whole when it is a deadlock's
   // victim: it is run again (db/deadlocks.ts). Inside one, the transaction's owner decides.
   const alone = 'begin' in client;
@@ -135,14 +145,15 @@ function postgresRunner(client: postgres.Sql | postgres.TransactionSql, prepare:
     (await client.unsafe(text, params.map(toWire) as postgres.ParameterOrJSON<never>[], { prepare: prepare && params.length > 0 })) as unknown as T[];
   return {
     async query<T>(text: string, params: unknown[] = []) {
-      return alone ? retryingDeadlocks(() => run<T>(text, params)) : run<T>(text, params);
+      return alone ? deadlocks.retrying(() => run<T>(text, params)) : run<T>(text, params);
     },
     async exec(text) {
       await client.unsafe(text);
     },
-    async transaction(fn) {
-      if (!('begin' in client)) return fn(postgresRunner(client, prepare));
-      return (await client.begin((tx) => fn(postgresRunner(tx, prepare)))) as Awaited<ReturnType<typeof fn>>;
+    async transaction(fn, options) {
+      if (!('begin' in client)) return fn(postgresRunner(client, prepare, deadlocks));
+      const once = async () => (await client.begin((tx) => fn(postgresRunner(tx, prepare, deadlocks)))) as Awaited<ReturnType<typeof fn>>;
+      return options?.retryDeadlocks ? deadlocks.retrying(once) : once();
     },
   };
 }
@@ -197,22 +208,28 @@ function usePostgres(url: string, options: DatabaseOptions, role: string): Datab
   // Only requests' pool: migrations may rightly keep the database busy for minutes.
   if (options.stallMs) watchForStalls(app, options.stallMs);
   const appDb = drizzlePostgres(app, { schema }) as unknown as Db;
+  const deadlocks = createDeadlockRetries();
+  const appTransaction: AppAccess['transaction'] = (fn, transactionOptions) => {
+    const once = () => appDb.transaction((tx) => fn({ db: tx, sql: postgresRunner(clientOf(tx) as postgres.TransactionSql, prepare, deadlocks) }));
+    return transactionOptions?.retryDeadlocks ? deadlocks.retrying(once) : once();
+  };
   return {
     kind: 'postgres',
     db: drizzlePostgres(owner, { schema }) as unknown as Db,
-    sql: postgresRunner(owner, prepare),
+    sql: postgresRunner(owner, prepare, deadlocks),
     app: {
       role,
       login: Boolean(options.appUrl),
       db: appDb,
-      sql: postgresRunner(app, prepare),
-      transaction: (fn) => appDb.transaction((tx) => fn({ db: tx, sql: postgresRunner(clientOf(tx) as postgres.TransactionSql, prepare) })),
+      sql: postgresRunner(app, prepare, deadlocks),
+      transaction: appTransaction,
     },
     enterAppRole: async () => {},
     close: async ({ graceSeconds = 5 } = {}) => {
       await Promise.all([app.end({ timeout: graceSeconds }), owner.end({ timeout: graceSeconds })]);
     },
     failed: new Promise<never>(() => {}),
+    deadlocks,
   };
 }
 
@@ -263,6 +280,7 @@ export async function usePglite(client: PGlite, role = DEFAULT_APP_ROLE, folder:
       if (!panics.stopped()) await client.close();
     },
     failed: panics.panicked,
+    deadlocks: createDeadlockRetries(),
   };
 }
 

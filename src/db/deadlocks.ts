@@ -13,20 +13,47 @@ export const DEADLOCK_ATTEMPTS = 3;
 
 export const isDeadlock = (error: unknown): boolean => databaseErrorCode(error) === '40P01';
 
-/**
- * Runs `work` again when PostgreSQL made it a deadlock's victim. Only for work whose every effect
- * is in the database: one statement outside a transaction, or a transaction that returns what
- * it did (nothing sent or streamed from within).
- */
-export async function retryingDeadlocks<T>(work: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      if (attempt >= DEADLOCK_ATTEMPTS || !isDeadlock(error)) throw error;
-      // The other side holds its locks until it commits: a short pause, varied so that two
-      // victims of one cycle do not meet again at once.
-      await sleep(5 + Math.random() * 20);
-    }
-  }
+export interface DeadlockCounts {
+  /** Times work was a deadlock's victim and was run again. */
+  retried: number;
+  /** Times it was still a victim on its last try, and failed. */
+  failed: number;
 }
+
+export interface DeadlockRetries {
+  /**
+   * Runs `work` again when PostgreSQL made it a deadlock's victim. Only for work whose every
+   * effect is in the database: one statement outside a transaction, or a transaction that returns
+   * what it did (nothing sent or streamed from within).
+   */
+  retrying<T>(work: () => Promise<T>): Promise<T>;
+  /** Since the database was opened: what `/metrics` shows, so that a lock order gone wrong shows before users see it. */
+  counts(): DeadlockCounts;
+}
+
+export function createDeadlockRetries(): DeadlockRetries {
+  const counts: DeadlockCounts = { retried: 0, failed: 0 };
+  return {
+    async retrying(work) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await work();
+        } catch (error) {
+          if (!isDeadlock(error)) throw error;
+          if (attempt >= DEADLOCK_ATTEMPTS) {
+            counts.failed++;
+            throw error;
+          }
+          counts.retried++;
+          // The other side holds its locks until it commits: a short pause, varied so that two
+          // victims of one cycle do not meet again at once.
+          await sleep(5 + Math.random() * 20);
+        }
+      }
+    },
+    counts: () => ({ ...counts }),
+  };
+}
+
+/** A transaction's options (db/client.ts TransactionOptions) for one run again when it is a deadlock's victim. */
+export const RETRY_DEADLOCKS = { retryDeadlocks: true } as const;

@@ -1,6 +1,6 @@
 // How requests tell row security (§10, migrations/0004_row_security.sql) whose rows they may
 // touch. Settings are transaction-local, so a pooled connection never carries one over.
-import type { Access, AppAccess } from './client.js';
+import type { Access, AppAccess, TransactionOptions } from './client.js';
 
 /**
  * Paths that serve no single user; migrations/0004 (and 0007 for public-profile, 0008 for public,
@@ -10,21 +10,21 @@ export type SystemScope = 'auth' | 'admin' | 'slugs' | 'stop-poll' | 'sweep' | '
 
 export interface Scoped {
   /** One transaction that sees only this user's rows. */
-  user<T>(userId: string, fn: (tx: Access) => Promise<T>): Promise<T>;
-  system<T>(scope: SystemScope, fn: (tx: Access) => Promise<T>): Promise<T>;
+  user<T>(userId: string, fn: (tx: Access) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  system<T>(scope: SystemScope, fn: (tx: Access) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
 
 const ENTER = "SELECT set_config('app.user_id', $1, true), set_config('app.scope', $2, true)";
 
 export function createScoped(app: AppAccess): Scoped {
-  const run = <T>(userId: string, scope: string, fn: (tx: Access) => Promise<T>) =>
+  const run = <T>(userId: string, scope: string, fn: (tx: Access) => Promise<T>, options?: TransactionOptions) =>
     app.transaction(async (tx) => {
       await tx.sql.query(ENTER, [userId, scope]);
       return fn(tx);
-    });
+    }, options);
   return {
-    user: (userId, fn) => run(userId, '', fn),
-    system: (scope, fn) => run('', scope, fn),
+    user: (userId, fn, options) => run(userId, '', fn, options),
+    system: (scope, fn, options) => run('', scope, fn, options),
   };
 }
 

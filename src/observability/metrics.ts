@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DeadlockCounts } from '../db/deadlocks.js';
 
 export interface Metrics {
   registry: Registry;
@@ -28,6 +29,25 @@ export function watchTurns(metrics: Metrics, turns: { running(): number; capacit
   });
   if (turns.capacity === null) return;
   new Gauge({ name: 'parley_turns_capacity', help: 'Turns this instance runs at once (MAX_CONCURRENT_TURNS); one more answers 503 at_capacity', registers: [metrics.registry] }).set(turns.capacity);
+}
+
+/**
+ * Deadlocks PostgreSQL settled by failing a transaction of ours (db/deadlocks.ts): run again, or
+ * failed on their last try. A count that keeps growing is a lock order gone wrong.
+ */
+export function watchDeadlocks(metrics: Metrics, deadlocks: { counts(): DeadlockCounts }): void {
+  new Counter({
+    name: 'parley_database_deadlocks_total',
+    help: 'Transactions PostgreSQL made a deadlock\'s victim, by outcome: retried (run again) or failed (still a victim on the last try)',
+    labelNames: ['outcome'],
+    registers: [metrics.registry],
+    collect() {
+      const counts = deadlocks.counts();
+      this.reset();
+      this.inc({ outcome: 'retried' }, counts.retried);
+      this.inc({ outcome: 'failed' }, counts.failed);
+    },
+  });
 }
 
 /** One registry per app instance, so several apps in one process (tests) never share counters. */

@@ -4,7 +4,8 @@
 // deletion's cascades and a foreign key's checks still meet in both orders now and then (a
 // chatbot deleted while its turns end: test/chat/chatbot-deleted-under-load.test.ts). Here a
 // second connection takes the rows the app's statement needs in the other order, every time, so
-// that the app's side is the victim: it answered 500 before it was run again (db/deadlocks.ts).
+// that the app's side is the victim: it answered 500 before it was run again (db/deadlocks.ts),
+// and `/metrics` counts each time it was.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -27,6 +28,11 @@ afterAll(async () => {
 
 const faults = () => t.logs.filter((line) => /"level":(50|60)/.test(line));
 const count = async (sql: string, params: unknown[]) => Number((await t.database.sql.query<{ n: number }>(sql, params))[0]?.n);
+/** What `/metrics` tells an operator of deadlocks run again. */
+const retried = async () => {
+  const text = (await t.request({ method: 'GET', url: '/metrics' })).body;
+  return Number(/^parley_database_deadlocks_total\{outcome="retried"\} (\d+)$/m.exec(text)?.[1]);
+};
 
 describe.runIf(url)("the app's side of a deadlock, run again", () => {
   it('a turn whose reply is stored: 201 and the reply kept', async () => {
@@ -46,6 +52,7 @@ describe.runIf(url)("the app's side of a deadlock, run again", () => {
     );
     // The store locks the conversation and then the chatbot's usage rows; this holds the usage
     // rows, and then asks for the conversation.
+    const before = await retried();
     const answer = await whileRowsHeld(t, url!, {
       hold: ['SELECT 1 FROM usage_daily WHERE chatbot_id = (SELECT chatbot_id FROM conversations WHERE id = $1) FOR UPDATE', [conversation.id]],
       waiting: () => sendMessage(t, user, conversation.id, { content: 'And again' }),
@@ -56,12 +63,14 @@ describe.runIf(url)("the app's side of a deadlock, run again", () => {
     const stored = await t.database.sql.query<{ content: string; status: string }>('SELECT content, status FROM messages WHERE id = $1', [reply.id]);
     expect(stored).toEqual([{ content: reply.content, status: 'complete' }]);
     expect(faults()).toEqual([]);
+    expect(await retried()).toBe(before + 1);
   });
 
   it("a conversation's deletion: 204 and the conversation gone", async () => {
     const user = await registerUser(t);
     const conversation = await createConversation(t, user);
     expect((await sendMessage(t, user, conversation.id, { content: 'Hello there' })).statusCode).toBe(201);
+    const before = await retried();
     const answer = await whileRowsHeld(t, url!, {
       hold: ['SELECT 1 FROM messages WHERE conversation_id = $1 FOR UPDATE', [conversation.id]],
       waiting: () => t.request({ method: 'DELETE', url: `/v1/conversations/${conversation.id}`, headers: bearer(user.accessToken) }),
@@ -70,6 +79,7 @@ describe.runIf(url)("the app's side of a deadlock, run again", () => {
     expect(answer.statusCode, answer.body).toBe(204);
     expect(await count('SELECT count(*)::int AS n FROM conversations WHERE id = $1', [conversation.id])).toBe(0);
     expect(faults()).toEqual([]);
+    expect(await retried()).toBe(before + 1);
   });
 
   it("a chatbot's deletion: 204 and the chatbot gone with its conversations and documents", async () => {
@@ -79,6 +89,7 @@ describe.runIf(url)("the app's side of a deadlock, run again", () => {
     const doc = await addKnowledge(t, user, bot.id, 'Hours', 'We open at nine and close at five on weekdays.');
     // The deletion takes the chatbot's conversations, the chatbot, and then by its cascades the
     // documents; this holds a document, and then asks for the chatbot.
+    const before = await retried();
     const answer = await whileRowsHeld(t, url!, {
       hold: ['SELECT 1 FROM knowledge_documents WHERE id = $1 FOR UPDATE', [doc.id]],
       waiting: () => t.request({ method: 'DELETE', url: `/v1/chatbots/${bot.id}`, headers: bearer(user.accessToken) }),
@@ -88,12 +99,14 @@ describe.runIf(url)("the app's side of a deadlock, run again", () => {
     expect(await count('SELECT count(*)::int AS n FROM conversations WHERE chatbot_id = $1', [bot.id])).toBe(0);
     expect(await count('SELECT count(*)::int AS n FROM knowledge_documents WHERE chatbot_id = $1', [bot.id])).toBe(0);
     expect(faults()).toEqual([]);
+    expect(await retried()).toBe(before + 1);
   });
 
   it("a knowledge document's deletion: 204 and the document gone", async () => {
     const user = await registerUser(t);
     const bot = await createChatbot(t, user);
     const doc = await addKnowledge(t, user, bot.id, 'Hours', 'We open at nine and close at five on weekdays.');
+    const before = await retried();
     const answer = await whileRowsHeld(t, url!, {
       hold: ['SELECT 1 FROM knowledge_documents WHERE id = $1 FOR UPDATE', [doc.id]],
       waiting: () => t.request({ method: 'DELETE', url: `/v1/chatbots/${bot.id}/knowledge/${doc.id}`, headers: bearer(user.accessToken) }),
@@ -102,5 +115,6 @@ describe.runIf(url)("the app's side of a deadlock, run again", () => {
     expect(answer.statusCode, answer.body).toBe(204);
     expect(await count('SELECT count(*)::int AS n FROM knowledge_documents WHERE id = $1', [doc.id])).toBe(0);
     expect(faults()).toEqual([]);
+    expect(await retried()).toBe(before + 1);
   });
 });

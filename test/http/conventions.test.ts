@@ -373,6 +373,8 @@ describe('GET /metrics', () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain/);
     expect(response.body).toContain('parley_http_requests_total');
+    // Present before any deadlock, so that an alert on it has a series to watch.
+    expect(response.body).toMatch(/^parley_database_deadlocks_total\{outcome="failed"\} 0$/m);
   });
 
   describe('with METRICS_TOKEN', () => {

@@ -3,7 +3,7 @@
 // and knowledge) and finish (store the reply, release the lock). The statements are in
 // turns.sql.ts, the shapes in turns.types.ts.
 import type { SqlRunner } from '../../db/client.js';
-import { retryingDeadlocks } from '../../db/deadlocks.js';
+import { RETRY_DEADLOCKS } from '../../db/deadlocks.js';
 import { constraintName, isUniqueViolation } from '../../db/errors.js';
 import { scopeGate, userGate } from '../../db/scope.js';
 import type { Collect } from '../collection/collect-schema.js';
@@ -150,13 +150,13 @@ function createTurnBeginFinish(sql: SqlRunner, instance: string | null): Pick<Tu
         if (!(isUniqueViolation(error) && constraintName(error) === 'messages_pkey')) throw error;
         // The hold lapsed while this turn ran, and a sweep stored its reply as cut short: this
         // one, the turn's own, takes that place. Off the path of every other turn.
-        rows = await retryingDeadlocks(() => sql.transaction(async (tx) => {
+        rows = await sql.transaction(async (tx) => {
           await tx.query<{ id: string }>(WITHDRAW_CUT_REPLY, [reply.id, conversationId, userId]);
           // Nothing withdrawn: the conversation was deleted meanwhile (the statement then stores
           // nothing, as for any turn whose conversation went), or the id is another reply's (it
           // fails again, as it did).
           return tx.query<Row>(statement, params);
-        }));
+        }, RETRY_DEADLOCKS);
       }
       const row = rows[0];
       if (!row) return null;

@@ -1,8 +1,8 @@
 import { and, desc, eq, or, sql, type SQL } from 'drizzle-orm';
-import { retryingDeadlocks } from '../../db/deadlocks.js';
 import { constraintName, isUniqueViolation } from '../../db/errors.js';
 import { chatbots, type ChatbotRow } from '../../db/schema.js';
 import type { Access } from '../../db/client.js';
+import { RETRY_DEADLOCKS } from '../../db/deadlocks.js';
 import type { Scoped } from '../../db/scope.js';
 import { nextFreeSlug } from './slugs.js';
 
@@ -143,7 +143,7 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
       // outlasted DATABASE_STALL_TIMEOUT (15 s), answered 503 and could never be deleted.
       for (const batch of REMOVE_FIRST) {
         for (;;) {
-          const gone = await retryingDeadlocks(() => scoped.user(userId, ({ sql: raw }) => raw.query(batch, [id, userId])));
+          const gone = await scoped.user(userId, ({ sql: raw }) => raw.query(batch, [id, userId]), RETRY_DEADLOCKS);
           if (gone.length < REMOVE_BATCH) break;
         }
       }
@@ -152,14 +152,16 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
       // day's first usage row): with the chatbot's row taken first, by the cascade, the two
       // deadlocked, and PostgreSQL took a second to say so. What still deadlocks is run again
       // (db/deadlocks.ts).
-      const rows = await retryingDeadlocks(() =>
-        scoped.user(userId, async ({ db, sql: raw }) => {
+      const rows = await scoped.user(
+        userId,
+        async ({ db, sql: raw }) => {
           await raw.query('SELECT count(*) FROM (SELECT 1 FROM conversations WHERE chatbot_id = $1 AND user_id = $2 ORDER BY id FOR UPDATE) held', [id, userId]);
           return db
             .delete(chatbots)
             .where(and(eq(chatbots.id, id), eq(chatbots.userId, userId)))
             .returning({ id: chatbots.id });
-        }),
+        },
+        RETRY_DEADLOCKS,
       );
       return rows.length > 0;
     },

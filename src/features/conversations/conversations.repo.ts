@@ -1,6 +1,6 @@
 import { and, desc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Access } from '../../db/client.js';
-import { retryingDeadlocks } from '../../db/deadlocks.js';
+import { RETRY_DEADLOCKS } from '../../db/deadlocks.js';
 import { isForeignKeyViolation } from '../../db/errors.js';
 import type { Scoped } from '../../db/scope.js';
 import { conversations, messages, visitors, type ConversationRow, type MessageRow } from '../../db/schema.js';
@@ -169,7 +169,7 @@ function createConversationChanges(scoped: Scoped): Pick<ConversationsRepo, 'upd
   // A deletion locks the conversation and then its messages; what takes them the other way (a
   // chatbot's deletion meeting a reply's store and this one at once) can make it a deadlock's
   // victim, and it is tried again (db/deadlocks.ts).
-  const deleting = <T>(userId: string, fn: (tx: Access) => Promise<T>) => retryingDeadlocks(() => scoped.user(userId, fn));
+  const deleting = <T>(userId: string, fn: (tx: Access) => Promise<T>) => scoped.user(userId, fn, RETRY_DEADLOCKS);
   return {
     async update(userId, id, changes, now) {
       const [row] = await scoped.user(userId, ({ db }) =>

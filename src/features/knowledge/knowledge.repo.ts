@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Access } from '../../db/client.js';
-import { retryingDeadlocks } from '../../db/deadlocks.js';
+import { RETRY_DEADLOCKS } from '../../db/deadlocks.js';
 import { isForeignKeyViolation } from '../../db/errors.js';
 import type { Scoped } from '../../db/scope.js';
 import { chatbots, knowledgeChunks, knowledgeDocuments, type KnowledgeDocumentRow } from '../../db/schema.js';
@@ -111,7 +111,7 @@ export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
       );
     },
     async remove(userId, chatbotId, documentId) {
-      return retryingDeadlocks(() => scoped.user(userId, async ({ db: tx }) => {
+      return scoped.user(userId, async ({ db: tx }) => {
         // The chatbot before its document, as the chatbot's deletion takes them: the other
         // order deadlocked with it (test/chat/knowledge-chatbot-deleted.test.ts). What still
         // makes it a deadlock's victim is tried again (db/deadlocks.ts).
@@ -131,7 +131,7 @@ export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
           .set({ knowledgeChunks: sql`greatest(${chatbots.knowledgeChunks} - ${gone.chunks}, 0)` })
           .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)));
         return true;
-      }));
+      }, RETRY_DEADLOCKS);
     },
     async search(userId, chatbotId, terms, limit) {
       const rows = await scoped.user(userId, ({ sql }) =>
