@@ -11,26 +11,31 @@ export interface Outcome {
   body: Record<string, unknown>;
 }
 
-export interface StreamProtocol {
+/** The frames of a turn that runs: what every streaming channel writes. */
+export interface StreamFrames {
   /** Extra response headers for the stream (protocol markers). */
   headers?: Record<string, string>;
   start(stream: EventStream, info: { conversationId: string | null; userMessage: Message | null; replyId: string }): void;
   delta(stream: EventStream, replyId: string, text: string): void;
   /** The stored reply (complete or interrupted). */
   end(stream: EventStream, result: TurnResult): void;
+  /** Writes what the protocol holds back (OpenAI's role chunk waits for the first token), before a frame written outside it. */
+  flush?(stream: EventStream): void;
+}
+
+/** A protocol the turn responder (turn-responder.ts) writes: its failures and replays too. */
+export interface StreamProtocol extends StreamFrames {
   /** A failure after the stream began: one error frame, then the stream ends. */
   error(stream: EventStream, error: { code: string; message: string }): void;
   /** A stored answer replayed as the frames it would have produced. */
   replay(stream: EventStream, outcome: Outcome, conversationId: string | null): void;
-  /** Writes what the protocol holds back (OpenAI's role chunk waits for the first token), before a frame written outside it. */
-  flush?(stream: EventStream): void;
 }
 
 /**
  * Writes a stream's deltas in the protocol's frames. The first token is sent at once
  * (EventStream.flush) rather than after the rest of what arrived in the same packet.
  */
-export function deltaWriter(protocol: StreamProtocol): (stream: EventStream, replyId: string, text: string) => void {
+export function deltaWriter(protocol: StreamFrames): (stream: EventStream, replyId: string, text: string) => void {
   let tokenSent = false;
   return (stream, replyId, text) => {
     protocol.delta(stream, replyId, text);

@@ -14,7 +14,7 @@ import { principalOf } from '../auth/authenticate.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatService } from '../chat/chat.service.js';
 import { requestClientWatch } from '../chat/client-watch.js';
-import { deltaWriter, type StreamProtocol } from '../chat/stream-protocol.js';
+import { deltaWriter, type StreamFrames } from '../chat/stream-protocol.js';
 import type { TurnOptions, TurnResult } from '../chat/turn-engine.js';
 import { modelFailed, ModelNotFound, toOpenAiFailure, Unsupported } from './openai-errors.js';
 import { openAiChunks, wholeCompletion, type CompletionFrame } from './openai-stream.js';
@@ -76,7 +76,7 @@ const answerFailed = (model: string, caller: Principal, keys: CompletionsDeps['k
 };
 
 /** An error after the first byte: one error frame, and the stream ends without [DONE]. */
-function failInStream(request: FastifyRequest, stream: EventStream, protocol: StreamProtocol, error: unknown) {
+function failInStream(request: FastifyRequest, stream: EventStream, protocol: StreamFrames, error: unknown) {
   protocol.flush?.(stream);
   const { failure, unexpected } = toOpenAiFailure(error, request.id);
   if (unexpected) request.log.error({ error: loggableError(error) }, 'chat completion failed after streaming began');
@@ -88,7 +88,7 @@ function failInStream(request: FastifyRequest, stream: EventStream, protocol: St
  * The stream opens when the turn starts (the model request has left), with the role chunk:
  * a refusal before then is an ordinary HTTP error in OpenAI's shape.
  */
-async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats, protocol: StreamProtocol, run: Run): Promise<void> {
+async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats: Heartbeats, protocol: StreamFrames, run: Run): Promise<void> {
   let stream: EventStream | null = null;
   const writeDelta = deltaWriter(protocol);
   const open = () => stream as EventStream | null;

@@ -5,8 +5,8 @@
 // the usage comes before [DONE] while every other chunk says `usage: null`.
 import type { EventStream } from '../../http/sse.js';
 import type { Message } from '../conversations/conversations.schemas.js';
-import type { Outcome, StreamProtocol } from '../chat/stream-protocol.js';
-import type { ChatCompletionAnswer, OpenAiErrorBody } from './openai.schemas.js';
+import type { StreamFrames } from '../chat/stream-protocol.js';
+import type { ChatCompletionAnswer } from './openai.schemas.js';
 
 export interface CompletionFrame {
   /** The request's `model`, echoed as given. */
@@ -49,12 +49,6 @@ export function wholeCompletion(frame: CompletionFrame, reply: Message, maxToken
   };
 }
 
-/** An error after the first byte: one frame, then the stream ends (never [DONE], which reads as success). */
-export function errorFrame(error: { code: string; message: string }): OpenAiErrorBody {
-  const type = error.code === 'llm_unavailable' || error.code === 'internal_error' || error.code.endsWith('_unavailable') ? 'server_error' : 'invalid_request_error';
-  return { error: { message: error.message, type, param: null, code: error.code } };
-}
-
 /**
  * The role chunk waits for the first token, at most this long: a fast model's first token then
  * leaves in the same write as the stream's head and role chunk (one packet, not two, before the
@@ -63,8 +57,12 @@ export function errorFrame(error: { code: string; message: string }): OpenAiErro
  */
 const ROLE_WAITS_MS = 25;
 
-/** The frames of one streamed completion; one per request (it holds the request's id, created and model). */
-export function openAiChunks(frame: CompletionFrame): StreamProtocol {
+/**
+ * The frames of one streamed completion; one per request (it holds the request's id, created and
+ * model). A failure after the first byte is written by the route (openai-completions.ts
+ * failInStream), in the shape of its errors before it.
+ */
+export function openAiChunks(frame: CompletionFrame): StreamFrames {
   let id = '';
   let waiting: { stream: EventStream; timer: NodeJS.Timeout } | null = null;
   const sendRole = () => {
@@ -81,7 +79,7 @@ export function openAiChunks(frame: CompletionFrame): StreamProtocol {
   };
   const choice = (delta: Record<string, string>, finish: FinishReason | null = null) => ({ index: 0, delta, logprobs: null, finish_reason: finish });
 
-  const protocol: StreamProtocol = {
+  return {
     start(stream, info) {
       id = completionId(info.replyId);
       waiting = { stream, timer: setTimeout(sendRole, ROLE_WAITS_MS) };
@@ -96,25 +94,6 @@ export function openAiChunks(frame: CompletionFrame): StreamProtocol {
       if (frame.includeUsage) stream.data({ ...chunk([]), usage: usageOf(result.reply) });
       stream.done();
     },
-    error(stream, error) {
-      sendRole();
-      stream.data(errorFrame(error));
-    },
     flush: sendRole,
-    replay(stream: EventStream, outcome: Outcome) {
-      if (outcome.status >= 400) {
-        const body = outcome.body as { error?: { message?: string; code?: string }; detail?: string; code?: string };
-        return protocol.error(stream, { code: String(body.error?.code ?? body.code ?? 'internal_error'), message: String(body.error?.message ?? body.detail ?? '') });
-      }
-      const answer = outcome.body as unknown as ChatCompletionAnswer;
-      id = answer.id;
-      const content = answer.choices[0]?.message.content ?? '';
-      stream.data(chunk([choice({ role: 'assistant', content: '' })]));
-      if (content) stream.data(chunk([choice({ content })]));
-      stream.data(chunk([choice({}, answer.choices[0]?.finish_reason ?? 'stop')]));
-      if (frame.includeUsage) stream.data({ ...chunk([]), usage: answer.usage });
-      stream.done();
-    },
   };
-  return protocol;
 }
