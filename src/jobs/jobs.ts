@@ -11,7 +11,10 @@ export interface JobsLog {
 export interface PeriodicOptions {
   /** Runs once at start too. */
   atStart?: boolean;
-  /** Skipped while the jobs rest (`rest()`); with `atWake`, run (and awaited) by `wake()` first. */
+  /**
+   * Skipped while the jobs rest (`rest()`); with `atWake`, run (and awaited) by `wake()` first. A
+   * tick that fell while resting runs once at wake, behind the waking request.
+   */
   rests?: boolean;
   atWake?: boolean;
 }
@@ -51,6 +54,8 @@ interface Periodic {
   busy: Promise<void> | null;
   /** Nudged while busy: run again once this run ends. */
   again: boolean;
+  /** A tick fell while the jobs rested. */
+  missed: boolean;
 }
 
 const RETRY_FIRST_DELAY_MS = 250;
@@ -73,7 +78,7 @@ function retrying(task: () => Promise<unknown>, { retryIf, forMs }: { retryIf(er
 
 function periodicJob(name: string, everyMs: number, task: () => Promise<void>, options: PeriodicOptions = {}): Periodic {
   const { atStart = false, rests = false, atWake = false } = options;
-  return { name, everyMs, task, atStart, rests, atWake, timer: null, busy: null, again: false };
+  return { name, everyMs, task, atStart, rests, atWake, timer: null, busy: null, again: false, missed: false };
 }
 
 /** A run of a periodic job, unless one is going (a nudge then asks for one more after it) or `may` says no. */
@@ -116,8 +121,13 @@ export function createJobs(log: JobsLog): Jobs {
 
   const run = (job: Periodic) => runPeriodic(job, keep, (candidate) => started && !stopped && !(resting && candidate.rests));
 
+  const tick = (job: Periodic) => {
+    if (resting && job.rests) job.missed = true;
+    else run(job);
+  };
+
   const schedule = (job: Periodic) => {
-    job.timer = setInterval(() => run(job), job.everyMs);
+    job.timer = setInterval(() => tick(job), job.everyMs);
     job.timer.unref();
     if (job.atStart) run(job);
   };
@@ -154,6 +164,13 @@ export function createJobs(log: JobsLog): Jobs {
       const first = periodic.filter((job) => job.rests && job.atWake);
       for (const job of first) run(job);
       await Promise.all(first.map((job) => job.busy));
+      // An hourly sweep's tick lands while a quiet instance rests far more often than not: it
+      // would wait days for one that lands while it is awake. Run now, the request not waiting.
+      for (const job of periodic) {
+        if (!job.missed) continue;
+        job.missed = false;
+        if (!job.atWake) run(job);
+      }
     },
     resting: () => resting,
     async drain(timeoutMs) {

@@ -15,9 +15,7 @@ export interface RateLimiter {
    * count an attempt before its outcome is known (concurrent attempts must not all pass a check).
    */
   release(policy: Policy, key: string): Promise<void>;
-  /** Refuses when the limit is already reached, without counting. */
-  check(policy: Policy, key: string): Promise<void>;
-  /** Counts one attempt without refusing (e.g. a failed login after the check passed). */
+  /** Counts one attempt without refusing (e.g. a failed login, counted once its outcome is known). */
   record(policy: Policy, key: string): Promise<void>;
   /** Remembers a fact for a while (e.g. "this address signed in to this account"). */
   remember(name: string, key: string, ttlMs: number): Promise<void>;
@@ -72,12 +70,6 @@ export function createRateLimiter(deps: RateLimiterDeps): RateLimiter {
     async release(policy, id) {
       if (!policy.rule) return;
       await guarded(() => deps.store.undo(key(policy, id)));
-    },
-    async check(policy, id) {
-      const { rule } = policy;
-      if (!rule) return;
-      const state = await guarded(() => deps.store.peek(key(policy, id)));
-      if (state && state.count >= rule.limit) refuse({ ...policy, rule }, state);
     },
     async record(policy, id) {
       const { rule } = policy;

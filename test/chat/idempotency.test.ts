@@ -7,6 +7,8 @@ import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
 import { chattingUser, fakeLlmEnv, listen, parseSse, sendMessage } from '../helpers/chat.js';
+import { createIdempotency } from '../../src/features/chat/idempotency.js';
+import { createScoped } from '../../src/db/scope.js';
 
 let fake: FakeLlm;
 let t: TestApp;
@@ -273,5 +275,32 @@ describe('one Idempotency-Key sent many times at once, to two instances of one d
     expect(refused.map((response) => json(response).code)).toEqual(refused.map(() => 'idempotency_key_in_use'));
     expect(fake.requests).toHaveLength(1);
     expect(await messagesOf(user, conversation.id)).toHaveLength(2);
+  });
+});
+
+describe('a key 24 hours on', () => {
+  // The hourly sweep's own statement (compose-turns.ts runs it), on this database and as the request role.
+  const sweep = () => createIdempotency(createScoped(t.database.app)).sweep();
+  const stored = async (key: string) => (await t.database.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM idempotency_keys WHERE key = $1', [key]))[0]?.n;
+
+  it('is swept with the answer it kept, while a younger key stays and still replays', async () => {
+    const { user, conversation } = await chattingUser(t);
+    const old = newKey();
+    const young = newKey();
+    const first = await sendMessage(t, user, conversation.id, { content: 'A reply to forget' }, withKey(old));
+    expect(first.statusCode).toBe(201);
+    const kept = await sendMessage(t, user, conversation.id, { content: 'A reply to keep' }, withKey(young));
+    expect(kept.statusCode).toBe(201);
+    await t.database.sql.query("UPDATE idempotency_keys SET created_at = created_at - interval '25 hours', expires_at = now() - interval '1 hour' WHERE key = $1", [old]);
+
+    expect(await sweep()).toBeGreaterThanOrEqual(1);
+    expect(await stored(old)).toBe(0);
+    expect(await stored(young)).toBe(1);
+    const replayed = await sendMessage(t, user, conversation.id, { content: 'A reply to keep' }, withKey(young));
+    expect(json(replayed).reply.id).toBe(json(kept).reply.id);
+    // The swept key is free: another message with it is a turn of its own.
+    const again = await sendMessage(t, user, conversation.id, { content: 'Something else' }, withKey(old));
+    expect(again.statusCode).toBe(201);
+    expect(json(again).reply.id).not.toBe(json(first).reply.id);
   });
 });

@@ -42,6 +42,22 @@ describe('resting jobs', () => {
     await jobs.drain(1_000);
   });
 
+  it('wake: a job whose ticks fell while resting runs once, behind the request; one whose tick did not, waits for it', async () => {
+    const jobs = createJobs(log);
+    const runs = { sweep: 0, hourly: 0, beat: 0 };
+    // An hourly sweep of a quiet instance: its tick lands while it rests far more often than not.
+    jobs.every('sweep', 40, async () => void runs.sweep++, { rests: true });
+    jobs.every('hourly', 3_600_000, async () => void runs.hourly++, { rests: true });
+    jobs.every('beat', 40, async () => void runs.beat++, { rests: true, atWake: true });
+    jobs.start();
+    jobs.rest();
+    await pause(150);
+    expect(runs).toEqual({ sweep: 0, hourly: 0, beat: 0 });
+    await jobs.wake();
+    expect(runs).toEqual({ sweep: 1, hourly: 0, beat: 1 });
+    await jobs.drain(1_000);
+  });
+
   it('wake: a failing heartbeat does not hold the request back', async () => {
     const jobs = createJobs(log);
     jobs.every('beat', 60_000, async () => {

@@ -3,8 +3,8 @@ import type { Scoped } from '../../db/scope.js';
 import { conversations, messages } from '../../db/schema.js';
 import type { ConversationsRepo } from './conversations.repo.js';
 
-/** The messages of conversations: pages of a history, one message, a reply's feedback. */
-export function createConversationMessagesRepo(scoped: Scoped): Pick<ConversationsRepo, 'messages' | 'findMessage' | 'setFeedback'> {
+/** The messages of conversations: pages of a history, a reply's feedback. */
+export function createConversationMessagesRepo(scoped: Scoped): Pick<ConversationsRepo, 'messages' | 'setFeedback'> {
   return {
     async messages(userId, tenant, conversationId, limit, after) {
       return scoped.user(userId, ({ db }) =>
@@ -15,16 +15,6 @@ export function createConversationMessagesRepo(scoped: Scoped): Pick<Conversatio
           .orderBy(asc(messages.id))
           .limit(limit + 1),
       );
-    },
-    async findMessage(userId, id) {
-      const [row] = await scoped.user(userId, ({ db }) =>
-        db
-          .select()
-          .from(messages)
-          .where(and(eq(messages.id, id), eq(messages.userId, userId)))
-          .limit(1),
-      );
-      return row;
     },
     async setFeedback(userId, id, rating, comment, audience) {
       const theirs = audience

@@ -54,10 +54,11 @@ export interface ConversationsRepo {
   removeIfEmpty(userId: string, id: string): Promise<boolean>;
   /** Deletes every message unless a reply is being generated: 'busy', 'gone' or 'cleared'. */
   clear(userId: string, id: string, now: Date): Promise<'busy' | 'gone' | 'cleared'>;
-  /** Oldest first; `after` is the id of the last message seen (ids are time-ordered). */
-  /** `tenant`: the conversation's `user_id` (the chatbot owner's, for a verified user's visit). */
+  /**
+   * Oldest first; `after` is the id of the last message seen (ids are time-ordered). `tenant`: the
+   * conversation's `user_id` (the chatbot owner's, for a verified user's visit).
+   */
   messages(userId: string, tenant: string, conversationId: string, limit: number, after: string | null): Promise<MessageRow[]>;
-  findMessage(userId: string, id: string): Promise<MessageRow | undefined>;
   /** With `audience`: only on a reply in that visitor's or end user's conversations. */
   setFeedback(userId: string, id: string, rating: 'like' | 'dislike' | null, comment: string | null, audience?: VisitorKey): Promise<MessageRow | undefined>;
 }
