@@ -112,6 +112,20 @@ function inFlightTasks(log: JobsLog) {
   return { inFlight, keep };
 }
 
+/** The jobs run at wake first, awaited; then, in the background, those whose tick fell while resting. */
+async function wakeJobs(periodic: Periodic[], run: (job: Periodic) => void): Promise<void> {
+  const first = periodic.filter((job) => job.rests && job.atWake);
+  for (const job of first) run(job);
+  await Promise.all(first.map((job) => job.busy));
+  // An hourly sweep's tick lands while a quiet instance rests far more often than not: it would
+  // wait days for one that lands while it is awake. Run now, the waking request not waiting.
+  for (const job of periodic) {
+    if (!job.missed) continue;
+    job.missed = false;
+    if (!job.atWake) run(job);
+  }
+}
+
 export function createJobs(log: JobsLog): Jobs {
   const periodic: Periodic[] = [];
   const { inFlight, keep } = inFlightTasks(log);
@@ -161,16 +175,7 @@ export function createJobs(log: JobsLog): Jobs {
     async wake() {
       if (!resting) return;
       resting = false;
-      const first = periodic.filter((job) => job.rests && job.atWake);
-      for (const job of first) run(job);
-      await Promise.all(first.map((job) => job.busy));
-      // An hourly sweep's tick lands while a quiet instance rests far more often than not: it
-      // would wait days for one that lands while it is awake. Run now, the request not waiting.
-      for (const job of periodic) {
-        if (!job.missed) continue;
-        job.missed = false;
-        if (!job.atWake) run(job);
-      }
+      await wakeJobs(periodic, run);
     },
     resting: () => resting,
     async drain(timeoutMs) {
