@@ -51,7 +51,7 @@ describe('resting jobs', () => {
     jobs.every('beat', 40, async () => void runs.beat++, { rests: true, atWake: true });
     jobs.start();
     jobs.rest();
-    await pause(150);
+    await pause(300);
     expect(runs).toEqual({ sweep: 0, hourly: 0, beat: 0 });
     await jobs.wake();
     expect(runs).toEqual({ sweep: 1, hourly: 0, beat: 1 });
