@@ -34,7 +34,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-function engineWith(model: ChatModel, afterTurn: AfterTurn[] = []) {
+function engineWith(model: ChatModel, afterTurn: AfterTurn[] = [], leaseMs = 120_000) {
   const turns = createTurnsRepo(t.database.app.sql);
   const generations = createGenerations();
   const jobs = createJobs(log);
@@ -50,13 +50,13 @@ function engineWith(model: ChatModel, afterTurn: AfterTurn[] = []) {
     clock: { now: () => new Date() },
     log,
     afterTurn,
-    settings: { defaultModel: 'builtin', allowedModels: ['builtin'], contextTokenBudget: 8000, leaseMs: 120_000 },
+    settings: { defaultModel: 'builtin', allowedModels: ['builtin'], contextTokenBudget: 8000, leaseMs },
   });
   return { turns, generations, engine };
 }
 
 /** Starts a turn the way the chat service does: lock, store the message, read what the model needs. */
-async function begin(parts: ReturnType<typeof engineWith>) {
+async function begin(parts: ReturnType<typeof engineWith>, leaseMs = 120_000) {
   const { user, conversation } = await chattingUser(t);
   const replyId = newId();
   const started = await parts.turns.begin(
@@ -64,7 +64,7 @@ async function begin(parts: ReturnType<typeof engineWith>) {
     conversation.id,
     {
       audience: null,
-      lock: { replyId, leaseMs: 120_000 },
+      lock: { replyId, leaseMs },
       message: { id: newId(), content: 'hello', tokens: 1, title: 'hello' },
       historyTokens: 7000,
       historyMinRows: 0,
@@ -101,6 +101,36 @@ const answering = (text: string): ChatModel => ({
     for (const word of text.split(' ')) onDelta?.(`${word} `);
     return { text: `${text.split(' ').join(' ')} `, usage: { promptTokens: 5, completionTokens: 3 } };
   },
+});
+
+describe('a reply longer than its hold on the conversation', () => {
+  it('keeps the conversation while the model still answers: the hold is renewed, and the reply is stored whole', async () => {
+    // The engine renews the hold every half lease (2 minutes in the server: a slow reasoning model
+    // takes that long). Without it, the cut-turns sweep takes a lapsed hold for a dead instance's.
+    const leaseMs = 600;
+    const slow: ChatModel = {
+      async generate(_request, onDelta) {
+        for (const word of ['still', 'thinking', 'about', 'it']) {
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          onDelta?.(`${word} `);
+        }
+        return { text: 'still thinking about it ', usage: { promptTokens: 5, completionTokens: 4 } };
+      },
+    };
+    const parts = engineWith(slow, [], leaseMs);
+    const turn = await begin(parts, leaseMs);
+    const running = parts.engine.run(turn.principal, turn.target, turn.plan, { events: { start() {}, delta() {} } });
+    let held = 0;
+    for (let check = 0; check < 8; check++) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      if (await isBusy(turn.conversation.id)) held++;
+    }
+    const result = await running;
+    // Well over twice the lease went by: every look found the conversation held.
+    expect(held).toBe(8);
+    expect(result.reply).toMatchObject({ status: 'complete', content: 'still thinking about it ' });
+    expect(await isBusy(turn.conversation.id)).toBe(false);
+  });
 });
 
 describe('a turn always ends', () => {
