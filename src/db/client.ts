@@ -152,8 +152,7 @@ function postgresRunner(client: postgres.Sql | postgres.TransactionSql, prepare:
     },
     async transaction(fn, options) {
       if (!('begin' in client)) return fn(postgresRunner(client, prepare, deadlocks));
-      const once = async () => (await client.begin((tx) => fn(postgresRunner(tx, prepare, deadlocks)))) as Awaited<ReturnType<typeof fn>>;
-      return options?.retryDeadlocks ? deadlocks.retrying(once) : once();
+      return deadlocks.asAsked(options, async () => (await client.begin((tx) => fn(postgresRunner(tx, prepare, deadlocks)))) as Awaited<ReturnType<typeof fn>>);
     },
   };
 }
@@ -210,8 +209,9 @@ function usePostgres(url: string, options: DatabaseOptions, role: string): Datab
   const appDb = drizzlePostgres(app, { schema }) as unknown as Db;
   const deadlocks = createDeadlockRetries();
   const appTransaction: AppAccess['transaction'] = (fn, transactionOptions) => {
-    const once = () => appDb.transaction((tx) => fn({ db: tx, sql: postgresRunner(clientOf(tx) as postgres.TransactionSql, prepare, deadlocks) }));
-    return transactionOptions?.retryDeadlocks ? deadlocks.retrying(once) : once();
+    return deadlocks.asAsked(transactionOptions, () =>
+      appDb.transaction((tx) => fn({ db: tx, sql: postgresRunner(clientOf(tx) as postgres.TransactionSql, prepare, deadlocks) })),
+    );
   };
   return {
     kind: 'postgres',

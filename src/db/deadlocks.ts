@@ -27,30 +27,34 @@ export interface DeadlockRetries {
    * what it did (nothing sent or streamed from within).
    */
   retrying<T>(work: () => Promise<T>): Promise<T>;
+  /** `work` once, or through `retrying` when the transaction's options ask for it (RETRY_DEADLOCKS). */
+  asAsked<T>(options: { retryDeadlocks?: boolean } | undefined, work: () => Promise<T>): Promise<T>;
   /** Since the database was opened: what `/metrics` shows, so that a lock order gone wrong shows before users see it. */
   counts(): DeadlockCounts;
 }
 
 export function createDeadlockRetries(): DeadlockRetries {
   const counts: DeadlockCounts = { retried: 0, failed: 0 };
-  return {
-    async retrying(work) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await work();
-        } catch (error) {
-          if (!isDeadlock(error)) throw error;
-          if (attempt >= DEADLOCK_ATTEMPTS) {
-            counts.failed++;
-            throw error;
-          }
-          counts.retried++;
-          // The other side holds its locks until it commits: a short pause, varied so that two
-          // victims of one cycle do not meet again at once.
-          await sleep(5 + Math.random() * 20);
+  const retrying = async <T>(work: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isDeadlock(error)) throw error;
+        if (attempt >= DEADLOCK_ATTEMPTS) {
+          counts.failed++;
+          throw error;
         }
+        counts.retried++;
+        // The other side holds its locks until it commits: a short pause, varied so that two
+        // victims of one cycle do not meet again at once.
+        await sleep(5 + Math.random() * 20);
       }
-    },
+    }
+  };
+  return {
+    retrying,
+    asAsked: (options, work) => (options?.retryDeadlocks ? retrying(work) : work()),
     counts: () => ({ ...counts }),
   };
 }
