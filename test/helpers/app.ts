@@ -32,6 +32,23 @@ const RELAXED_LIMITS: Env = {
 let snapshot: Promise<Blob> | undefined;
 
 /**
+ * PGlite reads a data folder to load with Blob.arrayBuffer(), which in Node 20 gathers the dump
+ * piece by piece, concatenating as it goes: in a profile of the in-process tests it was about a
+ * tenth of the CPU of making an app. The dump's bytes are read once per worker instead and lent to
+ * each app: PGlite's loader only reads them (untar, then a copy of each file into its own file
+ * system), and a copy for each app cost 50 ms of the 600 an app takes to make.
+ */
+class ReadDump extends Blob {
+  constructor(private readonly content: ArrayBuffer) {
+    super([]);
+  }
+
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    return Promise.resolve(this.content);
+  }
+}
+
+/**
  * Creating a PGlite database runs initdb (seconds); loading a copy of an already
  * migrated one takes a fraction of that. Made once per test worker.
  */
@@ -42,7 +59,7 @@ function migratedPgliteSnapshot(): Promise<Blob> {
     await migrate(database.sql);
     const dump = await template.dumpDataDir('none');
     await database.close();
-    return dump;
+    return new ReadDump(await dump.arrayBuffer());
   })();
   return snapshot;
 }
