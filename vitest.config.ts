@@ -14,7 +14,8 @@ export default defineConfig({
     // So a test file leaves nothing global behind: real timers back, listeners removed.
     isolate: false,
     // The workers' young generation: with V8's default, scavenges took a share of the in-process
-    // tests' time; test/chat took 147–149 s with 32 or 64 MB against 158–165 s (docs/decisions.md).
+    // tests' time; test/chat took 145–153 s over four runs with 32 or 64 MB, against 158 and 165 s
+    // (docs/decisions.md).
     execArgv: ['--max-semi-space-size=32'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
