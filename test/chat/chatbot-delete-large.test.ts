@@ -4,7 +4,7 @@
 // 503, and the chatbot could never be deleted. Its conversations now go a batch a transaction
 // (chatbots.repo.ts REMOVE_BATCH), and then its visitors, each far inside the timeout. Here a real server runs with the
 // timeout cut to 500 ms, and the chatbot is large enough that one statement takes longer (1.2 s to
-// 3.6 s, machine by machine), while a batch takes 20 to 60 ms.
+// 3.6 s machine by machine, estimated from the batches' times), while a batch takes 20 to 60 ms.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REMOVE_BATCH } from '../../src/features/chatbots/chatbots.repo.js';
 import { call, cluster, conversation, pgUrl, register, type Instance } from '../instances/cluster.js';

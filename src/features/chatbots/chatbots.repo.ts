@@ -169,8 +169,8 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
 }
 
 /**
- * Conversations deleted per transaction when their chatbot is: about 20 ms each with ten messages
- * a conversation, on a 2-core machine. A batch of 1,000 took up to 300 ms there and, with the test
+ * Conversations deleted per transaction when their chatbot is: about 20 ms a batch with ten
+ * messages a conversation, on a 2-core machine. A batch of 1,000 took up to 300 ms there and, with the test
  * files running beside it, once outlasted a 500 ms stall timeout. Smaller batches hold their locks
  * for less time, and their extra transactions cost nothing measurable (24 ms a batch of 250,
  * 92–95 ms a batch of 1,000).
