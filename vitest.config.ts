@@ -6,9 +6,11 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
-    // Vitest's default (cores − 1) runs the files one at a time on a 2-core machine; two at a time
-    // took the PGlite pass from 1,193 s to 949 s there (docs/decisions.md).
-    maxWorkers: Math.max(2, availableParallelism() - 1),
+    // One more file at a time than there are cores: the files wait on timers, child processes and
+    // the database for part of their time (CPU 14% idle with two workers on two cores). On a 2-core
+    // machine three workers took the PGlite pass from 746 s to 637 s and the PostgreSQL pass from
+    // 496 s to 375 s; Vitest's default (cores − 1) ran one at a time there (docs/decisions.md).
+    maxWorkers: availableParallelism() + 1,
     // Each file imported the whole app again in a fresh process: 292 s of the PGlite pass's worker
     // time. Shared, the pass took 964 s instead of 1,313 s on the same machine (docs/decisions.md).
     // So a test file leaves nothing global behind: real timers back, listeners removed.
