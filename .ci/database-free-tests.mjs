@@ -44,6 +44,6 @@ function readsDatabaseChoice(file, visiting = new Set()) {
   return reads;
 }
 
-for (const file of testFiles(testDir).sort()) {
-  if (!readsDatabaseChoice(file)) process.stdout.write(`${relative(root, file)}\n`);
-}
+const free = testFiles(testDir).sort().filter((file) => !readsDatabaseChoice(file));
+// One write, so that a reader that stops early (| head) ends the listing without an EPIPE.
+process.stdout.write(free.map((file) => `${relative(root, file)}\n`).join(''));
