@@ -1,5 +1,6 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { SqlRunner } from '../../db/client.js';
+import { isForeignKeyViolation } from '../../db/errors.js';
 import { scopeGate, type Scoped } from '../../db/scope.js';
 import { apiKeys, type ApiKeyRow } from '../../db/schema.js';
 
@@ -15,8 +16,10 @@ export interface KeyOwner {
 }
 
 export interface ApiKeysRepo {
-  insert(userId: string, key: { id: string; chatbotId: string; name: string | null; prefix: string; hash: string }, now: Date): Promise<KeySummary>;
-  list(userId: string, chatbotId: string): Promise<KeySummary[]>;
+  /** Null when the chatbot is gone (deleted after the caller found it). */
+  insert(userId: string, key: { id: string; chatbotId: string; name: string | null; prefix: string; hash: string }, now: Date): Promise<KeySummary | null>;
+  /** Oldest first, after the key `after` names (created_at, id); `limit` + 1 rows, so a caller knows whether more follow. */
+  list(userId: string, chatbotId: string, limit: number, after: [Date, string] | null): Promise<KeySummary[]>;
   remove(userId: string, chatbotId: string, keyId: string): Promise<boolean>;
   /** The key with this hash, whoever owns it; with its owner still active. */
   findByHash(hash: string): Promise<KeyOwner | null>;
@@ -43,14 +46,29 @@ SELECT k.id, k.user_id, k.chatbot_id, b.slug FROM api_keys k
 export function createApiKeysRepo(scoped: Scoped, sql_: SqlRunner): ApiKeysRepo {
   return {
     async insert(userId, key, now) {
-      const [row] = await scoped.user(userId, ({ db }) =>
-        db.insert(apiKeys).values({ ...key, userId, createdAt: now }).returning(summary),
-      );
-      return row!;
+      try {
+        const [row] = await scoped.user(userId, ({ db }) => db.insert(apiKeys).values({ ...key, userId, createdAt: now }).returning(summary));
+        return row!;
+      } catch (error) {
+        // The chatbot was looked up in a transaction of its own, and may be deleted since.
+        if (isForeignKeyViolation(error)) return null;
+        throw error;
+      }
     },
-    list: (userId, chatbotId) =>
+    list: (userId, chatbotId, limit, after) =>
       scoped.user(userId, ({ db }) =>
-        db.select(summary).from(apiKeys).where(and(eq(apiKeys.userId, userId), eq(apiKeys.chatbotId, chatbotId))).orderBy(asc(apiKeys.createdAt), asc(apiKeys.id)),
+        db
+          .select(summary)
+          .from(apiKeys)
+          .where(
+            and(
+              eq(apiKeys.userId, userId),
+              eq(apiKeys.chatbotId, chatbotId),
+              after ? sql`(${apiKeys.createdAt}, ${apiKeys.id}) > (${after[0].toISOString()}::timestamptz, ${after[1]}::uuid)` : undefined,
+            ),
+          )
+          .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id))
+          .limit(limit + 1),
       ),
     async remove(userId, chatbotId, keyId) {
       const rows = await scoped.user(userId, ({ db }) =>

@@ -3,6 +3,7 @@
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
+import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
 import type { ApiKeysRepo, KeySummary } from './api-keys.repo.js';
@@ -19,10 +20,12 @@ export interface ApiKey {
 
 export interface ApiKeysService {
   create(caller: Principal, chatbotId: string, input: { name?: string }): Promise<ApiKey & { key: string }>;
-  list(caller: Principal, chatbotId: string): Promise<{ data: ApiKey[] }>;
+  /** A page of the chatbot's keys, oldest first (§2: nothing bounds how many a chatbot has). */
+  list(caller: Principal, chatbotId: string, query: { limit: number; cursor?: string }): Promise<Page<ApiKey>>;
   remove(caller: Principal, chatbotId: string, keyId: string): Promise<void>;
 }
 
+const chatbotGone = () => new AppError('not_found', 'No chatbot with this id');
 const keyNotFound = () => new AppError('not_found', 'No API key with this id for this chatbot');
 
 export function toApiKey(row: KeySummary): ApiKey {
@@ -43,11 +46,14 @@ export function createApiKeysService(deps: { keys: ApiKeysRepo; chatbots: Pick<C
       const chatbot = await chatbots.get(caller, chatbotId);
       const key = generateKey();
       const row = await keys.insert(caller.ownerId, { id: newId(), chatbotId: chatbot.id, name: input.name?.trim() || null, prefix: displayPrefix(key), hash: hashKey(key) }, clock.now());
+      if (!row) throw chatbotGone();
       return { ...toApiKey(row), key };
     },
-    async list(caller, chatbotId) {
+    async list(caller, chatbotId, query) {
       const chatbot = await chatbots.get(caller, chatbotId);
-      return { data: (await keys.list(caller.ownerId, chatbot.id)).map(toApiKey) };
+      const after = decodeCursor(query.cursor, [isIsoTime, isUuid]);
+      const rows = await keys.list(caller.ownerId, chatbot.id, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
+      return toPage(rows, query.limit, toApiKey, (row) => [row.createdAt.toISOString(), row.id]);
     },
     async remove(caller, chatbotId, keyId) {
       const chatbot = await chatbots.get(caller, chatbotId);
