@@ -4,7 +4,7 @@ import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
 import { principalOf, type Authenticate } from '../auth/authenticate.js';
-import { CreatedKeySchema, CreateKeyBody, KeyList, KeyParams } from './api-keys.schemas.js';
+import { CreatedKeySchema, CreateKeyBody, KeyPage, KeyParams, ListKeysQuery } from './api-keys.schemas.js';
 import type { ApiKeysService } from './api-keys.service.js';
 
 const tags = ['api-keys'];
@@ -35,9 +35,16 @@ export function registerApiKeyRoutes(app: App, deps: { apiKeys: ApiKeysService; 
     '/v1/chatbots/:id/keys',
     {
       onRequest: authenticate,
-      schema: { tags, security, summary: "This chatbot's API keys, oldest first (prefixes, never the keys)", params: IdParams, response: { 200: KeyList, ...problems(401, 403, 404) } },
+      schema: {
+        tags,
+        security,
+        summary: "This chatbot's API keys, oldest first (prefixes, never the keys)",
+        params: IdParams,
+        querystring: ListKeysQuery,
+        response: { 200: KeyPage, ...problems(401, 403, 404, 422) },
+      },
     },
-    async (request) => apiKeys.list(principalOf(request), request.params.id),
+    async (request) => apiKeys.list(principalOf(request), request.params.id, request.query),
   );
 
   app.delete(

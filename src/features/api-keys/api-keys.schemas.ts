@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { CursorQuery, LimitQuery, pageOf } from '../../http/pagination.js';
 
 export const CreateKeyBody = Type.Object(
   { name: Type.Optional(Type.String({ maxLength: 100, description: 'A label for you: which server uses the key' })) },
@@ -19,5 +20,6 @@ export const CreatedKeySchema = Type.Object(
   { ...keyFields, key: Type.String({ description: 'The key itself: shown this once, stored only as a hash' }) },
   { title: 'CreatedApiKey' },
 );
-export const KeyList = Type.Object({ data: Type.Array(ApiKeySchema) }, { title: 'ApiKeyList' });
+export const KeyPage = pageOf(ApiKeySchema, 'ApiKeyPage');
+export const ListKeysQuery = Type.Object({ limit: LimitQuery, cursor: Type.Optional(CursorQuery) }, { additionalProperties: false });
 export const KeyParams = Type.Object({ id: Type.String({ maxLength: 100 }), key_id: Type.String({ maxLength: 100 }) });
