@@ -67,6 +67,14 @@ function promptMessages(messages: ChatMessageInput[]): PromptMessage[] {
 }
 
 /**
+ * A reply the server stopped (shutdown, its owner deactivated) while its client still waits: what
+ * was produced is not the model's answer, and nothing keeps it to be read later (§8: never a
+ * silent end that looks like success). Nothing reached the client as an answer, so another try,
+ * on another instance, may have the whole of it.
+ */
+const cutShort = () => new AppError('service_unavailable', 'The server stopped this answer before the model finished; try again.');
+
+/**
  * The chatbot of a key whose chatbot went (or a race with its deletion) is a model that no longer
  * exists. A key the answer's statement found gone is looked up afresh next time.
  */
@@ -109,6 +117,7 @@ async function streamed(request: FastifyRequest, reply: FastifyReply, heartbeats
     const current = open();
     if (!current) throw result.failure ? modelFailed(result.failure.failure) : new AppError('internal_error', 'The turn ended without starting');
     if (result.failure) return failInStream(request, current, protocol, modelFailed(result.failure.failure));
+    if (result.reply.status === 'interrupted') return failInStream(request, current, protocol, cutShort());
     protocol.end(current, result);
     current.end();
   } catch (error) {
@@ -127,6 +136,9 @@ export function createCompletions(deps: CompletionsDeps) {
   async function whole(request: FastifyRequest, reply: FastifyReply, frame: CompletionFrame, run: Run) {
     const result = await run({ client: requestClientWatch(request, reply) });
     if (result.failure) throw modelFailed(result.failure.failure);
+    // A client that left stopped the reply itself: nobody is there to tell, nor anything to log.
+    const left = request.raw.socket?.destroyed === true || request.raw.socket?.readableEnded === true;
+    if (result.reply.status === 'interrupted' && !left) throw cutShort();
     return reply.code(200).type('application/json').send(wholeCompletion(frame, result.reply, result.maxTokens));
   }
 

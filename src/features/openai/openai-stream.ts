@@ -29,8 +29,9 @@ function usageOf(reply: Message) {
 
 /**
  * The model does not say why it stopped, so `length` is inferred from a reply that used all the
- * tokens it was allowed (the client's limit, or its chatbot's when lower). A reply cut short on the server (shutdown, the client gone) is `stop`:
- * what was produced is the answer, as with OpenAI's own stopped streams.
+ * tokens it was allowed (the client's limit, or its chatbot's when lower). A reply the server
+ * cut short never gets here (openai-completions.ts answers it as an error); one whose client left
+ * is `stop`, though nobody reads it.
  */
 export function finishReasonOf(reply: Message, maxTokens: number | null): FinishReason {
   if (reply.status === 'complete' && maxTokens !== null && (reply.usage?.completion_tokens ?? 0) >= maxTokens) return 'length';

@@ -69,7 +69,7 @@ const Usage = Type.Object(
   { title: 'CompletionUsage' },
 );
 const FinishReason = Type.Union([Type.Literal('stop'), Type.Literal('length')], {
-  description: '`stop` also for a reply cut short on the server (shutdown, the client gone)',
+  description: '`length` when the reply used every token it was allowed; a reply the server cuts short (shutdown) is an error, never a finish',
 });
 
 export const ChatCompletion = Type.Object(
