@@ -114,6 +114,29 @@ async function createAccount(deps: AuthServiceDeps, tx: Access, input: { usernam
   return startSession(deps, user, deps.sessions.within(tx));
 }
 
+/**
+ * The stored hash a password matches (the new one when it was re-hashed), or null. The same work
+ * for an unknown account as for a wrong password: no timing oracle.
+ */
+function passwordMatch(deps: Pick<AuthServiceDeps, 'users' | 'passwords' | 'clock'>) {
+  const { users, passwords, clock } = deps;
+  return async function matchingHash(user: UserRow | undefined, password: string, again = true): Promise<string | null> {
+    if (!user?.passwordHash) {
+      await passwords.verifyDummy(password);
+      return null;
+    }
+    const check = await passwords.verify(user.passwordHash, password);
+    if (!check.ok || !user.isActive) return null;
+    if (!check.needsRehash) return user.passwordHash;
+    const rehashed = await passwords.hash(password);
+    // Only over the hash checked: a password changed meanwhile must not be set back to this one.
+    if (await users.replacePasswordHash(user.id, user.passwordHash, rehashed, clock.now())) return rehashed;
+    // Replaced meanwhile, by a change or by another sign-in's re-hash of this same password.
+    const current = again ? await users.findById(user.id) : undefined;
+    return current ? matchingHash(current, password, false) : null;
+  };
+}
+
 /** Registration and login: the ways into an account, each ending in a new session. */
 function createSignIn(deps: AuthServiceDeps) {
   const { users, sessions, passwords, limiter, clock, settings } = deps;
@@ -144,16 +167,13 @@ function createSignIn(deps: AuthServiceDeps) {
     }
   }
 
-  /** The same work for an unknown account as for a wrong password: no timing oracle. */
-  async function passwordMatches(user: UserRow | undefined, password: string): Promise<boolean> {
-    if (!user?.passwordHash) {
-      await passwords.verifyDummy(password);
-      return false;
-    }
-    const check = await passwords.verify(user.passwordHash, password);
-    if (check.ok && user.isActive && check.needsRehash) await users.setPasswordHash(user.id, await passwords.hash(password), clock.now());
-    return check.ok && user.isActive;
+  /** A session for the user, unless their password changed since it was checked (the old one no longer signs in). */
+  async function signedIn(user: UserRow, hash: string): Promise<TokenAnswer | null> {
+    const session = await sessions.createWhilePassword(user.id, hash, clock.now());
+    return session ? answer(deps, sessions, user, session.id) : null;
   }
+
+  const matchingHash = passwordMatch(deps);
 
   async function login(input: { identifier: string; password: string }, client: ClientContext) {
     await limiter.consume(policies.loginIp, client.ip);
@@ -166,14 +186,16 @@ function createSignIn(deps: AuthServiceDeps) {
     // The attempt is counted before the slow password check, not after it: guesses sent together
     // all passed a check made first and counted later (40 concurrent guesses, 40 checks at 3/1m).
     if (!known) await limiter.consume(policies.loginAccount, account);
-    if (!(await passwordMatches(user, input.password)) || !user) {
+    const hash = await matchingHash(user, input.password);
+    const tokens = user && hash ? await signedIn(user, hash) : null;
+    if (!tokens) {
       if (known) await limiter.record(policies.loginAccount, account);
       throw invalidCredentials();
     }
     // Only failures count against the account: the right password gives its attempt back.
     if (!known) await limiter.release(policies.loginAccount, account);
     await limiter.remember(KNOWN_ADDRESS, `${account}|${client.ip}`, KNOWN_ADDRESS_TTL_MS);
-    return startSession(deps, user);
+    return tokens;
   }
 
   return { register, login };
@@ -221,7 +243,9 @@ function createSessionUse(deps: AuthServiceDeps) {
     const next = newRefreshToken();
     const expiresAt = new Date(now.getTime() + settings.refreshTokenTtlMs);
     const rotated = await sessions.rotate(hash, now, { tokenHash: next.hash, sealed: sealSuccessor(next.token, refreshToken), expiresAt });
-    if (rotated) return continueSession(rotated.sessionId, next.token);
+    if (rotated === 'ended') throw invalidRefresh(SESSION_ENDED);
+    // Its session and user were read live in the transaction that spent the token.
+    if (rotated) return withAccess(deps, rotated.user, rotated.sessionId, next.token);
 
     const token = await sessions.findToken(hash);
     if (!token) throw invalidRefresh();

@@ -6,13 +6,20 @@ import { newId } from '../../lib/ids.js';
 
 export interface SessionsRepo {
   create(userId: string, now: Date): Promise<SessionRow>;
+  /**
+   * A sign-in's session, made only while the user is active and their password hash is still the
+   * one the password was checked against; undefined when it changed meanwhile.
+   */
+  createWhilePassword(userId: string, passwordHash: string, now: Date): Promise<{ id: string } | undefined>;
   addRefreshToken(sessionId: string, tokenHash: string, now: Date, expiresAt: Date): Promise<void>;
   /**
    * Replaces an unexpired, unrotated token of a live session (not revoked, its user active) by
    * `next` in one statement, keeping `next` sealed on the spent row; undefined when another
-   * request did it first or the token is unusable.
+   * request did it first or the token is unusable. The session's user is read, and the session
+   * marked refreshed, in the same transaction: a failure after the rotation spends nothing, and
+   * 'ended' (nothing spent) when the session ended while the token was being spent.
    */
-  rotate(tokenHash: string, now: Date, next: Successor): Promise<{ sessionId: string } | undefined>;
+  rotate(tokenHash: string, now: Date, next: Successor): Promise<{ sessionId: string; user: UserRow } | 'ended' | undefined>;
   findToken(tokenHash: string): Promise<SpentToken | undefined>;
   findWithUser(sessionId: string): Promise<{ session: SessionRow; user: UserRow } | undefined>;
   /** The user of a session that is not revoked, when that user is active: what every request checks. */
@@ -63,6 +70,16 @@ const ROTATE = `WITH spent AS (
   SELECT $4::uuid, session_id, $5, $2::timestamptz, $6::timestamptz FROM spent
   RETURNING session_id`;
 
+// A password change replaces the hash and ends the user's other sessions in one transaction. The
+// user's row is held (FOR SHARE) while the session is made: a change under way is waited for and
+// the hash read again after it, and a change that comes after waits until this session exists,
+// so it ends it. Checked earlier and made later, a sign-in with the old password outlived the change.
+const CREATE_WHILE_PASSWORD = `WITH holder AS (
+    SELECT id FROM users WHERE id = $1 AND password_hash = $2 AND is_active FOR SHARE)
+  INSERT INTO sessions (id, user_id, created_at, last_refreshed_at)
+  SELECT $3::uuid, id, $4::timestamptz, $4::timestamptz FROM holder
+  RETURNING id`;
+
 type Run = <T>(fn: (db: Db) => Promise<T>) => Promise<T>;
 type Open = <T>(fn: (tx: Access) => Promise<T>) => Promise<T>;
 
@@ -96,20 +113,47 @@ function sessionEnds(auth: Run): Pick<SessionsRepo, 'revoke' | 'revokeOthers'> {
   };
 }
 
+/** Thrown inside the rotation's transaction to take it back: the session ended while the token was spent. */
+class SessionEnded extends Error {}
+
+/**
+ * The rotation, the session's user and its refresh time, in one transaction: a failure after the
+ * rotation spends nothing. The session is read again once held: a logout or password change that
+ * committed while the token was spent takes the rotation back ('ended').
+ */
+async function rotate(open: Open, tokenHash: string, now: Date, next: Successor): ReturnType<SessionsRepo['rotate']> {
+  const params = [tokenHash, now.toISOString(), next.sealed, newId(), next.tokenHash, next.expiresAt.toISOString()];
+  try {
+    return await open(async ({ db, sql: tx }) => {
+      const [row] = await tx.query<{ session_id: string }>(ROTATE, params);
+      if (!row) return undefined;
+      const live = and(eq(sessions.id, row.session_id), isNull(sessions.revokedAt));
+      const touched = await db.update(sessions).set({ lastRefreshedAt: now }).where(live).returning({ userId: sessions.userId });
+      const [user] = touched.length === 1 ? await db.select().from(users).where(eq(users.id, touched[0]!.userId)) : [];
+      if (!user?.isActive) throw new SessionEnded();
+      return { sessionId: row.session_id, user };
+    });
+  } catch (error) {
+    if (error instanceof SessionEnded) return 'ended';
+    throw error;
+  }
+}
+
 function sessionsRepo(open: Open, auth: Run, sql: SqlRunner): SessionsRepo {
   return {
     async create(userId, now) {
       const [row] = await auth((db) => db.insert(sessions).values({ id: newId(), userId, createdAt: now, lastRefreshedAt: now }).returning());
       return row!;
     },
+    async createWhilePassword(userId, passwordHash, now) {
+      const params = [userId, passwordHash, newId(), now.toISOString()];
+      const [row] = await open(({ sql: tx }) => tx.query<{ id: string }>(CREATE_WHILE_PASSWORD, params));
+      return row;
+    },
     async addRefreshToken(sessionId, tokenHash, now, expiresAt) {
       await auth((db) => db.insert(refreshTokens).values({ id: newId(), sessionId, tokenHash, createdAt: now, expiresAt }));
     },
-    async rotate(tokenHash, now, next) {
-      const params = [tokenHash, now.toISOString(), next.sealed, newId(), next.tokenHash, next.expiresAt.toISOString()];
-      const [row] = await open(({ sql: tx }) => tx.query<{ session_id: string }>(ROTATE, params));
-      return row && { sessionId: row.session_id };
-    },
+    rotate: (tokenHash, now, next) => rotate(open, tokenHash, now, next),
     async findToken(tokenHash) {
       const [row] = await auth((db) =>
         db

@@ -31,7 +31,6 @@ export interface UsersRepo {
    * wait here until that transaction ends, so they choose one after another and never collide.
    */
   localUsernamesLike(base: string): Promise<string[]>;
-  setPasswordHash(id: string, passwordHash: string, now: Date): Promise<void>;
   /** Replaces a local user's hash only while it is still `expected`: false when it changed meanwhile. */
   replacePasswordHash(id: string, expected: string, passwordHash: string, now: Date): Promise<boolean>;
   /** The same repository working inside the caller's transaction, under that transaction's scope. */
@@ -116,9 +115,6 @@ function usersRepo(auth: Run, self: (userId: string) => Run): UsersRepo {
         .from(users)
         .where(and(local, sql`(lower(${users.username}) = ${base} OR starts_with(lower(${users.username}), ${`${base}-`}))`));
       return rows.map((row) => row.name);
-    }),
-    setPasswordHash: (id, passwordHash, now) => self(id)(async (db) => {
-      await db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id));
     }),
     replacePasswordHash: (id, expected, passwordHash, now) => self(id)(async (db) => {
       const rows = await db
