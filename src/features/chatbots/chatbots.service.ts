@@ -85,6 +85,13 @@ function checkModel(models: ChatbotsDeps['models'], model: string | undefined) {
 }
 
 /**
+ * A host a browser can be at: a name (punycode once parsed), IPv4 or a bracketed IPv6. URL's parser
+ * also keeps `*,;'"` and the like in a host; no site has them, and the hosted page's
+ * frame-ancestors policy is written from these entries, where `;` would start a directive.
+ */
+const SITE_HOST = /^(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])$/;
+
+/**
  * Origins are compared exactly with what browsers send (§7): lowercase, no default port, no
  * path, no user or wildcard. One written otherwise could never match, so it is refused here
  * with the form to write instead, rather than stored to refuse the owner's own site later.
@@ -92,13 +99,14 @@ function checkModel(models: ChatbotsDeps['models'], model: string | undefined) {
 function checkOrigins(origins: string[] | undefined) {
   for (const [index, origin] of (origins ?? []).entries()) {
     let canonical: string | null = null;
+    let host = '';
     try {
-      canonical = new URL(origin).origin;
+      ({ origin: canonical, hostname: host } = new URL(origin));
     } catch {
       canonical = null;
     }
-    if (canonical !== origin || origin.includes('*')) {
-      const hint = canonical && canonical !== 'null' ? `: write ${canonical}` : '';
+    if (canonical !== origin || !SITE_HOST.test(host)) {
+      const hint = canonical && canonical !== 'null' && canonical !== origin && SITE_HOST.test(host) ? `: write ${canonical}` : '';
       throw validationError(`allowed_origins.${index}`, `must be an origin exactly as browsers send it (scheme://host[:port], lowercase, no default port)${hint}`);
     }
   }
