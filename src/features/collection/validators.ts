@@ -32,6 +32,8 @@ function asText(raw: unknown): string | null {
 // PostgreSQL's jsonb cannot hold U+0000, and other control characters (but line breaks and tabs)
 // are never part of an answer.
 const CONTROL = /[\p{Cc}]/gu;
+/** A lone surrogate: with /u, half of a pair is matched only when the other half is not there. */
+const HALF_CHARACTER = /\p{Cs}/u;
 const clean = (text: string) => text.replace(CONTROL, (char) => (char === '\n' || char === '\t' || char === '\r' ? char : '')).trim();
 
 function validateString(text: string, reasons: Reasons): Validated {
@@ -231,6 +233,9 @@ export function validateValue(field: CollectField | ItemField, raw: unknown, con
   const text = asText(raw);
   if (text === null) return refuse(reasons.notText);
   if (text.length > MAX_RAW) return refuse(reasons.tooLong(MAX_TEXT));
+  // Half of a character (a model's JSON may escape a lone surrogate) is no text anyone typed, and
+  // jsonb refuses it: the statement storing the turn's data failed with it.
+  if (HALF_CHARACTER.test(text)) return refuse(reasons.notText);
   if (clean(text) === '') return refuse(reasons.empty);
   if (isDecline(text)) return refuse(reasons.declined);
   switch (field.type) {
@@ -269,14 +274,16 @@ const isMissing = (field: CollectField, value: unknown) =>
 export function pendingFields(collect: Collect, data: Record<string, unknown>, lang: CollectLang = 'en'): string[] {
   return collect.fields
     .filter((field) => field.required)
-    .filter((field) => {
-      const value = ownValue(data, field.key);
-      if (isMissing(field, value)) return true;
-      // A stored value is kept in the form validation gives it (a number as a JSON number).
-      const checked = validateValue(field, value, { data, lang });
-      return !checked.ok || !sameJson(checked.value, value);
-    })
+    .filter((field) => isMissing(field, ownValue(data, field.key)) || !holdsValid(field, data, lang))
     .map((field) => field.key);
+}
+
+/** Whether the field's stored value is valid as stored (the schema may have changed since it was stored). */
+export function holdsValid(field: CollectField, data: Record<string, unknown>, lang: CollectLang = 'en'): boolean {
+  const value = ownValue(data, field.key);
+  // A stored value is kept in the form validation gives it (a number as a JSON number).
+  const checked = validateValue(field, value, { data, lang });
+  return checked.ok && sameJson(checked.value, value);
 }
 
 /** Every required field holds a valid value: the only way a conversation completes. */
