@@ -99,6 +99,27 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
 const hasToken = (folded: string, token: string) =>
   token !== '' && new RegExp(`(?<![\\p{L}\\p{N}_.+-])${escape(token)}(?![\\p{L}\\p{N}_-]|\\.[\\p{L}\\p{N}])`, 'u').test(folded);
 
+/** A part of an address as typed: its escapes decoded, or as it is when one is not valid ("100%"). */
+function asTyped(part: string): string {
+  try {
+    return decodeURI(part);
+  } catch {
+    return part;
+  }
+}
+
+/**
+ * A web address the message states: its host (with the port, when one is written), and each of
+ * its path, query and fragment somewhere in the message. A model repeating an address adds what
+ * the user never wrote (OpenAI's models append `?utm_source=chatgpt.com`).
+ */
+function statedAddress(url: URL, said: Said): boolean {
+  const port = url.port ? `:${url.port}` : '';
+  const host = hasToken(said.folded, url.hostname + port) || hasToken(said.folded, url.hostname.replace(/^www\./u, '') + port);
+  const rest = [url.pathname === '/' ? '' : url.pathname, url.search, url.hash].filter(Boolean);
+  return host && rest.every((part) => said.folded.includes(fold(asTyped(part))));
+}
+
 /** Whether the user's message states a value, as the type of its field allows it to be written. */
 function grounded(field: CollectField | ItemField, value: unknown, said: Said): boolean {
   switch (field.type) {
@@ -109,13 +130,8 @@ function grounded(field: CollectField | ItemField, value: unknown, said: Said): 
     case 'phone':
       // The subscriber's digits, however the user grouped them or wrote the country.
       return typeof value === 'string' && said.digits.includes(value.replace(/\D/gu, '').slice(-8));
-    case 'url': {
-      if (typeof value !== 'string') return false;
-      const url = new URL(value);
-      const path = url.pathname === '/' ? '' : fold(decodeURI(url.pathname));
-      const host = hasToken(said.folded, url.hostname) || hasToken(said.folded, url.hostname.replace(/^www\./u, ''));
-      return host && said.folded.includes(path);
-    }
+    case 'url':
+      return typeof value === 'string' && statedAddress(new URL(value), said);
     case 'enum': {
       const option = (field.options ?? []).map((entry) => (typeof entry === 'string' ? { value: entry, label: entry } : entry)).find((entry) => entry.value === value);
       return Boolean(option && (mentions(said.text, option.value) || mentions(said.text, option.label)));
