@@ -157,23 +157,28 @@ function where(ownerId: string, filter: ExportFilter, after: ExportCursor | null
   return { text: conditions.join(' AND '), params };
 }
 
+/** What a batch of documents weighs a conversation by: its messages' text (octet_length reads a stored text's size from its header, not the text). */
+const MESSAGES_BYTES = '(SELECT coalesce(sum(octet_length(m.content)), 0) FROM messages m WHERE m.conversation_id = c.id)';
+/**
+ * What a batch of CSV lines weighs a conversation by: its collected values as text. A line holds
+ * no messages, but a turn may store up to twice its message as values: 150 conversations of 1 MB
+ * of collected items made one batch of 150 MB.
+ */
+const DATA_BYTES = 'coalesce(octet_length(c.data::text), 0)';
+
 /**
  * A batch: up to `limit` conversations after the cursor (`page`), cut once the messages so far
- * pass `maxMessages` or, when the batch carries the messages' text, once that text passes
- * `maxBytes` (the first is always taken), so long conversations do not make it big; only the
- * conversations kept are turned into `select`. `page_rows` tells whether more may follow.
- * octet_length reads a stored text's size from its header, not the text.
+ * pass `maxMessages` or once what the batch carries (`weight.of`, per conversation) passes
+ * `weight.max` bytes (the first is always taken), so long conversations do not make it big; only
+ * the conversations kept are turned into `select`. `page_rows` tells whether more may follow.
  */
-function batchStatement(select: string, where: string, limit: number, maxMessages: string, maxBytes: string | null): string {
-  const bytes = maxBytes === null ? '' : ', (SELECT coalesce(sum(octet_length(m.content)), 0) FROM messages m WHERE m.conversation_id = c.id) AS bytes';
-  const runningBytes = maxBytes === null ? '' : ', sum(p.bytes) OVER w AS running_bytes';
-  const withinBytes = maxBytes === null ? '' : ` AND c.running_bytes <= ${maxBytes}::bigint`;
+function batchStatement(select: string, where: string, limit: number, maxMessages: string, weight: { of: string; max: string }): string {
   return `SELECT c.id, ${CURSOR_AT} AS cursor_at, c.page_rows::int AS page_rows, ${select}
-  FROM (SELECT p.*, count(*) OVER () AS page_rows, sum(p.message_count) OVER w AS running${runningBytes}, row_number() OVER w AS n
-          FROM (SELECT c.id, c.user_id, c.chatbot_id, c.title, c.status, c.context, c.message_count, c.data, c.created_at, c.updated_at${bytes}
+  FROM (SELECT p.*, count(*) OVER () AS page_rows, sum(p.message_count) OVER w AS running, sum(p.bytes) OVER w AS running_bytes, row_number() OVER w AS n
+          FROM (SELECT c.id, c.user_id, c.chatbot_id, c.title, c.status, c.context, c.message_count, c.data, c.created_at, c.updated_at, ${weight.of} AS bytes
                   FROM conversations c WHERE ${where} ORDER BY c.created_at, c.id LIMIT ${Number(limit)}) p
         WINDOW w AS (ORDER BY p.created_at, p.id ROWS UNBOUNDED PRECEDING)) c
- WHERE c.n = 1 OR (c.running <= ${maxMessages}::bigint${withinBytes})
+ WHERE c.n = 1 OR (c.running <= ${maxMessages}::bigint AND c.running_bytes <= ${weight.max}::bigint)
  ORDER BY c.created_at, c.id`;
 }
 
@@ -258,7 +263,7 @@ export function createExportsRepo(access: ExportAccess): ExportsRepo {
       const maxBytes = `$${params.length + 2}`;
       // A conversation past the budget is always alone in its batch (the first is always taken, and nothing after it fits).
       const select = `CASE WHEN c.bytes <= ${maxBytes}::bigint THEN ${DOCUMENT_JSON} END AS document`;
-      const statement = batchStatement(select, text, request.limit, `$${params.length + 1}`, maxBytes);
+      const statement = batchStatement(select, text, request.limit, `$${params.length + 1}`, { of: MESSAGES_BYTES, max: maxBytes });
       const rows = await access.user(ownerId, (sql) => sql.query<BatchRow & { document: string | null }>(statement, [...params, request.maxMessages, request.maxBytes]));
       const only = rows.length === 1 && rows[0]!.document === null ? rows[0]!.id : null;
       const batch = { rows: only ? [] : rows.map((row) => row.document!), next: nextCursor(rows, request.limit), paged: only };
@@ -267,9 +272,9 @@ export function createExportsRepo(access: ExportAccess): ExportsRepo {
     },
     async csvRecords(ownerId, request, keys) {
       const { text, params } = where(ownerId, request.filter, request.after);
-      // A CSV line holds the collected values, not the messages: no need to weigh their text.
-      const statement = batchStatement(csvColumns(`$${params.length + 2}`), text, request.limit, `$${params.length + 1}`, null);
-      const rows = await access.user(ownerId, (sql) => sql.query<BatchRow & CsvRecord>(statement, [...params, request.maxMessages, JSON.stringify(keys)]));
+      const weight = { of: DATA_BYTES, max: `$${params.length + 3}` };
+      const statement = batchStatement(csvColumns(`$${params.length + 2}`), text, request.limit, `$${params.length + 1}`, weight);
+      const rows = await access.user(ownerId, (sql) => sql.query<BatchRow & CsvRecord>(statement, [...params, request.maxMessages, JSON.stringify(keys), request.maxBytes]));
       const batch = { rows: rows.slice(), next: nextCursor(rows, request.limit) };
       release(rows);
       return batch;
