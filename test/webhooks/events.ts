@@ -14,7 +14,7 @@ import { bearer, type RegisteredUser } from '../helpers/factories.js';
 const QUEUE_EVENT = `
 INSERT INTO webhook_deliveries (id, user_id, chatbot_id, conversation_id, type, payload, created_at, next_attempt_at)
 SELECT $1::uuid, $2::uuid, b.id, $3::uuid, 'conversation.completed',
-       jsonb_build_object('conversation_id', $3::uuid, 'chatbot_id', b.id, 'data', $4::jsonb, 'completed_at', $5::timestamptz, 'visitor', $6::jsonb),
+       jsonb_build_object('conversation_id', $3::uuid, 'chatbot_id', b.id, 'data', $4::jsonb, 'completed_at', to_char($5::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'visitor', $6::jsonb),
        $5::timestamptz, $5::timestamptz
   FROM chatbots b WHERE b.id = $7::uuid AND b.webhook_url IS NOT NULL AND b.webhook_enabled
 RETURNING id`;

@@ -154,13 +154,16 @@ function finishSql(collecting: boolean, replacing: boolean): string {
          status = CASE WHEN $18::boolean THEN 'completed' ELSE status END`
     : '';
   // Every CTE reads the snapshot from before the statement: `was` is the status before this turn.
+  // `completed_at` is written as the API writes times (§2): a timestamptz in jsonb takes the
+  // session's time zone ("+06:00" on a database set up in Dhaka).
   const event = collecting
     ? `, was AS (
   SELECT status, visitor_id FROM conversations WHERE id = $2 AND user_id = $3
 ), w AS (
   INSERT INTO webhook_deliveries (id, user_id, chatbot_id, conversation_id, type, payload, created_at, next_attempt_at)
   SELECT $19::uuid, $3::uuid, b.id, $2::uuid, 'conversation.completed',
-         jsonb_build_object('conversation_id', $2::uuid, 'chatbot_id', b.id, 'data', $16::jsonb, 'completed_at', $12::timestamptz,
+         jsonb_build_object('conversation_id', $2::uuid, 'chatbot_id', b.id, 'data', $16::jsonb,
+                            'completed_at', to_char($12::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                             'visitor', CASE WHEN v.id IS NULL THEN NULL ELSE jsonb_build_object('visitor_id', v.visitor_id, 'name', v.name) END),
          $12::timestamptz, $12::timestamptz
     FROM was JOIN chatbots b ON b.id = $15::uuid LEFT JOIN visitors v ON v.id = was.visitor_id

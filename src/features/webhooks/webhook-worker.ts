@@ -46,9 +46,21 @@ const JITTER = 0.2;
 /** A receiver may ask for a longer wait than the schedule's (Retry-After), up to this. */
 const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 
+/**
+ * The payload's `completed_at` written as the API writes times (§2: UTC, `toISOString`). The
+ * database made it from a timestamptz, in its sessions' time zone: "…T10:09:12.675+06:00" from a
+ * server whose `timezone` setting is Asia/Dhaka, "+00:00" at best. Events queued before are read
+ * the same way, so every attempt of one still sends the same bytes.
+ */
+function inUtc(payload: Record<string, unknown>): Record<string, unknown> {
+  const at = payload.completed_at;
+  const time = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+  return Number.isNaN(time) ? payload : { ...payload, completed_at: new Date(time).toISOString() };
+}
+
 /** The body every attempt of one event sends, byte for byte, so each carries the same signature input. */
 export function eventBody(delivery: Pick<ClaimedDelivery, 'type' | 'createdAt' | 'payload'>): string {
-  return JSON.stringify({ type: delivery.type, timestamp: delivery.createdAt.toISOString(), data: delivery.payload });
+  return JSON.stringify({ type: delivery.type, timestamp: delivery.createdAt.toISOString(), data: inUtc(delivery.payload) });
 }
 
 /** Accounts whose last claim here is remembered: more would be sent to the database at every poll. */
