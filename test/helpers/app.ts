@@ -66,19 +66,24 @@ function migratedPgliteSnapshot(): Promise<Blob> {
 
 /**
  * A fresh database for one test file: PGlite in memory, or, with TEST_DATABASE_URL,
- * a new schema on that PostgreSQL server (dropped on close).
+ * a new schema on that PostgreSQL server (dropped on close). `timeZone`: every session runs in
+ * it, as on a server whose `timezone` setting is so (PGlite has one session; PostgreSQL's
+ * connections are told at connect, by the connection string's TimeZone parameter).
  */
-export async function createTestDatabase(): Promise<{ database: Database; drop(): Promise<void> }> {
+export async function createTestDatabase(options: { timeZone?: string } = {}): Promise<{ database: Database; drop(): Promise<void> }> {
   const url = process.env.TEST_DATABASE_URL;
   if (!url) {
     const database = await usePglite(createPglite(null, { loadDataDir: await migratedPgliteSnapshot() }));
+    if (options.timeZone) await database.sql.exec(`SET TimeZone TO '${options.timeZone}'`);
     await prepareAppRole(database);
     return { database, drop: () => database.close() };
   }
   const schema = `test_${randomBytes(6).toString('hex')}`;
   const admin = await openDatabase({ url, pgliteDir: null, poolMax: 1 });
   await admin.sql.exec(`CREATE SCHEMA ${schema}`);
-  const database = await openDatabase({ url, pgliteDir: null, poolMax: 4, searchPath: schema });
+  const zoned = new URL(url);
+  if (options.timeZone) zoned.searchParams.set('TimeZone', options.timeZone);
+  const database = await openDatabase({ url: zoned.toString(), pgliteDir: null, poolMax: 4, searchPath: schema });
   await migrate(database.sql);
   await prepareAppRole(database);
   return {

@@ -6,9 +6,6 @@
 // by six hours.
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/client.js';
-import { migrate } from '../../src/db/migrate.js';
-import { prepareAppRole } from '../../src/db/row-security.js';
 import { startFakeWebhooks, type FakeWebhooks } from '../fake-webhooks/fake-webhooks.js';
 import { createTestApp, createTestDatabase, json, type TestApp } from '../helpers/app.js';
 import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
@@ -17,43 +14,13 @@ import { setWebhook, WEBHOOK_TEST_ENV } from './events.js';
 
 const ZONE = 'Asia/Dhaka';
 
-/**
- * A test database whose every session runs in ZONE, as a server whose `timezone` is set so: the
- * embedded database has one session; PostgreSQL's connections are told at connect (the
- * connection string's TimeZone parameter).
- */
-async function databaseInZone(): Promise<{ database: Database; drop(): Promise<void> }> {
-  const url = process.env.TEST_DATABASE_URL;
-  if (!url) {
-    const made = await createTestDatabase();
-    await made.database.sql.exec(`SET TimeZone TO '${ZONE}'`);
-    return made;
-  }
-  const schema = `test_${Math.random().toString(16).slice(2, 14)}`;
-  const admin = await openDatabase({ url, pgliteDir: null, poolMax: 1 });
-  await admin.sql.exec(`CREATE SCHEMA ${schema}`);
-  const zoned = new URL(url);
-  zoned.searchParams.set('TimeZone', ZONE);
-  const database = await openDatabase({ url: zoned.toString(), pgliteDir: null, poolMax: 4, searchPath: schema });
-  await migrate(database.sql);
-  await prepareAppRole(database);
-  return {
-    database,
-    async drop() {
-      await database.close();
-      await admin.sql.exec(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.close();
-    },
-  };
-}
-
 let receiver: FakeWebhooks;
-let zoned: Awaited<ReturnType<typeof databaseInZone>>;
+let zoned: Awaited<ReturnType<typeof createTestDatabase>>;
 let t: TestApp;
 
 beforeAll(async () => {
   receiver = await startFakeWebhooks();
-  zoned = await databaseInZone();
+  zoned = await createTestDatabase({ timeZone: ZONE });
   t = await createTestApp({ ...WEBHOOK_TEST_ENV, LLM_PROVIDER: 'builtin' }, { database: zoned.database });
 });
 afterAll(async () => {
