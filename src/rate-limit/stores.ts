@@ -83,16 +83,20 @@ const REDIS_PAUSE_MS = 1000;
  * A Redis that stopped answering (a partition, a frozen host: no reset comes) made every command
  * wait its full timeout, and a sign-in passes four limits: 4 s each. After a failure, commands
  * fail at once (the failure mode applies) and one command a pause tries Redis again.
+ *
+ * The pause is timed on the monotonic clock: on the wall clock, a step back during an outage (NTP
+ * correcting a host whose partition healed, a VM resumed) kept Redis unasked, and every guarded
+ * request refused (closed) or unlimited (open), for as long as the step after Redis was back.
  */
 function pausedWhenFailing() {
-  /** 0 while Redis answers; after a failure, until when it is not asked. */
+  /** 0 while Redis answers; after a failure, until when (performance.now()) it is not asked. */
   let pausedUntil = 0;
   let trying = false;
   return async function ask<T>(command: () => Promise<T>): Promise<T> {
     let tries = false;
     if (pausedUntil !== 0) {
       // Failing: the first command after the pause tries Redis; the others meanwhile do not wait on it.
-      if (Date.now() < pausedUntil || trying) throw new Error('Redis did not answer a moment ago; not asked again yet');
+      if (performance.now() < pausedUntil || trying) throw new Error('Redis did not answer a moment ago; not asked again yet');
       trying = tries = true;
     }
     try {
@@ -100,7 +104,7 @@ function pausedWhenFailing() {
       pausedUntil = 0;
       return answer;
     } catch (error) {
-      pausedUntil = Date.now() + REDIS_PAUSE_MS;
+      pausedUntil = performance.now() + REDIS_PAUSE_MS;
       throw error;
     } finally {
       if (tries) trying = false;
@@ -108,12 +112,24 @@ function pausedWhenFailing() {
   };
 }
 
-/** Shared counters for several instances. Commands fail fast when Redis is away (no offline queue). */
+/**
+ * Shared counters for several instances. Commands fail fast when Redis is away (no offline queue).
+ * A command whose connection was reset before its answer came is not sent again on the next one:
+ * Redis may have run it already, and a count run twice took one of a user's attempts (or of the
+ * day's messages) for nothing, an undo run twice gave one too many back. It fails (the failure
+ * mode applies to that request), as when Redis is unreachable.
+ *
+ * After a failover the old primary lives on as a replica: the connection stays up and every count
+ * is answered READONLY, for as long as the process runs. That answer reconnects, so the endpoint
+ * (a managed Redis's DNS name, a proxy) leads to the new primary.
+ */
 export async function createRedisStore(url: string, onError: (error: Error) => void): Promise<RateLimitStore> {
   const { Redis } = await import('ioredis');
   const redis: RedisClient = limitRedisReplies(
     new Redis(url, {
       enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
       maxRetriesPerRequest: 1,
       connectTimeout: 2000,
       commandTimeout: 1000,
