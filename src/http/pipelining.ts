@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { App } from './types.js';
 
@@ -16,7 +17,7 @@ export const MAX_PIPELINED = 16;
  * connection is closed, and the requests it still holds are dropped before any work.
  */
 export function limitPipelining(app: App): void {
-  const inFlight = new WeakMap<Socket, number>();
+  const answers = new WeakMap<Socket, Set<ServerResponse>>();
   app.addHook('onRequest', (request, reply, done) => {
     const socket = request.raw.socket;
     if (socket.destroyed) {
@@ -24,9 +25,11 @@ export function limitPipelining(app: App): void {
       reply.hijack();
       return;
     }
-    const count = (inFlight.get(socket) ?? 0) + 1;
-    inFlight.set(socket, count);
-    reply.raw.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
+    const open = answersOf(answers, socket);
+    const answer = reply.raw;
+    open.add(answer);
+    answer.once('close', () => open.delete(answer));
+    const count = open.size;
     if (count > MAX_PIPELINED) {
       request.log.info({ in_flight: count }, 'a connection pipelined more requests than allowed: closed');
       socket.destroy();
@@ -35,4 +38,28 @@ export function limitPipelining(app: App): void {
     }
     done();
   });
+}
+
+/**
+ * The answers of a connection not yet closed. Node tells only the answer being written that its
+ * connection closed: those queued behind it (pipelined) never hear `close`, so what waits for it
+ * waited for ever. A pipelined streamed message followed by two exports, then the client gone,
+ * kept the account's two export places taken (every later export 429) and the instance counted
+ * busy (it never rested). Once the connection is gone, each answer still open is ended and told,
+ * after Node has told its own (a second `close` would end a request's work twice).
+ */
+function answersOf(answers: WeakMap<Socket, Set<ServerResponse>>, socket: Socket): Set<ServerResponse> {
+  const known = answers.get(socket);
+  if (known) return known;
+  const open = new Set<ServerResponse>();
+  answers.set(socket, open);
+  socket.once('close', () =>
+    setImmediate(() => {
+      for (const answer of open) {
+        answer.destroy();
+        answer.emit('close');
+      }
+    }),
+  );
+  return open;
 }
