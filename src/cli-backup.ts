@@ -16,14 +16,15 @@ import { syncTree } from './db/pglite-durable.js';
 import { loadConfig, type Config, type Env } from './config/config.js';
 import { readEnvironment } from './config/env.js';
 import { pgliteDirFor, usePglite } from './db/client.js';
-import { connectDatabase, describeDiskError, folderProblem } from './db/connect.js';
+import { connectDatabase, folderProblem } from './db/connect.js';
+import { describeDiskError } from './lib/disk-errors.js';
 import { loadMigrations } from './db/migrate.js';
 import { outputTarget } from './lib/output-target.js';
 import { partialName, removeStalePartials } from './lib/partial-file.js';
 import { USAGE } from './cli-usage.js';
 import { VERSION } from './lib/version.js';
 import { appliedMigrations, checkArchive, JWT_SECRET_FILE, makeBackup, readBackup, unpackArchive, type BackupHeader, type OpenedBackup } from './features/backup/backup-file.js';
-import { ask, BackupError, holdDataDir } from './features/backup/control-socket.js';
+import { ask, BackupError, holdDataDir, socketAddress } from './features/backup/control-socket.js';
 
 export const BACKUP_USAGE = USAGE.backup;
 export const RESTORE_USAGE = USAGE.restore;
@@ -81,12 +82,28 @@ async function fromServer(dataDir: string, io: BackupIo): Promise<Source | null>
   }
 }
 
+/**
+ * A disk ext4 turned read-only after an error is when a backup is wanted most, and the database
+ * cannot be opened there (nor the socket made): said was only `cannot create …/parley.sock: EROFS`.
+ * A copy of the folder on a writable disk opens, as after a crash.
+ */
+function unwritableFolder(dataDir: string): BackupError | null {
+  const problem = folderProblem(dataDir);
+  if (!problem) return null;
+  return new BackupError(
+    'disk_failed',
+    `cannot open the embedded database in DATA_DIR (${dataDir}) to back it up: ${problem}; to back it up meanwhile, copy that folder to a writable disk (cp -a) and run parley backup with DATA_DIR set to the copy`,
+  );
+}
+
 /** No server runs: the folder is held (so none starts meanwhile), opened and copied here. */
 async function fromFolder(config: Config, io: BackupIo): Promise<Source> {
   const { dataDir } = config;
   const folder = pgliteDirFor(dataDir);
   if (!existsSync(join(folder, 'PG_VERSION'))) throw new BackupError('no_database', `no embedded database in ${folder}: nothing to back up`);
-  const hold = await holdDataDir(dataDir, 'backup');
+  const hold = await holdDataDir(dataDir, 'backup').catch((error: unknown) => {
+    throw (error instanceof BackupError && error.code === 'socket_unavailable' && unwritableFolder(dataDir)) || error;
+  });
   try {
     io.stderr.write(`backup: no server is running on DATA_DIR; copying ${folder}\n`);
     const database = await connectDatabase(config);
@@ -112,6 +129,26 @@ function removeOnStop(partial: string, io: BackupIo): () => void {
   const stop = (signal: NodeJS.Signals) => {
     rmSync(partial, { force: true });
     io.stderr.write(`backup: stopped by ${signal} before the backup was complete; nothing was kept\n`);
+    process.exit(128 + constants.signals[signal]);
+  };
+  for (const signal of STOPPING_SIGNALS) process.once(signal, stop);
+  return () => {
+    for (const signal of STOPPING_SIGNALS) process.off(signal, stop);
+  };
+}
+
+/**
+ * Ctrl-C, a timeout's SIGTERM or a closed SSH session while the new database is built: Node's
+ * default left DATA_DIR/pglite.restoring-<time>, as large as what was written, until a later
+ * restore (a stopped restore is often followed by starting the server again instead), and the
+ * socket file. Both go; the database that was there has not been touched. Returns the function
+ * that puts Node's default back, called in the same turn as the swap's renames.
+ */
+function undoOnStop(fresh: string, dataDir: string, io: BackupIo): () => void {
+  const stop = (signal: NodeJS.Signals) => {
+    rmSync(fresh, { recursive: true, force: true });
+    rmSync(socketAddress(dataDir), { force: true });
+    io.stderr.write(`restore: stopped by ${signal} before the restored database took the old one's place; nothing was changed\n`);
     process.exit(128 + constants.signals[signal]);
   };
   for (const signal of STOPPING_SIGNALS) process.once(signal, stop);
@@ -310,6 +347,22 @@ function removeUnfinishedRestores(target: string, io: BackupIo): void {
   }
 }
 
+/** The new database built in `fresh`, then put in `target`'s place; returns where the old one is kept. */
+async function buildAndSwap(fresh: string, target: string, stamp: string, dataDir: string, backup: OpenedBackup, io: BackupIo): Promise<string | null> {
+  const keepDefaults = undoOnStop(fresh, dataDir, io);
+  try {
+    await buildFolder(fresh, dataDir, backup);
+    // Two renames in one folder: the old database stays whole under its new name whatever happens.
+    const previous = existsSync(target) ? `${target}.before-restore-${stamp}` : null;
+    if (previous) renameSync(target, previous);
+    renameSync(fresh, target);
+    keepDefaults();
+    return previous;
+  } finally {
+    keepDefaults();
+  }
+}
+
 export async function runRestore(argv: string[], env: Env, io: BackupIo): Promise<RestoreSummary> {
   const file = fileArgument(argv, RESTORE_USAGE);
   const config = embeddedOnly(env, 'restore');
@@ -325,11 +378,7 @@ export async function runRestore(argv: string[], env: Env, io: BackupIo): Promis
     checkRestoreRoom(config.dataDir, backup);
     const fresh = `${target}.restoring-${stamp}`;
     io.stderr.write(`restore: building the database of ${file} in ${fresh}\n`);
-    await buildFolder(fresh, config.dataDir, backup);
-    // Two renames in one folder: the old database stays whole under its new name whatever happens.
-    const previous = existsSync(target) ? `${target}.before-restore-${stamp}` : null;
-    if (previous) renameSync(target, previous);
-    renameSync(fresh, target);
+    const previous = await buildAndSwap(fresh, target, stamp, config.dataDir, backup, io);
     syncTree(config.dataDir, { recursive: false });
     const keptSecret = header.jwt_secret ? restoreSecret(config.dataDir, header.jwt_secret, stamp) : null;
     const summary = { header, previous, pending };

@@ -3,12 +3,14 @@
 // writer as GET /v1/exports/conversations. Progress goes to standard error. With the embedded
 // database, stop the server first (one process per PGlite folder).
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
+import { createWriteStream, renameSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/config.js';
 import { readEnvironment } from './config/env.js';
 import { connectDatabase } from './db/connect.js';
+import { requireEmbeddedDatabase } from './cli-database.js';
 import { holdForCommand } from './features/backup/control-socket.js';
 import type { SqlRunner } from './db/client.js';
 import { AppError } from './errors/app-error.js';
@@ -79,6 +81,29 @@ function progressLine(stderr: ExportIo['stderr'], total: number) {
   };
 }
 
+const STOPPING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+class ExportStopped extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`stopped by ${signal}`);
+  }
+}
+
+/**
+ * Ctrl-C, a cron job's timeout or a closed terminal while --output is written: Node's default
+ * ended the process and its partial file stayed, and a dated export's name never meets it again.
+ * The signal now stops the export at its next batch, which removes the file, closes the database
+ * and frees DATA_DIR as a failure does; the same signal again ends the process at once.
+ * Returns the function that puts Node's default back.
+ */
+function stopOnSignals(onStop: (stopped: ExportStopped) => void): () => void {
+  const stop = (signal: NodeJS.Signals) => onStop(new ExportStopped(signal));
+  for (const signal of STOPPING_SIGNALS) process.once(signal, stop);
+  return () => {
+    for (const signal of STOPPING_SIGNALS) process.off(signal, stop);
+  };
+}
+
 interface ExportOptions {
   chatbotId: string;
   status?: 'active' | 'completed';
@@ -145,6 +170,7 @@ export async function runExportCommand(argv: string[], sql: SqlRunner, io: Expor
   let failed: Error | null = null;
   const onError = (error: Error) => (failed ??= error);
   out.on('error', onError);
+  const keepDefaults = file ? stopOnSignals(onError) : () => {};
   try {
     if (file) await once(file, 'open');
     for await (const text of exportText(repo, plan, { settings: io.settings ?? DEFAULT_EXPORT_SETTINGS, onProgress: (count) => progress.update((written = count)) })) {
@@ -155,7 +181,10 @@ export async function runExportCommand(argv: string[], sql: SqlRunner, io: Expor
     if (file) {
       file.end();
       await once(file, 'close');
-      await rename(partial!, output!);
+      if (failed) throw failed;
+      // In the same turn of the event loop as the rename: a stop signal cannot come between them.
+      renameSync(partial!, output!);
+      keepDefaults();
     }
   } catch (error) {
     if (file) {
@@ -163,8 +192,10 @@ export async function runExportCommand(argv: string[], sql: SqlRunner, io: Expor
       await unlink(partial!).catch(() => {});
     }
     io.stderr.write(io.stderr.isTTY ? '\n' : '');
+    if (error instanceof ExportStopped) throw error;
     throw new Error(`export failed after ${written} of ${total} conversations: ${(error as Error).message}`, { cause: error });
   } finally {
+    keepDefaults();
     out.removeListener('error', onError);
   }
   progress.done(written);
@@ -176,7 +207,19 @@ export async function runExportCommand(argv: string[], sql: SqlRunner, io: Expor
 export async function exportCommand(argv: string[]): Promise<void> {
   // A mistyped option is said before the database is opened (or created, in a new DATA_DIR).
   parseOptions(argv);
+  try {
+    await exportHoldingDataDir(argv);
+  } catch (error) {
+    if (!(error instanceof ExportStopped)) throw error;
+    // Said once the database is closed and DATA_DIR free, with the signal's status, as a shell expects.
+    process.stderr.write(`export: stopped by ${error.signal} before the export was complete; nothing was kept\n`);
+    process.exit(128 + constants.signals[error.signal]);
+  }
+}
+
+async function exportHoldingDataDir(argv: string[]): Promise<void> {
   const config = loadConfig(readEnvironment());
+  requireEmbeddedDatabase(config);
   const hold = await holdForCommand(config, 'export');
   try {
     const database = await connectDatabase(config);

@@ -4,9 +4,19 @@ import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { USAGE } from './cli-usage.js';
 import { loadConfig, type Env } from './config/config.js';
-import { parseDuration } from './config/parsers.js';
+import { ConfigValueError, parseDuration } from './config/parsers.js';
 
 export const TOKEN_USAGE = USAGE.token;
+
+/** The parser's own message named no option: `parley: a duration such as 30s, 15m, 12h or 30d`. */
+function expiresIn(raw: string): number {
+  try {
+    return parseDuration(raw);
+  } catch (error) {
+    if (!(error instanceof ConfigValueError)) throw error;
+    throw new Error(`--expires must be ${error.message}, or none (got "${raw.slice(0, 40)}")\nusage: ${TOKEN_USAGE}`);
+  }
+}
 
 export async function mintToken(argv: string[], env: Env): Promise<string> {
   let values;
@@ -27,6 +37,7 @@ export async function mintToken(argv: string[], env: Env): Promise<string> {
   const userId = values['user-id'];
   const username = values.username;
   if (!userId || !username) throw new Error(`--user-id and --username are required\nusage: ${TOKEN_USAGE}`);
+  const lifetimeMs = values.expires === 'none' ? null : expiresIn(values.expires!);
   // Only an issuer whose secret Parley holds can be imitated.
   const issuers = loadConfig(env).externalIssuers.filter((issuer) => issuer.kind === 'secret');
   if (issuers.length === 0) throw new Error('no shared-secret issuer is configured: set EXTERNAL_JWT_SECRET (or SUPABASE_JWT_SECRET)');
@@ -39,6 +50,6 @@ export async function mintToken(argv: string[], env: Env): Promise<string> {
   const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt();
   if (issuer.issuer) jwt.setIssuer(issuer.issuer);
   if (issuer.audience) jwt.setAudience(issuer.audience);
-  if (values.expires !== 'none') jwt.setExpirationTime(Math.floor(Date.now() / 1000) + Math.floor(parseDuration(values.expires!) / 1000));
+  if (lifetimeMs !== null) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + Math.floor(lifetimeMs / 1000));
   return jwt.sign(new TextEncoder().encode(issuer.secret));
 }

@@ -69,6 +69,7 @@ async function usersCommand(argv: string[]): Promise<void> {
   // A mistyped command is said before the database is opened (or created, in a new DATA_DIR).
   (await import('./cli-users.js')).parseUsersArguments(argv);
   const config = loadConfig(readEnvironment());
+  (await import('./cli-database.js')).requireEmbeddedDatabase(config);
   const { holdForCommand } = await import('./features/backup/control-socket.js');
   const hold = await holdForCommand(config, 'users');
   try {

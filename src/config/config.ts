@@ -115,6 +115,9 @@ export { ConfigError };
 const MIN_SECRET_BYTES = 32;
 const documented = new Map(CONFIG_VARIABLES.map((v) => [v.name, v]));
 
+/** Any address's `user:password@` (a model proxy behind basic auth, say), kept out of messages. */
+const withoutCredentials = (raw: string) => raw.replace(/(\/\/)[^/?#\s]*@/g, '$1…@');
+
 function reader(env: Env) {
   return function read<T>(name: string, parse: (raw: string) => T, fallback: T): T {
     const doc = documented.get(name);
@@ -126,7 +129,7 @@ function reader(env: Env) {
         return parse(raw);
       } catch (error) {
         if (!(error instanceof ConfigValueError)) throw error;
-        const shown = /SECRET|(?<!CONTEXT_)TOKEN(?!_TTL|_BUDGET)|PASSWORD|KEY|DATABASE_(?:APP_)?URL|REDIS_URL/.test(key) ? '' : ` (got "${raw.slice(0, 80)}")`;
+        const shown = /SECRET|(?<!CONTEXT_)TOKEN(?!_TTL|_BUDGET)|PASSWORD|KEY|DATABASE_(?:APP_)?URL|REDIS_URL/.test(key) ? '' : ` (got "${withoutCredentials(raw).slice(0, 80)}")`;
         throw new ConfigError(`${key} must be ${error.message}${shown}`);
       }
     }

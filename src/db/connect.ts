@@ -1,8 +1,9 @@
 import { closeSync, existsSync, fdatasyncSync, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
+import { describeDiskError } from '../lib/disk-errors.js';
 import { openDatabase, pgliteDirFor, type Database } from './client.js';
-import { describeError } from './errors.js';
+import { databaseErrorCode, describeError } from './errors.js';
 import type { PgliteFreeze } from './pglite-freeze.js';
 
 export class DatabaseUnreachableError extends Error {
@@ -45,16 +46,6 @@ export function folderProblem(dir: string): string | null {
   }
 }
 
-/** What an error of the file system says about the disk under `target`, for its operator; null when it is not the disk's. */
-export function describeDiskError(target: string, error: unknown): string | null {
-  const code = (error as { code?: string }).code;
-  if (code === 'EROFS') return `${target} is on a read-only file system (a disk turns read-only by itself after an error: check the kernel log, repair it, and mount it writable again)`;
-  if (code === 'EACCES' || code === 'EPERM') return `${target} is not writable by this user`;
-  if (code === 'ENOSPC') return `${target}'s disk is full`;
-  if (code === 'EIO') return `${target}'s disk fails to save what is written to it (I/O error): check the kernel log for disk errors and the disk's health`;
-  return null;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const RETRY_MS = 500;
@@ -67,6 +58,25 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
   promise.catch(() => {});
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const LOGIN_REFUSED = { problem: 'refused the login', fix: 'check the user and password in DATABASE_URL' };
+
+/**
+ * Answers PostgreSQL gives at once and keeps giving: no wait changes them, so they are said
+ * without waiting out DATABASE_WAIT, with what to do (`parley doctor` says the same).
+ */
+const REFUSALS: Record<string, { problem: string; fix: string }> = {
+  '28P01': LOGIN_REFUSED,
+  '28000': LOGIN_REFUSED,
+  '3D000': { problem: 'the database does not exist', fix: 'create it (createdb) or correct its name in DATABASE_URL' },
+};
+
+/** What a refusal means and what to do, with its code; null for anything else. */
+export function refusalOf(error: unknown): { code: string; problem: string; fix: string } | null {
+  const code = databaseErrorCode(error);
+  const refusal = code ? REFUSALS[code] : undefined;
+  return code && refusal ? { code, ...refusal } : null;
 }
 
 /**
@@ -92,10 +102,12 @@ export async function connectDatabase(config: Config, options: { startedAt?: num
       await (database.kind === 'postgres' ? within(probe, Math.max(deadline - Date.now(), RETRY_MS)) : probe);
       return database;
     } catch (error) {
-      if (Date.now() + RETRY_MS >= deadline) {
+      const refusal = refusalOf(error);
+      if (refusal || Date.now() + RETRY_MS >= deadline) {
         // Nothing of ours is running: a pending connect attempt is cut rather than awaited.
         await database.close({ graceSeconds: 0 }).catch(() => {});
         const where = config.databaseUrl ? `DATABASE_URL (${describeDatabaseUrl(config.databaseUrl)})` : `the embedded database in ${config.dataDir}`;
+        if (refusal) throw new DatabaseUnreachableError(`${where}: ${refusal.problem} (${refusal.code}); ${refusal.fix}`);
         const reason = describeError(error);
         throw new DatabaseUnreachableError(`cannot reach ${where} after ${attempt} attempts over ${Math.round(waitMs / 1000)}s: ${reason.code ?? reason.message}`);
       }

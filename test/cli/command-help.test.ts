@@ -55,3 +55,11 @@ describe('arguments a command does not take', () => {
     expect(result.created).toBe(false);
   });
 });
+
+describe('an option value a command cannot use', () => {
+  it('parley token --expires 5x: one line naming --expires, then the usage', { timeout: 60_000 }, async () => {
+    const result = await run(['token', '--user-id', '1', '--username', 'a', '--expires', '5x']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^parley: --expires must be a duration such as [^\n]*or none \(got "5x"\)\nusage: parley token\b[^\n]*\n/);
+  });
+});

@@ -196,6 +196,18 @@ describe('malformed values stop start-up with one line naming the variable', () 
     const alias = configError({ NODE_ENV: 'production', SECRET_KEY: secret });
     expect(alias.message).not.toContain(secret);
   });
+
+  it('never echoes the password of an address that carries one, whatever its variable', () => {
+    // A model proxy or a key set behind basic auth is reached as https://user:password@host.
+    for (const variable of ['LLM_BASE_URL', 'EXTERNAL_JWKS_URL', 'SUPABASE_URL']) {
+      const error = configError({ [variable]: 'ftp://proxy-user:proxy-pass-77@llm.example/v1' });
+      expectNamed(error, variable, /http/);
+      expect(error.message).not.toContain('proxy-pass-77');
+      expect(error.message).toContain('llm.example');
+    }
+    const unescaped = configError({ LLM_BASE_URL: 'ftp://proxy-user:pass@with@at-88@llm.example/v1' });
+    expect(unescaped.message).not.toMatch(/with|at-88/);
+  });
 });
 
 describe('JWT_SECRET in production', () => {

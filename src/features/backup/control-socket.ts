@@ -7,6 +7,7 @@
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join, relative, resolve } from 'node:path';
+import { assertDataDirIsFolder } from '../../config/data-dir.js';
 import { processAlive } from '../../lib/process-alive.js';
 
 export const SOCKET_NAME = 'parley.sock';
@@ -128,6 +129,7 @@ function connect(address: string): Promise<Socket | null> {
  * reader for what follows. A holder that does not answer is refused here, in one line.
  */
 export async function ask(dataDir: string, request: ControlRequest) {
+  assertDataDirIsFolder(dataDir);
   const socket = await connect(socketAddress(dataDir));
   if (!socket) return null;
   socket.on('error', () => {});
@@ -230,6 +232,7 @@ async function takeClaim(dataDir: string): Promise<(() => void) | null> {
  */
 export async function holdDataDir(dataDir: string, who: Holder): Promise<Hold> {
   const address = socketAddress(dataDir);
+  assertDataDirIsFolder(dataDir);
   mkdirSync(dataDir, { recursive: true });
   const releaseClaim = await takeClaim(dataDir);
   try {

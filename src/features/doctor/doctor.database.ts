@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../../config/config.js';
+import { dataDirNotAFolder } from '../../config/data-dir.js';
 import { openDatabase, pgliteDirFor, type Database, type SqlRunner } from '../../db/client.js';
-import { describeDatabaseUrl } from '../../db/connect.js';
+import { describeDatabaseUrl, folderProblem, refusalOf } from '../../db/connect.js';
 import { databaseErrorCode, describeError, isDatabaseUnavailable } from '../../db/errors.js';
 import { encodingProblem, UTF8_DATABASE_FIX } from '../../db/encoding.js';
 import { appliedAsShipped, loadMigrations } from '../../db/migrate.js';
@@ -58,11 +59,9 @@ async function probe(database: Database, waitMs: number): Promise<ServerVersion>
 
 function unreachable(config: Config, error: unknown): CheckResult {
   const where = config.databaseUrl ? `PostgreSQL at ${describeDatabaseUrl(config.databaseUrl)}` : `embedded PGlite in ${pgliteDirFor(config.dataDir)}`;
+  const refusal = refusalOf(error);
+  if (refusal) return result('database', 'fail', `${where}: ${refusal.problem} (${refusal.code})`, refusal.fix);
   const code = databaseErrorCode(error);
-  if (code === '28P01' || code === '28000') {
-    return result('database', 'fail', `${where} refused the login (${code})`, 'check the user and password in DATABASE_URL');
-  }
-  if (code === '3D000') return result('database', 'fail', `${where}: the database does not exist (3D000)`, 'create it (createdb) or correct its name in DATABASE_URL');
   const reason = code ?? describeError(error).message.slice(0, 120);
   const fix = config.databaseUrl
     ? 'check DATABASE_URL (host, port, database) and that PostgreSQL is running and accepts connections from here'
@@ -126,6 +125,9 @@ const skip = (name: string, why: string) => result(name, 'skip', `not checked: $
 function pgliteBlocked(config: Config): CheckResult[] | null {
   const dir = pgliteDirFor(config.dataDir);
   const notOpened = (why: string) => [skip('migrations', why), skip('row-security', why), skip('admins', why), ONE_PROCESS, skip('transactions', why)];
+  // Before "no database yet": `parley migrate` could not make one there either.
+  const notAFolder = dataDirNotAFolder(config.dataDir);
+  if (notAFolder) return [result('database', 'fail', notAFolder.problem, notAFolder.fix), ...notOpened('no folder for the database')];
   if (!existsSync(join(dir, 'PG_VERSION'))) {
     return [
       result('database', 'warn', `embedded PGlite: no database yet in ${dir}`, 'run: parley migrate (or parley serve, which creates it)'),
@@ -145,6 +147,28 @@ function pgliteBlocked(config: Config): CheckResult[] | null {
   ];
 }
 
+/**
+ * PGlite says only that it "failed to initialize properly", which was each database line's whole
+ * message with nothing to do; the folder is asked why, as `parley serve` asks it.
+ */
+function unusableFolder(config: Config, error: unknown): CheckResult[] {
+  const dir = pgliteDirFor(config.dataDir);
+  const problem = folderProblem(dir);
+  const why = problem ?? describeError(error).message.slice(0, 160);
+  const fix = problem
+    ? 'make that folder writable by this user on a writable disk (or point DATA_DIR elsewhere), then run parley doctor again'
+    : `check that ${dir} is a PGlite folder of this Parley version, or restore a backup with parley restore`;
+  const notOpened = 'the embedded database did not open';
+  return [
+    result('database', 'fail', `embedded PGlite in ${dir} cannot be opened: ${why}`, fix),
+    skip('migrations', notOpened),
+    skip('row-security', notOpened),
+    skip('admins', notOpened),
+    ONE_PROCESS,
+    skip('transactions', notOpened),
+  ];
+}
+
 /** The six database lines, in order; the later five are skipped when the database cannot be read. */
 export async function checkDatabase(config: Config, waitMs: number): Promise<CheckResult[]> {
   if (!config.databaseUrl) {
@@ -152,6 +176,7 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
     if (blocked) return blocked;
   }
   let database: Database | null = null;
+  let openFailure: unknown = null;
   try {
     database = await openDatabase({
       url: config.databaseUrl,
@@ -160,7 +185,12 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
       prepare: config.databasePrepare,
       appRole: config.databaseAppRole,
       appUrl: config.databaseAppUrl,
+    }).catch((error: unknown) => {
+      if (config.databaseUrl) throw error;
+      openFailure = error;
+      return null;
     });
+    if (!database) return unusableFolder(config, openFailure);
     let version: ServerVersion;
     try {
       version = await probe(database, waitMs);
