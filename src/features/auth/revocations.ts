@@ -260,6 +260,24 @@ function subscription(subscriber: Redis, channels: string[], log: Log, onLost: (
 }
 
 /**
+ * After a failover the old primary lives on as a replica, and connections opened before stay on
+ * it: a publish there succeeds, and even its own subscribers there hear it, but nothing published
+ * on a replica reaches the instances on the new primary. A logout made through such an instance
+ * was reused elsewhere for AUTH_CACHE_MS, every time, until it restarted. Asked before each
+ * announcement (rare: logouts, password and role changes). A Redis that does not know ROLE (some
+ * hosted ones) is taken as it answers: as the primary.
+ */
+async function onReplica(publisher: Redis): Promise<boolean> {
+  try {
+    const [role] = (await publisher.role()) as [string, ...unknown[]];
+    return role === 'slave';
+  } catch (error) {
+    if ((error as Error).name === 'ReplyError') return false;
+    throw error;
+  }
+}
+
+/**
  * Pub/sub is fire and forget: a message sent while this instance's subscription is down is lost.
  * So `heard()` holds only while the subscription is up, and listeners drop everything they
  * remember the moment it goes down. Each instance confirms what it applied on the announcer's own
@@ -301,6 +319,13 @@ export async function createRedisRevocations(url: string, log: Log, settings: { 
       const id = randomUUID();
       pending.expect(id);
       try {
+        if (await onReplica(publisher)) {
+          // Both connections again, to whatever the address leads to now (the new primary). This
+          // announcement is answered as when Redis is away; the next ones reach everyone.
+          subscriber.disconnect(true);
+          publisher.disconnect(true);
+          throw new Error('Redis answered as a replica (after a failover): reconnecting');
+        }
         const delivered = await publisher.publish(CHANNEL, JSON.stringify({ from: self, id, ...revocation }));
         await pending.wait(id, delivered, CONFIRM_WITHIN_MS);
       } catch (error) {
