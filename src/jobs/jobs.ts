@@ -63,13 +63,14 @@ const RETRY_MAX_DELAY_MS = 5_000;
 
 /** `task` until it succeeds, again after each failure `retryIf` accepts, backing off, for at most `forMs`. */
 function retrying(task: () => Promise<unknown>, { retryIf, forMs }: { retryIf(error: unknown): boolean; forMs: number }): Promise<void> {
-  const until = Date.now() + forMs;
+  // The monotonic clock: a wall clock stepped forward meanwhile gave up storing a reply or usage early.
+  const until = performance.now() + forMs;
   const attempt = async (delay: number): Promise<void> => {
     await new Promise((resolve) => setTimeout(resolve, delay).unref());
     try {
       await task();
     } catch (error) {
-      if (retryIf(error) && Date.now() < until) return attempt(Math.min(delay * 2, RETRY_MAX_DELAY_MS));
+      if (retryIf(error) && performance.now() < until) return attempt(Math.min(delay * 2, RETRY_MAX_DELAY_MS));
       throw error;
     }
   };

@@ -34,7 +34,8 @@ export interface QuietOptions {
 
 export function createQuietWatch(options: QuietOptions): QuietWatch {
   const { jobs, afterMs, log } = options;
-  const now = options.now ?? Date.now;
+  // The monotonic clock: on the wall clock, a step back (NTP, a resumed VM) kept the instance awake for as long as the step.
+  const now = options.now ?? (() => performance.now());
   let lastActive = now();
   let inFlight = 0;
   let waking: Promise<void> | null = null;

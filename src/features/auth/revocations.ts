@@ -314,7 +314,8 @@ export async function createRedisRevocations(url: string, log: Log, settings: { 
   return {
     heard: channel.up,
     async announce(revocation) {
-      const started = Date.now();
+      // The monotonic clock: a wall clock stepped back an hour meanwhile made this logout wait an hour.
+      const started = performance.now();
       local.tell(revocation);
       const id = randomUUID();
       pending.expect(id);
@@ -335,7 +336,7 @@ export async function createRedisRevocations(url: string, log: Log, settings: { 
         // each other keep reusing session checks made before the change (AUTH_CACHE_MS), and nobody
         // told them. The change is answered once every such check has ended, so the next request
         // is refused wherever it lands.
-        const left = started + settings.cacheMs - Date.now();
+        const left = started + settings.cacheMs - performance.now();
         if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
       }
     },
