@@ -27,9 +27,6 @@ export async function startServer(env: Env): Promise<RunningServer> {
   // One output for the server's lines and the requests' (pino-pretty, for development, has its own).
   const output = config.logPretty ? undefined : createLogOutput();
   const log = (output ? pino(loggerOptions(config), output) : pino(loggerOptions(config))) as FastifyBaseLogger;
-  const { secret, generated } = resolveJwtSecret(config);
-  if (generated) log.warn(`generated a development JWT secret in ${config.dataDir}/jwt-secret; set JWT_SECRET in production`);
-
   // A stray rejection is a bug to log, not a reason to drop every open connection.
   process.on('unhandledRejection', (reason) => log.error({ err: { message: String((reason as Error)?.message ?? reason) } }, 'unhandled rejection'));
   const running: { stop?: (reason: string) => Promise<void> } = {};
@@ -38,6 +35,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
 
   // The embedded database's folder is claimed before it is opened (one process per folder); backups are asked of us there.
   const hold = await holdForServer(config, log);
+  const secret = await jwtSecretOnceHeld(config, hold, log);
   // The HTTP application's modules load while the database opens (PGlite compiles its
   // WebAssembly off the main thread): the two were most of a start-up, one after the other.
   const loading = Promise.all([import('./app.js'), import('./compose.js')]);
@@ -55,7 +53,12 @@ export async function startServer(env: Env): Promise<RunningServer> {
 
   const [{ buildApp }, { DRAIN_AFTER_GRACE_MS }] = await loading;
   const app = await buildApp({ config: { ...config, jwtSecret: secret }, database, ...(output ? { logStream: output } : {}) });
-  const url = await app.listen({ host: config.host, port: config.port });
+  const url = await app.listen({ host: config.host, port: config.port }).catch(async (error: unknown) => {
+    await app.close().catch(() => {});
+    await database.close();
+    await hold?.release();
+    throw listenProblem(error, config);
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string) => {
@@ -85,6 +88,33 @@ export async function startServer(env: Env): Promise<RunningServer> {
   };
   running.stop = stop;
   return { url, stop };
+}
+
+/**
+ * Only once the folder is ours: a server refused there (another server, a restore) wrote its
+ * generated secret first, and a running restore then kept it aside as the folder's own.
+ */
+async function jwtSecretOnceHeld(config: Config, hold: Awaited<ReturnType<typeof holdForServer>>, log: FastifyBaseLogger): Promise<string> {
+  try {
+    const { secret, generated } = resolveJwtSecret(config);
+    if (generated) log.warn(`generated a development JWT secret in ${config.dataDir}/jwt-secret; set JWT_SECRET in production`);
+    return secret;
+  } catch (error) {
+    await hold?.release();
+    throw error;
+  }
+}
+
+/** Node's `listen EADDRINUSE: address already in use 127.0.0.1:8000` names neither variable to change. */
+function listenProblem(error: unknown, config: { host: string; port: number }): Error {
+  const where = `${config.host}:${config.port}`;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new Error(`cannot listen on ${where}: another process listens there; stop it, or set PORT (or HOST) to another`);
+  if (code === 'EACCES') return new Error(`cannot listen on ${where}: this user may not use ports below 1024; set PORT to 1024 or above (and let a proxy take the low port)`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new Error(`cannot listen on ${where}: HOST is not an address of this machine; set HOST to one of its addresses (0.0.0.0 for all of them)`);
+  }
+  return error as Error;
 }
 
 /** Turns a stopped process left half done (features/chat/cut-turns.ts): stored, their conversations let go. */
