@@ -6,7 +6,6 @@
 // keeps the old one. On PostgreSQL (DATABASE_URL) both refuse: pg_dump and pg_restore do this.
 import { chmodSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
-import { constants } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -22,6 +21,7 @@ import { loadMigrations } from './db/migrate.js';
 import { outputTarget } from './lib/output-target.js';
 import { partialName, removeStalePartials } from './lib/partial-file.js';
 import { USAGE } from './cli-usage.js';
+import { onStopSignal, signalStatus } from './lib/stop-signals.js';
 import { VERSION } from './lib/version.js';
 import { appliedMigrations, checkArchive, JWT_SECRET_FILE, makeBackup, readBackup, unpackArchive, type BackupHeader, type OpenedBackup } from './features/backup/backup-file.js';
 import { ask, BackupError, holdDataDir, socketAddress } from './features/backup/control-socket.js';
@@ -118,8 +118,6 @@ async function fromFolder(config: Config, io: BackupIo): Promise<Source> {
   }
 }
 
-const STOPPING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-
 /**
  * Ctrl-C, a cron job's timeout or a closed terminal while the file is written: Node's default ends
  * the process at once and its partial file stayed beside the backups. It goes, and the exit status
@@ -129,12 +127,9 @@ function removeOnStop(partial: string, io: BackupIo): () => void {
   const stop = (signal: NodeJS.Signals) => {
     rmSync(partial, { force: true });
     io.stderr.write(`backup: stopped by ${signal} before the backup was complete; nothing was kept\n`);
-    process.exit(128 + constants.signals[signal]);
+    process.exit(signalStatus(signal));
   };
-  for (const signal of STOPPING_SIGNALS) process.once(signal, stop);
-  return () => {
-    for (const signal of STOPPING_SIGNALS) process.off(signal, stop);
-  };
+  return onStopSignal(stop);
 }
 
 /**
@@ -149,12 +144,9 @@ function undoOnStop(fresh: string, dataDir: string, io: BackupIo): () => void {
     rmSync(fresh, { recursive: true, force: true });
     rmSync(socketAddress(dataDir), { force: true });
     io.stderr.write(`restore: stopped by ${signal} before the restored database took the old one's place; nothing was changed\n`);
-    process.exit(128 + constants.signals[signal]);
+    process.exit(signalStatus(signal));
   };
-  for (const signal of STOPPING_SIGNALS) process.once(signal, stop);
-  return () => {
-    for (const signal of STOPPING_SIGNALS) process.off(signal, stop);
-  };
+  return onStopSignal(stop);
 }
 
 /** Writes `<file>.<pid>.partial`, checks what landed there against the backup's checksum, then renames it to `file`. */

@@ -5,7 +5,6 @@
 import { once } from 'node:events';
 import { createWriteStream, renameSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
-import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/config.js';
 import { readEnvironment } from './config/env.js';
@@ -14,6 +13,7 @@ import { requireEmbeddedDatabase } from './cli-database.js';
 import { holdForCommand } from './features/backup/control-socket.js';
 import type { SqlRunner } from './db/client.js';
 import { AppError } from './errors/app-error.js';
+import { onStopSignal, signalStatus } from './lib/stop-signals.js';
 import { isUuid } from './lib/ids.js';
 import { collectKeys } from './features/exports/csv.js';
 import { DEFAULT_EXPORT_SETTINGS, exportText, type ExportPlan, type ExportSettings } from './features/exports/export-stream.js';
@@ -81,8 +81,6 @@ function progressLine(stderr: ExportIo['stderr'], total: number) {
   };
 }
 
-const STOPPING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-
 class ExportStopped extends Error {
   constructor(readonly signal: NodeJS.Signals) {
     super(`stopped by ${signal}`);
@@ -97,11 +95,7 @@ class ExportStopped extends Error {
  * Returns the function that puts Node's default back.
  */
 function stopOnSignals(onStop: (stopped: ExportStopped) => void): () => void {
-  const stop = (signal: NodeJS.Signals) => onStop(new ExportStopped(signal));
-  for (const signal of STOPPING_SIGNALS) process.once(signal, stop);
-  return () => {
-    for (const signal of STOPPING_SIGNALS) process.off(signal, stop);
-  };
+  return onStopSignal((signal) => onStop(new ExportStopped(signal)));
 }
 
 interface ExportOptions {
@@ -213,7 +207,7 @@ export async function exportCommand(argv: string[]): Promise<void> {
     if (!(error instanceof ExportStopped)) throw error;
     // Said once the database is closed and DATA_DIR free, with the signal's status, as a shell expects.
     process.stderr.write(`export: stopped by ${error.signal} before the export was complete; nothing was kept\n`);
-    process.exit(128 + constants.signals[error.signal]);
+    process.exit(signalStatus(error.signal));
   }
 }
 
