@@ -18,7 +18,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     default: '(none: embedded PGlite)',
     description: 'PostgreSQL (≥ 14) connection string. Without it Parley uses an embedded PGlite database in `DATA_DIR/pglite`.',
   },
-  { name: 'DATABASE_WAIT', default: '10s', description: 'At start-up, how long to keep retrying an unreachable database before exiting.' },
+  { name: 'DATABASE_WAIT', default: '10s', description: 'At start-up, how long to keep retrying an unreachable database before exiting (one that refuses the login or has no such database is said at once).' },
   {
     name: 'DATABASE_STALL_TIMEOUT',
     default: '15s',
