@@ -46,7 +46,11 @@ export function limitPipelining(app: App): void {
  * waited for ever. A pipelined streamed message followed by two exports, then the client gone,
  * kept the account's two export places taken (every later export 429) and the instance counted
  * busy (it never rested). Once the connection is gone, each answer still open is ended and told,
- * after Node has told its own (a second `close` would end a request's work twice).
+ * after Node has told its own (a second `close` would end a request's work twice). It is marked
+ * closed as Node marks its own: a route still working then (an export between taking its place and
+ * sending its body) sends to it later, and `stream.finished` (Fastify's end of a streamed body)
+ * waits for a `close` already emitted unless the answer says it is closed: the body was never read
+ * nor ended, and the export place stayed taken (one CI run in six on PostgreSQL).
  */
 function answersOf(answers: WeakMap<Socket, Set<ServerResponse>>, socket: Socket): Set<ServerResponse> {
   const known = answers.get(socket);
@@ -55,11 +59,15 @@ function answersOf(answers: WeakMap<Socket, Set<ServerResponse>>, socket: Socket
   answers.set(socket, open);
   socket.once('close', () =>
     setImmediate(() => {
-      for (const answer of open) {
-        answer.destroy();
-        answer.emit('close');
-      }
+      for (const answer of open) told(answer);
     }),
   );
   return open;
+}
+
+/** What Node does for the answer it writes when its connection closes (`emitCloseNT` in _http_server). */
+function told(answer: ServerResponse): void {
+  answer.destroy();
+  (answer as ServerResponse & { _closed: boolean })._closed = true;
+  answer.emit('close');
 }

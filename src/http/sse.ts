@@ -219,6 +219,8 @@ export function openEventStream(request: FastifyRequest, reply: FastifyReply, he
   // Its socket is left to close after that shutdown: destroying it here measured slower.)
   const socket = typeof request.raw.socket?.once === 'function' ? request.raw.socket : null;
   socket?.once('end', left);
+  // Gone before the stream opened (a pipelined answer told while its turn started): neither event comes again.
+  if (raw.destroyed || socket?.destroyed) left();
 
   return {
     send(event, data) {
