@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createApiKey } from '../helpers/api-keys.js';
 import { createChatbot } from '../helpers/chat.js';
 import { bearer, registerUser } from '../helpers/factories.js';
-import { openAiStage, sdk, SYSTEM_PROMPT, usageTotals, type Stage } from './stage.js';
+import { get, openAiStage, sdk, SYSTEM_PROMPT, usageTotals, type Stage } from './stage.js';
 
 let stage: Stage;
 let client: OpenAI;
@@ -42,6 +42,18 @@ describe('models', () => {
     const error = await client.models.retrieve('gpt-4o').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotFoundError);
     expect((error as APIError).code).toBe('model_not_found');
+  });
+
+  it('a name longer than a path segment the router takes, or with a slash, is NotFoundError too, in OpenAI\'s shape', async () => {
+    const error = await client.models.retrieve('fine-tuned-'.repeat(20)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect((error as APIError).code).toBe('model_not_found');
+    const slashed = await get(stage, stage.key.key, '/v1/models/openai/gpt-4o');
+    expect(slashed.status).toBe(404);
+    expect(slashed.json.error).toMatchObject({ code: 'model_not_found', param: 'model' });
+    const anonymous = await get(stage, null, `/v1/models/${'x'.repeat(300)}`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.json).toEqual((await get(stage, null, '/v1/models/x')).json);
   });
 
   it('an account lists its own chatbots only', async () => {

@@ -49,5 +49,9 @@ export function registerOpenAiRoutes(app: App, services: Services): void {
       { onRequest, schema: { tags, security, summary: 'One model the caller may use', params: ModelParams, response: { 200: ModelSchema, ...openAiErrors(401, 403, 404, 429, 503) } } },
       async (request) => models.get(principalOf(request), request.params.id),
     );
+    // The router takes a path segment of at most 100 characters, and a slash a client did not
+    // encode (`openai/gpt-4o`) makes two: without this, both got the generic 404 problem, not
+    // OpenAI's `model_not_found` the SDKs raise as NotFoundError.
+    scope.get('/v1/models/*', { onRequest, schema: { hide: true } }, async (request) => models.get(principalOf(request), (request.params as { '*': string })['*']));
   });
 }

@@ -8,6 +8,9 @@ const nullable = <T extends TSchema>(schema: T) => Type.Optional(Type.Union([sch
 
 /** As OpenAI's: up to four, none empty. */
 export const MAX_STOP_SEQUENCES = 4;
+/** The longest `model` taken: ids, slugs and provider model names are far shorter. */
+export const MAX_MODEL_NAME = 200;
+
 const StopSequence = Type.String({ minLength: 1, maxLength: 1000 });
 
 const TextPart = Type.Object(
@@ -30,7 +33,7 @@ export type ChatMessageInput = Static<typeof ChatMessage>;
 
 export const ChatCompletionBody = Type.Object(
   {
-    model: Type.String({ minLength: 1, maxLength: 200, description: 'The chatbot (its id or slug), or a model it allows (see GET /v1/models)' }),
+    model: Type.String({ minLength: 1, maxLength: MAX_MODEL_NAME, description: 'The chatbot (its id or slug), or a model it allows (see GET /v1/models)' }),
     messages: Type.Array(ChatMessage, {
       minItems: 1,
       maxItems: 10_000,
@@ -153,7 +156,7 @@ export type OpenAiModel = Static<typeof ModelSchema>;
 
 export const ModelList = Type.Object({ object: Type.Literal('list'), data: Type.Array(ModelSchema) }, { title: 'ModelList' });
 
-export const ModelParams = Type.Object({ id: Type.String({ maxLength: 200 }) });
+export const ModelParams = Type.Object({ id: Type.String({ maxLength: MAX_MODEL_NAME }) });
 
 /** OpenAI-shaped errors for the given statuses, for route schemas. */
 export const openAiErrors = (...statuses: number[]): Record<number, typeof OpenAiError> => Object.fromEntries(statuses.map((status) => [status, OpenAiError]));

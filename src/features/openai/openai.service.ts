@@ -7,7 +7,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Chatbot } from '../chatbots/chatbots.schemas.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
 import { ModelNotFound } from './openai-errors.js';
-import type { OpenAiModel } from './openai.schemas.js';
+import { MAX_MODEL_NAME, type OpenAiModel } from './openai.schemas.js';
 
 /** The chatbot that answers, and the model it answers with (null: the chatbot's own). */
 export interface ModelTarget {
@@ -89,6 +89,7 @@ export function createOpenAiModels(deps: OpenAiModelsDeps): OpenAiModels {
       return [listed, ...allowedModels.map((name) => serverModel(name, chatbot))];
     },
     async get(caller, id) {
+      if (id.length > MAX_MODEL_NAME) throw new ModelNotFound(id.slice(0, MAX_MODEL_NAME));
       if (caller.kind === 'apiKey' && caller.chatbotId && allowedModels.includes(id)) {
         return serverModel(id, await chatbotNamed(caller, caller.chatbotId));
       }
