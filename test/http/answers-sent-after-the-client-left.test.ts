@@ -99,42 +99,33 @@ async function pipelineThenLeave(port: number, paths: string[], started: Promise
   return socket;
 }
 
+/** Pipelines `/first` and `path`, leaves once `path`'s route has started, then lets that route go on. */
+async function leaveWhileRouteWorks(path: string) {
+  const server = await serverWithQueuedStream();
+  close = () => server.app.close();
+  await pipelineThenLeave(server.port, ['/first', path], server.secondStarted.opened);
+  // Node has closed the queued request; the answers are told on the loop's turn after, well within this wait.
+  await server.secondRequestClosed.opened;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  server.sendAfter.open();
+  server.first.open();
+  return server.outcome;
+}
+
 describe('an answer queued behind another, its client gone before its route sends', () => {
   it('ends the stream the route sends to it, rather than leaving it unread for ever', async () => {
-    const server = await serverWithQueuedStream();
-    close = () => server.app.close();
-    await pipelineThenLeave(server.port, ['/first', '/second'], server.secondStarted.opened);
-    // Node has closed the queued request, and the answers were told on the turn after.
-    await server.secondRequestClosed.opened;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    server.sendAfter.open();
-    server.first.open();
-
-    const ended = await until(() => server.outcome.streamEnded, 'the stream sent to the told answer to end', 5_000);
+    const outcome = await leaveWhileRouteWorks('/second');
+    const ended = await until(() => outcome.streamEnded, 'the stream sent to the told answer to end', 5_000);
     expect(ended).toMatch(/^ended: /);
   });
 
   it('lets a route that listens for the close after it was told hear it', async () => {
-    const server = await serverWithQueuedStream();
-    close = () => server.app.close();
-    await pipelineThenLeave(server.port, ['/first', '/third'], server.secondStarted.opened);
-    await server.secondRequestClosed.opened;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    server.sendAfter.open();
-    server.first.open();
-
-    expect(await until(() => server.outcome.closeHeard, 'the close to be heard', 5_000)).toBe(true);
+    const outcome = await leaveWhileRouteWorks('/third');
+    expect(await until(() => outcome.closeHeard, 'the close to be heard', 5_000)).toBe(true);
   });
 
   it('tells an event stream opened on it that its client is gone, so the model call stops', async () => {
-    const server = await serverWithQueuedStream();
-    close = () => server.app.close();
-    await pipelineThenLeave(server.port, ['/first', '/events'], server.secondStarted.opened);
-    await server.secondRequestClosed.opened;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    server.sendAfter.open();
-    server.first.open();
-
-    expect(await until(() => server.outcome.goneHeard, 'the stream to hear its client gone', 5_000)).toBe(true);
+    const outcome = await leaveWhileRouteWorks('/events');
+    expect(await until(() => outcome.goneHeard, 'the stream to hear its client gone', 5_000)).toBe(true);
   });
 });
