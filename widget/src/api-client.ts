@@ -38,12 +38,23 @@ export class ApiError extends Error {
 }
 
 export interface TurnHandlers {
+  /** The server took the message: its reply is being written, and a stop now reaches it. */
+  started(): void;
   delta(text: string): void;
   /** The stored reply: complete, interrupted (stopped) or failed. */
   end(reply: StoredMessage): void;
 }
 
 const PAGE = 100;
+
+/** The status of an `error` event in a reply's stream: the turn ran and failed (stored `failed`). */
+export const STREAM_FAILED = 502;
+
+/**
+ * A gateway's own answer (its HTML page, no problem+json from Parley) saying it could not reach
+ * Parley or wait for it: whether the message got through is unknown, as after a network failure.
+ */
+export const fromGateway = (error: ApiError): boolean => (error.status === 502 || error.status === 504) && error.code.startsWith('http_');
 
 async function refusal(response: Response): Promise<ApiError> {
   const retry = Number(response.headers.get('retry-after'));
@@ -60,13 +71,18 @@ async function refusal(response: Response): Promise<ApiError> {
 }
 
 export function createApiClient(api: string, chatbot: string) {
-  async function call(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+  async function call(path: string, given: RequestInit & { token?: string | null } = {}): Promise<Response> {
+    // The call's own fields only, in an object that inherits nothing: fetch reads RequestInit's
+    // members through the prototype chain, so a host page whose Object.prototype was polluted
+    // (`headers`, `token`, `body`, `integrity` on every object) sent its own credentials with
+    // the visitor's words, or broke every request.
+    const init = Object.assign(Object.create(null) as typeof given, given);
     const headers = new Headers(init.headers);
     if (init.token) headers.set('authorization', `Bearer ${init.token}`);
     if (init.body) headers.set('content-type', 'application/json');
     let response: Response;
     try {
-      response = await fetch(api + path, { ...init, headers, credentials: 'omit', mode: 'cors' });
+      response = await fetch(api + path, Object.assign(Object.create(null) as RequestInit, init, { headers, credentials: 'omit', mode: 'cors' }));
     } catch (error) {
       if (init.signal?.aborted) throw error;
       throw new ApiError(0, 'network', null, 'network');
@@ -105,6 +121,7 @@ export function createApiClient(api: string, chatbot: string) {
         headers: { accept: 'text/event-stream', 'idempotency-key': key },
         body: JSON.stringify({ content, stream: true }),
       });
+      on.started();
       await readTurn(response, on);
     },
     async stop(token: string, conversation: string): Promise<void> {
@@ -122,14 +139,20 @@ async function readTurn(response: Response, on: TurnHandlers): Promise<void> {
     on.end(answer.reply);
     return;
   }
+  let ended = false;
   await readEvents(response, (event, data) => {
     if (event === 'message.delta') on.delta((data as { delta: string }).delta);
-    else if (event === 'message.end') on.end((data as { reply: StoredMessage }).reply);
-    else if (event === 'error') {
+    else if (event === 'message.end') {
+      ended = true;
+      on.end((data as { reply: StoredMessage }).reply);
+    } else if (event === 'error') {
       const { code, message } = data as { code: string; message: string };
-      throw new ApiError(502, code, null, message);
+      throw new ApiError(STREAM_FAILED, code, null, message);
     }
   });
+  // Closed cleanly before its end (a proxy's read timeout, a load balancer draining): the reply
+  // sat "writing" for ever. It is a cut like any other; a retry replays what the server stored.
+  if (!ended) throw new ApiError(0, 'network', null, 'the stream ended before the reply');
 }
 
 /** Server-Sent Events from a fetch body: `event:` and `data:` lines, frames ending in a blank line. */

@@ -1,7 +1,7 @@
 // A visitor's chat as the panel runs it: the chatbot's page, the conversation on screen (restored
 // with one request, then waiting for a reply another tab or the page before a reload is still
 // owed), and the refusals a visitor can meet, in their words. Sending lives in sending.ts.
-import { ApiError, type ApiClient, type PublicChatbot, type StoredMessage } from './api-client.js';
+import { ApiError, type ApiClient, type PublicChatbot } from './api-client.js';
 import { inTime, type Locale, type Strings } from './i18n.js';
 import type { Bubble, MessagesView } from './messages-view.js';
 import { createSending } from './sending.js';
@@ -17,7 +17,8 @@ export interface ChatSurface {
   blocked(text: string): void;
   /** Gives back text the server refused, so the visitor need not type it again. */
   restore(text: string): void;
-  announce(text: string): void;
+  /** Tells a screen reader a reply has ended: its words, and whether it stopped short or failed. */
+  announce(text: string, status?: 'complete' | 'interrupted' | 'failed'): void;
 }
 
 export interface ChatDeps {
@@ -43,6 +44,8 @@ export interface ChatState {
   turn: Promise<void>;
   blocked: boolean;
   poll: number;
+  /** Messages sent so far (a restore answered after one of them is out of date). */
+  sent: number;
 }
 
 const POLL_MS = 2000;
@@ -71,10 +74,18 @@ function awaitReply(deps: ChatDeps, state: ChatState, id: string, token: string,
     if (last && last.role === 'assistant') {
       deps.view.add(last.role, last.content, last.status);
       placeholder.element.remove();
-      deps.surface.announce(last.content);
+      deps.surface.announce(last.content, last.status);
     } else if (tries > 1) awaitReply(deps, state, id, token, placeholder, tries - 1);
-    else placeholder.status('failed');
+    else {
+      placeholder.status('failed');
+      deps.surface.announce('', 'failed');
+    }
   }, POLL_MS);
+}
+
+/** Settles when no turn of the view on screen is running. */
+async function whenIdle(state: ChatState): Promise<void> {
+  while (state.busy) await state.turn;
 }
 
 /** A new view: a reply still streaming in the conversation left goes on there; it holds nothing here. */
@@ -86,7 +97,7 @@ function freshView(state: ChatState, surface: ChatSurface): void {
 
 export function createChat(deps: ChatDeps) {
   const { client, view, surface } = deps;
-  const state: ChatState = { shown: null, view: 0, busy: false, replied: false, turn: Promise.resolve(), blocked: false, poll: 0 };
+  const state: ChatState = { shown: null, view: 0, busy: false, replied: false, turn: Promise.resolve(), blocked: false, poll: 0, sent: 0 };
   let page: Promise<PublicChatbot | null> | null = null;
   const say = (error: unknown) => explain(error, deps.strings, deps.locale);
 
@@ -113,12 +124,8 @@ export function createChat(deps: ChatDeps) {
     return page;
   }
 
-  const render = (messages: StoredMessage[]) => {
-    for (const message of messages) view.add(message.role, message.content, message.status);
-  };
-
   /** Shows a conversation (null: a new one, not yet started), restored with one request. */
-  async function show(id: string | null): Promise<void> {
+  async function show(id: string | null, options: { keepError?: boolean } = {}): Promise<void> {
     clearTimeout(state.poll);
     freshView(state, surface);
     state.shown = id;
@@ -126,14 +133,18 @@ export function createChat(deps: ChatDeps) {
     const chatbot = await chatbotPage();
     if (state.shown !== id) return;
     view.clear();
-    if (!state.blocked) surface.error(null);
+    if (!state.blocked && !options.keepError) surface.error(null);
     if (chatbot?.greeting) view.add('assistant', chatbot.greeting).element.dataset.greeting = '';
     const token = deps.store().read().token;
     if (!id || !token || state.blocked) return;
+    const sent = state.sent;
     try {
       const messages = await client.messages(token, id);
       if (state.shown !== id) return;
-      render(messages);
+      // Answered after the visitor sent a message here: it would go below the new one (and repeat
+      // it when the server had it already). Shown afresh, in order, once the chat is idle.
+      if (state.sent !== sent) return void whenIdle(state).then(() => (state.shown === id ? show(id, { keepError: true }) : undefined));
+      for (const message of messages) view.add(message.role, message.content, message.status);
       if (messages.at(-1)?.role === 'user') awaitReply(deps, state, id, token, view.add('assistant', '', 'writing'), POLL_TRIES);
     } catch (error) {
       // A message sent meanwhile has already moved the chat on (sending.ts): nothing to undo here.

@@ -41,15 +41,22 @@ function launcherButton(label: string): HTMLButtonElement {
   return launcher;
 }
 
+/**
+ * A `data-*` attribute of the tag, or undefined. Not through `dataset`: a missing name there is
+ * looked up on Object.prototype, and a host page whose prototype was polluted
+ * (`?__proto__[userToken]=…`) handed every visitor's chat to the attacker's account.
+ */
+const attribute = (script: HTMLScriptElement, name: string): string | undefined => script.getAttribute(`data-${name}`) ?? undefined;
+
 function readOptions(script: HTMLScriptElement): WidgetOptions {
-  const data = script.dataset;
-  const theme = data.theme === 'light' || data.theme === 'dark' ? data.theme : ('auto' as Theme);
+  const data = (name: string) => attribute(script, name);
+  const theme = data('theme') === 'light' || data('theme') === 'dark' ? (data('theme') as Theme) : 'auto';
   return {
-    chatbot: (data.chatbot ?? '').trim(),
-    userToken: data.userToken?.trim() || null,
+    chatbot: (data('chatbot') ?? '').trim(),
+    userToken: data('user-token')?.trim() || null,
     theme,
-    locale: pickLocale(data.locale, document.documentElement.lang, navigator.language),
-    mode: data.mode === 'page' ? 'page' : 'bubble',
+    locale: pickLocale(data('locale'), document.documentElement.lang, navigator.language),
+    mode: data('mode') === 'page' ? 'page' : 'bubble',
   };
 }
 
@@ -137,7 +144,7 @@ function start(script: HTMLScriptElement): (() => void) | undefined {
   const strings = STRINGS[options.locale];
   const host = document.createElement('parley-widget');
   host.setAttribute('data-theme', options.theme);
-  host.setAttribute('data-position', script.dataset.position === 'bottom-left' ? 'bottom-left' : 'bottom-right');
+  host.setAttribute('data-position', attribute(script, 'position') === 'bottom-left' ? 'bottom-left' : 'bottom-right');
   host.setAttribute('data-mode', options.mode);
   host.setAttribute('lang', options.locale);
   const { root, frame } = shadowFrame(host);
@@ -193,7 +200,7 @@ function start(script: HTMLScriptElement): (() => void) | undefined {
 
   document.body.append(host);
   performance.mark('parley-launcher');
-  if (options.mode === 'page' || script.dataset.open === 'true') api$.open();
+  if (options.mode === 'page' || attribute(script, 'open') === 'true') api$.open();
   return placing.keep;
 }
 

@@ -26,6 +26,15 @@ const LIST_ITEM = /^(?:([-*+])|(\d{1,9})[.)])(?:[ \t]|$)/;
 const HEADING = /^#{1,6}(?:[ \t]|$)/;
 const LANG = /^[\w+#.-]{1,32}$/;
 
+/**
+ * How much of `source` parseMarkdown formats: MAX_SOURCE units, one less where the cut would
+ * halve a character. What follows is for a view to show as plain text (messages-view.ts).
+ */
+export function formattedLength(source: string): number {
+  if (source.length <= MAX_SOURCE) return source.length;
+  return /[\uD800-\uDBFF]/.test(source[MAX_SOURCE - 1]!) ? MAX_SOURCE - 1 : MAX_SOURCE;
+}
+
 export function parseMarkdown(source: string): Block[] {
   let text = source.length > MAX_SOURCE ? source.slice(0, MAX_SOURCE) : source;
   if (/[\uD800-\uDBFF]$/.test(text)) text = text.slice(0, -1); // the cut split a surrogate pair

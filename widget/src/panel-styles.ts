@@ -1,5 +1,16 @@
-// The panel: a dialog above the launcher, the whole window at 640 px and below (safe areas kept
-// clear), and the whole page on the hosted chat page.
+// In forced colours (Windows High Contrast) backgrounds and shadows are dropped: bubbles and the
+// send button are drawn by their borders there, or the chat was lines of text with no telling who
+// wrote which, and Send a word with nothing to show it was a button.
+// The panel: a dialog above the launcher, the whole window on small screens (safe areas kept
+// clear), and the whole page on the hosted chat page (whose title is the page's h1, styled as the
+// panel's h2: unstyled, a long name filled a phone's header or pushed its buttons off screen).
+
+/**
+ * Screens where the panel is the whole window: narrow ones, and short ones, a phone held sideways
+ * (844 × 390: a box there was 280 px high, about five lines of log, and went under the keyboard).
+ */
+export const SMALL_SCREEN = '(max-width:640px),(max-height:480px)';
+
 export const PANEL_CSS = `
 [hidden]{display:none!important}
 .panel{position:absolute;bottom:72px;right:0;width:min(400px,calc(100vw - 40px));height:min(640px,calc(100vh - 112px));
@@ -7,10 +18,10 @@ display:flex;flex-direction:column;background:var(--_bg);color:var(--_fg);border
 box-shadow:0 12px 40px rgb(0 0 0/.3);overflow:hidden}
 :host([data-position=bottom-left]) .panel{right:auto;left:0}
 :host([data-mode=page]) .panel{position:fixed;inset:0;width:auto;height:auto;border:0;border-radius:0;box-shadow:none}
-@media (max-width:640px){.panel{position:fixed;inset:0;width:auto;height:auto;border:0;border-radius:0;
+@media ${SMALL_SCREEN}{.panel{position:fixed;inset:0;width:auto;height:auto;border:0;border-radius:0;
 padding:env(safe-area-inset-top) env(safe-area-inset-right) env(safe-area-inset-bottom) env(safe-area-inset-left)}}
 header{display:flex;align-items:center;gap:4px;padding:6px 6px 6px 16px;border-bottom:1px solid var(--_line)}
-h2{flex:1;margin:0;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+h1,h2{flex:1;min-width:0;margin:0;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 button{font:inherit;color:inherit;cursor:pointer}
 .icon{min-width:44px;min-height:44px;border:0;border-radius:8px;background:transparent;font-size:20px;line-height:1}
 .icon:hover{background:var(--_surface)}
@@ -21,13 +32,15 @@ button:focus-visible,textarea:focus-visible,a:focus-visible,.list button:focus-v
 .msg[data-role=user]{align-self:flex-end;background:var(--_accent);color:var(--_on-accent);border-bottom-right-radius:4px}
 .msg p,.msg ul,.msg ol,.msg pre{margin:0 0 6px}.msg>:last-child{margin-bottom:0}
 .msg ul,.msg ol{padding-left:20px}
+.msg .rest{white-space:pre-wrap}
 .msg a{color:inherit;text-decoration:underline}
 .msg code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px}
 .msg pre{padding:8px;border-radius:8px;background:rgb(127 127 127/.16);white-space:pre-wrap;overflow-wrap:anywhere}
 .note{font-size:13px;color:var(--_muted);margin-top:4px}
 .msg[data-role=user] .note{color:inherit}
 .list{flex:1;overflow-y:auto;padding:8px}
-.list button{display:block;width:100%;text-align:left;padding:10px 12px;min-height:44px;border:0;border-radius:8px;background:transparent}
+.list button{display:block;width:100%;text-align:left;padding:10px 12px;min-height:44px;border:0;border-radius:8px;background:transparent;
+overflow-wrap:anywhere}
 .list button:hover{background:var(--_surface)}
 .list small{display:block;color:var(--_muted)}
 .error{margin:0 12px 8px;padding:8px 12px;border-radius:8px;background:var(--_err-bg);color:var(--_err-fg);display:flex;gap:8px;align-items:center}
@@ -41,4 +54,5 @@ textarea::placeholder{color:var(--_muted);opacity:1}
 .stop{min-height:44px;border:1px solid var(--_line);border-radius:12px;padding:0 14px;background:var(--_bg)}
 button:disabled{opacity:.55;cursor:not-allowed}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+@media (forced-colors:active){.msg{border:1px solid CanvasText}.send,.stop{border:1px solid ButtonText}}
 `;

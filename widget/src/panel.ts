@@ -3,11 +3,14 @@
 // visually hidden live region in the host page's light DOM that announces each finished reply
 // once (screen readers on iOS miss live regions inside shadow roots).
 import { createApiClient } from './api-client.js';
+import type { Strings } from './i18n.js';
 import type { MountContext, Panel } from './contract.js';
 import { createChat, type Chat, type ChatSurface } from './conversation.js';
 import { buildPanel, type PanelElements } from './panel-dom.js';
-import { PANEL_CSS } from './panel-styles.js';
+import { PANEL_CSS, SMALL_SCREEN } from './panel-styles.js';
 import { createMessagesView } from './messages-view.js';
+import { formattedLength, parseMarkdown } from './markdown.js';
+import { spokenText } from './render.js';
 import { openStore, type SavedConversation } from './store.js';
 
 function liveRegion(): HTMLElement {
@@ -20,41 +23,69 @@ function liveRegion(): HTMLElement {
   return region;
 }
 
+/**
+ * Runs a change that may hide the control holding the focus (send becomes stop while a reply is
+ * written, stop becomes send after it, retry goes once pressed). A hidden element drops the focus
+ * to the host page's <body>, and a keyboard user had to tab through the whole page to get back:
+ * it goes to the control in its place (stop, for send) or the message box.
+ */
+function keepingFocus(ui: PanelElements, change: () => void): void {
+  const had = (ui.panel.getRootNode() as ShadowRoot | Document).activeElement;
+  change();
+  if (!(had instanceof HTMLElement) || !ui.panel.contains(had) || !(had.closest('[hidden]') || had.matches(':disabled'))) return;
+  if (had === ui.send && !ui.stop.hidden) ui.stop.focus();
+  else if (!ui.input.disabled) ui.input.focus();
+  else ui.log.focus();
+}
+
 /** How the chat shows its state in the panel's elements. */
-function surfaceOf(ui: PanelElements, live: HTMLElement): ChatSurface {
+function surfaceOf(ui: PanelElements, live: HTMLElement, strings: Strings): ChatSurface {
   return {
     title(name, maxChars) {
       ui.title.textContent = name;
+      // A long name is cut short on one line: the whole of it on hover.
+      ui.title.title = name;
       // Typing or pasting stops at what the server takes: a longer message would only be refused
       // (maxLength counts UTF-16 units, the server characters: never more than it takes).
       if (maxChars) ui.input.maxLength = maxChars;
     },
     busy(busy) {
-      ui.send.hidden = busy;
-      ui.stop.hidden = !busy;
+      keepingFocus(ui, () => {
+        ui.send.hidden = busy;
+        ui.stop.hidden = !busy;
+      });
     },
     error(text, retry) {
-      ui.error.hidden = text === null;
-      ui.errorText.textContent = text ?? '';
-      ui.retry.hidden = !retry;
-      ui.retry.onclick = retry ? () => retry() : null;
+      keepingFocus(ui, () => {
+        ui.error.hidden = text === null;
+        ui.errorText.textContent = text ?? '';
+        ui.retry.hidden = !retry;
+        ui.retry.onclick = retry ? () => retry() : null;
+      });
     },
     blocked(text) {
-      ui.input.disabled = true;
-      ui.send.disabled = true;
-      ui.error.hidden = false;
-      ui.errorText.textContent = text;
-      ui.retry.hidden = true;
+      keepingFocus(ui, () => {
+        ui.input.disabled = true;
+        ui.send.disabled = true;
+        ui.error.hidden = false;
+        ui.errorText.textContent = text;
+        ui.retry.hidden = true;
+      });
     },
     restore(text) {
       if (!ui.input.value) ui.input.value = text;
     },
-    announce(text) {
+    announce(text, status) {
+      // What the bubble's note shows sighted visitors: a failed reply was silent before, and a
+      // screen-reader user waited for one that would never come.
+      const note = status === 'failed' ? strings.failed : status === 'interrupted' ? strings.interrupted : '';
+      const words = [spokenText(parseMarkdown(text)), text.slice(formattedLength(text)), note].filter(Boolean).join(' ');
+      if (!words) return;
       // The page may have swapped its <body> (Turbo, htmx) since: the region goes into the new one.
       if (!live.isConnected) document.body.append(live);
       // Emptied first so the same words twice are still read twice.
       live.textContent = '';
-      setTimeout(() => (live.textContent = `${ui.title.textContent ?? ''}: ${text}`), 50);
+      setTimeout(() => (live.textContent = `${ui.title.textContent ?? ''}: ${words}`), 50);
     },
   };
 }
@@ -82,6 +113,7 @@ function listen(ui: PanelElements, panel: Panel, chat: Chat, options: { isPage: 
       event.stopPropagation();
       panel.close();
     }
+    if (event.key === 'Tab' && !isPage && matchMedia(SMALL_SCREEN).matches) keepTabInside(ui.panel, event);
   });
   ui.stop.addEventListener('click', () => void chat.stop());
   ui.close?.addEventListener('click', () => panel.close());
@@ -100,11 +132,30 @@ function listen(ui: PanelElements, panel: Panel, chat: Chat, options: { isPage: 
   });
 }
 
+/**
+ * Tab past the last control comes back to the first, Shift+Tab before the first goes to the last:
+ * with the panel over the whole window the page's own links (and the launcher) are under it, and
+ * the focus went there, out of the visitor's sight. (Not aria-modal: the replies' live region is
+ * in the host page, outside the dialog, and some screen readers mute what is outside a modal.)
+ */
+function keepTabInside(panel: HTMLElement, event: KeyboardEvent): void {
+  const reachable = Array.from(panel.querySelectorAll<HTMLElement>('button, textarea, a[href], [tabindex]')).filter(
+    (element) => !element.closest('[hidden]') && !element.matches(':disabled') && element.tabIndex >= 0,
+  );
+  const first = reachable[0];
+  const last = reachable.at(-1);
+  const active = (panel.getRootNode() as ShadowRoot).activeElement;
+  const edge = event.shiftKey ? first : last;
+  if (!first || !last || (active !== edge && panel.contains(active))) return;
+  event.preventDefault();
+  (event.shiftKey ? last : first).focus();
+}
+
 function followViewport(panel: HTMLElement, isPage: boolean): () => void {
   function fitViewport() {
     const viewport = window.visualViewport;
     // Only where the panel is the whole window: keep the composer above the on-screen keyboard.
-    if (!viewport || panel.hidden || !(isPage || matchMedia('(max-width: 640px)').matches)) {
+    if (!viewport || panel.hidden || !(isPage || matchMedia(SMALL_SCREEN).matches)) {
       panel.style.removeProperty('height');
       panel.style.removeProperty('top');
       return;
@@ -134,7 +185,7 @@ export function mount(context: MountContext): Panel {
     view: createMessagesView(ui.log, strings),
     strings,
     locale: options.locale,
-    surface: surfaceOf(ui, live),
+    surface: surfaceOf(ui, live, strings),
   });
 
   let started = false;

@@ -32,7 +32,7 @@ export function renderPlain(doc: Document, text: string): DocumentFragment {
   return frag;
 }
 
-function renderBlock(doc: Document, b: Block): HTMLElement {
+export function renderBlock(doc: Document, b: Block): HTMLElement {
   if (b.t === 'p') return fill(doc, doc.createElement('p'), b.c);
   if (b.t === 'pre') {
     const pre = doc.createElement('pre');
@@ -76,4 +76,29 @@ function renderInline(doc: Document, n: Inline): Node {
     default:
       return fill(doc, doc.createElement(n.t), n.c);
   }
+}
+
+/**
+ * What a screen reader should say for a message: the words a sighted visitor reads in the bubble,
+ * each block on a line of its own, without the Markdown marks (`**`, backticks, brackets) and
+ * without the addresses behind link texts, which were read out character by character.
+ */
+export function spokenText(blocks: Block[]): string {
+  const lines: string[] = [];
+  for (const b of blocks) {
+    if (b.t === 'p') lines.push(inlineText(b.c));
+    else if (b.t === 'pre') lines.push(b.v);
+    else for (const item of b.items) lines.push(inlineText(item));
+  }
+  return lines.join('\n');
+}
+
+function inlineText(c: Inline[]): string {
+  let out = '';
+  for (const n of c) {
+    if (n.t === 'text' || n.t === 'code') out += n.v;
+    else if (n.t === 'br') out += '\n';
+    else out += inlineText(n.c);
+  }
+  return out;
 }
