@@ -39,6 +39,10 @@ export interface Jobs {
   resting(): boolean;
   /** Stops the timers and waits up to `timeoutMs` for running tasks. */
   drain(timeoutMs: number): Promise<void>;
+  /**
+   * Work that keeps a quiet instance awake: one-off tasks, and runs of periodic tasks that do not
+   * rest. A resting task's run is not counted: once the jobs rest, it ends and no other starts.
+   */
   running(): number;
 }
 
@@ -83,7 +87,7 @@ function periodicJob(name: string, everyMs: number, task: () => Promise<void>, o
 }
 
 /** A run of a periodic job, unless one is going (a nudge then asks for one more after it) or `may` says no. */
-function runPeriodic(job: Periodic, keep: (name: string, task: Promise<unknown>) => void, may: (job: Periodic) => boolean): void {
+function runPeriodic(job: Periodic, keep: (name: string, task: Promise<unknown>, rests?: boolean) => void, may: (job: Periodic) => boolean): void {
   // A slow run (database down) is not stacked on by the next tick.
   if (job.busy || !may(job)) return;
   const done = job.task().finally(() => {
@@ -96,21 +100,28 @@ function runPeriodic(job: Periodic, keep: (name: string, task: Promise<unknown>)
     () => undefined,
     () => undefined,
   );
-  keep(job.name, done);
+  keep(job.name, done, job.rests);
 }
 
-/** Tasks in flight, each logged if it fails. */
+/** Tasks in flight, each logged if it fails; `awake`, those that are not a resting task's run. */
 function inFlightTasks(log: JobsLog) {
   const inFlight = new Set<Promise<unknown>>();
-  const keep = (name: string, task: Promise<unknown>) => {
+  const awake = new Set<Promise<unknown>>();
+  const keep = (name: string, task: Promise<unknown>, rests = false) => {
     const settled = task.then(
       () => undefined,
       (error: Error) => log.warn({ job: name, err: { message: error?.message ?? String(error) } }, `${name} failed`),
     );
     inFlight.add(settled);
-    void settled.finally(() => inFlight.delete(settled));
+    // The stop poll runs every 500 ms: counted, it kept an instance awake whenever a check fell in
+    // its run, and always once a late turn of the loop had lined the check's interval up with it.
+    if (!rests) awake.add(settled);
+    void settled.finally(() => {
+      inFlight.delete(settled);
+      awake.delete(settled);
+    });
   };
-  return { inFlight, keep };
+  return { inFlight, awake, keep };
 }
 
 /** The jobs run at wake first, awaited; then, in the background, those whose tick fell while resting. */
@@ -129,7 +140,7 @@ async function wakeJobs(periodic: Periodic[], run: (job: Periodic) => void): Pro
 
 export function createJobs(log: JobsLog): Jobs {
   const periodic: Periodic[] = [];
-  const { inFlight, keep } = inFlightTasks(log);
+  const { inFlight, awake, keep } = inFlightTasks(log);
   let started = false;
   let stopped = false;
   let resting = false;
@@ -188,6 +199,6 @@ export function createJobs(log: JobsLog): Jobs {
       await Promise.race([Promise.all([...inFlight]), expired]);
       clearTimeout(timer);
     },
-    running: () => inFlight.size,
+    running: () => awake.size,
   };
 }
