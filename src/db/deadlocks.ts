@@ -46,9 +46,13 @@ export function createDeadlockRetries(): DeadlockRetries {
           throw error;
         }
         counts.retried++;
-        // The other side holds its locks until it commits: a short pause, varied so that two
-        // victims of one cycle do not meet again at once.
-        await sleep(5 + Math.random() * 20);
+        // The other side holds its locks until it commits, but the row it waited for is its own
+        // only once its session runs again: a row our rollback freed goes to whoever comes first.
+        // Back within 5–25 ms on a loaded machine, the victim took it again, made the same cycle
+        // and was its victim once more, a second deadlock_timeout later (test/db/deadlock-victims.test.ts
+        // with a CPU hog, twice in 9 runs); a third time, the request fails. So a longer pause,
+        // varied so that two victims of one cycle do not meet again at once.
+        await sleep(50 * attempt + Math.random() * 100);
       }
     }
   };

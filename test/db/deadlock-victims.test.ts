@@ -8,7 +8,7 @@
 // and `/metrics` counts each time it was.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createTestApp, createTestDatabase, type TestApp } from '../helpers/app.js';
 import { createChatbot, createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
 import { bearer, registerUser } from '../helpers/factories.js';
 import { whileRowsHeld } from '../helpers/held-lock.js';
@@ -17,12 +17,19 @@ import { addKnowledge } from '../helpers/knowledge.js';
 const url = process.env.TEST_DATABASE_URL;
 let fake: FakeLlm;
 let t: TestApp;
+let drop: (() => Promise<void>) | undefined;
 beforeAll(async () => {
   fake = await startFakeLlm();
-  t = await createTestApp(fakeLlmEnv(fake.url));
+  // The app's side is the victim only if the cycle is there when its wait reaches
+  // deadlock_timeout; with the default 1 s, a loaded machine's second connection sometimes asked
+  // for its rows later than that (2 runs in 8 with a CPU hog). The second connection waits 20 s.
+  const database = url ? await createTestDatabase({ settings: { deadlock_timeout: '4s' } }) : undefined;
+  drop = database?.drop;
+  t = await createTestApp(fakeLlmEnv(fake.url), { database: database?.database });
 });
 afterAll(async () => {
   await t?.close();
+  await drop?.();
   await fake?.close();
 });
 

@@ -68,9 +68,10 @@ function migratedPgliteSnapshot(): Promise<Blob> {
  * A fresh database for one test file: PGlite in memory, or, with TEST_DATABASE_URL,
  * a new schema on that PostgreSQL server (dropped on close). `timeZone`: every session runs in
  * it, as on a server whose `timezone` setting is so (PGlite has one session; PostgreSQL's
- * connections are told at connect, by the connection string's TimeZone parameter).
+ * connections are told at connect, by the connection string's TimeZone parameter). `settings`:
+ * more of PostgreSQL's settings for the app's sessions, told at connect the same way (PGlite's ignored).
  */
-export async function createTestDatabase(options: { timeZone?: string } = {}): Promise<{ database: Database; drop(): Promise<void> }> {
+export async function createTestDatabase(options: { timeZone?: string; settings?: Record<string, string> } = {}): Promise<{ database: Database; drop(): Promise<void> }> {
   const url = process.env.TEST_DATABASE_URL;
   if (!url) {
     const database = await usePglite(createPglite(null, { loadDataDir: await migratedPgliteSnapshot() }));
@@ -83,6 +84,7 @@ export async function createTestDatabase(options: { timeZone?: string } = {}): P
   await admin.sql.exec(`CREATE SCHEMA ${schema}`);
   const zoned = new URL(url);
   if (options.timeZone) zoned.searchParams.set('TimeZone', options.timeZone);
+  for (const [name, value] of Object.entries(options.settings ?? {})) zoned.searchParams.set(name, value);
   const database = await openDatabase({ url: zoned.toString(), pgliteDir: null, poolMax: 4, searchPath: schema });
   await migrate(database.sql);
   await prepareAppRole(database);

@@ -53,14 +53,19 @@ export async function whileRowsHeld<T>(
   const direct = connect(url, { max: 1, onnotice: () => {} });
   try {
     await direct.unsafe(`SET search_path TO "${schema}"`);
-    const [{ pid }] = (await direct`SELECT pg_backend_pid() AS pid`) as unknown as [{ pid: number }];
     let outcome: Promise<T> | undefined;
     await direct.begin(async (tx) => {
+      // PostgreSQL looks for a deadlock once, in the session whose wait reaches deadlock_timeout
+      // first, and fails that one. This side waits far longer than the app's sessions, so that
+      // when there is a cycle the app's side is its victim, and never this one.
+      await tx.unsafe(`SET LOCAL deadlock_timeout = '20s'`);
       await tx.unsafe(steps.hold[0], steps.hold[1] as never[]);
       outcome = steps.waiting();
       outcome.catch(() => {});
       for (let i = 0; ; i++) {
-        const rows = await t.database.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND $1::int = ANY(pg_blocking_pids(pid))', [pid]);
+        // Asked on this connection: through the app's pool, on a loaded machine, the answer came
+        // after the app's deadlock_timeout, whose look then found no cycle yet.
+        const rows = await tx.unsafe('SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))');
         if (Number(rows[0]?.n) > 0) break;
         if (i >= 300) throw new Error('the statement under test never waited for the held rows');
         await pause(20);
