@@ -54,9 +54,12 @@ function load(user: RegisteredUser, bot: string, conversations: string[]) {
     count(`${what} ${response.status}`);
     return response.status;
   };
-  const cutStream = async (ms: number) => {
+  // `fromHead`: the time runs from the answer's head, so that the client leaves mid-reply; timed
+  // from the request, a loaded machine took longer than 300 ms to every head, and no stream was
+  // ever answered 200 (test/chat run with a CPU hog).
+  const cutStream = async (ms: number, fromHead = false) => {
     const leave = new AbortController();
-    const timer = setTimeout(() => leave.abort(), ms);
+    let timer = fromHead ? undefined : setTimeout(() => leave.abort(), ms);
     try {
       const response = await fetch(`${base}/v1/conversations/${pick(conversations)}/messages`, {
         method: 'POST',
@@ -65,6 +68,7 @@ function load(user: RegisteredUser, bot: string, conversations: string[]) {
         body: JSON.stringify({ content: `tell me more ${Math.random()}`, stream: true }),
       });
       count(`stream ${response.status}`);
+      timer ??= setTimeout(() => leave.abort(), ms);
       await response.arrayBuffer();
     } catch {
       count('stream left');
@@ -87,7 +91,7 @@ function load(user: RegisteredUser, bot: string, conversations: string[]) {
   const actions: Array<() => Promise<unknown>> = [
     () => call('turn', 'POST', `/v1/conversations/${pick(conversations)}/messages`, { content: `hello ${Math.random()}` }),
     () => cutStream(Math.random() * 30),
-    () => cutStream(Math.random() * 300),
+    () => cutStream(Math.random() * 300, true),
     () => call('stop', 'POST', `/v1/conversations/${pick(conversations)}/stop`),
     () => call('regenerate', 'POST', `/v1/conversations/${pick(conversations)}/regenerate`),
     () => call('clear', 'DELETE', `/v1/conversations/${pick(conversations)}/messages`),
@@ -153,7 +157,7 @@ async function leaveAfter(url: string, init: RequestInit, ms: number): Promise<n
 }
 
 describe('random faults on the channels', () => {
-  it(`visitors, an API key and its owner at once for ${SECONDS} s, the chatbot made private and keys revoked meanwhile: no 5xx, no warning`, { timeout: 90_000 }, async () => {
+  it(`visitors, an API key and its owner at once for ${SECONDS} s, the chatbot made private and keys revoked meanwhile: no 5xx, no warning`, { timeout: 150_000 }, async () => {
     const owner = await registerUser(t);
     const slug = `faults-${Date.now().toString(36)}`;
     const bot = (await createChatbot(t, owner, { name: 'Channel faults', slug, is_public: true, greeting: 'Hi' })).id as string;
@@ -209,21 +213,25 @@ describe('random faults on the channels', () => {
         count('revoke key', (await ownerCall('DELETE', `/v1/chatbots/${bot}/keys/${old.id}`)).statusCode);
       },
     ];
+    const premises = ['visit 201', 'visitor turn left', 'completion 200', 'completion stream left', 'revoke key 204'];
+    // A visitor's turn answered: 201, or 200 when streamed. Most meet a deleted visit or the chatbot
+    // made private (404); under load, a run once had no 201 among them, and three streamed 200s.
+    const visitorTurnsAnswered = () => (seen.get('visitor turn 200') ?? 0) + (seen.get('visitor turn 201') ?? 0);
+    // Ten seconds, and on a slow machine longer, until each of them has happened: a run with a
+    // CPU hog had six visitor turns in its 10 s, none of them answered.
+    const premised = () => premises.every((what) => (seen.get(what) ?? 0) > 0) && visitorTurnsAnswered() > 0;
     const until = Date.now() + SECONDS * 1000;
+    const latest = until + 50_000;
     await Promise.all(
       Array.from({ length: CLIENTS }, async () => {
-        while (Date.now() < until) await pick(actions)();
+        while (Date.now() < latest && (Date.now() < until || !premised())) await pick(actions)();
       }),
     );
     console.log('random faults on the channels:', JSON.stringify(Object.fromEntries([...seen].sort())));
 
     expect([...seen.keys()].filter((what) => !/ (200|201|204|401|403|404|409|left)$/.test(what))).toEqual([]);
-    for (const what of ['visit 201', 'visitor turn left', 'completion 200', 'completion stream left', 'revoke key 204']) {
-      expect(seen.get(what), what).toBeGreaterThan(0);
-    }
-    // A visitor's turn answered: 201, or 200 when streamed. Most meet a deleted visit or the chatbot
-    // made private (404); under load, a run once had no 201 among them, and three streamed 200s.
-    expect((seen.get('visitor turn 200') ?? 0) + (seen.get('visitor turn 201') ?? 0), 'visitor turns answered').toBeGreaterThan(0);
+    for (const what of premises) expect(seen.get(what), what).toBeGreaterThan(0);
+    expect(visitorTurnsAnswered(), 'visitor turns answered').toBeGreaterThan(0);
     expect((await fetch(`${base}/health`)).status).toBe(200);
     expect(t.logs.filter((line) => /"level":(40|50|60)/.test(line))).toEqual([]);
   });

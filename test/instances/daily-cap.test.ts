@@ -49,6 +49,10 @@ describe.runIf(pgUrl)('the daily message cap on two instances sharing Redis (USA
     const account = await register(one.base);
     const busy = await conversation(one.base, account);
     fake.reset();
+    // The first reply takes its time, so the conversation is still held when the second message
+    // comes: with the 300 ms of the other tests, a loaded machine answered the second one after
+    // the first had ended (201, 1 run in 6 with a CPU hog).
+    fake.setDelays({ firstTokenDelayMs: 5_000 });
     const running = call(one.base, 'POST', `/v1/conversations/${busy}/messages`, { token: account.token, body: { content: 'First' } });
     // Its model call has started, so it holds the conversation (a fixed 150 ms was not always
     // enough on a loaded machine: the second message then came first and was answered 201).
@@ -56,6 +60,7 @@ describe.runIf(pgUrl)('the daily message cap on two instances sharing Redis (USA
     const refused = await call(two.base, 'POST', `/v1/conversations/${busy}/messages`, { token: account.token, body: { content: 'Too soon' } });
     expect(refused.status).toBe(409);
     expect((await running).status).toBe(201);
+    fake.reset();
     // One message counted: two more today.
     const other = await conversation(two.base, account);
     expect((await call(two.base, 'POST', `/v1/conversations/${other}/messages`, { token: account.token, body: { content: 'Second' } })).status).toBe(201);
