@@ -3,6 +3,7 @@
 // scrollbars (Playwright's headless default), so this file launches its own that draws them.
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { meanBrightness } from '../helpers/brightness.js';
 import { CHROMIUM_PATH, describeBrowser, embedPage, shadow } from '../helpers/browser.js';
 import { see } from '../helpers/see.js';
 import { eachWithPublicBot, GREETING, replies, say, type PublicBotVisit } from './widget-visit.js';
@@ -33,22 +34,7 @@ describeBrowser('the dark panel on a desktop with classic scrollbars', () => {
       const gutter = await log.evaluate((element) => element.offsetWidth - element.clientWidth);
       expect(gutter).toBeGreaterThan(0);
       const png = await page.screenshot({ clip: { x: box.x + box.width - gutter, y: box.y, width: gutter, height: box.height } });
-      // The strip's mean brightness (0 black to 255 white), read back through a canvas.
-      const brightness = await page.evaluate(async (data) => {
-        const window = globalThis as any;
-        const image = new window.Image();
-        image.src = `data:image/png;base64,${data}`;
-        await image.decode();
-        const canvas = window.document.createElement('canvas');
-        canvas.width = image.width;
-        canvas.height = image.height;
-        const g = canvas.getContext('2d');
-        g.drawImage(image, 0, 0);
-        const pixels = g.getImageData(0, 0, image.width, image.height).data;
-        let sum = 0;
-        for (let i = 0; i < pixels.length; i += 4) sum += (pixels[i] + pixels[i + 1] + pixels[i + 2]) / 3;
-        return sum / (pixels.length / 4);
-      }, png.toString('base64'));
+      const brightness = await meanBrightness(page, png);
       expect(brightness).toBeLessThan(128);
     } finally {
       await context.close();

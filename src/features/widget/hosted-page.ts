@@ -51,6 +51,7 @@ export function hostedPage(chatbot: PublicChatbotRow, lang: string): string {
 <title>${name}</title>
 <meta name="description" content="${description}">
 <meta name="referrer" content="strict-origin-when-cross-origin">
+<meta name="color-scheme" content="light dark">
 <script src="/widget.js" data-chatbot="${escapeHtml(chatbot.slug)}" data-mode="page" async></script>
 </head>
 <body>
