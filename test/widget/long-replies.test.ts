@@ -5,7 +5,7 @@
 // 509 ms each, 9.9 s in all (24, at most 110 ms, 1.7 s in all since; measured, not asserted here).
 // And a reply past the 100,000 characters the widget formats: the rest was dropped without a sign.
 import { expect, it } from 'vitest';
-import { describeBrowser } from '../helpers/browser.js';
+import { describeBrowser, shadow } from '../helpers/browser.js';
 import { see } from '../helpers/see.js';
 import { eachWithPublicBot, openWidget, replies, say, type PublicBotVisit } from './widget-visit.js';
 
@@ -60,5 +60,36 @@ describeBrowser('a reply longer than the widget formats', () => {
     expect(shown).toContain('Line 1999 of the inventory: item 1999, in stock, shelf 39.');
     // Every character, in order (the formatted part and the plain rest are two paragraphs).
     expect(shown.replace(/\s+/g, '')).toBe(text.replace(/\s+/g, ''));
+  });
+});
+
+describeBrowser('a reply drawn while it is written', () => {
+  eachWithPublicBot((given) => (visit = given));
+
+  // Only what changed is drawn again each frame: a paragraph or list keeps its leading parts, a
+  // code block gets what it gained appended. What is on screen at the end must be what drawing the
+  // whole reply at once gives, as a visitor coming back to the conversation sees it.
+  it('ends drawn exactly as the same reply drawn whole from the history', { timeout: 60_000 }, async () => {
+    const { llm } = visit;
+    const text = [
+      'Here is **the plan**, with a [bad link](javascript:alert(1)) and a [good one](https://example.com/docs):',
+      Array.from({ length: 30 }, (_, i) => `${i + 1}. Step ${i + 1}: *check* item \`${i}\``).join('\n'),
+      '```sh\n' + Array.from({ length: 40 }, (_, i) => `echo line ${i}  # keep  spacing`).join('\n') + '\n```',
+      Array.from({ length: 40 }, (_, i) => `Row ${i}: value ${i * 3}`).join('\n'),
+      '- last\n- list\n\n  continued after a blank',
+    ].join('\n\n');
+    llm.setReply(() => text);
+    llm.setDelays({ chunkDelayMs: 3 });
+    const page = await openWidget(visit);
+    await say(page, 'Give me the plan');
+    await see(replies(page).first(), 30_000).attribute('data-status', 'complete');
+    const drawn = () => replies(page).first().locator('div').first().evaluate((body) => body.innerHTML);
+    const streamed = await drawn();
+    await page.reload();
+    await shadow(page).launcher.click();
+    await see(replies(page)).count(1);
+    expect(await drawn()).toBe(streamed);
+    expect(streamed).toContain('<li>Step 30: <em>check</em> item <code>29</code></li>');
+    expect(streamed).toContain('echo line 39  # keep  spacing</code></pre>');
   });
 });

@@ -1,8 +1,8 @@
 // The conversation on screen: one bubble per message, model and visitor text alike rendered
 // through the Markdown subset into DOM nodes (render.ts), never through an HTML string.
 import type { Strings } from './i18n.js';
-import { formattedLength, parseMarkdown } from './markdown.js';
-import { renderBlock } from './render.js';
+import { formattedLength, parseGrowing, type Block, type Inline, type Resume } from './markdown.js';
+import { renderBlock, renderInline, renderListItem } from './render.js';
 
 export type Role = 'user' | 'assistant';
 export type Status = 'complete' | 'interrupted' | 'failed' | 'writing';
@@ -14,32 +14,99 @@ export interface Bubble {
   status(status: Status): void;
 }
 
+type ListBlock = Extract<Block, { items: Inline[][] }>;
+const isList = (b: Block | undefined): b is ListBlock => b?.t === 'ul' || b?.t === 'ol';
+
 /**
- * Shows `text` in `body`, whose blocks were drawn from `drawn` (each block as JSON); returns what
- * is drawn now. A streamed reply only grows at its end, so the blocks before the first one that
- * changed are kept: rebuilding the whole bubble every frame took a visitor's selection away as
- * they copied a paragraph, and on a phone held the host page for a long task per frame once the
- * reply was long.
+ * Shows the parsed `blocks` in `body`, where `drawn` is on screen; what did not change stays. A
+ * streamed reply only grows at its end, so the blocks before the first one that changed are kept,
+ * and a list that grew keeps its items: rebuilding the whole bubble every frame took a visitor's
+ * selection away as they copied a paragraph, and on a phone held the host page for a long task
+ * per frame once the reply was long. Blocks the parser took up again are the drawn ones
+ * themselves, so only the last few are compared by value.
  */
-function redraw(body: HTMLElement, drawn: string[], text: string): string[] {
-  const blocks = parseMarkdown(text);
-  const next = blocks.map((block) => JSON.stringify(block));
+function redraw(body: HTMLElement, drawn: Block[], blocks: Block[], text: string): void {
   // Past what is formatted, the rest of a very long reply is shown as plain text, last: it was
   // dropped, and a reply of 125,000 characters ended on screen a fifth short, with no sign.
   const last = body.lastElementChild;
   const rest = last?.classList.contains('rest') ? last : null;
   rest?.remove();
-  let same = 0;
-  while (same < next.length && same < drawn.length && next[same] === drawn[same]) same++;
-  while (body.childNodes.length > same) body.lastChild!.remove();
-  for (let i = same; i < blocks.length; i++) body.append(renderBlock(document, blocks[i]!));
+  let kept = 0;
+  for (; kept < blocks.length && kept < drawn.length; kept++) {
+    const before = drawn[kept]!;
+    const now = blocks[kept]!;
+    if (before !== now && !grow(body.children[kept] as HTMLElement, before, now)) break;
+  }
+  while (body.childNodes.length > kept) body.lastChild!.remove();
+  for (let i = kept; i < blocks.length; i++) body.append(renderBlock(document, blocks[i]!));
   const cut = formattedLength(text);
   if (cut < text.length) {
     const plain = rest ?? Object.assign(document.createElement('p'), { className: 'rest' });
     plain.textContent = text.slice(cut);
     body.append(plain);
   }
-  return next;
+}
+
+/**
+ * Makes `element`, which shows `before`, show `now` when both are blocks of one kind, changing only
+ * what differs from the first part that does: a code block appends what it gained, a paragraph or
+ * list keeps its leading parts. False when `now` needs an element of its own.
+ */
+function grow(element: HTMLElement, before: Block, now: Block): boolean {
+  if (before.t === 'p' && now.t === 'p') return keepLeading(element, before.c, now.c, (n) => renderInline(document, n)), true;
+  if (before.t === 'pre' && now.t === 'pre') {
+    if (before.lang !== now.lang || !now.v.startsWith(before.v)) return false;
+    // Appended as a text node of its own: a 80,000-character code block rewritten each frame was laid out again each frame.
+    if (now.v.length > before.v.length) element.firstElementChild!.append(document.createTextNode(now.v.slice(before.v.length)));
+    return true;
+  }
+  if (isList(before) && isList(now) && before.t === now.t && (before.t === 'ul' || before.start === (now as typeof before).start)) {
+    return keepLeading(element, before.items, now.items, (item) => renderListItem(document, item)), true;
+  }
+  return false;
+}
+
+/** Shows `now` in `parent`, whose children show `before` one each, keeping the leading ones that did not change. */
+function keepLeading<T>(parent: HTMLElement, before: T[], now: T[], render: (part: T) => Node): void {
+  let kept = 0;
+  while (kept < now.length && kept < before.length && (now[kept] === before[kept] || JSON.stringify(now[kept]) === JSON.stringify(before[kept]))) kept++;
+  while (parent.childNodes.length > kept) parent.lastChild!.remove();
+  for (let i = kept; i < now.length; i++) parent.append(render(now[i]!));
+}
+
+/**
+ * Runs `draw` at the next frame once asked (asks in between count once), leaving at least twice
+ * a draw's own time, layout included, before the next: a reply whose every frame is costly (an
+ * 80,000-character code block is laid out again whole) then takes at most a third of a phone's
+ * main thread, not all of it, and the page keeps answering taps and scrolls.
+ */
+function pace(draw: () => void) {
+  let frame = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let readyAt = 0;
+  const run = () => {
+    frame = 0;
+    timer = undefined;
+    const start = performance.now();
+    draw();
+    const end = performance.now();
+    readyAt = end + 2 * (end - start);
+  };
+  return {
+    soon() {
+      if (frame || timer !== undefined) return;
+      const wait = readyAt - performance.now();
+      if (wait <= 0) frame = requestAnimationFrame(run);
+      else timer = setTimeout(() => ((timer = undefined), (frame = requestAnimationFrame(run))), wait);
+    },
+    /** Draws what waits at once (a reply's end, so its last words are never held back). */
+    now() {
+      if (!frame && timer === undefined) return;
+      cancelAnimationFrame(frame);
+      clearTimeout(timer);
+      run();
+    },
+  };
 }
 
 export function createMessagesView(log: HTMLElement, strings: Strings) {
@@ -57,21 +124,24 @@ export function createMessagesView(log: HTMLElement, strings: Strings) {
     note.className = 'note';
     element.append(body, note);
     let pending: string | null = null;
-    let frame = 0;
-    let drawn: string[] = [];
+    let drawn: Block[] = [];
+    let resume: Resume | undefined;
     const draw = () => {
-      frame = 0;
       if (pending === null) return;
       const wasNear = nearBottom();
-      drawn = redraw(body, drawn, pending);
+      const parsed = parseGrowing(pending, resume);
+      redraw(body, drawn, parsed.blocks, pending);
+      ({ blocks: drawn, resume } = parsed);
+      element.classList.toggle('long', pending.length > 2000);
       pending = null;
       follow(wasNear);
     };
+    const paced = pace(draw);
     const bubble: Bubble = {
       element,
       text(next) {
         pending = next;
-        frame ||= requestAnimationFrame(draw);
+        paced.soon();
       },
       status(next) {
         element.dataset.status = next;
@@ -79,10 +149,7 @@ export function createMessagesView(log: HTMLElement, strings: Strings) {
         const words = next === 'writing' ? strings.writing : next === 'interrupted' ? strings.interrupted : next === 'failed' ? strings.failed : '';
         note.textContent = words;
         note.hidden = !words;
-        if (next !== 'writing' && frame) {
-          cancelAnimationFrame(frame);
-          draw();
-        }
+        if (next !== 'writing') paced.now();
       },
     };
     const wasNear = nearBottom();

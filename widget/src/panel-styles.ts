@@ -28,6 +28,7 @@ button{font:inherit;color:inherit;cursor:pointer}
 button:focus-visible,textarea:focus-visible,a:focus-visible,.list button:focus-visible{outline:3px solid var(--_accent);outline-offset:1px}
 .log{flex:1;overflow-y:auto;padding:12px 16px;display:flex;flex-direction:column;gap:8px;overscroll-behavior:contain}
 .msg{max-width:85%;padding:8px 12px;border-radius:14px;overflow-wrap:anywhere;unicode-bidi:isolate}
+.msg.long{width:85%}
 .msg[data-role=assistant]{align-self:flex-start;background:var(--_surface);border-bottom-left-radius:4px}
 .msg[data-role=user]{align-self:flex-end;background:var(--_accent);color:var(--_on-accent);border-bottom-right-radius:4px}
 .msg p,.msg ul,.msg ol,.msg pre{margin:0 0 6px}.msg>:last-child{margin-bottom:0}

@@ -44,8 +44,12 @@ export function renderBlock(doc: Document, b: Block): HTMLElement {
   }
   const list = b.t === 'ol' ? doc.createElement('ol') : doc.createElement('ul');
   if (b.t === 'ol' && b.start !== 1) (list as HTMLOListElement).start = b.start;
-  for (const item of b.items) list.append(fill(doc, doc.createElement('li'), item));
+  for (const item of b.items) list.append(renderListItem(doc, item));
   return list;
+}
+
+export function renderListItem(doc: Document, item: Inline[]): HTMLLIElement {
+  return fill(doc, doc.createElement('li'), item);
 }
 
 function fill<P extends ParentNode>(doc: Document, parent: P, c: Inline[]): P {
@@ -53,7 +57,7 @@ function fill<P extends ParentNode>(doc: Document, parent: P, c: Inline[]): P {
   return parent;
 }
 
-function renderInline(doc: Document, n: Inline): Node {
+export function renderInline(doc: Document, n: Inline): Node {
   switch (n.t) {
     case 'text':
       return doc.createTextNode(n.v);
@@ -66,7 +70,8 @@ function renderInline(doc: Document, n: Inline): Node {
     }
     case 'link': {
       const href = safeHref(n.href);
-      if (!href) return fill(doc, doc.createDocumentFragment(), n.c);
+      // Its text alone, in a span so each inline stays one node (a growing paragraph keeps its leading ones).
+      if (!href) return fill(doc, doc.createElement('span'), n.c);
       const a = doc.createElement('a');
       a.href = href;
       a.target = '_blank';
