@@ -58,9 +58,7 @@ export interface Resume {
  * tasks, and a 700-item list for 28 s at 4× CPU slowdown. The blocks are those parseMarkdown gives.
  */
 export function parseGrowing(source: string, resume?: Resume): { blocks: Block[]; resume: Resume } {
-  let text = source.length > MAX_SOURCE ? source.slice(0, MAX_SOURCE) : source;
-  if (/[\uD800-\uDBFF]$/.test(text)) text = text.slice(0, -1); // the cut split a surrogate pair
-  if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
+  const text = formatted(source);
   const from = resume && text.startsWith(resume.prefix) ? resume : undefined;
   const start = from?.prefix.length ?? 0;
   const lines = (start ? text.slice(start) : text).split('\n');
@@ -123,6 +121,13 @@ export function parseGrowing(source: string, resume?: Resume): { blocks: Block[]
   }
   end();
   return { blocks: out, resume: { prefix: text.slice(0, clean.offset), blocks: out.slice(0, clean.count), items } };
+}
+
+/** What of `source` is formatted (formattedLength), its line ends written \n. */
+function formatted(source: string): string {
+  let text = source.length > MAX_SOURCE ? source.slice(0, MAX_SOURCE) : source;
+  if (/[\uD800-\uDBFF]$/.test(text)) text = text.slice(0, -1); // the cut split a surrogate pair
+  return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
 }
 
 /** A heading's text, or null when the line is not one. */
