@@ -2,7 +2,8 @@
 // the reply goes on growing below. Each frame used to rebuild the whole bubble, so the selection
 // vanished within a frame (and a screen reader's reading position with it); on a phone (Chromium
 // at 4× CPU slowdown) a 71,000-character reply also held the host page in 102 long tasks, up to
-// 509 ms each, 9.9 s in all (24, at most 110 ms, 1.7 s in all since; measured, not asserted here).
+// 509 ms each, 9.9 s in all (24, at most 110 ms, once only changed blocks were drawn; none since a
+// parse takes up from the last closed block: docs/decisions.md; measured, not asserted here).
 // And a reply past the 100,000 characters the widget formats: the rest was dropped without a sign.
 import { expect, it } from 'vitest';
 import { describeBrowser, shadow } from '../helpers/browser.js';
