@@ -6,6 +6,7 @@
 // conversation is complete is decided here, from the data alone.
 import type { Collect, CollectField } from './collect-schema.js';
 import { cleanRecord, isPlainObject, MAX_ITEMS, ownValue, readCollectState, type CollectState, type ItemField } from './collect-state.js';
+import { listText, MAX_LIST_TEXT, textSize } from './data-size.js';
 import { asciiDigits, numbersIn } from './numbers.js';
 import { compact, fold, nextLang, phrases } from './phrases.js';
 import { isComplete, mentions, validateValue, type ValidationContext } from './validators.js';
@@ -37,14 +38,6 @@ const MAX_ITEMS_PER_TURN = 50;
  * text, and the next message as much again: the data now grows no faster than the messages.
  */
 const turnBudget = (userText: string) => 2 * userText.length + 256;
-
-/** The user's text a value holds; an enum's value is the owner's word, not the user's. */
-function textSize(field: CollectField | ItemField, value: unknown): number {
-  if (typeof value === 'string') return field.type === 'enum' ? 0 : value.length;
-  if (!isPlainObject(value)) return 0;
-  const fields = (field as CollectField).item_fields ?? [];
-  return fields.reduce((sum, inner) => sum + textSize(inner, ownValue(value, inner.key)), 0);
-}
 
 /** Takes `size` from the turn's budget; false (and nothing taken) when it does not fit. */
 function spend(run: Run, size: number): boolean {
@@ -248,10 +241,16 @@ function applyList(field: CollectField, raw: unknown, run: Run): boolean {
       refusal ??= phrases(run.context.lang).reasons.listFull(MAX_ITEMS);
       break;
     }
-    if (!spend(run, textSize(field, read.item))) {
+    const size = textSize(field, read.item);
+    if (items.length > 0 && size > run.listRoom) {
+      refusal ??= phrases(run.context.lang).reasons.formFull(MAX_LIST_TEXT);
+      break;
+    }
+    if (!spend(run, size)) {
       refusal ??= phrases(run.context.lang).reasons.tooMuchAtOnce;
       break;
     }
+    run.listRoom -= size;
     items.push(cleanRecord(read.item));
     added = true;
   }
@@ -270,6 +269,8 @@ interface Run {
   budget: number;
   /** Characters of the model's values this turn may still read (turnBudget too). */
   reading: number;
+  /** Characters the conversation's lists may still hold (MAX_LIST_TEXT). */
+  listRoom: number;
 }
 
 function apply(input: ApplyExtractedInput): Applied {
@@ -277,7 +278,15 @@ function apply(input: ApplyExtractedInput): Applied {
   const state = readCollectState(input.state);
   const userText = typeof input.userText === 'string' ? input.userText : '';
   state.lang = nextLang(state.lang, userText);
-  const run: Run = { data, state, context: { data, lang: state.lang }, said: new Said(userText), budget: turnBudget(userText), reading: turnBudget(userText) };
+  const run: Run = {
+    data,
+    state,
+    context: { data, lang: state.lang },
+    said: new Said(userText),
+    budget: turnBudget(userText),
+    reading: turnBudget(userText),
+    listRoom: MAX_LIST_TEXT - listText(input.collect.fields, data),
+  };
   let changed = false;
   const extracted = isPlainObject(input.extracted) ? input.extracted : null;
   // Phones last: a country stated in the same message tells how to read a local number.

@@ -3,6 +3,7 @@
 // time until the user says they are done. Deterministic, and the same in every language it speaks.
 import type { Collect, CollectField } from './collect-schema.js';
 import { cleanRecord, emptyCollectState, MAX_ITEMS, ownValue, readCollectState, type CollectLang, type CollectState, type ItemField } from './collect-state.js';
+import { listText, MAX_LIST_TEXT, textSize } from './data-size.js';
 import { detectLang, isDoneWord, isSkipWord, nextLang, phrases, type Phrases } from './phrases.js';
 import { inLanguage } from './templates.js';
 import { enumOptions, hasRequired, pendingFields, validateValue, type ValidationContext } from './validators.js';
@@ -163,7 +164,12 @@ function answerList(turn: Turn, field: CollectField, message: string): string {
     return itemQuestion(next, say, state.lang);
   }
   const added = cleanRecord(item.values);
-  state.items = [...(state.items ?? []), added].slice(0, MAX_ITEMS);
+  const gathered = state.items ?? [];
+  // The lists' text in all is bounded as on the model's path (data-size.ts); a list's first item is always taken.
+  if (itemsOf(turn.data, field.key).length + gathered.length > 0 && listText(turn.collect.fields, turn.data) + textSize(field, [...gathered, added]) > MAX_LIST_TEXT) {
+    return sentences(say, say.sorry(say.reasons.formFull(MAX_LIST_TEXT)), closeList(turn, field));
+  }
+  state.items = [...gathered, added].slice(0, MAX_ITEMS);
   delete state.refused[field.key];
   // The item that fills the list closes it: past it, items were said to be added and dropped.
   if (itemsOf(turn.data, field.key).length + state.items.length >= MAX_ITEMS) {

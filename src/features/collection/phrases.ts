@@ -102,6 +102,8 @@ export interface Reasons {
   listFull: (max: number) => string;
   /** One message gave more values than its own text holds. */
   tooMuchAtOnce: string;
+  /** The conversation's lists hold as much text as they may together (data-size.ts). */
+  formFull: (max: number) => string;
 }
 
 export interface Phrases {
@@ -164,6 +166,7 @@ const en: Phrases = {
     required: 'this one is needed',
     listFull: (max) => `the list is full (at most ${max} items)`,
     tooMuchAtOnce: 'that is more than one message holds; please send the rest in another message',
+    formFull: (max) => `the form is full (its lists hold at most ${max.toLocaleString('en')} characters in all)`,
   },
 };
 
@@ -200,6 +203,7 @@ const zhHant: Phrases = {
     required: '這一項是必填的',
     listFull: (max) => `清單已滿（最多 ${max} 項）`,
     tooMuchAtOnce: '一則訊息提供的內容太多，其餘的請分開傳送',
+    formFull: (max) => `表單已滿（所有清單合計最多 ${max.toLocaleString('en')} 個字元）`,
   },
 };
 
@@ -237,6 +241,7 @@ const bn: Phrases = {
     required: 'এই তথ্যটি আবশ্যক',
     listFull: (max) => `তালিকাটি পূর্ণ (সর্বোচ্চ ${max}টি আইটেম)`,
     tooMuchAtOnce: 'একটি বার্তায় এত তথ্য ধরে না; বাকিটা আলাদা বার্তায় পাঠান',
+    formFull: (max) => `ফর্মটি পূর্ণ (সব তালিকায় মোট সর্বোচ্চ ${max.toLocaleString('en')}টি অক্ষর)`,
   },
 };
 
