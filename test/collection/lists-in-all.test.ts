@@ -41,7 +41,7 @@ function words(length: number, from = 0): string {
 
 type Data = { data: Record<string, unknown>; completed: boolean };
 const dataOf = async (t: TestApp, user: RegisteredUser, id: string): Promise<Data> =>
-  json(await t.request({ method: 'GET', url: `/v1/conversations/${id}/data`, headers: bearer(user.accessToken) }));
+  json(await t.request({ method: 'GET', url: `/v1/conversations/${id}/data`, headers: bearer(user.accessToken) })) as Data;
 
 /** The user's text the items hold, as the bound counts it (numbers and the owner's words aside). */
 const textOf = (items: unknown): number =>
