@@ -1,6 +1,6 @@
 // Tenants share one chunking worker. Served first come, first served, one account that queued a
 // few large documents (well within RATE_LIMIT_KNOWLEDGE_USER) made another tenant's one-line
-// upload wait for every one of them; documents now take turns per owner, and one owner's backlog
+// upload wait for every one of them; documents now take turns per owner, weighed in work, and one owner's backlog
 // is bounded (429 with Retry-After).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAppError } from '../../src/errors/app-error.js';
@@ -59,6 +59,29 @@ describe('the chunker', () => {
       await Promise.all([prepare('a', 'a1'), prepare('a', 'a2'), prepare('a', 'a3'), prepare('b', 'b1'), prepare('b', 'b2'), prepare('c', 'c1')]);
       // a1 was in progress when the others came; b and c were waiting before a's next turn.
       expect(done).toEqual(['a1', 'b1', 'c1', 'a2', 'b2', 'a3']);
+    } finally {
+      await chunker.close();
+    }
+  });
+
+  it('takes a newcomer\'s small document after the one in progress, not after a large one of every owner waiting', { timeout: 120_000 }, async () => {
+    const chunker = createChunker();
+    try {
+      const done: string[] = [];
+      const prepare = (owner: string, title: string, content: string) => chunker.prepare(title, content, 200, owner).then(() => done.push(title));
+      // Ten owners with two large documents each (taken in turns, one job of each owner at a
+      // time, the small one waited for nine large ones: 21.6 s with documents of 500,000 characters).
+      const large = (i: number) => `Section ${i}. ` + 'Our returns policy covers every order placed online. '.repeat(400);
+      const owners = Array.from({ length: 10 }, (_, i) => `owner-${i}`);
+      const heavy = owners.flatMap((owner, i) => [prepare(owner, `${owner}-a`, large(i)), prepare(owner, `${owner}-b`, large(i + 10))]);
+      const small = prepare('newcomer', 'small', 'Opening hours: 9 to 5.');
+      await Promise.all([...heavy, small]);
+      // owner-0-a was with the worker when the small one came; nothing else goes before it.
+      expect(done.indexOf('small'), `order: ${done.join(', ')}`).toBe(1);
+      // The large ones still go in turns: every owner's first before any owner's second.
+      const seconds = done.filter((title) => title.endsWith('-b')).map((title) => done.indexOf(title));
+      const firsts = done.filter((title) => title.endsWith('-a')).map((title) => done.indexOf(title));
+      expect(Math.max(...firsts)).toBeLessThan(Math.min(...seconds));
     } finally {
       await chunker.close();
     }

@@ -164,16 +164,14 @@ function createWorkerSlot(idleMs: number, ended: (job: Job) => void): WorkerSlot
 
 /**
  * Documents wait for the worker rather than share the CPU with requests, and they wait in turns
- * per owner (fair-queue.ts) so no tenant's uploads wait behind all of another's.
+ * by owner, weighed in work (fair-queue.ts), so no tenant's upload waits behind all of another's
+ * nor behind a round of every other tenant's large ones.
  */
 export function createChunker(idleMs = IDLE_WORKER_MS, maxWaitingWork = MAX_WAITING_WORK, maxDocumentWork = MAX_DOCUMENT_WORK): Chunker {
   const queue = createFairQueue<Job>();
   const waitingWork = new Map<string, number>();
   let nextId = 0;
-  const worker = createWorkerSlot(idleMs, (job) => {
-    queue.done(job.owner);
-    pump();
-  });
+  const worker = createWorkerSlot(idleMs, () => pump());
 
   function addWaiting(owner: string, work: number) {
     const total = (waitingWork.get(owner) ?? 0) + work;
@@ -198,7 +196,7 @@ export function createChunker(idleMs = IDLE_WORKER_MS, maxWaitingWork = MAX_WAIT
         if (cost > maxDocumentWork) throw tooMuchWork(maxDocumentWork);
         // Always one document waiting per owner, whatever its size: the cap bounds a backlog, not a document.
         if (waiting > 0 && waiting + cost > maxWaitingWork) throw tooMuchWaiting(maxWaitingWork);
-        queue.push(owner, { id: nextId++, owner, title, content, maxTokens, cost, resolve, reject });
+        queue.push(owner, { id: nextId++, owner, title, content, maxTokens, cost, resolve, reject }, cost);
         addWaiting(owner, cost);
         pump();
       });
