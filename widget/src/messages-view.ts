@@ -56,7 +56,7 @@ function grow(element: HTMLElement, before: Block, now: Block): boolean {
   if (before.t === 'p' && now.t === 'p') return keepLeading(element, before.c, now.c, (n) => renderInline(document, n)), true;
   if (before.t === 'pre' && now.t === 'pre') {
     if (before.lang !== now.lang || !now.v.startsWith(before.v)) return false;
-    // Appended as a text node of its own: a 80,000-character code block rewritten each frame was laid out again each frame.
+    // Appended as a text node of its own: an 80,000-character code block rewritten each frame was laid out again each frame.
     if (now.v.length > before.v.length) element.firstElementChild!.append(document.createTextNode(now.v.slice(before.v.length)));
     return true;
   }
@@ -76,7 +76,8 @@ function keepLeading<T>(parent: HTMLElement, before: T[], now: T[], render: (par
 
 /**
  * Runs `draw` at the next frame once asked (asks in between count once), leaving at least twice
- * a draw's own time, layout included, before the next: a reply whose every frame is costly (an
+ * a draw's own time before the next (the layout it forces when it keeps the bottom in view
+ * included): a reply whose every frame is costly (an
  * 80,000-character code block is laid out again whole) then takes at most a third of a phone's
  * main thread, not all of it, and the page keeps answering taps and scrolls.
  */
