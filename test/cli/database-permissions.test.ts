@@ -49,15 +49,20 @@ describe.runIf(!url)('the embedded database\'s files and other local users', () 
   it('parley restore builds a database no other local user can read or change', { timeout: 120_000 }, async () => {
     // DATA_DIR as an operator has it: a folder of its own, made 0755 by the system (umask 022).
     const sourceDir = join(processes.tempDir('parley-perm-src-'), 'data');
-    expect((await processes.run(['migrate'], { DATA_DIR: sourceDir })).code).toBe(0);
+    // Each step takes seconds; one that has not ended in 35 s is named with what it printed (in one
+    // CI run the whole test ran past its 120 s, with nothing to tell which step waited).
+    const step = (args: string[], dataDir: string) => processes.run(args, { DATA_DIR: dataDir }, { deadlineMs: 35_000 });
+    const told = (name: string, answer: { stdout: string; stderr: string }) => `${name}: ${answer.stdout}${answer.stderr}`;
+    const migrate = await step(['migrate'], sourceDir);
+    expect(migrate.code, told('migrate', migrate)).toBe(0);
     const file = join(processes.tempDir('parley-perm-file-'), 'all-tenants.backup');
-    const backup = await processes.run(['backup', file], { DATA_DIR: sourceDir });
-    expect(backup.code, backup.stderr).toBe(0);
+    const backup = await step(['backup', file], sourceDir);
+    expect(backup.code, told('backup', backup)).toBe(0);
     expect(lstatSync(file).mode & 0o077).toBe(0); // the backup file itself is kept private
 
     const restoredDir = join(processes.tempDir('parley-perm-dst-'), 'data');
-    const restore = await processes.run(['restore', file], { DATA_DIR: restoredDir });
-    expect(restore.code, restore.stderr).toBe(0);
+    const restore = await step(['restore', file], restoredDir);
+    expect(restore.code, told('restore', restore)).toBe(0);
     const { readable, writable } = exposedFiles(restoredDir, join(restoredDir, 'pglite'));
     expect(writable.slice(0, 5), `${writable.length} files of the restored database are writable by any local user`).toEqual([]);
     expect(readable.slice(0, 5), `${readable.length} files of the restored database are readable by any local user`).toEqual([]);

@@ -51,9 +51,15 @@ export function cliProcesses() {
     return { child, exited, stdout: () => stdout, stderr: () => stderr, output: () => ({ stdout, stderr }) };
   }
 
-  async function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  /**
+   * Runs a command to its end. With `deadlineMs`, one still running then is killed and answers code
+   * null with what it printed, so a test names the command that hung rather than timing out whole.
+   */
+  async function run(args: string[], env: Record<string, string>, options: { deadlineMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const started = start(args, env);
+    const timer = options.deadlineMs === undefined ? undefined : setTimeout(() => started.child.kill('SIGKILL'), options.deadlineMs);
     const code = await started.exited;
+    clearTimeout(timer);
     return { code, stdout: started.stdout(), stderr: started.stderr() };
   }
 
