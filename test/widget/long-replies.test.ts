@@ -68,14 +68,17 @@ describeBrowser('a reply drawn while it is written', () => {
   eachWithPublicBot((given) => (visit = given));
 
   // Only what changed is drawn again each frame: a paragraph or list keeps its leading parts, a
-  // code block gets what it gained appended. What is on screen at the end must be what drawing the
-  // whole reply at once gives, as a visitor coming back to the conversation sees it.
+  // code block gets what it gained appended (a long one in pieces of lines). What is on screen at
+  // the end must be what drawing the whole reply at once gives, as a visitor coming back to the
+  // conversation sees it, and the code a visitor copies must be the code, each empty line kept.
   it('ends drawn exactly as the same reply drawn whole from the history', { timeout: 60_000 }, async () => {
     const { llm } = visit;
+    // 130 lines, empty ones where the pieces' cuts would fall and between.
+    const code = Array.from({ length: 130 }, (_, i) => ([48, 49, 50, 51, 77, 100].includes(i) ? '' : `echo line ${i}  # keep  spacing`)).join('\n');
     const text = [
       'Here is **the plan**, with a [bad link](javascript:alert(1)) and a [good one](https://example.com/docs):',
       Array.from({ length: 30 }, (_, i) => `${i + 1}. Step ${i + 1}: *check* item \`${i}\``).join('\n'),
-      '```sh\n' + Array.from({ length: 40 }, (_, i) => `echo line ${i}  # keep  spacing`).join('\n') + '\n```',
+      '```sh\n' + code + '\n```',
       Array.from({ length: 40 }, (_, i) => `Row ${i}: value ${i * 3}`).join('\n'),
       '- last\n- list\n\n  continued after a blank',
     ].join('\n\n');
@@ -86,11 +89,23 @@ describeBrowser('a reply drawn while it is written', () => {
     await see(replies(page).first(), 30_000).attribute('data-status', 'complete');
     const drawn = () => replies(page).first().locator('div').first().evaluate((body) => body.innerHTML);
     const streamed = await drawn();
+    const block = replies(page).first().locator('pre');
+    expect(await block.locator('span').count()).toBeGreaterThan(1);
+    // The visitor selects the whole block to copy it.
+    await block.evaluate((pre) => {
+      const window = globalThis as any;
+      const range = window.document.createRange();
+      range.selectNodeContents(pre);
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+    });
+    expect(await page.evaluate(() => String((globalThis as any).getSelection()))).toBe(code);
+    expect(await block.innerText()).toBe(code);
     await page.reload();
     await shadow(page).launcher.click();
     await see(replies(page)).count(1);
     expect(await drawn()).toBe(streamed);
     expect(streamed).toContain('<li>Step 30: <em>check</em> item <code>29</code></li>');
-    expect(streamed).toContain('echo line 39  # keep  spacing</code></pre>');
+    expect(streamed).toContain('echo line 129  # keep  spacing</span></code></pre>');
   });
 });

@@ -2,7 +2,8 @@
 // through the Markdown subset into DOM nodes (render.ts), never through an HTML string.
 import type { Strings } from './i18n.js';
 import { formattedLength, parseGrowing, type Block, type Inline, type Resume } from './markdown.js';
-import { renderBlock, renderInline, renderListItem } from './render.js';
+import { codeCuts } from './code-cuts.js';
+import { codePiece, renderBlock, renderInline, renderListItem } from './render.js';
 
 export type Role = 'user' | 'assistant';
 export type Status = 'complete' | 'interrupted' | 'failed' | 'writing';
@@ -56,14 +57,32 @@ function grow(element: HTMLElement, before: Block, now: Block): boolean {
   if (before.t === 'p' && now.t === 'p') return keepLeading(element, before.c, now.c, (n) => renderInline(document, n)), true;
   if (before.t === 'pre' && now.t === 'pre') {
     if (before.lang !== now.lang || !now.v.startsWith(before.v)) return false;
-    // Appended as a text node of its own: an 80,000-character code block rewritten each frame was laid out again each frame.
-    if (now.v.length > before.v.length) element.firstElementChild!.append(document.createTextNode(now.v.slice(before.v.length)));
-    return true;
+    return growCode(element.firstElementChild as HTMLElement, before.v, now.v);
   }
   if (isList(before) && isList(now) && before.t === now.t && (before.t === 'ul' || before.start === (now as typeof before).start)) {
     return keepLeading(element, before.items, now.items, (item) => renderListItem(document, item)), true;
   }
   return false;
+}
+
+/**
+ * Appends what a code block gained, as text nodes of their own (a selection inside it survives),
+ * to its last piece and to the new pieces it needs (render.ts, codeCuts). False when it needs
+ * drawing whole: the first cut of a block so far drawn in one piece.
+ */
+function growCode(code: HTMLElement, before: string, now: string): boolean {
+  const cutBefore = codeCuts(before).at(-1);
+  const cuts = codeCuts(now, cutBefore === undefined ? 0 : cutBefore + 1);
+  if (cutBefore === undefined && cuts.length > 0) return false;
+  let piece: HTMLElement = cutBefore === undefined ? code : (code.lastElementChild as HTMLElement);
+  let start = before.length;
+  for (const end of cuts) {
+    if (end > start) piece.append(document.createTextNode(now.slice(start, end)));
+    piece = code.appendChild(codePiece(document, ''));
+    start = end + 1;
+  }
+  if (now.length > start) piece.append(document.createTextNode(now.slice(start)));
+  return true;
 }
 
 /** Shows `now` in `parent`, whose children show `before` one each, keeping the leading ones that did not change. */
@@ -77,9 +96,8 @@ function keepLeading<T>(parent: HTMLElement, before: T[], now: T[], render: (par
 /**
  * Runs `draw` at the next frame once asked (asks in between count once), leaving at least twice
  * a draw's own time before the next (the layout it forces when it keeps the bottom in view
- * included): a reply whose every frame is costly (an
- * 80,000-character code block is laid out again whole) then takes at most a third of a phone's
- * main thread, not all of it, and the page keeps answering taps and scrolls.
+ * included): a reply whose every frame is costly then takes at most a third of a phone's main
+ * thread, not all of it, and the page keeps answering taps and scrolls.
  */
 function pace(draw: () => void) {
   let frame = 0;

@@ -37,6 +37,7 @@ button:focus-visible,textarea:focus-visible,a:focus-visible,.list button:focus-v
 .msg a{color:inherit;text-decoration:underline}
 .msg code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px}
 .msg pre{padding:8px;border-radius:8px;background:rgb(127 127 127/.16);white-space:pre-wrap;overflow-wrap:anywhere}
+.msg pre>code,.msg pre>code>span{display:block}
 .note{font-size:13px;color:var(--_muted);margin-top:4px}
 .msg[data-role=user] .note{color:inherit}
 .list{flex:1;overflow-y:auto;padding:8px}

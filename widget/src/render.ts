@@ -2,6 +2,7 @@
 // ever parsed, so text that looks like markup stays text. Attributes are limited to an href that
 // passes safeHref (checked again here, in case a tree was built elsewhere), target/rel on links
 // and a code block's language class.
+import { codeCuts } from './code-cuts.js';
 import { MAX_SOURCE, safeHref, type Block, type Inline } from './markdown.js';
 
 // Links leave the host page: no window.opener for the target, no referrer, and the model's or a
@@ -37,7 +38,15 @@ export function renderBlock(doc: Document, b: Block): HTMLElement {
   if (b.t === 'pre') {
     const pre = doc.createElement('pre');
     const code = doc.createElement('code');
-    code.textContent = b.v;
+    const cuts = codeCuts(b.v);
+    if (cuts.length === 0) code.textContent = b.v;
+    else {
+      let start = 0;
+      for (const end of [...cuts, b.v.length]) {
+        code.append(codePiece(doc, b.v.slice(start, end)));
+        start = end + 1;
+      }
+    }
     if (b.lang) code.className = `language-${b.lang}`;
     pre.append(code);
     return pre;
@@ -46,6 +55,13 @@ export function renderBlock(doc: Document, b: Block): HTMLElement {
   if (b.t === 'ol' && b.start !== 1) (list as HTMLOListElement).start = b.start;
   for (const item of b.items) list.append(renderListItem(doc, item));
   return list;
+}
+
+/** One piece of a long code block (code-cuts.ts): a block of its own (panel-styles.ts). */
+export function codePiece(doc: Document, text: string): HTMLSpanElement {
+  const piece = doc.createElement('span');
+  piece.textContent = text;
+  return piece;
 }
 
 export function renderListItem(doc: Document, item: Inline[]): HTMLLIElement {
