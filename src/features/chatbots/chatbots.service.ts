@@ -30,7 +30,10 @@ export interface ChatbotsDeps {
   chatbots: ChatbotsRepo;
   clock: Clock;
   models: { allowed: readonly string[]; default: string };
-  /** A chatbot changed or went: whatever this instance keeps about it is stale (the public directory). */
+  /**
+   * A chatbot came, changed or went: whatever this instance keeps about it, or about its slug
+   * (a miss), is stale (the public directory). Called with the old row and, for a new slug, the new.
+   */
   onChanged?: (chatbot: { id: string; slug: string }) => void;
   /** A chatbot was deleted, and its conversations with it: a reply this instance generates in one is read by nobody now. */
   onRemoved?: (chatbotId: string) => void;
@@ -151,6 +154,8 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       const slug = input.slug ? { exact: input.slug } : { base: slugify(values.name) };
       const row = await chatbots.insert(caller.ownerId, values, slug, clock.now());
       if (!row) throw input.slug ? slugTaken(input.slug) : noFreeSlug();
+      // Its slug may have been looked up in vain a moment ago (its page opened before it existed).
+      deps.onChanged?.(row);
       return withSecret(toChatbot(row), webhook?.secret ?? null);
     },
     async update(caller, id, input) {
@@ -167,6 +172,7 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       if (row === null) throw slugTaken(input.slug!);
       if (!row) throw notFound();
       deps.onChanged?.(current);
+      if (row.slug !== current.slug) deps.onChanged?.(row);
       // Read from the row written, not the request: whichever of two changes landed last decides.
       if (!row.isPublic) deps.onPrivate?.(row.id);
       // Shown when this write made the secret: a request at the same time may have made it first.
