@@ -36,12 +36,14 @@ const MAX_SLUG_ATTEMPTS = 5;
 // and the insert stays the user's own.
 const TAKE_BASE_TURN = "SELECT set_config('app.scope', 'slugs', true), pg_advisory_xact_lock(hashtext($1::text))";
 
-async function takenLike({ db }: Access, base: string): Promise<string[]> {
+/** The slugs from `base` that chatbots have, and those other accounts gave up and hold (migrations/0031). */
+async function takenLike({ db, sql: raw }: Access, base: string, userId: string): Promise<string[]> {
   const rows = await db
     .select({ slug: chatbots.slug })
     .from(chatbots)
     .where(or(eq(chatbots.slug, base), sql`${chatbots.slug} ~ ${`^${base}-[0-9]+$`}`));
-  return rows.map((row) => row.slug);
+  const held = await raw.query<{ slug: string }>('SELECT released_slugs_like($1, $2::uuid) AS slug', [base, userId]);
+  return [...rows.map((row) => row.slug), ...held.map((row) => row.slug)];
 }
 
 type InsertValues = Omit<typeof chatbots.$inferInsert, 'slug'>;
@@ -52,7 +54,7 @@ async function insertOnce(scoped: Scoped, values: InsertValues, slug: { exact: s
     if ('exact' in slug) chosen = slug.exact;
     else {
       await tx.sql.query(TAKE_BASE_TURN, [slug.base]);
-      chosen = nextFreeSlug(slug.base, await takenLike(tx, slug.base));
+      chosen = nextFreeSlug(slug.base, await takenLike(tx, slug.base, values.userId));
     }
     const [row] = await tx.db
       .insert(chatbots)
