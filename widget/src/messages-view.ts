@@ -67,7 +67,7 @@ function grow(element: HTMLElement, before: Block, now: Block): boolean {
 
 /**
  * Appends what a code block gained, as text nodes of their own (a selection inside it survives),
- * to its last piece and to the new pieces it needs (render.ts, codeCuts). False when it needs
+ * to its last piece and to the new pieces it needs (code-cuts.ts). False when it needs
  * drawing whole: the first cut of a block so far drawn in one piece.
  */
 function growCode(code: HTMLElement, before: string, now: string): boolean {
