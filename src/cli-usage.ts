@@ -7,6 +7,7 @@ export const USAGE = {
   token: 'parley token --user-id <id> --username <name> [--issuer external|supabase] [--expires 24h|none]',
   export: 'parley export --chatbot <id> [--status active|completed] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format json|ndjson|csv] [--output <file>]',
   doctor: 'parley doctor [--json] [--streams <expected open streams, default 1024>]',
+  slugs: 'parley slugs show|release <slug>',
   backup: 'parley backup <file>',
   restore: 'parley restore <file>',
 } as const;

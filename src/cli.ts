@@ -13,6 +13,7 @@ Usage:
   parley serve      start the API server (applies pending migrations first)
   parley migrate    apply pending database migrations and exit
   parley users      promote|demote|deactivate|activate <username> [--issuer <name> [--external-id <id>]]
+  parley slugs      show|release <slug>: what a slug names; free one a chatbot gave up (held for its account)
   parley token      mint a JWT of a configured external issuer: --user-id <id> --username <name>
                     [--issuer external|supabase] [--expires 24h|none]
   parley export     --chatbot <id> [--status active|completed] [--from YYYY-MM-DD] [--to YYYY-MM-DD]
@@ -93,6 +94,25 @@ async function changeUsers(config: Config, argv: string[]): Promise<void> {
   }
 }
 
+async function slugsCommand(argv: string[]): Promise<void> {
+  const { parseSlugsArguments, runSlugsCommand } = await import('./cli-slugs.js');
+  parseSlugsArguments(argv);
+  const config = loadConfig(readEnvironment());
+  (await import('./cli-database.js')).requireEmbeddedDatabase(config);
+  const { holdForCommand } = await import('./features/backup/control-socket.js');
+  const hold = await holdForCommand(config, 'slugs');
+  try {
+    const database = await connectDatabase(config);
+    try {
+      process.stdout.write(`${await runSlugsCommand(argv, database.sql)}\n`);
+    } finally {
+      await database.close();
+    }
+  } finally {
+    await hold?.release();
+  }
+}
+
 /** `serve` and `migrate` take none: `parley serve --port 9000` served on PORT, `parley migrate --help` migrated. */
 function noArguments(command: Command, argv: string[]): void {
   if (argv.length > 0) throw new Error(`parley ${command} takes no arguments (got ${JSON.stringify(argv[0])})\nusage: ${COMMAND_USAGE[command]}`);
@@ -113,6 +133,8 @@ async function main(argv: string[]): Promise<void> {
       return runMigrations();
     case 'users':
       return usersCommand(argv.slice(1));
+    case 'slugs':
+      return slugsCommand(argv.slice(1));
     case 'export':
       return (await import('./cli-export.js')).exportCommand(argv.slice(1));
     case 'doctor':

@@ -10,7 +10,7 @@ import { cliProcesses } from '../helpers/cli-process.js';
 const cli = cliProcesses();
 afterAll(() => cli.cleanUp());
 
-const COMMANDS = ['serve', 'migrate', 'users', 'token', 'export', 'doctor', 'backup', 'restore'];
+const COMMANDS = ['serve', 'migrate', 'users', 'slugs', 'token', 'export', 'doctor', 'backup', 'restore'];
 
 /** The command run with a DATA_DIR nothing should create, stopped if it outlives the test's patience. */
 async function run(args: string[]) {

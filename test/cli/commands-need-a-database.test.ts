@@ -1,4 +1,4 @@
-// `parley users` and `parley export` read the database a server made. Run with a DATA_DIR where
+// `parley users`, `slugs` and `export` read the database a server made. Run with a DATA_DIR where
 // there is none (a mistyped path, or the default ./data from another working folder), they
 // created a fresh 40 MB database there and answered `no local user named "alice"` or `no chatbot
 // with id …`, as if the server's database lacked them. They now refuse in one line naming the
@@ -15,6 +15,7 @@ afterAll(() => cli.cleanUp());
 describe('a command that reads the database, where there is none', () => {
   for (const args of [
     ['users', 'promote', 'alice'],
+    ['slugs', 'release', 'acme-support'],
     ['export', '--chatbot', '00000000-0000-4000-8000-000000000000'],
   ]) {
     it(`parley ${args[0]}: one line naming the folder, and nothing created`, { timeout: 60_000 }, async () => {

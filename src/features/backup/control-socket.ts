@@ -41,7 +41,7 @@ export class BackupError extends Error {
   }
 }
 
-export type Holder = 'server' | 'backup' | 'restore' | 'migrate' | 'users' | 'export';
+export type Holder = 'server' | 'backup' | 'restore' | 'migrate' | 'users' | 'slugs' | 'export';
 
 /** What a holder answers first: who it is, or why it will not do what was asked. */
 export type FirstAnswer = { ok: true; who: Holder; pid: number } | { ok: false; message: string };
