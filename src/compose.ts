@@ -4,6 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
+import { keepFollowingDatabaseClock } from './db/database-clock.js';
 import { keepEmbeddedDatabase } from './db/pglite-upkeep.js';
 import { createScoped } from './db/scope.js';
 import { composeResponder, composeTurnEngine, composeTurnSlots, LEASE_MS } from './compose-turns.js';
@@ -260,6 +261,12 @@ function scheduleAccountUpkeep(deps: ComposeDeps, jobs: ReturnType<typeof create
   jobs.every('session sweep', SESSION_SWEEP_MS, async () => void (await sweep.run()), { atStart: true, rests: true });
 }
 
+/** The embedded database's own upkeep; on PostgreSQL, its clock followed for what is stored (lib/time-base.ts). */
+function scheduleDatabaseUpkeep({ config, database, log }: ComposeDeps, jobs: ReturnType<typeof createJobs>) {
+  if (database.kind === 'pglite') keepEmbeddedDatabase({ jobs, database, log, everyMs: config.pgliteStatisticsMs, freezeAge: config.pgliteFreezeAge });
+  else keepFollowingDatabaseClock(jobs, database.app.sql, config.instanceHeartbeatMs, log);
+}
+
 export async function composeServices(deps: ComposeDeps) {
   const { config, database, log } = deps;
   const { limiter, close: closeLimiter } = await createLimiter(config, deps.clock, deps.metrics, log);
@@ -276,7 +283,7 @@ export async function composeServices(deps: ComposeDeps) {
   const { service: webhooks, owed: webhooksOwed } = composeWebhooks(deps, jobs, chat.chatbots);
   const { visitorTokens, publicGuard, authenticateChannels } = composeVisitors(deps, limiter, directory, authenticateKeys, revocations);
   scheduleAccountUpkeep(deps, jobs, keys);
-  if (database.kind === 'pglite') keepEmbeddedDatabase({ jobs, database, log, everyMs: config.pgliteStatisticsMs, freezeAge: config.pgliteFreezeAge });
+  scheduleDatabaseUpkeep(deps, jobs);
   heedRevocations(revocations, chat.generations, directory);
   const admin = createAdminService(createAdminRepo(createScoped(database.app)), admins, revocations);
   return {

@@ -8,6 +8,7 @@ import { guardPgliteDisk } from './db/pglite-disk.js';
 import { holdForServer } from './features/backup/backup.control.js';
 import { storeCutTurns } from './features/chat/cut-turns.js';
 import { UNCLAIMED_FIX, unclaimedAdminNames, unclaimedWarning } from './features/users/admin-names.js';
+import { followDatabaseClock, readDatabaseClock } from './db/database-clock.js';
 import { migrate } from './db/migrate.js';
 import { createScoped } from './db/scope.js';
 import { prepareAppRole } from './db/row-security.js';
@@ -44,6 +45,8 @@ export async function startServer(env: Env): Promise<RunningServer> {
   exitWhenDatabaseFails(database, config, log, exit);
   hold?.serveBackups(database);
   log.info({ database: database.kind }, database.kind === 'pglite' ? `using embedded PGlite in ${config.dataDir}` : 'using PostgreSQL');
+  // Before anything is stored: ids and times follow the database's clock (lib/time-base.ts).
+  if (database.kind !== 'pglite') followDatabaseClock(await readDatabaseClock(database.sql), log);
   await migrate(database.sql, (line) => log.info(line));
   await prepareAppRole(database, (line) => log.info(line));
   await warnOfUnclaimedAdmins(database, config.adminUsernames, log);

@@ -1,5 +1,8 @@
+import { storedNow } from './time-base.js';
+
 export interface Clock {
   now(): Date;
 }
 
-export const systemClock: Clock = { now: () => new Date() };
+/** The stored time (lib/time-base.ts): the database's clock on PostgreSQL. */
+export const systemClock: Clock = { now: () => new Date(storedNow()) };
