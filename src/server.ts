@@ -12,6 +12,7 @@ import { followDatabaseClock, readDatabaseClock } from './db/database-clock.js';
 import { migrate } from './db/migrate.js';
 import { createScoped } from './db/scope.js';
 import { prepareAppRole } from './db/row-security.js';
+import { idsAfter } from './lib/ids.js';
 import { createLogOutput } from './observability/log-output.js';
 import { loggerOptions } from './observability/logger.js';
 
@@ -49,6 +50,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   if (database.kind !== 'pglite') followDatabaseClock(await readDatabaseClock(database.sql), log);
   await migrate(database.sql, (line) => log.info(line));
   await prepareAppRole(database, (line) => log.info(line));
+  await startIdsAfterStored(database);
   await warnOfUnclaimedAdmins(database, config.adminUsernames, log);
   await storeRepliesCutShort(database, log);
   const disk = database.kind === 'pglite' ? guardPgliteDisk({ dir: pgliteDirFor(config.dataDir), exec: (statement) => database.app.sql.exec(statement), log }) : null;
@@ -118,6 +120,18 @@ function listenProblem(error: unknown, config: { host: string; port: number }): 
     return new Error(`cannot listen on ${where}: HOST is not an address of this machine; set HOST to one of its addresses (0.0.0.0 for all of them)`);
   }
   return error as Error;
+}
+
+/** Ids start after the newest a conversation or message already has (lib/ids.ts), whatever this host's clock says. */
+async function startIdsAfterStored(database: Database) {
+  const rows = await database.sql.transaction(async (tx) => {
+    // Row security is forced on the owner too: read in the admin scope.
+    await tx.query("SELECT set_config('app.scope', 'admin', true)");
+    return tx.query<{ id: string | null }>(
+      '(SELECT id::text FROM messages ORDER BY id DESC LIMIT 1) UNION ALL (SELECT id::text FROM conversations ORDER BY id DESC LIMIT 1)',
+    );
+  });
+  for (const { id } of rows) if (id) idsAfter(id);
 }
 
 /** Turns a stopped process left half done (features/chat/cut-turns.ts): stored, their conversations let go. */

@@ -6,6 +6,23 @@ import { storedNow } from './time-base.js';
 let lastMs = -Infinity;
 let seq = 0;
 
+/** The millisecond a UUIDv7 was made in. */
+const msOf = (id: string): number => Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+
+/**
+ * Ids from here on sort after `id` (one already stored), whatever the clock says: a host whose
+ * clock is behind what the database holds (it started before NTP set it, or was stepped back
+ * while the server was stopped) made ids that sorted before every message already stored.
+ */
+export function idsAfter(id: string): void {
+  // The next millisecond: every id made from here on has a later one, or a higher count in it.
+  const next = msOf(id) + 1;
+  if (next > lastMs) {
+    lastMs = next;
+    seq = 0;
+  }
+}
+
 /** Time-ordered UUIDv7 from the stored time (lib/time-base.ts): index-friendly primary keys that also sort by creation. */
 export function newId(): string {
   const now = storedNow();

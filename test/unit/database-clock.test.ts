@@ -1,8 +1,9 @@
 // What an instance stores follows the database's clock (lib/time-base.ts, db/database-clock.ts):
 // how a reading moves it, what the log says, and that ids never go back when it moves back.
+import { v7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
 import { followDatabaseClock } from '../../src/db/database-clock.js';
-import { newId } from '../../src/lib/ids.js';
+import { idsAfter, newId } from '../../src/lib/ids.js';
 import { setStoredTimeOffset, storedTimeOffset } from '../../src/lib/time-base.js';
 
 function recordingLog() {
@@ -59,5 +60,19 @@ describe('ids when the stored time moves back', () => {
     ids.push(newId());
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe('ids after those already stored', () => {
+  it('sort after the newest stored, though the clock is an hour behind it', () => {
+    // Stored by this host an hour ago of its clock, before it was set back.
+    const stored = v7({ msecs: Date.now() + 3_600_000 });
+    expect(newId() < stored).toBe(true);
+    idsAfter(stored);
+    const next = [newId(), newId()];
+    expect([stored, ...next].sort()).toEqual([stored, ...next]);
+    // An older id read later moves nothing back.
+    idsAfter('00000000-0000-7000-8000-000000000000');
+    expect(newId() > next[1]!).toBe(true);
   });
 });
