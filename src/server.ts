@@ -4,11 +4,11 @@ import { loadConfig, type Config, type Env } from './config/config.js';
 import { resolveJwtSecret } from './config/secrets.js';
 import { pgliteDirFor, type Database } from './db/client.js';
 import { connectDatabase } from './db/connect.js';
+import { followDatabaseClock, readDatabaseClock } from './db/database-clock.js';
 import { guardPgliteDisk } from './db/pglite-disk.js';
 import { holdForServer } from './features/backup/backup.control.js';
 import { storeCutTurns } from './features/chat/cut-turns.js';
 import { UNCLAIMED_FIX, unclaimedAdminNames, unclaimedWarning } from './features/users/admin-names.js';
-import { followDatabaseClock, readDatabaseClock } from './db/database-clock.js';
 import { migrate } from './db/migrate.js';
 import { createScoped } from './db/scope.js';
 import { prepareAppRole } from './db/row-security.js';
@@ -134,7 +134,6 @@ async function startIdsAfterStored(database: Database) {
   for (const { id } of rows) if (id) idsAfter(id);
 }
 
-/** Turns a stopped process left half done (features/chat/cut-turns.ts): stored, their conversations let go. */
 /** Operators watch the server's log more than `parley doctor`: a name anyone may claim is said at every start. */
 async function warnOfUnclaimedAdmins(database: Database, names: readonly string[], log: FastifyBaseLogger) {
   if (names.length === 0) return;
@@ -142,6 +141,7 @@ async function warnOfUnclaimedAdmins(database: Database, names: readonly string[
   if (missing.length > 0) log.warn(`${unclaimedWarning(missing)}; ${UNCLAIMED_FIX}`);
 }
 
+/** Turns a stopped process left half done (features/chat/cut-turns.ts): stored, their conversations let go. */
 async function storeRepliesCutShort(database: Database, log: FastifyBaseLogger) {
   const countTokens = async (text: string) => (await import('./llm/tokens.js')).countTokens(text);
   const cut = await storeCutTurns(createScoped(database.app), { everyHold: database.kind === 'pglite', countTokens });
