@@ -65,8 +65,10 @@ describe('ids when the stored time moves back', () => {
 
 describe('ids after those already stored', () => {
   it('sort after the newest stored, though the clock is an hour behind it', () => {
-    // Stored by this host an hour ago of its clock, before it was set back.
-    const stored = v7({ msecs: Date.now() + 3_600_000 });
+    // Stored by this host an hour ago of its clock, before it was set back. (Test files share a
+    // process: ids made before in it may be ahead of the clock, so the hour is counted from them.)
+    const latest = newId();
+    const stored = v7({ msecs: Math.max(Date.now(), Number.parseInt(latest.slice(0, 8) + latest.slice(9, 13), 16)) + 3_600_000 });
     expect(newId() < stored).toBe(true);
     idsAfter(stored);
     const next = [newId(), newId()];
