@@ -43,22 +43,48 @@ interface ClockLog {
 
 const describe = (ms: number) => `${(Math.abs(ms) / 1000).toFixed(1)} s ${ms > 0 ? 'behind' : 'ahead of'}`;
 
-/** Takes the reading's offset when it tells a difference the current one does not; returns the offset kept. */
-export function followDatabaseClock(reading: ClockReading, log: ClockLog): number {
-  const current = storedTimeOffset();
-  if (reading.uncertaintyMs > MAX_UNCERTAINTY_MS) return current;
+/** The offset a reading asks for, or null when it tells nothing the current one does not. */
+function offsetWanted(reading: ClockReading): number | null {
+  if (reading.uncertaintyMs > MAX_UNCERTAINTY_MS) return null;
   const wanted = Math.abs(reading.offsetMs) < FOLLOW_FROM_MS ? 0 : Math.round(reading.offsetMs);
-  if (Math.abs(wanted - current) <= Math.max(FOLLOW_FROM_MS, reading.uncertaintyMs)) return current;
+  return Math.abs(wanted - storedTimeOffset()) <= Math.max(FOLLOW_FROM_MS, reading.uncertaintyMs) ? null : wanted;
+}
+
+function takeOffset(wanted: number, log: ClockLog): void {
+  const current = storedTimeOffset();
   setStoredTimeOffset(wanted);
   const fields = { clock_offset_ms: wanted };
   if (wanted === 0) log.info(fields, "this host's clock agrees with the database's again");
   else if (Math.abs(wanted) >= WARN_FROM_MS && Math.abs(wanted - current) >= WARN_FROM_MS)
     log.warn(fields, `this host's clock is ${describe(wanted)} the database's: the ids and times Parley stores and the tokens it checks follow the database's clock, so instances keep one order; sync this host's clock (NTP: chrony, systemd-timesyncd), since the log's times and this host's other programs go by it`);
   else log.info(fields, `this host's clock is ${describe(wanted)} the database's: the ids and times Parley stores follow the database's clock`);
-  return wanted;
 }
 
-/** Reads it again at the heartbeat's pace (server.ts reads it once before serving): a host clock stepped or drifting. */
+/** Takes the reading's offset when it tells a difference the current one does not (at start); returns the offset kept. */
+export function followDatabaseClock(reading: ClockReading, log: ClockLog): number {
+  const wanted = offsetWanted(reading);
+  if (wanted !== null) takeOffset(wanted, log);
+  return storedTimeOffset();
+}
+
+/**
+ * Reads it again at the heartbeat's pace (server.ts reads it once before serving): a host clock
+ * stepped or drifting. A change is taken once two readings in a row ask for it, so one odd
+ * reading (a stall between the query and its answer) moves nothing.
+ */
 export function keepFollowingDatabaseClock(jobs: Pick<Jobs, 'every'>, sql: Pick<SqlRunner, 'query'>, everyMs: number, log: ClockLog): void {
-  jobs.every('database clock', everyMs, async () => void followDatabaseClock(await readDatabaseClock(sql), log), { rests: true, atWake: true });
+  let asked: number | null = null;
+  jobs.every(
+    'database clock',
+    everyMs,
+    async () => {
+      const reading = await readDatabaseClock(sql);
+      const wanted = offsetWanted(reading);
+      if (wanted !== null && asked !== null && Math.abs(wanted - asked) <= Math.max(FOLLOW_FROM_MS, reading.uncertaintyMs)) {
+        takeOffset(wanted, log);
+        asked = null;
+      } else asked = wanted;
+    },
+    { rests: true, atWake: true },
+  );
 }

@@ -2,7 +2,7 @@
 // how a reading moves it, what the log says, and that ids never go back when it moves back.
 import { v7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
-import { followDatabaseClock } from '../../src/db/database-clock.js';
+import { followDatabaseClock, keepFollowingDatabaseClock } from '../../src/db/database-clock.js';
 import { idsAfter, newId } from '../../src/lib/ids.js';
 import { setStoredTimeOffset, storedTimeOffset } from '../../src/lib/time-base.js';
 
@@ -48,6 +48,29 @@ describe('following the database clock', () => {
     const log = recordingLog();
     expect(followDatabaseClock({ offsetMs: 120, uncertaintyMs: 2 }, log)).toBe(120);
     expect(log.lines).toEqual([{ level: 'info', message: expect.stringContaining('0.1 s behind the database') }]);
+  });
+});
+
+describe('following it while serving', () => {
+  it('takes a change once two readings in a row ask for it, so one odd reading moves nothing', async () => {
+    const log = recordingLog();
+    let task: (() => Promise<void>) | undefined;
+    let databaseAhead = 0;
+    // The database's clock, as its answer reads it, `databaseAhead` ms ahead of this host's.
+    const sql = { query: async <T>() => [{ ms: Date.now() + databaseAhead }] as T[] };
+    keepFollowingDatabaseClock({ every: (_name, _ms, run) => void (task = run) }, sql, 5_000, log);
+    const tick = async (ahead: number) => {
+      databaseAhead = ahead;
+      await task!();
+      return storedTimeOffset();
+    };
+    expect(await tick(30_000)).toBe(0);
+    expect(await tick(0)).toBe(0);
+    expect(await tick(30_000)).toBe(0);
+    expect(await tick(30_000)).toBeGreaterThan(29_900);
+    expect(log.lines).toHaveLength(1);
+    expect(await tick(0)).toBeGreaterThan(29_900);
+    expect(await tick(0)).toBe(0);
   });
 });
 
