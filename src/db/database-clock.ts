@@ -10,7 +10,7 @@ import type { SqlRunner } from './client.js';
 const CLOCK = 'SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms';
 const SAMPLES = 3;
 /** Below this the clocks agree as well as a round trip can tell: nothing is shifted. */
-export const FOLLOW_FROM_MS = 25;
+const FOLLOW_FROM_MS = 25;
 /** A reading whose round trip took longer than twice this tells too little to act on. */
 const MAX_UNCERTAINTY_MS = 250;
 const WARN_FROM_MS = 1_000;

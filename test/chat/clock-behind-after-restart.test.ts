@@ -6,22 +6,16 @@
 // (created_at, updated_at) still read that clock: with nothing else to go by, they stay as wrong
 // as it is until it is set right.
 // The clock is set back by libfaketime (Debian's `faketime` package) for the restarted process.
-import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliProcesses, serveUntilHealthy } from '../helpers/cli-process.js';
+import { clockBehind, faketimeSkipReason, skipFaketime } from '../helpers/faketime.js';
 import { call, conversation, register } from '../instances/cluster.js';
 
-const FAKETIME = process.env.FAKETIME_LIBRARY ?? '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
-// Without libfaketime this is skipped, saying so, except in CI where a skip is a failure.
-const skipFaketime = !existsSync(FAKETIME) && process.env.CI !== 'true';
-const skipReason = skipFaketime ? ` (skipped: ${FAKETIME} is missing; apt-get install -y faketime, or set FAKETIME_LIBRARY)` : '';
-
-describe.skipIf(skipFaketime)(`a server restarted with its clock an hour behind what it stored${skipReason}`, () => {
+describe.skipIf(skipFaketime)(`a server restarted with its clock an hour behind what it stored${faketimeSkipReason}`, () => {
   const processes = cliProcesses();
   afterAll(() => processes.cleanUp());
 
   it('puts the next exchange after the ones before in its conversation', { timeout: 90_000 }, async () => {
-    if (!existsSync(FAKETIME)) throw new Error(`${FAKETIME} is missing: apt-get install -y faketime (or set FAKETIME_LIBRARY)`);
     const dataDir = processes.tempDir('parley-clock-restart-');
     const env = { DATA_DIR: dataDir, JWT_SECRET: 'x'.repeat(48) };
     const first = await serveUntilHealthy(processes, env);
@@ -32,7 +26,7 @@ describe.skipIf(skipFaketime)(`a server restarted with its clock an hour behind 
     first.server.child.kill('SIGTERM');
     expect(await first.server.exited).toBe(0);
 
-    const again = await serveUntilHealthy(processes, { ...env, LD_PRELOAD: FAKETIME, FAKETIME: '-1h', DONT_FAKE_MONOTONIC: '1' });
+    const again = await serveUntilHealthy(processes, { ...env, ...clockBehind(3_600) });
     expect(again.server.child.exitCode, again.server.stderr()).toBeNull();
     const signedIn = await call(again.base, 'POST', '/v1/auth/login', { body: { username: account.username, password: account.password } });
     expect(signedIn.status, signedIn.text).toBe(200);

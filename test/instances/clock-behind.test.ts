@@ -6,31 +6,23 @@
 // history, the model's prompt and the conversation list were shown out of order.
 // The clock of the second instance is set back by libfaketime (Debian's `faketime` package),
 // as a host's own clock would be: nothing in Parley is told.
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { fakeLlmEnv } from '../helpers/chat.js';
+import { clockBehind, faketimeSkipReason, skipFaketime } from '../helpers/faketime.js';
 import { type Account, call, cluster, conversation, pgUrl, register, type Instance } from './cluster.js';
 
-const FAKETIME = process.env.FAKETIME_LIBRARY ?? '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
-/** The instance's wall clock 30 s behind, its monotonic clock (timers) untouched. */
-const behind = (seconds: number) => ({ LD_PRELOAD: FAKETIME, FAKETIME: `-${seconds}s`, DONT_FAKE_MONOTONIC: '1' });
 
-// Without libfaketime this is skipped, saying so, except in CI where a skip is a failure.
-const skipFaketime = !existsSync(FAKETIME) && process.env.CI !== 'true';
-const skipReason = skipFaketime ? ` (skipped: ${FAKETIME} is missing; apt-get install -y faketime, or set FAKETIME_LIBRARY)` : '';
-
-describe.runIf(Boolean(pgUrl) && !skipFaketime)(`an instance whose clock is 30 s behind the others${skipReason}`, () => {
+describe.runIf(Boolean(pgUrl) && !skipFaketime)(`an instance whose clock is 30 s behind the others${faketimeSkipReason}`, () => {
   const instances = cluster();
   let fake: FakeLlm;
   let one: Instance;
   let late: Instance;
   beforeAll(async () => {
-    if (!existsSync(FAKETIME)) throw new Error(`${FAKETIME} is missing: apt-get install -y faketime (or set FAKETIME_LIBRARY)`);
     fake = await startFakeLlm({ reply: (request) => `You said: ${request.messages.at(-1)?.content ?? ''}` });
     const env = fakeLlmEnv(fake.url);
     one = await instances.start(env, { redis: 'none' });
-    late = await instances.start({ ...env, ...behind(30) }, { redis: 'none' });
+    late = await instances.start({ ...env, ...clockBehind(30) }, { redis: 'none' });
   }, 60_000);
   afterAll(async () => {
     await instances.cleanUp();
