@@ -46,6 +46,11 @@ export async function prepareAppRole(database: Database, log: (line: string) => 
     await tx.exec(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${where} TO ${role};
       REVOKE INSERT, UPDATE, DELETE ON parley_migrations FROM ${role};
       GRANT EXECUTE ON FUNCTION ${where}.knowledge_search(uuid, text[], integer, integer) TO ${role}`);
+    const open = await schemasOpenTo(tx, role);
+    if (open.length > 0) {
+      const { problem, fix } = openSchemasProblem(role, me!.quoted, open);
+      throw new RowSecurityError(`${problem}. ${fix[0]!.toUpperCase()}${fix.slice(1)}`);
+    }
     return { role, login, owner: me!.quoted, database: me!.database, schema: me!.schema };
   });
   await database.enterAppRole();
@@ -109,6 +114,52 @@ async function joinAppRole(tx: SqlRunner, role: string, me: string, log: (line: 
   await refusedAs(tx.exec(`GRANT ${role} TO CURRENT_USER`), () =>
     `cannot use role ${role} (DATABASE_APP_ROLE): the DATABASE_URL role ${me} is not a member and may not grant it. As an administrator run: GRANT ${role} TO ${me}; ${otherwise}`,
   );
+}
+
+/**
+ * Schemas on the owner's search path that `role` may create objects in. Parley's functions that
+ * run as the tables' owner (knowledge_search, the slug holders) look up what they call there
+ * (`SET search_path FROM CURRENT`, the owner's path when migrated). A function the request role
+ * put there, taking the arguments more exactly than PostgreSQL's own, would run as the owner
+ * instead: with the tables' owner a superuser (the embedded database, a self-hosted `postgres`),
+ * one statement injected into a request could make the request role a superuser. Before
+ * PostgreSQL 15 every role may create objects in `public`. `sql` runs as the owner.
+ */
+export async function schemasOpenTo(sql: SqlRunner, role: string): Promise<OpenSchema[]> {
+  return sql.query<OpenSchema & Record<string, unknown>>(
+    `SELECT quote_ident(s.nspname) AS name, r.rolsuper OR pg_has_role(current_user, s.nspowner, 'USAGE') AS "ownerKeeps"
+       FROM unnest(current_schemas(false)) AS n JOIN pg_namespace s ON s.nspname = n, pg_roles r
+      WHERE r.rolname = current_user
+        AND CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) THEN has_schema_privilege($1, s.oid, 'CREATE') ELSE false END`,
+    [role],
+  );
+}
+
+export interface OpenSchema {
+  /** Quoted for SQL. */
+  name: string;
+  /** The owner (connecting role) may create there as a superuser or the schema's owner, not only as every role may. */
+  ownerKeeps: boolean;
+}
+
+/**
+ * Why requests must not run as a role that may create objects where the owner's functions look,
+ * and what to run. Taking CREATE from every role would take it from an owner that has it only so
+ * (PostgreSQL 14's `public`, owned by the bootstrap superuser): later migrations could not make tables.
+ */
+export function openSchemasProblem(role: string, owner: string, schemas: readonly OpenSchema[]): { problem: string; fix: string } {
+  const statements = schemas.flatMap(({ name, ownerKeeps }) => [
+    ...(ownerKeeps ? [] : [`GRANT CREATE ON SCHEMA ${name} TO ${owner};`]),
+    `REVOKE CREATE ON SCHEMA ${name} FROM PUBLIC, ${role};`,
+  ]);
+  return {
+    problem:
+      `requests run as role ${role}, which may create objects in schema ${schemas.map((schema) => schema.name).join(', ')}, where Parley's functions ` +
+      "that run as the tables' owner look up what they call: a request could take them over and get around row security",
+    fix:
+      `as the schema's owner or a superuser run: ${statements.join(' ')} (PostgreSQL 15's default; before 15 every role may create in public), ` +
+      `and grant CREATE there to no role ${role} belongs to`,
+  };
 }
 
 /** A permission error becomes `message()`; anything else passes unchanged. */

@@ -1,5 +1,6 @@
 // `parley doctor`, the database side: a passing set-up, the database down, pending migrations,
-// a request role that bypasses row security, and an embedded database a server has open.
+// a request role that bypasses row security or may create objects where the owner's functions
+// look, and an embedded database a server has open.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -108,6 +109,15 @@ describe('parley doctor names each database failure and its fix', () => {
     await target.exec(`ALTER ROLE ${target.appRole} BYPASSRLS`);
     const line = failsOnly(await doctor(target.env), 'row-security');
     expect(line.text).toContain(`requests run as ${target.appRole}, which has BYPASSRLS: row security would not apply → run: ALTER ROLE ${target.appRole} NOBYPASSRLS`);
+  });
+
+  it('a request role that may create objects where the owner\'s functions look (any role may in public before PostgreSQL 15)', { timeout: 60_000 }, async () => {
+    const target = await servedDatabase();
+    await target.exec("DO $$ BEGIN EXECUTE format('GRANT CREATE ON SCHEMA %I TO PUBLIC', current_schema()); END $$");
+    const line = failsOnly(await doctor(target.env), 'row-security');
+    expect(line.text).toMatch(
+      new RegExp(`requests run as role ${target.appRole}, which may create objects in schema \\w+, .*get around row security → as the schema's owner or a superuser run: REVOKE CREATE ON SCHEMA \\w+ FROM PUBLIC, ${target.appRole};`),
+    );
   });
 
   it('a tenant table whose row security was switched off', { timeout: 60_000 }, async () => {

@@ -396,4 +396,30 @@ describe('a fresh database', () => {
       await drop();
     }
   });
+  // Parley's functions that run as the tables' owner look up what they call on the owner's search
+  // path: a function the request role put there would run as the owner (with a superuser owner,
+  // one injected statement made the request role a superuser). Every role may create in `public`
+  // before PostgreSQL 15, as in this grant.
+  it('refuses requests a role that may create objects where the owner\'s functions look, naming the statement that fixes it', async () => {
+    const { database, drop } = await createTestDatabase();
+    try {
+      const [{ schema }] = (await database.sql.query<{ schema: string }>('SELECT quote_ident(current_schema()) AS schema')) as [{ schema: string }];
+      await database.sql.exec(`GRANT CREATE ON SCHEMA ${schema} TO PUBLIC`);
+      const refused = await prepareAppRole(database).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(RowSecurityError);
+      expect((refused as Error).message).toContain(`requests run as role parley_app, which may create objects in schema ${schema}`);
+      const fix = /As the schema's owner or a superuser run: (.*REVOKE CREATE ON SCHEMA \S+ FROM PUBLIC, parley_app;) \(/.exec((refused as Error).message);
+      expect(fix, (refused as Error).message).not.toBeNull();
+
+      await database.sql.exec(fix![1]!);
+      await prepareAppRole(database);
+      const facts = await appRoleFacts(database.app.sql);
+      expect(facts.superuser || facts.bypass || facts.owns !== null).toBe(false);
+    } finally {
+      await drop();
+    }
+  });
 });

@@ -66,6 +66,36 @@ describe.runIf(SUPERUSER_URL)('docs/deploy.md: self-hosted PostgreSQL', () => {
     expect(serving.stdout()).toContain(`requests run as role ${names.appRole}, under row security`);
   });
 
+  // PostgreSQL 14 makes a database's `public` the bootstrap superuser's, and every role may create
+  // objects in it: the request role could replace what the owner's functions call.
+  it("where every role may create in public, as PostgreSQL 14 leaves a new database: serve refuses, naming the statements, and serves once they ran", { timeout: 120_000 }, async () => {
+    const old = { owner: `parley_${id}_old`, appRole: `parley_app_${id}_old` };
+    const roles = replaceAll(guideBlock('self-hosted-roles'), [
+      [/\bparley_app\b/, old.appRole],
+      [/\bparley\b/, old.owner],
+    ]);
+    const asOld = roles.replace(/^ALTER SCHEMA public OWNER TO .*$\n^REVOKE CREATE ON SCHEMA public FROM PUBLIC;$/m, 'ALTER SCHEMA public OWNER TO CURRENT_USER;\nGRANT CREATE ON SCHEMA public TO PUBLIC;');
+    expect(asOld).not.toBe(roles);
+    await server.run(asOld, `DROP DATABASE IF EXISTS ${old.owner} WITH (FORCE)`, `DROP ROLE IF EXISTS ${old.appRole}`, `DROP ROLE IF EXISTS ${old.owner}`);
+    const parley = await install({ databaseUrl: localDatabaseUrl(SUPERUSER_URL!, old.owner, old.owner), appRole: old.appRole });
+    await shellOk(parley.local('migrate'));
+
+    const refused = await parley.serve().then(
+      () => null,
+      (error: Error) => error.message,
+    );
+    const fix = `GRANT CREATE ON SCHEMA public TO ${old.owner}; REVOKE CREATE ON SCHEMA public FROM PUBLIC, ${old.appRole};`;
+    expect(refused).toContain(`requests run as role ${old.appRole}, which may create objects in schema public`);
+    expect(refused).toContain(`As the schema's owner or a superuser run: ${fix}`);
+
+    const superuserThere = new URL(SUPERUSER_URL!);
+    superuserThere.pathname = `/${old.owner}`;
+    await psqlOk(superuserThere.toString(), fix);
+    const serving = await parley.serve();
+    expect(JSON.parse(await shellOk(parley.local('ready')))).toEqual({ status: 'ready', database: 'ok', migrations: 'current' });
+    expect(await stopServer(serving)).toBe(0);
+  });
+
   it('the row-security check: the app role is no superuser, has no BYPASSRLS, sees no user, and cannot switch the policies off', async () => {
     const check = replaceAll(guideBlock('row-security-check'), [[/\bparley_app\b/, names.appRole]]);
     expect((await psqlOk(databaseUrl, check)).trim().split('\n')).toEqual(['f|f', '0']);

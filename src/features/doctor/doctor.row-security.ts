@@ -4,7 +4,7 @@
 // DATABASE_APP_URL's user (behind a transaction pooler). On PostgreSQL the line ends by opening a
 // request connection as the server does, so a pooler that refuses the switch fails here too.
 import type { Database, SqlRunner } from '../../db/client.js';
-import { connectionRefusal, TENANT_TABLES, verifyAppRole } from '../../db/row-security.js';
+import { connectionRefusal, openSchemasProblem, schemasOpenTo, TENANT_TABLES, verifyAppRole } from '../../db/row-security.js';
 import { result, type CheckResult } from './doctor.checks.js';
 
 const NAME = 'row-security';
@@ -104,6 +104,11 @@ export async function checkRowSecurity(database: Database): Promise<CheckResult>
   if (tables.owns) return result(NAME, 'fail', `${role} owns (or inherits the owner of) ${tables.owns}: row security would not apply`, `set DATABASE_APP_ROLE to a role that owns no tables, or revoke its membership in their owner`);
   if (tables.unprotected) {
     return result(NAME, 'fail', `row security is off on ${tables.unprotected}: every request would see every user's rows there`, 'run, for each: ALTER TABLE <table> ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY');
+  }
+  const open = await schemasOpenTo(database.sql, role);
+  if (open.length > 0) {
+    const { problem, fix } = openSchemasProblem(role, me.quoted, open);
+    return result(NAME, 'fail', problem, fix);
   }
   const forced = tables.tenant ? `row security forced on ${tables.tenant} tables` : 'no tables yet';
   if (!app) return result(NAME, 'ok', `role ${role} not created yet: parley serve creates it at start, as ${me.quoted} may; ${forced}`);
