@@ -46,11 +46,6 @@ export async function prepareAppRole(database: Database, log: (line: string) => 
     await tx.exec(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${where} TO ${role};
       REVOKE INSERT, UPDATE, DELETE ON parley_migrations FROM ${role};
       GRANT EXECUTE ON FUNCTION ${where}.knowledge_search(uuid, text[], integer, integer) TO ${role}`);
-    const open = await schemasOpenTo(tx, role);
-    if (open.length > 0) {
-      const { problem, fix } = openSchemasProblem(role, me!.quoted, open);
-      throw new RowSecurityError(`${problem}. ${fix[0]!.toUpperCase()}${fix.slice(1)}`);
-    }
     return { role, login, owner: me!.quoted, database: me!.database, schema: me!.schema };
   });
   await database.enterAppRole();
@@ -58,6 +53,11 @@ export async function prepareAppRole(database: Database, log: (line: string) => 
     await verifyAppRole(database.app.sql, log, home);
   } catch (error) {
     throw connectionRefusal(error, role, login) ?? error;
+  }
+  const open = await schemasOpenTo(database.sql, role);
+  if (open.length > 0) {
+    const { problem, fix } = openSchemasProblem(role, home.owner, open);
+    throw new RowSecurityError(`${problem}. ${fix[0]!.toUpperCase()}${fix.slice(1)}`);
   }
   log(`requests run as role ${role}${login ? ' (DATABASE_APP_URL)' : ''}, under row security`);
 }

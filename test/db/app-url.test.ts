@@ -126,7 +126,7 @@ describe.runIf(SUPERUSER_URL)('DATABASE_APP_URL: requests log in as a role of th
     const names = { owner: `parley_owner_${id}`, login: `parley_req_${id}`, database: `parley_db_${id}` };
     superuser.undoLater(`DROP DATABASE IF EXISTS ${names.database} WITH (FORCE)`, `DROP ROLE IF EXISTS ${names.login}`, `DROP ROLE IF EXISTS ${names.owner}`);
     await admin().unsafe(`CREATE ROLE ${names.owner} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE`);
-    await admin().unsafe(`CREATE DATABASE ${names.database} OWNER ${names.owner}`);
+    await superuser.createOwnedDatabase(names.database, names.owner);
     await admin().unsafe(`CREATE ROLE ${names.login} LOGIN NOSUPERUSER ${loginAttributes}`);
     return { ...names, ownerUrl: urlFor(names.owner, names.database), loginUrl: urlFor(names.login, names.database) };
   }

@@ -38,7 +38,7 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', () => {
     superuser.undoLater(`DROP DATABASE IF EXISTS ${names.database} WITH (FORCE)`, `DROP ROLE IF EXISTS ${names.login}`, `DROP ROLE IF EXISTS ${names.owner}`);
     const admin = superuser.admin();
     await admin.unsafe(`CREATE ROLE ${names.owner} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE`);
-    await admin.unsafe(`CREATE DATABASE ${names.database} OWNER ${names.owner}`);
+    await superuser.createOwnedDatabase(names.database, names.owner);
     await admin.unsafe(`CREATE ROLE ${names.login} LOGIN NOSUPERUSER NOBYPASSRLS`);
     const direct = new URL(SUPERUSER_URL!);
     direct.username = names.owner;

@@ -188,6 +188,27 @@ describe('with app.user_id = B', () => {
   });
 });
 
+// PostgreSQL looks for a table in the session's temporary schema first, unless the search path
+// names it. The owner's functions (the slug holder here) would read a request's temporary table
+// in place of the real one.
+describe('a temporary table named like one the owner\'s functions read', () => {
+  it('does not let a request take a slug another account holds', async () => {
+    const bot = await createChatbot(t, a, { name: 'Given up' });
+    const renamed = await t.request({ method: 'PATCH', url: `/v1/chatbots/${bot.id}`, headers: bearer(a.accessToken), payload: { slug: `${bot.slug}-new` } });
+    expect(renamed.statusCode, renamed.body).toBe(200);
+    const taken = asApp({ userId: b.id }, async (tx) => {
+      await tx.sql.exec('CREATE TEMPORARY TABLE released_slugs (slug text PRIMARY KEY, held_by uuid, released_at timestamptz) ON COMMIT DROP');
+      return tx.sql.query(
+        "INSERT INTO chatbots (id, user_id, name, slug, model) VALUES (gen_random_uuid(), $1, 'Taken', $2, 'builtin') RETURNING id",
+        [b.id, bot.slug],
+      );
+    });
+    await expect(taken).rejects.toMatchObject({ message: expect.stringContaining(`slug ${bot.slug} is held by the account that gave it up`) });
+    const [held] = await t.database.sql.query<{ held_by: string }>('SELECT held_by::text FROM released_slugs WHERE slug = $1', [bot.slug]);
+    expect(held?.held_by).toBe(a.id);
+  });
+});
+
 describe('with app.user_id unset', () => {
   it('every tenant table is empty, inside a transaction or out', async () => {
     await asApp({}, async (tx) => {

@@ -74,7 +74,7 @@ describe.runIf(SUPERUSER_URL)('start-up on a managed PostgreSQL', () => {
     // Dropped in this order: the database (with the app role's grants in it), then the roles.
     superuser.undoLater(`DROP DATABASE IF EXISTS ${names.database} WITH (FORCE)`, `DROP ROLE IF EXISTS ${names.appRole}`, `DROP ROLE IF EXISTS ${names.owner}`);
     await admin().unsafe(`CREATE ROLE ${names.owner} LOGIN NOSUPERUSER NOBYPASSRLS ${attributes}`);
-    await admin().unsafe(`CREATE DATABASE ${names.database} OWNER ${names.owner}`);
+    await superuser.createOwnedDatabase(names.database, names.owner);
     const url = new URL(SUPERUSER_URL!);
     url.username = names.owner;
     url.password = '';

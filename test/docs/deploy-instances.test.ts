@@ -27,7 +27,7 @@ describe.runIf(SUPERUSER_URL)('docs/deploy.md: several instances behind a load b
   beforeAll(async () => {
     fake = await startFakeLlm({ chunkDelayMs: 100, reply: () => Array.from({ length: 80 }, (_, i) => `word${i}`).join(' ') });
     await server.run(
-      `CREATE ROLE ${names.owner} LOGIN CREATEROLE; CREATE DATABASE ${names.owner} OWNER ${names.owner};`,
+      `CREATE ROLE ${names.owner} LOGIN CREATEROLE; CREATE DATABASE ${names.owner} OWNER ${names.owner};\n\\c ${names.owner}\nALTER SCHEMA public OWNER TO ${names.owner};`,
       `DROP DATABASE IF EXISTS ${names.owner} WITH (FORCE)`,
       `DROP ROLE IF EXISTS ${names.appRole}`,
       `DROP ROLE IF EXISTS ${names.owner}`,

@@ -39,7 +39,7 @@ describe.runIf(SUPERUSER_URL)('docs/deploy.md: managed PostgreSQL', () => {
       const id = server.id();
       const names = { admin: `supabase_postgres_${id}`, database: `supabase_${id}`, owner: `parley_${id}`, appRole: `parley_app_${id}` };
       await server.run(
-        `CREATE ROLE ${names.admin} LOGIN NOSUPERUSER CREATEROLE CREATEDB BYPASSRLS; CREATE DATABASE ${names.database} OWNER ${names.admin};`,
+        `CREATE ROLE ${names.admin} LOGIN NOSUPERUSER CREATEROLE CREATEDB BYPASSRLS; CREATE DATABASE ${names.database} OWNER ${names.admin};\n\\c ${names.database}\nALTER SCHEMA public OWNER TO ${names.admin};`,
         `DROP DATABASE IF EXISTS ${names.database} WITH (FORCE)`,
         `DROP ROLE IF EXISTS ${names.appRole}`,
         `DROP ROLE IF EXISTS ${names.owner}`,
@@ -104,7 +104,7 @@ describe.runIf(SUPERUSER_URL)('docs/deploy.md: managed PostgreSQL', () => {
 
     beforeAll(async () => {
       await server.run(
-        `CREATE ROLE ${names.owner} LOGIN NOSUPERUSER CREATEROLE; CREATE DATABASE ${names.database} OWNER ${names.owner};`,
+        `CREATE ROLE ${names.owner} LOGIN NOSUPERUSER CREATEROLE; CREATE DATABASE ${names.database} OWNER ${names.owner};\n\\c ${names.database}\nALTER SCHEMA public OWNER TO ${names.owner};`,
         `DROP DATABASE IF EXISTS ${names.database} WITH (FORCE)`,
         `DROP ROLE IF EXISTS ${names.appRole}`,
         `DROP ROLE IF EXISTS ${names.owner}`,
@@ -126,7 +126,7 @@ describe.runIf(SUPERUSER_URL)('docs/deploy.md: managed PostgreSQL', () => {
         const id = server.id();
         const pooled = { owner: `neondb_owner_${id}`, database: `neondb_${id}`, appRole: `parley_app_${id}` };
         await server.run(
-          `CREATE ROLE ${pooled.owner} LOGIN NOSUPERUSER CREATEROLE; CREATE DATABASE ${pooled.database} OWNER ${pooled.owner};`,
+          `CREATE ROLE ${pooled.owner} LOGIN NOSUPERUSER CREATEROLE; CREATE DATABASE ${pooled.database} OWNER ${pooled.owner};\n\\c ${pooled.database}\nALTER SCHEMA public OWNER TO ${pooled.owner};`,
           `DROP DATABASE IF EXISTS ${pooled.database} WITH (FORCE)`,
           `DROP ROLE IF EXISTS ${pooled.appRole}`,
           `DROP ROLE IF EXISTS ${pooled.owner}`,

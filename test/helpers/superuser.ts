@@ -22,5 +22,21 @@ export function superuserFixture(url: string, processes: { killAll(): void; clea
     admin: (): postgres.Sql => admin!,
     /** Statements to run after the file's tests (drop what a test made). */
     undoLater: (...statements: string[]) => cleanups.push(...statements),
+    /**
+     * A database `owner` owns, its `public` schema too, as PostgreSQL 15 and later make it (on 14 it
+     * is the bootstrap superuser's, and the owner may create there only as every role may, which
+     * Parley refuses: docs/deploy.md, "Database and roles").
+     */
+    async createOwnedDatabase(database: string, owner: string): Promise<void> {
+      await admin!.unsafe(`CREATE DATABASE ${database} OWNER ${owner}`);
+      const there = new URL(url);
+      there.pathname = `/${database}`;
+      const inside = postgres(there.toString(), { max: 1, onnotice: () => {} });
+      try {
+        await inside.unsafe(`ALTER SCHEMA public OWNER TO ${owner}`);
+      } finally {
+        await inside.end();
+      }
+    },
   };
 }
