@@ -6,8 +6,9 @@
 export const UTF8_DATABASE_FIX =
   "create one with CREATE DATABASE parley ENCODING 'UTF8' LOCALE 'C.UTF-8' TEMPLATE template0 (or another UTF-8 locale the server has) and point DATABASE_URL at it";
 
-/** The statement's columns: `encoding` and `name` of the database connected to. */
-export const ENCODING_QUERY = "SELECT current_setting('server_encoding') AS encoding, current_database() AS name";
+/** The statement's columns: `encoding` and `name` of the database connected to, the server's `version` and its `num`. */
+export const ENCODING_QUERY =
+  "SELECT current_setting('server_encoding') AS encoding, current_database() AS name, current_setting('server_version') AS version, current_setting('server_version_num')::int AS num";
 
 /** Why Parley cannot use the database, or null when its encoding is UTF8. */
 export function encodingProblem(database: { encoding: string; name: string }): string | null {

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SqlRunner } from './client.js';
 import { ENCODING_QUERY, encodingProblem, UTF8_DATABASE_FIX } from './encoding.js';
+import { OLDER_SERVER_FIX, versionProblem } from './server-version.js';
 import { startMigrationProgress } from './migration-progress.js';
 
 // Both src/db and dist/db sit two levels below the package root.
@@ -74,7 +75,9 @@ function checkHistory(migrations: Migration[], done: Map<string, string>): void 
  */
 export async function migrate(sql: SqlRunner, log: (line: string) => void = () => {}, migrations = loadMigrations()): Promise<string[]> {
   // Before anything is made: a migration would otherwise fail halfway on the first character the encoding lacks.
-  const [database] = await sql.query<{ encoding: string; name: string }>(ENCODING_QUERY);
+  const [database] = await sql.query<{ encoding: string; name: string; version: string; num: number }>(ENCODING_QUERY);
+  const older = database ? versionProblem({ ...database, num: Number(database.num) }) : null;
+  if (older) throw new MigrationError(`${older}: ${OLDER_SERVER_FIX}`);
   const problem = database ? encodingProblem(database) : null;
   if (problem) throw new MigrationError(`${problem}: ${UTF8_DATABASE_FIX}`);
   // Under the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL.

@@ -10,6 +10,7 @@ import { openDatabase, pgliteDirFor, type Database, type SqlRunner } from '../..
 import { describeDatabaseUrl, folderProblem, refusalOf } from '../../db/connect.js';
 import { databaseErrorCode, describeError, isDatabaseUnavailable } from '../../db/errors.js';
 import { encodingProblem, UTF8_DATABASE_FIX } from '../../db/encoding.js';
+import { MIN_VERSION_NUM, OLDER_SERVER_FIX } from '../../db/server-version.js';
 import { appliedAsShipped, loadMigrations } from '../../db/migrate.js';
 import { result, type CheckResult } from './doctor.checks.js';
 import { pgliteHolder } from './doctor.pglite.js';
@@ -19,7 +20,6 @@ import { checkTransactionAge } from './doctor.transactions.js';
 import { UNCLAIMED_FIX, unclaimedAdminNames, unclaimedWarning } from '../users/admin-names.js';
 
 const RETRY_MS = 250;
-const MIN_VERSION_NUM = 140_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -201,7 +201,7 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
     const badEncoding = encodingProblem(version);
     const first =
       version.num < MIN_VERSION_NUM
-        ? result('database', 'fail', `${where}: Parley needs PostgreSQL 14 or later`, 'upgrade the server, or point DATABASE_URL at a newer one')
+        ? result('database', 'fail', `${where}: Parley needs PostgreSQL 14 or later`, OLDER_SERVER_FIX)
         : badEncoding
           ? result('database', 'fail', `${where}: ${badEncoding}`, UTF8_DATABASE_FIX)
           : result('database', 'ok', where);
