@@ -17,19 +17,15 @@ export const MAX_PIPELINED = 16;
  * connection is closed, and the requests it still holds are dropped before any work.
  */
 export function limitPipelining(app: App): void {
-  const answers = new WeakMap<Socket, Set<ServerResponse>>();
   app.addHook('onRequest', (request, reply, done) => {
-    const socket = request.raw.socket;
+    const socket = request.raw.socket as Connection;
     if (socket.destroyed) {
       // Nobody to answer: skip the hooks and the handler.
       reply.hijack();
       return;
     }
-    const open = answersOf(answers, socket);
     const answer = reply.raw;
-    open.add(answer);
-    answer.once('close', () => open.delete(answer));
-    const count = open.size;
+    const count = track(socket, answer);
     if (count > MAX_PIPELINED) {
       request.log.info({ in_flight: count }, 'a connection pipelined more requests than allowed: closed');
       socket.destroy();
@@ -51,18 +47,50 @@ export function limitPipelining(app: App): void {
  * sending its body) sends to it later, and `stream.finished` (Fastify's end of a streamed body)
  * waits for a `close` already emitted unless the answer says it is closed: the body was never read
  * nor ended, and the export place stayed taken (one CI run in six on PostgreSQL).
+ *
+ * Kept on the connection itself, with listeners shared by every connection: a stream holds its
+ * connection for minutes, and a set, a weak map's entry and two `once` wrappers for each took
+ * about 0.8 kB of heap per open stream (docs/decisions.md, "Memory per open stream, again").
  */
-function answersOf(answers: WeakMap<Socket, Set<ServerResponse>>, socket: Socket): Set<ServerResponse> {
-  const known = answers.get(socket);
-  if (known) return known;
-  const open = new Set<ServerResponse>();
-  answers.set(socket, open);
-  socket.once('close', () =>
-    setImmediate(() => {
-      for (const answer of open) told(answer);
-    }),
-  );
-  return open;
+const OPEN = Symbol('answers in flight');
+const THEN = Symbol('also when the answer closes');
+type Connection = Socket & { [OPEN]?: ServerResponse[] };
+type Answer = ServerResponse & { [THEN]?: () => void };
+
+/**
+ * Runs `then` once `answer` closes, from the listener this module gave it (its hook runs before any
+ * other): a stream's answer already has one `close` listener of its own, and each one beyond two
+ * grows the list to 19 places, 0.15 kB more for as long as the stream runs. One call an answer.
+ */
+export function whenAnswerCloses(answer: ServerResponse, then: () => void): void {
+  (answer as Answer)[THEN] = then;
+}
+
+/** Counts `answer` among its connection's open answers; returns how many are open now. */
+function track(socket: Connection, answer: ServerResponse): number {
+  answer.on('close', answerClosed);
+  const open = socket[OPEN];
+  if (open) return open.push(answer);
+  socket[OPEN] = [answer];
+  socket.on('close', connectionClosed);
+  return 1;
+}
+
+function answerClosed(this: Answer): void {
+  const open = (this.req.socket as Connection | null)?.[OPEN];
+  const at = open ? open.indexOf(this) : -1;
+  if (at >= 0) open!.splice(at, 1);
+  this[THEN]?.();
+}
+
+function connectionClosed(this: Connection): void {
+  const open = this[OPEN];
+  if (open && open.length > 0) setImmediate(tellOpen, open);
+}
+
+function tellOpen(open: ServerResponse[]): void {
+  // Each one told leaves `open` (answerClosed).
+  for (const answer of [...open]) told(answer);
 }
 
 /** What Node does for the answer it writes when its connection closes (`emitCloseNT` in _http_server). */

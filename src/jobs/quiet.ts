@@ -13,8 +13,13 @@ export interface QuietLog {
 }
 
 export interface QuietWatch {
-  /** A request began: the instance is busy until it ends (`done`), and awake first if it rested. */
-  begin(): { woken: Promise<void> | null; done(): void };
+  /**
+   * A request began: the instance is busy until `end()`, and awake first if it rested (the promise,
+   * when it was resting or waking).
+   */
+  begin(): Promise<void> | null;
+  /** A request that began ended. */
+  end(): void;
   stop(): void;
 }
 
@@ -76,16 +81,12 @@ export function createQuietWatch(options: QuietOptions): QuietWatch {
     begin() {
       inFlight++;
       lastActive = now();
-      let ended = false;
-      return {
-        woken: jobs.resting() || waking ? wake() : null,
-        done() {
-          if (ended) return;
-          ended = true;
-          inFlight--;
-          lastActive = now();
-        },
-      };
+      return jobs.resting() || waking ? wake() : null;
+    },
+    end() {
+      // Never below none: an end told twice would otherwise hide a request still running.
+      if (inFlight > 0) inFlight--;
+      lastActive = now();
     },
     stop: () => clearInterval(timer),
   };
