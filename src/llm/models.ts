@@ -29,15 +29,15 @@ const storable = (text: string) => (text.includes('\u0000') ? text.replaceAll('\
  */
 export function withStorableText(model: ChatModel): ChatModel {
   return {
-    async generate(request, onDelta) {
+    // Not async: an async frame would keep the request, the whole prompt, for as long as a stream runs.
+    generate(request, onDelta) {
       const forward = onDelta
         ? (delta: string) => {
             const clean = storable(delta);
             if (clean !== '') onDelta(clean);
           }
         : undefined;
-      const answer = await model.generate(request, forward);
-      return { ...answer, text: storable(answer.text) };
+      return model.generate(request, forward).then((answer) => ({ ...answer, text: storable(answer.text) }));
     },
     ...(model.extract ? { extract: storableExtract(model.extract.bind(model)) } : {}),
   };

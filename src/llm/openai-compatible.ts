@@ -5,7 +5,7 @@ import { CANCELLED, LlmError } from './errors.js';
 import { fromStatus } from './http-failures.js';
 import { completion, requestBody, streamCompletion } from './openai-http.js';
 import { withRetries, type RetryPolicy } from './retry.js';
-import type { ChatModel, ModelRequest } from './types.js';
+import type { ChatModel, ModelAnswer, ModelRequest } from './types.js';
 
 export interface RemoteModelSettings {
   baseUrl: string;
@@ -68,31 +68,50 @@ export function attemptController(signal: AbortSignal, settings: Pick<RemoteMode
 export function createRemoteModel(settings: RemoteModelSettings): ChatModel {
   const url = `${settings.baseUrl}/chat/completions`;
 
-  async function once(request: ModelRequest, onDelta: ((text: string) => void) | undefined, markStarted: () => void) {
-    const attempt = attemptController(request.signal, settings);
-    const call = { url, apiKey: settings.apiKey, body: requestBody(request, onDelta !== undefined), signal: attempt.signal, expired: attempt.expired, touch: attempt.touch };
-    try {
-      if (!onDelta) return await completion(call);
-      return await streamCompletion({
-        ...call,
-        onDelta(text) {
-          markStarted();
-          onDelta(text);
-        },
-      });
-    } catch (error) {
-      throw classify(error, attempt.timedOut(), request.signal.aborted);
-    } finally {
-      attempt.done();
-    }
+  /**
+   * One attempt. Not async, and the body is handed on rather than kept: an async frame keeps its
+   * arguments until it ends, and a stream's attempt runs as long as the reply (minutes), so each
+   * open stream held its whole prompt twice, as text and as JSON (docs/decisions.md, "Memory per
+   * open stream, again").
+   */
+  function once(payload: string, signal: AbortSignal, onDelta: ((text: string) => void) | undefined, markStarted: () => void): Promise<ModelAnswer> {
+    const attempt = attemptController(signal, settings);
+    const call = { url, apiKey: settings.apiKey, signal: attempt.signal, expired: attempt.expired, touch: attempt.touch };
+    const answer = onDelta
+      ? streamCompletion(
+          {
+            ...call,
+            onDelta(text) {
+              markStarted();
+              onDelta(text);
+            },
+          },
+          payload,
+        )
+      : completion(call, payload);
+    return answer.then(
+      (result) => {
+        attempt.done();
+        return result;
+      },
+      (error: unknown) => {
+        const failure = classify(error, attempt.timedOut(), signal.aborted);
+        attempt.done();
+        throw failure;
+      },
+    );
   }
 
   return {
     async generate(request, onDelta) {
+      const { signal } = request;
       let started = false;
-      return withRetries(settings.retry, request.signal, () => started, () =>
-        once(request, onDelta, () => {
+      // For the attempts a failure before the first text may need; once text came there is none.
+      let unanswered: ModelRequest | null = request;
+      return withRetries(settings.retry, signal, () => started, () =>
+        once(requestBody(unanswered!, onDelta !== undefined), signal, onDelta, () => {
           started = true;
+          unanswered = null;
         }),
       );
     },

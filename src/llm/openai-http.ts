@@ -34,10 +34,14 @@ export function requestBody(request: ModelRequest, stream: boolean): string {
   });
 }
 
+/**
+ * A model call, without its body: the body (the whole prompt, up to the context budget) goes to
+ * `post` apart and is sent outside every closure the call keeps, so a stream that runs for minutes
+ * does not hold its prompt (docs/decisions.md, "Memory per open stream, again").
+ */
 export interface Call {
   url: string;
   apiKey: string | null;
-  body: string;
   /** The caller's: a stop, a client gone, shutdown. */
   signal: AbortSignal;
   /** The attempt's idle timeout. */
@@ -114,11 +118,13 @@ function readFailure(response: http.IncomingMessage, reject: (error: unknown) =>
 type Settle<T> = { resolve: (answer: T) => void; fail: (error: unknown) => void; settled: () => boolean };
 
 /** Posts the body and hands a 200 answer to `onOk`; anything else becomes an LlmError. */
-function post<T>(call: Call, onOk: (response: http.IncomingMessage, settle: Settle<T>) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
+function post<T>(call: Call, payload: string, onOk: (response: http.IncomingMessage, settle: Settle<T>) => void): Promise<T> {
+  const length = String(Buffer.byteLength(payload));
+  let ready: http.ClientRequest | null = null;
+  const answer = new Promise<T>((resolve, reject) => {
     const url = new URL(call.url);
     const secure = url.protocol === 'https:';
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(call.body)) };
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': length };
     if (call.apiKey) headers.authorization = `Bearer ${call.apiKey}`;
     let settled = false;
     const finish = () => {
@@ -170,13 +176,16 @@ function post<T>(call: Call, onOk: (response: http.IncomingMessage, settle: Sett
     // The head as a write of its own, as for SSE (http/sse.ts): flattened once written, not kept
     // in pieces while the answer streams.
     request.flushHeaders();
-    request.end(call.body);
+    ready = request;
   });
+  // Here, not in the executor: a variable any closure of the call uses lives as long as the call.
+  (ready as http.ClientRequest | null)?.end(payload);
+  return answer;
 }
 
 /** Reads a whole JSON answer and hands it to `onParsed`; a body that is not JSON or carries an error fails. */
-function wholeAnswer<T>(call: Call, onParsed: (parsed: Completion) => T): Promise<T> {
-  return post<T>(call, (response, settle) => {
+function wholeAnswer<T>(call: Call, payload: string, onParsed: (parsed: Completion) => T): Promise<T> {
+  return post<T>(call, payload, (response, settle) => {
     let body = '';
     response.setEncoding('utf8');
     response.on('data', (part: string) => {
@@ -202,13 +211,13 @@ const usageOf = (parsed: Completion): Usage | null =>
   parsed.usage ? { promptTokens: parsed.usage.prompt_tokens ?? 0, completionTokens: parsed.usage.completion_tokens ?? 0 } : null;
 
 /** A whole answer. */
-export function completion(call: Call): Promise<ModelAnswer> {
-  return wholeAnswer(call, (parsed) => ({ text: parsed.choices?.[0]?.message?.content ?? '', usage: usageOf(parsed) }));
+export function completion(call: Call, payload: string): Promise<ModelAnswer> {
+  return wholeAnswer(call, payload, (parsed) => ({ text: parsed.choices?.[0]?.message?.content ?? '', usage: usageOf(parsed) }));
 }
 
 /** A whole answer with the first tool call's arguments, for structured output (structured.ts). */
-export function completionMessage(call: Call): Promise<CompletionMessage> {
-  return wholeAnswer(call, (parsed) => {
+export function completionMessage(call: Call, payload: string): Promise<CompletionMessage> {
+  return wholeAnswer(call, payload, (parsed) => {
     const message = parsed.choices?.[0]?.message;
     const toolArguments = message?.tool_calls?.[0]?.function?.arguments;
     return {
@@ -221,8 +230,8 @@ export function completionMessage(call: Call): Promise<CompletionMessage> {
 }
 
 /** A streamed answer: each piece of text goes to `onDelta` as it arrives. */
-export function streamCompletion(call: StreamCall): Promise<ModelAnswer> {
-  return post<ModelAnswer>(call, (response, settle) => {
+export function streamCompletion(call: StreamCall, payload: string): Promise<ModelAnswer> {
+  return post<ModelAnswer>(call, payload, (response, settle) => {
     const state = { text: '', usage: null as Usage | null, finished: false };
     let buffer = '';
     response.setEncoding('utf8');

@@ -72,7 +72,7 @@ export function createStructuredOutput(settings: RemoteModelSettings): (request:
   async function once(mode: StructuredMode, request: StructuredRequest): Promise<StructuredAnswer> {
     const attempt = attemptController(request.signal, settings);
     try {
-      const message = await completionMessage({ url, apiKey: settings.apiKey, body: structuredBody(mode, request), signal: attempt.signal, expired: attempt.expired, touch: attempt.touch });
+      const message = await completionMessage({ url, apiKey: settings.apiKey, signal: attempt.signal, expired: attempt.expired, touch: attempt.touch }, structuredBody(mode, request));
       return { value: parseAnswer(mode, message), usage: message.usage, mode };
     } catch (error) {
       throw classify(error, attempt.timedOut(), request.signal.aborted);

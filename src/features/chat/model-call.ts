@@ -104,9 +104,34 @@ function keepText(
   return { changed() {}, stop: () => to.kept.end(entry) };
 }
 
+/** What a turn asks its model. */
+interface Ask {
+  target: TurnTarget;
+  plan: TurnPlan;
+  produced: Produced;
+  modelId: string;
+  signal: AbortSignal;
+}
+
+/**
+ * Builds the turn's prompt and sends it. Apart from callModel, whose frame lasts as long as the
+ * reply: an async frame keeps its locals and arguments to its end, and so each open stream held
+ * its history, its knowledge and its prompt for minutes, some 60 kB at a full context budget
+ * (docs/decisions.md, "Memory per open stream, again"). The plan's history and knowledge are read
+ * here for the last time, and let go.
+ */
+function ask(model: ChatModel, settings: ModelCallDeps['settings'], turn: Ask, onDelta: ((delta: string) => void) | undefined) {
+  const { target, plan, produced, modelId, signal } = turn;
+  const { built, hits, profile } = promptFor(target, plan, produced.collect, Math.floor(settings.contextTokenBudget / 4), settings.contextTokenBudget);
+  produced.promptTokens = built.tokens;
+  plan.history = [];
+  plan.knowledge = [];
+  const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, stop: target.stop ?? null, knowledge: hits, profile, greeting: target.greeting, script: produced.collect?.script ?? null, signal };
+  return model.generate(request, onDelta);
+}
+
 export function createModelCall(deps: ModelCallDeps): CallModel {
   const { model, progress, log, settings } = deps;
-  const knowledgeTokens = Math.floor(settings.contextTokenBudget / 4);
 
   /** The turn's collection step; a failing collector is logged and the turn goes on without it. */
   async function collectStep(target: TurnTarget, plan: TurnPlan, signal: AbortSignal, modelId: string): Promise<CollectStep | null> {
@@ -130,8 +155,6 @@ export function createModelCall(deps: ModelCallDeps): CallModel {
     let settled = false;
     try {
       produced.collect = await collectStep(target, plan, signal, modelId);
-      const { built, hits, profile } = promptFor(target, plan, produced.collect, knowledgeTokens, settings.contextTokenBudget);
-      produced.promptTokens = built.tokens;
       const events = options.events;
       const onDelta = events
         ? (delta: string) => {
@@ -143,9 +166,8 @@ export function createModelCall(deps: ModelCallDeps): CallModel {
             keeper?.changed();
           }
         : undefined;
-      const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, stop: target.stop ?? null, knowledge: hits, profile, greeting: target.greeting, script: produced.collect?.script ?? null, signal };
       // The request leaves first; the start event is written while the model works on it.
-      const pending = model.generate(request, onDelta);
+      const pending = ask(model, settings, { target, plan, produced, modelId, signal }, onDelta);
       try {
         const client = events ? events.start({ conversationId: target.conversationId, userMessage: plan.userMessage, replyId: plan.replyId }) : options.client;
         if (client) watchClient(client);

@@ -72,8 +72,9 @@ export interface TurnPlan {
   message: string;
   messageTokens: number;
   turnContext: string | null;
-  /** Newest first, as begin() read it. */
+  /** Newest first, as begin() read it. Emptied once the prompt is built (model-call.ts): a plan is for one run. */
   history: HistoryMessage[];
+  /** Emptied with the history. */
   knowledge: KnowledgeCandidate[];
   /** The reply this one replaces (regenerate). */
   replaces: string | null;

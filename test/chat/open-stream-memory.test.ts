@@ -1,0 +1,131 @@
+// An open stream holds its reply, not its prompt. Each one held its conversation's history for as
+// long as the reply ran: in the turn's plan, in the request's messages and in the JSON sent to the
+// model, all kept by frames and closures that last as long as the stream. At a full context
+// budget that is some 60 kB a stream, for minutes: ten thousand open streams over long
+// conversations held gigabytes. Read on the heap after full collections, while a model keeps every
+// stream open; the model is a fake in a process of its own, whose records of what it was sent
+// would otherwise hold the same text in this one.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { createInterface } from 'node:readline';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/lib/ids.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createConversation, fakeLlmEnv, listen } from '../helpers/chat.js';
+import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const STREAMS = 4;
+const TURNS = 24;
+const CHARS = 30_000;
+
+let fake: ChildProcess;
+let t: TestApp;
+let base: string;
+let user: RegisteredUser;
+const open: Array<() => void> = [];
+
+/** The fake model in its own process: the first words at once, the next ones ten minutes later. */
+async function startSlowModel(): Promise<string> {
+  fake = spawn(process.execPath, ['--import', 'tsx', new URL('../fake-llm/main.ts', import.meta.url).pathname], {
+    env: { ...process.env, PORT: '0', FAKE_LLM_FIRST_TOKEN_DELAY_MS: '0', FAKE_LLM_CHUNK_DELAY_MS: '600000' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  for await (const line of createInterface({ input: fake.stdout! })) return (JSON.parse(line) as { url: string }).url;
+  throw new Error('the fake model ended before it listened');
+}
+
+beforeAll(async () => {
+  // A budget that holds the whole history, so every word of it goes into each prompt.
+  t = await createTestApp(fakeLlmEnv(await startSlowModel(), { CONTEXT_TOKEN_BUDGET: '400000' }));
+  base = await listen(t);
+  user = await registerUser(t);
+}, 60_000);
+afterAll(async () => {
+  for (const leave of open.splice(0)) leave();
+  await t?.close();
+  fake?.kill();
+});
+
+async function until<T>(read: () => Promise<T | null>): Promise<T> {
+  for (let tries = 0; tries < 200; tries++) {
+    const value = await read();
+    if (value !== null) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the replies were not stored within 10 s: ${JSON.stringify(await read().catch(String))}`);
+}
+
+function heapAfterGc(): number {
+  for (let i = 0; i < 3; i++) gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** A conversation with TURNS earlier exchanges of CHARS-character questions, stored as turns store them. */
+async function longConversation(n: number): Promise<string> {
+  const { id } = await createConversation(t, user);
+  for (let turn = 0; turn < TURNS; turn++) {
+    const words = `question ${n}.${turn}: ${'harbour lantern tide gull rope anchor keel '.repeat(CHARS / 43)}`.slice(0, CHARS);
+    for (const [role, content] of [['user', words], ['assistant', `Answer ${n}.${turn}.`]] as const) {
+      await t.database.sql.query(
+        `INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at) VALUES ($1, $2, $3, $4, $5, 'complete', $6, now())`,
+        [newId(), id, user.id, role, content, Math.ceil(content.length / 5)],
+      );
+    }
+  }
+  await t.database.sql.query(`UPDATE conversations SET message_count = $2 WHERE id = $1`, [id, TURNS * 2]);
+  return id;
+}
+
+/** Sends a streamed message; resolves once its first words arrived, the stream left open. */
+function streamUntilFirstWords(conversationId: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const body = JSON.stringify({ content: 'And then?', stream: true });
+    const req = request(`${base}/v1/conversations/${conversationId}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.accessToken}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+    });
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`stream answered ${res.statusCode}`));
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (part: string) => {
+        text += part;
+        if (text.includes('event: message.delta')) resolve();
+      });
+    });
+    req.on('error', reject);
+    open.push(() => req.destroy());
+    req.end(body);
+  });
+}
+
+describe('an open stream', () => {
+  it("holds its reply, not its conversation's history", async () => {
+    const conversations = [];
+    for (let n = 0; n < STREAMS; n++) conversations.push(await longConversation(n));
+    const history = STREAMS * TURNS * CHARS;
+
+    // A stream over a short conversation first, so the code every stream runs is compiled before.
+    await streamUntilFirstWords((await createConversation(t, user)).id);
+    const before = heapAfterGc();
+    await Promise.all(conversations.map((id) => streamUntilFirstWords(id)));
+    const held = heapAfterGc() - before;
+    // Before: 2.1 times the history (its text, and its JSON).
+    expect(held).toBeLessThan(history / 4);
+
+    // And the whole history was in each prompt: the replies, kept once their clients left, count it.
+    for (const leave of open.splice(0)) leave();
+    for (const id of conversations) {
+      const reply = await until(async () => {
+        const last = (await t.request({ method: 'GET', url: `/v1/conversations/${id}/messages?limit=100`, headers: bearer(user.accessToken) })).json().data.at(-1);
+        return last.role === 'assistant' && last.status === 'interrupted' ? last : null;
+      });
+      expect(reply.usage.prompt_tokens).toBeGreaterThan(TURNS * Math.ceil(CHARS / 5));
+    }
+  });
+});
