@@ -86,6 +86,7 @@ const CLIENT_LEFT = new Error('client left');
 /** Takes the response over from Fastify and writes the SSE head. */
 function writeHead(request: FastifyRequest, reply: FastifyReply, headers: Record<string, string>): void {
   reply.hijack();
+  letGoOfBody(request);
   // Headers set by hooks (request id, CORS) live on the Fastify reply until it sends.
   reply.raw.writeHead(200, {
     ...(reply.getHeaders() as Record<string, string>),
@@ -176,6 +177,15 @@ function clientGoneWatch() {
       return controller.signal;
     },
   };
+}
+
+/**
+ * What a stream was asked with has been read by the time it opens (schemas, idempotency's
+ * fingerprint, the service). A stream lasts minutes, and a caller's body may be its whole
+ * conversation, up to BODY_LIMIT (docs/decisions.md, "Memory per open stream, again").
+ */
+function letGoOfBody(request: FastifyRequest): void {
+  request.body = undefined;
 }
 
 /**

@@ -2,9 +2,10 @@
 // long as the reply ran: in the turn's plan, in the request's messages and in the JSON sent to the
 // model, all kept by frames and closures that last as long as the stream. At a full context
 // budget that is some 60 kB a stream, for minutes: ten thousand open streams over long
-// conversations held gigabytes. Read on the heap after full collections, while a model keeps every
-// stream open; the model is a fake in a process of its own, whose records of what it was sent
-// would otherwise hold the same text in this one.
+// conversations held gigabytes. The OpenAI and AI SDK channels' callers send the history
+// themselves, up to BODY_LIMIT, and the request kept their body as long. Read on the heap after
+// full collections, while a model keeps every stream open; the model is a fake in a process of its
+// own, whose records of what it was sent would otherwise hold the same text in this one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
@@ -13,7 +14,8 @@ import { setFlagsFromString } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/lib/ids.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createConversation, fakeLlmEnv, listen } from '../helpers/chat.js';
+import { createApiKey } from '../helpers/api-keys.js';
+import { createChatbot, createConversation, fakeLlmEnv, listen } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
 
 setFlagsFromString('--expose-gc');
@@ -81,27 +83,54 @@ async function longConversation(n: number): Promise<string> {
   return id;
 }
 
-/** Sends a streamed message; resolves once its first words arrived, the stream left open. */
-function streamUntilFirstWords(conversationId: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify({ content: 'And then?', stream: true });
-    const req = request(`${base}/v1/conversations/${conversationId}/messages`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${user.accessToken}`, 'content-type': 'application/json', accept: 'text/event-stream' },
-    });
+/**
+ * Posts `body` to `path`; resolves once the stream's first words (`marker`) arrived, the stream left
+ * open. `body` is used outside every closure here: this process is the server's too, and what the
+ * client kept would count as held.
+ */
+function streamUntil(path: string, token: string, body: unknown, marker: string): Promise<void> {
+  const req = request(`${base}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+  });
+  const started = new Promise<void>((resolve, reject) => {
     req.on('response', (res) => {
       if (res.statusCode !== 200) return reject(new Error(`stream answered ${res.statusCode}`));
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (part: string) => {
         text += part;
-        if (text.includes('event: message.delta')) resolve();
+        if (text.includes(marker)) resolve();
       });
     });
     req.on('error', reject);
-    open.push(() => req.destroy());
-    req.end(body);
   });
+  open.push(() => req.destroy());
+  req.end(JSON.stringify(body));
+  return started;
+}
+
+const streamUntilFirstWords = (conversationId: string) =>
+  streamUntil(`/v1/conversations/${conversationId}/messages`, user.accessToken, { content: 'And then?', stream: true }, 'event: message.delta');
+
+/** A caller's own copy of a long conversation, as the OpenAI and AI SDK channels are sent it. */
+function callersHistory(n: number): Array<{ role: 'user' | 'assistant'; content: string }> {
+  const history: Array<{ role: 'user' | 'assistant'; content: string }> = [];
+  for (let turn = 0; turn < TURNS; turn++) {
+    history.push({ role: 'user', content: `question ${n}.${turn}: ${'harbour lantern tide gull rope anchor keel '.repeat(CHARS / 43)}`.slice(0, CHARS) });
+    history.push({ role: 'assistant', content: `Answer ${n}.${turn}.` });
+  }
+  return [...history, { role: 'user', content: 'And then?' }];
+}
+
+/** Heap the streams `open` hold once their first words came, over one opened before to compile what they run. */
+async function heapHeldBy(openOne: (n: number) => Promise<void>): Promise<number> {
+  await openOne(STREAMS);
+  const before = heapAfterGc();
+  await Promise.all(Array.from({ length: STREAMS }, (_, n) => openOne(n)));
+  const held = heapAfterGc() - before;
+  for (const leave of open.splice(0)) leave();
+  return held;
 }
 
 describe('an open stream', () => {
@@ -127,5 +156,32 @@ describe('an open stream', () => {
       });
       expect(reply.usage.prompt_tokens).toBeGreaterThan(TURNS * Math.ceil(CHARS / 5));
     }
+  });
+
+  it('of the chat completions endpoint holds its answer, not the conversation its caller sent', async () => {
+    const bot = await createChatbot(t, user, { name: 'Front desk' });
+    const { key } = await createApiKey(t, user, bot.id);
+    const held = await heapHeldBy((n) =>
+      streamUntil('/v1/chat/completions', key, { model: bot.slug, stream: true, messages: callersHistory(n) }, '"content":"'),
+    );
+    // Before: 1.1 times what the callers sent (the request kept its body).
+    expect(held).toBeLessThan((STREAMS * TURNS * CHARS) / 4);
+  });
+
+  it('of the AI SDK chat holds its answer, not the history its client sent', async () => {
+    const held = await heapHeldBy((n) =>
+      streamUntil(
+        '/v1/ai-sdk/chat',
+        user.accessToken,
+        {
+          id: `memory-${n}-${Date.now()}`,
+          trigger: 'submit-message',
+          messages: callersHistory(n).map((m, i) => ({ id: `m${i}`, role: m.role, parts: [{ type: 'text', text: m.content }] })),
+        },
+        '"type":"text-delta"',
+      ),
+    );
+    // Before: 1.1 times what the clients sent, though only their last message is taken.
+    expect(held).toBeLessThan((STREAMS * TURNS * CHARS) / 4);
   });
 });

@@ -78,13 +78,16 @@ export function createAiSdkChat(deps: AiSdkDeps): AiSdkChat {
     // A regenerate needs a reply to replace: a chat id never used names nothing (and creates nothing).
     const existing = content === null ? await conversations.findClientChat(caller, body.id) : null;
     if (content === null && !existing) throw conversationNotFound();
+    // Read here, so that what runs as long as the reply keeps none of the body: the client's whole
+    // history, of which only the last message is taken.
+    const { id: chatId, chatbot_id } = body;
+    // The request has no `content`: a refusal names the parts the text came from.
+    const field = `messages.${body.messages.length - 1}.parts`;
     return responder.respond(request, reply, { caller, streaming: true, shape, protocol: uiMessageStream }, (options) => {
       // `progress` keeps the text in the database while it streams: what a resume reads.
       const withProgress = { ...options, progress: true };
       if (content === null) return chat.regenerate(caller, existing!.id, withProgress);
-      // The request has no `content`: a refusal names the parts the text came from.
-      const field = `messages.${body.messages.length - 1}.parts`;
-      return chat.sendInClientChat(caller, body.id, { content, chatbot_id: body.chatbot_id, field }, withProgress);
+      return chat.sendInClientChat(caller, chatId, { content, chatbot_id, field }, withProgress);
     });
   }
 

@@ -3,6 +3,7 @@
 // statement) and hands it to the turn engine, which calls the model and stores the reply.
 import { AppError, validationError } from '../../errors/app-error.js';
 import { isUuid } from '../../lib/ids.js';
+import { handOver } from '../../lib/hand-over.js';
 import type { Principal } from '../auth/principal.js';
 import { conversationNotFound, type ConversationsService } from '../conversations/conversations.service.js';
 import { toMessage, type Message } from '../conversations/conversations.schemas.js';
@@ -107,7 +108,11 @@ export function createChatService(deps: ChatDeps): ChatService {
         return inOpened(caller, () => conversations.openClientChat(caller, chatId, { chatbot_id: input.chatbot_id }), { content: input.content }, options);
       }),
     regenerate: (caller, conversationId, options) => slots.hold(() => regenerate(caller, conversationId, options)),
-    answer: (caller, input, options) => slots.hold(() => answer(caller, input, options)),
+    answer: (caller, input, options) => {
+      // The caller's whole conversation: the slot's closure lives as long as the answer.
+      const take = handOver(input);
+      return slots.hold(() => answer(caller, take(), options));
+    },
     async running(caller, conversationId) {
       const conversation = await conversations.get(caller, conversationId);
       return progress.running(caller.ownerId, conversation.id);

@@ -117,8 +117,8 @@ interface Ask {
  * Builds the turn's prompt and sends it. Apart from callModel, whose frame lasts as long as the
  * reply: an async frame keeps its locals and arguments to its end, and so each open stream held
  * its history, its knowledge and its prompt for minutes, some 60 kB at a full context budget
- * (docs/decisions.md, "Memory per open stream, again"). The plan's history and knowledge are read
- * here for the last time, and let go.
+ * (docs/decisions.md, "Memory per open stream, again"). The plan's history, knowledge and caller's
+ * instructions are read here for the last time, and let go.
  */
 function ask(model: ChatModel, settings: ModelCallDeps['settings'], turn: Ask, onDelta: ((delta: string) => void) | undefined) {
   const { target, plan, produced, modelId, signal } = turn;
@@ -126,6 +126,7 @@ function ask(model: ChatModel, settings: ModelCallDeps['settings'], turn: Ask, o
   produced.promptTokens = built.tokens;
   plan.history = [];
   plan.knowledge = [];
+  plan.callerInstructions = null;
   const request = { model: modelId, messages: built.messages, temperature: target.temperature, maxTokens: target.maxTokens, stop: target.stop ?? null, knowledge: hits, profile, greeting: target.greeting, script: produced.collect?.script ?? null, signal };
   return model.generate(request, onDelta);
 }

@@ -79,7 +79,7 @@ export interface TurnPlan {
   /** The reply this one replaces (regenerate). */
   replaces: string | null;
   userMessage: Message | null;
-  /** A calling application's own instructions (OpenAI `system` messages): after the chatbot's, never instead. */
+  /** A calling application's own instructions (OpenAI `system` messages): after the chatbot's, never instead. Emptied with the history. */
   callerInstructions?: string | null;
   /** Their tokens, counted when the turn was planned. */
   callerInstructionsTokens?: number;

@@ -8,6 +8,7 @@ import { loggableError } from '../../http/hooks.js';
 import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
 import type { Jobs } from '../../jobs/jobs.js';
 import type { PromptMessage } from '../../llm/types.js';
+import { handOver } from '../../lib/hand-over.js';
 import { withEndUser } from '../api-keys/end-user.js';
 import type { KeyCredentials } from '../api-keys/key-credentials.js';
 import { principalOf } from '../auth/authenticate.js';
@@ -157,20 +158,25 @@ export function createCompletions(deps: CompletionsDeps) {
     const { actor, target } = await resolveModel(withEndUser(caller, body.user ?? undefined, { required: false }), body.model);
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? null;
     const stop = body.stop == null ? null : typeof body.stop === 'string' ? [body.stop] : body.stop;
-    const input = { chatbotId: target.chatbotId, slug: target.slug ?? null, model: target.model, messages, temperature: body.temperature ?? null, maxTokens, stop };
-    const run: Run = (options) => chat.answer(actor, input, options).catch(answerFailed(body.model, actor, keys));
-    const frame: CompletionFrame = { model: body.model, created: Math.floor(Date.now() / 1000), includeUsage: body.stream_options?.include_usage === true };
+    const model = body.model;
+    // The caller's whole conversation, which `run` (alive as long as the answer) must not keep.
+    const take = handOver({ chatbotId: target.chatbotId, slug: target.slug ?? null, model: target.model, messages, temperature: body.temperature ?? null, maxTokens, stop });
+    const run: Run = (options) => chat.answer(actor, take(), options).catch(answerFailed(model, actor, keys));
+    const frame: CompletionFrame = { model, created: Math.floor(Date.now() / 1000), includeUsage: body.stream_options?.include_usage === true };
     return { run, frame };
   }
 
   return {
-    async complete(request: FastifyRequest, reply: FastifyReply, body: ChatCompletionInput) {
-      const { run, frame } = await prepare(principalOf(request), body);
-      if (body.stream !== true) return whole(request, reply, frame, run);
-      const answered = streamed(request, reply, heartbeats, openAiChunks(frame), run);
-      // Shutdown waits for streams being written, so each ends with its final frame.
-      jobs.track('stream', answered.catch(() => {}));
-      return answered;
+    // Not async: its frame would keep `body` for as long as the answer runs.
+    complete(request: FastifyRequest, reply: FastifyReply, body: ChatCompletionInput) {
+      const streaming = body.stream === true;
+      return prepare(principalOf(request), body).then(({ run, frame }) => {
+        if (!streaming) return whole(request, reply, frame, run);
+        const answered = streamed(request, reply, heartbeats, openAiChunks(frame), run);
+        // Shutdown waits for streams being written, so each ends with its final frame.
+        jobs.track('stream', answered.catch(() => {}));
+        return answered;
+      });
     },
   };
 }
