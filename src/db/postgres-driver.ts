@@ -86,11 +86,24 @@ const DRIVER_GUARDS: Record<'queue.js' | 'connection.js' | 'index.js', Array<[st
     // closes the pool reconnects that object for others. A transaction whose connection closed
     // is over: its queued and later statements (and its COMMIT or ROLLBACK) fail instead of
     // running on the new socket, in another request's transaction.
-    ['      , prepare = null\n', '      , prepare = null\n      , gone = null\n'],
+    //
+    //
+    // That close listener stayed on the connection after the transaction, and its scope held the
+    // transaction's callback and result until the connection's next transaction: each idle
+    // connection kept the last result it served (an export batch, a turn's history). It is taken
+    // off when the transaction ends, unless the connection has a newer one already, and let go.
+    // The first COMMIT's stack trace, cached by the driver for good, holds the scopes of its
+    // transaction: they let go of the listener and of the callback too.
+    ['      , prepare = null\n', '      , prepare = null\n      , gone = null\n      , closer = null\n'],
     [
       '        new Promise((_, reject) => connection.onclose = reject)\n',
-      '        new Promise((_, reject) => connection.onclose = e => {\n          gone = e\n          while (queries.length)\n            queries.shift().reject(e)\n          reject(e)\n        })\n',
+      '        new Promise((_, reject) => connection.onclose = closer = e => {\n          gone = e\n          while (queries.length)\n            queries.shift().reject(e)\n          reject(e)\n        })\n',
     ],
+    [
+      '    } catch (error) {\n      throw error\n    }\n',
+      '    } catch (error) {\n      throw error\n    } finally {\n      connection && connection.onclose === closer && (connection.onclose = null)\n      closer = null\n    }\n',
+    ],
+    ['          const x = fn(sql)\n', '          const x = fn(sql)\n          fn = null\n'],
     [
       '        q.catch(e => uncaughtError || (uncaughtError = e))\n',
       '        q.catch(e => uncaughtError || (uncaughtError = e))\n        if (gone)\n          return q.reject(gone)\n',
