@@ -13,3 +13,13 @@ export const OPEN_ROUTE_BODY_LIMIT = 16 * 1024;
 export function openRouteBodyLimit(app: { initialConfig: { bodyLimit?: number } }): number {
   return Math.min(OPEN_ROUTE_BODY_LIMIT, app.initialConfig.bodyLimit ?? OPEN_ROUTE_BODY_LIMIT);
 }
+
+/**
+ * What an answer that lasts (a stream, a whole completion while the model answers) was asked with
+ * has been read by the time it starts (schemas, idempotency's fingerprint, the service). It lasts
+ * seconds to minutes, and a caller's body may be its whole conversation, up to BODY_LIMIT
+ * (docs/decisions.md, "Memory per open stream, again").
+ */
+export function letGoOfBody(request: { body: unknown }): void {
+  request.body = undefined;
+}

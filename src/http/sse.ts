@@ -2,6 +2,7 @@
 // it exists (no buffering), a comment heartbeat keeps proxies from closing idle streams.
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { letGoOfBody } from './body-limits.js';
 
 export interface EventStream {
   /** A named event: `event: name` then `data: json`. */
@@ -177,15 +178,6 @@ function clientGoneWatch() {
       return controller.signal;
     },
   };
-}
-
-/**
- * What a stream was asked with has been read by the time it opens (schemas, idempotency's
- * fingerprint, the service). A stream lasts minutes, and a caller's body may be its whole
- * conversation, up to BODY_LIMIT (docs/decisions.md, "Memory per open stream, again").
- */
-function letGoOfBody(request: FastifyRequest): void {
-  request.body = undefined;
 }
 
 /**

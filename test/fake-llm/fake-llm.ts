@@ -465,6 +465,11 @@ export async function startFakeLlm(options: FakeLlmOptions = {}): Promise<FakeLl
       sendJson(res, 200, { object: 'list', data: [{ id: MODEL_ID, object: 'model', created: 0, owned_by: 'fake-llm' }] });
       return;
     }
+    // For a test whose fake runs in a process of its own (main.ts): what stats() tells in-process.
+    if (req.method === 'GET' && path === '/_fake/stats') {
+      sendJson(res, 200, { received, open: open.size, closed: closedCount, lastClosedAt });
+      return;
+    }
     if (req.method !== 'POST' || path !== '/v1/chat/completions') {
       req.resume();
       sendJson(res, 404, { error: { message: `No route for ${req.method ?? '?'} ${path}`, type: 'invalid_request_error', code: 'not_found' } });

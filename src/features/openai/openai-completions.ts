@@ -4,6 +4,7 @@
 // `answer` keeps no conversation: the client sends the whole conversation each time).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../../errors/app-error.js';
+import { letGoOfBody } from '../../http/body-limits.js';
 import { loggableError } from '../../http/hooks.js';
 import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
 import type { Jobs } from '../../jobs/jobs.js';
@@ -135,6 +136,8 @@ export function createCompletions(deps: CompletionsDeps) {
 
   /** A client that leaves (an SDK's timeout, which it then retries) stops the model call: nothing is kept for it to read later. */
   async function whole(request: FastifyRequest, reply: FastifyReply, frame: CompletionFrame, run: Run) {
+    // Read whole by now; the model may take seconds to answer.
+    letGoOfBody(request);
     const result = await run({ client: requestClientWatch(request, reply) });
     if (result.failure) throw modelFailed(result.failure.failure);
     // A client that left stopped the reply itself: nobody is there to tell, nor anything to log.
