@@ -5,11 +5,13 @@
  */
 
 type Granularity = 'grapheme' | 'word' | 'sentence';
-const segmenters: Record<Granularity, Intl.Segmenter> = {
-  grapheme: new Intl.Segmenter(undefined, { granularity: 'grapheme' }),
-  word: new Intl.Segmenter(undefined, { granularity: 'word' }),
-  sentence: new Intl.Segmenter(undefined, { granularity: 'sentence' }),
-};
+const segmenters: Partial<Record<Granularity, Intl.Segmenter>> = {};
+
+/**
+ * Made on first use: each loads its rules from ICU's data, 1 MiB of the process's memory for the
+ * three, which an idle server does not need (docs/decisions.md, "Idle RSS at five seconds").
+ */
+const segmenter = (granularity: Granularity): Intl.Segmenter => (segmenters[granularity] ??= new Intl.Segmenter(undefined, { granularity }));
 
 export interface Segment {
   segment: string;
@@ -32,7 +34,7 @@ export function* segment(text: string, granularity: Granularity, window = SEGMEN
   let start = 0;
   while (start < text.length) {
     const end = sliceEnd(text, start + window);
-    const parts = Array.from(segmenters[granularity].segment(text.slice(start, end)));
+    const parts = Array.from(segmenter(granularity).segment(text.slice(start, end)));
     const keep = end === text.length ? parts.length : parts.length - 1;
     for (const part of parts.slice(0, keep)) {
       yield { segment: part.segment, index: start + part.index, isWordLike: part.isWordLike ?? false };
@@ -60,7 +62,7 @@ export function sliceEnd(text: string, at: number): number {
 /** `text` up to its last inner boundary, at the coarsest of the given or finer granularities that has one. */
 function cutAtLastBoundary(text: string, granularity: Granularity | null): string {
   if (granularity === null) return text;
-  const parts = Array.from(segmenters[granularity].segment(text));
+  const parts = Array.from(segmenter(granularity).segment(text));
   const last = parts[parts.length - 1];
   return parts.length > 1 && last ? text.slice(0, last.index) : cutAtLastBoundary(text, FINER[granularity]);
 }
