@@ -87,7 +87,6 @@ const DRIVER_GUARDS: Record<'queue.js' | 'connection.js' | 'index.js', Array<[st
     // is over: its queued and later statements (and its COMMIT or ROLLBACK) fail instead of
     // running on the new socket, in another request's transaction.
     //
-    //
     // That close listener stayed on the connection after the transaction, and its scope held the
     // transaction's callback and result until the connection's next transaction: each idle
     // connection kept the last result it served (an export batch, a turn's history). It is taken
