@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import type { drizzle as drizzlePostgresType } from 'drizzle-orm/postgres-js';
 import type postgres from 'postgres';
 import { createDeadlockRetries, type DeadlockRetries } from './deadlocks.js';
 import { createPglite, seedFromTemplate } from './pglite.js';
@@ -168,7 +168,12 @@ function keepPrivate(dir: string): void {
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const role = options.appRole ?? DEFAULT_APP_ROLE;
-  if (options.url) return usePostgres(options.url, options, role);
+  if (options.url) {
+    // Loaded for PostgreSQL only: with it come postgres.js's own modules, 2.3 MiB of an embedded
+    // database's server that never uses them (docs/decisions.md, "Idle RSS at five seconds").
+    const { drizzle } = await import('drizzle-orm/postgres-js');
+    return usePostgres(options.url, options, role, drizzle);
+  }
   const pgliteOptions = { sharedBuffers: options.pgliteSharedBuffers, optimize: options.pgliteOptimize, fsync: options.pgliteFsync };
   if (options.pgliteDir) {
     mkdirSync(dirname(options.pgliteDir), { recursive: true });
@@ -185,7 +190,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 0.5);
 
-function usePostgres(url: string, options: DatabaseOptions, role: string): Database {
+function usePostgres(url: string, options: DatabaseOptions, role: string, drizzlePostgres: typeof drizzlePostgresType): Database {
   const prepare = options.prepare ?? true;
   // postgres.js waits before each reconnect, growing to 20 s after six failed connects in a
   // row: start-up overran DATABASE_WAIT, and a database that came up late sat unused. Half a
