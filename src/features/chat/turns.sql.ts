@@ -5,6 +5,13 @@ import { knowledgeSearchSql } from '../knowledge/knowledge.repo.js';
 
 const HISTORY_ROWS = 500;
 /**
+ * Messages the prompt leaves out (prompt.ts): they spend none of the history's budget here, or a
+ * failed reply's long partial text pushed every turn before it out of the next prompt; and they
+ * are not read (but among the newest a regenerate asks for), so that many of them cost nothing.
+ * Of those newest rows, only the reply a regenerate replaces is free: the message it answers is sent.
+ */
+const UNSENT = `(status = 'failed' OR content = '')`;
+/**
  * A running instance ends a stopped reply within its stop poll (0.5 s). A turn that does not end
  * by then has nobody running it (a crashed instance, a lost turn): its lock lapses after this.
  */
@@ -55,13 +62,14 @@ c AS (
 )${insert}${seen},
 h AS (
   SELECT id, role, content, status, tokens FROM (
-    SELECT id, role, content, status, tokens, sum(tokens + 3) OVER (ORDER BY id DESC) AS running,
-           row_number() OVER (ORDER BY id DESC) AS rn
-      FROM (SELECT id, role, content, status, tokens FROM messages
-             WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM c)
-             ORDER BY id DESC LIMIT ${HISTORY_ROWS}) recent
+    SELECT id, role, content, status, tokens, rn,
+           sum(CASE WHEN (rn <= $13::int AND role = 'assistant') OR ${UNSENT} THEN 0 ELSE tokens + 3 END) OVER (ORDER BY id DESC) AS running
+      FROM (SELECT id, role, content, status, tokens, row_number() OVER (ORDER BY id DESC) AS rn
+              FROM (SELECT id, role, content, status, tokens FROM messages
+                     WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM c)
+                     ORDER BY id DESC LIMIT ${HISTORY_ROWS}) newest) recent
   ) budgeted
-   WHERE running <= $10::int OR rn <= $13::int
+   WHERE (running <= $10::int AND NOT ${UNSENT}) OR rn <= $13::int
 ),
 k AS (
   ${knowledgeSearchSql({ chatbotId: '(SELECT chatbot_id FROM c)', terms: '$11', chunks: '(SELECT knowledge_chunks FROM c)', limit: '$12', onlyIf: '(SELECT knowledge_chunks FROM c) > 0' })}

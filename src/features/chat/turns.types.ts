@@ -126,7 +126,10 @@ export interface BeginRequest {
   message: { id: string; content: string; tokens: number; title: string | null } | null;
   /** Upper bound for the history read (message overhead included). */
   historyTokens: number;
-  /** The newest messages read whatever their size (regenerate needs the message it answers). */
+  /**
+   * The newest messages read whatever their size: a regenerate needs the message it answers, and
+   * the reply it replaces (an assistant's among them) spends none of historyTokens, being not sent.
+   */
   historyMinRows: number;
   /** The question's terms for the knowledge search (search-text.ts toQueryTerms), or null for none. */
   knowledgeQuery: string[] | null;
