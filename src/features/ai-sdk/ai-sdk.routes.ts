@@ -17,7 +17,7 @@ const security = bearerSecurity;
 const TURN_DESCRIPTION =
   'The Vercel AI SDK UI message stream protocol, for `useChat` with `DefaultChatTransport` (`api: <base>/v1/ai-sdk/chat`). ' +
   'The chat `id` names one conversation per caller, created on first use. Only the last message (the new user message) is ' +
-  'taken: the stored history is what the model sees. `trigger: "regenerate-message"` replaces the last reply. Always streamed: ' +
+  'taken: the stored history is what the model sees. `trigger: "regenerate-message"` replaces the last reply (a `messageId` naming an earlier message of the chat is 422). Always streamed: ' +
   '`start` (`messageId` = the stored reply id), `message-metadata` (`conversation_id`), `start-step`, `text-start`, `text-delta` ' +
   'per chunk, `text-end`, `finish-step`, `message-metadata` (the stored reply), `finish`, then `data: [DONE]`; or `error`. ' +
   "Aborting the request stops the reply, keeping what was produced as interrupted. API keys name their end user with `user`. " +

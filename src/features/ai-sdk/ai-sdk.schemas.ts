@@ -33,7 +33,12 @@ export const AiSdkChatBody = Type.Object(
     trigger: Type.Optional(
       Type.Union([Type.Literal('submit-message'), Type.Literal('regenerate-message')], { description: '`regenerate-message` answers the last message again, replacing the last reply' }),
     ),
-    messageId: Type.Optional(Type.String({ maxLength: 200, description: 'Ignored: the server regenerates its last reply' })),
+    messageId: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: 'With `regenerate-message`: the message to answer again. Only the last reply, or the message it answers, can be (422 for an earlier one); an id the chat has not stored means the last',
+      }),
+    ),
     chatbot_id: Type.Optional(Type.String({ maxLength: 100, description: "Accounts: the chatbot of a new chat (the default chatbot when absent); keys and visitors use their credential's" })),
     user: EndUserField,
   },

@@ -4,8 +4,9 @@
 // instance sharing the database can serve it and nothing is kept in memory between requests
 // (the readers of one reply on an instance share their looks: reply-readers.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, validationError } from '../../errors/app-error.js';
+import { AppError, isAppError, validationError } from '../../errors/app-error.js';
 import { loggableError } from '../../http/hooks.js';
+import { isUuid } from '../../lib/ids.js';
 import { toProblem } from '../../http/problem.js';
 import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
 import type { Jobs } from '../../jobs/jobs.js';
@@ -66,6 +67,21 @@ const failedText = (reply: Message) => `The model could not answer${reply.error 
 /** Readers of one reply share their looks only with callers of the same standing. */
 const readerKey = (caller: Principal, conversationId: string, replyId: string) => [caller.kind, caller.ownerId, caller.actorId, caller.endUser ?? '', conversationId, replyId].join(' ');
 
+/**
+ * The stored message of the chat a regenerate names, if any. useChat names the message whose
+ * button was pressed: a reply by the id Parley gave it, a user message by an id of the client's
+ * own (unknown here, so the last one is answered again) or by its stored id when the chat was
+ * loaded from the history.
+ */
+async function storedMessageNamed(chat: Pick<ChatService, 'follow'>, caller: Principal, conversationId: string, messageId: string | undefined): Promise<string | undefined> {
+  if (messageId === undefined || !isUuid(messageId)) return undefined;
+  const found = await chat.follow(caller, conversationId, messageId).catch((error: unknown) => {
+    if (isAppError(error) && error.code === 'not_found') return null;
+    throw error;
+  });
+  return found ? messageId.toLowerCase() : undefined;
+}
+
 export function createAiSdkChat(deps: AiSdkDeps): AiSdkChat {
   const { chat, conversations, responder, heartbeats, jobs, generations } = deps;
   const readers = createReplyReaders({ everyMs: deps.followEveryMs ?? FOLLOW_EVERY_MS });
@@ -83,10 +99,11 @@ export function createAiSdkChat(deps: AiSdkDeps): AiSdkChat {
     const { id: chatId, chatbot_id } = body;
     // The request has no `content`: a refusal names the parts the text came from.
     const field = `messages.${body.messages.length - 1}.parts`;
+    const replacing = content === null ? await storedMessageNamed(chat, caller, existing!.id, body.messageId) : undefined;
     return responder.respond(request, reply, { caller, streaming: true, shape, protocol: uiMessageStream }, (options) => {
       // `progress` keeps the text in the database while it streams: what a resume reads.
       const withProgress = { ...options, progress: true };
-      if (content === null) return chat.regenerate(caller, existing!.id, withProgress);
+      if (content === null) return chat.regenerate(caller, existing!.id, { ...withProgress, replacing });
       return chat.sendInClientChat(caller, chatId, { content, chatbot_id, field }, withProgress);
     });
   }

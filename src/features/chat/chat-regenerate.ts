@@ -1,5 +1,5 @@
 // Regenerate: answer the conversation's last user message again, replacing the reply it has.
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import type { Principal } from '../auth/principal.js';
@@ -41,6 +41,10 @@ export function createRegenerate(deps: RegenerateDeps) {
     if (!last || last.role !== 'user') {
       await turns.release(caller.ownerId, id, replyId);
       throw new AppError('nothing_to_regenerate', 'There is no message to answer again in this conversation');
+    }
+    if (options.replacing !== undefined && options.replacing !== replaced?.id && options.replacing !== last.id) {
+      await turns.release(caller.ownerId, id, replyId);
+      throw validationError('messageId', 'names an earlier message of this chat: only the last reply, or the message it answers, can be answered again');
     }
     // The message being answered again decides which knowledge applies: one more search.
     let knowledgeRows: Awaited<ReturnType<KnowledgeSearch['search']>> = [];

@@ -51,6 +51,11 @@ export interface TurnOptions {
    * client may resume it on any instance (the AI SDK's resume, §8).
    */
   progress?: boolean;
+  /**
+   * Regenerate: a stored message of the conversation the client named (the AI SDK's `messageId`).
+   * Only the last reply, or the message it answers, is answered again; another is refused (422).
+   */
+  replacing?: string;
 }
 
 export interface TurnResult {
