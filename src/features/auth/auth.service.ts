@@ -59,7 +59,8 @@ export interface AuthServiceDeps {
 const KNOWN_ADDRESS = 'login_known';
 const KNOWN_ADDRESS_TTL_MS = 30 * 86_400_000;
 
-const invalidCredentials = () => new AppError('invalid_credentials', 'The username/email or password is incorrect');
+// `error` is what OAuth2 clients of /v1/auth/token read (RFC 6749 §5.2), as on refused refreshes.
+const invalidCredentials = () => new AppError('invalid_credentials', 'The username/email or password is incorrect', { extra: { error: 'invalid_grant' } });
 const usernameTaken = (username: string) => new AppError('username_taken', `The username "${username}" is already taken`);
 const emailTaken = () => new AppError('email_taken', 'An account with this email already exists; sign in instead');
 const noName = () => validationError('username', 'is required when no email is given');

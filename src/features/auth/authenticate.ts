@@ -11,8 +11,10 @@ declare module 'fastify' {
   }
 }
 
-// A JWT is three base64url parts; anything longer than this is not one of ours.
-const MAX_TOKEN_LENGTH = 4096;
+// Identity providers' tokens carry roles and groups (an Azure AD token up to 200 group ids, a
+// Keycloak one every role): 5–10 KB is common, and a 4 KB bound refused their users. Node takes
+// at most 16 KiB of headers, so a longer bearer never comes from a real client and is refused unread.
+const MAX_TOKEN_LENGTH = 16 * 1024;
 
 export interface CredentialStrategy {
   /** Whether this token is of this kind (no I/O, no verification). */

@@ -30,6 +30,9 @@ const JWKS_MAX_AGE_MS = 10 * 60_000;
 // A token without `kid` is tried against at most this many keys of its kind: enough for an
 // issuer mid-rotation, few enough that a forged token cannot cost a verification per published key.
 const MOST_KEYS_TRIED = 8;
+// Providers' key ids are tens of characters (thumbprints, UUIDs); one far longer names no key of
+// any set, and a forged token's must not cost a fetch of the key set.
+const MAX_KID_LENGTH = 1024;
 type Log = { warn(fields: object, message: string): void };
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const invalid = (detail: string) => new AppError('invalid_token', detail);
@@ -54,6 +57,7 @@ function remoteKeys(issuer: string, url: string, log: Log): JWTVerifyGetKey {
     onStaleKept: (error) => log.warn({ issuer, err: { message: describe(error) } }, 'external issuer keys could not be refreshed; the last ones fetched are still used'),
   });
   return async (header, token) => {
+    if (typeof header.kid === 'string' && header.kid.length > MAX_KID_LENGTH) throw new errors.JWKSNoMatchingKey();
     try {
       return await remote(header, token);
     } catch (error) {
@@ -167,6 +171,20 @@ async function verifyWithSet(token: string, keys: JWTVerifyGetKey, options: JWTV
   }
 }
 
+/**
+ * What is wrong with a token its issuer signed (jose checks claims only after the signature), so
+ * a client tells an expired token from a bad one and an operator sees which configured value the
+ * provider's tokens do not match. Null for every other fault: a token nobody here signed is told
+ * nothing about its claims.
+ */
+function claimFault(error: unknown): AppError | null {
+  if (error instanceof errors.JWTExpired) return invalid('The access token has expired');
+  if (!(error instanceof errors.JWTClaimValidationFailed)) return null;
+  if (error.claim === 'nbf') return invalid('The access token is not valid yet (nbf)');
+  if (error.reason === 'missing') return invalid(`The token carries no ${error.claim} claim, which this server requires`);
+  return invalid(`The token's ${error.claim} claim is not one this server accepts`);
+}
+
 function createVerifier(issuers: ExternalIssuer[], clock: Clock, log: Log) {
   const keys = new Map(
     issuers.map((issuer) => [issuer.name, issuer.kind === 'secret' ? new TextEncoder().encode(issuer.secret) : remoteKeys(issuer.name, issuer.jwksUrl, log)]),
@@ -190,8 +208,12 @@ function createVerifier(issuers: ExternalIssuer[], clock: Clock, log: Log) {
     } catch {
       throw invalid('The access token is not valid');
     }
+    const tried = candidates(iss);
+    // Saying so reveals only what the token itself says; it names the `iss` to compare with EXTERNAL_JWT_ISSUER.
+    if (tried.length === 0) throw invalid(iss === undefined ? 'The token carries no iss claim, which this server requires' : 'The token\'s iss claim names no issuer this server accepts');
     let outage: { issuer: string; error: KeysUnavailable } | null = null;
-    for (const issuer of candidates(iss)) {
+    let signedButRefused: AppError | null = null;
+    for (const issuer of tried) {
       try {
         const key = keys.get(issuer.name)!;
         const options = verifyOptions(issuer, clock.now());
@@ -200,8 +222,11 @@ function createVerifier(issuers: ExternalIssuer[], clock: Clock, log: Log) {
       } catch (error) {
         // Another issuer may still verify it.
         if (error instanceof KeysUnavailable) outage = { issuer: issuer.name, error };
+        signedButRefused ??= claimFault(error);
       }
     }
+    // An issuer's signature on it outweighs another issuer's outage: that is whose token it is.
+    if (signedButRefused) throw signedButRefused;
     if (outage) throw issuerUnavailable(outage.issuer, outage.error, log);
     throw invalid('The access token is not valid');
   };
