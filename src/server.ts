@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { loadConfig, type Config, type Env } from './config/config.js';
+import type { ExternalIssuer } from './config/issuer-types.js';
 import { resolveJwtSecret } from './config/secrets.js';
 import { pgliteDirFor, type Database } from './db/client.js';
 import { connectDatabase } from './db/connect.js';
@@ -38,6 +39,7 @@ export async function startServer(env: Env): Promise<RunningServer> {
   // The embedded database's folder is claimed before it is opened (one process per folder); backups are asked of us there.
   const hold = await holdForServer(config, log);
   const secret = await jwtSecretOnceHeld(config, hold, log);
+  warnOfIssuersWithoutAudience(config.externalIssuers, log);
   // The HTTP application's modules load while the database opens (PGlite compiles its
   // WebAssembly off the main thread): the two were most of a start-up, one after the other.
   const loading = Promise.all([import('./app.js'), import('./compose.js')]);
@@ -139,6 +141,21 @@ async function warnOfUnclaimedAdmins(database: Database, names: readonly string[
   if (names.length === 0) return;
   const missing = await unclaimedAdminNames(database.sql, names);
   if (missing.length > 0) log.warn(`${unclaimedWarning(missing)}; ${UNCLAIMED_FIX}`);
+}
+
+/**
+ * A provider's key set signs tokens for every application it serves (Google's for each client, an
+ * Auth0 tenant's for each API): without an audience, one made for another application signs its
+ * user in here. A shared secret is this application's own, so it is not warned of.
+ */
+function warnOfIssuersWithoutAudience(issuers: readonly ExternalIssuer[], log: FastifyBaseLogger) {
+  for (const issuer of issuers) {
+    if (issuer.kind !== 'jwks' || issuer.audience !== null) continue;
+    log.warn(
+      `external issuer "${issuer.name}" names no audience: any token its key set signs is accepted, including those its provider makes for other applications; ` +
+        "set its audience (EXTERNAL_JWT_AUDIENCE, or \"audience\" in AUTH_ISSUERS_FILE) to the aud this application's tokens carry",
+    );
+  }
 }
 
 /** Turns a stopped process left half done (features/chat/cut-turns.ts): stored, their conversations let go. */

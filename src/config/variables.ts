@@ -253,7 +253,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     description: "Shared secret (HS256) of another system whose users call Parley with that system's JWT; each new user is created on first sight.",
   },
   { name: 'EXTERNAL_JWT_ISSUER', default: '(none)', description: 'The `iss` those tokens must carry (unset: tokens without `iss` are accepted).' },
-  { name: 'EXTERNAL_JWT_AUDIENCE', default: '(none)', description: 'The `aud` those tokens must carry (unset: not checked).' },
+  { name: 'EXTERNAL_JWT_AUDIENCE', default: '(none)', description: 'The `aud` those tokens must carry (unset: not checked; for a key-set issuer, whose provider signs other applications\' tokens too, the server warns at start).' },
   { name: 'EXTERNAL_JWT_REQUIRE_EXP', default: 'true', description: 'Refuse external tokens without `exp` (`false` for test tokens that carry none).' },
   {
     name: 'AUTH_ISSUERS_FILE',
