@@ -4,7 +4,7 @@
 import type { Collect, CollectField } from './collect-schema.js';
 import { cleanRecord, emptyCollectState, MAX_ITEMS, ownValue, readCollectState, type CollectLang, type CollectState, type ItemField } from './collect-state.js';
 import { listText, MAX_LIST_TEXT, textSize } from './data-size.js';
-import { detectLang, isDoneWord, isSkipWord, nextLang, phrases, type Phrases } from './phrases.js';
+import { closesList, detectLang, isSkipWord, isYesWord, nextLang, phrases, type Phrases } from './phrases.js';
 import { inLanguage } from './templates.js';
 import { enumOptions, hasRequired, pendingFields, validateValue, type ValidationContext } from './validators.js';
 
@@ -146,7 +146,12 @@ function answerList(turn: Turn, field: CollectField, message: string): string {
   const asked = fields.find((candidate) => candidate.key === item.field) ?? fields[0]!;
   const startsItem = Object.keys(item.values).length === 0 && asked === fields[0];
   // An empty answer or a done word closes the list when asked for another item or for a new item's first field.
-  if ((item.field === null || startsItem) && (message.trim() === '' || isDoneWord(message))) return closeList(turn, field);
+  if ((item.field === null || startsItem) && (message.trim() === '' || closesList(message, field.label))) return closeList(turn, field);
+  // "Is there another one?" answered "yes": no item's value, but a wish to give one.
+  if (item.field === null && isYesWord(message)) {
+    state.item = { values: {}, field: fields[0]!.key };
+    return itemQuestion(fields[0]!, say, state.lang);
+  }
   state.item = item;
   item.field = asked.key;
   const skipped = !asked.required && (message.trim() === '' || isSkipWord(message));

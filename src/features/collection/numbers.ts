@@ -28,26 +28,35 @@ const SCALES: Record<string, number> = {
 
 // Digits with thousands separators (1,200 and the Indian 1,20,000) or without, a decimal part,
 // and a scale: a word after a space ("5 thousand", "৫ হাজার"), or letters and Han attached
-// ("1.5k", "3萬"; "5 kg" stays 5). A minus sign counts only at the start of a word, so "50-80"
-// is two numbers, not 50 and -80. At most 7 groups after the first (the Indian writing of
+// ("1.5k", "3萬"; "5 kg" stays 5). A minus sign (the hyphen, or U+2212 as word processors write
+// it) counts only at the start of a word, so "50-80" is two numbers, not 50 and -80. At most 7 groups after the first (the Indian writing of
 // Number.MAX_SAFE_INTEGER has 7; more reads as several numbers, refused too): with any number,
 // the pattern was tried from after every comma of "1,11,11,…" to the end of the run, time
 // growing with the square of its length (4.3 s for one extraction of 20 such values).
 const DIGIT_NUMBER = new RegExp(
-  String.raw`(?<![\d.])(?:(?<=^|[\s$(:：])(-))?(\d{1,3}(?:,\d{2,3}){0,6},\d{3}|\d+)(?:\.(\d+))?(?!\d)` +
+  String.raw`(?<![\d.])(?:(?<=^|[\s$(:：])([-\u2212]))?(\d{1,3}(?:,\d{2,3}){0,6},\d{3}|\d+)(?:\.(\d+))?(?!\d)` +
     String.raw`(?:\s*(thousand|million|billion|hundred|lakhs?|crores?|হাজার|লাখ|লক্ষ|কোটি)(?![\p{L}\p{M}])|(k|mn|m|bn|百|千|萬|万|億|亿)(?![a-z]))?`,
   'giu',
 );
 
-const tidy = (value: number) => Number(value.toPrecision(15));
+/**
+ * The digits as written, scaled by a power of ten by moving the decimal point in the text: "1.15k"
+ * is 1150 where 1.15 × 1000 is 1149.9999999999998. Rounding such products to 15 digits changed
+ * every 16-digit number written plainly (1234567890123456 was stored as 1234567890123460).
+ */
+function decimal(whole: string, fraction: string, scale: number): number {
+  const point = whole.length + Math.round(Math.log10(scale));
+  const digits = `${whole}${fraction}`.padEnd(point, '0');
+  return Number(`${digits.slice(0, point)}.${digits.slice(point) || '0'}`);
+}
 
 function digitNumbers(text: string): number[] {
   const found: number[] = [];
   for (const match of text.matchAll(DIGIT_NUMBER)) {
     const [, sign, whole, fraction, word, attached] = match;
     const scale = SCALES[(word ?? attached ?? '').toLowerCase()] ?? 1;
-    const value = Number(`${whole!.replaceAll(',', '')}${fraction ? `.${fraction}` : ''}`) * scale;
-    found.push(tidy(sign ? -value : value));
+    const value = decimal(whole!.replaceAll(',', ''), fraction ?? '', scale);
+    found.push(sign ? -value : value);
   }
   return found;
 }

@@ -49,7 +49,8 @@ const DONE_WORDS = new Set(
   [
     'done', 'no', 'nope', 'no more', 'none', "that's all", 'thats all', 'that is all', "that's it", 'thats it', 'that is it',
     'nothing else', 'nothing more', 'no thanks', 'finish', 'finished', 'end', 'stop', "i'm done", 'im done', "we're done",
-    'all done', "no that's all", "no, that's it", 'no more items',
+    'all done', "no that's all", "no, that's it", 'no more items', 'nah', "that's everything", 'that is everything', 'we are done',
+    'i am done', 'that will be all', "that'll be all", 'no other', 'no others',
     '完成', '沒有了', '没有了', '沒有', '没有', '沒了', '没了', '就這樣', '就这样', '就這些', '就这些', '結束', '结束', '好了', '無', '无', '不用了', '沒有其他', '沒有其他了',
     'শেষ', 'না', 'আর নেই', 'নেই', 'আর না', 'হয়ে গেছে', 'ব্যস', 'আর কিছু নেই', 'এটুকুই', 'এই পর্যন্ত',
   ].map(bareAnswer),
@@ -75,6 +76,48 @@ const DECLINES = new Set(
 
 /** "done", "no", "that's all" and the same in Chinese and Bengali: the user closes a list. */
 export const isDoneWord = (text: string): boolean => DONE_WORDS.has(bareAnswer(text));
+
+// Words said around a closing that change nothing of it: "that's all for now", "I think that's all".
+const CLOSING_FILLERS = ['for now', 'i think', 'i guess', 'then', 'we have', 'i have', 'we ve got', 'at the moment', 'right now', 'really', 'ok', 'okay', 'so', 'well'].map(bareAnswer);
+// Chinese sentence-final particles: 完成了, 就這樣吧.
+const HAN_PARTICLES = /[了吧啦喔囉呢哦]+$/u;
+const HAN_LABEL = /\p{Script=Han}/u;
+
+/** The answer without the list's own name ("no more products"; 沒有其他產品了) and the fillers around a closing. */
+function closingCore(text: string, listLabel: string): string {
+  const label = bareAnswer(listLabel);
+  let core = ` ${bareAnswer(text)} `;
+  if (label && HAN_LABEL.test(label)) core = core.replaceAll(label, '');
+  else if (label) for (const name of [label, label.replace(/s$/u, '')]) core = core.replaceAll(` ${name} `, ' ');
+  for (const filler of CLOSING_FILLERS) core = core.replaceAll(` ${filler} `, ' ');
+  return core.trim().replace(HAN_PARTICLES, '').replace(/\s+/gu, ' ');
+}
+
+/**
+ * Whether an answer closes the list being gathered: a done word, or one said in more words ("No
+ * more products", "nope, that's all", 沒有其他產品了). Asked "Is there another one?", people
+ * answer so, and each of these was stored as an item of its own.
+ */
+export function closesList(text: string, listLabel: string): boolean {
+  if (isDoneWord(text)) return true;
+  const core = closingCore(text, listLabel);
+  if (DONE_WORDS.has(core)) return true;
+  // Two closings one after the other: "nope, that's all", "না, আর নেই".
+  const words = core.split(' ');
+  return words.some((_, at) => at > 0 && DONE_WORDS.has(words.slice(0, at).join(' ')) && DONE_WORDS.has(words.slice(at).join(' ')));
+}
+
+const YES_WORDS = new Set(
+  [
+    'yes', 'yeah', 'yep', 'yup', 'sure', 'ok', 'okay', 'of course', 'yes there is', 'yes there are', 'there is', 'yes please', 'yes one more',
+    'one more', 'another', 'another one', 'yes another one', 'we have another', 'i have another',
+    '有', '是', '是的', '對', '对', '有的', '還有', '还有', '還有一個', '还有一个', '好', '好的', '嗯', '有喔', '有啊',
+    'হ্যাঁ', 'হ্যা', 'আছে', 'হ্যাঁ আছে', 'আরও আছে', 'আরো আছে', 'জি', 'জি আছে', 'আরেকটা আছে',
+  ].map(bareAnswer),
+);
+
+/** "yes", "有", "হ্যাঁ": the answer to "Is there another one?" that says so without naming it. */
+export const isYesWord = (text: string): boolean => YES_WORDS.has(bareAnswer(text));
 /** "skip", "no", "none" and the like: the user leaves an optional field out. */
 export const isSkipWord = (text: string): boolean => SKIP_WORDS.has(bareAnswer(text));
 /** "I'd rather not say", "不方便透露": no value was given, whatever the field's type. */
