@@ -52,7 +52,7 @@ function abandonedAfterAbort<T>(pending: Promise<T>, signal: AbortSignal): Promi
 
 /** The bounded prompt of a turn, with the knowledge and profile facts it carries (the builtin responder reads them). */
 function promptFor(target: TurnTarget, plan: TurnPlan, collect: CollectStep | null, knowledgeTokens: number, budget: number) {
-  const hits = pickKnowledge(plan.knowledge, knowledgeTokens);
+  const hits = pickKnowledge(plan.knowledge, knowledgeTokens, plan.message);
   const profile = profileFacts(target.profile);
   const built = buildPrompt({
     systemPrompt: target.systemPrompt,

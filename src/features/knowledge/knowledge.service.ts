@@ -11,7 +11,8 @@ import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { Chunker } from './chunker.js';
 import type { KnowledgeRepo } from './knowledge.repo.js';
 import { toDocument, type CreateDocumentInput, type Document } from './knowledge.schemas.js';
-import { toQueryTerms } from './search-text.js';
+import { excerpt } from './excerpt.js';
+import { questionTerms, toQueryTerms } from './search-text.js';
 
 export interface KnowledgeService {
   add(caller: Principal, chatbotId: string, input: CreateDocumentInput): Promise<Document>;
@@ -25,15 +26,31 @@ export interface KnowledgeSearch {
 }
 
 const MAX_HITS = 3;
+/** Less of a chunk than this is a fragment that costs tokens and tells the model little. */
+const MIN_EXCERPT_TOKENS = 32;
 
-/** The best candidates that fit in `maxTokens`, at most three. */
-export function pickKnowledge<T extends KnowledgeHit & { tokens: number }>(candidates: readonly T[], maxTokens: number): T[] {
+/**
+ * The best candidates that fit in `maxTokens`, at most three; the first that does not fit whole is
+ * cut to its passage about `question` in what is left (excerpt.ts), and none after it is looked at.
+ * A document uploaded twice is found twice: a passage the model is shown already is passed over,
+ * so it does not take the place of another that answers.
+ */
+export function pickKnowledge<T extends KnowledgeHit & { tokens: number }>(candidates: readonly T[], maxTokens: number, question: string): T[] {
   const chosen: T[] = [];
+  const seen = new Set<string>();
   let spent = 0;
   for (const hit of candidates) {
-    if (chosen.length >= MAX_HITS || spent + hit.tokens > maxTokens) break;
-    chosen.push(hit);
-    spent += hit.tokens;
+    if (chosen.length >= MAX_HITS) break;
+    if (seen.has(hit.content)) continue;
+    seen.add(hit.content);
+    if (spent + hit.tokens <= maxTokens) {
+      chosen.push(hit);
+      spent += hit.tokens;
+      continue;
+    }
+    const cut = maxTokens - spent >= MIN_EXCERPT_TOKENS ? excerpt(hit.content, new Set(questionTerms(question)), maxTokens - spent) : null;
+    if (cut) chosen.push({ ...hit, content: cut.text, tokens: cut.tokens });
+    break;
   }
   return chosen;
 }

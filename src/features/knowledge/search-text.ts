@@ -171,10 +171,18 @@ function queryText(text: string): { read: string; cut: boolean } {
  * The text's distinct terms, each a single-term tsquery literal (`'a'`) for the knowledge search
  * (knowledge.repo.ts), which ORs them; null when the text has no terms. OR, because ts_rank then
  * orders documents by how many terms they share, and a question rarely repeats a document's words.
+ */
+export function toQueryTerms(text: string): string[] | null {
+  const terms = questionTerms(text);
+  return terms === null ? null : terms.map(quote);
+}
+
+/**
+ * A question's distinct terms as the knowledge search reads them, unquoted; null when it has none.
  * Small words ("the", "is", "on") are left out when there are others: every chunk of prose
  * shares them, so ranked by them any long chunk outranks the one the question is about.
  */
-export function toQueryTerms(text: string): string[] | null {
+export function questionTerms(text: string): string[] | null {
   const { read, cut } = queryText(text);
   // The question's small words only when it has no others (stop-words.ts).
   const distinct = new Set<string>();
@@ -199,6 +207,6 @@ export function toQueryTerms(text: string): string[] | null {
   }
   if (!cut) add(word);
   const terms = distinct.size > 0 ? distinct : small;
-  return terms.size === 0 ? null : Array.from(terms, quote);
+  return terms.size === 0 ? null : Array.from(terms);
 }
 
