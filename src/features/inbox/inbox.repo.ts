@@ -37,6 +37,9 @@ type Row = {
 // updated_at DESC, id DESC: visitors' conversations only, migration 0030); the last
 // message of each row shown is one probe of messages_conversation_idx (conversation_id, id), ids
 // being time-ordered. left() counts characters, so a long message is never read whole.
+// A failed reply is no answer the visitor got: the preview passes over it to the question it left
+// unanswered, rather than show a blank or a fragment as the chatbot's answer (a visitor's next
+// message starts the next turn, so the probe seldom steps over more than one).
 const page = (keyset: boolean) => `
 SELECT c.id, c.updated_at, c.unread_count, v.visitor_id AS label, v.name,
        m.id AS m_id, m.role AS m_role, m.content AS m_content, m.created_at AS m_created_at
@@ -45,7 +48,7 @@ SELECT c.id, c.updated_at, c.unread_count, v.visitor_id AS label, v.name,
   LEFT JOIN LATERAL (
     SELECT id, role, left(content, $4::int + 1) AS content, created_at
       FROM messages
-     WHERE conversation_id = c.id AND user_id = $1
+     WHERE conversation_id = c.id AND user_id = $1 AND status <> 'failed'
      ORDER BY id DESC
      LIMIT 1
   ) m ON true

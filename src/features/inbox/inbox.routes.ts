@@ -23,7 +23,8 @@ export function registerInboxRoutes(app: App, deps: { inbox: InboxService; authe
         summary: "Your chatbot's inbox: its visitors' conversations, latest activity first",
         description:
           'Each row names the visitor (the label their page chose and the name they gave), how many of their messages ' +
-          `are unread, and the newest message of either role (content cut to ${PREVIEW_CHARS} code points). Your own ` +
+          `are unread, and the newest message of either role (content cut to ${PREVIEW_CHARS} code points; a failed reply is ` +
+          'passed over, so a question left unanswered shows). Your own ' +
           'conversations with the chatbot are in GET /v1/conversations; read a visitor\'s whole conversation with ' +
           'GET /v1/conversations/{id}/messages.',
         params: IdParams,

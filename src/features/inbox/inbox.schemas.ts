@@ -28,7 +28,9 @@ export const InboxRowSchema = Type.Object(
       name: Type.Union([Type.String(), Type.Null()], { description: 'The name the visitor gave, if any' }),
     }),
     unread_count: Type.Integer({ description: "The visitor's messages since the conversation was last marked read" }),
-    last_message: Type.Union([LastMessageSchema, Type.Null()], { description: 'The newest message of either role; null before the first' }),
+    last_message: Type.Union([LastMessageSchema, Type.Null()], {
+      description: "The newest message of either role, a failed reply left out (the visitor's unanswered question shows instead); null before the first",
+    }),
     updated_at: Type.String({ format: 'date-time', description: 'Latest activity' }),
   },
   { title: 'InboxRow' },

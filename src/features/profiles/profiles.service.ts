@@ -2,6 +2,7 @@ import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { unstorableText } from '../../lib/text.js';
 import type { Principal } from '../auth/principal.js';
+import { isShownName } from '../public/public-chatbots.service.js';
 import type { ProfilesRepo } from './profiles.repo.js';
 import { EMPTY_PROFILE, PROFILE_FIELDS, type Profile, type ProfileFields, type ProfileInput, type PublicProfile } from './profiles.schemas.js';
 
@@ -50,7 +51,9 @@ export function createProfilesService(deps: ProfilesDeps): ProfilesService {
       return profiles.save(ownerOf(caller), fieldsOf(input), clock.now());
     },
     async findPublic(username) {
-      if (unstorableText(username)) throw notShown();
+      // A name that is an email address is never shown (nor found by), as on a chatbot's page:
+      // found by it, the profile would tell anyone with a list of addresses whose they are.
+      if (unstorableText(username) || !isShownName(username)) throw notShown();
       const found = await profiles.findPublic(username);
       if (!found) throw notShown();
       return found;

@@ -18,9 +18,13 @@ export function chatbotKey(raw: string): ChatbotKey | null {
   return null;
 }
 
-// An external user's username may be their email (the claim used when the token has no
-// username, §3.2); a public page never shows an email, so such an owner goes unnamed.
-const shownName = (username: string): string | null => (username.includes('@') ? null : username);
+/**
+ * An external user's username may be their email (the claim used when the token has no username,
+ * §3.2); a public page never shows an email, so such an owner goes unnamed on every public page.
+ */
+export const isShownName = (username: string): boolean => !username.includes('@');
+
+const shownName = (username: string): string | null => (isShownName(username) ? username : null);
 
 function toPublicChatbot(row: PublicChatbotRow, maxMessageChars: number): PublicChatbot {
   return {

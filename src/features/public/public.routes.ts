@@ -1,7 +1,7 @@
 // Parley's public face (§7): a public chatbot's page and the start of a visitor's conversation,
 // by slug or id. Each request passes the chatbot's origins and the public limits first
 // (public-guard.ts); CORS here follows the chatbot, not CORS_ORIGINS.
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import { openRouteBodyLimit } from '../../http/body-limits.js';
 import { problems } from '../../http/schemas.js';
@@ -47,21 +47,30 @@ export function registerPublicRoutes(app: App, deps: PublicRoutesDeps): void {
   registerPreflightRoutes(app, deps);
 }
 
-/** A refusal before the chatbot is known, made readable by any origin first (it tells nothing). */
-async function readableRefusal(check: Promise<void>, readable: () => void): Promise<void> {
-  try {
-    await check;
-  } catch (error) {
-    if (error instanceof AppError) readable();
-    throw error;
-  }
-}
-
 async function publicChatbot(directory: PublicDirectory, raw: string): Promise<PublicChatbotRow> {
   const key = chatbotKey(raw);
   const chatbot = key ? await directory.find(key) : undefined;
   if (!chatbot) throw noPublicChatbot();
   return chatbot;
+}
+
+/**
+ * The chatbot a page names, once its address is let through. The address is counted before the
+ * lookup: made-up names cost the database a query each, and are held like any other request.
+ * Refusals made before the chatbot is known (429, and the 404 of a private, deleted or unknown
+ * one) are readable by any origin: they are the same for every page and tell nothing a server
+ * caller could not learn, and the widget can then say when to try again or that the chatbot is
+ * not available, where an unreadable answer looks like the network. A database fault (not an
+ * AppError) stays unreadable, as elsewhere.
+ */
+async function namedChatbot(request: FastifyRequest, reply: FastifyReply, { directory, guard }: Pick<PublicRoutesDeps, 'directory' | 'guard'>) {
+  try {
+    await guard.limitAddress(request);
+    return await publicChatbot(directory, (request.params as { chatbot: string }).chatbot);
+  } catch (error) {
+    if (error instanceof AppError) guard.readable(request, reply);
+    throw error;
+  }
 }
 
 /**
@@ -84,7 +93,7 @@ async function visitorOf(
 }
 
 function registerChatbotPageRoute(app: App, deps: PublicRoutesDeps): void {
-  const { publicChatbots, directory, guard } = deps;
+  const { publicChatbots, guard } = deps;
 
   app.get(
     '/v1/public/chatbots/:chatbot',
@@ -100,11 +109,7 @@ function registerChatbotPageRoute(app: App, deps: PublicRoutesDeps): void {
       },
     },
     async (request, reply) => {
-      // The address is counted before the chatbot is looked up: made-up names cost the database
-      // a query each, and are held like any other request. Its refusal is readable, as the
-      // widget's first request, so the widget can say when to try again.
-      await readableRefusal(guard.limitAddress(request), () => guard.readable(request, reply));
-      const chatbot = await publicChatbot(directory, request.params.chatbot);
+      const chatbot = await namedChatbot(request, reply, deps);
       guard.origin(request, reply, chatbot, { readableRefusal: true });
       await guard.limitRest(chatbot.id, null);
       // Caches may keep the page but must ask again before reuse: a chatbot made private or
@@ -116,7 +121,7 @@ function registerChatbotPageRoute(app: App, deps: PublicRoutesDeps): void {
 }
 
 function registerStartConversationRoute(app: App, deps: PublicRoutesDeps): void {
-  const { directory, guard, visitors } = deps;
+  const { guard, visitors } = deps;
   const chatbots = new WeakMap<FastifyRequest, PublicChatbotRow>();
 
   app.post(
@@ -129,8 +134,7 @@ function registerStartConversationRoute(app: App, deps: PublicRoutesDeps): void 
       // address is counted before the chatbot is looked up, so a flood of made-up names is held
       // too; the chatbot only once the caller's own limits let the request through.
       onRequest: async (request, reply) => {
-        await readableRefusal(guard.limitAddress(request), () => guard.readable(request, reply));
-        const chatbot = await publicChatbot(directory, (request.params as { chatbot: string }).chatbot);
+        const chatbot = await namedChatbot(request, reply, deps);
         guard.origin(request, reply, chatbot);
         chatbots.set(request, chatbot);
       },
