@@ -23,6 +23,8 @@ export interface StartOptions {
   prefix?: string;
   /** DATA_DIR is the working folder too (a server's JWT secret goes there). */
   dataDirIsCwd?: boolean;
+  /** Another Node to run it with (the oldest package.json's engines names); the runner's own by default. */
+  node?: string;
 }
 
 export function cliProcesses() {
@@ -37,7 +39,7 @@ export function cliProcesses() {
 
   function start(args: string[], env: Record<string, string>, options: StartOptions = {}): CliProcess {
     const cwd = tempDir(options.prefix ?? 'parley-cli-');
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(options.node ?? process.execPath, [BIN, ...args], {
       cwd,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, ...(options.dataDirIsCwd ? { DATA_DIR: cwd } : {}), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -55,8 +57,8 @@ export function cliProcesses() {
    * Runs a command to its end. With `deadlineMs`, one still running then is killed and answers code
    * null with what it printed, so a test names the command that hung rather than timing out whole.
    */
-  async function run(args: string[], env: Record<string, string>, options: { deadlineMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const started = start(args, env);
+  async function run(args: string[], env: Record<string, string>, options: { deadlineMs?: number; node?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const started = start(args, env, { node: options.node });
     const timer = options.deadlineMs === undefined ? undefined : setTimeout(() => started.child.kill('SIGKILL'), options.deadlineMs);
     const code = await started.exited;
     clearTimeout(timer);

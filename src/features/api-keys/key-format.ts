@@ -3,7 +3,7 @@
 // refused without touching the database, and the fixed shape lets secret scanners find leaked
 // ones (README: the regex for gitleaks and trufflehog).
 import { createHash, randomInt } from 'node:crypto';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../lib/crc32.js';
 
 export const KEY_PREFIX = 'parley_sk_';
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
