@@ -32,6 +32,18 @@ export function retryAfterMs(value: string | undefined, now: number): number | n
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
+/**
+ * Some of Node's errors carry what the receiver sent: a certificate that does not name the host
+ * lists every name it holds (a hundred, from a public authority), kilobytes kept at each attempt
+ * in the delivery log and written to the server's log. The start says what went wrong.
+ */
+const MAX_ERROR_CHARS = 300;
+
+function cut(text: string): string {
+  const characters = Array.from(text);
+  return characters.length <= MAX_ERROR_CHARS ? text : `${characters.slice(0, MAX_ERROR_CHARS - 1).join('')}…`;
+}
+
 function describe(error: Error & { code?: string; syscall?: string }, timeoutMs: number): string {
   if (error instanceof AddressRefusedError) return `address refused: ${error.message}`;
   // The DNS client's own failures (queryA, queryAaaa): the receiver was never reached.
@@ -47,7 +59,7 @@ function describe(error: Error & { code?: string; syscall?: string }, timeoutMs:
     case 'EAI_AGAIN':
       return 'host not found';
     default:
-      return error.code ? `${error.code}: ${error.message}` : error.message;
+      return cut(error.code ? `${error.code}: ${error.message}` : error.message);
   }
 }
 
