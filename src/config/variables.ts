@@ -190,7 +190,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   },
   { name: 'LLM_MAX_RETRIES', default: '2', description: 'Retries after a 429, 5xx, timeout or network failure, before any text arrived.' },
   { name: 'LLM_RETRY_BASE_MS', default: '500', description: 'First retry delay; doubles each retry, with jitter. A `Retry-After` from the provider is honoured.' },
-  { name: 'CONTEXT_TOKEN_BUDGET', default: '8000', description: 'Tokens of prompt per turn: older history is left out once it is spent.' },
+  { name: 'CONTEXT_TOKEN_BUDGET', default: '8000', description: 'Tokens of prompt per turn: knowledge takes at most a quarter (a passage too long for what is left is cut to its part about the question), and older history is left out once the rest is spent (a failed reply spends none).' },
   { name: 'MAX_MESSAGE_CHARS', default: '32000', description: 'Longest message content accepted, in Unicode code points (longer answers 422).' },
   {
     name: 'MAX_CONCURRENT_TURNS',
