@@ -17,6 +17,11 @@ describe('searchTerms', () => {
     expect(searchTerms('Hello, World! Don’t 3.14 — ＡＢＣ e-mail ﬁle')).toEqual(['hello', 'world', "don't", '3.14', 'abc', 'e', 'mail', 'file']);
   });
 
+  it('adds the parts of a word joined by dots, underscores or colons, in ASCII and beyond', () => {
+    expect(searchTerms('Set max_tokens in config.yaml, U.S.A 3.14')).toEqual(['set', 'max_tokens', 'max', 'token', 'in', 'config.yaml', 'config', 'yaml', 'u.s.a', '3.14']);
+    expect(searchTerms('Réglez max_jetons dans app:config')).toEqual(['reglez', 'max_jetons', 'max', 'jeton', 'dan', 'app:config', 'app', 'config']);
+  });
+
   it('keeps repeats in order of appearance', () => {
     expect(searchTerms('The cat and the hat')).toEqual(['the', 'cat', 'and', 'the', 'hat']);
   });

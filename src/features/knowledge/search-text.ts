@@ -79,6 +79,26 @@ function keep(term: string): boolean {
   return LETTER_OR_DIGIT.test(term) && Array.from(term).length <= MAX_TERM_LENGTH;
 }
 
+/** What joins the parts of one word as segmentation keeps it: `max_tokens`, `config.yaml`, `app:start`. */
+const JOINED = /[._:]/;
+const JOINERS = /[._:]+/;
+const LETTER = /\p{L}/u;
+
+/**
+ * The parts of a joined word as terms of their own, beside the whole: a question in plain words
+ * ("max tokens", "the yaml file") then finds the document that writes `max_tokens` in
+ * `config.yaml`, and a question written `request_timeout` the one that says "request timeout".
+ * Parts of one character or without a letter are left out: "U.S.A" and "3.14" stay whole only.
+ * migrations/0033 adds the same parts to the terms stored before.
+ */
+function joinedParts(word: string, whole: string): string[] {
+  if (!JOINED.test(word)) return [];
+  return word
+    .split(JOINERS)
+    .map(termOf)
+    .filter((part) => part !== whole && Array.from(part).length > 1 && LETTER.test(part));
+}
+
 /**
  * Terms with 1-based word positions; bigrams share the position of the word they end in. Made as
  * they are read, so a caller that needs only the first few (a question's) stops early: all the
@@ -94,7 +114,8 @@ function* positionedTerms(text: string, window = SEGMENT_WINDOW): Generator<Term
       previousCjk = undefined;
       continue;
     }
-    const found = [termOf(word), ...cjkBigrams(word, previousCjk)].filter(keep);
+    const whole = termOf(word);
+    const found = [whole, ...joinedParts(word, whole), ...cjkBigrams(word, previousCjk)].filter(keep);
     const tail = lastChar(word);
     previousCjk = tail !== undefined && isCjk(tail) ? tail : undefined;
     if (found.length === 0) continue;
@@ -108,7 +129,9 @@ function* asciiTerms(normalized: string): Generator<Term> {
   let position = 0;
   for (const found of asciiWords(normalized)) {
     const word = termOf(found);
-    if (word.length <= MAX_TERM_LENGTH) yield { term: word, position: ++position };
+    if (word.length > MAX_TERM_LENGTH) continue;
+    yield { term: word, position: ++position };
+    for (const part of joinedParts(found, word)) yield { term: part, position };
   }
 }
 
