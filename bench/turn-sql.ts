@@ -63,6 +63,8 @@ export function turnScript(): string {
     14: 'date_trunc(\'month\', now())::date',
     // The instance's id (any uuid does: pgbench's turns are not cut by anyone).
     15: '(:uid)::uuid',
+    // The message's own context: none, as the bench's turns send.
+    16: 'NULL',
   });
   const finish = bind(FINISH, {
     1: uuidFrom('r'),

@@ -65,7 +65,7 @@ async function begin(parts: ReturnType<typeof engineWith>, leaseMs = 120_000) {
     {
       audience: null,
       lock: { replyId, leaseMs },
-      message: { id: newId(), content: 'hello', tokens: 1, title: 'hello' },
+      message: { id: newId(), content: 'hello', tokens: 1, title: 'hello', context: null },
       historyTokens: 7000,
       historyMinRows: 0,
       knowledgeQuery: null,

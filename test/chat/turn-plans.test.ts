@@ -69,7 +69,7 @@ describe('the statement that stores a reply, on a table of 20 million messages',
 });
 
 const beginValues = (knowledgeQuery: string[] | null) => [
-  ids.conversation, ids.user, randomUUID(), 120_000, new Date(), 'A title', randomUUID(), 'Another question', 3, 8000, knowledgeQuery, 8, 0, '2026-11-01', randomUUID(),
+  ids.conversation, ids.user, randomUUID(), 120_000, new Date(), 'A title', randomUUID(), 'Another question', 3, 8000, knowledgeQuery, 8, 0, '2026-11-01', randomUUID(), null,
 ];
 
 describe('the statement that starts a turn, on a table of 20 million messages', () => {

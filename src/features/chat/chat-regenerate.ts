@@ -57,7 +57,7 @@ export function createRegenerate(deps: RegenerateDeps) {
     return engine.run(
       caller,
       started.target,
-      { replyId, message: last.content, messageTokens: last.tokens, turnContext: null, history: rest.slice(1), knowledge: knowledgeRows, replaces: replaced?.id ?? null, userMessage: null },
+      { replyId, message: last.content, messageTokens: last.tokens, turnContext: last.context ?? null, history: rest.slice(1), knowledge: knowledgeRows, replaces: replaced?.id ?? null, userMessage: null },
       options,
     );
   };

@@ -84,12 +84,16 @@ function userMessageOf(id: string, content: string, now: Date) {
 }
 
 /** What begin() is asked for a new user message: its row, the lock, and history and knowledge for it. */
-function sendRequest(caller: Principal, message: { messageId: string; replyId: string; content: string; tokens: number }, settings: TurnStartSettings): BeginRequest {
-  const { messageId, replyId, content, tokens } = message;
+function sendRequest(
+  caller: Principal,
+  message: { messageId: string; replyId: string; content: string; context: string | null; tokens: number },
+  settings: TurnStartSettings,
+): BeginRequest {
+  const { messageId, replyId, content, context, tokens } = message;
   return {
     audience: audience(caller),
     lock: { replyId, leaseMs: settings.leaseMs },
-    message: { id: messageId, content, tokens, title: conversationTitle(content) },
+    message: { id: messageId, content, tokens, title: conversationTitle(content), context },
     historyTokens: Math.max(0, settings.contextTokenBudget - tokens - MESSAGE_OVERHEAD),
     historyMinRows: 0,
     knowledgeQuery: toQueryTerms(content),
@@ -159,7 +163,7 @@ export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
       const messageId = newId();
       const replyId = newId();
       const tokens = countTokens(input.content);
-      const request = sendRequest(caller, { messageId, replyId, content: input.content, tokens }, settings);
+      const request = sendRequest(caller, { messageId, replyId, content: input.content, context: input.context ?? null, tokens }, settings);
       const started = await begin(caller, id, request, now, thenToo);
       if (started.state !== 'started') throw refused(started, now);
       const plan: TurnPlan = {

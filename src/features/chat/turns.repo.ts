@@ -12,7 +12,7 @@ import type { ProfileFields } from '../profiles/profiles.schemas.js';
 import { countTokens } from '../../llm/tokens.js';
 import { STORE_CUT_TURN } from './cut-turns.js';
 import { BEGIN, BEGIN_ATTEMPTS, finishStatement, REFUSAL, STOP_HONOURED_WITHIN_MS, UNDO_BEGIN, USAGE_SHARDS, WITHDRAW_CUT_REPLY } from './turns.sql.js';
-import { replyFields, type HistoryMessage, type KnowledgeCandidate, type ReplyRow, type StoredReply, type TurnsRepo, type TurnTarget } from './turns.types.js';
+import { replyFields, type BeginRequest, type HistoryMessage, type KnowledgeCandidate, type ReplyRow, type StoredReply, type TurnsRepo, type TurnTarget } from './turns.types.js';
 
 export { STOP_HONOURED_WITHIN_MS } from './turns.sql.js';
 
@@ -102,13 +102,19 @@ async function storeLapsedReply(sql: SqlRunner, userId: string, conversationId: 
   });
 }
 
+/** begin's parameters after the message's own ($10 on): history and knowledge asked for, the audience, the message's context. */
+function sharedBeginParams(request: BeginRequest, monthStart: string, instance: string | null): unknown[] {
+  const { audience, message } = request;
+  return [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows, monthStart, instance, ...(audience ? [audience.id] : []), message?.context ?? null];
+}
+
 /** A turn's two round trips when all goes well: its start and its finish. */
 function createTurnBeginFinish(sql: SqlRunner, instance: string | null): Pick<TurnsRepo, 'begin' | 'finish'> {
   return {
     async begin(userId, conversationId, request, now) {
       const { lock, message, audience } = request;
       const monthStart = `${now.toISOString().slice(0, 7)}-01`;
-      const shared = [request.historyTokens, request.knowledgeQuery, request.knowledgeLimit, request.historyMinRows, monthStart, instance, ...(audience ? [audience.id] : [])];
+      const shared = sharedBeginParams(request, monthStart, instance);
       const statements = audience ? (audience.visitor ? BEGIN.visitor : BEGIN.endUser) : BEGIN.account;
       for (let attempt = 1; ; attempt++) {
         const rows = await sql.query<TargetRow>(

@@ -32,14 +32,18 @@ export const STOP_HONOURED_WITHIN_MS = 5_000;
 function beginSql(options: { withMessage: boolean; audience: 'account' | 'visitor' | 'endUser' }): string {
   const { withMessage } = options;
   const visitor = options.audience === 'visitor';
+  // The message's own context follows the parameters every variant has ($16 is the audience's id).
+  const context = options.audience === 'account' ? '$16' : '$17';
   const bump = withMessage ? `, message_count = message_count + 1, ${visitor ? 'unread_count = unread_count + 1, ' : ''}title = COALESCE(title, $6)` : '';
   const insert = withMessage
     ? `, m AS (
-  INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at)
-  SELECT $7::uuid, c.id, $2, 'user', $8::text, 'complete', $9::int, $5::timestamptz FROM c
+  INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at, context)
+  SELECT $7::uuid, c.id, $2, 'user', $8::text, 'complete', $9::int, $5::timestamptz, ${context}::text FROM c
 )`
     : // Keeps the parameter list the same shape for both variants.
-      `, unused AS (SELECT $5::timestamptz, $6::text, $7::uuid, $8::text, $9::int)`;
+      `, unused AS (SELECT $5::timestamptz, $6::text, $7::uuid, $8::text, $9::int, ${context}::text)`;
+  // A regenerate answers the last user message with the context it was sent with.
+  const withContext = withMessage ? '' : ', context';
   // A visitor seen again: last_seen moves at most once a minute, not with every message.
   const seen = visitor && withMessage
     ? `, v AS (
@@ -61,11 +65,11 @@ c AS (
             b.temperature, b.max_tokens, b.knowledge_chunks, b.use_profile, b.collect, u.data, u.collect_state, u.status
 )${insert}${seen},
 h AS (
-  SELECT id, role, content, status, tokens FROM (
-    SELECT id, role, content, status, tokens, rn,
+  SELECT id, role, content, status, tokens${withContext} FROM (
+    SELECT id, role, content, status, tokens${withContext}, rn,
            sum(CASE WHEN (rn <= $13::int AND role = 'assistant') OR ${UNSENT} THEN 0 ELSE tokens + 3 END) OVER (ORDER BY id DESC) AS running
-      FROM (SELECT id, role, content, status, tokens, row_number() OVER (ORDER BY id DESC) AS rn
-              FROM (SELECT id, role, content, status, tokens FROM messages
+      FROM (SELECT id, role, content, status, tokens${withContext}, row_number() OVER (ORDER BY id DESC) AS rn
+              FROM (SELECT id, role, content, status, tokens${withContext} FROM messages
                      WHERE conversation_id = $1 AND user_id = $2 AND EXISTS (SELECT 1 FROM c)
                      ORDER BY id DESC LIMIT ${HISTORY_ROWS}) newest) recent
   ) budgeted
@@ -77,7 +81,7 @@ k AS (
 t AS (
   SELECT c.*,
          ${PROFILE_JSON} AS profile,
-         (SELECT coalesce(json_agg(json_build_object('id', h.id, 'role', h.role, 'content', h.content, 'status', h.status, 'tokens', h.tokens)
+         (SELECT coalesce(json_agg(json_build_object('id', h.id, 'role', h.role, 'content', h.content, 'status', h.status, 'tokens', h.tokens${withContext ? ", 'context', h.context" : ''})
                                    ORDER BY h.id DESC), '[]'::json) FROM h) AS history,
          ${KNOWLEDGE_JSON} AS knowledge
     FROM c LEFT JOIN profiles p ON c.use_profile AND p.user_id = c.owner_id

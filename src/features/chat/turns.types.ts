@@ -68,6 +68,8 @@ export type HistoryMessage = {
   content: string;
   status: 'complete' | 'interrupted' | 'failed';
   tokens: number;
+  /** The context a user message was sent with; read for a regenerate only. */
+  context?: string | null;
 }
 
 export interface StoredReply {
@@ -123,7 +125,7 @@ export interface BeginRequest {
   audience: { id: string; visitor: boolean } | null;
   lock: { replyId: string; leaseMs: number };
   /** The user message to store; null to answer the last one again (regenerate). */
-  message: { id: string; content: string; tokens: number; title: string | null } | null;
+  message: { id: string; content: string; tokens: number; title: string | null; context: string | null } | null;
   /** Upper bound for the history read (message overhead included). */
   historyTokens: number;
   /**
