@@ -16,6 +16,9 @@ export function requestIdFor(request: IncomingMessage): string {
 }
 
 const pathOf = (url: string) => url.split('?', 1)[0] ?? url;
+// A chatbot key's secret put in a path by mistake (a key revoked by the key itself rather than
+// its id, a key sent as a model) is masked in the log, as the Authorization header is.
+const loggedPath = (url: string) => pathOf(url).replace(/parley_sk_[0-9A-Za-z]*/g, 'parley_sk_[redacted]');
 
 const FRAME = /^\s+at /;
 
@@ -67,7 +70,7 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
     request.log.info(
       {
         method: request.method,
-        path: pathOf(request.url),
+        path: loggedPath(request.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
         user_id: request.principal?.ownerId,

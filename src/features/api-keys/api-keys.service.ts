@@ -7,7 +7,7 @@ import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
 import type { ApiKeysRepo, KeySummary } from './api-keys.repo.js';
-import { displayPrefix, generateKey, hashKey } from './key-format.js';
+import { displayPrefix, generateKey, hashKey, looksLikeKey } from './key-format.js';
 
 export interface ApiKey {
   id: string;
@@ -27,6 +27,8 @@ export interface ApiKeysService {
 
 const chatbotGone = () => new AppError('not_found', 'No chatbot with this id');
 const keyNotFound = () => new AppError('not_found', 'No API key with this id for this chatbot');
+// An owner whose key leaked holds the key, not its id, and sends that: told how to find the id.
+const keyNotId = () => new AppError('not_found', 'Revoke a key by its id, not the key itself: GET /v1/chatbots/{id}/keys lists each key\'s id with its prefix');
 
 export function toApiKey(row: KeySummary): ApiKey {
   return {
@@ -57,6 +59,7 @@ export function createApiKeysService(deps: { keys: ApiKeysRepo; chatbots: Pick<C
     },
     async remove(caller, chatbotId, keyId) {
       const chatbot = await chatbots.get(caller, chatbotId);
+      if (looksLikeKey(keyId)) throw keyNotId();
       if (!isUuid(keyId) || !(await keys.remove(caller.ownerId, chatbot.id, keyId.toLowerCase()))) throw keyNotFound();
     },
   };

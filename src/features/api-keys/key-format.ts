@@ -40,5 +40,8 @@ export function checksumHolds(token: string): boolean {
   return match !== null && base62Checksum(match[1]!) === match[2];
 }
 
+/** Text with every key's secret masked: for what is echoed to a caller that put a key where a name belongs. */
+export const maskKeys = (text: string): string => text.replace(/parley_sk_[0-9A-Za-z]*/g, `${KEY_PREFIX}…`);
+
 export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
 export const displayPrefix = (key: string): string => key.slice(0, DISPLAY_PREFIX_LENGTH);

@@ -50,13 +50,27 @@ async function recordUsage({ answers, clock }: Pick<ReplyStoreDeps, 'answers' | 
 }
 
 /**
+ * The model has answered (and was paid for): a database away at this moment must not throw the
+ * answer away, which a client's SDK would retry as a new model call, nor lose the count. The
+ * usage goes to the buffer, written once the database is back; no turn starts before then.
+ */
+async function recordUsageOrLater(deps: Pick<ReplyStoreDeps, 'answers' | 'usage' | 'clock'>, ownerId: string, reply: StoredReply, now: Date) {
+  try {
+    await recordUsage(deps, ownerId, reply, now);
+  } catch (error) {
+    if (!isDatabaseUnavailable(error)) throw error;
+    deps.usage.add(ownerId, reply, now);
+  }
+}
+
+/**
  * A reply no conversation keeps: only its usage is written, and the answer is made here. Only a
  * chatbot with a budget makes the answer wait for that write (the next call's check must see it);
  * other usage is added up and written a moment later (usage shows shortly after the answer).
  */
 async function counted(deps: Pick<ReplyStoreDeps, 'answers' | 'usage' | 'clock'>, ownerId: string, reply: StoredReply, beforeAnswer: boolean): Promise<Message> {
   const now = deps.clock.now();
-  if (beforeAnswer) await recordUsage(deps, ownerId, reply, now);
+  if (beforeAnswer) await recordUsageOrLater(deps, ownerId, reply, now);
   else deps.usage.add(ownerId, reply, now);
   return toMessage({
     id: reply.id,

@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { describeError, needsOperator } from '../../db/errors.js';
 import { AppError } from '../../errors/app-error.js';
+import { maskKeys } from '../api-keys/key-format.js';
 import { loggableError } from '../../http/hooks.js';
 import { loggedWhereDecided, toProblem, type ProblemBody } from '../../http/problem.js';
 import type { OpenAiErrorBody } from './openai.schemas.js';
@@ -19,7 +20,8 @@ export interface OpenAiFailure {
 export class ModelNotFound extends Error {
   override name = 'ModelNotFound';
   constructor(readonly model: string) {
-    super(`The model \`${model}\` does not exist or you do not have access to it.`);
+    // A key sent as the model (the two strings swapped) is not echoed back: clients log error messages.
+    super(`The model \`${maskKeys(model)}\` does not exist or you do not have access to it.`);
   }
 }
 

@@ -5,6 +5,7 @@ import type { Services } from '../../compose.js';
 import { bearerSecurity } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
 import { principalOf } from '../auth/authenticate.js';
+import { explainMessageForms } from './message-forms.js';
 import { createCompletions } from './openai-completions.js';
 import { openAiErrorHandler } from './openai-errors.js';
 import { ChatCompletionBody, ChatCompletionResponse, ModelList, ModelParams, ModelSchema, openAiErrors } from './openai.schemas.js';
@@ -22,7 +23,8 @@ const completionSchema = {
     'or for an API key a model its chatbot allows) with its system prompt, knowledge and limits. Client `system` messages come ' +
     'after the chatbot\'s own instructions. `temperature`, `max_tokens` and `stop` are honoured. Nothing is stored but usage. Errors are OpenAI\'s `{error: {message, type, param, code}}`; ' +
     'answers a retry cannot fix or would repeat carry `x-should-retry: false`. Fields Parley does not use are ignored; what it cannot honour ' +
-    'is refused: `n > 1`, tools, a `tool_choice` other than `none`/`auto`, JSON `response_format`s, `logprobs`, audio.',
+    'is refused: `n > 1`, tools, a `tool_choice` other than `none`/`auto`, JSON `response_format`s, `logprobs`, audio; in `messages`, ' +
+    'parts other than text, `tool`/`function` messages and tool calls, each refusal naming the parameter.',
   body: ChatCompletionBody,
   response: { 200: ChatCompletionResponse, ...openAiErrors(400, 401, 403, 404, 413, 429, 500, 502, 503) },
 };
@@ -36,7 +38,7 @@ export function registerOpenAiRoutes(app: App, services: Services): void {
     scope.setErrorHandler(openAiErrorHandler);
 
     // The answer's first statement checks a key itself (Principal.keyCheck): no read of its own.
-    scope.post('/v1/chat/completions', { onRequest: services.authenticateAnswer, schema: completionSchema }, (request, reply) => completions.complete(request, reply, request.body));
+    scope.post('/v1/chat/completions', { onRequest: services.authenticateAnswer, preValidation: explainMessageForms, schema: completionSchema }, (request, reply) => completions.complete(request, reply, request.body));
 
     scope.get(
       '/v1/models',

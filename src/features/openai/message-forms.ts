@@ -1,0 +1,47 @@
+// Why a message of a chat completion is refused, said before the schema says it worse. The
+// schema's unions report their first branch: an image part was "messages.0.content must be
+// string" (arrays of text parts are taken) and a tool result "messages.1.role must be equal to
+// constant", which sent developers the wrong way. These forms are named here instead; whatever
+// else is wrong is still the schema's to say.
+import type { FastifyRequest } from 'fastify';
+import { validationError } from '../../errors/app-error.js';
+import { Unsupported } from './openai-errors.js';
+
+const ROLES = new Set(['system', 'developer', 'user', 'assistant']);
+const TOOL_ROLES = new Set(['tool', 'function']);
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const hasItems = (value: unknown) => (Array.isArray(value) ? value.length > 0 : isObject(value));
+
+function checkParts(parts: unknown[], at: string): void {
+  for (let j = 0; j < parts.length; j++) {
+    const part = parts[j];
+    if (!isObject(part) || typeof part.type !== 'string') throw validationError(`${at}.${j}`, 'must be a text part: {"type": "text", "text": "…"}');
+    if (part.type !== 'text') {
+      throw new Unsupported(`${at}.${j}.type`, `\`${part.type.slice(0, 40)}\` content parts are not supported: this chatbot reads text only.`);
+    }
+    if (typeof part.text !== 'string') throw validationError(`${at}.${j}.text`, 'must be a string: the text of the part');
+  }
+}
+
+function checkMessage(message: unknown, at: string): void {
+  if (!isObject(message)) return;
+  const { role, content } = message;
+  if (typeof role === 'string' && TOOL_ROLES.has(role)) {
+    throw new Unsupported(`${at}.role`, `\`${role}\` messages are not supported: this chatbot offers no tools.`);
+  }
+  if (typeof role === 'string' && !ROLES.has(role)) throw validationError(`${at}.role`, 'must be one of system, developer, user or assistant');
+  if (hasItems(message.tool_calls) || hasItems(message.function_call)) {
+    const param = hasItems(message.tool_calls) ? 'tool_calls' : 'function_call';
+    throw new Unsupported(`${at}.${param}`, 'Tool calls are not supported: this chatbot offers no tools.');
+  }
+  if (Array.isArray(content)) return checkParts(content, `${at}.content`);
+  if (content !== undefined && typeof content !== 'string') throw validationError(`${at}.content`, 'must be a string or an array of text parts');
+}
+
+/** preValidation of POST /v1/chat/completions: the first message form refused, said plainly. */
+export async function explainMessageForms(request: FastifyRequest): Promise<void> {
+  const messages = isObject(request.body) ? request.body.messages : undefined;
+  if (!Array.isArray(messages)) return;
+  for (let i = 0; i < messages.length; i++) checkMessage(messages[i], `messages.${i}`);
+}
