@@ -159,6 +159,8 @@ export const messages = pgTable('messages', {
   feedbackRating: text('feedback_rating', { enum: ['like', 'dislike'] }),
   feedbackComment: text('feedback_comment'),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
+  // A user message's own context (§6), kept for a regenerate (migrations/0034).
+  context: text('context'),
 });
 
 export const idempotencyKeys = pgTable(
