@@ -16,6 +16,11 @@ export interface SendOutcome {
   latencyMs: number | null;
   /** The receiver's `Retry-After`, in milliseconds. */
   retryAfterMs: number | null;
+  /**
+   * Settles once the exchange is over (the answer's body ended or was cut, or the timeout struck):
+   * an answer may come long before its body ends, and its connection is held until then.
+   */
+  closed?: Promise<void>;
 }
 
 export type WebhookSender = (url: string, headers: Record<string, string>, body: string) => Promise<SendOutcome>;
@@ -90,24 +95,38 @@ export function createWebhookSender(settings: { allowPrivate: boolean; timeoutMs
   };
 }
 
-/** How one request ends: its answer's status, or why none came; never left unsettled. */
+/**
+ * How one request ends: its answer's status, or why none came; never left unsettled. The answer
+ * is known at its head, but the exchange goes on until its body ends: `closed` says when, so that
+ * the attempt holds its place in flight until then. A receiver answering 200 and never ending its
+ * body otherwise kept its connection open until the timeout after its place was freed, and an
+ * account's backlog went out at once, holding one of the server's sockets per event.
+ */
 function outcomeOf(request: ClientRequest, timeoutMs: number): Promise<SendOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
+  let over!: () => void;
+  const closed = new Promise<void>((resolve) => {
+    over = resolve;
+  });
+  // The whole exchange, connect included; the answer's body is read within it too.
+  const timer = setTimeout(() => request.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+  timer.unref();
+  const end = () => {
+    clearTimeout(timer);
+    over();
+  };
   return new Promise<SendOutcome>((resolve) => {
     let settled = false;
-    const finish = (outcome: SendOutcome) => {
+    const finish = (outcome: Omit<SendOutcome, 'closed'>) => {
       if (settled) return;
       settled = true;
-      resolve(outcome);
+      resolve({ ...outcome, closed });
     };
-    // The whole exchange, connect included; the answer's body is read within it too.
-    const timer = setTimeout(() => request.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
-    timer.unref();
     request.on('error', (error) => {
-      clearTimeout(timer);
       const sent = !(error instanceof AddressRefusedError);
       finish({ statusCode: null, error: describe(error, timeoutMs), latencyMs: sent ? elapsed() : null, retryAfterMs: null });
+      end();
     });
     request.on('response', (response: IncomingMessage) => {
       finish({
@@ -122,21 +141,21 @@ function outcomeOf(request: ClientRequest, timeoutMs: number): Promise<SendOutco
         if (read > MAX_DRAIN_BYTES) response.destroy();
       });
       response.on('error', () => {});
-      response.on('close', () => clearTimeout(timer));
+      // Ended, cut past MAX_DRAIN_BYTES, or destroyed by the timeout.
+      response.on('close', end);
     });
     // A 101 with an Upgrade header is handed to 'upgrade', not 'response'; with no listener Node
     // closes the socket and raises neither 'response' nor 'error', so the attempt never ended
     // and held its place among the account's deliveries in flight for good.
     request.on('upgrade', (response: IncomingMessage, socket: Socket) => {
       socket.destroy();
-      clearTimeout(timer);
       finish({ statusCode: response.statusCode ?? null, error: `the receiver switched protocols (${response.statusCode}): not an answer`, latencyMs: elapsed(), retryAfterMs: null });
+      end();
     });
     // Whatever else closes the exchange without an answer or an error ends the attempt too.
     request.on('close', () => {
-      if (settled) return;
-      clearTimeout(timer);
       finish({ statusCode: null, error: 'connection closed before an answer', latencyMs: elapsed(), retryAfterMs: null });
+      end();
     });
   });
 }

@@ -119,6 +119,9 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
     const fields = { delivery_id: delivery.id, chatbot_id: delivery.chatbotId, attempt: delivery.attempt, status_code: result.statusCode, latency_ms: result.latencyMs, outcome: result.kind };
     if (result.kind === 'delivered') log.info(fields, 'webhook delivered');
     else log.warn({ ...fields, error: result.error }, 'webhook attempt failed');
+    // Recorded at the answer's head, but its place in flight is held until the exchange is over:
+    // a body that never ends would otherwise leave a connection open per event of the backlog.
+    await outcome.closed;
     return result.kind;
   }
 
