@@ -62,6 +62,8 @@ export function createAdminRepo(scoped: Scoped): AdminRepo {
         return row;
       });
     },
+    // Tokens as /v1/usage counts them (every channel, kept when a conversation is deleted): stored
+    // messages leave out API-key completions, which store none, and deleted conversations.
     async stats() {
       const [row] = await scoped.system('admin', ({ sql }) =>
         sql.query<Record<string, number | string>>(
@@ -69,8 +71,8 @@ export function createAdminRepo(scoped: Scoped): AdminRepo {
                   (SELECT count(*) FROM chatbots) AS chatbots,
                   (SELECT count(*) FROM conversations) AS conversations,
                   (SELECT count(*) FROM messages) AS messages,
-                  (SELECT coalesce(sum(prompt_tokens), 0) FROM messages) AS prompt,
-                  (SELECT coalesce(sum(completion_tokens), 0) FROM messages) AS completion`,
+                  (SELECT coalesce(sum(prompt_tokens), 0) FROM usage_daily) AS prompt,
+                  (SELECT coalesce(sum(completion_tokens), 0) FROM usage_daily) AS completion`,
         ),
       );
       const n = (key: string) => Number(row?.[key] ?? 0);

@@ -27,7 +27,10 @@ export const StatsSchema = Type.Object(
     chatbots: Type.Integer(),
     conversations: Type.Integer(),
     messages: Type.Integer(),
-    tokens: Type.Object({ prompt: Type.Integer({ description: 'Tokens sent to models' }), completion: Type.Integer({ description: 'Tokens received' }) }),
+    tokens: Type.Object(
+      { prompt: Type.Integer({ description: 'Tokens sent to models' }), completion: Type.Integer({ description: 'Tokens received' }) },
+      { description: 'What the existing chatbots spent on every channel, as GET /v1/usage counts it' },
+    ),
   },
   { title: 'Stats' },
 );

@@ -19,7 +19,11 @@ export function registerChatbotRoutes(app: App, deps: { chatbots: ChatbotsServic
       onRequest: authenticate,
       schema: { tags, security, summary: 'Create a chatbot', body: CreateChatbotBody, response: { 201: ChatbotWithSecretSchema, ...problems(400, 401, 409, 413, 422) } },
     },
-    async (request, reply) => reply.code(201).send(await chatbots.create(principalOf(request), request.body)),
+    async (request, reply) => {
+      const created = await chatbots.create(principalOf(request), request.body);
+      // RFC 9110 §15.3.2: without it, a 201 says the request's own URI is what was created.
+      return reply.code(201).header('location', `/v1/chatbots/${created.id}`).send(created);
+    },
   );
 
   app.get(

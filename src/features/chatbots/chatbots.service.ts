@@ -125,6 +125,14 @@ function checkSlug(slug: string | undefined) {
   if (slug !== undefined && isUuid(slug)) throw validationError('slug', 'must not have the shape of an id (a UUID); public routes would read it as one');
 }
 
+/**
+ * What of a username a default chatbot's slug is made from. An external user without a username
+ * claim is named by their email (§3.2), which no public page shows: a slug is public once the
+ * chatbot is, and held server-wide (a slug_taken answer would tell whose address has an account).
+ * Only the local part is taken then, as an email sign-up's username is.
+ */
+const slugName = (username: string) => (username.includes('@') ? username.slice(0, username.lastIndexOf('@')) : username);
+
 async function owned(chatbots: ChatbotsRepo, caller: Principal, id: string): Promise<ChatbotRow> {
   if (!isUuid(id)) throw notFound();
   // A key (or a visitor) reaches its one chatbot, never the owner's others.
@@ -214,7 +222,7 @@ function createChatbotReads(deps: ChatbotsDeps): Pick<ChatbotsService, 'list' | 
       const existing = await chatbots.findDefault(caller.ownerId);
       if (existing) return existing;
       const values: Omit<ChatbotValues, 'slug'> = { name: 'Assistant', model: models.default, isDefault: true };
-      const row = await chatbots.insert(caller.ownerId, values, { base: slugify(`${caller.username}-assistant`) }, clock.now());
+      const row = await chatbots.insert(caller.ownerId, values, { base: slugify(`${slugName(caller.username)}-assistant`) }, clock.now());
       if (!row) throw noFreeSlug();
       return row;
     },

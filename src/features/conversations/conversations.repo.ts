@@ -197,9 +197,11 @@ function createConversationChanges(scoped: Scoped): Pick<ConversationsRepo, 'upd
     },
     async clear(userId, id, now) {
       return deleting(userId, async ({ db: tx }) => {
+        // The collector's place (the question it last asked, a list item begun) was in the history
+        // cleared: the next turn starts over from the values collected, which stay.
         const [row] = await tx
           .update(conversations)
-          .set({ messageCount: 0, unreadCount: 0, updatedAt: now })
+          .set({ messageCount: 0, unreadCount: 0, collectState: null, updatedAt: now })
           .where(and(owned(userId, id), sql`(${conversations.busyUntil} IS NULL OR ${conversations.busyUntil} < now())`))
           .returning({ id: conversations.id });
         if (!row) {

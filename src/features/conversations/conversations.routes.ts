@@ -59,7 +59,11 @@ function registerConversationListRoutes(app: App, deps: ConversationRoutesDeps):
       preHandler: bindEndUser,
       schema: { tags, security, summary: 'Start a conversation', body: CreateConversationBody, response: { 201: ConversationSchema, ...problems(400, 401, 404, 413, 422) } },
     },
-    async (request, reply) => reply.code(201).send(toConversation(await conversations.create(principalOf(request), request.body))),
+    async (request, reply) => {
+      const created = toConversation(await conversations.create(principalOf(request), request.body));
+      // RFC 9110 §15.3.2: without it, a 201 says the request's own URI is what was created.
+      return reply.code(201).header('location', `/v1/conversations/${created.id}`).send(created);
+    },
   );
 
   app.get(

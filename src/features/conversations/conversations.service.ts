@@ -150,6 +150,11 @@ function createConversationChanges(deps: ConversationsServiceDeps): Pick<Convers
       if (input.title !== undefined) changes.title = checkTitle(input.title) ?? null;
       if (input.status !== undefined) changes.status = input.status;
       if (input.context !== undefined) changes.context = input.context;
+      // updated_at orders the list by activity: a PATCH that leaves every field as it was (a rename
+      // saved unedited) is no activity, and writes nothing. (A verified user's visit is the
+      // chatbot owner's row, which the update below refuses them whatever they send.)
+      const unchanged = Object.entries(changes).every(([field, value]) => current[field as keyof typeof changes] === value);
+      if (unchanged && current.userId === caller.ownerId) return toConversation(current);
       const row = await conversations.update(caller.ownerId, current.id, changes, clock.now());
       if (!row) throw conversationNotFound();
       return toConversation(row);
