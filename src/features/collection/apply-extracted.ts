@@ -4,6 +4,7 @@
 // it — so a value the assistant suggested, one taken from knowledge or the profile, or one the
 // model made up is refused, with its reason kept for the next reply to address. Whether the
 // conversation is complete is decided here, from the data alone.
+import { domainToUnicode } from 'node:url';
 import type { Collect, CollectField } from './collect-schema.js';
 import { cleanRecord, isPlainObject, MAX_ITEMS, ownValue, readCollectState, type CollectState, type ItemField } from './collect-state.js';
 import { listText, MAX_LIST_TEXT, textSize } from './data-size.js';
@@ -108,7 +109,10 @@ function asTyped(part: string): string {
  */
 function statedAddress(url: URL, said: Said): boolean {
   const port = url.port ? `:${url.port}` : '';
-  const host = hasToken(said.folded, url.hostname + port) || hasToken(said.folded, url.hostname.replace(/^www\./u, '') + port);
+  // A name in its own script (bücher.de, 例子.台灣) is kept in its ASCII form (xn--…), which
+  // nobody types: the user's message is searched for the name as they wrote it too.
+  const names = new Set([url.hostname, fold(domainToUnicode(url.hostname))].filter(Boolean));
+  const host = [...names].some((name) => hasToken(said.folded, name + port) || hasToken(said.folded, name.replace(/^www\./u, '') + port));
   const rest = [url.pathname === '/' ? '' : url.pathname, url.search, url.hash].filter(Boolean);
   return host && rest.every((part) => said.folded.includes(fold(asTyped(part))));
 }

@@ -21,7 +21,7 @@ export function asciiDigits(text: string): string {
 }
 
 const SCALES: Record<string, number> = {
-  k: 1e3, thousand: 1e3, m: 1e6, mn: 1e6, million: 1e6, bn: 1e9, billion: 1e9, hundred: 100, lakh: 1e5, lakhs: 1e5, crore: 1e7, crores: 1e7,
+  k: 1e3, thousand: 1e3, m: 1e6, mn: 1e6, million: 1e6, bn: 1e9, billion: 1e9, hundred: 100, dozen: 12, dozens: 12, lakh: 1e5, lakhs: 1e5, crore: 1e7, crores: 1e7,
   百: 100, 千: 1e3, 萬: 1e4, 万: 1e4, 億: 1e8, 亿: 1e8,
   হাজার: 1e3, লাখ: 1e5, লক্ষ: 1e5, কোটি: 1e7,
 };
@@ -33,9 +33,12 @@ const SCALES: Record<string, number> = {
 // Number.MAX_SAFE_INTEGER has 7; more reads as several numbers, refused too): with any number,
 // the pattern was tried from after every comma of "1,11,11,…" to the end of the run, time
 // growing with the square of its length (4.3 s for one extraction of 20 such values).
+// Dots between two or more groups of three are thousands, as much of Europe, Indonesia and Brazil
+// write them ("1.234.567", "Rp 1.500.000"): read as a decimal point they gave 1.234 and 1.5.
+// Any other run of digits with two dots (12.05.2023, 192.168.1.1) is no number at all.
 const DIGIT_NUMBER = new RegExp(
-  String.raw`(?<![\d.])(?:(?<=^|[\s$(:：])([-\u2212]))?(\d{1,3}(?:,\d{2,3}){0,6},\d{3}|\d+)(?:\.(\d+))?(?!\d)` +
-    String.raw`(?:\s*(thousand|million|billion|hundred|lakhs?|crores?|হাজার|লাখ|লক্ষ|কোটি)(?![\p{L}\p{M}])|(k|mn|m|bn|百|千|萬|万|億|亿)(?![a-z]))?`,
+  String.raw`(?<![\d.])(?:(?<=^|[\s$(:：])([-\u2212]))?(\d{1,3}(?:,\d{2,3}){0,6},\d{3}|\d{1,3}(?:\.\d{3}){2,6}|\d+)(?:\.(\d+))?(?![\d]|\.\d)` +
+    String.raw`(?:\s*(thousand|million|billion|hundred|dozens?|lakhs?|crores?|হাজার|লাখ|লক্ষ|কোটি)(?![\p{L}\p{M}])|(k|mn|m|bn|百|千|萬|万|億|亿)(?![a-z]))?`,
   'giu',
 );
 
@@ -55,7 +58,9 @@ function digitNumbers(text: string): number[] {
   for (const match of text.matchAll(DIGIT_NUMBER)) {
     const [, sign, whole, fraction, word, attached] = match;
     const scale = SCALES[(word ?? attached ?? '').toLowerCase()] ?? 1;
-    const value = decimal(whole!.replaceAll(',', ''), fraction ?? '', scale);
+    const digits = whole!.replace(/[,.]/gu, '');
+    // A dozen is no power of ten: its decimal point cannot be moved, so it multiplies.
+    const value = scale === SCALES.dozen ? decimal(digits, fraction ?? '', 1) * scale : decimal(digits, fraction ?? '', scale);
     found.push(sign ? -value : value);
   }
   return found;
@@ -110,10 +115,12 @@ const EN_SMALL: Record<string, number> = Object.fromEntries(
   'zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen'
     .split(' ')
     .map((word, index) => [word, index] as const)
-    .concat(['twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'].map((word, index) => [word, (index + 2) * 10] as const))
-    .concat([['dozen', 12]]),
+    .concat(['twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety'].map((word, index) => [word, (index + 2) * 10] as const)),
 );
-const EN_SCALE: Record<string, number> = { hundred: 100, thousand: 1e3, million: 1e6, billion: 1e9 };
+// A dozen multiplies as a hundred does: "two dozen" is 24 (added, it was 14).
+const EN_SCALE: Record<string, number> = { dozen: 12, hundred: 100, thousand: 1e3, million: 1e6, billion: 1e9 };
+/** "half a million", "a quarter million", "half a dozen": a part of the scale after it; alone, no number. */
+const EN_FRACTION: Record<string, number> = { half: 0.5, quarter: 0.25 };
 /** "no one", "this one": not the number one. */
 const NOT_ONE = new Set(['no', 'any', 'the', 'this', 'that', 'which', 'every', 'some', 'each']);
 
@@ -128,8 +135,12 @@ const BN_SCALE: Record<string, number> = { শ: 100, শো: 100, শত: 100, �
 
 type WordValue = { small: number } | { scale: number } | null;
 
+/** Reads the word at `index` of `words` (the words around it may tell what it is). */
+type WordReader = (words: string[], index: number) => WordValue;
+
 /** A Bengali word's value: পঞ্চাশ, পাঁচশো (5 × 100), পঞ্চাশজন (with its counting word). */
-function bengaliWord(word: string): WordValue {
+function bengaliWord(words: string[], index: number): WordValue {
+  const word = words[index]!;
   if (word in BN_SCALE) return { scale: BN_SCALE[word]! };
   const bare = word.replace(/(জন|জনের|টি|টা|খানা)$/u, '');
   if (bare in BN_SMALL) return { small: BN_SMALL[bare]! };
@@ -138,15 +149,18 @@ function bengaliWord(word: string): WordValue {
   return null;
 }
 
-const englishWord = (word: string, previous: string | undefined): WordValue =>
-  word in EN_SMALL && !(word === 'one' && previous !== undefined && NOT_ONE.has(previous))
-    ? { small: EN_SMALL[word]! }
-    : word in EN_SCALE
-      ? { scale: EN_SCALE[word]! }
-      : null;
+function englishWord(words: string[], index: number): WordValue {
+  const word = words[index]!;
+  const previous = words[index - 1];
+  if (word in EN_SMALL) return word === 'one' && previous !== undefined && NOT_ONE.has(previous) ? null : { small: EN_SMALL[word]! };
+  if (word in EN_SCALE) return { scale: EN_SCALE[word]! };
+  if (!(word in EN_FRACTION)) return null;
+  const scale = words[index + 1] === 'a' ? words[index + 2] : words[index + 1];
+  return scale !== undefined && scale in EN_SCALE ? { small: EN_FRACTION[word]! } : null;
+}
 
 /** Runs of number words ("one hundred and twenty", "পাঁচ হাজার"), each summed the usual way. */
-function wordNumbers(words: string[], read: (word: string, previous: string | undefined) => WordValue, joiners: Set<string>): number[] {
+function wordNumbers(words: string[], read: WordReader, joiners: Set<string>): number[] {
   const found: number[] = [];
   let total = 0;
   let current = 0;
@@ -158,17 +172,17 @@ function wordNumbers(words: string[], read: (word: string, previous: string | un
     open = false;
   };
   words.forEach((word, index) => {
-    const value = read(word, words[index - 1]);
+    const value = read(words, index);
     if (!value) {
       // "one hundred and twenty" goes on past "and"; "a hundred" starts at "a".
-      const next = words[index + 1];
-      const nextValue = next === undefined ? null : read(next, word);
+      const nextValue = index + 1 < words.length ? read(words, index + 1) : null;
       if (!(joiners.has(word) && nextValue && (open || 'scale' in nextValue))) close();
       return;
     }
     open = true;
     if ('small' in value) current += value.small;
-    else if (value.scale === 100) current = (current || 1) * 100;
+    // A hundred and a dozen multiply what comes before them; thousands and more close a group.
+    else if (value.scale < 1000) current = (current || 1) * value.scale;
     else {
       total += (current || 1) * value.scale;
       current = 0;
