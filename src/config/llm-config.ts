@@ -1,6 +1,6 @@
 // Model settings (§6.3): which provider, where, with which key and models.
 import { ConfigError } from './errors.js';
-import { ConfigValueError, parseEnum, parseInteger, parseList, parseUrl } from './parsers.js';
+import { ConfigValueError, parseEnum, parseHeaderToken, parseInteger, parseList, parseUrl } from './parsers.js';
 
 export const LLM_PROVIDERS = ['builtin', 'openai', 'openrouter', 'groq', 'ollama', 'openai-compatible'] as const;
 export type LlmProvider = (typeof LLM_PROVIDERS)[number];
@@ -40,19 +40,16 @@ const PRESETS: Record<LlmProvider, Preset> = {
 };
 
 type Read = <T>(name: string, parse: (raw: string) => T, fallback: T) => T;
-type Env = Readonly<Record<string, string | undefined>>;
 
-const text = (raw: string) => raw;
-
-export function loadLlmConfig(read: Read, env: Env): LlmConfig {
+export function loadLlmConfig(read: Read): LlmConfig {
   const provider = read('LLM_PROVIDER', (raw) => parseEnum(raw, LLM_PROVIDERS), 'builtin' as LlmProvider);
   const preset = PRESETS[provider];
   const baseUrl = read('LLM_BASE_URL', (raw) => parseUrl(raw, ['http', 'https']).replace(/\/+$/, ''), preset.baseUrl);
   if (provider === 'openai-compatible' && !baseUrl) {
     throw new ConfigError('LLM_BASE_URL must be set when LLM_PROVIDER=openai-compatible (e.g. http://127.0.0.1:8080/v1)');
   }
-  const keyFromAlias = preset.keyAlias ? env[preset.keyAlias] : undefined;
-  const apiKey = read('LLM_API_KEY', text, keyFromAlias ? keyFromAlias : null);
+  const keyFromAlias = preset.keyAlias ? read(preset.keyAlias, parseHeaderToken, null as string | null) : null;
+  const apiKey = read('LLM_API_KEY', parseHeaderToken, keyFromAlias);
   if (preset.needsKey && !apiKey) {
     throw new ConfigError(`LLM_API_KEY (or ${preset.keyAlias}) must be set when LLM_PROVIDER=${provider}`);
   }

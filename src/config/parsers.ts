@@ -127,6 +127,18 @@ export function parseRate(raw: string): RateRule | null {
   return { limit, windowMs };
 }
 
+/**
+ * A key or token sent in an HTTP header or matched against one, which cannot carry a line break:
+ * one read from a file written with `echo` or saved with CRLF (a Kubernetes or Docker secret) ends
+ * in one, and was never sent (ERR_INVALID_CHAR, taken for an unreachable model) or never matched.
+ */
+export function parseHeaderToken(raw: string): string {
+  const value = raw.trim();
+  if (value === '') throw new ConfigValueError('a key or token, not only spaces or line breaks');
+  if (/[\r\n]/.test(value)) throw new ConfigValueError('one line: a key or token with a line break inside cannot be sent in a header');
+  return value;
+}
+
 export function parseUrl(raw: string, protocols: readonly string[]): string {
   let url: URL;
   try {

@@ -11,6 +11,7 @@ import { freezeIfOld, type PgliteFreeze } from './pglite-freeze.js';
 import { answerThroughEventLoop } from './pglite-event-loop.js';
 import { createMaintenance } from './pglite-maintenance.js';
 import { watchForPanic } from './pglite-panic.js';
+import { postgresTarget } from './database-url.js';
 import { postgresDriver, watchForStalls } from './postgres-driver.js';
 import { createPgliteStatements, type PgliteStatements } from './pglite-statements.js';
 import * as schema from './schema.js';
@@ -200,7 +201,8 @@ function usePostgres(url: string, options: DatabaseOptions, role: string, drizzl
   // The owner's pool is busy only at start-up (migrations); it lets its connections go.
   const postgres = postgresDriver();
   const idleSeconds = options.idleMs ? Math.max(1, Math.round(options.idleMs / 1000)) : undefined;
-  const owner = postgres(url, { ...shared, max: 2, idle_timeout: Math.min(30, idleSeconds ?? 30), connection: searchPath });
+  const ownerTarget = postgresTarget(url);
+  const owner = postgres(ownerTarget.url, { ...shared, ...ownerTarget.options, max: 2, idle_timeout: Math.min(30, idleSeconds ?? 30), connection: searchPath });
   // Every connection of the app's pool starts as the app role (a startup parameter, so no
   // statement of ours runs before it); connections open lazily, after the role exists. With
   // DATABASE_APP_URL it logs in as the role: no parameter for a transaction pooler to refuse or drop.
@@ -208,7 +210,8 @@ function usePostgres(url: string, options: DatabaseOptions, role: string, drizzl
   // timeout: 4 minutes on Azure, 350 s on AWS's NLB; a serverless database suspending): its next
   // statement would wait out the stall timeout. Closed here first, it is simply opened again.
   const appPool = { ...shared, max: options.poolMax ?? 10, ...(idleSeconds ? { idle_timeout: idleSeconds } : {}) };
-  const app = options.appUrl ? postgres(options.appUrl, { ...appPool, connection: searchPath }) : postgres(url, { ...appPool, connection: { ...searchPath, role } });
+  const appTarget = options.appUrl ? postgresTarget(options.appUrl) : null;
+  const app = appTarget ? postgres(appTarget.url, { ...appPool, ...appTarget.options, connection: searchPath }) : postgres(ownerTarget.url, { ...appPool, ...ownerTarget.options, connection: { ...searchPath, role } });
   // Only requests' pool: migrations may rightly keep the database busy for minutes.
   if (options.stallMs) watchForStalls(app, options.stallMs);
   const appDb = drizzlePostgres(app, { schema }) as unknown as Db;

@@ -3,21 +3,14 @@ import { dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { describeDiskError } from '../lib/disk-errors.js';
 import { openDatabase, pgliteDirFor, type Database } from './client.js';
+import { describeDatabaseUrl } from './database-url.js';
 import { databaseErrorCode, describeError } from './errors.js';
 import type { PgliteFreeze } from './pglite-freeze.js';
 
+export { describeDatabaseUrl };
+
 export class DatabaseUnreachableError extends Error {
   override name = 'DatabaseUnreachableError';
-}
-
-/** host:port/database of a connection string, without credentials, for messages. */
-export function describeDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
-  } catch {
-    return 'the configured server';
-  }
 }
 
 /**

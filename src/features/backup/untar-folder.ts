@@ -137,7 +137,10 @@ async function skipPadding(pieces: Pieces, entry: Entry): Promise<void> {
 }
 
 /** Unpacks the tar stream `source` into the empty folder `root`: the files written and their bytes. */
-export async function untarFolder(source: AsyncIterable<Buffer>, root: string): Promise<{ files: number; bytes: number }> {
+export async function untarFolder(source: AsyncIterable<Buffer>, folder: string): Promise<{ files: number; bytes: number }> {
+  // Entries' places are compared with it as absolute paths: a relative DATA_DIR (README's default
+  // ./data) had every entry of every backup refused as "outside the database's folder".
+  const root = resolve(folder);
   const pieces = new Pieces(source[Symbol.asyncIterator]());
   const folders = new Set<string>();
   let files = 0;

@@ -128,6 +128,8 @@ export async function checkRedis(url: string | null): Promise<CheckResult> {
     await redis.connect();
     const pong = await redis.ping();
     const version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
+    const refused = await refusedDatabase(redis);
+    if (refused) return result('redis', 'fail', `Redis ${version ?? '(version unknown)'} at ${where} refuses database ${redis.options.db} (${refused}): the server would log this error at every start and keep its limits in database 0`, 'name no database (or /0) in REDIS_URL, or one this Redis has');
     return result('redis', pong === 'PONG' ? 'ok' : 'warn', `Redis ${version ?? '(version unknown)'} at ${where} answered ${pong}`);
   } catch (error) {
     if (cause instanceof RedisReplyTooLarge) return result('redis', 'fail', `what answers at ${where} ${cause.message}`, 'check REDIS_URL: its host and port');
@@ -138,6 +140,23 @@ export async function checkRedis(url: string | null): Promise<CheckResult> {
     return result('redis', 'fail', `Redis at ${where} unreachable (${causeCode(cause ?? error) ?? message.slice(0, 120)})`, 'check REDIS_URL and that Redis is running and reachable from here');
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * What Redis answered to selecting REDIS_URL's database, when it refused: a cluster or a managed
+ * Redis with database 0 only, or a number past its `databases`. ioredis reports that only as an
+ * error event and goes on in database 0, so the ping above answers all the same.
+ */
+async function refusedDatabase(redis: Redis): Promise<string | null> {
+  if (!redis.options.db) return null;
+  try {
+    await redis.select(redis.options.db);
+    return null;
+  } catch (error) {
+    // Redis's own answer (an `-ERR …` reply); a lost connection is the caller's to report.
+    if ((error as Error)?.name !== 'ReplyError') throw error;
+    return (error as Error).message.slice(0, 120);
   }
 }
 
