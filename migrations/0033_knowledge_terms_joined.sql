@@ -2,9 +2,10 @@
 -- term whole and each of its parts a term of its own, at the same position, as search-text.ts
 -- makes them now: a question in plain words ("max tokens") finds the document that writes the
 -- name joined. Chunks stored before hold the whole only: each part of their joined lexemes is
--- added, made singular by the rules of 0029, leaving out parts of one character and parts of
--- digits only ("U.S.A", "3.14" stay whole only). Lexemes that become equal are merged by the
--- cast, positions and all. Row security is lifted for this transaction only, as in 0028.
+-- added, made singular by the rules of 0029, leaving out parts of one character, of digits only
+-- and with an apostrophe ("U.S.A", "3.14" stay whole only). Lexemes that become equal are merged
+-- by the cast, positions and all. Only chunks holding a joined lexeme are written. Row security is
+-- lifted for this transaction only, as in 0028.
 ALTER TABLE knowledge_chunks NO FORCE ROW LEVEL SECURITY;
 UPDATE knowledge_chunks
    SET search = (
@@ -26,8 +27,8 @@ UPDATE knowledge_chunks
                                     CASE WHEN u.positions IS NULL THEN '' ELSE ':' || array_to_string(u.positions, ',') END AS at
                                FROM unnest(search) AS u,
                                     regexp_split_to_table(u.lexeme, '[._:]+') AS j(part)
-                              WHERE u.lexeme ~ '[._:]') s) p
+                              WHERE u.lexeme ~ '[._:]' AND strpos(j.part, '''') = 0) s) p
               WHERE p.term <> p.lexeme AND length(p.term) > 1 AND p.term !~ '^[0-9٠-٩۰-۹०-९]+$') v
    )
- WHERE search::text ~ '[._:]';
+ WHERE EXISTS (SELECT 1 FROM unnest(search) AS u WHERE u.lexeme ~ '[._:]');
 ALTER TABLE knowledge_chunks FORCE ROW LEVEL SECURITY;

@@ -48,8 +48,9 @@ export function loadLlmConfig(read: Read): LlmConfig {
   if (provider === 'openai-compatible' && !baseUrl) {
     throw new ConfigError('LLM_BASE_URL must be set when LLM_PROVIDER=openai-compatible (e.g. http://127.0.0.1:8080/v1)');
   }
-  const keyFromAlias = preset.keyAlias ? read(preset.keyAlias, parseHeaderToken, null as string | null) : null;
-  const apiKey = read('LLM_API_KEY', parseHeaderToken, keyFromAlias);
+  // The provider's own variable is read only when LLM_API_KEY is not set: otherwise it is not used.
+  const ownKey = read('LLM_API_KEY', parseHeaderToken, null as string | null);
+  const apiKey = ownKey ?? (preset.keyAlias ? read(preset.keyAlias, parseHeaderToken, null as string | null) : null);
   if (preset.needsKey && !apiKey) {
     throw new ConfigError(`LLM_API_KEY (or ${preset.keyAlias}) must be set when LLM_PROVIDER=${provider}`);
   }

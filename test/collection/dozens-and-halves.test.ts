@@ -59,11 +59,22 @@ describe('the builtin responder asked for a quantity', () => {
     ['a quarter million', 250_000],
     ['twelve hundred', 1200],
     ['one hundred and twenty', 120],
+    ['1.1 dozen', 13.2],
+    ['1.5 dozen', 18],
   ])('stores "%s" as %d', async (answer, stored) => {
     const { owner, id } = await conversationOn(builtin);
     await say(builtin, owner, id, 'Hello');
     await say(builtin, owner, id, answer);
     expect(await dataOf(builtin, owner, id)).toEqual({ quantity: stored });
+  });
+});
+
+describe('a fraction word after a number', () => {
+  it('is no part of it: "one quarter million" is not stored as 1,250,000', async () => {
+    const { owner, id } = await conversationOn(builtin);
+    await say(builtin, owner, id, 'Hello');
+    await say(builtin, owner, id, 'one quarter million');
+    expect(await dataOf(builtin, owner, id)).not.toEqual({ quantity: 1_250_000 });
   });
 });
 

@@ -71,6 +71,12 @@ describe('an enum option with an accent, answered without it', () => {
     expect(await builtinAnswer('a resumé', collect)).toEqual({});
   });
 
+  it('forgives the accents of Latin letters only: Cyrillic "мои" does not choose "Мой"', async () => {
+    const collect = { fields: [{ key: 'kind', label: 'Kind', type: 'enum', required: true, options: ['Мой', 'Наш'] }] };
+    expect(await builtinAnswer('мои', collect)).toEqual({});
+    expect(await builtinAnswer('мой', collect)).toEqual({ kind: 'Мой' });
+  });
+
   it('a model has the option it chose stored', async () => {
     const { owner, id } = await conversationOn(model);
     fake.setExtraction(() => ({ kind: 'Café', name: null }));

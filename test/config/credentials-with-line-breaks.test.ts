@@ -12,6 +12,7 @@ import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
 import { cliProcesses } from '../helpers/cli-process.js';
+import { loadConfig } from '../../src/config/config.js';
 import { configError } from '../helpers/config-error.js';
 import { bearer, registerUser } from '../helpers/factories.js';
 
@@ -66,6 +67,10 @@ describe('keys and tokens that end in a line break', () => {
     const error = configError({ METRICS_TOKEN: '\n' });
     expect(error.message).toMatch(/^METRICS_TOKEN must be /);
     expect(error.message).not.toContain('\n');
+  });
+
+  it("does not read the provider's own key variable when LLM_API_KEY is given", () => {
+    expect(loadConfig({ LLM_PROVIDER: 'openai', LLM_API_KEY: 'sk-used', OPENAI_API_KEY: ' \n ' }).llm.apiKey).toBe('sk-used');
   });
 
   it('refuses a key with a line break inside, without showing it', () => {

@@ -20,6 +20,8 @@ describe('searchTerms', () => {
   it('adds the parts of a word joined by dots, underscores or colons, in ASCII and beyond', () => {
     expect(searchTerms('Set max_tokens in config.yaml, U.S.A 3.14')).toEqual(['set', 'max_tokens', 'max', 'token', 'in', 'config.yaml', 'config', 'yaml', 'u.s.a', '3.14']);
     expect(searchTerms('Réglez max_jetons dans app:config')).toEqual(['reglez', 'max_jetons', 'max', 'jeton', 'dan', 'app:config', 'app', 'config']);
+    // Parts with an apostrophe are left out, as migrations/0033 leaves them out of the terms stored before.
+    expect(searchTerms("the user's_guide")).toEqual(['the', "user's_guide", 'guide']);
   });
 
   it('keeps repeats in order of appearance', () => {

@@ -53,6 +53,13 @@ function decimal(whole: string, fraction: string, scale: number): number {
   return Number(`${digits.slice(0, point)}.${digits.slice(point) || '0'}`);
 }
 
+/** The digits as written times twelve, exactly: 1.1 dozen is 13.2, not 13.200000000000001. */
+function dozens(whole: string, fraction: string): number {
+  const times = (BigInt(`${whole}${fraction}`) * 12n).toString().padStart(fraction.length + 1, '0');
+  const point = times.length - fraction.length;
+  return decimal(times.slice(0, point), times.slice(point), 1);
+}
+
 function digitNumbers(text: string): number[] {
   const found: number[] = [];
   for (const match of text.matchAll(DIGIT_NUMBER)) {
@@ -60,7 +67,7 @@ function digitNumbers(text: string): number[] {
     const scale = SCALES[(word ?? attached ?? '').toLowerCase()] ?? 1;
     const digits = whole!.replace(/[,.]/gu, '');
     // A dozen is no power of ten: its decimal point cannot be moved, so it multiplies.
-    const value = scale === SCALES.dozen ? decimal(digits, fraction ?? '', 1) * scale : decimal(digits, fraction ?? '', scale);
+    const value = scale === SCALES.dozen ? dozens(digits, fraction ?? '') : decimal(digits, fraction ?? '', scale);
     found.push(sign ? -value : value);
   }
   return found;
@@ -154,7 +161,8 @@ function englishWord(words: string[], index: number): WordValue {
   const previous = words[index - 1];
   if (word in EN_SMALL) return word === 'one' && previous !== undefined && NOT_ONE.has(previous) ? null : { small: EN_SMALL[word]! };
   if (word in EN_SCALE) return { scale: EN_SCALE[word]! };
-  if (!(word in EN_FRACTION)) return null;
+  // After a number ("one quarter million") it is no part of one: that read as 1.25 million.
+  if (!(word in EN_FRACTION) || (previous !== undefined && (previous in EN_SMALL || previous in EN_SCALE))) return null;
   const scale = words[index + 1] === 'a' ? words[index + 2] : words[index + 1];
   return scale !== undefined && scale in EN_SCALE ? { small: EN_FRACTION[word]! } : null;
 }

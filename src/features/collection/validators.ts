@@ -152,7 +152,7 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
  * Latin letters without their accents ("café" → "cafe"), as phone keyboards and most people type
  * an owner's option; only the accents of the Latin block go (a Bengali vowel sign is a mark too).
  */
-const unaccented = (text: string) => text.normalize('NFD').replace(/[\u0300-\u036f]/gu, '').normalize('NFC');
+const unaccented = (text: string) => text.normalize('NFD').replace(/(\p{Script=Latin})[\u0300-\u036f]+/gu, '$1').normalize('NFC');
 
 /** Whether a text names a phrase: as whole words for Latin letters ("pro" is not in "improve"), anywhere for Chinese or Bengali. */
 export function mentions(text: string, phrase: string): boolean {

@@ -1,7 +1,11 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Scoped } from '../../db/scope.js';
 import { conversations, messages } from '../../db/schema.js';
 import type { ConversationsRepo } from './conversations.repo.js';
+
+// A user message's own context (up to 20,000 characters, kept for a regenerate) is no part of
+// what a page of the history shows: not read for it.
+const { context: _context, ...LISTED } = getTableColumns(messages);
 
 /** The messages of conversations: pages of a history, a reply's feedback. */
 export function createConversationMessagesRepo(scoped: Scoped): Pick<ConversationsRepo, 'messages' | 'setFeedback'> {
@@ -9,7 +13,7 @@ export function createConversationMessagesRepo(scoped: Scoped): Pick<Conversatio
     async messages(userId, tenant, conversationId, limit, after) {
       return scoped.user(userId, ({ db }) =>
         db
-          .select()
+          .select(LISTED)
           .from(messages)
           .where(and(eq(messages.conversationId, conversationId), eq(messages.userId, tenant), after ? sql`${messages.id} > ${after}` : undefined))
           .orderBy(asc(messages.id))

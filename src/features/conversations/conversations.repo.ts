@@ -58,7 +58,7 @@ export interface ConversationsRepo {
    * Oldest first; `after` is the id of the last message seen (ids are time-ordered). `tenant`: the
    * conversation's `user_id` (the chatbot owner's, for a verified user's visit).
    */
-  messages(userId: string, tenant: string, conversationId: string, limit: number, after: string | null): Promise<MessageRow[]>;
+  messages(userId: string, tenant: string, conversationId: string, limit: number, after: string | null): Promise<Omit<MessageRow, 'context'>[]>;
   /** With `audience`: only on a reply in that visitor's or end user's conversations. */
   setFeedback(userId: string, id: string, rating: 'like' | 'dislike' | null, comment: string | null, audience?: VisitorKey): Promise<MessageRow | undefined>;
 }

@@ -82,21 +82,24 @@ function keep(term: string): boolean {
 /** What joins the parts of one word as segmentation keeps it: `max_tokens`, `config.yaml`, `app:start`. */
 const JOINED = /[._:]/;
 const JOINERS = /[._:]+/;
-const LETTER = /\p{L}/u;
+/** Digits alone, in the scripts migrations/0033 names as well: a version's or a price's pieces. */
+const DIGITS_ONLY = /^[0-9\u0660-\u0669\u06F0-\u06F9\u0966-\u096F]+$/u;
 
 /**
  * The parts of a joined word as terms of their own, beside the whole: a question in plain words
  * ("max tokens", "the yaml file") then finds the document that writes `max_tokens` in
  * `config.yaml`, and a question written `request_timeout` the one that says "request timeout".
- * Parts of one character or without a letter are left out: "U.S.A" and "3.14" stay whole only.
- * migrations/0033 adds the same parts to the terms stored before.
+ * Parts of one character, of digits alone or with an apostrophe are left out ("U.S.A" and "3.14"
+ * stay whole only), as are those of a word too long to be a term itself. migrations/0033 adds the
+ * same parts, by the same rules, to the terms stored before.
  */
 function joinedParts(word: string, whole: string): string[] {
-  if (!JOINED.test(word)) return [];
+  if (!JOINED.test(word) || Array.from(whole).length > MAX_TERM_LENGTH) return [];
   return word
     .split(JOINERS)
+    .filter((part) => !part.includes("'"))
     .map(termOf)
-    .filter((part) => part !== whole && Array.from(part).length > 1 && LETTER.test(part));
+    .filter((part) => part !== whole && Array.from(part).length > 1 && !DIGITS_ONLY.test(part));
 }
 
 /**
