@@ -217,7 +217,9 @@ describe('a whole (not streamed) chat completion, while the model answers', () =
       req.end(JSON.stringify({ model: bot.slug, messages: callersHistory(n) }));
       await until(async () => ((await asked()) > started ? true : null));
     };
-    await ask(STREAMS);
+    // As many asked first, and held open too: what the process makes once for such calls (code the
+    // engine optimises after a few, caches) is then in the baseline, whatever file ran before this.
+    for (let n = STREAMS; n < 2 * STREAMS; n++) await ask(n);
     const before = heapAfterGc();
     for (let n = 0; n < STREAMS; n++) await ask(n);
     const held = heapAfterGc() - before;
