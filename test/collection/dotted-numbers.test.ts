@@ -5,11 +5,8 @@
 // value a million times too small, and a model's correct 1234567 was refused as "not stated".
 // A run of digits and dots that is no single number (a date 12.05.2023, an address
 // 192.168.1.1) was stored as its first two parts (12.05, 192.168); it is no number at all.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { createChatbot, createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
+import { describe, expect, it } from 'vitest';
+import { collectingConversation, collectionStage, dataOf, say } from './stage.js';
 
 const COLLECT = {
   fields: [
@@ -18,44 +15,14 @@ const COLLECT = {
   ],
 };
 
-let fake: FakeLlm;
-let builtin: TestApp;
-let model: TestApp;
-
-beforeAll(async () => {
-  fake = await startFakeLlm();
-  builtin = await createTestApp({ RATE_LIMIT_MESSAGES_USER: '10000/1m' });
-  model = await createTestApp(fakeLlmEnv(fake.url));
-});
-beforeEach(() => fake.reset());
-afterAll(async () => {
-  await builtin?.close();
-  await model?.close();
-  await fake?.close();
-});
-
-async function conversationOn(t: TestApp): Promise<{ owner: RegisteredUser; id: string }> {
-  const owner = await registerUser(t);
-  const chatbot = await createChatbot(t, owner, { name: 'Lead bot', collect: COLLECT });
-  const conversation = await createConversation(t, owner, { chatbot_id: chatbot.id });
-  return { owner, id: conversation.id };
-}
-
-async function say(t: TestApp, owner: RegisteredUser, id: string, content: string): Promise<string> {
-  const response = await sendMessage(t, owner, id, { content });
-  expect(response.statusCode, response.body).toBe(201);
-  return json(response).reply.content as string;
-}
-
-const dataOf = async (t: TestApp, owner: RegisteredUser, id: string) =>
-  json(await t.request({ method: 'GET', url: `/v1/conversations/${id}/data`, headers: bearer(owner.accessToken) })).data as Record<string, unknown>;
+const stage = collectionStage();
 
 /** The builtin responder's answer to `answer`, asked for the number of employees. */
 async function answered(answer: string) {
-  const { owner, id } = await conversationOn(builtin);
-  expect(await say(builtin, owner, id, 'Hallo')).toContain('number of employees');
-  const reply = await say(builtin, owner, id, answer);
-  return { reply, data: await dataOf(builtin, owner, id) };
+  const conversation = await collectingConversation(stage.builtin, COLLECT);
+  expect(await say(conversation, 'Hallo')).toContain('number of employees');
+  const reply = await say(conversation, answer);
+  return { reply, data: await dataOf(conversation) };
 }
 
 describe('the builtin responder reads a number with dots between its thousands', () => {
@@ -85,16 +52,16 @@ describe('the builtin responder reads a number with dots between its thousands',
 
 describe('a model that reads such a number', () => {
   it('has it stored, as the user wrote it', async () => {
-    const { owner, id } = await conversationOn(model);
-    fake.setExtraction(() => ({ company_size: 1_234_567, name: null }));
-    await say(model, owner, id, 'Wir sind 1.234.567 Mitarbeiter.');
-    expect(await dataOf(model, owner, id)).toEqual({ company_size: 1_234_567 });
+    const conversation = await collectingConversation(stage.model, COLLECT);
+    stage.fake.setExtraction(() => ({ company_size: 1_234_567, name: null }));
+    await say(conversation, 'Wir sind 1.234.567 Mitarbeiter.');
+    expect(await dataOf(conversation)).toEqual({ company_size: 1_234_567 });
   });
 
   it('cannot store the first part of it in its place', async () => {
-    const { owner, id } = await conversationOn(model);
-    fake.setExtraction(() => ({ company_size: 1.234, name: null }));
-    await say(model, owner, id, 'Wir sind 1.234.567 Mitarbeiter.');
-    expect(await dataOf(model, owner, id)).toEqual({});
+    const conversation = await collectingConversation(stage.model, COLLECT);
+    stage.fake.setExtraction(() => ({ company_size: 1.234, name: null }));
+    await say(conversation, 'Wir sind 1.234.567 Mitarbeiter.');
+    expect(await dataOf(conversation)).toEqual({});
   });
 });

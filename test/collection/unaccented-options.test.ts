@@ -3,11 +3,8 @@
 // please choose Café, Bar or Restaurant" again and again, and with a model the option it chose
 // from "we run a small cafe" was refused as "not stated". Accents are now forgiven on an enum's
 // answer when that still names one option only; other field types keep the user's spelling.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { createChatbot, createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
+import { describe, expect, it } from 'vitest';
+import { collectingConversation, collectionStage, dataOf, say } from './stage.js';
 
 const COLLECT = {
   fields: [
@@ -16,42 +13,13 @@ const COLLECT = {
   ],
 };
 
-let fake: FakeLlm;
-let builtin: TestApp;
-let model: TestApp;
-
-beforeAll(async () => {
-  fake = await startFakeLlm();
-  builtin = await createTestApp({ RATE_LIMIT_MESSAGES_USER: '10000/1m' });
-  model = await createTestApp(fakeLlmEnv(fake.url));
-});
-beforeEach(() => fake.reset());
-afterAll(async () => {
-  await builtin?.close();
-  await model?.close();
-  await fake?.close();
-});
-
-async function conversationOn(t: TestApp, collect: unknown = COLLECT): Promise<{ owner: RegisteredUser; id: string }> {
-  const owner = await registerUser(t);
-  const chatbot = await createChatbot(t, owner, { name: 'Shop bot', collect });
-  const conversation = await createConversation(t, owner, { chatbot_id: chatbot.id });
-  return { owner, id: conversation.id };
-}
-
-async function say(t: TestApp, owner: RegisteredUser, id: string, content: string): Promise<void> {
-  const response = await sendMessage(t, owner, id, { content });
-  expect(response.statusCode, response.body).toBe(201);
-}
-
-const dataOf = async (t: TestApp, owner: RegisteredUser, id: string) =>
-  json(await t.request({ method: 'GET', url: `/v1/conversations/${id}/data`, headers: bearer(owner.accessToken) })).data as Record<string, unknown>;
+const stage = collectionStage();
 
 async function builtinAnswer(answer: string, collect: unknown = COLLECT) {
-  const { owner, id } = await conversationOn(builtin, collect);
-  await say(builtin, owner, id, 'Hello');
-  await say(builtin, owner, id, answer);
-  return dataOf(builtin, owner, id);
+  const conversation = await collectingConversation(stage.builtin, collect, 'Shop bot');
+  await say(conversation, 'Hello');
+  await say(conversation, answer);
+  return dataOf(conversation);
 }
 
 describe('an enum option with an accent, answered without it', () => {
@@ -78,9 +46,9 @@ describe('an enum option with an accent, answered without it', () => {
   });
 
   it('a model has the option it chose stored', async () => {
-    const { owner, id } = await conversationOn(model);
-    fake.setExtraction(() => ({ kind: 'Café', name: null }));
-    await say(model, owner, id, 'We run a small cafe in Lyon.');
-    expect(await dataOf(model, owner, id)).toEqual({ kind: 'Café' });
+    const conversation = await collectingConversation(stage.model, COLLECT, 'Shop bot');
+    stage.fake.setExtraction(() => ({ kind: 'Café', name: null }));
+    await say(conversation, 'We run a small cafe in Lyon.');
+    expect(await dataOf(conversation)).toEqual({ kind: 'Café' });
   });
 });

@@ -3,14 +3,8 @@
 // models append `?utm_source=chatgpt.com` to addresses they repeat, so "our site is acme.com" was
 // stored as "https://acme.com?utm_source=chatgpt.com"; a query, a fragment or a port the user never
 // wrote is no more theirs than a path they never wrote (which was refused already).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { createChatbot, createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
-import { bearer, registerUser } from '../helpers/factories.js';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-
-let fake: FakeLlm;
-let t: TestApp;
+import { describe, expect, it } from 'vitest';
+import { collectingConversation, collectionStage, dataOf, say } from './stage.js';
 
 const COLLECT = {
   fields: [
@@ -19,25 +13,14 @@ const COLLECT = {
   ],
 };
 
-beforeAll(async () => {
-  fake = await startFakeLlm();
-  t = await createTestApp(fakeLlmEnv(fake.url));
-});
-beforeEach(() => fake.reset());
-afterAll(async () => {
-  await t?.close();
-  await fake?.close();
-});
+const stage = collectionStage();
 
+/** What a model chatbot stores when its model gives `extracted` for the user's `content`. */
 async function collected(extracted: string, content: string) {
-  const owner = await registerUser(t);
-  const chatbot = await createChatbot(t, owner, { name: 'Lead bot', collect: COLLECT });
-  const conversation = await createConversation(t, owner, { chatbot_id: chatbot.id });
-  fake.setExtraction(() => ({ website: extracted, contact_email: null }));
-  const response = await sendMessage(t, owner, conversation.id, { content });
-  expect(response.statusCode, response.body).toBe(201);
-  const data = json(await t.request({ method: 'GET', url: `/v1/conversations/${conversation.id}/data`, headers: bearer(owner.accessToken) }));
-  return data.data as Record<string, unknown>;
+  const conversation = await collectingConversation(stage.model, COLLECT);
+  stage.fake.setExtraction(() => ({ website: extracted, contact_email: null }));
+  await say(conversation, content);
+  return dataOf(conversation);
 }
 
 describe('a web address a model gives', () => {

@@ -1,0 +1,67 @@
+// One stage per test file for a collecting chatbot's answers: Parley with the builtin responder
+// and Parley with a fake model, each owner with a chatbot collecting `collect`, and what a user
+// and an owner do with it (say something, read the data collected).
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
+import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
+import { createTestApp, json, type TestApp } from '../helpers/app.js';
+import { createChatbot, createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
+import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+
+export interface CollectionStage {
+  fake: FakeLlm;
+  /** The builtin responder, which asks for each field in turn and reads the answers itself. */
+  builtin: TestApp;
+  /** A model (the fake) that is asked for what each message states. */
+  model: TestApp;
+}
+
+/** Registers the file's hooks; the stage's parts are there from its first test on. */
+export function collectionStage(): CollectionStage {
+  const stage = {} as CollectionStage;
+  beforeAll(async () => {
+    stage.fake = await startFakeLlm();
+    stage.builtin = await createTestApp({ RATE_LIMIT_MESSAGES_USER: '10000/1m' });
+    stage.model = await createTestApp(fakeLlmEnv(stage.fake.url));
+  });
+  beforeEach(() => stage.fake.reset());
+  afterAll(async () => {
+    await stage.builtin?.close();
+    await stage.model?.close();
+    await stage.fake?.close();
+  });
+  return stage;
+}
+
+export interface CollectingConversation {
+  t: TestApp;
+  owner: RegisteredUser;
+  id: string;
+}
+
+/** A new owner's conversation with a chatbot collecting `collect`. */
+export async function collectingConversation(t: TestApp, collect: unknown, name = 'Lead bot'): Promise<CollectingConversation> {
+  const owner = await registerUser(t);
+  const chatbot = await createChatbot(t, owner, { name, collect });
+  const conversation = await createConversation(t, owner, { chatbot_id: chatbot.id });
+  return { t, owner, id: conversation.id };
+}
+
+/** Sends `content` as the user; the reply's text. */
+export async function say({ t, owner, id }: CollectingConversation, content: string): Promise<string> {
+  const response = await sendMessage(t, owner, id, { content });
+  expect(response.statusCode, response.body).toBe(201);
+  return json(response).reply.content as string;
+}
+
+export interface Collected {
+  data: Record<string, unknown>;
+  missing: string[];
+  completed: boolean;
+}
+
+/** What the conversation has collected, as its owner reads it. */
+export async function collected({ t, owner, id }: CollectingConversation): Promise<Collected> {
+  return json(await t.request({ method: 'GET', url: `/v1/conversations/${id}/data`, headers: bearer(owner.accessToken) })) as unknown as Collected;
+}
+
+export const dataOf = async (conversation: CollectingConversation) => (await collected(conversation)).data;
