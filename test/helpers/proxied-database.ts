@@ -10,6 +10,10 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 export interface ProxiedDatabase {
   proxy: TcpProxy;
   database: Database;
+  /** The schema's name, for `admin` to read what Parley stored in it. */
+  schema: string;
+  /** A direct link to the same server, not through the proxy: it reads while the proxy cuts. */
+  admin: Database;
   /** After the app on it is closed: the database, the proxy, then the schema. */
   close(): Promise<void>;
 }
@@ -26,6 +30,8 @@ export async function proxiedDatabase(url: string, name: string, options: { pool
   return {
     proxy,
     database,
+    schema,
+    admin,
     async close() {
       proxy.refuse(false);
       await database.close();

@@ -6,46 +6,37 @@
 // already kept its answer and wrote its usage once the database was back
 // (test/chat/database-outage.test.ts); a budgeted one now does the same. PGlite runs inside the
 // process and cannot be cut this way.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/client.js';
-import { migrate } from '../../src/db/migrate.js';
-import { prepareAppRole } from '../../src/db/row-security.js';
+import type { Database } from '../../src/db/client.js';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { createApiKey } from '../helpers/api-keys.js';
 import { createChatbot, fakeLlmEnv } from '../helpers/chat.js';
 import { registerUser } from '../helpers/factories.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxiedDatabase, type ProxiedDatabase } from '../helpers/proxied-database.js';
+import type { TcpProxy } from '../helpers/tcp-proxy.js';
 
 const url = process.env.TEST_DATABASE_URL;
 
 describe.runIf(url)('a budgeted chatbot\'s completion while PostgreSQL is cut', () => {
-  const schema = `test_budget_cut_${randomBytes(5).toString('hex')}`;
+  let cut: ProxiedDatabase;
   let admin: Database;
+  let schema: string;
   let proxy: TcpProxy;
   let fake: FakeLlm;
   let t: TestApp;
 
   beforeAll(async () => {
-    admin = await openDatabase({ url: url!, pgliteDir: null, poolMax: 1 });
-    await admin.sql.exec(`CREATE SCHEMA ${schema}`);
-    const target = new URL(url!);
-    proxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
-    const database = await openDatabase({ url: proxy.url(url!), pgliteDir: null, poolMax: 4, searchPath: schema });
-    await migrate(database.sql);
-    await prepareAppRole(database);
+    cut = await proxiedDatabase(url!, 'budget_cut');
+    ({ admin, schema, proxy } = cut);
     fake = await startFakeLlm();
-    t = await createTestApp(fakeLlmEnv(fake.url), { database });
+    t = await createTestApp(fakeLlmEnv(fake.url), { database: cut.database });
   }, 60_000);
   afterAll(async () => {
     proxy?.refuse(false);
     await t?.app.close();
-    await t?.database.close();
-    await proxy?.close();
+    await cut?.close();
     await fake?.close();
-    await admin?.sql.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin?.close();
   });
 
   /** A streamed answer ends as a success (finish_reason, usage, [DONE]), not with an error frame. */
