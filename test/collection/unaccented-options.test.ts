@@ -45,6 +45,13 @@ describe('an enum option with an accent, answered without it', () => {
     expect(await builtinAnswer('мой', collect)).toEqual({ kind: 'Мой' });
   });
 
+  it('reads the spellings knowledge search forgives too: Swiss "ss" for "ß", Greek without its accents', async () => {
+    const streets = { fields: [{ key: 'kind', label: 'Kind', type: 'enum', required: true, options: ['Straße', 'Platz'] }] };
+    expect(await builtinAnswer('strasse', streets)).toEqual({ kind: 'Straße' });
+    const greek = { fields: [{ key: 'kind', label: 'Kind', type: 'enum', required: true, options: ['Καφέ', 'Ταβέρνα'] }] };
+    expect(await builtinAnswer('καφε', greek)).toEqual({ kind: 'Καφέ' });
+  });
+
   it('a model has the option it chose stored', async () => {
     const conversation = await collectingConversation(stage.model, COLLECT, 'Shop bot');
     stage.fake.setExtraction(() => ({ kind: 'Café', name: null }));

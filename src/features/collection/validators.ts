@@ -2,6 +2,7 @@
 // user typed it to the builtin responder or a model extracted it. A refusal says why, briefly, in
 // the conversation's language, so the bot can tell the user and ask again.
 import { codePointLength } from '../../lib/text.js';
+import { foldLetters } from '../knowledge/letter-folding.js';
 import type { Collect, CollectField } from './collect-schema.js';
 import { isPlainObject, ownValue, type CollectLang, type ItemField } from './collect-state.js';
 import { readNumber } from './numbers.js';
@@ -148,17 +149,11 @@ export const enumOptions = (field: CollectField | ItemField): EnumOption[] =>
 
 const LATIN_WORD = /^[\p{Script=Latin}\p{N}\s'’-]+$/u;
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&');
-/**
- * Latin letters without their accents ("café" → "cafe"), as phone keyboards and most people type
- * an owner's option; only the accents of the Latin block go (a Bengali vowel sign is a mark too).
- */
-const unaccented = (text: string) => text.normalize('NFD').replace(/(\p{Script=Latin})[\u0300-\u036f]+/gu, '$1').normalize('NFC');
-
 /** Whether a text names a phrase: as whole words for Latin letters ("pro" is not in "improve"), anywhere for Chinese or Bengali. */
 export function mentions(text: string, phrase: string): boolean {
   const wanted = fold(phrase);
   if (!wanted) return false;
-  if (LATIN_WORD.test(wanted)) return new RegExp(`(?<![\\p{L}\\p{N}])${escape(unaccented(wanted))}(?![\\p{L}\\p{N}])`, 'u').test(unaccented(fold(text)));
+  if (LATIN_WORD.test(wanted)) return new RegExp(`(?<![\\p{L}\\p{N}])${escape(foldLetters(wanted))}(?![\\p{L}\\p{N}])`, 'u').test(foldLetters(fold(text)));
   const bare = compact(phrase);
   // Punctuation alone ("???") is in every text once punctuation is set aside: only the text that is it names it.
   if (!bare) return fold(text) === wanted;
@@ -170,13 +165,14 @@ const onlyOne = <T>(found: T[]): T | undefined => (found.length === 1 ? found[0]
 /**
  * The option an answer is: written exactly so, then with case and width forgiven, then without
  * spaces, punctuation and accents when that leaves one option only ("C++", "C#" and "C" all read
- * "c"; "cafe" is "Café" unless "Cafe" is an option too).
+ * "c"; "cafe" is "Café" unless "Cafe" is an option too). Accents go as knowledge search forgives
+ * them (letter-folding.ts): "strasse" is "Straße", Greek "καφε" is "Καφέ", Cyrillic keeps "й".
  */
 function chosenOption(options: EnumOption[], text: string): EnumOption | undefined {
   const trimmed = text.trim();
   const folded = fold(text);
-  const answer = unaccented(compact(text));
-  const bare = (option: string) => unaccented(compact(option));
+  const answer = foldLetters(compact(text));
+  const bare = (option: string) => foldLetters(compact(option));
   return (
     options.find((option) => option.value === trimmed || option.label === trimmed) ??
     options.find((option) => fold(option.value) === folded || fold(option.label) === folded) ??
