@@ -4,7 +4,8 @@ import { UserSchema } from '../users/users.schemas.js';
 
 export const ListUsersQuery = Type.Object(
   {
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Part of a username or email' })),
+    // As long as the longest stored value (an email: 254), so a whole one finds its user; empty is no search.
+    q: Type.Optional(Type.String({ maxLength: 254, description: 'Part of a username or email (empty: every user)' })),
     limit: LimitQuery,
     cursor: Type.Optional(CursorQuery),
   },
