@@ -34,7 +34,9 @@ function beginSql(options: { withMessage: boolean; audience: 'account' | 'visito
   const visitor = options.audience === 'visitor';
   // The message's own context follows the parameters every variant has ($16 is the audience's id).
   const context = options.audience === 'account' ? '$16' : '$17';
-  const bump = withMessage ? `, message_count = message_count + 1, ${visitor ? 'unread_count = unread_count + 1, ' : ''}title = COALESCE(title, $6)` : '';
+  // A visitor's or an API key's end user's message waits for the owner in the inbox.
+  const unread = options.audience === 'account' ? '' : 'unread_count = unread_count + 1, ';
+  const bump = withMessage ? `, message_count = message_count + 1, ${unread}title = COALESCE(title, $6)` : '';
   const insert = withMessage
     ? `, m AS (
   INSERT INTO messages (id, conversation_id, user_id, role, content, status, tokens, created_at, context)
