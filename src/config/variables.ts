@@ -202,7 +202,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   {
     name: 'SSE_WRITE_TIMEOUT_MS',
     default: '30000',
-    description: 'An event stream whose client reads nothing this long while events wait (or leaves 1 MiB unread) is closed; its reply is stored as interrupted.',
+    description: 'An event stream whose client reads nothing this long while events wait (or leaves 1 MiB unread) is closed; its reply is stored as interrupted. An export whose client reads nothing this long while bytes wait is cut too.',
   },
   {
     name: 'CUT_TURNS_SWEEP_MS',

@@ -6,6 +6,7 @@ import type { Services } from '../../compose.js';
 import { createScoped } from '../../db/scope.js';
 import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { App } from '../../http/types.js';
 import { bindEndUser, EndUserQuery } from '../api-keys/end-user.js';
@@ -45,9 +46,39 @@ const ONE_DESCRIPTION =
   `so does a document that passes ${EXPORT_BATCH_BYTES / 1024 / 1024} MiB as written (a control character takes six bytes in JSON).`;
 
 /**
+ * Cuts `body` once its client has read nothing for `ms` while bytes wait for it (the pipe into the
+ * response paused on a full socket and no drain since): a paused download or a suspended reader,
+ * still connected, held its batch and one of its account's export places for as long as the
+ * connection lived. Cut, the client sees an unfinished response, as with any failed export.
+ */
+function cutWhenUnread(body: Readable, raw: ServerResponse, ms: number): void {
+  let stalled: NodeJS.Timeout | null = null;
+  const clear = () => {
+    if (stalled) clearTimeout(stalled);
+    stalled = null;
+  };
+  body.on('pause', () => {
+    if (stalled) return;
+    const timer = setTimeout(() => {
+      // After the I/O already waiting: an event loop held past `ms` may have a drain to tell first.
+      setImmediate(() => {
+        if (stalled === timer) body.destroy(new Error(`the client read nothing of the export for ${ms} ms`));
+      });
+    }, ms);
+    timer.unref();
+    stalled = timer;
+  });
+  raw.on('drain', clear);
+  body.once('close', () => {
+    clear();
+    raw.removeListener('drain', clear);
+  });
+}
+
+/**
  * Export bodies as they stream: each holds one of its account's places (export-slots.ts) until it
  * ends, and shutdown waits on one no longer than running replies get (then it is cut: the client
- * sees it unfinished).
+ * sees it unfinished); one its client stops reading is cut after SSE_WRITE_TIMEOUT_MS.
  */
 function exportStreams(app: App, services: Services) {
   const running = new Set<Readable>();
@@ -70,6 +101,7 @@ function exportStreams(app: App, services: Services) {
         release();
       });
       services.jobs.track('export', done.catch(() => {}));
+      cutWhenUnread(body, reply.raw, services.config.sseWriteTimeoutMs);
       for (const [name, value] of Object.entries(headers)) reply.header(name, value);
       // The stream is the body (the schema documents what it carries), not a value to serialise.
       return reply.header('cache-control', 'no-store').header('x-accel-buffering', 'no').send(body as never);
