@@ -4,7 +4,8 @@
 // not in memory, and restored the same way (untar-folder.ts).
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, open, readdir, rm, statfs } from 'node:fs/promises';
+import { cp, mkdir, open, readdir, rm, stat, statfs } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -188,6 +189,17 @@ export async function makeBackup(database: Database, dataDir: string, options: {
   }
 }
 
+/**
+ * A restore reads its file more than once (the header, then the archive from its offset, the
+ * checksum again when it breaks): a pipe (`<(curl …)`, `… | parley restore /dev/stdin`) gave it
+ * nothing to read a second time, and a good backup was called "not a Parley backup".
+ */
+function notAFile(file: string, kind: Stats): BackupError {
+  if (kind.isDirectory()) return new BackupError('not_a_backup', `${file} is a folder, not a backup file`);
+  const what = kind.isFIFO() ? 'a pipe' : kind.isSocket() ? 'a socket' : 'a device';
+  return new BackupError('not_a_backup', `${file} is ${what}, not a file: a restore reads its backup more than once; save the backup to a file first (then restore from that file)`);
+}
+
 const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 function checkHeader(value: unknown): value is BackupHeader {
@@ -223,6 +235,9 @@ export async function readBackup(file: string): Promise<OpenedBackup> {
   let head: Buffer;
   let size: number;
   try {
+    // Looked at before it is opened: opening a named pipe waits for a writer, maybe forever.
+    const kind = await stat(file);
+    if (!kind.isFile()) throw notAFile(file, kind);
     const handle = await open(file, 'r');
     try {
       size = (await handle.stat()).size;
@@ -232,6 +247,7 @@ export async function readBackup(file: string): Promise<OpenedBackup> {
       await handle.close();
     }
   } catch (error) {
+    if (error instanceof BackupError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new BackupError('not_a_backup', code === 'ENOENT' ? `no file ${file}` : `cannot read ${file}: ${code ?? (error as Error).message}`);
   }
