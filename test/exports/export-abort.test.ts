@@ -2,16 +2,12 @@
 // closed before the end of the body, never a clean end that would pass for a whole, shorter file.
 // The database goes away while the client holds the export back: on PostgreSQL a TCP proxy cuts
 // every connection (as a failover does), on PGlite the embedded database is closed.
-import { randomBytes } from 'node:crypto';
 import { get, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/client.js';
-import { migrate } from '../../src/db/migrate.js';
-import { prepareAppRole } from '../../src/db/row-security.js';
 import { createTestApp, createTestDatabase, type TestApp } from '../helpers/app.js';
 import { createChatbot, listen } from '../helpers/chat.js';
 import { registerUser, type RegisteredUser } from '../helpers/factories.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { proxiedDatabase } from '../helpers/proxied-database.js';
 
 const url = process.env.TEST_DATABASE_URL;
 
@@ -25,27 +21,17 @@ let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
   if (url) {
-    const schema = `test_export_cut_${randomBytes(5).toString('hex')}`;
-    const admin: Database = await openDatabase({ url, pgliteDir: null, poolMax: 1 });
-    await admin.sql.exec(`CREATE SCHEMA ${schema}`);
-    const target = new URL(url);
-    const proxy: TcpProxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 5432) });
-    const database = await openDatabase({ url: proxy.url(url), pgliteDir: null, poolMax: 4, searchPath: schema });
-    await migrate(database.sql);
-    await prepareAppRole(database);
-    t = await createTestApp({}, { database });
+    const cut = await proxiedDatabase(url, 'export_cut');
+    t = await createTestApp({}, { database: cut.database });
     cutDatabase = async () => {
-      proxy.refuse(true);
-      proxy.resetAll();
+      cut.proxy.refuse(true);
+      cut.proxy.resetAll();
     };
-    restore = async () => proxy.refuse(false);
+    restore = async () => cut.proxy.refuse(false);
     cleanup = async () => {
-      proxy.refuse(false);
+      cut.proxy.refuse(false);
       await t?.app.close();
-      await database.close();
-      await proxy.close();
-      await admin.sql.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.close();
+      await cut.close();
     };
   } else {
     const { database } = await createTestDatabase();
