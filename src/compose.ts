@@ -154,6 +154,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     chatbots: createChatbotsRepo(scoped, newId),
     clock,
     models: { allowed: llm.models, default: llm.model },
+    contextTokenBudget: config.contextTokenBudget,
     onChanged: (chatbot) => directory.forget(chatbot),
     // Its conversations went with it: replies running here in them have nobody to read them.
     onRemoved: (chatbotId) => void generations.stopFor({ chatbot: chatbotId }, 'stopped'),
@@ -290,7 +291,7 @@ export async function composeServices(deps: ComposeDeps) {
     auth,
     authenticate,
     admin,
-    profiles: createProfilesService({ profiles: createProfilesRepo(createScoped(database.app)), clock: deps.clock }),
+    profiles: createProfilesService({ profiles: createProfilesRepo(createScoped(database.app)), clock: deps.clock, contextTokenBudget: config.contextTokenBudget }),
     inbox: createInboxService({ inbox: createInboxRepo(createScoped(database.app)), chatbots: chat.chatbots, clock: deps.clock }),
     usage: createUsageService({ usage: createUsageRepo(createScoped(database.app)), clock: deps.clock }),
     publicChatbots: createPublicChatbotsService({ maxMessageChars: config.maxMessageChars }),

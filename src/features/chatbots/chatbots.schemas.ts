@@ -7,6 +7,15 @@ import { CollectSchema, type Collect } from '../collection/collect-schema.js';
 export const MAX_REPLY_TOKENS = 200_000;
 
 /**
+ * The most tokens a system prompt may take, five eighths of CONTEXT_TOKEN_BUDGET (5,000 of the
+ * default 8,000): it is sent with every turn, and the history gets what it leaves. The 20,000
+ * characters of its schema are about 4,000 tokens of English but a token a character in Chinese or
+ * Japanese, where half of them took more than the default budget and left the conversation's history
+ * no room at all. A server with a larger budget takes a longer prompt.
+ */
+export const systemPromptMaxTokens = (contextTokenBudget: number) => Math.floor((contextTokenBudget * 5) / 8);
+
+/**
  * What could name a stored slug (any case; slugs are matched lowercased). Anything else names no
  * chatbot and never reaches the database: a NUL would make PostgreSQL fail the query.
  */
@@ -39,7 +48,11 @@ const writable = {
   description: Type.String({ maxLength: 2000 }),
   slug: Slug,
   is_public: Type.Boolean({ description: PUBLIC.is_public }),
-  system_prompt: Type.String({ maxLength: 20_000 }),
+  system_prompt: Type.String({
+    maxLength: 20_000,
+    description:
+      'Instructions sent with every turn; at most five eighths of the server\'s CONTEXT_TOKEN_BUDGET in tokens (5,000 by default: about 20,000 characters of English, fewer in scripts such as Chinese), so the conversation keeps room',
+  }),
   greeting: Type.String({ maxLength: 2000 }),
   model: Type.String({ minLength: 1, maxLength: 200, description: 'One of the models the server allows (LLM_MODELS)' }),
   temperature: Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()]),

@@ -5,9 +5,10 @@ import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { isBlank } from '../../lib/text.js';
+import { countTokensWithin } from '../../llm/tokens.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotChanges, ChatbotsRepo, ChatbotValues } from './chatbots.repo.js';
-import { SLUG_LIKE, toChatbot, type Chatbot, type ChatbotWithSecret, type CreateChatbotInput, type UpdateChatbotInput } from './chatbots.schemas.js';
+import { SLUG_LIKE, systemPromptMaxTokens, toChatbot, type Chatbot, type ChatbotWithSecret, type CreateChatbotInput, type UpdateChatbotInput } from './chatbots.schemas.js';
 import { newWebhook, webhookUrlChange } from '../webhooks/webhook-settings.js';
 import type { ChatbotRow } from '../../db/schema.js';
 import { slugify } from './slugs.js';
@@ -30,6 +31,8 @@ export interface ChatbotsDeps {
   chatbots: ChatbotsRepo;
   clock: Clock;
   models: { allowed: readonly string[]; default: string };
+  /** CONTEXT_TOKEN_BUDGET: what a turn sends the model, of which the system prompt may take a share. */
+  contextTokenBudget: number;
   /**
    * A chatbot came, changed or went: whatever this instance keeps about it, or about its slug
    * (a miss), is stale (the public directory). Called with the old row and, for a new slug, the new.
@@ -115,9 +118,31 @@ function checkOrigins(origins: string[] | undefined) {
   }
 }
 
+/**
+ * A name is one line of display text: the widget's title, the hosted page's heading, and what
+ * `parley slugs show` prints to an operator's terminal, where escapes would rewrite the line.
+ */
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
 // The schema asks for a non-space character; zero-width ones pass it and show nothing.
 function checkName(name: string | undefined) {
-  if (name !== undefined && isBlank(name)) throw validationError('name', 'must not be blank');
+  if (name === undefined) return;
+  if (isBlank(name)) throw validationError('name', 'must not be blank');
+  // Surrounding whitespace is trimmed away when stored (a line break a form's text box left).
+  if (CONTROL_CHARACTER.test(name.trim())) throw validationError('name', 'must be one line of text, without control characters (line breaks, tabs, escapes)');
+}
+
+/**
+ * Counted as written, whatever the script (§6.2: the history gets what the prompt leaves). Only a
+ * prompt being changed: one stored before the bound, sent back unchanged with another change, is kept.
+ */
+function checkSystemPrompt(contextTokenBudget: number, prompt: string | undefined, stored?: string) {
+  const most = systemPromptMaxTokens(contextTokenBudget);
+  if (prompt === undefined || prompt === stored || countTokensWithin(prompt, most) <= most) return;
+  throw validationError(
+    'system_prompt',
+    `must be at most ${most} tokens (five eighths of the server's context budget; fewer characters in scripts such as Chinese than in English): it is sent with every turn, and a longer one leaves the conversation's history no room`,
+  );
 }
 
 /** Public routes take a slug or an id (§7): a slug that looks like an id could never be reached. */
@@ -156,6 +181,7 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
       checkCollect(input.collect);
+      checkSystemPrompt(deps.contextTokenBudget, input.system_prompt);
       const webhook = input.webhook_url ? newWebhook(input.webhook_url, webhookSettings) : null;
       const { slug: _slug, ...changes } = toValues(input);
       const values = { ...changes, ...webhook?.changes, name: input.name.trim(), model: input.model ?? models.default };
@@ -173,6 +199,7 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
       const current = await owned(chatbots, caller, id);
+      checkSystemPrompt(deps.contextTokenBudget, input.system_prompt, current.systemPrompt);
       const webhook = input.webhook_url !== undefined ? webhookUrlChange(input.webhook_url, webhookSettings) : null;
       const changes = { ...toValues(input), ...webhook?.changes };
       if (changes.name !== undefined) changes.name = changes.name.trim();

@@ -15,6 +15,15 @@ export const PROFILE_FIELDS = [
   { key: 'interests', label: 'Interests', maxLength: 2000 },
 ] as const;
 
+/**
+ * The most tokens the profile may take in the prompt, as the model reads it (labelled lines):
+ * three eighths of CONTEXT_TOKEN_BUDGET (3,000 of the default 8,000). The limits above in
+ * characters are about 2,500 tokens of English, but about a token a character in Chinese or
+ * Japanese: a profile within them took 8,800 tokens there, more than the default budget, and the
+ * chatbot answered with no history at all.
+ */
+export const profileMaxTokens = (contextTokenBudget: number) => Math.floor((contextTokenBudget * 3) / 8);
+
 export type ProfileKey = (typeof PROFILE_FIELDS)[number]['key'];
 export type ProfileFields = Record<ProfileKey, string>;
 
@@ -42,7 +51,7 @@ export const ProfileBody = Type.Object(
   {
     additionalProperties: false,
     title: 'ProfileInput',
-    description: 'Replaces the whole profile: a field left out is stored empty. Surrounding whitespace is trimmed.',
+    description: `Replaces the whole profile: a field left out is stored empty. Surrounding whitespace is trimmed. Besides each field's limit in characters, the whole profile takes at most three eighths of the server's CONTEXT_TOKEN_BUDGET in tokens as the model reads it (3,000 by default: about 10,000 characters of English, fewer in scripts such as Chinese), so a chatbot answering from it keeps room for the conversation.`,
   },
 );
 export type ProfileInput = Static<typeof ProfileBody>;

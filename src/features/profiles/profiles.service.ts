@@ -1,10 +1,12 @@
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { unstorableText } from '../../lib/text.js';
+import { countTokensWithin } from '../../llm/tokens.js';
 import type { Principal } from '../auth/principal.js';
 import { isShownName } from '../public/public-chatbots.service.js';
+import { profileFacts, renderProfile } from './profile-text.js';
 import type { ProfilesRepo } from './profiles.repo.js';
-import { EMPTY_PROFILE, PROFILE_FIELDS, type Profile, type ProfileFields, type ProfileInput, type PublicProfile } from './profiles.schemas.js';
+import { EMPTY_PROFILE, PROFILE_FIELDS, profileMaxTokens, type Profile, type ProfileFields, type ProfileInput, type PublicProfile } from './profiles.schemas.js';
 
 export interface ProfilesService {
   get(caller: Principal): Promise<Profile>;
@@ -17,6 +19,8 @@ export interface ProfilesService {
 export interface ProfilesDeps {
   profiles: ProfilesRepo;
   clock: Clock;
+  /** CONTEXT_TOKEN_BUDGET: what a turn sends the model, of which the profile may take a share. */
+  contextTokenBudget: number;
 }
 
 // A path segment is not checked by the body validator: a username that cannot be stored
@@ -41,6 +45,22 @@ function fieldsOf(input: ProfileInput): ProfileFields {
   return fields;
 }
 
+/**
+ * Counted as the model is sent it, in every turn of a chatbot with use_profile: over the bound, the
+ * profile would leave a turn's history little or no room (§6.2) and is refused rather than saved.
+ */
+function checkFits(fields: ProfileFields, contextTokenBudget: number) {
+  const text = renderProfile(profileFacts(fields));
+  if (text === null) return;
+  const most = profileMaxTokens(contextTokenBudget);
+  if (countTokensWithin(text, most) <= most) return;
+  throw validationError(
+    '',
+    `the profile is too long for a chatbot to answer from: at most ${most} tokens in all (three eighths of the server's context budget; fewer characters in scripts such as Chinese than in English); shorten the longest fields`,
+    { detail: `The profile is over ${most} tokens; nothing was saved` },
+  );
+}
+
 export function createProfilesService(deps: ProfilesDeps): ProfilesService {
   const { profiles, clock } = deps;
   return {
@@ -48,7 +68,10 @@ export function createProfilesService(deps: ProfilesDeps): ProfilesService {
       return (await profiles.find(ownerOf(caller))) ?? { ...EMPTY_PROFILE };
     },
     async replace(caller, input) {
-      return profiles.save(ownerOf(caller), fieldsOf(input), clock.now());
+      const owner = ownerOf(caller);
+      const fields = fieldsOf(input);
+      checkFits(fields, deps.contextTokenBudget);
+      return profiles.save(owner, fields, clock.now());
     },
     async findPublic(username) {
       // A name that is an email address is never shown (nor found by), as on a chatbot's page:
