@@ -36,8 +36,11 @@ const SCALES: Record<string, number> = {
 // Dots between two or more groups of three are thousands, as much of Europe, Indonesia and Brazil
 // write them ("1.234.567", "Rp 1.500.000"): read as a decimal point they gave 1.234 and 1.5.
 // Any other run of digits with two dots (12.05.2023, 192.168.1.1) is no number at all.
+// Spaces between groups of three are thousands as French, Russian, Polish and Swedish write them
+// ("1 200 salariés"; NFKC has made no-break and narrow spaces plain ones), apostrophes as Swiss
+// write them ("1'000'000"): both were two numbers, refused. "50 80" and "1 2000" still are.
 const DIGIT_NUMBER = new RegExp(
-  String.raw`(?<![\d.])(?:(?<=^|[\s$(:：])([-\u2212]))?(\d{1,3}(?:,\d{2,3}){0,6},\d{3}|\d{1,3}(?:\.\d{3}){2,6}|\d+)(?:\.(\d+))?(?![\d]|\.\d)` +
+  String.raw`(?<![\d.])(?:(?<=^|[\s$(:：])([-\u2212]))?(\d{1,3}(?:,\d{2,3}){0,6},\d{3}|\d{1,3}(?:\.\d{3}){2,6}|\d{1,3}(?: \d{3}){1,6}(?! ?\d)|\d{1,3}(?:['’]\d{3}){1,6}|\d+)(?:\.(\d+))?(?![\d]|\.\d)` +
     String.raw`(?:\s*(thousand|million|billion|hundred|dozens?|lakhs?|crores?|হাজার|লাখ|লক্ষ|কোটি)(?![\p{L}\p{M}])|(k|mn|m|bn|百|千|萬|万|億|亿)(?![a-z]))?`,
   'giu',
 );
@@ -65,7 +68,7 @@ function digitNumbers(text: string): number[] {
   for (const match of text.matchAll(DIGIT_NUMBER)) {
     const [, sign, whole, fraction, word, attached] = match;
     const scale = SCALES[(word ?? attached ?? '').toLowerCase()] ?? 1;
-    const digits = whole!.replace(/[,.]/gu, '');
+    const digits = whole!.replace(/[,. '’]/gu, '');
     // A dozen is no power of ten: its decimal point cannot be moved, so it multiplies.
     const value = scale === SCALES.dozen ? dozens(digits, fraction ?? '') : decimal(digits, fraction ?? '', scale);
     found.push(sign ? -value : value);

@@ -1,0 +1,57 @@
+// A number with its thousands set apart by spaces, as French, Russian, Polish, Swedish and Czech
+// write them ("1 200 salariés", "12 345"), or by apostrophes, as Switzerland does ("1'000'000"),
+// was refused as two numbers: the builtin responder asked "how many employees?" again however often
+// the user answered, and a model's correct 1200 was refused as not stated. Word processors and
+// phones often put a no-break or narrow space there; it reads the same. A run of digits that is no
+// such number ("50 80", "1 2000") is still several numbers.
+import { describe, expect, it } from 'vitest';
+import { collectingConversation, collectionStage, dataOf, say } from './stage.js';
+
+const COLLECT = {
+  fields: [
+    { key: 'company_size', label: 'Number of employees', type: 'number', required: true },
+    { key: 'name', label: 'Name', type: 'string', required: true },
+  ],
+};
+
+const stage = collectionStage();
+
+/** The builtin responder's reply to `answer`, asked for the number of employees, and what it stored. */
+async function answered(answer: string) {
+  const conversation = await collectingConversation(stage.builtin, COLLECT);
+  expect(await say(conversation, 'Bonjour')).toContain('number of employees');
+  const reply = await say(conversation, answer);
+  return { reply, data: await dataOf(conversation) };
+}
+
+describe('the builtin responder reads thousands set apart', () => {
+  it.each([
+    ['1 200', 1200],
+    ['1 200 salariés', 1200],
+    ['около 12 345 человек', 12_345],
+    ['1 000 000', 1_000_000],
+    ['1\u00a0200 (a no-break space)', 1200],
+    ['12\u202f345 (a narrow no-break space)', 12_345],
+    ["1'000'000", 1_000_000],
+    ['1’500 Mitarbeitende', 1500],
+  ])('%s is stored as %d', async (answer, stored) => {
+    const { reply, data } = await answered(answer);
+    expect(data).toEqual({ company_size: stored });
+    expect(reply).toContain('What is the name?');
+  });
+
+  it.each(['50 80', '1 2000', '12 34'])('%s is still several numbers: nothing is stored and the question is asked again', async (answer) => {
+    const { reply, data } = await answered(answer);
+    expect(data).toEqual({});
+    expect(reply).toContain('number of employees');
+  });
+});
+
+describe('a model that reads such a number', () => {
+  it('has it stored, as the user wrote it', async () => {
+    const conversation = await collectingConversation(stage.model, COLLECT);
+    stage.fake.setExtraction(() => ({ company_size: 1200, name: null }));
+    await say(conversation, 'Nous sommes 1 200 salariés.');
+    expect(await dataOf(conversation)).toEqual({ company_size: 1200 });
+  });
+});
