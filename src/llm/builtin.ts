@@ -48,6 +48,8 @@ export type Terms = (text: string) => string[];
 export type SmallWord = (term: string) => boolean;
 
 const HEADING = /^#{1,6}\s/;
+/** A heading, or the trail of them the chunker repeats atop a later chunk of a long section. */
+const isHeadings = (block: string) => block.split('\n').every((line) => HEADING.test(line));
 
 /** Paragraphs of a chunk, each heading kept with the paragraph under it. */
 function passages(chunk: string): string[] {
@@ -55,7 +57,7 @@ function passages(chunk: string): string[] {
   const result: string[] = [];
   let heading = '';
   for (const block of blocks) {
-    if (HEADING.test(block) && !block.includes('\n')) {
+    if (isHeadings(block)) {
       heading = block;
       continue;
     }

@@ -19,4 +19,6 @@ export const LARGE_DOCUMENTS: ReadonlyArray<readonly [label: string, make: () =>
   ['Arabic without spaces', () => cycled('مرحبابكمفينظامناالجديدوالمتطور', 490_000)],
   ['one 499,999-character word', () => 'a'.repeat(499_999)],
   ['250,000 short lines', () => 'a\n'.repeat(250_000).trimEnd()],
+  // A heading on every line: each one a section of its own, which chunking once weighed one by one.
+  ['250,000 empty headings', () => '#\n'.repeat(250_000).trimEnd()],
 ];

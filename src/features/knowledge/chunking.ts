@@ -102,6 +102,20 @@ class ChunkWriter {
     return !this.carried && this.body.trim() !== '';
   }
 
+  /** The heading lines the chunk holds when it holds nothing else (sections with no text of their own), or null. */
+  headingsOnly(): string | null {
+    if (this.head !== '' || !this.hasText()) return null;
+    const lines = this.body.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    return lines.every((line) => HEADING.test(line)) ? lines.join('\n') : null;
+  }
+
+  /** Starts the chunk again under `head`, which carries whatever it held. */
+  restart(head: string): void {
+    this.head = head;
+    this.body = '';
+    this.carried = false;
+  }
+
   append(text: string): void {
     this.body += text;
     if (text.trim() !== '') this.carried = false;
@@ -201,14 +215,21 @@ function headingContext(lines: string[], budget: number): string {
 
 function placeSection(writer: ChunkWriter, section: Section, maxTokens: number): void {
   if (writer.fits(section.text)) return writer.append(section.text);
-  if (writer.hasText()) {
+  const above = writer.headingsOnly();
+  const cut = !writer.fits(section.text, '', '');
+  if (writer.hasText() && !(above !== null && cut)) {
     writer.flush();
-    if (writer.fits(section.text)) return writer.append(section.text);
+    if (!cut) return writer.append(section.text);
   }
   const budget = Math.floor(maxTokens / 4);
   const continuationHead = headingContext(section.trail, budget);
   const ownHeading = section.heading !== null && tokenCount(section.heading) <= budget;
-  writer.flush(ownHeading ? section.heading! : '');
+  const head = ownHeading ? section.heading! : '';
+  // Headings with nothing under them ("# Japan" before "## Returns") would be a chunk that says
+  // nothing, and the section's first chunk would not say what it is about: they lead it instead.
+  const lead = above === null ? head : [above, head].filter((part) => part !== '').join('\n');
+  if (above !== null && tokenCount(lead) <= budget) writer.restart(lead);
+  else writer.flush(head);
   place(writer, SPLITTERS[0]!(ownHeading ? section.body : section.text), 1, continuationHead);
   // The rest of a cut section does not share a chunk with the next section's start.
   writer.flush();
@@ -227,7 +248,16 @@ export function chunkDocument(content: string, options: ChunkOptions = {}): Chun
     throw new RangeError(`overlapTokens must be an integer from 0 to maxTokens/2, got ${overlapTokens}`);
   }
   const writer = new ChunkWriter(maxTokens, overlapTokens);
-  for (const section of splitSections(content.replace(/\r\n?/g, '\n'))) placeSection(writer, section, maxTokens);
+  const sections = splitSections(content.replace(/\r\n?/g, '\n'));
+  const texts = sections.map((section) => section.text);
+  for (let i = 0; i < sections.length; ) {
+    // Whole sections that fit are taken together: counted one by one, each count re-read the
+    // chunk so far, and a document of one-line sections cost the worker over 20 times what prose does.
+    const count = fittingCount(writer, texts, i);
+    if (count > 0) writer.append(texts.slice(i, i + count).join(''));
+    else placeSection(writer, sections[i]!, maxTokens);
+    i += Math.max(count, 1);
+  }
   writer.flush();
   return writer.chunks;
 }
