@@ -37,9 +37,14 @@ export interface BuiltPrompt {
   historyMessages: number;
 }
 
-/** Keeps fenced data from closing its own fence. */
-function fenced(tag: string, label: string, body: string): string {
-  const safe = body.replaceAll(`</${tag}`, `<\\/${tag}`);
+const FENCES = ['profile', 'conversation_context', 'knowledge', 'message_context'] as const;
+type Fence = (typeof FENCES)[number];
+/** A model reads "</KNOWLEDGE>" or "< /knowledge >" as the closing tag as readily as the exact one. */
+const CLOSING = new Map(FENCES.map((tag) => [tag, new RegExp(String.raw`<\s*/\s*${tag}`, 'gi')]));
+
+/** Keeps fenced data from closing its own fence, in any case and spacing, keeping the text as written. */
+function fenced(tag: Fence, label: string, body: string): string {
+  const safe = body.replace(CLOSING.get(tag)!, (closing) => closing.replace('/', '\\/'));
   return `<${tag} note="${label}">\n${safe}\n</${tag}>`;
 }
 
