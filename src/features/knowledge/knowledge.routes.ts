@@ -4,7 +4,7 @@ import { IdParams } from '../../http/params.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
 import { principalOf } from '../auth/authenticate.js';
-import { CreateDocumentBody, DocumentPage, DocumentParams, DocumentSchema, ListDocumentsQuery } from './knowledge.schemas.js';
+import { CreateDocumentBody, DOCUMENT_BODY_LIMIT, DocumentPage, DocumentParams, DocumentSchema, ListDocumentsQuery } from './knowledge.schemas.js';
 import type { KnowledgeService } from './knowledge.service.js';
 
 const tags = ['knowledge'];
@@ -17,10 +17,13 @@ export function registerKnowledgeRoutes(app: App, deps: { knowledge: KnowledgeSe
     '/v1/chatbots/:id/knowledge',
     {
       onRequest: authenticate,
+      // Its own limit, not BODY_LIMIT: the largest document is several times a megabyte as JSON.
+      bodyLimit: DOCUMENT_BODY_LIMIT,
       schema: {
         tags,
         security,
         summary: 'Add a text or Markdown document to a chatbot\'s knowledge',
+        description: `Takes a body of up to ${DOCUMENT_BODY_LIMIT.toLocaleString('en-US')} bytes, whatever BODY_LIMIT says: enough for the longest document written as \\u escapes; a larger body answers 413.`,
         params: IdParams,
         body: CreateDocumentBody,
         response: { 201: DocumentSchema, ...problems(400, 401, 404, 413, 422, 429) },

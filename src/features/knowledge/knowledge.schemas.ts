@@ -3,10 +3,28 @@ import type { KnowledgeDocumentRow } from '../../db/schema.js';
 import { CursorQuery, LimitQuery, pageOf } from '../../http/pagination.js';
 
 export const MAX_DOCUMENT_CHARS = 500_000;
+const MAX_TITLE_CHARS = 200;
+
+/**
+ * The most bytes JSON may take to write one character of a string: one outside the BMP written as
+ * two \u escapes of a surrogate pair. Python's json.dumps writes every character past ASCII as
+ * escapes unless told otherwise, so 12 bytes an emoji is an ordinary client's worst case, not a
+ * contrived one; raw UTF-8 takes at most 4, a \u escape of the BMP 6.
+ */
+const MOST_JSON_BYTES_PER_CHAR = 12;
+/** The braces, both keys, their quotes and colons, and whitespace a pretty-printer puts between them. */
+const BODY_FRAME_BYTES = 1024;
+
+/**
+ * What the upload route reads (6 MB), against BODY_LIMIT (1 MiB) for every other route: a document
+ * at MAX_DOCUMENT_CHARS, written the longest way JSON allows, must not be refused as too large
+ * before its schema says how long it may be (350,000 characters of Chinese in UTF-8 were).
+ */
+export const DOCUMENT_BODY_LIMIT = (MAX_DOCUMENT_CHARS + MAX_TITLE_CHARS) * MOST_JSON_BYTES_PER_CHAR + BODY_FRAME_BYTES;
 
 export const CreateDocumentBody = Type.Object(
   {
-    title: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
+    title: Type.String({ minLength: 1, maxLength: MAX_TITLE_CHARS, pattern: '\\S', description: 'One line: no control characters, line breaks or direction overrides' }),
     content: Type.String({ minLength: 1, maxLength: MAX_DOCUMENT_CHARS, pattern: '\\S', description: 'Text or Markdown' }),
   },
   { additionalProperties: false, title: 'NewKnowledgeDocument' },

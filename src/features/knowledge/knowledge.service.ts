@@ -1,5 +1,6 @@
 import { AppError, validationError } from '../../errors/app-error.js';
 import { isBlank } from '../../lib/text.js';
+import { breaksLine, NOT_ONE_LINE_MESSAGE } from '../../lib/one-line.js';
 import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
@@ -77,10 +78,13 @@ export function createKnowledgeService(deps: KnowledgeServiceDeps): KnowledgeSer
     async add(caller, chatbotId, input) {
       // The schema asks for a non-space character; zero-width ones pass it and show nothing.
       for (const field of ['title', 'content'] as const) if (isBlank(input[field])) throw validationError(field, 'must not be blank');
+      // A title is a row of a list and a line of a terminal; a line break a form's text box left around it is trimmed.
+      const title = input.title.trim();
+      if (breaksLine(title)) throw validationError('title', NOT_ONE_LINE_MESSAGE);
       await limiter.consume(uploadsPolicy, caller.ownerId);
       const chatbot = await chatbots.resolve(caller, chatbotId);
-      const chunks = await chunker.prepare(input.title, input.content, CHUNK_TOKENS, caller.ownerId);
-      const doc = { id: newId(), title: input.title.trim(), content: input.content };
+      const chunks = await chunker.prepare(title, input.content, CHUNK_TOKENS, caller.ownerId);
+      const doc = { id: newId(), title, content: input.content };
       const stored = await knowledge.insert(caller.ownerId, chatbot.id, doc, chunks, newId, clock.now());
       if (!stored) throw new AppError('not_found', 'No chatbot with this id');
       return toDocument(stored);
