@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DRAIN_AFTER_GRACE_MS } from '../../src/compose.js';
 import { loadConfig } from '../../src/config/config.js';
 import { CONFIG_VARIABLES } from '../../src/config/variables.js';
+import { DOCUMENT_BODY_LIMIT } from '../../src/features/knowledge/knowledge.schemas.js';
 import { envOf, guideBlock, parseGuide, readGuide, removeTempDirs, ROOT, tempDir } from './guide.js';
 
 afterAll(removeTempDirs);
@@ -225,8 +226,13 @@ describe('docs/deploy.md: the proxies', () => {
       expect(seconds(timeout)).toBeGreaterThanOrEqual(slowestWholeReplyS);
     }
     expect(directive('proxy_read_timeout')).toHaveLength(1);
-    expect(directive('client_max_body_size')).toEqual(['1m']);
+    expect(directive('client_max_body_size')).toEqual(['1m', '6m']);
     expect(defaultOf('BODY_LIMIT')).toBe('1MiB');
+    // The knowledge upload's own location takes its whole body limit, and only that route matches it.
+    expect(6 * 1024 * 1024).toBeGreaterThanOrEqual(DOCUMENT_BODY_LIMIT);
+    const upload = new RegExp(/location ~ (\S+) \{\s*client_max_body_size 6m;/.exec(conf)![1]!);
+    expect(upload.test('/v1/chatbots/3f1c/knowledge')).toBe(true);
+    for (const other of ['/v1/chatbots/3f1c', '/v1/chatbots/3f1c/knowledge/9a2b', '/v1/chatbots/3f1c/keys']) expect(upload.test(other), other).toBe(false);
     expect(conf).toContain('server 127.0.0.1:8000;');
     // nginx is not part of the test machine's set-up: without it, the directives above are what is checked.
     if (spawnSync('nginx', ['-v']).status !== 0) return;
