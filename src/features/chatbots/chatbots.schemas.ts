@@ -27,7 +27,8 @@ const Slug = Type.String({
   pattern: '^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$',
   description: 'URL-safe: lowercase letters, digits and inner hyphens',
 });
-const Origin = Type.String({ maxLength: 300, pattern: '^https?://[^/\\s?#]+$', description: 'An origin such as https://example.com' });
+// A trailing slash passes here so the service can answer with the form to write (an address bar's copy has one).
+const Origin = Type.String({ maxLength: 300, pattern: '^https?://[^/\\s?#]+/?$', description: 'An origin such as https://example.com' });
 
 const WEBHOOK_URL =
   'Receives `conversation.completed` (§9.4), signed as Standard Webhooks says: an http(s) URL without credentials, at most 2048 characters, whose address is public. Setting it where there was none answers `webhook_secret` once; null turns the webhook off; setting it again turns it back on after a 410 Gone.';
@@ -38,7 +39,7 @@ const PUBLIC = {
   is_public:
     'Anyone may see the chatbot at GET /v1/public/chatbots/{slug|id} and talk to it as a visitor (POST /v1/public/chatbots/{slug|id}/conversations); its conversations reach you in GET /v1/chatbots/{id}/conversations.',
   allowed_origins:
-    'Exact origins (https://shop.example.com) browsers may call this chatbot\'s public routes from; a request from another origin, or with none, is refused (403 origin_not_allowed). Empty: any origin, or none.',
+    'Exact origins (https://shop.example.com) browsers may call this chatbot\'s public routes from; a request from another origin, or with none, is refused (403 origin_not_allowed). Each is written as browsers send it (lowercase, no default port or trailing slash, an international name in its xn-- form) and once; another spelling is refused with the form to write. Empty: any origin, or none.',
   token_budget_monthly:
     'Prompt and completion tokens this chatbot may use per calendar month (UTC) on every channel; once spent, turns answer 429 quota_exceeded until the month ends. Null: no budget.',
 };

@@ -97,24 +97,50 @@ function checkModel(models: ChatbotsDeps['models'], model: string | undefined) {
  */
 const SITE_HOST = /^(?:[a-z0-9_.-]+|\[[0-9a-f:.]+\])$/;
 
+/** A name's part: what DNS takes (underscores too, which some sites' hosts have). */
+const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
 /**
- * Origins are compared exactly with what browsers send (§7): lowercase, no default port, no
- * path, no user or wildcard. One written otherwise could never match, so it is refused here
- * with the form to write instead, rather than stored to refuse the owner's own site later.
+ * URL's parser takes `.`, `..example` and `-bad-.com` as hosts; no site is at one, so such an entry
+ * could only ever refuse. A final dot (the fully qualified form) is a host browsers do send.
+ */
+function isSiteName(host: string): boolean {
+  if (host.startsWith('[')) return true;
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  return name.length <= 253 && name.split('.').every((label) => LABEL.test(label));
+}
+
+const AS_BROWSERS_SEND = 'scheme://host[:port], lowercase, no default port or trailing slash, an international name in its xn-- form';
+
+/** Why an entry is refused, or null: anything but the origin browsers send for a real host. */
+function originProblem(origin: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    return `must be an origin exactly as browsers send it (${AS_BROWSERS_SEND})`;
+  }
+  const { origin: canonical, hostname: host } = parsed;
+  if (canonical === 'null' || !SITE_HOST.test(host)) return `must be an origin exactly as browsers send it (${AS_BROWSERS_SEND})`;
+  if (!isSiteName(host)) {
+    return 'names no host a site can be at: each dot-separated part is 1 to 63 letters, digits, hyphens or underscores, neither starting nor ending with a hyphen, and the name at most 253 characters';
+  }
+  return canonical === origin ? null : `must be written as browsers send it (${AS_BROWSERS_SEND}): write ${canonical}`;
+}
+
+/**
+ * Origins are compared exactly with what browsers send (§7), so one written otherwise could never
+ * match: it is refused with the form to write, rather than stored to refuse the owner's own site
+ * later, and the list the owner reads is the list compared. An origin listed twice is refused too.
  */
 function checkOrigins(origins: string[] | undefined) {
+  const seen = new Map<string, number>();
   for (const [index, origin] of (origins ?? []).entries()) {
-    let canonical: string | null = null;
-    let host = '';
-    try {
-      ({ origin: canonical, hostname: host } = new URL(origin));
-    } catch {
-      canonical = null;
-    }
-    if (canonical !== origin || !SITE_HOST.test(host)) {
-      const hint = canonical && canonical !== 'null' && canonical !== origin && SITE_HOST.test(host) ? `: write ${canonical}` : '';
-      throw validationError(`allowed_origins.${index}`, `must be an origin exactly as browsers send it (scheme://host[:port], lowercase, no default port)${hint}`);
-    }
+    const problem = originProblem(origin);
+    if (problem) throw validationError(`allowed_origins.${index}`, `${JSON.stringify(origin)} ${problem}`);
+    const first = seen.get(origin);
+    if (first !== undefined) throw validationError(`allowed_origins.${index}`, `${JSON.stringify(origin)} is listed already, as allowed_origins.${first}`);
+    seen.set(origin, index);
   }
 }
 
