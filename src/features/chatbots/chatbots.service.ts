@@ -265,7 +265,8 @@ function createChatbotReads(deps: ChatbotsDeps): Pick<ChatbotsService, 'list' | 
     async named(caller, idOrSlug) {
       if (isUuid(idOrSlug)) return toChatbot(await owned(chatbots, caller, idOrSlug));
       if (!SLUG_LIKE.test(idOrSlug)) throw notFound();
-      const row = await chatbots.findBySlug(caller.ownerId, idOrSlug);
+      // Slugs are stored lowercase; a client may write one as the chatbot's name reads (Support-Bot).
+      const row = await chatbots.findBySlug(caller.ownerId, idOrSlug.toLowerCase());
       if (!row || (caller.chatbotId !== undefined && caller.chatbotId !== row.id)) throw notFound();
       return toChatbot(row);
     },

@@ -33,7 +33,7 @@ export type ChatMessageInput = Static<typeof ChatMessage>;
 
 export const ChatCompletionBody = Type.Object(
   {
-    model: Type.String({ minLength: 1, maxLength: MAX_MODEL_NAME, description: 'The chatbot (its id or slug), or a model it allows (see GET /v1/models)' }),
+    model: Type.String({ minLength: 1, maxLength: MAX_MODEL_NAME, description: 'The chatbot (its id, or its slug in any case), or a model it allows (see GET /v1/models)' }),
     messages: Type.Array(ChatMessage, {
       minItems: 1,
       maxItems: 10_000,

@@ -57,7 +57,8 @@ export function createOpenAiModels(deps: OpenAiModelsDeps): OpenAiModels {
     if (caller.kind !== 'apiKey' || !caller.chatbotId) return null;
     if (model.toLowerCase() === caller.chatbotId) return { chatbotId: caller.chatbotId, model: null };
     if (allowedModels.includes(model)) return { chatbotId: caller.chatbotId, model };
-    if (model === caller.chatbotSlug) return { chatbotId: caller.chatbotId, model: null, slug: model };
+    // Slugs are stored lowercase and named in any case; the stored one is what the answer checks.
+    if (model.toLowerCase() === caller.chatbotSlug) return { chatbotId: caller.chatbotId, model: null, slug: caller.chatbotSlug };
     return null;
   }
 
@@ -93,7 +94,9 @@ export function createOpenAiModels(deps: OpenAiModelsDeps): OpenAiModels {
       if (caller.kind === 'apiKey' && caller.chatbotId && allowedModels.includes(id)) {
         return serverModel(id, await chatbotNamed(caller, caller.chatbotId));
       }
-      return chatbotModel(await chatbotNamed(caller, id), id);
+      const chatbot = await chatbotNamed(caller, id);
+      // Named by slug in another case: answered with the slug as stored, the name to use.
+      return chatbotModel(chatbot, id.toLowerCase() === chatbot.slug ? chatbot.slug : id);
     },
   };
 }
