@@ -3,7 +3,8 @@
 // control characters: a squatter's chatbot named with terminal escapes (`ESC[2K`, a carriage
 // return) rewrote the operator's line to read as if the slug were free, and a name with a line
 // break split the widget's one-line title. Names with control characters (C0, DEL, C1; line breaks
-// and tabs among them) are now refused with 422 at creation and rename, and nothing is stored;
+// and tabs among them), line and paragraph separators and direction overrides (which reorder the
+// letters shown) are now refused with 422 at creation and rename, and nothing is stored;
 // names of every script, emoji joined by zero-width joiners and bidirectional marks still pass.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSlugsCommand } from '../../src/cli-slugs.js';
@@ -47,6 +48,10 @@ describe('chatbot names are one line of text', () => {
     ['DEL', 'Acme\u007f'],
     ['a C1 control (CSI)', 'Acme\u009b31m'],
     ['a bell', 'Acme\u0007'],
+    ['a line separator', 'Acme\u2028Support'],
+    ['a paragraph separator', 'Acme\u2029Support'],
+    ['a right-to-left override', 'Acme \u202Etroppus'],
+    ['a left-to-right override', '\u202DAcme'],
   ])('refuses a rename to a name with %s and keeps the old name', async (_what, name) => {
     const owner = await registerUser(t);
     const bot = await createChatbot(t, owner, { name: 'Acme Support' });

@@ -12,6 +12,7 @@ import { SLUG_LIKE, systemPromptMaxTokens, toChatbot, type Chatbot, type Chatbot
 import { newWebhook, webhookUrlChange } from '../webhooks/webhook-settings.js';
 import type { ChatbotRow } from '../../db/schema.js';
 import { slugify } from './slugs.js';
+import { breaksLine, NOT_ONE_LINE_MESSAGE } from '../../lib/one-line.js';
 
 export interface ChatbotsService {
   /** With `webhook_secret` when a webhook_url was given (shown this once). */
@@ -144,18 +145,14 @@ function checkOrigins(origins: string[] | undefined) {
   }
 }
 
-/**
- * A name is one line of display text: the widget's title, the hosted page's heading, and what
- * `parley slugs show` prints to an operator's terminal, where escapes would rewrite the line.
- */
-const CONTROL_CHARACTER = /\p{Cc}/u;
-
 // The schema asks for a non-space character; zero-width ones pass it and show nothing.
 function checkName(name: string | undefined) {
   if (name === undefined) return;
   if (isBlank(name)) throw validationError('name', 'must not be blank');
-  // Surrounding whitespace is trimmed away when stored (a line break a form's text box left).
-  if (CONTROL_CHARACTER.test(name.trim())) throw validationError('name', 'must be one line of text, without control characters (line breaks, tabs, escapes)');
+  // A name is one line: the widget's title, the hosted page's heading, and what `parley slugs
+  // show` prints to an operator's terminal, where escapes would rewrite the line. Surrounding
+  // whitespace is trimmed away when stored (a line break a form's text box left).
+  if (breaksLine(name.trim())) throw validationError('name', NOT_ONE_LINE_MESSAGE);
 }
 
 /**
