@@ -18,6 +18,16 @@ function field(header: Buffer, offset: number, length: number, text: string) {
 /** An octal number in `length` bytes: digits, then NUL. */
 const octal = (value: number, length: number) => Math.floor(value).toString(8).padStart(length - 1, '0') + '\0';
 
+/** The largest time the 12-byte field holds as digits and NUL, in the year 2242. */
+const MAX_SECONDS = 8 ** 11 - 1;
+
+/**
+ * A file's time as the header can hold it. A time before 1970 (a folder copied from a machine with
+ * a wrong clock) was written as '-2264012400' and every restore of the backup refused it; the
+ * database needs no file's time, so one out of the field's range is written at its nearest end.
+ */
+const headerSeconds = (mtimeMs: number) => Math.min(Math.max(Math.floor(mtimeMs / 1000), 0), MAX_SECONDS);
+
 /** One header block, as tinytar writes it (its checksum covers the first 500 bytes; the rest is zero). */
 export function tarHeader(entry: { name: string; mode: number; size: number; mtimeMs: number; directory: boolean }): Buffer {
   if (Buffer.byteLength(entry.name) > MAX_NAME) throw new Error(`the path ${entry.name} is too long for the backup's archive`);
@@ -27,7 +37,7 @@ export function tarHeader(entry: { name: string; mode: number; size: number; mti
   field(header, 108, 8, octal(0, 8));
   field(header, 116, 8, octal(0, 8));
   field(header, 124, 12, octal(entry.directory ? 0 : entry.size, 12));
-  field(header, 136, 12, octal(entry.mtimeMs / 1000, 12));
+  field(header, 136, 12, octal(headerSeconds(entry.mtimeMs), 12));
   field(header, 148, 8, ' '.repeat(8));
   field(header, 156, 1, entry.directory ? '5' : '0');
   field(header, 257, 8, 'ustar\u000000');

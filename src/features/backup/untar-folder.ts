@@ -67,6 +67,16 @@ function octal(block: Buffer, offset: number, length: number, name: string): num
   return digits ? parseInt(digits, 8) : 0;
 }
 
+/**
+ * A file's time. Backups made before tar-folder.ts kept times in the field's range hold a time
+ * before 1970 as a negative number ('-2264012400', or '000000000-1'): such a backup is a good one,
+ * and no file's time matters to the database, so it is taken as 0 (the file keeps the restore's
+ * time) rather than refused.
+ */
+function mtimeOf(block: Buffer, name: string): number {
+  return /^0*-[0-7]+$/.test(text(block, 136, 12).trim()) ? 0 : octal(block, 136, 12, name);
+}
+
 interface Entry {
   name: string;
   kind: 'file' | 'folder';
@@ -90,7 +100,7 @@ function parseHeader(block: Buffer): Entry {
   if (type !== '0' && type !== '\0' && type !== '5') {
     throw new UntarError(`the archive holds ${name}, ${KINDS[type] ?? `an entry of type ${JSON.stringify(type)}`}, which a database folder never does`);
   }
-  return { name, kind: type === '5' ? 'folder' : 'file', size: octal(block, 124, 12, name), mtime: octal(block, 136, 12, name) };
+  return { name, kind: type === '5' ? 'folder' : 'file', size: octal(block, 124, 12, name), mtime: mtimeOf(block, name) };
 }
 
 /**
