@@ -51,7 +51,7 @@ export const ProfileBody = Type.Object(
   {
     additionalProperties: false,
     title: 'ProfileInput',
-    description: `Replaces the whole profile: a field left out is stored empty. Surrounding whitespace is trimmed. Besides each field's limit in characters, the whole profile takes at most three eighths of the server's CONTEXT_TOKEN_BUDGET in tokens as the model reads it (3,000 by default: about 10,000 characters of English, fewer in scripts such as Chinese), so a chatbot answering from it keeps room for the conversation.`,
+    description: `Replaces the whole profile: a field left out is stored empty, and so is one of only spaces or invisible characters (zero-width spaces and joiners, variation selectors, bidi marks). Surrounding whitespace is trimmed. Besides each field's limit in characters, the whole profile takes at most three eighths of the server's CONTEXT_TOKEN_BUDGET in tokens as the model reads it (3,000 by default: about 10,000 characters of English, fewer in scripts such as Chinese), so a chatbot answering from it keeps room for the conversation.`,
   },
 );
 export type ProfileInput = Static<typeof ProfileBody>;

@@ -4,7 +4,7 @@ import { unstorableText } from '../../lib/text.js';
 import { countTokensWithin } from '../../llm/tokens.js';
 import type { Principal } from '../auth/principal.js';
 import { isShownName } from '../public/public-chatbots.service.js';
-import { profileFacts, renderProfile } from './profile-text.js';
+import { fieldText, profileFacts, renderProfile, shownFields } from './profile-text.js';
 import type { ProfilesRepo } from './profiles.repo.js';
 import { EMPTY_PROFILE, PROFILE_FIELDS, profileMaxTokens, type Profile, type ProfileFields, type ProfileInput, type PublicProfile } from './profiles.schemas.js';
 
@@ -41,7 +41,7 @@ function ownerOf(caller: Principal): string {
 
 function fieldsOf(input: ProfileInput): ProfileFields {
   const fields = { ...EMPTY_PROFILE };
-  for (const { key } of PROFILE_FIELDS) fields[key] = (input[key] ?? '').trim();
+  for (const { key } of PROFILE_FIELDS) fields[key] = fieldText(input[key] ?? '');
   return fields;
 }
 
@@ -65,7 +65,8 @@ export function createProfilesService(deps: ProfilesDeps): ProfilesService {
   const { profiles, clock } = deps;
   return {
     async get(caller) {
-      return (await profiles.find(ownerOf(caller))) ?? { ...EMPTY_PROFILE };
+      const found = await profiles.find(ownerOf(caller));
+      return found ? shownFields(found) : { ...EMPTY_PROFILE };
     },
     async replace(caller, input) {
       const owner = ownerOf(caller);
@@ -79,7 +80,7 @@ export function createProfilesService(deps: ProfilesDeps): ProfilesService {
       if (unstorableText(username) || !isShownName(username)) throw notShown();
       const found = await profiles.findPublic(username);
       if (!found) throw notShown();
-      return found;
+      return shownFields(found);
     },
   };
 }
