@@ -1,8 +1,9 @@
 // Starting a visitor's conversation with a public chatbot (§7). A visitor is whoever holds a
 // visitor token: without one, a new visitor is recorded; with one, the same visitor starts
 // another conversation and their token is renewed. The page's `visitor_id` is kept as a label.
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
+import { breaksLine, NOT_ONE_LINE_MESSAGE } from '../../lib/one-line.js';
 import type { PublicChatbotRow } from './public-chatbots.repo.js';
 import { invalidVisitorToken, newVisitorId, type VisitorClaims, type VisitorTokens } from './visitor-tokens.js';
 import type { StartVisitInput, Visit } from './visitors.schemas.js';
@@ -17,6 +18,16 @@ export interface VisitorsService {
 
 export const noPublicChatbot = () => new AppError('not_found', 'No public chatbot with this slug or id');
 
+/**
+ * The visitor's label and name are each one line of the owner's inbox: a direction override would
+ * show them reversed, a separator or a C1 escape would break or rewrite the line (the rule a
+ * chatbot's name follows). The schema refuses C0 controls already.
+ */
+function checkLabels(input: StartVisitInput): void {
+  if (breaksLine(input.visitor_id)) throw validationError('visitor_id', NOT_ONE_LINE_MESSAGE);
+  if (input.visitor_name != null && breaksLine(input.visitor_name.trim())) throw validationError('visitor_name', NOT_ONE_LINE_MESSAGE);
+}
+
 export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: VisitorTokens; clock: Clock; newId: () => string }): VisitorsService {
   const { visitors, tokens, clock, newId } = deps;
 
@@ -28,6 +39,7 @@ export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: Vi
 
   return {
     async start(chatbot, input, returning) {
+      checkLabels(input);
       if (returning && (returning.chatbotId !== chatbot.id || returning.ownerId !== chatbot.ownerId)) {
         throw invalidVisitorToken('This visitor token is for another chatbot');
       }
@@ -42,6 +54,7 @@ export function createVisitorsService(deps: { visitors: VisitorsRepo; tokens: Vi
       return visitOf(chatbot, conversationId, visitorKey, started.verifiedUser);
     },
     async startVerified(chatbot, input, user) {
+      checkLabels(input);
       const conversationId = newId();
       const name = input.visitor_name?.trim() || user.username;
       const visitor = await visitors.startVerifiedVisit(
