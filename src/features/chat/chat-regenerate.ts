@@ -10,7 +10,7 @@ import { audience, KNOWLEDGE_CANDIDATES, refused, type TurnStarts } from './turn
 import type { TurnsRepo } from './turns.repo.js';
 
 export interface RegenerateDeps {
-  starts: Pick<TurnStarts, 'admitted' | 'begin'>;
+  starts: Pick<TurnStarts, 'admitted' | 'begin' | 'endedHere'>;
   turns: Pick<TurnsRepo, 'release'>;
   knowledge: KnowledgeSearch;
   engine: TurnEngine;
@@ -29,8 +29,11 @@ export function createRegenerate(deps: RegenerateDeps) {
     // The last reply and the message it answers are read whatever their size.
     const plan = { historyTokens: settings.contextTokenBudget, historyMinRows: 2, knowledgeQuery: null, knowledgeLimit: 0 };
     const started = await starts.admitted(caller, async () => {
-      const now = clock.now();
-      const started = await starts.begin(caller, id, { audience: audience(caller), lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, now);
+      const begin = (now: Date) => starts.begin(caller, id, { audience: audience(caller), lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, now);
+      let now = clock.now();
+      let started = await begin(now);
+      // The reply being stopped here (useChat's stop(), then regenerate at once) is the one replaced, once stored.
+      if (started.state === 'busy' && (await starts.endedHere(id))) started = await begin((now = clock.now()));
       if (started.state !== 'started') throw refused(started, now);
       return started;
     });

@@ -47,6 +47,11 @@ export interface Generations {
   stopReply(replyId: string, reason: EndReason): boolean;
   /** Aborts the generation running in this conversation here; false when none runs here. */
   stop(conversationId: string, reason: EndReason): boolean;
+  /**
+   * The generation here in this conversation that was stopped (or whose client left) and is not
+   * stored yet: settles once it is. Null when none is ending here.
+   */
+  ending(conversationId: string): Promise<void> | null;
   /** Aborts the generations running here for this session, user or chatbot; how many. */
   stopFor(whose: Whose, reason: EndReason): number;
   open(): number;
@@ -94,6 +99,10 @@ export function createGenerations(): Generations {
       abort(generation, reason);
       return true;
     },
+    ending(conversationId) {
+      const generation = running.get(conversationId);
+      return generation && generation.reason !== null ? generation.done : null;
+    },
     stopFor(whose, reason) {
       let stopped = 0;
       for (const generation of running.values()) {
@@ -124,7 +133,7 @@ export function createGenerations(): Generations {
 }
 
 /** Whether `work` ended within `ms`. */
-async function within(work: Promise<boolean>, ms: number): Promise<boolean> {
+export async function within(work: Promise<boolean>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {

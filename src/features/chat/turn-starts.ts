@@ -14,6 +14,7 @@ import type { Principal } from '../auth/principal.js';
 import { conversationBusy, conversationNotFound } from '../conversations/conversations.service.js';
 import { toMessage } from '../conversations/conversations.schemas.js';
 import { toQueryTerms } from '../knowledge/search-text.js';
+import { within, type Generations } from './generations.js';
 import { STORE_RETRY_FOR_MS } from './reply-store.js';
 import type { TurnPlan } from './turn-engine.js';
 import type { BeginRequest, TurnRefused, TurnsRepo, TurnTarget } from './turns.repo.js';
@@ -21,6 +22,12 @@ import { budgetSpent, type DailyMessageCap } from '../usage/quotas.js';
 
 export const MESSAGE_OVERHEAD = 3;
 export const KNOWLEDGE_CANDIDATES = 8;
+
+/**
+ * How long a turn waits for a reply this instance is ending in its conversation: one stopped, or
+ * whose client left, is stored within about a second (turn-engine.ts, afterDisconnect).
+ */
+const ENDING_WAIT_MS = 2_000;
 
 export interface TurnStartSettings {
   contextTokenBudget: number;
@@ -40,6 +47,8 @@ export interface TurnStartDeps {
   clock: Clock;
   newId: () => string;
   settings: TurnStartSettings;
+  /** The replies running here: a turn waits for one being ended in its conversation. */
+  generations?: Pick<Generations, 'ending'>;
 }
 
 export interface TurnStarts {
@@ -52,6 +61,13 @@ export interface TurnStarts {
   /** 422 for an empty or too long message, named by `field`. */
   checkContent(field: string, content: string): void;
   begin(caller: Principal, id: string, request: BeginRequest, now: Date, thenToo?: () => Promise<void>): ReturnType<TurnsRepo['begin']>;
+  /**
+   * After a `busy` begin: waits while the reply holding the conversation is one this instance is
+   * ending (stopped, or its client left), and says whether it is stored now, so begin may be tried
+   * again. useChat's stop() aborts the request and a send may follow at once: it is answered after
+   * the stopped reply rather than refused 409 for the moment that reply takes to be stored.
+   */
+  endedHere(id: string): Promise<boolean>;
   /** Locks the conversation and stores the user message; refused (404/409) when it cannot. */
   beginSend(caller: Principal, id: string, input: { content: string; context?: string }, thenToo?: () => Promise<void>): Promise<{ target: TurnTarget; plan: TurnPlan }>;
 }
@@ -126,7 +142,7 @@ function admitter({ limiter, dailyCap, clock, settings }: TurnStartDeps): TurnSt
 }
 
 export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
-  const { turns, jobs, clock, newId, settings } = deps;
+  const { turns, jobs, clock, newId, settings, generations } = deps;
 
   /**
    * begin(), for a turn the caller is told did not happen when the connection drops before its
@@ -157,14 +173,24 @@ export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
       if (codePointLength(content) > settings.maxMessageChars) throw validationError(field, `must be at most ${settings.maxMessageChars} characters`);
     },
     begin,
+    async endedHere(id) {
+      const ending = generations?.ending(id);
+      return ending ? within(ending.then(() => true), ENDING_WAIT_MS) : false;
+    },
     async beginSend(caller, id, input, thenToo) {
-      const now = clock.now();
-      // Ids are time-ordered and history is read in id order: the message must sort before its reply.
-      const messageId = newId();
-      const replyId = newId();
       const tokens = countTokens(input.content);
-      const request = sendRequest(caller, { messageId, replyId, content: input.content, context: input.context ?? null, tokens }, settings);
-      const started = await begin(caller, id, request, now, thenToo);
+      // Made again for a second try: the message is stored after the reply it waited for.
+      const attempt = () => {
+        const now = clock.now();
+        // Ids are time-ordered and history is read in id order: the message must sort before its reply.
+        const messageId = newId();
+        const replyId = newId();
+        const request = sendRequest(caller, { messageId, replyId, content: input.content, context: input.context ?? null, tokens }, settings);
+        return begin(caller, id, request, now, thenToo).then((started) => ({ started, now, messageId, replyId }));
+      };
+      let tried = await attempt();
+      if (tried.started.state === 'busy' && (await starts.endedHere(id))) tried = await attempt();
+      const { started, now, messageId, replyId } = tried;
       if (started.state !== 'started') throw refused(started, now);
       const plan: TurnPlan = {
         replyId,
