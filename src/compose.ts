@@ -169,7 +169,7 @@ function composeChat(deps: ComposeDeps, limiter: RateLimiter, jobs: ReturnType<t
     limiter,
     clock,
     newId,
-    settings: { uploadsPerUser: config.rateLimits.knowledgeUser },
+    settings: { uploadsPerUser: config.rateLimits.knowledgeUser, bytesPerAccount: config.knowledgeLimitPerAccount },
   });
   // A reply running here for a conversation just deleted has nobody to read it: its model call ends.
   const onRemoved = (conversationId: string) => void generations.stop(conversationId, 'stopped');

@@ -10,6 +10,7 @@ import {
   parseRate,
   parseRoleName,
   parseSize,
+  parseSizeLimit,
   parseTrustProxy,
   parseTurnCap,
   parseUrl,
@@ -78,6 +79,8 @@ export interface Config {
   };
   /** USAGE_MESSAGES_PER_DAY: an account's messages per UTC day; null = no cap. */
   messagesPerDay: number | null;
+  /** KNOWLEDGE_LIMIT_PER_ACCOUNT: UTF-8 bytes of documents an account may store over its chatbots; null = no cap. */
+  knowledgeLimitPerAccount: number | null;
   shutdownGraceMs: number;
   llm: LlmConfig;
   externalIssuers: ExternalIssuer[];
@@ -266,6 +269,7 @@ export function loadConfig(env: Env): Config {
     redisFailureMode: read('REDIS_FAILURE_MODE', (raw) => parseEnum(raw, ['open', 'closed'] as const), 'open'),
     rateLimits: loadRateLimits(read),
     messagesPerDay: read('USAGE_MESSAGES_PER_DAY', (raw) => (raw.trim() === 'off' ? null : parseInteger(raw, 1, 1_000_000_000)), null as number | null),
+    knowledgeLimitPerAccount: read('KNOWLEDGE_LIMIT_PER_ACCOUNT', parseSizeLimit, 100_000_000 as number | null),
     shutdownGraceMs: read('SHUTDOWN_GRACE_MS', (raw) => parseInteger(raw, 0, 600_000), 10_000),
     llm: loadLlmConfig(read),
     externalIssuers: loadExternalIssuers(read),

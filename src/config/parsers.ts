@@ -19,11 +19,13 @@ const SIZE_UNITS: Record<string, number> = {
   b: 1,
   kb: 1000,
   mb: 1000 ** 2,
+  gb: 1000 ** 3,
   kib: 1024,
   mib: 1024 ** 2,
+  gib: 1024 ** 3,
 };
 
-/** "1048576", "512kb", "1MiB" → bytes. */
+/** "1048576", "512kb", "1MiB", "2GB" → bytes. */
 export function parseSize(raw: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
   const unit = SIZE_UNITS[(match?.[2] || 'b').toLowerCase()];
@@ -31,6 +33,17 @@ export function parseSize(raw: string): number {
   const bytes = Math.floor(Number(match[1]) * unit);
   if (bytes < 1) throw new ConfigValueError('a positive size');
   return bytes;
+}
+
+/** KNOWLEDGE_LIMIT_PER_ACCOUNT: a size as parseSize reads it, or 0 / `off` for none (null). */
+export function parseSizeLimit(raw: string): number | null {
+  const value = raw.trim().toLowerCase();
+  if (value === '0' || value === 'off') return null;
+  try {
+    return parseSize(raw);
+  } catch {
+    throw new ConfigValueError('a size such as 100MB, 500mb or 2GiB (bytes, or kb, mb, gb, KiB, MiB, GiB), or 0 for no limit');
+  }
 }
 
 /** A size as PostgreSQL's settings take it: 16MB, 512kB, 1GB (128kB at least). */

@@ -142,6 +142,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'RATE_LIMIT_MESSAGES_USER', default: '60/1m', description: 'Chat messages (sent or regenerated) per user and window.' },
   { name: 'RATE_LIMIT_KNOWLEDGE_USER', default: '30/1m', description: 'Knowledge documents added per user and window.' },
   {
+    name: 'KNOWLEDGE_LIMIT_PER_ACCOUNT',
+    default: '100MB',
+    description:
+      "Knowledge an account may store: the UTF-8 bytes of its documents' content over all its chatbots (their chunks and search terms take about as much again on disk). An upload that would pass it answers 413 `payload_too_large`, saying what is held and allowed, and stores nothing; deleting a document or a chatbot frees its share; a chatbot's knowledge list shows the account's `account_bytes` and `account_limit_bytes`. A size as `BODY_LIMIT` takes it (`500mb`, `2GiB`); `0` or `off`: no limit.",
+  },
+  {
     name: 'RATE_LIMIT_PUBLIC_VISITOR',
     default: '20/1m',
     description: "Requests per public chatbot visitor and window (a visitor token's visitor; new conversations and their messages).",

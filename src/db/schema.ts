@@ -72,6 +72,8 @@ export const chatbots = pgTable('chatbots', {
   /** False once a receiver answered 410 Gone; setting the url again turns it back on. */
   webhookEnabled: boolean('webhook_enabled').notNull().default(true),
   knowledgeChunks: integer('knowledge_chunks').notNull().default(0),
+  /** The UTF-8 bytes of its documents' content, summed over an account's chatbots for KNOWLEDGE_LIMIT_PER_ACCOUNT (migrations/0035). */
+  knowledgeBytes: bigint('knowledge_bytes', { mode: 'number' }).notNull().default(0),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
   updatedAt: timestamptz('updated_at').notNull().defaultNow(),
 });

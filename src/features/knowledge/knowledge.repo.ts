@@ -18,9 +18,14 @@ const INSERT_BATCH = 50;
 
 type DocumentSummary = Pick<KnowledgeDocumentRow, 'id' | 'title' | 'chunkCount' | 'createdAt'>;
 
+/** `gone`: the chatbot was deleted while the document was being chunked; `full`: it would take the account past `limitBytes`. */
+export type Insertion = { kind: 'stored'; document: DocumentSummary } | { kind: 'gone' } | { kind: 'full'; usedBytes: number };
+
 export interface KnowledgeRepo {
-  /** Null when the chatbot was deleted while the document was being chunked. */
-  insert(userId: string, chatbotId: string, doc: NewDocument, chunks: NewChunk[], ids: () => string, now: Date): Promise<DocumentSummary | null>;
+  /** Stores the document unless the account's knowledge would pass `limitBytes` (null: no limit). */
+  insert(userId: string, chatbotId: string, doc: NewDocument, chunks: NewChunk[], ids: () => string, now: Date, limitBytes: number | null): Promise<Insertion>;
+  /** The UTF-8 bytes of the documents of all the user's chatbots. */
+  usage(userId: string): Promise<number>;
   list(userId: string, chatbotId: string, limit: number, after: [Date, string] | null): Promise<DocumentSummary[]>;
   remove(userId: string, chatbotId: string, documentId: string): Promise<boolean>;
   /** Best chunks for a question's terms (quoted single-term tsquery literals), by full-text rank. */
@@ -68,31 +73,85 @@ async function insertChunks(tx: Access['db'], documentId: string, chatbotId: str
 
 type NewDocument = { id: string; title: string; content: string };
 
-async function insertDocument(scoped: Scoped, userId: string, chatbotId: string, doc: NewDocument, chunks: NewChunk[], ids: () => string, now: Date): Promise<DocumentSummary> {
+/**
+ * The first key of the transaction-scoped advisory lock an upload holds on its account (the
+ * second is the user id's hash) from reading what the account holds until it commits.
+ */
+const ACCOUNT_KNOWLEDGE_LOCK = 7_142_004;
+
+/** Each chatbot counts its documents' bytes (migrations/0035): a few rows an account, by chatbots_user_idx. */
+async function accountBytes(tx: Access['db'], userId: string): Promise<number> {
+  const [row] = await tx
+    .select({ bytes: sql<string>`coalesce(sum(${chatbots.knowledgeBytes}), 0)` })
+    .from(chatbots)
+    .where(eq(chatbots.userId, userId));
+  return Number(row?.bytes ?? 0);
+}
+
+async function insertDocument(scoped: Scoped, userId: string, chatbotId: string, doc: NewDocument, chunks: NewChunk[], ids: () => string, now: Date, limitBytes: number | null): Promise<Insertion> {
   return scoped.user(userId, async ({ db: tx }) => {
+    if (limitBytes !== null) {
+      // Two uploads that each fit alone must not both be stored: the second reads what the
+      // account holds once the first has committed. The lock is the transaction's first, so it
+      // waits holding nothing another transaction could want.
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${ACCOUNT_KNOWLEDGE_LOCK}, hashtext(${userId}::text))`);
+      const usedBytes = await accountBytes(tx, userId);
+      if (usedBytes + Buffer.byteLength(doc.content, 'utf8') > limitBytes) return { kind: 'full', usedBytes };
+    }
     const [row] = await tx
       .insert(knowledgeDocuments)
       .values({ ...doc, chatbotId, userId, chunkCount: chunks.length, createdAt: now })
-      .returning(summary);
+      .returning({ ...summary, bytes: sql<string>`octet_length(${knowledgeDocuments.content})` });
     await insertChunks(tx, doc.id, chatbotId, userId, chunks, ids);
     await tx
       .update(chatbots)
-      .set({ knowledgeChunks: sql`${chatbots.knowledgeChunks} + ${chunks.length}` })
+      .set({ knowledgeChunks: sql`${chatbots.knowledgeChunks} + ${chunks.length}`, knowledgeBytes: sql`${chatbots.knowledgeBytes} + ${Number(row!.bytes)}` })
       .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)));
-    return row!;
+    const { id, title, chunkCount, createdAt } = row!;
+    return { kind: 'stored', document: { id, title, chunkCount, createdAt } };
   });
+}
+
+async function removeDocument(scoped: Scoped, userId: string, chatbotId: string, documentId: string): Promise<boolean> {
+  return scoped.user(userId, async ({ db: tx }) => {
+    // The chatbot before its document, as the chatbot's deletion takes them: the other
+    // order deadlocked with it (test/chat/knowledge-chatbot-deleted.test.ts). What still
+    // makes it a deadlock's victim is tried again (db/deadlocks.ts).
+    const [chatbot] = await tx
+      .select({ id: chatbots.id })
+      .from(chatbots)
+      .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)))
+      .for('no key update');
+    if (!chatbot) return false;
+    const [gone] = await tx
+      .delete(knowledgeDocuments)
+      .where(and(eq(knowledgeDocuments.id, documentId), eq(knowledgeDocuments.chatbotId, chatbotId), eq(knowledgeDocuments.userId, userId)))
+      .returning({ chunks: knowledgeDocuments.chunkCount, bytes: sql<string>`octet_length(${knowledgeDocuments.content})` });
+    if (!gone) return false;
+    await tx
+      .update(chatbots)
+      .set({
+        knowledgeChunks: sql`greatest(${chatbots.knowledgeChunks} - ${gone.chunks}, 0)`,
+        knowledgeBytes: sql`greatest(${chatbots.knowledgeBytes} - ${Number(gone.bytes)}, 0)`,
+      })
+      .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)));
+    return true;
+  }, RETRY_DEADLOCKS);
 }
 
 export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
   return {
-    async insert(userId, chatbotId, doc, chunks, ids, now) {
+    async insert(userId, chatbotId, doc, chunks, ids, now, limitBytes) {
       try {
-        return await insertDocument(scoped, userId, chatbotId, doc, chunks, ids, now);
+        return await insertDocument(scoped, userId, chatbotId, doc, chunks, ids, now, limitBytes);
       } catch (error) {
         // Chunking takes seconds, and the chatbot may be deleted meanwhile.
-        if (isForeignKeyViolation(error)) return null;
+        if (isForeignKeyViolation(error)) return { kind: 'gone' };
         throw error;
       }
+    },
+    async usage(userId) {
+      return scoped.user(userId, ({ db }) => accountBytes(db, userId));
     },
     async list(userId, chatbotId, limit, after) {
       return scoped.user(userId, ({ db }) =>
@@ -110,29 +169,7 @@ export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
           .limit(limit + 1),
       );
     },
-    async remove(userId, chatbotId, documentId) {
-      return scoped.user(userId, async ({ db: tx }) => {
-        // The chatbot before its document, as the chatbot's deletion takes them: the other
-        // order deadlocked with it (test/chat/knowledge-chatbot-deleted.test.ts). What still
-        // makes it a deadlock's victim is tried again (db/deadlocks.ts).
-        const [chatbot] = await tx
-          .select({ id: chatbots.id })
-          .from(chatbots)
-          .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)))
-          .for('no key update');
-        if (!chatbot) return false;
-        const [gone] = await tx
-          .delete(knowledgeDocuments)
-          .where(and(eq(knowledgeDocuments.id, documentId), eq(knowledgeDocuments.chatbotId, chatbotId), eq(knowledgeDocuments.userId, userId)))
-          .returning({ chunks: knowledgeDocuments.chunkCount });
-        if (!gone) return false;
-        await tx
-          .update(chatbots)
-          .set({ knowledgeChunks: sql`greatest(${chatbots.knowledgeChunks} - ${gone.chunks}, 0)` })
-          .where(and(eq(chatbots.id, chatbotId), eq(chatbots.userId, userId)));
-        return true;
-      }, RETRY_DEADLOCKS);
-    },
+    remove: (userId, chatbotId, documentId) => removeDocument(scoped, userId, chatbotId, documentId),
     async search(userId, chatbotId, terms, limit) {
       const rows = await scoped.user(userId, ({ sql }) =>
         sql.query<{ content: string; rank: number; tokens: number }>(

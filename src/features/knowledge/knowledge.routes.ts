@@ -23,7 +23,7 @@ export function registerKnowledgeRoutes(app: App, deps: { knowledge: KnowledgeSe
         tags,
         security,
         summary: 'Add a text or Markdown document to a chatbot\'s knowledge',
-        description: `Takes a body of up to ${DOCUMENT_BODY_LIMIT.toLocaleString('en-US')} bytes, whatever BODY_LIMIT says: enough for the longest document written as \\u escapes; a larger body answers 413.`,
+        description: `Takes a body of up to ${DOCUMENT_BODY_LIMIT.toLocaleString('en-US')} bytes, whatever BODY_LIMIT says: enough for the longest document written as \\u escapes; a larger body answers 413. So does a document that would take the account's knowledge (the UTF-8 bytes of the documents of all its chatbots) past KNOWLEDGE_LIMIT_PER_ACCOUNT, storing nothing; the list says what is held and allowed.`,
         params: IdParams,
         body: CreateDocumentBody,
         response: { 201: DocumentSchema, ...problems(400, 401, 404, 413, 422, 429) },

@@ -42,7 +42,15 @@ export const DocumentSchema = Type.Object(
 );
 export type Document = Static<typeof DocumentSchema>;
 
-export const DocumentPage = pageOf(DocumentSchema, 'KnowledgeDocumentPage');
+export const DocumentPage = Type.Object(
+  {
+    ...pageOf(DocumentSchema, 'KnowledgeDocumentPage').properties,
+    account_bytes: Type.Integer({ description: "The UTF-8 bytes of the documents' content over all your chatbots, as KNOWLEDGE_LIMIT_PER_ACCOUNT counts them" }),
+    account_limit_bytes: Type.Union([Type.Integer(), Type.Null()], { description: 'The most your chatbots may hold in all (null: no limit); an upload past it answers 413' }),
+  },
+  { title: 'KnowledgeDocumentPage' },
+);
+export type DocumentPageBody = Static<typeof DocumentPage>;
 export const ListDocumentsQuery = Type.Object({ limit: LimitQuery, cursor: Type.Optional(CursorQuery) }, { additionalProperties: false });
 export const DocumentParams = Type.Object({ id: Type.String({ maxLength: 100 }), doc_id: Type.String({ maxLength: 100 }) });
 

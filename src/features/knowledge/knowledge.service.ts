@@ -1,7 +1,7 @@
 import { AppError, validationError } from '../../errors/app-error.js';
 import { isBlank } from '../../lib/text.js';
 import { breaksLine, NOT_ONE_LINE_MESSAGE } from '../../lib/one-line.js';
-import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
+import { decodeCursor, isIsoTime, toPage } from '../../lib/pages.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import type { KnowledgeHit } from '../../llm/types.js';
@@ -11,13 +11,14 @@ import type { RateRule } from '../../config/parsers.js';
 import type { RateLimiter } from '../../rate-limit/rate-limiter.js';
 import type { Chunker } from './chunker.js';
 import type { KnowledgeRepo } from './knowledge.repo.js';
-import { toDocument, type CreateDocumentInput, type Document } from './knowledge.schemas.js';
+import { toDocument, type CreateDocumentInput, type Document, type DocumentPageBody } from './knowledge.schemas.js';
 import { excerpt } from './excerpt.js';
 import { questionTerms, toQueryTerms } from './search-text.js';
 
 export interface KnowledgeService {
   add(caller: Principal, chatbotId: string, input: CreateDocumentInput): Promise<Document>;
-  list(caller: Principal, chatbotId: string, query: { limit: number; cursor?: string }): Promise<Page<Document>>;
+  /** A page of the chatbot's documents, with what the account's chatbots hold in all and may hold. */
+  list(caller: Principal, chatbotId: string, query: { limit: number; cursor?: string }): Promise<DocumentPageBody>;
   remove(caller: Principal, chatbotId: string, documentId: string): Promise<void>;
 }
 
@@ -65,7 +66,21 @@ export interface KnowledgeServiceDeps {
   limiter: RateLimiter;
   clock: Clock;
   newId: () => string;
-  settings: { uploadsPerUser: RateRule | null };
+  /** `bytesPerAccount`: KNOWLEDGE_LIMIT_PER_ACCOUNT, null for none. */
+  settings: { uploadsPerUser: RateRule | null; bytesPerAccount: number | null };
+}
+
+const grouped = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * 413 rather than 429 `quota_exceeded`: no wait makes room (the other 429s here pass with the day
+ * or the month, and clients retry a 429 by themselves), and a smaller document may still fit.
+ */
+function knowledgeFull(usedBytes: number, bytes: number, limitBytes: number): AppError {
+  return new AppError(
+    'payload_too_large',
+    `Your chatbots' knowledge holds ${grouped(usedBytes)} bytes of the ${grouped(limitBytes)} this server allows an account; this document's ${grouped(bytes)} would pass it. Delete documents to make room.`,
+  );
 }
 
 export function createKnowledgeService(deps: KnowledgeServiceDeps): KnowledgeService & KnowledgeSearch {
@@ -83,17 +98,24 @@ export function createKnowledgeService(deps: KnowledgeServiceDeps): KnowledgeSer
       if (breaksLine(title)) throw validationError('title', NOT_ONE_LINE_MESSAGE);
       await limiter.consume(uploadsPolicy, caller.ownerId);
       const chatbot = await chatbots.resolve(caller, chatbotId);
+      const limit = settings.bytesPerAccount;
+      const bytes = Buffer.byteLength(input.content, 'utf8');
+      // Seconds of chunking are not spent on a document that cannot be stored; the insert decides.
+      const held = limit === null ? 0 : await knowledge.usage(caller.ownerId);
+      if (limit !== null && held + bytes > limit) throw knowledgeFull(held, bytes, limit);
       const chunks = await chunker.prepare(title, input.content, CHUNK_TOKENS, caller.ownerId);
       const doc = { id: newId(), title, content: input.content };
-      const stored = await knowledge.insert(caller.ownerId, chatbot.id, doc, chunks, newId, clock.now());
-      if (!stored) throw new AppError('not_found', 'No chatbot with this id');
-      return toDocument(stored);
+      const stored = await knowledge.insert(caller.ownerId, chatbot.id, doc, chunks, newId, clock.now(), limit);
+      if (stored.kind === 'gone') throw new AppError('not_found', 'No chatbot with this id');
+      if (stored.kind === 'full') throw knowledgeFull(stored.usedBytes, bytes, limit!);
+      return toDocument(stored.document);
     },
     async list(caller, chatbotId, query) {
       const chatbot = await chatbots.resolve(caller, chatbotId);
       const after = decodeCursor(query.cursor, [isIsoTime, isUuid]);
       const rows = await knowledge.list(caller.ownerId, chatbot.id, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
-      return toPage(rows, query.limit, toDocument, (row) => [row.createdAt.toISOString(), row.id]);
+      const page = toPage(rows, query.limit, toDocument, (row) => [row.createdAt.toISOString(), row.id]);
+      return { ...page, account_bytes: await knowledge.usage(caller.ownerId), account_limit_bytes: settings.bytesPerAccount };
     },
     async remove(caller, chatbotId, documentId) {
       const chatbot = await chatbots.resolve(caller, chatbotId);
