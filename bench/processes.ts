@@ -223,6 +223,8 @@ export function benchParleyEnv(llmUrl: string): NodeJS.ProcessEnv {
     LLM_MODEL: 'fake-model',
     LOG_LEVEL: 'warn',
     SHUTDOWN_GRACE_MS: '2000',
+    // The soak uploads about 1 MB per account every 9 s: past 15 minutes it would meet the account's cap.
+    KNOWLEDGE_LIMIT_PER_ACCOUNT: '0',
     // Raised, not switched off: the limiter's cost is part of what is measured (SPEC §12).
     RATE_LIMIT_REGISTER_IP: '1000000/1m',
     RATE_LIMIT_LOGIN_IP: '1000000/1m',
