@@ -6,24 +6,11 @@
 // A run of digits and dots that is no single number (a date 12.05.2023, an address
 // 192.168.1.1) was stored as its first two parts (12.05, 192.168); it is no number at all.
 import { describe, expect, it } from 'vitest';
-import { collectingConversation, collectionStage, dataOf, say } from './stage.js';
-
-const COLLECT = {
-  fields: [
-    { key: 'company_size', label: 'Number of employees', type: 'number', required: true },
-    { key: 'name', label: 'Name', type: 'string', required: true },
-  ],
-};
+import { collectingConversation, collectionStage, dataOf, EMPLOYEES_COLLECT, employeesAnswered, say } from './stage.js';
 
 const stage = collectionStage();
 
-/** The builtin responder's answer to `answer`, asked for the number of employees. */
-async function answered(answer: string) {
-  const conversation = await collectingConversation(stage.builtin, COLLECT);
-  expect(await say(conversation, 'Hallo')).toContain('number of employees');
-  const reply = await say(conversation, answer);
-  return { reply, data: await dataOf(conversation) };
-}
+const answered = (answer: string) => employeesAnswered(stage, 'Hallo', answer);
 
 describe('the builtin responder reads a number with dots between its thousands', () => {
   it.each([
@@ -52,14 +39,14 @@ describe('the builtin responder reads a number with dots between its thousands',
 
 describe('a model that reads such a number', () => {
   it('has it stored, as the user wrote it', async () => {
-    const conversation = await collectingConversation(stage.model, COLLECT);
+    const conversation = await collectingConversation(stage.model, EMPLOYEES_COLLECT);
     stage.fake.setExtraction(() => ({ company_size: 1_234_567, name: null }));
     await say(conversation, 'Wir sind 1.234.567 Mitarbeiter.');
     expect(await dataOf(conversation)).toEqual({ company_size: 1_234_567 });
   });
 
   it('cannot store the first part of it in its place', async () => {
-    const conversation = await collectingConversation(stage.model, COLLECT);
+    const conversation = await collectingConversation(stage.model, EMPLOYEES_COLLECT);
     stage.fake.setExtraction(() => ({ company_size: 1.234, name: null }));
     await say(conversation, 'Wir sind 1.234.567 Mitarbeiter.');
     expect(await dataOf(conversation)).toEqual({});

@@ -5,24 +5,11 @@
 // phones often put a no-break or narrow space there; it reads the same. A run of digits that is no
 // such number ("50 80", "1 2000") is still several numbers.
 import { describe, expect, it } from 'vitest';
-import { collectingConversation, collectionStage, dataOf, say } from './stage.js';
-
-const COLLECT = {
-  fields: [
-    { key: 'company_size', label: 'Number of employees', type: 'number', required: true },
-    { key: 'name', label: 'Name', type: 'string', required: true },
-  ],
-};
+import { collectingConversation, collectionStage, dataOf, EMPLOYEES_COLLECT, employeesAnswered, say } from './stage.js';
 
 const stage = collectionStage();
 
-/** The builtin responder's reply to `answer`, asked for the number of employees, and what it stored. */
-async function answered(answer: string) {
-  const conversation = await collectingConversation(stage.builtin, COLLECT);
-  expect(await say(conversation, 'Bonjour')).toContain('number of employees');
-  const reply = await say(conversation, answer);
-  return { reply, data: await dataOf(conversation) };
-}
+const answered = (answer: string) => employeesAnswered(stage, 'Bonjour', answer);
 
 describe('the builtin responder reads thousands set apart', () => {
   it.each([
@@ -49,7 +36,7 @@ describe('the builtin responder reads thousands set apart', () => {
 
 describe('a model that reads such a number', () => {
   it('has it stored, as the user wrote it', async () => {
-    const conversation = await collectingConversation(stage.model, COLLECT);
+    const conversation = await collectingConversation(stage.model, EMPLOYEES_COLLECT);
     stage.fake.setExtraction(() => ({ company_size: 1200, name: null }));
     await say(conversation, 'Nous sommes 1 200 salariés.');
     expect(await dataOf(conversation)).toEqual({ company_size: 1200 });

@@ -65,3 +65,19 @@ export async function collected({ t, owner, id }: CollectingConversation): Promi
 }
 
 export const dataOf = async (conversation: CollectingConversation) => (await collected(conversation)).data;
+
+/** A chatbot asking for the number of employees, then a name. */
+export const EMPLOYEES_COLLECT = {
+  fields: [
+    { key: 'company_size', label: 'Number of employees', type: 'number', required: true },
+    { key: 'name', label: 'Name', type: 'string', required: true },
+  ],
+};
+
+/** The builtin responder's reply to `answer`, asked for the number of employees after `greeting`, and what it stored. */
+export async function employeesAnswered(stage: CollectionStage, greeting: string, answer: string) {
+  const conversation = await collectingConversation(stage.builtin, EMPLOYEES_COLLECT);
+  expect(await say(conversation, greeting)).toContain('number of employees');
+  const reply = await say(conversation, answer);
+  return { reply, data: await dataOf(conversation) };
+}

@@ -4,10 +4,9 @@
 // was sent 'Name: ' with nothing after it. Such a value is now an empty field, as one of only
 // spaces always was (trimmed away): stored and answered empty, left out of the prompt. A value
 // stored before reads as empty too. Text with something visible in it keeps its invisible parts.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { createChatbot, createConversation, fakeLlmEnv, sendMessage } from '../helpers/chat.js';
+import { describe, expect, it } from 'vitest';
+import { json } from '../helpers/app.js';
+import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
 
 const EMPTY = { name: '', location: '', bio: '', skills: '', experience: '', interests: '' };
@@ -18,29 +17,20 @@ const INVISIBLE = {
   skills: '\ufe0f\u{e0100}',
   experience: ' \u200e\u200f\u202a\u2066 ',
 };
+import { fakeLlmStage } from '../helpers/fake-llm-stage.js';
 
-let fake: FakeLlm;
-let t: TestApp;
-beforeAll(async () => {
-  fake = await startFakeLlm();
-  t = await createTestApp(fakeLlmEnv(fake.url));
-});
-afterEach(() => fake.reset());
-afterAll(async () => {
-  await t?.close();
-  await fake?.close();
-});
+const stage = fakeLlmStage();
 
-const putProfile = (user: RegisteredUser, payload: object) => t.request({ method: 'PUT', url: '/v1/profile', headers: bearer(user.accessToken), payload });
-const getProfile = async (user: RegisteredUser) => json(await t.request({ method: 'GET', url: '/v1/profile', headers: bearer(user.accessToken) }));
-const publicProfile = async (username: string) => json(await t.request({ method: 'GET', url: `/v1/public/profiles/${username}` }));
+const putProfile = (user: RegisteredUser, payload: object) => stage.t.request({ method: 'PUT', url: '/v1/profile', headers: bearer(user.accessToken), payload });
+const getProfile = async (user: RegisteredUser) => json(await stage.t.request({ method: 'GET', url: '/v1/profile', headers: bearer(user.accessToken) }));
+const publicProfile = async (username: string) => json(await stage.t.request({ method: 'GET', url: `/v1/public/profiles/${username}` }));
 
 /** The body of the `<profile …>` block the chatbot was sent, or undefined when there was none. */
 async function profileSent(owner: RegisteredUser, chatbotId: string): Promise<string | undefined> {
-  const conversation = await createConversation(t, owner, { chatbot_id: chatbotId });
-  const response = await sendMessage(t, owner, conversation.id, { content: 'Who is the owner?' });
+  const conversation = await createConversation(stage.t, owner, { chatbot_id: chatbotId });
+  const response = await sendMessage(stage.t, owner, conversation.id, { content: 'Who is the owner?' });
   expect(response.statusCode, response.body).toBe(201);
-  for (const { content } of fake.requests.at(-1)!.messages) {
+  for (const { content } of stage.fake.requests.at(-1)!.messages) {
     const match = /<profile\b[^>]*>([\s\S]*?)<\/profile>/.exec(content);
     if (match) return match[1];
   }
@@ -48,8 +38,8 @@ async function profileSent(owner: RegisteredUser, chatbotId: string): Promise<st
 }
 
 async function ownerWithPublicBot() {
-  const owner = await registerUser(t);
-  const bot = await createChatbot(t, owner, { name: 'About me', is_public: true, use_profile: true });
+  const owner = await registerUser(stage.t);
+  const bot = await createChatbot(stage.t, owner, { name: 'About me', is_public: true, use_profile: true });
   return { owner, bot };
 }
 
@@ -76,7 +66,7 @@ describe('a profile field of only invisible characters', () => {
   it('stored before, reads as empty on every page and in the prompt', async () => {
     const { owner, bot } = await ownerWithPublicBot();
     expect((await putProfile(owner, { bio: 'Plays chess' })).statusCode).toBe(200);
-    await t.database.sql.query('UPDATE profiles SET name = $1, location = $2 WHERE user_id = $3', [INVISIBLE.name, INVISIBLE.location, owner.id]);
+    await stage.t.database.sql.query('UPDATE profiles SET name = $1, location = $2 WHERE user_id = $3', [INVISIBLE.name, INVISIBLE.location, owner.id]);
     expect(await getProfile(owner)).toEqual({ ...EMPTY, bio: 'Plays chess' });
     expect(await publicProfile(owner.username)).toEqual({ username: owner.username, ...EMPTY, bio: 'Plays chess' });
     expect((await profileSent(owner, bot.id))?.trim()).toBe('Bio: Plays chess');
