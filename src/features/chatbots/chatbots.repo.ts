@@ -6,7 +6,7 @@ import { RETRY_DEADLOCKS } from '../../db/deadlocks.js';
 import type { Scoped } from '../../db/scope.js';
 import { nextFreeSlug } from './slugs.js';
 
-export type ChatbotValues = Omit<typeof chatbots.$inferInsert, 'id' | 'userId' | 'createdAt' | 'updatedAt' | 'knowledgeChunks'>;
+export type ChatbotValues = Omit<typeof chatbots.$inferInsert, 'id' | 'userId' | 'createdAt' | 'updatedAt' | 'knowledgeChunks' | 'knowledgeBytes'>;
 export type ChatbotChanges = Partial<ChatbotValues>;
 type SecretColumns = 'webhookSecret' | 'webhookPreviousSecret' | 'webhookPreviousSecretUntil';
 /** An update may compute the webhook secret's columns from what the row holds when it is written. */
