@@ -1,5 +1,6 @@
 // The offline responder (§6.3): no network, deterministic, honest about what it knows.
 import { CANCELLED } from './errors.js';
+import { countTokens, countTokensWithin } from './tokens.js';
 import type { ChatModel, ModelRequest, ProfileFact } from './types.js';
 
 const GREETING = /^\s*(hi|hello|hey|hallo|hola|bonjour|good (morning|afternoon|evening)|你好|您好|嗨|নমস্কার|হ্যালো|আসসালামু আলাইকুম)\b[\s!.,?。！？]*$/iu;
@@ -149,12 +150,30 @@ export function beforeStop(text: string, stop: readonly string[] | null): string
   return text.slice(0, end);
 }
 
+/**
+ * The longest start of `text` within `limit` tokens, cut between characters, as a model stops at
+ * the token limit it was asked with: the reply is then counted at the limit and ends for `length`.
+ */
+export function withinTokens(text: string, limit: number | null): string {
+  if (limit === null || countTokensWithin(text, limit) <= limit) return text;
+  const points = Array.from(text);
+  let fits = 0;
+  let over = points.length;
+  while (over - fits > 1) {
+    const middle = Math.floor((fits + over) / 2);
+    if (countTokens(points.slice(0, middle).join('')) <= limit) fits = middle;
+    else over = middle;
+  }
+  return points.slice(0, fits).join('');
+}
+
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export function createBuiltinModel(terms: Terms, small: SmallWord): ChatModel {
   return {
     async generate(request, onDelta) {
-      const text = beforeStop(request.script ?? builtinAnswer(request, terms, small), request.stop ?? null);
+      const answer = beforeStop(request.script ?? builtinAnswer(request, terms, small), request.stop ?? null);
+      const text = withinTokens(answer, request.maxTokens);
       if (onDelta) {
         for (const piece of pieces(text)) {
           // Yielding between words lets a disconnect or stop interrupt, as with a real model.
