@@ -21,6 +21,7 @@ const pathOf = (url: string) => url.split('?', 1)[0] ?? url;
 const loggedPath = (url: string) => pathOf(url).replace(/parley_sk_[0-9A-Za-z]*/g, 'parley_sk_[redacted]');
 
 const FRAME = /^\s+at /;
+const SHOWN_PATH_CHARS = 200;
 
 /**
  * What a failed request logs about its error: the innermost cause's type, code and message
@@ -88,8 +89,12 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
     return reply.code(problem.status).headers(problem.headers).type('application/problem+json').send(problem.body);
   });
 
-  app.setNotFoundHandler((request) => {
-    throw new AppError('not_found', `No route ${request.method} ${pathOf(request.url)}`);
+  // The path is named back (a typo in an API call is then plain to see), cut short: a path may be
+  // as long as the request line. nosniff so the echo is only ever read as the JSON it is.
+  app.setNotFoundHandler((request, reply) => {
+    const path = pathOf(request.url);
+    reply.header('x-content-type-options', 'nosniff');
+    throw new AppError('not_found', `No route ${request.method} ${path.length > SHOWN_PATH_CHARS ? `${path.slice(0, SHOWN_PATH_CHARS)}…` : path}`);
   });
 }
 

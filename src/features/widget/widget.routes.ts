@@ -63,6 +63,39 @@ async function limitPageView(guard: PublicGuard, request: FastifyRequest, reply:
   }
 }
 
+const NOT_FOUND_PAGE_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+function pageHeaders(reply: FastifyReply): FastifyReply {
+  return reply.header('content-type', 'text/html; charset=utf-8').header('x-content-type-options', 'nosniff').header('referrer-policy', 'strict-origin-when-cross-origin');
+}
+
+const sendNotFoundPage = (reply: FastifyReply) => pageHeaders(reply).code(404).header('content-security-policy', NOT_FOUND_PAGE_CSP).send(notFoundPage());
+
+// Bytes a request line may carry that a Location header must not (spaces, controls, non-ASCII):
+// written as %XX so the query reaches the page as it was sent.
+const percentEncodeUnsafe = (text: string) => text.replace(/[^\x21-\x7e]/g, (c) => (c.charCodeAt(0) > 0xff ? encodeURIComponent(c) : `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`));
+
+/**
+ * Where `/c/{key}/` (a link typed or pasted with a slash) moves to: the page's one address, with
+ * the query as sent. Only a key that can name a chatbot (letters, digits, dashes) is written
+ * into the Location, so it always stays a path under /c/ on this site; anything else is null.
+ */
+export function unslashedPageAddress(url: string): string | null {
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const query = queryAt === -1 ? '' : url.slice(queryAt + 1);
+  const segment = /^\/c\/([^/]+)\/$/.exec(path)?.[1];
+  if (segment === undefined) return null;
+  let key: string;
+  try {
+    key = decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+  if (!chatbotKey(key)) return null;
+  return query ? `/c/${key}?${percentEncodeUnsafe(query)}` : `/c/${key}`;
+}
+
 export function registerWidgetRoutes(app: App, deps: { assets: WidgetAssets; directory: PublicDirectory; guard: PublicGuard }): void {
   const { assets, directory, guard } = deps;
 
@@ -109,12 +142,12 @@ export function registerWidgetRoutes(app: App, deps: { assets: WidgetAssets; dir
       },
     },
     async (request, reply) => {
-      reply.header('content-type', 'text/html; charset=utf-8').header('x-content-type-options', 'nosniff').header('referrer-policy', 'strict-origin-when-cross-origin');
+      pageHeaders(reply);
       // Counted before the chatbot is looked up: made-up names would otherwise be a free query each.
       if (!(await limitPageView(guard, request, reply))) return reply;
       const key = chatbotKey(request.params.chatbot);
       const chatbot = key ? await directory.find(key) : undefined;
-      if (!chatbot) return reply.code(404).header('content-security-policy', "default-src 'none'; frame-ancestors 'none'").send(notFoundPage());
+      if (!chatbot) return sendNotFoundPage(reply);
       return reply
         .header('content-security-policy', hostedPageCsp(chatbot))
         .header('cache-control', 'no-cache')
@@ -122,4 +155,14 @@ export function registerWidgetRoutes(app: App, deps: { assets: WidgetAssets; dir
         .send(hostedPage(chatbot, pageLanguage(request.headers['accept-language'])));
     },
   );
+
+  // Every other GET under /c/ is a person's address bar: a trailing slash (308, permanent and
+  // method-keeping, so links and caches settle on one address) or the page's own "not found",
+  // never the API's JSON. The wildcard also takes a key past the router's 100-character limit
+  // on a path segment, which would otherwise be the API's problem+json.
+  app.get('/c', { schema: { hide: true } }, async (_request, reply) => sendNotFoundPage(reply));
+  app.get('/c/*', { schema: { hide: true } }, async (request, reply) => {
+    const target = unslashedPageAddress(request.url);
+    return target ? reply.redirect(target, 308) : sendNotFoundPage(reply);
+  });
 }
