@@ -286,7 +286,7 @@ export async function composeServices(deps: ComposeDeps) {
   scheduleAccountUpkeep(deps, jobs, keys);
   scheduleDatabaseUpkeep(deps, jobs);
   heedRevocations(revocations, chat.generations, directory);
-  const admin = createAdminService(createAdminRepo(createScoped(database.app)), admins, revocations);
+  const admin = createAdminService(createAdminRepo(createScoped(database.app)), admins, revocations, config.externalIssuers);
   return {
     auth,
     authenticate,

@@ -9,9 +9,8 @@ import type { App } from '../../http/types.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { principalOf, type Authenticate } from '../auth/authenticate.js';
-import { UserSchema } from '../users/users.schemas.js';
 import type { AdminService } from './admin.service.js';
-import { ListUsersQuery, StatsSchema, UpdateUserBody, UserPage } from './admin.schemas.js';
+import { AdminUserSchema, ListUsersQuery, StatsSchema, UpdateUserBody, UserPage } from './admin.schemas.js';
 
 const tags = ['admin'];
 const security = bearerSecurity;
@@ -59,7 +58,7 @@ export function registerAdminRoutes(
     '/v1/admin/users/:id',
     {
       onRequest,
-      schema: { tags, security, summary: 'Change a user\'s role or deactivate them (admins)', params: IdParams, body: UpdateUserBody, response: { 200: UserSchema, ...problems(400, 404, 409, 422) } },
+      schema: { tags, security, summary: 'Change a user\'s role or deactivate them (admins)', params: IdParams, body: UpdateUserBody, response: { 200: AdminUserSchema, ...problems(400, 404, 409, 422) } },
     },
     async (request) => {
       const id = resourceId(request.params.id, 'user');

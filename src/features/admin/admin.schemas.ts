@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { CursorQuery, LimitQuery, pageOf } from '../../http/pagination.js';
 import { UserSchema } from '../users/users.schemas.js';
 
@@ -12,7 +12,31 @@ export const ListUsersQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const UserPage = pageOf(UserSchema, 'UserPage');
+const RoleClaimSchema = Type.Object(
+  {
+    claim: Type.String({ description: 'The token claim read' }),
+    admin_values: Type.Array(Type.String(), { description: 'Any of these in the claim (a string or a list) makes the request an admin\'s' }),
+  },
+  { title: 'RoleClaim' },
+);
+
+/** A user as admins see them: with every way they may be an admin. */
+export const AdminUserSchema = Type.Object(
+  {
+    ...UserSchema.properties,
+    role: Type.Union([Type.Literal('user'), Type.Literal('admin')], {
+      description: 'The role every request of this user acts with: the stored one (`parley users promote`, PATCH here), or admin through ADMIN_USERNAMES. An external user may also act as an admin through `role_claim`.',
+    }),
+    role_claim: Type.Union([RoleClaimSchema, Type.Null()], {
+      description:
+        'How this external user may be an admin besides `role`: their issuer maps a role claim, and every request whose token carries one of its admin values acts as an admin\'s. Tokens are not stored, so whether theirs carries one is known only to their requests; null when no claim can make them an admin.',
+    }),
+  },
+  { title: 'AdminUser' },
+);
+export type AdminUser = Static<typeof AdminUserSchema>;
+
+export const UserPage = pageOf(AdminUserSchema, 'UserPage');
 
 export const UpdateUserBody = Type.Object(
   {

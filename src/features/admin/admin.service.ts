@@ -2,15 +2,22 @@
 // outranks the stored role, so a change it would override is refused rather than silently kept.
 // A change applies from the user's next request on every instance, and a deactivated user's
 // running replies stop.
+import type { ExternalIssuer } from '../../config/issuer-types.js';
 import type { UserRow } from '../../db/schema.js';
 import { AppError } from '../../errors/app-error.js';
 import type { NamedAdmins } from '../auth/authenticate.js';
 import type { Revocations } from '../auth/revocations.js';
-import { toUser, type User } from '../users/users.schemas.js';
+import { toUser } from '../users/users.schemas.js';
 import type { AdminRepo } from './admin.repo.js';
+import type { AdminUser } from './admin.schemas.js';
 
-export function createAdminService(repo: AdminRepo, admins: NamedAdmins, revocations: Pick<Revocations, 'announce'>) {
-  const shown = (row: UserRow): User => ({ ...toUser(row), role: admins.roleOf(row) });
+/**
+ * `issuers`: the external issuers configured now; a user's stored issuer name finds the role claim
+ * that may make their requests an admin's.
+ */
+export function createAdminService(repo: AdminRepo, admins: NamedAdmins, revocations: Pick<Revocations, 'announce'>, issuers: readonly ExternalIssuer[] = []) {
+  const roleClaims = new Map(issuers.flatMap((issuer) => (issuer.roleClaim ? [[issuer.name, { claim: issuer.roleClaim.claim, admin_values: issuer.roleClaim.adminValues }] as const] : [])));
+  const shown = (row: UserRow): AdminUser => ({ ...toUser(row), role: admins.roleOf(row), role_claim: (row.issuer !== null && roleClaims.get(row.issuer)) || null });
   const noUser = () => new AppError('not_found', 'No user with this id');
   // An external user may be an admin by their token's role claim, which is not stored: only
   // their activity can be read again.
@@ -26,7 +33,7 @@ export function createAdminService(repo: AdminRepo, admins: NamedAdmins, revocat
     changes: { role?: 'user' | 'admin'; isActive?: boolean },
     now: Date,
     notAdmin: () => AppError,
-  ): Promise<User> {
+  ): Promise<AdminUser> {
     // An admin locked out of their own account has no way back but the server's command line.
     if (id === actorId && (changes.role === 'user' || changes.isActive === false)) {
       throw new AppError('own_account', 'You cannot deactivate or demote your own account; another admin can, or `parley users` on the server');
