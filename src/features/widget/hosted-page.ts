@@ -12,16 +12,17 @@ export function pageLanguage(acceptLanguage: string | undefined): 'en' | 'zh-Han
   const ranked = (acceptLanguage ?? '')
     .split(',')
     .map((part) => {
-      const [tag = '', ...params] = part.trim().toLowerCase().split(';');
+      const [range = '', ...params] = part.toLowerCase().split(';');
       const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-      return { tag, q: q ? Number(q.slice(2)) || 0 : 1 };
+      // The primary subtag alone: "bnn" (Bunun) is not "bn". Some clients write zh_TW for zh-TW.
+      return { language: range.trim().split(/[-_]/, 1)[0], q: q ? Number(q.slice(2)) || 0 : 1 };
     })
-    .filter((entry) => entry.tag && entry.q > 0)
+    .filter((entry) => entry.language && entry.q > 0)
     .sort((a, b) => b.q - a.q);
-  for (const { tag } of ranked) {
-    if (tag.startsWith('zh')) return 'zh-Hant';
-    if (tag.startsWith('bn')) return 'bn';
-    if (tag.startsWith('en')) return 'en';
+  for (const { language } of ranked) {
+    if (language === 'zh') return 'zh-Hant';
+    if (language === 'bn') return 'bn';
+    if (language === 'en') return 'en';
   }
   return 'en';
 }
