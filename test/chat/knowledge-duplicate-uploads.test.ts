@@ -27,7 +27,7 @@ afterAll(async () => {
 function passagesShown(): string[] {
   const prompt = fake.requests.at(-1)!.messages.map((m) => m.content).join('\n');
   const fence = /<knowledge [^>]*>\n([\s\S]*?)\n<\/knowledge>/.exec(prompt)?.[1] ?? '';
-  return fence.split(/\n*\[\d+\]\n/).filter((passage) => passage !== '');
+  return fence.split(/\n*\[\d+\](?: Document: [^\n]*)?\n/).filter((passage) => passage !== '');
 }
 
 const PAID = 'Refunds are paid to the card that was used.';

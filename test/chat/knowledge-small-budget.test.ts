@@ -74,6 +74,6 @@ describe('knowledge under a small context budget', () => {
     await addKnowledge(t, owner, bot.id, 'Hours', 'We open on Saturday from 9 to 5.');
 
     await askOnce(t, owner, bot.id, 'Can a parcel be sent back?');
-    expect(knowledgeShown(lastPrompt()).trim()).toBe('[1]\nParcels may be sent back within 30 days.');
+    expect(knowledgeShown(lastPrompt()).trim()).toBe('[1] Document: Returns\nParcels may be sent back within 30 days.');
   });
 });

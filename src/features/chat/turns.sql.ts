@@ -97,8 +97,8 @@ SELECT t.* FROM (SELECT 1) AS one LEFT JOIN t ON true
 export const PROFILE_JSON = `CASE WHEN p.user_id IS NULL THEN NULL
               ELSE json_build_object('name', p.name, 'location', p.location, 'bio', p.bio, 'skills', p.skills,
                                      'experience', p.experience, 'interests', p.interests) END`;
-/** The knowledge chunks found (CTE `k`), best first, as one JSON array. */
-export const KNOWLEDGE_JSON = `(SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank)
+/** The knowledge chunks found (CTE `k`), best first, with their documents' titles, as one JSON array. */
+export const KNOWLEDGE_JSON = `(SELECT coalesce(json_agg(json_build_object('content', k.content, 'tokens', k.tokens, 'rank', k.rank, 'title', k.title)
                                    ORDER BY k.rank DESC), '[]'::json) FROM k)`;
 
 /**

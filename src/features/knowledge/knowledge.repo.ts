@@ -5,7 +5,7 @@ import { RETRY_DEADLOCKS } from '../../db/deadlocks.js';
 import { isForeignKeyViolation } from '../../db/errors.js';
 import type { Scoped } from '../../db/scope.js';
 import { chatbots, knowledgeChunks, knowledgeDocuments, type KnowledgeDocumentRow } from '../../db/schema.js';
-import type { KnowledgeHit } from '../../llm/types.js';
+import type { KnowledgePassage } from './knowledge.service.js';
 
 export interface NewChunk {
   content: string;
@@ -29,7 +29,7 @@ export interface KnowledgeRepo {
   list(userId: string, chatbotId: string, limit: number, after: [Date, string] | null): Promise<DocumentSummary[]>;
   remove(userId: string, chatbotId: string, documentId: string): Promise<boolean>;
   /** Best chunks for a question's terms (quoted single-term tsquery literals), by full-text rank. */
-  search(userId: string, chatbotId: string, terms: string[], limit: number): Promise<Array<KnowledgeHit & { tokens: number }>>;
+  search(userId: string, chatbotId: string, terms: string[], limit: number): Promise<KnowledgePassage[]>;
 }
 
 const summary = {
@@ -43,14 +43,15 @@ const summary = {
  * The one knowledge search, `knowledge_search` (migrations/0025): the best chunks of a chatbot for a
  * question's terms (search-text.ts toQueryTerms), by full-text rank weighed by how rare each term
  * is among the chatbot's chunks, ties in document order; only the chunks of the user the statement
- * runs for (app.user_id, which the statement's gate sets first). It reads a bounded number of chunks
+ * runs for (app.user_id, which the statement's gate sets first), each with its document's title
+ * (migrations/0036). It reads a bounded number of chunks
  * whatever the knowledge base's size. Parameters are SQL expressions (placeholders or subqueries),
  * so the chat turn can run it inside its own statement; `chunks` is how many chunks the chatbot has.
  * `onlyIf` (evaluated once) skips the search: with a chatbot id known only while the statement
  * runs, nothing is read for a chatbot that has none.
  */
 export function knowledgeSearchSql(at: { chatbotId: string; terms: string; chunks: string; limit: string; onlyIf?: string }): string {
-  return `SELECT content, tokens, rank
+  return `SELECT content, tokens, rank, title
     FROM knowledge_search((${at.chatbotId})::uuid, (${at.terms})::text[], (${at.chunks})::int, (${at.limit})::int)${at.onlyIf ? `
    WHERE ${at.onlyIf}` : ''}`;
 }
@@ -172,12 +173,12 @@ export function createKnowledgeRepo(scoped: Scoped): KnowledgeRepo {
     remove: (userId, chatbotId, documentId) => removeDocument(scoped, userId, chatbotId, documentId),
     async search(userId, chatbotId, terms, limit) {
       const rows = await scoped.user(userId, ({ sql }) =>
-        sql.query<{ content: string; rank: number; tokens: number }>(
+        sql.query<{ content: string; rank: number; tokens: number; title: string }>(
           knowledgeSearchSql({ chatbotId: '$1', terms: '$2', chunks: '(SELECT knowledge_chunks FROM chatbots WHERE id = $1)', limit: '$3' }),
           [chatbotId, terms, limit],
         ),
       );
-      return rows.map((row) => ({ content: row.content, tokens: Number(row.tokens), rank: Number(row.rank) }));
+      return rows.map((row) => ({ content: row.content, tokens: Number(row.tokens), rank: Number(row.rank), title: row.title }));
     },
   };
 }

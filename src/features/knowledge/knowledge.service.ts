@@ -13,6 +13,7 @@ import type { Chunker } from './chunker.js';
 import type { KnowledgeRepo } from './knowledge.repo.js';
 import { toDocument, type CreateDocumentInput, type Document, type DocumentPageBody } from './knowledge.schemas.js';
 import { excerpt } from './excerpt.js';
+import { titleTokens } from './passage.js';
 import { questionTerms, toQueryTerms } from './search-text.js';
 
 export interface KnowledgeService {
@@ -24,8 +25,11 @@ export interface KnowledgeService {
 
 export interface KnowledgeSearch {
   /** Candidate chunks for `text`, best first (see pickKnowledge). */
-  search(userId: string, chatbotId: string, text: string, limit: number): Promise<Array<KnowledgeHit & { tokens: number }>>;
+  search(userId: string, chatbotId: string, text: string, limit: number): Promise<KnowledgePassage[]>;
 }
+
+/** A chunk found for a message, with its stored token count and its document's title (passage.ts). */
+export type KnowledgePassage = KnowledgeHit & { tokens: number; title?: string | null };
 
 const MAX_HITS = 3;
 /** Less of a chunk than this is a fragment that costs tokens and tells the model little. */
@@ -35,9 +39,10 @@ const MIN_EXCERPT_TOKENS = 32;
  * The best candidates that fit in `maxTokens`, at most three; the first that does not fit whole is
  * cut to its passage about `question` in what is left (excerpt.ts), and none after it is looked at.
  * A document uploaded twice is found twice: a passage the model is shown already is passed over,
- * so it does not take the place of another that answers.
+ * so it does not take the place of another that answers. A passage's title is shown with it, and
+ * spends the same share.
  */
-export function pickKnowledge<T extends KnowledgeHit & { tokens: number }>(candidates: readonly T[], maxTokens: number, question: string): T[] {
+export function pickKnowledge<T extends KnowledgePassage>(candidates: readonly T[], maxTokens: number, question: string): T[] {
   const chosen: T[] = [];
   const seen = new Set<string>();
   let spent = 0;
@@ -45,12 +50,14 @@ export function pickKnowledge<T extends KnowledgeHit & { tokens: number }>(candi
     if (chosen.length >= MAX_HITS) break;
     if (seen.has(hit.content)) continue;
     seen.add(hit.content);
-    if (spent + hit.tokens <= maxTokens) {
+    const titled = titleTokens(hit.title);
+    if (spent + titled + hit.tokens <= maxTokens) {
       chosen.push(hit);
-      spent += hit.tokens;
+      spent += titled + hit.tokens;
       continue;
     }
-    const cut = maxTokens - spent >= MIN_EXCERPT_TOKENS ? excerpt(hit.content, new Set(questionTerms(question)), maxTokens - spent) : null;
+    const left = maxTokens - spent - titled;
+    const cut = left >= MIN_EXCERPT_TOKENS ? excerpt(hit.content, new Set(questionTerms(question)), left) : null;
     if (cut) chosen.push({ ...hit, content: cut.text, tokens: cut.tokens });
     break;
   }
