@@ -191,9 +191,9 @@ describe('the client history is advisory', () => {
     expect(stored.map((m) => m.content)).toEqual(['What is the price?', 'You said: What is the price?']);
   });
 
-  it('several text parts of the new message are joined; other parts are ignored; unknown fields are ignored', async () => {
+  it('several text parts of the new message are joined; other parts (files aside: file-parts.test.ts) are ignored; unknown fields are ignored', async () => {
     const c = client('ai6', base, { headers: bearer(owner.accessToken) });
-    const message = { id: 'm1', role: 'user', metadata: { any: 'thing' }, parts: [{ type: 'step-start' }, { type: 'text', text: 'first' }, { type: 'file', mediaType: 'image/png', url: 'data:,' }, { type: 'text', text: 'second' }] };
+    const message = { id: 'm1', role: 'user', metadata: { any: 'thing' }, parts: [{ type: 'step-start' }, { type: 'text', text: 'first' }, { type: 'data-page', data: { path: '/' } }, { type: 'text', text: 'second' }] };
     const result = await turn(c, chatId(), [message], { body: { someAppField: { nested: true }, another: 1 } });
     expect(llm.requests[0]!.messages.at(-1)).toEqual({ role: 'user', content: 'first\nsecond' });
     expect(result.text).toBe('You said: first\nsecond');

@@ -7,7 +7,7 @@ import { EndUserField } from '../api-keys/end-user.js';
 /** The conversation-naming chat id: the client's, 1–200 characters (as openClientChat requires). */
 const ChatId = Type.String({ minLength: 1, maxLength: 200, description: "The client's chat id; names one conversation per caller, created on first use" });
 
-/** One part of a UI message; only `text` parts are read, the rest (files, tools, reasoning) are ignored. */
+/** One part of a UI message; only `text` parts are read; a `file` in the new user message is refused (422), the rest (data, tools, reasoning) are ignored. */
 const UiMessagePart = Type.Object(
   { type: Type.String({ maxLength: 200 }), text: Type.Optional(Type.String()) },
   { title: 'UIMessagePart', additionalProperties: true },

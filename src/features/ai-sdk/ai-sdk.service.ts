@@ -45,13 +45,18 @@ export interface AiSdkChat {
 const FOLLOW_EVERY_MS = 150;
 
 /**
- * The new user message: the last of the client's messages, its text parts joined. The rest of
+ * The new user message: the last of the client's messages, its text parts joined (a file part
+ * refused, data parts ignored). The rest of
  * the client's history is advisory (the stored history is what the model sees), so client
  * `system` and `assistant` messages never reach the model.
  */
 export function newUserText(messages: UiMessage[]): string {
   const last = messages.at(-1);
   if (!last || last.role !== 'user') throw validationError('messages', 'the last message must be the new user message');
+  // Refused as /v1/chat/completions refuses an image part: an attachment dropped unread got an
+  // answer as if none had been sent.
+  const file = last.parts.findIndex((part) => part.type === 'file');
+  if (file !== -1) throw validationError(`messages.${messages.length - 1}.parts.${file}`, 'files are not read: this chatbot reads text only');
   const text = last.parts
     .filter((part) => part.type === 'text' && typeof part.text === 'string')
     .map((part) => part.text)
