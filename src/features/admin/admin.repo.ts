@@ -11,7 +11,7 @@ export interface AdminRepo {
    * may still make it (`mayAct`): 'refused' when they may not, undefined when there is no such user.
    */
   updateUser(actor: Actor, id: string, changes: { role?: 'user' | 'admin'; isActive?: boolean }, now: Date): Promise<UserRow | 'refused' | undefined>;
-  stats(): Promise<{ users: number; chatbots: number; conversations: number; messages: number; prompt: number; completion: number }>;
+  stats(): Promise<{ users: number; chatbots: number; conversations: number; messages: number; replies: number; prompt: number; completion: number }>;
 }
 
 export interface Actor {
@@ -62,8 +62,8 @@ export function createAdminRepo(scoped: Scoped): AdminRepo {
         return row;
       });
     },
-    // Tokens as /v1/usage counts them (every channel, kept when a conversation is deleted): stored
-    // messages leave out API-key completions, which store none, and deleted conversations.
+    // Replies and tokens as /v1/usage counts them (every channel, kept when a conversation is
+    // deleted): stored messages leave out API-key completions, which store none, and deleted conversations.
     async stats() {
       const [row] = await scoped.system('admin', ({ sql }) =>
         sql.query<Record<string, number | string>>(
@@ -71,12 +71,13 @@ export function createAdminRepo(scoped: Scoped): AdminRepo {
                   (SELECT count(*) FROM chatbots) AS chatbots,
                   (SELECT count(*) FROM conversations) AS conversations,
                   (SELECT count(*) FROM messages) AS messages,
+                  (SELECT coalesce(sum(messages), 0) FROM usage_daily) AS replies,
                   (SELECT coalesce(sum(prompt_tokens), 0) FROM usage_daily) AS prompt,
                   (SELECT coalesce(sum(completion_tokens), 0) FROM usage_daily) AS completion`,
         ),
       );
       const n = (key: string) => Number(row?.[key] ?? 0);
-      return { users: n('users'), chatbots: n('chatbots'), conversations: n('conversations'), messages: n('messages'), prompt: n('prompt'), completion: n('completion') };
+      return { users: n('users'), chatbots: n('chatbots'), conversations: n('conversations'), messages: n('messages'), replies: n('replies'), prompt: n('prompt'), completion: n('completion') };
     },
   };
 }

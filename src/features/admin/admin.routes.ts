@@ -73,7 +73,7 @@ export function registerAdminRoutes(
     { onRequest, schema: { tags, security, summary: 'Counts and token usage across the server (admins)', response: { 200: StatsSchema, ...problems(404) } } },
     async () => {
       const stats = await admin.stats();
-      return { users: stats.users, chatbots: stats.chatbots, conversations: stats.conversations, messages: stats.messages, tokens: { prompt: stats.prompt, completion: stats.completion } };
+      return { users: stats.users, chatbots: stats.chatbots, conversations: stats.conversations, messages: stats.messages, replies: stats.replies, tokens: { prompt: stats.prompt, completion: stats.completion } };
     },
   );
 }

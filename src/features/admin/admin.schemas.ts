@@ -48,10 +48,17 @@ export const UpdateUserBody = Type.Object(
 
 export const StatsSchema = Type.Object(
   {
-    users: Type.Integer(),
-    chatbots: Type.Integer(),
-    conversations: Type.Integer(),
-    messages: Type.Integer(),
+    users: Type.Integer({ description: 'Accounts, local and external, active or not' }),
+    chatbots: Type.Integer({ description: 'Chatbots that exist now' }),
+    conversations: Type.Integer({ description: 'Conversations stored now, on every channel (deleted ones not counted)' }),
+    messages: Type.Integer({
+      description:
+        'Messages stored now, of both roles (a user\'s message and the reply to it are two), failed replies included. Conversations deleted or cleared take theirs away, and API-key completions store none: for how many replies the models gave, see `replies`.',
+    }),
+    replies: Type.Integer({
+      description:
+        'Model replies counted as GET /v1/usage counts its `messages`, summed over every account: every channel, API-key completions and conversations deleted since included, failed replies not; a chatbot\'s deletion takes its replies away, as its tokens.',
+    }),
     tokens: Type.Object(
       { prompt: Type.Integer({ description: 'Tokens sent to models' }), completion: Type.Integer({ description: 'Tokens received' }) },
       { description: 'What the existing chatbots spent on every channel, as GET /v1/usage counts it' },

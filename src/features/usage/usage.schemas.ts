@@ -21,7 +21,10 @@ export type UsageQueryInput = Static<typeof UsageQuery>;
 export const UsageDaySchema = Type.Object(
   {
     date: Type.String({ format: 'date', description: 'A UTC day' }),
-    messages: Type.Integer({ description: "Model replies that day (failed ones not counted)" }),
+    messages: Type.Integer({
+      description:
+        'Model replies that day on every channel, stopped ones included and failed ones not: also those to API key calls (which store no message) and those in conversations deleted since. Not the number of stored messages.',
+    }),
     prompt_tokens: Type.Integer(),
     completion_tokens: Type.Integer(),
   },
