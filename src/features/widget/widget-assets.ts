@@ -9,7 +9,11 @@ import { PACKAGE_ROOT } from '../../lib/package-root.js';
 
 export interface Asset {
   type: string;
-  etag: string;
+  /**
+   * A strong ETag for each form: a compressed copy is another representation (RFC 9110 §8.8.3),
+   * and a cache revalidating one form must not be told, by a 304, that another form will do.
+   */
+  etags: Record<'identity' | 'gzip' | 'br', string>;
   cacheControl: string;
   identity: Buffer;
   gzip: Buffer;
@@ -33,9 +37,10 @@ const VERSIONED_CACHE = 'public, max-age=31536000, immutable';
 function asset(body: Buffer, cacheControl: string): Asset {
   let gzip: Buffer | undefined;
   let br: Buffer | undefined;
+  const hash = createHash('sha256').update(body).digest('base64url').slice(0, 22);
   return {
     type: 'text/javascript; charset=utf-8',
-    etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+    etags: { identity: `"${hash}"`, gzip: `"${hash}-gzip"`, br: `"${hash}-br"` },
     cacheControl,
     identity: body,
     get gzip() {

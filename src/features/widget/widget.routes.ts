@@ -33,10 +33,12 @@ function encodingFor(request: FastifyRequest): 'br' | 'gzip' | null {
 }
 
 function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset) {
+  const encoding = encodingFor(request);
+  const etag = asset.etags[encoding ?? 'identity'];
   reply
     .header('content-type', asset.type)
     .header('cache-control', asset.cacheControl)
-    .header('etag', asset.etag)
+    .header('etag', etag)
     .header('vary', 'accept-encoding')
     .header('access-control-allow-origin', '*')
     .header('cross-origin-resource-policy', 'cross-origin')
@@ -44,8 +46,7 @@ function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset) {
     .header('timing-allow-origin', '*')
     .header('x-content-type-options', 'nosniff');
   const tags = (request.headers['if-none-match'] ?? '').split(',').map((t) => t.trim().replace(/^W\//, ''));
-  if (tags.includes(asset.etag) || tags.includes('*')) return reply.code(304).send();
-  const encoding = encodingFor(request);
+  if (tags.includes(etag) || tags.includes('*')) return reply.code(304).send();
   if (encoding) reply.header('content-encoding', encoding);
   return reply.send(encoding === 'br' ? asset.br : encoding === 'gzip' ? asset.gzip : asset.identity);
 }
