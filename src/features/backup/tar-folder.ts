@@ -21,6 +21,22 @@ const octal = (value: number, length: number) => Math.floor(value).toString(8).p
 /** The largest time the 12-byte field holds as digits and NUL, in the year 2242. */
 const MAX_SECONDS = 8 ** 11 - 1;
 
+/** The largest size the 12-byte field holds as digits and NUL: 8 GiB − 1. */
+const MAX_OCTAL_SIZE = 8 ** 11 - 1;
+
+/**
+ * A file's size in the 12-byte field. From 8 GiB on, digits no longer fit with their NUL (and from
+ * 64 GiB not at all): GNU tar's base-256 form, which it and libarchive read, holds any size; the
+ * sizes every backup so far held stay digits, as tinytar (PGlite's loadDataDir) reads them.
+ */
+function sizeField(size: number): Buffer {
+  if (size <= MAX_OCTAL_SIZE) return Buffer.from(octal(size, 12), 'latin1');
+  const field = Buffer.alloc(12);
+  field[0] = 0x80;
+  field.writeBigUInt64BE(BigInt(size), 4);
+  return field;
+}
+
 /**
  * A file's time as the header can hold it. A time before 1970 (a folder copied from a machine with
  * a wrong clock) was written as '-2264012400' and every restore of the backup refused it; the
@@ -36,7 +52,7 @@ export function tarHeader(entry: { name: string; mode: number; size: number; mti
   field(header, 100, 8, octal(entry.mode & 0o777, 8));
   field(header, 108, 8, octal(0, 8));
   field(header, 116, 8, octal(0, 8));
-  field(header, 124, 12, octal(entry.directory ? 0 : entry.size, 12));
+  sizeField(entry.directory ? 0 : entry.size).copy(header, 124);
   field(header, 136, 12, octal(headerSeconds(entry.mtimeMs), 12));
   field(header, 148, 8, ' '.repeat(8));
   field(header, 156, 1, entry.directory ? '5' : '0');

@@ -68,6 +68,18 @@ function octal(block: Buffer, offset: number, length: number, name: string): num
 }
 
 /**
+ * A file's size: octal digits, or from 8 GiB on GNU tar's base-256 form (tar-folder.ts): the first
+ * byte 0x80, the size big-endian in the rest. A negative one (first byte 0xff) or one past what a
+ * number here holds exactly is no file's size.
+ */
+function sizeOf(block: Buffer, name: string): number {
+  if (block[124]! < 0x80) return octal(block, 124, 12, name);
+  const size = block[124] === 0x80 ? BigInt(`0x${block.subarray(125, 136).toString('hex')}`) : -1n;
+  if (size < 0n || size > BigInt(Number.MAX_SAFE_INTEGER)) throw new UntarError(`the archive's entry ${name} gives a size no file has`);
+  return Number(size);
+}
+
+/**
  * A file's time. Backups made before tar-folder.ts kept times in the field's range hold a time
  * before 1970 as a negative number ('-2264012400', or '000000000-1'): such a backup is a good one,
  * and no file's time matters to the database, so it is taken as 0 (the file keeps the restore's
@@ -86,8 +98,8 @@ interface Entry {
 
 const KINDS: Record<string, string> = { '1': 'a hard link', '2': 'a symbolic link', '3': 'a character device', '4': 'a block device', '6': 'a fifo', '7': 'a contiguous file', x: 'a pax extended header', g: 'a pax global header', L: 'a GNU long name', K: 'a GNU long link name' };
 
-/** One header block, checked: its checksum (as tinytar computes it, the field counted as spaces), its magic and its type. */
-function parseHeader(block: Buffer): Entry {
+/** One header block, checked (exported for its tests): its checksum (as tinytar computes it, the field counted as spaces), its magic and its type. */
+export function parseHeader(block: Buffer): Entry {
   const name = text(block, 0, 100);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : block[i]!;
@@ -100,7 +112,7 @@ function parseHeader(block: Buffer): Entry {
   if (type !== '0' && type !== '\0' && type !== '5') {
     throw new UntarError(`the archive holds ${name}, ${KINDS[type] ?? `an entry of type ${JSON.stringify(type)}`}, which a database folder never does`);
   }
-  return { name, kind: type === '5' ? 'folder' : 'file', size: octal(block, 124, 12, name), mtime: mtimeOf(block, name) };
+  return { name, kind: type === '5' ? 'folder' : 'file', size: sizeOf(block, name), mtime: mtimeOf(block, name) };
 }
 
 /**
