@@ -113,6 +113,21 @@ describe('a wrong address under /c/', () => {
     }
   });
 
+  it("answers other sites as /c/unknown does, even where the API's CORS is open to every origin", async () => {
+    const open = await createTestApp({ CORS_ORIGINS: '*' });
+    try {
+      const asked = { origin: 'https://elsewhere.example' };
+      const expected = await open.request({ method: 'GET', url: '/c/no-such-chatbot', headers: asked });
+      expect(expected.headers['access-control-allow-origin']).toBeUndefined();
+      for (const url of ['/c/a/b', `/c/${'a'.repeat(300)}`, '/c', '/c/no-such-chatbot/']) {
+        const answer = await open.request({ method: 'GET', url, headers: asked });
+        expect(answer.headers['access-control-allow-origin'], url).toBeUndefined();
+      }
+    } finally {
+      await open.close();
+    }
+  });
+
   it('stays problem+json for API clients: other methods there, and unknown API paths', async () => {
     for (const [method, path] of [
       ['POST', '/c/a/b'],

@@ -161,8 +161,8 @@ export function registerWidgetRoutes(app: App, deps: { assets: WidgetAssets; dir
   // method-keeping, so links and caches settle on one address) or the page's own "not found",
   // never the API's JSON. The wildcard also takes a key past the router's 100-character limit
   // on a path segment, which would otherwise be the API's problem+json.
-  app.get('/c', { schema: { hide: true } }, async (_request, reply) => sendNotFoundPage(reply));
-  app.get('/c/*', { schema: { hide: true } }, async (request, reply) => {
+  app.get('/c', { config: perChatbotCors, schema: { hide: true } }, async (_request, reply) => sendNotFoundPage(reply));
+  app.get('/c/*', { config: perChatbotCors, schema: { hide: true } }, async (request, reply) => {
     const target = unslashedPageAddress(request.url);
     return target ? reply.redirect(target, 308) : sendNotFoundPage(reply);
   });
