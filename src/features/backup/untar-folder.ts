@@ -174,8 +174,10 @@ export async function untarFolder(source: AsyncIterable<Buffer>, folder: string)
     const entry = parseHeader(block);
     const path = placeOf(root, entry.name, folders);
     if (entry.kind === 'folder') {
+      // A folder named again is taken as it is; a file's name given again for a folder is not.
       if (path) await mkdir(path, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EEXIST' || !folders.has(path)) throw error;
+        if (error.code !== 'EEXIST') throw error;
+        if (!folders.has(path)) throw new UntarError(`the archive names ${JSON.stringify(entry.name)} twice`);
       });
       if (path) folders.add(path);
       continue;
