@@ -63,6 +63,13 @@ describe('a hosted page address with a trailing slash', () => {
       expect(page.status, target).toBe(200);
       expect(page.body).toContain('<title>Slashed</title>');
     }
+    // Decided by the address's form alone: a private chatbot is not told apart from a missing one.
+    const hidden = await createChatbot(t, owner, { name: 'Hidden', is_public: false });
+    for (const key of [hidden.slug, 'no-such-chatbot']) {
+      const moved = await raw(`/c/${key}/`);
+      expect([moved.status, moved.headers.location], key).toEqual([308, `/c/${key}`]);
+      expect((await raw(`/c/${key}`)).body, key).toBe((await unknownPage()).body);
+    }
     const head = await raw(`/c/${bot.slug}/`, 'HEAD');
     expect(head.status).toBe(308);
     expect(head.headers.location).toBe(`/c/${bot.slug}`);

@@ -17,6 +17,21 @@ afterAll(async () => {
 
 const get = (headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET') => t.request({ method, url: '/widget.js', headers });
 
+describe('compressing widget.js', () => {
+  it("follows the client's stated preference between brotli and gzip, and a refusal of both", async () => {
+    const encoding = async (accept: string) => (await get({ 'accept-encoding': accept })).headers['content-encoding'];
+    expect(await encoding('gzip, deflate, br, zstd')).toBe('br');
+    expect(await encoding('gzip;q=1, br;q=0.5')).toBe('gzip');
+    expect(await encoding('br;q=0.2, gzip;q=0.8')).toBe('gzip');
+    expect(await encoding('GZIP')).toBe('gzip');
+    expect(await encoding('*')).toBe('br');
+    expect(await encoding('*;q=0.5, br;q=0')).toBe('gzip');
+    expect(await encoding('br;q=0, gzip;q=0, identity')).toBeUndefined();
+    expect(await encoding('gzip;q=nonsense')).toBeUndefined();
+    expect(await encoding('')).toBeUndefined();
+  });
+});
+
 describe('revalidating widget.js', () => {
   it('tags the plain, gzip and brotli forms apart, and revalidates each against its own tag', async () => {
     const plain = await get();

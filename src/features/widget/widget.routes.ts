@@ -14,22 +14,26 @@ import type { Asset, WidgetAssets } from './widget-assets.js';
 
 const tags = ['widget'];
 
-/** The codings the client accepts: listed, and not refused with q=0 (RFC 9110 §12.5.3). */
-function acceptedCodings(header: string): Set<string> {
-  const accepted = new Set<string>();
+/**
+ * The qvalue the client gives each coding it names (RFC 9110 §12.5.3); `*` stands for every
+ * coding not named. A malformed qvalue counts as a refusal.
+ */
+function codingWeights(header: string): (coding: string) => number {
+  const weights = new Map<string, number>();
   for (const part of header.toLowerCase().split(',')) {
     const [name = '', ...params] = part.split(';').map((p) => p.trim());
     const q = params.find((p) => p.startsWith('q='));
-    if (name && (q === undefined || Number(q.slice(2)) > 0)) accepted.add(name);
+    if (name) weights.set(name, q === undefined ? 1 : Number(q.slice(2)) || 0);
   }
-  return accepted;
+  return (coding) => weights.get(coding) ?? weights.get('*') ?? 0;
 }
 
+/** The client's preferred of brotli and gzip (brotli on a tie: it is the smaller), or none. */
 function encodingFor(request: FastifyRequest): 'br' | 'gzip' | null {
-  const accepted = acceptedCodings(request.headers['accept-encoding'] ?? '');
-  if (accepted.has('br')) return 'br';
-  if (accepted.has('gzip')) return 'gzip';
-  return null;
+  const weight = codingWeights(request.headers['accept-encoding'] ?? '');
+  const [br, gzip] = [weight('br'), weight('gzip')];
+  if (br > 0 && br >= gzip) return 'br';
+  return gzip > 0 ? 'gzip' : null;
 }
 
 function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset) {
