@@ -112,7 +112,11 @@ export const ChatbotSchema = Type.Object(
     is_default: Type.Boolean({ description: 'The chatbot used when a client names none' }),
     system_prompt: Type.String(),
     greeting: Type.String(),
-    model: Type.String(),
+    model: Type.String({ description: 'The model chosen for this chatbot' }),
+    model_in_use: Type.String({
+      description:
+        "The model its replies are made with: `model` while the server offers it (LLM_MODELS); once the server's operator takes it off that list, the server's default (LLM_MODEL), until another offered model is chosen",
+    }),
     temperature: Type.Union([Type.Number(), Type.Null()]),
     max_tokens: Type.Union([Type.Integer(), Type.Null()]),
     use_profile: Type.Boolean({ description: USE_PROFILE }),
@@ -151,7 +155,8 @@ export const ListChatbotsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export function toChatbot(row: ChatbotRow): Chatbot {
+/** `models`: what the server offers now, which decides the model a chatbot's replies are made with. */
+export function toChatbot(row: ChatbotRow, models: { allowed: readonly string[]; default: string }): Chatbot {
   return {
     id: row.id,
     name: row.name,
@@ -162,6 +167,7 @@ export function toChatbot(row: ChatbotRow): Chatbot {
     system_prompt: row.systemPrompt,
     greeting: row.greeting,
     model: row.model,
+    model_in_use: models.allowed.includes(row.model) ? row.model : models.default,
     temperature: row.temperature,
     max_tokens: row.maxTokens,
     use_profile: row.useProfile,

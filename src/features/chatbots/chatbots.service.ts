@@ -213,7 +213,7 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       if (!row) throw input.slug ? slugTaken(input.slug) : noFreeSlug();
       // Its slug may have been looked up in vain a moment ago (its page opened before it existed).
       deps.onChanged?.(row);
-      return withSecret(toChatbot(row), webhook?.secret ?? null);
+      return withSecret(toChatbot(row, models), webhook?.secret ?? null);
     },
     async update(caller, id, input) {
       checkName(input.name);
@@ -235,7 +235,7 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
       if (!row.isPublic) deps.onPrivate?.(row.id);
       // Shown when this write made the secret: a request at the same time may have made it first.
       const made = webhook?.candidate && row.webhookSecret === webhook.candidate ? webhook.candidate : null;
-      return withSecret(toChatbot(row), made);
+      return withSecret(toChatbot(row, models), made);
     },
     async remove(caller, id) {
       const row = await owned(chatbots, caller, id);
@@ -254,18 +254,18 @@ function createChatbotReads(deps: ChatbotsDeps): Pick<ChatbotsService, 'list' | 
       if (query.all && caller.role !== 'admin') throw new AppError('forbidden', 'Only admins may list every user\'s chatbots');
       const after = decodeCursor(query.cursor, [isIsoTime, isUuid]);
       const rows = await chatbots.list(query.all ? null : caller.ownerId, query.limit, after ? [new Date(after[0]!), after[1]!] : null);
-      return toPage(rows, query.limit, toChatbot, (row) => [row.createdAt.toISOString(), row.id]);
+      return toPage(rows, query.limit, (row) => toChatbot(row, models), (row) => [row.createdAt.toISOString(), row.id]);
     },
     async get(caller, id) {
-      return toChatbot(await owned(chatbots, caller, id));
+      return toChatbot(await owned(chatbots, caller, id), models);
     },
     async named(caller, idOrSlug) {
-      if (isUuid(idOrSlug)) return toChatbot(await owned(chatbots, caller, idOrSlug));
+      if (isUuid(idOrSlug)) return toChatbot(await owned(chatbots, caller, idOrSlug), models);
       if (!SLUG_LIKE.test(idOrSlug)) throw notFound();
       // Slugs are stored lowercase; a client may write one as the chatbot's name reads (Support-Bot).
       const row = await chatbots.findBySlug(caller.ownerId, idOrSlug.toLowerCase());
       if (!row || (caller.chatbotId !== undefined && caller.chatbotId !== row.id)) throw notFound();
-      return toChatbot(row);
+      return toChatbot(row, models);
     },
     // Mostly a read: the default is created only the first time a caller needs one.
     async resolve(caller, id) {
