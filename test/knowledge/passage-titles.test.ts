@@ -5,8 +5,9 @@
 // tokens are spent from knowledge's share of CONTEXT_TOKEN_BUDGET like the passage's own.
 import { describe, expect, it } from 'vitest';
 import { countTokens } from '../../src/llm/tokens.js';
-import { createChatbot } from '../helpers/chat.js';
-import { registerUser } from '../helpers/factories.js';
+import { createApiKey } from '../helpers/api-keys.js';
+import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
+import { bearer, registerUser } from '../helpers/factories.js';
 import { fakeLlmStage } from '../helpers/fake-llm-stage.js';
 import { addKnowledge, askOnce } from '../helpers/knowledge.js';
 
@@ -34,6 +35,27 @@ describe('knowledge passages in the prompt', () => {
         expect.stringMatching(/^\[[12]\] Document: Shipping guide\nParcels leave the warehouse within 2 days\.$/),
       ]),
     );
+  });
+
+  it('come under their titles on a regenerated reply and on the OpenAI-compatible endpoint too', async () => {
+    const owner = await registerUser(stage.t);
+    const bot = await createChatbot(stage.t, owner, { name: 'Every way in' });
+    await addKnowledge(stage.t, owner, bot.id, 'Warranty terms', 'Every kettle has a two-year warranty.');
+    const conversation = await createConversation(stage.t, owner, { chatbot_id: bot.id });
+    expect((await sendMessage(stage.t, owner, conversation.id, { content: 'What warranty does a kettle have?' })).statusCode).toBe(201);
+    const regenerated = await stage.t.request({ method: 'POST', url: `/v1/conversations/${conversation.id}/regenerate`, headers: bearer(owner.accessToken) });
+    expect(regenerated.statusCode, regenerated.body).toBe(201);
+    expect(knowledgeShown()).toBe('[1] Document: Warranty terms\nEvery kettle has a two-year warranty.');
+
+    const key = await createApiKey(stage.t, owner, bot.id);
+    const completion = await stage.t.request({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${key.key}` },
+      payload: { model: bot.slug, messages: [{ role: 'user', content: 'Kettle warranty?' }] },
+    });
+    expect(completion.statusCode, completion.body).toBe(200);
+    expect(knowledgeShown()).toBe('[1] Document: Warranty terms\nEvery kettle has a two-year warranty.');
   });
 
   it('keep a title that spells the closing tag inside the fence', async () => {
