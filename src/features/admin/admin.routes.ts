@@ -1,6 +1,6 @@
 // Administration (§3 roles): users and usage across the server. To anyone but an admin these
 // routes do not exist (404), signed in or not, so their presence reveals nothing.
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors/app-error.js';
 import { decodeCursor, toPage } from '../../lib/pages.js';
 import { IdParams, resourceId } from '../../http/params.js';
@@ -15,8 +15,6 @@ import { AdminUserSchema, ListUsersQuery, StatsSchema, UpdateUserBody, UserPage 
 const tags = ['admin'];
 const security = bearerSecurity;
 
-const noRoute = (request: FastifyRequest) => new AppError('not_found', `No route ${request.method} ${request.url.split('?', 1)[0]}`);
-
 /**
  * How a credential is refused before it is known to be an admin's. Any of them would tell the
  * caller that the route exists (a 401 to a stale token, the 403 a valid API key gets everywhere
@@ -25,15 +23,22 @@ const noRoute = (request: FastifyRequest) => new AppError('not_found', `No route
  */
 const REFUSALS: ReadonlySet<string> = new Set(['unauthorized', 'invalid_token', 'forbidden', 'rate_limited']);
 
+/**
+ * A caller refused here gets the server's own not-found answer (headers included), made by the
+ * not-found handler itself, so no detail of it tells a hidden route from a path naming nothing.
+ */
 function adminsOnly(authenticate: Authenticate) {
-  return async function adminsOnlyHook(request: FastifyRequest): Promise<void> {
+  return async function adminsOnlyHook(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     try {
       await authenticate(request);
     } catch (error) {
-      if (error instanceof AppError && REFUSALS.has(error.code)) throw noRoute(request);
-      throw error;
+      if (!(error instanceof AppError) || !REFUSALS.has(error.code)) throw error;
+      reply.callNotFound();
+      return reply;
     }
-    if (principalOf(request).role !== 'admin') throw noRoute(request);
+    if (principalOf(request).role === 'admin') return undefined;
+    reply.callNotFound();
+    return reply;
   };
 }
 
@@ -60,11 +65,18 @@ export function registerAdminRoutes(
       onRequest,
       schema: { tags, security, summary: 'Change a user\'s role or deactivate them (admins)', params: IdParams, body: UpdateUserBody, response: { 200: AdminUserSchema, ...problems(400, 404, 409, 422) } },
     },
-    async (request) => {
+    async (request, reply) => {
       const id = resourceId(request.params.id, 'user');
       const { role, is_active } = request.body;
       // Demoted or deactivated meanwhile, the author is answered as any non-admin is.
-      return admin.updateUser(principalOf(request).actorId, id, { role, isActive: is_active }, clock.now(), () => noRoute(request));
+      const refused = new AppError('not_found', 'refused');
+      try {
+        return await admin.updateUser(principalOf(request).actorId, id, { role, isActive: is_active }, clock.now(), () => refused);
+      } catch (error) {
+        if (error !== refused) throw error;
+        reply.callNotFound();
+        return reply;
+      }
     },
   );
 
