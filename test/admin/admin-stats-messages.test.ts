@@ -76,4 +76,11 @@ describe('admin stats: messages and replies', () => {
     expect(day.messages?.description).toMatch(/API key/);
     expect(day.messages?.description).toMatch(/deleted/);
   });
+
+  it('refuses a parameter it does not take, as every other route does', async () => {
+    const response = await t.request({ method: 'GET', url: '/v1/admin/stats?since=2026-01-01', headers: bearer(admin.accessToken) });
+    expect(response.statusCode, response.body).toBe(422);
+    expect(response.headers['content-type']).toMatch(/problem\+json/);
+    expect(json(response).code).toBe('validation_failed');
+  });
 });

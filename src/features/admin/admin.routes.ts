@@ -10,7 +10,7 @@ import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { principalOf, type Authenticate } from '../auth/authenticate.js';
 import type { AdminService } from './admin.service.js';
-import { AdminUserSchema, ListUsersQuery, StatsSchema, UpdateUserBody, UserPage } from './admin.schemas.js';
+import { AdminUserSchema, ListUsersQuery, StatsQuery, StatsSchema, UpdateUserBody, UserPage } from './admin.schemas.js';
 
 const tags = ['admin'];
 const security = bearerSecurity;
@@ -82,7 +82,7 @@ export function registerAdminRoutes(
 
   app.get(
     '/v1/admin/stats',
-    { onRequest, schema: { tags, security, summary: 'Counts and token usage across the server (admins)', response: { 200: StatsSchema, ...problems(404) } } },
+    { onRequest, schema: { tags, security, summary: 'Counts and token usage across the server (admins)', querystring: StatsQuery, response: { 200: StatsSchema, ...problems(404, 422) } } },
     async () => {
       const stats = await admin.stats();
       return { users: stats.users, chatbots: stats.chatbots, conversations: stats.conversations, messages: stats.messages, replies: stats.replies, tokens: { prompt: stats.prompt, completion: stats.completion } };

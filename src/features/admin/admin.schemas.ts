@@ -36,6 +36,9 @@ export const AdminUserSchema = Type.Object(
 );
 export type AdminUser = Static<typeof AdminUserSchema>;
 
+/** Stats take no parameters; one sent is refused as on every other route, not ignored. */
+export const StatsQuery = Type.Object({}, { additionalProperties: false });
+
 export const UserPage = pageOf(AdminUserSchema, 'UserPage');
 
 export const UpdateUserBody = Type.Object(
