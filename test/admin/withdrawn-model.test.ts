@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createApiKey } from '../helpers/api-keys.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { fakeLlmEnv } from '../helpers/chat.js';
+import { createChatbot, fakeLlmEnv } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
 
 let fake: FakeLlm;
@@ -69,13 +69,19 @@ describe('a chatbot whose model the operator no longer offers', () => {
     expect(fake.requests.map((request) => request.model)).toEqual(['fake-model', 'fake-model']);
   });
 
-  it('keeps its other settings changeable, and refuses the removed model when chosen again', async () => {
+  it('keeps its other settings changeable, even sent back with the removed model, and refuses that model for another chatbot', async () => {
     const renamed = await after.request({ method: 'PATCH', url: `/v1/chatbots/${bot.id}`, headers: bearer(owner.accessToken), payload: { description: 'Still here' } });
     expect(renamed.statusCode, renamed.body).toBe(200);
     expect(json(renamed)).toMatchObject({ description: 'Still here', model: 'retired-model', model_in_use: 'fake-model' });
-    const again = await after.request({ method: 'PATCH', url: `/v1/chatbots/${bot.id}`, headers: bearer(owner.accessToken), payload: { model: 'retired-model' } });
+    // A settings form sends every field back as it was read, the model too.
+    const form = await after.request({ method: 'PATCH', url: `/v1/chatbots/${bot.id}`, headers: bearer(owner.accessToken), payload: { description: 'From the form', model: 'retired-model' } });
+    expect(form.statusCode, form.body).toBe(200);
+    expect(json(form)).toMatchObject({ description: 'From the form', model: 'retired-model', model_in_use: 'fake-model' });
+    const other = await createChatbot(after, owner, { name: 'Newer' });
+    const again = await after.request({ method: 'PATCH', url: `/v1/chatbots/${other.id}`, headers: bearer(owner.accessToken), payload: { model: 'retired-model' } });
     expect(again.statusCode, again.body).toBe(422);
     expect(json(again).errors[0].message).toBe('must be one of: fake-model');
+    expect(json(await after.request({ method: 'GET', url: `/v1/chatbots/${other.id}`, headers: bearer(owner.accessToken) }))).toMatchObject({ model: 'fake-model' });
   });
 
   it('says in the API description what model_in_use is', async () => {

@@ -218,10 +218,12 @@ function createChatbotWrites(deps: ChatbotsDeps): Pick<ChatbotsService, 'create'
     async update(caller, id, input) {
       checkName(input.name);
       checkCollect(input.collect);
-      checkModel(models, input.model);
       checkSlug(input.slug);
       checkOrigins(input.allowed_origins);
       const current = await owned(chatbots, caller, id);
+      // A settings form sends the model back as it was read: one the server no longer offers is
+      // kept (replies use the default, model_in_use), only choosing it anew is refused.
+      if (input.model !== current.model) checkModel(models, input.model);
       checkSystemPrompt(deps.contextTokenBudget, input.system_prompt, current.systemPrompt);
       const webhook = input.webhook_url !== undefined ? webhookUrlChange(input.webhook_url, webhookSettings) : null;
       const changes = { ...toValues(input), ...webhook?.changes };
