@@ -3,31 +3,22 @@
 // only, and a silently dropped attachment got an answer as if the user had sent none. Nothing is
 // stored and the model is not called. Parts the app adds for itself (`data-*`) stay ignored.
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../helpers/api-keys.js';
-import { createChatbot, fakeLlmEnv, listen } from '../helpers/chat.js';
+import { createChatbot, listen } from '../helpers/chat.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { fakeLlmStage } from '../helpers/fake-llm-stage.js';
 
-let llm: FakeLlm;
-let t: TestApp;
+const stage = fakeLlmStage();
 let base: string;
 let owner: RegisteredUser;
 let key: string;
 
 beforeAll(async () => {
-  llm = await startFakeLlm();
-  t = await createTestApp(fakeLlmEnv(llm.url));
-  base = await listen(t);
-  owner = await registerUser(t);
-  const bot = await createChatbot(t, owner, { name: 'Attachments' });
-  key = (await createApiKey(t, owner, bot.id)).key;
-});
-afterEach(() => llm.reset());
-afterAll(async () => {
-  await t?.close();
-  await llm?.close();
+  base = await listen(stage.t);
+  owner = await registerUser(stage.t);
+  const bot = await createChatbot(stage.t, owner, { name: 'Attachments' });
+  key = (await createApiKey(stage.t, owner, bot.id)).key;
 });
 
 const chatId = () => `chat_${randomBytes(6).toString('hex')}`;
@@ -41,7 +32,7 @@ async function send(token: string, body: Record<string, unknown>) {
 describe('a file in the new user message', () => {
   it('is refused with 422 naming the part; nothing stored, the model not called', async () => {
     for (const [token, extra] of [[owner.accessToken, {}], [key, { user: 'alice' }]] as const) {
-      const before = { conversations: await t.count('conversations'), messages: await t.count('messages') };
+      const before = { conversations: await stage.t.count('conversations'), messages: await stage.t.count('messages') };
       const parts = [{ type: 'text', text: 'What does this receipt say?' }, picture];
       const answer = await send(token, { id: chatId(), messages: [{ id: 'u1', role: 'user', parts }], trigger: 'submit-message', ...extra });
       expect(answer.status, answer.body).toBe(422);
@@ -49,8 +40,8 @@ describe('a file in the new user message', () => {
       const problem = JSON.parse(answer.body);
       expect(problem.code).toBe('validation_failed');
       expect(problem.errors).toEqual([{ path: 'body.messages.0.parts.1', message: 'files are not read: this chatbot reads text only' }]);
-      expect({ conversations: await t.count('conversations'), messages: await t.count('messages') }).toEqual(before);
-      expect(llm.requests).toHaveLength(0);
+      expect({ conversations: await stage.t.count('conversations'), messages: await stage.t.count('messages') }).toEqual(before);
+      expect(stage.fake.requests).toHaveLength(0);
     }
   });
 
@@ -63,6 +54,6 @@ describe('a file in the new user message', () => {
     const answer = await send(owner.accessToken, { id: chatId(), messages: [...history, { id: 'u2', role: 'user', parts }], trigger: 'submit-message' });
     expect(answer.status, answer.body).toBe(200);
     expect(answer.body).toContain('"type":"finish"');
-    expect(llm.requests).toHaveLength(1);
+    expect(stage.fake.requests).toHaveLength(1);
   });
 });
