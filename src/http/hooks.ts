@@ -4,6 +4,7 @@ import { describeError, needsOperator } from '../db/errors.js';
 import { AppError } from '../errors/app-error.js';
 import { newId } from '../lib/ids.js';
 import type { Metrics } from '../observability/metrics.js';
+import { sendNotFoundPage } from '../features/widget/widget.routes.js';
 import { loggedWhereDecided, toProblem } from './problem.js';
 import type { App } from './types.js';
 
@@ -19,6 +20,15 @@ const pathOf = (url: string) => url.split('?', 1)[0] ?? url;
 // A chatbot key's secret put in a path by mistake (a key revoked by the key itself rather than
 // its id, a key sent as a model) is masked in the log, as the Authorization header is.
 const loggedPath = (url: string) => pathOf(url).replace(/parley_sk_[0-9A-Za-z]*/g, 'parley_sk_[redacted]');
+
+// Paths whose routes do not exist for anyone but an admin (src/features/admin/admin.routes.ts).
+const HIDDEN_PATHS = '/v1/admin/';
+
+/** The address a caller sent, for a request the router refused and that was passed to the not-found route under NOWHERE. */
+const sentUrls = new WeakMap<IncomingMessage, string>();
+const sentUrl = (request: FastifyRequest) => sentUrls.get(request.raw) ?? request.url;
+// No route has this path, so the router hands it to the not-found route.
+const NOWHERE = '/-';
 
 const FRAME = /^\s+at /;
 const SHOWN_PATH_CHARS = 200;
@@ -71,7 +81,7 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
     request.log.info(
       {
         method: request.method,
-        path: loggedPath(request.url),
+        path: loggedPath(sentUrl(request)),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
         user_id: request.principal?.ownerId,
@@ -89,12 +99,15 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
     return reply.code(problem.status).headers(problem.headers).type('application/problem+json').send(problem.body);
   });
 
-  // The path is named back (a typo in an API call is then plain to see), cut short: a path may be
-  // as long as the request line. nosniff so the echo is only ever read as the JSON it is.
+  // A path that names nothing is answered before its body is read: what the body holds (broken
+  // JSON, a type no route takes) would otherwise change the answer, and a route hidden from the
+  // caller (admin routes, which refuse before reading the body) would answer differently.
+  app.addHook('preParsing', async (request, reply) => {
+    if (request.is404) throw noRoute(request, reply);
+  });
+  // Hidden routes reach it through reply.callNotFound().
   app.setNotFoundHandler((request, reply) => {
-    const path = pathOf(request.url);
-    reply.header('x-content-type-options', 'nosniff');
-    throw new AppError('not_found', `No route ${request.method} ${path.length > SHOWN_PATH_CHARS ? `${path.slice(0, SHOWN_PATH_CHARS)}…` : path}`);
+    throw noRoute(request, reply);
   });
 }
 
@@ -104,15 +117,37 @@ export async function emptyBodyAsObject(request: { body: unknown }): Promise<voi
 }
 
 /**
- * Errors the router raises before any hook runs (a path parameter over 100 characters,
- * broken percent-encoding): answered like every other error. An over-long id names
- * nothing, so it is a 404.
+ * The answer to a path that names nothing. The path is named back (a typo in an API call is then
+ * plain to see), cut short: a path may be as long as the request line. nosniff so the echo is
+ * only ever read as the JSON it is.
+ */
+function noRoute(request: FastifyRequest, reply: FastifyReply): AppError {
+  const path = pathOf(sentUrl(request));
+  reply.header('x-content-type-options', 'nosniff');
+  return new AppError('not_found', `No route ${request.method} ${path.length > SHOWN_PATH_CHARS ? `${path.slice(0, SHOWN_PATH_CHARS)}…` : path}`);
+}
+
+/**
+ * Errors the router raises before any hook runs (a path parameter over 100 characters, broken
+ * percent-encoding). An over-long id names nothing; nor, to a caller not yet known, does broken
+ * encoding under a hidden route's path (a 400 there would tell the route exists). Both are passed
+ * to the not-found route itself, so its hooks (CORS, request id, the log line) make the very answer
+ * a path naming nothing gets. Under /c/ a GET or HEAD is a person's address bar: the hosted page's
+ * own not-found page. Anything else is a plain 400.
  */
 export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const mapped =
-    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-      ? new AppError('not_found', `No resource at ${pathOf(request.url).slice(0, 200)}`)
-      : new AppError('bad_request', 'The request URL is malformed');
-  const { problem } = toProblem(mapped, request.id);
-  reply.code(problem.status).headers({ ...problem.headers, 'x-request-id': request.id }).type('application/problem+json').send(problem.body);
+  const path = pathOf(request.url);
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || path.startsWith(HIDDEN_PATHS)) {
+    sentUrls.set(request.raw, request.url);
+    request.raw.url = NOWHERE;
+    request.server.routing(request.raw, reply.raw);
+    return;
+  }
+  reply.header('x-request-id', request.id);
+  if (path.startsWith('/c/') && (request.method === 'GET' || request.method === 'HEAD')) {
+    sendNotFoundPage(reply);
+    return;
+  }
+  const { problem } = toProblem(new AppError('bad_request', 'The request URL is malformed'), request.id);
+  reply.code(problem.status).headers(problem.headers).type('application/problem+json').send(problem.body);
 }

@@ -74,7 +74,7 @@ function pageHeaders(reply: FastifyReply): FastifyReply {
   return reply.header('content-type', 'text/html; charset=utf-8').header('x-content-type-options', 'nosniff').header('referrer-policy', 'strict-origin-when-cross-origin');
 }
 
-const sendNotFoundPage = (reply: FastifyReply) => pageHeaders(reply).code(404).header('content-security-policy', NOT_FOUND_PAGE_CSP).send(notFoundPage());
+export const sendNotFoundPage = (reply: FastifyReply) => pageHeaders(reply).code(404).header('content-security-policy', NOT_FOUND_PAGE_CSP).send(notFoundPage());
 
 // Bytes a request line may carry that a Location header must not (spaces, controls, non-ASCII):
 // written as %XX so the query reaches the page as it was sent.
