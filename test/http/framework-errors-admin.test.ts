@@ -81,6 +81,14 @@ describe('admin routes, to anyone not an admin, with input the router or the bod
     }
   });
 
+  it('log the address as it was sent, one request line each', async () => {
+    const url = `/v1/admin/users/${LONG_ID}?x=1`;
+    const answer = await t.request({ method: 'GET', url });
+    const lines = t.logs.filter((line) => line.includes(answer.headers['x-request-id'] as string) && line.includes('"msg":"request"'));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ method: 'GET', path: `/v1/admin/users/${LONG_ID}`, status: 404 });
+  });
+
   it('still tell an admin plainly what is wrong with the body', async () => {
     const broken = await t.request({ method: 'PATCH', url: `/v1/admin/users/${user.id}`, headers: { ...bearer(admin.accessToken), ...JSON_TYPE }, payload: '{' });
     expect(broken.statusCode, broken.body).toBe(400);
