@@ -24,9 +24,12 @@ const loggedPath = (url: string) => pathOf(url).replace(/parley_sk_[0-9A-Za-z]*/
 // Paths whose routes do not exist for anyone but an admin (src/features/admin/admin.routes.ts).
 const HIDDEN_PATHS = '/v1/admin/';
 
-/** The address a caller sent, for a request the router refused and that was passed to the not-found route under NOWHERE. */
-const sentUrls = new WeakMap<IncomingMessage, string>();
-const sentUrl = (request: FastifyRequest) => sentUrls.get(request.raw) ?? request.url;
+/**
+ * A request the router refused and passed to the not-found route under NOWHERE: the address the
+ * caller sent, and whether it is answered as malformed rather than as naming nothing.
+ */
+const rerouted = new WeakMap<IncomingMessage, { url: string; malformed: boolean }>();
+const sentUrl = (request: FastifyRequest) => rerouted.get(request.raw)?.url ?? request.url;
 // No route has this path, so the router hands it to the not-found route.
 const NOWHERE = '/-';
 
@@ -119,35 +122,41 @@ export async function emptyBodyAsObject(request: { body: unknown }): Promise<voi
 /**
  * The answer to a path that names nothing. The path is named back (a typo in an API call is then
  * plain to see), cut short: a path may be as long as the request line. nosniff so the echo is
- * only ever read as the JSON it is.
+ * only ever read as the JSON it is. An address the router could not decode is named as malformed instead.
  */
 function noRoute(request: FastifyRequest, reply: FastifyReply): AppError {
+  if (rerouted.get(request.raw)?.malformed) return new AppError('bad_request', 'The request URL is malformed');
   const path = pathOf(sentUrl(request));
   reply.header('x-content-type-options', 'nosniff');
   return new AppError('not_found', `No route ${request.method} ${path.length > SHOWN_PATH_CHARS ? `${path.slice(0, SHOWN_PATH_CHARS)}…` : path}`);
 }
 
+/** Hands a request the router refused to the not-found route, which answers it with all the hooks every answer gets. */
+function reroute(request: FastifyRequest, reply: FastifyReply, malformed: boolean): void {
+  rerouted.set(request.raw, { url: request.url, malformed });
+  request.raw.url = NOWHERE;
+  request.server.routing(request.raw, reply.raw);
+}
+
 /**
  * Errors the router raises before any hook runs (a path parameter over 100 characters, broken
  * percent-encoding). An over-long id names nothing; nor, to a caller not yet known, does broken
- * encoding under a hidden route's path (a 400 there would tell the route exists). Both are passed
- * to the not-found route itself, so its hooks (CORS, request id, the log line) make the very answer
- * a path naming nothing gets. Under /c/ a GET or HEAD is a person's address bar: the hosted page's
- * own not-found page. Anything else is a plain 400.
+ * encoding under a hidden route's path (a 400 there would tell the route exists). Both get the
+ * answer a path naming nothing gets. Under /c/ a GET or HEAD is a person's address bar: the hosted
+ * page's own not-found page. Anything else is a 400 malformed URL. All but the page go to the
+ * not-found route, so its hooks (CORS, request id, the log line, metrics) apply as to every other
+ * refusal.
  */
 export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const path = pathOf(request.url);
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || path.startsWith(HIDDEN_PATHS)) {
-    sentUrls.set(request.raw, request.url);
-    request.raw.url = NOWHERE;
-    request.server.routing(request.raw, reply.raw);
+    reroute(request, reply, false);
     return;
   }
-  reply.header('x-request-id', request.id);
   if (path.startsWith('/c/') && (request.method === 'GET' || request.method === 'HEAD')) {
+    reply.header('x-request-id', request.id);
     sendNotFoundPage(reply);
     return;
   }
-  const { problem } = toProblem(new AppError('bad_request', 'The request URL is malformed'), request.id);
-  reply.code(problem.status).headers(problem.headers).type('application/problem+json').send(problem.body);
+  reroute(request, reply, true);
 }
