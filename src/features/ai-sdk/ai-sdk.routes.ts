@@ -1,6 +1,7 @@
 // The AI SDK UI message stream endpoints (§8): POST /v1/ai-sdk/chat, as `useChat`'s
 // DefaultChatTransport calls it, and its resume. Accounts, external-JWT users, API keys (for an
 // end user named by `user`) and visitors (with their token) all reach them.
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../compose.js';
 import { bearerSecurity, problems } from '../../http/schemas.js';
 import type { App } from '../../http/types.js';
@@ -9,7 +10,7 @@ import { principalOf } from '../auth/authenticate.js';
 import { ALLOWED_HEADERS, PREFLIGHT_MAX_AGE_S } from '../public/public-guard.js';
 import { AiSdkChatBody, ChatIdParams, NothingRunningAnswer, ResumeQuery, UiMessageStreamAnswer } from './ai-sdk.schemas.js';
 import { MAX_READERS } from './reply-readers.js';
-import { createAiSdkChat } from './ai-sdk.service.js';
+import { createAiSdkChat, type AiSdkChat } from './ai-sdk.service.js';
 
 const tags = ['ai-sdk'];
 const security = bearerSecurity;
@@ -53,6 +54,48 @@ export function registerAiSdkRoutes(app: App, services: Services): void {
     },
   );
 
+  registerResume(app, services, aiSdk);
+
+  // A browser asks before sending a visitor's token, and a preflight names no chatbot: it is
+  // answered for any origin. The request itself is held to the chatbot's allowed_origins (a
+  // visitor's, 403 otherwise) or to CORS_ORIGINS (an account's: no CORS headers otherwise).
+  for (const url of ['/v1/ai-sdk/chat', '/v1/ai-sdk/chat/:id/stream', '/v1/ai-sdk/chat/*']) {
+    app.options(url, { config: { cors: false }, schema: { hide: true } }, async (request, reply) => {
+      await services.publicGuard.limitAddress(request);
+      const origin = request.headers.origin;
+      if (origin) reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+      return reply
+        .code(204)
+        .header('access-control-allow-methods', 'GET, POST, OPTIONS')
+        .header('access-control-allow-headers', ALLOWED_HEADERS)
+        .header('access-control-max-age', String(PREFLIGHT_MAX_AGE_S))
+        .send();
+    });
+  }
+}
+
+/** The resume's address: the chat id, then this. */
+const RESUME_SUFFIX = '/stream';
+
+/**
+ * A resume whose chat id is over the router's 100 characters a path segment (a chat id may have
+ * 200), or holds a slash (ai 5's transport puts the id in the path unencoded), matched no route:
+ * the router's 404, which the transport throws at every reload of the chat. Such addresses come
+ * here, `*` being the id and `/stream` (percent-decoded, as the router decodes `:id`). Anything
+ * else under the path is the server's own not-found, before credentials are asked for.
+ */
+const resumeChatId = (request: FastifyRequest) => {
+  const rest = (request.params as { '*': string })['*'];
+  return rest.endsWith(RESUME_SUFFIX) ? rest.slice(0, -RESUME_SUFFIX.length) : null;
+};
+
+async function resumeAddressOnly(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  if (resumeChatId(request) !== null) return undefined;
+  reply.callNotFound();
+  return reply;
+}
+
+function registerResume(app: App, services: Services, aiSdk: AiSdkChat): void {
   app.get(
     '/v1/ai-sdk/chat/:id/stream',
     {
@@ -74,20 +117,9 @@ export function registerAiSdkRoutes(app: App, services: Services): void {
     },
   );
 
-  // A browser asks before sending a visitor's token, and a preflight names no chatbot: it is
-  // answered for any origin. The request itself is held to the chatbot's allowed_origins (a
-  // visitor's, 403 otherwise) or to CORS_ORIGINS (an account's: no CORS headers otherwise).
-  for (const url of ['/v1/ai-sdk/chat', '/v1/ai-sdk/chat/:id/stream']) {
-    app.options(url, { config: { cors: false }, schema: { hide: true } }, async (request, reply) => {
-      await services.publicGuard.limitAddress(request);
-      const origin = request.headers.origin;
-      if (origin) reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
-      return reply
-        .code(204)
-        .header('access-control-allow-methods', 'GET, POST, OPTIONS')
-        .header('access-control-allow-headers', ALLOWED_HEADERS)
-        .header('access-control-max-age', String(PREFLIGHT_MAX_AGE_S))
-        .send();
-    });
-  }
+  app.get(
+    '/v1/ai-sdk/chat/*',
+    { onRequest: [resumeAddressOnly, services.authenticateChannels], preHandler: bindEndUser, schema: { hide: true, querystring: ResumeQuery } },
+    async (request, reply) => aiSdk.resume(request, reply, principalOf(request), resumeChatId(request)!),
+  );
 }
