@@ -9,7 +9,7 @@ import { loadMigrations, type Migration } from './db/migrate.js';
 import { verifyAppRole } from './db/row-security.js';
 import { registerApiKeyRoutes } from './features/api-keys/api-keys.routes.js';
 import { registerAiSdkRoutes } from './features/ai-sdk/ai-sdk.routes.js';
-import { registerAdminRoutes } from './features/admin/admin.routes.js';
+import { ADMIN_PATH_PREFIX, registerAdminRoutes } from './features/admin/admin.routes.js';
 import { registerAuthRoutes } from './features/auth/auth.routes.js';
 import { registerChatRoutes } from './features/chat/chat.routes.js';
 import { registerChatbotRoutes } from './features/chatbots/chatbots.routes.js';
@@ -25,10 +25,10 @@ import { registerVisitorConversationRoutes } from './features/public/visitor-con
 import { registerUsageRoutes } from './features/usage/usage.routes.js';
 import { registerWebhookRoutes } from './features/webhooks/webhooks.routes.js';
 import { loadWidgetAssets } from './features/widget/widget-assets.js';
-import { registerWidgetRoutes } from './features/widget/widget.routes.js';
+import { registerWidgetRoutes, sendNotFoundPage } from './features/widget/widget.routes.js';
 import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
 import { clientErrorHandler } from './http/client-errors.js';
-import { frameworkError, registerHttpHooks, requestIdFor } from './http/hooks.js';
+import { createFrameworkErrorHandler, registerHttpHooks, requestIdFor } from './http/hooks.js';
 import { limitPipelining } from './http/pipelining.js';
 import { restWhenQuiet } from './http/quiet-hooks.js';
 import { closeUnusedConnectionsOnClose } from './http/unused-connections.js';
@@ -91,7 +91,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // src/http/hooks.ts answers requests that arrive during the drain.
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildSerializer: buildLazySerializer } },
-    frameworkErrors: frameworkError,
+    // Input the router refuses: admin routes stay unseen, a hosted page address gets the page's own not-found page.
+    frameworkErrors: createFrameworkErrorHandler({ hiddenPrefixes: [ADMIN_PATH_PREFIX], hostedPagePrefix: '/c/', sendHostedNotFound: sendNotFoundPage }),
     clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 

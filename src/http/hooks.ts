@@ -4,7 +4,6 @@ import { describeError, needsOperator } from '../db/errors.js';
 import { AppError } from '../errors/app-error.js';
 import { newId } from '../lib/ids.js';
 import type { Metrics } from '../observability/metrics.js';
-import { sendNotFoundPage } from '../features/widget/widget.routes.js';
 import { loggedWhereDecided, toProblem } from './problem.js';
 import type { App } from './types.js';
 
@@ -20,9 +19,6 @@ const pathOf = (url: string) => url.split('?', 1)[0] ?? url;
 // A chatbot key's secret put in a path by mistake (a key revoked by the key itself rather than
 // its id, a key sent as a model) is masked in the log, as the Authorization header is.
 const loggedPath = (url: string) => pathOf(url).replace(/parley_sk_[0-9A-Za-z]*/g, 'parley_sk_[redacted]');
-
-// Paths whose routes do not exist for anyone but an admin (src/features/admin/admin.routes.ts).
-const HIDDEN_PATHS = '/v1/admin/';
 
 /**
  * A request the router refused and passed to the not-found route under NOWHERE: the address the
@@ -131,6 +127,15 @@ function noRoute(request: FastifyRequest, reply: FastifyReply): AppError {
   return new AppError('not_found', `No route ${request.method} ${path.length > SHOWN_PATH_CHARS ? `${path.slice(0, SHOWN_PATH_CHARS)}…` : path}`);
 }
 
+export interface FrameworkErrorParts {
+  /** Path prefixes whose routes exist only for some callers, who are not yet known when the router refuses. */
+  hiddenPrefixes: readonly string[];
+  /** Where a GET or HEAD is a person's address bar (the hosted chat page). */
+  hostedPagePrefix: string;
+  /** The hosted page's own not-found page. */
+  sendHostedNotFound: (reply: FastifyReply) => unknown;
+}
+
 /** Hands a request the router refused to the not-found route, which answers it with all the hooks every answer gets. */
 function reroute(request: FastifyRequest, reply: FastifyReply, malformed: boolean): void {
   rerouted.set(request.raw, { url: request.url, malformed });
@@ -139,24 +144,27 @@ function reroute(request: FastifyRequest, reply: FastifyReply, malformed: boolea
 }
 
 /**
- * Errors the router raises before any hook runs (a path parameter over 100 characters, broken
- * percent-encoding). An over-long id names nothing; nor, to a caller not yet known, does broken
- * encoding under a hidden route's path (a 400 there would tell the route exists). Both get the
- * answer a path naming nothing gets. Under /c/ a GET or HEAD is a person's address bar: the hosted
- * page's own not-found page. Anything else is a 400 malformed URL. All but the page go to the
- * not-found route, so its hooks (CORS, request id, the log line, metrics) apply as to every other
- * refusal.
+ * Fastify's frameworkErrors: errors the router raises before any hook runs (a path parameter over
+ * 100 characters, broken percent-encoding). An over-long id names nothing; nor, to a caller not yet
+ * known, does broken encoding under a hidden prefix (a 400 there would tell the route exists). Both
+ * get the answer a path naming nothing gets. Under the hosted page's prefix a GET or HEAD is a
+ * person's address bar: the page's own not-found page. Anything else is a 400 malformed URL. All
+ * but the page go to the not-found route, so its hooks (CORS, request id, the log line, metrics)
+ * apply as to every other refusal.
  */
-export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const path = pathOf(request.url);
-  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || path.startsWith(HIDDEN_PATHS)) {
-    reroute(request, reply, false);
-    return;
-  }
-  if (path.startsWith('/c/') && (request.method === 'GET' || request.method === 'HEAD')) {
-    reply.header('x-request-id', request.id);
-    sendNotFoundPage(reply);
-    return;
-  }
-  reroute(request, reply, true);
+export function createFrameworkErrorHandler(parts: FrameworkErrorParts) {
+  const { hiddenPrefixes, hostedPagePrefix, sendHostedNotFound } = parts;
+  return function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+    const path = pathOf(request.url);
+    if (error.code === 'FST_ERR_MAX_PARAM_LENGTH' || hiddenPrefixes.some((prefix) => path.startsWith(prefix))) {
+      reroute(request, reply, false);
+      return;
+    }
+    if (path.startsWith(hostedPagePrefix) && (request.method === 'GET' || request.method === 'HEAD')) {
+      reply.header('x-request-id', request.id);
+      sendHostedNotFound(reply);
+      return;
+    }
+    reroute(request, reply, true);
+  };
 }

@@ -12,6 +12,9 @@ import { principalOf, type Authenticate } from '../auth/authenticate.js';
 import type { AdminService } from './admin.service.js';
 import { AdminUserSchema, ListUsersQuery, StatsQuery, StatsSchema, UpdateUserBody, UserPage } from './admin.schemas.js';
 
+/** Where every admin route lives: the HTTP layer answers refused input under it as it does these routes' refusals. */
+export const ADMIN_PATH_PREFIX = '/v1/admin/';
+
 const tags = ['admin'];
 const security = bearerSecurity;
 
@@ -50,7 +53,7 @@ export function registerAdminRoutes(
   const onRequest = adminsOnly(authenticate);
 
   app.get(
-    '/v1/admin/users',
+    `${ADMIN_PATH_PREFIX}users`,
     { onRequest, schema: { tags, security, summary: 'Every user (admins)', querystring: ListUsersQuery, response: { 200: UserPage, ...problems(404, 422) } } },
     async (request) => {
       const after = decodeCursor(request.query.cursor, [isUuid]);
@@ -60,7 +63,7 @@ export function registerAdminRoutes(
   );
 
   app.patch(
-    '/v1/admin/users/:id',
+    `${ADMIN_PATH_PREFIX}users/:id`,
     {
       onRequest,
       schema: { tags, security, summary: 'Change a user\'s role or deactivate them (admins)', params: IdParams, body: UpdateUserBody, response: { 200: AdminUserSchema, ...problems(400, 404, 409, 422) } },
@@ -81,7 +84,7 @@ export function registerAdminRoutes(
   );
 
   app.get(
-    '/v1/admin/stats',
+    `${ADMIN_PATH_PREFIX}stats`,
     { onRequest, schema: { tags, security, summary: 'Counts and token usage across the server (admins)', querystring: StatsQuery, response: { 200: StatsSchema, ...problems(404, 422) } } },
     async () => {
       const stats = await admin.stats();
