@@ -3,50 +3,26 @@
 // the API's JSON), and none of them can be bent into a redirect to another site. Sent over real
 // HTTP where it matters: the in-process client tidies paths ("/c/%2e%2e", "//x") before the server
 // sees them, a browser or a script does not.
-import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { createChatbot } from '../helpers/chat.js';
 import { registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { openHostedPageStage, type HostedPageStage } from '../helpers/hosted-page-stage.js';
 
+let stage: HostedPageStage;
 let t: TestApp;
-let base: URL;
 let owner: RegisteredUser;
 
 beforeAll(async () => {
-  t = await createTestApp({ RATE_LIMIT_PUBLIC_IP: '100000/1m', RATE_LIMIT_PUBLIC_VISITOR: '100000/1m', RATE_LIMIT_PUBLIC_CHATBOT: '100000/1m' });
-  await t.app.listen({ port: 0, host: '127.0.0.1' });
-  base = new URL(`http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`);
+  stage = await openHostedPageStage();
+  t = stage.t;
 });
 afterAll(async () => {
-  await t?.close();
+  await stage?.close();
 });
 beforeEach(async () => {
   owner = await registerUser(t);
 });
-
-interface Raw {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** One request with its path sent exactly as written (no client-side normalising). */
-function raw(path: string, method = 'GET', headers: Record<string, string> = {}): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: base.hostname, port: base.port, path, method, headers, timeout: 10_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer for ${path}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const unknownPage = () => raw('/c/no-such-chatbot');
 
 describe('a hosted page address with a trailing slash', () => {
   it('redirects permanently to the page, keeping the query string', async () => {
@@ -56,21 +32,21 @@ describe('a hosted page address with a trailing slash', () => {
       [`/c/${bot.slug}/?utm_source=mail&q=a%20b`, `/c/${bot.slug}?utm_source=mail&q=a%20b`],
       [`/c/${bot.id}/`, `/c/${bot.id}`],
     ] as const) {
-      const moved = await raw(path);
+      const moved = await stage.raw(path);
       expect(moved.status, path).toBe(308);
       expect(moved.headers.location, path).toBe(target);
-      const page = await raw(target);
+      const page = await stage.raw(target);
       expect(page.status, target).toBe(200);
       expect(page.body).toContain('<title>Slashed</title>');
     }
     // Decided by the address's form alone: a private chatbot is not told apart from a missing one.
     const hidden = await createChatbot(t, owner, { name: 'Hidden', is_public: false });
     for (const key of [hidden.slug, 'no-such-chatbot']) {
-      const moved = await raw(`/c/${key}/`);
+      const moved = await stage.raw(`/c/${key}/`);
       expect([moved.status, moved.headers.location], key).toEqual([308, `/c/${key}`]);
-      expect((await raw(`/c/${key}`)).body, key).toBe((await unknownPage()).body);
+      expect((await stage.raw(`/c/${key}`)).body, key).toBe((await stage.unknownPage()).body);
     }
-    const head = await raw(`/c/${bot.slug}/`, 'HEAD');
+    const head = await stage.raw(`/c/${bot.slug}/`, 'HEAD');
     expect(head.status).toBe(308);
     expect(head.headers.location).toBe(`/c/${bot.slug}`);
   });
@@ -92,7 +68,7 @@ describe('a hosted page address with a trailing slash', () => {
       '/c/x/?%0d%0aset-cookie:a=b',
     ];
     for (const path of paths) {
-      const answer = await raw(path);
+      const answer = await stage.raw(path);
       const location = answer.headers.location;
       expect(answer.headers['set-cookie'], path).toBeUndefined();
       if (location === undefined) continue;
@@ -104,17 +80,17 @@ describe('a hosted page address with a trailing slash', () => {
 
 describe('a wrong address under /c/', () => {
   it("is the hosted page's own not-found page, with its headers, for a browser", async () => {
-    const expected = await unknownPage();
+    const expected = await stage.unknownPage();
     expect(expected.status).toBe(404);
     expect(expected.headers['content-type']).toBe('text/html; charset=utf-8');
     for (const path of [`/c/${'a'.repeat(101)}`, `/c/${'a'.repeat(5000)}`, `/c/${'a'.repeat(300)}/`, '/c/a/b', '/c/a/b/c/', '/c/x//', '/c', '/c/', '/c/%E4%BD%A0%E5%A5%BD/x']) {
-      const answer = await raw(path);
+      const answer = await stage.raw(path);
       expect(answer.status, path).toBe(404);
       expect(answer.headers['content-type'], path).toBe('text/html; charset=utf-8');
       expect(answer.headers['content-security-policy'], path).toBe(expected.headers['content-security-policy']);
       expect(answer.headers['x-content-type-options'], path).toBe('nosniff');
       expect(answer.body, path).toBe(expected.body);
-      const head = await raw(path, 'HEAD');
+      const head = await stage.raw(path, 'HEAD');
       expect(head.status, path).toBe(404);
       expect(head.headers['content-type'], path).toBe('text/html; charset=utf-8');
     }
@@ -155,7 +131,7 @@ describe('the answer for an unknown route', () => {
     const short = await t.request({ method: 'GET', url: '/v1/chatbotz' });
     expect(json(short).detail).toBe('No route GET /v1/chatbotz');
     expect(short.headers['x-content-type-options']).toBe('nosniff');
-    const long = await raw(`/nope/${'x'.repeat(6000)}`);
+    const long = await stage.raw(`/nope/${'x'.repeat(6000)}`);
     expect(long.status).toBe(404);
     expect(long.headers['content-type']).toContain('application/problem+json');
     expect(long.headers['x-content-type-options']).toBe('nosniff');
