@@ -10,7 +10,7 @@ import { cleanRecord, isPlainObject, MAX_ITEMS, ownValue, readCollectState, type
 import { listText, MAX_LIST_TEXT, textSize } from './data-size.js';
 import { asciiDigits, numbersIn } from './numbers.js';
 import { compact, fold, nextLang, phrases } from './phrases.js';
-import { isComplete, mentions, validateValue, type ValidationContext } from './validators.js';
+import { acceptedItems, isComplete, mentions, validateValue, type ValidationContext } from './validators.js';
 
 export interface ApplyExtractedInput {
   collect: Collect;
@@ -225,8 +225,8 @@ function applyList(field: CollectField, raw: unknown, run: Run): boolean {
     state.refused[field.key] = phrases(run.context.lang).reasons.notList;
     return false;
   }
-  const storedValue = ownValue(data, field.key);
-  const items: unknown[] = Array.isArray(storedValue) ? [...storedValue] : [];
+  // Items the schema no longer accepts give way to the ones stated now (validators.ts, acceptedItems).
+  const items: unknown[] = acceptedItems(field, ownValue(data, field.key), run.context);
   let added = false;
   let refusal: string | null = null;
   for (const rawItem of rawItems) {

@@ -6,7 +6,7 @@ import { cleanRecord, emptyCollectState, MAX_ITEMS, ownValue, readCollectState, 
 import { listText, MAX_LIST_TEXT, textSize } from './data-size.js';
 import { closesList, detectLang, isSkipWord, isYesWord, nextLang, phrases, type Phrases } from './phrases.js';
 import { inLanguage } from './templates.js';
-import { enumOptions, hasRequired, pendingFields, validateValue, type ValidationContext } from './validators.js';
+import { acceptedItems, enumOptions, hasRequired, pendingFields, sameJson, validateValue, type ValidationContext } from './validators.js';
 
 export interface BuiltinCollectInput {
   collect: Collect;
@@ -124,13 +124,15 @@ function closeList(turn: Turn, field: CollectField): string {
   const { state, say } = turn;
   const first = field.item_fields![0]!;
   const gathered = state.items ?? [];
-  const stored = itemsOf(turn.data, field.key);
+  const current = itemsOf(turn.data, field.key);
+  const stored = acceptedItems(field, current, turn.context);
   if (field.required && stored.length + gathered.length === 0) {
     state.item = { values: {}, field: first.key };
     return sentences(say, say.listNeedsOne(field.label), itemQuestion(first, say, state.lang));
   }
-  if (gathered.length > 0) {
-    turn.data[field.key] = [...stored, ...gathered];
+  const list = [...stored, ...gathered];
+  if (gathered.length > 0 || (current.length > 0 && !sameJson(list, current))) {
+    turn.data[field.key] = list;
     turn.changed = true;
   }
   delete state.items;
