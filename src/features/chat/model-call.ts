@@ -216,7 +216,7 @@ export function replyOf(target: TurnTarget, plan: TurnPlan, produced: Produced, 
     replaces: plan.replaces,
     chatbotId: target.chatbotId,
     collect: produced.collect
-      ? { data: produced.collect.data, state: produced.collect.state, completed: produced.collect.completed, eventId: produced.collect.eventId }
+      ? { data: produced.collect.data, state: produced.collect.state, completed: produced.collect.completed, eventId: produced.collect.eventId, base: target.data }
       : null,
   };
 }

@@ -85,7 +85,7 @@ function finishParams(userId: string, conversationId: string, reply: StoredReply
     Math.floor(Math.random() * USAGE_SHARDS),
     reply.chatbotId,
     ...(reply.collect
-      ? [JSON.stringify(reply.collect.data), JSON.stringify(reply.collect.state), reply.collect.completed, reply.collect.eventId]
+      ? [JSON.stringify(reply.collect.data), JSON.stringify(reply.collect.state), reply.collect.completed, reply.collect.eventId, JSON.stringify(reply.collect.base)]
       : []),
   ];
 }

@@ -161,18 +161,23 @@ function finishSql(collecting: boolean, replacing: boolean): string {
      AND EXISTS (SELECT 1 FROM held) RETURNING 1`
     : // Keeps the parameter list the same shape for both variants; never a row.
       `SELECT 1 WHERE $13::uuid IS NOT NULL AND false`;
+  // The data is written only over what the turn began from ($20). A turn whose hold lapsed while
+  // the model answered ends after the turn that took the conversation, and its data, read before
+  // that one collected anything, undid it: a conversation it completed kept `completed` while the
+  // value that completed it was gone. The late turn's reply is still stored.
+  const unchanged = (data: string) => `coalesce(${data}, '{}'::jsonb) = $20::jsonb`;
   const collected = collecting
     ? `,
-         data = $16::jsonb,
-         collect_state = $17::jsonb,
-         status = CASE WHEN $18::boolean THEN 'completed' ELSE status END`
+         data = CASE WHEN ${unchanged('data')} THEN $16::jsonb ELSE data END,
+         collect_state = CASE WHEN ${unchanged('data')} THEN $17::jsonb ELSE collect_state END,
+         status = CASE WHEN $18::boolean AND ${unchanged('data')} THEN 'completed' ELSE status END`
     : '';
   // Every CTE reads the snapshot from before the statement: `was` is the status before this turn.
   // `completed_at` is written as the API writes times (§2): a timestamptz in jsonb takes the
   // session's time zone ("+06:00" on a database set up in Dhaka).
   const event = collecting
     ? `, was AS (
-  SELECT status, visitor_id FROM conversations WHERE id = $2 AND user_id = $3
+  SELECT status, visitor_id, data FROM conversations WHERE id = $2 AND user_id = $3
 ), w AS (
   INSERT INTO webhook_deliveries (id, user_id, chatbot_id, conversation_id, type, payload, created_at, next_attempt_at)
   SELECT $19::uuid, $3::uuid, b.id, $2::uuid, 'conversation.completed',
@@ -181,7 +186,7 @@ function finishSql(collecting: boolean, replacing: boolean): string {
                             'visitor', CASE WHEN v.id IS NULL THEN NULL ELSE jsonb_build_object('visitor_id', v.visitor_id, 'name', v.name) END),
          $12::timestamptz, $12::timestamptz
     FROM was JOIN chatbots b ON b.id = $15::uuid LEFT JOIN visitors v ON v.id = was.visitor_id
-   WHERE $18::boolean AND was.status <> 'completed' AND b.webhook_url IS NOT NULL AND b.webhook_enabled
+   WHERE $18::boolean AND was.status <> 'completed' AND ${unchanged('was.data')} AND b.webhook_url IS NOT NULL AND b.webhook_enabled
 )`
     : '';
   const held = replacing ? `held AS (

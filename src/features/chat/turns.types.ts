@@ -97,6 +97,8 @@ export interface StoredCollect {
   completed: boolean;
   /** The id of the `conversation.completed` webhook event, should this turn complete it. */
   eventId: string;
+  /** The data the turn began from: `data` is written only over it (turns.sql.ts). */
+  base: Record<string, unknown>;
 }
 
 export interface KnowledgeCandidate {
