@@ -217,9 +217,8 @@ export const visitors = pgTable('visitors', {
 export const usageDaily = pgTable(
   'usage_daily',
   {
-    chatbotId: uuid('chatbot_id')
-      .notNull()
-      .references(() => chatbots.id, { onDelete: 'cascade' }),
+    // No key to chatbots: a deleted chatbot's usage stays spent (migration 0037).
+    chatbotId: uuid('chatbot_id').notNull(),
     day: date('day', { mode: 'string' }).notNull(),
     shard: smallint('shard').notNull(),
     userId: uuid('user_id')

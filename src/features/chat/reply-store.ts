@@ -40,13 +40,9 @@ async function storeOnce(deps: Pick<ReplyStoreDeps, 'turns' | 'answers' | 'clock
   throw conversationNotFound();
 }
 
+// Also for a chatbot deleted while the model answered: its usage stays spent (migration 0037).
 async function recordUsage({ answers, clock }: Pick<ReplyStoreDeps, 'answers' | 'clock'>, ownerId: string, reply: StoredReply, now = clock.now()) {
-  try {
-    await answers.recordUsage(ownerId, reply, now);
-  } catch (error) {
-    // The chatbot was deleted while the model answered: there is no budget left to count in.
-    if (!isForeignKeyViolation(error)) throw error;
-  }
+  await answers.recordUsage(ownerId, reply, now);
 }
 
 /**

@@ -36,7 +36,7 @@ export const UsageSchema = Type.Object(
   { data: Type.Array(UsageDaySchema, { description: 'One row per day with usage, oldest first; days without usage are left out' }) },
   {
     title: 'Usage',
-    description: `Your chatbots' usage on every channel (your own chats, visitors, API keys), per UTC day. A range covers at most ${MAX_RANGE_DAYS} days.`,
+    description: `Your chatbots' usage on every channel (your own chats, visitors, API keys), per UTC day, that of chatbots deleted since included. A range covers at most ${MAX_RANGE_DAYS} days.`,
   },
 );
 export type Usage = Static<typeof UsageSchema>;
