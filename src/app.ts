@@ -25,7 +25,7 @@ import { registerVisitorConversationRoutes } from './features/public/visitor-con
 import { registerUsageRoutes } from './features/usage/usage.routes.js';
 import { registerWebhookRoutes } from './features/webhooks/webhooks.routes.js';
 import { loadWidgetAssets } from './features/widget/widget-assets.js';
-import { registerWidgetRoutes, sendNotFoundPage } from './features/widget/widget.routes.js';
+import { HOSTED_PAGE_PREFIX, registerWidgetRoutes, sendNotFoundPage } from './features/widget/widget.routes.js';
 import { registerAbsentBodyAsEmpty, registerBodyParsers } from './http/body-parsers.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { createFrameworkErrorHandler, registerHttpHooks, requestIdFor } from './http/hooks.js';
@@ -92,7 +92,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildSerializer: buildLazySerializer } },
     // Input the router refuses: admin routes stay unseen, a hosted page address gets the page's own not-found page.
-    frameworkErrors: createFrameworkErrorHandler({ hiddenPrefixes: [ADMIN_PATH_PREFIX], hostedPagePrefix: '/c/', sendHostedNotFound: sendNotFoundPage }),
+    frameworkErrors: createFrameworkErrorHandler({ hiddenPrefixes: [ADMIN_PATH_PREFIX], hostedPagePrefix: HOSTED_PAGE_PREFIX, sendHostedNotFound: sendNotFoundPage }),
     clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 

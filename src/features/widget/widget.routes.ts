@@ -74,6 +74,9 @@ function pageHeaders(reply: FastifyReply): FastifyReply {
   return reply.header('content-type', 'text/html; charset=utf-8').header('x-content-type-options', 'nosniff').header('referrer-policy', 'strict-origin-when-cross-origin');
 }
 
+/** Where the hosted chat pages live: a GET there is a person's address bar. */
+export const HOSTED_PAGE_PREFIX = '/c/';
+
 export const sendNotFoundPage = (reply: FastifyReply) => pageHeaders(reply).code(404).header('content-security-policy', NOT_FOUND_PAGE_CSP).send(notFoundPage());
 
 // Bytes a request line may carry that a Location header must not (spaces, controls, non-ASCII):
