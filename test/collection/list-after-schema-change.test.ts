@@ -3,7 +3,8 @@
 // them, so the list is asked for again, as any value the schema no longer accepts. But the items
 // given anew were added after the old ones, which stayed: the list never became valid, the bot
 // asked for it again after each "done", and the conversation could never complete, with the
-// builtin responder or a model alike.
+// builtin responder or a model alike. And `missing` named such a list only when it held no item:
+// the owner read `missing: []` on a conversation that could not complete.
 import { describe, expect, it } from 'vitest';
 import type { TestApp } from '../helpers/app.js';
 import { bearer } from '../helpers/factories.js';
@@ -46,7 +47,8 @@ describe('a list whose item fields changed after items were stored, with the bui
     await changeCollect(stage.builtin, conversation, collectWith([name, sku, price]));
 
     expect(await say(conversation, 'dana@example.org')).toContain('product name');
-    expect((await collected(conversation)).completed).toBe(false);
+    // The list is asked for again, and named missing while it is.
+    expect(await collected(conversation)).toMatchObject({ missing: ['products'], completed: false });
     await say(conversation, 'Chip');
     await say(conversation, 'C-1');
     await say(conversation, '9.5');
@@ -64,6 +66,7 @@ describe('a list whose item fields changed after items were stored, with the bui
     await changeCollect(stage.builtin, conversation, collectWith([name]));
 
     expect(await say(conversation, 'dana@example.org')).toContain('product name');
+    expect(await collected(conversation)).toMatchObject({ missing: ['products'], completed: false });
     await say(conversation, 'done');
 
     expect(await collected(conversation)).toEqual({
@@ -82,6 +85,7 @@ describe('a list whose item fields changed after items were stored, with a model
     expect((await collected(conversation)).data).toEqual({ products: [{ name: 'Chip', price: 9.5 }] });
 
     await changeCollect(stage.model, conversation, collectWith([name, sku, price]));
+    expect(await collected(conversation)).toMatchObject({ missing: ['products', 'email'], completed: false });
     stage.fake.setExtraction(() => ({ products: [{ name: 'Chip', sku: 'C-1', price: 9.5 }], email: 'dana@example.org' }));
     await say(conversation, 'The Chip is SKU C-1 at 9.5; I am dana@example.org');
 

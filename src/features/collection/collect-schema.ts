@@ -121,13 +121,23 @@ export function checkCollect(collect: Collect | null | undefined, field = 'colle
   checkColumns(collect.fields, `${field}.fields`);
 }
 
+/** Whether a stored list item has every required item field and no key the item fields lack (its values unread). */
+function keysFit(fields: readonly NonNullable<CollectField['item_fields']>[number][], item: unknown): boolean {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return false;
+  const values = item as Record<string, unknown>;
+  const given = (key: string) => Object.hasOwn(values, key) && values[key] !== undefined && values[key] !== null && values[key] !== '';
+  return fields.every((inner) => !inner.required || given(inner.key)) && Object.keys(values).every((key) => fields.some((inner) => inner.key === key));
+}
+
 /**
  * Keys of the required fields still to be given: nothing in `data` (a required list needs at
  * least one item), or a value the schema no longer accepts (an enum option taken away, a text
  * field made a number since it was stored). Such a value is asked for again and holds completion
  * back; when only absent fields were named, the owner read `missing: []` on a conversation that
- * never completed. A list's items are not validated here: 500 items of 20 fields took 140 ms of
- * the event loop, at every read of the data.
+ * never completed. A list's items are not validated here (500 items of 20 fields took 140 ms of
+ * the event loop, at every read of the data), but their keys are read: an item without a required
+ * item field, or with one the schema no longer has, makes the list asked for again, and it was
+ * not named.
  */
 export function missingFields(collect: Collect | null, data: Record<string, unknown>): string[] {
   if (!collect) return [];
@@ -136,7 +146,7 @@ export function missingFields(collect: Collect | null, data: Record<string, unkn
     .filter((field) => {
       const value = Object.hasOwn(data, field.key) ? data[field.key] : undefined;
       if (value === undefined || value === null || value === '') return true;
-      if (field.type === 'list') return !Array.isArray(value) || value.length === 0;
+      if (field.type === 'list') return !Array.isArray(value) || value.length === 0 || !value.every((item) => keysFit(field.item_fields ?? [], item));
       return !holdsValid(field, data);
     })
     .map((field) => field.key);
