@@ -39,8 +39,10 @@ const textOf = (content: ChatMessageInput['content']) => (typeof content === 'st
 /** Refuses what Parley cannot honour, rather than answer as if it had (§8). */
 function checkSupported(body: ChatCompletionInput): void {
   if (body.n != null && body.n > 1) throw new Unsupported('n', 'Only n = 1 is supported: Parley answers with one choice.');
-  if (body.tools != null && body.tools.length > 0) throw new Unsupported('tools', 'This chatbot offers no tools.');
-  if (body.functions != null && body.functions.length > 0) throw new Unsupported('functions', 'This chatbot offers no functions.');
+  // Tools the model is told not to call ask for a text answer, which is what the chatbot gives:
+  // the AI SDK sends its call's tools whatever its toolChoice.
+  if (body.tools != null && body.tools.length > 0 && body.tool_choice !== 'none') throw new Unsupported('tools', 'This chatbot offers no tools.');
+  if (body.functions != null && body.functions.length > 0 && body.function_call !== 'none') throw new Unsupported('functions', 'This chatbot offers no functions.');
   checkAnswerForm(body);
 }
 

@@ -23,7 +23,7 @@ const completionSchema = {
     'or for an API key a model its chatbot allows) with its system prompt, knowledge and limits. Client `system` messages come ' +
     'after the chatbot\'s own instructions. `temperature`, `max_tokens` and `stop` are honoured. Nothing is stored but usage. Errors are OpenAI\'s `{error: {message, type, param, code}}`; ' +
     'answers a retry cannot fix or would repeat carry `x-should-retry: false`. Fields Parley does not use are ignored; what it cannot honour ' +
-    'is refused: `n > 1`, tools, a `tool_choice` other than `none`/`auto`, JSON `response_format`s, `logprobs`, audio; in `messages`, ' +
+    'is refused: `n > 1`, tools (unless `tool_choice` is `none`), a `tool_choice` other than `none`/`auto`, JSON `response_format`s, `logprobs`, audio; in `messages`, ' +
     'parts other than text, `tool`/`function` messages and tool calls, each refusal naming the parameter.',
   body: ChatCompletionBody,
   response: { 200: ChatCompletionResponse, ...openAiErrors(400, 401, 403, 404, 413, 429, 500, 502, 503) },

@@ -52,8 +52,9 @@ export const ChatCompletionBody = Type.Object(
       }),
     ),
     user: nullable(Type.String({ maxLength: 1000, description: 'API keys: the end user (1–128 characters of [A-Za-z0-9._@-])' })),
-    tools: nullable(Type.Array(Type.Unknown(), { description: 'Refused unless empty: the chatbot offers no tools' })),
-    functions: nullable(Type.Array(Type.Unknown(), { description: 'Refused unless empty: the chatbot offers no functions' })),
+    tools: nullable(Type.Array(Type.Unknown(), { description: 'Refused unless empty or `tool_choice` is `none`: the chatbot offers no tools' })),
+    functions: nullable(Type.Array(Type.Unknown(), { description: 'Refused unless empty or `function_call` is `none`: the chatbot offers no functions' })),
+    function_call: nullable(Type.Unknown({ description: 'Deprecated by OpenAI in favour of tool_choice; `none` lets `functions` be sent' })),
     response_format: nullable(
       Type.Object({ type: Type.String({ maxLength: 100 }) }, { additionalProperties: true, description: 'Only `{"type": "text"}`: the chatbot answers in text (JSON mode and schemas are refused)' }),
     ),
