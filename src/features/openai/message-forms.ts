@@ -1,11 +1,12 @@
-// Why a message of a chat completion is refused, said before the schema says it worse. The
-// schema's unions report their first branch: an image part was "messages.0.content must be
-// string" (arrays of text parts are taken) and a tool result "messages.1.role must be equal to
-// constant", which sent developers the wrong way. These forms are named here instead; whatever
-// else is wrong is still the schema's to say.
+// Why a message (or the `stop`) of a chat completion is refused, said before the schema says it
+// worse. The schema's unions report their first branch: an image part was "messages.0.content
+// must be string" (arrays of text parts are taken), a tool result "messages.1.role must be equal
+// to constant", five stop sequences "stop must be string", which sent developers the wrong way.
+// These forms are named here instead; whatever else is wrong is still the schema's to say.
 import type { FastifyRequest } from 'fastify';
 import { validationError } from '../../errors/app-error.js';
 import { Unsupported } from './openai-errors.js';
+import { MAX_STOP_CHARS, MAX_STOP_SEQUENCES } from './openai.schemas.js';
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant']);
 const TOOL_ROLES = new Set(['tool', 'function']);
@@ -39,9 +40,30 @@ function checkMessage(message: unknown, at: string): void {
   if (content !== undefined && typeof content !== 'string') throw validationError(`${at}.content`, 'must be a string or an array of text parts');
 }
 
-/** preValidation of POST /v1/chat/completions: the first message form refused, said plainly. */
+const characters = (text: string) => [...text].length;
+
+function checkStopSequence(sequence: unknown, at: string): void {
+  if (typeof sequence !== 'string') throw validationError(at, 'must be a string: a sequence the answer ends before');
+  if (sequence === '') throw validationError(at, 'must not be empty');
+  if (characters(sequence) > MAX_STOP_CHARS) throw validationError(at, `must be at most ${MAX_STOP_CHARS} characters`);
+}
+
+/** OpenAI's `stop`: null, one sequence, or a list of one to four. */
+function checkStop(stop: unknown): void {
+  if (stop === undefined || stop === null) return;
+  if (!Array.isArray(stop)) {
+    if (typeof stop !== 'string') throw validationError('stop', `must be a string or a list of 1 to ${MAX_STOP_SEQUENCES} strings`);
+    return checkStopSequence(stop, 'stop');
+  }
+  if (stop.length === 0) throw validationError('stop', 'must hold at least one sequence, or be left out (or null) for none');
+  if (stop.length > MAX_STOP_SEQUENCES) throw validationError('stop', `must hold at most ${MAX_STOP_SEQUENCES} sequences`);
+  stop.forEach((sequence, i) => checkStopSequence(sequence, `stop.${i}`));
+}
+
+/** preValidation of POST /v1/chat/completions: the first message form (or stop) refused, said plainly. */
 export async function explainMessageForms(request: FastifyRequest): Promise<void> {
-  const messages = isObject(request.body) ? request.body.messages : undefined;
-  if (!Array.isArray(messages)) return;
-  for (let i = 0; i < messages.length; i++) checkMessage(messages[i], `messages.${i}`);
+  if (!isObject(request.body)) return;
+  const { messages, stop } = request.body;
+  if (Array.isArray(messages)) for (let i = 0; i < messages.length; i++) checkMessage(messages[i], `messages.${i}`);
+  checkStop(stop);
 }

@@ -11,7 +11,10 @@ export const MAX_STOP_SEQUENCES = 4;
 /** The longest `model` taken: ids, slugs and provider model names are far shorter. */
 export const MAX_MODEL_NAME = 200;
 
-const StopSequence = Type.String({ minLength: 1, maxLength: 1000 });
+/** The longest stop sequence taken, in characters. */
+export const MAX_STOP_CHARS = 1000;
+
+const StopSequence = Type.String({ minLength: 1, maxLength: MAX_STOP_CHARS });
 
 const TextPart = Type.Object(
   { type: Type.Literal('text'), text: Type.String({ maxLength: 1_000_000 }) },
