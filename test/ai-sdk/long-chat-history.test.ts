@@ -1,0 +1,92 @@
+// useChat's DefaultChatTransport sends the chat's whole history with every message, though Parley
+// reads only the new one (the history the model sees is Parley's own). A long chat's body passes
+// BODY_LIMIT (130 exchanges of 8 KB replies: 1.1 MB) and every message after is refused 413. The
+// README's transport sends only the last message (prepareSendMessagesRequest): this checks that the
+// way it is written keeps such a chat going, with both clients, sends and regenerates alike.
+import type { UIMessage } from 'ai';
+import { DefaultChatTransport } from 'ai';
+import { DefaultChatTransport as Transport5 } from 'ai5';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { fakeLlmEnv, listen } from '../helpers/chat.js';
+import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { CLIENTS, type Chunk, type ClientName } from './clients.js';
+
+let llm: FakeLlm;
+let t: TestApp;
+let base: string;
+let owner: RegisteredUser;
+
+beforeAll(async () => {
+  llm = await startFakeLlm();
+  t = await createTestApp(fakeLlmEnv(llm.url));
+  base = await listen(t);
+  owner = await registerUser(t);
+});
+afterAll(async () => {
+  await t?.close();
+  await llm?.close();
+});
+
+/** As the README writes it: only the new message goes, with the fields Parley reads. */
+const lastMessageOnly = ({ id, messages, trigger, messageId, body }: { id: string; messages: UIMessage[]; trigger: string; messageId: string | undefined; body: Record<string, unknown> | undefined }) => ({
+  body: { ...body, id, messages: messages.slice(-1), trigger, messageId },
+});
+
+function transport(name: ClientName, readme: boolean) {
+  const options = { api: `${base}/v1/ai-sdk/chat`, headers: bearer(owner.accessToken), ...(readme ? { prepareSendMessagesRequest: lastMessageOnly } : {}) };
+  return name === 'ai6' ? new DefaultChatTransport(options) : new Transport5(options as never);
+}
+
+const text = (id: string, role: 'user' | 'assistant', content: string) => ({ id, role, parts: [{ type: 'text', text: content }] });
+
+/** What a long chat's client holds: 130 exchanges, each reply about 8 KB. */
+function longHistory(): UIMessage[] {
+  const history: UIMessage[] = [];
+  for (let i = 0; i < 130; i++) {
+    history.push(text(`u${i}`, 'user', `Question ${i}: what about the order?`) as UIMessage);
+    history.push(text(`a${i}`, 'assistant', `Answer ${i}. ${'All about the order. '.repeat(400)}`) as UIMessage);
+  }
+  return history;
+}
+
+async function chunksOf(stream: ReadableStream<unknown>): Promise<Chunk[]> {
+  const chunks: Chunk[] = [];
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return chunks;
+    chunks.push(value as Chunk);
+  }
+}
+
+describe.each(CLIENTS)('a long chat (%s)', (name) => {
+  it('passes the body limit with the whole history, and keeps going with the README’s transport', async () => {
+    const chatId = `long-${name}-${Date.now()}`;
+    const history = longHistory();
+    const next = [...history, text('u-next', 'user', `And where is it now, ${name}?`) as UIMessage];
+    expect(JSON.stringify(next).length).toBeGreaterThan(1024 * 1024);
+
+    const whole = transport(name, false).sendMessages({ chatId, messages: next as never[], trigger: 'submit-message', messageId: undefined, abortSignal: undefined });
+    await expect(whole).rejects.toThrow(/payload_too_large|too large|413/i);
+
+    const sent = await chunksOf((await transport(name, true).sendMessages({ chatId, messages: next as never[], trigger: 'submit-message', messageId: undefined, abortSignal: undefined })) as ReadableStream<unknown>);
+    expect(sent.map((chunk) => chunk.type)).toContain('text-delta');
+    expect(sent.at(-1)?.type).toBe('finish');
+    const replyId = sent.find((chunk) => chunk.type === 'start')?.messageId as string;
+
+    const again = [...next, { id: replyId, role: 'assistant', parts: [{ type: 'text', text: 'It is on its way.' }] } as UIMessage];
+    const regenerated = await chunksOf(
+      (await transport(name, true).sendMessages({ chatId, messages: again.slice(0, -1) as never[], trigger: 'regenerate-message', messageId: replyId, abortSignal: undefined })) as ReadableStream<unknown>,
+    );
+    expect(regenerated.at(-1)?.type).toBe('finish');
+
+    // Parley kept the conversation: the new message and its reply, once (the regenerate replaced it).
+    const listed = await t.request({ method: 'GET', url: '/v1/conversations?limit=100', headers: bearer(owner.accessToken) });
+    const conversation = (listed.json().data as Array<{ id: string; title: string }>).find((c) => c.title.startsWith(`And where is it now, ${name}`));
+    expect(conversation).toBeDefined();
+    const messages = await t.request({ method: 'GET', url: `/v1/conversations/${conversation!.id}/messages`, headers: bearer(owner.accessToken) });
+    expect((messages.json().data as Array<{ role: string }>).map((m) => m.role)).toEqual(['user', 'assistant']);
+  });
+});
