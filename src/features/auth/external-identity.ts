@@ -5,6 +5,7 @@ import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, t
 import type { ExternalIssuer } from '../../config/issuers-config.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
+import { breaksLine, NOT_ONE_LINE_MESSAGE } from '../../lib/one-line.js';
 import { unstorableText } from '../../lib/text.js';
 import type { UserRow } from '../../db/schema.js';
 import type { UsersRepo } from '../users/users.repo.js';
@@ -127,8 +128,12 @@ function identityOf(issuer: ExternalIssuer, payload: JWTPayload) {
   const externalId = storable(id);
   const username = storable(name);
   if (externalId.length > MAX_NAME || username.length > MAX_NAME) throw invalid('The token\'s user id or username is too long');
-  // The email is optional: one that cannot be stored is dropped, as an over-long one is.
-  const email = typeof payload.email === 'string' && payload.email.length <= MAX_NAME && !unstorableText(payload.email) ? payload.email : null;
+  // The username is shown as one line (a widget visitor's name in the owner's inbox, a public
+  // chatbot's owner, the CLI), and the issuer's users often choose it: held to the rule a name a
+  // visitor types is. The id is not shown as a name, and is kept exactly (see idClaim).
+  if (breaksLine(username)) throw invalid(`The token's ${name.claim} claim ${NOT_ONE_LINE_MESSAGE}`);
+  // The email is optional: one that cannot be stored or shown is dropped, as an over-long one is.
+  const email = typeof payload.email === 'string' && payload.email.length <= MAX_NAME && !unstorableText(payload.email) && !breaksLine(payload.email) ? payload.email : null;
   return { issuer: issuer.name, externalId, username, email };
 }
 
