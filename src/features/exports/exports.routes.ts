@@ -15,7 +15,7 @@ import { createExportSlots, MAX_EXPORTS_PER_ACCOUNT } from './export-slots.js';
 import { CONTENT_TYPES, EXPORT_BATCH_BYTES, EXPORT_BATCH_SIZE } from './export-stream.js';
 import { createExportsRepo, scopedAccess } from './exports.repo.js';
 import { BulkExportQuery, ExportDocumentSchema } from './exports.schemas.js';
-import { createExportsService, type ExportsService } from './exports.service.js';
+import { createExportsService, type BulkExport, type ExportsService } from './exports.service.js';
 
 const tags = ['exports'];
 const security = bearerSecurity;
@@ -106,8 +106,23 @@ function exportStreams(app: App, services: Services) {
       // The stream is the body (the schema documents what it carries), not a value to serialise.
       return reply.header('cache-control', 'no-store').header('x-accel-buffering', 'no').send(body as never);
     },
+    /**
+     * A HEAD: the GET's headers, its export closed unread and no place taken. (Fastify's HEAD of a
+     * GET would read the whole export and throw it away, holding a place all the while.) The body
+     * is an empty stream, not nothing: nothing would be told as `content-length: 0`, an empty export.
+     */
+    async headOnly(reply: FastifyReply, chunks: AsyncGenerator<Buffer>, headers: Record<string, string>) {
+      await chunks.return(undefined);
+      for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+      return reply.header('cache-control', 'no-store').send(Readable.from([]) as never);
+    },
   };
 }
+
+const bulkHeaders = (result: BulkExport) => ({
+  'content-type': result.contentType,
+  'content-disposition': `attachment; filename="${result.filename}"`,
+});
 
 /** Registers the export routes over the app's services (the database for the exports' own repository). */
 export function registerExportRoutes(app: App, services: Services): void {
@@ -137,6 +152,7 @@ export function registerExportRoutes(app: App, services: Services): void {
       const result = await exportsService.one(caller, request.params.id);
       // The database wrote the document's JSON text (export-sql.ts): it is sent as it is.
       if ('whole' in result) return reply.type(CONTENT_TYPES.json).send(result.whole as never);
+      if (request.method === 'HEAD') return streams.headOnly(reply, result.pages, { 'content-type': CONTENT_TYPES.json });
       let release: () => void;
       try {
         release = streams.take(caller.ownerId);
@@ -156,15 +172,16 @@ export function registerExportRoutes(app: App, services: Services): void {
     },
     async (request, reply) => {
       const caller = principalOf(request);
+      if (request.method === 'HEAD') {
+        const checked = await exportsService.bulk(caller, request.query);
+        return streams.headOnly(reply, checked.body, bulkHeaders(checked));
+      }
       const release = streams.take(caller.ownerId);
       const result = await exportsService.bulk(caller, request.query).catch((error: unknown) => {
         release();
         throw error;
       });
-      return streams.send(reply, result.body, release, {
-        'content-type': result.contentType,
-        'content-disposition': `attachment; filename="${result.filename}"`,
-      });
+      return streams.send(reply, result.body, release, bulkHeaders(result));
     },
   );
 }
