@@ -4,7 +4,8 @@
 // chatbot's page, the admin user list, the CLI's output. A name a visitor types is held to
 // being one line; the one a token carried was not, so 'Acme billing\u202Etxt.exe' reached the
 // owner's inbox reversed. A username claim that is not one line is refused (401 naming the
-// claim, nothing stored); names in every script, with direction marks or emoji, are taken.
+// claim, nothing stored); names in every script, with direction marks or emoji, are taken. A
+// name of only invisible characters showed as none: it is passed over as a blank one is.
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,25 @@ describe('an email claim that is not one line', () => {
     const me = await t.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(token) });
     expect(me.statusCode, me.body).toBe(200);
     expect(json(me)).toMatchObject({ username: 'Ada', email: null });
+  });
+});
+
+describe('a username claim of only invisible characters', () => {
+  it('is passed over as a blank one is: the next name claim names the user', async () => {
+    const token = await hostToken({ username: '\u200b\u3164\u200d', preferred_username: 'Grace' });
+    const label = `widget-${randomBytes(4).toString('hex')}`;
+    const response = await startVisitRaw(t, bot.slug, { visitor_id: label }, bearer(token));
+    expect(response.statusCode, response.body).toBe(201);
+    expect(await inboxName(label)).toBe('Grace');
+  });
+
+  it('names nobody: with no other name claim the token is refused as one without a username, nothing stored', async () => {
+    const before = await stored();
+    const token = await hostToken({ username: '\ufeff\u2060 ' });
+    const response = await t.request({ method: 'GET', url: '/v1/auth/me', headers: bearer(token) });
+    expect(response.statusCode, response.body).toBe(401);
+    expect(json(response).detail).toMatch(/carries no username/);
+    expect(await stored()).toEqual(before);
   });
 });
 

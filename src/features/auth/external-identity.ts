@@ -6,7 +6,7 @@ import type { ExternalIssuer } from '../../config/issuers-config.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { breaksLine, NOT_ONE_LINE_MESSAGE } from '../../lib/one-line.js';
-import { unstorableText } from '../../lib/text.js';
+import { isBlank, unstorableText } from '../../lib/text.js';
 import type { UserRow } from '../../db/schema.js';
 import type { UsersRepo } from '../users/users.repo.js';
 import { createRemoteKeySet, KeySetUnavailable } from './key-set-fetch.js';
@@ -68,11 +68,14 @@ function remoteKeys(issuer: string, url: string, log: Log): JWTVerifyGetKey {
   };
 }
 
-/** `trim`: names are shown, so spaces around them are dropped; ids are kept exactly (see idClaim). */
+/**
+ * `trim`: names are shown, so spaces around them are dropped, and one of only spaces and invisible
+ * characters (zero-width ones, fillers) is passed over as no name; ids are kept exactly (see idClaim).
+ */
 function stringClaim(payload: JWTPayload, names: string[], trim = true): { claim: string; value: string } | null {
   for (const claim of names) {
     const value = payload[claim];
-    if (typeof value === 'string' && value.trim() !== '') return { claim, value: trim ? value.trim() : value };
+    if (typeof value === 'string' && (trim ? !isBlank(value) : value.trim() !== '')) return { claim, value: trim ? value.trim() : value };
     // A numeric user id (the seeds' main system) is taken as its decimal string.
     if (claim === 'user_id' && typeof value === 'number' && Number.isSafeInteger(value)) return { claim, value: String(value) };
   }
