@@ -1,6 +1,10 @@
 // The shapes of an external issuer, apart from the loaders that build them: the env loader
 // calls the file loader, and the file loader needs these, so they sit below both.
 
+/** The `iss` of Parley's own access tokens: no external issuer may claim it (its tokens would all be refused as forged ones of Parley's). */
+export const PARLEY_TOKEN_ISSUER = 'parley';
+export const OWN_ISSUER_REFUSED = `the issuer's own iss, not "${PARLEY_TOKEN_ISSUER}", which Parley's own access tokens carry (its tokens would all be refused)`;
+
 export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] as const;
 
 /** What a JWKS issuer accepts when its configuration names no algorithms. */

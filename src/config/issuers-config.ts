@@ -1,7 +1,7 @@
 // External JWT issuers configured by env (§3.2): the seeds' shared-secret setup and the
 // Supabase preset. Users of another system call Parley with the token they already have.
 import { ConfigError } from './errors.js';
-import { DEFAULT_JWKS_ALGORITHMS, JWKS_ALGORITHMS, type ExternalIssuer } from './issuer-types.js';
+import { DEFAULT_JWKS_ALGORITHMS, JWKS_ALGORITHMS, OWN_ISSUER_REFUSED, PARLEY_TOKEN_ISSUER, type ExternalIssuer } from './issuer-types.js';
 import { loadIssuersFile } from './issuers-file.js';
 import { ConfigValueError, parseBoolean, parseList, parseUrl } from './parsers.js';
 
@@ -11,6 +11,10 @@ export type { ExternalIssuer, JwksIssuer, SecretIssuer } from './issuer-types.js
 type Read = <T>(name: string, parse: (raw: string) => T, fallback: T) => T;
 
 const text = (raw: string) => raw;
+const issuerText = (raw: string) => {
+  if (raw === PARLEY_TOKEN_ISSUER) throw new ConfigValueError(OWN_ISSUER_REFUSED);
+  return raw;
+};
 const MIN_SECRET_BYTES = 16;
 
 function parseAlgorithms(raw: string): string[] {
@@ -36,7 +40,7 @@ export function loadExternalIssuers(read: Read): ExternalIssuer[] {
       name: 'external',
       algorithms: ['HS256'],
       secret: checkSecret('EXTERNAL_JWT_SECRET', secret),
-      issuer: read('EXTERNAL_JWT_ISSUER', text, null as string | null),
+      issuer: read('EXTERNAL_JWT_ISSUER', issuerText, null as string | null),
       audience: read('EXTERNAL_JWT_AUDIENCE', text, null as string | null),
       requireExp,
       clockToleranceS: 30,
@@ -50,7 +54,7 @@ export function loadExternalIssuers(read: Read): ExternalIssuer[] {
       name: 'external-jwks',
       algorithms,
       jwksUrl,
-      issuer: read('EXTERNAL_JWT_ISSUER', text, null as string | null),
+      issuer: read('EXTERNAL_JWT_ISSUER', issuerText, null as string | null),
       audience: read('EXTERNAL_JWT_AUDIENCE', text, null as string | null),
       requireExp,
       clockToleranceS: 30,

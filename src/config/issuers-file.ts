@@ -5,7 +5,7 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { TLocalizedValidationError } from 'typebox/error';
 import { ConfigError } from './errors.js';
-import { DEFAULT_JWKS_ALGORITHMS, JWKS_ALGORITHMS, type ExternalIssuer } from './issuer-types.js';
+import { DEFAULT_JWKS_ALGORITHMS, JWKS_ALGORITHMS, OWN_ISSUER_REFUSED, PARLEY_TOKEN_ISSUER, type ExternalIssuer } from './issuer-types.js';
 
 // Each field carries the sentence that tells an operator what it takes (`must`): the schema's
 // own messages ("must be boolean") name JSON types, not what the setting means.
@@ -130,5 +130,7 @@ export function loadIssuersFile(path: string): ExternalIssuer[] {
   const names = (list as FileIssuer[]).map((issuer) => issuer.name);
   const twice = names.find((name, i) => names.indexOf(name) !== i);
   if (twice) throw new ConfigError(`AUTH_ISSUERS_FILE: two issuers are named "${twice}"; names must be unique`);
+  const own = (list as FileIssuer[]).find((issuer) => issuer.issuer === PARLEY_TOKEN_ISSUER);
+  if (own) throw new ConfigError(`AUTH_ISSUERS_FILE: ${own.name}.issuer must be ${OWN_ISSUER_REFUSED}`);
   return (list as FileIssuer[]).map(toIssuer);
 }

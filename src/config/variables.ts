@@ -258,7 +258,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     default: '(none)',
     description: "Shared secret (HS256) of another system whose users call Parley with that system's JWT; each new user is created on first sight.",
   },
-  { name: 'EXTERNAL_JWT_ISSUER', default: '(none)', description: 'The `iss` those tokens must carry (unset: tokens without `iss` are accepted).' },
+  { name: 'EXTERNAL_JWT_ISSUER', default: '(none)', description: 'The `iss` those tokens must carry (unset: tokens without `iss` are accepted). Not `parley`, which Parley\'s own tokens carry (refused at start-up, as an `issuer` in `AUTH_ISSUERS_FILE`).' },
   { name: 'EXTERNAL_JWT_AUDIENCE', default: '(none)', description: 'The `aud` those tokens must carry (unset: not checked; for a key-set issuer, whose provider signs other applications\' tokens too, the server warns at start).' },
   { name: 'EXTERNAL_JWT_REQUIRE_EXP', default: 'true', description: 'Refuse external tokens without `exp` (`false` for test tokens that carry none).' },
   {

@@ -113,6 +113,8 @@ describe('issuers from AUTH_ISSUERS_FILE', () => {
       [[{ name: 'a', jwks_url: 'https://x.example/jwks', algorithms: ['HS256'] }], /algorithms must be among/],
       [[{ name: 'a', secret: SECRET }, { name: 'a', secret: SECRET }], /named "a"/],
       [[{ name: 'Bad Name', secret: SECRET }], /name must be/],
+      // Parley's own tokens carry iss "parley": such an issuer's tokens would all be refused as forged ones of Parley's.
+      [[{ name: 'a', secret: SECRET }, { name: 'b', secret: SECRET, issuer: 'parley' }], /: b\.issuer must be the issuer's own iss, not "parley"/],
       // A typo must not quietly switch the exp requirement off or change the tolerance.
       ...['true', 'yes', 1, null].map((value): [unknown, RegExp] => [[{ name: 'a', secret: SECRET, require_exp: value }], /a\.require_exp must be true or false/]),
       ...['30', 5000, -1, 1.5].map((value): [unknown, RegExp] => [[{ name: 'a', secret: SECRET, clock_tolerance_s: value }], /a\.clock_tolerance_s must be a whole number/]),
@@ -132,5 +134,8 @@ describe('issuers from AUTH_ISSUERS_FILE', () => {
       expect(error!.message).toMatch(/^AUTH_ISSUERS_FILE: [^\n]+$/);
     }
     expect(() => loadConfig({ AUTH_ISSUERS_FILE: join(dir, 'missing.json') })).toThrow(/cannot read/);
+    for (const key of [{ EXTERNAL_JWT_SECRET: SECRET }, { EXTERNAL_JWKS_URL: 'https://idp.example.com/jwks.json' }]) {
+      expect(() => loadConfig({ ...key, EXTERNAL_JWT_ISSUER: 'parley' })).toThrow(/^EXTERNAL_JWT_ISSUER must be the issuer's own iss, not "parley"[^\n]*$/);
+    }
   });
 });

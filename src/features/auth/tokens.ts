@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { PARLEY_TOKEN_ISSUER } from '../../config/issuer-types.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 
-export const ACCESS_TOKEN_ISSUER = 'parley';
+export const ACCESS_TOKEN_ISSUER = PARLEY_TOKEN_ISSUER;
 export const ACCESS_TOKEN_AUDIENCE = 'parley-api';
 // RFC 9068 media type for access tokens; refresh tokens are opaque and never JWTs.
 const ACCESS_TOKEN_TYP = 'at+jwt';
