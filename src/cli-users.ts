@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { USAGE } from './cli-usage.js';
 import type { SqlRunner } from './db/client.js';
 import type { Revocation } from './features/auth/revocations.js';
+import { shownOnOneLine } from './lib/one-line.js';
 
 export const USERS_USAGE = USAGE.users;
 
@@ -58,7 +59,7 @@ export async function runUsersCommand(argv: string[], sql: SqlRunner, announce?:
       [values.issuer, username, externalId ?? null],
     );
     if (changed.length > 1) {
-      const ids = changed.map((row) => row.external_id).sort();
+      const ids = changed.map((row) => shownOnOneLine(row.external_id)).sort();
       throw new AmbiguousName(
         `${changed.length} users of issuer "${values.issuer}" are named "${username}" (external ids: ${ids.join(', ')}); nothing was changed: add --external-id <id> to choose one`,
       );
@@ -70,5 +71,5 @@ export async function runUsersCommand(argv: string[], sql: SqlRunner, announce?:
     throw new Error(`no ${who} named "${username}"${externalId !== undefined ? ` with external id "${externalId}"` : ''}`);
   }
   for (const row of rows) await announce?.({ user: row.id, deactivated: action === 'deactivate' });
-  return rows.map((row) => `${row.username} (${row.id}) ${change.done}`).join('\n');
+  return rows.map((row) => `${shownOnOneLine(row.username)} (${row.id}) ${change.done}`).join('\n');
 }

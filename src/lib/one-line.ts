@@ -13,3 +13,13 @@ export const NOT_ONE_LINE_MESSAGE = 'must be one line of text, without control c
 export function breaksLine(text: string): boolean {
   return NOT_ONE_LINE.test(text);
 }
+
+const NOT_ONE_LINE_ALL = new RegExp(NOT_ONE_LINE.source, 'gu');
+
+/**
+ * Text kept as it was sent (an issuer's external id), written where a person reads it (a
+ * terminal): what would break or rewrite the line is shown as its \u escape instead.
+ */
+export function shownOnOneLine(text: string): string {
+  return text.replace(NOT_ONE_LINE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -57,6 +57,27 @@ describe('parley users --issuer when several users of the issuer share the name'
     expect((await me(sam, name)).statusCode).toBe(200);
   });
 
+  // External ids are kept exactly as the issuer sends them. One an issuer's user may choose
+  // reached the operator's terminal raw in this message: escape sequences retitled the window or
+  // hid the line, a direction override reversed the ids around it.
+  it('names the users by ids whose control characters and direction overrides are shown escaped', async () => {
+    const name = uniqueUsername('eve');
+    const plain = `id-${randomBytes(4).toString('hex')}`;
+    const hostile = `id-\u001b]0;owned\u0007\u001b[2K\u009b31m\u202e-${randomBytes(4).toString('hex')}`;
+    await me(plain, name);
+    await me(hostile, name);
+    const refused = await runUsersCommand(['promote', name, '--issuer', 'external'], t.database.sql).catch((error: Error) => error);
+    expect(refused).toBeInstanceOf(Error);
+    const message = (refused as Error).message;
+    expect(message).toContain(plain);
+    expect(message).not.toMatch(/[\p{Cc}\u202d\u202e]/u);
+    expect(message).toContain(hostile.replace(/[\p{Cc}\u202d\u202e]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+
+    const done = await runUsersCommand(['promote', name, '--issuer', 'external', '--external-id', hostile], t.database.sql);
+    expect(done).toContain('is now an admin');
+    expect(done).not.toMatch(/[\p{Cc}\u202d\u202e]/u);
+  });
+
   it('takes --external-id only with --issuer', async () => {
     await expect(runUsersCommand(['promote', 'anyone', '--external-id', 'x'], t.database.sql)).rejects.toThrow(/--external-id.*--issuer/);
   });
