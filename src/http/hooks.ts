@@ -22,9 +22,10 @@ const loggedPath = (url: string) => pathOf(url).replace(/parley_sk_[0-9A-Za-z]*/
 
 /**
  * A request the router refused and passed to the not-found route under NOWHERE: the address the
- * caller sent, and whether it is answered as malformed rather than as naming nothing.
+ * caller sent, and whether it is answered as malformed rather than as naming nothing, or with a
+ * page of its own.
  */
-const rerouted = new WeakMap<IncomingMessage, { url: string; malformed: boolean }>();
+const rerouted = new WeakMap<IncomingMessage, { url: string; malformed: boolean; page?: (reply: FastifyReply) => unknown }>();
 const sentUrl = (request: FastifyRequest) => rerouted.get(request.raw)?.url ?? request.url;
 // No route has this path, so the router hands it to the not-found route.
 const NOWHERE = '/-';
@@ -102,10 +103,12 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
   // JSON, a type no route takes) would otherwise change the answer, and a route hidden from the
   // caller (admin routes, which refuse before reading the body) would answer differently.
   app.addHook('preParsing', async (request, reply) => {
-    if (request.is404) throw noRoute(request, reply);
+    if (request.is404 && !rerouted.get(request.raw)?.page) throw noRoute(request, reply);
   });
   // Hidden routes reach it through reply.callNotFound().
   app.setNotFoundHandler((request, reply) => {
+    const page = rerouted.get(request.raw)?.page;
+    if (page) return page(reply);
     throw noRoute(request, reply);
   });
 }
@@ -137,8 +140,8 @@ export interface FrameworkErrorParts {
 }
 
 /** Hands a request the router refused to the not-found route, which answers it with all the hooks every answer gets. */
-function reroute(request: FastifyRequest, reply: FastifyReply, malformed: boolean): void {
-  rerouted.set(request.raw, { url: request.url, malformed });
+function reroute(request: FastifyRequest, reply: FastifyReply, malformed: boolean, page?: (reply: FastifyReply) => unknown): void {
+  rerouted.set(request.raw, { url: request.url, malformed, ...(page ? { page } : {}) });
   request.raw.url = NOWHERE;
   request.server.routing(request.raw, reply.raw);
 }
@@ -149,8 +152,8 @@ function reroute(request: FastifyRequest, reply: FastifyReply, malformed: boolea
  * known, does broken encoding under a hidden prefix (a 400 there would tell the route exists). Both
  * get the answer a path naming nothing gets. Under the hosted page's prefix a GET or HEAD is a
  * person's address bar: the page's own not-found page. Anything else is a 400 malformed URL. All
- * but the page go to the not-found route, so its hooks (CORS, request id, the log line, metrics)
- * apply as to every other refusal.
+ * go to the not-found route, so its hooks (CORS, request id, the log line, metrics) apply as to
+ * every other refusal.
  */
 export function createFrameworkErrorHandler(parts: FrameworkErrorParts) {
   const { hiddenPrefixes, hostedPagePrefix, sendHostedNotFound } = parts;
@@ -161,8 +164,7 @@ export function createFrameworkErrorHandler(parts: FrameworkErrorParts) {
       return;
     }
     if (path.startsWith(hostedPagePrefix) && (request.method === 'GET' || request.method === 'HEAD')) {
-      reply.header('x-request-id', request.id);
-      sendHostedNotFound(reply);
+      reroute(request, reply, false, sendHostedNotFound);
       return;
     }
     reroute(request, reply, true);

@@ -3,6 +3,7 @@
 // who mistypes or half-copies a link gets the page's own "not found" (HTML, with its CSP), as every
 // other wrong address under /c/ does. Sent over real HTTP so the path reaches the server as written.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricValue } from '../helpers/factories.js';
 import { openHostedPageStage, type HostedPageStage, type RawAnswer } from '../helpers/hosted-page-stage.js';
 
 let stage: HostedPageStage;
@@ -42,5 +43,17 @@ describe('a hosted page address with broken percent-encoding', () => {
       expect(answer.status, `${method} ${path}`).toBe(400);
       expect(answer.headers['content-type'], `${method} ${path}`).toMatch(/^application\/problem\+json/);
     }
+  });
+
+  it('writes one request log line with the address as sent and the status, and is counted in the metrics, as /c/unknown is', async () => {
+    const before = await metricValue(stage.t, 'parley_http_requests_total', { method: 'GET', status: '404' });
+    for (const path of BROKEN) {
+      const answer = await stage.raw(path);
+      const id = answer.headers['x-request-id'] as string;
+      const lines = stage.t.logs.filter((line) => line.includes(id) && line.includes('"msg":"request"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines, path).toHaveLength(1);
+      expect(lines[0], path).toMatchObject({ method: 'GET', path: path.split('?')[0], status: 404 });
+    }
+    expect(await metricValue(stage.t, 'parley_http_requests_total', { method: 'GET', status: '404' })).toBe(before + BROKEN.length);
   });
 });
