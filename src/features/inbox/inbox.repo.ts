@@ -17,8 +17,12 @@ export interface InboxRepo {
    * `previewChars`: the last message's content is read up to one code point past this.
    */
   list(userId: string, chatbotId: string, limit: number, after: [Date, string] | null, previewChars: number): Promise<InboxEntry[]>;
-  /** Sets unread_count to 0 without touching updated_at; false when the user has no such conversation. */
-  markRead(userId: string, conversationId: string): Promise<boolean>;
+  /**
+   * Sets unread_count to 0, or with `throughMessageId` to the count of user messages after that one
+   * (never raising it), without touching updated_at. What is left unread; 'no_conversation' when
+   * the user has no such conversation, 'no_message' when the message is not one of it.
+   */
+  markRead(userId: string, conversationId: string, throughMessageId?: string): Promise<number | 'no_conversation' | 'no_message'>;
 }
 
 type Row = {
@@ -61,7 +65,19 @@ export const FIRST_PAGE = page(false);
 const NEXT_PAGE = page(true);
 
 // Only the count changes: updated_at stays, so reading a conversation does not move it in the inbox.
-const MARK_READ = 'UPDATE conversations SET unread_count = 0 WHERE id = $2::uuid AND user_id = $1 RETURNING id';
+const MARK_READ = 'UPDATE conversations SET unread_count = 0 WHERE id = $2::uuid AND user_id = $1 RETURNING unread_count';
+// Read up to a message: the row is locked first, so the count (a statement of its own, with a
+// snapshot taken after the lock) sees every message a turn that held the row committed. Counted
+// from the messages, since the counter is all the row keeps; a turn's user message and its bump
+// of the counter commit together.
+const LOCK = 'SELECT id FROM conversations WHERE id = $2::uuid AND user_id = $1 FOR UPDATE';
+const MESSAGE_OF = 'SELECT id FROM messages WHERE id = $3::uuid AND conversation_id = $2::uuid AND user_id = $1';
+const MARK_READ_THROUGH = `
+UPDATE conversations
+   SET unread_count = LEAST(unread_count, (SELECT count(*) FROM messages
+                                            WHERE conversation_id = $2::uuid AND user_id = $1 AND role = 'user' AND id > $3::uuid))
+ WHERE id = $2::uuid AND user_id = $1
+RETURNING unread_count`;
 
 const toEntry = (row: Row): InboxEntry => ({
   conversationId: row.id,
@@ -83,9 +99,18 @@ export function createInboxRepo(scoped: Scoped): InboxRepo {
       const rows = await scoped.user(userId, ({ sql }) => sql.query<Row>(after ? NEXT_PAGE : FIRST_PAGE, params));
       return rows.map(toEntry);
     },
-    async markRead(userId, conversationId) {
-      const rows = await scoped.user(userId, ({ sql }) => sql.query<{ id: string }>(MARK_READ, [userId, conversationId]));
-      return rows.length > 0;
+    async markRead(userId, conversationId, throughMessageId) {
+      return scoped.user(userId, async ({ sql }) => {
+        if (throughMessageId === undefined) {
+          const rows = await sql.query<{ unread_count: number | string }>(MARK_READ, [userId, conversationId]);
+          return rows.length > 0 ? Number(rows[0]!.unread_count) : 'no_conversation';
+        }
+        const params = [userId, conversationId, throughMessageId];
+        if ((await sql.query(LOCK, params.slice(0, 2))).length === 0) return 'no_conversation';
+        if ((await sql.query(MESSAGE_OF, params)).length === 0) return 'no_message';
+        const rows = await sql.query<{ unread_count: number | string }>(MARK_READ_THROUGH, params);
+        return Number(rows[0]!.unread_count);
+      });
     },
   };
 }

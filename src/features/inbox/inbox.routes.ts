@@ -43,7 +43,7 @@ export function registerInboxRoutes(app: App, deps: { inbox: InboxService; authe
       schema: {
         tags,
         security,
-        summary: 'Mark a conversation read (its unread count becomes 0)',
+        summary: 'Mark a conversation read (its unread count becomes 0, or counts what came after the message you saw)',
         description:
           'Leaves the conversation\'s activity time as it was, so the inbox order does not change. Your own ' +
           'conversations have nothing unread: marking one read answers the same 200.',
@@ -52,6 +52,6 @@ export function registerInboxRoutes(app: App, deps: { inbox: InboxService; authe
         response: { 200: ReadSchema, ...problems(400, 401, 403, 404, 413, 422) },
       },
     },
-    async (request) => inbox.markRead(principalOf(request), request.params.id),
+    async (request) => inbox.markRead(principalOf(request), request.params.id, request.body.through_message_id),
   );
 }

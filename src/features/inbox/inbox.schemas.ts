@@ -39,12 +39,24 @@ export type InboxRow = Static<typeof InboxRowSchema>;
 export const InboxPage = pageOf(InboxRowSchema, 'InboxPage');
 
 /** Marking read takes no fields: no body, or `{}`. */
-export const ReadBody = Type.Object({}, { additionalProperties: false, title: 'MarkRead' });
+export const ReadBody = Type.Object(
+  {
+    through_message_id: Type.Optional(
+      Type.String({
+        format: 'uuid',
+        description:
+          'The newest message your page shows. Marks read only up to it: what the visitor sent after it stays unread. ' +
+          'Without it, everything is marked read.',
+      }),
+    ),
+  },
+  { additionalProperties: false, title: 'MarkRead' },
+);
 
 export const ReadSchema = Type.Object(
   {
     conversation_id: Type.String({ format: 'uuid' }),
-    unread_count: Type.Integer({ description: 'Always 0 once marked read' }),
+    unread_count: Type.Integer({ description: 'What is left unread: 0, or the visitor\'s messages after `through_message_id`' }),
   },
   { title: 'ConversationRead' },
 );

@@ -1,4 +1,4 @@
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
 import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
@@ -11,10 +11,11 @@ export interface InboxService {
   /** Visitors' conversations of one of the caller's chatbots, newest activity first (404 for a chatbot not theirs). */
   list(caller: Principal, chatbotId: string, query: InboxQueryInput): Promise<Page<InboxRow>>;
   /**
-   * Marks a conversation read (unread_count 0) and leaves its activity time, so the inbox keeps its
+   * Marks a conversation read (unread_count 0, or up to the message the owner's page shows last, so
+   * what the visitor sent since stays unread) and leaves its activity time, so the inbox keeps its
    * order. An account's own conversation (no visitor) has nothing unread: the same 200, harmless.
    */
-  markRead(caller: Principal, conversationId: string): Promise<Read>;
+  markRead(caller: Principal, conversationId: string, throughMessageId?: string): Promise<Read>;
 }
 
 export interface InboxDeps {
@@ -65,12 +66,14 @@ export function createInboxService(deps: InboxDeps): InboxService {
       const rows = await inbox.list(caller.ownerId, chatbot.id, query.limit, after ? [new Date(after[0]!), after[1]!.toLowerCase()] : null, PREVIEW_CHARS);
       return toPage(rows, query.limit, toRow, (row) => [row.updatedAt.toISOString(), row.conversationId]);
     },
-    async markRead(caller, conversationId) {
+    async markRead(caller, conversationId, throughMessageId) {
       const userId = ownerOf(caller);
       if (!isUuid(conversationId)) throw conversationNotFound();
       const id = conversationId.toLowerCase();
-      if (!(await inbox.markRead(userId, id))) throw conversationNotFound();
-      return { conversation_id: id, unread_count: 0 };
+      const left = await inbox.markRead(userId, id, throughMessageId?.toLowerCase());
+      if (left === 'no_conversation') throw conversationNotFound();
+      if (left === 'no_message') throw validationError('through_message_id', 'names no message of this conversation', { part: 'body' });
+      return { conversation_id: id, unread_count: left };
     },
   };
 }
