@@ -13,6 +13,8 @@ export const users = pgTable('users', {
   isActive: boolean('is_active').notNull().default(true),
   issuer: text('issuer'),
   externalId: text('external_id'),
+  /** An external user's: the `iat` of the newest token that set or confirmed username and email; an older token's are not applied (migrations/0038). */
+  claimsIssuedAt: timestamptz('claims_issued_at'),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
   updatedAt: timestamptz('updated_at').notNull().defaultNow(),
 });

@@ -137,7 +137,20 @@ function identityOf(issuer: ExternalIssuer, payload: JWTPayload) {
   if (breaksLine(username)) throw invalid(`The token's ${name.claim} claim ${NOT_ONE_LINE_MESSAGE}`);
   // The email is optional: one that cannot be stored or shown is dropped, as an over-long one is.
   const email = typeof payload.email === 'string' && payload.email.length <= MAX_NAME && !unstorableText(payload.email) && !breaksLine(payload.email) ? payload.email : null;
-  return { issuer: issuer.name, externalId, username, email };
+  return { issuer: issuer.name, externalId, username, email, issuedAt: issuedAt(payload) };
+}
+
+// 9999-12-31T23:59:59Z: PostgreSQL's timestamps and JavaScript's dates hold every second up to it.
+const LATEST_IAT = 253_402_300_799;
+
+/**
+ * When the token was issued, which orders its username and email against those stored (see
+ * users.repo). jose has checked that an `iat` is a number; one no date can hold (negative, past
+ * year 9999) cannot be ordered, as a token without `iat` cannot.
+ */
+function issuedAt(payload: JWTPayload): Date | null {
+  const { iat } = payload;
+  return typeof iat === 'number' && iat >= 0 && iat <= LATEST_IAT ? new Date(iat * 1000) : null;
 }
 
 function verifyOptions(issuer: ExternalIssuer, now: Date) {
@@ -272,7 +285,9 @@ export function createExternalIdentities(deps: {
     async authenticate(token) {
       const { issuer, payload } = await verify(token);
       const identity = identityOf(issuer, payload);
-      const key = [identity.issuer, identity.externalId, identity.username, identity.email ?? ''].join('\u0000');
+      // The token's `iat` is part of the key: a token that brings a newer name back reaches the
+      // database, not the user remembered for an older token of that name (users.repo orders them).
+      const key = [identity.issuer, identity.externalId, identity.username, identity.email ?? '', identity.issuedAt?.getTime() ?? ''].join('\u0000');
       const now = Date.now();
       const remember = deps.cacheMs > 0 && revocations.heard();
       const hit = remember ? cache.get(key) : undefined;

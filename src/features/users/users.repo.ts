@@ -1,4 +1,4 @@
-import { and, asc, eq, getTableColumns, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Access, Db } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
 import { users, type UserRow } from '../../db/schema.js';
@@ -15,6 +15,8 @@ export interface ExternalIdentity {
   externalId: string;
   username: string;
   email: string | null;
+  /** The token's `iat`; null for a token without one, which cannot be ordered against others. */
+  issuedAt: Date | null;
 }
 
 export interface UsersRepo {
@@ -52,28 +54,44 @@ export function createUsersRepo(scoped: Scoped): UsersRepo {
   );
 }
 
+// A token issued before a rename stays valid until it expires (an old tab), so tokens are ordered
+// by `iat`: one applies its username and email only when it is at least as new as the token that
+// set or last confirmed them. Tokens of one second cannot be ordered, and the one used last wins.
+// A token without `iat` cannot be ordered at all: it applies only while no dated token has set the
+// names (an issuer that never dates its tokens syncs as it always did), and never undoes a dated one.
+const APPLIES = sql`(${users.username} IS DISTINCT FROM excluded.username OR ${users.email} IS DISTINCT FROM excluded.email)
+  AND (${users.claimsIssuedAt} IS NULL OR excluded.claims_issued_at >= ${users.claimsIssuedAt})`;
+
 // One statement, so concurrent first requests with one token create exactly one user.
 async function syncExternal(db: Db, identity: ExternalIdentity, now: Date): ReturnType<UsersRepo['syncExternal']> {
+  const { issuedAt, ...claims } = identity;
   const [row] = await db
     .insert(users)
-    .values({ id: newId(), ...identity, createdAt: now, updatedAt: now })
+    .values({ id: newId(), ...claims, claimsIssuedAt: issuedAt, createdAt: now, updatedAt: now })
     .onConflictDoUpdate({
       target: [users.issuer, users.externalId],
       targetWhere: sql`${users.issuer} IS NOT NULL`,
-      set: { username: sql`excluded.username`, email: sql`excluded.email`, updatedAt: now },
-      setWhere: sql`${users.username} IS DISTINCT FROM excluded.username OR ${users.email} IS DISTINCT FROM excluded.email`,
+      set: { username: sql`excluded.username`, email: sql`excluded.email`, claimsIssuedAt: sql`excluded.claims_issued_at`, updatedAt: now },
+      setWhere: APPLIES,
     })
     .returning({ ...getTableColumns(users), inserted: sql<boolean>`(xmax = 0)` });
   if (row) {
     const { inserted, ...user } = row;
     return { user, change: inserted ? 'created' : 'updated' };
   }
-  const [existing] = await db
-    .select()
-    .from(users)
-    .where(and(eq(users.issuer, identity.issuer), eq(users.externalId, identity.externalId)))
-    .limit(1);
-  return { user: existing!, change: 'none' };
+  const identified = and(eq(users.issuer, identity.issuer), eq(users.externalId, identity.externalId));
+  const [existing] = await db.select().from(users).where(identified).limit(1);
+  const user = existing!;
+  const same = user.username === identity.username && user.email === identity.email;
+  if (!issuedAt || !same || (user.claimsIssuedAt && user.claimsIssuedAt >= issuedAt)) return { user, change: 'none' };
+  // A newer token with the same names confirms them: a token issued before it, while the user had
+  // another name at the issuer (renamed and back), no longer applies. Only while still true.
+  const [confirmed] = await db
+    .update(users)
+    .set({ claimsIssuedAt: issuedAt })
+    .where(and(identified, eq(users.username, identity.username), sql`${users.email} IS NOT DISTINCT FROM ${identity.email}`, or(isNull(users.claimsIssuedAt), lt(users.claimsIssuedAt, issuedAt))))
+    .returning();
+  return { user: confirmed ?? user, change: 'none' };
 }
 
 function usersRepo(auth: Run, self: (userId: string) => Run): UsersRepo {
