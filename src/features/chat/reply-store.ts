@@ -5,7 +5,7 @@ import type { Jobs } from '../../jobs/jobs.js';
 import { conversationNotFound } from '../conversations/conversations.service.js';
 import { toMessage, type Message } from '../conversations/conversations.schemas.js';
 import type { AnswersRepo } from './answers.repo.js';
-import type { StoredReply, TurnsRepo } from './turns.repo.js';
+import type { FinishedReply, StoredReply, TurnsRepo } from './turns.repo.js';
 import type { UsageBuffer } from './usage-buffer.js';
 
 /** Storing a reply while the database is unreachable is retried this long, in the background. */
@@ -21,15 +21,22 @@ export interface ReplyStoreDeps {
   log: { warn(fields: object, message: string): void; error(fields: object, message: string): void };
 }
 
-export interface ReplyStore {
-  store(ownerId: string, conversationId: string, reply: StoredReply): Promise<Message>;
-  counted(ownerId: string, reply: StoredReply, beforeAnswer: boolean): Promise<Message>;
+/** A reply stored in its conversation, and what the conversation collected as it was stored. */
+export interface StoredTurn {
+  message: Message;
+  collected: FinishedReply['collected'];
 }
 
-async function storeOnce(deps: Pick<ReplyStoreDeps, 'turns' | 'answers' | 'clock'>, ownerId: string, conversationId: string, reply: StoredReply): Promise<Message> {
+export interface ReplyStore {
+  store(ownerId: string, conversationId: string, reply: StoredReply): Promise<StoredTurn>;
+  /** Nothing collected: the turn keeps no conversation. */
+  counted(ownerId: string, reply: StoredReply, beforeAnswer: boolean): Promise<StoredTurn>;
+}
+
+async function storeOnce(deps: Pick<ReplyStoreDeps, 'turns' | 'answers' | 'clock'>, ownerId: string, conversationId: string, reply: StoredReply): Promise<StoredTurn> {
   try {
-    const row = await deps.turns.finish(ownerId, conversationId, reply, deps.clock.now());
-    if (row) return toMessage(row);
+    const finished = await deps.turns.finish(ownerId, conversationId, reply, deps.clock.now());
+    if (finished) return { message: toMessage(finished.reply), collected: finished.collected };
   } catch (error) {
     if (!isForeignKeyViolation(error)) throw error;
   }
@@ -100,7 +107,7 @@ export function createReplyStore(deps: ReplyStoreDeps): ReplyStore {
    * content may be what it refused), else releases the lock; when the database is unreachable,
    * keeps trying in the background. Whatever happens the error reaches the caller (500/503).
    */
-  async function store(ownerId: string, conversationId: string, reply: StoredReply): Promise<Message> {
+  async function store(ownerId: string, conversationId: string, reply: StoredReply): Promise<StoredTurn> {
     try {
       return await storeOnce(deps, ownerId, conversationId, reply);
     } catch (error) {
@@ -120,5 +127,5 @@ export function createReplyStore(deps: ReplyStoreDeps): ReplyStore {
     }
   }
 
-  return { store, counted: (ownerId, reply, beforeAnswer) => counted(deps, ownerId, reply, beforeAnswer) };
+  return { store, counted: async (ownerId, reply, beforeAnswer) => ({ message: await counted(deps, ownerId, reply, beforeAnswer), collected: null }) };
 }

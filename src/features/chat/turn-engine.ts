@@ -187,7 +187,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         if (generation.reason === 'client_left') await afterDisconnect();
         const stored = replyOf(target, plan, produced, generation, modelId, Math.round(performance.now() - started));
         // Stored whatever happened, so a user message never dangles without its reply.
-        const reply = conversationId ? await replies.store(ownerId, conversationId, stored) : await replies.counted(ownerId, stored, plan.countBeforeAnswer === true);
+        const { message: reply, collected } = conversationId ? await replies.store(ownerId, conversationId, stored) : await replies.counted(ownerId, stored, plan.countBeforeAnswer === true);
         const usage = reply.usage;
         await report(log, deps.afterTurn ?? [], {
           principal,
@@ -200,8 +200,9 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
           completionTokens: usage?.completion_tokens ?? 0,
         });
         if (produced.unexpected) throw produced.unexpected;
-        const step = produced.collect;
-        const collect = step?.changed && target.collect ? collectUpdate(target.collect, step.data, step.completed) : null;
+        // The client is told what the conversation holds, as the reply was stored with it: a turn
+        // whose hold lapsed while a newer one collected did not store what it computed (turns.sql.ts).
+        const collect = produced.collect?.changed && target.collect && collected ? collectUpdate(target.collect, collected.data, collected.completed) : null;
         return { conversationId, userMessage: plan.userMessage, reply, failure: produced.failure, collect, maxTokens: target.maxTokens };
       } finally {
         clearInterval(renew);

@@ -147,8 +147,9 @@ function createTurnBeginFinish(sql: SqlRunner, instance: string | null): Pick<Tu
     async finish(userId, conversationId, reply, now) {
       const statement = finishStatement({ collecting: Boolean(reply.collect), replacing: reply.replaces != null });
       const params = finishParams(userId, conversationId, reply, now);
-      // A new reply has no feedback yet: the statement returns the rest of its row.
-      type Row = Omit<ReplyRow, 'feedback_rating' | 'feedback_comment'>;
+      // A new reply has no feedback yet: the statement returns the rest of its row, and for a
+      // turn that collects, the conversation's data and completion as it left them.
+      type Row = Omit<ReplyRow, 'feedback_rating' | 'feedback_comment'> & { collected_data?: unknown; collected_completed?: boolean };
       let rows: Row[];
       try {
         rows = await sql.query<Row>(statement, params);
@@ -166,7 +167,10 @@ function createTurnBeginFinish(sql: SqlRunner, instance: string | null): Pick<Tu
       }
       const row = rows[0];
       if (!row) return null;
-      return replyFields({ ...row, feedback_rating: null, feedback_comment: null });
+      const collected = reply.collect
+        ? { data: row.collected_data == null ? {} : parseJson<Record<string, unknown>>(row.collected_data), completed: row.collected_completed === true }
+        : null;
+      return { reply: replyFields({ ...row, feedback_rating: null, feedback_comment: null }), collected };
     },
   };
 }

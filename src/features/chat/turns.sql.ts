@@ -175,20 +175,30 @@ function finishSql(collecting: boolean, replacing: boolean): string {
   // Every CTE reads the snapshot from before the statement: `was` is the status before this turn.
   // `completed_at` is written as the API writes times (§2): a timestamptz in jsonb takes the
   // session's time zone ("+06:00" on a database set up in Dhaka).
-  const event = collecting
+  // What the client is told the turn collected is the row as the statement left it (`u`), and the
+  // event is queued only for a completion this turn stored: a late turn's write, refused above,
+  // announces nothing. `u` reads the newest version of the row (it waits for a newer turn's finish
+  // that holds it), `was` the snapshot: the data `u` stored must be this turn's too.
+  const was = collecting
     ? `, was AS (
   SELECT status, visitor_id, data FROM conversations WHERE id = $2 AND user_id = $3
-), w AS (
+)`
+    : '';
+  const event = collecting
+    ? `, w AS (
   INSERT INTO webhook_deliveries (id, user_id, chatbot_id, conversation_id, type, payload, created_at, next_attempt_at)
   SELECT $19::uuid, $3::uuid, b.id, $2::uuid, 'conversation.completed',
          jsonb_build_object('conversation_id', $2::uuid, 'chatbot_id', b.id, 'data', $16::jsonb,
                             'completed_at', to_char($12::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                             'visitor', CASE WHEN v.id IS NULL THEN NULL ELSE jsonb_build_object('visitor_id', v.visitor_id, 'name', v.name) END),
          $12::timestamptz, $12::timestamptz
-    FROM was JOIN chatbots b ON b.id = $15::uuid LEFT JOIN visitors v ON v.id = was.visitor_id
-   WHERE $18::boolean AND was.status <> 'completed' AND ${unchanged('was.data')} AND b.webhook_url IS NOT NULL AND b.webhook_enabled
+    FROM was CROSS JOIN u JOIN chatbots b ON b.id = $15::uuid LEFT JOIN visitors v ON v.id = was.visitor_id
+   WHERE $18::boolean AND was.status <> 'completed' AND ${unchanged('was.data')} AND u.collected_data = $16::jsonb
+     AND u.conversation_status = 'completed' AND b.webhook_url IS NOT NULL AND b.webhook_enabled
 )`
     : '';
+  const stored = collecting ? ', data AS collected_data, status AS conversation_status' : '';
+  const told = collecting ? "u.collected_data, u.conversation_status = 'completed' AS collected_completed, " : '';
   const held = replacing ? `held AS (
   SELECT 1 FROM conversations WHERE id = $2 AND user_id = $3 FOR UPDATE
 ), ` : '';
@@ -201,7 +211,7 @@ WITH ${held}d AS (
   SELECT $1::uuid, c.id, c.user_id, 'assistant', $4::text, $5::text, $6::int, $7::text, $8::int, $9::int, $10::int, $11::text, $12::timestamptz
     FROM conversations c WHERE c.id = $2 AND c.user_id = $3
   RETURNING id, content, status, created_at, prompt_tokens, completion_tokens, latency_ms, error_code
-)${event}, u AS (
+)${was}, u AS (
   UPDATE conversations
      SET message_count = message_count + (SELECT count(*) FROM r) - (SELECT count(*) FROM d),
          updated_at = $12,
@@ -210,9 +220,9 @@ WITH ${held}d AS (
          stop_reply_id = CASE WHEN busy_reply_id = $1 THEN NULL ELSE stop_reply_id END,
          busy_text = CASE WHEN busy_reply_id = $1 THEN NULL ELSE busy_text END${collected}
    WHERE id = $2 AND user_id = $3
-  RETURNING 1
-)
-SELECT r.*, add_usage($15::uuid, $3::uuid, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::smallint, $5::text, $8::int, $9::int) AS counted
+  RETURNING 1${stored}
+)${event}
+SELECT r.*, ${told}add_usage($15::uuid, $3::uuid, ($12::timestamptz AT TIME ZONE 'UTC')::date, $14::smallint, $5::text, $8::int, $9::int) AS counted
   FROM r CROSS JOIN u WHERE ${userGate('$3')}`;
 }
 

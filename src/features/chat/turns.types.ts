@@ -101,6 +101,16 @@ export interface StoredCollect {
   base: Record<string, unknown>;
 }
 
+/** A reply finish() stored, with what its conversation then holds. */
+export interface FinishedReply {
+  reply: MessageFields;
+  /**
+   * For a turn that collects: the conversation's data and whether it is completed, as the finish
+   * left them. A turn whose hold lapsed while a newer turn collected did not store its own data.
+   */
+  collected: { data: Record<string, unknown>; completed: boolean } | null;
+}
+
 export interface KnowledgeCandidate {
   content: string;
   tokens: number;
@@ -148,7 +158,7 @@ export interface TurnsRepo {
    */
   begin(userId: string, conversationId: string, request: BeginRequest, now: Date): Promise<TurnStart | TurnRefused>;
   /** Stores the reply and releases the lock; null when the conversation is gone. */
-  finish(userId: string, conversationId: string, reply: StoredReply, now: Date): Promise<MessageFields | null>;
+  finish(userId: string, conversationId: string, reply: StoredReply, now: Date): Promise<FinishedReply | null>;
   /** Extends the lock of a reply still being generated. */
   renew(userId: string, conversationId: string, replyId: string, leaseMs: number): Promise<void>;
   /** Asks whichever instance generates this conversation's reply to stop; false when none is running. */
