@@ -1,8 +1,10 @@
 // useChat's DefaultChatTransport sends the chat's whole history with every message, though Parley
 // reads only the new one (the history the model sees is Parley's own). A long chat's body passes
-// BODY_LIMIT (130 exchanges of 8 KB replies: 1.1 MB) and every message after is refused 413. The
-// README's transport sends only the last message (prepareSendMessagesRequest): this checks that the
-// way it is written keeps such a chat going, with both clients, sends and regenerates alike.
+// BODY_LIMIT (130 exchanges of 8 KB replies: 1.1 MB): every message after was refused 413, so a long
+// chat died with the default transport. The earlier messages are now skipped as the body streams
+// in (src/features/ai-sdk/last-message-body.ts): such a chat keeps going with the default transport,
+// and with the README's (prepareSendMessagesRequest, only the last message), with both clients,
+// sends and regenerates alike.
 import type { UIMessage } from 'ai';
 import { DefaultChatTransport } from 'ai';
 import { DefaultChatTransport as Transport5 } from 'ai5';
@@ -61,32 +63,40 @@ async function chunksOf(stream: ReadableStream<unknown>): Promise<Chunk[]> {
   }
 }
 
-describe.each(CLIENTS)('a long chat (%s)', (name) => {
-  it('passes the body limit with the whole history, and keeps going with the README’s transport', async () => {
-    const chatId = `long-${name}-${Date.now()}`;
-    const history = longHistory();
-    const next = [...history, text('u-next', 'user', `And where is it now, ${name}?`) as UIMessage];
-    expect(JSON.stringify(next).length).toBeGreaterThan(1024 * 1024);
+/** Sends the next message of a long chat, then regenerates its reply; Parley keeps the new exchange once. */
+async function keepsGoing(name: ClientName, readme: boolean) {
+  const chatId = `long-${name}-${readme ? 'readme' : 'default'}-${Date.now()}`;
+  const label = `${readme ? 'README' : 'Default'} ${name}:`;
+  const question = `${label} and where is it now?`;
+  const next = [...longHistory(), text('u-next', 'user', question) as UIMessage];
+  expect(JSON.stringify({ id: chatId, messages: next }).length).toBeGreaterThan(t.config.bodyLimit);
 
-    const whole = transport(name, false).sendMessages({ chatId, messages: next as never[], trigger: 'submit-message', messageId: undefined, abortSignal: undefined });
-    await expect(whole).rejects.toThrow(/payload_too_large|too large|413/i);
+  const sent = await chunksOf((await transport(name, readme).sendMessages({ chatId, messages: next as never[], trigger: 'submit-message', messageId: undefined, abortSignal: undefined })) as ReadableStream<unknown>);
+  expect(sent.map((chunk) => chunk.type)).toContain('text-delta');
+  expect(sent.at(-1)?.type).toBe('finish');
+  expect(llm.requests.at(-1)?.messages.at(-1)).toEqual({ role: 'user', content: question });
+  const replyId = sent.find((chunk) => chunk.type === 'start')?.messageId as string;
 
-    const sent = await chunksOf((await transport(name, true).sendMessages({ chatId, messages: next as never[], trigger: 'submit-message', messageId: undefined, abortSignal: undefined })) as ReadableStream<unknown>);
-    expect(sent.map((chunk) => chunk.type)).toContain('text-delta');
-    expect(sent.at(-1)?.type).toBe('finish');
-    const replyId = sent.find((chunk) => chunk.type === 'start')?.messageId as string;
+  const again = [...next, { id: replyId, role: 'assistant', parts: [{ type: 'text', text: 'It is on its way.' }] } as UIMessage];
+  const regenerated = await chunksOf(
+    (await transport(name, readme).sendMessages({ chatId, messages: again.slice(0, -1) as never[], trigger: 'regenerate-message', messageId: replyId, abortSignal: undefined })) as ReadableStream<unknown>,
+  );
+  expect(regenerated.at(-1)?.type).toBe('finish');
 
-    const again = [...next, { id: replyId, role: 'assistant', parts: [{ type: 'text', text: 'It is on its way.' }] } as UIMessage];
-    const regenerated = await chunksOf(
-      (await transport(name, true).sendMessages({ chatId, messages: again.slice(0, -1) as never[], trigger: 'regenerate-message', messageId: replyId, abortSignal: undefined })) as ReadableStream<unknown>,
-    );
-    expect(regenerated.at(-1)?.type).toBe('finish');
+  // Parley kept the conversation: the new message and its reply, once (the regenerate replaced it).
+  const listed = await t.request({ method: 'GET', url: '/v1/conversations?limit=100', headers: bearer(owner.accessToken) });
+  const conversation = (listed.json().data as Array<{ id: string; title: string }>).find((c) => c.title.startsWith(label));
+  expect(conversation).toBeDefined();
+  const messages = await t.request({ method: 'GET', url: `/v1/conversations/${conversation!.id}/messages`, headers: bearer(owner.accessToken) });
+  expect((messages.json().data as Array<{ role: string }>).map((m) => m.role)).toEqual(['user', 'assistant']);
+}
 
-    // Parley kept the conversation: the new message and its reply, once (the regenerate replaced it).
-    const listed = await t.request({ method: 'GET', url: '/v1/conversations?limit=100', headers: bearer(owner.accessToken) });
-    const conversation = (listed.json().data as Array<{ id: string; title: string }>).find((c) => c.title.startsWith(`And where is it now, ${name}`));
-    expect(conversation).toBeDefined();
-    const messages = await t.request({ method: 'GET', url: `/v1/conversations/${conversation!.id}/messages`, headers: bearer(owner.accessToken) });
-    expect((messages.json().data as Array<{ role: string }>).map((m) => m.role)).toEqual(['user', 'assistant']);
+describe.each(CLIENTS)('a long chat (%s) whose whole history passes BODY_LIMIT', (name) => {
+  it('keeps going with the default transport, which sends the whole history', async () => {
+    await keepsGoing(name, false);
+  });
+
+  it('keeps going with the README’s transport, which sends only the new message', async () => {
+    await keepsGoing(name, true);
   });
 });

@@ -9,16 +9,21 @@ import { bindEndUser } from '../api-keys/end-user.js';
 import { principalOf } from '../auth/authenticate.js';
 import { ALLOWED_HEADERS, PREFLIGHT_MAX_AGE_S } from '../public/public-guard.js';
 import { AiSdkChatBody, ChatIdParams, NothingRunningAnswer, ResumeQuery, UiMessageStreamAnswer } from './ai-sdk.schemas.js';
+import { readLastMessageOnly, WHOLE_HISTORY_FACTOR, wholeHistoryLimit } from './last-message-body.js';
 import { MAX_READERS } from './reply-readers.js';
 import { createAiSdkChat, type AiSdkChat } from './ai-sdk.service.js';
 
 const tags = ['ai-sdk'];
+/** Fastify's own, when the server was built without one. */
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
 const security = bearerSecurity;
 
 const TURN_DESCRIPTION =
   'The Vercel AI SDK UI message stream protocol, for `useChat` with `DefaultChatTransport` (`api: <base>/v1/ai-sdk/chat`). ' +
   'The chat `id` names one conversation per caller, created on first use. Only the last message (the new user message) is ' +
-  'taken: the stored history is what the model sees. `trigger: "regenerate-message"` replaces the last reply (a `messageId` naming an earlier message of the chat is 422). Always streamed: ' +
+  'taken: the stored history is what the model sees. The whole history may be sent, as the transport sends it: the earlier messages are ' +
+  `skipped as the body arrives (checked to be JSON, never validated), so the body may be up to ${WHOLE_HISTORY_FACTOR} times BODY_LIMIT as long as the rest of it, ` +
+  'the new message included, is within BODY_LIMIT (413 otherwise). `trigger: "regenerate-message"` replaces the last reply (a `messageId` naming an earlier message of the chat is 422). Always streamed: ' +
   '`start` (`messageId` = the stored reply id), `message-metadata` (`conversation_id`), `start-step`, `text-start`, `text-delta` ' +
   'per chunk, `text-end`, `finish-step`, `message-metadata` (the stored reply), `finish`, then `data: [DONE]`; or `error`. ' +
   "Aborting the request stops the reply, keeping what was produced as interrupted. API keys name their end user with `user`. " +
@@ -34,10 +39,15 @@ export function registerAiSdkRoutes(app: App, services: Services): void {
   // Resumed streams of replies running on another instance would otherwise hold the server open.
   app.addHook('preClose', async () => aiSdk.close());
 
+  // The whole history is read (up to its own limit), and all but its last message skipped as it comes.
+  const bodyLimit = app.initialConfig.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const readLimit = wholeHistoryLimit(bodyLimit);
   app.post(
     '/v1/ai-sdk/chat',
     {
+      bodyLimit: readLimit,
       onRequest: services.authenticateChannels,
+      preParsing: readLastMessageOnly({ bodyLimit, readLimit }),
       // A key's end user: `user` in the body, `?user=` on the resume (422 when missing).
       preHandler: bindEndUser,
       schema: {

@@ -3,6 +3,7 @@
 // app's own `body` fields and later AI SDK releases add more, and none of them is an error.
 import { Type, type Static, type TSchema } from 'typebox';
 import { EndUserField } from '../api-keys/end-user.js';
+import { WHOLE_HISTORY_FACTOR } from './last-message-body.js';
 
 /** The conversation-naming chat id: the client's, 1–200 characters (as openClientChat requires). */
 const ChatId = Type.String({ minLength: 1, maxLength: 200, description: "The client's chat id; names one conversation per caller, created on first use" });
@@ -28,7 +29,9 @@ export const AiSdkChatBody = Type.Object(
     id: ChatId,
     messages: Type.Array(UiMessage, {
       maxItems: 10_000,
-      description: "The client's history, advisory: only the last message (the new user message) is taken; the server's stored history is what the model sees",
+      description:
+        "The client's history, advisory: only the last message (the new user message) is taken; the server's stored history is what the model sees. " +
+        `The earlier messages are skipped as the body arrives (checked to be JSON, not validated): the whole history may be sent, the body up to ${WHOLE_HISTORY_FACTOR} times BODY_LIMIT, the rest of it within BODY_LIMIT`,
     }),
     trigger: Type.Optional(
       Type.Union([Type.Literal('submit-message'), Type.Literal('regenerate-message')], { description: '`regenerate-message` answers the last message again, replacing the last reply' }),
