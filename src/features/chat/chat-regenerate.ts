@@ -10,7 +10,7 @@ import { audience, KNOWLEDGE_CANDIDATES, refused, type TurnStarts } from './turn
 import type { TurnsRepo } from './turns.repo.js';
 
 export interface RegenerateDeps {
-  starts: Pick<TurnStarts, 'admitted' | 'begin' | 'endedHere'>;
+  starts: Pick<TurnStarts, 'admitted' | 'begin' | 'ended'>;
   turns: Pick<TurnsRepo, 'release'>;
   knowledge: KnowledgeSearch;
   engine: TurnEngine;
@@ -32,8 +32,8 @@ export function createRegenerate(deps: RegenerateDeps) {
       const begin = (now: Date) => starts.begin(caller, id, { audience: audience(caller), lock: { replyId, leaseMs: settings.leaseMs }, message: null, ...plan }, now);
       let now = clock.now();
       let started = await begin(now);
-      // The reply being stopped here (useChat's stop(), then regenerate at once) is the one replaced, once stored.
-      if (started.state === 'busy' && (await starts.endedHere(id))) started = await begin((now = clock.now()));
+      // The reply being stopped (useChat's stop(), then regenerate at once, on any instance) is the one replaced, once stored.
+      if (started.state === 'busy' && (await starts.ended(caller, id, started))) started = await begin((now = clock.now()));
       if (started.state !== 'started') throw refused(started, now);
       return started;
     });

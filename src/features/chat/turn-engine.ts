@@ -15,7 +15,7 @@ import type { Principal } from '../auth/principal.js';
 import { collectUpdate, type Collector } from '../collection/collector.js';
 import type { CollectUpdate } from '../collection/collect-state.js';
 import type { Message } from '../conversations/conversations.schemas.js';
-import type { Generations } from './generations.js';
+import type { Generation, Generations } from './generations.js';
 import type { AnswersRepo } from './answers.repo.js';
 import { createModelCall, replyOf } from './model-call.js';
 import type { ReplyProgress } from './progress.repo.js';
@@ -146,6 +146,19 @@ async function report(log: TurnEngineDeps['log'], hooks: AfterTurn[], turnReport
   }
 }
 
+/**
+ * What a turn does when its client leaves: its model call is stopped, and its hold is marked as
+ * being ended, as a stop request marks it, so that a next message sent at once to another
+ * instance waits for this reply to be stored rather than being refused (turn-starts.ts).
+ */
+function clientGone({ generations, turns }: TurnEngineDeps, key: string, generation: Generation, hold: { ownerId: string; conversationId: string | null }) {
+  return () => {
+    if (generations.stop(key, 'client_left') && generation.reason === 'client_left' && hold.conversationId) {
+      turns.markEnding(hold.ownerId, hold.conversationId, generation.replyId).catch(() => {});
+    }
+  };
+}
+
 export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
   const { turns, generations, log, settings } = deps;
   const callModel = createModelCall(deps);
@@ -172,7 +185,7 @@ export function createTurnEngine(deps: TurnEngineDeps): TurnEngine {
         if (conversationId) turns.renew(ownerId, conversationId, plan.replyId, settings.leaseMs).catch(() => {});
       }, settings.leaseMs / 2);
       renew.unref();
-      const onClientGone = () => generations.stop(key, 'client_left');
+      const onClientGone = clientGone(deps, key, generation, { ownerId, conversationId });
       let unwatch: (() => void) | null = null;
       const watchClient = (client: ClientWatch) => {
         unwatch = client.onClientGone(onClientGone);

@@ -17,7 +17,7 @@ import { toQueryTerms } from '../knowledge/search-text.js';
 import { within, type Generations } from './generations.js';
 import { STORE_RETRY_FOR_MS } from './reply-store.js';
 import type { TurnPlan } from './turn-engine.js';
-import type { BeginRequest, TurnRefused, TurnsRepo, TurnTarget } from './turns.repo.js';
+import type { BeginRequest, TurnBusy, TurnRefused, TurnsRepo, TurnTarget } from './turns.repo.js';
 import { budgetSpent, type DailyMessageCap } from '../usage/quotas.js';
 
 export const MESSAGE_OVERHEAD = 3;
@@ -28,6 +28,13 @@ export const KNOWLEDGE_CANDIDATES = 8;
  * whose client left, is stored within about a second (turn-engine.ts, afterDisconnect).
  */
 const ENDING_WAIT_MS = 2_000;
+/**
+ * How long a turn waits for a reply another instance is ending: a stop asked for here reaches it
+ * within its stop poll (0.5 s, compose.ts), and it stores the reply as it would have here.
+ */
+const ENDING_ELSEWHERE_WAIT_MS = 3_000;
+/** How often the hold of a reply being ended elsewhere is looked at meanwhile. */
+const ENDING_POLL_MS = 50;
 
 export interface TurnStartSettings {
   contextTokenBudget: number;
@@ -39,7 +46,7 @@ export interface TurnStartSettings {
 }
 
 export interface TurnStartDeps {
-  turns: Pick<TurnsRepo, 'begin' | 'undoBegin'>;
+  turns: Pick<TurnsRepo, 'begin' | 'undoBegin' | 'holds'>;
   jobs: Pick<Jobs, 'retry'>;
   limiter: RateLimiter;
   /** USAGE_MESSAGES_PER_DAY for accounts. */
@@ -62,12 +69,14 @@ export interface TurnStarts {
   checkContent(field: string, content: string): void;
   begin(caller: Principal, id: string, request: BeginRequest, now: Date, thenToo?: () => Promise<void>): ReturnType<TurnsRepo['begin']>;
   /**
-   * After a `busy` begin: waits while the reply holding the conversation is one this instance is
-   * ending (stopped, or its client left), and says whether it is stored now, so begin may be tried
-   * again. useChat's stop() aborts the request and a send may follow at once: it is answered after
-   * the stopped reply rather than refused 409 for the moment that reply takes to be stored.
+   * After a `busy` begin: waits while the reply holding the conversation is being ended (stopped,
+   * or its client left) — by this instance, or by another one (the hold is marked so in the
+   * database) — and says whether it is stored now, so begin may be tried again. useChat's stop()
+   * aborts the request and a send may follow at once, to whichever instance: it is answered after
+   * the stopped reply rather than refused 409 for the moment that reply takes to be stored. A
+   * hold not being ended is not waited for.
    */
-  endedHere(id: string): Promise<boolean>;
+  ended(caller: Principal, id: string, refusal: TurnBusy): Promise<boolean>;
   /** Locks the conversation and stores the user message; refused (404/409) when it cannot. */
   beginSend(caller: Principal, id: string, input: { content: string; context?: string }, thenToo?: () => Promise<void>): Promise<{ target: TurnTarget; plan: TurnPlan }>;
 }
@@ -141,6 +150,16 @@ function admitter({ limiter, dailyCap, clock, settings }: TurnStartDeps): TurnSt
   };
 }
 
+/** Whether the hold of a reply being ended on another instance goes within ENDING_ELSEWHERE_WAIT_MS. */
+async function released(turns: Pick<TurnsRepo, 'holds'>, userId: string, id: string, replyId: string): Promise<boolean> {
+  const deadline = performance.now() + ENDING_ELSEWHERE_WAIT_MS;
+  while (await turns.holds(userId, id, replyId)) {
+    if (performance.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, ENDING_POLL_MS));
+  }
+  return true;
+}
+
 export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
   const { turns, jobs, clock, newId, settings, generations } = deps;
 
@@ -173,9 +192,10 @@ export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
       if (codePointLength(content) > settings.maxMessageChars) throw validationError(field, `must be at most ${settings.maxMessageChars} characters`);
     },
     begin,
-    async endedHere(id) {
-      const ending = generations?.ending(id);
-      return ending ? within(ending.then(() => true), ENDING_WAIT_MS) : false;
+    async ended(caller, id, refusal) {
+      const here = generations?.ending(id);
+      if (here) return within(here.then(() => true), ENDING_WAIT_MS);
+      return refusal.ending ? released(turns, caller.ownerId, id, refusal.ending) : false;
     },
     async beginSend(caller, id, input, thenToo) {
       const tokens = countTokens(input.content);
@@ -189,7 +209,7 @@ export function createTurnStarts(deps: TurnStartDeps): TurnStarts {
         return begin(caller, id, request, now, thenToo).then((started) => ({ started, now, messageId, replyId }));
       };
       let tried = await attempt();
-      if (tried.started.state === 'busy' && (await starts.endedHere(id))) tried = await attempt();
+      if (tried.started.state === 'busy' && (await starts.ended(caller, id, tried.started))) tried = await attempt();
       const { started, now, messageId, replyId } = tried;
       if (started.state !== 'started') throw refused(started, now);
       const plan: TurnPlan = {

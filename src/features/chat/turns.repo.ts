@@ -90,7 +90,7 @@ function finishParams(userId: string, conversationId: string, reply: StoredReply
   ];
 }
 
-type Refusal = { busy: boolean; lapsed: boolean; busy_reply_id: string | null; busy_text: string | null; budget: string | number | null; spent: string | number };
+type Refusal = { busy: boolean; lapsed: boolean; ending: boolean | null; busy_reply_id: string | null; busy_text: string | null; budget: string | number | null; spent: string | number };
 
 /** The reply of a lapsed hold, stored as the cut-turns sweep stores it (only while that hold is still there). */
 async function storeLapsedReply(sql: SqlRunner, userId: string, conversationId: string, replyId: string, text: string, now: Date): Promise<void> {
@@ -141,7 +141,7 @@ function createTurnBeginFinish(sql: SqlRunner, instance: string | null): Pick<Tu
         const spent = Number(why.spent);
         if (budget !== null && spent >= budget) return { state: 'quota', budget, spent };
         // Held when begin looked, free by now: the other reply just ended. Try again.
-        if (why.busy || attempt >= BEGIN_ATTEMPTS) return { state: 'busy' };
+        if (why.busy || attempt >= BEGIN_ATTEMPTS) return { state: 'busy', ending: why.busy && why.ending ? why.busy_reply_id : null };
       }
     },
     async finish(userId, conversationId, reply, now) {
@@ -230,7 +230,29 @@ function createTurnLocks(sql: SqlRunner): Pick<TurnsRepo, 'renew' | 'requestStop
   };
 }
 
+/** A hold being ended (stopped, or its client left): marked so, and watched until it goes (turn-starts.ts). */
+function createEndingHolds(sql: SqlRunner): Pick<TurnsRepo, 'markEnding' | 'holds'> {
+  return {
+    async markEnding(userId, conversationId, replyId) {
+      // The stop poll finds it too, and finds the reply already ended here.
+      await sql.query(
+        `UPDATE conversations SET stop_reply_id = busy_reply_id
+          WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3 AND stop_reply_id IS NULL AND ${userGate('$2')}`,
+        [conversationId, userId, replyId],
+      );
+    },
+    async holds(userId, conversationId, replyId) {
+      const rows = await sql.query<{ id: string }>(
+        `SELECT id FROM conversations
+          WHERE id = $1 AND user_id = $2 AND busy_reply_id = $3 AND busy_until >= now() AND ${userGate('$2')}`,
+        [conversationId, userId, replyId],
+      );
+      return rows.length > 0;
+    },
+  };
+}
+
 /** `instance`: this instance's id in `instances` (instances.ts), named on every hold it takes; null where none is kept. */
 export function createTurnsRepo(sql: SqlRunner, instance: string | null = null): TurnsRepo {
-  return { ...createTurnBeginFinish(sql, instance), ...createTurnLocks(sql) };
+  return { ...createTurnBeginFinish(sql, instance), ...createTurnLocks(sql), ...createEndingHolds(sql) };
 }

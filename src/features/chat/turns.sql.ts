@@ -117,10 +117,12 @@ export const holderGone = (alias: string, watcher: string) =>
  * Why begin() took no lock: the conversation (as that caller sees it), whether a reply holds it, and the chatbot's month.
  * A hold nobody renewed, or whose instance is gone (`lapsed`: killed, or stopped with the reply unstored), carries the
  * reply's text so far: begin() stores that reply as cut short before the conversation takes the next turn.
+ * A hold being ended (`ending`: stopped, or its client left, on whichever instance) lets go once its reply is stored.
  */
 export const REFUSAL = `
 SELECT u.busy_until IS NOT NULL AND u.busy_until >= now() AND NOT o.gone AS busy,
        u.busy_reply_id IS NOT NULL AND (u.busy_until < now() OR o.gone) AS lapsed, u.busy_reply_id, u.busy_text,
+       u.stop_reply_id IS NOT NULL AND u.stop_reply_id = u.busy_reply_id AS ending,
        b.token_budget_monthly AS budget,
        CASE WHEN b.token_budget_monthly IS NULL THEN 0 ELSE budget_spent(b.id, $4::date) END AS spent
   FROM conversations u JOIN chatbots b ON b.id = u.chatbot_id

@@ -127,7 +127,13 @@ export interface TurnStart {
 }
 
 /** Why a turn could not start: another reply runs, no such conversation (for this caller), or the chatbot's month is spent. */
-export type TurnRefused = { state: 'busy' | 'missing' } | { state: 'quota'; budget: number; spent: number };
+export type TurnRefused = TurnBusy | { state: 'missing' } | { state: 'quota'; budget: number; spent: number };
+
+/**
+ * Another reply holds the conversation. `ending`: that reply's id when it is being ended (stopped,
+ * or its client left, on whichever instance runs it): the hold goes once that reply is stored.
+ */
+export type TurnBusy = { state: 'busy'; ending?: string | null };
 
 export interface BeginRequest {
   /**
@@ -167,6 +173,13 @@ export interface TurnsRepo {
   stopsRequested(replyIds: string[]): Promise<string[]>;
   /** Forgets the stops deleted conversations left behind, once every instance has polled them. */
   forgetReplyStops(): Promise<void>;
+  /**
+   * Marks the hold of this reply as being ended (its client left), as a stop request marks it: a
+   * turn asked for on another instance meanwhile waits for the reply to be stored.
+   */
+  markEnding(userId: string, conversationId: string, replyId: string): Promise<void>;
+  /** Whether this reply still holds the conversation (and its lease has not lapsed). */
+  holds(userId: string, conversationId: string, replyId: string): Promise<boolean>;
   /** Releases the lock without storing anything. */
   release(userId: string, conversationId: string, replyId: string): Promise<void>;
   /**
