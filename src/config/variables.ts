@@ -99,7 +99,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     description:
       'How long one instance may reuse a session/user check before asking the database again (0 = every request). Logouts and deactivations clear it at once on every instance that hears them: this one, and with `REDIS_URL` all of them; while Redis is unreachable nothing is reused.',
   },
-  { name: 'BODY_LIMIT', default: '1MiB', description: "Largest request body accepted; larger answers 413. The routes open to anyone (register, login, refresh, token, a visit's start) take at most 16 KiB, or `BODY_LIMIT` when lower; a knowledge upload takes up to 6,003,424 bytes, whatever `BODY_LIMIT` says (its longest document as JSON)." },
+  { name: 'BODY_LIMIT', default: '1MiB', description: "Largest request body accepted; larger answers 413. The routes open to anyone (register, login, refresh, token, a visit's start) take at most 16 KiB, or `BODY_LIMIT` when lower; a knowledge upload takes up to 6,003,424 bytes, whatever `BODY_LIMIT` says (its longest document as JSON); `POST /v1/ai-sdk/chat` reads up to 64 × `BODY_LIMIT` (a chat's whole history), of which it keeps at most `BODY_LIMIT`." },
   {
     name: 'REQUEST_TIMEOUT_MS',
     default: '30000',

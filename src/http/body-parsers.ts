@@ -18,17 +18,23 @@ const UTF8 = new Set(['utf-8', 'utf8', 'us-ascii']);
 /**
  * A body is read as it was sent, in UTF-8 (RFC 8259 for JSON). A compressed one, or one that says
  * it is in another charset, answers 415 saying what to change, where decoding it anyway would
- * answer "not valid UTF-8" (400) and send its client looking at its text.
+ * answer "not valid UTF-8" (400) and send its client looking at its text. Null when it is readable.
  */
-function readableAsSent(request: FastifyRequest): void {
-  const coding = request.headers['content-encoding']?.trim();
+export function notReadableAsSent(headers: FastifyRequest['headers']): AppError | null {
+  const coding = headers['content-encoding']?.trim();
   if (coding && coding.toLowerCase() !== 'identity') {
-    throw new AppError('unsupported_media_type', `Request bodies are read as sent: send this one uncompressed, without Content-Encoding: ${coding.slice(0, 40)}`);
+    return new AppError('unsupported_media_type', `Request bodies are read as sent: send this one uncompressed, without Content-Encoding: ${coding.slice(0, 40)}`);
   }
-  const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+  const charset = CHARSET.exec(headers['content-type'] ?? '')?.[1]?.toLowerCase();
   if (charset !== undefined && !UTF8.has(charset)) {
-    throw new AppError('unsupported_media_type', `Request bodies are read as UTF-8: send this one in UTF-8 (charset=utf-8), not charset=${charset.slice(0, 40)}`);
+    return new AppError('unsupported_media_type', `Request bodies are read as UTF-8: send this one in UTF-8 (charset=utf-8), not charset=${charset.slice(0, 40)}`);
   }
+  return null;
+}
+
+function readableAsSent(request: FastifyRequest): void {
+  const problem = notReadableAsSent(request.headers);
+  if (problem) throw problem;
 }
 
 function parseJson(body: Buffer): unknown {

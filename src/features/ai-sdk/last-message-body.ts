@@ -5,6 +5,7 @@
 // messages) is held to BODY_LIMIT, then parsed by the server's JSON parser as any body is.
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { notReadableAsSent } from '../../http/body-parsers.js';
 import { LastMessageScanner, tooLarge } from './last-message-scanner.js';
 
 /** How many times BODY_LIMIT the route reads, earlier messages included (64 MiB by default). */
@@ -12,17 +13,8 @@ export const WHOLE_HISTORY_FACTOR = 64;
 
 export const wholeHistoryLimit = (bodyLimit: number) => WHOLE_HISTORY_FACTOR * bodyLimit;
 
-// As src/http/body-parsers.ts reads a body: what it would refuse (415) is kept as sent, for it to refuse.
-const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
-const UTF8 = new Set(['utf-8', 'utf8', 'us-ascii']);
-
-/** Whether the body's bytes are its JSON as sent (no content coding, UTF-8): only then is it read as it comes. */
-export function readableAsSent(headers: FastifyRequest['headers']): boolean {
-  const coding = headers['content-encoding']?.trim();
-  if (coding && coding.toLowerCase() !== 'identity') return false;
-  const charset = CHARSET.exec(headers['content-type'] ?? '')?.[1]?.toLowerCase();
-  return charset === undefined || UTF8.has(charset);
-}
+/** Whether the body's bytes are its JSON as sent (no content coding, UTF-8): only then is it read as it comes; what the server's parsers refuse (415) is kept as sent, for them to refuse. */
+export const readableAsSent = (headers: FastifyRequest['headers']): boolean => notReadableAsSent(headers) === null;
 
 /**
  * The request's body as the scanner keeps it. It starts reading the request when first read (a

@@ -9,6 +9,7 @@
 // What it keeps is parsed by that parser afterwards. A body that does not start with an object is
 // kept as sent, for the parser to judge.
 import { AppError } from '../../errors/app-error.js';
+import { BACKSLASH, BOM, COMMA, ESCAPES, isDigit, isHex, isSpace, LITERALS, Nesting, nextInNumber, numberMayEnd, numberStart, QUOTE } from './json-grammar.js';
 import { Utf8Check } from './utf8-check.js';
 
 /** What stands for each earlier message: the least the schema takes, never read. */
@@ -35,28 +36,7 @@ const NUMBER = 11;
 const END = 12; // after the body's object: whitespace only
 const AS_SENT = 13; // not an object: kept as sent
 
-// Where a number is: after `-`, after a leading 0, in the integer, after `.`, in the fraction, after `e`, after its sign, in the exponent.
-const N_MINUS = 0;
-const N_ZERO = 1;
-const N_INT = 2;
-const N_DOT = 3;
-const N_FRAC = 4;
-const N_E = 5;
-const N_E_SIGN = 6;
-const N_EXP = 7;
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
 const MESSAGES = Buffer.from('messages');
-const BOM = [0xef, 0xbb, 0xbf];
-const LITERALS: Record<number, Buffer> = { 0x74: Buffer.from('true'), 0x66: Buffer.from('false'), 0x6e: Buffer.from('null') };
-const ESCAPES = new Set([...'"\\/bfnrt'].map((c) => c.charCodeAt(0)));
-
-const isSpace = (b: number) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
-const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
-const isHex = (b: number) => isDigit(b) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46);
-const isExponent = (b: number) => b === 0x65 || b === 0x45;
 
 /**
  * Streams a JSON body through, keeping the last element of its top-level `messages` array and
@@ -67,13 +47,11 @@ const isExponent = (b: number) => b === 0x65 || b === 0x45;
  */
 export class LastMessageScanner {
   private state: number;
-  private number = N_MINUS;
+  private number = 0;
   private literal: Buffer = MESSAGES;
   private literalAt = 0;
   private hexLeft = 0;
-  /** One bit a level of nesting, the innermost last: 1 an object, 0 an array. */
-  private kinds = new Uint8Array(64);
-  private depth = 0;
+  private readonly nesting = new Nesting();
   private inKey = false;
   /** How much of `messages` the top-level key being read has matched; -1 when it is another. */
   private keyAt = -1;
@@ -167,7 +145,7 @@ export class LastMessageScanner {
       this.state = AS_SENT;
       return;
     }
-    this.push(true);
+    this.nesting.push(true);
     this.state = OBJECT_FIRST;
   }
 
@@ -175,10 +153,10 @@ export class LastMessageScanner {
     const messages = this.messagesNext;
     this.messagesNext = false;
     if (b === 0x7b) {
-      this.push(true);
+      this.nesting.push(true);
       this.state = OBJECT_FIRST;
     } else if (b === 0x5b) {
-      this.push(false);
+      this.nesting.push(false);
       this.state = ARRAY_FIRST;
       if (messages) this.openMessages(chunk, i);
     } else if (b === QUOTE) {
@@ -188,7 +166,7 @@ export class LastMessageScanner {
       this.literalAt = 1;
       this.state = LITERAL;
     } else if (b === 0x2d || isDigit(b)) {
-      this.number = b === 0x2d ? N_MINUS : b === 0x30 ? N_ZERO : N_INT;
+      this.number = numberStart(b);
       this.state = NUMBER;
     } else {
       throw notJson();
@@ -201,10 +179,10 @@ export class LastMessageScanner {
   }
 
   private after(b: number, chunk: Buffer, i: number): void {
-    const object = this.inObject();
+    const object = this.nesting.inObject();
     if (b === COMMA) {
       this.state = object ? KEY : VALUE;
-      if (this.inMessages && this.depth === 2) this.dropElement(chunk, i);
+      if (this.inMessages && this.nesting.depth === 2) this.dropElement(chunk, i);
     } else if (b === (object ? 0x7d : 0x5d)) {
       this.close(chunk, i);
     } else {
@@ -213,19 +191,19 @@ export class LastMessageScanner {
   }
 
   private close(chunk: Buffer, i: number): void {
-    if (this.inMessages && this.depth === 2) this.closeMessages(chunk, i);
-    this.depth--;
+    if (this.inMessages && this.nesting.depth === 2) this.closeMessages(chunk, i);
+    this.nesting.pop();
     this.afterValue();
   }
 
   private afterValue(): void {
-    this.state = this.depth === 0 ? END : AFTER;
+    this.state = this.nesting.depth === 0 ? END : AFTER;
   }
 
   private openString(key: boolean): void {
     this.state = STRING;
     this.inKey = key;
-    this.keyAt = key && this.depth === 1 ? 0 : -1;
+    this.keyAt = key && this.nesting.depth === 1 ? 0 : -1;
   }
 
   /** The string's plain bytes at once, up to its end, an escape, or a control character (refused, as JSON refuses it). */
@@ -293,29 +271,13 @@ export class LastMessageScanner {
       const b = chunk[i]!;
       const next = nextInNumber(this.number, b);
       if (next === -1) {
-        if (this.number !== N_ZERO && this.number !== N_INT && this.number !== N_FRAC && this.number !== N_EXP) throw notJson();
+        if (!numberMayEnd(this.number)) throw notJson();
         this.afterValue();
         return i;
       }
       this.number = next;
     }
     return n;
-  }
-
-  private push(object: boolean): void {
-    if (this.depth >> 3 >= this.kinds.length) {
-      const grown = new Uint8Array(this.kinds.length * 2);
-      grown.set(this.kinds);
-      this.kinds = grown;
-    }
-    const bit = 1 << (this.depth & 7);
-    this.kinds[this.depth >> 3] = object ? this.kinds[this.depth >> 3]! | bit : this.kinds[this.depth >> 3]! & ~bit;
-    this.depth++;
-  }
-
-  private inObject(): boolean {
-    const level = this.depth - 1;
-    return ((this.kinds[level >> 3]! >> (level & 7)) & 1) === 1;
   }
 
   /** The `[` of the top-level `messages`: what follows is pending, element by element. */
@@ -374,28 +336,5 @@ export class LastMessageScanner {
     }
     this.pending.push(part);
     this.pendingBytes += part.length;
-  }
-}
-
-/** The number state after byte `b`, or -1 when `b` is not part of the number. */
-function nextInNumber(state: number, b: number): number {
-  const digit = isDigit(b);
-  switch (state) {
-    case N_MINUS:
-      return b === 0x30 ? N_ZERO : digit ? N_INT : -1;
-    case N_ZERO:
-      return b === 0x2e ? N_DOT : isExponent(b) ? N_E : -1;
-    case N_INT:
-      return digit ? N_INT : b === 0x2e ? N_DOT : isExponent(b) ? N_E : -1;
-    case N_DOT:
-      return digit ? N_FRAC : -1;
-    case N_FRAC:
-      return digit ? N_FRAC : isExponent(b) ? N_E : -1;
-    case N_E:
-      return b === 0x2b || b === 0x2d ? N_E_SIGN : digit ? N_EXP : -1;
-    case N_E_SIGN:
-      return digit ? N_EXP : -1;
-    default:
-      return digit ? N_EXP : -1;
   }
 }
