@@ -8,28 +8,12 @@
 import type { UIMessage } from 'ai';
 import { DefaultChatTransport } from 'ai';
 import { DefaultChatTransport as Transport5 } from 'ai5';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
-import { fakeLlmEnv, listen } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { describe, expect, it } from 'vitest';
+import { bearer } from '../helpers/factories.js';
+import { aiSdkStage } from './stage.js';
 import { CLIENTS, type Chunk, type ClientName } from './clients.js';
 
-let llm: FakeLlm;
-let t: TestApp;
-let base: string;
-let owner: RegisteredUser;
-
-beforeAll(async () => {
-  llm = await startFakeLlm();
-  t = await createTestApp(fakeLlmEnv(llm.url));
-  base = await listen(t);
-  owner = await registerUser(t);
-});
-afterAll(async () => {
-  await t?.close();
-  await llm?.close();
-});
+const stage = aiSdkStage();
 
 /** As the README writes it: only the new message goes, with the fields Parley reads. */
 const lastMessageOnly = ({ id, messages, trigger, messageId, body }: { id: string; messages: UIMessage[]; trigger: string; messageId: string | undefined; body: Record<string, unknown> | undefined }) => ({
@@ -37,7 +21,7 @@ const lastMessageOnly = ({ id, messages, trigger, messageId, body }: { id: strin
 });
 
 function transport(name: ClientName, readme: boolean) {
-  const options = { api: `${base}/v1/ai-sdk/chat`, headers: bearer(owner.accessToken), ...(readme ? { prepareSendMessagesRequest: lastMessageOnly } : {}) };
+  const options = { api: `${stage.base }/v1/ai-sdk/chat`, headers: bearer(stage.owner.accessToken), ...(readme ? { prepareSendMessagesRequest: lastMessageOnly } : {}) };
   return name === 'ai6' ? new DefaultChatTransport(options) : new Transport5(options as never);
 }
 
@@ -69,12 +53,12 @@ async function keepsGoing(name: ClientName, readme: boolean) {
   const label = `${readme ? 'README' : 'Default'} ${name}:`;
   const question = `${label} and where is it now?`;
   const next = [...longHistory(), text('u-next', 'user', question) as UIMessage];
-  expect(JSON.stringify({ id: chatId, messages: next }).length).toBeGreaterThan(t.config.bodyLimit);
+  expect(JSON.stringify({ id: chatId, messages: next }).length).toBeGreaterThan(stage.t.config.bodyLimit);
 
   const sent = await chunksOf((await transport(name, readme).sendMessages({ chatId, messages: next as never[], trigger: 'submit-message', messageId: undefined, abortSignal: undefined })) as ReadableStream<unknown>);
   expect(sent.map((chunk) => chunk.type)).toContain('text-delta');
   expect(sent.at(-1)?.type).toBe('finish');
-  expect(llm.requests.at(-1)?.messages.at(-1)).toEqual({ role: 'user', content: question });
+  expect(stage.llm.requests.at(-1)?.messages.at(-1)).toEqual({ role: 'user', content: question });
   const replyId = sent.find((chunk) => chunk.type === 'start')?.messageId as string;
 
   const again = [...next, { id: replyId, role: 'assistant', parts: [{ type: 'text', text: 'It is on its way.' }] } as UIMessage];
@@ -84,10 +68,10 @@ async function keepsGoing(name: ClientName, readme: boolean) {
   expect(regenerated.at(-1)?.type).toBe('finish');
 
   // Parley kept the conversation: the new message and its reply, once (the regenerate replaced it).
-  const listed = await t.request({ method: 'GET', url: '/v1/conversations?limit=100', headers: bearer(owner.accessToken) });
+  const listed = await stage.t.request({ method: 'GET', url: '/v1/conversations?limit=100', headers: bearer(stage.owner.accessToken) });
   const conversation = (listed.json().data as Array<{ id: string; title: string }>).find((c) => c.title.startsWith(label));
   expect(conversation).toBeDefined();
-  const messages = await t.request({ method: 'GET', url: `/v1/conversations/${conversation!.id}/messages`, headers: bearer(owner.accessToken) });
+  const messages = await stage.t.request({ method: 'GET', url: `/v1/conversations/${conversation!.id }/messages`, headers: bearer(stage.owner.accessToken) });
   expect((messages.json().data as Array<{ role: string }>).map((m) => m.role)).toEqual(['user', 'assistant']);
 }
 

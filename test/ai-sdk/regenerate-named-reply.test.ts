@@ -6,29 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { AbstractChat, DefaultChatTransport, type ChatState, type UIMessage } from 'ai';
 import { AbstractChat as AbstractChat5, DefaultChatTransport as Transport5 } from 'ai5';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { fakeLlmEnv, listen } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { describe, expect, it } from 'vitest';
+import { json } from '../helpers/app.js';
+import { bearer } from '../helpers/factories.js';
+import { aiSdkStage } from './stage.js';
 import { CLIENTS, textOf, type ClientName } from './clients.js';
 
-let llm: FakeLlm;
-let t: TestApp;
-let base: string;
-let owner: RegisteredUser;
-
-beforeAll(async () => {
-  llm = await startFakeLlm();
-  t = await createTestApp(fakeLlmEnv(llm.url));
-  base = await listen(t);
-  owner = await registerUser(t);
-});
-afterEach(() => llm.reset());
-afterAll(async () => {
-  await t?.close();
-  await llm?.close();
-});
+const stage = aiSdkStage();
 
 /** The plain state a framework binding (React, Vue, Svelte) keeps for the chat. */
 function plainState(messages: UIMessage[]): ChatState<UIMessage> {
@@ -54,16 +38,16 @@ interface ChatLike {
 }
 
 function openChat(name: ClientName, id: string, messages: UIMessage[] = []): ChatLike {
-  const init = { id, transport: new DefaultChatTransport({ api: `${base}/v1/ai-sdk/chat`, headers: bearer(owner.accessToken) }), onError: () => {} };
+  const init = { id, transport: new DefaultChatTransport({ api: `${stage.base }/v1/ai-sdk/chat`, headers: bearer(stage.owner.accessToken) }), onError: () => {} };
   if (name === 'ai6') return new (class extends AbstractChat<UIMessage> {})({ ...init, state: plainState(messages) });
-  const init5 = { ...init, transport: new Transport5({ api: `${base}/v1/ai-sdk/chat`, headers: bearer(owner.accessToken) }) };
+  const init5 = { ...init, transport: new Transport5({ api: `${stage.base }/v1/ai-sdk/chat`, headers: bearer(stage.owner.accessToken) }) };
   const Chat5 = class extends AbstractChat5<never> {};
   return new Chat5({ ...init5, state: plainState(messages) as never }) as unknown as ChatLike;
 }
 
 type Stored = { id: string; role: 'user' | 'assistant'; content: string; status: string };
 const storedMessages = async (conversationId: string): Promise<Stored[]> => {
-  const response = await t.request({ method: 'GET', url: `/v1/conversations/${conversationId}/messages`, headers: bearer(owner.accessToken) });
+  const response = await stage.t.request({ method: 'GET', url: `/v1/conversations/${conversationId }/messages`, headers: bearer(stage.owner.accessToken) });
   expect(response.statusCode, response.body).toBe(200);
   return json(response).data as Stored[];
 };
@@ -81,12 +65,12 @@ async function twoTurns(name: ClientName) {
 describe.each(CLIENTS)('%s: regenerate({ messageId }) in a chat of two turns', (name) => {
   it('of an earlier reply is refused, 422 on messageId; nothing changes and the model is not called', async () => {
     const { chat, conversationId, before } = await twoTurns(name);
-    llm.reset();
+    stage.llm.reset();
     await chat.regenerate({ messageId: chat.messages[1]!.id });
     expect(chat.status).toBe('error');
     const problem = JSON.parse(chat.error!.message) as { status: number; code: string; errors: Array<{ path: string }> };
     expect(problem).toMatchObject({ status: 422, code: 'validation_failed', errors: [{ path: 'body.messageId' }] });
-    expect(llm.requests).toHaveLength(0);
+    expect(stage.llm.requests).toHaveLength(0);
     expect(await storedMessages(conversationId)).toEqual(before);
     // The chat is not left busy: the next message is answered.
     await chat.sendMessage({ text: 'Is there parking?' });
@@ -99,11 +83,11 @@ describe.each(CLIENTS)('%s: regenerate({ messageId }) in a chat of two turns', (
     // A page reloaded: the chat is rebuilt from the stored history, with the stored ids.
     const loaded: UIMessage[] = before.map((message) => ({ id: message.id, role: message.role, parts: [{ type: 'text', text: message.content }] }));
     const reloaded = openChat(name, (chat as unknown as { id: string }).id, loaded);
-    llm.reset();
+    stage.llm.reset();
     await reloaded.regenerate({ messageId: loaded[0]!.id });
     expect(reloaded.status).toBe('error');
     expect(JSON.parse(reloaded.error!.message)).toMatchObject({ status: 422, errors: [{ path: 'body.messageId' }] });
-    expect(llm.requests).toHaveLength(0);
+    expect(stage.llm.requests).toHaveLength(0);
     expect(await storedMessages(conversationId)).toEqual(before);
   });
 

@@ -6,42 +6,27 @@
 // instance is ending waits for it to be stored, then starts: the stopped reply is kept once, as
 // interrupted, and the new turn follows it. A reply still running (not stopped) still answers 409.
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { createTestApp, json, type TestApp } from '../helpers/app.js';
-import { createChatbot, fakeLlmEnv, listen } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { describe, expect, it } from 'vitest';
+import { json } from '../helpers/app.js';
+import { createChatbot } from '../helpers/chat.js';
+import { bearer } from '../helpers/factories.js';
+import { aiSdkStage } from './stage.js';
 import { startVisit } from '../helpers/public.js';
 import { type Chunk, client, collect, conversationOf, dataFrames, until, userMessage } from './clients.js';
 
-let llm: FakeLlm;
-let t: TestApp;
-let base: string;
-let owner: RegisteredUser;
-
-beforeAll(async () => {
-  llm = await startFakeLlm();
-  t = await createTestApp(fakeLlmEnv(llm.url, { RATE_LIMIT_PUBLIC_IP: '10000/1m', RATE_LIMIT_PUBLIC_VISITOR: '10000/1m', RATE_LIMIT_PUBLIC_CHATBOT: '10000/1m' }));
-  base = await listen(t);
-  owner = await registerUser(t);
-});
-afterEach(() => llm.reset());
-afterAll(async () => {
-  await t?.close();
-  await llm?.close();
-});
+const stage = aiSdkStage({ RATE_LIMIT_PUBLIC_IP: '10000/1m', RATE_LIMIT_PUBLIC_VISITOR: '10000/1m', RATE_LIMIT_PUBLIC_CHATBOT: '10000/1m' });
 
 const chatId = () => `chat_${randomBytes(6).toString('hex')}`;
 const slowly = () => {
-  llm.setReply(() => Array.from({ length: 200 }, (_, i) => `word${i}`).join(' '));
-  llm.setDelays({ chunkDelayMs: 40 });
+  stage.llm.setReply(() => Array.from({ length: 200 }, (_, i) => `word${i}`).join(' '));
+  stage.llm.setDelays({ chunkDelayMs: 40 });
 };
 const quickly = () => {
-  llm.setReply(undefined);
-  llm.setDelays({ chunkDelayMs: 0 });
+  stage.llm.setReply(undefined);
+  stage.llm.setDelays({ chunkDelayMs: 0 });
 };
 const messagesOf = async (conversationId: string) => {
-  const response = await t.request({ method: 'GET', url: `/v1/conversations/${conversationId}/messages`, headers: bearer(owner.accessToken) });
+  const response = await stage.t.request({ method: 'GET', url: `/v1/conversations/${conversationId }/messages`, headers: bearer(stage.owner.accessToken) });
   expect(response.statusCode, response.body).toBe(200);
   return json(response).data as Array<{ id: string; role: string; content: string; status: string }>;
 };
@@ -54,14 +39,14 @@ const streamedText = (body: string) =>
     .map((chunk) => chunk.delta)
     .join('');
 const aiSdk = (body: Record<string, unknown>) =>
-  fetch(`${base}/v1/ai-sdk/chat`, { method: 'POST', headers: { ...bearer(owner.accessToken), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${stage.base}/v1/ai-sdk/chat`, { method: 'POST', headers: { ...bearer(stage.owner.accessToken), 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 /** A slow reply started through the AI SDK client, once its first words arrived; `abort` is useChat's stop(). */
 async function slowTurn(id: string) {
   slowly();
   const abort = new AbortController();
   const seen: Chunk[] = [];
-  const stream = await client('ai6', base, { headers: bearer(owner.accessToken) }).send({ chatId: id, messages: [userMessage('talk slowly')], abortSignal: abort.signal });
+  const stream = await client('ai6', stage.base, { headers: bearer(stage.owner.accessToken) }).send({ chatId: id, messages: [userMessage('talk slowly')], abortSignal: abort.signal });
   collect(stream, (chunk) => seen.push(chunk)).catch(() => {});
   await until(() => seen.filter((chunk) => chunk.type === 'text-delta').length >= 2, 'the first words');
   quickly();
@@ -115,9 +100,9 @@ describe('useChat: stop(), then at once', () => {
 describe('a visitor', () => {
   /** A visitor's streamed turn, once its first words arrived. */
   async function visitorTurn() {
-    const bot = await createChatbot(t, owner, { name: 'Shop', is_public: true });
-    const visit = await startVisit(t, bot.slug);
-    const url = `${base}/v1/public/conversations/${visit.conversation_id}`;
+    const bot = await createChatbot(stage.t, stage.owner, { name: 'Shop', is_public: true });
+    const visit = await startVisit(stage.t, bot.slug);
+    const url = `${stage.base}/v1/public/conversations/${visit.conversation_id}`;
     const headers = { ...bearer(visit.visitor_token), 'content-type': 'application/json' };
     slowly();
     const abort = new AbortController();
@@ -150,7 +135,7 @@ describe('a visitor', () => {
 
   it("whose widget pressed stop, sending at once, is answered after the stopped reply", async () => {
     const turn = await visitorTurn();
-    const stop = await fetch(`${turn.url}/stop`, { method: 'POST', headers: turn.headers, body: '{}' });
+    const stop = await fetch(`${turn.url}/stop`, { method: 'POST', headers: turn.headers, body: '{ }' });
     expect(await stop.json()).toEqual({ stopped: true });
     await turn.send('hello again');
   });

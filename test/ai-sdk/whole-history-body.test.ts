@@ -6,31 +6,14 @@
 // refusal of the new message still names it at its index in what was sent.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
-import { createTestApp, type TestApp } from '../helpers/app.js';
-import { fakeLlmEnv, listen } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { describe, expect, it } from 'vitest';
+import { bearer } from '../helpers/factories.js';
+import { aiSdkStage } from './stage.js';
 
 const BODY_LIMIT = 64 * 1024;
 const READ_LIMIT = 64 * BODY_LIMIT;
 
-let llm: FakeLlm;
-let t: TestApp;
-let base: string;
-let owner: RegisteredUser;
-
-beforeAll(async () => {
-  llm = await startFakeLlm();
-  t = await createTestApp(fakeLlmEnv(llm.url, { BODY_LIMIT: String(BODY_LIMIT) }));
-  base = await listen(t);
-  owner = await registerUser(t);
-});
-afterEach(() => llm.reset());
-afterAll(async () => {
-  await t?.close();
-  await llm?.close();
-});
+const stage = aiSdkStage({ BODY_LIMIT: String(BODY_LIMIT) });
 
 const chatId = () => `whole_${randomBytes(6).toString('hex')}`;
 const text = (id: string, role: string, content: string) => ({ id, role, parts: [{ type: 'text', text: content }] });
@@ -50,11 +33,11 @@ function history(bytes: number): unknown[] {
 }
 
 const send = async (body: string, headers: Record<string, string> = {}) => {
-  const response = await fetch(`${base}/v1/ai-sdk/chat`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(owner.accessToken), ...headers }, body });
+  const response = await fetch(`${stage.base}/v1/ai-sdk/chat`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(stage.owner.accessToken), ...headers }, body });
   return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
 };
 
-const counts = async () => ({ conversations: await t.count('conversations'), messages: await t.count('messages') });
+const counts = async () => ({ conversations: await stage.t.count('conversations'), messages: await stage.t.count('messages') });
 
 /** The problem's fields that do not change from one request to the next. */
 const problemOf = (answer: { text: string }) => {
@@ -64,12 +47,12 @@ const problemOf = (answer: { text: string }) => {
 
 describe('the whole history past BODY_LIMIT', () => {
   it('is answered from its last message; quotes, brackets and escapes in earlier ones do not confuse the reading, and members after `messages` are read', async () => {
-    const body = JSON.stringify({ id: chatId(), messages: [...history(200_000), text('new', 'user', 'Where is my "order" ]}?')], trigger: 'submit-message' });
+    const body = JSON.stringify({ id: chatId(), messages: [...history(200_000), text('new', 'user', 'Where is my "order" ] }?')], trigger: 'submit-message' });
     expect(body.length).toBeGreaterThan(3 * BODY_LIMIT);
     const answer = await send(body);
     expect(answer.status, answer.text.slice(0, 300)).toBe(200);
     expect(answer.text).toContain('"type":"finish"');
-    expect(llm.requests.at(-1)?.messages.filter((m) => m.role === 'user')).toEqual([{ role: 'user', content: 'Where is my "order" ]}?' }]);
+    expect(stage.llm.requests.at(-1)?.messages.filter((m) => m.role === 'user')).toEqual([{ role: 'user', content: 'Where is my "order" ] }?' }]);
 
     // `trigger` after the history is read: a regenerate in a chat never used names nothing (404).
     const regenerate = await send(JSON.stringify({ id: chatId(), messages: [...history(200_000), text('new', 'user', 'Again')], trigger: 'regenerate-message' }));
@@ -100,7 +83,7 @@ describe('the whole history past BODY_LIMIT', () => {
     expect(problemOf(answer)).toEqual(problemOf(small));
     expect(problemOf(answer)).toMatchObject({ code: 'invalid_json', detail: 'The request body is not valid JSON' });
     expect(await counts()).toEqual(before);
-    expect(llm.requests).toHaveLength(0);
+    expect(stage.llm.requests).toHaveLength(0);
   });
 
   it('a file in the new message is refused 422 at its index in what was sent', async () => {
@@ -108,7 +91,7 @@ describe('the whole history past BODY_LIMIT', () => {
     const parts = [{ type: 'text', text: 'What is this?' }, { type: 'file', mediaType: 'image/png', url: 'data:image/png;base64,iVBORw0KGgo=' }];
     const answer = await send(JSON.stringify({ id: chatId(), messages: [...earlier, { id: 'new', role: 'user', parts }] }));
     expect(answer.status, answer.text.slice(0, 300)).toBe(422);
-    expect(JSON.parse(answer.text).errors).toEqual([{ path: `body.messages.${earlier.length}.parts.1`, message: 'files are not read: this chatbot reads text only' }]);
+    expect(JSON.parse(answer.text).errors).toEqual([{ path: `body.messages.${earlier.length }.parts.1`, message: 'files are not read: this chatbot reads text only' }]);
   });
 });
 
@@ -117,7 +100,7 @@ function streamBody(chunks: () => Buffer | null): Promise<{ status: number; text
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answered = false;
-    const request = http.request(`${base}/v1/ai-sdk/chat`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(owner.accessToken) } }, (response) => {
+    const request = http.request(`${stage.base}/v1/ai-sdk/chat`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(stage.owner.accessToken) } }, (response) => {
       answered = true;
       let text = '';
       response.setEncoding('utf8').on('data', (piece: string) => (text += piece));
@@ -163,7 +146,7 @@ describe('the route’s own limit on what it reads: 64 times BODY_LIMIT', () => 
     expect(streamed.sent).toBeLessThan(READ_LIMIT + 100_000);
 
     const said = await new Promise<number>((resolve, reject) => {
-      const request = http.request(`${base}/v1/ai-sdk/chat`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(READ_LIMIT + 1), ...bearer(owner.accessToken) } }, (response) => {
+      const request = http.request(`${stage.base}/v1/ai-sdk/chat`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(READ_LIMIT + 1), ...bearer(stage.owner.accessToken) } }, (response) => {
         response.resume();
         resolve(response.statusCode!);
       });

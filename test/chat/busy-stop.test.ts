@@ -2,12 +2,12 @@
 // reply is being generated → 409 conversation_busy; `stop` ends a running reply, keeping what was
 // produced as `interrupted` (§6, §12).
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
-import { chattingUser, fakeLlmEnv, listen, parseSse, sendMessage, type SseEvent } from '../helpers/chat.js';
+import { chattingUser, fakeLlmEnv, listen, sendMessage } from '../helpers/chat.js';
+import { openMessageStream, until } from '../helpers/socket-stream.js';
 
 let fake: FakeLlm;
 let t: TestApp;
@@ -45,41 +45,6 @@ async function slowTurn(user: RegisteredUser, conversationId: string, content: s
   const answer = Promise.resolve(sendMessage(t, user, conversationId, { content }));
   await fake.waitFor((requests) => requests.length > before);
   return { answer };
-}
-
-/** A streaming request over a real socket; events are collected as they arrive. */
-function openStream(user: RegisteredUser, conversationId: string, content: string) {
-  const events: SseEvent[] = [];
-  let buffer = '';
-  let ended!: () => void;
-  const done = new Promise<void>((resolve) => (ended = resolve));
-  const payload = JSON.stringify({ content, stream: true });
-  const req = http.request(new URL(`/v1/conversations/${conversationId}/messages`, base), {
-    method: 'POST',
-    headers: { ...bearer(user.accessToken), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
-  });
-  req.on('error', () => ended());
-  req.on('response', (res) => {
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buffer += chunk;
-      const cut = buffer.lastIndexOf('\n\n');
-      if (cut === -1) return;
-      events.push(...parseSse(buffer.slice(0, cut)));
-      buffer = buffer.slice(cut + 2);
-    });
-    res.on('close', () => ended());
-  });
-  req.end(payload);
-  return { events, done, close: () => req.destroy() };
-}
-
-async function until(probe: () => boolean, what: string, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 describe('a conversation generating a reply is busy', () => {
@@ -150,7 +115,7 @@ describe('POST /v1/conversations/{id}/stop', () => {
     fake.setReply(() => longReply);
     fake.setDelays({ chunkDelayMs: 150 });
     const { user, conversation } = await chattingUser(t);
-    const stream = openStream(user, conversation.id, 'Go on for a while');
+    const stream = openMessageStream(base, user, conversation.id, 'Go on for a while');
     await until(() => stream.events.some((e) => e.event === 'message.delta'), 'the first delta');
 
     const stopped = await stop(user, conversation.id);

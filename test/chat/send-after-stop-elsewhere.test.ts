@@ -6,12 +6,12 @@
 // the database, and a turn that finds one waits (a few seconds at most) for the stopped reply to
 // be stored, then starts after it. A reply nobody stopped still answers 409 at once.
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from '../fake-llm/fake-llm.js';
 import { createTestApp, json, type TestApp } from '../helpers/app.js';
 import { bearer, type RegisteredUser } from '../helpers/factories.js';
-import { chattingUser, fakeLlmEnv, listen, parseSse, sendMessage, type SseEvent } from '../helpers/chat.js';
+import { chattingUser, fakeLlmEnv, listen, sendMessage } from '../helpers/chat.js';
+import { openMessageStream, until } from '../helpers/socket-stream.js';
 
 let fake: FakeLlm;
 let one: TestApp;
@@ -33,48 +33,18 @@ afterAll(async () => {
   await fake?.close();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const longReply = Array.from({ length: 200 }, (_, i) => `word${i}`).join(' ');
-
-async function until(probe: () => boolean, what: string, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** A streamed reply on instance one, over a real socket, once its first words arrived. */
 async function streamingOnOne(user: RegisteredUser, conversationId: string, content: string) {
   fake.setReply(() => longReply);
   fake.setDelays({ chunkDelayMs: 100 });
-  const events: SseEvent[] = [];
-  let buffer = '';
-  let ended!: () => void;
-  const done = new Promise<void>((resolve) => (ended = resolve));
-  const payload = JSON.stringify({ content, stream: true });
-  const req = http.request(new URL(`/v1/conversations/${conversationId}/messages`, baseOne), {
-    method: 'POST',
-    headers: { ...bearer(user.accessToken), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
-  });
-  req.on('error', () => ended());
-  req.on('response', (res) => {
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buffer += chunk;
-      const cut = buffer.lastIndexOf('\n\n');
-      if (cut === -1) return;
-      events.push(...parseSse(buffer.slice(0, cut)));
-      buffer = buffer.slice(cut + 2);
-    });
-    res.on('close', () => ended());
-  });
-  req.end(payload);
-  await until(() => events.some((e) => e.event === 'message.delta'), 'the first words');
+  const stream = openMessageStream(baseOne, user, conversationId, content);
+  await until(() => stream.events.some((e) => e.event === 'message.delta'), 'the first words');
   // The next turn is answered at once.
   fake.setReply(undefined);
   fake.setDelays({ chunkDelayMs: 0 });
-  return { events, done, close: () => req.destroy() };
+  return stream;
 }
 
 const stopOn = (t: TestApp, user: RegisteredUser, id: string) =>

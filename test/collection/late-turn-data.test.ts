@@ -7,34 +7,17 @@
 import { describe, expect, it } from 'vitest';
 import { createChatbot, createConversation, sendMessage } from '../helpers/chat.js';
 import { registerUser } from '../helpers/factories.js';
-import { collected, collectionStage, say, type CollectingConversation } from './stage.js';
+import { collected, collectionStage, NAME_AND_EMAIL, nameAndEmailSaid, say, type CollectingConversation } from './stage.js';
 
 const stage = collectionStage();
-
-const COLLECT = {
-  fields: [
-    { key: 'name', label: 'name', type: 'string', required: true },
-    { key: 'email', label: 'email', type: 'email', required: true },
-  ],
-};
-
-/** What the fake model extracts: the name or the address the user's message states. */
-function extractFromMessage(request: { messages: Array<{ role: string; content: string }> }) {
-  const prompt = request.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '';
-  const fence = /<user_message note="[^"]*">\n([\s\S]*?)\n<\/user_message>/.exec(prompt);
-  const said = fence ? (JSON.parse(fence[1]!) as string) : '';
-  const name = /my name is (\w+)/i.exec(said)?.[1] ?? null;
-  const email = /[\w.]+@[\w.]+\.\w+/.exec(said)?.[0] ?? null;
-  return { name, email };
-}
 
 describe('a turn whose hold lapsed while the model answered, and a newer turn meanwhile', () => {
   it('does not undo what the newer turn collected, which completed the conversation', { timeout: 60_000 }, async () => {
     const t = stage.model;
     const owner = await registerUser(t);
-    const chatbot = await createChatbot(t, owner, { name: 'Lead bot', collect: COLLECT });
+    const chatbot = await createChatbot(t, owner, { name: 'Lead bot', collect: NAME_AND_EMAIL });
     const conversation: CollectingConversation = { t, owner, id: (await createConversation(t, owner, { chatbot_id: chatbot.id })).id };
-    stage.fake.setExtraction(extractFromMessage);
+    stage.fake.setExtraction(nameAndEmailSaid);
     await say(conversation, 'Hello, my name is Dana');
     expect((await collected(conversation)).data).toEqual({ name: 'Dana' });
 

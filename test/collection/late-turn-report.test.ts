@@ -13,7 +13,7 @@ import { createChatbot, createConversation, fakeLlmEnv, parseSse, sendMessage } 
 import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
 import { whileRowsHeld } from '../helpers/held-lock.js';
 import { setWebhook, WEBHOOK_TEST_ENV } from '../webhooks/events.js';
-import { collected, say, type CollectingConversation } from './stage.js';
+import { collected, NAME_AND_EMAIL, nameAndEmailSaid, say, type CollectingConversation } from './stage.js';
 
 let fake: FakeLlm;
 let receiver: FakeWebhooks;
@@ -31,27 +31,10 @@ afterAll(async () => {
   await fake?.close();
 });
 
-const COLLECT = {
-  fields: [
-    { key: 'name', label: 'name', type: 'string', required: true },
-    { key: 'email', label: 'email', type: 'email', required: true },
-  ],
-};
-
-/** What the fake model extracts: the name and the address the user's message states. */
-function extractFromMessage(request: { messages: Array<{ role: string; content: string }> }) {
-  const prompt = request.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '';
-  const fence = /<user_message note="[^"]*">\n([\s\S]*?)\n<\/user_message>/.exec(prompt);
-  const said = fence ? (JSON.parse(fence[1]!) as string) : '';
-  const name = /my name is (\w+)/i.exec(said)?.[1] ?? null;
-  const email = /[\w.]+@[\w.]+\.\w+/.exec(said)?.[0] ?? null;
-  return { name, email };
-}
-
 /** An owner's conversation with a collecting chatbot whose webhook is set. */
 async function leadConversation(): Promise<CollectingConversation & { owner: RegisteredUser; chatbotId: string }> {
   const owner = await registerUser(t);
-  const chatbot = await createChatbot(t, owner, { name: 'Lead bot', collect: COLLECT });
+  const chatbot = await createChatbot(t, owner, { name: 'Lead bot', collect: NAME_AND_EMAIL });
   await setWebhook(t, owner, chatbot.id, receiver.endpoint(`leads-${chatbot.id}`).url);
   const id = (await createConversation(t, owner, { chatbot_id: chatbot.id })).id as string;
   return { t, owner, id, chatbotId: chatbot.id as string };
@@ -85,7 +68,7 @@ async function deliveries(conversation: { owner: RegisteredUser; chatbotId: stri
 
 describe('the collect.update event of a turn that ended after a newer one collected', () => {
   it('tells what the conversation holds, not the correction that was not stored', { timeout: 60_000 }, async () => {
-    fake.setExtraction(extractFromMessage);
+    fake.setExtraction(nameAndEmailSaid);
     const conversation = await leadConversation();
     await say(conversation, 'Hello, my name is Dana');
 
@@ -98,7 +81,7 @@ describe('the collect.update event of a turn that ended after a newer one collec
   });
 
   it('does not announce a completion that was not stored, to the client or to the webhook', { timeout: 60_000 }, async () => {
-    fake.setExtraction(extractFromMessage);
+    fake.setExtraction(nameAndEmailSaid);
     const conversation = await leadConversation();
     await say(conversation, 'Hello');
 
@@ -112,7 +95,7 @@ describe('the collect.update event of a turn that ended after a newer one collec
 
 describe.runIf(process.env.TEST_DATABASE_URL)('a turn whose finish waits for a newer turn\'s finish holding the conversation', () => {
   it('tells what the newer turn stored, and queues no event for its own completion', { timeout: 60_000 }, async () => {
-    fake.setExtraction(extractFromMessage);
+    fake.setExtraction(nameAndEmailSaid);
     const conversation = await leadConversation();
     await say(conversation, 'Hello, my name is Dana');
 

@@ -81,3 +81,21 @@ export async function employeesAnswered(stage: CollectionStage, greeting: string
   const reply = await say(conversation, answer);
   return { reply, data: await dataOf(conversation) };
 }
+
+/** A name and an email address, both required. */
+export const NAME_AND_EMAIL = {
+  fields: [
+    { key: 'name', label: 'name', type: 'string', required: true },
+    { key: 'email', label: 'email', type: 'email', required: true },
+  ],
+};
+
+/** What a fake model extracts for NAME_AND_EMAIL: the name ("my name is …") and the address the user's last message states. */
+export function nameAndEmailSaid(request: { messages: Array<{ role: string; content: string }> }) {
+  const prompt = request.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '';
+  const fence = /<user_message note="[^"]*">\n([\s\S]*?)\n<\/user_message>/.exec(prompt);
+  const said = fence ? (JSON.parse(fence[1]!) as string) : '';
+  const name = /my name is (\w+)/i.exec(said)?.[1] ?? null;
+  const email = /[\w.]+@[\w.]+\.\w+/.exec(said)?.[0] ?? null;
+  return { name, email };
+}
