@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, gt, inArray, isNotNull, isNull, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import type { Scoped } from '../../db/scope.js';
 import { chatbots, users, webhookAttempts, webhookDeliveries, type WebhookAttemptRow, type WebhookDeliveryRow } from '../../db/schema.js';
@@ -195,7 +195,28 @@ const OUTCOME = {
   delivered: (now: Date) => ({ status: 'delivered' as const, deliveredAt: now, nextAttemptAt: null }),
   retry: (nextAttemptAt: Date) => ({ nextAttemptAt, retryStep: sql`${webhookDeliveries.retryStep} + 1` }),
   failed: () => ({ status: 'failed' as const, nextAttemptAt: null }),
+  /** Still pending, due now, on the same step of the schedule: the receiver that answered is no longer the webhook's. */
+  moved: (now: Date) => ({ nextAttemptAt: now }),
 };
+
+const MOVED_AWAY = 'the receiver answered 410 Gone, but the webhook_url was changed since: the event goes where it points now';
+
+/**
+ * After a 410 Gone: turns the chatbot's webhook off if it still points where the attempt went and
+ * the claim still holds (a redelivery since is what the owner asked for); whether it did.
+ */
+async function turnOff(db: Db, claim: ClaimedDelivery): Promise<boolean> {
+  const held = db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.id, claim.id), eq(webhookDeliveries.leaseToken, claim.token)));
+  const off = await db
+    .update(chatbots)
+    .set({ webhookEnabled: false })
+    .where(and(eq(chatbots.id, claim.chatbotId), eq(chatbots.webhookUrl, claim.url), exists(held)))
+    .returning({ id: chatbots.id });
+  return off.length > 0;
+}
 
 /** The worker's side: every tenant's deliveries, in the `webhooks` scope. */
 function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish' | 'pending'> {
@@ -239,24 +260,22 @@ function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish' | 
 
     finish: (claim, result, now) =>
       scoped.system('webhooks', async ({ db }) => {
-        const { statusCode, error, latencyMs } = result;
+        const { statusCode, latencyMs } = result;
+        // Only the url that answered 410 is turned off: one written since is the owner's new choice,
+        // and the event is sent there now rather than failed for good with the old receiver.
+        const moved = result.kind === 'gone' && !(await turnOff(db, claim));
+        const error = moved ? MOVED_AWAY : result.error;
+        const outcome = moved
+          ? OUTCOME.moved(now)
+          : result.kind === 'delivered' ? OUTCOME.delivered(now) : result.kind === 'retry' ? OUTCOME.retry(result.nextAttemptAt) : OUTCOME.failed();
         await db
           .update(webhookAttempts)
           .set({ statusCode, error, latencyMs })
           .where(and(eq(webhookAttempts.deliveryId, claim.id), eq(webhookAttempts.attempt, claim.attempt)));
-        const outcome = result.kind === 'delivered' ? OUTCOME.delivered(now) : result.kind === 'retry' ? OUTCOME.retry(result.nextAttemptAt) : OUTCOME.failed();
-        const changed = await db
+        await db
           .update(webhookDeliveries)
           .set({ ...outcome, lastStatusCode: statusCode, lastError: error, leaseToken: null, leaseUntil: null })
-          .where(and(eq(webhookDeliveries.id, claim.id), eq(webhookDeliveries.leaseToken, claim.token)))
-          .returning({ id: webhookDeliveries.id });
-        // Only the url that answered 410 is turned off: one written since is the owner's new choice.
-        if (result.kind === 'gone' && changed.length > 0) {
-          await db
-            .update(chatbots)
-            .set({ webhookEnabled: false })
-            .where(and(eq(chatbots.id, claim.chatbotId), eq(chatbots.webhookUrl, claim.url)));
-        }
+          .where(and(eq(webhookDeliveries.id, claim.id), eq(webhookDeliveries.leaseToken, claim.token)));
       }),
   };
 }
