@@ -189,6 +189,37 @@ describe('bodies the scanner refuses', () => {
     for (const size of [1, 2, 3, 100]) expect(refusal(body, { size }), `chunks of ${size}`).toBe(NOT_UTF8);
   });
 
+  it('random documents broken by one byte: refused exactly when JSON.parse refuses them', () => {
+    const random = seededRandom(7);
+    const alphabet = '{}[]",:\\0123456789.-+eEtrufalsn \n\tx/';
+    let broken = 0;
+    for (let run = 0; run < 3000; run++) {
+      const doc = { id: 'c', messages: [{ role: 'assistant', parts: [{ type: 'text', text: 'a "b" \\ [c]', n: -1.5e3 }], ok: true, no: null }, message('m2', 'x')], z: [1, { y: false }] };
+      const text = JSON.stringify(doc, null, run % 3 === 0 ? 1 : 0);
+      const at = Math.floor(random() * text.length);
+      const byte = alphabet[Math.floor(random() * alphabet.length)]!;
+      const mutated = [text.slice(0, at) + byte + text.slice(at + 1), text.slice(0, at) + byte + text.slice(at), text.slice(0, at) + text.slice(at + 1)][run % 3]!;
+      if (!/^\s*\{/.test(mutated)) continue;
+      let parses = true;
+      try {
+        JSON.parse(mutated);
+      } catch {
+        parses = false;
+      }
+      // What the scanner lets through is parsed afterwards: a fault in what it keeps is found then.
+      let accepted = true;
+      try {
+        JSON.parse(scan(mutated, { size: 1 + (run % 7) }));
+      } catch (error) {
+        if (error instanceof AppError) expect(`${error.code}: ${error.message}`).toBe(NOT_JSON);
+        accepted = false;
+      }
+      expect(accepted, mutated).toBe(parses);
+      if (!parses) broken++;
+    }
+    expect(broken).toBeGreaterThan(1000);
+  });
+
   it('a body cut in a character: not valid UTF-8', () => {
     expect(refusal(Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xf0, 0x9f, 0x98])]))).toBe(NOT_UTF8);
   });
