@@ -203,9 +203,10 @@ const MOVED_AWAY = 'the receiver answered 410 Gone, but the webhook_url was chan
 
 /**
  * After a 410 Gone: turns the chatbot's webhook off if it still points where the attempt went and
- * the claim still holds (a redelivery since is what the owner asked for); whether it did.
+ * the claim still holds (a redelivery since is what the owner asked for). Answers whether the
+ * webhook_url was changed since, in which case nothing was turned off.
  */
-async function turnOff(db: Db, claim: ClaimedDelivery): Promise<boolean> {
+async function movedAway(db: Db, claim: ClaimedDelivery): Promise<boolean> {
   const held = db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
@@ -215,7 +216,9 @@ async function turnOff(db: Db, claim: ClaimedDelivery): Promise<boolean> {
     .set({ webhookEnabled: false })
     .where(and(eq(chatbots.id, claim.chatbotId), eq(chatbots.webhookUrl, claim.url), exists(held)))
     .returning({ id: chatbots.id });
-  return off.length > 0;
+  if (off.length > 0) return false;
+  const [chatbot] = await db.select({ url: chatbots.webhookUrl }).from(chatbots).where(eq(chatbots.id, claim.chatbotId));
+  return chatbot !== undefined && chatbot.url !== claim.url;
 }
 
 /** The worker's side: every tenant's deliveries, in the `webhooks` scope. */
@@ -263,7 +266,7 @@ function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish' | 
         const { statusCode, latencyMs } = result;
         // Only the url that answered 410 is turned off: one written since is the owner's new choice,
         // and the event is sent there now rather than failed for good with the old receiver.
-        const moved = result.kind === 'gone' && !(await turnOff(db, claim));
+        const moved = result.kind === 'gone' && (await movedAway(db, claim));
         const error = moved ? MOVED_AWAY : result.error;
         const outcome = moved
           ? OUTCOME.moved(now)
