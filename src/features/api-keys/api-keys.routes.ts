@@ -28,7 +28,8 @@ export function registerApiKeyRoutes(app: App, deps: { apiKeys: ApiKeysService; 
         response: { 201: CreatedKeySchema, ...problems(400, 401, 403, 404, 422) },
       },
     },
-    async (request, reply) => reply.code(201).send(await apiKeys.create(principalOf(request), request.params.id, request.body)),
+    // The one answer that shows the key: never kept by a browser's or a proxy's cache (as token answers, RFC 6749 §5.1).
+    async (request, reply) => reply.code(201).header('cache-control', 'no-store').send(await apiKeys.create(principalOf(request), request.params.id, request.body)),
   );
 
   app.get(
