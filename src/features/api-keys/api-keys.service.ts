@@ -1,8 +1,9 @@
 // Chatbot API keys (§8): created for one chatbot, shown once, listed by prefix, revoked by
 // deleting them. The key's owner is the chatbot's owner; only they manage its keys.
-import { AppError } from '../../errors/app-error.js';
+import { AppError, validationError } from '../../errors/app-error.js';
 import type { Clock } from '../../lib/clock.js';
 import { isUuid } from '../../lib/ids.js';
+import { breaksLine, NOT_ONE_LINE_MESSAGE } from '../../lib/one-line.js';
 import { decodeCursor, isIsoTime, toPage, type Page } from '../../lib/pages.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatbotsService } from '../chatbots/chatbots.service.js';
@@ -45,9 +46,12 @@ export function createApiKeysService(deps: { keys: ApiKeysRepo; chatbots: Pick<C
   const { keys, chatbots, clock, newId } = deps;
   return {
     async create(caller, chatbotId, input) {
+      // A label read as one line of a list of keys: a line break a text box left around it is trimmed.
+      const name = input.name?.trim() || null;
+      if (name !== null && breaksLine(name)) throw validationError('name', NOT_ONE_LINE_MESSAGE);
       const chatbot = await chatbots.get(caller, chatbotId);
       const key = generateKey();
-      const row = await keys.insert(caller.ownerId, { id: newId(), chatbotId: chatbot.id, name: input.name?.trim() || null, prefix: displayPrefix(key), hash: hashKey(key) }, clock.now());
+      const row = await keys.insert(caller.ownerId, { id: newId(), chatbotId: chatbot.id, name, prefix: displayPrefix(key), hash: hashKey(key) }, clock.now());
       if (!row) throw chatbotGone();
       return { ...toApiKey(row), key };
     },
