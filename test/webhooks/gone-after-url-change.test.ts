@@ -42,5 +42,10 @@ describe('a 410 Gone from the old receiver after the webhook_url was changed', (
     expect(delivery.attempts[0]!.error).not.toMatch(/turned off/);
     const chatbot = await t.request({ method: 'GET', url: `/v1/chatbots/${bot.id}`, headers: bearer(owner.accessToken) });
     expect(chatbot.json()).toMatchObject({ webhook_url: current.url, webhook_enabled: true });
+    // The operator's log tells the same as the delivery log.
+    const lines = t.logs.filter((line) => line.includes(event.eventId!) && line.includes('"status_code":410'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toMatch(/turned off/);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ outcome: 'retry', error: delivery.attempts[0]!.error });
   });
 });

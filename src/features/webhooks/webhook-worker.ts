@@ -114,8 +114,7 @@ export function createWebhookWorker(deps: WebhookWorkerDeps): WebhookWorker {
     const timestamp = Math.floor(clock.now().getTime() / 1000);
     const outcome = await send(delivery.url, webhookHeaders(delivery.secrets, delivery.id, timestamp, body), body);
     const now = clock.now();
-    const result = resultOf(delivery, outcome, now);
-    await repo.finish(delivery, result, now);
+    const result = await repo.finish(delivery, resultOf(delivery, outcome, now), now);
     const fields = { delivery_id: delivery.id, chatbot_id: delivery.chatbotId, attempt: delivery.attempt, status_code: result.statusCode, latency_ms: result.latencyMs, outcome: result.kind };
     if (result.kind === 'delivered') log.info(fields, 'webhook delivered');
     else log.warn({ ...fields, error: result.error }, 'webhook attempt failed');

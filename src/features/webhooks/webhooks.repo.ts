@@ -51,8 +51,11 @@ export interface WebhooksRepo {
    * already has in flight here.
    */
   claim(options: ClaimOptions): Promise<ClaimedDelivery[]>;
-  /** Records the attempt's outcome; the delivery changes only if the claim still holds. */
-  finish(claim: ClaimedDelivery, result: AttemptResult, now: Date): Promise<void>;
+  /**
+   * Records the attempt's outcome; the delivery changes only if the claim still holds. Answers the
+   * outcome as recorded: a 410 Gone from a url the owner has changed since is a retry, due now.
+   */
+  finish(claim: ClaimedDelivery, result: AttemptResult, now: Date): Promise<AttemptResult>;
   /** Whether any account's delivery is still to be made, now or at a later retry. */
   pending(): Promise<boolean>;
   /** Newest first; `after` is the (created_at, id) of the last row seen. */
@@ -267,7 +270,8 @@ function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish' | 
         // Only the url that answered 410 is turned off: one written since is the owner's new choice,
         // and the event is sent there now rather than failed for good with the old receiver.
         const moved = result.kind === 'gone' && (await movedAway(db, claim));
-        const error = moved ? MOVED_AWAY : result.error;
+        const recorded: AttemptResult = moved ? { kind: 'retry', statusCode, error: MOVED_AWAY, latencyMs, nextAttemptAt: now } : result;
+        const { error } = recorded;
         const outcome = moved
           ? OUTCOME.moved(now)
           : result.kind === 'delivered' ? OUTCOME.delivered(now) : result.kind === 'retry' ? OUTCOME.retry(result.nextAttemptAt) : OUTCOME.failed();
@@ -279,6 +283,7 @@ function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish' | 
           .update(webhookDeliveries)
           .set({ ...outcome, lastStatusCode: statusCode, lastError: error, leaseToken: null, leaseUntil: null })
           .where(and(eq(webhookDeliveries.id, claim.id), eq(webhookDeliveries.leaseToken, claim.token)));
+        return recorded;
       }),
   };
 }
