@@ -21,8 +21,9 @@ export function registerChatbotRoutes(app: App, deps: { chatbots: ChatbotsServic
     },
     async (request, reply) => {
       const created = await chatbots.create(principalOf(request), request.body);
-      // RFC 9110 §15.3.2: without it, a 201 says the request's own URI is what was created.
-      return reply.code(201).header('location', `/v1/chatbots/${created.id}`).send(created);
+      // RFC 9110 §15.3.2: without it, a 201 says the request's own URI is what was created. no-store:
+      // the answer may show the webhook secret, once.
+      return reply.code(201).header('location', `/v1/chatbots/${created.id}`).header('cache-control', 'no-store').send(created);
     },
   );
 
@@ -54,7 +55,8 @@ export function registerChatbotRoutes(app: App, deps: { chatbots: ChatbotsServic
         response: { 200: ChatbotWithSecretSchema, ...problems(400, 401, 404, 409, 413, 422) },
       },
     },
-    async (request) => chatbots.update(principalOf(request), request.params.id, request.body),
+    // no-store: the answer may show the webhook secret, once.
+    async (request, reply) => reply.header('cache-control', 'no-store').send(await chatbots.update(principalOf(request), request.params.id, request.body)),
   );
 
   app.delete(

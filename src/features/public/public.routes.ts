@@ -154,10 +154,10 @@ function registerStartConversationRoute(app: App, deps: PublicRoutesDeps): void 
       const who = await visitorOf(request, deps);
       if (who && 'user' in who) {
         await guard.limitRest(chatbot.id, `user:${who.user.actorId}`);
-        return reply.code(201).send(await visitors.startVerified(chatbot, request.body, { id: who.user.actorId, username: who.user.username }));
+        return reply.code(201).header('cache-control', 'no-store').send(await visitors.startVerified(chatbot, request.body, { id: who.user.actorId, username: who.user.username }));
       }
       await guard.limitRest(chatbot.id, who?.returning.visitor ?? null);
-      return reply.code(201).send(await visitors.start(chatbot, request.body, who?.returning ?? null));
+      return reply.code(201).header('cache-control', 'no-store').send(await visitors.start(chatbot, request.body, who?.returning ?? null));
     },
   );
 }

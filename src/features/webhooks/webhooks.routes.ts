@@ -60,6 +60,7 @@ export function registerWebhookRoutes(app: App, deps: { webhooks: WebhooksServic
         response: { 200: WebhookSecretSchema, ...problems(400, 401, 403, 404, 409, 422) },
       },
     },
-    async (request) => webhooks.rotateSecret(principalOf(request), request.params.id),
+    // Shown once: not for a browser's or proxy's cache to keep.
+    async (request, reply) => reply.header('cache-control', 'no-store').send(await webhooks.rotateSecret(principalOf(request), request.params.id)),
   );
 }
