@@ -10,6 +10,7 @@ import { isUuid } from '../../lib/ids.js';
 import { toProblem } from '../../http/problem.js';
 import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
 import type { Jobs } from '../../jobs/jobs.js';
+import { failureAdvice } from '../../llm/failure-advice.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatService } from '../chat/chat.service.js';
 import type { Generations } from '../chat/generations.js';
@@ -67,7 +68,7 @@ export function newUserText(messages: UiMessage[]): string {
 
 const shape = (result: TurnResult) => ({ conversation_id: result.conversationId, user_message: result.userMessage, reply: result.reply });
 
-const failedText = (reply: Message) => `The model could not answer${reply.error ? ` (${reply.error})` : ''}. Your message was kept; try again.`;
+const failedText = (reply: Message) => `The model could not answer${reply.error ? ` (${reply.error})` : ''}. Your message was kept; ${failureAdvice(reply.error)}.`;
 
 /** Readers of one reply share their looks only with callers of the same standing. */
 const readerKey = (caller: Principal, conversationId: string, replyId: string) => [caller.kind, caller.ownerId, caller.actorId, caller.endUser ?? '', conversationId, replyId].join(' ');

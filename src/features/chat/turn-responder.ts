@@ -6,6 +6,7 @@ import { loggableError } from '../../http/hooks.js';
 import { toProblem } from '../../http/problem.js';
 import { openEventStream, type EventStream, type Heartbeats } from '../../http/sse.js';
 import type { Jobs } from '../../jobs/jobs.js';
+import { failureAdvice } from '../../llm/failure-advice.js';
 import type { Principal } from '../auth/principal.js';
 import { CLAIM_RENEW_MS, fingerprint, idempotencyKeyOf, type Idempotency } from './idempotency.js';
 import { deltaWriter, parleyEvents, type Outcome, type StreamProtocol } from './stream-protocol.js';
@@ -24,7 +25,7 @@ export interface TurnResponder {
 }
 
 function failureOutcome(request: FastifyRequest, result: TurnResult): Outcome {
-  const error = new AppError('llm_unavailable', `The model could not answer (${result.failure!.failure}). Your message was kept; try again.`, {
+  const error = new AppError('llm_unavailable', `The model could not answer (${result.failure!.failure}). Your message was kept; ${failureAdvice(result.failure!.failure)}.`, {
     extra: { ...(result.conversationId ? { conversation_id: result.conversationId } : {}), reply_id: result.reply.id },
   });
   const { problem } = toProblem(error, request.id);

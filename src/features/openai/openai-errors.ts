@@ -8,6 +8,7 @@ import { AppError } from '../../errors/app-error.js';
 import { maskKeys } from '../api-keys/key-format.js';
 import { loggableError } from '../../http/hooks.js';
 import { loggedWhereDecided, toProblem, type ProblemBody } from '../../http/problem.js';
+import { failureAdvice } from '../../llm/failure-advice.js';
 import type { OpenAiErrorBody } from './openai.schemas.js';
 
 export interface OpenAiFailure {
@@ -99,5 +100,5 @@ export function openAiErrorHandler(error: FastifyError | Error, request: Fastify
 
 /** The model failed: 502 with the reason, never retried by the SDK (see NO_RETRY). */
 export function modelFailed(reason: string): AppError {
-  return new AppError('llm_unavailable', `The model could not answer (${reason}); try again later.`);
+  return new AppError('llm_unavailable', `The model could not answer (${reason}); ${failureAdvice(reason)}.`);
 }
