@@ -54,11 +54,14 @@ export function createUsageBuffer(deps: {
 
   return {
     add(userId, reply, now) {
-      if (reply.status === 'failed') return;
+      // As add_usage (migrations/0039): a failed reply counts the tokens it took once the model
+      // wrote any, never as a message; one the model never began counts nothing.
+      const failed = reply.status === 'failed';
+      if (failed && !((reply.completionTokens ?? 0) > 0)) return;
       const day = now.toISOString().slice(0, 10);
       const key = `${userId}|${reply.chatbotId}|${day}`;
       const count = pending.get(key) ?? { userId, chatbotId: reply.chatbotId, day, messages: 0, promptTokens: 0, completionTokens: 0 };
-      count.messages += 1;
+      if (!failed) count.messages += 1;
       count.promptTokens += reply.promptTokens ?? 0;
       count.completionTokens += reply.completionTokens ?? 0;
       pending.set(key, count);

@@ -25,8 +25,8 @@ export const UsageDaySchema = Type.Object(
       description:
         'Model replies that day on every channel, stopped ones included and failed ones not: also those to API key calls (which store no message) and those in conversations deleted since. Not the number of stored messages.',
     }),
-    prompt_tokens: Type.Integer(),
-    completion_tokens: Type.Integer(),
+    prompt_tokens: Type.Integer({ description: 'Tokens sent to the model that day, those of replies that failed after the model began answering included' }),
+    completion_tokens: Type.Integer({ description: 'Tokens the model wrote that day, the part of a reply that failed half-way included' }),
   },
   { title: 'UsageDay' },
 );
