@@ -14,18 +14,27 @@ const TOOL_ROLES = new Set(['tool', 'function']);
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const hasItems = (value: unknown) => (Array.isArray(value) ? value.length > 0 : isObject(value));
 
-function checkParts(parts: unknown[], at: string): void {
-  for (let j = 0; j < parts.length; j++) {
-    const part = parts[j];
-    if (!isObject(part) || typeof part.type !== 'string') throw validationError(`${at}.${j}`, 'must be a text part: {"type": "text", "text": "…"}');
-    if (part.type !== 'text') {
-      throw new Unsupported(`${at}.${j}.type`, `\`${part.type.slice(0, 40)}\` content parts are not supported: this chatbot reads text only.`);
-    }
-    if (typeof part.text !== 'string') throw validationError(`${at}.${j}.text`, 'must be a string: the text of the part');
-  }
+function checkPart(part: unknown, at: string): void {
+  if (!isObject(part) || typeof part.type !== 'string') throw validationError(at, 'must be a text part: {"type": "text", "text": "…"}');
+  if (part.type !== 'text') throw new Unsupported(`${at}.type`, `\`${part.type.slice(0, 40)}\` content parts are not supported: this chatbot reads text only.`);
+  if (typeof part.text !== 'string') throw validationError(`${at}.text`, 'must be a string: the text of the part');
 }
 
-function checkMessage(message: unknown, at: string): void {
+/**
+ * An earlier message's parts as the chatbot reads them. Clients send a chat's whole history with
+ * every call, an image a user once attached (refused then) included: were it refused again, every
+ * later call of that chat would be. So the history's images, audio and files are left out, and an
+ * assistant's `refusal` part (OpenAI's form of a model's refusal) is read as its text.
+ */
+function historyParts(parts: unknown[]): unknown[] {
+  return parts.flatMap((part) => {
+    if (!isObject(part) || typeof part.type !== 'string' || part.type === 'text') return [part];
+    if (part.type === 'refusal' && typeof part.refusal === 'string') return [{ type: 'text', text: part.refusal }];
+    return [];
+  });
+}
+
+function checkMessage(message: unknown, at: string, last: boolean): void {
   if (!isObject(message)) return;
   const { role, content } = message;
   if (typeof role === 'string' && TOOL_ROLES.has(role)) {
@@ -36,7 +45,11 @@ function checkMessage(message: unknown, at: string): void {
     const param = hasItems(message.tool_calls) ? 'tool_calls' : 'function_call';
     throw new Unsupported(`${at}.${param}`, 'Tool calls are not supported: this chatbot offers no tools.');
   }
-  if (Array.isArray(content)) return checkParts(content, `${at}.content`);
+  if (Array.isArray(content)) {
+    const parts = last ? content : historyParts(content);
+    if (!last) message.content = parts;
+    return parts.forEach((part, j) => checkPart(part, `${at}.content.${j}`));
+  }
   if (content !== undefined && typeof content !== 'string') throw validationError(`${at}.content`, 'must be a string or an array of text parts');
 }
 
@@ -60,10 +73,10 @@ function checkStop(stop: unknown): void {
   stop.forEach((sequence, i) => checkStopSequence(sequence, `stop.${i}`));
 }
 
-/** preValidation of POST /v1/chat/completions: the first message form (or stop) refused, said plainly. */
+/** preValidation of POST /v1/chat/completions: the first message form (or stop) refused, said plainly; the history's unread parts left out. */
 export async function explainMessageForms(request: FastifyRequest): Promise<void> {
   if (!isObject(request.body)) return;
   const { messages, stop } = request.body;
-  if (Array.isArray(messages)) for (let i = 0; i < messages.length; i++) checkMessage(messages[i], `messages.${i}`);
+  if (Array.isArray(messages)) for (let i = 0; i < messages.length; i++) checkMessage(messages[i], `messages.${i}`, i === messages.length - 1);
   checkStop(stop);
 }

@@ -27,7 +27,7 @@ export const ChatMessage = Type.Object(
       description: 'Tool messages are refused: this chatbot offers no tools',
     }),
     content: Type.Union([Type.String({ maxLength: 1_000_000 }), Type.Array(TextPart, { maxItems: 1000 })], {
-      description: 'Text, or an array of text parts (other part types are refused)',
+      description: "Text, or an array of text parts. Other part types are refused in the last message and left out of earlier ones (an assistant's `refusal` part is read as its text)",
     }),
   },
   { additionalProperties: true, title: 'ChatCompletionMessage' },
