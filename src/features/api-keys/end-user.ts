@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { validationError, type InputPart } from '../../errors/app-error.js';
 import type { Principal } from '../auth/principal.js';
+import { looksLikeKey } from './key-format.js';
 
 export const END_USER_PATTERN = /^[A-Za-z0-9._@-]{1,128}$/;
 
@@ -22,6 +23,9 @@ export function withEndUser(caller: Principal, user: unknown, options: { require
   if (typeof user !== 'string' || !END_USER_PATTERN.test(user)) {
     throw validationError('user', 'must be 1–128 characters of A-Z a-z 0-9 . _ @ -', { part });
   }
+  // A key fits the alphabet: stored as the end user's id, the secret would be listed in the owner's
+  // inbox and written to exports.
+  if (looksLikeKey(user)) throw validationError('user', 'is an API key: name the end user the call acts for, never a key', { part });
   return { ...caller, endUser: user };
 }
 
