@@ -121,6 +121,9 @@ export const guardedLookup: LookupFunction = (hostname, options, callback) => {
  */
 export function webhookUrlProblem(raw: string, allowPrivate: boolean): string | null {
   if (raw.length > MAX_WEBHOOK_URL_CHARS) return `must be at most ${MAX_WEBHOOK_URL_CHARS} characters`;
+  // The URL parser drops tabs and line breaks, so deliveries would go to another url than the one
+  // stored and shown: percent-encoded, they are part of the url as written.
+  if (/[\s\p{Cc}]/u.test(raw)) return 'must not hold spaces, tabs, line breaks or control characters: percent-encode them';
   let url: URL;
   try {
     url = new URL(raw);
@@ -130,6 +133,7 @@ export function webhookUrlProblem(raw: string, allowPrivate: boolean): string | 
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an absolute http or https URL';
   if (url.username || url.password) return 'must not carry credentials (user:password@): put a token in the path or query instead';
   if (!url.hostname) return 'must name a host';
+  if (url.port === '0') return 'must not name port 0';
   if (url.href.length > MAX_WEBHOOK_URL_CHARS) return `must be at most ${MAX_WEBHOOK_URL_CHARS} characters once encoded`;
   const literal = literalAddress(url);
   const why = literal && !allowPrivate ? addressRefusal(literal) : null;

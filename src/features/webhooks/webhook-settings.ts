@@ -20,7 +20,9 @@ export interface WebhookUrlChange {
   candidate: string | null;
 }
 
-function checked(url: string, settings: { allowPrivate: boolean }): string {
+/** The url as stored: without the spaces around it (a paste's), checked. */
+function checked(written: string, settings: { allowPrivate: boolean }): string {
+  const url = written.trim();
   const problem = webhookUrlProblem(url, settings.allowPrivate);
   if (problem) throw validationError('webhook_url', problem);
   return url;
