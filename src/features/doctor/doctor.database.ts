@@ -38,6 +38,9 @@ interface ServerVersion {
   num: number;
   encoding: string;
   name: string;
+  /** Writes are refused on these connections: a standby, or `default_transaction_read_only` on. */
+  readOnly: boolean;
+  standby: boolean;
 }
 
 /** The server's version, retried while it is unavailable, for `waitMs` at most. */
@@ -45,11 +48,12 @@ async function probe(database: Database, waitMs: number): Promise<ServerVersion>
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
-      const query = database.sql.query<{ version: string; num: number; encoding: string; name: string }>(
-        "SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num, current_setting('server_encoding') AS encoding, current_database() AS name",
+      const query = database.sql.query<{ version: string; num: number; encoding: string; name: string; read_only: string; standby: boolean }>(
+        "SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num, current_setting('server_encoding') AS encoding, current_database() AS name, " +
+          "current_setting('transaction_read_only') AS read_only, pg_is_in_recovery() AS standby",
       );
       const [row] = await within(query, Math.max(deadline - Date.now(), RETRY_MS));
-      return { version: row!.version.split(' ')[0]!, num: Number(row!.num), encoding: row!.encoding, name: row!.name };
+      return { version: row!.version.split(' ')[0]!, num: Number(row!.num), encoding: row!.encoding, name: row!.name, readOnly: row!.read_only === 'on', standby: row!.standby === true };
     } catch (error) {
       if (!isDatabaseUnavailable(error) || Date.now() + RETRY_MS >= deadline) throw error;
       await sleep(RETRY_MS);
@@ -67,6 +71,25 @@ function unreachable(config: Config, error: unknown): CheckResult {
     ? 'check DATABASE_URL (host, port, database) and that PostgreSQL is running and accepts connections from here'
     : `check that ${pgliteDirFor(config.dataDir)} is a PGlite folder this user may write, or set DATABASE_URL`;
   return result('database', 'fail', `${where} unreachable (${reason})`, fix);
+}
+
+/**
+ * A database that takes no writes answers every read, so every other line passes while the server
+ * stores nothing (each write answers 503): a DATABASE_URL naming a read replica, or
+ * `default_transaction_read_only` set on the database or its role. (PGlite reads no per-database
+ * settings at open: the embedded database is read-only only while its disk is low, in the server.)
+ */
+function readOnlyLine(where: string, version: ServerVersion): CheckResult {
+  if (version.standby) {
+    return result('database', 'fail', `${where} takes no writes: it is a standby (a read replica)`, 'point DATABASE_URL at the primary, read-write server');
+  }
+  const reset = `SET default_transaction_read_only = off; ALTER DATABASE ${version.name} RESET default_transaction_read_only`;
+  return result(
+    'database',
+    'fail',
+    `${where} takes no writes: default_transaction_read_only is on (for this database, its role or the connection)`,
+    `point DATABASE_URL at the primary, read-write server, or, if it was set on purpose, undo it once done: ${reset} (or ALTER ROLE … RESET it)`,
+  );
 }
 
 /** Applied, pending, changed and unknown migrations, compared with the files of this version. */
@@ -204,7 +227,9 @@ export async function checkDatabase(config: Config, waitMs: number): Promise<Che
         ? result('database', 'fail', `${where}: Parley needs PostgreSQL 14 or later`, OLDER_SERVER_FIX)
         : badEncoding
           ? result('database', 'fail', `${where}: ${badEncoding}`, UTF8_DATABASE_FIX)
-          : result('database', 'ok', where);
+          : version.readOnly
+            ? readOnlyLine(where, version)
+            : result('database', 'ok', where);
     const sql = database.sql;
     const migrations = await guarded('migrations', () => checkMigrations(sql));
     const current = migrations.status === 'ok';
