@@ -3,7 +3,7 @@
 import { ConfigError } from './errors.js';
 import { DEFAULT_JWKS_ALGORITHMS, JWKS_ALGORITHMS, OWN_ISSUER_REFUSED, PARLEY_TOKEN_ISSUER, type ExternalIssuer } from './issuer-types.js';
 import { loadIssuersFile } from './issuers-file.js';
-import { ConfigValueError, parseBoolean, parseList, parseUrl } from './parsers.js';
+import { ConfigValueError, parseBoolean, parseList, parsePublicUrl } from './parsers.js';
 
 // Re-exported so the rest of the code keeps importing issuers from the config that loads them.
 export type { ExternalIssuer, JwksIssuer, SecretIssuer } from './issuer-types.js';
@@ -46,7 +46,7 @@ export function loadExternalIssuers(read: Read): ExternalIssuer[] {
       clockToleranceS: 30,
     });
   }
-  const jwksUrl = read('EXTERNAL_JWKS_URL', (raw) => parseUrl(raw, ['http', 'https']), null as string | null);
+  const jwksUrl = read('EXTERNAL_JWKS_URL', (raw) => parsePublicUrl(raw, ['http', 'https']), null as string | null);
   if (jwksUrl) {
     const algorithms = read('EXTERNAL_JWKS_ALGORITHMS', parseAlgorithms, [...DEFAULT_JWKS_ALGORITHMS]);
     issuers.push({
@@ -61,7 +61,7 @@ export function loadExternalIssuers(read: Read): ExternalIssuer[] {
     });
   }
   const supabaseSecret = read('SUPABASE_JWT_SECRET', text, null as string | null);
-  const supabaseUrl = read('SUPABASE_URL', (raw) => parseUrl(raw, ['http', 'https']).replace(/\/+$/, ''), null as string | null);
+  const supabaseUrl = read('SUPABASE_URL', (raw) => parsePublicUrl(raw, ['http', 'https']).replace(/\/+$/, ''), null as string | null);
   const supabase = { name: 'supabase', issuer: supabaseUrl ? `${supabaseUrl}/auth/v1` : null, audience: 'authenticated', requireExp: true, clockToleranceS: 30 };
   // Supabase requires a `sub` (anon and service keys have none); the username is the email.
   const supabaseClaims = { userIdClaims: ['sub'], usernameClaims: ['email', 'phone', 'sub'] };

@@ -163,6 +163,14 @@ export function parseUrl(raw: string, protocols: readonly string[]): string {
   return raw;
 }
 
+/** A public address, fetched as it is: fetch refuses a URL with credentials, and its error would carry the password to the logs. */
+export function parsePublicUrl(raw: string, protocols: readonly string[]): string {
+  const parsed = parseUrl(raw, protocols);
+  const url = new URL(parsed);
+  if (url.username || url.password) throw new ConfigValueError(`a URL (${protocols.join(' or ')}) without a user name or password`);
+  return parsed;
+}
+
 /** A PostgreSQL role name we can write into SQL without quoting surprises. */
 export function parseRoleName(raw: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw)) throw new ConfigValueError('a role name: lowercase letters, digits and _, starting with a letter or _');
