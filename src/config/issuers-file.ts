@@ -114,6 +114,9 @@ function toIssuer(raw: FileIssuer): ExternalIssuer {
     if (Buffer.byteLength(secret) < 16) throw new ConfigError(`AUTH_ISSUERS_FILE: ${name}.secret must be at least 16 bytes`);
     return { ...base, kind: 'secret', algorithms: ['HS256'], secret };
   }
+  // Fetch refuses a URL with credentials, and its error, the URL whole, would carry the password to the logs.
+  const url = URL.canParse(jwksUrl!) ? new URL(jwksUrl!) : null;
+  if (url && (url.username || url.password)) throw new ConfigError(`AUTH_ISSUERS_FILE: ${name}.jwks_url must not carry a user name or password`);
   return { ...base, kind: 'jwks', algorithms: raw.algorithms ?? [...DEFAULT_JWKS_ALGORITHMS], jwksUrl: jwksUrl! };
 }
 

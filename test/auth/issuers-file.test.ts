@@ -107,6 +107,8 @@ describe('issuers from AUTH_ISSUERS_FILE', () => {
       [[{ name: 'a', secret: SECRET, role: { admin_values: ['x'] } }], /a\.role\.claim is required/],
       [[{ name: 'a', secret: SECRET, role: { claim: 'roles', admin_values: [] } }], /a\.role\.admin_values must be a non-empty list/],
       [[{ name: 'a', jwks_url: 'ftp://x.example/jwks' }], /a\.jwks_url must be an http\(s\) URL/],
+      // Fetch refuses such a URL, and its error, the URL whole, would carry the password to the logs.
+      [[{ name: 'a', jwks_url: 'https://keys:pw-93-secret@x.example/jwks' }], /a\.jwks_url must not carry a user name or password$/],
       // The entry at fault is named, not only numbered, so it can be found in a long file.
       [[{ name: 'a', secret: SECRET }, { name: 'b', secret: SECRET, require_exp: 'no' }], /: b\.require_exp must be true or false$/],
       [[{ name: 'a', secret: SECRET }, null], /issuer 2 must be an object/],
