@@ -4,25 +4,14 @@
 // tabs, terminal escapes and direction overrides: "billing\u202Etxt.exe" was stored and listed,
 // shown as "billingexe.txt". They are refused with 422 naming `name`, and no key is made; a
 // line break around the name (a text box's) is trimmed as before, and right-to-left text stays.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createChatbot } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { describe, expect, it } from 'vitest';
+import { bearer } from '../helpers/factories.js';
+import { ownerStage } from '../helpers/owner-stage.js';
 
-let t: TestApp;
-let owner: RegisteredUser;
-let bot: { id: string };
-beforeAll(async () => {
-  t = await createTestApp();
-  owner = await registerUser(t);
-  bot = await createChatbot(t, owner, { name: 'Named keys' });
-});
-afterAll(async () => {
-  await t?.close();
-});
+const stage = ownerStage({ chatbot: { name: 'Named keys' } });
 
-const create = (name: string) => t.request({ method: 'POST', url: `/v1/chatbots/${bot.id}/keys`, headers: bearer(owner.accessToken), payload: { name } });
-const keyCount = async () => (await t.request({ method: 'GET', url: `/v1/chatbots/${bot.id}/keys?limit=100`, headers: bearer(owner.accessToken) })).json().data.length as number;
+const create = (name: string) => stage.t.request({ method: 'POST', url: `/v1/chatbots/${stage.bot.id}/keys`, headers: bearer(stage.owner.accessToken), payload: { name } });
+const keyCount = async () => (await stage.t.request({ method: 'GET', url: `/v1/chatbots/${stage.bot.id}/keys?limit=100`, headers: bearer(stage.owner.accessToken) })).json().data.length as number;
 
 describe('a key\'s name', () => {
   it('that would break or rewrite its line is refused, and no key is made; right-to-left text is not', async () => {

@@ -4,23 +4,15 @@
 // page could keep them on disk, outliving the rotation meant to retire them. They say `no-store`
 // now, as token answers and a new API key's answer do (RFC 9111 §5.2.2.5); answers that show no
 // secret keep their caching as before.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
 import { createChatbot } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { bearer } from '../helpers/factories.js';
+import { ownerStage } from '../helpers/owner-stage.js';
 import { startVisitRaw } from '../helpers/public.js';
 
-let t: TestApp;
-let owner: RegisteredUser;
-beforeAll(async () => {
-  t = await createTestApp({ WEBHOOK_ALLOW_PRIVATE: 'false' });
-  owner = await registerUser(t);
-});
-afterAll(async () => {
-  await t?.close();
-});
+const stage = ownerStage({ env: { WEBHOOK_ALLOW_PRIVATE: 'false' } });
 
-const asOwner = (method: 'POST' | 'PATCH', url: string, payload?: Record<string, unknown>) => t.request({ method, url, headers: bearer(owner.accessToken), ...(payload ? { payload } : {}) });
+const asOwner = (method: 'POST' | 'PATCH', url: string, payload?: Record<string, unknown>) => stage.t.request({ method, url, headers: bearer(stage.owner.accessToken), ...(payload ? { payload } : {}) });
 
 describe('an answer showing a webhook secret', () => {
   it('is not stored by browsers or proxies: a chatbot created with a webhook, a webhook set, a secret rotated', async () => {
@@ -29,7 +21,7 @@ describe('an answer showing a webhook secret', () => {
     expect(created.json().webhook_secret).toMatch(/^whsec_/);
     expect(created.headers['cache-control']).toBe('no-store');
 
-    const plain = await createChatbot(t, owner, { name: 'Hooked later' });
+    const plain = await createChatbot(stage.t, stage.owner, { name: 'Hooked later' });
     const set = await asOwner('PATCH', `/v1/chatbots/${plain.id}`, { webhook_url: 'https://hooks.example.com/later' });
     expect(set.statusCode, set.body).toBe(200);
     expect(set.json().webhook_secret).toMatch(/^whsec_/);
@@ -44,8 +36,8 @@ describe('an answer showing a webhook secret', () => {
 
 describe("a public visit's start", () => {
   it('is not stored by browsers or proxies: its answer holds the visitor token', async () => {
-    const bot = await createChatbot(t, owner, { name: 'Front desk', is_public: true });
-    const visit = await startVisitRaw(t, bot.id, { visitor_id: 'visitor-cache' });
+    const bot = await createChatbot(stage.t, stage.owner, { name: 'Front desk', is_public: true });
+    const visit = await startVisitRaw(stage.t, bot.id, { visitor_id: 'visitor-cache' });
     expect(visit.statusCode, visit.body).toBe(201);
     expect(visit.json().visitor_token).toEqual(expect.any(String));
     expect(visit.headers['cache-control']).toBe('no-store');

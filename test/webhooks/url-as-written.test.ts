@@ -4,27 +4,19 @@
 // url than the one the owner reads; surrounding spaces were kept too; and `:0` was taken, which
 // Node sends to port 80. Now the spaces around a url are trimmed, and a url with whitespace or a
 // control character inside, or port 0, is refused with 422 naming webhook_url, changing nothing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from 'vitest';
 import { createChatbot } from '../helpers/chat.js';
-import { bearer, registerUser, type RegisteredUser } from '../helpers/factories.js';
+import { bearer } from '../helpers/factories.js';
+import { ownerStage } from '../helpers/owner-stage.js';
 
-let t: TestApp;
-let owner: RegisteredUser;
-beforeAll(async () => {
-  t = await createTestApp();
-  owner = await registerUser(t);
-});
-afterAll(async () => {
-  await t?.close();
-});
+const stage = ownerStage();
 
-const patch = (id: string, payload: Record<string, unknown>) => t.request({ method: 'PATCH', url: `/v1/chatbots/${id}`, headers: bearer(owner.accessToken), payload });
-const webhookUrlOf = async (id: string) => (await t.request({ method: 'GET', url: `/v1/chatbots/${id}`, headers: bearer(owner.accessToken) })).json().webhook_url as string | null;
+const patch = (id: string, payload: Record<string, unknown>) => stage.t.request({ method: 'PATCH', url: `/v1/chatbots/${id}`, headers: bearer(stage.owner.accessToken), payload });
+const webhookUrlOf = async (id: string) => (await stage.t.request({ method: 'GET', url: `/v1/chatbots/${id}`, headers: bearer(stage.owner.accessToken) })).json().webhook_url as string | null;
 
 describe('a webhook_url as written', () => {
   it('is stored without the spaces around it', async () => {
-    const bot = await createChatbot(t, owner, { name: 'Trimmed hook' });
+    const bot = await createChatbot(stage.t, stage.owner, { name: 'Trimmed hook' });
     const set = await patch(bot.id, { webhook_url: '  https://hooks.example.com/parley \n' });
     expect(set.statusCode, set.body).toBe(200);
     expect(await webhookUrlOf(bot.id)).toBe('https://hooks.example.com/parley');
@@ -36,13 +28,13 @@ describe('a webhook_url as written', () => {
     ['a carriage return in the query', 'https://hooks.example.com/parley?a=1\r'.concat('&b=2')],
     ['port 0', 'https://hooks.example.com:0/parley'],
   ])('with %s is refused 422 naming webhook_url; the webhook stays as it was', async (_name, url) => {
-    const bot = await createChatbot(t, owner, { name: 'Kept hook', webhook_url: 'https://hooks.example.com/kept' });
+    const bot = await createChatbot(stage.t, stage.owner, { name: 'Kept hook', webhook_url: 'https://hooks.example.com/kept' });
     const refused = await patch(bot.id, { webhook_url: url });
     expect(refused.statusCode, refused.body).toBe(422);
     expect(refused.json().errors.map((e: { path: string }) => e.path)).toEqual(['body.webhook_url']);
     expect(await webhookUrlOf(bot.id)).toBe('https://hooks.example.com/kept');
 
-    const created = await t.request({ method: 'POST', url: '/v1/chatbots', headers: bearer(owner.accessToken), payload: { name: 'New hook', webhook_url: url } });
+    const created = await stage.t.request({ method: 'POST', url: '/v1/chatbots', headers: bearer(stage.owner.accessToken), payload: { name: 'New hook', webhook_url: url } });
     expect(created.statusCode, created.body).toBe(422);
   });
 });
