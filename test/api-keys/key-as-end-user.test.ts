@@ -5,18 +5,11 @@
 // Now a `user` that is an API key is refused — 400 on the OpenAI endpoint, 422 elsewhere, naming
 // `user` — without echoing it, and nothing is stored or asked of the model.
 import OpenAI, { BadRequestError } from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bearer } from '../helpers/factories.js';
-import { openAiStage, type Stage } from '../openai/stage.js';
+import { useOpenAiStage } from '../openai/stage.js';
 
-let stage: Stage;
-beforeAll(async () => {
-  stage = await openAiStage();
-});
-afterEach(() => stage.llm.reset());
-afterAll(async () => {
-  await stage?.close();
-});
+const stage = useOpenAiStage();
 
 const conversationsOfOwner = async () =>
   (await stage.t.request({ method: 'GET', url: '/v1/conversations?limit=100', headers: bearer(stage.owner.accessToken) })).json().data as unknown[];

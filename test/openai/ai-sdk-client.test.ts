@@ -4,17 +4,10 @@
 // failure after the first byte surfaced as an error rather than a quiet, short success.
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { generateText, streamText } from 'ai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openAiStage, SYSTEM_PROMPT, type Stage } from './stage.js';
+import { describe, expect, it } from 'vitest';
+import { useOpenAiStage, SYSTEM_PROMPT } from './stage.js';
 
-let stage: Stage;
-beforeAll(async () => {
-  stage = await openAiStage();
-});
-afterEach(() => stage.llm.reset());
-afterAll(async () => {
-  await stage?.close();
-});
+const stage = useOpenAiStage();
 
 const provider = (includeUsage = false) => createOpenAICompatible({ name: 'parley', baseURL: `${stage.base}/v1`, apiKey: stage.key.key, includeUsage });
 

@@ -3,17 +3,10 @@
 // with OpenAI's 400 naming the parameter, before the model is asked, rather than answered with
 // plain text a client then fails to read. Their "as usual" values are still answered.
 import { BadRequestError } from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectOpenAiError, openAiStage, post, sdk, usageTotals, type Stage } from './stage.js';
+import { describe, expect, it } from 'vitest';
+import { expectOpenAiError, useOpenAiStage, post, sdk, usageTotals } from './stage.js';
 
-let stage: Stage;
-beforeAll(async () => {
-  stage = await openAiStage();
-});
-afterEach(() => stage.llm.reset());
-afterAll(async () => {
-  await stage?.close();
-});
+const stage = useOpenAiStage();
 
 const user = (content = 'Hello') => [{ role: 'user', content }];
 const ask = (body: Record<string, unknown>) => post(stage, stage.key.key, { model: stage.bot.slug, messages: user(), ...body });

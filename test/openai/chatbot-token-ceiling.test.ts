@@ -2,17 +2,10 @@
 // /v1/chat/completions may ask for fewer, not more: a key holder's `max_tokens: 100000` used to
 // replace the owner's 50, and the model was asked for 100,000. `finish_reason` tells `length`
 // when the reply reached whichever limit applied, the chatbot's too.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openAiStage, post, sdk, type Stage } from './stage.js';
+import { describe, expect, it } from 'vitest';
+import { useOpenAiStage, post, sdk } from './stage.js';
 
-let stage: Stage;
-beforeAll(async () => {
-  stage = await openAiStage({}, { chatbot: { max_tokens: 50 } });
-});
-afterEach(() => stage.llm.reset());
-afterAll(async () => {
-  await stage?.close();
-});
+const stage = useOpenAiStage({}, { chatbot: { max_tokens: 50 } });
 
 const ask = (body: Record<string, unknown>) => post(stage, stage.key.key, { model: stage.bot.slug, messages: [{ role: 'user', content: 'Hello there' }], ...body });
 

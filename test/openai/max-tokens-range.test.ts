@@ -2,17 +2,10 @@
 // chatbot's own max_tokens may be (200,000), or past what a JSON integer reader keeps exact, is
 // refused with OpenAI's 400 naming the parameter, before the model is asked, rather than sent on
 // as `1e+300` for the provider to refuse (a 502 "the model could not answer" for the caller).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectOpenAiError, openAiStage, post, usageTotals, type Stage } from './stage.js';
+import { describe, expect, it } from 'vitest';
+import { expectOpenAiError, useOpenAiStage, post, usageTotals } from './stage.js';
 
-let stage: Stage;
-beforeAll(async () => {
-  stage = await openAiStage();
-});
-afterEach(() => stage.llm.reset());
-afterAll(async () => {
-  await stage?.close();
-});
+const stage = useOpenAiStage();
 
 const ask = (body: Record<string, unknown>) => post(stage, stage.key.key, { model: stage.bot.slug, messages: [{ role: 'user', content: 'Hello' }], ...body });
 

@@ -7,17 +7,10 @@
 // must be string`. The refusal now names what is not supported, in OpenAI's shape, with the
 // parameter; still nothing is counted and the model is not asked.
 import { BadRequestError } from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectOpenAiError, openAiStage, post, sdk, usageTotals, type Stage } from './stage.js';
+import { describe, expect, it } from 'vitest';
+import { expectOpenAiError, useOpenAiStage, post, sdk, usageTotals } from './stage.js';
 
-let stage: Stage;
-beforeAll(async () => {
-  stage = await openAiStage();
-});
-afterEach(() => stage.llm.reset());
-afterAll(async () => {
-  await stage?.close();
-});
+const stage = useOpenAiStage();
 
 const hi = { role: 'user', content: 'Hi' };
 const image = { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } };

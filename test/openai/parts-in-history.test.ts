@@ -5,17 +5,10 @@
 // refused too. Now the history's images, audio and files are left out (its text parts kept, as
 // the AI SDK endpoint leaves out files; a message with nothing else is left out), and a refusal
 // part is read as the assistant's text.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openAiStage, sdk, type Stage } from './stage.js';
+import { describe, expect, it } from 'vitest';
+import { useOpenAiStage, sdk } from './stage.js';
 
-let stage: Stage;
-beforeAll(async () => {
-  stage = await openAiStage();
-});
-afterEach(() => stage.llm.reset());
-afterAll(async () => {
-  await stage?.close();
-});
+const stage = useOpenAiStage();
 
 const image = { type: 'image_url' as const, image_url: { url: 'https://example.com/cat.png' } };
 const audio = { type: 'input_audio' as const, input_audio: { data: 'AAAA', format: 'wav' as const } };

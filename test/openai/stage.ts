@@ -2,7 +2,7 @@
 // real socket, an owner with a chatbot and an API key for it; plus raw HTTP helpers that read
 // exactly what a client receives (status, headers, every SSE frame).
 import OpenAI from 'openai';
-import { expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { startFakeLlm, type FakeLlm, type FakeLlmOptions } from '../fake-llm/fake-llm.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createApiKey } from '../helpers/api-keys.js';
@@ -112,4 +112,17 @@ export async function usageTotals(stage: Pick<Stage, 't' | 'owner'>): Promise<{ 
   expect(response.statusCode, response.body).toBe(200);
   const days = response.json().data as Usage[];
   return days.reduce((sum, day) => ({ messages: sum.messages + day.messages, tokens: sum.tokens + day.prompt_tokens + day.completion_tokens }), { messages: 0, tokens: 0 });
+}
+
+/** openAiStage for one test file: started before its first test, the fake model reset after each, closed at the end. */
+export function useOpenAiStage(...args: Parameters<typeof openAiStage>): Stage {
+  const stage = {} as Stage;
+  beforeAll(async () => {
+    Object.assign(stage, await openAiStage(...args));
+  });
+  afterEach(() => stage.llm.reset());
+  afterAll(async () => {
+    await stage.close?.();
+  });
+  return stage;
 }

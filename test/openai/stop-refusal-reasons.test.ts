@@ -1,17 +1,10 @@
 // A `stop` Parley refuses is refused for what is wrong with it. The schema's union reports its
 // first branch, so five sequences, an empty list or an empty sequence in a list were each told
 // "stop must be string": a developer read that lists are not taken at all.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectOpenAiError, openAiStage, post, sdk, type Stage } from './stage.js';
+import { describe, expect, it } from 'vitest';
+import { expectOpenAiError, useOpenAiStage, post, sdk } from './stage.js';
 
-let stage: Stage;
-beforeAll(async () => {
-  stage = await openAiStage();
-});
-afterEach(() => stage.llm.reset());
-afterAll(async () => {
-  await stage?.close();
-});
+const stage = useOpenAiStage();
 
 const ask = (stop: unknown) => post(stage, stage.key.key, { model: stage.bot.slug, messages: [{ role: 'user', content: 'Hello' }], stop });
 

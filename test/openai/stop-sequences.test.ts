@@ -2,21 +2,14 @@
 // of them, as an OpenAI model's does. Agent frameworks depend on it (a ReAct loop stops the model
 // at "Observation:"); it used to be ignored, the model was never sent it and the whole text came
 // back. A remote model is sent the sequences; the builtin responder cuts its own answer.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createApiKey } from '../helpers/api-keys.js';
 import { createChatbot, listen } from '../helpers/chat.js';
 import { registerUser } from '../helpers/factories.js';
-import { expectOpenAiError, openAiStage, post, sdk, type Stage } from './stage.js';
+import { expectOpenAiError, useOpenAiStage, post, sdk } from './stage.js';
 
-let stage: Stage;
-beforeAll(async () => {
-  stage = await openAiStage();
-});
-afterEach(() => stage.llm.reset());
-afterAll(async () => {
-  await stage?.close();
-});
+const stage = useOpenAiStage();
 
 const hi = [{ role: 'user' as const, content: 'Hello there' }];
 

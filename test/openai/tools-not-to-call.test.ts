@@ -6,17 +6,10 @@
 // model may call (no tool_choice, "auto", "required", a named one) are still refused.
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { generateText, jsonSchema, tool } from 'ai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectOpenAiError, frames, openAiStage, post, type Stage } from './stage.js';
+import { describe, expect, it } from 'vitest';
+import { expectOpenAiError, frames, useOpenAiStage, post } from './stage.js';
 
-let stage: Stage;
-beforeAll(async () => {
-  stage = await openAiStage();
-});
-afterEach(() => stage.llm.reset());
-afterAll(async () => {
-  await stage?.close();
-});
+const stage = useOpenAiStage();
 
 const tools = [{ type: 'function', function: { name: 'lookup_booking', description: 'Find a booking', parameters: { type: 'object', properties: { ref: { type: 'string' } } } } }];
 const functions = [{ name: 'lookup_booking', parameters: { type: 'object', properties: {} } }];
