@@ -1,7 +1,7 @@
-import { and, desc, eq, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { constraintName, isUniqueViolation } from '../../db/errors.js';
-import { chatbots, type ChatbotRow } from '../../db/schema.js';
-import type { Access } from '../../db/client.js';
+import { chatbots, webhookDeliveries, type ChatbotRow } from '../../db/schema.js';
+import type { Access, Db } from '../../db/client.js';
 import { RETRY_DEADLOCKS } from '../../db/deadlocks.js';
 import type { Scoped } from '../../db/scope.js';
 import { nextFreeSlug } from './slugs.js';
@@ -44,6 +44,44 @@ async function takenLike({ db, sql: raw }: Access, base: string, userId: string)
     .where(or(eq(chatbots.slug, base), sql`${chatbots.slug} ~ ${`^${base}-[0-9]+$`}`));
   const held = await raw.query<{ slug: string }>('SELECT released_slugs_like($1, $2::uuid) AS slug', [base, userId]);
   return [...rows.map((row) => row.slug), ...held.map((row) => row.slug)];
+}
+
+/**
+ * A webhook_url changed (or turned on again after a 410 Gone): the chatbot's events waiting out
+ * their backoff are due now, at the new url, with their ids and their place in the retry schedule.
+ * The owner fixing a receiver that was down otherwise saw them move on only at their next
+ * scheduled attempt, up to hours later. One in flight (leased) is left to its attempt: another
+ * instance would send it a second time meanwhile; its outcome is recorded as due now
+ * (webhooks.repo.ts, finish).
+ */
+async function dueAtNewUrl(db: Db, userId: string, chatbotId: string, now: Date): Promise<void> {
+  await db
+    .update(webhookDeliveries)
+    .set({ nextAttemptAt: now })
+    .where(
+      and(
+        eq(webhookDeliveries.userId, userId),
+        eq(webhookDeliveries.chatbotId, chatbotId),
+        eq(webhookDeliveries.status, 'pending'),
+        isNull(webhookDeliveries.leaseToken),
+        gt(webhookDeliveries.nextAttemptAt, now),
+      ),
+    );
+}
+
+async function updateOnce(db: Db, userId: string, id: string, changes: ChatbotUpdate, now: Date): Promise<ChatbotRow[]> {
+  const mine = and(eq(chatbots.id, id), eq(chatbots.userId, userId));
+  const url = changes.webhookUrl;
+  // Locked as the update would (not against the foreign keys of rows being added meanwhile), so
+  // the webhook read here is the one this update replaces.
+  const [before] = url ? await db.select({ url: chatbots.webhookUrl, enabled: chatbots.webhookEnabled }).from(chatbots).where(mine).for('no key update') : [];
+  const rows = await db
+    .update(chatbots)
+    .set({ ...changes, updatedAt: now })
+    .where(mine)
+    .returning();
+  if (rows.length > 0 && before && (before.url !== url || !before.enabled)) await dueAtNewUrl(db, userId, id, now);
+  return rows;
 }
 
 type InsertValues = Omit<typeof chatbots.$inferInsert, 'slug'>;
@@ -126,13 +164,7 @@ function createChatbotWrites(scoped: Scoped, newId: () => string): Pick<Chatbots
     },
     async update(userId, id, changes, now) {
       try {
-        const [row] = await scoped.user(userId, ({ db }) =>
-          db
-            .update(chatbots)
-            .set({ ...changes, updatedAt: now })
-            .where(and(eq(chatbots.id, id), eq(chatbots.userId, userId)))
-            .returning(),
-        );
+        const [row] = await scoped.user(userId, ({ db }) => updateOnce(db, userId, id, changes, now));
         return row;
       } catch (error) {
         if (isUniqueViolation(error)) return null;

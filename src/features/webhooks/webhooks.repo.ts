@@ -224,6 +224,16 @@ async function movedAway(db: Db, claim: ClaimedDelivery): Promise<boolean> {
   return chatbot !== undefined && chatbot.url !== claim.url;
 }
 
+/**
+ * Whether the chatbot's webhook_url is no longer the one the attempt went to. Read under a share
+ * lock: a url being written now is waited for, so either its write finds this delivery no longer
+ * leased and makes it due, or this reads the new url.
+ */
+async function urlChanged(db: Db, claim: ClaimedDelivery): Promise<boolean> {
+  const [chatbot] = await db.select({ url: chatbots.webhookUrl }).from(chatbots).where(eq(chatbots.id, claim.chatbotId)).for('share');
+  return chatbot !== undefined && chatbot.url !== null && chatbot.url !== claim.url;
+}
+
 /** The worker's side: every tenant's deliveries, in the `webhooks` scope. */
 function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish' | 'pending'> {
   return {
@@ -268,9 +278,13 @@ function workerQueries(scoped: Scoped): Pick<WebhooksRepo, 'claim' | 'finish' | 
       scoped.system('webhooks', async ({ db }) => {
         const { statusCode, latencyMs } = result;
         // Only the url that answered 410 is turned off: one written since is the owner's new choice,
-        // and the event is sent there now rather than failed for good with the old receiver.
-        const moved = result.kind === 'gone' && (await movedAway(db, claim));
-        const recorded: AttemptResult = moved ? { kind: 'retry', statusCode, error: MOVED_AWAY, latencyMs, nextAttemptAt: now } : result;
+        // and the event is sent there now rather than failed for good with the old receiver. So
+        // with any failure there: the events waiting were made due at the new url when it was
+        // written (chatbots.repo.ts), this one was under way and is due now as well.
+        const moved = result.kind === 'gone' ? await movedAway(db, claim) : result.kind !== 'delivered' && (await urlChanged(db, claim));
+        const recorded: AttemptResult = moved
+          ? { kind: 'retry', statusCode, error: result.kind === 'gone' ? MOVED_AWAY : result.error, latencyMs, nextAttemptAt: now }
+          : result;
         const { error } = recorded;
         const outcome = moved
           ? OUTCOME.moved(now)
