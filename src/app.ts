@@ -19,6 +19,7 @@ import { registerHealthRoutes } from './features/health/health.routes.js';
 import { registerInboxRoutes } from './features/inbox/inbox.routes.js';
 import { registerKnowledgeRoutes } from './features/knowledge/knowledge.routes.js';
 import { registerOpenAiRoutes } from './features/openai/openai.routes.js';
+import { openAiNotFound } from './features/openai/openai-errors.js';
 import { registerProfileRoutes } from './features/profiles/profiles.routes.js';
 import { registerPublicRoutes } from './features/public/public.routes.js';
 import { registerVisitorConversationRoutes } from './features/public/visitor-conversations.routes.js';
@@ -100,7 +101,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   registerBodyParsers(app);
   registerAbsentBodyAsEmpty(app);
   limitPipelining(app);
-  registerHttpHooks(app, metrics);
+  registerHttpHooks(app, metrics, { foreignNotFound: [openAiNotFound] });
   closeUnusedConnectionsOnClose(app);
   const anyOrigin = config.corsOrigins.includes('*');
   await app.register(cors, {

@@ -54,7 +54,20 @@ export function loggableError(error: unknown): { type: string; code?: string; me
   return { ...describeError(error), ...(lines.length > 0 ? { stack: lines.join('\n') } : {}) };
 }
 
-export function registerHttpHooks(app: App, metrics: Metrics): void {
+/**
+ * Paths of another API that a client of it may send here: when one names nothing, the refusal is
+ * answered in that API's error shape, which its clients read (an OpenAI SDK shows no message of a
+ * problem+json body).
+ */
+export interface ForeignNotFound {
+  /** Whether the path, as sent and without its query, is that API's. */
+  claims(path: string): boolean;
+  /** Answers the refusal in that API's shape. */
+  answer(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): unknown;
+}
+
+export function registerHttpHooks(app: App, metrics: Metrics, options: { foreignNotFound?: readonly ForeignNotFound[] } = {}): void {
+  const foreignNotFound = options.foreignNotFound ?? [];
   app.decorateRequest('principal', null);
 
   // Fastify's own answer while closing (return503OnClosing) is bare JSON without our headers.
@@ -91,6 +104,11 @@ export function registerHttpHooks(app: App, metrics: Metrics): void {
   });
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (request.is404 && foreignNotFound.length > 0) {
+      const path = pathOf(sentUrl(request));
+      const foreign = foreignNotFound.find((one) => one.claims(path));
+      if (foreign) return foreign.answer(error, request, reply);
+    }
     const { problem, unexpected } = toProblem(error, request.id);
     // With the route: a driver's stack may not reach our code (PGlite runs queries from its own queue).
     if (unexpected) request.log.error({ method: request.method, route: request.routeOptions.url ?? 'unmatched', error: loggableError(error) }, 'unexpected error');

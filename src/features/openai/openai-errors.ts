@@ -6,7 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { describeError, needsOperator } from '../../db/errors.js';
 import { AppError } from '../../errors/app-error.js';
 import { maskKeys } from '../api-keys/key-format.js';
-import { loggableError } from '../../http/hooks.js';
+import { loggableError, type ForeignNotFound } from '../../http/hooks.js';
 import { loggedWhereDecided, toProblem, type ProblemBody } from '../../http/problem.js';
 import { failureAdvice } from '../../llm/failure-advice.js';
 import type { OpenAiErrorBody } from './openai.schemas.js';
@@ -97,6 +97,22 @@ export function openAiErrorHandler(error: FastifyError | Error, request: Fastify
   else if (failure.status >= 500 && !loggedWhereDecided(failure.body.error.code)) request.log.warn({ code: failure.body.error.code }, 'service unavailable');
   return reply.code(failure.status).headers(failure.headers).type('application/json').send(failure.body);
 }
+
+// OpenAI's endpoints as its SDKs name them after the base URL: under `/v1` (or a base URL written
+// without it, or with it twice), slashes doubled by a base URL's trailing one read as one. Parley's
+// own routes have none of these names (`/v1/chat` is its own; `/v1/chat/…` is OpenAI's).
+const OPENAI_ENDPOINT =
+  /^(?:\/v1)*\/(?:chat\/|(?:completions|embeddings|responses|models|moderations|images|audio|files|uploads|batches|fine_tuning|vector_stores|assistants|threads|realtime)(?:\/|$))/;
+
+/**
+ * A path naming an OpenAI endpoint that names nothing here (`/v1//chat/completions`,
+ * `/chat/completions`, `/v1/embeddings`): refused in OpenAI's shape, so the SDK's NotFoundError
+ * says which path was sent rather than "404 status code (no body)".
+ */
+export const openAiNotFound: ForeignNotFound = {
+  claims: (path) => OPENAI_ENDPOINT.test(path.replace(/\/{2,}/g, '/')),
+  answer: openAiErrorHandler,
+};
 
 /** The model failed: 502 with the reason, never retried by the SDK (see NO_RETRY). */
 export function modelFailed(reason: string): AppError {
